@@ -1,0 +1,77 @@
+//! `uptimer check-config`: the effective configuration, secrets masked.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::config::target::{is_secret_header, masked_url};
+use crate::config::{EventFormat, Overrides, Settings};
+
+pub fn check_config(config: Option<&Path>) -> ExitCode {
+    match super::load_settings(config, &[], &Overrides::default()) {
+        Ok(s) => {
+            for w in &s.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!(
+                "{}",
+                serde_yaml_ng::to_string(&describe(&s)).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => super::config_error(&e),
+    }
+}
+
+/// The effective settings as a document; nothing secret survives in it.
+pub fn describe(s: &Settings) -> Value {
+    let targets: Vec<Value> = s
+        .targets
+        .iter()
+        .map(|t| {
+            let headers: serde_json::Map<String, Value> = t
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_header(k.as_str()) { "***".to_owned() } else { v.to_str().unwrap_or("?").to_owned() };
+                    (k.to_string(), Value::String(v))
+                })
+                .collect();
+            json!({
+                "id": t.id,
+                "name": t.name,
+                "url": masked_url(&t.url),
+                "method": t.method.as_str(),
+                "headers": headers,
+                "expected_status": t.expected_status.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "regex": t.regex.as_ref().map(|r| r.as_str()),
+                "interval": t.interval.to_string(),
+                "timeout": format!("{}s", t.timeout.as_secs_f64()),
+                "tls_verify": t.tls_verify.to_string(),
+                "tags": t.tags,
+            })
+        })
+        .collect();
+    json!({
+        "reader": s.reader.name(),
+        "writers": s.writers.iter().map(|w| w.name()).collect::<Vec<_>>(),
+        "probe": {
+            "interval": s.defaults.interval.to_string(),
+            "timeout": format!("{}s", s.defaults.timeout.as_secs_f64()),
+            "tls_verify": s.defaults.tls_verify.to_string(),
+            "max_redirects": s.probe.max_redirects,
+            "max_body_bytes": s.probe.max_body_bytes,
+            "concurrency": s.probe.concurrency,
+            "location": s.probe.location,
+            "dns_servers": s.probe.dns_servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+        "sharding": s.sharding.map(|sh| json!({"total": sh.total, "index": sh.index})),
+        "targets_configured": s.targets_configured,
+        "targets": targets,
+        "stdout_pretty": s.stdout_pretty,
+        "event_format": match s.event_format { EventFormat::Current => "current", EventFormat::Original => "original" },
+        "data_dir": s.data_dir.display().to_string(),
+        "log_level": s.log_level,
+    })
+}

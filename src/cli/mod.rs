@@ -1,0 +1,107 @@
+//! The command line: `uptimer [run|probe|check-config|schema|validate]`.
+
+mod check_config;
+mod probe;
+mod run;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigError, Env, Overrides, Settings};
+
+/// Exit status for a usage or configuration error.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Uptimer probes HTTP(S) targets and turns every probe into a JSON event.
+///
+/// Without a subcommand it behaves like the original tool: everything comes from the
+/// environment (READER_PLUGIN, WRITER_PLUGIN, PROBE_URLS, PROBE_INTERVAL, ...) and
+/// ./configuration.env, events go to stdout as JSON lines, logs to stderr.
+#[derive(Debug, Parser)]
+#[command(
+    name = "uptimer",
+    version,
+    after_help = "Settings: see configuration.env.example. Docs: docs/configuration.md"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe the configured targets on their intervals and write events (the default).
+    Run {
+        /// A YAML or TOML config file with per-target settings; the environment overrides it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Probe URLs once and exit: 0 when every target is up, 1 when any is down, 2 on bad usage.
+    Probe(probe::ProbeArgs),
+    /// Print the effective configuration (secrets masked), or what is wrong with it.
+    CheckConfig {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// List the embedded JSON Schemas, or print the one with this title (e.g. ProbeEvent).
+    Schema { title: Option<String> },
+    /// Validate JSON lines on stdin against their schemas; reports the line number of each
+    /// invalid event. Exits 1 when any line is invalid.
+    Validate,
+}
+
+/// Runs the command and returns the process exit status.
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        None => run::run(None),
+        Some(Command::Run { config }) => run::run(config.as_deref()),
+        Some(Command::Probe(args)) => probe::probe(args),
+        Some(Command::CheckConfig { config }) => check_config::check_config(config.as_deref()),
+        Some(Command::Schema { title }) => schema::schema(title.as_deref()),
+        Some(Command::Validate) => schema::validate(),
+    }
+}
+
+/// Settings from the config file, `./configuration.env`, the environment and flags.
+fn load_settings(
+    config: Option<&Path>,
+    env_filter: &[&str],
+    flags: &Overrides,
+) -> Result<Settings, ConfigError> {
+    let env = Env::load(Path::new("configuration.env"))
+        .map_err(|e| {
+            ConfigError::new(
+                "configuration.env",
+                "",
+                format!("a readable dotenv file ({e})"),
+            )
+        })?
+        .without(env_filter);
+    Settings::load(config, &env, flags)
+}
+
+/// Logs go to stderr; events are the only thing on stdout.
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("uptimer: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the async runtime")
+}

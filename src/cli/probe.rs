@@ -1,0 +1,169 @@
+//! `uptimer probe URL...`: probe once, print a table (or JSON lines), exit 0 when all are up.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Interval, Overrides, TlsVerify, parse};
+use crate::event::{Event, ProbeEvent};
+use crate::pipeline::{SchedulerStats, scheduler};
+use crate::readers::probes::HttpProber;
+use crate::writers::stdout::encode;
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// URLs to probe (http:// or https://); any number, probed concurrently.
+    #[arg(required = true, value_name = "URL")]
+    urls: Vec<String>,
+    /// A regex every response body must match.
+    #[arg(long)]
+    regex: Option<String>,
+    /// Seconds before a probe is abandoned (fractions allowed) [default: PROBE_TIMEOUT or 10].
+    #[arg(long, value_parser = parse_seconds)]
+    timeout: Option<std::time::Duration>,
+    /// Print one JSON event per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Do not verify TLS certificates (their expiry is still reported).
+    #[arg(long, short = 'k')]
+    insecure: bool,
+    /// Probes in flight at once [default: PROBE_CONCURRENCY or 512].
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    parse::seconds(s).map_err(str::to_owned)
+}
+
+pub fn probe(args: ProbeArgs) -> ExitCode {
+    let flags = Overrides {
+        urls: args.urls.clone(),
+        regex: args.regex.clone(),
+        timeout: args.timeout,
+        interval: Some(Interval::Once),
+        tls_verify: args.insecure.then_some(TlsVerify::No),
+    };
+    // Only the URLs on the command line are probed.
+    let mut settings = match super::load_settings(
+        None,
+        &["PROBE_URLS", "PROBE_REGEXES", "DISTRIBUTED_WORKERS_ENABLED"],
+        &flags,
+    ) {
+        Ok(s) => s,
+        Err(e) => return super::config_error(&e),
+    };
+    if let Some(c) = args.concurrency {
+        settings.probe.concurrency = c.max(1);
+    }
+    super::init_logging(&settings.log_level);
+    super::runtime().block_on(async move {
+        let prober = match HttpProber::new(&settings.probe) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                eprintln!("uptimer: {e}");
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        };
+        for t in &settings.targets {
+            if let Err(e) = prober.check_tls(t) {
+                eprintln!("uptimer: PROBE_TLS_VERIFY: {e}");
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        }
+        let order: Vec<String> = settings.targets.iter().map(|t| t.id.clone()).collect();
+        let (tx, mut rx) = mpsc::channel(1024);
+        let stop = CancellationToken::new();
+        tokio::spawn(scheduler::run(
+            prober,
+            settings.targets.clone(),
+            settings.probe.concurrency,
+            settings.event_format,
+            tx,
+            stop,
+            Arc::new(SchedulerStats::default()),
+        ));
+        let mut results: Vec<ProbeEvent> = Vec::with_capacity(order.len());
+        let mut stdout = std::io::stdout().lock();
+        let mut buf = Vec::new();
+        while let Some(event) = rx.recv().await {
+            if let Event::Probe(p) = event {
+                if args.json {
+                    buf.clear();
+                    encode(&Event::Probe(p.clone()), false, &mut buf);
+                    let _ = stdout.write_all(&buf);
+                }
+                results.push(*p);
+            }
+        }
+        if !args.json {
+            // The table follows the order of the command line.
+            results.sort_by_key(|e| order.iter().position(|id| Some(id) == e.target.as_ref()));
+            let _ = stdout.write_all(table(&results).as_bytes());
+        }
+        let _ = stdout.flush();
+        if results.iter().all(|e| e.up == Some(true)) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// A readable table: one row per target.
+pub fn table(events: &[ProbeEvent]) -> String {
+    let rows: Vec<[String; 5]> = events
+        .iter()
+        .map(|e| {
+            [
+                if e.up == Some(true) {
+                    "up".into()
+                } else {
+                    "DOWN".into()
+                },
+                if e.status_code == 0 {
+                    "-".into()
+                } else {
+                    e.status_code.to_string()
+                },
+                format!("{} ms", e.response_time_ms),
+                e.url.clone().unwrap_or_default(),
+                match (&e.error_kind, &e.error) {
+                    (Some(k), Some(m)) => format!("{k}: {m}"),
+                    _ => String::new(),
+                },
+            ]
+        })
+        .collect();
+    let header = ["STATUS", "CODE", "TIME", "URL", "ERROR"].map(str::to_owned);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == 4 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    let up = events.iter().filter(|e| e.up == Some(true)).count();
+    out.push_str(&format!("{up}/{} up\n", events.len()));
+    out
+}

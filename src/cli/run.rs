@@ -1,0 +1,77 @@
+//! `uptimer run` (and `uptimer` alone): probe forever, write events.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::config::{Overrides, Settings};
+use crate::pipeline::{self, SchedulerStats};
+use crate::writers::Writer;
+
+pub fn run(config: Option<&Path>) -> ExitCode {
+    let settings = match super::load_settings(config, &[], &Overrides::default()) {
+        Ok(s) => s,
+        Err(e) => return super::config_error(&e),
+    };
+    super::init_logging(&settings.log_level);
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    if settings.reader == crate::config::ReaderPlugin::HttpProbe && settings.targets.is_empty() {
+        if settings.targets_configured > 0 {
+            tracing::warn!(
+                configured = settings.targets_configured,
+                "this worker's shard has no targets"
+            );
+        } else {
+            eprintln!(
+                "uptimer: no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example)"
+            );
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    }
+    super::runtime().block_on(run_pipeline(settings))
+}
+
+async fn run_pipeline(settings: Settings) -> ExitCode {
+    let writers: Vec<Writer> = settings
+        .writers
+        .iter()
+        .map(|w| Writer::new(*w, &settings))
+        .collect();
+    tracing::info!(
+        reader = settings.reader.name(),
+        writers = %settings.writers.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
+        targets = settings.targets.len(),
+        interval = %settings.defaults.interval,
+        "uptimer started"
+    );
+    let stop = pipeline::shutdown_on_signals();
+    let stats = Arc::new(SchedulerStats::default());
+    let result = pipeline::run(&settings, writers, stop, stats.clone()).await;
+    tracing::info!(
+        probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),
+        start_lag_p50_ms = stats.lag_quantile(0.5).as_millis() as u64,
+        start_lag_p99_ms = stats.lag_quantile(0.99).as_millis() as u64,
+        start_lag_max_ms = stats.lag_quantile(1.0).as_millis() as u64,
+        "scheduler summary"
+    );
+    match result {
+        Ok(summary) => {
+            tracing::info!(
+                events = summary.events,
+                batches = summary.batches,
+                "uptimer stopped"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(pipeline::PipelineError::Setup(e)) => {
+            eprintln!("uptimer: {e}");
+            ExitCode::from(super::EXIT_CONFIG)
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

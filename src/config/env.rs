@@ -1,0 +1,76 @@
+//! The environment as a settings source: the process environment over `configuration.env`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Variables this program reads; anything else in `configuration.env` is ignored.
+pub const KNOWN: &[&str] = &[
+    "READER_PLUGIN",
+    "WRITER_PLUGIN",
+    "QUEUE_PLUGIN",
+    "PROBE_URLS",
+    "PROBE_REGEXES",
+    "PROBE_INTERVAL",
+    "PROBE_TIMEOUT",
+    "PROBE_TLS_VERIFY",
+    "PROBE_MAX_REDIRECTS",
+    "PROBE_MAX_BODY_BYTES",
+    "PROBE_CONCURRENCY",
+    "PROBE_DNS_SERVERS",
+    "LOCATION",
+    "DISTRIBUTED_WORKERS_ENABLED",
+    "DISTRIBUTED_WORKERS_TOTAL",
+    "DISTRIBUTED_WORKERS_INDEX",
+    "STDOUT_PRETTY",
+    "EVENT_FORMAT",
+    "DATA_DIR",
+    "LOG_LEVEL",
+];
+
+/// A snapshot of the settings variables.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// The process environment over `file` (when it exists): a variable already set in the
+    /// environment wins, as with the original's scripts that source the file first.
+    pub fn load(file: &Path) -> Result<Env, String> {
+        let mut vars = BTreeMap::new();
+        if file.exists() {
+            let iter =
+                dotenvy::from_path_iter(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            for item in iter {
+                let (k, v) = item.map_err(|e| format!("{}: {e}", file.display()))?;
+                vars.insert(k, v);
+            }
+        }
+        vars.extend(std::env::vars().filter(|(k, _)| KNOWN.contains(&k.as_str())));
+        Ok(Env { vars })
+    }
+
+    /// An environment made of exactly these pairs (for tests and embedding).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The same environment without these variables.
+    pub fn without(mut self, names: &[&str]) -> Env {
+        self.vars.retain(|k, _| !names.contains(&k.as_str()));
+        self
+    }
+
+    /// The value of `name`; an empty value counts as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+}

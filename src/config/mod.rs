@@ -1,0 +1,469 @@
+//! Settings: built-in defaults, then the config file, then `configuration.env`, then the
+//! environment, then command-line flags (later wins). Every original variable keeps its name
+//! and meaning; a bad value stops startup with one line naming the setting, the value and what
+//! was expected.
+
+mod env;
+pub mod file;
+pub mod parse;
+pub mod plugins;
+pub mod target;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use env::Env;
+pub use parse::{Interval, TlsVerify};
+pub use plugins::{ReaderPlugin, WriterPlugin};
+pub use target::{StatusRange, Target, TargetDefaults, TargetSpec};
+
+/// A setting that has a bad value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{setting}: expected {expected}, got {value:?}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub value: String,
+    pub expected: String,
+}
+
+impl ConfigError {
+    pub fn new(
+        setting: impl Into<String>,
+        value: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            setting: setting.into(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Which shape probe events take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    /// Schema 0.3.0 with every field.
+    Current,
+    /// Exactly the original's fields (schema 0.2.0), for consumers that reject unknown ones.
+    Original,
+}
+
+/// The prober's own limits.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    pub max_redirects: u32,
+    pub max_body_bytes: u64,
+    pub concurrency: usize,
+    pub location: Option<String>,
+    /// Name servers to ask instead of the system's.
+    pub dns_servers: Vec<SocketAddr>,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            max_redirects: 10,
+            max_body_bytes: 1024 * 1024,
+            concurrency: 512,
+            location: None,
+            dns_servers: Vec::new(),
+        }
+    }
+}
+
+/// Static sharding: this worker takes every `total`-th target starting at `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sharding {
+    pub total: u64,
+    pub index: u64,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub reader: ReaderPlugin,
+    pub writers: Vec<WriterPlugin>,
+    /// The targets this worker probes (after sharding).
+    pub targets: Vec<Target>,
+    /// How many targets were configured before sharding.
+    pub targets_configured: usize,
+    pub defaults: TargetDefaults,
+    pub probe: ProbeSettings,
+    pub sharding: Option<Sharding>,
+    pub stdout_pretty: bool,
+    pub event_format: EventFormat,
+    pub data_dir: PathBuf,
+    pub log_level: String,
+    /// Things worth a warning at startup (e.g. `QUEUE_PLUGIN` is unused).
+    pub warnings: Vec<String>,
+}
+
+/// Overrides from command-line flags, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub urls: Vec<String>,
+    pub regex: Option<String>,
+    pub timeout: Option<Duration>,
+    pub interval: Option<Interval>,
+    pub tls_verify: Option<TlsVerify>,
+}
+
+fn from_env<T, E: Into<String>>(
+    env: &Env,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, ConfigError> {
+    env.get(name)
+        .map(|v| parse(v).map_err(|e| ConfigError::new(name, v, e)))
+        .transpose()
+}
+
+fn from_file<T, E: Into<String>>(
+    value: Option<&file::Scalar>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, ConfigError> {
+    value
+        .map(|v| {
+            let s = v.to_string();
+            parse(&s).map_err(|e| ConfigError::new(name, s, e))
+        })
+        .transpose()
+}
+
+fn u64_setting(max: u64) -> impl Fn(&str) -> Result<u64, String> {
+    move |s| parse::integer(s, 0, max)
+}
+
+fn dns_server(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    s.parse::<SocketAddr>()
+        .or_else(|_| {
+            s.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| "an IP address with an optional port (127.0.0.1:5353, [::1]:53)".into())
+}
+
+impl Settings {
+    /// Loads the effective settings from a config file (optional), the environment and flags.
+    pub fn load(
+        config_file: Option<&Path>,
+        env: &Env,
+        flags: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let fc = match config_file {
+            Some(p) => file::read(p).map_err(|e| {
+                ConfigError::new(
+                    "--config",
+                    p.display().to_string(),
+                    format!("a readable YAML or TOML config file ({e})"),
+                )
+            })?,
+            None => file::FileConfig::default(),
+        };
+        let mut warnings = Vec::new();
+
+        let reader_name = env
+            .get("READER_PLUGIN")
+            .map(str::to_owned)
+            .or(fc.reader.clone())
+            .unwrap_or_else(|| "readers.probes.http".into());
+        let reader = plugins::reader(&reader_name)
+            .map_err(|e| ConfigError::new("READER_PLUGIN", &reader_name, e))?;
+        let writer_names = env
+            .get("WRITER_PLUGIN")
+            .map(str::to_owned)
+            .or(fc.writers.as_ref().map(|w| w.join(",")))
+            .unwrap_or_else(|| "writers.stdout".into());
+        let writers = plugins::writers(&writer_names)
+            .map_err(|e| ConfigError::new("WRITER_PLUGIN", &writer_names, e))?;
+        if let Some(q) = env.get("QUEUE_PLUGIN") {
+            warnings.push(format!(
+                "QUEUE_PLUGIN={q} is ignored: the original never used it; events flow through a bounded in-process queue"
+            ));
+        }
+
+        // Defaults for every target: built-in, file, environment, flags.
+        let mut defaults = TargetDefaults {
+            interval: Interval::Every(Duration::from_secs(10)),
+            timeout: Duration::from_secs(10),
+            tls_verify: TlsVerify::Yes,
+        };
+        let p = &fc.probe;
+        if let Some(v) = from_file(p.interval.as_ref(), "probe.interval", parse::interval)? {
+            defaults.interval = v;
+        }
+        if let Some(v) = from_file(p.timeout.as_ref(), "probe.timeout", parse::seconds)? {
+            defaults.timeout = v;
+        }
+        if let Some(v) = from_file(p.tls_verify.as_ref(), "probe.tls_verify", parse::tls_verify)? {
+            defaults.tls_verify = v;
+        }
+        if let Some(v) = from_env(env, "PROBE_INTERVAL", parse::interval)? {
+            defaults.interval = v;
+        }
+        if let Some(v) = from_env(env, "PROBE_TIMEOUT", parse::seconds)? {
+            defaults.timeout = v;
+        }
+        if let Some(v) = from_env(env, "PROBE_TLS_VERIFY", parse::tls_verify)? {
+            defaults.tls_verify = v;
+        }
+        defaults.interval = flags.interval.unwrap_or(defaults.interval);
+        defaults.timeout = flags.timeout.unwrap_or(defaults.timeout);
+        if let Some(v) = &flags.tls_verify {
+            defaults.tls_verify = v.clone();
+        }
+
+        let mut probe = ProbeSettings {
+            max_redirects: p.max_redirects.unwrap_or(10),
+            max_body_bytes: p.max_body_bytes.unwrap_or(1024 * 1024),
+            concurrency: p.concurrency.map_or(512, |c| c as usize),
+            location: p.location.clone(),
+            dns_servers: p
+                .dns_servers
+                .iter()
+                .flatten()
+                .map(|s| dns_server(s).map_err(|e| ConfigError::new("probe.dns_servers", s, e)))
+                .collect::<Result<_, _>>()?,
+        };
+        if probe.concurrency == 0 {
+            return Err(ConfigError::new(
+                "probe.concurrency",
+                "0",
+                "an integer from 1 to 1000000",
+            ));
+        }
+        if let Some(v) = from_env(env, "PROBE_MAX_REDIRECTS", u64_setting(100))? {
+            probe.max_redirects = v as u32;
+        }
+        if let Some(v) = from_env(env, "PROBE_MAX_BODY_BYTES", |s| {
+            parse::integer(s, 1, 1 << 40)
+        })? {
+            probe.max_body_bytes = v;
+        }
+        if let Some(v) = from_env(env, "PROBE_CONCURRENCY", |s| {
+            parse::integer(s, 1, 1_000_000)
+        })? {
+            probe.concurrency = v as usize;
+        }
+        if let Some(v) = env.get("LOCATION") {
+            probe.location = Some(v.trim().to_owned());
+        }
+        if let Some(v) = env.get("PROBE_DNS_SERVERS") {
+            let list = parse::list(v).map_err(|e| ConfigError::new("PROBE_DNS_SERVERS", v, e))?;
+            probe.dns_servers = list
+                .iter()
+                .flat_map(|s| s.split(','))
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| dns_server(s).map_err(|e| ConfigError::new("PROBE_DNS_SERVERS", v, e)))
+                .collect::<Result<_, _>>()?;
+        }
+
+        let mut specs = file_targets(&fc)?;
+        specs.extend(env_targets(env)?);
+        specs.extend(flags.urls.iter().map(|u| TargetSpec {
+            url: u.clone(),
+            ..Default::default()
+        }));
+        if let Some(r) = &flags.regex {
+            for s in &mut specs {
+                s.regex = Some(r.clone());
+            }
+        }
+        let mut targets = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.into_iter().enumerate() {
+            let t = spec.build(&defaults).map_err(|(field, value, expected)| {
+                ConfigError::new(format!("target {} {field}", i + 1), value, expected)
+            })?;
+            targets.push(t);
+        }
+        let targets_configured = targets.len();
+
+        let sharding = sharding(env, &fc)?;
+        if let Some(s) = sharding {
+            targets = targets
+                .into_iter()
+                .skip(s.index as usize)
+                .step_by(s.total as usize)
+                .collect();
+        }
+
+        let stdout_pretty = match env.get("STDOUT_PRETTY") {
+            Some(v) => parse::boolean(v).map_err(|e| ConfigError::new("STDOUT_PRETTY", v, e))?,
+            None => fc.stdout_pretty.unwrap_or(false),
+        };
+        let format_name = env
+            .get("EVENT_FORMAT")
+            .map(str::to_owned)
+            .or(fc.event_format.clone())
+            .unwrap_or_else(|| "current".into());
+        let event_format = match format_name.trim().to_ascii_lowercase().as_str() {
+            "current" => EventFormat::Current,
+            "original" => EventFormat::Original,
+            _ => {
+                return Err(ConfigError::new(
+                    "EVENT_FORMAT",
+                    format_name,
+                    "current or original",
+                ));
+            }
+        };
+        let data_dir = env
+            .get("DATA_DIR")
+            .map(str::to_owned)
+            .or(fc.data_dir.clone())
+            .unwrap_or_else(|| "./data".into())
+            .into();
+        let log_level = env
+            .get("LOG_LEVEL")
+            .map(str::to_owned)
+            .or(fc.log_level.clone())
+            .unwrap_or_else(|| "info".into())
+            .to_ascii_lowercase();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(ConfigError::new(
+                "LOG_LEVEL",
+                log_level,
+                "a level (error, warn, info, debug, trace) or a tracing filter",
+            ));
+        }
+
+        Ok(Settings {
+            reader,
+            writers,
+            targets,
+            targets_configured,
+            defaults,
+            probe,
+            sharding,
+            stdout_pretty,
+            event_format,
+            data_dir,
+            log_level,
+            warnings,
+        })
+    }
+}
+
+fn file_targets(fc: &file::FileConfig) -> Result<Vec<TargetSpec>, ConfigError> {
+    fc.targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let n = |field: &str| format!("targets[{i}].{field}");
+            Ok(TargetSpec {
+                name: t.name.clone(),
+                url: t.url.clone(),
+                method: t.method.clone(),
+                headers: t.headers.clone().into_iter().collect(),
+                expected_status: t
+                    .expected_status
+                    .iter()
+                    .map(|s| match s {
+                        file::Status::Code(c) => c.to_string(),
+                        file::Status::Text(t) => t.clone(),
+                    })
+                    .collect(),
+                regex: t.regex.clone(),
+                interval: from_file(t.interval.as_ref(), &n("interval"), parse::interval)?,
+                timeout: from_file(t.timeout.as_ref(), &n("timeout"), parse::seconds)?,
+                tls_verify: from_file(t.tls_verify.as_ref(), &n("tls_verify"), parse::tls_verify)?,
+                tags: t.tags.clone(),
+            })
+        })
+        .collect()
+}
+
+/// `PROBE_URLS` with `PROBE_REGEXES`: one regex for all URLs or exactly one per URL.
+fn env_targets(env: &Env) -> Result<Vec<TargetSpec>, ConfigError> {
+    let Some(raw_urls) = env.get("PROBE_URLS") else {
+        return Ok(Vec::new());
+    };
+    let urls = parse::list(raw_urls).map_err(|e| ConfigError::new("PROBE_URLS", raw_urls, e))?;
+    let regexes = match env.get("PROBE_REGEXES") {
+        Some(r) => parse::list(r).map_err(|e| ConfigError::new("PROBE_REGEXES", r, e))?,
+        None => Vec::new(),
+    };
+    if regexes.len() > 1 && regexes.len() != urls.len() {
+        return Err(ConfigError::new(
+            "PROBE_REGEXES",
+            env.get("PROBE_REGEXES").unwrap_or_default(),
+            format!(
+                "one regex for all URLs or exactly one per URL ({} URLs, {} regexes)",
+                urls.len(),
+                regexes.len()
+            ),
+        ));
+    }
+    let mut specs = Vec::with_capacity(urls.len());
+    for (i, url) in urls.into_iter().enumerate() {
+        if let Err(e) = target::check_url(&url) {
+            return Err(ConfigError::new("PROBE_URLS", url, e));
+        }
+        let regex = match regexes.len() {
+            0 => None,
+            1 => Some(regexes[0].clone()),
+            _ => Some(regexes[i].clone()),
+        };
+        if let Some(r) = &regex
+            && let Err(e) = regex::Regex::new(r)
+        {
+            return Err(ConfigError::new(
+                "PROBE_REGEXES",
+                r,
+                format!("a valid regex ({e})"),
+            ));
+        }
+        specs.push(TargetSpec {
+            url,
+            regex,
+            ..Default::default()
+        });
+    }
+    Ok(specs)
+}
+
+fn sharding(env: &Env, fc: &file::FileConfig) -> Result<Option<Sharding>, ConfigError> {
+    let enabled = from_env(env, "DISTRIBUTED_WORKERS_ENABLED", parse::boolean)?;
+    let (total, index) = match (enabled, &fc.workers) {
+        (Some(false), _) => return Ok(None),
+        (Some(true), _) => {
+            let total = from_env(env, "DISTRIBUTED_WORKERS_TOTAL", |s| {
+                parse::integer(s, 1, 1_000_000)
+            })?
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DISTRIBUTED_WORKERS_TOTAL",
+                    "",
+                    "the number of workers (set when DISTRIBUTED_WORKERS_ENABLED is true)",
+                )
+            })?;
+            let index = from_env(env, "DISTRIBUTED_WORKERS_INDEX", parse::worker_index)?
+                .ok_or_else(|| ConfigError::new("DISTRIBUTED_WORKERS_INDEX", "", "this worker's index or a hostname ending in it (set when DISTRIBUTED_WORKERS_ENABLED is true)"))?;
+            (total, index)
+        }
+        (None, Some(w)) => {
+            let index =
+                from_file(Some(&w.index), "workers.index", parse::worker_index)?.unwrap_or(0);
+            (w.total, index)
+        }
+        (None, None) => return Ok(None),
+    };
+    if total == 0 || index >= total {
+        return Err(ConfigError::new(
+            "DISTRIBUTED_WORKERS_INDEX",
+            index.to_string(),
+            format!(
+                "an index from 0 to {} (DISTRIBUTED_WORKERS_TOTAL is {total})",
+                total.saturating_sub(1)
+            ),
+        ));
+    }
+    Ok(Some(Sharding { total, index }))
+}
+
+#[cfg(test)]
+mod tests;

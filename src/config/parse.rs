@@ -1,0 +1,232 @@
+//! Parsers for setting values, shared by the environment and the config file. Each returns the
+//! "what was expected" half of an error message; the caller adds the setting and the value.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How often a target is probed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Interval {
+    /// Probe once and exit (`PROBE_INTERVAL=-1`).
+    Once,
+    /// Probe every period.
+    Every(Duration),
+}
+
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Interval::Once => f.write_str("-1 (once)"),
+            Interval::Every(d) => write!(f, "{}s", d.as_secs_f64()),
+        }
+    }
+}
+
+/// How server certificates are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TlsVerify {
+    /// Against the built-in Mozilla roots.
+    Yes,
+    /// Not at all (the certificate's expiry is still reported).
+    No,
+    /// Against the certificates in a PEM bundle file.
+    CaFile(PathBuf),
+    /// Against every PEM certificate in a directory (such as an OpenSSL hashed directory).
+    CaDir(PathBuf),
+}
+
+impl std::fmt::Display for TlsVerify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsVerify::Yes => f.write_str("true"),
+            TlsVerify::No => f.write_str("false"),
+            TlsVerify::CaFile(p) | TlsVerify::CaDir(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+pub const BOOL_EXPECTED: &str = "a boolean (y/yes/true/1/on or n/no/false/0/off, any case)";
+
+/// The original's boolean forms, in any case.
+pub fn boolean(s: &str) -> Result<bool, &'static str> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "true" | "1" | "on" => Ok(true),
+        "n" | "no" | "false" | "0" | "off" => Ok(false),
+        _ => Err(BOOL_EXPECTED),
+    }
+}
+
+/// `PROBE_TLS_VERIFY`: a boolean, or a CA bundle file, or a directory of CA certificates.
+pub fn tls_verify(s: &str) -> Result<TlsVerify, String> {
+    if let Ok(b) = boolean(s) {
+        return Ok(if b { TlsVerify::Yes } else { TlsVerify::No });
+    }
+    let path = Path::new(s.trim());
+    if path.is_file() {
+        Ok(TlsVerify::CaFile(path.to_owned()))
+    } else if path.is_dir() {
+        Ok(TlsVerify::CaDir(path.to_owned()))
+    } else {
+        Err(format!(
+            "{BOOL_EXPECTED}, or the path of an existing CA bundle file or directory"
+        ))
+    }
+}
+
+/// A positive number of seconds, fractions allowed.
+pub fn seconds(s: &str) -> Result<Duration, &'static str> {
+    const EXPECTED: &str = "a positive number of seconds (fractions allowed)";
+    let v: f64 = s.trim().parse().map_err(|_| EXPECTED)?;
+    if v.is_finite() && v > 0.0 && v < 1e9 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(EXPECTED)
+    }
+}
+
+/// `PROBE_INTERVAL`: positive seconds, or -1 for once.
+pub fn interval(s: &str) -> Result<Interval, &'static str> {
+    const EXPECTED: &str = "a positive number of seconds (fractions allowed), or -1 to probe once";
+    if s.trim().parse::<f64>() == Ok(-1.0) {
+        return Ok(Interval::Once);
+    }
+    seconds(s).map(Interval::Every).map_err(|_| EXPECTED)
+}
+
+/// A non-negative integer within `max`.
+pub fn integer(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| format!("an integer from {min} to {max}"))
+}
+
+/// `DISTRIBUTED_WORKERS_INDEX`: an integer, or a hostname whose last number is the index
+/// (`uptimer-3` and `uptimer2-3` are both 3), as a StatefulSet names its pods.
+pub fn worker_index(s: &str) -> Result<u64, &'static str> {
+    const EXPECTED: &str = "an integer, or a hostname ending in a number such as uptimer-3";
+    let s = s.trim();
+    let end = s.rfind(|c: char| c.is_ascii_digit()).ok_or(EXPECTED)?;
+    let start = s[..=end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    s[start..=end].parse().map_err(|_| EXPECTED)
+}
+
+/// A list setting: a single string, a JSON/YAML flow list, a YAML block list or a TOML array,
+/// as the original parsed `PROBE_URLS` with YAML. Empty means an empty list.
+pub fn list(s: &str) -> Result<Vec<String>, &'static str> {
+    const EXPECTED: &str = "a single value, or a list ([a, b], a YAML block list, or a TOML array)";
+    if s.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(s) {
+        Ok(serde_yaml_ng::Value::Null) => Ok(Vec::new()),
+        Ok(serde_yaml_ng::Value::Sequence(items)) => items
+            .into_iter()
+            .map(|v| scalar(v).ok_or(EXPECTED))
+            .collect(),
+        Ok(v) => Ok(vec![scalar(v).ok_or(EXPECTED)?]),
+        // Not YAML: a TOML array, else the string itself (e.g. a regex such as `[a-z]+ ok`).
+        Err(_) => match toml::from_str::<toml::Table>(&format!("v = {s}")) {
+            Ok(t) => match t.get("v") {
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned).ok_or(EXPECTED))
+                    .collect(),
+                _ => Ok(vec![s.trim().to_owned()]),
+            },
+            Err(_) => Ok(vec![s.trim().to_owned()]),
+        },
+    }
+}
+
+fn scalar(v: serde_yaml_ng::Value) -> Option<String> {
+    match v {
+        serde_yaml_ng::Value::String(s) => Some(s),
+        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_in_the_original_forms_and_any_case() {
+        for t in ["y", "YES", "True", "1", "on"] {
+            assert_eq!(boolean(t), Ok(true), "{t}");
+        }
+        for f in ["n", "No", "FALSE", "0", "off"] {
+            assert_eq!(boolean(f), Ok(false), "{f}");
+        }
+        assert!(boolean("maybe").is_err());
+    }
+
+    #[test]
+    fn intervals_accept_fractions_and_minus_one_and_reject_zero() {
+        assert_eq!(interval("-1"), Ok(Interval::Once));
+        assert_eq!(
+            interval("0.5"),
+            Ok(Interval::Every(Duration::from_millis(500)))
+        );
+        assert_eq!(interval("10"), Ok(Interval::Every(Duration::from_secs(10))));
+        for bad in ["0", "-2", "ten", "", "nan", "inf"] {
+            assert!(interval(bad).is_err(), "{bad}");
+        }
+        assert!(seconds("0").is_err());
+        assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn worker_index_takes_the_last_number_of_a_hostname() {
+        assert_eq!(worker_index("3"), Ok(3));
+        assert_eq!(worker_index("uptimer-3"), Ok(3));
+        assert_eq!(worker_index("uptimer2-3"), Ok(3));
+        assert_eq!(worker_index("uptimer-12.svc"), Ok(12));
+        assert!(worker_index("uptimer").is_err());
+    }
+
+    #[test]
+    fn lists_in_every_form() {
+        let two = vec![
+            "https://a.example/".to_owned(),
+            "http://b.example".to_owned(),
+        ];
+        assert_eq!(
+            list("https://a.example/").unwrap(),
+            vec!["https://a.example/"]
+        );
+        assert_eq!(list("[https://a.example/, http://b.example]").unwrap(), two);
+        assert_eq!(
+            list(r#"["https://a.example/", "http://b.example"]"#).unwrap(),
+            two
+        );
+        assert_eq!(
+            list("- https://a.example/\n- http://b.example\n").unwrap(),
+            two
+        );
+        assert_eq!(
+            list("['https://a.example/', 'http://b.example']").unwrap(),
+            two
+        );
+        assert_eq!(list("").unwrap(), Vec::<String>::new());
+        assert_eq!(list("[a-z]+ ok").unwrap(), vec!["[a-z]+ ok"]);
+        assert!(list("[[1, 2]]").is_err());
+    }
+
+    #[test]
+    fn tls_verify_takes_booleans_or_existing_paths() {
+        assert_eq!(tls_verify("Y"), Ok(TlsVerify::Yes));
+        assert_eq!(tls_verify("false"), Ok(TlsVerify::No));
+        let dir = std::env::temp_dir();
+        assert_eq!(
+            tls_verify(dir.to_str().unwrap()),
+            Ok(TlsVerify::CaDir(dir.clone()))
+        );
+        assert!(tls_verify("/nonexistent/ca.pem").is_err());
+    }
+}

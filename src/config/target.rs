@@ -1,0 +1,294 @@
+//! A target to probe: its URL, request and verdict settings, and its stable id.
+
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method};
+use regex::Regex;
+use url::Url;
+
+use super::parse::{Interval, TlsVerify};
+
+/// An inclusive range of HTTP status codes that count as up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange(pub u16, pub u16);
+
+impl StatusRange {
+    /// The default: any 2xx or 3xx (a 3xx is only final when redirects are not followed).
+    pub const DEFAULT: StatusRange = StatusRange(200, 399);
+
+    pub fn contains(&self, code: u16) -> bool {
+        (self.0..=self.1).contains(&code)
+    }
+
+    /// `200`, `200-299` or `2xx`.
+    pub fn parse(s: &str) -> Result<StatusRange, String> {
+        let s = s.trim();
+        let code = |t: &str| {
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+        };
+        let range = if let Some(d) = s.strip_suffix("xx").and_then(|d| d.parse::<u16>().ok()) {
+            Some(StatusRange(d * 100, d * 100 + 99)).filter(|_| (1..=5).contains(&d))
+        } else if let Some((a, b)) = s.split_once('-') {
+            code(a)
+                .zip(code(b))
+                .map(|(a, b)| StatusRange(a, b))
+                .filter(|r| r.0 <= r.1)
+        } else {
+            code(s).map(|c| StatusRange(c, c))
+        };
+        range.ok_or_else(|| "a status code (200), a range (200-299) or a class (2xx)".to_owned())
+    }
+}
+
+impl std::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == self.1 {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{}-{}", self.0, self.1)
+        }
+    }
+}
+
+/// Everything needed to probe one target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Stable id: a hash of the name and the URL (without password).
+    pub id: String,
+    pub name: String,
+    /// The URL as given, credentials included (used for the request, never printed).
+    pub url: Url,
+    /// Lower-case host without brackets or user info, as the original reported it.
+    pub hostname: String,
+    pub port: u16,
+    /// The path without query or fragment; empty when the URL had none, as in the original.
+    pub path: String,
+    pub method: Method,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub expected_status: Vec<StatusRange>,
+    pub regex: Option<Regex>,
+    pub interval: Interval,
+    pub timeout: Duration,
+    pub tls_verify: TlsVerify,
+    pub tags: Vec<String>,
+}
+
+/// Why a URL cannot be probed.
+pub fn check_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("a valid http(s) URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "an http:// or https:// URL (scheme {:?} cannot be probed)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("a URL with a host".into());
+    }
+    if url.port() == Some(0) {
+        return Err("a URL with a port from 1 to 65535".into());
+    }
+    Ok(url)
+}
+
+/// The URL with its password (if any) replaced by `***`: safe for events, logs and the UI.
+pub fn masked_url(url: &Url) -> String {
+    if url.password().is_some() {
+        let mut u = url.clone();
+        let _ = u.set_password(Some("***"));
+        u.to_string()
+    } else {
+        url.to_string()
+    }
+}
+
+/// Whether the URL as written had a path (`https://h` has none, `https://h/` has `/`).
+fn written_path(raw: &str, url: &Url) -> String {
+    let raw = raw.trim();
+    let after_scheme = raw.find("://").map_or(raw, |i| &raw[i + 3..]);
+    let authority_end = after_scheme.find(['/', '?', '#']);
+    match authority_end.map(|i| after_scheme.as_bytes()[i]) {
+        Some(b'/') => url.path().to_owned(),
+        _ => String::new(),
+    }
+}
+
+fn stable_id(name: &str, url: &Url) -> String {
+    // FNV-1a, 64 bits: stable across builds and versions (std's hasher is not).
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes().chain([0]).chain(u.as_str().bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The per-target settings before defaults are applied.
+#[derive(Debug, Clone, Default)]
+pub struct TargetSpec {
+    pub name: Option<String>,
+    pub url: String,
+    pub method: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub expected_status: Vec<String>,
+    pub regex: Option<String>,
+    pub interval: Option<Interval>,
+    pub timeout: Option<Duration>,
+    pub tls_verify: Option<TlsVerify>,
+    pub tags: Vec<String>,
+}
+
+/// Defaults a target takes for what its spec leaves out.
+#[derive(Debug, Clone)]
+pub struct TargetDefaults {
+    pub interval: Interval,
+    pub timeout: Duration,
+    pub tls_verify: TlsVerify,
+}
+
+impl TargetSpec {
+    /// Validates the spec; `what` names it in errors (`PROBE_URLS[2]`, `targets[0]`).
+    pub fn build(self, d: &TargetDefaults) -> Result<Target, (String, String, String)> {
+        let err = |field: &str, value: &str, expected: String| {
+            (field.to_owned(), value.to_owned(), expected)
+        };
+        let url = check_url(&self.url).map_err(|e| err("url", &self.url, e))?;
+        let hostname = match url.host() {
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            Some(h) => h.to_string().to_ascii_lowercase(),
+            None => String::new(),
+        };
+        let method_raw = self.method.unwrap_or_else(|| "GET".into());
+        let method =
+            Method::from_bytes(method_raw.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                err(
+                    "method",
+                    &method_raw,
+                    "an HTTP method such as GET or HEAD".into(),
+                )
+            })?;
+        let headers = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let name = HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|_| err("headers", k, "a valid header name".into()))?;
+                let value = HeaderValue::from_str(v)
+                    .map_err(|_| err("headers", k, "a header value of visible ASCII".into()))?;
+                Ok((name, value))
+            })
+            .collect::<Result<Vec<_>, (String, String, String)>>()?;
+        let expected_status = if self.expected_status.is_empty() {
+            vec![StatusRange::DEFAULT]
+        } else {
+            self.expected_status
+                .iter()
+                .map(|s| StatusRange::parse(s).map_err(|e| err("expected_status", s, e)))
+                .collect::<Result<_, _>>()?
+        };
+        let regex = match self.regex.filter(|r| !r.is_empty()) {
+            Some(r) => {
+                Some(Regex::new(&r).map_err(|e| err("regex", &r, format!("a valid regex ({e})")))?)
+            }
+            None => None,
+        };
+        let name = self.name.unwrap_or_else(|| masked_url(&url));
+        Ok(Target {
+            id: stable_id(&name, &url),
+            path: written_path(&self.url, &url),
+            port: url.port_or_known_default().unwrap_or(80),
+            hostname,
+            name,
+            method,
+            headers,
+            expected_status,
+            regex,
+            interval: self.interval.unwrap_or(d.interval),
+            timeout: self.timeout.unwrap_or(d.timeout),
+            tls_verify: self.tls_verify.unwrap_or_else(|| d.tls_verify.clone()),
+            tags: self.tags,
+            url,
+        })
+    }
+}
+
+/// Header names whose values are secrets and are masked when printed.
+pub fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["auth", "cookie", "token", "key", "secret", "password"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> TargetDefaults {
+        TargetDefaults {
+            interval: Interval::Every(Duration::from_secs(10)),
+            timeout: Duration::from_secs(10),
+            tls_verify: TlsVerify::Yes,
+        }
+    }
+
+    fn build(url: &str) -> Result<Target, (String, String, String)> {
+        TargetSpec {
+            url: url.into(),
+            ..Default::default()
+        }
+        .build(&defaults())
+    }
+
+    #[test]
+    fn fields_match_the_original() {
+        let t = build("HTTPS://User:pw@Example.ORG?q=1").unwrap();
+        assert_eq!(
+            (t.hostname.as_str(), t.port, t.path.as_str()),
+            ("example.org", 443, "")
+        );
+        let t = build("http://example.org:8080/a/b?q=1#f").unwrap();
+        assert_eq!((t.port, t.path.as_str()), (8080, "/a/b"));
+        let t = build("http://[::1]:81/").unwrap();
+        assert_eq!((t.hostname.as_str(), t.path.as_str()), ("::1", "/"));
+    }
+
+    #[test]
+    fn unprobeable_urls_are_errors() {
+        for bad in [
+            "ftp://example.org/",
+            "http://",
+            "http://example.org:0/",
+            "example.org",
+            "https://exa mple.org",
+        ] {
+            assert!(build(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_masked_and_do_not_change_the_id() {
+        let a = build("https://user:secret@example.org/").unwrap();
+        let b = build("https://user:other@example.org/").unwrap();
+        assert_eq!(masked_url(&a.url), "https://user:***@example.org/");
+        assert!(!a.name.contains("secret"));
+        assert_ne!(a.name, "");
+        assert_eq!(stable_id("n", &a.url), stable_id("n", &b.url));
+        assert_eq!(stable_id("n", &a.url).len(), 16);
+    }
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(StatusRange::parse("2xx"), Ok(StatusRange(200, 299)));
+        assert_eq!(StatusRange::parse("200-204"), Ok(StatusRange(200, 204)));
+        assert_eq!(StatusRange::parse("418"), Ok(StatusRange(418, 418)));
+        for bad in ["9xx", "300-200", "abc", "99"] {
+            assert!(StatusRange::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

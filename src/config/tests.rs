@@ -1,0 +1,237 @@
+use super::*;
+
+fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::load(
+        None,
+        &Env::from_pairs(pairs.iter().copied()),
+        &Overrides::default(),
+    )
+}
+
+fn load_file(ext: &str, text: &str) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("uptimer.{ext}"));
+    std::fs::write(&path, text).unwrap();
+    Settings::load(Some(&path), &Env::default(), &Overrides::default())
+}
+
+#[test]
+fn defaults_match_the_original() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.reader, ReaderPlugin::HttpProbe);
+    assert_eq!(s.writers, vec![WriterPlugin::Stdout]);
+    assert_eq!(s.defaults.timeout, Duration::from_secs(10));
+    assert_eq!(s.defaults.tls_verify, TlsVerify::Yes);
+    assert!(s.targets.is_empty());
+}
+
+#[test]
+fn one_regex_for_all_urls_or_one_each() {
+    let s = load(&[
+        ("PROBE_URLS", "[http://a.example, http://b.example]"),
+        ("PROBE_REGEXES", "ok"),
+    ])
+    .unwrap();
+    assert!(
+        s.targets
+            .iter()
+            .all(|t| t.regex.as_ref().unwrap().as_str() == "ok")
+    );
+    let s = load(&[
+        ("PROBE_URLS", "[http://a.example, http://b.example]"),
+        ("PROBE_REGEXES", "[x, y]"),
+    ])
+    .unwrap();
+    assert_eq!(s.targets[1].regex.as_ref().unwrap().as_str(), "y");
+    let e = load(&[
+        (
+            "PROBE_URLS",
+            "[http://a.example, http://b.example, http://c.example]",
+        ),
+        ("PROBE_REGEXES", "[x, y]"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.setting, "PROBE_REGEXES");
+    assert!(e.expected.contains("3 URLs, 2 regexes"), "{e}");
+    let e = load(&[("PROBE_URLS", "http://a.example"), ("PROBE_REGEXES", "(")]).unwrap_err();
+    assert_eq!(e.setting, "PROBE_REGEXES");
+}
+
+#[test]
+fn bad_values_name_setting_value_and_expectation() {
+    let e = load(&[("PROBE_INTERVAL", "0")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "PROBE_INTERVAL: expected a positive number of seconds (fractions allowed), or -1 to probe once, got \"0\""
+    );
+    assert_eq!(
+        load(&[("PROBE_TIMEOUT", "0")]).unwrap_err().setting,
+        "PROBE_TIMEOUT"
+    );
+    assert_eq!(
+        load(&[("PROBE_TLS_VERIFY", "perhaps")])
+            .unwrap_err()
+            .setting,
+        "PROBE_TLS_VERIFY"
+    );
+    let e = load(&[("PROBE_URLS", "[http://ok.example, ftp://x.example/]")]).unwrap_err();
+    assert_eq!(
+        (e.setting.as_str(), e.value.as_str()),
+        ("PROBE_URLS", "ftp://x.example/")
+    );
+    assert_eq!(
+        load(&[("PROBE_URLS", "http://h:0/")]).unwrap_err().setting,
+        "PROBE_URLS"
+    );
+    assert_eq!(
+        load(&[("WRITER_PLUGIN", "writers.nope")])
+            .unwrap_err()
+            .setting,
+        "WRITER_PLUGIN"
+    );
+    assert_eq!(
+        load(&[("LOG_LEVEL", "loud=[")]).unwrap_err().setting,
+        "LOG_LEVEL"
+    );
+    assert_eq!(
+        load(&[("EVENT_FORMAT", "v9")]).unwrap_err().setting,
+        "EVENT_FORMAT"
+    );
+}
+
+#[test]
+fn fractions_and_once() {
+    let s = load(&[("PROBE_INTERVAL", "0.5"), ("PROBE_TIMEOUT", "0.25")]).unwrap();
+    assert_eq!(
+        s.defaults.interval,
+        Interval::Every(Duration::from_millis(500))
+    );
+    assert_eq!(s.defaults.timeout, Duration::from_millis(250));
+    assert_eq!(
+        load(&[("PROBE_INTERVAL", "-1")]).unwrap().defaults.interval,
+        Interval::Once
+    );
+}
+
+#[test]
+fn queue_plugin_is_accepted_with_a_warning() {
+    let s = load(&[("QUEUE_PLUGIN", "queues.memory")]).unwrap();
+    assert!(s.warnings[0].contains("QUEUE_PLUGIN"));
+}
+
+#[test]
+fn sharding_takes_every_total_th_target_from_index() {
+    let urls = "[http://t0.example, http://t1.example, http://t2.example, http://t3.example, http://t4.example]";
+    let s = load(&[
+        ("PROBE_URLS", urls),
+        ("DISTRIBUTED_WORKERS_ENABLED", "yes"),
+        ("DISTRIBUTED_WORKERS_TOTAL", "2"),
+        ("DISTRIBUTED_WORKERS_INDEX", "uptimer2-1"),
+    ])
+    .unwrap();
+    let hosts: Vec<_> = s.targets.iter().map(|t| t.hostname.as_str()).collect();
+    assert_eq!(hosts, ["t1.example", "t3.example"]);
+    assert_eq!(s.targets_configured, 5);
+    let e = load(&[
+        ("PROBE_URLS", urls),
+        ("DISTRIBUTED_WORKERS_ENABLED", "1"),
+        ("DISTRIBUTED_WORKERS_TOTAL", "2"),
+        ("DISTRIBUTED_WORKERS_INDEX", "2"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.setting, "DISTRIBUTED_WORKERS_INDEX");
+    let s = load(&[
+        ("PROBE_URLS", urls),
+        ("DISTRIBUTED_WORKERS_ENABLED", "no"),
+        ("DISTRIBUTED_WORKERS_TOTAL", "2"),
+    ])
+    .unwrap();
+    assert_eq!(s.targets.len(), 5);
+}
+
+#[test]
+fn yaml_and_toml_files_give_per_target_settings() {
+    let yaml = r#"
+probe:
+  interval: 30
+  timeout: "2.5"
+  location: eu-1
+targets:
+  - name: api
+    url: https://api.example/health
+    method: head
+    headers: {Authorization: "Bearer t0ken"}
+    expected_status: [200, "3xx"]
+    regex: ok
+    interval: 5
+    tls_verify: false
+    tags: [prod]
+  - url: http://b.example
+"#;
+    let s = load_file("yaml", yaml).unwrap();
+    let t = &s.targets[0];
+    assert_eq!((t.name.as_str(), t.method.as_str()), ("api", "HEAD"));
+    assert_eq!(
+        t.expected_status,
+        vec![StatusRange(200, 200), StatusRange(300, 399)]
+    );
+    assert_eq!(t.interval, Interval::Every(Duration::from_secs(5)));
+    assert_eq!(t.timeout, Duration::from_millis(2500));
+    assert_eq!(t.tls_verify, TlsVerify::No);
+    assert_eq!(
+        s.targets[1].interval,
+        Interval::Every(Duration::from_secs(30))
+    );
+    assert_eq!(s.probe.location.as_deref(), Some("eu-1"));
+
+    let toml = r#"
+writers = ["writers.dummy"]
+[probe]
+interval = -1
+[[targets]]
+url = "http://c.example/"
+expected_status = ["2xx"]
+"#;
+    let s = load_file("toml", toml).unwrap();
+    assert_eq!(s.writers, vec![WriterPlugin::Dummy]);
+    assert_eq!(s.targets[0].interval, Interval::Once);
+}
+
+#[test]
+fn unknown_file_keys_are_errors() {
+    let e = load_file(
+        "yaml",
+        "targets:\n  - url: http://a.example\n    intervall: 5\n",
+    )
+    .unwrap_err();
+    assert!(e.expected.contains("intervall"), "{e}");
+    let e = load_file("toml", "[probe]\ntimeout_s = 3\n").unwrap_err();
+    assert!(e.expected.contains("timeout_s"), "{e}");
+}
+
+#[test]
+fn environment_overrides_file_defaults_but_not_per_target_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, "probe:\n  timeout: 3\ntargets:\n  - url: http://a.example\n  - url: http://b.example\n    timeout: 1\n").unwrap();
+    let env = Env::from_pairs([("PROBE_TIMEOUT", "7")]);
+    let s = Settings::load(Some(&path), &env, &Overrides::default()).unwrap();
+    assert_eq!(s.targets[0].timeout, Duration::from_secs(7));
+    assert_eq!(s.targets[1].timeout, Duration::from_secs(1));
+}
+
+#[test]
+fn configuration_env_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("configuration.env");
+    std::fs::write(
+        &path,
+        "PROBE_URLS='[http://a.example, http://b.example]'\nPROBE_INTERVAL=-1\n",
+    )
+    .unwrap();
+    let env = Env::load(&path).unwrap();
+    let s = Settings::load(None, &env, &Overrides::default()).unwrap();
+    assert_eq!(s.targets.len(), 2);
+    assert_eq!(s.defaults.interval, Interval::Once);
+    assert!(Env::load(&dir.path().join("missing.env")).is_ok());
+}

@@ -1,0 +1,55 @@
+//! Events: the envelope every event carries, the typed event structs, and their JSON Schemas.
+//!
+//! The schemas under `schemas/` are the single source of truth; the structs here serialize to
+//! documents those schemas accept (tests check every kind of event we emit).
+
+mod dummy;
+mod envelope;
+mod job;
+mod probe;
+pub mod schema;
+
+pub use dummy::DummyEvent;
+pub use envelope::{Envelope, format_time};
+pub use job::JobEvent;
+pub use probe::{ErrorKind, Phases, ProbeEvent};
+
+use serde::Serialize;
+
+/// Any event that flows through the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Event {
+    Probe(Box<ProbeEvent>),
+    Dummy(DummyEvent),
+    Job(JobEvent),
+}
+
+impl Event {
+    /// The envelope shared by every event type.
+    pub fn envelope(&self) -> &Envelope {
+        match self {
+            Event::Probe(e) => &e.envelope,
+            Event::Dummy(e) => &e.envelope,
+            Event::Job(e) => &e.envelope,
+        }
+    }
+
+    /// The event as a JSON value (what writers store or forward).
+    pub fn to_json(&self) -> serde_json::Value {
+        // Serializing plain structs of strings and numbers cannot fail.
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<ProbeEvent> for Event {
+    fn from(e: ProbeEvent) -> Self {
+        Event::Probe(Box::new(e))
+    }
+}
+
+impl From<DummyEvent> for Event {
+    fn from(e: DummyEvent) -> Self {
+        Event::Dummy(e)
+    }
+}

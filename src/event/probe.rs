@@ -1,0 +1,258 @@
+//! `ProbeEvent`: the result of one probe of one target.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::Envelope;
+
+/// The closed set of failure classes (`error_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Dns,
+    Connect,
+    ConnectRefused,
+    Timeout,
+    Tls,
+    TlsCertificate,
+    HttpStatus,
+    RegexMismatch,
+    BodyTooLarge,
+    Protocol,
+    Internal,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::Dns,
+        ErrorKind::Connect,
+        ErrorKind::ConnectRefused,
+        ErrorKind::Timeout,
+        ErrorKind::Tls,
+        ErrorKind::TlsCertificate,
+        ErrorKind::HttpStatus,
+        ErrorKind::RegexMismatch,
+        ErrorKind::BodyTooLarge,
+        ErrorKind::Protocol,
+        ErrorKind::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Dns => "dns",
+            ErrorKind::Connect => "connect",
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::TlsCertificate => "tls_certificate",
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::RegexMismatch => "regex_mismatch",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Phase durations in fractional milliseconds; a phase that did not happen stays `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<f64>,
+}
+
+impl Phases {
+    pub fn is_empty(&self) -> bool {
+        *self == Phases::default()
+    }
+}
+
+/// One probe's result. The fields up to `matches_regex` are the original tool's, with the same
+/// names, types and meaning; the rest are optional additions of schema 0.3.0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeEvent {
+    #[serde(flatten)]
+    pub envelope: Envelope,
+    pub protocol: String,
+    pub hostname: String,
+    pub port: u16,
+    pub path: String,
+    /// 0 when no response was received.
+    pub status_code: u16,
+    /// Whole probe in rounded milliseconds, body included.
+    pub response_time_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub regex: Option<String>,
+    pub matches_regex: Option<bool>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases_ms: Option<Phases>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<u32>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub tls_cert_not_after: Option<OffsetDateTime>,
+}
+
+impl ProbeEvent {
+    pub const TITLE: &'static str = "ProbeEvent";
+    pub const VERSION: &'static str = "0.3.0";
+    /// The original tool's version, emitted by the compatibility mode.
+    pub const ORIGINAL_VERSION: &'static str = "0.2.0";
+
+    /// An event with only the envelope and the original's required fields set.
+    pub fn new(event_time: OffsetDateTime, protocol: &str, hostname: &str, port: u16) -> Self {
+        ProbeEvent {
+            envelope: Envelope::new(Self::TITLE, Self::VERSION, event_time),
+            protocol: protocol.to_owned(),
+            hostname: hostname.to_owned(),
+            port,
+            path: String::new(),
+            status_code: 0,
+            response_time_ms: 0,
+            error: None,
+            regex: None,
+            matches_regex: None,
+            url: None,
+            target: None,
+            name: None,
+            location: None,
+            up: None,
+            error_kind: None,
+            phases_ms: None,
+            ip: None,
+            http_version: None,
+            body_bytes: None,
+            redirects: None,
+            tls_cert_not_after: None,
+        }
+    }
+
+    /// The same event with exactly the original's field set (schema 0.2.0), for fleets whose
+    /// consumers reject properties they do not know.
+    pub fn to_original(&self) -> ProbeEvent {
+        let mut e = ProbeEvent::new(
+            self.envelope.event_time,
+            &self.protocol,
+            &self.hostname,
+            self.port,
+        );
+        e.envelope = Envelope {
+            schema_version: Self::ORIGINAL_VERSION.to_owned(),
+            ..self.envelope.clone()
+        };
+        e.path = self.path.clone();
+        e.status_code = self.status_code;
+        e.response_time_ms = self.response_time_ms;
+        e.error = self.error.clone();
+        e.regex = self.regex.clone();
+        e.matches_regex = self.matches_regex;
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn serializes_envelope_first_and_original_fields_in_order() {
+        let e = ProbeEvent::new(
+            datetime!(2021-01-15 12:34:56 UTC),
+            "https",
+            "example.org",
+            443,
+        );
+        let json = serde_json::to_string(&e).unwrap();
+        let keys: Vec<_> = [
+            "schema_title",
+            "uuid",
+            "event_time",
+            "protocol",
+            "hostname",
+            "port",
+        ]
+        .iter()
+        .map(|k| json.find(&format!("\"{k}\"")).unwrap())
+        .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert!(json.contains("\"regex\":null"));
+        assert!(json.contains("\"matches_regex\":null"));
+        assert!(!json.contains("\"error\""));
+    }
+
+    #[test]
+    fn original_form_drops_new_fields() {
+        let mut e = ProbeEvent::new(datetime!(2021-01-15 12:34:56 UTC), "http", "h", 80);
+        e.up = Some(true);
+        e.url = Some("http://h/".into());
+        e.phases_ms = Some(Phases::default());
+        let o = e.to_original();
+        assert_eq!(o.envelope.schema_version, "0.2.0");
+        assert_eq!(o.envelope.uuid, e.envelope.uuid);
+        let v = serde_json::to_value(&o).unwrap();
+        let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "event_time",
+                "hostname",
+                "matches_regex",
+                "path",
+                "port",
+                "protocol",
+                "regex",
+                "response_time_ms",
+                "schema_title",
+                "schema_version",
+                "status_code",
+                "uuid"
+            ]
+        );
+    }
+
+    #[test]
+    fn error_kind_names_match_serde() {
+        for k in ErrorKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
+}

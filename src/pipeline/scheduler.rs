@@ -1,0 +1,161 @@
+//! Schedules every target on its own period, start times spread evenly across the period (no
+//! thundering herd), under one global concurrency limit. A slow target only delays itself: each
+//! target has its own task, and a probe that overruns its period skips the missed starts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{EventFormat, Interval, Target};
+use crate::event::Event;
+use crate::readers::probes::HttpProber;
+
+/// Start-lag histogram: how late each probe started after its scheduled time, in 1 ms buckets
+/// up to 10 s (later starts land in the last bucket).
+pub struct SchedulerStats {
+    pub probes: AtomicU64,
+    lag_ms: Vec<AtomicU64>,
+}
+
+const LAG_BUCKETS: usize = 10_001;
+
+impl Default for SchedulerStats {
+    fn default() -> Self {
+        SchedulerStats {
+            probes: AtomicU64::new(0),
+            lag_ms: (0..LAG_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl SchedulerStats {
+    fn record(&self, lag: Duration) {
+        self.probes.fetch_add(1, Ordering::Relaxed);
+        let ms = (lag.as_millis() as usize).min(LAG_BUCKETS - 1);
+        self.lag_ms[ms].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The start lag at quantile `q` (0..=1), to the millisecond.
+    pub fn lag_quantile(&self, q: f64) -> Duration {
+        let total = self.probes.load(Ordering::Relaxed);
+        if total == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (ms, n) in self.lag_ms.iter().enumerate() {
+            seen += n.load(Ordering::Relaxed);
+            if seen >= rank {
+                return Duration::from_millis(ms as u64);
+            }
+        }
+        Duration::from_millis(LAG_BUCKETS as u64 - 1)
+    }
+}
+
+/// Probes `targets` until `stop` is cancelled (or once each, for `Interval::Once`), sending
+/// every event to `tx`. Returns when every target's task has ended; in-flight probes finish
+/// (each is bounded by its timeout) so that what was probed is delivered.
+pub async fn run(
+    prober: Arc<HttpProber>,
+    targets: Vec<Target>,
+    concurrency: usize,
+    format: EventFormat,
+    tx: mpsc::Sender<Event>,
+    stop: CancellationToken,
+    stats: Arc<SchedulerStats>,
+) {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let n = targets.len().max(1) as u32;
+    let start = Instant::now();
+    let mut tasks = JoinSet::new();
+    for (i, target) in targets.into_iter().enumerate() {
+        let offset = match target.interval {
+            Interval::Once => Duration::ZERO,
+            Interval::Every(period) => period * (i as u32 % n) / n,
+        };
+        let ctx = (
+            prober.clone(),
+            permits.clone(),
+            tx.clone(),
+            stop.clone(),
+            stats.clone(),
+        );
+        tasks.spawn(target_loop(target, start + offset, format, ctx));
+    }
+    drop(tx);
+    while tasks.join_next().await.is_some() {}
+}
+
+type Context = (
+    Arc<HttpProber>,
+    Arc<Semaphore>,
+    mpsc::Sender<Event>,
+    CancellationToken,
+    Arc<SchedulerStats>,
+);
+
+async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: Context) {
+    let (prober, permits, tx, stop, stats) = ctx;
+    let mut due = first;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep_until(due) => {}
+        }
+        let permit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            p = permits.acquire() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        stats.record(Instant::now().saturating_duration_since(due));
+        // Boxed so an idle target costs a few bytes, not the size of a probe in flight.
+        let event = Box::pin(prober.probe(&target)).await;
+        drop(permit);
+        let event = match format {
+            EventFormat::Current => Event::from(event),
+            EventFormat::Original => Event::from(event.to_original()),
+        };
+        if tx.send(event).await.is_err() {
+            return;
+        }
+        let Interval::Every(period) = target.interval else {
+            return;
+        };
+        due += period;
+        let now = Instant::now();
+        if due < now {
+            // Overran the period: skip the missed starts, keep the phase.
+            let behind = now - due;
+            let missed = behind.as_nanos() / period.as_nanos().max(1) + 1;
+            due += period * missed as u32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_quantiles() {
+        let s = SchedulerStats::default();
+        for ms in 0..100 {
+            s.record(Duration::from_millis(ms));
+        }
+        assert_eq!(s.lag_quantile(0.5), Duration::from_millis(49));
+        assert_eq!(s.lag_quantile(0.99), Duration::from_millis(98));
+        assert_eq!(s.lag_quantile(1.0), Duration::from_millis(99));
+        s.record(Duration::from_secs(3600));
+        assert_eq!(s.lag_quantile(1.0), Duration::from_millis(10_000));
+    }
+}

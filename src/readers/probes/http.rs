@@ -1,0 +1,560 @@
+//! `readers.probes.http`: one HTTP(S) probe of one target, with its phases timed.
+//!
+//! Each probe opens a fresh connection (as an uptime check must: a pooled connection would
+//! hide DNS, connect and TLS failures), resolves names asynchronously with hickory, negotiates
+//! HTTP/2 or HTTP/1.1 by ALPN, follows redirects up to a limit, and reads at most
+//! `max_body_bytes` of the body. One overall timeout bounds the whole probe.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use http::{HeaderValue, Method, Request, Response, header};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use time::OffsetDateTime;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use url::Url;
+
+use super::tls::{TlsConfigs, not_after};
+use crate::config::{ProbeSettings, Target, target::masked_url};
+use crate::event::{ErrorKind, Phases, ProbeEvent};
+
+/// Probes HTTP(S) targets. Cheap to share: one per process.
+pub struct HttpProber {
+    resolver: TokioResolver,
+    tls: TlsConfigs,
+    max_redirects: u32,
+    max_body_bytes: u64,
+    location: Option<String>,
+    user_agent: HeaderValue,
+}
+
+/// Why a probe did not succeed.
+#[derive(Debug)]
+struct Failure {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a probe observed so far; kept when the probe times out midway.
+#[derive(Default)]
+struct Record {
+    phases: Phases,
+    phase: &'static str,
+    ip: Option<IpAddr>,
+    status: u16,
+    version: Option<&'static str>,
+    body: Vec<u8>,
+    body_bytes: Option<u64>,
+    redirects: u32,
+    not_after: Option<OffsetDateTime>,
+}
+
+fn add(slot: &mut Option<f64>, since: Instant) {
+    let ms = since.elapsed().as_secs_f64() * 1000.0;
+    *slot = Some(slot.unwrap_or(0.0) + ms);
+}
+
+/// The error and its sources, one after another: hyper's own messages are terse.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+/// Aborts the spawned connection task (closing the socket) when the probe is done or dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Builds the resolver: the given name servers, else the system's configuration.
+fn resolver(dns_servers: &[SocketAddr]) -> Result<TokioResolver, String> {
+    let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
+    let mut builder = if dns_servers.is_empty() {
+        TokioResolver::builder(provider)
+            .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?
+    } else {
+        let servers = dns_servers
+            .iter()
+            .map(|a| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = a.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = a.port();
+                NameServerConfig::new(a.ip(), true, vec![udp, tcp])
+            })
+            .collect();
+        TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+    };
+    let opts = builder.options_mut();
+    opts.timeout = Duration::from_secs(5);
+    opts.attempts = 2;
+    opts.cache_size = 4096;
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the DNS resolver: {e}"))
+}
+
+impl HttpProber {
+    pub fn new(settings: &ProbeSettings) -> Result<HttpProber, String> {
+        Ok(HttpProber {
+            resolver: resolver(&settings.dns_servers)?,
+            tls: TlsConfigs::default(),
+            max_redirects: settings.max_redirects,
+            max_body_bytes: settings.max_body_bytes,
+            location: settings.location.clone(),
+            user_agent: HeaderValue::from_static(concat!("uptimer/", env!("CARGO_PKG_VERSION"))),
+        })
+    }
+
+    /// Checks that every target's TLS settings can be loaded (a bad CA file is a startup error).
+    pub fn check_tls(&self, target: &Target) -> Result<(), String> {
+        self.tls.get(&target.tls_verify).map(|_| ())
+    }
+
+    /// Probes the target once. Never fails: every failure is described in the event.
+    pub async fn probe(&self, target: &Target) -> ProbeEvent {
+        let started_at = OffsetDateTime::now_utc();
+        let start = Instant::now();
+        let mut rec = Record::default();
+        let outcome = match tokio::time::timeout(target.timeout, self.run(target, &mut rec)).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::new(
+                ErrorKind::Timeout,
+                format!(
+                    "timed out after {}s during {}",
+                    target.timeout.as_secs_f64(),
+                    if rec.phase.is_empty() {
+                        "start"
+                    } else {
+                        rec.phase
+                    }
+                ),
+            )),
+        };
+        let elapsed = start.elapsed();
+
+        let mut ev = ProbeEvent::new(
+            started_at,
+            target.url.scheme(),
+            &target.hostname,
+            target.port,
+        );
+        ev.path = target.path.clone();
+        ev.status_code = rec.status;
+        ev.response_time_ms = (elapsed.as_secs_f64() * 1000.0).round() as u64;
+        ev.url = Some(masked_url(&target.url));
+        ev.target = Some(target.id.clone());
+        ev.name = Some(target.name.clone());
+        ev.location = self.location.clone();
+        ev.regex = target.regex.as_ref().map(|r| r.as_str().to_owned());
+        // Matched on every body received, whatever its status; false when none was received.
+        ev.matches_regex = target
+            .regex
+            .as_ref()
+            .map(|r| rec.body_bytes.is_some() && r.is_match(&String::from_utf8_lossy(&rec.body)));
+        let failure = outcome
+            .err()
+            .or_else(|| verdict(target, &rec, ev.matches_regex));
+        ev.up = Some(failure.is_none());
+        if let Some(f) = failure {
+            ev.error_kind = Some(f.kind);
+            ev.error = Some(f.message);
+        }
+        ev.phases_ms = Some(rec.phases).filter(|p| !p.is_empty());
+        ev.ip = rec.ip.map(|ip| ip.to_string());
+        ev.http_version = rec.version.map(str::to_owned);
+        ev.body_bytes = rec.body_bytes;
+        ev.redirects = Some(rec.redirects);
+        ev.tls_cert_not_after = rec.not_after;
+        ev
+    }
+
+    async fn run(&self, target: &Target, rec: &mut Record) -> Result<(), Failure> {
+        let mut url = target.url.clone();
+        let mut method = target.method.clone();
+        loop {
+            let response = self.exchange(&url, &method, target, rec).await?;
+            let status = response.0.status();
+            let location = response.0.headers().get(header::LOCATION).cloned();
+            let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            if !(redirect && self.max_redirects > 0) {
+                return self.read_body(response, target, rec).await;
+            }
+            let Some(location) = location else {
+                return self.read_body(response, target, rec).await;
+            };
+            if rec.redirects >= self.max_redirects {
+                return Err(Failure::new(
+                    ErrorKind::Protocol,
+                    format!("too many redirects (more than {})", self.max_redirects),
+                ));
+            }
+            let next = location
+                .to_str()
+                .ok()
+                .and_then(|l| url.join(l).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    Failure::new(
+                        ErrorKind::Protocol,
+                        format!("redirect to an invalid location {location:?}"),
+                    )
+                })?;
+            if next.host() != url.host() {
+                // Credentials are for the host they were given for, as curl does.
+                let mut n = next;
+                let _ = n.set_username("");
+                let _ = n.set_password(None);
+                url = n;
+            } else {
+                url = next;
+            }
+            if status == 303 || (matches!(status.as_u16(), 301 | 302) && method == Method::POST) {
+                method = Method::GET;
+            }
+            rec.redirects += 1;
+        }
+    }
+
+    /// One request on a fresh connection, up to the response headers.
+    async fn exchange(
+        &self,
+        url: &Url,
+        method: &Method,
+        target: &Target,
+        rec: &mut Record,
+    ) -> Result<(Response<Incoming>, AbortOnDrop), Failure> {
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<IpAddr> = match url.host() {
+            Some(url::Host::Ipv4(a)) => vec![a.into()],
+            Some(url::Host::Ipv6(a)) => vec![a.into()],
+            Some(url::Host::Domain(d)) => {
+                rec.phase = "dns";
+                let t = Instant::now();
+                let result = self.resolver.lookup_ip(d).await;
+                add(&mut rec.phases.dns, t);
+                match result {
+                    Ok(found) => found.iter().collect(),
+                    Err(e) if e.is_no_records_found() => Vec::new(),
+                    Err(e) => {
+                        return Err(Failure::new(
+                            ErrorKind::Dns,
+                            format!("cannot resolve {d}: {}", describe(&e)),
+                        ));
+                    }
+                }
+            }
+            None => return Err(Failure::new(ErrorKind::Internal, "URL without a host")),
+        };
+        if addrs.is_empty() {
+            let host = url.host_str().unwrap_or_default();
+            return Err(Failure::new(
+                ErrorKind::Dns,
+                format!("no address found for {host}"),
+            ));
+        }
+
+        rec.phase = "connect";
+        let t = Instant::now();
+        let mut last_error = None;
+        let mut stream = None;
+        for ip in &addrs {
+            match TcpStream::connect((*ip, port)).await {
+                Ok(s) => {
+                    rec.ip = Some(*ip);
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last_error = Some((*ip, e)),
+            }
+        }
+        add(&mut rec.phases.connect, t);
+        let tcp = match (stream, last_error) {
+            (Some(s), _) => s,
+            (None, Some((ip, e))) => {
+                rec.ip = Some(ip);
+                let kind = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    ErrorKind::ConnectRefused
+                } else {
+                    ErrorKind::Connect
+                };
+                let addr = SocketAddr::new(ip, port);
+                return Err(Failure::new(kind, format!("cannot connect to {addr}: {e}")));
+            }
+            (None, None) => {
+                return Err(Failure::new(
+                    ErrorKind::Internal,
+                    "no address to connect to",
+                ));
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+
+        let request = self.request(url, method, target)?;
+        if url.scheme() == "https" {
+            rec.phase = "tls";
+            let t = Instant::now();
+            let config = self
+                .tls
+                .get(&target.tls_verify)
+                .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+            let server_name = match url.host() {
+                Some(url::Host::Ipv4(a)) => {
+                    rustls::pki_types::ServerName::IpAddress(IpAddr::from(a).into())
+                }
+                Some(url::Host::Ipv6(a)) => {
+                    rustls::pki_types::ServerName::IpAddress(IpAddr::from(a).into())
+                }
+                _ => rustls::pki_types::ServerName::try_from(
+                    url.host_str().unwrap_or_default().to_owned(),
+                )
+                .map_err(|e| Failure::new(ErrorKind::Tls, format!("invalid server name: {e}")))?,
+            };
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(server_name, tcp)
+                .await;
+            add(&mut rec.phases.tls, t);
+            let tls = tls.map_err(tls_failure)?;
+            let (_, conn) = tls.get_ref();
+            rec.not_after = conn
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(not_after);
+            let h2 = conn.alpn_protocol() == Some(b"h2");
+            self.send(tls, h2, request, url, rec).await
+        } else {
+            self.send(tcp, false, request, url, rec).await
+        }
+    }
+
+    fn request(
+        &self,
+        url: &Url,
+        method: &Method,
+        target: &Target,
+    ) -> Result<Request<Empty<Bytes>>, Failure> {
+        let internal = |e: http::Error| Failure::new(ErrorKind::Internal, e.to_string());
+        let mut b = Request::builder()
+            .method(method.clone())
+            .header(header::USER_AGENT, self.user_agent.clone())
+            .header(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if !url.username().is_empty() || url.password().is_some() {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            let pair = format!(
+                "{}:{}",
+                decode(url.username()),
+                decode(url.password().unwrap_or(""))
+            );
+            let value = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            );
+            b = b.header(header::AUTHORIZATION, value);
+        }
+        let headers = b
+            .headers_mut()
+            .ok_or_else(|| Failure::new(ErrorKind::Internal, "bad request"))?;
+        for (k, v) in &target.headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        b.body(Empty::new()).map_err(internal)
+    }
+
+    async fn send<S>(
+        &self,
+        io: S,
+        h2: bool,
+        mut request: Request<Empty<Bytes>>,
+        url: &Url,
+        rec: &mut Record,
+    ) -> Result<(Response<Incoming>, AbortOnDrop), Failure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let protocol = |e: hyper::Error| Failure::new(ErrorKind::Protocol, describe(&e));
+        let mut path = url.path().to_owned();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        rec.phase = "ttfb";
+        let t = Instant::now();
+        let (response, guard) = if h2 {
+            // HTTP/2 takes the scheme and authority from an absolute URI.
+            let authority = match url.port() {
+                Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_owned(),
+            };
+            *request.uri_mut() = format!("{}://{authority}{path}", url.scheme())
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| {
+                    Failure::new(ErrorKind::Internal, e.to_string())
+                })?;
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+                    .await
+                    .map_err(protocol)?;
+            let guard = AbortOnDrop(tokio::spawn(async move {
+                let _ = conn.await;
+            }));
+            (sender.send_request(request).await.map_err(protocol)?, guard)
+        } else {
+            let host = match url.port() {
+                Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_owned(),
+            };
+            *request.uri_mut() = path.parse().map_err(|e: http::uri::InvalidUri| {
+                Failure::new(ErrorKind::Internal, e.to_string())
+            })?;
+            let headers = request.headers_mut();
+            headers.insert(
+                header::HOST,
+                HeaderValue::from_str(&host)
+                    .map_err(|e| Failure::new(ErrorKind::Internal, e.to_string()))?,
+            );
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+                .await
+                .map_err(protocol)?;
+            let guard = AbortOnDrop(tokio::spawn(async move {
+                let _ = conn.await;
+            }));
+            (sender.send_request(request).await.map_err(protocol)?, guard)
+        };
+        add(&mut rec.phases.ttfb, t);
+        rec.status = response.status().as_u16();
+        rec.version = Some(match response.version() {
+            http::Version::HTTP_2 => "HTTP/2",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        });
+        Ok((response, guard))
+    }
+
+    /// Reads the final response's body, keeping at most `max_body_bytes` (only when a regex
+    /// needs it), and fails with `body_too_large` beyond that rather than reading forever.
+    async fn read_body(
+        &self,
+        (response, _guard): (Response<Incoming>, AbortOnDrop),
+        target: &Target,
+        rec: &mut Record,
+    ) -> Result<(), Failure> {
+        rec.phase = "transfer";
+        let t = Instant::now();
+        let keep = target.regex.is_some();
+        let mut body = response.into_body();
+        let mut total: u64 = 0;
+        let result = loop {
+            match body.frame().await {
+                None => break Ok(()),
+                Some(Err(e)) => {
+                    break Err(Failure::new(
+                        ErrorKind::Protocol,
+                        format!("while reading the body: {}", describe(&e)),
+                    ));
+                }
+                Some(Ok(frame)) => {
+                    let Some(data) = frame.data_ref() else {
+                        continue;
+                    };
+                    total += data.len() as u64;
+                    if keep {
+                        let room = (self.max_body_bytes as usize).saturating_sub(rec.body.len());
+                        rec.body.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                    if total > self.max_body_bytes {
+                        break Err(Failure::new(
+                            ErrorKind::BodyTooLarge,
+                            format!(
+                                "body larger than {} bytes; stopped reading",
+                                self.max_body_bytes
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        add(&mut rec.phases.transfer, t);
+        rec.body_bytes = Some(total.min(self.max_body_bytes));
+        result
+    }
+}
+
+/// A response was read in full: is it the one expected?
+fn verdict(target: &Target, rec: &Record, matches: Option<bool>) -> Option<Failure> {
+    if !target
+        .expected_status
+        .iter()
+        .any(|r| r.contains(rec.status))
+    {
+        let expected: Vec<String> = target
+            .expected_status
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        return Some(Failure::new(
+            ErrorKind::HttpStatus,
+            format!(
+                "unexpected status {} (expected {})",
+                rec.status,
+                expected.join(", ")
+            ),
+        ));
+    }
+    if matches == Some(false) {
+        let r = target
+            .regex
+            .as_ref()
+            .map(|r| r.as_str())
+            .unwrap_or_default();
+        return Some(Failure::new(
+            ErrorKind::RegexMismatch,
+            format!("body does not match {r:?}"),
+        ));
+    }
+    None
+}
+
+fn tls_failure(e: std::io::Error) -> Failure {
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    match inner {
+        Some(rustls::Error::InvalidCertificate(c)) => Failure::new(
+            ErrorKind::TlsCertificate,
+            format!("certificate rejected: {c}"),
+        ),
+        Some(other) => Failure::new(ErrorKind::Tls, format!("TLS handshake failed: {other}")),
+        None => Failure::new(ErrorKind::Tls, format!("TLS handshake failed: {e}")),
+    }
+}

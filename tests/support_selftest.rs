@@ -1,0 +1,647 @@
+//! Self-test for the integration-test harness in `tests/support/mod.rs`, using raw hyper
+//! clients (no code from the crate under test).
+
+mod support;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hickory_proto::op::{Message, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{Name, RData, RecordType};
+use http::{HeaderMap, Request};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use support::{CertKind, TestCa, TestServer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+const LIMIT: Duration = Duration::from_secs(5);
+
+/// Run `fut` with the per-test time limit.
+async fn bounded<F: Future>(fut: F) -> F::Output {
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .expect("test step timed out")
+}
+
+struct Resp {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Resp {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Send one HTTP/1.1 request on `io` and return the response head (body not yet read).
+async fn h1_request<I>(
+    io: I,
+    host: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> hyper::Result<http::Response<Incoming>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(conn);
+    let mut builder = Request::get(path).header("host", host);
+    for (n, v) in extra {
+        builder = builder.header(*n, *v);
+    }
+    sender
+        .send_request(builder.body(Empty::<Bytes>::new()).unwrap())
+        .await
+}
+
+async fn collect(resp: http::Response<Incoming>) -> Resp {
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("read body").to_bytes();
+    Resp {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// GET `path` over plain HTTP/1.1 from `server`.
+async fn get(server: &TestServer, path: &str, extra: &[(&str, &str)]) -> Resp {
+    bounded(async {
+        let tcp = TcpStream::connect(server.addr).await.expect("connect");
+        let host = server.addr.to_string();
+        collect(h1_request(tcp, &host, path, extra).await.expect("request")).await
+    })
+    .await
+}
+
+/// Client config trusting only the CA file written by the harness.
+fn client_config(ca: &TestCa, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&ca.ca_file).expect("open CA file") {
+        roots.add(cert.expect("parse CA file")).expect("add root");
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(cfg)
+}
+
+async fn tls_connect(
+    ca: &TestCa,
+    addr: SocketAddr,
+    alpn: &[&[u8]],
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    TlsConnector::from(client_config(ca, alpn))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}
+
+fn rustls_error(err: &std::io::Error) -> rustls::Error {
+    err.get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .cloned()
+        .unwrap_or_else(|| panic!("not a rustls error: {err:?}"))
+}
+
+// ----------------------------------------------------------------------------------------------
+// Plain HTTP
+// ----------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn http_ok_on_ipv4() {
+    let server = support::http_server().await;
+    assert!(server.addr.ip().is_loopback());
+    assert_eq!(
+        server.url("/ok"),
+        format!("http://127.0.0.1:{}/ok", server.addr.port())
+    );
+    assert_eq!(server.url("ok"), server.url("/ok"));
+
+    let resp = get(&server, "/ok?x=1", &[("x-probe", "yes")]).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "hello uptimer");
+    assert_eq!(resp.header("content-type"), Some("text/plain"));
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].method, "GET");
+    assert_eq!(reqs[0].path, "/ok?x=1");
+    assert_eq!(reqs[0].version, "HTTP/1.1");
+    assert_eq!(reqs[0].header("X-Probe"), Some("yes"));
+    assert_eq!(
+        reqs[0].header("host"),
+        Some(server.addr.to_string().as_str())
+    );
+    assert!(reqs[0].headers.iter().all(|(n, _)| *n == n.to_lowercase()));
+    assert_eq!(server.requests_to("/ok").len(), 1);
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn http_ok_on_ipv6() {
+    let bind = SocketAddr::from((Ipv6Addr::LOCALHOST, 0));
+    let server = match support::try_http_server_on(bind).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipping IPv6 test: cannot bind [::1]: {e}");
+            return;
+        }
+    };
+    assert_eq!(
+        server.url("/ok"),
+        format!("http://[::1]:{}/ok", server.addr.port())
+    );
+    let resp = get(&server, "/ok", &[]).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "hello uptimer");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn http_routes() {
+    let server = support::http_server().await;
+
+    let r = get(&server, "/status/503", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (503, "status 503"));
+    let r = get(&server, "/status/204", &[]).await;
+    assert_eq!(r.status, 204);
+
+    let r = get(&server, "/redirect/2", &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/redirect/1"));
+    let r = get(&server, "/redirect/0", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "redirected"));
+
+    let r = get(&server, "/redirect-abs/3", &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location").unwrap(), server.url("/redirect-abs/2"));
+
+    let r = get(&server, "/redirect-loop", &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/redirect-loop"));
+
+    let r = get(&server, "/set-cookie", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("set-cookie"), Some("session=abc; Path=/"));
+
+    let r = get(
+        &server,
+        "/echo",
+        &[("x-custom", "custom value"), ("cookie", "session=abc")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let body = r.text();
+    assert!(body.starts_with("GET /echo HTTP/1.1\n"), "{body}");
+    assert!(body.contains("x-custom: custom value\n"), "{body}");
+    assert!(body.contains("cookie: session=abc\n"), "{body}");
+
+    let r = get(&server, "/body/hello%20world%21%zz", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "hello world!%zz"));
+
+    let r = get(&server, "/nope", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (404, "not found"));
+    let r = get(&server, "/status/abc", &[]).await;
+    assert_eq!(r.status, 404);
+
+    let r = get(&server, "/huge", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), 2 * 1024 * 1024);
+    assert_eq!(r.header("content-length"), Some("2097152"));
+    assert!(r.body.ends_with(b"\nTHE END\n"));
+    assert!(r.body[..1000].iter().all(|b| *b == b'a'));
+
+    assert_eq!(server.requests().len(), 12);
+}
+
+#[tokio::test]
+async fn http_slow_routes() {
+    let server = support::http_server().await;
+
+    let start = Instant::now();
+    let r = get(&server, "/slow/300", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "slow"));
+    assert!(start.elapsed() >= Duration::from_millis(300));
+
+    // Headers arrive at once, the body only later.
+    let start = Instant::now();
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let resp = bounded(h1_request(tcp, "x", "/slow-body/400", &[]))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(start.elapsed() < Duration::from_millis(300), "headers late");
+    let r = bounded(collect(resp)).await;
+    assert!(start.elapsed() >= Duration::from_millis(400), "body early");
+    assert_eq!(r.text(), "slow body");
+
+    // /hang never answers.
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let hang = tokio::time::timeout(
+        Duration::from_millis(300),
+        h1_request(tcp, "x", "/hang", &[]),
+    )
+    .await;
+    assert!(hang.is_err(), "/hang answered");
+    assert_eq!(server.requests_to("/hang").len(), 1);
+}
+
+#[tokio::test]
+async fn http_endless_streams() {
+    let server = support::http_server().await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let resp = bounded(h1_request(tcp, "x", "/endless", &[]))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut total = 0usize;
+    bounded(async {
+        while total < 8 * 1024 * 1024 {
+            let frame = body.frame().await.expect("stream ended").expect("frame");
+            if let Some(data) = frame.data_ref() {
+                assert!(data.iter().all(|b| *b == b'x'));
+                total += data.len();
+            }
+        }
+    })
+    .await;
+    drop(body);
+    assert!(total >= 8 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn dropping_server_shuts_it_down() {
+    let server = support::http_server().await;
+    let addr = server.addr;
+
+    // A request stuck in /hang is aborted when the server goes away.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let pending = tokio::spawn(h1_request(tcp, "x", "/hang", &[]));
+    bounded(async {
+        while server.requests().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    drop(server);
+    let result = bounded(pending).await.unwrap();
+    assert!(result.is_err(), "hanging request should fail after drop");
+
+    bounded(async {
+        loop {
+            match TcpStream::connect(addr).await {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await;
+}
+
+// ----------------------------------------------------------------------------------------------
+// HTTPS
+// ----------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn https_valid_negotiates_h2() {
+    let ca = support::test_ca();
+    assert!(ca.ca_file.exists());
+    assert!(ca.ca_cert_pem.contains("BEGIN CERTIFICATE"));
+    let server = support::https_server(&ca, CertKind::Valid).await;
+    assert_eq!(
+        server.url("/ok"),
+        format!("https://localhost:{}/ok", server.addr.port())
+    );
+
+    let tls = bounded(tls_connect(&ca, server.addr, &[b"h2", b"http/1.1"]))
+        .await
+        .expect("TLS handshake with valid cert");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+
+    let r = bounded(async {
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .expect("h2 handshake");
+        tokio::spawn(conn);
+        let req = Request::get(server.url("/ok"))
+            .header("x-probe", "h2")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        collect(sender.send_request(req).await.expect("h2 request")).await
+    })
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "hello uptimer");
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].version, "HTTP/2.0");
+    assert_eq!(reqs[0].path, "/ok");
+    assert_eq!(reqs[0].header("x-probe"), Some("h2"));
+    let authority = format!("localhost:{}", server.addr.port());
+    assert_eq!(reqs[0].authority.as_deref(), Some(authority.as_str()));
+    assert!(server.cert_not_after.unwrap() > time::OffsetDateTime::now_utc());
+}
+
+#[tokio::test]
+async fn https_valid_also_speaks_http1_and_abs_redirects() {
+    let ca = support::test_ca();
+    let server = support::https_server(&ca, CertKind::Valid).await;
+    let tls = bounded(tls_connect(&ca, server.addr, &[b"http/1.1"]))
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let host = format!("localhost:{}", server.addr.port());
+    let r = bounded(async {
+        collect(
+            h1_request(tls, &host, "/redirect-abs/1", &[])
+                .await
+                .unwrap(),
+        )
+        .await
+    })
+    .await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location").unwrap(), server.url("/redirect-abs/0"));
+    assert_eq!(server.requests()[0].version, "HTTP/1.1");
+}
+
+#[tokio::test]
+async fn https_http1_only() {
+    let ca = support::test_ca();
+    let server = support::https_server_http1_only(&ca).await;
+    let tls = bounded(tls_connect(&ca, server.addr, &[b"h2", b"http/1.1"]))
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let host = format!("localhost:{}", server.addr.port());
+    let r =
+        bounded(async { collect(h1_request(tls, &host, "/ok", &[]).await.unwrap()).await }).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "hello uptimer"));
+    assert_eq!(server.requests()[0].version, "HTTP/1.1");
+}
+
+#[tokio::test]
+async fn https_expired_rejected() {
+    let ca = support::test_ca();
+    let server = support::https_server(&ca, CertKind::Expired).await;
+    let err = bounded(tls_connect(&ca, server.addr, &[b"h2"]))
+        .await
+        .expect_err("expired cert must be rejected");
+    match rustls_error(&err) {
+        rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. },
+        ) => {}
+        other => panic!("unexpected error: {other:?}"),
+    }
+    assert!(server.cert_not_after.unwrap() < time::OffsetDateTime::now_utc());
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn https_wrong_host_rejected() {
+    let ca = support::test_ca();
+    let server = support::https_server(&ca, CertKind::WrongHost).await;
+    let err = bounded(tls_connect(&ca, server.addr, &[b"h2"]))
+        .await
+        .expect_err("wrong host must be rejected");
+    match rustls_error(&err) {
+        rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName
+            | rustls::CertificateError::NotValidForNameContext { .. },
+        ) => {}
+        other => panic!("unexpected error: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn https_self_signed_leaf_rejected() {
+    let ca = support::test_ca();
+    let server = support::https_server(&ca, CertKind::SelfSignedLeaf).await;
+    let err = bounded(tls_connect(&ca, server.addr, &[b"h2"]))
+        .await
+        .expect_err("self-signed leaf must be rejected");
+    assert_eq!(
+        rustls_error(&err),
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+    );
+}
+
+#[tokio::test]
+async fn https_valid_until_and_other_ca_rejected() {
+    let ca = support::test_ca();
+    let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(5);
+    let server = support::https_server(&ca, CertKind::ValidUntil(not_after)).await;
+    bounded(tls_connect(&ca, server.addr, &[b"h2"]))
+        .await
+        .expect("cert valid for 5 more days");
+    // A different CA does not trust it (each CA has a distinct subject name, so this is
+    // UnknownIssuer rather than BadSignature).
+    let other = support::test_ca();
+    let err = bounded(tls_connect(&other, server.addr, &[b"h2"]))
+        .await
+        .expect_err("other CA");
+    assert_eq!(
+        rustls_error(&err),
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+    );
+}
+
+// ----------------------------------------------------------------------------------------------
+// Raw TCP
+// ----------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn reset_server_causes_read_error() {
+    let server = support::reset_server().await;
+    let mut tcp = bounded(TcpStream::connect(server.addr)).await.unwrap();
+    tcp.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let err = bounded(tcp.read_to_end(&mut buf))
+        .await
+        .expect_err("read after RST must fail");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err:?}");
+    assert!(buf.is_empty());
+
+    // And hyper sees an error too.
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let res = bounded(h1_request(tcp, "x", "/ok", &[])).await;
+    assert!(res.is_err());
+    assert_eq!(server.connections(), 2);
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn silent_server_holds_connection() {
+    let server = support::silent_server().await;
+    let mut tcp = bounded(TcpStream::connect(server.addr)).await.unwrap();
+    tcp.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut buf)).await;
+    assert!(read.is_err(), "silent server must not answer or close");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn closed_port_refuses() {
+    let addr = support::closed_port();
+    assert_eq!(addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let err = bounded(TcpStream::connect(addr))
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+// ----------------------------------------------------------------------------------------------
+// DNS
+// ----------------------------------------------------------------------------------------------
+
+fn dns_query(name: &str, rtype: RecordType) -> (u16, Vec<u8>) {
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    (msg.metadata.id, msg.to_vec().unwrap())
+}
+
+async fn udp_ask(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    let (id, query) = dns_query(name, rtype);
+    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    sock.send_to(&query, server).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = bounded(sock.recv_from(&mut buf)).await.unwrap();
+    let msg = Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!(msg.metadata.id, id);
+    assert_eq!(msg.queries.len(), 1);
+    msg
+}
+
+async fn tcp_ask(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    let (id, query) = dns_query(name, rtype);
+    bounded(async {
+        let mut tcp = TcpStream::connect(server).await.unwrap();
+        let mut out = (query.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(&query);
+        tcp.write_all(&out).await.unwrap();
+        let mut len = [0u8; 2];
+        tcp.read_exact(&mut len).await.unwrap();
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        tcp.read_exact(&mut buf).await.unwrap();
+        let msg = Message::from_vec(&buf).unwrap();
+        assert_eq!(msg.metadata.id, id);
+        msg
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dns_server_answers() {
+    let v4 = Ipv4Addr::new(127, 0, 0, 1);
+    let v4b = Ipv4Addr::new(10, 1, 2, 3);
+    let v6 = Ipv6Addr::LOCALHOST;
+    let dns = support::dns_server(&[
+        ("known.test", IpAddr::V4(v4)),
+        ("Multi.Test.", IpAddr::V4(v4)),
+        ("multi.test", IpAddr::V4(v4b)),
+        ("multi.test", IpAddr::V6(v6)),
+        ("v6only.test", IpAddr::V6(v6)),
+    ])
+    .await;
+    assert!(dns.addr.ip().is_loopback());
+    assert_eq!(dns.queries(), 0);
+
+    let msg = udp_ask(dns.addr, "KNOWN.test.", RecordType::A).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(msg.answers.len(), 1);
+    assert_eq!(msg.answers[0].data, RData::A(A(v4)));
+    assert_eq!(msg.answers[0].ttl, 60);
+
+    let msg = udp_ask(dns.addr, "unknown.test.", RecordType::A).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NXDomain);
+    assert!(msg.answers.is_empty());
+
+    let msg = udp_ask(dns.addr, "known.test.", RecordType::AAAA).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert!(msg.answers.is_empty());
+
+    let msg = udp_ask(dns.addr, "multi.test", RecordType::A).await;
+    let mut got: Vec<RData> = msg.answers.iter().map(|r| r.data.clone()).collect();
+    got.sort_by_key(|d| format!("{d:?}"));
+    assert_eq!(got, vec![RData::A(A(v4b)), RData::A(A(v4))]);
+
+    let msg = udp_ask(dns.addr, "v6only.test.", RecordType::AAAA).await;
+    assert_eq!(msg.answers.len(), 1);
+    assert_eq!(msg.answers[0].data, RData::AAAA(AAAA(v6)));
+
+    assert_eq!(dns.queries(), 5);
+
+    if dns.tcp {
+        let msg = tcp_ask(dns.addr, "known.test.", RecordType::A).await;
+        assert_eq!(msg.answers.len(), 1);
+        assert_eq!(msg.answers[0].data, RData::A(A(v4)));
+        let msg = tcp_ask(dns.addr, "nope.test.", RecordType::A).await;
+        assert_eq!(msg.metadata.response_code, ResponseCode::NXDomain);
+        assert_eq!(dns.queries(), 7);
+    } else {
+        eprintln!("DNS server has no TCP listener; skipping TCP part");
+    }
+}
+
+/// The crate's own resolver library (hickory-resolver) accepts the harness's answers.
+#[tokio::test]
+async fn dns_server_works_with_hickory_resolver() {
+    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+    let dns = support::dns_server(&[("known.test", ip)]).await;
+    let mut udp = ConnectionConfig::udp();
+    udp.port = dns.addr.port();
+    let config = ResolverConfig::from_name_servers(vec![NameServerConfig::new(
+        dns.addr.ip(),
+        true,
+        vec![udp],
+    )]);
+    let resolver =
+        hickory_resolver::Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .build()
+            .expect("build resolver");
+
+    let ips: Vec<IpAddr> = bounded(resolver.lookup_ip("known.test."))
+        .await
+        .expect("lookup known.test")
+        .iter()
+        .collect();
+    assert_eq!(ips, vec![ip]);
+    let err = bounded(resolver.lookup_ip("unknown.test."))
+        .await
+        .expect_err("unknown.test must not resolve");
+    eprintln!("unknown.test -> {err}");
+    assert!(dns.queries() >= 2);
+}
