@@ -1,0 +1,263 @@
+//! The `uptimer` binary end to end: exit codes, output formats, settings layers, shutdown.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use support::*;
+
+fn uptimer(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
+    c.current_dir(dir);
+    // Only what a test sets reaches the binary.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PROBE_") || k.ends_with("_PLUGIN") || k.starts_with("DISTRIBUTED_") || k == "LOG_LEVEL" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Runs a blocking command off the async runtime so the test servers keep serving.
+async fn output(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_exits_0_when_all_up_1_when_any_down_2_on_bad_usage() {
+    let server = http_server().await;
+    let dir = tmp();
+    let mut c = uptimer(dir.path());
+    c.args(["probe", &server.url("/ok"), &server.url("/ok?2")]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("STATUS"), "{table}");
+    assert!(table.contains("2/2 up"), "{table}");
+
+    let mut c = uptimer(dir.path());
+    c.args(["probe", &server.url("/ok"), &server.url("/status/503")]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("http_status"));
+
+    for bad in [vec!["probe"], vec!["probe", "ftp://x.example/"], vec!["probe", "--timeout", "0", "http://x.example/"], vec!["nope"]] {
+        let mut c = uptimer(dir.path());
+        c.args(&bad);
+        let out = output(c).await;
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_json_emits_valid_events_in_one_line_each() {
+    let server = http_server().await;
+    let dir = tmp();
+    let mut c = uptimer(dir.path());
+    c.args(["probe", "--json", "--regex", "hello", &server.url("/ok"), &server.url("/status/404")]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(1));
+    let events = lines(&out);
+    assert_eq!(events.len(), 2);
+    for e in &events {
+        uptimer::event::schema::validate_event(e).unwrap();
+        assert_eq!(e["regex"], "hello");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_handles_a_thousand_urls_concurrently() {
+    let server = http_server().await;
+    let dir = tmp();
+    let mut c = uptimer(dir.path());
+    c.arg("probe").arg("--json");
+    c.args((0..1000).map(|i| server.url(&format!("/slow/200?n={i}"))));
+    let started = std::time::Instant::now();
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(lines(&out).len(), 1000);
+    // 1000 probes of 200 ms each, one after another, would take 200 s.
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_subcommand_it_runs_from_the_environment_like_the_original() {
+    let server = http_server().await;
+    let dir = tmp();
+    let mut c = uptimer(dir.path());
+    c.env("PROBE_URLS", format!("[{}, {}]", server.url("/ok"), server.url("/status/500")))
+        .env("PROBE_REGEXES", "hello")
+        .env("PROBE_INTERVAL", "-1");
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = lines(&out);
+    assert_eq!(events.len(), 2);
+    let by_path = |p: &str| events.iter().find(|e| e["path"] == p).unwrap();
+    assert_eq!(by_path("/ok")["matches_regex"], true);
+    assert_eq!(by_path("/status/500")["status_code"], 500);
+    assert!(stderr(&out).contains("uptimer started"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configuration_env_is_loaded_and_the_environment_wins() {
+    let server = http_server().await;
+    let dir = tmp();
+    std::fs::write(
+        dir.path().join("configuration.env"),
+        format!("PROBE_URLS={}\nPROBE_INTERVAL=-1\nSTDOUT_PRETTY=true\nPROBE_TIMEOUT=ten\n", server.url("/ok")),
+    )
+    .unwrap();
+    let mut c = uptimer(dir.path());
+    c.env("PROBE_TIMEOUT", "5");
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("{\n    \"schema_title\": \"ProbeEvent\""), "{text}");
+    // Without the override the file's bad value stops startup with one clear line.
+    let out = output(uptimer(dir.path())).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).trim(), "uptimer: PROBE_TIMEOUT: expected a positive number of seconds (fractions allowed), got \"ten\"");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_with_a_config_file_and_check_config_masks_secrets() {
+    let server = http_server().await;
+    let dir = tmp();
+    let config = dir.path().join("uptimer.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "probe:\n  interval: -1\ntargets:\n  - name: api\n    url: http://user:hunter2@{}/echo\n    headers: {{Authorization: Bearer t0psecret, X-Env: prod}}\n    tags: [prod]\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["check-config", "--config"]).arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("hunter2") && !text.contains("t0psecret"), "{text}");
+    assert!(text.contains("X-Env") || text.contains("x-env"), "{text}");
+    assert!(text.contains("name: api"), "{text}");
+
+    let mut c = uptimer(dir.path());
+    c.args(["run", "--config"]).arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = lines(&out);
+    assert_eq!(events[0]["name"], "api");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+    assert!(!stderr(&out).contains("hunter2"));
+    assert_eq!(server.requests()[0].header("x-env"), Some("prod"));
+
+    std::fs::write(&config, "targets:\n  - url: http://a.example\n    timout: 3\n").unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["check-config", "--config"]).arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("timout"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_probing_and_flushes_what_was_probed() {
+    let server = http_server().await;
+    let dir = tmp();
+    let mut c = uptimer(dir.path());
+    c.env("PROBE_URLS", format!("[{}, {}]", server.url("/ok"), server.url("/slow/700")))
+        .env("PROBE_INTERVAL", "0.2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let pid = child.id();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Kill with SIGTERM while the slow probe is in flight.
+    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = output_of(child).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = lines(&out);
+    let fast = events.iter().filter(|e| e["path"] == "/ok").count();
+    let slow = events.iter().filter(|e| e["path"] == "/slow/700").count();
+    assert!(fast >= 4, "fast={fast}");
+    // Every request the server answered became an event on stdout.
+    assert_eq!(fast + slow, server.request_count(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("uptimer stopped"));
+}
+
+async fn output_of(child: std::process::Child) -> Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dummy_reader_and_writers_fan_out() {
+    let dir = tmp();
+    let mut c = uptimer(dir.path());
+    c.env("READER_PLUGIN", "readers.dummies.dummy_events")
+        .env("WRITER_PLUGIN", "writers.stdout,writers.dummy")
+        .env("PROBE_INTERVAL", "-1")
+        .env("QUEUE_PLUGIN", "queues.memory");
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = lines(&out);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["schema_title"], "DummyEvent");
+    uptimer::event::schema::validate_event(&events[0]).unwrap();
+    assert!(stderr(&out).contains("QUEUE_PLUGIN"));
+}
+
+#[test]
+fn schema_lists_and_prints_and_validate_reports_line_numbers() {
+    let dir = tmp();
+    let out = uptimer(dir.path()).arg("schema").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ProbeEvent"));
+    let out = uptimer(dir.path()).args(["schema", "ProbeEvent"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["title"], "ProbeEvent");
+    let out = uptimer(dir.path()).args(["schema", "Nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let good = r#"{"schema_title":"DummyEvent","schema_version":"0.1.0","uuid":"3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c","event_time":"2021-01-15T12:34:56+00:00","target":"t","reader":"r","integer_value":1,"float_value":2}"#;
+    let input = format!("{good}\nnot json\n\n{}\n", good.replace("\"reader\":\"r\",", ""));
+    let mut child = uptimer(dir.path())
+        .arg("validate")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("line 2: not JSON"), "{text}");
+    assert!(text.contains("line 4:") && text.contains("reader"), "{text}");
+    assert!(!text.contains("line 1:"), "{text}");
+    assert!(stderr(&out).contains("1 valid, 2 invalid"));
+}
+
+#[test]
+fn help_describes_every_command() {
+    let out = uptimer(&std::env::temp_dir()).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["run", "probe", "check-config", "schema", "validate"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+}
