@@ -13,7 +13,11 @@ fn uptimer(dir: &std::path::Path) -> Command {
     c.current_dir(dir);
     // Only what a test sets reaches the binary.
     for (k, _) in std::env::vars() {
-        if k.starts_with("PROBE_") || k.ends_with("_PLUGIN") || k.starts_with("DISTRIBUTED_") || k == "LOG_LEVEL" {
+        if k.starts_with("PROBE_")
+            || k.ends_with("_PLUGIN")
+            || k.starts_with("DISTRIBUTED_")
+            || k == "LOG_LEVEL"
+        {
             c.env_remove(k);
         }
     }
@@ -26,7 +30,9 @@ fn tmp() -> tempfile::TempDir {
 
 /// Runs a blocking command off the async runtime so the test servers keep serving.
 async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
 }
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
@@ -58,7 +64,12 @@ async fn probe_exits_0_when_all_up_1_when_any_down_2_on_bad_usage() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("http_status"));
 
-    for bad in [vec!["probe"], vec!["probe", "ftp://x.example/"], vec!["probe", "--timeout", "0", "http://x.example/"], vec!["nope"]] {
+    for bad in [
+        vec!["probe"],
+        vec!["probe", "ftp://x.example/"],
+        vec!["probe", "--timeout", "0", "http://x.example/"],
+        vec!["nope"],
+    ] {
         let mut c = uptimer(dir.path());
         c.args(&bad);
         let out = output(c).await;
@@ -71,7 +82,14 @@ async fn probe_json_emits_valid_events_in_one_line_each() {
     let server = http_server().await;
     let dir = tmp();
     let mut c = uptimer(dir.path());
-    c.args(["probe", "--json", "--regex", "hello", &server.url("/ok"), &server.url("/status/404")]);
+    c.args([
+        "probe",
+        "--json",
+        "--regex",
+        "hello",
+        &server.url("/ok"),
+        &server.url("/status/404"),
+    ]);
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(1));
     let events = lines(&out);
@@ -102,9 +120,12 @@ async fn without_subcommand_it_runs_from_the_environment_like_the_original() {
     let server = http_server().await;
     let dir = tmp();
     let mut c = uptimer(dir.path());
-    c.env("PROBE_URLS", format!("[{}, {}]", server.url("/ok"), server.url("/status/500")))
-        .env("PROBE_REGEXES", "hello")
-        .env("PROBE_INTERVAL", "-1");
+    c.env(
+        "PROBE_URLS",
+        format!("[{}, {}]", server.url("/ok"), server.url("/status/500")),
+    )
+    .env("PROBE_REGEXES", "hello")
+    .env("PROBE_INTERVAL", "-1");
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let events = lines(&out);
@@ -121,7 +142,10 @@ async fn configuration_env_is_loaded_and_the_environment_wins() {
     let dir = tmp();
     std::fs::write(
         dir.path().join("configuration.env"),
-        format!("PROBE_URLS={}\nPROBE_INTERVAL=-1\nSTDOUT_PRETTY=true\nPROBE_TIMEOUT=ten\n", server.url("/ok")),
+        format!(
+            "PROBE_URLS={}\nPROBE_INTERVAL=-1\nSTDOUT_PRETTY=true\nPROBE_TIMEOUT=ten\n",
+            server.url("/ok")
+        ),
     )
     .unwrap();
     let mut c = uptimer(dir.path());
@@ -129,11 +153,17 @@ async fn configuration_env_is_loaded_and_the_environment_wins() {
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("{\n    \"schema_title\": \"ProbeEvent\""), "{text}");
+    assert!(
+        text.starts_with("{\n    \"schema_title\": \"ProbeEvent\""),
+        "{text}"
+    );
     // Without the override the file's bad value stops startup with one clear line.
     let out = output(uptimer(dir.path())).await;
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr(&out).trim(), "uptimer: PROBE_TIMEOUT: expected a positive number of seconds (fractions allowed), got \"ten\"");
+    assert_eq!(
+        stderr(&out).trim(),
+        "uptimer: PROBE_TIMEOUT: expected a positive number of seconds (fractions allowed), got \"ten\""
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -154,7 +184,10 @@ async fn run_with_a_config_file_and_check_config_masks_secrets() {
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("hunter2") && !text.contains("t0psecret"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("t0psecret"),
+        "{text}"
+    );
     assert!(text.contains("X-Env") || text.contains("x-env"), "{text}");
     assert!(text.contains("name: api"), "{text}");
 
@@ -168,7 +201,11 @@ async fn run_with_a_config_file_and_check_config_masks_secrets() {
     assert!(!stderr(&out).contains("hunter2"));
     assert_eq!(server.requests()[0].header("x-env"), Some("prod"));
 
-    std::fs::write(&config, "targets:\n  - url: http://a.example\n    timout: 3\n").unwrap();
+    std::fs::write(
+        &config,
+        "targets:\n  - url: http://a.example\n    timout: 3\n",
+    )
+    .unwrap();
     let mut c = uptimer(dir.path());
     c.args(["check-config", "--config"]).arg(&config);
     let out = output(c).await;
@@ -181,15 +218,21 @@ async fn sigterm_stops_probing_and_flushes_what_was_probed() {
     let server = http_server().await;
     let dir = tmp();
     let mut c = uptimer(dir.path());
-    c.env("PROBE_URLS", format!("[{}, {}]", server.url("/ok"), server.url("/slow/700")))
-        .env("PROBE_INTERVAL", "0.2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.env(
+        "PROBE_URLS",
+        format!("[{}, {}]", server.url("/ok"), server.url("/slow/700")),
+    )
+    .env("PROBE_INTERVAL", "0.2")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     let pid = child.id();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // Kill with SIGTERM while the slow probe is in flight.
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = output_of(child).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -203,7 +246,9 @@ async fn sigterm_stops_probing_and_flushes_what_was_probed() {
 }
 
 async fn output_of(child: std::process::Child) -> Output {
-    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -228,14 +273,23 @@ fn schema_lists_and_prints_and_validate_reports_line_numbers() {
     let dir = tmp();
     let out = uptimer(dir.path()).arg("schema").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("ProbeEvent"));
-    let out = uptimer(dir.path()).args(["schema", "ProbeEvent"]).output().unwrap();
+    let out = uptimer(dir.path())
+        .args(["schema", "ProbeEvent"])
+        .output()
+        .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["title"], "ProbeEvent");
-    let out = uptimer(dir.path()).args(["schema", "Nope"]).output().unwrap();
+    let out = uptimer(dir.path())
+        .args(["schema", "Nope"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 
     let good = r#"{"schema_title":"DummyEvent","schema_version":"0.1.0","uuid":"3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c","event_time":"2021-01-15T12:34:56+00:00","target":"t","reader":"r","integer_value":1,"float_value":2}"#;
-    let input = format!("{good}\nnot json\n\n{}\n", good.replace("\"reader\":\"r\",", ""));
+    let input = format!(
+        "{good}\nnot json\n\n{}\n",
+        good.replace("\"reader\":\"r\",", "")
+    );
     let mut child = uptimer(dir.path())
         .arg("validate")
         .stdin(Stdio::piped())
@@ -243,19 +297,30 @@ fn schema_lists_and_prints_and_validate_reports_line_numbers() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("line 2: not JSON"), "{text}");
-    assert!(text.contains("line 4:") && text.contains("reader"), "{text}");
+    assert!(
+        text.contains("line 4:") && text.contains("reader"),
+        "{text}"
+    );
     assert!(!text.contains("line 1:"), "{text}");
     assert!(stderr(&out).contains("1 valid, 2 invalid"));
 }
 
 #[test]
 fn help_describes_every_command() {
-    let out = uptimer(&std::env::temp_dir()).arg("--help").output().unwrap();
+    let out = uptimer(&std::env::temp_dir())
+        .arg("--help")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in ["run", "probe", "check-config", "schema", "validate"] {
         assert!(text.contains(cmd), "{text}");

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::config::{Overrides, Settings};
 use crate::pipeline::{self, SchedulerStats};
-use crate::writers::Writer;
 
 pub fn run(config: Option<&Path>) -> ExitCode {
     let settings = match super::load_settings(config, &[], &Overrides::default()) {
@@ -34,11 +33,16 @@ pub fn run(config: Option<&Path>) -> ExitCode {
 }
 
 async fn run_pipeline(settings: Settings) -> ExitCode {
-    let writers: Vec<Writer> = settings
-        .writers
-        .iter()
-        .map(|w| Writer::new(*w, &settings))
-        .collect();
+    let mut writers = Vec::with_capacity(settings.writers.len());
+    for plugin in &settings.writers {
+        match crate::writers::build(*plugin, &settings).await {
+            Ok(w) => writers.push(w),
+            Err(e) => {
+                eprintln!("uptimer: {}: {e}", plugin.name());
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        }
+    }
     tracing::info!(
         reader = settings.reader.name(),
         writers = %settings.writers.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),

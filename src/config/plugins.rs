@@ -16,6 +16,10 @@ pub enum WriterPlugin {
     Stdout,
     /// `writers.dummy`: counts and discards.
     Dummy,
+    /// `writers.postgres`: PostgreSQL tables (`DATABASE_URL`).
+    Postgres,
+    /// `writers.sqlite`: the embedded store behind `uptimer serve`.
+    Sqlite,
 }
 
 const READERS: &[(&str, ReaderPlugin)] = &[
@@ -31,10 +35,12 @@ const WRITERS: &[(&str, WriterPlugin)] = &[
     ("writers.stdout", WriterPlugin::Stdout),
     ("writers.dummy", WriterPlugin::Dummy),
     ("writers.dummies", WriterPlugin::Dummy),
+    ("writers.postgres", WriterPlugin::Postgres),
+    ("writers.sqlite", WriterPlugin::Sqlite),
 ];
 
 /// Names of the original that later releases add; asking for one says so.
-const PLANNED: &[&str] = &["readers.kafka", "writers.kafka", "writers.postgres"];
+const PLANNED: &[&str] = &["readers.kafka", "writers.kafka"];
 
 impl ReaderPlugin {
     pub fn name(self) -> &'static str {
@@ -50,6 +56,8 @@ impl WriterPlugin {
         match self {
             WriterPlugin::Stdout => "writers.stdout",
             WriterPlugin::Dummy => "writers.dummy",
+            WriterPlugin::Postgres => "writers.postgres",
+            WriterPlugin::Sqlite => "writers.sqlite",
         }
     }
 }
@@ -124,7 +132,7 @@ mod tests {
     fn unknown_names_list_the_known_ones() {
         let e = reader("readers.nope").unwrap_err();
         assert!(e.contains("readers.probes.http"), "{e}");
-        let e = writers("writers.postgres").unwrap_err();
+        let e = writers("writers.kafka").unwrap_err();
         assert!(e.contains("not available"), "{e}");
         assert!(writers(" , ").is_err());
     }

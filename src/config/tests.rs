@@ -240,13 +240,20 @@ fn configuration_env_file_is_read() {
 fn the_example_file_documents_every_variable_and_loads() {
     let text = include_str!("../../configuration.env.example");
     for name in super::env::KNOWN {
-        assert!(text.contains(&format!("{name}=")), "{name} is not documented in configuration.env.example");
+        assert!(
+            text.contains(&format!("{name}=")),
+            "{name} is not documented in configuration.env.example"
+        );
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configuration.env.example");
     let env = Env::load(&path).unwrap();
     let s = Settings::load(None, &env, &Overrides::default()).unwrap();
     assert_eq!(s.targets.len(), 2);
     // bin/*.sh source it with sh: it must be valid shell too.
-    let status = std::process::Command::new("sh").arg("-c").arg(format!(". '{}'", path.display())).status().unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(". '{}'", path.display()))
+        .status()
+        .unwrap();
     assert!(status.success());
 }

@@ -5,7 +5,6 @@
 pub mod scheduler;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -14,16 +13,13 @@ use crate::config::{ReaderPlugin, Settings};
 use crate::event::Event;
 use crate::readers;
 use crate::readers::probes::HttpProber;
-use crate::writers::{WriteError, Writer};
+use crate::writers::{Batching, WriteError, Writer};
 
 pub use scheduler::SchedulerStats;
 
-/// Events buffered between readers and writers.
+/// Events buffered between readers and writers (and again in front of each writer when
+/// several fan out).
 pub const CHANNEL_CAPACITY: usize = 8192;
-/// A batch is written when it holds this many events...
-pub const BATCH_SIZE: usize = 1000;
-/// ...or when its first event is this old.
-pub const BATCH_AGE: Duration = Duration::from_millis(100);
 
 /// What a finished run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +41,7 @@ pub enum PipelineError {
 /// or `stop` is cancelled.
 pub async fn run(
     settings: &Settings,
-    writers: Vec<Writer>,
+    writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     stats: Arc<SchedulerStats>,
 ) -> Result<RunSummary, PipelineError> {
@@ -75,40 +71,77 @@ pub async fn run(
             stop.clone(),
         )),
     };
-    let result = write_all(rx, writers).await;
+    let result = deliver(rx, writers).await;
     // A failed writer stops the readers too.
     stop.cancel();
     let _ = reader.await;
     result
 }
 
-/// Drains `rx` into the writers in batches until every sender is gone; then closes them.
-pub async fn write_all(
+/// Drains `rx` into every writer until all senders are gone; then closes the writers. With
+/// several writers each gets its own bounded queue and task, so one writer's batching does not
+/// hold up another's; the slowest one sets the pace (back-pressure, never unbounded memory).
+pub async fn deliver(
     mut rx: mpsc::Receiver<Event>,
-    mut writers: Vec<Writer>,
+    mut writers: Vec<Box<dyn Writer>>,
 ) -> Result<RunSummary, PipelineError> {
+    if writers.len() == 1 {
+        let w = writers.pop().expect("one writer");
+        return write_batches(rx, w).await;
+    }
+    let mut queues = Vec::with_capacity(writers.len());
+    let mut tasks = Vec::with_capacity(writers.len());
+    for w in writers {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        queues.push(tx);
+        tasks.push(tokio::spawn(write_batches(rx, w)));
+    }
+    'events: while let Some(event) = rx.recv().await {
+        for q in &queues {
+            if q.send(event.clone()).await.is_err() {
+                // That writer failed; its error is collected below.
+                break 'events;
+            }
+        }
+    }
+    drop(queues);
     let mut summary = RunSummary::default();
-    let mut batch: Vec<Event> = Vec::with_capacity(BATCH_SIZE);
-    loop {
-        let Some(first) = rx.recv().await else { break };
+    for task in tasks {
+        let s = task
+            .await
+            .map_err(|e| PipelineError::Setup(format!("writer task failed: {e}")))??;
+        summary.events = summary.events.max(s.events);
+        summary.batches += s.batches;
+    }
+    Ok(summary)
+}
+
+/// Cuts batches for one writer, by its own size and age limits.
+async fn write_batches(
+    mut rx: mpsc::Receiver<Event>,
+    mut writer: Box<dyn Writer>,
+) -> Result<RunSummary, PipelineError> {
+    let Batching {
+        max_events,
+        max_age,
+    } = writer.batching();
+    let mut summary = RunSummary::default();
+    let mut batch: Vec<Event> = Vec::with_capacity(max_events.min(CHANNEL_CAPACITY));
+    while let Some(first) = rx.recv().await {
         batch.push(first);
-        let deadline = tokio::time::Instant::now() + BATCH_AGE;
-        while batch.len() < BATCH_SIZE {
+        let deadline = tokio::time::Instant::now() + max_age;
+        while batch.len() < max_events {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(e)) => batch.push(e),
                 Ok(None) | Err(_) => break,
             }
         }
-        for w in &mut writers {
-            w.write(&batch).await?;
-        }
+        writer.write(&batch).await?;
         summary.events += batch.len() as u64;
         summary.batches += 1;
         batch.clear();
     }
-    for w in &mut writers {
-        w.close().await?;
-    }
+    writer.close().await?;
     Ok(summary)
 }
 
@@ -170,11 +203,69 @@ mod tests {
                     .unwrap();
             }
         });
-        let summary = write_all(rx, vec![Writer::Dummy(w)]).await.unwrap();
+        let summary = deliver(rx, vec![Box::new(w)]).await.unwrap();
         sender.await.unwrap();
         assert_eq!(summary.events, 2500);
         assert!(summary.batches >= 3);
         assert_eq!(written.load(Ordering::Relaxed), 2500);
+    }
+
+    #[tokio::test]
+    async fn fans_out_every_event_to_every_writer() {
+        let (tx, rx) = mpsc::channel(16);
+        let (a, b) = (DummyWriter::default(), DummyWriter::default());
+        let (wa, wb) = (a.written.clone(), b.written.clone());
+        let task = tokio::spawn(deliver(rx, vec![Box::new(a), Box::new(b)]));
+        for i in 0..3000 {
+            tx.send(DummyEvent::new("t", "r", i, 0.0).into())
+                .await
+                .unwrap();
+        }
+        drop(tx);
+        assert_eq!(task.await.unwrap().unwrap().events, 3000);
+        assert_eq!(
+            (wa.load(Ordering::Relaxed), wb.load(Ordering::Relaxed)),
+            (3000, 3000)
+        );
+    }
+
+    struct Broken;
+
+    #[async_trait::async_trait]
+    impl Writer for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        async fn write(&mut self, _: &[Event]) -> Result<(), WriteError> {
+            Err(WriteError::Fatal {
+                writer: "broken",
+                message: "gone".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fatal_writer_error_ends_delivery_with_that_error() {
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(deliver(
+            rx,
+            vec![Box::new(DummyWriter::default()), Box::new(Broken)],
+        ));
+        let sender = tokio::spawn(async move {
+            for i in 0..100_000 {
+                if tx
+                    .send(DummyEvent::new("t", "r", i, 0.0).into())
+                    .await
+                    .is_err()
+                {
+                    return i;
+                }
+            }
+            100_000
+        });
+        let err = task.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("gone"), "{err}");
+        assert!(sender.await.unwrap() < 100_000);
     }
 
     #[tokio::test(start_paused = true)]
@@ -182,11 +273,11 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let w = DummyWriter::default();
         let written = w.written.clone();
-        let task = tokio::spawn(write_all(rx, vec![Writer::Dummy(w)]));
+        let task = tokio::spawn(deliver(rx, vec![Box::new(w)]));
         tx.send(DummyEvent::new("t", "r", 1, 0.0).into())
             .await
             .unwrap();
-        tokio::time::sleep(BATCH_AGE * 2).await;
+        tokio::time::sleep(Batching::default().max_age * 2).await;
         assert_eq!(written.load(Ordering::Relaxed), 1);
         drop(tx);
         assert_eq!(task.await.unwrap().unwrap().events, 1);

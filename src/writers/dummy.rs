@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::{WriteError, Writer};
 use crate::event::Event;
 
 #[derive(Default, Clone)]
@@ -11,10 +12,16 @@ pub struct DummyWriter {
     pub written: Arc<AtomicU64>,
 }
 
-impl DummyWriter {
-    pub fn write(&mut self, batch: &[Event]) {
+#[async_trait::async_trait]
+impl Writer for DummyWriter {
+    fn name(&self) -> &'static str {
+        "writers.dummy"
+    }
+
+    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
         self.written
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         tracing::debug!(events = batch.len(), "writers.dummy discarded a batch");
+        Ok(())
     }
 }

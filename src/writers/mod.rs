@@ -1,9 +1,11 @@
 //! Writers persist or forward batches of events and acknowledge a batch only once it is
-//! durable. Every writer has the same shape: a constructor that validates its settings, `write`
-//! for one batch, `close` to flush at shutdown.
+//! durable. Every writer has the same shape: a constructor that validates its settings, the
+//! batching it wants, `write` for one batch, `close` to flush at shutdown, tests at the bottom.
 
 pub mod dummy;
 pub mod stdout;
+
+use std::time::Duration;
 
 use crate::config::{Settings, WriterPlugin};
 use crate::event::Event;
@@ -11,7 +13,9 @@ use crate::event::Event;
 /// Why a batch could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// The destination is gone for good (e.g. stdout closed): stop the pipeline.
+    /// The destination is gone for good (e.g. stdout closed, bad credentials): the pipeline
+    /// stops. Transient trouble (a database restarting) is the writer's own to retry, spool or
+    /// push back on; it never reaches the pipeline as an error.
     #[error("{writer}: {message}")]
     Fatal {
         writer: &'static str,
@@ -19,46 +23,51 @@ pub enum WriteError {
     },
 }
 
-/// Any writer.
-pub enum Writer {
-    Stdout(stdout::StdoutWriter),
-    Dummy(dummy::DummyWriter),
+/// How a writer wants its events grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// A batch is handed over when it holds this many events...
+    pub max_events: usize,
+    /// ...or when its first event has waited this long.
+    pub max_age: Duration,
 }
 
-impl Writer {
-    /// The writer a plugin name selects, configured from the settings.
-    pub fn new(plugin: WriterPlugin, settings: &Settings) -> Writer {
-        match plugin {
-            WriterPlugin::Stdout => {
-                Writer::Stdout(stdout::StdoutWriter::new(settings.stdout_pretty))
-            }
-            WriterPlugin::Dummy => Writer::Dummy(dummy::DummyWriter::default()),
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            max_events: 1000,
+            max_age: Duration::from_millis(100),
         }
+    }
+}
+
+/// A destination for events.
+#[async_trait::async_trait]
+pub trait Writer: Send {
+    /// The plugin name, for logs.
+    fn name(&self) -> &'static str;
+
+    /// How this writer wants batches cut.
+    fn batching(&self) -> Batching {
+        Batching::default()
     }
 
-    pub fn name(&self) -> &'static str {
-        match self {
-            Writer::Stdout(_) => WriterPlugin::Stdout.name(),
-            Writer::Dummy(_) => WriterPlugin::Dummy.name(),
-        }
-    }
-
-    /// Writes one batch; returns once it is durable.
-    pub async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
-        match self {
-            Writer::Stdout(w) => w.write(batch).await,
-            Writer::Dummy(w) => {
-                w.write(batch);
-                Ok(())
-            }
-        }
-    }
+    /// Writes one batch; returns once it is durable (or safely spooled).
+    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError>;
 
     /// Flushes everything at shutdown.
-    pub async fn close(&mut self) -> Result<(), WriteError> {
-        match self {
-            Writer::Stdout(w) => w.flush().await,
-            Writer::Dummy(_) => Ok(()),
-        }
+    async fn close(&mut self) -> Result<(), WriteError> {
+        Ok(())
     }
+}
+
+/// The writer a plugin name selects, configured from the settings.
+pub async fn build(plugin: WriterPlugin, settings: &Settings) -> Result<Box<dyn Writer>, String> {
+    Ok(match plugin {
+        WriterPlugin::Stdout => Box::new(stdout::StdoutWriter::new(settings.stdout_pretty)),
+        WriterPlugin::Dummy => Box::new(dummy::DummyWriter::default()),
+        WriterPlugin::Postgres | WriterPlugin::Sqlite => {
+            return Err("not available in this version yet".into());
+        }
+    })
 }

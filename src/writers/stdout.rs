@@ -4,7 +4,7 @@
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
-use super::WriteError;
+use super::{WriteError, Writer};
 use crate::event::Event;
 
 pub struct StdoutWriter {
@@ -21,17 +21,24 @@ impl StdoutWriter {
             buf: Vec::with_capacity(64 * 1024),
         }
     }
+}
 
-    pub async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+#[async_trait::async_trait]
+impl Writer for StdoutWriter {
+    fn name(&self) -> &'static str {
+        "writers.stdout"
+    }
+
+    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
         self.buf.clear();
         for event in batch {
             encode(event, self.pretty, &mut self.buf);
         }
         self.out.write_all(&self.buf).await.map_err(fatal)?;
-        self.flush().await
+        self.out.flush().await.map_err(fatal)
     }
 
-    pub async fn flush(&mut self) -> Result<(), WriteError> {
+    async fn close(&mut self) -> Result<(), WriteError> {
         self.out.flush().await.map_err(fatal)
     }
 }
