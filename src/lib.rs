@@ -4,6 +4,12 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod metrics;
 pub mod pipeline;
 pub mod readers;
+pub mod store;
+pub mod web;
 pub mod writers;
+
+/// What a build without the `kafka` feature says when a Kafka plugin is asked for.
+pub const NO_KAFKA: &str = "this uptimer was built without Kafka support; build it with `cargo build --release --features kafka`";

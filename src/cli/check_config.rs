@@ -72,6 +72,19 @@ pub fn describe(s: &Settings) -> Value {
         "stdout_pretty": s.stdout_pretty,
         "event_format": match s.event_format { EventFormat::Current => "current", EventFormat::Original => "original" },
         "data_dir": s.data_dir.display().to_string(),
+        "postgres": {
+            "database_url": s.postgres.database_url.as_ref().map(|u| u.masked()),
+            "ssl_ca_file": s.postgres.ssl_ca_file.as_ref().map(|p| p.display().to_string()),
+            "pagesize": s.postgres.page_size,
+            "queue_timeout": format!("{}s", s.postgres.queue_timeout.as_secs_f64()),
+            "retention_days": s.postgres.retention_days,
+            "pool_size": s.postgres.pool_size,
+            "buffer_events": s.postgres.buffer_events,
+            "spool_max_mb": s.postgres.spool_max_bytes / (1024 * 1024),
+            "shutdown_timeout": format!("{}s", s.postgres.shutdown_timeout.as_secs_f64()),
+        },
+        "store": s.store.describe(),
+        "web": s.web.describe(),
         "log_level": s.log_level,
     })
 }

@@ -1,9 +1,12 @@
 //! The command line: `uptimer [run|probe|check-config|schema|validate]`.
 
+mod bench_store;
 mod check_config;
+mod migrate;
 mod probe;
 mod run;
 mod schema;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,6 +42,12 @@ pub enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Probe, store events in the embedded SQLite store and serve the web dashboard, JSON API,
+    /// badges and /metrics (http://127.0.0.1:8080/ by default), in one process.
+    Serve(serve::ServeArgs),
+    /// Benchmark helpers for `scripts/bench web` (synthetic store history, steady ingest).
+    #[command(hide = true)]
+    BenchStore(bench_store::BenchStoreArgs),
     /// Probe URLs once and exit: 0 when every target is up, 1 when any is down, 2 on bad usage.
     Probe(probe::ProbeArgs),
     /// Print the effective configuration (secrets masked), or what is wrong with it.
@@ -51,6 +60,8 @@ pub enum Command {
     /// Validate JSON lines on stdin against their schemas; reports the line number of each
     /// invalid event. Exits 1 when any line is invalid.
     Validate,
+    /// Apply the database migrations (dbmate-compatible, embedded): up (default), down, status.
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Runs the command and returns the process exit status.
@@ -58,10 +69,13 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         None => run::run(None),
         Some(Command::Run { config }) => run::run(config.as_deref()),
+        Some(Command::Serve(args)) => serve::serve(args),
+        Some(Command::BenchStore(args)) => bench_store::bench_store(args),
         Some(Command::Probe(args)) => probe::probe(args),
         Some(Command::CheckConfig { config }) => check_config::check_config(config.as_deref()),
         Some(Command::Schema { title }) => schema::schema(title.as_deref()),
         Some(Command::Validate) => schema::validate(),
+        Some(Command::Migrate(args)) => migrate::migrate(args),
     }
 }
 
@@ -90,6 +104,7 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

@@ -53,13 +53,15 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
     let stop = pipeline::shutdown_on_signals();
     let stats = Arc::new(SchedulerStats::default());
     let result = pipeline::run(&settings, writers, stop, stats.clone()).await;
-    tracing::info!(
-        probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),
-        start_lag_p50_ms = stats.lag_quantile(0.5).as_millis() as u64,
-        start_lag_p99_ms = stats.lag_quantile(0.99).as_millis() as u64,
-        start_lag_max_ms = stats.lag_quantile(1.0).as_millis() as u64,
-        "scheduler summary"
-    );
+    if settings.reader == crate::config::ReaderPlugin::HttpProbe {
+        tracing::info!(
+            probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),
+            start_lag_p50_ms = stats.lag_quantile(0.5).as_millis() as u64,
+            start_lag_p99_ms = stats.lag_quantile(0.99).as_millis() as u64,
+            start_lag_max_ms = stats.lag_quantile(1.0).as_millis() as u64,
+            "scheduler summary"
+        );
+    }
     match result {
         Ok(summary) => {
             tracing::info!(

@@ -5,18 +5,26 @@
 
 mod env;
 pub mod file;
+mod kafka;
 pub mod parse;
 pub mod plugins;
+mod postgres;
+mod secret;
 pub mod target;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use env::Env;
+pub use kafka::KafkaSettings;
 pub use parse::{Interval, TlsVerify};
 pub use plugins::{ReaderPlugin, WriterPlugin};
+pub use postgres::{DatabaseUrl, PostgresSettings};
+pub use secret::Secret;
 pub use target::{StatusRange, Target, TargetDefaults, TargetSpec};
+pub use web::{StoreSettings, WebAuth, WebSettings, listen_addr};
 
 /// A setting that has a bad value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -96,6 +104,14 @@ pub struct Settings {
     pub event_format: EventFormat,
     pub data_dir: PathBuf,
     pub log_level: String,
+    /// Kafka clients (`KAFKA_*`), checked when a Kafka plugin is used.
+    pub kafka: KafkaSettings,
+    /// writers.postgres and `uptimer migrate` (`DATABASE_URL`, `POSTGRES_*`, `RETENTION_DAYS`).
+    pub postgres: PostgresSettings,
+    /// The embedded SQLite store (`SQLITE_*`).
+    pub store: StoreSettings,
+    /// The web server of `uptimer serve` (`WEB_*`).
+    pub web: WebSettings,
     /// Things worth a warning at startup (e.g. `QUEUE_PLUGIN` is unused).
     pub warnings: Vec<String>,
 }
@@ -311,7 +327,7 @@ impl Settings {
                 ));
             }
         };
-        let data_dir = env
+        let data_dir: PathBuf = env
             .get("DATA_DIR")
             .map(str::to_owned)
             .or(fc.data_dir.clone())
@@ -331,6 +347,20 @@ impl Settings {
             ));
         }
 
+        let kafka = KafkaSettings::from_env(env)?;
+        let postgres = PostgresSettings::from_env(env)?;
+        if writers.contains(&WriterPlugin::Postgres) {
+            postgres.require_url(WriterPlugin::Postgres.name())?;
+        }
+        let store = StoreSettings::from_env(env, &data_dir)?;
+        let web = WebSettings::from_env(env)?;
+        if reader == ReaderPlugin::Kafka {
+            kafka.require(ReaderPlugin::Kafka.name())?;
+        }
+        if writers.contains(&WriterPlugin::Kafka) {
+            kafka.require(WriterPlugin::Kafka.name())?;
+        }
+
         Ok(Settings {
             reader,
             writers,
@@ -343,6 +373,10 @@ impl Settings {
             event_format,
             data_dir,
             log_level,
+            kafka,
+            postgres,
+            store,
+            web,
             warnings,
         })
     }

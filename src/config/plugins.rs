@@ -7,6 +7,8 @@ pub enum ReaderPlugin {
     HttpProbe,
     /// `readers.dummy`: synthetic events, for testing pipelines.
     Dummy,
+    /// `readers.kafka`: consume events other instances produced.
+    Kafka,
 }
 
 /// Where events go.
@@ -20,6 +22,8 @@ pub enum WriterPlugin {
     Postgres,
     /// `writers.sqlite`: the embedded store behind `uptimer serve`.
     Sqlite,
+    /// `writers.kafka`: produce to a Kafka topic.
+    Kafka,
 }
 
 const READERS: &[(&str, ReaderPlugin)] = &[
@@ -29,6 +33,7 @@ const READERS: &[(&str, ReaderPlugin)] = &[
     ("readers.dummy", ReaderPlugin::Dummy),
     ("readers.dummies", ReaderPlugin::Dummy),
     ("readers.dummies.dummy_events", ReaderPlugin::Dummy),
+    ("readers.kafka", ReaderPlugin::Kafka),
 ];
 
 const WRITERS: &[(&str, WriterPlugin)] = &[
@@ -37,16 +42,15 @@ const WRITERS: &[(&str, WriterPlugin)] = &[
     ("writers.dummies", WriterPlugin::Dummy),
     ("writers.postgres", WriterPlugin::Postgres),
     ("writers.sqlite", WriterPlugin::Sqlite),
+    ("writers.kafka", WriterPlugin::Kafka),
 ];
-
-/// Names of the original that later releases add; asking for one says so.
-const PLANNED: &[&str] = &["readers.kafka", "writers.kafka"];
 
 impl ReaderPlugin {
     pub fn name(self) -> &'static str {
         match self {
             ReaderPlugin::HttpProbe => "readers.probes.http",
             ReaderPlugin::Dummy => "readers.dummy",
+            ReaderPlugin::Kafka => "readers.kafka",
         }
     }
 }
@@ -58,6 +62,7 @@ impl WriterPlugin {
             WriterPlugin::Dummy => "writers.dummy",
             WriterPlugin::Postgres => "writers.postgres",
             WriterPlugin::Sqlite => "writers.sqlite",
+            WriterPlugin::Kafka => "writers.kafka",
         }
     }
 }
@@ -77,14 +82,7 @@ fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Result<T, String> {
         return Ok(*p);
     }
     let known: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-    if PLANNED.contains(&m.as_str()) {
-        Err(format!(
-            "one of {} ({m} is not available in this version yet)",
-            known.join(", ")
-        ))
-    } else {
-        Err(format!("one of {}", known.join(", ")))
-    }
+    Err(format!("one of {}", known.join(", ")))
 }
 
 pub fn reader(name: &str) -> Result<ReaderPlugin, String> {
@@ -132,8 +130,6 @@ mod tests {
     fn unknown_names_list_the_known_ones() {
         let e = reader("readers.nope").unwrap_err();
         assert!(e.contains("readers.probes.http"), "{e}");
-        let e = writers("writers.kafka").unwrap_err();
-        assert!(e.contains("not available"), "{e}");
         assert!(writers(" , ").is_err());
     }
 }

@@ -87,9 +87,11 @@ impl Phases {
 pub struct ProbeEvent {
     #[serde(flatten)]
     pub envelope: Envelope,
+    #[serde(default)]
     pub protocol: String,
     pub hostname: String,
     pub port: u16,
+    #[serde(default)]
     pub path: String,
     /// 0 when no response was received.
     pub status_code: u16,

@@ -45,6 +45,13 @@ pub async fn run(
     stop: CancellationToken,
     stats: Arc<SchedulerStats>,
 ) -> Result<RunSummary, PipelineError> {
+    if settings.reader == ReaderPlugin::Kafka {
+        // The consumer drives the writers itself: it commits offsets only after they wrote.
+        #[cfg(feature = "kafka")]
+        return readers::kafka::run(settings, writers, stop).await;
+        #[cfg(not(feature = "kafka"))]
+        return Err(PipelineError::Setup(crate::NO_KAFKA.into()));
+    }
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let reader = match settings.reader {
         ReaderPlugin::HttpProbe => {
@@ -70,6 +77,7 @@ pub async fn run(
             tx,
             stop.clone(),
         )),
+        ReaderPlugin::Kafka => unreachable!("handled above"),
     };
     let result = deliver(rx, writers).await;
     // A failed writer stops the readers too.

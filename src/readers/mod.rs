@@ -1,4 +1,6 @@
 //! Readers produce events: probers probe targets, others consume or invent events.
 
 pub mod dummy;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod probes;

@@ -3,6 +3,10 @@
 //! batching it wants, `write` for one batch, `close` to flush at shutdown, tests at the bottom.
 
 pub mod dummy;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+pub mod postgres;
+pub mod sqlite;
 pub mod stdout;
 
 use std::time::Duration;
@@ -64,10 +68,17 @@ pub trait Writer: Send {
 /// The writer a plugin name selects, configured from the settings.
 pub async fn build(plugin: WriterPlugin, settings: &Settings) -> Result<Box<dyn Writer>, String> {
     Ok(match plugin {
+        #[cfg(feature = "kafka")]
+        WriterPlugin::Kafka => Box::new(kafka::KafkaWriter::new(settings).await?),
+        #[cfg(not(feature = "kafka"))]
+        WriterPlugin::Kafka => return Err(crate::NO_KAFKA.into()),
         WriterPlugin::Stdout => Box::new(stdout::StdoutWriter::new(settings.stdout_pretty)),
         WriterPlugin::Dummy => Box::new(dummy::DummyWriter::default()),
-        WriterPlugin::Postgres | WriterPlugin::Sqlite => {
-            return Err("not available in this version yet".into());
-        }
+        WriterPlugin::Sqlite => Box::new(sqlite::SqliteWriter::new(
+            crate::store::SqliteStore::open_async(&settings.store)
+                .await
+                .map_err(|e| e.to_string())?,
+        )),
+        WriterPlugin::Postgres => Box::new(postgres::build(settings).await?),
     })
 }

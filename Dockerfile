@@ -1,0 +1,23 @@
+# syntax=docker/dockerfile:1
+# Uptimer with every plugin (Kafka included). Build: docker build -t uptimer .
+FROM rust:1-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libssl-dev pkg-config make \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --features kafka \
+ && strip target/release/uptimer
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/uptimer --create-home uptimer
+COPY --from=build /src/target/release/uptimer /usr/local/bin/uptimer
+COPY docker/entrypoint.sh /usr/local/bin/uptimer-entrypoint
+USER 10001
+WORKDIR /var/lib/uptimer
+ENV DATA_DIR=/var/lib/uptimer
+ENTRYPOINT ["/usr/local/bin/uptimer-entrypoint"]
+CMD ["run"]

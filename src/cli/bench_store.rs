@@ -1,0 +1,153 @@
+//! `uptimer bench-store` (hidden): what `scripts/bench web` needs from the binary. `generate`
+//! fills a store with synthetic history; `ingest` writes probe events into it at a steady rate
+//! through the writer's own path, as a running `uptimer serve` would.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+
+use crate::config::StoreSettings;
+use crate::event::{Event, Phases, ProbeEvent};
+use crate::store::SqliteStore;
+use crate::store::sqlite::generate::{Spec, target_id};
+
+#[derive(Debug, Args)]
+pub struct BenchStoreArgs {
+    #[command(subcommand)]
+    pub command: BenchStoreCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchStoreCommand {
+    /// Create a store with N targets and their history.
+    Generate {
+        #[arg(long)]
+        path: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        targets: usize,
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long, default_value_t = 2)]
+        raw_days: i64,
+        #[arg(long, default_value_t = 60)]
+        interval: i64,
+    },
+    /// Write RATE probe events per second for SECONDS into the store.
+    Ingest {
+        #[arg(long)]
+        path: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        targets: usize,
+        #[arg(long, default_value_t = 2000)]
+        rate: u64,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
+}
+
+pub fn bench_store(args: BenchStoreArgs) -> ExitCode {
+    super::init_logging("info");
+    super::runtime().block_on(async move {
+        match run(args.command).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("uptimer bench-store: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn run(cmd: BenchStoreCommand) -> Result<(), String> {
+    match cmd {
+        BenchStoreCommand::Generate {
+            path,
+            targets,
+            days,
+            raw_days,
+            interval,
+        } => {
+            let store = SqliteStore::open_async(&StoreSettings::with_path(path))
+                .await
+                .map_err(|e| e.to_string())?;
+            let spec = Spec {
+                targets,
+                days,
+                raw_days,
+                interval_s: interval,
+            };
+            let rows = store.generate(spec).await.map_err(|e| e.to_string())?;
+            println!("generated {rows} rows");
+            Ok(())
+        }
+        BenchStoreCommand::Ingest {
+            path,
+            targets,
+            rate,
+            seconds,
+        } => {
+            let store = SqliteStore::open_async(&StoreSettings::with_path(path))
+                .await
+                .map_err(|e| e.to_string())?;
+            ingest(&store, targets.max(1), rate, seconds).await
+        }
+    }
+}
+
+async fn ingest(
+    store: &SqliteStore,
+    targets: usize,
+    rate: u64,
+    seconds: u64,
+) -> Result<(), String> {
+    // Ten batches a second, as the writer cuts them under this load.
+    let tick = Duration::from_millis(100);
+    let per_tick = (rate / 10).max(1) as usize;
+    let started = Instant::now();
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let (mut sent, mut next) = (0u64, 0usize);
+    let mut batch_ms: Vec<f64> = Vec::new();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        interval.tick().await;
+        let now = time::OffsetDateTime::now_utc();
+        let batch: Vec<Event> = (0..per_tick)
+            .map(|k| {
+                let i = (next + k) % targets;
+                let mut e = ProbeEvent::new(now, "https", &format!("svc{i:05}.example.net"), 443);
+                e.path = "/health".into();
+                e.target = Some(target_id(i));
+                e.url = Some(format!("https://svc{i:05}.example.net/health"));
+                e.up = Some(true);
+                e.status_code = 200;
+                e.response_time_ms = 20 + (i % 180) as u64;
+                e.phases_ms = Some(Phases {
+                    dns: Some(1.0),
+                    connect: Some(3.0),
+                    tls: Some(6.0),
+                    ttfb: Some(15.0),
+                    transfer: Some(1.0),
+                });
+                e.into()
+            })
+            .collect();
+        next = (next + per_tick) % targets;
+        let t = Instant::now();
+        let done = store.ingest(batch).await.map_err(|e| e.to_string())?;
+        batch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        sent += done.inserted as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    batch_ms.sort_by(f64::total_cmp);
+    let q = |p: f64| batch_ms[((batch_ms.len() as f64 * p) as usize).min(batch_ms.len() - 1)];
+    println!(
+        "ingested {sent} events in {secs:.1} s = {:.0} events/s; batch of {per_tick}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        sent as f64 / secs,
+        q(0.5),
+        q(0.99),
+        q(1.0)
+    );
+    Ok(())
+}

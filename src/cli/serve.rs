@@ -1,0 +1,222 @@
+//! `uptimer serve`: the probers, the embedded store and the web dashboard in one process.
+//! Settings come from the same layers as `run`; the writer defaults to `writers.sqlite`.
+//! `--store PATH` serves an existing SQLite store read-only, without probing.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Env, Overrides, Settings, WriterPlugin, listen_addr};
+use crate::pipeline::{self, SchedulerStats};
+use crate::store::sqlite::TargetInfo;
+use crate::store::{SqliteStore, Store};
+use crate::web::{self, AppState};
+
+/// How often the store deletes what is past its retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A YAML or TOML config file with per-target settings; the environment overrides it.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Address of the web server (default 127.0.0.1:8080, or WEB_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Serve an existing store read-only instead of probing: a SQLite file path
+    /// (or sqlite://PATH). postgres://… is planned.
+    #[arg(long, value_name = "URL_OR_PATH")]
+    pub store: Option<String>,
+}
+
+/// Whether the writers were chosen by the user (WRITER_PLUGIN or `writers:` in the file).
+fn writers_chosen(config: Option<&Path>) -> bool {
+    let env_set = Env::load(Path::new("configuration.env"))
+        .map(|e| e.get("WRITER_PLUGIN").is_some())
+        .unwrap_or(false);
+    let file_set = config
+        .and_then(|p| crate::config::file::read(p).ok())
+        .is_some_and(|f| f.writers.is_some());
+    env_set || file_set
+}
+
+pub fn serve(args: ServeArgs) -> ExitCode {
+    let mut settings =
+        match super::load_settings(args.config.as_deref(), &[], &Overrides::default()) {
+            Ok(s) => s,
+            Err(e) => return super::config_error(&e),
+        };
+    if let Some(l) = &args.listen {
+        match listen_addr(l) {
+            Ok(a) => settings.web.listen = a,
+            Err(e) => {
+                return super::config_error(&crate::config::ConfigError::new("--listen", l, e));
+            }
+        }
+    }
+    super::init_logging(&settings.log_level);
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let read_only = match args.store.as_deref() {
+        None => false,
+        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            eprintln!(
+                "uptimer: --store: serving the PostgreSQL tables is not available in this version yet; \
+                 serve the embedded store (no --store) or a SQLite file (--store PATH)"
+            );
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+        Some(s) => {
+            let path = PathBuf::from(s.strip_prefix("sqlite://").unwrap_or(s));
+            if !path.is_file() {
+                return super::config_error(&crate::config::ConfigError::new(
+                    "--store",
+                    s,
+                    "an existing SQLite store file (or sqlite://PATH), or postgres://…",
+                ));
+            }
+            settings.store.path = path;
+            true
+        }
+    };
+    if !read_only && !writers_chosen(args.config.as_deref()) {
+        settings.writers = vec![WriterPlugin::Sqlite];
+    }
+    super::runtime().block_on(run(settings, read_only))
+}
+
+async fn run(settings: Settings, read_only: bool) -> ExitCode {
+    let store = match SqliteStore::open_async(&settings.store).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("uptimer: {e}");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    let stop = pipeline::shutdown_on_signals();
+    let stats = Arc::new(SchedulerStats::default());
+    let mut state = AppState::new(Arc::new(store.clone()) as Arc<dyn Store>, &settings.web);
+    if !read_only {
+        state.scheduler = Some(stats.clone());
+    }
+    let server = tokio::spawn(web::serve(state, settings.web.listen, stop.clone()));
+    // A port already taken shows up at once; report it before starting to probe.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    if server.is_finished() {
+        return match server.await {
+            Ok(Err(e)) => {
+                eprintln!("uptimer: {e}");
+                ExitCode::from(super::EXIT_CONFIG)
+            }
+            _ => ExitCode::FAILURE,
+        };
+    }
+    if settings.web.auth.is_none() && !settings.web.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %settings.web.listen,
+            "the dashboard is reachable from other machines without authentication (set WEB_AUTH_TOKEN or WEB_AUTH_BASIC)"
+        );
+    }
+    // Read-only: whoever writes the file prunes it.
+    let pruner =
+        (!read_only).then(|| tokio::spawn(store.clone().prune_forever(PRUNE_EVERY, stop.clone())));
+    let mut code = ExitCode::SUCCESS;
+    if read_only {
+        tracing::info!(store = %settings.store.path.display(), "serving the store read-only");
+    } else {
+        // The pipeline cancels its token when it ends; the dashboard keeps serving.
+        code = probe(&settings, &store, stop.child_token(), stats).await;
+        if code == ExitCode::SUCCESS && !stop.is_cancelled() {
+            tracing::info!("probing finished; the dashboard keeps serving until stopped");
+        } else {
+            stop.cancel();
+        }
+    }
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!("{e}");
+            code = ExitCode::FAILURE;
+        }
+        Err(e) => {
+            tracing::error!("web server task failed: {e}");
+            code = ExitCode::FAILURE;
+        }
+    }
+    stop.cancel();
+    if let Some(p) = pruner {
+        let _ = p.await;
+    }
+    code
+}
+
+async fn probe(
+    settings: &Settings,
+    store: &SqliteStore,
+    stop: CancellationToken,
+    stats: Arc<SchedulerStats>,
+) -> ExitCode {
+    let infos: Vec<TargetInfo> = settings
+        .targets
+        .iter()
+        .map(TargetInfo::from_target)
+        .collect();
+    if let Err(e) = store.sync_targets(infos).await {
+        eprintln!("uptimer: {e}");
+        return ExitCode::FAILURE;
+    }
+    if settings.targets.is_empty() && settings.reader == crate::config::ReaderPlugin::HttpProbe {
+        tracing::warn!(
+            "no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example); serving the dashboard only"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let mut writers = Vec::with_capacity(settings.writers.len());
+    for plugin in &settings.writers {
+        let w = match plugin {
+            WriterPlugin::Sqlite => Ok(Box::new(crate::writers::sqlite::SqliteWriter::new(
+                store.clone(),
+            )) as Box<dyn crate::writers::Writer>),
+            p => crate::writers::build(*p, settings).await,
+        };
+        match w {
+            Ok(w) => writers.push(w),
+            Err(e) => {
+                eprintln!("uptimer: {}: {e}", plugin.name());
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        }
+    }
+    if !settings.writers.contains(&WriterPlugin::Sqlite) {
+        tracing::warn!(
+            "WRITER_PLUGIN has no writers.sqlite: the dashboard shows only what is already in {}",
+            settings.store.path.display()
+        );
+    }
+    tracing::info!(
+        reader = settings.reader.name(),
+        writers = %settings.writers.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
+        targets = settings.targets.len(),
+        store = %settings.store.path.display(),
+        "uptimer serve started"
+    );
+    match pipeline::run(settings, writers, stop, stats).await {
+        Ok(s) => {
+            tracing::info!(events = s.events, batches = s.batches, "probing stopped");
+            ExitCode::SUCCESS
+        }
+        Err(pipeline::PipelineError::Setup(e)) => {
+            eprintln!("uptimer: {e}");
+            ExitCode::from(super::EXIT_CONFIG)
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! The store behind the dashboard: what the web pages and the API ask for, behind one trait so
+//! the same views run over the embedded SQLite file (`sqlite`) or, later, PostgreSQL. Views read
+//! rollups (per target per minute and per hour) and each target's live state, never raw events,
+//! except for a target's last events.
+
+pub mod hist;
+pub mod sqlite;
+
+use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
+
+pub use sqlite::SqliteStore;
+
+/// Microseconds since the Unix epoch, UTC: how the store keeps every time.
+pub type Micros = i64;
+
+pub const SECOND: Micros = 1_000_000;
+pub const MINUTE: Micros = 60 * SECOND;
+pub const HOUR: Micros = 60 * MINUTE;
+pub const DAY: Micros = 24 * HOUR;
+
+/// How many of a target's latest checks its status strip keeps.
+pub const RECENT_CHECKS: usize = 30;
+/// A target that failed any of its last this many checks, but passed the latest, is degraded.
+pub const DEGRADED_WINDOW: usize = 10;
+
+pub fn now_micros() -> Micros {
+    to_micros(OffsetDateTime::now_utc())
+}
+
+pub fn to_micros(t: OffsetDateTime) -> Micros {
+    (t.unix_timestamp_nanos() / 1000) as Micros
+}
+
+pub fn from_micros(m: Micros) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// RFC 3339, UTC, to the millisecond: the API's time format.
+pub fn rfc3339(m: Micros) -> String {
+    let t = from_micros(m - m.rem_euclid(1000));
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn ser_time<S: Serializer>(m: &Micros, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*m))
+}
+
+fn ser_opt_time<S: Serializer>(m: &Option<Micros>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(&rfc3339(*m)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Why the store could not answer or write.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Trouble that may pass (a locked database, a full disk being cleaned up): worth a retry.
+    pub fn is_retriable(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | OutOfMemory
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// A target's verdict on the overview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The latest check passed and so did the recent ones.
+    Up,
+    /// The latest check failed.
+    Down,
+    /// The latest check passed, but one of the few before it failed (flapping, just recovered).
+    Degraded,
+    /// No check yet, or none for three intervals.
+    Unknown,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Up, Status::Down, Status::Degraded, Status::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Down => "down",
+            Status::Degraded => "degraded",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Uptime ratios over the last 24 hours, 7 days and 30 days (None: no checks in that window).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UptimeWindows {
+    #[serde(rename = "24h")]
+    pub day: Option<f64>,
+    #[serde(rename = "7d")]
+    pub week: Option<f64>,
+    #[serde(rename = "30d")]
+    pub month: Option<f64>,
+}
+
+/// A target with its live state: one row of the overview.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetSummary {
+    pub id: String,
+    pub name: String,
+    pub url: Option<String>,
+    pub tags: Vec<String>,
+    pub interval_s: Option<i64>,
+    pub status: Status,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub last_check: Option<Micros>,
+    pub last_response_ms: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error_kind: Option<String>,
+    pub last_error: Option<String>,
+    /// The latest checks, oldest first: `u` passed, `d` failed.
+    pub recent: String,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub cert_not_after: Option<Micros>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub down_since: Option<Micros>,
+    pub uptime: UptimeWindows,
+}
+
+/// How the overview is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Problems first (down, degraded, unknown, up), then by name.
+    #[default]
+    Status,
+    Name,
+    ResponseTime,
+    LastCheck,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [
+        Sort::Status,
+        Sort::Name,
+        Sort::ResponseTime,
+        Sort::LastCheck,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Status => "status",
+            Sort::Name => "name",
+            Sort::ResponseTime => "response",
+            Sort::LastCheck => "last",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Sort> {
+        Sort::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Which targets the overview shows.
+#[derive(Debug, Clone, Default)]
+pub struct OverviewQuery {
+    pub status: Option<Status>,
+    pub tag: Option<String>,
+    /// A substring of the name or URL, case-insensitive.
+    pub search: Option<String>,
+    pub sort: Sort,
+    pub desc: bool,
+    /// From 0.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// How many targets are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    pub up: u64,
+    pub down: u64,
+    pub degraded: u64,
+    pub unknown: u64,
+}
+
+impl StatusCounts {
+    pub fn total(&self) -> u64 {
+        self.up + self.down + self.degraded + self.unknown
+    }
+
+    pub fn add(&mut self, s: Status, n: u64) {
+        match s {
+            Status::Up => self.up += n,
+            Status::Down => self.down += n,
+            Status::Degraded => self.degraded += n,
+            Status::Unknown => self.unknown += n,
+        }
+    }
+}
+
+/// One page of the overview.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OverviewPage {
+    pub targets: Vec<TargetSummary>,
+    /// Targets matching the filters (all pages).
+    pub matching: u64,
+    /// Every target, by status, regardless of the filters.
+    pub counts: StatusCounts,
+    /// Every tag in use, sorted.
+    pub tags: Vec<String>,
+}
+
+/// One point of a target's response-time series: the checks in `[t, t + step)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    #[serde(serialize_with = "ser_time")]
+    pub t: Micros,
+    pub checks: u64,
+    pub up: u64,
+    pub avg_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub p95_ms: Option<f64>,
+    /// Average dns, connect, tls, ttfb and transfer milliseconds.
+    pub phases_ms: [f64; 5],
+}
+
+/// One stored probe event, as the target page and the API show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub uuid: String,
+    #[serde(serialize_with = "ser_time")]
+    pub event_time: Micros,
+    pub up: Option<bool>,
+    pub status_code: i64,
+    pub response_time_ms: i64,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    /// dns, connect, tls, ttfb, transfer.
+    pub phases_ms: [Option<f64>; 5],
+    pub ip: Option<String>,
+    pub http_version: Option<String>,
+    pub location: Option<String>,
+    pub body_bytes: Option<i64>,
+    pub redirects: Option<i64>,
+}
+
+/// A stretch of failed checks of one target: from the first failed check after a passing one
+/// to the next passing check (open while `ended_at` is None).
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub id: i64,
+    pub target_id: String,
+    pub target_name: String,
+    #[serde(serialize_with = "ser_time")]
+    pub started_at: Micros,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub ended_at: Option<Micros>,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub failed_checks: i64,
+}
+
+impl Incident {
+    /// How long it lasted, or has lasted so far.
+    pub fn duration(&self, now: Micros) -> Micros {
+        self.ended_at.unwrap_or(now).saturating_sub(self.started_at)
+    }
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentQuery {
+    pub target: Option<String>,
+    pub open_only: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Checks and passes of one target over a time range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Uptime {
+    #[serde(serialize_with = "ser_time")]
+    pub from: Micros,
+    #[serde(serialize_with = "ser_time")]
+    pub to: Micros,
+    pub checks: u64,
+    pub up: u64,
+    pub ratio: Option<f64>,
+}
+
+/// What the dashboard asks of a store.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for the footer and /healthz.
+    fn kind(&self) -> &'static str;
+    /// Answers when the store can be read.
+    async fn ping(&self) -> Result<(), StoreError>;
+    async fn overview(&self, q: OverviewQuery) -> Result<OverviewPage, StoreError>;
+    async fn target(&self, id: &str) -> Result<Option<TargetSummary>, StoreError>;
+    /// Every target with its live state (no uptime), for /metrics.
+    async fn all_targets(&self) -> Result<Vec<TargetSummary>, StoreError>;
+    /// The response-time series over `[from, to)` in points of `step` (minute rollups for
+    /// steps under an hour, hour rollups otherwise).
+    async fn series(
+        &self,
+        id: &str,
+        from: Micros,
+        to: Micros,
+        step: Micros,
+    ) -> Result<Vec<SeriesPoint>, StoreError>;
+    /// Events in `[from, to)`, newest first, at most `limit`; page on with `to` = the last
+    /// event's time.
+    async fn events(
+        &self,
+        id: &str,
+        from: Micros,
+        to: Micros,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError>;
+    async fn incidents(&self, q: IncidentQuery) -> Result<(Vec<Incident>, u64), StoreError>;
+    /// Uptime over `[from, to)` from hour rollups (whole hours; the current one so far).
+    async fn uptime(&self, id: &str, from: Micros, to: Micros) -> Result<Uptime, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_and_format_as_rfc3339() {
+        let t = time::macros::datetime!(2026-11-25 23:10:48.123456 UTC);
+        assert_eq!(from_micros(to_micros(t)), t);
+        assert_eq!(rfc3339(to_micros(t)), "2026-11-25T23:10:48.123Z");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        for s in Sort::ALL {
+            assert_eq!(Sort::parse(s.as_str()), Some(s));
+        }
+    }
+}

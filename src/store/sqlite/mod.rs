@@ -1,0 +1,218 @@
+//! The embedded store: one SQLite file in WAL mode. One write connection (the writer's
+//! batches, target sync and retention take turns on it, each in a short transaction) and a
+//! small pool of read-only connections for the web, all used on blocking threads so the async
+//! runtime never waits on disk.
+
+pub mod generate;
+mod read;
+mod schema;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::StoreError;
+use crate::config::StoreSettings;
+
+pub use write::{Ingested, TargetInfo};
+
+/// Read connections kept open for the web.
+const READERS: usize = 4;
+
+/// The SQLite store; clones share the same connections.
+#[derive(Clone)]
+pub struct SqliteStore(Arc<Inner>);
+
+struct Inner {
+    path: PathBuf,
+    settings: StoreSettings,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reader_slots: Semaphore,
+    /// The overview's counts by status and its tag list, which scan every target: reused for
+    /// [`META_TTL`] so a busy dashboard does not rescan 10,000 rows per page view.
+    meta: Mutex<Option<(std::time::Instant, read::Meta)>>,
+}
+
+/// How long the overview's counts and tags are reused.
+pub const META_TTL: Duration = Duration::from_secs(2);
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.0.path)
+            .finish()
+    }
+}
+
+fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!(
+        "cannot open the SQLite store {}: {e}",
+        path.display()
+    ))
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the store file and its directory, and brings its schema
+    /// up to date.
+    pub fn open(settings: &StoreSettings) -> Result<SqliteStore, StoreError> {
+        let path = settings.path.clone();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_error(&path, e))?;
+        }
+        let conn = Connection::open(&path).map_err(|e| open_error(&path, e))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_error(&path, format!("WAL mode refused ({mode})")));
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
+             PRAGMA cache_size=-65536;",
+        )?;
+        schema::migrate(&conn).map_err(|e| open_error(&path, e))?;
+        write::register_functions(&conn)?;
+        Ok(SqliteStore(Arc::new(Inner {
+            path,
+            settings: settings.clone(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            reader_slots: Semaphore::new(READERS),
+            meta: Mutex::new(None),
+        })))
+    }
+
+    /// Opens the store at `settings.path` on a blocking thread.
+    pub async fn open_async(settings: &StoreSettings) -> Result<SqliteStore, StoreError> {
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || SqliteStore::open(&s))
+            .await
+            .map_err(|e| StoreError::Other(format!("store task failed: {e}")))?
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let c = Connection::open_with_flags(
+            &self.0.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        c.busy_timeout(Duration::from_secs(5))?;
+        c.execute_batch("PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;")?;
+        Ok(c)
+    }
+
+    /// Runs `f` on a pooled read-only connection on a blocking thread.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _slot = self
+            .0
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Other("store closed".into()))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = me.0.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => me.open_reader()?,
+            };
+            let out = f(&conn);
+            me.0.readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` on the write connection on a blocking thread.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &StoreSettings) -> Result<T, StoreError> + Send + 'static,
+    {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = me.0.writer.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn, &me.0.settings)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("store task failed: {e}")))?
+    }
+
+    /// Writes a batch of events (see [`write::ingest`]).
+    pub async fn ingest(&self, events: Vec<crate::event::Event>) -> Result<Ingested, StoreError> {
+        self.write(move |c, _| write::ingest(c, &events)).await
+    }
+
+    /// Registers the configured targets, keeping their state.
+    pub async fn sync_targets(&self, targets: Vec<TargetInfo>) -> Result<(), StoreError> {
+        self.write(move |c, _| write::sync_targets(c, &targets, super::now_micros()))
+            .await
+    }
+
+    /// Fills the store with synthetic history (`scripts/bench web`).
+    pub async fn generate(&self, spec: generate::Spec) -> Result<u64, StoreError> {
+        self.write(move |c, _| generate::generate(c, spec, &|m| tracing::info!("generate: {m}")))
+            .await
+    }
+
+    /// Deletes everything past its retention as of `now`, a chunk at a time; returns the
+    /// rows deleted.
+    pub async fn prune(&self, now: super::Micros) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            match self.write(move |c, s| write::prune(c, s, now)).await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    /// Deletes what is past its retention, level by level, every `every`, until `stop`.
+    pub async fn prune_forever(self, every: Duration, stop: CancellationToken) {
+        loop {
+            let mut total = 0;
+            loop {
+                match self
+                    .write(|c, s| write::prune(c, s, super::now_micros()))
+                    .await
+                {
+                    Ok(0) => break,
+                    // A chunk at a time, so the writer gets its turn in between.
+                    Ok(n) => total += n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "store: pruning failed; will retry");
+                        break;
+                    }
+                }
+                if stop.is_cancelled() {
+                    return;
+                }
+            }
+            if total > 0 {
+                tracing::info!(rows = total, "store: pruned rows past retention");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! Reading: the queries behind every page and API call. Each reads the targets table (one row
+//! per target, with its live state), rollups or incidents, never a scan of raw events: the
+//! last-events table reads the newest rows of one target by index.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::SqliteStore;
+use crate::store::hist::Histogram;
+use crate::store::{
+    DAY, EventRow, HOUR, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint,
+    Sort, Status, Store, StoreError, TargetSummary, Uptime, UptimeWindows, now_micros,
+};
+
+/// The status column as the overview shows it: a target with no check for three intervals
+/// (or 3 minutes when its interval is unknown) is unknown, whatever its last check said.
+const STATUS_SQL: &str = "CASE WHEN last_event_time IS NULL
+      OR last_event_time < ?1 - 3 * coalesce(interval_s, 60) * 1000000 - 5000000
+    THEN 'unknown' ELSE coalesce(status, 'unknown') END";
+
+const SUMMARY_COLS: &str = "id, name, url, tags, interval_s, last_event_time, last_response_ms,
+    last_status_code, last_error_kind, last_error, recent, cert_not_after,
+    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident)";
+
+fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
+    let tags: String = r.get(3)?;
+    let id: String = r.get(0)?;
+    Ok(TargetSummary {
+        name: r.get::<_, Option<String>>(1)?.unwrap_or_else(|| id.clone()),
+        id,
+        url: r.get(2)?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        interval_s: r.get(4)?,
+        status,
+        last_check: r.get(5)?,
+        last_response_ms: r.get(6)?,
+        last_status_code: r.get(7)?,
+        last_error_kind: r.get(8)?,
+        last_error: r.get(9)?,
+        recent: r.get(10)?,
+        cert_not_after: r.get(11)?,
+        down_since: r.get(12)?,
+        uptime: UptimeWindows::default(),
+    })
+}
+
+fn status_col(r: &Row, i: usize) -> rusqlite::Result<Status> {
+    let s: String = r.get(i)?;
+    Ok(Status::parse(&s).unwrap_or(Status::Unknown))
+}
+
+fn ratio(up: Option<i64>, checks: Option<i64>) -> Option<f64> {
+    match (up, checks) {
+        (Some(u), Some(c)) if c > 0 => Some(u as f64 / c as f64),
+        _ => None,
+    }
+}
+
+/// Fills in uptime of these targets in one query: 24 h from hour rollups (the last 24 hours,
+/// the current one so far), 7 d and 30 d from day rollups (the last 7 and 30 UTC days, today
+/// so far).
+fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let hour = now - now.rem_euclid(HOUR);
+    let day = now - now.rem_euclid(DAY);
+    let ids =
+        serde_json::to_string(&rows.iter().map(|r| &r.id).collect::<Vec<_>>()).unwrap_or_default();
+    let mut stmt = c.prepare_cached(
+        "SELECT target_id, sum(d_up), sum(d_checks), sum(w_up), sum(w_checks), sum(m_up),
+           sum(m_checks)
+         FROM (
+           SELECT target_id, up AS d_up, checks AS d_checks, NULL AS w_up, NULL AS w_checks,
+             NULL AS m_up, NULL AS m_checks
+           FROM rollup_hour WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?2
+           UNION ALL
+           SELECT target_id, NULL, NULL, CASE WHEN bucket >= ?3 THEN up END,
+             CASE WHEN bucket >= ?3 THEN checks END, up, checks
+           FROM rollup_day WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?4
+         )
+         GROUP BY target_id",
+    )?;
+    let mut found = std::collections::HashMap::new();
+    let mut q = stmt.query(params![
+        ids,
+        hour - 23 * HOUR,
+        day - 6 * DAY,
+        day - 29 * DAY
+    ])?;
+    while let Some(r) = q.next()? {
+        let id: String = r.get(0)?;
+        found.insert(
+            id,
+            UptimeWindows {
+                day: ratio(r.get(1)?, r.get(2)?),
+                week: ratio(r.get(3)?, r.get(4)?),
+                month: ratio(r.get(5)?, r.get(6)?),
+            },
+        );
+    }
+    for row in rows {
+        if let Some(u) = found.remove(&row.id) {
+            row.uptime = u;
+        }
+    }
+    Ok(())
+}
+
+fn like_pattern(s: &str) -> String {
+    let mut p = String::with_capacity(s.len() + 2);
+    p.push('%');
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// What the overview shows about all targets, whatever the filters.
+pub type Meta = (crate::store::StatusCounts, Vec<String>);
+
+fn meta(c: &Connection, now: Micros) -> Result<Meta, StoreError> {
+    let mut page = OverviewPage::default();
+    {
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT {STATUS_SQL}, count(*) FROM targets GROUP BY 1"
+        ))?;
+        let mut rows = stmt.query([now])?;
+        while let Some(r) = rows.next()? {
+            page.counts
+                .add(status_col(r, 0)?, r.get::<_, i64>(1)? as u64);
+        }
+    }
+    {
+        let mut stmt = c.prepare_cached(
+            "SELECT DISTINCT j.value FROM targets, json_each(targets.tags) AS j ORDER BY 1",
+        )?;
+        page.tags = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok((page.counts, page.tags))
+}
+
+fn overview(
+    c: &Connection,
+    q: &OverviewQuery,
+    now: Micros,
+    cached: Option<Meta>,
+) -> Result<OverviewPage, StoreError> {
+    let mut page = OverviewPage::default();
+    (page.counts, page.tags) = match cached {
+        Some(m) => m,
+        None => meta(c, now)?,
+    };
+    let order = match q.sort {
+        Sort::Status => {
+            "CASE st WHEN 'down' THEN 0 WHEN 'degraded' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END"
+        }
+        Sort::Name => "name COLLATE NOCASE",
+        Sort::ResponseTime => "coalesce(last_response_ms, -1)",
+        Sort::LastCheck => "coalesce(last_event_time, 0)",
+    };
+    let dir = if q.desc { "DESC" } else { "ASC" };
+    let filter = "(?2 IS NULL OR st = ?2)
+        AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?3))
+        AND (?4 IS NULL OR name LIKE ?4 ESCAPE '\\' OR url LIKE ?4 ESCAPE '\\')";
+    let base = format!("SELECT {SUMMARY_COLS}, {STATUS_SQL} AS st FROM targets");
+    let status = q.status.map(Status::as_str);
+    let search = q.search.as_deref().map(like_pattern);
+    let per_page = q.per_page.clamp(1, 1000);
+    page.matching =
+        c.prepare_cached(&format!("SELECT count(*) FROM ({base}) WHERE {filter}"))?
+            .query_row(params![now, status, q.tag, search], |r| r.get::<_, i64>(0))? as u64;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT * FROM ({base}) WHERE {filter}
+         ORDER BY {order} {dir}, name COLLATE NOCASE, id LIMIT ?5 OFFSET ?6"
+    ))?;
+    page.targets = stmt
+        .query_map(
+            params![
+                now,
+                status,
+                q.tag,
+                search,
+                per_page,
+                i64::from(q.page) * i64::from(per_page)
+            ],
+            |r| {
+                let st = status_col(r, 13)?;
+                summary(r, st)
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    fill_uptime(c, &mut page.targets, now)?;
+    Ok(page)
+}
+
+fn target(c: &Connection, id: &str, now: Micros) -> Result<Option<TargetSummary>, StoreError> {
+    let t = c
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE id = ?2"
+        ))?
+        .query_row(params![now, id], |r| {
+            let st = status_col(r, 13)?;
+            summary(r, st)
+        })
+        .optional()?;
+    let mut rows: Vec<_> = t.into_iter().collect();
+    fill_uptime(c, &mut rows, now)?;
+    Ok(rows.pop())
+}
+
+fn all_targets(c: &Connection, now: Micros) -> Result<Vec<TargetSummary>, StoreError> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets ORDER BY id"
+    ))?;
+    let rows = stmt
+        .query_map([now], |r| {
+            let st = status_col(r, 13)?;
+            summary(r, st)
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn series(
+    c: &Connection,
+    id: &str,
+    from: Micros,
+    to: Micros,
+    step: Micros,
+) -> Result<Vec<SeriesPoint>, StoreError> {
+    let step = step.max(crate::store::MINUTE);
+    let table = if step >= HOUR {
+        "rollup_hour"
+    } else {
+        "rollup_minute"
+    };
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
+           sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist
+         FROM {table} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
+    ))?;
+    let mut out: Vec<(SeriesPoint, f64, [f64; 5], Histogram)> = Vec::new();
+    let mut q = stmt.query(params![id, from - from.rem_euclid(step), to])?;
+    while let Some(r) = q.next()? {
+        let bucket: Micros = r.get(0)?;
+        let t = bucket - (bucket - from).rem_euclid(step);
+        if out.last().is_none_or(|p| p.0.t != t) {
+            out.push((
+                SeriesPoint {
+                    t,
+                    min_ms: f64::MAX,
+                    ..Default::default()
+                },
+                0.0,
+                [0.0; 5],
+                Histogram::new(),
+            ));
+        }
+        let (p, sum, phases, hist) = out.last_mut().expect("pushed");
+        p.checks += r.get::<_, i64>(1)? as u64;
+        p.up += r.get::<_, i64>(2)? as u64;
+        *sum += r.get::<_, f64>(3)?;
+        p.min_ms = p.min_ms.min(r.get(4)?);
+        p.max_ms = p.max_ms.max(r.get(5)?);
+        for (i, s) in phases.iter_mut().enumerate() {
+            *s += r.get::<_, f64>(6 + i)?;
+        }
+        hist.merge(&Histogram::decode(
+            r.get_ref(11)?.as_blob().unwrap_or_default(),
+        ));
+    }
+    Ok(out
+        .into_iter()
+        .map(|(mut p, sum, phases, hist)| {
+            let n = p.checks.max(1) as f64;
+            p.avg_ms = sum / n;
+            p.phases_ms = phases.map(|s| s / n);
+            p.p95_ms = hist.quantile(0.95);
+            if p.checks == 0 {
+                p.min_ms = 0.0;
+            }
+            p
+        })
+        .collect())
+}
+
+fn events(
+    c: &Connection,
+    id: &str,
+    from: Micros,
+    to: Micros,
+    limit: u32,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT uuid, event_time, up, status_code, response_time_ms, error_kind, error,
+           phases_ms_dns, phases_ms_connect, phases_ms_tls, phases_ms_ttfb, phases_ms_transfer,
+           ip, http_version, location, body_bytes, redirects
+         FROM probe_events WHERE target_id = ?1 AND event_time >= ?2 AND event_time < ?3
+         ORDER BY event_time DESC LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(params![id, from, to, limit.min(10_000)], |r| {
+            Ok(EventRow {
+                uuid: r.get(0)?,
+                event_time: r.get(1)?,
+                up: r.get(2)?,
+                status_code: r.get(3)?,
+                response_time_ms: r.get(4)?,
+                error_kind: r.get(5)?,
+                error: r.get(6)?,
+                phases_ms: [r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?],
+                ip: r.get(12)?,
+                http_version: r.get(13)?,
+                location: r.get(14)?,
+                body_bytes: r.get(15)?,
+                redirects: r.get(16)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn incidents(c: &Connection, q: &IncidentQuery) -> Result<(Vec<Incident>, u64), StoreError> {
+    let filter = "(?1 IS NULL OR i.target_id = ?1) AND (?2 = 0 OR i.ended_at IS NULL)";
+    let total: i64 = c
+        .prepare_cached(&format!("SELECT count(*) FROM incidents i WHERE {filter}"))?
+        .query_row(params![q.target, q.open_only], |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT i.id, i.target_id, coalesce(t.name, i.target_id), i.started_at, i.ended_at,
+           i.error_kind, i.error, i.failed_checks
+         FROM incidents i LEFT JOIN targets t ON t.id = i.target_id
+         WHERE {filter} ORDER BY i.started_at DESC, i.id DESC LIMIT ?3 OFFSET ?4"
+    ))?;
+    let rows = stmt
+        .query_map(
+            params![q.target, q.open_only, q.limit.clamp(1, 1000), q.offset],
+            |r| {
+                Ok(Incident {
+                    id: r.get(0)?,
+                    target_id: r.get(1)?,
+                    target_name: r.get(2)?,
+                    started_at: r.get(3)?,
+                    ended_at: r.get(4)?,
+                    error_kind: r.get(5)?,
+                    error: r.get(6)?,
+                    failed_checks: r.get(7)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok((rows, total as u64))
+}
+
+fn uptime(c: &Connection, id: &str, from: Micros, to: Micros) -> Result<Uptime, StoreError> {
+    let (up, checks): (Option<i64>, Option<i64>) = c
+        .prepare_cached(
+            "SELECT sum(up), sum(checks) FROM rollup_hour
+             WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3",
+        )?
+        .query_row(params![id, from - from.rem_euclid(HOUR), to], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(Uptime {
+        from,
+        to,
+        checks: checks.unwrap_or(0) as u64,
+        up: up.unwrap_or(0) as u64,
+        ratio: ratio(up, checks),
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM targets", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn overview(&self, q: OverviewQuery) -> Result<OverviewPage, StoreError> {
+        let cached = {
+            let m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
+            m.as_ref()
+                .filter(|(at, _)| at.elapsed() < super::META_TTL)
+                .map(|(_, meta)| meta.clone())
+        };
+        let fresh = cached.is_none();
+        let page = self
+            .read(move |c| overview(c, &q, now_micros(), cached))
+            .await?;
+        if fresh {
+            *self.0.meta.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((std::time::Instant::now(), (page.counts, page.tags.clone())));
+        }
+        Ok(page)
+    }
+
+    async fn target(&self, id: &str) -> Result<Option<TargetSummary>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| target(c, &id, now_micros())).await
+    }
+
+    async fn all_targets(&self) -> Result<Vec<TargetSummary>, StoreError> {
+        self.read(|c| all_targets(c, now_micros())).await
+    }
+
+    async fn series(
+        &self,
+        id: &str,
+        from: Micros,
+        to: Micros,
+        step: Micros,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| series(c, &id, from, to, step)).await
+    }
+
+    async fn events(
+        &self,
+        id: &str,
+        from: Micros,
+        to: Micros,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| events(c, &id, from, to, limit)).await
+    }
+
+    async fn incidents(&self, q: IncidentQuery) -> Result<(Vec<Incident>, u64), StoreError> {
+        self.read(move |c| incidents(c, &q)).await
+    }
+
+    async fn uptime(&self, id: &str, from: Micros, to: Micros) -> Result<Uptime, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| uptime(c, &id, from, to)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+}

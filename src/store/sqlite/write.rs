@@ -1,0 +1,481 @@
+//! Writing: a batch of events goes in one transaction. Each event is inserted with
+//! `ON CONFLICT DO NOTHING` on its uuid, and only the rows that really went in update the
+//! rollups, the targets' live state and the incidents, so a replayed batch changes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::config::StoreSettings;
+use crate::event::{Event, ProbeEvent};
+use crate::store::hist::Histogram;
+use crate::store::{
+    DAY, DEGRADED_WINDOW, HOUR, MINUTE, Micros, RECENT_CHECKS, StoreError, to_micros,
+};
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Probe events stored for the first time.
+    pub inserted: usize,
+    /// Probe events already stored (same uuid): skipped.
+    pub duplicates: usize,
+    /// Events of other types, which this store does not keep.
+    pub ignored: usize,
+}
+
+/// A configured target, as `uptimer serve` registers it at startup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetInfo {
+    pub id: String,
+    pub name: String,
+    /// Credentials masked.
+    pub url: String,
+    pub protocol: String,
+    pub hostname: String,
+    pub port: u16,
+    pub path: String,
+    pub tags: Vec<String>,
+    pub interval_s: Option<i64>,
+}
+
+impl TargetInfo {
+    pub fn from_target(t: &crate::config::Target) -> Self {
+        TargetInfo {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            url: crate::config::target::masked_url(&t.url),
+            protocol: t.url.scheme().to_owned(),
+            hostname: t.hostname.clone(),
+            port: t.port,
+            path: t.path.clone(),
+            tags: t.tags.clone(),
+            interval_s: match t.interval {
+                crate::config::Interval::Every(d) => Some(d.as_secs().max(1) as i64),
+                crate::config::Interval::Once => None,
+            },
+        }
+    }
+}
+
+/// `hist_merge(a, b)`: the merge of two encoded histograms (NULL counts as empty).
+pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+    conn.create_scalar_function(
+        "hist_merge",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let blob = |i| match ctx.get_raw(i) {
+                ValueRef::Blob(b) => b,
+                _ => &[][..],
+            };
+            Ok(Histogram::merge_encoded(blob(0), blob(1)))
+        },
+    )?;
+    Ok(())
+}
+
+/// The target id of an event: its `target`, or for the original's events (which have none)
+/// the address it probed.
+pub fn target_id(e: &ProbeEvent) -> String {
+    e.target
+        .clone()
+        .unwrap_or_else(|| format!("{}://{}:{}{}", e.protocol, e.hostname, e.port, e.path))
+}
+
+/// The verdict of an event: its `up`, or for the original's events a 2xx/3xx without error.
+pub fn is_up(e: &ProbeEvent) -> bool {
+    e.up.unwrap_or(e.error.is_none() && (200..400).contains(&e.status_code))
+}
+
+fn phases(e: &ProbeEvent) -> [Option<f64>; 5] {
+    let p = e.phases_ms.unwrap_or_default();
+    [p.dns, p.connect, p.tls, p.ttfb, p.transfer]
+}
+
+#[derive(Default)]
+struct Agg {
+    checks: i64,
+    up: i64,
+    sum_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    sums: [f64; 5],
+    hist: Histogram,
+}
+
+impl Agg {
+    fn add(&mut self, e: &ProbeEvent) {
+        let ms = e.response_time_ms as f64;
+        if self.checks == 0 {
+            self.min_ms = ms;
+            self.max_ms = ms;
+        }
+        self.checks += 1;
+        self.up += i64::from(is_up(e));
+        self.sum_ms += ms;
+        self.min_ms = self.min_ms.min(ms);
+        self.max_ms = self.max_ms.max(ms);
+        for (s, p) in self.sums.iter_mut().zip(phases(e)) {
+            *s += p.unwrap_or(0.0);
+        }
+        self.hist.record(ms);
+    }
+}
+
+const INSERT_EVENT: &str =
+    "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version,
+    protocol, hostname, port, path, status_code, response_time_ms, error, regex, matches_regex,
+    target_id, url, location, up, error_kind, phases_ms_dns, phases_ms_connect, phases_ms_tls,
+    phases_ms_ttfb, phases_ms_transfer, ip, http_version, body_bytes, redirects, tls_cert_not_after)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
+    ON CONFLICT (uuid) DO NOTHING";
+
+fn rollup_upsert(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} (target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
+         sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (target_id, bucket) DO UPDATE SET
+           checks = checks + excluded.checks, up = up + excluded.up,
+           sum_ms = sum_ms + excluded.sum_ms,
+           min_ms = min(min_ms, excluded.min_ms), max_ms = max(max_ms, excluded.max_ms),
+           sum_dns_ms = sum_dns_ms + excluded.sum_dns_ms,
+           sum_connect_ms = sum_connect_ms + excluded.sum_connect_ms,
+           sum_tls_ms = sum_tls_ms + excluded.sum_tls_ms,
+           sum_ttfb_ms = sum_ttfb_ms + excluded.sum_ttfb_ms,
+           sum_transfer_ms = sum_transfer_ms + excluded.sum_transfer_ms,
+           hist = hist_merge(hist, excluded.hist)"
+    )
+}
+
+/// Writes a batch in one transaction; see the module doc.
+pub fn ingest(conn: &mut Connection, events: &[Event]) -> Result<Ingested, StoreError> {
+    let tx = conn.transaction()?;
+    let mut done = Ingested::default();
+    let mut inserted: Vec<(&ProbeEvent, String, Micros)> = Vec::with_capacity(events.len());
+    {
+        let mut stmt = tx.prepare_cached(INSERT_EVENT)?;
+        for ev in events {
+            let Event::Probe(e) = ev else {
+                done.ignored += 1;
+                continue;
+            };
+            let t = to_micros(e.envelope.event_time);
+            let id = target_id(e);
+            let [dns, connect, tls, ttfb, transfer] = phases(e);
+            let n = stmt.execute(params![
+                e.envelope.uuid.to_string(),
+                t,
+                e.envelope.schema_title,
+                e.envelope.schema_version,
+                e.protocol,
+                e.hostname,
+                e.port,
+                e.path,
+                e.status_code,
+                e.response_time_ms as i64,
+                e.error,
+                e.regex,
+                e.matches_regex,
+                id,
+                e.url,
+                e.location,
+                e.up,
+                e.error_kind.map(|k| k.as_str()),
+                dns,
+                connect,
+                tls,
+                ttfb,
+                transfer,
+                e.ip,
+                e.http_version,
+                e.body_bytes.map(|b| b as i64),
+                e.redirects,
+                e.tls_cert_not_after.map(to_micros),
+            ])?;
+            if n == 1 {
+                done.inserted += 1;
+                inserted.push((e, id, t));
+            } else {
+                done.duplicates += 1;
+            }
+        }
+    }
+    if !inserted.is_empty() {
+        upsert_targets(&tx, &inserted)?;
+        update_rollups(&tx, &inserted)?;
+        update_state(&tx, &mut inserted)?;
+    }
+    tx.commit()?;
+    Ok(done)
+}
+
+fn upsert_targets(
+    tx: &Transaction,
+    rows: &[(&ProbeEvent, String, Micros)],
+) -> Result<(), StoreError> {
+    let mut seen: HashMap<&str, (&ProbeEvent, Micros, Micros)> = HashMap::new();
+    for (e, id, t) in rows {
+        let entry = seen.entry(id.as_str()).or_insert((e, *t, *t));
+        entry.1 = entry.1.min(*t);
+        entry.2 = entry.2.max(*t);
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO targets (id, url, name, protocol, hostname, port, path, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (id) DO UPDATE SET
+           url = coalesce(targets.url, excluded.url),
+           name = coalesce(targets.name, excluded.name),
+           first_seen = min(targets.first_seen, excluded.first_seen),
+           last_seen = max(targets.last_seen, excluded.last_seen)",
+    )?;
+    for (id, (e, first, last)) in seen {
+        let url = e.url.clone().unwrap_or_else(|| id.to_owned());
+        stmt.execute(params![
+            id,
+            url,
+            e.name.as_deref().unwrap_or(&url),
+            e.protocol,
+            e.hostname,
+            e.port,
+            e.path,
+            first,
+            last
+        ])?;
+    }
+    Ok(())
+}
+
+fn update_rollups(
+    tx: &Transaction,
+    rows: &[(&ProbeEvent, String, Micros)],
+) -> Result<(), StoreError> {
+    for (table, width) in [
+        ("rollup_minute", MINUTE),
+        ("rollup_hour", HOUR),
+        ("rollup_day", DAY),
+    ] {
+        let mut aggs: HashMap<(&str, Micros), Agg> = HashMap::new();
+        for (e, id, t) in rows {
+            let bucket = t - t.rem_euclid(width);
+            aggs.entry((id.as_str(), bucket)).or_default().add(e);
+        }
+        let mut stmt = tx.prepare_cached(&rollup_upsert(table))?;
+        for ((id, bucket), a) in aggs {
+            stmt.execute(params![
+                id,
+                bucket,
+                a.checks,
+                a.up,
+                a.sum_ms,
+                a.min_ms,
+                a.max_ms,
+                a.sums[0],
+                a.sums[1],
+                a.sums[2],
+                a.sums[3],
+                a.sums[4],
+                a.hist.encode(),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// The status a target's strip of recent checks gives.
+pub fn status_of(recent: &str) -> &'static str {
+    match recent.as_bytes().last() {
+        None => "unknown",
+        Some(b'd') => "down",
+        Some(_) => {
+            let tail = &recent[recent.len().saturating_sub(DEGRADED_WINDOW)..];
+            if tail.contains('d') { "degraded" } else { "up" }
+        }
+    }
+}
+
+/// Moves each target's live state and incidents forward through its new events, in time
+/// order. An event older than the target's newest known event is history: it counts in the
+/// rollups but does not change the live state or the incidents.
+fn update_state(
+    tx: &Transaction,
+    rows: &mut [(&ProbeEvent, String, Micros)],
+) -> Result<(), StoreError> {
+    rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.2.cmp(&b.2)));
+    let mut by_target: BTreeMap<&str, Vec<(&ProbeEvent, Micros)>> = BTreeMap::new();
+    for (e, id, t) in rows.iter() {
+        by_target.entry(id.as_str()).or_default().push((e, *t));
+    }
+    let mut load = tx.prepare_cached(
+        "SELECT last_event_time, recent, open_incident FROM targets WHERE id = ?1",
+    )?;
+    let mut open = tx.prepare_cached(
+        "INSERT INTO incidents (target_id, started_at, error_kind, error) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut more =
+        tx.prepare_cached("UPDATE incidents SET failed_checks = failed_checks + 1 WHERE id = ?1")?;
+    let mut close = tx.prepare_cached("UPDATE incidents SET ended_at = ?2 WHERE id = ?1")?;
+    let mut save = tx.prepare_cached(
+        "UPDATE targets SET last_event_time = ?2, last_up = ?3, last_status_code = ?4,
+           last_response_ms = ?5, last_error_kind = ?6, last_error = ?7, recent = ?8, status = ?9,
+           cert_not_after = coalesce(?10, cert_not_after), open_incident = ?11
+         WHERE id = ?1",
+    )?;
+    for (id, events) in by_target {
+        let (mut last_time, mut recent, mut incident): (Option<Micros>, String, Option<i64>) = load
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+            .unwrap_or_default();
+        let mut newest: Option<&ProbeEvent> = None;
+        for (e, t) in events {
+            if last_time.is_some_and(|l| t < l) {
+                continue;
+            }
+            let up = is_up(e);
+            recent.push(if up { 'u' } else { 'd' });
+            if recent.len() > RECENT_CHECKS {
+                recent.drain(..recent.len() - RECENT_CHECKS);
+            }
+            match (up, incident) {
+                (true, Some(i)) => {
+                    close.execute(params![i, t])?;
+                    incident = None;
+                }
+                (false, None) => {
+                    open.execute(params![
+                        id,
+                        t,
+                        e.error_kind.map(|k| k.as_str()),
+                        e.error.as_deref().map(|s| truncate(s, 2000)),
+                    ])?;
+                    incident = Some(tx.last_insert_rowid());
+                }
+                (false, Some(i)) => {
+                    more.execute([i])?;
+                }
+                (true, None) => {}
+            }
+            last_time = Some(t);
+            newest = Some(e);
+        }
+        if let Some(e) = newest {
+            save.execute(params![
+                id,
+                last_time,
+                is_up(e),
+                e.status_code,
+                e.response_time_ms as i64,
+                e.error_kind.map(|k| k.as_str()),
+                e.error.as_deref().map(|s| truncate(s, 2000)),
+                recent,
+                status_of(&recent),
+                e.tls_cert_not_after.map(to_micros),
+                incident,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Registers the configured targets (name, URL, tags, interval), keeping their live state.
+pub fn sync_targets(
+    conn: &mut Connection,
+    targets: &[TargetInfo],
+    now: Micros,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO targets (id, url, name, protocol, hostname, port, path, tags, interval_s,
+               first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+             ON CONFLICT (id) DO UPDATE SET url = excluded.url, name = excluded.name,
+               tags = excluded.tags, interval_s = excluded.interval_s",
+        )?;
+        for t in targets {
+            stmt.execute(params![
+                t.id,
+                t.url,
+                t.name,
+                t.protocol,
+                t.hostname,
+                t.port,
+                t.path,
+                serde_json::to_string(&t.tags).unwrap_or_else(|_| "[]".into()),
+                t.interval_s,
+                now,
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rows deleted per table and call, so the writer never waits long behind a prune.
+pub const PRUNE_CHUNK: usize = 20_000;
+
+/// Deletes one chunk of everything past its retention; returns the rows deleted (call again
+/// while it is above zero).
+pub fn prune(conn: &mut Connection, s: &StoreSettings, now: Micros) -> Result<usize, StoreError> {
+    let cut = |d: std::time::Duration| now - d.as_micros() as Micros;
+    let mut n = 0;
+    n += conn.execute(
+        "DELETE FROM probe_events WHERE rowid IN
+           (SELECT rowid FROM probe_events WHERE event_time < ?1 LIMIT ?2)",
+        params![cut(s.retention_events), PRUNE_CHUNK as i64],
+    )?;
+    for (table, d) in [
+        ("rollup_minute", s.retention_minute),
+        ("rollup_hour", s.retention_hour),
+        ("rollup_day", s.retention_hour),
+    ] {
+        n += conn.execute(
+            &format!(
+                "DELETE FROM {table} WHERE (target_id, bucket) IN
+                   (SELECT target_id, bucket FROM {table} WHERE bucket < ?1 LIMIT ?2)"
+            ),
+            params![cut(d), PRUNE_CHUNK as i64],
+        )?;
+    }
+    n += conn.execute(
+        "DELETE FROM incidents WHERE id IN
+           (SELECT id FROM incidents WHERE ended_at < ?1 LIMIT ?2)",
+        params![cut(s.retention_hour), PRUNE_CHUNK as i64],
+    )?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_follows_the_latest_checks() {
+        assert_eq!(status_of(""), "unknown");
+        assert_eq!(status_of("uuud"), "down");
+        assert_eq!(status_of("uuuu"), "up");
+        assert_eq!(status_of("uudu"), "degraded");
+        assert_eq!(status_of("duuuuuuuuuu"), "up");
+    }
+
+    #[test]
+    fn truncate_keeps_whole_characters() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

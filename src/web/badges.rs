@@ -1,0 +1,142 @@
+//! SVG badges, shields-style, for READMEs and wikis: status, uptime over a window, response
+//! time. Text widths are estimated (no font metrics on the server); labels are escaped.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{AppError, AppState, esc, format};
+use crate::store::{Status, TargetSummary, now_micros};
+
+const GREEN: &str = "#16a34a";
+const RED: &str = "#dc2626";
+const AMBER: &str = "#d97706";
+const GREY: &str = "#6b7280";
+
+fn text_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                7
+            } else {
+                8
+            }
+        })
+        .sum::<usize>()
+        + 12
+}
+
+/// A two-part badge: grey label, coloured value.
+pub fn badge(label: &str, value: &str, color: &str) -> String {
+    let (lw, vw) = (text_width(label), text_width(value));
+    let w = lw + vw;
+    let (label, value) = (esc(label), esc(value));
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {value}"><title>{label}: {value}</title><clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#r)"><rect width="{lw}" height="20" fill="#555"/><rect x="{lw}" width="{vw}" height="20" fill="{color}"/></g><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11"><text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g></svg>"##,
+        lx = lw / 2,
+        vx = lw + vw / 2,
+    )
+}
+
+fn svg(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-cache, max-age=0"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct BadgeParams {
+    pub label: Option<String>,
+    pub window: Option<String>,
+}
+
+async fn find(s: &AppState, id: &str) -> Result<TargetSummary, AppError> {
+    s.store
+        .target(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no target with id {id:?}")))
+}
+
+fn label(p: &BadgeParams, default: &str) -> String {
+    p.label
+        .as_deref()
+        .filter(|l| !l.is_empty())
+        .unwrap_or(default)
+        .chars()
+        .take(40)
+        .collect()
+}
+
+pub async fn status(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<BadgeParams>,
+) -> Result<Response, AppError> {
+    let t = find(&s, &id).await?;
+    let color = match t.status {
+        Status::Up => GREEN,
+        Status::Down => RED,
+        Status::Degraded => AMBER,
+        Status::Unknown => GREY,
+    };
+    Ok(svg(badge(&label(&p, "status"), t.status.as_str(), color)))
+}
+
+pub async fn uptime(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<BadgeParams>,
+) -> Result<Response, AppError> {
+    find(&s, &id).await?;
+    let name = p.window.clone().unwrap_or_else(|| "24h".into());
+    let span = super::pages::WINDOWS
+        .iter()
+        .find(|w| w.0 == name)
+        .map(|w| w.1)
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "window: expected 1h, 6h, 24h, 7d or 30d, got {name:?}"
+            ))
+        })?;
+    let now = now_micros();
+    let u = s.store.uptime(&id, now - span, now).await?;
+    let color = match u.ratio {
+        None => GREY,
+        Some(r) if r >= 0.999 => GREEN,
+        Some(r) if r >= 0.99 => AMBER,
+        Some(_) => RED,
+    };
+    Ok(svg(badge(
+        &label(&p, &format!("uptime {name}")),
+        &format::percent(u.ratio),
+        color,
+    )))
+}
+
+pub async fn response(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<BadgeParams>,
+) -> Result<Response, AppError> {
+    let t = find(&s, &id).await?;
+    let (value, color) = match t.last_response_ms {
+        None => ("–".to_owned(), GREY),
+        Some(ms) => (
+            format::ms(ms as f64),
+            if ms < 500 {
+                GREEN
+            } else if ms < 2000 {
+                AMBER
+            } else {
+                RED
+            },
+        ),
+    };
+    Ok(svg(badge(&label(&p, "response"), &value, color)))
+}

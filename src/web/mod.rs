@@ -1,0 +1,260 @@
+//! The web dashboard, JSON API, badges, `/metrics` and `/healthz` of `uptimer serve`.
+//!
+//! Pages are rendered on the server (askama templates, compiled into the binary, escaping on
+//! by default), charts are SVG drawn here, and every asset is embedded: the dashboard fetches
+//! nothing from the internet. [`app`] returns the router; handler tests call it with
+//! `tower::ServiceExt::oneshot`, no socket needed.
+
+mod api;
+mod badges;
+mod charts;
+mod format;
+mod pages;
+mod prom;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{WebAuth, WebSettings};
+use crate::pipeline::SchedulerStats;
+use crate::store::{Store, StoreError};
+
+pub use charts::esc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Option<WebAuth>,
+    /// `/metrics` and `/healthz` need no credentials.
+    pub open_metrics: bool,
+    /// The prober's scheduler, when this process probes (for /metrics).
+    pub scheduler: Option<Arc<SchedulerStats>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, web: &WebSettings) -> Self {
+        AppState {
+            store,
+            auth: web.auth.clone(),
+            open_metrics: web.open_metrics,
+            scheduler: None,
+        }
+    }
+}
+
+/// A handler's failure: the store failed (logged, a 500 without details), or what was asked
+/// for is not there or not understood.
+#[derive(Debug)]
+pub enum AppError {
+    Store(StoreError),
+    NotFound(String),
+    BadRequest(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Store(e)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, msg) = match self {
+            AppError::Store(e) => {
+                tracing::error!(error = %e, "web: store query failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the store could not answer; see the server log".to_owned(),
+                )
+            }
+            AppError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+        };
+        (status, axum::Json(serde_json::json!({ "error": msg }))).into_response()
+    }
+}
+
+const STYLE: &str = include_str!("assets/style.css");
+const SCRIPT: &str = include_str!("assets/app.js");
+const FAVICON: &str = include_str!("assets/favicon.svg");
+const OPENAPI: &str = include_str!("openapi.json");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The router: pages, API, badges, metrics, health, assets.
+pub fn app(state: AppState) -> Router {
+    let open = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(prom::metrics));
+    let protected = Router::new()
+        .route("/", get(pages::overview))
+        .route("/targets/{id}", get(pages::target))
+        .route("/incidents", get(pages::incidents))
+        .route("/badges/{id}/status.svg", get(badges::status))
+        .route("/badges/{id}/uptime.svg", get(badges::uptime))
+        .route("/badges/{id}/response.svg", get(badges::response))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { asset("application/json", OPENAPI) }),
+        )
+        .route("/api/v1/targets", get(api::targets))
+        .route("/api/v1/targets/{id}", get(api::target))
+        .route("/api/v1/targets/{id}/events", get(api::events))
+        .route("/api/v1/targets/{id}/series", get(api::series))
+        .route("/api/v1/targets/{id}/uptime", get(api::uptime))
+        .route("/api/v1/incidents", get(api::incidents))
+        .route(
+            "/assets/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/assets/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/assets/favicon.svg",
+            get(|| async { asset("image/svg+xml", FAVICON) }),
+        );
+    let (open, protected) = if state.open_metrics {
+        (open, protected)
+    } else {
+        (Router::new(), protected.merge(open))
+    };
+    let protected =
+        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    open.merge(protected)
+        .fallback(|| async { AppError::NotFound("no such page".into()) })
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "healthz: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
+        }
+    }
+}
+
+/// Pages can show hostile strings from targets; they are escaped, and the policy below makes
+/// sure nothing but our own script and styles would run even if one slipped through.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// Compares in time independent of where the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether the request carries the configured credentials.
+pub fn authorized(auth: &WebAuth, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    let basic = || -> Option<(String, String)> {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let s = String::from_utf8(raw).ok()?;
+        let (u, p) = s.split_once(':')?;
+        Some((u.to_owned(), p.to_owned()))
+    };
+    match auth {
+        WebAuth::Token(t) => {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                same(rest.as_bytes(), t.expose().as_bytes())
+            } else if scheme.eq_ignore_ascii_case("basic") {
+                basic().is_some_and(|(_, p)| same(p.as_bytes(), t.expose().as_bytes()))
+            } else {
+                false
+            }
+        }
+        WebAuth::Basic { user, password } => {
+            scheme.eq_ignore_ascii_case("basic")
+                && basic().is_some_and(|(u, p)| {
+                    same(u.as_bytes(), user.as_bytes())
+                        & same(p.as_bytes(), password.expose().as_bytes())
+                })
+        }
+    }
+}
+
+async fn require_auth(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match &s.auth {
+        Some(auth) if !authorized(auth, req.headers()) => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"uptimer\", charset=\"UTF-8\"",
+            )],
+            "authentication required\n",
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+/// Serves `app` on `listen` until `stop` is cancelled.
+pub async fn serve(
+    state: AppState,
+    listen: SocketAddr,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
+    tracing::info!(
+        url = %format!("http://{}/", listener.local_addr()?),
+        "dashboard listening"
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+}
+
+#[cfg(test)]
+mod tests;

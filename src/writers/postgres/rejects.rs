@@ -1,0 +1,79 @@
+//! Rows the database will never take (a value out of range, a broken constraint) are kept, not
+//! dropped: by default appended to `DATA_DIR/rejects/<table>.jsonl` as
+//! `{"uuid", "table", "reason", "rejected_at", "event"}` lines; a Kafka consumer can hand the
+//! writer its dead-letter topic instead (`RejectSink`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+/// One row that could not be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub table: String,
+    pub uuid: Option<String>,
+    pub reason: String,
+    pub event: Value,
+}
+
+impl Rejected {
+    pub fn new(table: &str, event: &Value, reason: impl Into<String>) -> Rejected {
+        Rejected {
+            table: table.to_owned(),
+            uuid: event.get("uuid").and_then(Value::as_str).map(str::to_owned),
+            reason: reason.into(),
+            event: event.clone(),
+        }
+    }
+}
+
+/// Where rejected rows go.
+#[async_trait::async_trait]
+pub trait RejectSink: Send + Sync {
+    /// Keeps `rows` durably; an error here is fatal for the writer (a row would be lost).
+    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String>;
+}
+
+/// JSON lines under a folder, one file per table, fsynced.
+#[derive(Debug, Clone)]
+pub struct RejectFile {
+    pub dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl RejectSink for RejectFile {
+    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let now = crate::event::format_time(time::OffsetDateTime::now_utc());
+            let mut by_table: std::collections::BTreeMap<&str, Vec<&Rejected>> = Default::default();
+            for r in &rows {
+                by_table.entry(r.table.as_str()).or_default().push(r);
+            }
+            for (table, rows) in by_table {
+                let path = dir.join(format!("{table}.jsonl"));
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?;
+                let mut buf = Vec::new();
+                for r in rows {
+                    serde_json::to_writer(
+                        &mut buf,
+                        &json!({"uuid": r.uuid, "table": r.table, "reason": r.reason,
+                                "rejected_at": now, "event": r.event}),
+                    )?;
+                    buf.push(b'\n');
+                }
+                f.write_all(&buf)?;
+                f.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("rejects file in {}: {e}", self.dir.display()))
+    }
+}

@@ -1,0 +1,78 @@
+//! `writers.sqlite`: stores probe events in the embedded SQLite store (see `store::sqlite`),
+//! which `uptimer serve` shows. A batch is acknowledged once its transaction committed; a
+//! locked or full database is retried with backoff before the pipeline is stopped.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use crate::event::Event;
+use crate::metrics::METRICS;
+use crate::store::SqliteStore;
+use crate::store::sqlite::write::is_up;
+
+use super::{Batching, WriteError, Writer};
+
+/// How many times a transient failure is retried before the batch is given up.
+const RETRIES: u32 = 8;
+
+pub struct SqliteWriter {
+    store: SqliteStore,
+}
+
+impl SqliteWriter {
+    pub fn new(store: SqliteStore) -> Self {
+        SqliteWriter { store }
+    }
+}
+
+#[async_trait::async_trait]
+impl Writer for SqliteWriter {
+    fn name(&self) -> &'static str {
+        "writers.sqlite"
+    }
+
+    fn batching(&self) -> Batching {
+        Batching {
+            max_events: 2000,
+            max_age: Duration::from_millis(200),
+        }
+    }
+
+    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+        METRICS.queue_depth.store(batch.len() as u64, Relaxed);
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 0;
+        let result = loop {
+            let started = Instant::now();
+            match self.store.ingest(batch.to_vec()).await {
+                Ok(done) => {
+                    METRICS.record_batch(done.inserted, done.duplicates, started.elapsed());
+                    break Ok(());
+                }
+                Err(e) if e.is_retriable() && attempt < RETRIES => {
+                    attempt += 1;
+                    METRICS.write_retries.fetch_add(1, Relaxed);
+                    tracing::warn!(error = %e, attempt, "writers.sqlite: retrying batch");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => {
+                    METRICS.write_errors.fetch_add(1, Relaxed);
+                    break Err(WriteError::Fatal {
+                        writer: "writers.sqlite",
+                        message: format!("{e} ({})", self.store.path().display()),
+                    });
+                }
+            }
+        };
+        if result.is_ok() {
+            for ev in batch {
+                if let Event::Probe(e) = ev {
+                    METRICS.record_probe(e, is_up(e));
+                }
+            }
+        }
+        METRICS.queue_depth.store(0, Relaxed);
+        result
+    }
+}

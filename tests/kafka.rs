@@ -1,0 +1,516 @@
+//! Probers → a real Kafka-protocol broker (tansu) → consumer, with the real binary.
+#![cfg(feature = "kafka")]
+
+#[path = "support/kafka.rs"]
+mod broker;
+mod pg;
+mod support;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use broker::{Broker, unique};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use support::*;
+
+fn uptimer(envs: &[(&str, String)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
+    c.current_dir(std::env::temp_dir());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PROBE_")
+            || k.starts_with("KAFKA_")
+            || k.ends_with("_PLUGIN")
+            || k.starts_with("DISTRIBUTED_")
+        {
+            c.env_remove(k);
+        }
+    }
+    c.env("LOG_LEVEL", "info")
+        .env("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c
+}
+
+fn consumer_env(b: &Broker, topic: &str, group: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("READER_PLUGIN", "readers.kafka".into()),
+        ("WRITER_PLUGIN", "writers.stdout".into()),
+        ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+        ("KAFKA_READER_TOPIC", topic.into()),
+        ("KAFKA_GROUP_ID", group.into()),
+        ("KAFKA_CONSUMER_CONFIG", "session.timeout.ms=6000".into()),
+    ]
+}
+
+/// Reads JSON lines from a child's stdout until `want` lines or the deadline.
+fn read_events(child: &mut Child, want: usize, within: Duration) -> Vec<serde_json::Value> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    while out.len() < want {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => out.push(serde_json::from_str(&line).unwrap()),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+fn stop(mut child: Child) -> std::process::Output {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probers_produce_and_a_consumer_reads_every_event_once() {
+    let server = http_server().await;
+    let urls = format!(
+        "[{}, {}, {}, {}]",
+        server.url("/ok"),
+        server.url("/status/503"),
+        server.url("/ok?3"),
+        server.url("/ok?4")
+    );
+    tokio::task::spawn_blocking(move || {
+        let b = Broker::start();
+        let topic = unique("events");
+        // Two probers, statically sharded, each probing its half once; stdout shows what they sent.
+        let mut produced = HashSet::new();
+        for index in 0..2 {
+            let out = uptimer(&[
+                ("WRITER_PLUGIN", "writers.kafka,writers.stdout".into()),
+                ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+                ("KAFKA_WRITER_TOPIC", topic.clone()),
+                ("PROBE_URLS", urls.clone()),
+                ("PROBE_INTERVAL", "-1".into()),
+                ("DISTRIBUTED_WORKERS_ENABLED", "true".into()),
+                ("DISTRIBUTED_WORKERS_TOTAL", "2".into()),
+                ("DISTRIBUTED_WORKERS_INDEX", format!("uptimer-{index}")),
+            ])
+            .output()
+            .unwrap();
+            assert!(
+                out.status.success(),
+                "prober {index}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                produced.insert(v["uuid"].as_str().unwrap().to_owned());
+            }
+        }
+        assert_eq!(produced.len(), 4);
+
+        let mut consumer = uptimer(&consumer_env(&b, &topic, &unique("group")))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let events = read_events(&mut consumer, 4, Duration::from_secs(60));
+        let out = stop(consumer);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let consumed: HashSet<String> = events
+            .iter()
+            .map(|e| e["uuid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(consumed, produced, "{stderr}");
+        for e in &events {
+            uptimer::event::schema::validate_event(e).unwrap();
+        }
+        assert!(stderr.contains("consumer stopped"), "{stderr}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_goes_to_the_dead_letter_topic_and_the_originals_format_is_consumed() {
+    tokio::task::spawn_blocking(|| {
+        let b = Broker::start();
+        let topic = unique("events");
+        b.create_topic(&topic, 1);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", b.bootstrap()).create().unwrap();
+        let original = r#"{"schema_title": "ProbeEvent", "schema_version": "0.2.0", "uuid": "1c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", "event_time": "2021-01-15T12:34:56.123456+00:00", "protocol": "https", "hostname": "example.org", "port": 443, "path": "/", "status_code": 200, "response_time_ms": 87, "error": "", "regex": null, "matches_regex": null}"#;
+        let wrong_schema = r#"{"schema_title": "ProbeEvent", "schema_version": "0.2.0", "uuid": "2c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", "event_time": "2021-01-15T12:34:56+00:00", "hostname": "h", "port": 70000, "status_code": 200, "response_time_ms": 1}"#;
+        rt.block_on(async {
+            for payload in ["not json at all", wrong_schema, original] {
+                producer.send(FutureRecord::<str, str>::to(&topic).payload(payload), Duration::from_secs(10)).await.unwrap();
+            }
+        });
+        let mut consumer = uptimer(&consumer_env(&b, &topic, &unique("group"))).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let events = read_events(&mut consumer, 1, Duration::from_secs(60));
+        let out = stop(consumer);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(events.len(), 1, "{stderr}");
+        assert_eq!(events[0]["uuid"], "1c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d");
+        assert!(stderr.contains("dead_lettered=2"), "{stderr}");
+
+        // Both poison messages are in the DLQ with the reason in a header.
+        let dlq: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", b.bootstrap())
+            .set("group.id", unique("dlq-reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .unwrap();
+        dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+        let reasons: Vec<(String, String)> = rt.block_on(async {
+            let mut v = Vec::new();
+            while v.len() < 2 {
+                let m = tokio::time::timeout(Duration::from_secs(30), dlq.recv()).await.expect("DLQ message").unwrap();
+                let headers = m.headers().unwrap();
+                let reason = headers.iter().find(|h| h.key == "uptimer.error").and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap();
+                v.push((String::from_utf8_lossy(m.payload().unwrap()).into_owned(), reason));
+            }
+            v
+        });
+        assert_eq!(reasons[0].0, "not json at all");
+        assert!(reasons[0].1.starts_with("not JSON"), "{reasons:?}");
+        assert_eq!(reasons[1].0, wrong_schema);
+        assert!(reasons[1].1.contains("/port"), "{reasons:?}");
+    })
+    .await
+    .unwrap();
+}
+
+/// Runs one prober round into `topic` and one consumer until it has read them back.
+fn round_trip(b: &Broker, client: &[(&'static str, String)], urls: &str) {
+    let topic = unique("events");
+    let mut prober: Vec<(&str, String)> = vec![
+        ("WRITER_PLUGIN", "writers.kafka,writers.stdout".into()),
+        ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+        ("KAFKA_WRITER_TOPIC", topic.clone()),
+        ("PROBE_URLS", urls.to_owned()),
+        ("PROBE_INTERVAL", "-1".into()),
+    ];
+    prober.extend(client.iter().cloned());
+    let out = uptimer(&prober).output().unwrap();
+    assert!(
+        out.status.success(),
+        "prober: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        b.log()
+    );
+    let produced = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(produced, 2);
+    let mut env = consumer_env(b, &topic, &unique("group"));
+    env.extend(client.iter().cloned());
+    let mut consumer = uptimer(&env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let events = read_events(&mut consumer, 2, Duration::from_secs(60));
+    let out = stop(consumer);
+    assert_eq!(events.len(), 2, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_client_certificates_works_through_the_originals_settings() {
+    let server = http_server().await;
+    let urls = format!("[{}, {}]", server.url("/ok"), server.url("/ok?2"));
+    tokio::task::spawn_blocking(move || {
+        let b = Broker::start_with(true, false);
+        let f = b.tls_files();
+        let path = |p: &std::path::Path| p.display().to_string();
+        let client = vec![
+            ("KAFKA_SECURITY_PROTOCOL", "SSL".to_owned()),
+            ("KAFKA_SSL_CAFILE", path(&f.ca)),
+            ("KAFKA_SSL_CERTFILE", path(&f.client_cert)),
+            ("KAFKA_SSL_KEYFILE", path(&f.client_key)),
+            ("KAFKA_SSL_CHECK_HOSTNAME", "true".to_owned()),
+        ];
+        round_trip(&b, &client, &urls);
+
+        // Without the client certificate the broker's TLS front refuses us: startup fails clearly.
+        let out = uptimer(&[
+            ("WRITER_PLUGIN", "writers.kafka".into()),
+            ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+            ("KAFKA_WRITER_TOPIC", unique("events")),
+            ("KAFKA_SECURITY_PROTOCOL", "SSL".into()),
+            ("KAFKA_SSL_CAFILE", path(&f.ca)),
+            ("PROBE_URLS", urls.clone()),
+            ("PROBE_INTERVAL", "-1".into()),
+        ])
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("KAFKA_SSL_"), "{stderr}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sasl_scram_authentication() {
+    let server = http_server().await;
+    let urls = format!("[{}, {}]", server.url("/ok"), server.url("/ok?2"));
+    tokio::task::spawn_blocking(move || {
+        let mut b = Broker::start();
+        b.create_user("prober", "s3cret-pw");
+        b.restart(true);
+        let client = vec![
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT".to_owned()),
+            ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-256".to_owned()),
+            ("KAFKA_SASL_USERNAME", "prober".to_owned()),
+            ("KAFKA_SASL_PASSWORD", "s3cret-pw".to_owned()),
+        ];
+        round_trip(&b, &client, &urls);
+    })
+    .await
+    .unwrap();
+}
+
+/// Reads every line a child prints on stdout into a shared list (its produced events).
+fn collect_stdout(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = child.stdout.take().unwrap();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outage() {
+    let server = http_server().await;
+    let urls = format!(
+        "[{}]",
+        (0..6)
+            .map(|i| server.url(&format!("/ok?t={i}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let cluster = pg::PrivateCluster::start();
+    let db = cluster.url();
+    tokio::task::spawn_blocking(move || {
+        let b = Broker::start();
+        let topic = unique("events");
+        let group = unique("group");
+        let migrate = Command::new(env!("CARGO_BIN_EXE_uptimer"))
+            .args(["migrate", "up", "--database-url", &db])
+            .output()
+            .unwrap();
+        assert!(
+            migrate.status.success(),
+            "{}",
+            String::from_utf8_lossy(&migrate.stderr)
+        );
+
+        // Two probers, each with half of the targets, probing every 100 ms.
+        let mut probers: Vec<(Child, _)> = (0..2)
+            .map(|index| {
+                let mut child = uptimer(&[
+                    ("WRITER_PLUGIN", "writers.kafka,writers.stdout".into()),
+                    ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+                    ("KAFKA_WRITER_TOPIC", topic.clone()),
+                    ("PROBE_URLS", urls.clone()),
+                    ("PROBE_INTERVAL", "0.1".into()),
+                    ("DISTRIBUTED_WORKERS_ENABLED", "true".into()),
+                    ("DISTRIBUTED_WORKERS_TOTAL", "2".into()),
+                    ("DISTRIBUTED_WORKERS_INDEX", index.to_string()),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+                let lines = collect_stdout(&mut child);
+                (child, lines)
+            })
+            .collect();
+
+        let data_dir = tempfile::tempdir().unwrap();
+        let consumer = || {
+            let mut env = consumer_env(&b, &topic, &group);
+            env.retain(|(k, _)| *k != "WRITER_PLUGIN" && *k != "KAFKA_CONSUMER_CONFIG");
+            env.extend([
+                ("WRITER_PLUGIN", "writers.postgres".to_owned()),
+                ("DATABASE_URL", db.clone()),
+                ("DATA_DIR", data_dir.path().display().to_string()),
+                ("POSTGRES_QUEUE_TIMEOUT", "0.2".to_owned()),
+                // A restarted consumer takes over its predecessor's partitions at once.
+                (
+                    "KAFKA_CONSUMER_CONFIG",
+                    "session.timeout.ms=6000".to_owned(),
+                ),
+                ("KAFKA_GROUP_INSTANCE_ID", "consumer-1".to_owned()),
+            ]);
+            uptimer(&env)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let mut c = consumer();
+        std::thread::sleep(Duration::from_secs(3));
+        // A crash mid-stream: nothing is flushed, nothing is committed beyond what was written.
+        c.kill().unwrap();
+        c.wait().unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        let c = consumer();
+        std::thread::sleep(Duration::from_secs(2));
+        // The database goes away for a while and comes back.
+        cluster.stop_server();
+        std::thread::sleep(Duration::from_secs(3));
+        cluster.start_server();
+        std::thread::sleep(Duration::from_secs(2));
+
+        let mut produced = HashSet::new();
+        for (child, lines) in probers.drain(..) {
+            let out = stop(child);
+            assert!(out.status.success());
+            std::thread::sleep(Duration::from_millis(200));
+            for line in lines.lock().unwrap().iter() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                produced.insert(v["uuid"].as_str().unwrap().to_owned());
+            }
+        }
+        assert!(
+            produced.len() > 50,
+            "only {} events produced",
+            produced.len()
+        );
+
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (rows, distinct) = rt.block_on(async {
+            let client = pg::connect(&db).await;
+            let count = async || {
+                let r = client
+                    .query_one(
+                        "SELECT count(*), count(DISTINCT uuid) FROM probe_events",
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                (r.get::<_, i64>(0) as usize, r.get::<_, i64>(1) as usize)
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let (rows, distinct) = count().await;
+                if rows >= produced.len() || Instant::now() > deadline {
+                    return (rows, distinct);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        let out = stop(c);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (rows, distinct),
+            (produced.len(), produced.len()),
+            "{stderr}"
+        );
+        let stored: HashSet<String> = rt.block_on(async {
+            let client = pg::connect(&db).await;
+            client
+                .query("SELECT uuid::text FROM probe_events", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        });
+        assert_eq!(stored, produced);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_the_database_rejects_goes_to_the_dead_letter_topic_and_the_rest_is_written() {
+    let db = pg::TestDb::new().await;
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let migrate = Command::new(env!("CARGO_BIN_EXE_uptimer"))
+            .args(["migrate", "up", "--database-url", &url])
+            .output()
+            .unwrap();
+        assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+        let b = Broker::start();
+        let topic = unique("events");
+        b.create_topic(&topic, 1);
+        b.create_topic(&format!("{topic}.dlq"), 1);
+        let event = |uuid: &str, ms: u64| {
+            format!(
+                r#"{{"schema_title":"ProbeEvent","schema_version":"0.3.0","uuid":"{uuid}","event_time":"2026-11-25T12:00:00+00:00","protocol":"http","hostname":"h","port":80,"path":"/","status_code":200,"response_time_ms":{ms},"regex":null,"matches_regex":null}}"#
+            )
+        };
+        // Valid for the schema, but too large for the integer column.
+        let too_slow = event("4c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", 3_000_000_000);
+        let fine = event("5c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", 12);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", b.bootstrap()).create().unwrap();
+        rt.block_on(async {
+            for payload in [&too_slow, &fine] {
+                producer.send(FutureRecord::<str, str>::to(&topic).payload(payload), Duration::from_secs(10)).await.unwrap();
+            }
+        });
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut env = consumer_env(&b, &topic, &unique("group"));
+        env.retain(|(k, _)| *k != "WRITER_PLUGIN");
+        env.extend([
+            ("WRITER_PLUGIN", "writers.postgres".to_owned()),
+            ("DATABASE_URL", url.clone()),
+            ("DATA_DIR", data_dir.path().display().to_string()),
+            ("POSTGRES_QUEUE_TIMEOUT", "0.2".to_owned()),
+        ]);
+        let c = uptimer(&env).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+
+        let dlq: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", b.bootstrap())
+            .set("group.id", unique("dlq-reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .unwrap();
+        dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+        let (payload, reason) = rt.block_on(async {
+            let m = tokio::time::timeout(Duration::from_secs(60), dlq.recv()).await.expect("a dead letter").unwrap();
+            let reason = m.headers().unwrap().iter().find(|h| h.key == "uptimer.error").and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap();
+            (serde_json::from_slice::<serde_json::Value>(m.payload().unwrap()).unwrap(), reason)
+        });
+        let out = stop(c);
+        assert_eq!(payload["uuid"], "4c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(reason.contains("probe_events"), "{reason}");
+        let stored: Vec<String> = rt.block_on(async {
+            let client = pg::connect(&url).await;
+            client.query("SELECT uuid::text FROM probe_events", &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
+        });
+        assert_eq!(stored, vec!["5c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d".to_owned()]);
+        // Nothing went to a local rejects file: the topic is where consumers keep them.
+        assert!(!data_dir.path().join("rejects").exists());
+    })
+    .await
+    .unwrap();
+}

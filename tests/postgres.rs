@@ -1,0 +1,982 @@
+//! writers.postgres and `uptimer migrate` against a real PostgreSQL: each test makes its own
+//! database (or its own private cluster when it stops the server) and drops it after.
+
+mod pg;
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::macros::datetime;
+use tokio_postgres::Client;
+use uptimer::config::{DatabaseUrl, PostgresSettings};
+use uptimer::event::{DummyEvent, ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::writers::Writer;
+use uptimer::writers::postgres::connect::ConnectOptions;
+use uptimer::writers::postgres::{Options, PostgresWriter, Source, migrate, partitions};
+
+use pg::{PrivateCluster, TestDb, eventually};
+
+fn settings(url: &str) -> PostgresSettings {
+    PostgresSettings {
+        database_url: Some(DatabaseUrl::new(url)),
+        ..PostgresSettings::default()
+    }
+}
+
+async fn migrated(url: &str) -> Client {
+    let mut c = pg::connect(url).await;
+    migrate::up(&mut c).await.expect("migrate up");
+    partitions::maintain(&mut c, None).await.unwrap();
+    c
+}
+
+/// A probe event with every field set (even `i`) or only the original's (odd `i`).
+fn probe(i: usize, at: OffsetDateTime) -> ProbeEvent {
+    let mut e = ProbeEvent::new(at, "https", &format!("host{}.example", i % 7), 443);
+    e.path = format!("/p/{i}");
+    e.status_code = 200 + (i % 5) as u16;
+    e.response_time_ms = (i % 1000) as u64;
+    e.regex = i.is_multiple_of(3).then(|| "ok".to_owned());
+    e.matches_regex = i.is_multiple_of(3).then_some(i.is_multiple_of(2));
+    if i.is_multiple_of(2) {
+        e.error = Some(format!("error {i}"));
+        e.url = Some(format!("https://host{}.example/p/{i}", i % 7));
+        e.target = Some(format!("target{}", i % 7));
+        e.name = Some(format!("name {}", i % 7));
+        e.location = Some("eu-1".into());
+        e.up = Some(i.is_multiple_of(4));
+        e.error_kind = Some(ErrorKind::ALL[i % ErrorKind::ALL.len()]);
+        e.phases_ms = Some(Phases {
+            dns: Some(i as f64 / 8.0),
+            connect: Some(1.5),
+            tls: None,
+            ttfb: Some(2.25),
+            transfer: Some(0.125),
+        });
+        e.ip = Some("192.0.2.1".into());
+        e.http_version = Some("HTTP/2".into());
+        e.body_bytes = Some(i as u64 * 1000);
+        e.redirects = Some((i % 3) as u32);
+        e.tls_cert_not_after = Some(datetime!(2027-01-15 23:59:59 UTC));
+    }
+    e
+}
+
+fn events(n: usize, offset: usize) -> Vec<Event> {
+    let now = OffsetDateTime::now_utc();
+    (0..n)
+        .map(|i| {
+            let t = now - time::Duration::milliseconds((i % 100_000) as i64 * 10);
+            Event::from(probe(i + offset, t))
+        })
+        .collect()
+}
+
+async fn count(c: &Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+async fn writer(url: &str, data_dir: &Path, source: Source) -> PostgresWriter {
+    let mut s = settings(url);
+    s.shutdown_timeout = Duration::from_secs(20);
+    PostgresWriter::new(
+        &s,
+        data_dir,
+        Options {
+            source,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("writer starts")
+}
+
+/// The logical schema: tables (not partitions), columns, constraints, indexes, comments,
+/// domains, and the daily partitions' names.
+async fn schema(c: &Client) -> Vec<String> {
+    let queries = [
+        "SELECT format('table %s partitioned=%s', c.relname, c.relkind = 'p')
+           FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace
+            AND c.relkind IN ('r','p') AND NOT c.relispartition",
+        "SELECT format('column %s.%s %s notnull=%s default=%s comment=%s', c.relname, a.attname,
+                format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                pg_get_expr(d.adbin, d.adrelid), col_description(c.oid, a.attnum))
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r','p')
+            AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped",
+        "SELECT format('constraint %s.%s %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
+           FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+          WHERE c.relnamespace = 'public'::regnamespace AND NOT c.relispartition",
+        "SELECT format('index %s', pg_get_indexdef(i.indexrelid))
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+          WHERE c.relnamespace = 'public'::regnamespace AND NOT c.relispartition",
+        "SELECT format('domain %s %s %s', t.typname, format_type(t.typbasetype, NULL),
+                (SELECT string_agg(pg_get_constraintdef(k.oid), ',') FROM pg_constraint k WHERE k.contypid = t.oid))
+           FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace AND t.typtype = 'd'",
+        "SELECT format('partition %s', c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE c.relname <> 'probe_events_legacy' AND c.relkind = 'r'",
+    ];
+    let mut out = Vec::new();
+    for q in queries {
+        for r in c.query(q, &[]).await.unwrap() {
+            out.push(r.get::<_, String>(0));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn postgres_migrate_up_down_up_on_an_empty_database() {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    let applied = migrate::up(&mut c).await.unwrap();
+    assert_eq!(applied.len(), migrate::FILES.len());
+    partitions::maintain(&mut c, None).await.unwrap();
+    let first = schema(&c).await;
+    assert!(
+        first
+            .iter()
+            .any(|l| l == "table probe_events partitioned=t"),
+        "{first:#?}"
+    );
+    assert!(
+        first.iter().any(|l| l.starts_with("column targets.tags")),
+        "{first:#?}"
+    );
+    assert!(
+        first.iter().any(|l| l == "partition probe_events_default"),
+        "{first:#?}"
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.starts_with("column dummy_events.integer_value numeric")),
+        "{first:#?}"
+    );
+    assert!(
+        migrate::up(&mut c).await.unwrap().is_empty(),
+        "up twice applies nothing"
+    );
+
+    for m in migrate::migrations().iter().rev() {
+        assert_eq!(migrate::down(&mut c).await.unwrap(), Some(m.file.clone()));
+    }
+    assert_eq!(migrate::down(&mut c).await.unwrap(), None);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r','p') AND relname <> 'schema_migrations'").await,
+        0,
+        "down removes everything up made"
+    );
+    assert_eq!(count(&c, "SELECT count(*) FROM schema_migrations").await, 0);
+
+    migrate::up(&mut c).await.unwrap();
+    partitions::maintain(&mut c, None).await.unwrap();
+    assert_eq!(
+        schema(&c).await,
+        first,
+        "up after down gives the same schema"
+    );
+}
+
+/// Applies the original's four migrations the way dbmate does.
+async fn original_dbmate_up(c: &mut Client) {
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) PRIMARY KEY)",
+    )
+    .await
+    .unwrap();
+    for m in migrate::migrations().into_iter().take(4) {
+        let tx = c.transaction().await.unwrap();
+        tx.batch_execute(&m.up).await.unwrap();
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&m.version],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+const ORIGINAL_ROWS: &str = "SELECT md5(string_agg(format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s',
+        uuid, event_time, schema_title, schema_version, protocol, hostname, port, path, status_code,
+        response_time_ms, error, regex, matches_regex), ',' ORDER BY uuid)), count(*)
+    FROM probe_events";
+
+#[tokio::test]
+async fn postgres_database_of_the_original_is_upgraded_in_place_and_matches_a_fresh_one() {
+    let old = TestDb::new().await;
+    let mut c = old.client().await;
+    original_dbmate_up(&mut c).await;
+    // Rows as the original's writer stored them, over the last three days.
+    c.batch_execute(
+        "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol, hostname, port, path, status_code, response_time_ms, error, regex, matches_regex)
+         SELECT gen_random_uuid(), now() - (i || ' minutes')::interval, 'ProbeEvent', '0.2.0', 'https',
+                'host' || (i % 10) || '.example', 443, '/', 200, i % 500, '', CASE WHEN i % 2 = 0 THEN 'ok' END,
+                CASE WHEN i % 2 = 0 THEN true END
+           FROM generate_series(1, 3000) AS i;
+         INSERT INTO dummy_events VALUES (gen_random_uuid(), now(), 'DummyEvent', '0.1.0', 'readers.dummy', 'writers.postgres', 7, 0.5);",
+    )
+    .await
+    .unwrap();
+    let before = c.query_one(ORIGINAL_ROWS, &[]).await.unwrap();
+    let filenode: i64 = c
+        .query_one("SELECT pg_relation_filenode('probe_events')::int8", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let applied = migrate::up(&mut c).await.unwrap();
+    assert_eq!(applied.len(), migrate::FILES.len() - 4, "{applied:?}");
+    partitions::maintain(&mut c, None).await.unwrap();
+
+    let after = c.query_one(ORIGINAL_ROWS, &[]).await.unwrap();
+    assert_eq!(after.get::<_, i64>(1), 3000);
+    assert_eq!(
+        before.get::<_, String>(0),
+        after.get::<_, String>(0),
+        "every row kept as it was"
+    );
+    let legacy: i64 = c
+        .query_one(
+            "SELECT pg_relation_filenode('probe_events_legacy')::int8 FROM pg_inherits
+              WHERE inhrelid = 'probe_events_legacy'::regclass AND inhparent = 'probe_events'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        legacy, filenode,
+        "the original table is attached as a partition, not copied"
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM dummy_events WHERE integer_value = 7"
+        )
+        .await,
+        1
+    );
+
+    let fresh = TestDb::new().await;
+    let f = migrated(&fresh.url).await;
+    // The same logical schema; only the daily partitions that the original's table already
+    // covers (its rows reach today) are not made.
+    let tables = |s: Vec<String>| -> Vec<String> {
+        s.into_iter()
+            .filter(|l| !l.starts_with("partition "))
+            .collect()
+    };
+    let (upgraded, fresh_schema) = (schema(&c).await, schema(&f).await);
+    assert_eq!(tables(upgraded.clone()), tables(fresh_schema.clone()));
+    let tomorrow = OffsetDateTime::now_utc().date().next_day().unwrap();
+    for l in fresh_schema.iter().filter(|l| l.starts_with("partition ")) {
+        let day = l.trim_start_matches("partition probe_events_p");
+        if l.ends_with("_default")
+            || day >= partitions::partition_name("", tomorrow).trim_start_matches("_p")
+        {
+            assert!(
+                upgraded.contains(l),
+                "{l} missing after the upgrade: {upgraded:#?}"
+            );
+        }
+    }
+
+    // And the upgraded database takes new events.
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&old.url, dir.path(), Source::Prober).await;
+    w.write(&events(100, 0)).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM probe_events").await, 3100);
+    assert_eq!(count(&c, "SELECT count(*) FROM targets").await, 7);
+}
+
+fn as_json(e: &Event) -> serde_json::Map<String, Value> {
+    e.to_json().as_object().unwrap().clone()
+}
+
+#[tokio::test]
+async fn postgres_writes_100000_events_and_reads_them_back_field_by_field() {
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    assert_eq!(w.batching().max_events, 5000);
+    let all = events(100_000, 0);
+    for batch in all.chunks(5000) {
+        w.write(batch).await.unwrap();
+    }
+    w.close().await.unwrap();
+    let h = w.health();
+    assert_eq!(h.written.load(Ordering::Relaxed), 100_000);
+    assert_eq!(h.rejected.load(Ordering::Relaxed), 0);
+
+    let rows = c
+        .query(
+            "SELECT uuid, event_time, schema_title, schema_version, protocol, hostname, port, path,
+                    status_code, response_time_ms, error, regex, matches_regex, url, target_id, location,
+                    up, error_kind, phases_ms_dns, phases_ms_connect, phases_ms_tls, phases_ms_ttfb,
+                    phases_ms_transfer, ip, http_version, body_bytes, redirects, tls_cert_not_after
+               FROM probe_events",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 100_000);
+    let by_uuid: HashMap<uuid::Uuid, &Event> = all.iter().map(|e| (e.envelope().uuid, e)).collect();
+    for r in &rows {
+        let id: uuid::Uuid = r.get("uuid");
+        let Event::Probe(e) = by_uuid[&id] else {
+            unreachable!()
+        };
+        // Stored as the event says it: microseconds.
+        let t = e.envelope.event_time;
+        assert_eq!(
+            r.get::<_, OffsetDateTime>("event_time"),
+            t.replace_nanosecond(t.microsecond() * 1000).unwrap()
+        );
+        assert_eq!(r.get::<_, String>("schema_title"), "ProbeEvent");
+        assert_eq!(r.get::<_, String>("schema_version"), "0.3.0");
+        assert_eq!(r.get::<_, String>("protocol"), e.protocol);
+        assert_eq!(r.get::<_, String>("hostname"), e.hostname);
+        assert_eq!(r.get::<_, i32>("port"), i32::from(e.port));
+        assert_eq!(r.get::<_, String>("path"), e.path);
+        assert_eq!(r.get::<_, i32>("status_code"), i32::from(e.status_code));
+        assert_eq!(
+            r.get::<_, i32>("response_time_ms") as u64,
+            e.response_time_ms
+        );
+        assert_eq!(r.get::<_, Option<String>>("error"), e.error);
+        assert_eq!(r.get::<_, Option<String>>("regex"), e.regex);
+        assert_eq!(r.get::<_, Option<bool>>("matches_regex"), e.matches_regex);
+        assert_eq!(r.get::<_, Option<String>>("url"), e.url);
+        assert_eq!(r.get::<_, Option<String>>("target_id"), e.target);
+        assert_eq!(r.get::<_, Option<String>>("location"), e.location);
+        assert_eq!(r.get::<_, Option<bool>>("up"), e.up);
+        assert_eq!(
+            r.get::<_, Option<String>>("error_kind"),
+            e.error_kind.map(|k| k.as_str().to_owned())
+        );
+        let p = e.phases_ms.unwrap_or_default();
+        assert_eq!(r.get::<_, Option<f64>>("phases_ms_dns"), p.dns);
+        assert_eq!(r.get::<_, Option<f64>>("phases_ms_connect"), p.connect);
+        assert_eq!(r.get::<_, Option<f64>>("phases_ms_tls"), p.tls);
+        assert_eq!(r.get::<_, Option<f64>>("phases_ms_ttfb"), p.ttfb);
+        assert_eq!(r.get::<_, Option<f64>>("phases_ms_transfer"), p.transfer);
+        assert_eq!(r.get::<_, Option<String>>("ip"), e.ip);
+        assert_eq!(r.get::<_, Option<String>>("http_version"), e.http_version);
+        assert_eq!(
+            r.get::<_, Option<i64>>("body_bytes"),
+            e.body_bytes.map(|b| b as i64)
+        );
+        assert_eq!(
+            r.get::<_, Option<i32>>("redirects"),
+            e.redirects.map(|b| b as i32)
+        );
+        assert_eq!(
+            r.get::<_, Option<OffsetDateTime>>("tls_cert_not_after"),
+            e.tls_cert_not_after
+        );
+    }
+    // Targets were upserted from the events.
+    let t = c
+        .query_one(
+            "SELECT url, name, hostname, port, first_seen <= last_seen FROM targets WHERE id = 'target0'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(t.get::<_, String>(0).starts_with("https://host0.example/"));
+    assert_eq!(t.get::<_, String>(1), "name 0");
+    assert_eq!(t.get::<_, i32>(3), 443);
+    assert!(t.get::<_, bool>(4));
+    // Every row of today landed in a daily partition, none in DEFAULT.
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM probe_events_default").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn postgres_the_same_batch_written_twice_is_stored_once() {
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let batch = events(2000, 0);
+    w.write(&batch).await.unwrap();
+    w.write(&batch).await.unwrap();
+    // And duplicates inside one batch.
+    let mut doubled = batch[..10].to_vec();
+    doubled.extend_from_slice(&batch[..10]);
+    w.write(&doubled).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM probe_events").await, 2000);
+    let h = w.health();
+    assert_eq!(h.written.load(Ordering::Relaxed), 2000);
+    assert_eq!(h.duplicates.load(Ordering::Relaxed), 2020);
+}
+
+#[tokio::test]
+async fn postgres_a_batch_with_bad_rows_stores_the_others_and_keeps_the_bad_ones() {
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let mut batch = events(1000, 0);
+    // Port 0 breaks the ip_port domain: the database refuses the row.
+    let Event::Probe(e) = &mut batch[417] else {
+        unreachable!()
+    };
+    e.port = 0;
+    let bad_db = e.envelope.uuid;
+    // A response time the original's integer column cannot hold: refused before sending.
+    let Event::Probe(e) = &mut batch[901] else {
+        unreachable!()
+    };
+    e.response_time_ms = 5_000_000_000;
+    let bad_range = e.envelope.uuid;
+    // A type without a table.
+    let mut job = DummyEvent::new("t", "r", 1, 0.0);
+    job.envelope.schema_title = "NoSuchEvent".into();
+    batch.push(job.into());
+    w.write(&batch).await.unwrap();
+    w.close().await.unwrap();
+
+    assert_eq!(count(&c, "SELECT count(*) FROM probe_events").await, 998);
+    assert_eq!(w.health().rejected.load(Ordering::Relaxed), 3);
+    let text = std::fs::read_to_string(dir.path().join("rejects/probe_events.jsonl")).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let reasons: HashMap<String, String> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["uuid"].as_str().unwrap().to_owned(),
+                l["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        reasons[&bad_db.to_string()].contains("ip_port"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[&bad_range.to_string()].contains("response_time_ms"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[&bad_range.to_string()].contains("out of range"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        lines[0]["event"]["schema_title"], "ProbeEvent",
+        "the whole event is kept"
+    );
+    let other = std::fs::read_to_string(dir.path().join("rejects/no_such_events.jsonl")).unwrap();
+    assert!(other.contains("uptimer migrate up"), "{other}");
+}
+
+#[tokio::test]
+async fn postgres_dummy_events_take_every_number_their_schema_allows() {
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let batch: Vec<Event> = [i64::MAX, -1_000_000, 70_000]
+        .iter()
+        .map(|&v| DummyEvent::new("writers.postgres", "readers.dummy", v, 1e300).into())
+        .collect();
+    w.write(&batch).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM dummy_events WHERE integer_value IN (9223372036854775807, -1000000, 70000) AND float_value = 1e300").await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn postgres_retention_drops_only_expired_partitions() {
+    let db = TestDb::new().await;
+    let mut c = migrated(&db.url).await;
+    let today = OffsetDateTime::now_utc().date();
+    partitions::ensure(
+        &mut c,
+        "probe_events",
+        today - time::Duration::days(40),
+        today,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let now = OffsetDateTime::now_utc();
+    let batch: Vec<Event> = [35, 29, 5, 0, -400]
+        .iter()
+        .enumerate()
+        .map(|(i, days)| probe(i, now - time::Duration::days(*days)).into())
+        .collect();
+    w.write(&batch).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM probe_events_default").await,
+        1,
+        "the far future goes to DEFAULT"
+    );
+    // Making that day's partition later moves the row out of DEFAULT.
+    let far = (now + time::Duration::days(400)).date();
+    let made = partitions::ensure(&mut c, "probe_events", far, far)
+        .await
+        .unwrap();
+    assert_eq!(made, vec![partitions::partition_name("probe_events", far)]);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM probe_events_default").await,
+        0
+    );
+    assert_eq!(
+        count(&c, &format!("SELECT count(*) FROM {}", made[0])).await,
+        1
+    );
+    let (_, dropped) = partitions::maintain(&mut c, Some(30)).await.unwrap();
+    assert!(dropped.len() >= 9, "{dropped:?}");
+    let cutoff = today - time::Duration::days(30);
+    for d in &dropped {
+        let day = time::Date::parse(
+            d.trim_start_matches("probe_events_p"),
+            time::macros::format_description!("[year][month][day]"),
+        )
+        .unwrap();
+        assert!(day < cutoff, "{d} is not expired");
+    }
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM probe_events").await,
+        4,
+        "only the 35-day-old row went"
+    );
+    assert_eq!(
+        count(
+            &c,
+            &format!(
+                "SELECT count(*) FROM pg_class WHERE relname = '{}'",
+                partitions::partition_name("probe_events", cutoff)
+            )
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn postgres_two_writers_in_parallel_on_the_same_table() {
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let all = events(30_000, 0);
+    let (a, b) = (all[..20_000].to_vec(), all[10_000..].to_vec());
+    let mut tasks = Vec::new();
+    for part in [a, b] {
+        let url = db.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = writer(&url, dir.path(), Source::Replayable).await;
+            for batch in part.chunks(1000) {
+                w.write(batch).await.unwrap();
+            }
+            w.close().await.unwrap();
+            w.health().written.load(Ordering::Relaxed)
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        written += t.await.unwrap();
+    }
+    assert_eq!(written, 30_000, "each event inserted by exactly one writer");
+    assert_eq!(count(&c, "SELECT count(*) FROM probe_events").await, 30_000);
+}
+
+#[tokio::test]
+async fn postgres_startup_says_what_to_do_when_the_schema_is_not_migrated() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = PostgresWriter::new(&settings(&db.url), dir.path(), Options::default())
+        .await
+        .err()
+        .expect("refuses to start");
+    assert!(err.to_string().contains("uptimer migrate up"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_spooled_events_are_written_after_a_restart() {
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: the events wait in the spool.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut s = settings(&format!("postgres://postgres@127.0.0.1:{closed}/x"));
+    s.shutdown_timeout = Duration::from_millis(300);
+    let mut w = PostgresWriter::new(&s, dir.path(), Options::default())
+        .await
+        .expect("an unreachable database does not stop a prober");
+    let batch = events(3000, 0);
+    for b in batch.chunks(1000) {
+        w.write(b).await.unwrap();
+    }
+    w.close().await.unwrap();
+    assert_eq!(w.health().spilled.load(Ordering::Relaxed), 3000);
+    let spooled: Vec<_> = std::fs::read_dir(dir.path().join("spool/postgres"))
+        .unwrap()
+        .collect();
+    assert!(!spooled.is_empty(), "events are on disk after shutdown");
+
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    assert!(
+        eventually(Duration::from_secs(20), async || count(
+            &c,
+            "SELECT count(*) FROM probe_events"
+        )
+        .await
+            == 3000)
+        .await,
+        "spooled events are written once the database is there"
+    );
+    w.close().await.unwrap();
+    assert_eq!(w.health().spilled.load(Ordering::Relaxed), 0);
+    assert_eq!(w.health().written.load(Ordering::Relaxed), 3000);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("spool/postgres"))
+            .unwrap()
+            .count(),
+        0,
+        "the spool is empty once drained"
+    );
+}
+
+/// Feeds `n` events in batches while `disturb` runs; returns the events.
+async fn run_through(
+    w: &mut PostgresWriter,
+    n: usize,
+    batch: usize,
+    disturb: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Vec<Event> {
+    let all = events(n, 0);
+    let disturbance = tokio::spawn(disturb);
+    for b in all.chunks(batch) {
+        w.write(b).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    disturbance.await.unwrap();
+    w.close().await.unwrap();
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_server_restarts_and_killed_connections_lose_and_duplicate_nothing() {
+    let cluster = Arc::new(PrivateCluster::start());
+    let db = TestDb::on(&cluster.url()).await;
+    let c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let health = w.health();
+    let (url, cl) = (db.url.clone(), cluster.clone());
+    let h = health.clone();
+    let all = run_through(&mut w, 40_000, 200, async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Connections killed under the writer.
+        let admin = pg::connect(&url).await;
+        let killed: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                  WHERE pid <> pg_backend_pid() AND datname = current_database()) k",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(killed > 0, "the writer had connections");
+        drop(admin);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The server goes away for a while.
+        let cl2 = cl.clone();
+        tokio::task::spawn_blocking(move || cl2.stop_server())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!h.connected.load(Ordering::Relaxed), "the writer noticed");
+        assert!(
+            h.spilled.load(Ordering::Relaxed) > 0,
+            "events waited in the disk spool during the outage"
+        );
+        tokio::task::spawn_blocking(move || cl.start_server())
+            .await
+            .unwrap();
+    })
+    .await;
+    let c = if c.is_closed() {
+        pg::connect(&db.url).await
+    } else {
+        c
+    };
+    let stored = count(&c, "SELECT count(*) FROM probe_events").await;
+    let distinct = count(&c, "SELECT count(DISTINCT uuid) FROM probe_events").await;
+    assert_eq!(stored, all.len() as i64, "nothing lost");
+    assert_eq!(distinct, stored, "nothing duplicated");
+    let want: HashSet<uuid::Uuid> = all.iter().map(|e| e.envelope().uuid).collect();
+    let got: HashSet<uuid::Uuid> = c
+        .query("SELECT uuid FROM probe_events", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(health.rejected.load(Ordering::Relaxed), 0);
+    drop(db);
+    drop(cluster);
+}
+
+#[tokio::test]
+async fn postgres_event_json_keys_all_have_a_column() {
+    // Every field a ProbeEvent can carry is stored somewhere (new fields need a migration).
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let cols: HashSet<String> = c
+        .query(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = 'probe_events'::regclass AND attnum > 0 AND NOT attisdropped",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for (k, v) in as_json(&events(1, 0)[0]) {
+        match v {
+            Value::Object(o) => {
+                for sub in o.keys() {
+                    assert!(cols.contains(&format!("{k}_{sub}")), "{k}.{sub}");
+                }
+            }
+            _ if k == "target" => assert!(cols.contains("target_id")),
+            _ if k == "name" => {} // a target's property, in targets.name
+            _ => assert!(cols.contains(&k), "{k}"),
+        }
+    }
+}
+
+#[test]
+fn postgres_migrate_command_applies_and_reports() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::new());
+    let bin = env!("CARGO_BIN_EXE_uptimer");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .arg("migrate")
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("DATABASE_URL", &db.url)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["status"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("[ ] 20210115091009_create_dummy_events.sql"),
+        "{out}"
+    );
+    let (code, out, err) = run(&["up"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("applied 20261125230000_partition_probe_events.sql"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["status"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Pending: 0"), "{out}");
+    let (code, out, _) = run(&["down"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("rolled back 20261125230300"), "{out}");
+
+    // A bad URL: one line, password masked.
+    let out = std::process::Command::new(bin)
+        .args([
+            "migrate",
+            "status",
+            "--database-url",
+            "postgres://u:hunter2@127.0.0.1:1/x",
+        ])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("u:***@127.0.0.1:1/x"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    drop(db);
+}
+
+#[tokio::test]
+async fn postgres_sslmode_require_verify_ca_and_verify_full_behave_like_libpq() {
+    let ca = support::test_ca();
+    let now = OffsetDateTime::now_utc();
+    let leaf = ca.issue_leaf(
+        &["localhost"],
+        now - time::Duration::days(1),
+        now + time::Duration::days(30),
+    );
+    let cluster = PrivateCluster::init(&[
+        "ssl = on",
+        "ssl_cert_file = 'server.crt'",
+        "ssl_key_file = 'server.key'",
+    ]);
+    cluster.put_file("server.crt", leaf.cert_pem.as_bytes(), 0o644);
+    cluster.put_file("server.key", leaf.key_pem.as_bytes(), 0o600);
+    cluster.start_server();
+    let other_ca = support::test_ca();
+
+    let try_connect = async |host: &str, mode: &str, ca_file: Option<&Path>| {
+        let url = DatabaseUrl::new(format!(
+            "postgres://postgres@{host}:{}/postgres?sslmode={mode}",
+            cluster.port
+        ));
+        let opts = ConnectOptions::parse(&url, ca_file).unwrap();
+        match opts.connect().await {
+            Ok(c) => {
+                let ssl: bool = c
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                Ok(ssl)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let ca_file = Some(ca.ca_file.as_path());
+    assert_eq!(try_connect("127.0.0.1", "require", None).await, Ok(true));
+    assert_eq!(try_connect("127.0.0.1", "prefer", None).await, Ok(true));
+    assert_eq!(try_connect("127.0.0.1", "disable", None).await, Ok(false));
+    assert_eq!(
+        try_connect("localhost", "verify-full", ca_file).await,
+        Ok(true)
+    );
+    assert_eq!(
+        try_connect("127.0.0.1", "verify-ca", ca_file).await,
+        Ok(true)
+    );
+    let e = try_connect("127.0.0.1", "verify-full", ca_file)
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains("certificate"),
+        "the name 127.0.0.1 is not in the certificate: {e}"
+    );
+    let e = try_connect("localhost", "verify-full", Some(other_ca.ca_file.as_path()))
+        .await
+        .unwrap_err();
+    assert!(e.contains("UnknownIssuer"), "{e}");
+    let e = try_connect("localhost", "verify-ca", Some(other_ca.ca_file.as_path()))
+        .await
+        .unwrap_err();
+    assert!(e.contains("UnknownIssuer"), "{e}");
+    // require with a CA file verifies the chain, as libpq does with a root certificate.
+    assert!(
+        try_connect("localhost", "require", Some(other_ca.ca_file.as_path()))
+            .await
+            .is_err()
+    );
+}
+
+fn uptimer(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_uptimer"));
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("WRITER_PLUGIN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn postgres_check_config_masks_the_database_password() {
+    let (code, out, err) = uptimer(
+        &["check-config"],
+        &[
+            ("WRITER_PLUGIN", "writers.postgres"),
+            (
+                "DATABASE_URL",
+                "postgres://uptimer:hunter2@db.example/uptimer",
+            ),
+            ("PROBE_URLS", "https://example.org"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("postgres://uptimer:***@db.example/uptimer"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("hunter2") && !err.contains("hunter2"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn postgres_writer_settings_errors_are_one_line_naming_the_setting() {
+    let (code, _, err) = uptimer(
+        &["check-config"],
+        &[
+            ("WRITER_PLUGIN", "writers.postgres"),
+            ("PROBE_URLS", "https://example.org"),
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("uptimer: DATABASE_URL: expected a libpq URL"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (code, _, err) = uptimer(
+        &["check-config"],
+        &[
+            ("WRITER_PLUGIN", "writers.postgres"),
+            ("DATABASE_URL", "postgres://u:hunter2@h/db?sslmode=maybe"),
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("DATABASE_URL") && err.contains("verify-full"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}

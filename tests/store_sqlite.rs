@@ -1,0 +1,447 @@
+//! The embedded store on a real SQLite file: idempotent writes, exact rollups under replays
+//! and concurrent writers, incidents from up→down transitions, retention, and the queries the
+//! dashboard runs.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::macros::datetime;
+use uptimer::config::StoreSettings;
+use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::store::{
+    DAY, HOUR, IncidentQuery, MINUTE, OverviewQuery, Sort, SqliteStore, Status, Store, to_micros,
+};
+
+fn store(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(&StoreSettings::with_path(
+        dir.path().join("s/uptimer.sqlite3"),
+    ))
+    .unwrap()
+}
+
+fn event(target: &str, t: OffsetDateTime, up: bool, ms: u64) -> Event {
+    let mut e = ProbeEvent::new(t, "https", "example.org", 443);
+    e.target = Some(target.into());
+    e.name = Some(format!("name of {target}"));
+    e.url = Some(format!("https://example.org/{target}"));
+    e.up = Some(up);
+    e.response_time_ms = ms;
+    e.status_code = if up { 200 } else { 503 };
+    if !up {
+        e.error_kind = Some(ErrorKind::HttpStatus);
+        e.error = Some("unexpected status 503".into());
+    }
+    e.phases_ms = Some(Phases {
+        dns: Some(1.0),
+        connect: Some(2.0),
+        tls: Some(3.0),
+        ttfb: Some(ms as f64 - 7.0),
+        transfer: Some(1.0),
+    });
+    e.tls_cert_not_after = Some(datetime!(2027-01-01 0:00 UTC));
+    e.into()
+}
+
+fn now() -> OffsetDateTime {
+    // Rollup windows are relative to the wall clock; events a little in the past.
+    OffsetDateTime::now_utc() - Duration::from_secs(120)
+}
+
+#[tokio::test]
+async fn the_file_is_in_wal_mode_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    s.ingest(vec![event("a", now(), true, 50)]).await.unwrap();
+    drop(s);
+    let c = journal_mode_of(&dir.path().join("s/uptimer.sqlite3"));
+    assert_eq!(c, "wal");
+    let s = store(&dir);
+    assert_eq!(s.target("a").await.unwrap().unwrap().status, Status::Up);
+}
+
+fn journal_mode_of(p: &std::path::Path) -> String {
+    // The journal mode is a property of the file: read it back with the sqlite3 header bytes
+    // 18 and 19 (2 = WAL).
+    let bytes = std::fs::read(p).unwrap();
+    if bytes[18] == 2 && bytes[19] == 2 {
+        "wal".into()
+    } else {
+        format!("{}/{}", bytes[18], bytes[19])
+    }
+}
+
+#[tokio::test]
+async fn replaying_a_batch_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let t0 = now();
+    let batch: Vec<Event> = (0..10)
+        .map(|i| event("a", t0 + Duration::from_secs(i), i % 5 != 4, 20 + i))
+        .collect();
+    let first = s.ingest(batch.clone()).await.unwrap();
+    assert_eq!((first.inserted, first.duplicates), (10, 0));
+    let before = s
+        .series("a", to_micros(t0) - HOUR, to_micros(t0) + HOUR, MINUTE)
+        .await
+        .unwrap();
+    let (inc_before, _) = s
+        .incidents(IncidentQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let again = s.ingest(batch.clone()).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 10));
+    let after = s
+        .series("a", to_micros(t0) - HOUR, to_micros(t0) + HOUR, MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    let (inc_after, _) = s
+        .incidents(IncidentQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(inc_before.len(), inc_after.len());
+    let total: u64 = after.iter().map(|p| p.checks).sum();
+    let up: u64 = after.iter().map(|p| p.up).sum();
+    assert_eq!((total, up), (10, 8));
+}
+
+#[tokio::test]
+async fn parallel_writers_with_overlapping_batches_keep_rollups_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s/uptimer.sqlite3");
+    let t0 = now();
+    let events: Vec<Event> = (0..600)
+        .map(|i| {
+            event(
+                &format!("t{}", i % 3),
+                t0 - Duration::from_millis(i * 100),
+                true,
+                10 + i % 50,
+            )
+        })
+        .collect();
+    // Two stores on the same file (as two processes would be), each writing every event,
+    // in different batch cuts.
+    let a = SqliteStore::open(&StoreSettings::with_path(path.clone())).unwrap();
+    let b = SqliteStore::open(&StoreSettings::with_path(path.clone())).unwrap();
+    let (ea, eb) = (events.clone(), events.clone());
+    let ta = tokio::spawn(async move {
+        let mut n = 0;
+        for chunk in ea.chunks(70) {
+            n += a.ingest(chunk.to_vec()).await.unwrap().inserted;
+        }
+        n
+    });
+    let tb = tokio::spawn(async move {
+        let mut n = 0;
+        for chunk in eb.chunks(33).rev() {
+            n += b.ingest(chunk.to_vec()).await.unwrap().inserted;
+        }
+        n
+    });
+    let (na, nb) = (ta.await.unwrap(), tb.await.unwrap());
+    assert_eq!(na + nb, 600, "every event inserted exactly once");
+    let s = SqliteStore::open(&StoreSettings::with_path(path)).unwrap();
+    for t in ["t0", "t1", "t2"] {
+        let from = to_micros(t0) - 2 * HOUR;
+        let to = to_micros(t0) + HOUR;
+        let minutes: u64 = s
+            .series(t, from, to, MINUTE)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.checks)
+            .sum();
+        let hours: u64 = s
+            .series(t, from, to, HOUR)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.checks)
+            .sum();
+        assert_eq!((minutes, hours), (200, 200), "{t}");
+        let u = s.uptime(t, from, to).await.unwrap();
+        assert_eq!((u.checks, u.up, u.ratio), (200, 200, Some(1.0)));
+    }
+}
+
+#[tokio::test]
+async fn incidents_open_on_the_first_failure_and_close_on_the_next_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let t0 = now() - Duration::from_secs(60);
+    let pattern = [true, true, false, false, false, true, true, false, true];
+    for (i, up) in pattern.iter().enumerate() {
+        // One event per batch, as a prober delivers them.
+        s.ingest(vec![event(
+            "a",
+            t0 + Duration::from_secs(i as u64 * 5),
+            *up,
+            30,
+        )])
+        .await
+        .unwrap();
+    }
+    let (list, total) = s
+        .incidents(IncidentQuery {
+            target: Some("a".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    let older = &list[1];
+    assert_eq!(older.started_at, to_micros(t0 + Duration::from_secs(10)));
+    assert_eq!(
+        older.ended_at,
+        Some(to_micros(t0 + Duration::from_secs(25)))
+    );
+    assert_eq!(older.failed_checks, 3);
+    assert_eq!(older.error_kind.as_deref(), Some("http_status"));
+    assert_eq!(older.error.as_deref(), Some("unexpected status 503"));
+    assert_eq!(list[0].failed_checks, 1);
+    assert!(list[0].ended_at.is_some());
+    let t = s.target("a").await.unwrap().unwrap();
+    assert_eq!(
+        t.status,
+        Status::Degraded,
+        "passed last, failed within the last 10"
+    );
+    assert_eq!(t.recent, "uuddduudu");
+    assert_eq!(
+        t.cert_not_after,
+        Some(to_micros(datetime!(2027-01-01 0:00 UTC)))
+    );
+    assert!(t.down_since.is_none());
+
+    // Still failing: the incident is open and the target down since its first failure.
+    s.ingest(vec![event("a", t0 + Duration::from_secs(50), false, 30)])
+        .await
+        .unwrap();
+    let t = s.target("a").await.unwrap().unwrap();
+    assert_eq!(t.status, Status::Down);
+    assert_eq!(t.down_since, Some(to_micros(t0 + Duration::from_secs(50))));
+    let (open, _) = s
+        .incidents(IncidentQuery {
+            open_only: true,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].target_name, "name of a");
+}
+
+#[tokio::test]
+async fn a_late_event_counts_in_rollups_but_does_not_rewrite_the_live_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let t0 = now();
+    s.ingest(vec![event("a", t0, true, 30)]).await.unwrap();
+    s.ingest(vec![event("a", t0 - Duration::from_secs(30), false, 30)])
+        .await
+        .unwrap();
+    let t = s.target("a").await.unwrap().unwrap();
+    assert_eq!((t.status, t.recent.as_str()), (Status::Up, "u"));
+    let (list, _) = s
+        .incidents(IncidentQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(list.is_empty());
+    let u = s
+        .uptime("a", to_micros(t0) - HOUR, to_micros(t0) + HOUR)
+        .await
+        .unwrap();
+    assert_eq!((u.checks, u.up), (2, 1));
+}
+
+#[tokio::test]
+async fn p95_comes_from_merged_histograms_and_phases_average() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let t0 = OffsetDateTime::now_utc();
+    let t0 = t0 - Duration::from_secs(3 * 3600);
+    // 100 events over several minutes: 1..=100 ms + 10.
+    let events: Vec<Event> = (1..=100u64)
+        .map(|i| event("a", t0 + Duration::from_secs(i * 7), true, 10 + i))
+        .collect();
+    s.ingest(events).await.unwrap();
+    let from = to_micros(t0) - HOUR;
+    let to = to_micros(t0) + 2 * HOUR;
+    let hourly = s.series("a", from, to, 3 * HOUR).await.unwrap();
+    assert_eq!(hourly.len(), 1);
+    let p = &hourly[0];
+    assert_eq!(p.checks, 100);
+    let p95 = p.p95_ms.unwrap();
+    assert!((105.0..=105.0 * 1.2).contains(&p95), "{p95}");
+    assert!((p.avg_ms - 60.5).abs() < 1e-9, "{}", p.avg_ms);
+    assert_eq!((p.min_ms, p.max_ms), (11.0, 110.0));
+    assert!((p.phases_ms[3] - 53.5).abs() < 1e-9);
+    assert_eq!(p.phases_ms[0], 1.0);
+}
+
+#[tokio::test]
+async fn retention_prunes_each_level_on_its_own_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let now = OffsetDateTime::now_utc();
+    for days_ago in [0u64, 3, 10] {
+        s.ingest(vec![event(
+            "a",
+            now - Duration::from_secs(days_ago * 86_400 + 60),
+            true,
+            20,
+        )])
+        .await
+        .unwrap();
+    }
+    let deleted = s.prune(to_micros(now)).await.unwrap();
+    // 10-day-old raw event; 3- and 10-day-old minute rollups; no hour rollup (400 d).
+    assert_eq!(deleted, 3);
+    let events = s.events("a", 0, i64::MAX, 100).await.unwrap();
+    assert_eq!(events.len(), 2);
+    let hours = s
+        .series("a", to_micros(now) - 11 * DAY, to_micros(now) + HOUR, HOUR)
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 3);
+    let minutes = s
+        .series(
+            "a",
+            to_micros(now) - 11 * DAY,
+            to_micros(now) + HOUR,
+            MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(minutes.len(), 1);
+    assert_eq!(s.prune(to_micros(now)).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn overview_filters_sorts_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let t = now() + Duration::from_secs(110);
+    let mut batch = Vec::new();
+    for i in 0..120 {
+        batch.push(event(&format!("t{i:03}"), t, i % 10 != 0, 100 + i));
+    }
+    s.ingest(batch).await.unwrap();
+    s.sync_targets(vec![uptimer::store::sqlite::TargetInfo {
+        id: "t001".into(),
+        name: "Checkout API".into(),
+        url: "https://shop.example/api".into(),
+        protocol: "https".into(),
+        hostname: "shop.example".into(),
+        port: 443,
+        path: "/api".into(),
+        tags: vec!["prod".into(), "shop".into()],
+        interval_s: Some(30),
+    }])
+    .await
+    .unwrap();
+    let page = s
+        .overview(OverviewQuery {
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.counts.total(), 120);
+    assert_eq!((page.counts.down, page.counts.up), (12, 108));
+    assert_eq!(page.matching, 120);
+    assert_eq!(page.targets.len(), 50);
+    assert!(
+        page.targets[..12].iter().all(|t| t.status == Status::Down),
+        "problems first"
+    );
+    assert_eq!(page.tags, vec!["prod", "shop"]);
+    let last = s
+        .overview(OverviewQuery {
+            page: 2,
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(last.targets.len(), 20);
+    let found = s
+        .overview(OverviewQuery {
+            search: Some("checkout".into()),
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.targets.len(), 1);
+    assert_eq!(found.targets[0].tags, vec!["prod", "shop"]);
+    assert_eq!(found.targets[0].uptime.day, Some(1.0));
+    let tagged = s
+        .overview(OverviewQuery {
+            tag: Some("shop".into()),
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(tagged.matching, 1);
+    let wild = s
+        .overview(OverviewQuery {
+            search: Some("%".into()),
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(wild.matching, 0, "% is a literal, not a wildcard");
+    let down = s
+        .overview(OverviewQuery {
+            status: Some(Status::Down),
+            sort: Sort::ResponseTime,
+            desc: true,
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(down.matching, 12);
+    assert_eq!(down.targets[0].last_response_ms, Some(210));
+}
+
+#[tokio::test]
+async fn a_target_without_checks_for_three_intervals_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    s.ingest(vec![event(
+        "old",
+        OffsetDateTime::now_utc() - Duration::from_secs(3600),
+        true,
+        10,
+    )])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.target("old").await.unwrap().unwrap().status,
+        Status::Unknown
+    );
+    let page = s
+        .overview(OverviewQuery {
+            per_page: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.counts.unknown, 1);
+}
