@@ -127,7 +127,8 @@ async fn probers_produce_and_a_consumer_reads_every_event_once() {
         }
         assert_eq!(produced.len(), 4);
 
-        let mut consumer = uptimer(&consumer_env(&b, &topic, &unique("group")))
+        let group = unique("group");
+        let mut consumer = uptimer(&consumer_env(&b, &topic, &group))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -144,6 +145,16 @@ async fn probers_produce_and_a_consumer_reads_every_event_once() {
             uptimer::event::schema::validate_event(e).unwrap();
         }
         assert!(stderr.contains("consumer stopped"), "{stderr}");
+
+        // SIGTERM committed what was written: the same group starts after it, nothing is re-read.
+        let mut again = uptimer(&consumer_env(&b, &topic, &group))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let replayed = read_events(&mut again, 1, Duration::from_secs(8));
+        stop(again);
+        assert!(replayed.is_empty(), "{replayed:?}");
     })
     .await
     .unwrap();
@@ -510,6 +521,74 @@ async fn a_row_the_database_rejects_goes_to_the_dead_letter_topic_and_the_rest_i
         assert_eq!(stored, vec!["5c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d".to_owned()]);
         // Nothing went to a local rejects file: the topic is where consumers keep them.
         assert!(!data_dir.path().join("rejects").exists());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn original_event_format_sends_exactly_the_originals_fields() {
+    let server = http_server().await;
+    let url = server.url("/ok");
+    tokio::task::spawn_blocking(move || {
+        let b = Broker::start();
+        let topic = unique("events");
+        let out = uptimer(&[
+            ("WRITER_PLUGIN", "writers.kafka".into()),
+            ("EVENT_FORMAT", "original".into()),
+            ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+            ("KAFKA_WRITER_TOPIC", topic.clone()),
+            ("PROBE_URLS", url),
+            ("PROBE_INTERVAL", "-1".into()),
+        ])
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let c: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", b.bootstrap())
+            .set("group.id", unique("raw"))
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .unwrap();
+        c.subscribe(&[&topic]).unwrap();
+        let doc: serde_json::Value = rt.block_on(async {
+            let m = tokio::time::timeout(Duration::from_secs(30), c.recv())
+                .await
+                .expect("a message")
+                .unwrap();
+            serde_json::from_slice(m.payload().unwrap()).unwrap()
+        });
+        let mut keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "event_time",
+                "hostname",
+                "matches_regex",
+                "path",
+                "port",
+                "protocol",
+                "regex",
+                "response_time_ms",
+                "schema_title",
+                "schema_version",
+                "status_code",
+                "uuid"
+            ]
+        );
+        assert_eq!(doc["schema_version"], "0.2.0");
     })
     .await
     .unwrap();

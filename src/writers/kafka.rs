@@ -207,3 +207,36 @@ impl Writer for KafkaWriter {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+
+    #[test]
+    fn producer_is_idempotent_with_acks_all_and_gzip_for_the_original_consumer() {
+        let env = Env::from_pairs([
+            ("KAFKA_BOOTSTRAP_SERVER", "127.0.0.1:9092"),
+            ("KAFKA_PRODUCER_CONFIG", "linger.ms=50"),
+        ]);
+        let k = KafkaSettings::from_env(&env).unwrap();
+        let c = producer_config(&k, EventFormat::Current);
+        assert_eq!(c.get("acks"), Some("all"));
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
+        assert_eq!(c.get("compression.type"), Some("lz4"));
+        // The user's pass-through wins over ours.
+        assert_eq!(c.get("linger.ms"), Some("50"));
+        let c = producer_config(&k, EventFormat::Original);
+        assert_eq!(c.get("compression.type"), Some("gzip"));
+    }
+
+    #[test]
+    fn probe_events_are_keyed_by_target() {
+        let mut p = crate::event::ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", 80);
+        p.target = Some("abc".into());
+        assert_eq!(key(&Event::from(p)), "abc");
+        let d = crate::event::DummyEvent::new("t", "r", 1, 1.0);
+        let uuid = d.envelope.uuid.to_string();
+        assert_eq!(key(&Event::from(d)), uuid);
+    }
+}
