@@ -1,17 +1,9 @@
 #!/usr/bin/env sh
-# Consumes events from Kafka and writes them to PostgreSQL, as the original's script did.
-# Settings come from ./configuration.env (see configuration.env.example), sourced first as the
-# original did, and the environment. The binary must be built with Kafka support:
-#   cargo build --release --features kafka
+# Consumes events from Kafka and writes them to PostgreSQL, as the original's script did; the
+# migrations are applied first. Settings: ./configuration.env and the environment.
+# The binary needs Kafka support: cargo build --release --features kafka
 set -e
-cd "$(dirname "$0")/.."
-if [ -f configuration.env ]; then
-  set -a
-  . ./configuration.env
-  set +a
-fi
-export READER_PLUGIN="${READER_PLUGIN:-readers.kafka}"
-export WRITER_PLUGIN="${WRITER_PLUGIN:-writers.postgres}"
-UPTIMER="${UPTIMER:-$(command -v uptimer || echo target/release/uptimer)}"
+DEFAULT_READER=readers.kafka DEFAULT_WRITER=writers.postgres
+. "$(dirname "$0")/common.sh"
 "$UPTIMER" migrate up
 exec "$UPTIMER" run "$@"

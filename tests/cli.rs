@@ -326,3 +326,43 @@ fn help_describes_every_command() {
         assert!(text.contains(cmd), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bin_single_instance_sources_configuration_env_and_probes() {
+    let server = http_server().await;
+    // The scripts work from the repository root: give them a copy with our configuration.env.
+    let dir = tmp();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for f in ["single_instance.sh", "common.sh"] {
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("bin")
+                .join(f),
+            bin.join(f),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("configuration.env"),
+        format!("PROBE_URLS='[{}]'\nPROBE_INTERVAL=-1\n", server.url("/ok")),
+    )
+    .unwrap();
+    let mut c = uptimer(dir.path());
+    c.env("UPTIMER", env!("CARGO_BIN_EXE_uptimer"));
+    let mut c2 = Command::new("sh");
+    c2.arg(bin.join("single_instance.sh"))
+        .current_dir(dir.path())
+        .env("UPTIMER", env!("CARGO_BIN_EXE_uptimer"));
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => c2.env(k, v),
+            None => c2.env_remove(k),
+        };
+    }
+    let out = output(c2).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = lines(&out);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["status_code"], 200);
+}

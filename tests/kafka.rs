@@ -49,6 +49,65 @@ fn consumer_env(b: &Broker, topic: &str, group: &str) -> Vec<(&'static str, Stri
     ]
 }
 
+/// A plain consumer reading `topic` from the beginning, in a group of its own.
+fn raw_consumer(b: &Broker, topic: &str) -> StreamConsumer {
+    let c: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .set("group.id", unique("raw"))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    c.subscribe(&[topic]).unwrap();
+    c
+}
+
+/// The next `n` messages of the dead-letter topic: payload and the `uptimer.error` header.
+fn dead_letters(
+    rt: &tokio::runtime::Runtime,
+    b: &Broker,
+    topic: &str,
+    n: usize,
+) -> Vec<(Vec<u8>, String)> {
+    let dlq = raw_consumer(b, &format!("{topic}.dlq"));
+    rt.block_on(async {
+        let mut v = Vec::new();
+        while v.len() < n {
+            let m = tokio::time::timeout(Duration::from_secs(60), dlq.recv())
+                .await
+                .expect("a dead letter")
+                .unwrap();
+            let reason = m
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == "uptimer.error"))
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .expect("uptimer.error header");
+            v.push((m.payload().unwrap_or_default().to_vec(), reason));
+        }
+        v
+    })
+}
+
+/// The environment of a consumer that writes into PostgreSQL.
+fn postgres_consumer_env(
+    b: &Broker,
+    topic: &str,
+    group: &str,
+    db: &str,
+    data_dir: &std::path::Path,
+) -> Vec<(&'static str, String)> {
+    let mut env = consumer_env(b, topic, group);
+    env.retain(|(k, _)| *k != "WRITER_PLUGIN");
+    env.extend([
+        ("WRITER_PLUGIN", "writers.postgres".to_owned()),
+        ("DATABASE_URL", db.to_owned()),
+        ("DATA_DIR", data_dir.display().to_string()),
+        ("POSTGRES_QUEUE_TIMEOUT", "0.2".to_owned()),
+    ]);
+    env
+}
+
 /// Reads JSON lines from a child's stdout until `want` lines or the deadline.
 fn read_events(child: &mut Child, want: usize, within: Duration) -> Vec<serde_json::Value> {
     let stdout = child.stdout.take().unwrap();
@@ -184,24 +243,12 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_originals_format_is_consum
         assert!(stderr.contains("dead_lettered=2"), "{stderr}");
 
         // Both poison messages are in the DLQ with the reason in a header.
-        let dlq: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", b.bootstrap())
-            .set("group.id", unique("dlq-reader"))
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
-            .create()
-            .unwrap();
-        dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
-        let reasons: Vec<(String, String)> = rt.block_on(async {
-            let mut v = Vec::new();
-            while v.len() < 2 {
-                let m = tokio::time::timeout(Duration::from_secs(30), dlq.recv()).await.expect("DLQ message").unwrap();
-                let headers = m.headers().unwrap();
-                let reason = headers.iter().find(|h| h.key == "uptimer.error").and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap();
-                v.push((String::from_utf8_lossy(m.payload().unwrap()).into_owned(), reason));
-            }
-            v
-        });
+        // The dead-letter topic has several partitions: no order between the two.
+        let mut reasons: Vec<(String, String)> = dead_letters(&rt, &b, &topic, 2)
+            .into_iter()
+            .map(|(p, r)| (String::from_utf8_lossy(&p).into_owned(), r))
+            .collect();
+        reasons.sort_by_key(|(p, _)| p != "not json at all");
         assert_eq!(reasons[0].0, "not json at all");
         assert!(reasons[0].1.starts_with("not JSON"), "{reasons:?}");
         assert_eq!(reasons[1].0, wrong_schema);
@@ -363,20 +410,9 @@ async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outag
 
         let data_dir = tempfile::tempdir().unwrap();
         let consumer = || {
-            let mut env = consumer_env(&b, &topic, &group);
-            env.retain(|(k, _)| *k != "WRITER_PLUGIN" && *k != "KAFKA_CONSUMER_CONFIG");
-            env.extend([
-                ("WRITER_PLUGIN", "writers.postgres".to_owned()),
-                ("DATABASE_URL", db.clone()),
-                ("DATA_DIR", data_dir.path().display().to_string()),
-                ("POSTGRES_QUEUE_TIMEOUT", "0.2".to_owned()),
-                // A restarted consumer takes over its predecessor's partitions at once.
-                (
-                    "KAFKA_CONSUMER_CONFIG",
-                    "session.timeout.ms=6000".to_owned(),
-                ),
-                ("KAFKA_GROUP_INSTANCE_ID", "consumer-1".to_owned()),
-            ]);
+            let mut env = postgres_consumer_env(&b, &topic, &group, &db, data_dir.path());
+            // A restarted consumer takes over its predecessor's partitions at once.
+            env.push(("KAFKA_GROUP_INSTANCE_ID", "consumer-1".to_owned()));
             uptimer(&env)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -488,29 +524,10 @@ async fn a_row_the_database_rejects_goes_to_the_dead_letter_topic_and_the_rest_i
             }
         });
         let data_dir = tempfile::tempdir().unwrap();
-        let mut env = consumer_env(&b, &topic, &unique("group"));
-        env.retain(|(k, _)| *k != "WRITER_PLUGIN");
-        env.extend([
-            ("WRITER_PLUGIN", "writers.postgres".to_owned()),
-            ("DATABASE_URL", url.clone()),
-            ("DATA_DIR", data_dir.path().display().to_string()),
-            ("POSTGRES_QUEUE_TIMEOUT", "0.2".to_owned()),
-        ]);
+        let env = postgres_consumer_env(&b, &topic, &unique("group"), &url, data_dir.path());
         let c = uptimer(&env).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-
-        let dlq: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", b.bootstrap())
-            .set("group.id", unique("dlq-reader"))
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
-            .create()
-            .unwrap();
-        dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
-        let (payload, reason) = rt.block_on(async {
-            let m = tokio::time::timeout(Duration::from_secs(60), dlq.recv()).await.expect("a dead letter").unwrap();
-            let reason = m.headers().unwrap().iter().find(|h| h.key == "uptimer.error").and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap();
-            (serde_json::from_slice::<serde_json::Value>(m.payload().unwrap()).unwrap(), reason)
-        });
+        let (payload, reason) = dead_letters(&rt, &b, &topic, 1).remove(0);
+        let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         let out = stop(c);
         assert_eq!(payload["uuid"], "4c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", "{}", String::from_utf8_lossy(&out.stderr));
         assert!(reason.contains("probe_events"), "{reason}");
@@ -549,14 +566,7 @@ async fn original_event_format_sends_exactly_the_originals_fields() {
             String::from_utf8_lossy(&out.stderr)
         );
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let c: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", b.bootstrap())
-            .set("group.id", unique("raw"))
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
-            .create()
-            .unwrap();
-        c.subscribe(&[&topic]).unwrap();
+        let c = raw_consumer(&b, &topic);
         let doc: serde_json::Value = rt.block_on(async {
             let m = tokio::time::timeout(Duration::from_secs(30), c.recv())
                 .await
