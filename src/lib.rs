@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod readers;
 pub mod store;
+pub mod tls;
 pub mod web;
 pub mod writers;
 

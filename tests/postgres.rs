@@ -311,6 +311,7 @@ async fn postgres_writes_100000_events_and_reads_them_back_field_by_field() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = writer(&db.url, dir.path(), Source::Prober).await;
     assert_eq!(w.batching().max_events, 5000);
+    assert_eq!(w.batching().max_age, Duration::from_secs(2));
     let all = events(100_000, 0);
     for batch in all.chunks(5000) {
         w.write(batch).await.unwrap();
@@ -901,6 +902,23 @@ async fn postgres_sslmode_require_verify_ca_and_verify_full_behave_like_libpq() 
         .await
         .unwrap_err();
     assert!(e.contains("UnknownIssuer"), "{e}");
+    // A writer with the wrong CA refuses to start rather than spool forever.
+    let mut bad = settings(&format!(
+        "postgres://postgres:hunter2@localhost:{}/postgres?sslmode=verify-full",
+        cluster.port
+    ));
+    bad.ssl_ca_file = Some(other_ca.ca_file.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let err = PostgresWriter::new(&bad, dir.path(), Options::default())
+        .await
+        .err()
+        .expect("a TLS failure at startup is a configuration error");
+    let err = err.to_string();
+    assert!(
+        err.contains("UnknownIssuer") && err.contains("postgres:***@localhost"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
     // require with a CA file verifies the chain, as libpq does with a root certificate.
     assert!(
         try_connect("localhost", "require", Some(other_ca.ca_file.as_path()))
@@ -979,4 +997,118 @@ fn postgres_writer_settings_errors_are_one_line_naming_the_setting() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_migrations_apply_each_file_once() {
+    let db = TestDb::new().await;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let url = db.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = pg::connect(&url).await;
+            migrate::up(&mut c).await.expect("no race")
+        }));
+    }
+    let mut applied = Vec::new();
+    for t in tasks {
+        applied.extend(t.await.unwrap());
+    }
+    applied.sort();
+    let all: Vec<String> = migrate::FILES
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    assert_eq!(
+        applied, all,
+        "each migration applied by exactly one of them"
+    );
+    let c = db.client().await;
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM schema_migrations").await,
+        migrate::FILES.len() as i64
+    );
+}
+
+#[test]
+fn postgres_migrate_up_creates_a_missing_database_as_dbmate_does() {
+    let name = format!("uptimer_test_{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&pg::server_url()).unwrap();
+    url.set_path(&format!("/{name}"));
+    let (code, out, err) = uptimer(&["migrate", "up", "--database-url", url.as_str()], &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let exists = rt.block_on(async {
+        let admin = pg::connect(&pg::server_url()).await;
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let _ = admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        n
+    });
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains(&format!("created database {name}")), "{out}");
+    assert!(
+        out.contains("applied 20210115091009_create_dummy_events.sql"),
+        "{out}"
+    );
+    assert_eq!(exists, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_shutdown_with_a_hung_server_spools_what_is_in_flight() {
+    let cluster = PrivateCluster::start();
+    let db = TestDb::on(&cluster.url()).await;
+    drop(migrated(&db.url).await);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&db.url);
+    s.shutdown_timeout = Duration::from_secs(1);
+    let mut w = PostgresWriter::new(&s, dir.path(), Options::default())
+        .await
+        .unwrap();
+    w.write(&events(100, 0)).await.unwrap();
+    // Let that batch land, then hang the server (no connection is closed).
+    let h = w.health();
+    assert!(
+        eventually(Duration::from_secs(10), async || h
+            .written
+            .load(Ordering::Relaxed)
+            == 100)
+        .await
+    );
+    cluster.freeze(true);
+    let batch = events(500, 100);
+    w.write(&batch).await.unwrap();
+    let started = std::time::Instant::now();
+    w.close().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "shutdown is bounded: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        h.spilled.load(Ordering::Relaxed),
+        500,
+        "the hung batch is in the spool"
+    );
+    cluster.freeze(false);
+    // Next start writes it.
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let c = pg::connect(&db.url).await;
+    assert!(
+        eventually(Duration::from_secs(20), async || count(
+            &c,
+            "SELECT count(*) FROM probe_events"
+        )
+        .await
+            == 600)
+        .await
+    );
+    w.close().await.unwrap();
 }

@@ -51,10 +51,13 @@ ensure_postgres() {
   local given=${UPTIMER_TEST_DATABASE_URL:-}
   : "${UPTIMER_TEST_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/postgres}"
   export UPTIMER_TEST_DATABASE_URL
+  local was_running=0
+  services_port_open 5432 && was_running=1
   if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || ! command -v psql >/dev/null; then
+    # (Debian's postinst may start the new cluster itself: then it is ours to stop below.)
     services_apt_install postgresql
   fi
-  if [[ -n $given ]] || services_port_open 5432; then
+  if [[ -n $given ]] || ((was_running)); then
     services_log "PostgreSQL: using the server at $(services_mask_url "$UPTIMER_TEST_DATABASE_URL")"
   else
     local version
@@ -64,8 +67,10 @@ ensure_postgres() {
       services_log "PostgreSQL: creating cluster $version/main"
       pg_createcluster "$version" main >/dev/null
     fi
-    services_log "PostgreSQL: starting cluster $version/main"
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    if ! services_port_open 5432; then
+      services_log "PostgreSQL: starting cluster $version/main"
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    fi
     SERVICES_STOP+=("pg_ctlcluster --skip-systemctl-redirect $version main stop")
     local i
     for ((i = 0; i < 60; i++)); do

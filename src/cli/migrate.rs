@@ -86,7 +86,17 @@ async fn run(
     opts: &ConnectOptions,
     retention_days: Option<u32>,
 ) -> Result<ExitCode, PgError> {
-    let mut client = opts.connect().await?;
+    let mut client = match opts.connect().await {
+        // As `dbmate up`: create the database when it does not exist yet.
+        Err(PgError::Db(e))
+            if action == Action::Up
+                && e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) =>
+        {
+            create_database(opts).await?;
+            opts.connect().await?
+        }
+        other => other?,
+    };
     match action {
         Action::Up => {
             let applied = migrate::up(&mut client).await?;
@@ -134,4 +144,25 @@ async fn run(
             })
         }
     }
+}
+
+/// Creates the URL's database, connected to the server's `postgres` database.
+async fn create_database(opts: &ConnectOptions) -> Result<(), PgError> {
+    let name = opts
+        .pg
+        .get_dbname()
+        .or(opts.pg.get_user())
+        .unwrap_or("postgres")
+        .to_owned();
+    let mut admin = opts.clone();
+    admin.pg.dbname("postgres");
+    let client = admin.connect().await?;
+    client
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{}\"",
+            name.replace('"', "\"\"")
+        ))
+        .await?;
+    println!("created database {name}");
+    Ok(())
 }

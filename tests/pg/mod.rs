@@ -223,6 +223,25 @@ impl PrivateCluster {
         );
     }
 
+    /// The server's processes: the postmaster and its children (from postmaster.pid and /proc).
+    fn pids(&self) -> Vec<String> {
+        let pidfile = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap();
+        let main = pidfile.lines().next().unwrap().trim().to_owned();
+        let children = std::fs::read_to_string(format!("/proc/{main}/task/{main}/children"))
+            .unwrap_or_default();
+        let mut pids = vec![main];
+        pids.extend(children.split_whitespace().map(str::to_owned));
+        pids
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: it hangs without closing connections.
+    pub fn freeze(&self, frozen: bool) {
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        for pid in self.pids() {
+            let _ = Command::new("kill").args([sig, &pid]).status();
+        }
+    }
+
     /// Writes a file into the data folder, owned by postgres.
     pub fn put_file(&self, name: &str, contents: &[u8], mode: u32) {
         use std::os::unix::fs::PermissionsExt;
@@ -239,6 +258,9 @@ impl PrivateCluster {
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
+        if self.data_dir().join("postmaster.pid").exists() {
+            self.freeze(false);
+        }
         let data = self.data_dir();
         let _ = Command::new("runuser")
             .args(["-u", "postgres", "--"])

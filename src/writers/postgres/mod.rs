@@ -112,12 +112,14 @@ pub fn classify(e: &PgError) -> Class {
 /// Errors that mean the settings are wrong, when seen at startup.
 fn fatal_at_startup(e: &PgError) -> bool {
     match e {
-        PgError::Db(e) => e.code().is_some_and(|c| {
-            c.code().starts_with("28") || c.code() == "3D000" || c.code() == "42501"
-        }),
-        PgError::Pool(m) => {
-            m.contains("password") || m.contains("TLS") || m.contains("certificate")
+        // Bad credentials, no such database, no permission, or a TLS handshake refused (wrong
+        // CA, server without TLS under sslmode=require): the settings are wrong.
+        PgError::Db(e) => {
+            e.code().is_some_and(|c| {
+                c.code().starts_with("28") || c.code() == "3D000" || c.code() == "42501"
+            }) || e.to_string().contains("TLS handshake")
         }
+        PgError::Pool(_) => false,
         other => classify(other) == Class::Fatal,
     }
 }
@@ -678,6 +680,11 @@ impl PostgresWriter {
         })
     }
 
+    /// Where this writer's events come from (spool or back-pressure on an outage).
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
     /// The counters, shared (for `/metrics`).
     pub fn health(&self) -> Arc<Health> {
         self.core.health.clone()
@@ -818,10 +825,26 @@ async fn drain_step(core: &Core, backlog: &Arc<Backlog>, page: usize) -> Result<
         .cloned();
     if let Some(seg) = segment {
         let s = seg.clone();
-        let (rows, bad) = tokio::task::spawn_blocking(move || Spool::read(&s))
+        let read = tokio::task::spawn_blocking(move || Spool::read(&s))
             .await
-            .map_err(|e| PgError::Setup(e.to_string()))?
-            .map_err(|e| PgError::Setup(format!("spool {}: {e}", seg.path.display())))?;
+            .map_err(|e| PgError::Setup(e.to_string()))?;
+        let (rows, bad) = match read {
+            Ok(r) => r,
+            // Drained by someone else (another process on the same DATA_DIR): nothing to do.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut st = backlog.state.lock().expect("backlog lock");
+                st.segments.pop_front();
+                st.spool_bytes = st.spool_bytes.saturating_sub(seg.bytes);
+                st.spool_events = st.spool_events.saturating_sub(seg.events);
+                core.health
+                    .spilled
+                    .store(st.spool_events, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(PgError::Setup(format!("spool {}: {e}", seg.path.display())));
+            }
+        };
         if !bad.is_empty() {
             let rejected = bad
                 .into_iter()
@@ -982,11 +1005,14 @@ impl Writer for PostgresWriter {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             self.stop.cancel();
-            for t in self.tasks.drain(..) {
-                if tokio::time::timeout(Duration::from_secs(2), &mut Box::pin(t))
+            for mut t in self.tasks.drain(..) {
+                if tokio::time::timeout(Duration::from_secs(2), &mut t)
                     .await
                     .is_err()
                 {
+                    // Stuck on a hung server: stop it, or it would drain the spool behind the
+                    // next run's back. What it held is still in the backlog, spooled below.
+                    t.abort();
                     tracing::debug!("a writer task did not stop in time");
                 }
             }
@@ -1020,7 +1046,6 @@ impl Writer for PostgresWriter {
         {
             return Err(fatal(e));
         }
-        let _ = self.source;
         Ok(())
     }
 }
@@ -1056,4 +1081,20 @@ pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
     )
     .await
     .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_misconfiguration_is_fatal_and_a_busy_pool_is_transient() {
+        assert_eq!(classify(&PgError::Setup("bad CA".into())), Class::Fatal);
+        assert_eq!(
+            classify(&PgError::Pool("timed out".into())),
+            Class::Transient
+        );
+        assert!(fatal_at_startup(&PgError::Setup("x".into())));
+        assert!(!fatal_at_startup(&PgError::Pool("timed out".into())));
+    }
 }
