@@ -397,6 +397,15 @@ async fn overview_filters_sorts_and_pages() {
         .await
         .unwrap();
     assert_eq!(tagged.matching, 1);
+    let part = s
+        .overview(OverviewQuery {
+            tag: Some("sho".into()),
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(part.matching, 0, "a tag matches whole tags only");
     let wild = s
         .overview(OverviewQuery {
             search: Some("%".into()),

@@ -83,19 +83,16 @@ pub async fn events(
         )));
     }
     let events = s.store.events(&id, from, to, limit).await?;
-    let next = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| rfc3339(e.event_time)))
-        .flatten();
-    // Events at the same millisecond as the page boundary: ask from the exact microsecond.
-    let next = match (events.last(), next) {
-        (Some(e), Some(_)) => Some(
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.event_time) * 1000)
+    // A full page may have more after it: the next page ends (exclusive) where this one did, to
+    // the microsecond; only events sharing that very microsecond could be skipped.
+    let next = events
+        .last()
+        .filter(|_| events.len() == limit as usize)
+        .and_then(|e| {
+            crate::store::from_micros(e.event_time)
+                .format(&Rfc3339)
                 .ok()
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_default(),
-        ),
-        _ => None,
-    };
+        });
     Ok(Json(json!({ "events": events, "next": next })))
 }
 

@@ -35,12 +35,14 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
     /// The overview's counts by status and its tag list, which scan every target: reused for
-    /// [`META_TTL`] so a busy dashboard does not rescan 10,000 rows per page view.
-    meta: Mutex<Option<(std::time::Instant, read::Meta)>>,
+    /// [`COUNTS_TTL`] and [`TAGS_TTL`] so a busy dashboard does not rescan 10,000 rows per view.
+    meta: Mutex<read::MetaCache>,
 }
 
-/// How long the overview's counts and tags are reused.
-pub const META_TTL: Duration = Duration::from_secs(2);
+/// How long the overview's counts by status are reused.
+pub const COUNTS_TTL: Duration = Duration::from_secs(2);
+/// How long the overview's tag list is reused (tags change with the configuration only).
+pub const TAGS_TTL: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,7 +85,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             reader_slots: Semaphore::new(READERS),
-            meta: Mutex::new(None),
+            meta: Mutex::new(read::MetaCache::default()),
         })))
     }
 

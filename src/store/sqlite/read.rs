@@ -2,13 +2,16 @@
 //! per target, with its live state), rollups or incidents, never a scan of raw events: the
 //! last-events table reads the newest rows of one target by index.
 
+use std::time::Instant;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
 use crate::store::hist::Histogram;
 use crate::store::{
     DAY, EventRow, HOUR, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint,
-    Sort, Status, Store, StoreError, TargetSummary, Uptime, UptimeWindows, now_micros,
+    Sort, Status, StatusCounts, Store, StoreError, TargetSummary, Uptime, UptimeWindows,
+    now_micros,
 };
 
 /// The status column as the overview shows it: a target with no check for three intervals
@@ -119,42 +122,51 @@ fn like_pattern(s: &str) -> String {
     p
 }
 
-/// What the overview shows about all targets, whatever the filters.
-pub type Meta = (crate::store::StatusCounts, Vec<String>);
+/// What the overview shows about all targets whatever the filters, and when it was read.
+#[derive(Debug, Default)]
+pub struct MetaCache {
+    counts: Option<(Instant, StatusCounts)>,
+    tags: Option<(Instant, Vec<String>)>,
+}
 
-fn meta(c: &Connection, now: Micros) -> Result<Meta, StoreError> {
-    let mut page = OverviewPage::default();
-    {
-        let mut stmt = c.prepare_cached(&format!(
-            "SELECT {STATUS_SQL}, count(*) FROM targets GROUP BY 1"
-        ))?;
-        let mut rows = stmt.query([now])?;
-        while let Some(r) = rows.next()? {
-            page.counts
-                .add(status_col(r, 0)?, r.get::<_, i64>(1)? as u64);
-        }
+fn counts(c: &Connection, now: Micros) -> Result<StatusCounts, StoreError> {
+    let mut counts = StatusCounts::default();
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {STATUS_SQL}, count(*) FROM targets GROUP BY 1"
+    ))?;
+    let mut rows = stmt.query([now])?;
+    while let Some(r) = rows.next()? {
+        counts.add(status_col(r, 0)?, r.get::<_, i64>(1)? as u64);
     }
-    {
-        let mut stmt = c.prepare_cached(
-            "SELECT DISTINCT j.value FROM targets, json_each(targets.tags) AS j ORDER BY 1",
-        )?;
-        page.tags = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-    }
-    Ok((page.counts, page.tags))
+    Ok(counts)
+}
+
+fn tags(c: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT j.value FROM targets, json_each(targets.tags) AS j ORDER BY 1",
+    )?;
+    let tags = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(tags)
 }
 
 fn overview(
     c: &Connection,
     q: &OverviewQuery,
     now: Micros,
-    cached: Option<Meta>,
+    cached: (Option<StatusCounts>, Option<Vec<String>>),
 ) -> Result<OverviewPage, StoreError> {
-    let mut page = OverviewPage::default();
-    (page.counts, page.tags) = match cached {
-        Some(m) => m,
-        None => meta(c, now)?,
+    let mut page = OverviewPage {
+        counts: match cached.0 {
+            Some(m) => m,
+            None => counts(c, now)?,
+        },
+        tags: match cached.1 {
+            Some(t) => t,
+            None => tags(c)?,
+        },
+        ..Default::default()
     };
     let order = match q.sort {
         Sort::Status => {
@@ -165,21 +177,29 @@ fn overview(
         Sort::LastCheck => "coalesce(last_event_time, 0)",
     };
     let dir = if q.desc { "DESC" } else { "ASC" };
+    // The tag test looks for the quoted tag in the JSON text first (cheap), then checks it is
+    // a whole element.
     let filter = "(?2 IS NULL OR st = ?2)
-        AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?3))
+        AND (?3 IS NULL OR (instr(tags, json_quote(?3)) > 0
+             AND EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?3)))
         AND (?4 IS NULL OR name LIKE ?4 ESCAPE '\\' OR url LIKE ?4 ESCAPE '\\')";
-    let base = format!("SELECT {SUMMARY_COLS}, {STATUS_SQL} AS st FROM targets");
+    // Only what filtering and sorting need, so the sort carries small rows; the page's 50
+    // targets are read in full afterwards.
+    let base = format!(
+        "SELECT id, name, url, tags, last_response_ms, last_event_time, {STATUS_SQL} AS st
+         FROM targets"
+    );
     let status = q.status.map(Status::as_str);
     let search = q.search.as_deref().map(like_pattern);
     let per_page = q.per_page.clamp(1, 1000);
     page.matching =
         c.prepare_cached(&format!("SELECT count(*) FROM ({base}) WHERE {filter}"))?
             .query_row(params![now, status, q.tag, search], |r| r.get::<_, i64>(0))? as u64;
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT * FROM ({base}) WHERE {filter}
-         ORDER BY {order} {dir}, name COLLATE NOCASE, id LIMIT ?5 OFFSET ?6"
-    ))?;
-    page.targets = stmt
+    let ids: Vec<String> = c
+        .prepare_cached(&format!(
+            "SELECT id FROM ({base}) WHERE {filter}
+             ORDER BY {order} {dir}, name COLLATE NOCASE, id LIMIT ?5 OFFSET ?6"
+        ))?
         .query_map(
             params![
                 now,
@@ -189,12 +209,24 @@ fn overview(
                 per_page,
                 i64::from(q.page) * i64::from(per_page)
             ],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut by_id: std::collections::HashMap<String, TargetSummary> = c
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets
+             WHERE id IN (SELECT value FROM json_each(?2))"
+        ))?
+        .query_map(
+            params![now, serde_json::to_string(&ids).unwrap_or_default()],
             |r| {
                 let st = status_col(r, 13)?;
                 summary(r, st)
             },
         )?
+        .map(|t| t.map(|t| (t.id.clone(), t)))
         .collect::<Result<_, _>>()?;
+    page.targets = ids.iter().filter_map(|id| by_id.remove(id)).collect();
     fill_uptime(c, &mut page.targets, now)?;
     Ok(page)
 }
@@ -389,17 +421,26 @@ impl Store for SqliteStore {
     async fn overview(&self, q: OverviewQuery) -> Result<OverviewPage, StoreError> {
         let cached = {
             let m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
-            m.as_ref()
-                .filter(|(at, _)| at.elapsed() < super::META_TTL)
-                .map(|(_, meta)| meta.clone())
+            (
+                m.counts
+                    .filter(|(at, _)| at.elapsed() < super::COUNTS_TTL)
+                    .map(|(_, c)| c),
+                m.tags
+                    .as_ref()
+                    .filter(|(at, _)| at.elapsed() < super::TAGS_TTL)
+                    .map(|(_, t)| t.clone()),
+            )
         };
-        let fresh = cached.is_none();
+        let (fresh_counts, fresh_tags) = (cached.0.is_none(), cached.1.is_none());
         let page = self
             .read(move |c| overview(c, &q, now_micros(), cached))
             .await?;
-        if fresh {
-            *self.0.meta.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((std::time::Instant::now(), (page.counts, page.tags.clone())));
+        let mut m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
+        if fresh_counts {
+            m.counts = Some((Instant::now(), page.counts));
+        }
+        if fresh_tags {
+            m.tags = Some((Instant::now(), page.tags.clone()));
         }
         Ok(page)
     }
