@@ -5,6 +5,7 @@ mod support;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use support::*;
@@ -490,9 +491,17 @@ async fn one_failing_probe_never_stops_the_others() {
         target(spec(&server.url("/status/500"))),
         target(spec(&server.url("/ok?second"))),
     ];
+    let metrics = &uptimer::metrics::METRICS;
+    let (up, down) = (
+        metrics.probes_up.load(Relaxed),
+        metrics.probes_down.load(Relaxed),
+    );
     let events = run_scheduler(targets, None).await;
     assert_eq!(events.len(), 4);
     assert_eq!(events.iter().filter(|e| e.up == Some(true)).count(), 2);
+    // The prober's own health for /metrics counts every probe, whatever the writer.
+    assert!(metrics.probes_up.load(Relaxed) >= up + 2);
+    assert!(metrics.probes_down.load(Relaxed) >= down + 2);
 }
 
 #[tokio::test]

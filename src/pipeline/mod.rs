@@ -5,12 +5,14 @@
 pub mod scheduler;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReaderPlugin, Settings};
 use crate::event::Event;
+use crate::metrics::METRICS;
 use crate::readers;
 use crate::readers::probes::HttpProber;
 use crate::writers::{Batching, WriteError, Writer};
@@ -144,7 +146,13 @@ async fn write_batches(
                 Ok(None) | Err(_) => break,
             }
         }
+        METRICS
+            .queue_depth
+            .store((rx.len() + batch.len()) as u64, Ordering::Relaxed);
         writer.write(&batch).await?;
+        METRICS
+            .queue_depth
+            .store(rx.len() as u64, Ordering::Relaxed);
         summary.events += batch.len() as u64;
         summary.batches += 1;
         batch.clear();

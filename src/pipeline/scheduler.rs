@@ -121,6 +121,7 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
         // Boxed so an idle target costs a few bytes, not the size of a probe in flight.
         let event = Box::pin(prober.probe(&target)).await;
         drop(permit);
+        crate::metrics::METRICS.record_probe(&event, event.up == Some(true));
         let event = match format {
             EventFormat::Current => Event::from(event),
             EventFormat::Original => Event::from(event.to_original()),

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use crate::event::Event;
 use crate::metrics::METRICS;
 use crate::store::SqliteStore;
-use crate::store::sqlite::write::is_up;
 
 use super::{Batching, WriteError, Writer};
 
@@ -39,15 +38,14 @@ impl Writer for SqliteWriter {
     }
 
     async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
-        METRICS.queue_depth.store(batch.len() as u64, Relaxed);
         let mut delay = Duration::from_millis(100);
         let mut attempt = 0;
-        let result = loop {
+        loop {
             let started = Instant::now();
             match self.store.ingest(batch.to_vec()).await {
                 Ok(done) => {
                     METRICS.record_batch(done.inserted, done.duplicates, started.elapsed());
-                    break Ok(());
+                    return Ok(());
                 }
                 Err(e) if e.is_retriable() && attempt < RETRIES => {
                     attempt += 1;
@@ -58,21 +56,12 @@ impl Writer for SqliteWriter {
                 }
                 Err(e) => {
                     METRICS.write_errors.fetch_add(1, Relaxed);
-                    break Err(WriteError::Fatal {
+                    return Err(WriteError::Fatal {
                         writer: "writers.sqlite",
                         message: format!("{e} ({})", self.store.path().display()),
                     });
                 }
             }
-        };
-        if result.is_ok() {
-            for ev in batch {
-                if let Event::Probe(e) = ev {
-                    METRICS.record_probe(e, is_up(e));
-                }
-            }
         }
-        METRICS.queue_depth.store(0, Relaxed);
-        result
     }
 }
