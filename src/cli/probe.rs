@@ -1,5 +1,6 @@
 //! `uptimer probe URL...`: probe once, print a table (or JSON lines), exit 0 when all are up.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -75,38 +76,53 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
                 return ExitCode::from(super::EXIT_CONFIG);
             }
         }
-        let order: Vec<String> = settings.targets.iter().map(|t| t.id.clone()).collect();
+        // The table follows the order of the command line.
+        let order: HashMap<String, usize> = settings
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.clone(), i))
+            .collect();
         let (tx, mut rx) = mpsc::channel(1024);
         let stop = CancellationToken::new();
         tokio::spawn(scheduler::run(
             prober,
-            settings.targets.clone(),
+            std::mem::take(&mut settings.targets),
             settings.probe.concurrency,
             settings.event_format,
             tx,
             stop,
             Arc::new(SchedulerStats::default()),
         ));
-        let mut results: Vec<ProbeEvent> = Vec::with_capacity(order.len());
-        let mut stdout = std::io::stdout().lock();
+        // With --json events stream out as they come and are not kept.
+        let mut table_rows: Vec<ProbeEvent> = Vec::new();
+        let (mut up, mut total) = (0usize, 0usize);
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         let mut buf = Vec::new();
         while let Some(event) = rx.recv().await {
-            if let Event::Probe(p) = event {
-                if args.json {
-                    buf.clear();
-                    encode(&Event::Probe(p.clone()), false, &mut buf);
-                    let _ = stdout.write_all(&buf);
-                }
-                results.push(*p);
+            let Event::Probe(p) = event else { continue };
+            total += 1;
+            up += usize::from(p.up == Some(true));
+            if args.json {
+                buf.clear();
+                encode(&Event::Probe(p), false, &mut buf);
+                let _ = stdout.write_all(&buf);
+            } else {
+                table_rows.push(*p);
             }
         }
         if !args.json {
-            // The table follows the order of the command line.
-            results.sort_by_key(|e| order.iter().position(|id| Some(id) == e.target.as_ref()));
-            let _ = stdout.write_all(table(&results).as_bytes());
+            table_rows.sort_by_key(|e| {
+                e.target
+                    .as_ref()
+                    .and_then(|id| order.get(id))
+                    .copied()
+                    .unwrap_or(usize::MAX)
+            });
+            let _ = stdout.write_all(table(&table_rows).as_bytes());
         }
         let _ = stdout.flush();
-        if results.iter().all(|e| e.up == Some(true)) {
+        if up == total {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

@@ -79,6 +79,18 @@ impl Phases {
     pub fn is_empty(&self) -> bool {
         *self == Phases::default()
     }
+
+    /// The same phases to the microsecond (`13.459596000000001` → `13.46`), as written.
+    pub fn rounded(self) -> Phases {
+        let r = |v: Option<f64>| v.map(|ms| (ms * 1000.0).round() / 1000.0);
+        Phases {
+            dns: r(self.dns),
+            connect: r(self.connect),
+            tls: r(self.tls),
+            ttfb: r(self.ttfb),
+            transfer: r(self.transfer),
+        }
+    }
 }
 
 /// One probe's result. The fields up to `matches_regex` are the original tool's, with the same
@@ -249,6 +261,17 @@ mod tests {
                 "uuid"
             ]
         );
+    }
+
+    #[test]
+    fn phases_are_written_to_the_microsecond() {
+        let p = Phases {
+            connect: Some(13.459_596_000_000_001),
+            ttfb: Some(0.000_4),
+            ..Phases::default()
+        };
+        let json = serde_json::to_string(&p.rounded()).unwrap();
+        assert_eq!(json, r#"{"connect":13.46,"ttfb":0.0}"#);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! HTTP/2 or HTTP/1.1 by ALPN, follows redirects up to a limit, and reads at most
 //! `max_body_bytes` of the body. One overall timeout bounds the whole probe.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -85,12 +87,29 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-/// Aborts the spawned connection task (closing the socket) when the probe is done or dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// The hyper connection of one probe, driven by the probe's own task (no task spawned per
+/// probe: that cost a cross-thread wake-up each time) and closed when dropped.
+struct Conn(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+impl Conn {
+    fn new(conn: impl Future + Send + 'static) -> Conn {
+        Conn(Some(Box::pin(async move {
+            let _ = conn.await;
+        })))
+    }
+
+    /// Runs `fut` while driving the connection; once the connection has ended (it delivered
+    /// everything or failed, which `fut` then reports), `fut` alone.
+    async fn drive<F: Future>(&mut self, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        if let Some(conn) = self.0.as_mut() {
+            tokio::select! {
+                biased;
+                out = &mut fut => return out,
+                _ = conn => self.0 = None,
+            }
+        }
+        fut.await
     }
 }
 
@@ -188,7 +207,7 @@ impl HttpProber {
             ev.error_kind = Some(f.kind);
             ev.error = Some(f.message);
         }
-        ev.phases_ms = Some(rec.phases).filter(|p| !p.is_empty());
+        ev.phases_ms = Some(rec.phases.rounded()).filter(|p| !p.is_empty());
         ev.ip = rec.ip.map(|ip| ip.to_string());
         ev.http_version = rec.version.map(str::to_owned);
         ev.body_bytes = rec.body_bytes;
@@ -251,7 +270,7 @@ impl HttpProber {
         method: &Method,
         target: &Target,
         rec: &mut Record,
-    ) -> Result<(Response<Incoming>, AbortOnDrop), Failure> {
+    ) -> Result<(Response<Incoming>, Conn), Failure> {
         let port = url.port_or_known_default().unwrap_or(80);
         let addrs: Vec<IpAddr> = match url.host() {
             Some(url::Host::Ipv4(a)) => vec![a.into()],
@@ -399,7 +418,7 @@ impl HttpProber {
         mut request: Request<Empty<Bytes>>,
         url: &Url,
         rec: &mut Record,
-    ) -> Result<(Response<Incoming>, AbortOnDrop), Failure>
+    ) -> Result<(Response<Incoming>, Conn), Failure>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -411,7 +430,7 @@ impl HttpProber {
         }
         rec.phase = "ttfb";
         let t = Instant::now();
-        let (response, guard) = if h2 {
+        let (response, conn) = if h2 {
             // HTTP/2 takes the scheme and authority from an absolute URI.
             let authority = match url.port() {
                 Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
@@ -426,10 +445,9 @@ impl HttpProber {
                 hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
                     .await
                     .map_err(protocol)?;
-            let guard = AbortOnDrop(tokio::spawn(async move {
-                let _ = conn.await;
-            }));
-            (sender.send_request(request).await.map_err(protocol)?, guard)
+            let mut conn = Conn::new(conn);
+            let response = conn.drive(sender.send_request(request)).await;
+            (response.map_err(protocol)?, conn)
         } else {
             let host = match url.port() {
                 Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
@@ -444,14 +462,12 @@ impl HttpProber {
                 HeaderValue::from_str(&host)
                     .map_err(|e| Failure::new(ErrorKind::Internal, e.to_string()))?,
             );
-            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
                 .await
                 .map_err(protocol)?;
-            let guard = AbortOnDrop(tokio::spawn(async move {
-                let _ = conn.await;
-            }));
-            (sender.send_request(request).await.map_err(protocol)?, guard)
+            let mut conn = Conn::new(conn);
+            let response = conn.drive(sender.send_request(request)).await;
+            (response.map_err(protocol)?, conn)
         };
         add(&mut rec.phases.ttfb, t);
         rec.status = response.status().as_u16();
@@ -460,14 +476,14 @@ impl HttpProber {
             http::Version::HTTP_10 => "HTTP/1.0",
             _ => "HTTP/1.1",
         });
-        Ok((response, guard))
+        Ok((response, conn))
     }
 
     /// Reads the final response's body, keeping at most `max_body_bytes` (only when a regex
     /// needs it), and fails with `body_too_large` beyond that rather than reading forever.
     async fn read_body(
         &self,
-        (response, _guard): (Response<Incoming>, AbortOnDrop),
+        (response, mut conn): (Response<Incoming>, Conn),
         target: &Target,
         rec: &mut Record,
     ) -> Result<(), Failure> {
@@ -477,7 +493,7 @@ impl HttpProber {
         let mut body = response.into_body();
         let mut total: u64 = 0;
         let result = loop {
-            match body.frame().await {
+            match conn.drive(body.frame()).await {
                 None => break Ok(()),
                 Some(Err(e)) => {
                     break Err(Failure::new(
