@@ -94,34 +94,40 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
             stop,
             Arc::new(SchedulerStats::default()),
         ));
-        // With --json events stream out as they come and are not kept.
-        let mut table_rows: Vec<ProbeEvent> = Vec::new();
-        let (mut up, mut total) = (0usize, 0usize);
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        let mut buf = Vec::new();
-        while let Some(event) = rx.recv().await {
-            let Event::Probe(p) = event else { continue };
-            total += 1;
-            up += usize::from(p.up == Some(true));
-            if args.json {
-                buf.clear();
-                encode(&Event::Probe(p), false, &mut buf);
-                let _ = stdout.write_all(&buf);
-            } else {
-                table_rows.push(*p);
+        // With --json events stream out as they come and are not kept. The loop runs as a task
+        // on the runtime's workers: on the main thread every event would wake it up.
+        let json = args.json;
+        let output = tokio::spawn(async move {
+            let mut table_rows: Vec<ProbeEvent> = Vec::new();
+            let (mut up, mut total) = (0usize, 0usize);
+            let mut stdout = std::io::BufWriter::new(std::io::stdout());
+            let mut buf = Vec::new();
+            while let Some(event) = rx.recv().await {
+                let Event::Probe(p) = event else { continue };
+                total += 1;
+                up += usize::from(p.up == Some(true));
+                if json {
+                    buf.clear();
+                    encode(&Event::Probe(p), false, &mut buf);
+                    let _ = stdout.write_all(&buf);
+                } else {
+                    table_rows.push(*p);
+                }
             }
-        }
-        if !args.json {
-            table_rows.sort_by_key(|e| {
-                e.target
-                    .as_ref()
-                    .and_then(|id| order.get(id))
-                    .copied()
-                    .unwrap_or(usize::MAX)
-            });
-            let _ = stdout.write_all(table(&table_rows).as_bytes());
-        }
-        let _ = stdout.flush();
+            if !json {
+                table_rows.sort_by_key(|e| {
+                    e.target
+                        .as_ref()
+                        .and_then(|id| order.get(id))
+                        .copied()
+                        .unwrap_or(usize::MAX)
+                });
+                let _ = stdout.write_all(table(&table_rows).as_bytes());
+            }
+            let _ = stdout.flush();
+            (up, total)
+        });
+        let (up, total) = output.await.unwrap_or((0, 1));
         if up == total {
             ExitCode::SUCCESS
         } else {

@@ -81,7 +81,13 @@ pub async fn run(
         )),
         ReaderPlugin::Kafka => unreachable!("handled above"),
     };
-    let result = deliver(rx, writers).await;
+    // On the runtime's workers, not the thread that called `run` (a wake-up per event there).
+    let result = match tokio::spawn(deliver(rx, writers)).await {
+        Ok(r) => r,
+        Err(e) => Err(PipelineError::Setup(format!(
+            "the writers' task failed: {e}"
+        ))),
+    };
     // A failed writer stops the readers too.
     stop.cancel();
     let _ = reader.await;

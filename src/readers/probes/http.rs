@@ -462,6 +462,9 @@ impl HttpProber {
                 HeaderValue::from_str(&host)
                     .map_err(|e| Failure::new(ErrorKind::Internal, e.to_string()))?,
             );
+            // The server closes first, so the TIME_WAIT state stays on its side, not on the
+            // prober's ephemeral ports (thousands of probes a second would fill them).
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
                 .await
                 .map_err(protocol)?;
