@@ -57,9 +57,9 @@ fn serve_reports_bad_flags_and_settings_in_one_line() {
             "--listen: expected an address and port",
         ),
         (
-            &["serve", "--store", "postgres://u:p@db/uptimer"],
+            &["serve", "--store", "postgres://u:p@127.0.0.1:1/uptimer"],
             &[],
-            "not available in this version yet",
+            "--store postgres://u:***@127.0.0.1:1/uptimer: postgres:",
         ),
         (
             &["serve", "--store", "/nonexistent/x.sqlite3"],

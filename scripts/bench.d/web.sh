@@ -15,6 +15,8 @@
 #   BENCH_WEB_CONNECTIONS  concurrent wrk connections (default 8)
 #   BENCH_WEB_STORE      reuse (or create) the generated store at this path
 #   BENCH_KEEP=1         keep the work directory
+#   BENCH_WEB_POSTGRES=1 afterwards, the same endpoints over the PostgreSQL store
+#                        (scripts/bench.d/web-postgres.sh, same scale and duration)
 #
 # Everything runs on 127.0.0.1; every process started here is stopped on exit.
 set -euo pipefail
@@ -26,7 +28,7 @@ for arg in "$@"; do
   case $arg in
     quick) QUICK=1 ;;
     web) ;;
-    -h | --help | help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help | help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench web: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -117,3 +119,9 @@ for r in "${ROWS[@]}"; do
   printf '| %s `%s` | %s | %s | %s | %s | %s |\n' "$label" "$pattern" "$(get rps)" "$(get p50_ms)" "$(get p95_ms)" \
     "$(get p99_ms)" "$(($(get errors) + $(get non2xx)))"
 done
+
+if [[ ${BENCH_WEB_POSTGRES:-0} == 1 ]]; then
+  echo
+  BENCH_WEB_SCALE=$BENCH_WEB_SCALE BENCH_WEB_SECONDS=$BENCH_WEB_SECONDS \
+    BENCH_WEB_CONNECTIONS=$BENCH_WEB_CONNECTIONS UPTIMER_BIN=$BIN "$HERE/web-postgres.sh"
+fi

@@ -1,6 +1,7 @@
 //! `uptimer serve`: the probers, the embedded store and the web dashboard in one process.
 //! Settings come from the same layers as `run`; the writer defaults to `writers.sqlite`.
-//! `--store PATH` serves an existing SQLite store read-only, without probing.
+//! `--store PATH` serves an existing SQLite store read-only, without probing; `--store
+//! postgres://…` serves the PostgreSQL tables that `writers.postgres` keeps, read-only too.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,7 +29,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Serve an existing store read-only instead of probing: a SQLite file path
-    /// (or sqlite://PATH). postgres://… is planned.
+    /// (or sqlite://PATH), or a PostgreSQL database (postgres://… or postgresql://…).
     #[arg(long, value_name = "URL_OR_PATH")]
     pub store: Option<String>,
 }
@@ -65,11 +66,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     let read_only = match args.store.as_deref() {
         None => false,
         Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-            eprintln!(
-                "uptimer: --store: serving the PostgreSQL tables is not available in this version yet; \
-                 serve the embedded store (no --store) or a SQLite file (--store PATH)"
-            );
-            return ExitCode::from(super::EXIT_CONFIG);
+            return super::runtime().block_on(run_postgres(settings, s.to_owned()));
         }
         Some(s) => {
             let path = PathBuf::from(s.strip_prefix("sqlite://").unwrap_or(s));
@@ -88,6 +85,40 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         settings.writers = vec![WriterPlugin::Sqlite];
     }
     super::runtime().block_on(run(settings, read_only))
+}
+
+/// `--store postgres://…`: the dashboard over the PostgreSQL tables, read-only, no probing.
+async fn run_postgres(settings: Settings, url: String) -> ExitCode {
+    let store = match crate::store::PostgresStore::open(
+        &url,
+        settings.postgres.ssl_ca_file.as_deref(),
+        settings.postgres.pool_size,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let shown = crate::config::DatabaseUrl::new(url.as_str()).to_string();
+            eprintln!("uptimer: --store {shown}: {e}");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    let stop = pipeline::shutdown_on_signals();
+    let state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
+    if settings.web.auth.is_none() && !settings.web.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %settings.web.listen,
+            "the dashboard is reachable from other machines without authentication (set WEB_AUTH_TOKEN or WEB_AUTH_BASIC)"
+        );
+    }
+    tracing::info!(listen = %settings.web.listen, "serving the PostgreSQL store read-only");
+    match web::serve(state, settings.web.listen, stop).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("uptimer: {e}");
+            ExitCode::from(super::EXIT_CONFIG)
+        }
+    }
 }
 
 async fn run(settings: Settings, read_only: bool) -> ExitCode {

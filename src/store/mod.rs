@@ -1,14 +1,16 @@
 //! The store behind the dashboard: what the web pages and the API ask for, behind one trait so
-//! the same views run over the embedded SQLite file (`sqlite`) or, later, PostgreSQL. Views read
-//! rollups (per target per minute and per hour) and each target's live state, never raw events,
-//! except for a target's last events.
+//! the same views run over the embedded SQLite file (`sqlite`) or, read-only, over the PostgreSQL
+//! tables `writers.postgres` keeps (`postgres`). Views read rollups (per target per minute, hour
+//! and day) and each target's live state, never raw events, except for a target's last events.
 
 pub mod hist;
+pub mod postgres;
 pub mod sqlite;
 
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Microseconds since the Unix epoch, UTC: how the store keeps every time.

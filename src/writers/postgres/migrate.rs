@@ -43,6 +43,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261125230300_widen_dummy_events_integer_value.sql",
         include_str!("../../../db/migrations/20261125230300_widen_dummy_events_integer_value.sql"),
     ),
+    (
+        "20261126000000_create_rollups.sql",
+        include_str!("../../../db/migrations/20261126000000_create_rollups.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

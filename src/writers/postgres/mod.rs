@@ -3,12 +3,15 @@
 //! harmless. A row the database rejects is kept in a rejects sink and the rest of its batch is
 //! still written. When the database is unreachable, events from probers (which nothing can
 //! replay) wait in a bounded memory buffer that spills to a disk spool; events from a replayable
-//! source (Kafka) get back-pressure instead. See docs/postgres.md.
+//! source (Kafka) get back-pressure instead. With the dashboard's tables migrated, a batch of
+//! probe events also updates the rollups, live state and incidents in the same transaction,
+//! from the rows actually inserted (`rollups`). See docs/postgres.md.
 
 pub mod connect;
 pub mod migrate;
 pub mod partitions;
 pub mod rejects;
+pub mod rollups;
 pub mod spool;
 pub mod table;
 
@@ -232,7 +235,7 @@ impl Core {
     /// Writes `rows`: returns once each is stored, was already stored, or is kept as a reject.
     /// An error means nothing can be said about the rows that were not reported: retry them.
     async fn write_rows(&self, rows: &[Value]) -> Result<(), PgError> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
         let mut groups: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
         for r in rows {
             let title = r.get("schema_title").and_then(Value::as_str).unwrap_or("");
@@ -261,7 +264,8 @@ impl Core {
             if table.has_target {
                 self.upsert_targets(&client, &encoded.rows, false).await?;
             }
-            self.insert(&client, &table, encoded, &mut rejected).await?;
+            self.insert(&mut client, &table, encoded, &mut rejected)
+                .await?;
         }
         if !rejected.is_empty() {
             for r in rejected.iter().take(20) {
@@ -282,7 +286,7 @@ impl Core {
     /// until the culprits are alone, writes the others and rejects those.
     async fn insert(
         &self,
-        client: &deadpool_postgres::Client,
+        client: &mut deadpool_postgres::Client,
         table: &Table,
         first: table::Encoded<'_>,
         rejected: &mut Vec<Rejected>,
@@ -290,9 +294,16 @@ impl Core {
         // Optimistic first: a plain INSERT costs the server about a fifth less than one with
         // ON CONFLICT. A replay (unique violation) switches this batch to ON CONFLICT DO NOTHING.
         let prepared = async {
+            // With rollups, the fallback returns the rows it inserted; the plain INSERT either
+            // inserts them all or fails.
+            let (plain, idempotent) = if table.rollups {
+                (&table.insert_plain_sql, &table.insert_returning_sql)
+            } else {
+                (&table.insert_plain_sql, &table.insert_sql)
+            };
             Ok::<_, tokio_postgres::Error>((
-                client.prepare_cached(&table.insert_plain_sql).await?,
-                client.prepare_cached(&table.insert_sql).await?,
+                client.prepare_cached(plain).await?,
+                client.prepare_cached(idempotent).await?,
             ))
         };
         let (plain, idempotent) = match prepared.await {
@@ -316,7 +327,7 @@ impl Core {
             };
             let n = enc.rows.len() as u64;
             let stmt = if optimistic { &plain } else { &idempotent };
-            match client.execute(stmt, &enc.params()).await {
+            match self.run_insert(client, table, stmt, optimistic, &enc).await {
                 Ok(inserted) => {
                     self.health.written.fetch_add(inserted, Ordering::Relaxed);
                     self.health
@@ -324,7 +335,6 @@ impl Core {
                         .fetch_add(n - inserted, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    let e = PgError::from(e);
                     if classify(&e) != Class::Data {
                         if let PgError::Db(db) = &e
                             && db.code().is_some_and(|c| c.code().starts_with("42"))
@@ -361,6 +371,58 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// One attempt at inserting `enc`; returns the rows inserted. For `probe_events` with
+    /// rollups, the insert returns the stored rows and the rollups, live state and incidents are
+    /// updated from them in the same transaction (see `rollups`).
+    async fn run_insert(
+        &self,
+        client: &mut deadpool_postgres::Client,
+        table: &Table,
+        stmt: &tokio_postgres::Statement,
+        plain: bool,
+        enc: &table::Encoded<'_>,
+    ) -> Result<u64, PgError> {
+        if !table.rollups {
+            return Ok(client.execute(stmt, &enc.params()).await?);
+        }
+        let tx = client.transaction().await?;
+        let returned = if plain {
+            tx.execute(stmt, &enc.params()).await?;
+            Vec::new()
+        } else {
+            tx.query(stmt, &enc.params()).await?
+        };
+        let inserted: Vec<&Value> = if plain || returned.len() == enc.rows.len() {
+            enc.rows.clone()
+        } else {
+            // The key is (uuid, event_time): the first row of each key returned went in.
+            let mut stored: std::collections::HashSet<(uuid::Uuid, time::OffsetDateTime)> =
+                returned.iter().map(|r| (r.get(0), r.get(1))).collect();
+            enc.rows
+                .iter()
+                .copied()
+                .filter(|r| {
+                    let uuid = r
+                        .get("uuid")
+                        .and_then(Value::as_str)
+                        .and_then(|u| uuid::Uuid::parse_str(u).ok());
+                    let at = r.get("event_time").and_then(Value::as_str).and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    });
+                    uuid.zip(at).is_some_and(|k| stored.remove(&k))
+                })
+                .collect()
+        };
+        let state = rollups::lock_targets(&tx, &rollups::targets_of(&inserted)).await?;
+        rollups::apply(&tx, &inserted, state).await?;
+        tx.commit().await?;
+        Ok(inserted.len() as u64)
     }
 
     fn forget_table(&self, name: &str) {
@@ -766,7 +828,12 @@ async fn housekeeping(core: Arc<Core>, retention_days: Option<u32>, stop: Cancel
         if minutes.is_multiple_of(60) {
             let result = async {
                 let mut client = core.client().await?;
-                partitions::maintain(&mut client, retention_days).await
+                let made = partitions::maintain(&mut client, retention_days).await?;
+                let pruned = rollups::prune(&client, retention_days).await?;
+                if pruned > 0 {
+                    tracing::info!(rows = pruned, "rollups past their retention deleted");
+                }
+                Ok::<_, PgError>(made)
             }
             .await;
             if let Err(e) = result {

@@ -84,6 +84,11 @@ pub struct Table {
     pub insert_plain_sql: String,
     /// Whether events carry a target to upsert into `targets` first.
     pub has_target: bool,
+    /// `probe_events` with the dashboard's rollup tables beside it: inserts return the stored
+    /// rows' uuids and the rollups are updated in the same transaction (see `rollups`).
+    pub rollups: bool,
+    /// `insert_sql` returning the keys (uuid, event_time) of the rows inserted.
+    pub insert_returning_sql: String,
 }
 
 impl Table {
@@ -105,6 +110,15 @@ impl Table {
         if rows.is_empty() {
             return Ok(None);
         }
+        let rollups = name == "probe_events"
+            && client
+                .query_one(
+                    "SELECT to_regclass('rollup_minute') IS NOT NULL
+                       AND to_regclass('incidents') IS NOT NULL",
+                    &[],
+                )
+                .await?
+                .get::<_, bool>(0);
         let columns: Vec<Column> = rows
             .iter()
             .map(|r| {
@@ -145,7 +159,12 @@ impl Table {
                 }
             })
             .collect();
-        Ok(Some(Table::new(name, columns)))
+        let mut table = Table::new(name, columns);
+        table.rollups = rollups
+            && ["uuid", "event_time"]
+                .iter()
+                .all(|n| table.columns.iter().any(|c| c.name == *n));
+        Ok(Some(table))
     }
 
     fn new(name: &str, columns: Vec<Column>) -> Table {
@@ -191,9 +210,11 @@ impl Table {
         Table {
             name: name.to_owned(),
             columns,
+            insert_returning_sql: format!("{insert_sql} RETURNING uuid, event_time"),
             insert_sql,
             insert_plain_sql,
             has_target,
+            rollups: false,
         }
     }
 

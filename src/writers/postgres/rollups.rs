@@ -1,0 +1,532 @@
+//! What `uptimer serve --store postgres://…` reads, kept by the writer: rollups per target per
+//! minute, hour and day, each target's live state and its incidents (tables of the migration
+//! `20261126000000_create_rollups.sql`). They are updated in the transaction that inserts the
+//! probe events, from the rows really inserted (all of them when the plain INSERT succeeded,
+//! else those `ON CONFLICT DO NOTHING RETURNING` returned), so a replay or a duplicate changes
+//! nothing and a failed batch changes nothing either.
+//!
+//! Parallel writers: after its INSERT, the transaction locks the batch's targets rows (`FOR NO
+//! KEY UPDATE`, which the foreign key's share locks do not block, in one fixed order), so two
+//! writers never interleave on one target: its live state moves forward in time order, and its
+//! rollup rows are read, merged and written back by one writer at a time. The INSERTs of two
+//! batches still run side by side; only the short bookkeeping after them takes turns.
+
+use std::collections::{BTreeMap, HashMap};
+
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::PgError;
+use crate::store::hist::Histogram;
+use crate::store::sqlite::write::status_of;
+use crate::store::{DAY, HOUR, MINUTE, Micros, RECENT_CHECKS, from_micros, to_micros};
+
+/// The longest error message kept in the live state and incidents (as the SQLite store).
+const MAX_ERROR: usize = 2000;
+
+/// What the rollups and the live state need of one inserted probe event.
+struct Obs<'a> {
+    target: &'a str,
+    t: Micros,
+    up: bool,
+    status_code: i64,
+    ms: f64,
+    phases: [Option<f64>; 5],
+    error_kind: Option<&'a str>,
+    error: Option<&'a str>,
+    cert: Option<Micros>,
+}
+
+fn obs(row: &Value) -> Option<Obs<'_>> {
+    let target = row.get("target")?.as_str()?;
+    let t = to_micros(OffsetDateTime::parse(row.get("event_time")?.as_str()?, &Rfc3339).ok()?);
+    let status_code = row.get("status_code").and_then(Value::as_i64).unwrap_or(0);
+    let error = row.get("error").and_then(Value::as_str);
+    let up = row
+        .get("up")
+        .and_then(Value::as_bool)
+        .unwrap_or(error.is_none() && (200..400).contains(&status_code));
+    let phase = |k: &str| {
+        row.get("phases_ms")
+            .and_then(|p| p.get(k))
+            .and_then(Value::as_f64)
+    };
+    Some(Obs {
+        target,
+        t,
+        up,
+        status_code,
+        ms: row
+            .get("response_time_ms")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0),
+        phases: [
+            phase("dns"),
+            phase("connect"),
+            phase("tls"),
+            phase("ttfb"),
+            phase("transfer"),
+        ],
+        error_kind: row.get("error_kind").and_then(Value::as_str),
+        error: error.map(|e| truncate(e, MAX_ERROR)),
+        cert: row
+            .get("tls_cert_not_after")
+            .and_then(Value::as_str)
+            .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+            .map(to_micros),
+    })
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[derive(Default)]
+struct Agg {
+    checks: i64,
+    up: i64,
+    sum_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    sums: [f64; 5],
+    hist: Histogram,
+}
+
+impl Agg {
+    fn add(&mut self, o: &Obs) {
+        if self.checks == 0 {
+            self.min_ms = o.ms;
+            self.max_ms = o.ms;
+        }
+        self.checks += 1;
+        self.up += i64::from(o.up);
+        self.sum_ms += o.ms;
+        self.min_ms = self.min_ms.min(o.ms);
+        self.max_ms = self.max_ms.max(o.ms);
+        for (s, p) in self.sums.iter_mut().zip(o.phases) {
+            *s += p.unwrap_or(0.0);
+        }
+        self.hist.record(o.ms);
+    }
+}
+
+/// The targets to lock, in the order every writer locks them.
+pub fn targets_of(rows: &[&Value]) -> Vec<String> {
+    let mut ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get("target").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Locks the targets rows and reads their live state: (last event time, recent, open incident).
+pub async fn lock_targets(
+    c: &impl GenericClient,
+    ids: &[String],
+) -> Result<HashMap<String, (Option<OffsetDateTime>, String, Option<i64>)>, PgError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let stmt = c
+        .prepare_cached(
+            "SELECT id, last_event_time, recent, open_incident FROM targets
+             WHERE id = ANY($1::text[]) ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE",
+        )
+        .await?;
+    let rows = c.query(&stmt, &[&ids]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect())
+}
+
+const ROLLUP_COLS: &str = "target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
+    sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist";
+
+const LEVELS: [(i16, &str, Micros); 3] = [
+    (0, "rollup_minute", MINUTE),
+    (1, "rollup_hour", HOUR),
+    (2, "rollup_day", DAY),
+];
+
+/// The stored rows of the keys `$1` (target), `$2` (bucket), `$3` (level).
+fn read_sql() -> String {
+    LEVELS
+        .iter()
+        .map(|(level, table, _)| {
+            format!(
+                "SELECT k.n, o.target_id::text, o.bucket, o.checks, o.up, o.sum_ms,
+                   o.min_ms, o.max_ms, o.sum_dns_ms, o.sum_connect_ms, o.sum_tls_ms,
+                   o.sum_ttfb_ms, o.sum_transfer_ms, o.hist
+                 FROM unnest($1::text[], $2::timestamptz[], $3::int2[]) WITH ORDINALITY
+                   AS k(target_id, bucket, level, n)
+                 JOIN {table} o ON o.target_id = k.target_id AND o.bucket = k.bucket
+                 WHERE k.level = {level}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// Writes merged rows: every value was computed from the stored row and the batch, under the
+/// targets' lock, so the upsert only sets.
+fn write_sql() -> String {
+    let one = |table: &str, level: i16| {
+        format!(
+            "INSERT INTO {table} ({ROLLUP_COLS})
+             SELECT {ROLLUP_COLS} FROM r WHERE level = {level}
+             ON CONFLICT (target_id, bucket) DO UPDATE SET
+               checks = EXCLUDED.checks, up = EXCLUDED.up, sum_ms = EXCLUDED.sum_ms,
+               min_ms = EXCLUDED.min_ms, max_ms = EXCLUDED.max_ms,
+               sum_dns_ms = EXCLUDED.sum_dns_ms, sum_connect_ms = EXCLUDED.sum_connect_ms,
+               sum_tls_ms = EXCLUDED.sum_tls_ms, sum_ttfb_ms = EXCLUDED.sum_ttfb_ms,
+               sum_transfer_ms = EXCLUDED.sum_transfer_ms, hist = EXCLUDED.hist"
+        )
+    };
+    format!(
+        "WITH r AS (
+           SELECT target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
+             sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, level
+           FROM unnest($1::text[], $2::timestamptz[], $3::int8[], $4::int8[], $5::float8[],
+             $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[],
+             $12::float8[], $13::bytea[], $14::int2[])
+             AS u(target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
+               sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, level)
+         ), m AS ({}), h AS ({})
+         {}",
+        one(LEVELS[0].1, 0),
+        one(LEVELS[1].1, 1),
+        one(LEVELS[2].1, 2)
+    )
+}
+
+/// Where a target's open incident is after the batch.
+#[derive(Clone, Copy)]
+enum Open {
+    None,
+    /// Opened before this batch: its id.
+    Stored(i64),
+    /// Opened in this batch: its index in `new`.
+    New(usize),
+}
+
+struct NewIncident<'a> {
+    target: &'a str,
+    started: Micros,
+    ended: Option<Micros>,
+    error_kind: Option<&'a str>,
+    error: Option<&'a str>,
+    failed: i32,
+}
+
+/// Updates rollups, live state and incidents from `inserted` (rows the INSERT stored), inside
+/// the caller's transaction, after [`lock_targets`] returned `state`.
+pub async fn apply(
+    c: &impl GenericClient,
+    inserted: &[&Value],
+    mut state: HashMap<String, (Option<OffsetDateTime>, String, Option<i64>)>,
+) -> Result<(), PgError> {
+    let mut all: Vec<Obs> = inserted.iter().filter_map(|r| obs(r)).collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    // Rollups: this batch's sums per key, merged with the stored rows (read under the lock,
+    // so no other writer changes them before this transaction ends), written back.
+    let mut aggs: BTreeMap<(i16, &str, Micros), Agg> = BTreeMap::new();
+    for o in &all {
+        for (level, _, width) in LEVELS {
+            let bucket = o.t - o.t.rem_euclid(width);
+            aggs.entry((level, o.target, bucket)).or_default().add(o);
+        }
+    }
+    {
+        let keys: Vec<(i16, &str, Micros)> = aggs.keys().copied().collect();
+        let ids: Vec<&str> = keys.iter().map(|k| k.1).collect();
+        let buckets: Vec<OffsetDateTime> = keys.iter().map(|k| from_micros(k.2)).collect();
+        let levels: Vec<i16> = keys.iter().map(|k| k.0).collect();
+        let stmt = c.prepare_cached(&read_sql()).await?;
+        for r in c.query(&stmt, &[&ids, &buckets, &levels]).await? {
+            let n: i64 = r.get(0);
+            let Some(a) = usize::try_from(n - 1)
+                .ok()
+                .and_then(|i| keys.get(i))
+                .and_then(|k| aggs.get_mut(k))
+            else {
+                continue;
+            };
+            let checks: i64 = r.get(3);
+            if checks > 0 {
+                a.min_ms = a.min_ms.min(r.get(6));
+                a.max_ms = a.max_ms.max(r.get(7));
+            }
+            a.checks += checks;
+            a.up += r.get::<_, i64>(4);
+            a.sum_ms += r.get::<_, f64>(5);
+            for (i, s) in a.sums.iter_mut().enumerate() {
+                *s += r.get::<_, f64>(8 + i);
+            }
+            a.hist.merge(&Histogram::decode(r.get::<_, &[u8]>(13)));
+        }
+    }
+    let n = aggs.len();
+    let (mut ids, mut buckets, mut checks, mut ups) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut sum, mut min, mut max, mut levels) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut hists: Vec<Vec<u8>> = Vec::with_capacity(n);
+    let mut phases: [Vec<f64>; 5] = Default::default();
+    for ((level, id, bucket), a) in &aggs {
+        ids.push(*id);
+        buckets.push(from_micros(*bucket));
+        checks.push(a.checks);
+        ups.push(a.up);
+        sum.push(a.sum_ms);
+        min.push(a.min_ms);
+        max.push(a.max_ms);
+        for (p, s) in phases.iter_mut().zip(a.sums) {
+            p.push(s);
+        }
+        hists.push(a.hist.encode());
+        levels.push(*level);
+    }
+    let stmt = c.prepare_cached(&write_sql()).await?;
+    c.execute(
+        &stmt,
+        &[
+            &ids, &buckets, &checks, &ups, &sum, &min, &max, &phases[0], &phases[1], &phases[2],
+            &phases[3], &phases[4], &hists, &levels,
+        ],
+    )
+    .await?;
+
+    // Live state and incidents, target by target in time order. An event older than the
+    // target's newest known one is history: it counts in the rollups only.
+    all.sort_by(|a, b| a.target.cmp(b.target).then(a.t.cmp(&b.t)));
+    let mut new: Vec<NewIncident> = Vec::new();
+    // Stored incidents: (id, more failed checks, ended at).
+    let mut stored: Vec<(i64, i32, Option<Micros>)> = Vec::new();
+    struct Save<'a> {
+        id: &'a str,
+        last: &'a Obs<'a>,
+        t: Micros,
+        recent: String,
+        open: Open,
+        interval_s: Option<i32>,
+    }
+    let mut saves: Vec<Save> = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let id = all[i].target;
+        let end = i + all[i..].iter().take_while(|o| o.target == id).count();
+        let (last_time, mut recent, open_id) = state.remove(id).unwrap_or_default();
+        let mut last_time = last_time.map(to_micros);
+        let mut open = open_id.map_or(Open::None, Open::Stored);
+        let mut stored_more: Option<(i64, i32, Option<Micros>)> = None;
+        let mut newest: Option<&Obs> = None;
+        let mut interval_s = None;
+        for o in &all[i..end] {
+            if last_time.is_some_and(|l| o.t < l) {
+                continue;
+            }
+            if let Some(l) = last_time {
+                let gap = (o.t - l) / 1_000_000;
+                if (1..=86_400).contains(&gap) {
+                    interval_s = Some(gap as i32);
+                }
+            }
+            recent.push(if o.up { 'u' } else { 'd' });
+            if recent.len() > RECENT_CHECKS {
+                recent.drain(..recent.len() - RECENT_CHECKS);
+            }
+            match (o.up, open) {
+                (true, Open::Stored(sid)) => {
+                    let e = stored_more.get_or_insert((sid, 0, None));
+                    e.2 = Some(o.t);
+                    open = Open::None;
+                }
+                (true, Open::New(k)) => {
+                    new[k].ended = Some(o.t);
+                    open = Open::None;
+                }
+                (false, Open::None) => {
+                    new.push(NewIncident {
+                        target: id,
+                        started: o.t,
+                        ended: None,
+                        error_kind: o.error_kind,
+                        error: o.error,
+                        failed: 1,
+                    });
+                    open = Open::New(new.len() - 1);
+                }
+                (false, Open::Stored(sid)) => stored_more.get_or_insert((sid, 0, None)).1 += 1,
+                (false, Open::New(k)) => new[k].failed += 1,
+                (true, Open::None) => {}
+            }
+            last_time = Some(o.t);
+            newest = Some(o);
+        }
+        stored.extend(stored_more);
+        if let (Some(last), Some(t)) = (newest, last_time) {
+            saves.push(Save {
+                id,
+                last,
+                t,
+                recent,
+                open,
+                interval_s,
+            });
+        }
+        i = end;
+    }
+    if !stored.is_empty() {
+        let stmt = c
+            .prepare_cached(
+                "UPDATE incidents SET failed_checks = incidents.failed_checks + u.more,
+                   ended_at = coalesce(u.ended_at, incidents.ended_at)
+                 FROM unnest($1::int8[], $2::int4[], $3::timestamptz[]) AS u(id, more, ended_at)
+                 WHERE incidents.id = u.id",
+            )
+            .await?;
+        let ids: Vec<i64> = stored.iter().map(|s| s.0).collect();
+        let more: Vec<i32> = stored.iter().map(|s| s.1).collect();
+        let ended: Vec<Option<OffsetDateTime>> =
+            stored.iter().map(|s| s.2.map(from_micros)).collect();
+        c.execute(&stmt, &[&ids, &more, &ended]).await?;
+    }
+    let mut new_open: HashMap<String, i64> = HashMap::new();
+    if !new.is_empty() {
+        let stmt = c
+            .prepare_cached(
+                "INSERT INTO incidents (target_id, started_at, ended_at, error_kind, error,
+                   failed_checks)
+                 SELECT target_id, started_at, ended_at, error_kind, error, failed_checks
+                 FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[],
+                   $5::text[], $6::int4[]) WITH ORDINALITY
+                   AS u(target_id, started_at, ended_at, error_kind, error, failed_checks, n)
+                 ORDER BY n
+                 RETURNING id, target_id, ended_at IS NULL",
+            )
+            .await?;
+        let targets: Vec<&str> = new.iter().map(|n| n.target).collect();
+        let started: Vec<OffsetDateTime> = new.iter().map(|n| from_micros(n.started)).collect();
+        let ended: Vec<Option<OffsetDateTime>> =
+            new.iter().map(|n| n.ended.map(from_micros)).collect();
+        let kinds: Vec<Option<&str>> = new.iter().map(|n| n.error_kind).collect();
+        let errors: Vec<Option<&str>> = new.iter().map(|n| n.error).collect();
+        let failed: Vec<i32> = new.iter().map(|n| n.failed).collect();
+        for r in c
+            .query(
+                &stmt,
+                &[&targets, &started, &ended, &kinds, &errors, &failed],
+            )
+            .await?
+        {
+            if r.get::<_, bool>(2) {
+                new_open.insert(r.get(1), r.get(0));
+            }
+        }
+    }
+    if !saves.is_empty() {
+        let stmt = c
+            .prepare_cached(
+                "UPDATE targets SET last_event_time = u.t, last_up = u.up,
+                   last_status_code = u.status_code, last_response_ms = u.response_ms,
+                   last_error_kind = u.error_kind, last_error = u.error, recent = u.recent,
+                   status = u.status, cert_not_after = coalesce(u.cert, targets.cert_not_after),
+                   open_incident = u.open_incident,
+                   interval_s = coalesce(u.interval_s, targets.interval_s)
+                 FROM unnest($1::text[], $2::timestamptz[], $3::bool[], $4::int4[], $5::int4[],
+                   $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[],
+                   $12::int4[])
+                   AS u(id, t, up, status_code, response_ms, error_kind, error, recent, status,
+                     cert, open_incident, interval_s)
+                 WHERE targets.id = u.id",
+            )
+            .await?;
+        let ids: Vec<&str> = saves.iter().map(|s| s.id).collect();
+        let t: Vec<OffsetDateTime> = saves.iter().map(|s| from_micros(s.t)).collect();
+        let up: Vec<bool> = saves.iter().map(|s| s.last.up).collect();
+        let code: Vec<i32> = saves
+            .iter()
+            .map(|s| s.last.status_code.clamp(0, i64::from(i32::MAX)) as i32)
+            .collect();
+        let ms: Vec<i32> = saves
+            .iter()
+            .map(|s| s.last.ms.clamp(0.0, f64::from(i32::MAX)) as i32)
+            .collect();
+        let kinds: Vec<Option<&str>> = saves.iter().map(|s| s.last.error_kind).collect();
+        let errors: Vec<Option<&str>> = saves.iter().map(|s| s.last.error).collect();
+        let recent: Vec<&str> = saves.iter().map(|s| s.recent.as_str()).collect();
+        let status: Vec<&str> = saves.iter().map(|s| status_of(&s.recent)).collect();
+        let cert: Vec<Option<OffsetDateTime>> =
+            saves.iter().map(|s| s.last.cert.map(from_micros)).collect();
+        let open: Vec<Option<i64>> = saves
+            .iter()
+            .map(|s| match s.open {
+                Open::None => None,
+                Open::Stored(id) => Some(id),
+                Open::New(_) => new_open.get(s.id).copied(),
+            })
+            .collect();
+        let interval: Vec<Option<i32>> = saves.iter().map(|s| s.interval_s).collect();
+        c.execute(
+            &stmt,
+            &[
+                &ids, &t, &up, &code, &ms, &kinds, &errors, &recent, &status, &cert, &open,
+                &interval,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Minute rollups are kept this long (the target page reads them for windows up to a day).
+pub const MINUTE_RETENTION_DAYS: u32 = 2;
+
+/// Deletes minute rollups older than [`MINUTE_RETENTION_DAYS`] and, with `RETENTION_DAYS`, hour
+/// and day rollups and ended incidents older than that; returns the rows deleted. Run hourly
+/// by the writer, beside the partitions' retention.
+pub async fn prune(
+    c: &tokio_postgres::Client,
+    retention_days: Option<u32>,
+) -> Result<u64, PgError> {
+    let days = |d: u32| i32::try_from(d).unwrap_or(i32::MAX);
+    let mut n = c
+        .execute(
+            "DELETE FROM rollup_minute WHERE bucket < now() - make_interval(days => $1::int4)",
+            &[&days(MINUTE_RETENTION_DAYS)],
+        )
+        .await?;
+    if let Some(d) = retention_days {
+        for sql in [
+            "DELETE FROM rollup_hour WHERE bucket < now() - make_interval(days => $1::int4)",
+            "DELETE FROM rollup_day WHERE bucket < now() - make_interval(days => $1::int4)",
+            "DELETE FROM incidents WHERE ended_at < now() - make_interval(days => $1::int4)",
+        ] {
+            n += c.execute(sql, &[&days(d)]).await?;
+        }
+    }
+    Ok(n)
+}
