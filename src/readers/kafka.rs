@@ -17,6 +17,7 @@ use rdkafka::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -120,20 +121,15 @@ pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
     let schema = schema::validate_event(&doc).map_err(|e| Poison(e.to_string()))?;
     let bad = |e: serde_json::Error| Poison(format!("does not fit {}: {e}", schema.title));
     let event = match schema.title.as_str() {
-        ProbeEvent::TITLE => {
-            Event::from(serde_json::from_value::<ProbeEvent>(doc.clone()).map_err(bad)?)
-        }
-        DummyEvent::TITLE => {
-            Event::from(serde_json::from_value::<DummyEvent>(doc.clone()).map_err(bad)?)
-        }
-        JobEvent::TITLE => {
-            Event::Job(serde_json::from_value::<JobEvent>(doc.clone()).map_err(bad)?)
-        }
+        ProbeEvent::TITLE => Event::from(ProbeEvent::deserialize(&doc).map_err(bad)?),
+        DummyEvent::TITLE => Event::from(DummyEvent::deserialize(&doc).map_err(bad)?),
+        JobEvent::TITLE => Event::Job(JobEvent::deserialize(&doc).map_err(bad)?),
         other => return Err(Poison(format!("no writer stores {other}"))),
     };
-    let known = event.to_json();
     let dropped = doc.as_object().map_or(0, |o| {
-        o.keys().filter(|k| known.get(k.as_str()).is_none()).count()
+        o.keys()
+            .filter(|k| !schema.fields.contains(k.as_str()))
+            .count()
     });
     Ok((event, dropped))
 }
