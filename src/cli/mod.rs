@@ -109,6 +109,27 @@ fn init_logging(level: &str) {
         .try_init();
 }
 
+/// The exit status for how a pipeline ended: 0, 2 for a setup error (told on stderr), else 1.
+fn exit_status(
+    result: Result<crate::pipeline::RunSummary, crate::pipeline::PipelineError>,
+    stopped: &str,
+) -> ExitCode {
+    match result {
+        Ok(s) => {
+            tracing::info!(events = s.events, batches = s.batches, "{stopped}");
+            ExitCode::SUCCESS
+        }
+        Err(crate::pipeline::PipelineError::Setup(e)) => {
+            eprintln!("uptimer: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn config_error(e: &ConfigError) -> ExitCode {
     eprintln!("uptimer: {e}");
     ExitCode::from(EXIT_CONFIG)

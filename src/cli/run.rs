@@ -62,22 +62,5 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
             "scheduler summary"
         );
     }
-    match result {
-        Ok(summary) => {
-            tracing::info!(
-                events = summary.events,
-                batches = summary.batches,
-                "uptimer stopped"
-            );
-            ExitCode::SUCCESS
-        }
-        Err(pipeline::PipelineError::Setup(e)) => {
-            eprintln!("uptimer: {e}");
-            ExitCode::from(super::EXIT_CONFIG)
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::exit_status(result, "uptimer stopped")
 }

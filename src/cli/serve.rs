@@ -236,18 +236,8 @@ async fn probe(
         store = %settings.store.path.display(),
         "uptimer serve started"
     );
-    match pipeline::run(settings, writers, stop, stats).await {
-        Ok(s) => {
-            tracing::info!(events = s.events, batches = s.batches, "probing stopped");
-            ExitCode::SUCCESS
-        }
-        Err(pipeline::PipelineError::Setup(e)) => {
-            eprintln!("uptimer: {e}");
-            ExitCode::from(super::EXIT_CONFIG)
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::exit_status(
+        pipeline::run(settings, writers, stop, stats).await,
+        "probing stopped",
+    )
 }
