@@ -5,6 +5,7 @@
 
 pub mod hist;
 pub mod postgres;
+pub mod rollup;
 pub mod sqlite;
 
 use serde::{Serialize, Serializer};

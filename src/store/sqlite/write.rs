@@ -2,6 +2,7 @@
 //! `ON CONFLICT DO NOTHING` on its uuid, and only the rows that really went in update the
 //! rollups, the targets' live state and the incidents, so a replayed batch changes nothing.
 
+use crate::store::rollup::Agg;
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::functions::FunctionFlags;
@@ -93,36 +94,6 @@ pub fn is_up(e: &ProbeEvent) -> bool {
 fn phases(e: &ProbeEvent) -> [Option<f64>; 5] {
     let p = e.phases_ms.unwrap_or_default();
     [p.dns, p.connect, p.tls, p.ttfb, p.transfer]
-}
-
-#[derive(Default)]
-struct Agg {
-    checks: i64,
-    up: i64,
-    sum_ms: f64,
-    min_ms: f64,
-    max_ms: f64,
-    sums: [f64; 5],
-    hist: Histogram,
-}
-
-impl Agg {
-    fn add(&mut self, e: &ProbeEvent) {
-        let ms = e.response_time_ms as f64;
-        if self.checks == 0 {
-            self.min_ms = ms;
-            self.max_ms = ms;
-        }
-        self.checks += 1;
-        self.up += i64::from(is_up(e));
-        self.sum_ms += ms;
-        self.min_ms = self.min_ms.min(ms);
-        self.max_ms = self.max_ms.max(ms);
-        for (s, p) in self.sums.iter_mut().zip(phases(e)) {
-            *s += p.unwrap_or(0.0);
-        }
-        self.hist.record(ms);
-    }
 }
 
 const INSERT_EVENT: &str =
@@ -262,7 +233,11 @@ fn update_rollups(
         let mut aggs: HashMap<(&str, Micros), Agg> = HashMap::new();
         for (e, id, t) in rows {
             let bucket = t - t.rem_euclid(width);
-            aggs.entry((id.as_str(), bucket)).or_default().add(e);
+            aggs.entry((id.as_str(), bucket)).or_default().add(
+                e.response_time_ms as f64,
+                is_up(e),
+                phases(e),
+            );
         }
         let mut stmt = tx.prepare_cached(&rollup_upsert(table))?;
         for ((id, bucket), a) in aggs {

@@ -11,6 +11,7 @@
 //! rollup rows are read, merged and written back by one writer at a time. The INSERTs of two
 //! batches still run side by side; only the short bookkeeping after them takes turns.
 
+use crate::store::rollup::Agg;
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
@@ -88,35 +89,6 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-#[derive(Default)]
-struct Agg {
-    checks: i64,
-    up: i64,
-    sum_ms: f64,
-    min_ms: f64,
-    max_ms: f64,
-    sums: [f64; 5],
-    hist: Histogram,
-}
-
-impl Agg {
-    fn add(&mut self, o: &Obs) {
-        if self.checks == 0 {
-            self.min_ms = o.ms;
-            self.max_ms = o.ms;
-        }
-        self.checks += 1;
-        self.up += i64::from(o.up);
-        self.sum_ms += o.ms;
-        self.min_ms = self.min_ms.min(o.ms);
-        self.max_ms = self.max_ms.max(o.ms);
-        for (s, p) in self.sums.iter_mut().zip(o.phases) {
-            *s += p.unwrap_or(0.0);
-        }
-        self.hist.record(o.ms);
-    }
 }
 
 /// The targets to lock, in the order every writer locks them.
@@ -248,7 +220,9 @@ pub async fn apply(
     for o in &all {
         for (level, _, width) in LEVELS {
             let bucket = o.t - o.t.rem_euclid(width);
-            aggs.entry((level, o.target, bucket)).or_default().add(o);
+            aggs.entry((level, o.target, bucket))
+                .or_default()
+                .add(o.ms, o.up, o.phases);
         }
     }
     {
