@@ -7,7 +7,7 @@ use std::time::Instant;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
-use crate::store::hist::Histogram;
+use crate::store::rollup::{RollupRow, SeriesFold};
 use crate::store::{
     DAY, EventRow, HOUR, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint,
     Sort, Status, StatusCounts, Store, StoreError, TargetSummary, Uptime, UptimeWindows,
@@ -277,49 +277,25 @@ fn series(
            sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist
          FROM {table} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
     ))?;
-    let mut out: Vec<(SeriesPoint, f64, [f64; 5], Histogram)> = Vec::new();
+    let mut fold = SeriesFold::new(from, step);
     let mut q = stmt.query(params![id, from - from.rem_euclid(step), to])?;
     while let Some(r) = q.next()? {
-        let bucket: Micros = r.get(0)?;
-        let t = bucket - (bucket - from).rem_euclid(step);
-        if out.last().is_none_or(|p| p.0.t != t) {
-            out.push((
-                SeriesPoint {
-                    t,
-                    min_ms: f64::MAX,
-                    ..Default::default()
-                },
-                0.0,
-                [0.0; 5],
-                Histogram::new(),
-            ));
+        let mut phase_sums = [0.0; 5];
+        for (i, s) in phase_sums.iter_mut().enumerate() {
+            *s = r.get::<_, f64>(6 + i)?;
         }
-        let (p, sum, phases, hist) = out.last_mut().expect("pushed");
-        p.checks += r.get::<_, i64>(1)? as u64;
-        p.up += r.get::<_, i64>(2)? as u64;
-        *sum += r.get::<_, f64>(3)?;
-        p.min_ms = p.min_ms.min(r.get(4)?);
-        p.max_ms = p.max_ms.max(r.get(5)?);
-        for (i, s) in phases.iter_mut().enumerate() {
-            *s += r.get::<_, f64>(6 + i)?;
-        }
-        hist.merge(&Histogram::decode(
-            r.get_ref(11)?.as_blob().unwrap_or_default(),
-        ));
+        fold.add(RollupRow {
+            bucket: r.get(0)?,
+            checks: r.get(1)?,
+            up: r.get(2)?,
+            sum_ms: r.get(3)?,
+            min_ms: r.get(4)?,
+            max_ms: r.get(5)?,
+            phase_sums,
+            hist: r.get_ref(11)?.as_blob().unwrap_or_default(),
+        });
     }
-    Ok(out
-        .into_iter()
-        .map(|(mut p, sum, phases, hist)| {
-            let n = p.checks.max(1) as f64;
-            p.avg_ms = sum / n;
-            p.phases_ms = phases.map(|s| s / n);
-            p.p95_ms = hist.quantile(0.95);
-            if p.checks == 0 {
-                p.min_ms = 0.0;
-            }
-            p
-        })
-        .collect())
+    Ok(fold.finish())
 }
 
 fn events(
