@@ -56,11 +56,17 @@ pub struct BadgeParams {
     pub window: Option<String>,
 }
 
-async fn find(s: &AppState, id: &str) -> Result<TargetSummary, AppError> {
-    s.store
+/// The target, or the badge to answer instead: an embedded badge must never show as a broken
+/// image, so an id that is not (or no longer) known answers a grey "unknown" SVG, not a 404.
+async fn find(
+    s: &AppState,
+    id: &str,
+    label: &str,
+) -> Result<Result<TargetSummary, Response>, AppError> {
+    Ok(s.store
         .target(id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("no target with id {id:?}")))
+        .ok_or_else(|| svg(badge(label, "unknown", GREY))))
 }
 
 fn label(p: &BadgeParams, default: &str) -> String {
@@ -78,14 +84,18 @@ pub async fn status(
     Path(id): Path<String>,
     Query(p): Query<BadgeParams>,
 ) -> Result<Response, AppError> {
-    let t = find(&s, &id).await?;
+    let label = label(&p, "status");
+    let t = match find(&s, &id, &label).await? {
+        Ok(t) => t,
+        Err(unknown) => return Ok(unknown),
+    };
     let color = match t.status {
         Status::Up => GREEN,
         Status::Down => RED,
         Status::Degraded => AMBER,
         Status::Unknown => GREY,
     };
-    Ok(svg(badge(&label(&p, "status"), t.status.as_str(), color)))
+    Ok(svg(badge(&label, t.status.as_str(), color)))
 }
 
 pub async fn uptime(
@@ -93,7 +103,6 @@ pub async fn uptime(
     Path(id): Path<String>,
     Query(p): Query<BadgeParams>,
 ) -> Result<Response, AppError> {
-    find(&s, &id).await?;
     let name = p.window.clone().unwrap_or_else(|| "24h".into());
     let span = super::pages::WINDOWS
         .iter()
@@ -104,6 +113,10 @@ pub async fn uptime(
                 "window: expected 1h, 6h, 24h, 7d or 30d, got {name:?}"
             ))
         })?;
+    let label = label(&p, &format!("uptime {name}"));
+    if let Err(unknown) = find(&s, &id, &label).await? {
+        return Ok(unknown);
+    }
     let now = now_micros();
     let u = s.store.uptime(&id, now - span, now).await?;
     let color = match u.ratio {
@@ -112,11 +125,7 @@ pub async fn uptime(
         Some(r) if r >= 0.99 => AMBER,
         Some(_) => RED,
     };
-    Ok(svg(badge(
-        &label(&p, &format!("uptime {name}")),
-        &format::percent(u.ratio),
-        color,
-    )))
+    Ok(svg(badge(&label, &format::percent(u.ratio), color)))
 }
 
 pub async fn response(
@@ -124,7 +133,11 @@ pub async fn response(
     Path(id): Path<String>,
     Query(p): Query<BadgeParams>,
 ) -> Result<Response, AppError> {
-    let t = find(&s, &id).await?;
+    let label = label(&p, "response");
+    let t = match find(&s, &id, &label).await? {
+        Ok(t) => t,
+        Err(unknown) => return Ok(unknown),
+    };
     let (value, color) = match t.last_response_ms {
         None => ("–".to_owned(), GREY),
         Some(ms) => (
@@ -138,5 +151,5 @@ pub async fn response(
             },
         ),
     };
-    Ok(svg(badge(&label(&p, "response"), &value, color)))
+    Ok(svg(badge(&label, &value, color)))
 }

@@ -1,6 +1,6 @@
 //! How numbers and times read on the dashboard.
 
-use crate::store::{HOUR, MINUTE, Micros, SECOND, from_micros};
+use crate::store::{DAY, HOUR, MINUTE, Micros, SECOND, from_micros};
 
 pub fn ms(v: f64) -> String {
     if v >= 10_000.0 {
@@ -75,6 +75,25 @@ pub fn ago(m: Micros, now: Micros) -> String {
     }
 }
 
+/// Certificates expiring within this many days are marked on the overview.
+pub const CERT_WARN_DAYS: i64 = 14;
+
+/// The overview's mark for a certificate that has expired or expires within
+/// [`CERT_WARN_DAYS`]: its text and class (`bad` expired, `warn` soon); None when it is fine.
+pub fn cert_mark(not_after: Option<Micros>, now: Micros) -> Option<(String, &'static str)> {
+    let left = not_after? - now;
+    if left <= 0 {
+        Some((
+            format!("certificate expired {}", ago(now + left, now)),
+            "bad",
+        ))
+    } else if left < CERT_WARN_DAYS * DAY {
+        Some((format!("certificate expires in {}", duration(left)), "warn"))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +112,21 @@ mod tests {
         assert_eq!(duration(3 * HOUR + 5 * MINUTE), "3 h 5 min");
         assert_eq!(ago(0, 30 * SECOND), "30 s ago");
         assert_eq!(datetime(0), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn certificates_expired_or_expiring_within_14_days_are_marked() {
+        let now = 100 * DAY;
+        assert_eq!(cert_mark(None, now), None);
+        assert_eq!(cert_mark(Some(now + 15 * DAY), now), None);
+        assert_eq!(
+            cert_mark(Some(now + 13 * DAY + HOUR), now),
+            Some(("certificate expires in 13 d 1 h".into(), "warn"))
+        );
+        assert_eq!(
+            cert_mark(Some(now - 2 * DAY), now),
+            Some(("certificate expired 2 d 0 h ago".into(), "bad"))
+        );
+        assert_eq!(cert_mark(Some(now), now).unwrap().1, "bad");
     }
 }

@@ -6,6 +6,7 @@
 //! `tower::ServiceExt::oneshot`, no socket needed.
 
 mod api;
+mod apidoc;
 mod badges;
 mod charts;
 mod format;
@@ -108,6 +109,9 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(pages::overview))
         .route("/targets/{id}", get(pages::target))
         .route("/incidents", get(pages::incidents))
+        .route("/api", get(apidoc::page))
+        .route("/api/", get(apidoc::page))
+        .route("/api/v1", get(apidoc::page))
         .route("/badges/{id}/status.svg", get(badges::status))
         .route("/badges/{id}/uptime.svg", get(badges::uptime))
         .route("/badges/{id}/response.svg", get(badges::response))

@@ -14,13 +14,13 @@ use crate::store::{
     now_micros,
 };
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(super) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Targets per overview page.
 pub const PER_PAGE: u32 = 50;
 /// Seconds between in-place refreshes of a page.
 const REFRESH_S: u32 = 10;
 
-fn render<T: Template>(t: &T) -> Result<Response, AppError> {
+pub(super) fn render<T: Template>(t: &T) -> Result<Response, AppError> {
     t.render()
         .map(|html| Html(html).into_response())
         .map_err(|e| AppError::Store(crate::store::StoreError::Other(format!("template: {e}"))))
@@ -129,6 +129,8 @@ struct Row {
     name: String,
     url: String,
     error: String,
+    /// An expired or soon-expiring certificate: text and class.
+    cert: Option<(String, &'static str)>,
     tags: Vec<(String, String)>,
     strip: String,
     up_day: String,
@@ -177,11 +179,11 @@ pub async fn overview(
         class,
         label,
         count,
-        href: if status.is_empty() {
-            "/".into()
-        } else {
-            format!("/?status={status}")
-        },
+        // A card keeps the tag and search filters: its count is of the filtered targets.
+        href: format!(
+            "/{}",
+            query_string(&[("q", &p.q), ("status", status), ("tag", &p.tag)])
+        ),
         active: p.status == status,
     };
     let c = page.counts;
@@ -205,6 +207,7 @@ pub async fn overview(
             } else {
                 String::new()
             },
+            cert: format::cert_mark(t.cert_not_after, now),
             tags: tag_links(&t.tags),
             strip: recent_strip(&t.recent, RECENT_CHECKS),
             up_day: format::percent(t.uptime.day),
@@ -507,7 +510,12 @@ pub async fn target(
                     } else {
                         e.status_code.to_string()
                     },
-                    ms: format::ms(e.response_time_ms as f64),
+                    // A failed probe has no response time worth reading: its error says why.
+                    ms: if e.up == Some(false) {
+                        "–".into()
+                    } else {
+                        format::ms(e.response_time_ms as f64)
+                    },
                     phases: e
                         .phases_ms
                         .iter()

@@ -151,6 +151,21 @@ async fn target_page_shows_chart_incident_and_events_escaped() {
 }
 
 #[tokio::test]
+async fn a_failed_check_shows_a_dash_for_its_time_and_its_error() {
+    let f = fixture().await;
+    let (_, _, body) = get(&f.state, "/targets/evil").await;
+    // Newest first: the failed check (HTTP 500, 42 ms until it failed), then the passing one.
+    let failed = body.find(
+        r#"<span class="pill down">down</span></td><td class="num">500</td><td class="num">–</td>"#,
+    );
+    let passed = body.find(
+        r#"<span class="pill up">up</span></td><td class="num">200</td><td class="num">42 ms</td>"#,
+    );
+    assert!(failed.is_some() && passed.is_some(), "{body}");
+    assert!(body.contains("http_status: body said"));
+}
+
+#[tokio::test]
 async fn incidents_page_lists_incidents_across_targets() {
     let f = fixture().await;
     let (status, _, body) = get(&f.state, "/incidents").await;
@@ -228,8 +243,24 @@ async fn badges_are_svg_with_escaped_labels() {
         body.contains("&lt;b&gt;") && body.contains("42 ms"),
         "{body}"
     );
-    let (status, _, _) = get(&f.state, "/badges/nope/status.svg").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn badges_for_an_unknown_id_are_grey_unknown_svgs_not_json_404s() {
+    let f = fixture().await;
+    for kind in ["status", "uptime", "response"] {
+        let (status, headers, body) = get(&f.state, &format!("/badges/nope/{kind}.svg")).await;
+        assert_eq!(status, StatusCode::OK, "{kind}");
+        assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml", "{kind}");
+        assert!(
+            body.starts_with("<svg") && body.contains(">unknown</text>"),
+            "{kind}: {body}"
+        );
+        assert!(body.contains("#6b7280"), "grey: {body}");
+    }
+    // A bad window is still the caller's mistake, said as such.
+    let (status, _, _) = get(&f.state, "/badges/nope/uptime.svg?window=2y").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -333,6 +364,64 @@ async fn auth_protects_pages_and_api_but_not_health_and_metrics() {
         get_with(&f.state, bearer("Basic Ym9iOnB3")).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn overview_marks_certificates_that_expired_or_expire_within_14_days() {
+    let f = fixture().await;
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        f._dir.path().join("certs.sqlite3"),
+    ))
+    .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let with_cert = |target: &str, up: bool, not_after: OffsetDateTime| {
+        let mut e = probe(target, target, up, 1);
+        if let Event::Probe(p) = &mut e {
+            p.tls_cert_not_after = Some(not_after);
+        }
+        e
+    };
+    store
+        .ingest(vec![
+            with_cert("soon", true, now + Duration::from_secs(3 * 86_400 + 600)),
+            // An expired certificate fails verification, or passes under tls_verify: false.
+            with_cert("expired", false, now - Duration::from_secs(86_400 + 600)),
+            with_cert("fine", true, now + Duration::from_secs(60 * 86_400)),
+        ])
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (_, _, body) = get(&state, "/").await;
+    assert!(
+        body.contains(r#"<span class="cert warn">certificate expires in 3 d 0 h</span>"#),
+        "{body}"
+    );
+    assert!(body.contains(r#"<span class="cert bad">certificate expired 1 d 0 h ago</span>"#));
+    assert_eq!(body.matches(r#"<span class="cert "#).count(), 2, "{body}");
+}
+
+#[tokio::test]
+async fn the_header_api_link_opens_a_human_page_that_links_the_openapi_document() {
+    let f = fixture().await;
+    let (_, _, overview) = get(&f.state, "/").await;
+    assert!(
+        overview.contains(r#"<a href="/api" >API</a>"#),
+        "{overview}"
+    );
+    for uri in ["/api", "/api/v1"] {
+        let (status, headers, body) = get(&f.state, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(body.contains(r#"href="/api/v1/openapi.json""#), "{body}");
+        assert!(body.contains(r#"<a href="/api/v1/targets"><code>/api/v1/targets</code></a>"#));
+        assert!(body.contains("<code>/api/v1/targets/{id}/events</code>"));
+        assert!(body.contains("integer (1–1000, default 100)"));
+    }
 }
 
 #[tokio::test]
