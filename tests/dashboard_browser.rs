@@ -132,6 +132,155 @@ fn http_get(addr: &str, path: &str) -> Option<String> {
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
 }
 
+/// Just enough of the WebDriver protocol (through Debian's chromedriver) to ask a real layout
+/// engine where things are: `--dump-dom` shows markup, not what fits on a screen.
+struct Driver {
+    process: Child,
+    addr: String,
+    session: String,
+}
+
+fn webdriver(addr: &str, method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let body = body.to_string();
+    let mut s = TcpStream::connect(addr).expect("chromedriver answers");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // chromedriver keeps the connection open: read the headers, then Content-Length bytes.
+    let mut r = BufReader::new(s);
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "chromedriver said {:?}: {e}",
+            String::from_utf8_lossy(&body)
+        )
+    })
+}
+
+impl Driver {
+    /// Starts chromedriver and a browser window `width` × `height` CSS pixels.
+    fn start(chromium: &Path, width: u32, height: u32) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium-driver; scripts/test does)");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--hide-scrollbars", format!("--window-size={width},{height}")],
+            "mobileEmulation": {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0}}
+        }}}});
+        let answer = webdriver(&addr, "POST", "/session", &caps);
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {answer}"))
+            .to_owned();
+        Driver {
+            process,
+            addr,
+            session,
+        }
+    }
+
+    fn open(&self, url: &str) {
+        let path = format!("/session/{}/url", self.session);
+        webdriver(
+            &self.addr,
+            "POST",
+            &path,
+            &serde_json::json!({ "url": url }),
+        );
+    }
+
+    /// Runs `script` in the page (WebDriver's own channel: the page's CSP does not apply).
+    fn eval(&self, script: &str) -> serde_json::Value {
+        let path = format!("/session/{}/execute/sync", self.session);
+        let answer = webdriver(
+            &self.addr,
+            "POST",
+            &path,
+            &serde_json::json!({ "script": script, "args": [] }),
+        );
+        answer["value"].clone()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let path = format!("/session/{}", self.session);
+        let _ = std::panic::catch_unwind(|| {
+            webdriver(&self.addr, "DELETE", &path, &serde_json::json!({}))
+        });
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// On a phone held upright (320 CSS pixels, the narrowest common width) the overview keeps
+/// every row's status, name and response time inside the visible part of the table.
+fn assert_overview_fits_a_phone(chromium: &Path, base: &str) {
+    let driver = Driver::start(chromium, 320, 640);
+    driver.open(&format!("{base}/"));
+    let seen = driver.eval(
+        r#"const wrap = document.querySelector(".table-wrap").getBoundingClientRect();
+           const right = Math.min(wrap.right, window.innerWidth);
+           return [...document.querySelectorAll("table.targets tbody tr")].map(tr => {
+             const r = sel => { const e = tr.querySelector(sel); if (!e) return null;
+               const b = e.getBoundingClientRect(); return [b.left, b.right, b.width]; };
+             return { right, status: r(".pill"), name: r(".tname"), response: r("td.resp") };
+           });"#,
+    );
+    let rows = seen.as_array().expect("rows");
+    assert!(!rows.is_empty(), "no rows at 320 px: {seen}");
+    for row in rows {
+        let right = row["right"].as_f64().unwrap();
+        for col in ["status", "name", "response"] {
+            let b = &row[col];
+            let (left, r, w) = (
+                b[0].as_f64().unwrap(),
+                b[1].as_f64().unwrap(),
+                b[2].as_f64().unwrap(),
+            );
+            assert!(
+                w > 0.0 && left >= 0.0 && r <= right + 0.5,
+                "{col} not on screen at 320 px: {row}"
+            );
+        }
+    }
+}
+
 struct Serve(Child);
 
 impl Drop for Serve {
@@ -270,6 +419,7 @@ async fn dashboard_shows_a_target_going_down_and_its_incident() {
         row(&dom, "Beta service")
     );
     browser.screenshot(&format!("{base}/"), &artifacts.join("overview.png"), 700);
+    assert_overview_fits_a_phone(&browser.bin, &base);
 
     // An incident appears on the incidents page.
     let incidents = browser.wait_for(
