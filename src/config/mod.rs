@@ -404,7 +404,8 @@ fn file_writers(list: &[String]) -> Result<Vec<WriterPlugin>, ConfigError> {
 
 fn sharding(env: &Env, fc: &file::FileConfig) -> Result<Option<Sharding>, ConfigError> {
     let enabled = from_env(env, "DISTRIBUTED_WORKERS_ENABLED", parse::boolean)?;
-    let (total, index) = match (enabled, &fc.workers) {
+    // Errors name the settings as the source that set them does.
+    let (total, index, names) = match (enabled, &fc.workers) {
         (Some(false), _) => return Ok(None),
         (Some(true), _) => {
             let total = from_env(env, "DISTRIBUTED_WORKERS_TOTAL", |s| {
@@ -419,21 +420,26 @@ fn sharding(env: &Env, fc: &file::FileConfig) -> Result<Option<Sharding>, Config
             })?;
             let index = from_env(env, "DISTRIBUTED_WORKERS_INDEX", parse::worker_index)?
                 .ok_or_else(|| ConfigError::new("DISTRIBUTED_WORKERS_INDEX", "", "this worker's index or a hostname ending in it (set when DISTRIBUTED_WORKERS_ENABLED is true)"))?;
-            (total, index)
+            (
+                total,
+                index,
+                ("DISTRIBUTED_WORKERS_INDEX", "DISTRIBUTED_WORKERS_TOTAL"),
+            )
         }
         (None, Some(w)) => {
             let index =
                 from_file(Some(&w.index), "workers.index", parse::worker_index)?.unwrap_or(0);
-            (w.total, index)
+            (w.total, index, ("workers.index", "workers.total"))
         }
         (None, None) => return Ok(None),
     };
     if total == 0 || index >= total {
+        let (index_name, total_name) = names;
         return Err(ConfigError::new(
-            "DISTRIBUTED_WORKERS_INDEX",
+            index_name,
             index.to_string(),
             format!(
-                "an index from 0 to {} (DISTRIBUTED_WORKERS_TOTAL is {total})",
+                "an index from 0 to {} ({total_name} is {total})",
                 total.saturating_sub(1)
             ),
         ));

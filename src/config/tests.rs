@@ -447,6 +447,9 @@ fn a_bad_plugin_in_the_file_is_named_as_the_file_names_it() {
     assert_eq!(e.setting, "reader");
     let e = load_file("yaml", "event_format: v9\n").unwrap_err();
     assert_eq!(e.setting, "event_format");
+    let e = load_file("yaml", "workers: {total: 2, index: uptimer-2}\n").unwrap_err();
+    assert_eq!(e.setting, "workers.index");
+    assert!(e.expected.contains("workers.total is 2"), "{e}");
 }
 
 #[test]
