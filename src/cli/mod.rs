@@ -54,6 +54,7 @@ pub enum Command {
     /// Print the effective configuration (secrets masked), or what is wrong with it, as the
     /// command it is for sees it (exit status 2 on an error, as that command would stop).
     CheckConfig {
+        /// A YAML or TOML config file with per-target settings; the environment overrides it.
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// The command the settings are for: `serve` writes to writers.sqlite unless

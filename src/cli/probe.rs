@@ -36,8 +36,9 @@ pub struct ProbeArgs {
     /// table, in command-line order, at the end.
     #[arg(long, conflicts_with = "json")]
     stream: bool,
-    /// Cut table lines to this many characters (0 = never) [default: on a terminal or with
-    /// --stream COLUMNS or 80, otherwise no limit]. --json is never cut.
+    /// Cut table lines to this many characters, long URLs first (0 = never) [default: when
+    /// streaming, the terminal's width from COLUMNS, else 80; otherwise no limit]. --json
+    /// output is never cut.
     #[arg(long, value_name = "COLUMNS")]
     width: Option<usize>,
     /// Do not verify TLS certificates (their expiry is still reported).

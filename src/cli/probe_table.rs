@@ -13,6 +13,10 @@ pub const DEFAULT_WIDTH: usize = 80;
 /// The narrowest a URL is cut to, however narrow the terminal: a URL must stay recognisable.
 const MIN_URL: usize = 16;
 
+/// Room kept for the error column when lines are cut: its kind, the longest being
+/// `connect_refused` and `tls_certificate`, and a colon.
+const ERROR_KIND: usize = 16;
+
 /// How `probe` prints its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Output {
@@ -91,14 +95,16 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Widths fitting `natural` (the widest cell of each column) within `line` characters:
-    /// the URL gives way first, down to a recognisable minimum, then the line is cut.
-    fn fit(natural: [usize; 4], line: Option<usize>) -> Layout {
-        let mut widths = natural;
+    /// Widths fitting `natural` (the widest cell of each column, the error's `usize::MAX` when
+    /// unknown) within `line` characters. The error keeps room for its kind; the URL gives way
+    /// down to a recognisable minimum; past that the line is cut.
+    fn fit(natural: [usize; 5], line: Option<usize>) -> Layout {
+        let mut widths = [natural[0], natural[1], natural[2], natural[3]];
         if let Some(max) = line {
             let fixed: usize = widths[..3].iter().map(|w| w + 2).sum();
-            let room = max.saturating_sub(fixed + 2).max(MIN_URL);
-            widths[3] = widths[3].min(room);
+            let rest = max.saturating_sub(fixed + 2);
+            let error = natural[4].clamp(HEADER[4].len(), ERROR_KIND);
+            widths[3] = widths[3].min(rest.saturating_sub(error).max(MIN_URL));
         }
         Layout { widths, line }
     }
@@ -119,7 +125,10 @@ impl Layout {
         let time = format!("{} ms", timeout.as_millis())
             .len()
             .max(HEADER[2].len());
-        Layout::fit([HEADER[0].len(), HEADER[1].len(), time, url], line)
+        Layout::fit(
+            [HEADER[0].len(), HEADER[1].len(), time, url, usize::MAX],
+            line,
+        )
     }
 
     fn render(&self, cells: &[String; 5]) -> String {
@@ -156,7 +165,7 @@ pub fn summary(up: usize, total: usize) -> String {
 pub fn table(events: &[ProbeEvent], width: Option<usize>) -> String {
     let rows: Vec<[String; 5]> = events.iter().map(cells).collect();
     let header = HEADER.map(str::to_owned);
-    let mut natural = [0usize; 4];
+    let mut natural = [0usize; 5];
     for row in std::iter::once(&header).chain(&rows) {
         for (w, cell) in natural.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -235,6 +244,12 @@ mod tests {
         assert!(row.chars().count() <= 61, "{row}");
         assert!(row.trim_end().ends_with('…'), "{row}");
         assert_eq!(header.find("URL"), row.find("https://"));
+        // Room is left for the error, at least for its kind.
+        event.error_kind = Some(crate::event::ErrorKind::ConnectRefused);
+        event.error = Some("connection refused (os error 111)".into());
+        let row = layout.row(&event);
+        assert!(row.contains("connect_refused"), "{row}");
+        assert!(header.contains("ERROR"), "{header}");
         // Without a width nothing is cut.
         let whole = Layout::for_stream([long.as_str()], Duration::from_secs(10), None);
         assert!(whole.row(&event).contains(&long));
