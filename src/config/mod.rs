@@ -140,7 +140,7 @@ fn from_env<T, E: Into<String>>(
         .transpose()
 }
 
-pub(crate) fn from_file<T, E: Into<String>>(
+fn from_file<T, E: Into<String>>(
     value: Option<&file::Scalar>,
     name: &str,
     parse: impl Fn(&str) -> Result<T, E>,
