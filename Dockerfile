@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
 # Uptimer with every plugin (Kafka included). Build: docker build -t uptimer .
+# Default command: `run` (settings from the environment, events on stdout), as the original.
+# Dashboard: docker run -p 8080:8080 uptimer serve --listen 0.0.0.0:8080 (README, "Docker").
 FROM rust:1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libssl-dev pkg-config make \
@@ -19,5 +21,7 @@ COPY docker/entrypoint.sh /usr/local/bin/uptimer-entrypoint
 USER 10001
 WORKDIR /var/lib/uptimer
 ENV DATA_DIR=/var/lib/uptimer
+# `uptimer serve --listen 0.0.0.0:8080`: the dashboard, JSON API and /metrics.
+EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/uptimer-entrypoint"]
 CMD ["run"]

@@ -1,8 +1,19 @@
 #!/bin/sh
-# Applies the database migrations first when events are written to PostgreSQL, then runs
-# uptimer with the given arguments (default: run).
+# Runs uptimer with the given arguments: the image's CMD (`run`, the original's single
+# instance: probe, events on stdout) or whatever `docker run IMAGE ...` says, such as
+# `serve --listen 0.0.0.0:8080`. Before a command that writes events (run, serve, or none),
+# applies the database migrations when events go to PostgreSQL; `check-config`, `probe` and
+# the others never touch the database.
 set -e
-case ",${WRITER_PLUGIN:-}," in
-  *writers.postgres*) uptimer migrate up ;;
+# `docker run IMAGE uptimer serve` means the same as `docker run IMAGE serve`.
+if [ "${1-}" = uptimer ]; then
+  shift
+fi
+case "${1-}" in
+  "" | run | serve)
+    case ",${WRITER_PLUGIN:-}," in
+      *writers.postgres*) uptimer migrate up ;;
+    esac
+    ;;
 esac
 exec uptimer "$@"

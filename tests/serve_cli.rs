@@ -31,7 +31,7 @@ fn stderr(o: &Output) -> String {
 fn check_config_masks_the_dashboard_password_and_token() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = uptimer(dir.path());
-    c.args(["check-config"])
+    c.args(["check-config", "--for", "serve"])
         .env("WEB_AUTH_BASIC", "ann:hunter2");
     let out = run(c);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -39,9 +39,10 @@ fn check_config_masks_the_dashboard_password_and_token() {
     assert!(text.contains("basic ann:***"), "{text}");
     assert!(!text.contains("hunter2"));
     let mut c = uptimer(dir.path());
-    c.args(["check-config"])
+    c.args(["check-config", "--for", "serve"])
         .env("WEB_AUTH_TOKEN", "t0ken-value");
     let out = run(c);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("t0ken-value"));
 }
 

@@ -5,23 +5,43 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
+use super::For;
 use crate::config::target::{is_secret_header, masked_url};
-use crate::config::{EventFormat, Overrides, Settings};
+use crate::config::{EventFormat, Overrides, Settings, WriterPlugin};
 
-pub fn check_config(config: Option<&Path>) -> ExitCode {
-    match super::load_settings(config, &[], &Overrides::default()) {
-        Ok(s) => {
-            for w in &s.warnings {
-                eprintln!("warning: {w}");
-            }
-            print!(
-                "{}",
-                serde_yaml_ng::to_string(&describe(&s)).unwrap_or_default()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => super::config_error(&e),
+pub fn check_config(config: Option<&Path>, for_command: For) -> ExitCode {
+    let mut s = match super::load_settings(config, &[], &Overrides::default()) {
+        Ok(s) => s,
+        Err(e) => return super::config_error(&e),
+    };
+    for w in &s.warnings {
+        eprintln!("warning: {w}");
     }
+    // The same verdict the command itself would reach, in the same words.
+    if for_command == For::Run && super::lacks_targets(&s) {
+        eprintln!("uptimer: {}", super::NO_TARGETS);
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
+    let other = if s.writers_chosen {
+        None
+    } else if for_command == For::Serve {
+        s.writers = vec![WriterPlugin::Sqlite];
+        Some(("run", WriterPlugin::Stdout))
+    } else {
+        Some(("serve", WriterPlugin::Sqlite))
+    };
+    print!(
+        "{}",
+        serde_yaml_ng::to_string(&describe(&s)).unwrap_or_default()
+    );
+    // A YAML comment keeps the output a valid document.
+    if let Some((command, writer)) = other {
+        println!(
+            "# uptimer {command} writes to {} instead (check-config --for {command}); WRITER_PLUGIN chooses for both",
+            writer.name()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// The effective settings as a document; nothing secret survives in it.

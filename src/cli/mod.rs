@@ -4,6 +4,7 @@ mod bench_store;
 mod check_config;
 mod migrate;
 mod probe;
+mod probe_table;
 mod run;
 mod schema;
 mod serve;
@@ -50,16 +51,28 @@ pub enum Command {
     BenchStore(bench_store::BenchStoreArgs),
     /// Probe URLs once and exit: 0 when every target is up, 1 when any is down, 2 on bad usage.
     Probe(probe::ProbeArgs),
-    /// Print the effective configuration (secrets masked), or what is wrong with it.
+    /// Print the effective configuration (secrets masked), or what is wrong with it, as the
+    /// command it is for sees it (exit status 2 on an error, as that command would stop).
     CheckConfig {
+        /// A YAML or TOML config file with per-target settings; the environment overrides it.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// The command the settings are for: `serve` writes to writers.sqlite unless
+        /// WRITER_PLUGIN or `writers:` says otherwise, and runs without targets.
+        #[arg(long = "for", value_enum, default_value_t = For::Run, value_name = "COMMAND")]
+        for_command: For,
     },
-    /// List the embedded JSON Schemas, or print the one with this title (e.g. ProbeEvent).
+    /// List the embedded JSON Schemas, or print the one with this title (any case, e.g.
+    /// probeevent or probe-event).
     Schema { title: Option<String> },
-    /// Validate JSON lines on stdin against their schemas; reports the line number of each
-    /// invalid event. Exits 1 when any line is invalid.
-    Validate,
+    /// Validate JSON lines against their schemas, from files or stdin; reports the file and
+    /// line number of each invalid event. Exits 1 when any line is invalid, 2 when a file
+    /// cannot be read.
+    Validate {
+        /// JSON-lines files (`-` is stdin) [default: stdin].
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Apply the database migrations (dbmate-compatible, embedded): up (default), down, status.
     Migrate(migrate::MigrateArgs),
 }
@@ -72,11 +85,35 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::BenchStore(args)) => bench_store::bench_store(args),
         Some(Command::Probe(args)) => probe::probe(args),
-        Some(Command::CheckConfig { config }) => check_config::check_config(config.as_deref()),
+        Some(Command::CheckConfig {
+            config,
+            for_command,
+        }) => check_config::check_config(config.as_deref(), for_command),
         Some(Command::Schema { title }) => schema::schema(title.as_deref()),
-        Some(Command::Validate) => schema::validate(),
+        Some(Command::Validate { files }) => schema::validate(&files),
         Some(Command::Migrate(args)) => migrate::migrate(args),
     }
+}
+
+/// The commands `check-config` can check settings for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum For {
+    /// `uptimer` and `uptimer run`: writers.stdout by default; targets are required.
+    Run,
+    /// `uptimer serve`: writers.sqlite by default; without targets it serves the dashboard.
+    Serve,
+}
+
+/// Why `run` (and `check-config` for it) stops when there is nothing to probe.
+const NO_TARGETS: &str =
+    "no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example)";
+
+/// Whether the probe reader has nothing to probe because nothing was configured (an empty
+/// shard of a configured list is no error: the other workers have the targets).
+fn lacks_targets(settings: &Settings) -> bool {
+    settings.reader == crate::config::ReaderPlugin::HttpProbe
+        && settings.targets.is_empty()
+        && settings.targets_configured == 0
 }
 
 /// Settings from the config file, `./configuration.env`, the environment and flags.

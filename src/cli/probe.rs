@@ -1,7 +1,8 @@
 //! `uptimer probe URL...`: probe once, print a table (or JSON lines), exit 0 when all are up.
+//! On a terminal the rows come as the results do, within the terminal's width (probe_table).
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,6 +10,8 @@ use clap::Args;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::probe_table::{self, Layout, Output};
+use crate::config::target::masked_url;
 use crate::config::{Interval, Overrides, TlsVerify, parse};
 use crate::event::{Event, ProbeEvent};
 use crate::pipeline::{SchedulerStats, scheduler};
@@ -29,6 +32,15 @@ pub struct ProbeArgs {
     /// Print one JSON event per line instead of a table.
     #[arg(long)]
     json: bool,
+    /// Print each row as its result arrives (the default on a terminal) instead of the whole
+    /// table, in command-line order, at the end.
+    #[arg(long, conflicts_with = "json")]
+    stream: bool,
+    /// Cut table lines to this many characters, long URLs first (0 = never) [default: when
+    /// streaming, the terminal's width from COLUMNS, else 80; otherwise no limit]. --json
+    /// output is never cut.
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<usize>,
     /// Do not verify TLS certificates (their expiry is still reported).
     #[arg(long, short = 'k')]
     insecure: bool,
@@ -83,6 +95,26 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
             .enumerate()
             .map(|(i, t)| (t.id.clone(), i))
             .collect();
+        let shape = Output::decide(
+            args.stream,
+            args.width,
+            std::io::stdout().is_terminal(),
+            std::env::var("COLUMNS").ok().as_deref(),
+        );
+        let layout = (shape.stream && !args.json).then(|| {
+            let urls: Vec<String> = settings
+                .targets
+                .iter()
+                .map(|t| masked_url(&t.url))
+                .collect();
+            let timeout = settings
+                .targets
+                .iter()
+                .map(|t| t.timeout)
+                .max()
+                .unwrap_or_default();
+            Layout::for_stream(urls.iter().map(String::as_str), timeout, shape.width)
+        });
         let (tx, mut rx) = mpsc::channel(1024);
         let stop = CancellationToken::new();
         tokio::spawn(scheduler::run(
@@ -102,6 +134,10 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
             let (mut up, mut total) = (0usize, 0usize);
             let mut stdout = std::io::BufWriter::new(std::io::stdout());
             let mut buf = Vec::new();
+            if let Some(l) = &layout {
+                let _ = stdout.write_all(l.header().as_bytes());
+                let _ = stdout.flush();
+            }
             while let Some(event) = rx.recv().await {
                 let Event::Probe(p) = event else { continue };
                 total += 1;
@@ -110,11 +146,16 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
                     buf.clear();
                     encode(&Event::Probe(p), false, &mut buf);
                     let _ = stdout.write_all(&buf);
+                } else if let Some(l) = &layout {
+                    let _ = stdout.write_all(l.row(&p).as_bytes());
+                    let _ = stdout.flush();
                 } else {
                     table_rows.push(*p);
                 }
             }
-            if !json {
+            if !json && layout.is_some() {
+                let _ = stdout.write_all(probe_table::summary(up, total).as_bytes());
+            } else if !json {
                 table_rows.sort_by_key(|e| {
                     e.target
                         .as_ref()
@@ -122,7 +163,8 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
                         .copied()
                         .unwrap_or(usize::MAX)
                 });
-                let _ = stdout.write_all(table(&table_rows).as_bytes());
+                let table = probe_table::table(&table_rows, shape.width);
+                let _ = stdout.write_all(table.as_bytes());
             }
             let _ = stdout.flush();
             (up, total)
@@ -134,58 +176,4 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     })
-}
-
-/// A readable table: one row per target.
-pub fn table(events: &[ProbeEvent]) -> String {
-    let rows: Vec<[String; 5]> = events
-        .iter()
-        .map(|e| {
-            [
-                if e.up == Some(true) {
-                    "up".into()
-                } else {
-                    "DOWN".into()
-                },
-                if e.status_code == 0 {
-                    "-".into()
-                } else {
-                    e.status_code.to_string()
-                },
-                format!("{} ms", e.response_time_ms),
-                e.url.clone().unwrap_or_default(),
-                match (&e.error_kind, &e.error) {
-                    (Some(k), Some(m)) => format!("{k}: {m}"),
-                    _ => String::new(),
-                },
-            ]
-        })
-        .collect();
-    let header = ["STATUS", "CODE", "TIME", "URL", "ERROR"].map(str::to_owned);
-    let mut widths = [0usize; 5];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (cell, w))| {
-                if i == 4 {
-                    cell.clone()
-                } else {
-                    format!("{cell:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    let up = events.iter().filter(|e| e.up == Some(true)).count();
-    out.push_str(&format!("{up}/{} up\n", events.len()));
-    out
 }

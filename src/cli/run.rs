@@ -23,9 +23,7 @@ pub fn run(config: Option<&Path>) -> ExitCode {
                 "this worker's shard has no targets"
             );
         } else {
-            eprintln!(
-                "uptimer: no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example)"
-            );
+            eprintln!("uptimer: {}", super::NO_TARGETS);
             return ExitCode::from(super::EXIT_CONFIG);
         }
     }

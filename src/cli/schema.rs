@@ -1,6 +1,7 @@
 //! `uptimer schema` and `uptimer validate`.
 
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::event::schema;
@@ -15,7 +16,7 @@ pub fn schema(title: Option<&str>) -> ExitCode {
         }
         Some(t) => match schema::all()
             .iter()
-            .find(|s| s.title == t || s.file.trim_end_matches(".json") == t)
+            .find(|s| same_name(&s.title, t) || same_name(s.file.trim_end_matches(".json"), t))
         {
             Some(s) => {
                 println!(
@@ -33,17 +34,81 @@ pub fn schema(title: Option<&str>) -> ExitCode {
     }
 }
 
-pub fn validate() -> ExitCode {
-    let stdin = std::io::stdin();
+/// Titles and file names match in any case, with or without `-` and `_`: `ProbeEvent`,
+/// `probeevent` and `probe-event` are one schema.
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| !matches!(c, '-' | '_'))
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>()
+    };
+    norm(a) == norm(b)
+}
+
+/// Valid and invalid lines so far.
+#[derive(Default)]
+struct Tally {
+    valid: u64,
+    invalid: u64,
+}
+
+/// Validates the files given, or stdin. Each invalid line is reported on stdout as `line N:`
+/// for stdin alone (as before files were accepted) and `FILE:N:` otherwise, as compilers do.
+pub fn validate(files: &[PathBuf]) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    let (mut valid, mut invalid) = (0u64, 0u64);
-    for (i, line) in stdin.lock().lines().enumerate() {
+    let mut tally = Tally::default();
+    let mut unreadable = false;
+    if files.is_empty() {
+        validate_lines(std::io::stdin().lock(), None, &mut out, &mut tally);
+    }
+    for f in files {
+        let name = f.display().to_string();
+        if name == "-" {
+            validate_lines(std::io::stdin().lock(), Some("-"), &mut out, &mut tally);
+            continue;
+        }
+        match std::fs::File::open(f) {
+            Ok(file) => validate_lines(
+                std::io::BufReader::new(file),
+                Some(&name),
+                &mut out,
+                &mut tally,
+            ),
+            Err(e) => {
+                eprintln!("uptimer: {name}: cannot read: {e}");
+                unreadable = true;
+            }
+        }
+    }
+    let _ = out.flush();
+    eprintln!("{} valid, {} invalid", tally.valid, tally.invalid);
+    if unreadable {
+        ExitCode::from(super::EXIT_CONFIG)
+    } else if tally.invalid == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn validate_lines(
+    input: impl BufRead,
+    file: Option<&str>,
+    out: &mut impl Write,
+    tally: &mut Tally,
+) {
+    let at = |n: usize| match file {
+        Some(f) => format!("{f}:{n}"),
+        None => format!("line {n}"),
+    };
+    for (i, line) in input.lines().enumerate() {
         let n = i + 1;
         let line = match line {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("line {n}: cannot read: {e}");
-                invalid += 1;
+                eprintln!("{}: cannot read: {e}", at(n));
+                tally.invalid += 1;
                 break;
             }
         };
@@ -54,17 +119,11 @@ pub fn validate() -> ExitCode {
             .map_err(|e| format!("not JSON: {e}"))
             .and_then(|doc| schema::validate_event(&doc).map_err(|e| e.to_string()));
         match result {
-            Ok(_) => valid += 1,
+            Ok(_) => tally.valid += 1,
             Err(e) => {
-                invalid += 1;
-                let _ = writeln!(out, "line {n}: {e}");
+                tally.invalid += 1;
+                let _ = writeln!(out, "{}: {e}", at(n));
             }
         }
-    }
-    eprintln!("{valid} valid, {invalid} invalid");
-    if invalid == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }

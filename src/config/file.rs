@@ -109,17 +109,164 @@ pub struct FileTarget {
     pub tags: Vec<String>,
 }
 
-/// Reads a config file; TOML when it ends in `.toml`, YAML otherwise.
+/// The two formats a config file may be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Yaml,
+    Toml,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "YAML",
+            Format::Toml => "TOML",
+        }
+    }
+
+    fn other(self) -> Format {
+        match self {
+            Format::Yaml => Format::Toml,
+            Format::Toml => Format::Yaml,
+        }
+    }
+
+    /// What the file's name says: `.toml`, `.yaml` or `.yml`, else nothing.
+    fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "toml" => Some(Format::Toml),
+            "yaml" | "yml" => Some(Format::Yaml),
+            _ => None,
+        }
+    }
+
+    /// Whether `text` is syntactically a document of this format with at least one key: a TOML
+    /// file can be one long YAML string, so plain "it parses" is not enough.
+    fn is_syntax_of(self, text: &str) -> bool {
+        match self {
+            Format::Yaml => matches!(
+                serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text),
+                Ok(serde_yaml_ng::Value::Mapping(m)) if !m.is_empty()
+            ),
+            Format::Toml => toml::from_str::<toml::Table>(text).is_ok_and(|t| !t.is_empty()),
+        }
+    }
+
+    /// The file's settings, or where and why they cannot be read.
+    fn parse(self, text: &str) -> Result<FileConfig, Located> {
+        match self {
+            Format::Yaml => {
+                if text.trim().is_empty() {
+                    return Ok(FileConfig::default());
+                }
+                // Syntax first, then the settings: the two deserve different words.
+                let syntax = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text).err();
+                serde_yaml_ng::from_str(text).map_err(|e| {
+                    let message = e.to_string();
+                    // The message ends in " at line L column C"; the location says it better.
+                    let message = message.split(" at line ").next().unwrap_or_default();
+                    Located {
+                        syntax: syntax.is_some(),
+                        at: e.location().map(|l| (l.line(), l.column())),
+                        message: message.to_owned(),
+                    }
+                })
+            }
+            Format::Toml => {
+                let syntax = toml::from_str::<toml::Table>(text).err();
+                toml::from_str(text).map_err(|e| Located {
+                    syntax: syntax.is_some(),
+                    at: e.span().map(|s| line_column(text, s.start)),
+                    message: e.message().trim().replace('\n', " "),
+                })
+            }
+        }
+    }
+}
+
+/// A parse error and where it is.
+struct Located {
+    syntax: bool,
+    /// Line and column, from 1.
+    at: Option<(usize, usize)>,
+    message: String,
+}
+
+impl Located {
+    /// Where and why: `line 3, column 5: unknown field …`.
+    fn detail(&self) -> String {
+        match self.at {
+            Some((line, column)) => format!("line {line}, column {column}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
+    /// The "expected …" half of the error: the format, then line, column and the reason.
+    fn expected(&self, format: Format) -> String {
+        if self.syntax {
+            format!("valid {} ({})", format.name(), self.detail())
+        } else {
+            format!(
+                "{} with known settings of the right types ({})",
+                format.name(),
+                self.detail()
+            )
+        }
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// Reads a config file: TOML when its name ends in `.toml`, YAML when in `.yaml` or `.yml`,
+/// either otherwise. The error completes "expected …": it says which format, where and why,
+/// and when a file is in the other format than its name says, that.
 pub fn read(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let is_toml = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-    if is_toml {
-        toml::from_str(&text).map_err(|e| e.to_string().trim().replace('\n', " "))
-    } else if text.trim().is_empty() {
-        Ok(FileConfig::default())
-    } else {
-        serde_yaml_ng::from_str(&text).map_err(|e| e.to_string())
+    let text = std::fs::read_to_string(path).map_err(|e| format!("a readable file ({e})"))?;
+    match Format::of(path) {
+        Some(format) => format.parse(&text).map_err(|e| {
+            let other = format.other();
+            if other.is_syntax_of(&text) {
+                let ext = other.name().to_ascii_lowercase();
+                format!(
+                    "{}, as its name says (the file is {}: rename it to .{ext})",
+                    format.name(),
+                    other.name()
+                )
+            } else {
+                e.expected(format)
+            }
+        }),
+        // No telling name: whichever format it is written in.
+        None => {
+            let guess = if Format::Toml.is_syntax_of(&text) {
+                Format::Toml
+            } else {
+                Format::Yaml
+            };
+            guess.parse(&text).map_err(|e| {
+                if e.syntax {
+                    let toml = Format::Toml.parse(&text).err().map(|t| t.detail());
+                    format!(
+                        "valid YAML or TOML (as YAML: {}; as TOML: {}; a name ending in .yaml or .toml picks one)",
+                        e.detail(),
+                        toml.unwrap_or_default()
+                    )
+                } else {
+                    e.expected(guess)
+                }
+            })
+        }
     }
 }

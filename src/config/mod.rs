@@ -11,6 +11,7 @@ pub mod plugins;
 mod postgres;
 mod secret;
 pub mod target;
+mod target_list;
 mod web;
 
 use std::net::SocketAddr;
@@ -93,6 +94,9 @@ pub struct Sharding {
 pub struct Settings {
     pub reader: ReaderPlugin,
     pub writers: Vec<WriterPlugin>,
+    /// Whether `WRITER_PLUGIN` or the file's `writers:` chose the writers; `uptimer serve`
+    /// writes to writers.sqlite when they did not.
+    pub writers_chosen: bool,
     /// The targets this worker probes (after sharding).
     pub targets: Vec<Target>,
     /// How many targets were configured before sharding.
@@ -171,31 +175,28 @@ impl Settings {
         flags: &Overrides,
     ) -> Result<Settings, ConfigError> {
         let fc = match config_file {
-            Some(p) => file::read(p).map_err(|e| {
-                ConfigError::new(
-                    "--config",
-                    p.display().to_string(),
-                    format!("a readable YAML or TOML config file ({e})"),
-                )
-            })?,
+            Some(p) => file::read(p)
+                .map_err(|e| ConfigError::new("--config", p.display().to_string(), e))?,
             None => file::FileConfig::default(),
         };
         let mut warnings = Vec::new();
 
-        let reader_name = env
-            .get("READER_PLUGIN")
-            .map(str::to_owned)
-            .or(fc.reader.clone())
-            .unwrap_or_else(|| "readers.probes.http".into());
-        let reader = plugins::reader(&reader_name)
-            .map_err(|e| ConfigError::new("READER_PLUGIN", &reader_name, e))?;
-        let writer_names = env
-            .get("WRITER_PLUGIN")
-            .map(str::to_owned)
-            .or(fc.writers.as_ref().map(|w| w.join(",")))
-            .unwrap_or_else(|| "writers.stdout".into());
-        let writers = plugins::writers(&writer_names)
-            .map_err(|e| ConfigError::new("WRITER_PLUGIN", &writer_names, e))?;
+        let reader = match (env.get("READER_PLUGIN"), &fc.reader) {
+            (Some(v), _) => {
+                plugins::reader(v).map_err(|e| ConfigError::new("READER_PLUGIN", v, e))?
+            }
+            (None, Some(v)) => plugins::reader(v).map_err(|e| ConfigError::new("reader", v, e))?,
+            (None, None) => ReaderPlugin::HttpProbe,
+        };
+        // `uptimer serve` writes to writers.sqlite unless the user chose the writers.
+        let writers_chosen = env.get("WRITER_PLUGIN").is_some() || fc.writers.is_some();
+        let writers = match (env.get("WRITER_PLUGIN"), &fc.writers) {
+            (Some(v), _) => {
+                plugins::writers(v).map_err(|e| ConfigError::new("WRITER_PLUGIN", v, e))?
+            }
+            (None, Some(list)) => file_writers(list)?,
+            (None, None) => vec![WriterPlugin::Stdout],
+        };
         if let Some(q) = env.get("QUEUE_PLUGIN") {
             warnings.push(format!(
                 "QUEUE_PLUGIN={q} is ignored: the original never used it; events flow through a bounded in-process queue"
@@ -278,24 +279,24 @@ impl Settings {
                 .collect::<Result<_, _>>()?;
         }
 
-        let mut specs = file_targets(&fc)?;
-        specs.extend(env_targets(env)?);
-        specs.extend(flags.urls.iter().map(|u| TargetSpec {
-            url: u.clone(),
-            ..Default::default()
-        }));
+        let mut entries = target_list::file_targets(&fc)?;
+        entries.extend(target_list::env_targets(env)?);
+        entries.extend(
+            flags
+                .urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| target_list::Entry::flag(i, u)),
+        );
         if let Some(r) = &flags.regex {
-            for s in &mut specs {
-                s.regex = Some(r.clone());
+            regex::Regex::new(r)
+                .map_err(|e| ConfigError::new("--regex", r, format!("a valid regex ({e})")))?;
+            for e in &mut entries {
+                e.spec_mut().regex = Some(r.clone());
             }
         }
-        let mut targets = Vec::with_capacity(specs.len());
-        for (i, spec) in specs.into_iter().enumerate() {
-            let t = spec.build(&defaults).map_err(|(field, value, expected)| {
-                ConfigError::new(format!("target {} {field}", i + 1), value, expected)
-            })?;
-            targets.push(t);
-        }
+        let (mut targets, target_warnings) = target_list::build(entries, &defaults)?;
+        warnings.extend(target_warnings);
         let targets_configured = targets.len();
 
         let sharding = sharding(env, &fc)?;
@@ -311,17 +312,17 @@ impl Settings {
             Some(v) => parse::boolean(v).map_err(|e| ConfigError::new("STDOUT_PRETTY", v, e))?,
             None => fc.stdout_pretty.unwrap_or(false),
         };
-        let format_name = env
-            .get("EVENT_FORMAT")
-            .map(str::to_owned)
-            .or(fc.event_format.clone())
-            .unwrap_or_else(|| "current".into());
+        let (format_setting, format_name) = match (env.get("EVENT_FORMAT"), &fc.event_format) {
+            (Some(v), _) => ("EVENT_FORMAT", v.to_owned()),
+            (None, Some(v)) => ("event_format", v.clone()),
+            (None, None) => ("EVENT_FORMAT", "current".to_owned()),
+        };
         let event_format = match format_name.trim().to_ascii_lowercase().as_str() {
             "current" => EventFormat::Current,
             "original" => EventFormat::Original,
             _ => {
                 return Err(ConfigError::new(
-                    "EVENT_FORMAT",
+                    format_setting,
                     format_name,
                     "current or original",
                 ));
@@ -333,19 +334,15 @@ impl Settings {
             .or(fc.data_dir.clone())
             .unwrap_or_else(|| "./data".into())
             .into();
-        let log_level = env
-            .get("LOG_LEVEL")
-            .map(str::to_owned)
-            .or(fc.log_level.clone())
-            .unwrap_or_else(|| "info".into())
-            .to_ascii_lowercase();
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(ConfigError::new(
-                "LOG_LEVEL",
-                log_level,
-                "a level (error, warn, info, debug, trace) or a tracing filter",
-            ));
-        }
+        let log_level = match env.get("LOG_LEVEL") {
+            Some(v) => parse::log_level(v).map_err(|e| ConfigError::new("LOG_LEVEL", v, e))?,
+            None => from_file(
+                fc.log_level.clone().map(file::Scalar::Text).as_ref(),
+                "log_level",
+                parse::log_level,
+            )?
+            .unwrap_or_else(|| "info".into()),
+        };
 
         let kafka = KafkaSettings::from_env(env)?;
         let postgres = PostgresSettings::from_env(env)?;
@@ -364,6 +361,7 @@ impl Settings {
         Ok(Settings {
             reader,
             writers,
+            writers_chosen,
             targets,
             targets_configured,
             defaults,
@@ -382,87 +380,32 @@ impl Settings {
     }
 }
 
-fn file_targets(fc: &file::FileConfig) -> Result<Vec<TargetSpec>, ConfigError> {
-    fc.targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let n = |field: &str| format!("targets[{i}].{field}");
-            Ok(TargetSpec {
-                name: t.name.clone(),
-                url: t.url.clone(),
-                method: t.method.clone(),
-                headers: t.headers.clone().into_iter().collect(),
-                expected_status: t
-                    .expected_status
-                    .iter()
-                    .map(|s| match s {
-                        file::Status::Code(c) => c.to_string(),
-                        file::Status::Text(t) => t.clone(),
-                    })
-                    .collect(),
-                regex: t.regex.clone(),
-                interval: from_file(t.interval.as_ref(), &n("interval"), parse::interval)?,
-                timeout: from_file(t.timeout.as_ref(), &n("timeout"), parse::seconds)?,
-                tls_verify: from_file(t.tls_verify.as_ref(), &n("tls_verify"), parse::tls_verify)?,
-                tags: t.tags.clone(),
-            })
-        })
-        .collect()
-}
-
-/// `PROBE_URLS` with `PROBE_REGEXES`: one regex for all URLs or exactly one per URL.
-fn env_targets(env: &Env) -> Result<Vec<TargetSpec>, ConfigError> {
-    let Some(raw_urls) = env.get("PROBE_URLS") else {
-        return Ok(Vec::new());
-    };
-    let urls = parse::list(raw_urls).map_err(|e| ConfigError::new("PROBE_URLS", raw_urls, e))?;
-    let regexes = match env.get("PROBE_REGEXES") {
-        Some(r) => parse::list(r).map_err(|e| ConfigError::new("PROBE_REGEXES", r, e))?,
-        None => Vec::new(),
-    };
-    if regexes.len() > 1 && regexes.len() != urls.len() {
+/// The file's `writers:`, each entry named by its index when it is unknown.
+fn file_writers(list: &[String]) -> Result<Vec<WriterPlugin>, ConfigError> {
+    let mut out = Vec::with_capacity(list.len());
+    for (i, name) in list.iter().enumerate() {
+        for w in plugins::writers(name)
+            .map_err(|e| ConfigError::new(format!("writers[{i}]"), name, e))?
+        {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    if out.is_empty() {
         return Err(ConfigError::new(
-            "PROBE_REGEXES",
-            env.get("PROBE_REGEXES").unwrap_or_default(),
-            format!(
-                "one regex for all URLs or exactly one per URL ({} URLs, {} regexes)",
-                urls.len(),
-                regexes.len()
-            ),
+            "writers",
+            "[]",
+            "at least one writer (leave writers out for the default)",
         ));
     }
-    let mut specs = Vec::with_capacity(urls.len());
-    for (i, url) in urls.into_iter().enumerate() {
-        if let Err(e) = target::check_url(&url) {
-            return Err(ConfigError::new("PROBE_URLS", url, e));
-        }
-        let regex = match regexes.len() {
-            0 => None,
-            1 => Some(regexes[0].clone()),
-            _ => Some(regexes[i].clone()),
-        };
-        if let Some(r) = &regex
-            && let Err(e) = regex::Regex::new(r)
-        {
-            return Err(ConfigError::new(
-                "PROBE_REGEXES",
-                r,
-                format!("a valid regex ({e})"),
-            ));
-        }
-        specs.push(TargetSpec {
-            url,
-            regex,
-            ..Default::default()
-        });
-    }
-    Ok(specs)
+    Ok(out)
 }
 
 fn sharding(env: &Env, fc: &file::FileConfig) -> Result<Option<Sharding>, ConfigError> {
     let enabled = from_env(env, "DISTRIBUTED_WORKERS_ENABLED", parse::boolean)?;
-    let (total, index) = match (enabled, &fc.workers) {
+    // Errors name the settings as the source that set them does.
+    let (total, index, names) = match (enabled, &fc.workers) {
         (Some(false), _) => return Ok(None),
         (Some(true), _) => {
             let total = from_env(env, "DISTRIBUTED_WORKERS_TOTAL", |s| {
@@ -477,21 +420,26 @@ fn sharding(env: &Env, fc: &file::FileConfig) -> Result<Option<Sharding>, Config
             })?;
             let index = from_env(env, "DISTRIBUTED_WORKERS_INDEX", parse::worker_index)?
                 .ok_or_else(|| ConfigError::new("DISTRIBUTED_WORKERS_INDEX", "", "this worker's index or a hostname ending in it (set when DISTRIBUTED_WORKERS_ENABLED is true)"))?;
-            (total, index)
+            (
+                total,
+                index,
+                ("DISTRIBUTED_WORKERS_INDEX", "DISTRIBUTED_WORKERS_TOTAL"),
+            )
         }
         (None, Some(w)) => {
             let index =
                 from_file(Some(&w.index), "workers.index", parse::worker_index)?.unwrap_or(0);
-            (w.total, index)
+            (w.total, index, ("workers.index", "workers.total"))
         }
         (None, None) => return Ok(None),
     };
     if total == 0 || index >= total {
+        let (index_name, total_name) = names;
         return Err(ConfigError::new(
-            "DISTRIBUTED_WORKERS_INDEX",
+            index_name,
             index.to_string(),
             format!(
-                "an index from 0 to {} (DISTRIBUTED_WORKERS_TOTAL is {total})",
+                "an index from 0 to {} ({total_name} is {total})",
                 total.saturating_sub(1)
             ),
         ));

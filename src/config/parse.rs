@@ -114,6 +114,47 @@ pub fn worker_index(s: &str) -> Result<u64, &'static str> {
     s[start..=end].parse().map_err(|_| EXPECTED)
 }
 
+/// The levels `LOG_LEVEL` takes, in the words of an error message.
+pub const LOG_LEVELS_EXPECTED: &str = "a level (error, warn, info, debug, trace or off; warning is warn) \
+     or a tracing filter of target=level directives such as info,uptimer=debug";
+
+/// `LOG_LEVEL`: a level or a tracing filter, lower-cased, with the original's (Python's) level
+/// names `warning` and `critical` turned into `warn` and `error`.
+///
+/// A bare word that is not a level is an error rather than a target directive: tracing would
+/// read `LOG_LEVEL=warning` as "everything from a module named warning" and log nothing else,
+/// not even that the database is unreachable.
+pub fn log_level(s: &str) -> Result<String, &'static str> {
+    const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
+    let level = |l: &str| match l {
+        "warning" => Some("warn".to_owned()),
+        "critical" => Some("error".to_owned()),
+        l if LEVELS.contains(&l) => Some(l.to_owned()),
+        _ => None,
+    };
+    let mut directives = Vec::new();
+    for d in s.trim().to_ascii_lowercase().split(',').map(str::trim) {
+        if d.is_empty() {
+            continue;
+        }
+        let d = match d.rsplit_once('=') {
+            // `[span]` alone is a directive of its own; any other bare word must be a level.
+            _ if d.starts_with('[') && d.ends_with(']') => d.to_owned(),
+            Some((target, l)) => {
+                format!("{target}={}", level(l.trim()).ok_or(LOG_LEVELS_EXPECTED)?)
+            }
+            None => level(d).ok_or(LOG_LEVELS_EXPECTED)?,
+        };
+        directives.push(d);
+    }
+    if directives.is_empty() {
+        return Err(LOG_LEVELS_EXPECTED);
+    }
+    let filter = directives.join(",");
+    tracing_subscriber::EnvFilter::try_new(&filter).map_err(|_| LOG_LEVELS_EXPECTED)?;
+    Ok(filter)
+}
+
 /// A list setting: a single string, a JSON/YAML flow list, a YAML block list or a TOML array,
 /// as the original parsed `PROBE_URLS` with YAML. Empty means an empty list.
 pub fn list(s: &str) -> Result<Vec<String>, &'static str> {

@@ -76,8 +76,26 @@ pub struct Target {
     pub tags: Vec<String>,
 }
 
+/// How many URLs a string holds: one, plus one for each scheme (`http://`, …) that follows a
+/// space or a comma. `http://a/ http://b/` holds two; `http://a/?ids=1,2` holds one.
+pub fn urls_in(raw: &str) -> usize {
+    static NEXT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"[\s,]\s*[A-Za-z][A-Za-z0-9+.-]*://").expect("a valid regex")
+    });
+    1 + NEXT.find_iter(raw.trim()).count()
+}
+
 /// Why a URL cannot be probed.
 pub fn check_url(raw: &str) -> Result<Url, String> {
+    let n = urls_in(raw);
+    if n > 1 {
+        return Err(format!(
+            "one URL per target (this holds {n}: give each URL its own entry)"
+        ));
+    }
+    if raw.trim().contains(char::is_whitespace) {
+        return Err("a URL without spaces (write a space in a path or query as %20)".into());
+    }
     let url = Url::parse(raw.trim()).map_err(|e| format!("a valid http(s) URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
@@ -269,6 +287,16 @@ mod tests {
         ] {
             assert!(build(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn several_urls_in_one_string_are_counted_and_refused() {
+        assert_eq!(urls_in("http://a/ http://b/"), 2);
+        assert_eq!(urls_in("http://a/,https://b/, http://c/"), 3);
+        assert_eq!(urls_in(" http://a/?ids=1,2 "), 1);
+        assert!(build("http://a.example/ http://b.example/").is_err());
+        assert!(build("http://a.example/x y").is_err());
+        assert!(build("http://a.example/x%20y").is_ok());
     }
 
     #[test]

@@ -247,8 +247,7 @@ fn the_example_file_documents_every_variable_and_loads() {
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configuration.env.example");
     let env = Env::load(&path).unwrap();
-    let s = Settings::load(None, &env, &Overrides::default()).unwrap();
-    assert_eq!(s.targets.len(), 2);
+    Settings::load(None, &env, &Overrides::default()).unwrap();
     // bin/*.sh source it with sh: it must be valid shell too.
     let status = std::process::Command::new("sh")
         .arg("-c")
@@ -256,4 +255,270 @@ fn the_example_file_documents_every_variable_and_loads() {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+#[test]
+fn the_example_file_copied_to_configuration_env_sets_nothing() {
+    // Every line is a comment: copied as the README says, it adds no example targets and
+    // overrides nothing a config file or the defaults say.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configuration.env.example");
+    let set: Vec<String> = dotenvy::from_path_iter(&path)
+        .unwrap()
+        .map(|item| item.unwrap().0)
+        .collect();
+    assert!(set.is_empty(), "configuration.env.example sets {set:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("uptimer.yaml");
+    std::fs::write(
+        &file,
+        "writers: [writers.dummy]\nprobe: {interval: 30, timeout: 3}\nlog_level: debug\ntargets:\n  - url: http://a.example/\n",
+    )
+    .unwrap();
+    let with = Settings::load(
+        Some(&file),
+        &Env::load(&path).unwrap(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(with.writers, vec![WriterPlugin::Dummy]);
+    assert_eq!(
+        with.defaults.interval,
+        Interval::Every(Duration::from_secs(30))
+    );
+    assert_eq!(with.defaults.timeout, Duration::from_secs(3));
+    assert_eq!(with.log_level, "debug");
+    assert_eq!(with.targets.len(), 1);
+}
+
+#[test]
+fn an_unknown_log_level_is_an_error_listing_the_levels() {
+    for bad in ["infoo", "verbose", "INFOO", "info,loud", "uptimer=loud"] {
+        let e = load(&[("LOG_LEVEL", bad)]).unwrap_err();
+        assert_eq!(e.setting, "LOG_LEVEL", "{bad}");
+        assert!(
+            e.expected.contains("error, warn, info, debug, trace"),
+            "{e}"
+        );
+    }
+    let e = load_file("yaml", "log_level: verbose\n").unwrap_err();
+    assert_eq!(
+        (e.setting.as_str(), e.value.as_str()),
+        ("log_level", "verbose")
+    );
+}
+
+#[test]
+fn warning_is_an_alias_of_warn_and_filters_stay_accepted() {
+    assert_eq!(load(&[("LOG_LEVEL", "warning")]).unwrap().log_level, "warn");
+    assert_eq!(load(&[("LOG_LEVEL", "WARNING")]).unwrap().log_level, "warn");
+    assert_eq!(
+        load(&[("LOG_LEVEL", "uptimer=warning,info")])
+            .unwrap()
+            .log_level,
+        "uptimer=warn,info"
+    );
+    for ok in [
+        "off",
+        "trace",
+        "info,uptimer=debug",
+        "uptimer::pipeline=trace",
+    ] {
+        assert_eq!(load(&[("LOG_LEVEL", ok)]).unwrap().log_level, ok);
+    }
+}
+
+#[test]
+fn several_urls_in_one_probe_urls_item_are_an_error_saying_how_to_write_a_list() {
+    for bad in [
+        "http://a.example/ http://b.example/",
+        "http://a.example/,http://b.example/",
+        "http://a.example/, https://b.example/",
+        "[http://a.example/ http://b.example/, http://c.example/]",
+    ] {
+        let e = load(&[("PROBE_URLS", bad)]).unwrap_err();
+        assert_eq!(e.setting, "PROBE_URLS", "{bad}");
+        assert!(e.expected.contains("[\"http://a/\", \"http://b/\"]"), "{e}");
+    }
+    // A comma or an encoded space inside one URL is fine.
+    let s = load(&[("PROBE_URLS", "http://a.example/x%20y?ids=1,2")]).unwrap();
+    assert_eq!(s.targets.len(), 1);
+    // The same mistake in a config file or on the command line is an error too.
+    let e = load_file(
+        "yaml",
+        "targets:\n  - url: http://a.example/ http://b.example/\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "targets[0].url");
+}
+
+#[test]
+fn duplicate_targets_are_an_error_naming_both() {
+    let e = load(&[(
+        "PROBE_URLS",
+        "[http://a.example/, http://b.example/, http://a.example/]",
+    )])
+    .unwrap_err();
+    assert_eq!(e.setting, "PROBE_URLS[2]");
+    assert!(e.expected.contains("PROBE_URLS[0]"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(
+        &file,
+        "targets:\n  - url: http://b.example/\n  - url: http://a.example\n",
+    )
+    .unwrap();
+    let env = Env::from_pairs([("PROBE_URLS", "http://a.example/")]);
+    let e = Settings::load(Some(&file), &env, &Overrides::default()).unwrap_err();
+    assert_eq!(e.setting, "PROBE_URLS[0]");
+    assert!(e.expected.contains("targets[1]"), "{e}");
+    // Another name makes another target.
+    load_file(
+        "yaml",
+        "targets:\n  - url: http://a.example/\n  - url: http://a.example/\n    name: again\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_timeout_not_shorter_than_the_interval_is_a_warning_naming_target_and_values() {
+    let s = load(&[
+        ("PROBE_URLS", "http://a.example/"),
+        ("PROBE_INTERVAL", "5"),
+        ("PROBE_TIMEOUT", "5"),
+    ])
+    .unwrap();
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    let w = &s.warnings[0];
+    for part in [
+        "PROBE_URLS[0]",
+        "http://a.example/",
+        "timeout 5s",
+        "interval 5s",
+    ] {
+        assert!(w.contains(part), "{part} not in {w}");
+    }
+    // The original's defaults, 10 s each, are no news to warn about.
+    for ok in [("10", "5"), ("-1", "30"), ("10", "10")] {
+        let s = load(&[
+            ("PROBE_URLS", "http://a.example/"),
+            ("PROBE_INTERVAL", ok.0),
+            ("PROBE_TIMEOUT", ok.1),
+        ])
+        .unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+    // Many such targets: one line, not one per target.
+    let urls: Vec<String> = (0..50).map(|i| format!("http://t{i}.example/")).collect();
+    let s = load(&[
+        ("PROBE_URLS", &format!("[{}]", urls.join(", "))),
+        ("PROBE_INTERVAL", "2"),
+        ("PROBE_TIMEOUT", "3"),
+    ])
+    .unwrap();
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("50 targets"), "{}", s.warnings[0]);
+}
+
+#[test]
+fn errors_number_targets_as_the_file_does() {
+    let e = load_file(
+        "yaml",
+        "targets:\n  - url: http://a.example/\n  - url: ftp://b.example/\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "targets[1].url");
+    let e = load_file(
+        "toml",
+        "[[targets]]\nurl = \"http://a.example/\"\nmethod = \"G T\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "targets[0].method");
+}
+
+#[test]
+fn a_bad_plugin_in_the_file_is_named_as_the_file_names_it() {
+    let e = load_file("yaml", "writers: [writers.stdout, writers.nope]\n").unwrap_err();
+    assert_eq!(
+        (e.setting.as_str(), e.value.as_str()),
+        ("writers[1]", "writers.nope")
+    );
+    assert!(e.expected.contains("writers.sqlite"), "{e}");
+    let e = load_file("toml", "reader = \"readers.nope\"\n").unwrap_err();
+    assert_eq!(e.setting, "reader");
+    let e = load_file("yaml", "event_format: v9\n").unwrap_err();
+    assert_eq!(e.setting, "event_format");
+    let e = load_file("yaml", "workers: {total: 2, index: uptimer-2}\n").unwrap_err();
+    assert_eq!(e.setting, "workers.index");
+    assert!(e.expected.contains("workers.total is 2"), "{e}");
+}
+
+#[test]
+fn syntax_errors_say_yaml_or_toml_with_line_and_column() {
+    let e = load_file("yaml", "targets:\n  - url: http://a.example/\n   name: x\n").unwrap_err();
+    assert_eq!(e.setting, "--config");
+    assert!(
+        e.expected.contains("YAML") && e.expected.contains("line 3, column"),
+        "{e}"
+    );
+    let e = load_file("toml", "[probe]\ntimeout = \n").unwrap_err();
+    assert!(
+        e.expected.contains("TOML") && e.expected.contains("line 2, column"),
+        "{e}"
+    );
+    let e = load_file(
+        "yml",
+        "targets:\n  - url: http://a.example\n    intervall: 5\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.expected.contains("intervall") && e.expected.contains("line 3, column"),
+        "{e}"
+    );
+    let e = load_file(
+        "toml",
+        "[[targets]]\nurl = \"http://a.example\"\nintervall = 5\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.expected.contains("intervall") && e.expected.contains("line 3, column"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_file_in_the_other_format_than_its_name_says_is_reported_as_such() {
+    let e = load_file(
+        "yaml",
+        "writers = [\"writers.dummy\"]\n[probe]\ntimeout = 3\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.expected.contains("TOML") && e.expected.contains(".toml"),
+        "{e}"
+    );
+    let e = load_file("toml", "probe:\n  timeout: 3\n").unwrap_err();
+    assert!(
+        e.expected.contains("YAML") && e.expected.contains(".yaml"),
+        "{e}"
+    );
+    // Without a telling extension either format is read.
+    let s = load_file("conf", "writers = [\"writers.dummy\"]\n").unwrap();
+    assert_eq!(s.writers, vec![WriterPlugin::Dummy]);
+    let s = load_file("conf", "writers: [writers.dummy]\n").unwrap();
+    assert_eq!(s.writers, vec![WriterPlugin::Dummy]);
+}
+
+#[test]
+fn whether_the_writers_were_chosen_is_known() {
+    assert!(!load(&[]).unwrap().writers_chosen);
+    assert!(
+        load(&[("WRITER_PLUGIN", "writers.stdout")])
+            .unwrap()
+            .writers_chosen
+    );
+    assert!(
+        load_file("yaml", "writers: [writers.stdout]\n")
+            .unwrap()
+            .writers_chosen
+    );
 }
