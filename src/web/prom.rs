@@ -4,24 +4,24 @@
 //! name and URL so existing Prometheus rules and dashboards apply.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{AppError, AppState};
-use crate::metrics::{METRICS, label_value};
+use crate::metrics::{METRICS, SchedulerCounts, label_value};
 use crate::store::Status;
 
 pub async fn metrics(State(s): State<AppState>) -> Result<Response, AppError> {
     let targets = s.store.all_targets().await?;
     let mut out = String::with_capacity(4096 + targets.len() * 400);
-    METRICS.render(
-        &mut out,
-        s.scheduler
-            .as_ref()
-            .map(|st| st.probes.load(std::sync::atomic::Ordering::Relaxed)),
-    );
+    let scheduler = s.scheduler.as_ref().map(|st| SchedulerCounts {
+        started: st.probes.load(Relaxed),
+        skipped_rounds: st.skipped_rounds.load(Relaxed),
+    });
+    METRICS.render(&mut out, scheduler);
     let labels: Vec<String> = targets
         .iter()
         .map(|t| {
