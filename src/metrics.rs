@@ -115,7 +115,8 @@ impl Metrics {
     }
 
     /// The process metrics in the Prometheus text format (0.0.4), with the scheduler's when
-    /// this process probes.
+    /// this process probes. A process that neither probes nor writes (`serve --store`) leaves
+    /// them all out rather than report counters that cannot move.
     pub fn render(&self, out: &mut String, scheduler: Option<SchedulerCounts>) {
         let mut counter = |name: &str, help: &str, lines: &[(String, u64)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -221,6 +222,16 @@ impl Metrics {
 pub struct SchedulerCounts {
     pub started: u64,
     pub skipped_rounds: u64,
+}
+
+/// `uptimer_build_info`: which version this process runs, whatever it does.
+pub fn render_build_info(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP uptimer_build_info The version of uptimer this process runs.\n\
+         # TYPE uptimer_build_info gauge\nuptimer_build_info{{version=\"{}\"}} 1",
+        label_value(env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// A label value escaped as the text format wants (`\\`, `\"`, `\n`).

@@ -402,3 +402,63 @@ async fn serve_counts_and_logs_rounds_skipped_by_a_probe_that_overruns_its_inter
     );
     assert!(lines[0].contains("skipped=1"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_serve_metrics_leave_out_the_counters_of_what_it_does_not_do() {
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["run"])
+        .env("PROBE_URLS", server.url("/ok"))
+        .env("PROBE_INTERVAL", "-1")
+        .env("WRITER_PLUGIN", "writers.sqlite")
+        .env("SQLITE_PATH", "store.sqlite3");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let port = free_port();
+    let mut c = uptimer(dir.path());
+    c.args([
+        "serve",
+        "--store",
+        "store.sqlite3",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr = collect_stderr(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(b) = get(port, "/metrics")
+            && b.contains("probe_success{")
+        {
+            break b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read-only serve did not answer /metrics"
+        );
+    };
+    terminate(child, stderr);
+    // The targets' last results are there, and what the process is...
+    assert!(body.contains("uptimer_build_info{version=\""), "{body}");
+    assert!(body.contains("probe_success{target="), "{body}");
+    assert!(body.contains("probe_duration_seconds{target="), "{body}");
+    // ...but this process neither probes, schedules nor writes: no counters stuck at 0.
+    for absent in [
+        "uptimer_probes_total",
+        "uptimer_probe_errors_total",
+        "uptimer_probe_duration_seconds",
+        "uptimer_probes_started_total",
+        "uptimer_scheduler_",
+        "uptimer_writer_",
+        "uptimer_events_",
+    ] {
+        assert!(!body.contains(absent), "{absent} in {body}");
+    }
+}
