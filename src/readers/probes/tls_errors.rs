@@ -1,7 +1,9 @@
 //! TLS failures told in words. An event's `error` is read by people on the dashboard and in
 //! logs, so rustls' and webpki's error values (whose `Display` is often their `Debug`, such as
-//! `Other(OtherError(CaUsedAsEndEntity))`) become short sentences; a value we do not know
-//! falls back to its `Display`, never to `Debug`.
+//! `Other(OtherError(CaUsedAsEndEntity))`) become short sentences. A value without a sentence
+//! here falls back to its `Display`, or, where that is only its `Debug`, to its name in words
+//! (`IllegalHelloRetryRequestWithOfferedGroup` → `illegal hello retry request with offered
+//! group`): never to Rust's debug output.
 
 use rustls::pki_types::UnixTime;
 use rustls::{AlertDescription, CertificateError, Error, InvalidMessage, PeerIncompatible};
