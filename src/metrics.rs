@@ -114,19 +114,26 @@ impl Metrics {
         self.batch_seconds.observe(took.as_secs_f64());
     }
 
-    /// The process metrics in the Prometheus text format (0.0.4).
-    pub fn render(&self, out: &mut String, probes_scheduled: Option<u64>) {
+    /// The process metrics in the Prometheus text format (0.0.4), with the scheduler's when
+    /// this process probes. A process that neither probes nor writes (`serve --store`) leaves
+    /// them all out rather than report counters that cannot move.
+    pub fn render(&self, out: &mut String, scheduler: Option<SchedulerCounts>) {
         let mut counter = |name: &str, help: &str, lines: &[(String, u64)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (labels, v) in lines {
                 let _ = writeln!(out, "{name}{labels} {v}");
             }
         };
-        if let Some(n) = probes_scheduled {
+        if let Some(s) = scheduler {
             counter(
                 "uptimer_probes_started_total",
                 "Probes the scheduler started.",
-                &[(String::new(), n)],
+                &[(String::new(), s.started)],
+            );
+            counter(
+                "uptimer_scheduler_skipped_rounds_total",
+                "Rounds not probed because the target's previous round was still running.",
+                &[(String::new(), s.skipped_rounds)],
             );
         }
         counter(
@@ -208,6 +215,23 @@ impl Metrics {
         self.batch_seconds
             .render(out, "uptimer_writer_batch_seconds", "");
     }
+}
+
+/// What the scheduler counted, for `/metrics` (the scheduler sits above this module).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchedulerCounts {
+    pub started: u64,
+    pub skipped_rounds: u64,
+}
+
+/// `uptimer_build_info`: which version this process runs, whatever it does.
+pub fn render_build_info(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP uptimer_build_info The version of uptimer this process runs.\n\
+         # TYPE uptimer_build_info gauge\nuptimer_build_info{{version=\"{}\"}} 1",
+        label_value(env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// A label value escaped as the text format wants (`\\`, `\"`, `\n`).

@@ -218,6 +218,111 @@ async fn bad_certificates_are_tls_certificate_errors() {
     );
 }
 
+/// What a rejected certificate's error says, in words; never Rust's debug output.
+fn assert_in_words(e: &ProbeEvent, expected: &str) {
+    let message = e.error.as_deref().unwrap_or_default();
+    assert!(
+        message.contains(expected),
+        "{expected:?} not in {message:?}"
+    );
+    for debug in [
+        "Other(",
+        "Error(",
+        "Context",
+        " {",
+        "UnknownIssuer",
+        "NotValidForName",
+    ] {
+        assert!(!message.contains(debug), "debug output in {message:?}");
+    }
+}
+
+#[tokio::test]
+async fn certificate_errors_are_told_in_words() {
+    let ca = test_ca();
+    let cases = [
+        (
+            CertKind::Expired,
+            "the server's certificate expired on 2020-01-01 00:00:00 UTC (",
+        ),
+        (
+            CertKind::NotYetValid,
+            "the server's certificate is not valid before ",
+        ),
+        (
+            CertKind::WrongHost,
+            "the server's certificate is for wrong.example, not for localhost",
+        ),
+        (
+            CertKind::SelfSignedLeaf,
+            "the server's certificate is self-signed and not trusted",
+        ),
+        (
+            CertKind::CaAsLeaf,
+            "the server's certificate is a CA certificate, not a server certificate",
+        ),
+    ];
+    for (kind, expected) in cases {
+        let server = https_server(&ca, kind).await;
+        let e = probe(&target(TargetSpec {
+            tls_verify: Some(TlsVerify::CaFile(ca.ca_file.clone())),
+            ..spec(&server.url("/ok"))
+        }))
+        .await;
+        assert_down(&e, ErrorKind::TlsCertificate);
+        assert_in_words(&e, expected);
+    }
+    // The built-in roots do not know the test CA.
+    let server = https_server(&ca, CertKind::Valid).await;
+    let e = probe(&target(spec(&server.url("/ok")))).await;
+    assert_down(&e, ErrorKind::TlsCertificate);
+    assert_in_words(
+        &e,
+        "the server's certificate is not issued by a certificate authority this prober trusts",
+    );
+}
+
+#[tokio::test]
+async fn a_refused_handshake_is_told_in_words() {
+    // A server that speaks only a protocol the prober does not offer answers with the
+    // `no_application_protocol` alert.
+    let ca = test_ca();
+    let server = https_server_with(make_leaf(&ca, CertKind::Valid), &[b"h3"], false).await;
+    let e = probe(&target(TargetSpec {
+        tls_verify: Some(TlsVerify::CaFile(ca.ca_file.clone())),
+        ..spec(&server.url("/ok"))
+    }))
+    .await;
+    assert_down(&e, ErrorKind::Tls);
+    assert_in_words(
+        &e,
+        "the server refused the TLS handshake: it speaks none of the protocols offered (h2, http/1.1)",
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_certificate_still_reports_its_expiry() {
+    let ca = test_ca();
+    for kind in [
+        CertKind::Expired,
+        CertKind::WrongHost,
+        CertKind::SelfSignedLeaf,
+    ] {
+        let server = https_server(&ca, kind).await;
+        let e = probe(&target(TargetSpec {
+            tls_verify: Some(TlsVerify::CaFile(ca.ca_file.clone())),
+            ..spec(&server.url("/ok"))
+        }))
+        .await;
+        assert_down(&e, ErrorKind::TlsCertificate);
+        assert_eq!(
+            e.tls_cert_not_after.map(|t| t.unix_timestamp()),
+            server.cert_not_after.map(|t| t.unix_timestamp()),
+            "{kind:?}: {e:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn tls_verify_off_accepts_an_expired_certificate_and_still_reports_its_expiry() {
     let ca = test_ca();
@@ -241,6 +346,7 @@ async fn plain_http_to_a_tls_port_is_a_protocol_error_and_tls_to_plain_is_tls() 
     let plain = http_server().await;
     let e = probe(&target(spec(&format!("https://{}/ok", plain.addr)))).await;
     assert_down(&e, ErrorKind::Tls);
+    assert_in_words(&e, "the server did not answer in TLS (is it plain HTTP?)");
 }
 
 #[tokio::test]

@@ -1,8 +1,15 @@
 //! `uptimer serve` and the web settings at the command line: errors name the setting, secrets
-//! never print, SQLite is the default writer of `serve`.
+//! never print, SQLite is the default writer of `serve`; what `run` and `serve` log while they
+//! probe, and what `/metrics` reports in each mode.
 
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use support::*;
 
 fn uptimer(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
@@ -12,6 +19,7 @@ fn uptimer(dir: &std::path::Path) -> Command {
             || k.ends_with("_PLUGIN")
             || k.starts_with("WEB_")
             || k.starts_with("SQLITE_")
+            || k == "LOG_LEVEL"
         {
             c.env_remove(k);
         }
@@ -199,4 +207,262 @@ fn run_with_writers_sqlite_fills_the_store_that_serve_reads() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     assert!(child.wait().unwrap().success());
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Stops `child` with SIGTERM and returns everything it wrote to stderr.
+fn terminate(mut child: Child, stderr: std::thread::JoinHandle<String>) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let err = stderr.join().unwrap();
+    assert!(status.success(), "{status}: {err}");
+    err
+}
+
+/// Reads a child's stderr to the end on a thread of its own (a full pipe would block it).
+fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut pipe = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
+}
+
+/// The stderr lines that contain `text`.
+fn lines_with<'a>(stderr: &'a str, text: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|l| l.contains(text)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_logs_one_info_line_per_state_change() {
+    let server = http_server().await;
+    let closed = closed_port();
+    let switch = server.url("/switch");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["run"])
+        .env(
+            "PROBE_URLS",
+            format!("[\"{switch}\", \"http://{closed}/\"]"),
+        )
+        .env("PROBE_INTERVAL", "0.5")
+        .env("PROBE_TIMEOUT", "0.45")
+        .env("LOG_LEVEL", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr = collect_stderr(&mut child);
+    // The events on stdout tell the test where the target is: (url, up).
+    let (tx, events) = mpsc::channel::<(String, bool)>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let url = v["url"].as_str().unwrap_or_default().to_owned();
+            if tx.send((url, v["up"] == true)).is_err() {
+                return;
+            }
+        }
+    });
+    // Waits for `n` events of the switched target that are `up`.
+    let wait_for = |up: bool, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = 0;
+        while seen < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (url, is_up) = events.recv_timeout(left).expect("events from the target");
+            if url == switch && is_up == up {
+                seen += 1;
+            }
+        }
+    };
+    wait_for(true, 2);
+    server.set_switch(503);
+    wait_for(false, 3);
+    server.set_switch(200);
+    wait_for(true, 3);
+    let err = terminate(child, stderr);
+
+    let down = lines_with(&err, "target went down");
+    assert_eq!(down.len(), 1, "{err}");
+    assert!(
+        down[0].contains("INFO") && down[0].contains(&switch),
+        "{err}"
+    );
+    assert!(down[0].contains("503"), "the error is in the line: {err}");
+    let up = lines_with(&err, "target is up again");
+    assert_eq!(up.len(), 1, "{err}");
+    assert!(up[0].contains("INFO") && up[0].contains(&switch), "{err}");
+    // A target down from the start is told once; one up from the start is not told at all.
+    let first = lines_with(&err, "target is down");
+    assert_eq!(first.len(), 1, "{err}");
+    assert!(first[0].contains(&closed.to_string()), "{err}");
+    assert!(first[0].contains("connect_refused"), "{err}");
+    assert_eq!(lines_with(&err, &switch).len(), 2, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_logs_a_target_unknown_when_no_result_came_for_three_intervals() {
+    // A timeout longer than three intervals and the store's 5 s grace: while the second probe
+    // hangs, the first result is too old and the target is unknown, as the dashboard shows it.
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["run"])
+        .env("PROBE_URLS", server.url("/hang"))
+        .env("PROBE_INTERVAL", "0.5")
+        .env("PROBE_TIMEOUT", "7")
+        .env("LOG_LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let pipe = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(l) if l.contains("target is unknown") => break,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    // SIGKILL: a graceful stop would wait for the hanging probe's 7 s timeout.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let err = reader.join().unwrap();
+    let unknown = lines_with(&err, "target is unknown");
+    assert_eq!(unknown.len(), 1, "{err}");
+    assert!(
+        unknown[0].contains("INFO") && unknown[0].contains("/hang"),
+        "{err}"
+    );
+    assert_eq!(lines_with(&err, "target is down").len(), 1, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_counts_and_logs_rounds_skipped_by_a_probe_that_overruns_its_interval() {
+    // timeout = interval against a server that never answers: each probe ends just after its
+    // next round was due, so every other round is skipped.
+    let server = http_server().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("PROBE_URLS", server.url("/hang"))
+        .env("PROBE_INTERVAL", "0.4")
+        .env("PROBE_TIMEOUT", "0.4")
+        .env("DATA_DIR", "data")
+        .env("LOG_LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr = collect_stderr(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let skipped = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let n = get(port, "/metrics").and_then(|body| {
+            body.lines()
+                .find_map(|l| l.strip_prefix("uptimer_scheduler_skipped_rounds_total "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        });
+        if let Some(n) = n
+            && n >= 3
+        {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no skipped rounds counted: {n:?}"
+        );
+    };
+    assert!(skipped >= 3);
+    let err = terminate(child, stderr);
+    // Rate-limited: one line per target per minute, however many rounds were skipped.
+    let lines = lines_with(&err, "rounds skipped");
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("WARN") && lines[0].contains("/hang"),
+        "{err}"
+    );
+    assert!(
+        lines[0].contains("skipped="),
+        "the count is in the line: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_serve_metrics_leave_out_the_counters_of_what_it_does_not_do() {
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["run"])
+        .env("PROBE_URLS", server.url("/ok"))
+        .env("PROBE_INTERVAL", "-1")
+        .env("WRITER_PLUGIN", "writers.sqlite")
+        .env("SQLITE_PATH", "store.sqlite3");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let port = free_port();
+    let mut c = uptimer(dir.path());
+    c.args([
+        "serve",
+        "--store",
+        "store.sqlite3",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr = collect_stderr(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(b) = get(port, "/metrics")
+            && b.contains("probe_success{")
+        {
+            break b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read-only serve did not answer /metrics"
+        );
+    };
+    terminate(child, stderr);
+    // The targets' last results are there, and what the process is...
+    assert!(body.contains("uptimer_build_info{version=\""), "{body}");
+    assert!(body.contains("probe_success{target="), "{body}");
+    assert!(body.contains("probe_duration_seconds{target="), "{body}");
+    // ...but this process neither probes, schedules nor writes: no counters stuck at 0.
+    for absent in [
+        "uptimer_probes_total",
+        "uptimer_probe_errors_total",
+        "uptimer_probe_duration_seconds",
+        "uptimer_probes_started_total",
+        "uptimer_scheduler_",
+        "uptimer_writer_",
+        "uptimer_events_",
+    ] {
+        assert!(!body.contains(absent), "{absent} in {body}");
+    }
 }

@@ -54,6 +54,9 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),
+            skipped_rounds = stats
+                .skipped_rounds
+                .load(std::sync::atomic::Ordering::Relaxed),
             start_lag_p50_ms = stats.lag_quantile(0.5).as_millis() as u64,
             start_lag_p99_ms = stats.lag_quantile(0.99).as_millis() as u64,
             start_lag_max_ms = stats.lag_quantile(1.0).as_millis() as u64,

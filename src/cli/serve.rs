@@ -104,7 +104,8 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
         }
     };
     let stop = pipeline::shutdown_on_signals();
-    let state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
+    let mut state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
+    state.read_only = true;
     if settings.web.auth.is_none() && !settings.web.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %settings.web.listen,
@@ -132,7 +133,9 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
     let stop = pipeline::shutdown_on_signals();
     let stats = Arc::new(SchedulerStats::default());
     let mut state = AppState::new(Arc::new(store.clone()) as Arc<dyn Store>, &settings.web);
-    if !read_only {
+    if read_only {
+        state.read_only = true;
+    } else {
         state.scheduler = Some(stats.clone());
     }
     let server = tokio::spawn(web::serve(state, settings.web.listen, stop.clone()));

@@ -3,6 +3,7 @@
 //! readers, drains what was already probed and flushes the writers.
 
 pub mod scheduler;
+mod verdicts;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -1,6 +1,8 @@
 //! Schedules every target on its own period, start times spread evenly across the period (no
 //! thundering herd), under one global concurrency limit. A slow target only delays itself: each
-//! target has its own task, and a probe that overruns its period skips the missed starts.
+//! target has its own task, and a probe that overruns its period skips the missed starts, which
+//! are counted and logged (at most once a minute per target). Each target's task also tells
+//! its verdict changes (`verdicts`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,23 +13,33 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::verdicts::{self, Verdicts};
+use crate::config::target::masked_url;
 use crate::config::{EventFormat, Interval, Target};
 use crate::event::Event;
 use crate::readers::probes::HttpProber;
 
-/// Start-lag histogram: how late each probe started after its scheduled time, in 1 ms buckets
-/// up to 10 s (later starts land in the last bucket).
+/// What the scheduler did: probes started, rounds skipped, and a start-lag histogram (how late
+/// each probe started after its scheduled time, in 1 ms buckets up to 10 s; later starts land
+/// in the last bucket).
 pub struct SchedulerStats {
     pub probes: AtomicU64,
+    /// Rounds not probed because the target's previous round was still running when they were
+    /// due (its probe, the wait for a concurrency slot, or the writers' back-pressure).
+    pub skipped_rounds: AtomicU64,
     lag_ms: Vec<AtomicU64>,
 }
 
 const LAG_BUCKETS: usize = 10_001;
 
+/// At most one line per target this often about its skipped rounds.
+const SKIPPED_LOG_EVERY: Duration = Duration::from_secs(60);
+
 impl Default for SchedulerStats {
     fn default() -> Self {
         SchedulerStats {
             probes: AtomicU64::new(0),
+            skipped_rounds: AtomicU64::new(0),
             lag_ms: (0..LAG_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -103,25 +115,54 @@ type Context = (
 async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: Context) {
     let (prober, permits, tx, stop, stats) = ctx;
     let mut due = first;
+    let mut verdicts = Verdicts::default();
+    let mut skips = Skips::default();
     loop {
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep_until(due) => {}
         }
-        let permit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            p = permits.acquire() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
+        let round = async {
+            let permit = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return None,
+                p = permits.acquire() => p.ok()?,
+            };
+            let started = Instant::now();
+            stats.record(started.saturating_duration_since(due));
+            // Boxed so an idle target costs a few bytes, not the size of a probe in flight.
+            let event = Box::pin(prober.probe(&target)).await;
+            drop(permit);
+            Some((started, event))
         };
-        stats.record(Instant::now().saturating_duration_since(due));
-        // Boxed so an idle target costs a few bytes, not the size of a probe in flight.
-        let event = Box::pin(prober.probe(&target)).await;
-        drop(permit);
+        let unknown_at = match target.interval {
+            Interval::Every(period) => verdicts.unknown_at(period),
+            Interval::Once => None,
+        };
+        // A round can outlast three intervals (a timeout that long, a long wait for a
+        // concurrency slot): the target is unknown then, and the log says so when it happens.
+        let outcome = match unknown_at {
+            None => round.await,
+            Some(at) => {
+                let mut round = std::pin::pin!(round);
+                tokio::select! {
+                    biased;
+                    outcome = &mut round => outcome,
+                    _ = tokio::time::sleep_until(at) => {
+                        verdicts::tell(verdicts.unknown(Instant::now()), &target, None);
+                        round.await
+                    }
+                }
+            }
+        };
+        let Some((started, event)) = outcome else {
+            return;
+        };
         crate::metrics::METRICS.record_probe(&event, event.up == Some(true));
+        if let Some(change) = verdicts.observe(event.up == Some(true), started) {
+            verdicts::tell(change, &target, Some(&event));
+        }
         let event = match format {
             EventFormat::Current => Event::from(event),
             EventFormat::Original => Event::from(event.to_original()),
@@ -135,12 +176,57 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
         due += period;
         let now = Instant::now();
         if due < now {
-            // Overran the period: skip the missed starts, keep the phase.
+            // Overran the period: skip the missed starts, keep the phase; count and tell.
             let behind = now - due;
             let missed = behind.as_nanos() / period.as_nanos().max(1) + 1;
             due += period * missed as u32;
+            let missed = missed as u64;
+            stats.skipped_rounds.fetch_add(missed, Ordering::Relaxed);
+            if let Some(skipped) = skips.skipped(missed, now) {
+                warn_skipped(&target, skipped);
+            }
         }
     }
+}
+
+/// Rate-limits the warnings about one target's skipped rounds: the first at once, then at most
+/// one per [`SKIPPED_LOG_EVERY`] with the rounds skipped since the last one.
+#[derive(Debug, Default)]
+struct Skips {
+    untold: u64,
+    last_told: Option<Instant>,
+}
+
+impl Skips {
+    /// Counts `n` more skipped rounds; returns how many to tell now, if a line is due.
+    fn skipped(&mut self, n: u64, now: Instant) -> Option<u64> {
+        self.untold += n;
+        if self
+            .last_told
+            .is_some_and(|t| now.saturating_duration_since(t) < SKIPPED_LOG_EVERY)
+        {
+            return None;
+        }
+        self.last_told = Some(now);
+        Some(std::mem::take(&mut self.untold))
+    }
+}
+
+fn warn_skipped(target: &Target, skipped: u64) {
+    let interval_s = match target.interval {
+        Interval::Every(p) => p.as_secs_f64(),
+        Interval::Once => 0.0,
+    };
+    tracing::warn!(
+        name = %target.name,
+        url = %masked_url(&target.url),
+        skipped,
+        interval_s,
+        timeout_s = target.timeout.as_secs_f64(),
+        id = %target.id,
+        "rounds skipped: the target's previous round was still running when they were due \
+         (a timeout as long as the interval, or probe.concurrency too low); told at most once a minute"
+    );
 }
 
 #[cfg(test)]
@@ -158,5 +244,17 @@ mod tests {
         assert_eq!(s.lag_quantile(1.0), Duration::from_millis(99));
         s.record(Duration::from_secs(3600));
         assert_eq!(s.lag_quantile(1.0), Duration::from_millis(10_000));
+    }
+
+    #[test]
+    fn skipped_rounds_are_told_at_once_then_at_most_once_a_minute_with_the_count_between() {
+        let t0 = Instant::now();
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        let mut k = Skips::default();
+        assert_eq!(k.skipped(1, s(0)), Some(1));
+        assert_eq!(k.skipped(2, s(10)), None);
+        assert_eq!(k.skipped(1, s(59)), None);
+        assert_eq!(k.skipped(1, s(60)), Some(4));
+        assert_eq!(k.skipped(1, s(61)), None);
     }
 }

@@ -39,6 +39,9 @@ pub struct AppState {
     pub open_metrics: bool,
     /// The prober's scheduler, when this process probes (for /metrics).
     pub scheduler: Option<Arc<SchedulerStats>>,
+    /// The process serves a store it does not write (`serve --store`): `/metrics` leaves out
+    /// the probe, scheduler and writer counters, which would all stay 0.
+    pub read_only: bool,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             auth: web.auth.clone(),
             open_metrics: web.open_metrics,
             scheduler: None,
+            read_only: false,
         }
     }
 }

@@ -1,27 +1,31 @@
-//! `/metrics`: the process's own health (see `crate::metrics`) and, per target, the last
+//! `/metrics`: the process's own health (see `crate::metrics`; left out by a read-only
+//! `serve --store`, which neither probes nor writes) and, per target, the last
 //! probe's result in blackbox_exporter's names (`probe_success`, `probe_duration_seconds`,
 //! `probe_http_status_code`, `probe_ssl_earliest_cert_expiry`), labelled with the target's id,
 //! name and URL so existing Prometheus rules and dashboards apply.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{AppError, AppState};
-use crate::metrics::{METRICS, label_value};
+use crate::metrics::{METRICS, SchedulerCounts, label_value, render_build_info};
 use crate::store::Status;
 
 pub async fn metrics(State(s): State<AppState>) -> Result<Response, AppError> {
     let targets = s.store.all_targets().await?;
     let mut out = String::with_capacity(4096 + targets.len() * 400);
-    METRICS.render(
-        &mut out,
-        s.scheduler
-            .as_ref()
-            .map(|st| st.probes.load(std::sync::atomic::Ordering::Relaxed)),
-    );
+    render_build_info(&mut out);
+    if !s.read_only {
+        let scheduler = s.scheduler.as_ref().map(|st| SchedulerCounts {
+            started: st.probes.load(Relaxed),
+            skipped_rounds: st.skipped_rounds.load(Relaxed),
+        });
+        METRICS.render(&mut out, scheduler);
+    }
     let labels: Vec<String> = targets
         .iter()
         .map(|t| {

@@ -7,6 +7,8 @@
 //!   [`TestCa`] (see [`CertKind`])
 //! * [`reset_server`], [`silent_server`], [`closed_port`] – misbehaving TCP endpoints
 //! * [`dns_server`] – a tiny authoritative DNS server (UDP + TCP on the same port)
+//! * every HTTP server answers `/switch` with the status set by [`TestServer::set_switch`]: a
+//!   target that goes down and comes back
 //!
 //! Every server is shut down when its handle is dropped (the accept task is aborted, and with
 //! it every connection task it spawned).
@@ -19,7 +21,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -89,6 +91,8 @@ impl RecordedRequest {
 struct ServerState {
     requests: Mutex<Vec<RecordedRequest>>,
     connections: AtomicUsize,
+    /// The status `/switch` answers with (see [`TestServer::set_switch`]).
+    switch: AtomicU16,
     tls: bool,
     addr: SocketAddr,
 }
@@ -143,6 +147,12 @@ impl TestServer {
     pub fn is_tls(&self) -> bool {
         self.tls
     }
+
+    /// Sets the status `/switch` answers with from now on (200 at first): a target that goes
+    /// down and comes back while a test watches.
+    pub fn set_switch(&self, status: u16) {
+        self.state.switch.store(status, Ordering::SeqCst);
+    }
 }
 
 impl Drop for TestServer {
@@ -155,6 +165,7 @@ fn new_state(addr: SocketAddr, tls: bool) -> Arc<ServerState> {
     Arc::new(ServerState {
         requests: Mutex::new(Vec::new()),
         connections: AtomicUsize::new(0),
+        switch: AtomicU16::new(200),
         tls,
         addr,
     })
@@ -394,6 +405,11 @@ pub enum CertKind {
     SelfSignedLeaf,
     /// Like `Valid`, but with this `not_after` (e.g. to test "expires in N days" warnings).
     ValidUntil(time::OffsetDateTime),
+    /// Like `Valid`, but not valid before tomorrow.
+    NotYetValid,
+    /// Signed by the CA for `localhost`/`127.0.0.1`, but itself a CA certificate (basic
+    /// constraints `CA:TRUE`), which a client must not accept as a server certificate.
+    CaAsLeaf,
 }
 
 const LEAF_NAMES: &[&str] = &["localhost", "127.0.0.1"];
@@ -411,6 +427,17 @@ pub fn make_leaf(ca: &TestCa, kind: CertKind) -> LeafCert {
             rcgen::date_time_ymd(2020, 1, 1),
         ),
         CertKind::WrongHost => ca.issue_leaf(&["wrong.example"], now - day, now + 365 * day),
+        CertKind::NotYetValid => ca.issue_leaf(LEAF_NAMES, now + day, now + 365 * day),
+        CertKind::CaAsLeaf => {
+            let key =
+                rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("leaf key");
+            let not_after = now + 365 * day;
+            let mut params = leaf_params(LEAF_NAMES, now - day, not_after);
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.key_usages.push(rcgen::KeyUsagePurpose::KeyCertSign);
+            let cert = params.signed_by(&key, &ca.issuer).expect("sign CA leaf");
+            LeafCert::new(cert, key, not_after)
+        }
         CertKind::SelfSignedLeaf => {
             let key =
                 rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("leaf key");
@@ -730,6 +757,10 @@ async fn handle_request(
             None => text(404, "not found"),
         },
         ["redirect-loop"] => redirect("/redirect-loop"),
+        ["switch"] => {
+            let code = state.switch.load(Ordering::SeqCst);
+            text(code, format!("switch {code}"))
+        }
         ["huge"] => text(200, huge_body()),
         ["endless"] => Response::builder()
             .status(200)

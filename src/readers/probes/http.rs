@@ -23,7 +23,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::Url;
 
-use super::tls::{TlsConfigs, not_after};
+use super::tls::{PeerCert, TlsConfigs, not_after};
+use super::tls_errors;
 use crate::config::{ProbeSettings, Target, target::masked_url};
 use crate::event::{ErrorKind, Phases, ProbeEvent};
 
@@ -155,7 +156,7 @@ impl HttpProber {
 
     /// Checks that every target's TLS settings can be loaded (a bad CA file is a startup error).
     pub fn check_tls(&self, target: &Target) -> Result<(), String> {
-        self.tls.get(&target.tls_verify).map(|_| ())
+        self.tls.check(&target.tls_verify)
     }
 
     /// Probes the target once. Never fails: every failure is described in the event.
@@ -341,9 +342,9 @@ impl HttpProber {
         if url.scheme() == "https" {
             rec.phase = "tls";
             let t = Instant::now();
-            let config = self
+            let (config, rejected) = self
                 .tls
-                .get(&target.tls_verify)
+                .for_probe(&target.tls_verify)
                 .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
             let server_name = match url.host() {
                 Some(url::Host::Ipv4(a)) => {
@@ -361,7 +362,15 @@ impl HttpProber {
                 .connect(server_name, tcp)
                 .await;
             add(&mut rec.phases.tls, t);
-            let tls = tls.map_err(tls_failure)?;
+            let tls = match tls {
+                Ok(tls) => tls,
+                Err(e) => {
+                    let peer = rejected.take();
+                    // A rejected certificate's expiry is still news (expired is the usual case).
+                    rec.not_after = peer.as_ref().and_then(|p| p.not_after);
+                    return Err(tls_failure(e, peer.as_ref()));
+                }
+            };
             let (_, conn) = tls.get_ref();
             rec.not_after = conn
                 .peer_certificates()
@@ -566,14 +575,17 @@ fn verdict(target: &Target, rec: &Record, matches: Option<bool>) -> Option<Failu
     None
 }
 
-fn tls_failure(e: std::io::Error) -> Failure {
-    let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
-    match inner {
-        Some(rustls::Error::InvalidCertificate(c)) => Failure::new(
-            ErrorKind::TlsCertificate,
-            format!("certificate rejected: {c}"),
+/// A failed handshake: rustls' errors in words (see `tls_errors`), else the I/O error.
+fn tls_failure(e: std::io::Error, peer: Option<&PeerCert>) -> Failure {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(tls) => {
+            let (kind, message) = tls_errors::describe(tls, peer);
+            Failure::new(kind, message)
+        }
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => Failure::new(
+            ErrorKind::Tls,
+            "the server closed the connection during the TLS handshake",
         ),
-        Some(other) => Failure::new(ErrorKind::Tls, format!("TLS handshake failed: {other}")),
         None => Failure::new(ErrorKind::Tls, format!("TLS handshake failed: {e}")),
     }
 }

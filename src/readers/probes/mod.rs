@@ -2,5 +2,6 @@
 
 pub mod http;
 mod tls;
+mod tls_errors;
 
 pub use http::HttpProber;

@@ -1,63 +1,181 @@
 //! rustls client configurations for each `PROBE_TLS_VERIFY` mode.
 //!
 //! Every probe makes a full handshake: session resumption is off, so the certificate is checked
-//! (and its expiry read) on every probe, as an uptime check should.
+//! (and its expiry read) on every probe, as an uptime check should. A rejected certificate's
+//! expiry is reported too (an expired certificate is the usual reason for a rejection): each
+//! probe's verifier keeps what it saw of a certificate it rejected, since rustls hands back
+//! neither the connection nor the certificate of a failed handshake.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rustls::pki_types::CertificateDer;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore};
+use rustls::{SignatureScheme, crypto::CryptoProvider};
 
 use crate::config::TlsVerify;
 use crate::tls::AcceptAny;
 
+/// One mode's configuration and the verifier in it, built once and shared between probes.
+struct Mode {
+    config: Arc<ClientConfig>,
+    verifier: Arc<dyn ServerCertVerifier>,
+}
+
 /// Builds each mode's configuration once and shares it between probes.
 #[derive(Default)]
 pub struct TlsConfigs {
-    cache: Mutex<HashMap<TlsVerify, Arc<ClientConfig>>>,
+    cache: Mutex<HashMap<TlsVerify, Arc<Mode>>>,
 }
 
 impl TlsConfigs {
-    pub fn get(&self, mode: &TlsVerify) -> Result<Arc<ClientConfig>, String> {
+    fn mode(&self, mode: &TlsVerify) -> Result<Arc<Mode>, String> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.get(mode) {
-            return Ok(c.clone());
+        if let Some(m) = cache.get(mode) {
+            return Ok(m.clone());
         }
-        let config = Arc::new(build(mode)?);
-        cache.insert(mode.clone(), config.clone());
-        Ok(config)
+        let built = Arc::new(build(mode)?);
+        cache.insert(mode.clone(), built.clone());
+        Ok(built)
+    }
+
+    /// Checks that the mode's configuration can be built (a bad CA file is a startup error).
+    pub fn check(&self, mode: &TlsVerify) -> Result<(), String> {
+        self.mode(mode).map(|_| ())
+    }
+
+    /// The configuration for one probe, and where its verifier leaves what it saw of a
+    /// certificate it rejected. Cloning the shared configuration costs a few small
+    /// allocations, nothing next to the handshake it serves.
+    pub fn for_probe(
+        &self,
+        mode: &TlsVerify,
+    ) -> Result<(Arc<ClientConfig>, Arc<Rejected>), String> {
+        let m = self.mode(mode)?;
+        let rejected = Arc::new(Rejected::default());
+        let mut config = (*m.config).clone();
+        config
+            .dangerous()
+            .set_certificate_verifier(Arc::new(Keeping {
+                inner: m.verifier.clone(),
+                rejected: rejected.clone(),
+            }));
+        Ok((Arc::new(config), rejected))
     }
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+/// What the verifier saw of a server certificate it rejected.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerCert {
+    pub not_after: Option<time::OffsetDateTime>,
+    /// Issuer and subject are the same: nobody vouches for it but itself.
+    pub self_signed: bool,
+}
+
+impl PeerCert {
+    fn parse(cert: &CertificateDer<'_>) -> PeerCert {
+        let self_signed = x509_parser::parse_x509_certificate(cert.as_ref())
+            .is_ok_and(|(_, c)| c.issuer().as_raw() == c.subject().as_raw());
+        PeerCert {
+            not_after: not_after(cert),
+            self_signed,
+        }
+    }
+}
+
+/// The leaf certificate a probe's verifier rejected, if it did.
+#[derive(Debug, Default)]
+pub struct Rejected(Mutex<Option<PeerCert>>);
+
+impl Rejected {
+    pub fn take(&self) -> Option<PeerCert> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Delegates every decision to the mode's verifier and, when it rejects the server's
+/// certificate, keeps what the certificate said.
+#[derive(Debug)]
+struct Keeping {
+    inner: Arc<dyn ServerCertVerifier>,
+    rejected: Arc<Rejected>,
+}
+
+impl ServerCertVerifier for Keeping {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if verdict.is_err() {
+            *self.rejected.0.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(PeerCert::parse(end_entity));
+        }
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.inner.requires_raw_public_keys()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[DistinguishedName]> {
+        self.inner.root_hint_subjects()
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn build(mode: &TlsVerify) -> Result<ClientConfig, String> {
-    let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
-    let mut config = match mode {
-        TlsVerify::No => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny::new(provider())))
-            .with_no_client_auth(),
-        TlsVerify::Yes => {
-            let roots = RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
+fn build(mode: &TlsVerify) -> Result<Mode, String> {
+    let verifier: Arc<dyn ServerCertVerifier> = match mode {
+        TlsVerify::No => Arc::new(AcceptAny::new(provider())),
+        TlsVerify::Yes => webpki(RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        })?,
         TlsVerify::CaFile(path) => {
             let mut roots = RootCertStore::empty();
             add_pem_file(&mut roots, path)?;
             if roots.is_empty() {
                 return Err(format!("{}: no certificate found", path.display()));
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            webpki(roots)?
         }
         TlsVerify::CaDir(dir) => {
             let mut roots = RootCertStore::empty();
@@ -69,12 +187,29 @@ fn build(mode: &TlsVerify) -> Result<ClientConfig, String> {
             if roots.is_empty() {
                 return Err(format!("{}: no certificate found", dir.display()));
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            webpki(roots)?
         }
     };
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.resumption = rustls::client::Resumption::disabled();
-    Ok(config)
+    Ok(Mode {
+        config: Arc::new(config),
+        verifier,
+    })
+}
+
+/// The standard verifier (what `with_root_certificates` builds) over these roots.
+fn webpki(roots: RootCertStore) -> Result<Arc<dyn ServerCertVerifier>, String> {
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(verifier)
 }
 
 fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), String> {
