@@ -201,6 +201,19 @@ async fn probe(
         eprintln!("uptimer: {e}");
         return ExitCode::FAILURE;
     }
+    // Targets no longer configured (deleted or renamed) are marked removed. Only the prober
+    // knows the target list; with none configured nothing is removed.
+    if settings.reader == crate::config::ReaderPlugin::HttpProbe && !settings.targets.is_empty() {
+        let ids = settings.targets.iter().map(|t| t.id.clone()).collect();
+        match store.remove_unconfigured(ids).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(targets = n, "targets no longer configured marked removed"),
+            Err(e) => {
+                eprintln!("uptimer: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if settings.targets.is_empty() && settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::warn!(
             "no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example); serving the dashboard only"
