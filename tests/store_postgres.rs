@@ -611,3 +611,29 @@ async fn postgres_store_rollups_past_their_retention_are_deleted() {
     assert_eq!(rollups(&c).await.len(), before - 3);
     assert!(rollups(&c).await.iter().all(|r| !r.contains(" old ")));
 }
+
+#[tokio::test]
+async fn postgres_store_interval_keeps_fractions_of_a_second() {
+    let db = TestDb::new().await;
+    let _c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path()).await;
+    let t0 = OffsetDateTime::now_utc() - time::Duration::seconds(30);
+    // Checks every 2 s as the scheduler really spaces them: 1.999942 s apart.
+    let events: Vec<Event> = (0..3)
+        .map(|i| {
+            let t = t0 + time::Duration::microseconds(1_999_942 * i);
+            let mut e = ProbeEvent::new(t, "https", "fast.example", 443);
+            e.target = Some("fast".into());
+            e.up = Some(true);
+            e.status_code = 200;
+            e.response_time_ms = 5;
+            Event::from(e)
+        })
+        .collect();
+    w.write(&events).await.unwrap();
+    w.close().await.unwrap();
+    let pg = PostgresStore::open(&db.url, None, 2).await.unwrap();
+    let t = pg.target("fast").await.unwrap().unwrap();
+    assert_eq!(t.interval_s, Some(1.999942));
+}
