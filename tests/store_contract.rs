@@ -419,6 +419,16 @@ async fn contract_response_times(store: &Arc<dyn Store>, now: Micros) {
         "average of the successful checks: {avg}"
     );
     assert_eq!(min, 100.0, "a refused check's 0 ms is no minimum");
+
+    // The target page and the response badge show no response time for a failed last check.
+    let (status, page) = get(store, "/targets/db").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"<span class="lbl">Last response</span><span class="val ">–</span>"#),
+        "{page}"
+    );
+    let (_, badge) = get(store, "/badges/db/response.svg").await;
+    assert!(badge.contains('–') && !badge.contains("0.0 ms"), "{badge}");
 }
 
 async fn contract_incidents_and_uptime(store: &Arc<dyn Store>) {

@@ -523,7 +523,12 @@ pub async fn target(
                     } else {
                         e.status_code.to_string()
                     },
-                    ms: format::ms(e.response_time_ms as f64),
+                    // A failed check has no response time: its error says what happened.
+                    ms: if e.up == Some(false) {
+                        "–".into()
+                    } else {
+                        format::ms(e.response_time_ms as f64)
+                    },
                     phases: e
                         .phases_ms
                         .iter()
