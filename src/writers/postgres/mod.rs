@@ -810,7 +810,11 @@ async fn startup_check(core: &Core, retention_days: Option<u32>) -> Result<(), P
     if !made.is_empty() || !dropped.is_empty() {
         tracing::info!(created = made.len(), dropped = dropped.len(), "partitions");
     }
-    remove_unconfigured(core, &mut client).await
+    // Not worth failing the start for: the housekeeping tries again every minute.
+    if let Err(e) = remove_unconfigured(core, &mut client).await {
+        tracing::warn!(error = %e, "marking removed targets failed; retried in a minute");
+    }
+    Ok(())
 }
 
 /// Marks the targets no longer configured removed, once (retried by the housekeeping while the

@@ -496,9 +496,12 @@ pub async fn remove_unconfigured(
     configured: &[String],
 ) -> Result<u64, PgError> {
     let tx = c.transaction().await?;
-    // The same lock order as a batch's (`lock_targets`), so a writer in parallel waits.
+    // Every row changed below, locked at once in a batch's order (`lock_targets`), so a writer
+    // in parallel waits instead of deadlocking.
     tx.execute(
-        "SELECT 1 FROM targets WHERE removed_at IS NULL AND NOT (id = ANY($1::text[]))
+        "SELECT 1 FROM targets
+         WHERE (removed_at IS NULL AND NOT (id = ANY($1::text[])))
+           OR (removed_at IS NOT NULL AND id = ANY($1::text[]))
          ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE",
         &[&configured],
     )
