@@ -201,10 +201,8 @@ async fn probe(
         eprintln!("uptimer: {e}");
         return ExitCode::FAILURE;
     }
-    // Targets no longer configured (deleted or renamed) are marked removed. Only the prober
-    // knows the target list; with none configured nothing is removed.
-    if settings.reader == crate::config::ReaderPlugin::HttpProbe && !settings.targets.is_empty() {
-        let ids = settings.targets.iter().map(|t| t.id.clone()).collect();
+    // Targets no longer configured (deleted or renamed) are marked removed.
+    if let Some(ids) = crate::store::removal_list(settings) {
         match store.remove_unconfigured(ids).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(targets = n, "targets no longer configured marked removed"),

@@ -331,6 +331,17 @@ pub struct IncidentQuery {
 /// Why an incident of a target that left the configuration was closed.
 pub const END_REASON_REMOVED: &str = "target removed";
 
+/// The ids of the configured targets when these settings may mark every other stored target
+/// removed: only a prober knows the whole target list, so None when the events come from
+/// Kafka, when nothing is configured (a run without targets removes nothing), or when this
+/// worker probes one shard of the list (the other shards' targets are not its to remove).
+pub fn removal_list(settings: &crate::config::Settings) -> Option<Vec<String>> {
+    (settings.reader == crate::config::ReaderPlugin::HttpProbe
+        && settings.sharding.is_none()
+        && !settings.targets.is_empty())
+    .then(|| settings.targets.iter().map(|t| t.id.clone()).collect())
+}
+
 /// Checks and passes of one target over a time range.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Uptime {
@@ -386,6 +397,36 @@ mod tests {
         let t = time::macros::datetime!(2026-11-25 23:10:48.123456 UTC);
         assert_eq!(from_micros(to_micros(t)), t);
         assert_eq!(rfc3339(to_micros(t)), "2026-11-25T23:10:48.123Z");
+    }
+
+    #[test]
+    fn only_a_prober_with_the_whole_target_list_removes_targets() {
+        use crate::config::{Env, Overrides, Settings};
+        let load = |pairs: &[(&str, &str)]| {
+            Settings::load(
+                None,
+                &Env::from_pairs(pairs.iter().copied()),
+                &Overrides::default(),
+            )
+            .unwrap()
+        };
+        let urls = ("PROBE_URLS", "[http://127.0.0.1:1/a, http://127.0.0.1:1/b]");
+        assert_eq!(removal_list(&load(&[urls])).map(|l| l.len()), Some(2));
+        assert_eq!(
+            removal_list(&load(&[])),
+            None,
+            "no targets: nothing removed"
+        );
+        assert_eq!(
+            removal_list(&load(&[
+                urls,
+                ("DISTRIBUTED_WORKERS_ENABLED", "true"),
+                ("DISTRIBUTED_WORKERS_TOTAL", "2"),
+                ("DISTRIBUTED_WORKERS_INDEX", "0"),
+            ])),
+            None,
+            "one shard does not know the others' targets"
+        );
     }
 
     #[test]

@@ -1171,11 +1171,7 @@ pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
         crate::config::ReaderPlugin::Kafka => Source::Replayable,
         _ => Source::Prober,
     };
-    // Only a prober knows which targets exist; an empty list (nothing configured, e.g. a
-    // one-off run without targets) removes nothing.
-    let configured = (settings.reader == crate::config::ReaderPlugin::HttpProbe
-        && !settings.targets.is_empty())
-    .then(|| settings.targets.iter().map(|t| t.id.clone()).collect());
+    let configured = crate::store::removal_list(settings);
     // Consuming from Kafka, rejected rows go to the dead-letter topic, not a local file.
     #[cfg(feature = "kafka")]
     let rejects = match source {
