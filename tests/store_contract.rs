@@ -427,6 +427,12 @@ async fn contract_response_times(store: &Arc<dyn Store>, now: Micros) {
         page.contains(r#"<span class="lbl">Last response</span><span class="val ">–</span>"#),
         "{page}"
     );
+    // /metrics still reports how long the failed probe took, as the blackbox exporter does.
+    let (_, metrics) = get(store, "/metrics").await;
+    assert!(
+        metrics.contains(r#"probe_duration_seconds{target="db""#),
+        "{metrics}"
+    );
     let (_, badge) = get(store, "/badges/db/response.svg").await;
     assert!(badge.contains('–') && !badge.contains("0.0 ms"), "{badge}");
 }

@@ -165,6 +165,10 @@ pub struct TargetSummary {
     /// history but is hidden from the overview unless asked for (`removed`).
     #[serde(serialize_with = "ser_opt_time")]
     pub removed_at: Option<Micros>,
+    /// How long the last check took, failed or not: /metrics' `probe_duration_seconds`, as the
+    /// blackbox exporter reports it (not in the API: `last_response_ms` is the figure to show).
+    #[serde(skip)]
+    pub last_duration_ms: Option<i64>,
 }
 
 /// How the overview is sorted.

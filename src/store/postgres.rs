@@ -52,17 +52,18 @@ const STATUS_SQL: &str = "CASE WHEN last_event_time IS NULL
          - (3 * coalesce(interval_s, 60) + 5) * interval '1 second'
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
 
-/// The last response time, absent when the last check failed (rows written before migration
-/// 20261130120000 still hold the failed check's time).
+/// The last response time, absent when the last check failed (the column keeps how long the
+/// check took, failed or not).
 const LAST_RESPONSE_SQL: &str = "CASE WHEN last_up IS FALSE THEN NULL ELSE last_response_ms END";
 
 const SUMMARY_COLS: &str = "id, name, url, tags, interval_s::float8, last_event_time,
     (CASE WHEN last_up IS FALSE THEN NULL ELSE last_response_ms END)::int8,
     last_status_code::int8, last_error_kind, last_error, recent, cert_not_after,
-    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident), removed_at";
+    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident), removed_at,
+    last_response_ms::int8";
 
 /// Where the status column follows [`SUMMARY_COLS`].
-const STATUS_COL: usize = 14;
+const STATUS_COL: usize = 15;
 
 /// Which targets a view lists: the configured ones, or the removed ones.
 fn removed_sql(removed: bool) -> &'static str {
@@ -101,6 +102,7 @@ fn summary(r: &Row) -> TargetSummary {
         down_since: micros(r.get(12)),
         uptime: UptimeWindows::default(),
         removed_at: micros(r.get(13)),
+        last_duration_ms: r.get(14),
     }
 }
 

@@ -20,17 +20,18 @@ const STATUS_SQL: &str = "CASE WHEN last_event_time IS NULL
       OR last_event_time < ?1 - 3 * coalesce(interval_s, 60) * 1000000 - 5000000
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
 
-/// The last response time, absent when the last check failed (rows written before schema
-/// version 2 still hold the failed check's time).
+/// The last response time, absent when the last check failed (the column keeps how long the
+/// check took, failed or not).
 const LAST_RESPONSE_SQL: &str = "CASE WHEN last_up = 0 THEN NULL ELSE last_response_ms END";
 
 const SUMMARY_COLS: &str = "id, name, url, tags, interval_s, last_event_time,
     CASE WHEN last_up = 0 THEN NULL ELSE last_response_ms END,
     last_status_code, last_error_kind, last_error, recent, cert_not_after,
-    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident), removed_at";
+    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident), removed_at,
+    last_response_ms";
 
 /// Where the status column follows [`SUMMARY_COLS`].
-const STATUS_COL: usize = 14;
+const STATUS_COL: usize = 15;
 
 /// Which targets a view lists: the configured ones, or the removed ones.
 fn removed_sql(removed: bool) -> &'static str {
@@ -61,6 +62,7 @@ fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
         down_since: r.get(12)?,
         uptime: UptimeWindows::default(),
         removed_at: r.get(13)?,
+        last_duration_ms: r.get(14)?,
     })
 }
 

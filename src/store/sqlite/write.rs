@@ -356,8 +356,9 @@ fn update_state(
                 last_time,
                 is_up(e),
                 e.status_code,
-                // A failed check has no response time; its error says what happened.
-                is_up(e).then_some(e.response_time_ms as i64),
+                // How long it took, failed or not: readers show it as the response time of a
+                // passing check only (`last_up`), /metrics as the probe's duration.
+                e.response_time_ms as i64,
                 e.error_kind.map(|k| k.as_str()),
                 e.error.as_deref().map(|s| truncate(s, 2000)),
                 recent,

@@ -450,14 +450,11 @@ pub async fn apply(
             .iter()
             .map(|s| s.last.status_code.clamp(0, i64::from(i32::MAX)) as i32)
             .collect();
-        // A failed check has no response time; its error says what happened.
-        let ms: Vec<Option<i32>> = saves
+        // How long it took, failed or not: readers show it as the response time of a passing
+        // check only (`last_up`), /metrics as the probe's duration.
+        let ms: Vec<i32> = saves
             .iter()
-            .map(|s| {
-                s.last
-                    .up
-                    .then(|| s.last.ms.clamp(0.0, f64::from(i32::MAX)) as i32)
-            })
+            .map(|s| s.last.ms.clamp(0.0, f64::from(i32::MAX)) as i32)
             .collect();
         let kinds: Vec<Option<&str>> = saves.iter().map(|s| s.last.error_kind).collect();
         let errors: Vec<Option<&str>> = saves.iter().map(|s| s.last.error).collect();
