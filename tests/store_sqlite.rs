@@ -285,8 +285,9 @@ async fn p95_comes_from_merged_histograms_and_phases_average() {
     assert_eq!(p.checks, 100);
     let p95 = p.p95_ms.unwrap();
     assert!((105.0..=105.0 * 1.2).contains(&p95), "{p95}");
-    assert!((p.avg_ms - 60.5).abs() < 1e-9, "{}", p.avg_ms);
-    assert_eq!((p.min_ms, p.max_ms), (11.0, 110.0));
+    let avg = p.avg_ms.unwrap();
+    assert!((avg - 60.5).abs() < 1e-9, "{avg}");
+    assert_eq!((p.min_ms, p.max_ms), (Some(11.0), Some(110.0)));
     assert!((p.phases_ms[3] - 53.5).abs() < 1e-9);
     assert_eq!(p.phases_ms[0], 1.0);
 }
@@ -348,7 +349,7 @@ async fn overview_filters_sorts_and_pages() {
         port: 443,
         path: "/api".into(),
         tags: vec!["prod".into(), "shop".into()],
-        interval_s: Some(30),
+        interval_s: Some(30.0),
     }])
     .await
     .unwrap();
@@ -426,7 +427,9 @@ async fn overview_filters_sorts_and_pages() {
         .await
         .unwrap();
     assert_eq!(down.matching, 12);
-    assert_eq!(down.targets[0].last_response_ms, Some(210));
+    // Their last check failed: no response time to show (nor to sort by).
+    assert!(down.targets.iter().all(|t| t.last_response_ms.is_none()));
+    assert!(down.targets.iter().all(|t| t.last_error.is_some()));
 }
 
 #[tokio::test]
@@ -453,4 +456,189 @@ async fn a_target_without_checks_for_three_intervals_is_unknown() {
         .await
         .unwrap();
     assert_eq!(page.counts.unknown, 1);
+}
+
+#[tokio::test]
+async fn intervals_keep_fractions_of_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    s.sync_targets(vec![uptimer::store::sqlite::TargetInfo {
+        id: "f".into(),
+        name: "fast".into(),
+        url: "https://example.org/".into(),
+        protocol: "https".into(),
+        hostname: "example.org".into(),
+        port: 443,
+        path: "/".into(),
+        tags: vec![],
+        interval_s: Some(1.5),
+    }])
+    .await
+    .unwrap();
+    assert_eq!(s.target("f").await.unwrap().unwrap().interval_s, Some(1.5));
+}
+
+#[test]
+fn a_version_1_file_is_upgraded_and_its_rollups_keep_their_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite3");
+    let t = to_micros(now());
+    let bucket = t - t.rem_euclid(HOUR);
+    {
+        // What version 1 wrote: times of every check, failed ones included, and no `timed`.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let v1 = include_str!("../src/store/sqlite/schema.rs");
+        let sql = &v1[v1.find("CREATE TABLE targets").unwrap()..v1.find("\"#;").unwrap()];
+        c.execute_batch(sql).unwrap();
+        c.execute_batch("PRAGMA user_version = 1").unwrap();
+        c.execute(
+            "INSERT INTO rollup_hour VALUES ('old', ?1, 2, 1, 100.0, 0.0, 100.0, 0, 0, 0, 0, 0, x'')",
+            [bucket],
+        )
+        .unwrap();
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = SqliteStore::open(&StoreSettings::with_path(path.clone())).unwrap();
+    let points = rt
+        .block_on(s.series("old", bucket, bucket + HOUR, HOUR))
+        .unwrap();
+    assert_eq!(
+        points[0].avg_ms,
+        Some(50.0),
+        "an old row's sum covers every check"
+    );
+    // New checks in the same hour: only the successful one's time counts.
+    rt.block_on(s.ingest(vec![
+        event("old", now(), true, 300),
+        event("old", now(), false, 0),
+    ]))
+    .unwrap();
+    let p = &rt
+        .block_on(s.series("old", bucket, bucket + HOUR, HOUR))
+        .unwrap()[0];
+    assert_eq!((p.checks, p.up), (4, 2));
+    assert_eq!(p.avg_ms, Some(400.0 / 3.0));
+    assert_eq!((p.min_ms, p.max_ms), (Some(0.0), Some(300.0)));
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(port: u16, path: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let body = out.split_once("\r\n\r\n")?.1;
+    serde_json::from_str(body).ok()
+}
+
+/// `uptimer serve` with `urls`, until `done` holds for an API answer (then stopped).
+fn serve_until(
+    dir: &std::path::Path,
+    urls: &str,
+    path: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    use std::process::{Command, Stdio};
+    let port = free_port();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
+    c.current_dir(dir).stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PROBE_") || k.ends_with("_PLUGIN") || k.starts_with("WEB_") {
+            c.env_remove(k);
+        }
+    }
+    c.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("PROBE_URLS", urls)
+        .env("PROBE_INTERVAL", "-1")
+        .env("DATA_DIR", "data")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(v) = get(port, path)
+            && done(&v)
+        {
+            break Some(v);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    found.unwrap_or_else(|| panic!("uptimer serve never answered {path} as expected"))
+}
+
+#[test]
+fn serve_marks_targets_no_longer_configured_removed_and_closes_their_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: both checks are refused, both targets down with an incident.
+    let closed = free_port();
+    let (a, b) = (
+        format!("http://127.0.0.1:{closed}/a"),
+        format!("http://127.0.0.1:{closed}/b"),
+    );
+    let first = serve_until(
+        dir.path(),
+        &format!("[{a}, {b}]"),
+        "/api/v1/incidents?open=true",
+        |v| v["total"] == 2,
+    );
+    let b_id = first["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target_name"].as_str().unwrap().ends_with("/b"))
+        .map(|i| i["target_id"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    // Restarted with only a: b is removed, its incident closed, its history kept.
+    let removed = serve_until(dir.path(), &a, "/api/v1/targets?removed=1", |v| {
+        v["matching"] == 1
+    });
+    assert_eq!(removed["targets"][0]["id"], b_id.as_str(), "{removed}");
+    assert!(removed["targets"][0]["removed_at"].is_string());
+    let incidents = serve_until(
+        dir.path(),
+        &a,
+        &format!("/api/v1/incidents?target={b_id}"),
+        |v| v["total"] == 1,
+    );
+    assert_eq!(
+        incidents["incidents"][0]["end_reason"], "target removed",
+        "{incidents}"
+    );
+    assert!(incidents["incidents"][0]["ended_at"].is_string());
+    let listed = serve_until(dir.path(), &a, "/api/v1/targets", |v| v["matching"] == 1);
+    assert_eq!(listed["counts"]["removed"], 1, "{listed}");
+    assert_ne!(listed["targets"][0]["id"], b_id.as_str());
+    let events = serve_until(
+        dir.path(),
+        &a,
+        &format!("/api/v1/targets/{b_id}/events"),
+        |v| v["events"].is_array(),
+    );
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        1,
+        "history kept"
+    );
 }

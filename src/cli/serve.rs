@@ -204,6 +204,17 @@ async fn probe(
         eprintln!("uptimer: {e}");
         return ExitCode::FAILURE;
     }
+    // Targets no longer configured (deleted or renamed) are marked removed.
+    if let Some(ids) = crate::store::removal_list(settings) {
+        match store.remove_unconfigured(ids).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(targets = n, "targets no longer configured marked removed"),
+            Err(e) => {
+                eprintln!("uptimer: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if settings.targets.is_empty() && settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::warn!(
             "no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example); serving the dashboard only"

@@ -75,6 +75,13 @@ impl Histogram {
         Some(upper_bound(BUCKETS - 1))
     }
 
+    /// [`Histogram::quantile`] clamped to the observed `[min, max]`: a bucket's upper bound
+    /// can lie above the largest value recorded in it (10002 ms reads as 11585 ms), and a p95
+    /// above the maximum (or above the timeout) is no answer.
+    pub fn quantile_within(&self, q: f64, min: f64, max: f64) -> Option<f64> {
+        self.quantile(q).map(|v| v.min(max).max(min))
+    }
+
     /// Sparse encoding: for every non-empty bucket, its index (one byte) and its count (LEB128).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16);
@@ -140,6 +147,19 @@ mod tests {
         assert!((950.0..=950.0 * 1.2).contains(&p95), "{p95}");
         assert_eq!(h.quantile(0.0), Some(1.0));
         assert_eq!(Histogram::new().quantile(0.5), None);
+    }
+
+    #[test]
+    fn a_quantile_within_bounds_never_exceeds_the_maximum() {
+        let mut h = Histogram::new();
+        h.record(10_002.0);
+        assert!(
+            h.quantile(0.95).unwrap() > 10_002.0,
+            "the bucket's bound is above"
+        );
+        assert_eq!(h.quantile_within(0.95, 10_002.0, 10_002.0), Some(10_002.0));
+        assert_eq!(h.quantile_within(0.0, 10_002.0, 10_002.0), Some(10_002.0));
+        assert_eq!(Histogram::new().quantile_within(0.95, 1.0, 2.0), None);
     }
 
     #[test]

@@ -35,7 +35,15 @@ pub fn to_micros(t: OffsetDateTime) -> Micros {
     (t.unix_timestamp_nanos() / 1000) as Micros
 }
 
+/// The earliest and latest times [`from_micros`] gives: years 1 and 9999, which both the `time`
+/// crate and PostgreSQL's `timestamptz` hold.
+pub const MIN_TIME: Micros = -62_135_596_800 * SECOND;
+pub const MAX_TIME: Micros = 253_402_300_799_999_999;
+
+/// The time of `m`, saturated to [`MIN_TIME`, `MAX_TIME`], so an open bound such as
+/// `i64::MAX` ("no end") stays the latest time instead of becoming the epoch.
 pub fn from_micros(m: Micros) -> OffsetDateTime {
+    let m = m.clamp(MIN_TIME, MAX_TIME);
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -136,10 +144,12 @@ pub struct TargetSummary {
     pub name: String,
     pub url: Option<String>,
     pub tags: Vec<String>,
-    pub interval_s: Option<i64>,
+    /// Seconds between checks (fractional), when known.
+    pub interval_s: Option<f64>,
     pub status: Status,
     #[serde(serialize_with = "ser_opt_time")]
     pub last_check: Option<Micros>,
+    /// The last check's response time; None when it failed (its error is in `last_error`).
     pub last_response_ms: Option<i64>,
     pub last_status_code: Option<i64>,
     pub last_error_kind: Option<String>,
@@ -151,6 +161,14 @@ pub struct TargetSummary {
     #[serde(serialize_with = "ser_opt_time")]
     pub down_since: Option<Micros>,
     pub uptime: UptimeWindows,
+    /// When the target left the configuration (None: configured). A removed target keeps its
+    /// history but is hidden from the overview unless asked for (`removed`).
+    #[serde(serialize_with = "ser_opt_time")]
+    pub removed_at: Option<Micros>,
+    /// How long the last check took, failed or not: /metrics' `probe_duration_seconds`, as the
+    /// blackbox exporter reports it (not in the API: `last_response_ms` is the figure to show).
+    #[serde(skip)]
+    pub last_duration_ms: Option<i64>,
 }
 
 /// How the overview is sorted.
@@ -193,6 +211,8 @@ pub struct OverviewQuery {
     pub tag: Option<String>,
     /// A substring of the name or URL, case-insensitive.
     pub search: Option<String>,
+    /// List the removed targets (see [`TargetSummary::removed_at`]) instead of the configured ones.
+    pub removed: bool,
     pub sort: Sort,
     pub desc: bool,
     /// From 0.
@@ -207,9 +227,12 @@ pub struct StatusCounts {
     pub down: u64,
     pub degraded: u64,
     pub unknown: u64,
+    /// Removed targets (not in the four above, nor in `total`).
+    pub removed: u64,
 }
 
 impl StatusCounts {
+    /// Configured targets (removed ones excluded).
     pub fn total(&self) -> u64 {
         self.up + self.down + self.degraded + self.unknown
     }
@@ -230,24 +253,28 @@ pub struct OverviewPage {
     pub targets: Vec<TargetSummary>,
     /// Targets matching the filters (all pages).
     pub matching: u64,
-    /// Every target, by status, regardless of the filters.
+    /// The targets of the tag and search filters, by status, whatever the status filter (the
+    /// status cards are that filter) and whether removed ones are listed.
     pub counts: StatusCounts,
-    /// Every tag in use, sorted.
+    /// Every tag of a configured target, sorted.
     pub tags: Vec<String>,
 }
 
-/// One point of a target's response-time series: the checks in `[t, t + step)`.
+/// One point of a target's response-time series: the checks in `[t, t + step)`. Response
+/// times are those of the successful checks only (a refused connection's 0 ms or a timeout's
+/// wait is no response time): None when none of the point's checks succeeded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SeriesPoint {
     #[serde(serialize_with = "ser_time")]
     pub t: Micros,
     pub checks: u64,
     pub up: u64,
-    pub avg_ms: f64,
-    pub min_ms: f64,
-    pub max_ms: f64,
+    pub avg_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    /// Within `[min_ms, max_ms]`.
     pub p95_ms: Option<f64>,
-    /// Average dns, connect, tls, ttfb and transfer milliseconds.
+    /// Average dns, connect, tls, ttfb and transfer milliseconds of the successful checks.
     pub phases_ms: [f64; 5],
 }
 
@@ -285,6 +312,8 @@ pub struct Incident {
     pub error_kind: Option<String>,
     pub error: Option<String>,
     pub failed_checks: i64,
+    /// Why it ended other than by a passing check: `target removed`.
+    pub end_reason: Option<String>,
 }
 
 impl Incident {
@@ -301,6 +330,20 @@ pub struct IncidentQuery {
     pub open_only: bool,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// Why an incident of a target that left the configuration was closed.
+pub const END_REASON_REMOVED: &str = "target removed";
+
+/// The ids of the configured targets when these settings may mark every other stored target
+/// removed: only a prober knows the whole target list, so None when the events come from
+/// Kafka, when nothing is configured (a run without targets removes nothing), or when this
+/// worker probes one shard of the list (the other shards' targets are not its to remove).
+pub fn removal_list(settings: &crate::config::Settings) -> Option<Vec<String>> {
+    (settings.reader == crate::config::ReaderPlugin::HttpProbe
+        && settings.sharding.is_none()
+        && !settings.targets.is_empty())
+    .then(|| settings.targets.iter().map(|t| t.id.clone()).collect())
 }
 
 /// Checks and passes of one target over a time range.
@@ -358,6 +401,44 @@ mod tests {
         let t = time::macros::datetime!(2026-11-25 23:10:48.123456 UTC);
         assert_eq!(from_micros(to_micros(t)), t);
         assert_eq!(rfc3339(to_micros(t)), "2026-11-25T23:10:48.123Z");
+    }
+
+    #[test]
+    fn only_a_prober_with_the_whole_target_list_removes_targets() {
+        use crate::config::{Env, Overrides, Settings};
+        let load = |pairs: &[(&str, &str)]| {
+            Settings::load(
+                None,
+                &Env::from_pairs(pairs.iter().copied()),
+                &Overrides::default(),
+            )
+            .unwrap()
+        };
+        let urls = ("PROBE_URLS", "[http://127.0.0.1:1/a, http://127.0.0.1:1/b]");
+        assert_eq!(removal_list(&load(&[urls])).map(|l| l.len()), Some(2));
+        assert_eq!(
+            removal_list(&load(&[])),
+            None,
+            "no targets: nothing removed"
+        );
+        assert_eq!(
+            removal_list(&load(&[
+                urls,
+                ("DISTRIBUTED_WORKERS_ENABLED", "true"),
+                ("DISTRIBUTED_WORKERS_TOTAL", "2"),
+                ("DISTRIBUTED_WORKERS_INDEX", "0"),
+            ])),
+            None,
+            "one shard does not know the others' targets"
+        );
+    }
+
+    #[test]
+    fn open_bounds_saturate_instead_of_becoming_the_epoch() {
+        assert_eq!(from_micros(i64::MAX).year(), 9999);
+        assert_eq!(from_micros(i64::MIN).year(), 1);
+        assert_eq!(to_micros(from_micros(MAX_TIME)), MAX_TIME);
+        assert_eq!(to_micros(from_micros(MIN_TIME)), MIN_TIME);
     }
 
     #[test]

@@ -52,10 +52,31 @@ const STATUS_SQL: &str = "CASE WHEN last_event_time IS NULL
          - (3 * coalesce(interval_s, 60) + 5) * interval '1 second'
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
 
-const SUMMARY_COLS: &str = "id, name, url, tags, interval_s::int8, last_event_time,
-    last_response_ms::int8, last_status_code::int8, last_error_kind, last_error, recent,
-    cert_not_after,
-    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident)";
+/// The last response time, absent when the last check failed (the column keeps how long the
+/// check took, failed or not).
+const LAST_RESPONSE_SQL: &str = "CASE WHEN last_up IS FALSE THEN NULL ELSE last_response_ms END";
+
+const SUMMARY_COLS: &str = "id, name, url, tags, interval_s::float8, last_event_time,
+    (CASE WHEN last_up IS FALSE THEN NULL ELSE last_response_ms END)::int8,
+    last_status_code::int8, last_error_kind, last_error, recent, cert_not_after,
+    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident), removed_at,
+    last_response_ms::int8";
+
+/// Where the status column follows [`SUMMARY_COLS`].
+const STATUS_COL: usize = 15;
+
+/// Which targets a view lists: the configured ones, or the removed ones.
+fn removed_sql(removed: bool) -> &'static str {
+    if removed {
+        "removed_at IS NOT NULL"
+    } else {
+        "removed_at IS NULL"
+    }
+}
+
+/// The tag and search filters (`$2`, `$3`), which the counts share with the overview.
+const TAG_SEARCH_SQL: &str = "($2::text IS NULL OR $2::text = ANY(tags))
+    AND ($3::text IS NULL OR name ILIKE $3::text OR url ILIKE $3::text)";
 
 fn micros(t: Option<OffsetDateTime>) -> Option<Micros> {
     t.map(to_micros)
@@ -63,7 +84,7 @@ fn micros(t: Option<OffsetDateTime>) -> Option<Micros> {
 
 fn summary(r: &Row) -> TargetSummary {
     let id: String = r.get(0);
-    let status: String = r.get(13);
+    let status: String = r.get(STATUS_COL);
     TargetSummary {
         name: r.get::<_, Option<String>>(1).unwrap_or_else(|| id.clone()),
         id,
@@ -80,6 +101,8 @@ fn summary(r: &Row) -> TargetSummary {
         cert_not_after: micros(r.get(11)),
         down_since: micros(r.get(12)),
         uptime: UptimeWindows::default(),
+        removed_at: micros(r.get(13)),
+        last_duration_ms: r.get(14),
     }
 }
 
@@ -143,20 +166,25 @@ impl PostgresStore {
         &self,
         c: &deadpool_postgres::Object,
         now: OffsetDateTime,
+        tag: Option<&str>,
+        search: Option<&str>,
     ) -> Result<StatusCounts, StoreError> {
         let stmt = c
             .prepare_cached(&format!(
-                "SELECT {STATUS_SQL}, count(*) FROM targets GROUP BY 1"
+                "SELECT CASE WHEN removed_at IS NOT NULL THEN 'removed' ELSE {STATUS_SQL} END,
+                   count(*)
+                 FROM targets WHERE {TAG_SEARCH_SQL} GROUP BY 1"
             ))
             .await
             .map_err(db)?;
         let mut counts = StatusCounts::default();
-        for r in c.query(&stmt, &[&now]).await.map_err(db)? {
+        for r in c.query(&stmt, &[&now, &tag, &search]).await.map_err(db)? {
             let s: String = r.get(0);
-            counts.add(
-                Status::parse(&s).unwrap_or(Status::Unknown),
-                r.get::<_, i64>(1) as u64,
-            );
+            let n = r.get::<_, i64>(1) as u64;
+            match s.as_str() {
+                "removed" => counts.removed += n,
+                s => counts.add(Status::parse(s).unwrap_or(Status::Unknown), n),
+            }
         }
         Ok(counts)
     }
@@ -164,7 +192,8 @@ impl PostgresStore {
     async fn tags(&self, c: &deadpool_postgres::Object) -> Result<Vec<String>, StoreError> {
         let stmt = c
             .prepare_cached(
-                "SELECT DISTINCT t COLLATE \"C\" FROM targets, unnest(tags) AS t ORDER BY 1",
+                "SELECT DISTINCT t COLLATE \"C\" FROM targets, unnest(tags) AS t
+                 WHERE removed_at IS NULL ORDER BY 1",
             )
             .await
             .map_err(db)?;
@@ -260,11 +289,14 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let now_m = now_micros();
         let now = from_micros(now_m);
+        let search = q.search.as_deref().map(like_pattern);
+        // Only the unfiltered counts are reused: a tag or a search counts its own targets.
+        let shared_counts = q.tag.is_none() && q.search.is_none();
         let cached = {
             let m = self.meta.lock().unwrap_or_else(|p| p.into_inner());
             (
                 m.counts
-                    .filter(|(at, _)| at.elapsed() < COUNTS_TTL)
+                    .filter(|(at, _)| shared_counts && at.elapsed() < COUNTS_TTL)
                     .map(|(_, c)| c),
                 m.tags
                     .as_ref()
@@ -275,9 +307,13 @@ impl Store for PostgresStore {
         let counts = match cached.0 {
             Some(c) => c,
             None => {
-                let fresh = self.counts(&c, now).await?;
-                self.meta.lock().unwrap_or_else(|p| p.into_inner()).counts =
-                    Some((Instant::now(), fresh));
+                let fresh = self
+                    .counts(&c, now, q.tag.as_deref(), search.as_deref())
+                    .await?;
+                if shared_counts {
+                    self.meta.lock().unwrap_or_else(|p| p.into_inner()).counts =
+                        Some((Instant::now(), fresh));
+                }
                 fresh
             }
         };
@@ -300,14 +336,17 @@ impl Store for PostgresStore {
         };
         let dir = if q.desc { "DESC" } else { "ASC" };
         let base = format!(
-            "SELECT id, name, url, tags, last_response_ms, last_event_time, {STATUS_SQL} AS st
-             FROM targets"
+            "SELECT id, name, url, tags, {LAST_RESPONSE_SQL} AS last_response_ms,
+               last_event_time, {STATUS_SQL} AS st
+             FROM targets WHERE {}",
+            removed_sql(q.removed)
         );
-        let filter = "($2::text IS NULL OR st = $2::text)
-            AND ($3::text IS NULL OR $3::text = ANY(tags))
-            AND ($4::text IS NULL OR name ILIKE $4::text OR url ILIKE $4::text)";
+        // The counts' tag and search filters, with `$2` and `$3` moved on by one.
+        let filter = format!(
+            "($2::text IS NULL OR st = $2::text) AND {}",
+            TAG_SEARCH_SQL.replace("$3", "$4").replace("$2", "$3")
+        );
         let status = q.status.map(Status::as_str);
-        let search = q.search.as_deref().map(like_pattern);
         let per_page = i64::from(q.per_page.clamp(1, 1000));
         let offset = i64::from(q.page) * per_page;
         let count_stmt = c
@@ -374,7 +413,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
-                "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets ORDER BY id COLLATE \"C\""
+                "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE removed_at IS NULL
+                 ORDER BY id COLLATE \"C\""
             ))
             .await
             .map_err(db)?;
@@ -403,7 +443,7 @@ impl Store for PostgresStore {
         let stmt = c
             .prepare_cached(&format!(
                 "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
-                   sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist
+                   sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
                  FROM {table} WHERE target_id = $1 AND bucket >= $2 AND bucket < $3
                  ORDER BY bucket"
             ))
@@ -426,6 +466,7 @@ impl Store for PostgresStore {
                 bucket: to_micros(r.get::<_, OffsetDateTime>(0)),
                 checks: r.get(1),
                 up: r.get(2),
+                timed: r.get(12),
                 sum_ms: r.get(3),
                 min_ms: r.get(4),
                 max_ms: r.get(5),
@@ -503,7 +544,7 @@ impl Store for PostgresStore {
         let stmt = c
             .prepare_cached(&format!(
                 "SELECT i.id, i.target_id, coalesce(t.name, i.target_id), i.started_at,
-                   i.ended_at, i.error_kind, i.error, i.failed_checks::int8
+                   i.ended_at, i.error_kind, i.error, i.failed_checks::int8, i.end_reason
                  FROM incidents i LEFT JOIN targets t ON t.id = i.target_id
                  WHERE {filter} ORDER BY i.started_at DESC, i.id DESC LIMIT $3 OFFSET $4"
             ))
@@ -532,6 +573,7 @@ impl Store for PostgresStore {
                     error_kind: r.get(5),
                     error: r.get(6),
                     failed_checks: r.get(7),
+                    end_reason: r.get(8),
                 })
                 .collect(),
             total as u64,

@@ -1,5 +1,13 @@
 //! One rollup bucket's aggregate (a target's checks in a minute, hour or day), shared by the
 //! SQLite store and the PostgreSQL writer so both count the same way.
+//!
+//! Response times are those of successful checks only: a refused connection's 0 ms or a
+//! timeout's wait says nothing about how fast the target answers, and counting them pulled
+//! averages down (or up) and made a dead target look fast. So `sum_ms`, `min_ms`, `max_ms`, the
+//! phase sums and the histogram cover the `timed` checks, the successful ones; `checks` and
+//! `up` count every check. Rows written before this rule (schema version 1 in SQLite, before
+//! migration 20261130120000 in PostgreSQL) have no `timed`: they covered every check, so
+//! readers take `coalesce(timed, checks)` and old rows keep their old meaning.
 
 use super::hist::Histogram;
 use super::{Micros, SeriesPoint};
@@ -9,7 +17,10 @@ use super::{Micros, SeriesPoint};
 pub struct Agg {
     pub checks: i64,
     pub up: i64,
+    /// Checks whose response time is counted below (the successful ones).
+    pub timed: i64,
     pub sum_ms: f64,
+    /// Meaningful only when `timed > 0`.
     pub min_ms: f64,
     pub max_ms: f64,
     /// dns, connect, tls, ttfb, transfer (ms; a phase that did not happen counts 0).
@@ -18,21 +29,45 @@ pub struct Agg {
 }
 
 impl Agg {
-    /// Adds one check: its response time, verdict and phases.
+    /// Adds one check: its verdict, and when it passed its response time and phases.
     pub fn add(&mut self, ms: f64, up: bool, phases: [Option<f64>; 5]) {
-        if self.checks == 0 {
-            self.min_ms = ms;
-            self.max_ms = ms;
-        }
         self.checks += 1;
         self.up += i64::from(up);
-        self.sum_ms += ms;
-        self.min_ms = self.min_ms.min(ms);
-        self.max_ms = self.max_ms.max(ms);
-        for (s, p) in self.sums.iter_mut().zip(phases) {
-            *s += p.unwrap_or(0.0);
+        if !up {
+            return;
         }
+        self.merge_timed(1, ms, ms, ms, phases.map(|p| p.unwrap_or(0.0)), None);
         self.hist.record(ms);
+    }
+
+    /// Adds the response-time part of a stored row (`timed` checks with these sums and
+    /// extremes; the histogram when given).
+    pub fn merge_timed(
+        &mut self,
+        timed: i64,
+        sum_ms: f64,
+        min_ms: f64,
+        max_ms: f64,
+        sums: [f64; 5],
+        hist: Option<&Histogram>,
+    ) {
+        if timed <= 0 {
+            return;
+        }
+        if self.timed == 0 {
+            self.min_ms = min_ms;
+            self.max_ms = max_ms;
+        }
+        self.timed += timed;
+        self.sum_ms += sum_ms;
+        self.min_ms = self.min_ms.min(min_ms);
+        self.max_ms = self.max_ms.max(max_ms);
+        for (s, v) in self.sums.iter_mut().zip(sums) {
+            *s += v;
+        }
+        if let Some(h) = hist {
+            self.hist.merge(h);
+        }
     }
 }
 
@@ -41,6 +76,8 @@ pub struct RollupRow<'a> {
     pub bucket: Micros,
     pub checks: i64,
     pub up: i64,
+    /// `coalesce(timed, checks)`: how many checks the sums, extremes and histogram cover.
+    pub timed: i64,
     pub sum_ms: f64,
     pub min_ms: f64,
     pub max_ms: f64,
@@ -52,7 +89,7 @@ pub struct RollupRow<'a> {
 pub struct SeriesFold {
     from: Micros,
     step: Micros,
-    out: Vec<(SeriesPoint, f64, [f64; 5], Histogram)>,
+    out: Vec<(SeriesPoint, Agg)>,
 }
 
 impl SeriesFold {
@@ -70,40 +107,130 @@ impl SeriesFold {
             self.out.push((
                 SeriesPoint {
                     t,
-                    min_ms: f64::MAX,
                     ..Default::default()
                 },
-                0.0,
-                [0.0; 5],
-                Histogram::new(),
+                Agg::default(),
             ));
         }
-        let (p, sum, phases, hist) = self.out.last_mut().expect("pushed");
+        let (p, agg) = self.out.last_mut().expect("pushed");
         p.checks += r.checks as u64;
         p.up += r.up as u64;
-        *sum += r.sum_ms;
-        p.min_ms = p.min_ms.min(r.min_ms);
-        p.max_ms = p.max_ms.max(r.max_ms);
-        for (s, v) in phases.iter_mut().zip(r.phase_sums) {
-            *s += v;
-        }
-        hist.merge(&Histogram::decode(r.hist));
+        agg.merge_timed(
+            r.timed,
+            r.sum_ms,
+            r.min_ms,
+            r.max_ms,
+            r.phase_sums,
+            Some(&Histogram::decode(r.hist)),
+        );
     }
 
-    /// The points, with averages and p95 computed.
+    /// The points, with averages and p95 computed (None without a successful check).
     pub fn finish(self) -> Vec<SeriesPoint> {
         self.out
             .into_iter()
-            .map(|(mut p, sum, phases, hist)| {
-                let n = p.checks.max(1) as f64;
-                p.avg_ms = sum / n;
-                p.phases_ms = phases.map(|s| s / n);
-                p.p95_ms = hist.quantile(0.95);
-                if p.checks == 0 {
-                    p.min_ms = 0.0;
+            .map(|(mut p, a)| {
+                if a.timed > 0 {
+                    let n = a.timed as f64;
+                    p.avg_ms = Some(a.sum_ms / n);
+                    p.min_ms = Some(a.min_ms);
+                    p.max_ms = Some(a.max_ms);
+                    p.phases_ms = a.sums.map(|s| s / n);
+                    p.p95_ms = a.hist.quantile_within(0.95, a.min_ms, a.max_ms);
                 }
                 p
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_checks_count_but_have_no_response_time() {
+        let mut a = Agg::default();
+        a.add(0.0, false, [Some(1.0), None, None, None, None]);
+        a.add(
+            100.0,
+            true,
+            [Some(1.0), Some(2.0), None, Some(90.0), Some(7.0)],
+        );
+        a.add(
+            300.0,
+            true,
+            [Some(1.0), Some(2.0), None, Some(290.0), Some(7.0)],
+        );
+        a.add(10_000.0, false, [None; 5]);
+        assert_eq!((a.checks, a.up, a.timed), (4, 2, 2));
+        assert_eq!((a.sum_ms, a.min_ms, a.max_ms), (400.0, 100.0, 300.0));
+        assert_eq!(a.sums, [2.0, 4.0, 0.0, 380.0, 14.0]);
+        assert_eq!(a.hist.count(), 2);
+    }
+
+    #[test]
+    fn a_point_without_a_successful_check_has_no_response_time() {
+        let mut down = Agg::default();
+        down.add(0.0, false, [None; 5]);
+        let mut fold = SeriesFold::new(0, 60);
+        let h = down.hist.encode();
+        fold.add(RollupRow {
+            bucket: 0,
+            checks: down.checks,
+            up: down.up,
+            timed: down.timed,
+            sum_ms: down.sum_ms,
+            min_ms: down.min_ms,
+            max_ms: down.max_ms,
+            phase_sums: down.sums,
+            hist: &h,
+        });
+        let p = &fold.finish()[0];
+        assert_eq!((p.checks, p.up), (1, 0));
+        assert_eq!(
+            (p.avg_ms, p.min_ms, p.max_ms, p.p95_ms),
+            (None, None, None, None)
+        );
+    }
+
+    #[test]
+    fn p95_never_exceeds_the_maximum_nor_falls_below_the_minimum() {
+        let mut slow = Agg::default();
+        slow.add(10_002.0, true, [None; 5]);
+        let h = slow.hist.encode();
+        let mut fold = SeriesFold::new(0, 60);
+        fold.add(RollupRow {
+            bucket: 0,
+            checks: 1,
+            up: 1,
+            timed: 1,
+            sum_ms: slow.sum_ms,
+            min_ms: slow.min_ms,
+            max_ms: slow.max_ms,
+            phase_sums: slow.sums,
+            hist: &h,
+        });
+        let p = &fold.finish()[0];
+        assert_eq!(p.max_ms, Some(10_002.0));
+        assert_eq!(p.p95_ms, Some(10_002.0));
+    }
+
+    #[test]
+    fn rows_from_before_timed_cover_every_check() {
+        // A legacy row: timed = checks (the readers' coalesce), failed checks' times included.
+        let mut fold = SeriesFold::new(0, 60);
+        fold.add(RollupRow {
+            bucket: 0,
+            checks: 2,
+            up: 1,
+            timed: 2,
+            sum_ms: 100.0,
+            min_ms: 0.0,
+            max_ms: 100.0,
+            phase_sums: [0.0; 5],
+            hist: &[],
+        });
+        assert_eq!(fold.finish()[0].avg_ms, Some(50.0));
     }
 }

@@ -114,13 +114,14 @@ fn x_labels(s: &mut String, from: Micros, to: Micros, plot_w: f64) {
 }
 
 /// Average response time per point with its five phases stacked (what is left of the average
-/// beyond the phases, e.g. a failed probe's wait, is "other") and the p95 as a dashed line.
+/// beyond the phases is "other") and the p95 as a dashed line. Response times are those of the
+/// successful checks: a point without one draws no bar.
 pub fn response_chart(points: &[SeriesPoint], from: Micros, to: Micros, step: Micros) -> String {
     let plot_w = W - LEFT - 8.0;
     let plot_h = H - TOP - BOTTOM;
     let max = points
         .iter()
-        .map(|p| p.p95_ms.unwrap_or(0.0).max(p.avg_ms))
+        .map(|p| p.p95_ms.unwrap_or(0.0).max(p.avg_ms.unwrap_or(0.0)))
         .fold(0.0, f64::max);
     let top = nice_max(max);
     let mut s = format!(
@@ -160,16 +161,17 @@ pub fn response_chart(points: &[SeriesPoint], from: Micros, to: Micros, step: Mi
                 .zip(p.phases_ms)
                 .collect();
         let sum: f64 = p.phases_ms.iter().sum();
-        parts.push(("ph-other", (p.avg_ms - sum).max(0.0)));
+        parts.push(("ph-other", p.avg_ms.map_or(0.0, |a| (a - sum).max(0.0))));
+        let opt_ms = |v: Option<f64>| v.map(format::ms).unwrap_or_else(|| "–".into());
         let _ = write!(
             s,
             "<g><title>{}\n{} checks, {} up\navg {} · p95 {} · max {}\ndns {} · connect {} · tls {} · ttfb {} · transfer {}</title>",
             esc(&format::datetime(p.t)),
             p.checks,
             p.up,
-            esc(&format::ms(p.avg_ms)),
-            esc(&p.p95_ms.map(format::ms).unwrap_or_default()),
-            esc(&format::ms(p.max_ms)),
+            esc(&opt_ms(p.avg_ms)),
+            esc(&opt_ms(p.p95_ms)),
+            esc(&opt_ms(p.max_ms)),
             esc(&format::ms(p.phases_ms[0])),
             esc(&format::ms(p.phases_ms[1])),
             esc(&format::ms(p.phases_ms[2])),
@@ -290,7 +292,7 @@ mod tests {
             t: 0,
             checks: 2,
             up: 1,
-            avg_ms: 100.0,
+            avg_ms: Some(100.0),
             phases_ms: [1.0, 2.0, 3.0, 40.0, 4.0],
             p95_ms: Some(120.0),
             ..Default::default()

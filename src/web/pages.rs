@@ -61,6 +61,9 @@ pub struct OverviewParams {
     pub page: Option<u32>,
     #[serde(default)]
     pub per_page: Option<u32>,
+    /// `1`: list the removed targets (no longer configured) instead of the configured ones.
+    #[serde(default)]
+    pub removed: String,
 }
 
 impl OverviewParams {
@@ -81,11 +84,21 @@ impl OverviewParams {
                 ))
             })?,
         };
+        let removed = match self.removed.as_str() {
+            "" | "0" | "false" | "no" => false,
+            "1" | "true" | "yes" => true,
+            s => {
+                return Err(AppError::BadRequest(format!(
+                    "removed: expected 1 (list removed targets) or 0, got {s:?}"
+                )));
+            }
+        };
         let trimmed = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         Ok(OverviewQuery {
             status,
             tag: trimmed(&self.tag),
             search: trimmed(&self.q).map(|s| s.chars().take(200).collect()),
+            removed,
             sort,
             desc: matches!(self.desc.as_str(), "1" | "true" | "yes"),
             page: self.page.unwrap_or(1).max(1) - 1,
@@ -103,6 +116,7 @@ impl OverviewParams {
                 ("tag", &self.tag),
                 ("sort", &self.sort),
                 ("desc", &self.desc),
+                ("removed", &self.removed),
                 ("page", if page > 1 { &p } else { "" }),
             ])
         )
@@ -266,7 +280,7 @@ pub async fn overview(
             selected: q.sort == v,
         })
         .collect(),
-        filtered: q.status.is_some() || q.tag.is_some() || q.search.is_some(),
+        filtered: q.status.is_some() || q.tag.is_some() || q.search.is_some() || q.removed,
         rows,
         prev: (page_no > 1).then(|| p.href(page_no - 1)),
         next: (shown_to < page.matching).then(|| p.href(page_no + 1)),
@@ -426,9 +440,11 @@ pub async fn target(
             .filter_map(|p| p.p95_ms)
             .fold(None::<f64>, |a, v| Some(a.map_or(v, |a| a.max(v))))
     };
+    // Over the successful checks, as each point's average.
     let avg = {
-        let (sum, n) = points.iter().fold((0.0, 0u64), |(s, n), p| {
-            (s + p.avg_ms * p.checks as f64, n + p.checks)
+        let (sum, n) = points.iter().fold((0.0, 0u64), |(s, n), p| match p.avg_ms {
+            Some(a) => (s + a * p.up as f64, n + p.up),
+            None => (s, n),
         });
         (n > 0).then(|| sum / n as f64)
     };
@@ -510,7 +526,7 @@ pub async fn target(
                     } else {
                         e.status_code.to_string()
                     },
-                    // A failed probe has no response time worth reading: its error says why.
+                    // A failed check has no response time: its error says what happened.
                     ms: if e.up == Some(false) {
                         "–".into()
                     } else {

@@ -59,7 +59,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, AppError> {
         "probe_duration_seconds",
         "How long the target's last probe took.",
         &|t| {
-            t.last_response_ms
+            t.last_duration_ms
                 .map(|ms| format!("{}", ms as f64 / 1000.0))
         },
     );

@@ -166,7 +166,24 @@ impl SqliteStore {
     /// Registers the configured targets, keeping their state.
     pub async fn sync_targets(&self, targets: Vec<TargetInfo>) -> Result<(), StoreError> {
         self.write(move |c, _| write::sync_targets(c, &targets, super::now_micros()))
-            .await
+            .await?;
+        self.forget_meta();
+        Ok(())
+    }
+
+    /// Drops the overview's cached counts and tags: the targets changed.
+    fn forget_meta(&self) {
+        *self.0.meta.lock().unwrap_or_else(|p| p.into_inner()) = read::MetaCache::default();
+    }
+
+    /// Marks the targets not in `configured` (ids) removed and closes their open incidents
+    /// (see [`write::remove_unconfigured`]); returns how many were removed.
+    pub async fn remove_unconfigured(&self, configured: Vec<String>) -> Result<usize, StoreError> {
+        let n = self
+            .write(move |c, _| write::remove_unconfigured(c, &configured, super::now_micros()))
+            .await?;
+        self.forget_meta();
+        Ok(n)
     }
 
     /// Fills the store with synthetic history (`scripts/bench web`).

@@ -20,9 +20,27 @@ const STATUS_SQL: &str = "CASE WHEN last_event_time IS NULL
       OR last_event_time < ?1 - 3 * coalesce(interval_s, 60) * 1000000 - 5000000
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
 
-const SUMMARY_COLS: &str = "id, name, url, tags, interval_s, last_event_time, last_response_ms,
+/// The last response time, absent when the last check failed (the column keeps how long the
+/// check took, failed or not).
+const LAST_RESPONSE_SQL: &str = "CASE WHEN last_up = 0 THEN NULL ELSE last_response_ms END";
+
+const SUMMARY_COLS: &str = "id, name, url, tags, interval_s, last_event_time,
+    CASE WHEN last_up = 0 THEN NULL ELSE last_response_ms END,
     last_status_code, last_error_kind, last_error, recent, cert_not_after,
-    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident)";
+    (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident), removed_at,
+    last_response_ms";
+
+/// Where the status column follows [`SUMMARY_COLS`].
+const STATUS_COL: usize = 15;
+
+/// Which targets a view lists: the configured ones, or the removed ones.
+fn removed_sql(removed: bool) -> &'static str {
+    if removed {
+        "removed_at IS NOT NULL"
+    } else {
+        "removed_at IS NULL"
+    }
+}
 
 fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
     let tags: String = r.get(3)?;
@@ -43,6 +61,8 @@ fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
         cert_not_after: r.get(11)?,
         down_since: r.get(12)?,
         uptime: UptimeWindows::default(),
+        removed_at: r.get(13)?,
+        last_duration_ms: r.get(14)?,
     })
 }
 
@@ -122,28 +142,47 @@ fn like_pattern(s: &str) -> String {
     p
 }
 
-/// What the overview shows about all targets whatever the filters, and when it was read.
+/// The counts of the unfiltered overview and the tag list, and when they were read.
 #[derive(Debug, Default)]
 pub struct MetaCache {
     counts: Option<(Instant, StatusCounts)>,
     tags: Option<(Instant, Vec<String>)>,
 }
 
-fn counts(c: &Connection, now: Micros) -> Result<StatusCounts, StoreError> {
+/// The tag test looks for the quoted tag in the JSON text first (cheap), then checks it is a
+/// whole element. `?2` is the tag, `?3` the search pattern.
+const TAG_SEARCH_SQL: &str = "(?2 IS NULL OR (instr(tags, json_quote(?2)) > 0
+         AND EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?2)))
+    AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR url LIKE ?3 ESCAPE '\\')";
+
+/// The targets of the tag and search filters by status (removed ones apart): the status
+/// cards, which are the status filter, so it does not apply.
+fn counts(
+    c: &Connection,
+    now: Micros,
+    tag: Option<&str>,
+    search: Option<&str>,
+) -> Result<StatusCounts, StoreError> {
     let mut counts = StatusCounts::default();
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {STATUS_SQL}, count(*) FROM targets GROUP BY 1"
+        "SELECT CASE WHEN removed_at IS NOT NULL THEN 'removed' ELSE {STATUS_SQL} END, count(*)
+         FROM targets WHERE {TAG_SEARCH_SQL} GROUP BY 1"
     ))?;
-    let mut rows = stmt.query([now])?;
+    let mut rows = stmt.query(params![now, tag, search])?;
     while let Some(r) = rows.next()? {
-        counts.add(status_col(r, 0)?, r.get::<_, i64>(1)? as u64);
+        let n = r.get::<_, i64>(1)? as u64;
+        match r.get::<_, String>(0)?.as_str() {
+            "removed" => counts.removed += n,
+            s => counts.add(Status::parse(s).unwrap_or(Status::Unknown), n),
+        }
     }
     Ok(counts)
 }
 
 fn tags(c: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT DISTINCT j.value FROM targets, json_each(targets.tags) AS j ORDER BY 1",
+        "SELECT DISTINCT j.value FROM targets, json_each(targets.tags) AS j
+         WHERE targets.removed_at IS NULL ORDER BY 1",
     )?;
     let tags = stmt
         .query_map([], |r| r.get(0))?
@@ -157,10 +196,11 @@ fn overview(
     now: Micros,
     cached: (Option<StatusCounts>, Option<Vec<String>>),
 ) -> Result<OverviewPage, StoreError> {
+    let search = q.search.as_deref().map(like_pattern);
     let mut page = OverviewPage {
         counts: match cached.0 {
             Some(m) => m,
-            None => counts(c, now)?,
+            None => counts(c, now, q.tag.as_deref(), search.as_deref())?,
         },
         tags: match cached.1 {
             Some(t) => t,
@@ -177,20 +217,20 @@ fn overview(
         Sort::LastCheck => "coalesce(last_event_time, 0)",
     };
     let dir = if q.desc { "DESC" } else { "ASC" };
-    // The tag test looks for the quoted tag in the JSON text first (cheap), then checks it is
-    // a whole element.
-    let filter = "(?2 IS NULL OR st = ?2)
-        AND (?3 IS NULL OR (instr(tags, json_quote(?3)) > 0
-             AND EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?3)))
-        AND (?4 IS NULL OR name LIKE ?4 ESCAPE '\\' OR url LIKE ?4 ESCAPE '\\')";
+    // The tag and search filters of the counts, with `?2` and `?3` moved on by one.
+    let filter = format!(
+        "(?2 IS NULL OR st = ?2) AND {}",
+        TAG_SEARCH_SQL.replace("?3", "?4").replace("?2", "?3")
+    );
     // Only what filtering and sorting need, so the sort carries small rows; the page's 50
     // targets are read in full afterwards.
     let base = format!(
-        "SELECT id, name, url, tags, last_response_ms, last_event_time, {STATUS_SQL} AS st
-         FROM targets"
+        "SELECT id, name, url, tags, {LAST_RESPONSE_SQL} AS last_response_ms, last_event_time,
+           {STATUS_SQL} AS st
+         FROM targets WHERE {}",
+        removed_sql(q.removed)
     );
     let status = q.status.map(Status::as_str);
-    let search = q.search.as_deref().map(like_pattern);
     let per_page = q.per_page.clamp(1, 1000);
     page.matching =
         c.prepare_cached(&format!("SELECT count(*) FROM ({base}) WHERE {filter}"))?
@@ -220,7 +260,7 @@ fn overview(
         .query_map(
             params![now, serde_json::to_string(&ids).unwrap_or_default()],
             |r| {
-                let st = status_col(r, 13)?;
+                let st = status_col(r, STATUS_COL)?;
                 summary(r, st)
             },
         )?
@@ -237,7 +277,7 @@ fn target(c: &Connection, id: &str, now: Micros) -> Result<Option<TargetSummary>
             "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE id = ?2"
         ))?
         .query_row(params![now, id], |r| {
-            let st = status_col(r, 13)?;
+            let st = status_col(r, STATUS_COL)?;
             summary(r, st)
         })
         .optional()?;
@@ -248,11 +288,11 @@ fn target(c: &Connection, id: &str, now: Micros) -> Result<Option<TargetSummary>
 
 fn all_targets(c: &Connection, now: Micros) -> Result<Vec<TargetSummary>, StoreError> {
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets ORDER BY id"
+        "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE removed_at IS NULL ORDER BY id"
     ))?;
     let rows = stmt
         .query_map([now], |r| {
-            let st = status_col(r, 13)?;
+            let st = status_col(r, STATUS_COL)?;
             summary(r, st)
         })?
         .collect::<Result<_, _>>()?;
@@ -274,7 +314,7 @@ fn series(
     };
     let mut stmt = c.prepare_cached(&format!(
         "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
-           sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist
+           sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
          FROM {table} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
     ))?;
     let mut fold = SeriesFold::new(from, step);
@@ -288,6 +328,7 @@ fn series(
             bucket: r.get(0)?,
             checks: r.get(1)?,
             up: r.get(2)?,
+            timed: r.get(12)?,
             sum_ms: r.get(3)?,
             min_ms: r.get(4)?,
             max_ms: r.get(5)?,
@@ -341,7 +382,7 @@ fn incidents(c: &Connection, q: &IncidentQuery) -> Result<(Vec<Incident>, u64), 
         .query_row(params![q.target, q.open_only], |r| r.get(0))?;
     let mut stmt = c.prepare_cached(&format!(
         "SELECT i.id, i.target_id, coalesce(t.name, i.target_id), i.started_at, i.ended_at,
-           i.error_kind, i.error, i.failed_checks
+           i.error_kind, i.error, i.failed_checks, i.end_reason
          FROM incidents i LEFT JOIN targets t ON t.id = i.target_id
          WHERE {filter} ORDER BY i.started_at DESC, i.id DESC LIMIT ?3 OFFSET ?4"
     ))?;
@@ -358,6 +399,7 @@ fn incidents(c: &Connection, q: &IncidentQuery) -> Result<(Vec<Incident>, u64), 
                     error_kind: r.get(5)?,
                     error: r.get(6)?,
                     failed_checks: r.get(7)?,
+                    end_reason: r.get(8)?,
                 })
             },
         )?
@@ -395,11 +437,13 @@ impl Store for SqliteStore {
     }
 
     async fn overview(&self, q: OverviewQuery) -> Result<OverviewPage, StoreError> {
+        // Only the unfiltered counts are reused: a tag or a search counts its own targets.
+        let shared_counts = q.tag.is_none() && q.search.is_none();
         let cached = {
             let m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
             (
                 m.counts
-                    .filter(|(at, _)| at.elapsed() < super::COUNTS_TTL)
+                    .filter(|(at, _)| shared_counts && at.elapsed() < super::COUNTS_TTL)
                     .map(|(_, c)| c),
                 m.tags
                     .as_ref()
@@ -412,7 +456,7 @@ impl Store for SqliteStore {
             .read(move |c| overview(c, &q, now_micros(), cached))
             .await?;
         let mut m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
-        if fresh_counts {
+        if fresh_counts && shared_counts {
             m.counts = Some((Instant::now(), page.counts));
         }
         if fresh_tags {

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// Bumped with every change below; older files are upgraded step by step.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE targets (
@@ -136,6 +136,20 @@ CREATE INDEX incidents_started ON incidents (started_at DESC);
 CREATE INDEX incidents_target ON incidents (target_id, started_at DESC);
 "#;
 
+/// Version 2 (issue 9): response times of successful checks only (`timed`: how many checks a
+/// rollup row's times cover; NULL on older rows, which covered all of them: readers take
+/// `coalesce(timed, checks)`), targets that left the configuration (`removed_at`, micros), and
+/// why an incident ended when no passing check ended it (`end_reason`). `interval_s` needs no
+/// change: SQLite keeps a fractional value in an INTEGER column as a REAL. Only columns are
+/// added, so no table is rewritten.
+const V2: &str = r#"
+ALTER TABLE rollup_minute ADD COLUMN timed INTEGER;
+ALTER TABLE rollup_hour ADD COLUMN timed INTEGER;
+ALTER TABLE rollup_day ADD COLUMN timed INTEGER;
+ALTER TABLE targets ADD COLUMN removed_at INTEGER;
+ALTER TABLE incidents ADD COLUMN end_reason TEXT;
+"#;
+
 /// Creates or upgrades the schema.
 pub fn migrate(conn: &Connection) -> Result<(), String> {
     let version: i64 = conn
@@ -148,6 +162,10 @@ pub fn migrate(conn: &Connection) -> Result<(), String> {
     }
     if version < 1 {
         conn.execute_batch(&format!("BEGIN; {V1} PRAGMA user_version = 1; COMMIT;"))
+            .map_err(|e| e.to_string())?;
+    }
+    if version < 2 {
+        conn.execute_batch(&format!("BEGIN; {V2} PRAGMA user_version = 2; COMMIT;"))
             .map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -13,7 +13,8 @@ use crate::config::StoreSettings;
 use crate::event::{Event, ProbeEvent};
 use crate::store::hist::Histogram;
 use crate::store::{
-    DAY, DEGRADED_WINDOW, HOUR, MINUTE, Micros, RECENT_CHECKS, StoreError, to_micros,
+    DAY, DEGRADED_WINDOW, END_REASON_REMOVED, HOUR, MINUTE, Micros, RECENT_CHECKS, StoreError,
+    to_micros,
 };
 
 /// What one batch did.
@@ -39,7 +40,8 @@ pub struct TargetInfo {
     pub port: u16,
     pub path: String,
     pub tags: Vec<String>,
-    pub interval_s: Option<i64>,
+    /// Seconds between checks, fractions kept.
+    pub interval_s: Option<f64>,
 }
 
 impl TargetInfo {
@@ -54,7 +56,7 @@ impl TargetInfo {
             path: t.path.clone(),
             tags: t.tags.clone(),
             interval_s: match t.interval {
-                crate::config::Interval::Every(d) => Some(d.as_secs().max(1) as i64),
+                crate::config::Interval::Every(d) => Some(d.as_secs_f64()),
                 crate::config::Interval::Once => None,
             },
         }
@@ -108,12 +110,19 @@ const INSERT_EVENT: &str =
 fn rollup_upsert(table: &str) -> String {
     format!(
         "INSERT INTO {table} (target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
-         sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, timed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (target_id, bucket) DO UPDATE SET
            checks = checks + excluded.checks, up = up + excluded.up,
+           timed = coalesce(timed, checks) + excluded.timed,
            sum_ms = sum_ms + excluded.sum_ms,
-           min_ms = min(min_ms, excluded.min_ms), max_ms = max(max_ms, excluded.max_ms),
+           -- the extremes of a side without timed checks mean nothing
+           min_ms = CASE WHEN excluded.timed = 0 THEN min_ms
+             WHEN coalesce(timed, checks) = 0 THEN excluded.min_ms
+             ELSE min(min_ms, excluded.min_ms) END,
+           max_ms = CASE WHEN excluded.timed = 0 THEN max_ms
+             WHEN coalesce(timed, checks) = 0 THEN excluded.max_ms
+             ELSE max(max_ms, excluded.max_ms) END,
            sum_dns_ms = sum_dns_ms + excluded.sum_dns_ms,
            sum_connect_ms = sum_connect_ms + excluded.sum_connect_ms,
            sum_tls_ms = sum_tls_ms + excluded.sum_tls_ms,
@@ -202,7 +211,10 @@ fn upsert_targets(
            url = coalesce(targets.url, excluded.url),
            name = coalesce(targets.name, excluded.name),
            first_seen = min(targets.first_seen, excluded.first_seen),
-           last_seen = max(targets.last_seen, excluded.last_seen)",
+           last_seen = max(targets.last_seen, excluded.last_seen),
+           -- checked again after it was removed: it is back
+           removed_at = CASE WHEN excluded.last_seen > targets.removed_at THEN NULL
+             ELSE targets.removed_at END",
     )?;
     for (id, (e, first, last)) in seen {
         let url = e.url.clone().unwrap_or_else(|| id.to_owned());
@@ -255,6 +267,7 @@ fn update_rollups(
                 a.sums[3],
                 a.sums[4],
                 a.hist.encode(),
+                a.timed,
             ])?;
         }
     }
@@ -343,6 +356,8 @@ fn update_state(
                 last_time,
                 is_up(e),
                 e.status_code,
+                // How long it took, failed or not: readers show it as the response time of a
+                // passing check only (`last_up`), /metrics as the probe's duration.
                 e.response_time_ms as i64,
                 e.error_kind.map(|k| k.as_str()),
                 e.error.as_deref().map(|s| truncate(s, 2000)),
@@ -367,7 +382,8 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Registers the configured targets (name, URL, tags, interval), keeping their live state.
+/// Registers the configured targets (name, URL, tags, interval), keeping their live state; a
+/// removed target configured again is back.
 pub fn sync_targets(
     conn: &mut Connection,
     targets: &[TargetInfo],
@@ -380,7 +396,7 @@ pub fn sync_targets(
                first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
              ON CONFLICT (id) DO UPDATE SET url = excluded.url, name = excluded.name,
-               tags = excluded.tags, interval_s = excluded.interval_s",
+               tags = excluded.tags, interval_s = excluded.interval_s, removed_at = NULL",
         )?;
         for t in targets {
             stmt.execute(params![
@@ -399,6 +415,35 @@ pub fn sync_targets(
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Marks every target not in `configured` (ids) removed as of `now`, and closes its open
+/// incident with the reason [`END_REASON_REMOVED`]; returns how many were removed. History
+/// stays. Called at startup with the configuration's targets, so a target deleted from it, or
+/// renamed (its id is derived from name and URL), does not stay "unknown" with an incident
+/// open forever.
+pub fn remove_unconfigured(
+    conn: &mut Connection,
+    configured: &[String],
+    now: Micros,
+) -> Result<usize, StoreError> {
+    let keep = serde_json::to_string(configured).unwrap_or_else(|_| "[]".into());
+    let tx = conn.transaction()?;
+    let gone = "SELECT id FROM targets WHERE removed_at IS NULL
+        AND id NOT IN (SELECT value FROM json_each(?1))";
+    tx.execute(
+        &format!(
+            "UPDATE incidents SET ended_at = max(?2, started_at), end_reason = ?3
+             WHERE ended_at IS NULL AND target_id IN ({gone})"
+        ),
+        params![keep, now, END_REASON_REMOVED],
+    )?;
+    let n = tx.execute(
+        &format!("UPDATE targets SET removed_at = ?2, open_incident = NULL WHERE id IN ({gone})"),
+        params![keep, now],
+    )?;
+    tx.commit()?;
+    Ok(n)
 }
 
 /// Rows deleted per table and call, so the writer never waits long behind a prune.

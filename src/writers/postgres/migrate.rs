@@ -47,6 +47,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261126000000_create_rollups.sql",
         include_str!("../../../db/migrations/20261126000000_create_rollups.sql"),
     ),
+    (
+        "20261130120000_dashboard_fixes.sql",
+        include_str!("../../../db/migrations/20261130120000_dashboard_fixes.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

@@ -144,6 +144,10 @@ pub struct Options {
     pub rejects: Option<Arc<dyn RejectSink>>,
     /// Tags per target id, copied into `targets.tags`.
     pub tags: HashMap<String, Vec<String>>,
+    /// The ids of the configured targets, when this process probes them: at startup every other
+    /// target is marked removed (see [`rollups::remove_unconfigured`]). None when the events
+    /// come from elsewhere (the Kafka consumer knows no target list): nothing is removed.
+    pub configured: Option<Vec<String>>,
 }
 
 impl Default for Options {
@@ -152,6 +156,7 @@ impl Default for Options {
             source: Source::Prober,
             rejects: None,
             tags: HashMap::new(),
+            configured: None,
         }
     }
 }
@@ -204,6 +209,8 @@ struct Core {
     tables: Mutex<HashMap<String, Arc<Table>>>,
     targets: Mutex<HashMap<String, Instant>>,
     tags: HashMap<String, Vec<String>>,
+    /// The configured targets, until the others have been marked removed.
+    configured: Mutex<Option<Vec<String>>>,
     rejects: Arc<dyn RejectSink>,
     health: Arc<Health>,
 }
@@ -517,7 +524,10 @@ impl Core {
               path = coalesce(EXCLUDED.path, t.path),
               tags = CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE t.tags END,
               first_seen = least(t.first_seen, EXCLUDED.first_seen),
-              last_seen = greatest(t.last_seen, EXCLUDED.last_seen)";
+              last_seen = greatest(t.last_seen, EXCLUDED.last_seen),
+              -- checked again after it was removed (another prober has it): it is back
+              removed_at = CASE WHEN EXCLUDED.last_seen > t.removed_at THEN NULL
+                ELSE t.removed_at END";
         let stmt = client.prepare_cached(sql).await?;
         match client
             .execute(
@@ -678,6 +688,7 @@ impl PostgresWriter {
             tables: Mutex::new(HashMap::new()),
             targets: Mutex::new(HashMap::new()),
             tags: options.tags,
+            configured: Mutex::new(options.configured),
             rejects,
             health: health.clone(),
         });
@@ -799,6 +810,27 @@ async fn startup_check(core: &Core, retention_days: Option<u32>) -> Result<(), P
     if !made.is_empty() || !dropped.is_empty() {
         tracing::info!(created = made.len(), dropped = dropped.len(), "partitions");
     }
+    // Not worth failing the start for: the housekeeping tries again every minute.
+    if let Err(e) = remove_unconfigured(core, &mut client).await {
+        tracing::warn!(error = %e, "marking removed targets failed; retried in a minute");
+    }
+    Ok(())
+}
+
+/// Marks the targets no longer configured removed, once (retried by the housekeeping while the
+/// database was unreachable at startup).
+async fn remove_unconfigured(
+    core: &Core,
+    client: &mut tokio_postgres::Client,
+) -> Result<(), PgError> {
+    let Some(ids) = core.configured.lock().expect("configured lock").clone() else {
+        return Ok(());
+    };
+    let n = rollups::remove_unconfigured(client, &ids).await?;
+    if n > 0 {
+        tracing::info!(targets = n, "targets no longer configured marked removed");
+    }
+    *core.configured.lock().expect("configured lock") = None;
     Ok(())
 }
 
@@ -815,6 +847,16 @@ async fn housekeeping(core: Arc<Core>, retention_days: Option<u32>, stop: Cancel
             _ = tick.tick() => {}
         }
         minutes += 1;
+        if core.configured.lock().expect("configured lock").is_some() {
+            let result = async {
+                let mut client = core.client().await?;
+                remove_unconfigured(&core, &mut client).await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "marking removed targets failed; retried in a minute");
+            }
+        }
         let h = &core.health;
         let now = (
             h.written.load(Ordering::Relaxed),
@@ -1129,6 +1171,7 @@ pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
         crate::config::ReaderPlugin::Kafka => Source::Replayable,
         _ => Source::Prober,
     };
+    let configured = crate::store::removal_list(settings);
     // Consuming from Kafka, rejected rows go to the dead-letter topic, not a local file.
     #[cfg(feature = "kafka")]
     let rejects = match source {
@@ -1144,6 +1187,7 @@ pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
             source,
             rejects,
             tags,
+            configured,
         },
     )
     .await

@@ -22,7 +22,9 @@ use time::format_description::well_known::Rfc3339;
 use super::PgError;
 use crate::store::hist::Histogram;
 use crate::store::sqlite::write::status_of;
-use crate::store::{DAY, HOUR, MINUTE, Micros, RECENT_CHECKS, from_micros, to_micros};
+use crate::store::{
+    DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, RECENT_CHECKS, from_micros, to_micros,
+};
 
 /// The longest error message kept in the live state and incidents (as the SQLite store).
 const MAX_ERROR: usize = 2000;
@@ -125,7 +127,7 @@ pub async fn lock_targets(
 }
 
 const ROLLUP_COLS: &str = "target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
-    sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist";
+    sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, timed";
 
 const LEVELS: [(i16, &str, Micros); 3] = [
     (0, "rollup_minute", MINUTE),
@@ -141,7 +143,7 @@ fn read_sql() -> String {
             format!(
                 "SELECT k.n, o.target_id::text, o.bucket, o.checks, o.up, o.sum_ms,
                    o.min_ms, o.max_ms, o.sum_dns_ms, o.sum_connect_ms, o.sum_tls_ms,
-                   o.sum_ttfb_ms, o.sum_transfer_ms, o.hist
+                   o.sum_ttfb_ms, o.sum_transfer_ms, o.hist, coalesce(o.timed, o.checks)
                  FROM unnest($1::text[], $2::timestamptz[], $3::int2[]) WITH ORDINALITY
                    AS k(target_id, bucket, level, n)
                  JOIN {table} o ON o.target_id = k.target_id AND o.bucket = k.bucket
@@ -164,18 +166,19 @@ fn write_sql() -> String {
                min_ms = EXCLUDED.min_ms, max_ms = EXCLUDED.max_ms,
                sum_dns_ms = EXCLUDED.sum_dns_ms, sum_connect_ms = EXCLUDED.sum_connect_ms,
                sum_tls_ms = EXCLUDED.sum_tls_ms, sum_ttfb_ms = EXCLUDED.sum_ttfb_ms,
-               sum_transfer_ms = EXCLUDED.sum_transfer_ms, hist = EXCLUDED.hist"
+               sum_transfer_ms = EXCLUDED.sum_transfer_ms, hist = EXCLUDED.hist,
+               timed = EXCLUDED.timed"
         )
     };
     format!(
         "WITH r AS (
            SELECT target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
-             sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, level
+             sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, level, timed
            FROM unnest($1::text[], $2::timestamptz[], $3::int8[], $4::int8[], $5::float8[],
              $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[],
-             $12::float8[], $13::bytea[], $14::int2[])
+             $12::float8[], $13::bytea[], $14::int2[], $15::int8[])
              AS u(target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
-               sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, level)
+               sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, level, timed)
          ), m AS ({}), h AS ({})
          {}",
         one(LEVELS[0].1, 0),
@@ -240,18 +243,16 @@ pub async fn apply(
             else {
                 continue;
             };
-            let checks: i64 = r.get(3);
-            if checks > 0 {
-                a.min_ms = a.min_ms.min(r.get(6));
-                a.max_ms = a.max_ms.max(r.get(7));
-            }
-            a.checks += checks;
+            a.checks += r.get::<_, i64>(3);
             a.up += r.get::<_, i64>(4);
-            a.sum_ms += r.get::<_, f64>(5);
-            for (i, s) in a.sums.iter_mut().enumerate() {
-                *s += r.get::<_, f64>(8 + i);
-            }
-            a.hist.merge(&Histogram::decode(r.get::<_, &[u8]>(13)));
+            a.merge_timed(
+                r.get(14),
+                r.get(5),
+                r.get(6),
+                r.get(7),
+                std::array::from_fn(|i| r.get::<_, f64>(8 + i)),
+                Some(&Histogram::decode(r.get::<_, &[u8]>(13))),
+            );
         }
     }
     let n = aggs.len();
@@ -268,6 +269,7 @@ pub async fn apply(
         Vec::with_capacity(n),
     );
     let mut hists: Vec<Vec<u8>> = Vec::with_capacity(n);
+    let mut timed: Vec<i64> = Vec::with_capacity(n);
     let mut phases: [Vec<f64>; 5] = Default::default();
     for ((level, id, bucket), a) in &aggs {
         ids.push(*id);
@@ -282,13 +284,14 @@ pub async fn apply(
         }
         hists.push(a.hist.encode());
         levels.push(*level);
+        timed.push(a.timed);
     }
     let stmt = c.prepare_cached(&write_sql()).await?;
     c.execute(
         &stmt,
         &[
             &ids, &buckets, &checks, &ups, &sum, &min, &max, &phases[0], &phases[1], &phases[2],
-            &phases[3], &phases[4], &hists, &levels,
+            &phases[3], &phases[4], &hists, &levels, &timed,
         ],
     )
     .await?;
@@ -305,7 +308,7 @@ pub async fn apply(
         t: Micros,
         recent: String,
         open: Open,
-        interval_s: Option<i32>,
+        interval_s: Option<f64>,
     }
     let mut saves: Vec<Save> = Vec::new();
     let mut i = 0;
@@ -322,10 +325,12 @@ pub async fn apply(
             if last_time.is_some_and(|l| o.t < l) {
                 continue;
             }
+            // Seconds between the last two checks, fractions kept (a 2 s interval is seldom
+            // exactly 2 s apart); a gap under half a second is a burst, not an interval.
             if let Some(l) = last_time {
-                let gap = (o.t - l) / 1_000_000;
-                if (1..=86_400).contains(&gap) {
-                    interval_s = Some(gap as i32);
+                let gap = (o.t - l) as f64 / 1e6;
+                if (0.5..=86_400.0).contains(&gap) {
+                    interval_s = Some(gap);
                 }
             }
             recent.push(if o.up { 'u' } else { 'd' });
@@ -432,7 +437,7 @@ pub async fn apply(
                    interval_s = coalesce(u.interval_s, targets.interval_s)
                  FROM unnest($1::text[], $2::timestamptz[], $3::bool[], $4::int4[], $5::int4[],
                    $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[],
-                   $12::int4[])
+                   $12::float8[])
                    AS u(id, t, up, status_code, response_ms, error_kind, error, recent, status,
                      cert, open_incident, interval_s)
                  WHERE targets.id = u.id",
@@ -445,6 +450,8 @@ pub async fn apply(
             .iter()
             .map(|s| s.last.status_code.clamp(0, i64::from(i32::MAX)) as i32)
             .collect();
+        // How long it took, failed or not: readers show it as the response time of a passing
+        // check only (`last_up`), /metrics as the probe's duration.
         let ms: Vec<i32> = saves
             .iter()
             .map(|s| s.last.ms.clamp(0.0, f64::from(i32::MAX)) as i32)
@@ -463,7 +470,7 @@ pub async fn apply(
                 Open::New(_) => new_open.get(s.id).copied(),
             })
             .collect();
-        let interval: Vec<Option<i32>> = saves.iter().map(|s| s.interval_s).collect();
+        let interval: Vec<Option<f64>> = saves.iter().map(|s| s.interval_s).collect();
         c.execute(
             &stmt,
             &[
@@ -474,6 +481,50 @@ pub async fn apply(
         .await?;
     }
     Ok(())
+}
+
+/// Marks the targets not in `configured` (ids) removed and closes their open incidents with the
+/// reason [`END_REASON_REMOVED`]; a removed target configured again is back. Returns how many
+/// were removed. Run at the prober's startup with the configuration's targets, so a target
+/// deleted from it, or renamed (its id is derived from name and URL), does not stay "unknown"
+/// with an incident open forever. History stays.
+pub async fn remove_unconfigured(
+    c: &mut tokio_postgres::Client,
+    configured: &[String],
+) -> Result<u64, PgError> {
+    let tx = c.transaction().await?;
+    // Every row changed below, locked at once in a batch's order (`lock_targets`), so a writer
+    // in parallel waits instead of deadlocking.
+    tx.execute(
+        "SELECT 1 FROM targets
+         WHERE (removed_at IS NULL AND NOT (id = ANY($1::text[])))
+           OR (removed_at IS NOT NULL AND id = ANY($1::text[]))
+         ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE",
+        &[&configured],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE incidents SET ended_at = greatest(now(), started_at), end_reason = $2
+         WHERE ended_at IS NULL AND target_id IN (
+           SELECT id FROM targets WHERE removed_at IS NULL AND NOT (id = ANY($1::text[])))",
+        &[&configured, &END_REASON_REMOVED],
+    )
+    .await?;
+    let n = tx
+        .execute(
+            "UPDATE targets SET removed_at = now(), open_incident = NULL
+             WHERE removed_at IS NULL AND NOT (id = ANY($1::text[]))",
+            &[&configured],
+        )
+        .await?;
+    tx.execute(
+        "UPDATE targets SET removed_at = NULL
+         WHERE removed_at IS NOT NULL AND id = ANY($1::text[])",
+        &[&configured],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Minute rollups are kept this long (the target page reads them for windows up to a day).

@@ -1,0 +1,536 @@
+//! One contract for both dashboard stores: the same events, written through each store's real
+//! writer (`writers.sqlite` into the SQLite file, `writers.postgres` into a fresh PostgreSQL
+//! database), must give the same answers through the JSON API (`web::app`, no socket) and the
+//! `Store` trait: overview and its counts, a target, series, events (with and without from/to,
+//! limit, paging), incidents, uptime, and targets that left the configuration. The contract is
+//! one async body run against each store.
+
+mod pg;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tower::ServiceExt;
+use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
+use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::store::sqlite::TargetInfo;
+use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
+use uptimer::web::{AppState, app};
+use uptimer::writers::Writer;
+use uptimer::writers::postgres::{Options, PostgresWriter, Source, migrate, partitions};
+use uptimer::writers::sqlite::SqliteWriter;
+
+/// The targets of the fleet: (id, tags).
+const TARGETS: [(&str, &[&str]); 3] = [
+    ("api", &["prod", "web"]),
+    ("db", &["prod"]),
+    ("blog", &["web"]),
+];
+
+/// How many checks each target has, one a minute, the last a minute ago.
+const CHECKS: i64 = 60;
+/// The check (minutes ago) when api's connection was refused.
+const API_REFUSED: i64 = 40;
+/// The check (minutes ago) when api answered, slowly, in 10002 ms.
+const API_SLOW: i64 = 30;
+
+/// A check `ago` minutes (and 30 s) before `now`.
+fn check(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> Event {
+    let t = now - time::Duration::minutes(ago) - time::Duration::seconds(30);
+    let mut e = ProbeEvent::new(t, "https", &format!("{id}.example"), 443);
+    e.path = "/".into();
+    e.target = Some(id.into());
+    e.name = Some(format!("Name of {id}"));
+    e.url = Some(format!("https://{id}.example/"));
+    e.up = Some(up);
+    e.response_time_ms = ms;
+    if up {
+        e.status_code = 200;
+        e.phases_ms = Some(Phases {
+            dns: Some(1.0),
+            connect: Some(2.0),
+            tls: Some(3.0),
+            ttfb: Some(ms as f64 - 7.0),
+            transfer: Some(1.0),
+        });
+    } else {
+        // A refused connection: no status, no response, only the DNS phase happened.
+        e.error_kind = Some(ErrorKind::ConnectRefused);
+        e.error = Some("connection refused".into());
+        e.phases_ms = Some(Phases {
+            dns: Some(1.0),
+            ..Phases::default()
+        });
+    }
+    e.into()
+}
+
+/// api: up at 100 ms, refused once, slow once; db: up at 50 ms, then refused for its last 3
+/// checks (down, an open incident); blog: up at 30 ms. Sorted by time.
+fn fleet(now: OffsetDateTime) -> Vec<Event> {
+    let mut out = Vec::new();
+    for ago in (1..=CHECKS).rev() {
+        out.push(match ago {
+            API_REFUSED => check(now, "api", ago, false, 0),
+            API_SLOW => check(now, "api", ago, true, 10_002),
+            _ => check(now, "api", ago, true, 100),
+        });
+        out.push(if ago <= 3 {
+            check(now, "db", ago, false, 0)
+        } else {
+            check(now, "db", ago, true, 50)
+        });
+        out.push(check(now, "blog", ago, true, 30));
+    }
+    out
+}
+
+fn infos() -> Vec<TargetInfo> {
+    TARGETS
+        .iter()
+        .map(|(id, tags)| TargetInfo {
+            id: (*id).into(),
+            name: format!("Name of {id}"),
+            url: format!("https://{id}.example/"),
+            protocol: "https".into(),
+            hostname: format!("{id}.example"),
+            port: 443,
+            path: "/".into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            interval_s: None,
+        })
+        .collect()
+}
+
+/// What keeps a store's backing alive for the test.
+struct Filled {
+    store: Arc<dyn Store>,
+    sqlite: Option<SqliteStore>,
+    _dir: tempfile::TempDir,
+    db: Option<pg::TestDb>,
+}
+
+impl Filled {
+    /// What a restart of the prober with only `ids` configured does to the store.
+    async fn restart_with(&self, ids: &[&str]) {
+        let ids: Vec<String> = ids.iter().map(|i| (*i).to_owned()).collect();
+        if let Some(s) = &self.sqlite {
+            // As `uptimer serve` does at startup.
+            let infos = infos()
+                .into_iter()
+                .filter(|t| ids.contains(&t.id))
+                .collect();
+            s.sync_targets(infos).await.unwrap();
+            s.remove_unconfigured(ids).await.unwrap();
+        } else if let Some(db) = &self.db {
+            let mut w = pg_writer(&db.url, self._dir.path(), Some(ids)).await;
+            w.close().await.unwrap();
+            // The dashboard, another process, reuses its counts this long.
+            tokio::time::sleep(uptimer::store::sqlite::COUNTS_TTL).await;
+        }
+    }
+}
+
+async fn pg_writer(
+    url: &str,
+    dir: &std::path::Path,
+    configured: Option<Vec<String>>,
+) -> PostgresWriter {
+    let s = PostgresSettings {
+        database_url: Some(DatabaseUrl::new(url)),
+        ..PostgresSettings::default()
+    };
+    let tags = TARGETS
+        .iter()
+        .map(|(id, tags)| {
+            (
+                (*id).to_owned(),
+                tags.iter().map(|t| (*t).to_owned()).collect(),
+            )
+        })
+        .collect();
+    PostgresWriter::new(
+        &s,
+        dir,
+        Options {
+            source: Source::Replayable,
+            tags,
+            configured,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("writer starts")
+}
+
+async fn sqlite_filled(events: &[Event]) -> Filled {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&StoreSettings::with_path(dir.path().join("s.sqlite3"))).unwrap();
+    store.sync_targets(infos()).await.unwrap();
+    let mut w = SqliteWriter::new(store.clone());
+    for batch in events.chunks(50) {
+        w.write(batch).await.unwrap();
+    }
+    Filled {
+        store: Arc::new(store.clone()),
+        sqlite: Some(store),
+        _dir: dir,
+        db: None,
+    }
+}
+
+async fn postgres_filled(events: &[Event]) -> Filled {
+    let db = pg::TestDb::new().await;
+    let mut c = pg::connect(&db.url).await;
+    migrate::up(&mut c).await.expect("migrate up");
+    partitions::maintain(&mut c, None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let all = TARGETS.iter().map(|t| t.0.to_owned()).collect();
+    let mut w = pg_writer(&db.url, dir.path(), Some(all)).await;
+    for batch in events.chunks(50) {
+        w.write(batch).await.unwrap();
+    }
+    w.close().await.unwrap();
+    let store = PostgresStore::open(&db.url, None, 4).await.unwrap();
+    Filled {
+        store: Arc::new(store),
+        sqlite: None,
+        _dir: dir,
+        db: Some(db),
+    }
+}
+
+async fn get(store: &Arc<dyn Store>, uri: &str) -> (StatusCode, String) {
+    let state = AppState::new(store.clone(), &WebSettings::default());
+    let res = app(state)
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = axum::body::to_bytes(res.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn json(store: &Arc<dyn Store>, uri: &str) -> Value {
+    let (status, body) = get(store, uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn micros(v: &Value) -> Micros {
+    to_micros(
+        OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap(),
+    )
+}
+
+fn counts(v: &Value) -> (u64, u64, u64, u64) {
+    let c = &v["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap();
+    (n("up"), n("down"), n("degraded"), n("unknown"))
+}
+
+/// Events: newest first by default (no from/to), limited, paged with `next`, windowed.
+async fn contract_events(store: &Arc<dyn Store>, now: Micros) {
+    let first = json(store, "/api/v1/targets/api/events?limit=3").await;
+    let times: Vec<Micros> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| micros(&e["event_time"]))
+        .collect();
+    assert_eq!(times.len(), 3, "{first}");
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "newest first");
+    assert!(
+        now - times[0] < 2 * MINUTE,
+        "the newest check first: {first}"
+    );
+    let next = first["next"].as_str().expect("a full page has a next");
+    let second = json(
+        store,
+        &format!("/api/v1/targets/api/events?limit=3&to={next}"),
+    )
+    .await;
+    let older: Vec<Micros> = second["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| micros(&e["event_time"]))
+        .collect();
+    assert_eq!(older.len(), 3, "{second}");
+    assert!(older[0] < times[2], "the next page is older: {second}");
+    assert_eq!(times[0] - older[2], 5 * MINUTE);
+
+    let all = json(store, "/api/v1/targets/api/events?limit=1000").await;
+    assert_eq!(all["events"].as_array().unwrap().len(), CHECKS as usize);
+    assert!(all["next"].is_null(), "{}", all["next"]);
+    // A window of ten minutes, ending (exclusive) on a check: ten checks.
+    let to = times[0] - 10 * MINUTE;
+    let from = to - 10 * MINUTE;
+    let fmt = |m: Micros| uptimer::store::rfc3339(m);
+    let window = json(
+        store,
+        &format!(
+            "/api/v1/targets/api/events?from={}&to={}",
+            fmt(from),
+            fmt(to)
+        ),
+    )
+    .await;
+    let w: Vec<Micros> = window["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| micros(&e["event_time"]))
+        .collect();
+    assert_eq!(w.len(), 10, "{window}");
+    assert!(w.iter().all(|t| (from..to).contains(t)));
+    // The store itself, with open bounds.
+    assert_eq!(
+        store.events("api", 0, i64::MAX, 5).await.unwrap().len(),
+        5,
+        "events with no time bounds"
+    );
+    assert_eq!(
+        store
+            .events("api", i64::MIN, i64::MAX, 5)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    // The target page lists them.
+    let (status, page) = get(store, "/targets/api").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !page.contains("No check stored yet"),
+        "target page: no events"
+    );
+}
+
+/// The overview's counts follow the tag and search filters but not the status filter.
+async fn contract_overview(store: &Arc<dyn Store>) {
+    let all = json(store, "/api/v1/targets").await;
+    assert_eq!(all["matching"], 3, "{all}");
+    assert_eq!(counts(&all), (2, 1, 0, 0), "{all}");
+    assert_eq!(all["tags"], serde_json::json!(["prod", "web"]));
+    let prod = json(store, "/api/v1/targets?tag=prod").await;
+    assert_eq!(prod["matching"], 2, "{prod}");
+    assert_eq!(counts(&prod), (1, 1, 0, 0), "tag=prod: {prod}");
+    let web = json(store, "/api/v1/targets?tag=web&q=BLOG").await;
+    assert_eq!(web["matching"], 1, "{web}");
+    assert_eq!(counts(&web), (1, 0, 0, 0), "tag=web&q=BLOG: {web}");
+    let down = json(store, "/api/v1/targets?tag=prod&status=down").await;
+    assert_eq!(down["matching"], 1, "{down}");
+    assert_eq!(down["targets"][0]["id"], "db");
+    assert_eq!(
+        counts(&down),
+        (1, 1, 0, 0),
+        "the status cards count every status of the tag: {down}"
+    );
+    let (status, html) = get(store, "/?tag=web").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Name of blog") && !html.contains("Name of db"));
+}
+
+/// A failed check has no response time: the last one is absent, and averages, extremes,
+/// p95 and phases count the successful checks only; p95 never exceeds the maximum.
+async fn contract_response_times(store: &Arc<dyn Store>, now: Micros) {
+    let db = json(store, "/api/v1/targets/db").await;
+    assert_eq!(db["status"], "down", "{db}");
+    assert!(db["last_response_ms"].is_null(), "refused: {db}");
+    assert_eq!(db["last_error"], "connection refused");
+    let api = json(store, "/api/v1/targets/api").await;
+    assert_eq!(api["last_response_ms"], 100, "{api}");
+
+    // Minute points over the last 90 minutes, from a whole minute so points are buckets.
+    let from = now - now.rem_euclid(MINUTE) - 90 * MINUTE;
+    let points =
+        serde_json::to_value(store.series("api", from, now, MINUTE).await.unwrap()).unwrap();
+    let points = points.as_array().unwrap();
+    assert_eq!(points.len(), CHECKS as usize);
+    let at = |ago: i64| {
+        let t = now - ago * MINUTE - 30 * uptimer::store::SECOND;
+        let bucket = t - t.rem_euclid(MINUTE);
+        points
+            .iter()
+            .find(|p| micros(&p["t"]) == bucket)
+            .unwrap_or_else(|| panic!("no point {ago} minutes ago"))
+    };
+    let refused = at(API_REFUSED);
+    assert_eq!(
+        (refused["checks"].as_u64(), refused["up"].as_u64()),
+        (Some(1), Some(0))
+    );
+    for k in ["avg_ms", "min_ms", "max_ms", "p95_ms"] {
+        assert!(
+            refused[k].is_null(),
+            "a refused check has no {k}: {refused}"
+        );
+    }
+    let slow = at(API_SLOW);
+    assert_eq!(slow["max_ms"], 10_002.0, "{slow}");
+    assert_eq!(slow["p95_ms"], 10_002.0, "p95 within min and max: {slow}");
+    let normal = at(API_SLOW + 1);
+    assert_eq!(
+        (normal["avg_ms"].as_f64(), normal["min_ms"].as_f64()),
+        (Some(100.0), Some(100.0))
+    );
+
+    // Hour points over two hours: the successful checks only.
+    let hours = serde_json::to_value(
+        store
+            .series("api", now - 2 * HOUR, now, HOUR)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let hours = hours.as_array().unwrap();
+    let (mut checks, mut up, mut sum, mut ok) = (0, 0, 0.0, 0);
+    let mut min = f64::MAX;
+    for p in hours {
+        checks += p["checks"].as_u64().unwrap();
+        up += p["up"].as_u64().unwrap();
+        if let Some(avg) = p["avg_ms"].as_f64() {
+            sum += avg * p["up"].as_f64().unwrap();
+            ok += p["up"].as_u64().unwrap();
+            min = min.min(p["min_ms"].as_f64().unwrap());
+            let (p95, max) = (p["p95_ms"].as_f64().unwrap(), p["max_ms"].as_f64().unwrap());
+            assert!(p95 <= max, "p95 {p95} above max {max}: {p}");
+            // Phases average the successful checks: dns is 1 ms in every one of them.
+            assert!(
+                (p["phases_ms"][0].as_f64().unwrap() - 1.0).abs() < 1e-9,
+                "{p}"
+            );
+        }
+    }
+    assert_eq!((checks, up, ok), (60, 59, 59));
+    let avg = sum / ok as f64;
+    assert!(
+        (avg - (58.0 * 100.0 + 10_002.0) / 59.0).abs() < 1e-6,
+        "average of the successful checks: {avg}"
+    );
+    assert_eq!(min, 100.0, "a refused check's 0 ms is no minimum");
+
+    // The target page and the response badge show no response time for a failed last check.
+    let (status, page) = get(store, "/targets/db").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"<span class="lbl">Last response</span><span class="val ">–</span>"#),
+        "{page}"
+    );
+    // /metrics still reports how long the failed probe took, as the blackbox exporter does.
+    let (_, metrics) = get(store, "/metrics").await;
+    assert!(
+        metrics.contains(r#"probe_duration_seconds{target="db""#),
+        "{metrics}"
+    );
+    let (_, badge) = get(store, "/badges/db/response.svg").await;
+    assert!(badge.contains('–') && !badge.contains("0.0 ms"), "{badge}");
+}
+
+async fn contract_incidents_and_uptime(store: &Arc<dyn Store>) {
+    let open = json(store, "/api/v1/incidents?open=true").await;
+    assert_eq!(open["total"], 1, "{open}");
+    assert_eq!(open["incidents"][0]["target_id"], "db");
+    assert_eq!(open["incidents"][0]["failed_checks"], 3);
+    assert!(open["incidents"][0]["ended_at"].is_null());
+    let api = json(store, "/api/v1/incidents?target=api").await;
+    assert_eq!(api["total"], 1, "{api}");
+    assert!(!api["incidents"][0]["ended_at"].is_null());
+    assert_eq!(api["incidents"][0]["error_kind"], "connect_refused");
+    let all = json(store, "/api/v1/incidents").await;
+    assert_eq!(all["total"], 2, "{all}");
+    let uptime = json(store, "/api/v1/targets/api/uptime?window=24h").await;
+    assert_eq!(
+        (uptime["checks"].as_u64(), uptime["up"].as_u64()),
+        (Some(60), Some(59))
+    );
+    let db = json(store, "/api/v1/targets/db/uptime").await;
+    assert_eq!(
+        (db["checks"].as_u64(), db["up"].as_u64()),
+        (Some(60), Some(57))
+    );
+}
+
+/// A target no longer configured is removed: hidden from the overview and its counts, listed
+/// with `removed=1`, its open incident closed, its history kept; configured again, it is back.
+async fn contract_removed(filled: &Filled) {
+    let store = &filled.store;
+    filled.restart_with(&["api", "blog"]).await;
+    let listed = json(store, "/api/v1/targets").await;
+    assert_eq!(listed["matching"], 2, "{listed}");
+    let ids: Vec<&str> = listed["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&"db"), "{ids:?}");
+    assert_eq!(counts(&listed), (2, 0, 0, 0), "{listed}");
+    assert_eq!(listed["counts"]["removed"], 1, "{listed}");
+    assert_eq!(listed["tags"], serde_json::json!(["prod", "web"]));
+    let removed = json(store, "/api/v1/targets?removed=1").await;
+    assert_eq!(removed["matching"], 1, "{removed}");
+    assert_eq!(removed["targets"][0]["id"], "db");
+    assert!(removed["targets"][0]["removed_at"].is_string(), "{removed}");
+    let (status, body) = get(store, "/api/v1/targets?removed=maybe").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("removed") && body.contains("maybe"), "{body}");
+    let open = json(store, "/api/v1/incidents?open=true").await;
+    assert_eq!(open["total"], 0, "{open}");
+    let db = json(store, "/api/v1/incidents?target=db").await;
+    assert_eq!(db["total"], 1, "{db}");
+    assert!(db["incidents"][0]["ended_at"].is_string(), "{db}");
+    assert_eq!(db["incidents"][0]["end_reason"], "target removed");
+    // History stays readable.
+    let t = json(store, "/api/v1/targets/db").await;
+    assert!(t["removed_at"].is_string(), "{t}");
+    let events = json(store, "/api/v1/targets/db/events?limit=5").await;
+    assert_eq!(events["events"].as_array().unwrap().len(), 5);
+    let metrics = get(store, "/metrics").await.1;
+    assert!(
+        !metrics.contains("db.example"),
+        "a removed target has no metrics"
+    );
+
+    filled.restart_with(&["api", "blog", "db"]).await;
+    let back = json(store, "/api/v1/targets/db").await;
+    assert!(
+        back["removed_at"].is_null(),
+        "configured again, it is back: {back}"
+    );
+    let listed = json(store, "/api/v1/targets?tag=prod").await;
+    assert_eq!(listed["matching"], 2, "{listed}");
+}
+
+/// The whole contract, against one store.
+async fn contract(filled: Filled, now: OffsetDateTime) {
+    let store = &filled.store;
+    let now = to_micros(now);
+    contract_events(store, now).await;
+    contract_overview(store).await;
+    contract_response_times(store, now).await;
+    contract_incidents_and_uptime(store).await;
+    contract_removed(&filled).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_contract_sqlite() {
+    let now = OffsetDateTime::now_utc();
+    contract(sqlite_filled(&fleet(now)).await, now).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_contract_postgres() {
+    let now = OffsetDateTime::now_utc();
+    contract(postgres_filled(&fleet(now)).await, now).await;
+}
