@@ -115,7 +115,7 @@ fn x_labels(s: &mut String, from: Micros, to: Micros, plot_w: f64) {
 
 /// Average response time per point with its five phases stacked (what is left of the average
 /// beyond the phases is "other") and the p95 as a dashed line. Response times are those of the
-/// successful checks: a point without one draws no bar.
+/// successful checks; a point with failed checks is shaded in the failed colour behind its bar.
 pub fn response_chart(points: &[SeriesPoint], from: Micros, to: Micros, step: Micros) -> String {
     let plot_w = W - LEFT - 8.0;
     let plot_h = H - TOP - BOTTOM;
@@ -163,9 +163,10 @@ pub fn response_chart(points: &[SeriesPoint], from: Micros, to: Micros, step: Mi
         let sum: f64 = p.phases_ms.iter().sum();
         parts.push(("ph-other", p.avg_ms.map_or(0.0, |a| (a - sum).max(0.0))));
         let opt_ms = |v: Option<f64>| v.map(format::ms).unwrap_or_else(|| "–".into());
+        let failed = p.checks.saturating_sub(p.up);
         let _ = write!(
             s,
-            "<g><title>{}\n{} checks, {} up\navg {} · p95 {} · max {}\ndns {} · connect {} · tls {} · ttfb {} · transfer {}</title>",
+            "<g><title>{}\n{} checks, {} up, {failed} failed\navg {} · p95 {} · max {}\ndns {} · connect {} · tls {} · ttfb {} · transfer {}</title>",
             esc(&format::datetime(p.t)),
             p.checks,
             p.up,
@@ -178,6 +179,17 @@ pub fn response_chart(points: &[SeriesPoint], from: Micros, to: Micros, step: Mi
             esc(&format::ms(p.phases_ms[3])),
             esc(&format::ms(p.phases_ms[4])),
         );
+        if failed > 0 {
+            // Failed checks have no response time to stack (a refused connection is not a
+            // "connect" bar): the slot is shaded in the failed colour, darker the larger their
+            // share, behind the successful checks' bar.
+            let share = failed as f64 / p.checks as f64;
+            let _ = write!(
+                s,
+                r#"<rect class="failed" x="{x:.1}" y="{TOP:.1}" width="{w:.1}" height="{plot_h:.1}" fill-opacity="{:.2}"/>"#,
+                0.2 + 0.6 * share
+            );
+        }
         for (class, v) in parts {
             if v <= 0.0 {
                 continue;
@@ -306,5 +318,49 @@ mod tests {
         assert_eq!(svg.matches("<g>").count(), 2);
         assert!(svg.contains("ph-other"));
         assert!(svg.contains("polyline"));
+    }
+
+    #[test]
+    fn failed_checks_are_shaded_as_failed_never_drawn_as_phases() {
+        // A refused target: every check failed, after a millisecond of "connect".
+        let refused = SeriesPoint {
+            t: 0,
+            checks: 3,
+            up: 0,
+            ..Default::default()
+        };
+        let svg = response_chart(&[refused], 0, 3_600_000_000, 60_000_000);
+        assert_eq!(svg.matches(r#"<rect class="failed""#).count(), 1, "{svg}");
+        assert!(svg.contains(r#"fill-opacity="0.80""#), "{svg}");
+        assert!(
+            !svg.contains("ph-connect") && !svg.contains("ph-other"),
+            "{svg}"
+        );
+        assert!(svg.contains("3 checks, 0 up, 3 failed"));
+        // Half failed: a lighter shade behind the successful checks' phases.
+        let half = SeriesPoint {
+            t: 0,
+            checks: 2,
+            up: 1,
+            avg_ms: Some(50.0),
+            phases_ms: [1.0, 2.0, 3.0, 40.0, 4.0],
+            ..Default::default()
+        };
+        let svg = response_chart(&[half], 0, 3_600_000_000, 60_000_000);
+        assert!(svg.contains(r#"fill-opacity="0.50""#), "{svg}");
+        assert!(
+            svg.find(r#"class="failed""#) < svg.find("ph-dns"),
+            "behind the bar"
+        );
+        // All passed: no shade.
+        let ok = SeriesPoint {
+            t: 0,
+            checks: 2,
+            up: 2,
+            avg_ms: Some(50.0),
+            phases_ms: [1.0, 2.0, 3.0, 40.0, 4.0],
+            ..Default::default()
+        };
+        assert!(!response_chart(&[ok], 0, 3_600_000_000, 60_000_000).contains("failed\""));
     }
 }

@@ -170,6 +170,10 @@ struct OverviewPage {
     tag_options: Vec<Opt>,
     sort_options: Vec<Opt>,
     filtered: bool,
+    /// Listing the removed targets instead of the configured ones.
+    removed_view: bool,
+    /// How many targets were removed from the configuration (of the tag and search filters).
+    removed: u64,
     rows: Vec<Row>,
     prev: Option<String>,
     next: Option<String>,
@@ -281,6 +285,8 @@ pub async fn overview(
         })
         .collect(),
         filtered: q.status.is_some() || q.tag.is_some() || q.search.is_some() || q.removed,
+        removed_view: q.removed,
+        removed: c.removed,
         rows,
         prev: (page_no > 1).then(|| p.href(page_no - 1)),
         next: (shown_to < page.matching).then(|| p.href(page_no + 1)),
@@ -371,10 +377,11 @@ fn incident_rows(list: &[crate::store::Incident], now: Micros) -> Vec<IncidentRo
             href: target_href(&i.target_id),
             target: i.target_name.clone(),
             started: format::datetime(i.started_at),
-            ended: i
-                .ended_at
-                .map(format::datetime)
-                .unwrap_or_else(|| "ongoing".into()),
+            ended: match (i.ended_at, &i.end_reason) {
+                (None, _) => "ongoing".into(),
+                (Some(t), None) => format::datetime(t),
+                (Some(t), Some(why)) => format!("{} ({why})", format::datetime(t)),
+            },
             duration: format::duration(i.duration(now)),
             kind: i.error_kind.clone().unwrap_or_default(),
             error: i.error.clone().unwrap_or_default(),

@@ -163,6 +163,14 @@ async fn a_failed_check_shows_a_dash_for_its_time_and_its_error() {
     );
     assert!(failed.is_some() && passed.is_some(), "{body}");
     assert!(body.contains("http_status: body said"));
+    // Its chart: "long" has only a failed check, drawn in the failed colour, not as phases.
+    let (_, _, body) = get(&f.state, "/targets/long?window=1h").await;
+    assert!(body.contains(r#"<rect class="failed""#), "{body}");
+    assert!(!body.contains(r#"<rect class="ph-"#), "{body}");
+    assert!(
+        body.contains("Last response</span><span class=\"val \">–</span>"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -398,6 +406,96 @@ async fn overview_marks_certificates_that_expired_or_expire_within_14_days() {
     );
     assert!(body.contains(r#"<span class="cert bad">certificate expired 1 d 0 h ago</span>"#));
     assert_eq!(body.matches(r#"<span class="cert "#).count(), 2, "{body}");
+}
+
+#[tokio::test]
+async fn removed_targets_are_linked_from_the_overview_and_their_incidents_say_why_they_ended() {
+    let f = fixture().await;
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        f._dir.path().join("removed.sqlite3"),
+    ))
+    .unwrap();
+    store
+        .ingest(vec![
+            probe("kept", "Kept", true, 20),
+            probe("gone", "Gone", false, 10),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .remove_unconfigured(vec!["kept".into()])
+            .await
+            .unwrap(),
+        1
+    );
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (_, _, body) = get(&state, "/").await;
+    assert!(
+        body.contains(r#"<a href="/?removed=1">1 removed target</a>"#),
+        "{body}"
+    );
+    assert!(
+        !body.contains(">Gone</a>"),
+        "hidden from the overview: {body}"
+    );
+    let (_, _, body) = get(&state, "/?removed=1").await;
+    assert!(
+        body.contains(">Gone</a>") && !body.contains(">Kept</a>"),
+        "{body}"
+    );
+    assert!(body.contains("Back to the configured targets"));
+    let (_, _, body) = get(&state, "/incidents").await;
+    assert!(body.contains(" UTC (target removed)</td>"), "{body}");
+    assert!(!body.contains("ongoing"), "{body}");
+}
+
+#[tokio::test]
+async fn count_cards_count_and_keep_the_tag_filter() {
+    let f = fixture().await;
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        f._dir.path().join("tags.sqlite3"),
+    ))
+    .unwrap();
+    let info = |id: &str, tags: &[&str]| crate::store::sqlite::TargetInfo {
+        id: id.into(),
+        name: id.into(),
+        url: format!("https://example.org/{id}"),
+        protocol: "https".into(),
+        hostname: "example.org".into(),
+        port: 443,
+        path: format!("/{id}"),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        interval_s: Some(60.0),
+    };
+    store
+        .sync_targets(vec![
+            info("p1", &["prod"]),
+            info("p2", &["prod"]),
+            info("s1", &["staging"]),
+        ])
+        .await
+        .unwrap();
+    store
+        .ingest(vec![
+            probe("p1", "p1", true, 3),
+            probe("p2", "p2", false, 2),
+            probe("s1", "s1", false, 1),
+        ])
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (_, _, body) = get(&state, "/?tag=prod").await;
+    let card = |class: &str, href: &str, n: u64| {
+        format!(r#"<a class="card {class}" href="{href}"><span class="num">{n}</span>"#)
+    };
+    for want in [
+        card("all active", "/?tag=prod", 2),
+        card("up", "/?status=up&#38;tag=prod", 1),
+        card("down", "/?status=down&#38;tag=prod", 1),
+    ] {
+        assert!(body.contains(&want), "{want} in {body}");
+    }
 }
 
 #[tokio::test]
