@@ -202,16 +202,18 @@ impl Driver {
                      "--hide-scrollbars", format!("--window-size={width},{height}")],
             "mobileEmulation": {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0}}
         }}}});
-        let answer = webdriver(&addr, "POST", "/session", &caps);
-        let session = answer["value"]["sessionId"]
+        // Owned before the session is asked for, so a failure there still stops chromedriver.
+        let mut driver = Driver {
+            process,
+            addr,
+            session: String::new(),
+        };
+        let answer = webdriver(&driver.addr, "POST", "/session", &caps);
+        driver.session = answer["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no session: {answer}"))
             .to_owned();
-        Driver {
-            process,
-            addr,
-            session,
-        }
+        driver
     }
 
     fn open(&self, url: &str) {
@@ -239,10 +241,12 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let path = format!("/session/{}", self.session);
-        let _ = std::panic::catch_unwind(|| {
-            webdriver(&self.addr, "DELETE", &path, &serde_json::json!({}))
-        });
+        if !self.session.is_empty() {
+            let path = format!("/session/{}", self.session);
+            let _ = std::panic::catch_unwind(|| {
+                webdriver(&self.addr, "DELETE", &path, &serde_json::json!({}))
+            });
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
