@@ -123,7 +123,9 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep_until(due) => {}
         }
-        let round = async {
+        // Boxed, like the probe inside it, so a sleeping target's task stays a few bytes: a
+        // million targets wait far more than they probe.
+        let round = Box::pin(async {
             let permit = tokio::select! {
                 biased;
                 _ = stop.cancelled() => return None,
@@ -134,37 +136,45 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
             // Boxed so an idle target costs a few bytes, not the size of a probe in flight.
             let event = Box::pin(prober.probe(&target)).await;
             drop(permit);
-            Some((started, event))
-        };
-        let unknown_at = match target.interval {
-            Interval::Every(period) => verdicts.unknown_at(period),
+            // Boxed: the result's slot in this task is then a pointer, not a whole event.
+            Some((started, Box::new(event)))
+        });
+        // A one-shot round (`uptimer probe`, PROBE_INTERVAL=-1) has no state to change: its
+        // result is the output. Periodic targets tell their changes.
+        let periodic = match target.interval {
+            Interval::Every(period) => Some(period),
             Interval::Once => None,
         };
-        // A round can outlast three intervals (a timeout that long, a long wait for a
-        // concurrency slot): the target is unknown then, and the log says so when it happens.
-        let outcome = match unknown_at {
+        let outcome = match periodic.and_then(|p| verdicts.unknown_at(p)) {
             None => round.await,
+            // A round can outlast three intervals (a timeout that long, a long wait for a
+            // concurrency slot): the target is unknown then, and the log says so when it happens.
             Some(at) => {
-                let mut round = std::pin::pin!(round);
-                tokio::select! {
-                    biased;
-                    outcome = &mut round => outcome,
-                    _ = tokio::time::sleep_until(at) => {
-                        verdicts::tell(verdicts.unknown(Instant::now()), &target, None);
-                        round.await
+                Box::pin(async {
+                    let mut round = round;
+                    tokio::select! {
+                        biased;
+                        outcome = &mut round => outcome,
+                        _ = tokio::time::sleep_until(at) => {
+                            verdicts::tell(verdicts.unknown(Instant::now()), &target, None);
+                            round.await
+                        }
                     }
-                }
+                })
+                .await
             }
         };
         let Some((started, event)) = outcome else {
             return;
         };
         crate::metrics::METRICS.record_probe(&event, event.up == Some(true));
-        if let Some(change) = verdicts.observe(event.up == Some(true), started) {
+        if periodic.is_some()
+            && let Some(change) = verdicts.observe(event.up == Some(true), started)
+        {
             verdicts::tell(change, &target, Some(&event));
         }
         let event = match format {
-            EventFormat::Current => Event::from(event),
+            EventFormat::Current => Event::Probe(event),
             EventFormat::Original => Event::from(event.to_original()),
         };
         if tx.send(event).await.is_err() {
@@ -244,6 +254,39 @@ mod tests {
         assert_eq!(s.lag_quantile(1.0), Duration::from_millis(99));
         s.record(Duration::from_secs(3600));
         assert_eq!(s.lag_quantile(1.0), Duration::from_millis(10_000));
+    }
+
+    /// Every target is one task that sleeps far more than it probes: what it holds while
+    /// asleep is the per-target memory (a million targets are the goal). A whole event kept
+    /// across an await once added 576 bytes to each.
+    #[tokio::test]
+    async fn a_target_task_holds_no_event_while_it_sleeps() {
+        let spec = crate::config::target::TargetSpec {
+            url: "http://127.0.0.1:9/".into(),
+            ..Default::default()
+        };
+        let defaults = crate::config::target::TargetDefaults {
+            interval: Interval::Every(Duration::from_secs(60)),
+            timeout: Duration::from_secs(5),
+            tls_verify: crate::config::TlsVerify::Yes,
+        };
+        let target = spec.build(&defaults).unwrap();
+        let prober = HttpProber::new(&crate::config::ProbeSettings::default()).unwrap();
+        let (tx, _rx) = mpsc::channel(1);
+        let ctx = (
+            Arc::new(prober),
+            Arc::new(Semaphore::new(1)),
+            tx,
+            CancellationToken::new(),
+            Arc::new(SchedulerStats::default()),
+        );
+        let task = target_loop(target, Instant::now(), EventFormat::Current, ctx);
+        let size = std::mem::size_of_val(&task);
+        let event = std::mem::size_of::<crate::event::ProbeEvent>();
+        assert!(
+            size < 1700,
+            "a target's task is {size} bytes (an event is {event})"
+        );
     }
 
     #[test]

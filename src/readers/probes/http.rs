@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::Url;
 
-use super::tls::{PeerCert, TlsConfigs, not_after};
+use super::tls::{PeerCert, TlsConfigs, keeping_rejected, not_after};
 use super::tls_errors;
 use crate::config::{ProbeSettings, Target, target::masked_url};
 use crate::event::{ErrorKind, Phases, ProbeEvent};
@@ -342,9 +342,9 @@ impl HttpProber {
         if url.scheme() == "https" {
             rec.phase = "tls";
             let t = Instant::now();
-            let (config, rejected) = self
+            let config = self
                 .tls
-                .for_probe(&target.tls_verify)
+                .get(&target.tls_verify)
                 .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
             let server_name = match url.host() {
                 Some(url::Host::Ipv4(a)) => {
@@ -358,14 +358,15 @@ impl HttpProber {
                 )
                 .map_err(|e| Failure::new(ErrorKind::Tls, format!("invalid server name: {e}")))?,
             };
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(server_name, tcp)
-                .await;
+            let (tls, rejected) = keeping_rejected(
+                tokio_rustls::TlsConnector::from(config).connect(server_name, tcp),
+            )
+            .await;
             add(&mut rec.phases.tls, t);
             let tls = match tls {
                 Ok(tls) => tls,
                 Err(e) => {
-                    let peer = rejected.take();
+                    let peer = rejected;
                     // A rejected certificate's expiry is still news (expired is the usual case).
                     rec.not_after = peer.as_ref().and_then(|p| p.not_after);
                     return Err(tls_failure(e, peer.as_ref()));

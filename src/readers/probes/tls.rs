@@ -2,10 +2,13 @@
 //!
 //! Every probe makes a full handshake: session resumption is off, so the certificate is checked
 //! (and its expiry read) on every probe, as an uptime check should. A rejected certificate's
-//! expiry is reported too (an expired certificate is the usual reason for a rejection): each
-//! probe's verifier keeps what it saw of a certificate it rejected, since rustls hands back
-//! neither the connection nor the certificate of a failed handshake.
+//! expiry is reported too (an expired certificate is the usual reason for a rejection): rustls
+//! hands back neither the connection nor the certificate of a failed handshake, so the shared
+//! verifier leaves what it saw of a certificate it rejected in a task-local slot of the probe
+//! whose handshake it is checking ([`keeping_rejected`]). One configuration per mode serves every
+//! probe: nothing is built or cloned per handshake.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -20,23 +23,18 @@ use rustls::{SignatureScheme, crypto::CryptoProvider};
 use crate::config::TlsVerify;
 use crate::tls::AcceptAny;
 
-/// One mode's configuration and the verifier in it, built once and shared between probes.
-struct Mode {
-    config: Arc<ClientConfig>,
-    verifier: Arc<dyn ServerCertVerifier>,
-}
-
 /// Builds each mode's configuration once and shares it between probes.
 #[derive(Default)]
 pub struct TlsConfigs {
-    cache: Mutex<HashMap<TlsVerify, Arc<Mode>>>,
+    cache: Mutex<HashMap<TlsVerify, Arc<ClientConfig>>>,
 }
 
 impl TlsConfigs {
-    fn mode(&self, mode: &TlsVerify) -> Result<Arc<Mode>, String> {
+    /// The mode's configuration, built on first use.
+    pub fn get(&self, mode: &TlsVerify) -> Result<Arc<ClientConfig>, String> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(m) = cache.get(mode) {
-            return Ok(m.clone());
+        if let Some(c) = cache.get(mode) {
+            return Ok(c.clone());
         }
         let built = Arc::new(build(mode)?);
         cache.insert(mode.clone(), built.clone());
@@ -45,27 +43,25 @@ impl TlsConfigs {
 
     /// Checks that the mode's configuration can be built (a bad CA file is a startup error).
     pub fn check(&self, mode: &TlsVerify) -> Result<(), String> {
-        self.mode(mode).map(|_| ())
+        self.get(mode).map(|_| ())
     }
+}
 
-    /// The configuration for one probe, and where its verifier leaves what it saw of a
-    /// certificate it rejected. Cloning the shared configuration costs a few small
-    /// allocations, nothing next to the handshake it serves.
-    pub fn for_probe(
-        &self,
-        mode: &TlsVerify,
-    ) -> Result<(Arc<ClientConfig>, Arc<Rejected>), String> {
-        let m = self.mode(mode)?;
-        let rejected = Arc::new(Rejected::default());
-        let mut config = (*m.config).clone();
-        config
-            .dangerous()
-            .set_certificate_verifier(Arc::new(Keeping {
-                inner: m.verifier.clone(),
-                rejected: rejected.clone(),
-            }));
-        Ok((Arc::new(config), rejected))
-    }
+tokio::task_local! {
+    /// Set while a probe's handshake is polled: where the verifier leaves a rejected certificate.
+    static REJECTED: Cell<Option<PeerCert>>;
+}
+
+/// Runs a handshake and returns, with its outcome, what the verifier saw of the server's
+/// certificate if it rejected it. The verifier runs inside the poll of this very future (the
+/// task-local is set for exactly those polls), so it can only ever describe this handshake.
+pub async fn keeping_rejected<F: Future>(handshake: F) -> (F::Output, Option<PeerCert>) {
+    REJECTED
+        .scope(Cell::new(None), async move {
+            let outcome = handshake.await;
+            (outcome, REJECTED.with(Cell::take))
+        })
+        .await
 }
 
 /// What the verifier saw of a server certificate it rejected.
@@ -87,22 +83,11 @@ impl PeerCert {
     }
 }
 
-/// The leaf certificate a probe's verifier rejected, if it did.
-#[derive(Debug, Default)]
-pub struct Rejected(Mutex<Option<PeerCert>>);
-
-impl Rejected {
-    pub fn take(&self) -> Option<PeerCert> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
 /// Delegates every decision to the mode's verifier and, when it rejects the server's
-/// certificate, keeps what the certificate said.
+/// certificate, leaves what the certificate said for the probe ([`keeping_rejected`]).
 #[derive(Debug)]
 struct Keeping {
     inner: Arc<dyn ServerCertVerifier>,
-    rejected: Arc<Rejected>,
 }
 
 impl ServerCertVerifier for Keeping {
@@ -122,8 +107,8 @@ impl ServerCertVerifier for Keeping {
             now,
         );
         if verdict.is_err() {
-            *self.rejected.0.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(PeerCert::parse(end_entity));
+            // Outside a probe's handshake (no slot) there is nobody to tell.
+            let _ = REJECTED.try_with(|slot| slot.set(Some(PeerCert::parse(end_entity))));
         }
         verdict
     }
@@ -163,7 +148,7 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn build(mode: &TlsVerify) -> Result<Mode, String> {
+fn build(mode: &TlsVerify) -> Result<ClientConfig, String> {
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
         TlsVerify::No => Arc::new(AcceptAny::new(provider())),
         TlsVerify::Yes => webpki(RootCertStore {
@@ -194,14 +179,11 @@ fn build(mode: &TlsVerify) -> Result<Mode, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(verifier.clone())
+        .with_custom_certificate_verifier(Arc::new(Keeping { inner: verifier }))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.resumption = rustls::client::Resumption::disabled();
-    Ok(Mode {
-        config: Arc::new(config),
-        verifier,
-    })
+    Ok(config)
 }
 
 /// The standard verifier (what `with_root_certificates` builds) over these roots.
