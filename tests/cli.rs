@@ -63,6 +63,8 @@ async fn probe_exits_0_when_all_up_1_when_any_down_2_on_bad_usage() {
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("http_status"));
+    // The table is the verdict: a one-shot probe logs no state change beside it.
+    assert!(!stderr(&out).contains("target is down"), "{}", stderr(&out));
 
     for bad in [
         vec!["probe"],
