@@ -36,7 +36,7 @@ struct ApiPage {
     store_kind: &'static str,
     rendered: String,
     refresh: u32,
-    description: String,
+    description: Vec<(bool, String)>,
     routes: Vec<Route>,
 }
 
@@ -75,6 +75,25 @@ fn kind(schema: &serde_json::Value) -> String {
     }
 }
 
+/// The schema itself, or the one its `$ref` points to in the same document.
+fn resolve<'a>(doc: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+    schema
+        .get("$ref")
+        .and_then(|r| r.as_str())
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|ptr| doc.pointer(ptr))
+        .unwrap_or(schema)
+}
+
+/// Text with `code` spans, as (is code, text) runs for the template to mark up.
+fn spans(text: &str) -> Vec<(bool, String)> {
+    text.split('`')
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(i, t)| (i % 2 == 1, t.to_owned()))
+        .collect()
+}
+
 fn routes(doc: &serde_json::Value) -> Vec<Route> {
     let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
         return Vec::new();
@@ -91,7 +110,10 @@ fn routes(doc: &serde_json::Value) -> Vec<Route> {
                         .map(|p| Param {
                             name: text(p, "name"),
                             place: text(p, "in"),
-                            kind: p.get("schema").map(kind).unwrap_or_default(),
+                            kind: p
+                                .get("schema")
+                                .map(|s| kind(resolve(doc, s)))
+                                .unwrap_or_default(),
                             required: p.get("required").and_then(|r| r.as_bool()) == Some(true),
                             description: text(p, "description"),
                         })
@@ -119,10 +141,11 @@ pub async fn page(State(s): State<AppState>) -> Result<Response, AppError> {
         store_kind: s.store.kind(),
         rendered: format::datetime(now_micros()),
         refresh: 0,
-        description: doc
-            .get("info")
-            .map(|i| text(i, "description"))
-            .unwrap_or_default(),
+        description: spans(
+            &doc.get("info")
+                .map(|i| text(i, "description"))
+                .unwrap_or_default(),
+        ),
         routes: routes(&doc),
     };
     render(&tpl)
@@ -149,5 +172,20 @@ mod tests {
         assert!(events.params.iter().any(|p| p.name == "id" && p.required));
         let list = routes.iter().find(|r| r.path == "/api/v1/targets").unwrap();
         assert_eq!(list.href.as_deref(), Some("/api/v1/targets"));
+        // A parameter whose schema is a reference shows the referenced values.
+        let status = list.params.iter().find(|p| p.name == "status").unwrap();
+        assert_eq!(status.kind, "one of up, down, degraded, unknown");
+    }
+
+    #[test]
+    fn backticks_mark_code() {
+        assert_eq!(
+            spans("API of `uptimer serve`: read-only"),
+            vec![
+                (false, "API of ".to_owned()),
+                (true, "uptimer serve".to_owned()),
+                (false, ": read-only".to_owned())
+            ]
+        );
     }
 }
