@@ -311,6 +311,34 @@ async fn probe_width_comes_from_columns_when_asked_to_stream() {
     assert!(stdout(&out).contains(&long), "{}", stdout(&out));
 }
 
+/// On a real terminal (a pseudo-terminal 50 columns wide, made by util-linux's `script`) with
+/// no COLUMNS exported, as shells leave it: the rows stream within the terminal's own width.
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_on_a_terminal_keeps_lines_within_its_width() {
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let long = server.url(&format!("/ok?{}", "y".repeat(300)));
+    let inner = format!(
+        "stty rows 24 cols 50; exec '{}' probe '{long}'",
+        env!("CARGO_BIN_EXE_uptimer")
+    );
+    let mut c = Command::new("script");
+    c.args(["-qec", &inner, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("COLUMNS")
+        .stdin(Stdio::null());
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let screen = stdout(&out).replace('\r', "");
+    assert!(
+        screen.contains("1/1 up") && screen.contains('…'),
+        "{screen}"
+    );
+    for line in screen.lines() {
+        assert!(line.chars().count() <= 50, "{line:?} in\n{screen}");
+    }
+}
+
 /// The image's entrypoint, run with a stand-in `uptimer` that records its arguments.
 fn entrypoint(args: &[&str], writer: Option<&str>) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
@@ -362,6 +390,18 @@ fn the_docker_entrypoint_passes_serve_through_and_migrates_only_before_writing()
     assert_eq!(
         entrypoint(&["run"], Some("writers.stdout,writers.postgres")),
         ["migrate up", "run"]
+    );
+    // Serving a store read-only writes nothing, so it migrates nothing.
+    assert_eq!(
+        entrypoint(
+            &["serve", "--store", "postgres://db/x"],
+            Some("writers.postgres")
+        ),
+        ["serve --store postgres://db/x"]
+    );
+    assert_eq!(
+        entrypoint(&["serve"], Some("writers.postgres")),
+        ["migrate up", "serve"]
     );
     // `docker run IMAGE uptimer serve` works too.
     assert_eq!(entrypoint(&["uptimer", "serve"], None), ["serve"]);

@@ -339,6 +339,11 @@ async fn contract_overview(store: &Arc<dyn Store>) {
     let (status, html) = get(store, "/?tag=web").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Name of blog") && !html.contains("Name of db"));
+    // By response time, either way round, a target without one (db: refused) comes last.
+    for desc in ["0", "1"] {
+        let sorted = json(store, &format!("/api/v1/targets?sort=response&desc={desc}")).await;
+        assert_eq!(sorted["targets"][2]["id"], "db", "desc={desc}: {sorted}");
+    }
 }
 
 /// A failed check has no response time: the last one is absent, and averages, extremes,

@@ -642,3 +642,62 @@ fn serve_marks_targets_no_longer_configured_removed_and_closes_their_incidents()
         "history kept"
     );
 }
+
+/// `uptimer run` with `WRITER_PLUGIN=writers.sqlite` registers its targets and marks the ones
+/// no longer configured removed, as `serve` does.
+#[test]
+fn run_with_the_sqlite_writer_marks_targets_no_longer_configured_removed() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let closed = free_port();
+    let (a, b) = (
+        format!("http://127.0.0.1:{closed}/a"),
+        format!("http://127.0.0.1:{closed}/b"),
+    );
+    let run = |urls: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
+        c.current_dir(dir.path()).stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PROBE_") || k.ends_with("_PLUGIN") {
+                c.env_remove(k);
+            }
+        }
+        let out = c
+            .arg("run")
+            .env("WRITER_PLUGIN", "writers.sqlite")
+            .env("PROBE_URLS", urls)
+            .env("PROBE_INTERVAL", "-1")
+            .env("DATA_DIR", "data")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&format!("[{a}, {b}]"));
+    run(&a);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = SqliteStore::open(&StoreSettings::with_path(
+        dir.path().join("data/uptimer.sqlite3"),
+    ))
+    .unwrap();
+    let removed = rt
+        .block_on(store.overview(OverviewQuery {
+            removed: true,
+            per_page: 10,
+            ..Default::default()
+        }))
+        .unwrap();
+    assert_eq!(removed.targets.len(), 1);
+    assert_eq!(removed.targets[0].url.as_deref(), Some(b.as_str()));
+    let (incidents, _) = rt
+        .block_on(store.incidents(IncidentQuery {
+            target: Some(removed.targets[0].id.clone()),
+            limit: 10,
+            ..Default::default()
+        }))
+        .unwrap();
+    assert_eq!(incidents[0].end_reason.as_deref(), Some("target removed"));
+}

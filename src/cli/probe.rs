@@ -37,7 +37,7 @@ pub struct ProbeArgs {
     #[arg(long, conflicts_with = "json")]
     stream: bool,
     /// Cut table lines to this many characters, long URLs first (0 = never) [default: when
-    /// streaming, the terminal's width from COLUMNS, else 80; otherwise no limit]. --json
+    /// streaming, COLUMNS, else the terminal's width, else 80; otherwise no limit]. --json
     /// output is never cut.
     #[arg(long, value_name = "COLUMNS")]
     width: Option<usize>,
@@ -99,7 +99,11 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
             args.stream,
             args.width,
             std::io::stdout().is_terminal(),
-            std::env::var("COLUMNS").ok().as_deref(),
+            // COLUMNS when the user exported it, else what the terminal says it is.
+            std::env::var("COLUMNS")
+                .ok()
+                .or_else(|| terminal_size::terminal_size().map(|(w, _)| w.0.to_string()))
+                .as_deref(),
         );
         let layout = (shape.stream && !args.json).then(|| {
             let urls: Vec<String> = settings

@@ -28,7 +28,8 @@ pub struct Output {
 
 impl Output {
     /// Streams on a terminal or when asked to; limits lines to `--width` (0 = no limit), else
-    /// when streaming to `COLUMNS` or 80. Piped without flags: today's table, untouched.
+    /// when streaming to `columns` (COLUMNS, else the terminal's width) or 80. Piped without
+    /// flags: today's table, untouched.
     pub fn decide(
         stream_flag: bool,
         width_flag: Option<usize>,

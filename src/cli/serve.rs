@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Env, Overrides, Settings, WriterPlugin, listen_addr};
 use crate::pipeline::{self, SchedulerStats};
-use crate::store::sqlite::TargetInfo;
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
 
@@ -195,25 +194,10 @@ async fn probe(
     stop: CancellationToken,
     stats: Arc<SchedulerStats>,
 ) -> ExitCode {
-    let infos: Vec<TargetInfo> = settings
-        .targets
-        .iter()
-        .map(TargetInfo::from_target)
-        .collect();
-    if let Err(e) = store.sync_targets(infos).await {
+    // Targets no longer configured (deleted or renamed) are marked removed.
+    if let Err(e) = store.register_configured(settings).await {
         eprintln!("uptimer: {e}");
         return ExitCode::FAILURE;
-    }
-    // Targets no longer configured (deleted or renamed) are marked removed.
-    if let Some(ids) = crate::store::removal_list(settings) {
-        match store.remove_unconfigured(ids).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(targets = n, "targets no longer configured marked removed"),
-            Err(e) => {
-                eprintln!("uptimer: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
     }
     if settings.targets.is_empty() && settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::warn!(

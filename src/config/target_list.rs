@@ -111,7 +111,7 @@ pub(super) fn env_targets(env: &Env) -> Result<Vec<Entry>, ConfigError> {
     let mut entries = Vec::with_capacity(urls.len());
     for (i, url) in urls.into_iter().enumerate() {
         if let Err(e) = target::check_url(&url) {
-            return Err(ConfigError::new("PROBE_URLS", url, e));
+            return Err(ConfigError::new(format!("PROBE_URLS[{i}]"), url, e));
         }
         let regex = match regexes.len() {
             0 => None,

@@ -77,11 +77,11 @@ fn bad_values_name_setting_value_and_expectation() {
     let e = load(&[("PROBE_URLS", "[http://ok.example, ftp://x.example/]")]).unwrap_err();
     assert_eq!(
         (e.setting.as_str(), e.value.as_str()),
-        ("PROBE_URLS", "ftp://x.example/")
+        ("PROBE_URLS[1]", "ftp://x.example/")
     );
     assert_eq!(
         load(&[("PROBE_URLS", "http://h:0/")]).unwrap_err().setting,
-        "PROBE_URLS"
+        "PROBE_URLS[0]"
     );
     assert_eq!(
         load(&[("WRITER_PLUGIN", "writers.nope")])
@@ -339,6 +339,9 @@ fn several_urls_in_one_probe_urls_item_are_an_error_saying_how_to_write_a_list()
         assert_eq!(e.setting, "PROBE_URLS", "{bad}");
         assert!(e.expected.contains("[\"http://a/\", \"http://b/\"]"), "{e}");
     }
+    // A bad URL in a list is named by its place, as the file's entries are.
+    let e = load(&[("PROBE_URLS", "[http://a.example/, nope]")]).unwrap_err();
+    assert_eq!(e.setting, "PROBE_URLS[1]", "{e}");
     // A comma or an encoded space inside one URL is fine.
     let s = load(&[("PROBE_URLS", "http://a.example/x%20y?ids=1,2")]).unwrap();
     assert_eq!(s.targets.len(), 1);

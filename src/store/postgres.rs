@@ -331,7 +331,8 @@ impl Store for PostgresStore {
                 "CASE st WHEN 'down' THEN 0 WHEN 'degraded' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END"
             }
             Sort::Name => "lower(name) COLLATE \"C\"",
-            Sort::ResponseTime => "coalesce(last_response_ms, -1)",
+            // Targets without a response time (failed, never checked) last, either way round.
+            Sort::ResponseTime => "last_response_ms IS NULL, last_response_ms",
             Sort::LastCheck => "coalesce(last_event_time, 'epoch'::timestamptz)",
         };
         let dir = if q.desc { "DESC" } else { "ASC" };

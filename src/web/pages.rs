@@ -174,6 +174,8 @@ struct OverviewPage {
     removed_view: bool,
     /// How many targets were removed from the configuration (of the tag and search filters).
     removed: u64,
+    /// Those removed targets, the filters kept.
+    removed_href: String,
     rows: Vec<Row>,
     prev: Option<String>,
     next: Option<String>,
@@ -287,6 +289,10 @@ pub async fn overview(
         filtered: q.status.is_some() || q.tag.is_some() || q.search.is_some() || q.removed,
         removed_view: q.removed,
         removed: c.removed,
+        removed_href: format!(
+            "/{}",
+            query_string(&[("q", &p.q), ("tag", &p.tag), ("removed", "1")])
+        ),
         rows,
         prev: (page_no > 1).then(|| p.href(page_no - 1)),
         next: (shown_to < page.matching).then(|| p.href(page_no + 1)),

@@ -439,6 +439,12 @@ async fn removed_targets_are_linked_from_the_overview_and_their_incidents_say_wh
         !body.contains(">Gone</a>"),
         "hidden from the overview: {body}"
     );
+    // The link keeps the search.
+    let (_, _, body) = get(&state, "/?q=go").await;
+    assert!(
+        body.contains(r#"<a href="/?q=go&#38;removed=1">1 removed target</a>"#),
+        "{body}"
+    );
     let (_, _, body) = get(&state, "/?removed=1").await;
     assert!(
         body.contains(">Gone</a>") && !body.contains(">Kept</a>"),

@@ -74,11 +74,17 @@ pub async fn build(plugin: WriterPlugin, settings: &Settings) -> Result<Box<dyn 
         WriterPlugin::Kafka => return Err(crate::NO_KAFKA.into()),
         WriterPlugin::Stdout => Box::new(stdout::StdoutWriter::new(settings.stdout_pretty)),
         WriterPlugin::Dummy => Box::new(dummy::DummyWriter::default()),
-        WriterPlugin::Sqlite => Box::new(sqlite::SqliteWriter::new(
-            crate::store::SqliteStore::open_async(&settings.store)
+        WriterPlugin::Sqlite => {
+            let store = crate::store::SqliteStore::open_async(&settings.store)
                 .await
-                .map_err(|e| e.to_string())?,
-        )),
+                .map_err(|e| e.to_string())?;
+            // As `serve` does: the configured targets, and the ones no longer configured removed.
+            store
+                .register_configured(settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            Box::new(sqlite::SqliteWriter::new(store))
+        }
         WriterPlugin::Postgres => Box::new(postgres::build(settings).await?),
     })
 }

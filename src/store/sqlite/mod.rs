@@ -186,6 +186,28 @@ impl SqliteStore {
         Ok(n)
     }
 
+    /// Registers the configured targets and marks the ones no longer configured removed (when
+    /// the settings know every target: see [`super::removal_list`]), logging how many. What
+    /// `serve` and `writers.sqlite` do at startup.
+    pub async fn register_configured(
+        &self,
+        settings: &crate::config::Settings,
+    ) -> Result<(), StoreError> {
+        let infos = settings
+            .targets
+            .iter()
+            .map(TargetInfo::from_target)
+            .collect();
+        self.sync_targets(infos).await?;
+        if let Some(ids) = super::removal_list(settings) {
+            let n = self.remove_unconfigured(ids).await?;
+            if n > 0 {
+                tracing::info!(targets = n, "targets no longer configured marked removed");
+            }
+        }
+        Ok(())
+    }
+
     /// Fills the store with synthetic history (`scripts/bench web`).
     pub async fn generate(&self, spec: generate::Spec) -> Result<u64, StoreError> {
         self.write(move |c, _| generate::generate(c, spec, &|m| tracing::info!("generate: {m}")))

@@ -213,7 +213,8 @@ fn overview(
             "CASE st WHEN 'down' THEN 0 WHEN 'degraded' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END"
         }
         Sort::Name => "name COLLATE NOCASE",
-        Sort::ResponseTime => "coalesce(last_response_ms, -1)",
+        // Targets without a response time (failed, never checked) last, either way round.
+        Sort::ResponseTime => "last_response_ms IS NULL, last_response_ms",
         Sort::LastCheck => "coalesce(last_event_time, 0)",
     };
     let dir = if q.desc { "DESC" } else { "ASC" };

@@ -150,23 +150,96 @@ ALTER TABLE targets ADD COLUMN removed_at INTEGER;
 ALTER TABLE incidents ADD COLUMN end_reason TEXT;
 "#;
 
-/// Creates or upgrades the schema.
+/// Creates or upgrades the schema, step by step, in one transaction that takes the write lock
+/// first (`BEGIN IMMEDIATE`) and reads the version under it: two processes opening an older
+/// file at once upgrade it once, the second finding it done.
 pub fn migrate(conn: &Connection) -> Result<(), String> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
+    let version = user_version(conn)?;
     if version > VERSION {
         return Err(format!(
             "its schema version {version} is newer than this uptimer knows ({VERSION}); upgrade uptimer"
         ));
     }
-    if version < 1 {
-        conn.execute_batch(&format!("BEGIN; {V1} PRAGMA user_version = 1; COMMIT;"))
-            .map_err(|e| e.to_string())?;
+    if version == VERSION {
+        return Ok(());
     }
-    if version < 2 {
-        conn.execute_batch(&format!("BEGIN; {V2} PRAGMA user_version = 2; COMMIT;"))
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| e.to_string())?;
+    let steps = || -> Result<i64, String> {
+        let version = user_version(conn)?;
+        if version < 1 {
+            conn.execute_batch(V1).map_err(|e| e.to_string())?;
+        }
+        if version < 2 {
+            conn.execute_batch(V2).map_err(|e| e.to_string())?;
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))
             .map_err(|e| e.to_string())?;
+        Ok(version)
+    };
+    match steps() {
+        Ok(from) => {
+            conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+            if from > 0 && from < VERSION {
+                tracing::info!(
+                    from,
+                    to = VERSION,
+                    "store schema upgraded (columns added, nothing rewritten)"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(format!("upgrading its schema from version {version}: {e}"))
+        }
     }
-    Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<i64, String> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `serve --store` and a writer restarted together on a file of the previous version.
+    #[test]
+    fn two_processes_upgrading_one_file_at_once_both_open_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite3");
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(&format!("{V1} PRAGMA user_version = 1;"))
+            .unwrap();
+        drop(c);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let c = Connection::open(&path).unwrap();
+                    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                    barrier.wait();
+                    migrate(&c)
+                })
+            })
+            .collect();
+        for t in opened {
+            assert_eq!(t.join().unwrap(), Ok(()));
+        }
+        let c = Connection::open(&path).unwrap();
+        assert_eq!(user_version(&c), Ok(VERSION));
+        c.execute_batch("SELECT timed FROM rollup_hour; SELECT removed_at FROM targets;")
+            .unwrap();
+    }
+
+    #[test]
+    fn a_new_file_gets_every_step() {
+        let c = Connection::open_in_memory().unwrap();
+        migrate(&c).unwrap();
+        assert_eq!(user_version(&c), Ok(VERSION));
+        c.execute_batch("SELECT end_reason FROM incidents").unwrap();
+    }
 }
