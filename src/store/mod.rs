@@ -346,6 +346,16 @@ pub fn removal_list(settings: &crate::config::Settings) -> Option<Vec<String>> {
     .then(|| settings.targets.iter().map(|t| t.id.clone()).collect())
 }
 
+/// The SQL condition on `targets` for the targets a view lists: the configured ones, or the
+/// removed ones (both stores' column is `removed_at`).
+fn removed_sql(removed: bool) -> &'static str {
+    if removed {
+        "removed_at IS NOT NULL"
+    } else {
+        "removed_at IS NULL"
+    }
+}
+
 /// Checks and passes of one target over a time range.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Uptime {

@@ -15,7 +15,7 @@ use crate::store::rollup::{RollupRow, SeriesFold};
 use crate::store::{
     DAY, EventRow, HOUR, Incident, IncidentQuery, MINUTE, Micros, OverviewPage, OverviewQuery,
     SeriesPoint, Sort, Status, StatusCounts, Store, StoreError, TargetSummary, Uptime,
-    UptimeWindows, from_micros, now_micros, to_micros,
+    UptimeWindows, from_micros, now_micros, removed_sql, to_micros,
 };
 use crate::writers::postgres::connect::ConnectOptions;
 use crate::writers::postgres::{PgError, migrate};
@@ -64,15 +64,6 @@ const SUMMARY_COLS: &str = "id, name, url, tags, interval_s::float8, last_event_
 
 /// Where the status column follows [`SUMMARY_COLS`].
 const STATUS_COL: usize = 15;
-
-/// Which targets a view lists: the configured ones, or the removed ones.
-fn removed_sql(removed: bool) -> &'static str {
-    if removed {
-        "removed_at IS NOT NULL"
-    } else {
-        "removed_at IS NULL"
-    }
-}
 
 /// The tag and search filters (`$2`, `$3`), which the counts share with the overview.
 const TAG_SEARCH_SQL: &str = "($2::text IS NULL OR $2::text = ANY(tags))

@@ -11,7 +11,7 @@ use crate::store::rollup::{RollupRow, SeriesFold};
 use crate::store::{
     DAY, EventRow, HOUR, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint,
     Sort, Status, StatusCounts, Store, StoreError, TargetSummary, Uptime, UptimeWindows,
-    now_micros,
+    now_micros, removed_sql,
 };
 
 /// The status column as the overview shows it: a target with no check for three intervals
@@ -32,15 +32,6 @@ const SUMMARY_COLS: &str = "id, name, url, tags, interval_s, last_event_time,
 
 /// Where the status column follows [`SUMMARY_COLS`].
 const STATUS_COL: usize = 15;
-
-/// Which targets a view lists: the configured ones, or the removed ones.
-fn removed_sql(removed: bool) -> &'static str {
-    if removed {
-        "removed_at IS NOT NULL"
-    } else {
-        "removed_at IS NULL"
-    }
-}
 
 fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
     let tags: String = r.get(3)?;
