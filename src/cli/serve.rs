@@ -3,7 +3,7 @@
 //! `--store PATH` serves an existing SQLite store read-only, without probing; `--store
 //! postgres://…` serves the PostgreSQL tables that `writers.postgres` keeps, read-only too.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Env, Overrides, Settings, WriterPlugin, listen_addr};
+use crate::config::{Overrides, Settings, WriterPlugin, listen_addr};
 use crate::pipeline::{self, SchedulerStats};
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
@@ -31,17 +31,6 @@ pub struct ServeArgs {
     /// (or sqlite://PATH), or a PostgreSQL database (postgres://… or postgresql://…).
     #[arg(long, value_name = "URL_OR_PATH")]
     pub store: Option<String>,
-}
-
-/// Whether the writers were chosen by the user (WRITER_PLUGIN or `writers:` in the file).
-fn writers_chosen(config: Option<&Path>) -> bool {
-    let env_set = Env::load(Path::new("configuration.env"))
-        .map(|e| e.get("WRITER_PLUGIN").is_some())
-        .unwrap_or(false);
-    let file_set = config
-        .and_then(|p| crate::config::file::read(p).ok())
-        .is_some_and(|f| f.writers.is_some());
-    env_set || file_set
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
@@ -80,7 +69,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             true
         }
     };
-    if !read_only && !writers_chosen(args.config.as_deref()) {
+    if !read_only && !settings.writers_chosen {
         settings.writers = vec![WriterPlugin::Sqlite];
     }
     super::runtime().block_on(run(settings, read_only))
