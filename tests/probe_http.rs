@@ -192,8 +192,9 @@ async fn a_ca_directory_is_accepted() {
     assert_eq!(probe(&t).await.up, Some(true));
 }
 
+/// A rejected certificate is a `tls_certificate` failure that still reports its expiry.
 #[tokio::test]
-async fn bad_certificates_are_tls_certificate_errors() {
+async fn bad_certificates_are_tls_certificate_errors_that_still_report_their_expiry() {
     let ca = test_ca();
     for kind in [
         CertKind::Expired,
@@ -209,6 +210,11 @@ async fn bad_certificates_are_tls_certificate_errors() {
         assert_down(&e, ErrorKind::TlsCertificate);
         assert_eq!(e.status_code, 0);
         assert!(phases(&e).tls.is_some());
+        assert_eq!(
+            e.tls_cert_not_after.map(|t| t.unix_timestamp()),
+            server.cert_not_after.map(|t| t.unix_timestamp()),
+            "{kind:?}: {e:?}"
+        );
     }
     // The built-in roots do not know the test CA either.
     let server = https_server(&ca, CertKind::Valid).await;
@@ -298,29 +304,6 @@ async fn a_refused_handshake_is_told_in_words() {
         &e,
         "the server refused the TLS handshake: it speaks none of the protocols offered (h2, http/1.1)",
     );
-}
-
-#[tokio::test]
-async fn a_rejected_certificate_still_reports_its_expiry() {
-    let ca = test_ca();
-    for kind in [
-        CertKind::Expired,
-        CertKind::WrongHost,
-        CertKind::SelfSignedLeaf,
-    ] {
-        let server = https_server(&ca, kind).await;
-        let e = probe(&target(TargetSpec {
-            tls_verify: Some(TlsVerify::CaFile(ca.ca_file.clone())),
-            ..spec(&server.url("/ok"))
-        }))
-        .await;
-        assert_down(&e, ErrorKind::TlsCertificate);
-        assert_eq!(
-            e.tls_cert_not_after.map(|t| t.unix_timestamp()),
-            server.cert_not_after.map(|t| t.unix_timestamp()),
-            "{kind:?}: {e:?}"
-        );
-    }
 }
 
 #[tokio::test]

@@ -338,14 +338,16 @@ mod tests {
         );
         assert!(svg.contains("3 checks, 0 up, 3 failed"));
         // Half failed: a lighter shade behind the successful checks' phases.
-        let half = SeriesPoint {
+        // Two checks, `up` of them passed in 50 ms.
+        let timed = |up| SeriesPoint {
             t: 0,
             checks: 2,
-            up: 1,
+            up,
             avg_ms: Some(50.0),
             phases_ms: [1.0, 2.0, 3.0, 40.0, 4.0],
             ..Default::default()
         };
+        let half = timed(1);
         let svg = response_chart(&[half], 0, 3_600_000_000, 60_000_000);
         assert!(svg.contains(r#"fill-opacity="0.50""#), "{svg}");
         assert!(
@@ -353,14 +355,7 @@ mod tests {
             "behind the bar"
         );
         // All passed: no shade.
-        let ok = SeriesPoint {
-            t: 0,
-            checks: 2,
-            up: 2,
-            avg_ms: Some(50.0),
-            phases_ms: [1.0, 2.0, 3.0, 40.0, 4.0],
-            ..Default::default()
-        };
+        let ok = timed(2);
         assert!(!response_chart(&[ok], 0, 3_600_000_000, 60_000_000).contains("failed\""));
     }
 }
