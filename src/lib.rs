@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
 pub mod postgres;

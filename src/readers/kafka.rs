@@ -15,17 +15,17 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::Message;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::event::{DummyEvent, Event, JobEvent, ProbeEvent, schema};
+use crate::kafka::{DeadLetter, DeadLetters, ensure_topics};
 use crate::pipeline::{PipelineError, RunSummary};
+use crate::writers::Writer;
 use crate::writers::postgres::{RejectSink, Rejected};
-use crate::writers::{Writer, kafka as kw};
 
 /// What the consumer did; readable by a health view.
 #[derive(Debug, Default)]
@@ -62,33 +62,15 @@ impl ConsumerContext for Context {
     }
 }
 
-/// A message on its way to the dead-letter topic.
-struct DeadLetter {
-    payload: Vec<u8>,
-    key: Option<Vec<u8>>,
-    reason: String,
-    partition: i32,
-    offset: i64,
-}
-
 /// Rows the database rejects while consuming go to the dead-letter topic too (not a local
 /// file): delivered before the batch's offsets are stored.
-pub struct DeadLetterSink {
-    producer: FutureProducer,
-    topic: String,
-    source: String,
-}
+pub struct DeadLetterSink(DeadLetters);
 
 /// The sink `writers.postgres` uses for rejected rows when the events come from Kafka.
 pub fn reject_sink(settings: &Settings) -> Result<Arc<dyn RejectSink>, String> {
-    let producer = kw::producer_config(&settings.kafka, settings.event_format)
-        .create()
-        .map_err(|e| format!("cannot create the dead-letter producer: {e}"))?;
-    Ok(Arc::new(DeadLetterSink {
-        producer,
-        topic: settings.kafka.dlq(),
-        source: settings.kafka.reader_topic.clone().unwrap_or_default(),
-    }))
+    let letters =
+        DeadLetters::new(&settings.kafka, settings.event_format).map_err(|e| e.to_string())?;
+    Ok(Arc::new(DeadLetterSink(letters)))
 }
 
 #[async_trait::async_trait]
@@ -102,7 +84,7 @@ impl RejectSink for DeadLetterSink {
                 partition: -1,
                 offset: -1,
             };
-            dead_letter(&self.producer, &self.topic, &self.source, &letter).await;
+            self.0.send(&letter).await;
         }
         Ok(())
     }
@@ -168,13 +150,11 @@ pub async fn run(
         .map_err(|e| setup(e.to_string()))?;
     let topic = k.reader_topic.clone().unwrap_or_default();
     let dlq_topic = k.dlq();
-    kw::ensure_topics(k, &[&topic, &dlq_topic])
+    ensure_topics(k, &[&topic, &dlq_topic])
         .await
         .map_err(setup)?;
     let consumer = consumer(settings).map_err(setup)?;
-    let dlq: FutureProducer = kw::producer_config(k, settings.event_format)
-        .create()
-        .map_err(|e| setup(format!("cannot create the dead-letter producer: {e}")))?;
+    let dlq = DeadLetters::new(k, settings.event_format).map_err(|e| setup(e.to_string()))?;
     consumer
         .subscribe(&[&topic])
         .map_err(|e| setup(format!("cannot subscribe to {topic}: {e}")))?;
@@ -251,7 +231,7 @@ pub async fn run(
             summary.batches += 1;
         }
         for letter in &poison {
-            dead_letter(&dlq, &dlq_topic, &topic, letter).await;
+            dlq.send(letter).await;
             stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
         }
         for ((t, partition), offset) in offsets {
@@ -282,54 +262,6 @@ pub async fn run(
         "consumer stopped"
     );
     Ok(summary)
-}
-
-/// Produces a poison message to the dead-letter topic, retrying until it is delivered: its
-/// offset must not be committed before.
-async fn dead_letter(dlq: &FutureProducer, dlq_topic: &str, source: &str, letter: &DeadLetter) {
-    let DeadLetter {
-        payload,
-        key,
-        reason,
-        partition,
-        offset,
-    } = letter;
-    tracing::warn!(topic = source, partition, offset, %reason, "message sent to the dead-letter topic");
-    let (partition_s, offset_s) = (partition.to_string(), offset.to_string());
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "uptimer.error",
-                value: Some(reason),
-            })
-            .insert(Header {
-                key: "uptimer.source.topic",
-                value: Some(source),
-            })
-            .insert(Header {
-                key: "uptimer.source.partition",
-                value: Some(&partition_s),
-            })
-            .insert(Header {
-                key: "uptimer.source.offset",
-                value: Some(&offset_s),
-            });
-        let mut record = FutureRecord::<[u8], [u8]>::to(dlq_topic)
-            .payload(payload)
-            .headers(headers);
-        if let Some(k) = key.as_deref() {
-            record = record.key(k);
-        }
-        match dlq.send(record, Duration::from_secs(30)).await {
-            Ok(_) => return,
-            Err((e, _)) => {
-                tracing::error!(error = %e, "cannot deliver to the dead-letter topic; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
 }
 
 fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
