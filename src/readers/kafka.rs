@@ -25,7 +25,6 @@ use crate::event::{DummyEvent, Event, JobEvent, ProbeEvent, schema};
 use crate::kafka::{DeadLetter, DeadLetters, ensure_topics};
 use crate::pipeline::{PipelineError, RunSummary};
 use crate::writers::Writer;
-use crate::writers::postgres::{RejectSink, Rejected};
 
 /// What the consumer did; readable by a health view.
 #[derive(Debug, Default)]
@@ -59,34 +58,6 @@ impl ConsumerContext for Context {
             Rebalance::Error(e) => tracing::warn!(error = %e, "Kafka rebalance error"),
             Rebalance::Revoke(_) => {}
         }
-    }
-}
-
-/// Rows the database rejects while consuming go to the dead-letter topic too (not a local
-/// file): delivered before the batch's offsets are stored.
-pub struct DeadLetterSink(DeadLetters);
-
-/// The sink `writers.postgres` uses for rejected rows when the events come from Kafka.
-pub fn reject_sink(settings: &Settings) -> Result<Arc<dyn RejectSink>, String> {
-    let letters =
-        DeadLetters::new(&settings.kafka, settings.event_format).map_err(|e| e.to_string())?;
-    Ok(Arc::new(DeadLetterSink(letters)))
-}
-
-#[async_trait::async_trait]
-impl RejectSink for DeadLetterSink {
-    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String> {
-        for row in rows {
-            let letter = DeadLetter {
-                payload: serde_json::to_vec(&row.event).map_err(|e| e.to_string())?,
-                key: row.uuid.map(String::into_bytes),
-                reason: format!("rejected by {}: {}", row.table, row.reason),
-                partition: -1,
-                offset: -1,
-            };
-            self.0.send(&letter).await;
-        }
-        Ok(())
     }
 }
 

@@ -7,7 +7,6 @@
 //! probe events also updates the rollups, live state and incidents in the same transaction,
 //! from the rows actually inserted (`rollups`). See docs/postgres.md.
 
-pub mod rejects;
 pub mod rollups;
 pub mod spool;
 pub mod table;
@@ -23,13 +22,13 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::rejects::{RejectFile, RejectSink, Rejected};
 use super::{Batching, WriteError, Writer};
 use crate::config::Settings;
 use crate::event::Event;
 use crate::postgres::{
     Class, ConnectOptions, PgError, PostgresSettings, classify, migrate, partitions,
 };
-pub use rejects::{RejectFile, RejectSink, Rejected};
 use spool::{Segment, Spool};
 use table::{Table, table_name};
 
@@ -1098,7 +1097,7 @@ pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
     // Consuming from Kafka, rejected rows go to the dead-letter topic, not a local file.
     #[cfg(feature = "kafka")]
     let rejects = match source {
-        Source::Replayable => Some(crate::readers::kafka::reject_sink(settings)?),
+        Source::Replayable => Some(super::rejects::dead_letter_sink(settings)?),
         Source::Prober => None,
     };
     #[cfg(not(feature = "kafka"))]
