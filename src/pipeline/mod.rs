@@ -3,7 +3,7 @@
 //! readers, drains what was already probed and flushes the writers.
 
 #[cfg(feature = "kafka")]
-mod consume;
+pub mod consume;
 pub mod scheduler;
 mod verdicts;
 
