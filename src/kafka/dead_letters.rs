@@ -46,11 +46,6 @@ impl DeadLetters {
         })
     }
 
-    /// The dead-letter topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
     /// Produces `letter` to the dead-letter topic, retrying until it is delivered.
     pub async fn send(&self, letter: &DeadLetter) {
         let DeadLetter {
