@@ -123,14 +123,16 @@ impl PostgresStore {
         ca_file: Option<&std::path::Path>,
         pool_size: usize,
     ) -> Result<PostgresStore, StoreError> {
-        let mut opts =
-            ConnectOptions::parse(&DatabaseUrl::new(url), ca_file).map_err(StoreError::Other)?;
+        let mut opts = ConnectOptions::parse(&DatabaseUrl::new(url), ca_file)
+            .map_err(|e| StoreError::Other(e.to_string()))?;
         let options = match opts.pg.get_options() {
             Some(o) if !o.is_empty() => format!("{o} -c default_transaction_read_only=on"),
             _ => "-c default_transaction_read_only=on".to_owned(),
         };
         opts.pg.options(&options);
-        let pool = opts.pool(pool_size.max(2)).map_err(StoreError::Other)?;
+        let pool = opts
+            .pool(pool_size.max(2))
+            .map_err(|e| StoreError::Other(e.to_string()))?;
         let store = PostgresStore {
             pool,
             meta: Mutex::new(Meta::default()),
