@@ -23,24 +23,44 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::event::{DummyEvent, Event, JobEvent, ProbeEvent, schema};
+use crate::metrics::{ConsumerLag, Count, Flag, Metrics, ReaderMetrics};
 use crate::pipeline::{PipelineError, RunSummary};
 use crate::writers::postgres::{RejectSink, Rejected};
 use crate::writers::{Writer, kafka as kw};
 
-/// What the consumer did; readable by a health view.
+/// What the consumer did, for its log lines and `/metrics` (the counters are its series in
+/// the reader metrics; `Default` counts for nobody).
 #[derive(Debug, Default)]
 pub struct ConsumerStats {
-    pub consumed: AtomicU64,
+    pub consumed: Count,
     pub written: AtomicU64,
-    pub dead_lettered: AtomicU64,
+    pub dead_lettered: Count,
     /// Fields of a newer minor version that we do not know and dropped.
-    pub unknown_fields_dropped: AtomicU64,
-    /// Messages behind the high watermark, summed over assigned partitions.
+    pub unknown_fields_dropped: Count,
+    /// Messages behind the high watermark, summed over assigned partitions (for the log).
     pub lag: AtomicI64,
+    /// The same per partition (`uptimer_consumer_lag`).
+    pub partition_lag: ConsumerLag,
 }
 
-/// Logs rebalances; librdkafka commits the stored offsets of revoked partitions itself.
-struct Context;
+impl ConsumerStats {
+    pub fn new(metrics: &ReaderMetrics, lag: &ConsumerLag) -> Self {
+        ConsumerStats {
+            consumed: metrics.events.clone(),
+            dead_lettered: metrics.dead_letters.clone(),
+            unknown_fields_dropped: metrics.unknown_fields_dropped.clone(),
+            partition_lag: lag.clone(),
+            ..ConsumerStats::default()
+        }
+    }
+}
+
+/// Logs rebalances (librdkafka commits the stored offsets of revoked partitions itself) and
+/// marks the consumer ready once it has joined its group: any assignment, even of no
+/// partitions, means it is a member.
+struct Context {
+    joined: Flag,
+}
 
 impl ClientContext for Context {}
 
@@ -54,9 +74,13 @@ impl ConsumerContext for Context {
     fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
         match r {
             Rebalance::Assign(tpl) => {
+                self.joined.set(true);
                 tracing::info!(partitions = tpl.count(), "Kafka partitions assigned")
             }
-            Rebalance::Error(e) => tracing::warn!(error = %e, "Kafka rebalance error"),
+            Rebalance::Error(e) => {
+                self.joined.set(false);
+                tracing::warn!(error = %e, "Kafka rebalance error")
+            }
             Rebalance::Revoke(_) => {}
         }
     }
@@ -108,6 +132,11 @@ impl RejectSink for DeadLetterSink {
     }
 }
 
+const NAME: &str = "readers.kafka";
+
+/// How often the lag per partition is measured (one watermark request per partition).
+const LAG_EVERY: Duration = Duration::from_secs(5);
+
 /// Why a message cannot be written, ever.
 #[derive(Debug, PartialEq)]
 pub struct Poison(pub String);
@@ -134,7 +163,7 @@ pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
     Ok((event, dropped))
 }
 
-fn consumer(settings: &Settings) -> Result<StreamConsumer<Context>, String> {
+fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Context>, String> {
     let k = &settings.kafka;
     let mut c = ClientConfig::new();
     for (key, value) in k.client_properties() {
@@ -152,7 +181,7 @@ fn consumer(settings: &Settings) -> Result<StreamConsumer<Context>, String> {
     for (key, value) in &k.consumer_config {
         c.set(key, value);
     }
-    c.create_with_context(Context)
+    c.create_with_context(Context { joined })
         .map_err(|e| format!("cannot create the Kafka consumer: {e}"))
 }
 
@@ -161,8 +190,11 @@ pub async fn run(
     settings: &Settings,
     mut writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
+    metrics: Arc<Metrics>,
 ) -> Result<RunSummary, PipelineError> {
     let setup = PipelineError::Setup;
+    let reader = metrics.reader(NAME);
+    metrics.reader_ready("readers.kafka (consumer group joined)", &reader);
     let k = &settings.kafka;
     k.require("readers.kafka")
         .map_err(|e| setup(e.to_string()))?;
@@ -171,7 +203,7 @@ pub async fn run(
     kw::ensure_topics(k, &[&topic, &dlq_topic])
         .await
         .map_err(setup)?;
-    let consumer = consumer(settings).map_err(setup)?;
+    let consumer = consumer(settings, reader.ready.clone()).map_err(setup)?;
     let dlq: FutureProducer = kw::producer_config(k, settings.event_format)
         .create()
         .map_err(|e| setup(format!("cannot create the dead-letter producer: {e}")))?;
@@ -180,7 +212,7 @@ pub async fn run(
         .map_err(|e| setup(format!("cannot subscribe to {topic}: {e}")))?;
     tracing::info!(%topic, dlq = %dlq_topic, group = k.group_id.as_deref().unwrap_or_default(), "consuming");
 
-    let stats = Arc::new(ConsumerStats::default());
+    let stats = Arc::new(ConsumerStats::new(&reader, &metrics.consumer_lag));
     let max_events = writers
         .iter()
         .map(|w| w.batching().max_events)
@@ -201,6 +233,12 @@ pub async fn run(
         let first = tokio::select! {
             _ = stop.cancelled() => break,
             m = consumer.recv() => m,
+            // An idle consumer reports its lag too.
+            _ = tokio::time::sleep(LAG_EVERY.saturating_sub(last_lag_check.elapsed())) => {
+                last_lag_check = Instant::now();
+                report_lag(&consumer, &stats);
+                continue;
+            }
         };
         let deadline = tokio::time::Instant::now() + max_age;
         let mut next = Some(first);
@@ -261,7 +299,7 @@ pub async fn run(
                 tracing::debug!(error = %e, topic = %t, partition, "offset not stored");
             }
         }
-        if last_lag_check.elapsed() > Duration::from_secs(10) {
+        if last_lag_check.elapsed() > LAG_EVERY {
             last_lag_check = Instant::now();
             report_lag(&consumer, &stats);
         }
@@ -337,7 +375,9 @@ fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
         return;
     };
     let mut lag = 0i64;
-    for e in positions.elements() {
+    let elements = positions.elements();
+    let mut per_partition = Vec::with_capacity(elements.len());
+    for e in &elements {
         let Some(pos) = e.offset().to_raw() else {
             continue;
         };
@@ -347,11 +387,14 @@ fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
         if let Ok((_, high)) =
             consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1))
         {
-            lag += (high - pos).max(0);
+            let behind = (high - pos).max(0);
+            lag += behind;
+            per_partition.push((e.topic(), e.partition(), behind as u64));
         }
     }
+    stats.partition_lag.report(&per_partition);
     stats.lag.store(lag, Ordering::Relaxed);
-    tracing::info!(lag, "consumer lag");
+    tracing::debug!(lag, "consumer lag");
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub mod table;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Batching, WriteError, Writer};
 use crate::config::{PostgresSettings, Settings};
 use crate::event::Event;
+use crate::metrics::{Count, Level, Up, WriterMetrics};
 use connect::ConnectOptions;
 pub use rejects::{RejectFile, RejectSink, Rejected};
 use spool::{Segment, Spool};
@@ -148,6 +149,8 @@ pub struct Options {
     /// target is marked removed (see [`rollups::remove_unconfigured`]). None when the events
     /// come from elsewhere (the Kafka consumer knows no target list): nothing is removed.
     pub configured: Option<Vec<String>>,
+    /// The writer's series in the process's metrics.
+    pub metrics: WriterMetrics,
 }
 
 impl Default for Options {
@@ -157,28 +160,55 @@ impl Default for Options {
             rejects: None,
             tags: HashMap::new(),
             configured: None,
+            metrics: WriterMetrics::default(),
         }
     }
 }
 
-/// The writer's health, for logs and (later) `/metrics`.
+/// The writer's health, for logs and `/metrics` (each field is its series in the writer's
+/// [`WriterMetrics`]; `Health::default()` counts for nobody).
 #[derive(Debug, Default)]
 pub struct Health {
-    /// The last attempt to reach the database succeeded.
-    pub connected: AtomicBool,
+    /// The last attempt to reach the database succeeded (`uptimer_writer_up`, readiness).
+    pub connected: Up,
     /// Events waiting in memory for the database.
-    pub buffered: AtomicU64,
+    pub buffered: Level,
     /// Events waiting in the disk spool.
-    pub spilled: AtomicU64,
+    pub spilled: Level,
     /// Rows inserted.
-    pub written: AtomicU64,
+    pub written: Count,
     /// Events already stored (same uuid and time), skipped.
-    pub duplicates: AtomicU64,
+    pub duplicates: Count,
     /// Rows the database would not take, kept in the rejects sink.
-    pub rejected: AtomicU64,
+    pub rejected: Count,
+    /// Bytes in the disk spool.
+    pub spool_bytes: Level,
+    /// Events ever spilled to the disk spool.
+    pub spilled_total: Count,
+}
+
+impl From<&WriterMetrics> for Health {
+    fn from(m: &WriterMetrics) -> Self {
+        Health {
+            connected: m.up.clone(),
+            buffered: m.buffered.clone(),
+            spilled: m.spool_events.clone(),
+            written: m.events.clone(),
+            duplicates: m.duplicates.clone(),
+            rejected: m.rejected.clone(),
+            spool_bytes: m.spool_bytes.clone(),
+            spilled_total: m.spilled.clone(),
+        }
+    }
 }
 
 impl Health {
+    /// What the disk spool holds now.
+    fn spooled(&self, events: u64, bytes: u64) {
+        self.spilled.set(events);
+        self.spool_bytes.set(bytes);
+    }
+
     fn log(&self, what: &str) {
         tracing::info!(
             connected = self.connected.load(Ordering::Relaxed),
@@ -634,7 +664,8 @@ impl Backlog {
                 st.spool_bytes += seg.bytes;
                 st.spool_events += n;
                 st.segments.push_back(seg);
-                health.spilled.store(st.spool_events, Ordering::Relaxed);
+                health.spooled(st.spool_events, st.spool_bytes);
+                health.spilled_total.add(n);
                 health
                     .buffered
                     .store(st.memory.len() as u64, Ordering::Relaxed);
@@ -677,7 +708,7 @@ impl PostgresWriter {
         // A CA file that cannot be read is a configuration error now, not a retry loop later.
         opts.tls().map_err(PgError::Setup)?;
         let pool = opts.pool(settings.pool_size).map_err(PgError::Setup)?;
-        let health = Arc::new(Health::default());
+        let health = Arc::new(Health::from(&options.metrics));
         let rejects = options.rejects.unwrap_or_else(|| {
             Arc::new(RejectFile {
                 dir: data_dir.join("rejects"),
@@ -715,7 +746,7 @@ impl PostgresWriter {
                 st.spool_events += s.events;
                 st.segments.push_back(s);
             }
-            health.spilled.store(st.spool_events, Ordering::Relaxed);
+            health.spooled(st.spool_events, st.spool_bytes);
             if !st.segments.is_empty() {
                 tracing::info!(segments = st.segments.len(), bytes = st.spool_bytes, dir = %dir.display(), "spooled events from an earlier run will be written");
             }
@@ -945,9 +976,7 @@ async fn drain_step(core: &Core, backlog: &Arc<Backlog>, page: usize) -> Result<
                 st.segments.pop_front();
                 st.spool_bytes = st.spool_bytes.saturating_sub(seg.bytes);
                 st.spool_events = st.spool_events.saturating_sub(seg.events);
-                core.health
-                    .spilled
-                    .store(st.spool_events, Ordering::Relaxed);
+                core.health.spooled(st.spool_events, st.spool_bytes);
                 return Ok(());
             }
             Err(e) => {
@@ -978,9 +1007,7 @@ async fn drain_step(core: &Core, backlog: &Arc<Backlog>, page: usize) -> Result<
         st.segments.pop_front();
         st.spool_bytes = st.spool_bytes.saturating_sub(seg.bytes);
         st.spool_events = st.spool_events.saturating_sub(seg.events);
-        core.health
-            .spilled
-            .store(st.spool_events, Ordering::Relaxed);
+        core.health.spooled(st.spool_events, st.spool_bytes);
         return Ok(());
     }
     let chunk: Vec<Value> = {
@@ -1160,7 +1187,7 @@ impl Writer for PostgresWriter {
 }
 
 /// `writers.postgres` from the settings: a prober source (spool), tags from the targets.
-pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
+pub async fn build(settings: &Settings, metrics: WriterMetrics) -> Result<PostgresWriter, String> {
     let tags = settings
         .targets
         .iter()
@@ -1188,6 +1215,7 @@ pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
             rejects,
             tags,
             configured,
+            metrics,
         },
     )
     .await
