@@ -730,6 +730,7 @@ impl PostgresWriter {
                 return Err(PgError::Setup(format!("{url}: {e}")));
             }
             Err(e) => {
+                health.connected.store(false, Ordering::Relaxed);
                 tracing::warn!(database = %url, error = %e, "database unreachable at startup; events wait for it");
             }
         }
