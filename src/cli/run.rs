@@ -55,7 +55,13 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
         "uptimer started"
     );
     let stop = pipeline::shutdown_on_signals();
-    let stats = Arc::new(SchedulerStats::new(&metrics));
+    let stats = Arc::new(
+        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
+            SchedulerStats::new(&metrics)
+        } else {
+            SchedulerStats::default()
+        },
+    );
     started.set(true);
     let result = pipeline::run(&settings, writers, stop, stats.clone(), metrics).await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {

@@ -239,7 +239,13 @@ async fn probe(
         store = %settings.store.path.display(),
         "uptimer serve started"
     );
-    let stats = Arc::new(SchedulerStats::new(&metrics));
+    let stats = Arc::new(
+        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
+            SchedulerStats::new(&metrics)
+        } else {
+            SchedulerStats::default()
+        },
+    );
     started.set(true);
     super::exit_status(
         pipeline::run(settings, writers, stop, stats, metrics).await,

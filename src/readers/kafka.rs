@@ -213,6 +213,7 @@ pub async fn run(
     tracing::info!(%topic, dlq = %dlq_topic, group = k.group_id.as_deref().unwrap_or_default(), "consuming");
 
     let stats = Arc::new(ConsumerStats::new(&reader, &metrics.consumer_lag));
+    let writer_metrics: Vec<_> = writers.iter().map(|w| metrics.writer(w.name())).collect();
     let max_events = writers
         .iter()
         .map(|w| w.batching().max_events)
@@ -279,8 +280,12 @@ pub async fn run(
         stats.consumed.fetch_add(count as u64, Ordering::Relaxed);
 
         if !events.is_empty() {
-            for w in &mut writers {
+            for (w, m) in writers.iter_mut().zip(&writer_metrics) {
+                let started = Instant::now();
                 w.write(&events).await?;
+                m.batch_seconds.observe(started.elapsed().as_secs_f64());
+                m.batches.inc();
+                m.acked.add(events.len() as u64);
             }
             stats
                 .written
