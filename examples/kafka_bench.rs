@@ -27,7 +27,8 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use uptimer::config::{Env, EventFormat, Overrides, Settings};
 use uptimer::event::{Event, Phases, ProbeEvent};
-use uptimer::writers::kafka::{KafkaWriter, ensure_topics, key, producer_config};
+use uptimer::kafka::{ensure_topics, producer_config};
+use uptimer::writers::kafka::{KafkaWriter, key};
 use uptimer::writers::{WriteError, Writer};
 
 /// CPU seconds (user + system) of every process whose command name starts with `name`
@@ -194,7 +195,7 @@ async fn consume_into_postgres(
         target,
         done: done.clone(),
     };
-    uptimer::readers::kafka::run(&s, vec![Box::new(timed)], done, Default::default())
+    uptimer::pipeline::consume::run(&s, vec![Box::new(timed)], done, Default::default())
         .await
         .expect("consumer");
     let d = delays.lock().await.clone();

@@ -20,7 +20,8 @@ use tokio_postgres::NoTls;
 use uptimer::config::{DatabaseUrl, PostgresSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
 use uptimer::pipeline;
-use uptimer::writers::postgres::{Options, PostgresWriter, migrate, partitions};
+use uptimer::postgres::{migrate, partitions};
+use uptimer::writers::postgres::{Options, PostgresWriter};
 
 fn cpu_seconds() -> f64 {
     // utime and stime, fields 14 and 15 of /proc/self/stat, in clock ticks (100 per second on

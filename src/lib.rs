@@ -4,9 +4,12 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
+pub mod postgres;
 pub mod readers;
+pub mod secret;
 pub mod store;
 pub mod tls;
 pub mod web;

@@ -16,11 +16,12 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::postgres::{migrate, partitions};
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
 use uptimer::writers::Writer;
-use uptimer::writers::postgres::{Options, PostgresWriter, Source, migrate, partitions};
+use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 use uptimer::writers::sqlite::SqliteWriter;
 
 /// The targets of the fleet: (id, tags).

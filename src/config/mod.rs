@@ -9,7 +9,6 @@ mod kafka;
 pub mod parse;
 pub mod plugins;
 mod postgres;
-mod secret;
 pub mod target;
 mod target_list;
 mod web;
@@ -18,12 +17,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::event::EventFormat;
+pub use crate::kafka::KafkaSettings;
+pub use crate::postgres::{DatabaseUrl, PostgresSettings};
+pub use crate::secret::Secret;
 pub use env::Env;
-pub use kafka::KafkaSettings;
 pub use parse::{Interval, TlsVerify};
 pub use plugins::{ReaderPlugin, WriterPlugin};
-pub use postgres::{DatabaseUrl, PostgresSettings};
-pub use secret::Secret;
 pub use target::{StatusRange, Target, TargetDefaults, TargetSpec};
 pub use web::{StoreSettings, WebAuth, WebSettings, listen_addr};
 
@@ -48,15 +48,6 @@ impl ConfigError {
             expected: expected.into(),
         }
     }
-}
-
-/// Which shape probe events take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventFormat {
-    /// Schema 0.3.0 with every field.
-    Current,
-    /// Exactly the original's fields (schema 0.2.0), for consumers that reject unknown ones.
-    Original,
 }
 
 /// The prober's own limits.

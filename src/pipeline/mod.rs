@@ -2,6 +2,8 @@
 //! memory); a batcher hands batches (by size or age) to every writer; SIGINT/SIGTERM stops the
 //! readers, drains what was already probed and flushes the writers.
 
+#[cfg(feature = "kafka")]
+pub mod consume;
 pub mod scheduler;
 mod verdicts;
 
@@ -51,7 +53,7 @@ pub async fn run(
     let result = if settings.reader == ReaderPlugin::Kafka {
         // The consumer drives the writers itself: it commits offsets only after they wrote.
         #[cfg(feature = "kafka")]
-        let r = readers::kafka::run(settings, writers, stop, metrics.clone()).await;
+        let r = consume::run(settings, writers, stop, metrics.clone()).await;
         #[cfg(not(feature = "kafka"))]
         let r = Err(PipelineError::Setup(crate::NO_KAFKA.into()));
         r

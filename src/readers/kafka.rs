@@ -1,4 +1,5 @@
-//! `readers.kafka`: consumes events other instances produced and hands them to the writers.
+//! `readers.kafka`: consumes events other instances produced (the loop that hands them to the
+//! writers is `pipeline::consume`).
 //!
 //! At-least-once: offsets are stored only after every writer has written the batch that holds
 //! them (and a dead letter has been delivered), so a crash at any point re-delivers, and the
@@ -7,26 +8,18 @@
 //! reason in a header, is counted, and consumption moves on. A writer that cannot write holds
 //! the batch (back-pressure): nothing is committed meanwhile.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::event::{DummyEvent, Event, JobEvent, ProbeEvent, schema};
-use crate::metrics::{ConsumerLag, Count, Flag, Metrics, ReaderMetrics};
-use crate::pipeline::{PipelineError, RunSummary};
-use crate::writers::postgres::{RejectSink, Rejected};
-use crate::writers::{Writer, kafka as kw};
+use crate::metrics::{ConsumerLag, Count, Flag, ReaderMetrics};
 
 /// What the consumer did, for its log lines and `/metrics` (the counters are its series in
 /// the reader metrics; `Default` counts for nobody).
@@ -55,10 +48,16 @@ impl ConsumerStats {
     }
 }
 
+/// The reader's label in the reader metrics.
+pub const NAME: &str = "readers.kafka";
+
+/// How often the lag per partition is measured (one watermark request per partition).
+pub const LAG_EVERY: Duration = Duration::from_secs(5);
+
 /// Logs rebalances (librdkafka commits the stored offsets of revoked partitions itself) and
 /// marks the consumer ready once it has joined its group: any assignment, even of no
 /// partitions, means it is a member.
-struct Context {
+pub struct Context {
     joined: Flag,
 }
 
@@ -86,57 +85,6 @@ impl ConsumerContext for Context {
     }
 }
 
-/// A message on its way to the dead-letter topic.
-struct DeadLetter {
-    payload: Vec<u8>,
-    key: Option<Vec<u8>>,
-    reason: String,
-    partition: i32,
-    offset: i64,
-}
-
-/// Rows the database rejects while consuming go to the dead-letter topic too (not a local
-/// file): delivered before the batch's offsets are stored.
-pub struct DeadLetterSink {
-    producer: FutureProducer,
-    topic: String,
-    source: String,
-}
-
-/// The sink `writers.postgres` uses for rejected rows when the events come from Kafka.
-pub fn reject_sink(settings: &Settings) -> Result<Arc<dyn RejectSink>, String> {
-    let producer = kw::producer_config(&settings.kafka, settings.event_format)
-        .create()
-        .map_err(|e| format!("cannot create the dead-letter producer: {e}"))?;
-    Ok(Arc::new(DeadLetterSink {
-        producer,
-        topic: settings.kafka.dlq(),
-        source: settings.kafka.reader_topic.clone().unwrap_or_default(),
-    }))
-}
-
-#[async_trait::async_trait]
-impl RejectSink for DeadLetterSink {
-    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String> {
-        for row in rows {
-            let letter = DeadLetter {
-                payload: serde_json::to_vec(&row.event).map_err(|e| e.to_string())?,
-                key: row.uuid.map(String::into_bytes),
-                reason: format!("rejected by {}: {}", row.table, row.reason),
-                partition: -1,
-                offset: -1,
-            };
-            dead_letter(&self.producer, &self.topic, &self.source, &letter).await;
-        }
-        Ok(())
-    }
-}
-
-const NAME: &str = "readers.kafka";
-
-/// How often the lag per partition is measured (one watermark request per partition).
-const LAG_EVERY: Duration = Duration::from_secs(5);
-
 /// Why a message cannot be written, ever.
 #[derive(Debug, PartialEq)]
 pub struct Poison(pub String);
@@ -163,7 +111,9 @@ pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
     Ok((event, dropped))
 }
 
-fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Context>, String> {
+/// The consumer of `KAFKA_READER_TOPIC` in `KAFKA_GROUP_ID`, storing offsets only when told;
+/// `joined` is set once it is a member of its group.
+pub fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Context>, String> {
     let k = &settings.kafka;
     let mut c = ClientConfig::new();
     for (key, value) in k.client_properties() {
@@ -185,197 +135,8 @@ fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Context>
         .map_err(|e| format!("cannot create the Kafka consumer: {e}"))
 }
 
-/// Consumes until `stop`; every batch is written by every writer before its offsets are stored.
-pub async fn run(
-    settings: &Settings,
-    mut writers: Vec<Box<dyn Writer>>,
-    stop: CancellationToken,
-    metrics: Arc<Metrics>,
-) -> Result<RunSummary, PipelineError> {
-    let setup = PipelineError::Setup;
-    let reader = metrics.reader(NAME);
-    metrics.reader_ready("readers.kafka (consumer group joined)", &reader);
-    let k = &settings.kafka;
-    k.require("readers.kafka")
-        .map_err(|e| setup(e.to_string()))?;
-    let topic = k.reader_topic.clone().unwrap_or_default();
-    let dlq_topic = k.dlq();
-    kw::ensure_topics(k, &[&topic, &dlq_topic])
-        .await
-        .map_err(setup)?;
-    let consumer = consumer(settings, reader.ready.clone()).map_err(setup)?;
-    let dlq: FutureProducer = kw::producer_config(k, settings.event_format)
-        .create()
-        .map_err(|e| setup(format!("cannot create the dead-letter producer: {e}")))?;
-    consumer
-        .subscribe(&[&topic])
-        .map_err(|e| setup(format!("cannot subscribe to {topic}: {e}")))?;
-    tracing::info!(%topic, dlq = %dlq_topic, group = k.group_id.as_deref().unwrap_or_default(), "consuming");
-
-    let stats = Arc::new(ConsumerStats::new(&reader, &metrics.consumer_lag));
-    let writer_metrics: Vec<_> = writers.iter().map(|w| metrics.writer(w.name())).collect();
-    let max_events = writers
-        .iter()
-        .map(|w| w.batching().max_events)
-        .min()
-        .unwrap_or(1000);
-    let max_age = writers
-        .iter()
-        .map(|w| w.batching().max_age)
-        .min()
-        .unwrap_or(Duration::from_millis(100));
-    let mut summary = RunSummary::default();
-    let mut last_lag_check = Instant::now();
-
-    loop {
-        let mut events: Vec<Event> = Vec::new();
-        let mut poison: Vec<DeadLetter> = Vec::new();
-        let mut offsets: HashMap<(String, i32), i64> = HashMap::new();
-        let first = tokio::select! {
-            _ = stop.cancelled() => break,
-            m = consumer.recv() => m,
-            // An idle consumer reports its lag too.
-            _ = tokio::time::sleep(LAG_EVERY.saturating_sub(last_lag_check.elapsed())) => {
-                last_lag_check = Instant::now();
-                report_lag(&consumer, &stats);
-                continue;
-            }
-        };
-        let deadline = tokio::time::Instant::now() + max_age;
-        let mut next = Some(first);
-        let mut count = 0usize;
-        while let Some(m) = next.take() {
-            match m {
-                Ok(msg) => {
-                    count += 1;
-                    offsets.insert((msg.topic().to_owned(), msg.partition()), msg.offset());
-                    match parse(msg.payload()) {
-                        Ok((event, dropped)) => {
-                            if dropped > 0 {
-                                stats
-                                    .unknown_fields_dropped
-                                    .fetch_add(dropped as u64, Ordering::Relaxed);
-                            }
-                            events.push(event);
-                        }
-                        Err(Poison(reason)) => poison.push(DeadLetter {
-                            payload: msg.payload().unwrap_or_default().to_vec(),
-                            key: msg.key().map(<[u8]>::to_vec),
-                            reason,
-                            partition: msg.partition(),
-                            offset: msg.offset(),
-                        }),
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "Kafka consumer error"),
-            }
-            if count >= max_events {
-                break;
-            }
-            next = tokio::select! {
-                m = consumer.recv() => Some(m),
-                _ = tokio::time::sleep_until(deadline) => None,
-            };
-        }
-        stats.consumed.fetch_add(count as u64, Ordering::Relaxed);
-
-        if !events.is_empty() {
-            for (w, m) in writers.iter_mut().zip(&writer_metrics) {
-                let started = Instant::now();
-                w.write(&events).await?;
-                m.batch_seconds.observe(started.elapsed().as_secs_f64());
-                m.batches.inc();
-                m.acked.add(events.len() as u64);
-            }
-            stats
-                .written
-                .fetch_add(events.len() as u64, Ordering::Relaxed);
-            summary.events += events.len() as u64;
-            summary.batches += 1;
-        }
-        for letter in &poison {
-            dead_letter(&dlq, &dlq_topic, &topic, letter).await;
-            stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        }
-        for ((t, partition), offset) in offsets {
-            // librdkafka stores offset + 1: the next message to read.
-            if let Err(e) = consumer.store_offset(&t, partition, offset) {
-                // The partition was revoked meanwhile: its new owner re-reads, the uuid dedups.
-                tracing::debug!(error = %e, topic = %t, partition, "offset not stored");
-            }
-        }
-        if last_lag_check.elapsed() > LAG_EVERY {
-            last_lag_check = Instant::now();
-            report_lag(&consumer, &stats);
-        }
-    }
-
-    tracing::info!("consumer stopping: committing offsets");
-    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::debug!(error = %e, "final commit (nothing to commit?)");
-    }
-    for w in &mut writers {
-        w.close().await?;
-    }
-    tracing::info!(
-        consumed = stats.consumed.load(Ordering::Relaxed),
-        written = stats.written.load(Ordering::Relaxed),
-        dead_lettered = stats.dead_lettered.load(Ordering::Relaxed),
-        unknown_fields_dropped = stats.unknown_fields_dropped.load(Ordering::Relaxed),
-        "consumer stopped"
-    );
-    Ok(summary)
-}
-
-/// Produces a poison message to the dead-letter topic, retrying until it is delivered: its
-/// offset must not be committed before.
-async fn dead_letter(dlq: &FutureProducer, dlq_topic: &str, source: &str, letter: &DeadLetter) {
-    let DeadLetter {
-        payload,
-        key,
-        reason,
-        partition,
-        offset,
-    } = letter;
-    tracing::warn!(topic = source, partition, offset, %reason, "message sent to the dead-letter topic");
-    let (partition_s, offset_s) = (partition.to_string(), offset.to_string());
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "uptimer.error",
-                value: Some(reason),
-            })
-            .insert(Header {
-                key: "uptimer.source.topic",
-                value: Some(source),
-            })
-            .insert(Header {
-                key: "uptimer.source.partition",
-                value: Some(&partition_s),
-            })
-            .insert(Header {
-                key: "uptimer.source.offset",
-                value: Some(&offset_s),
-            });
-        let mut record = FutureRecord::<[u8], [u8]>::to(dlq_topic)
-            .payload(payload)
-            .headers(headers);
-        if let Some(k) = key.as_deref() {
-            record = record.key(k);
-        }
-        match dlq.send(record, Duration::from_secs(30)).await {
-            Ok(_) => return,
-            Err((e, _)) => {
-                tracing::error!(error = %e, "cannot deliver to the dead-letter topic; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
-}
-
-fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
+/// Reads how far the consumer is behind the high watermarks, per partition and in all.
+pub fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
     let Ok(positions) = consumer.position() else {
         return;
     };

@@ -6,6 +6,7 @@ pub mod dummy;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod postgres;
+pub mod rejects;
 pub mod sqlite;
 pub mod stdout;
 

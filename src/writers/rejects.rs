@@ -1,12 +1,19 @@
 //! Rows the database will never take (a value out of range, a broken constraint) are kept, not
 //! dropped: by default appended to `DATA_DIR/rejects/<table>.jsonl` as
-//! `{"uuid", "table", "reason", "rejected_at", "event"}` lines; a Kafka consumer can hand the
-//! writer its dead-letter topic instead (`RejectSink`).
+//! `{"uuid", "table", "reason", "rejected_at", "event"}` lines; a Kafka consumer hands the
+//! writer its dead-letter topic instead (`dead_letter_sink`).
 
 use std::io::Write;
 use std::path::PathBuf;
+#[cfg(feature = "kafka")]
+use std::sync::Arc;
 
 use serde_json::{Value, json};
+
+#[cfg(feature = "kafka")]
+use crate::config::Settings;
+#[cfg(feature = "kafka")]
+use crate::kafka::{DeadLetter, DeadLetters};
 
 /// One row that could not be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,5 +82,36 @@ impl RejectSink for RejectFile {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("rejects file in {}: {e}", self.dir.display()))
+    }
+}
+
+/// Rows the database rejects while consuming go to the dead-letter topic too (not a local
+/// file): delivered before the batch's offsets are stored.
+#[cfg(feature = "kafka")]
+pub struct DeadLetterSink(DeadLetters);
+
+/// The sink `writers.postgres` uses for rejected rows when the events come from Kafka.
+#[cfg(feature = "kafka")]
+pub fn dead_letter_sink(settings: &Settings) -> Result<Arc<dyn RejectSink>, String> {
+    let letters =
+        DeadLetters::new(&settings.kafka, settings.event_format).map_err(|e| e.to_string())?;
+    Ok(Arc::new(DeadLetterSink(letters)))
+}
+
+#[cfg(feature = "kafka")]
+#[async_trait::async_trait]
+impl RejectSink for DeadLetterSink {
+    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String> {
+        for row in rows {
+            let letter = DeadLetter {
+                payload: serde_json::to_vec(&row.event).map_err(|e| e.to_string())?,
+                key: row.uuid.map(String::into_bytes),
+                reason: format!("rejected by {}: {}", row.table, row.reason),
+                partition: -1,
+                offset: -1,
+            };
+            self.0.send(&letter).await;
+        }
+        Ok(())
     }
 }
