@@ -178,9 +178,13 @@ async fn consume_into_postgres(
         ("POSTGRES_PAGESIZE", "5000"),
         ("POSTGRES_QUEUE_TIMEOUT", "0.2"),
     ]);
-    let pg = uptimer::writers::build(uptimer::config::WriterPlugin::Postgres, &s)
-        .await
-        .expect("postgres writer");
+    let pg = uptimer::writers::build(
+        uptimer::config::WriterPlugin::Postgres,
+        &s,
+        &Default::default(),
+    )
+    .await
+    .expect("postgres writer");
     let done = CancellationToken::new();
     let written = Arc::new(AtomicU64::new(0));
     let delays = Arc::new(Mutex::new(Vec::new()));
@@ -191,7 +195,7 @@ async fn consume_into_postgres(
         target,
         done: done.clone(),
     };
-    uptimer::pipeline::consume::run(&s, vec![Box::new(timed)], done)
+    uptimer::pipeline::consume::run(&s, vec![Box::new(timed)], done, Default::default())
         .await
         .expect("consumer");
     let d = delays.lock().await.clone();
@@ -259,7 +263,9 @@ async fn main() {
     let bare_rate = m.report("1 bare rdkafka producer", n);
 
     // 2. Our writer, in the pipeline's batches.
-    let mut ours = KafkaWriter::new(&base).await.expect("writer");
+    let mut ours = KafkaWriter::new(&base, &Default::default())
+        .await
+        .expect("writer");
     let m = Meter::start();
     for chunk in events.chunks(ours.batching().max_events) {
         ours.write(chunk).await.unwrap();
@@ -312,7 +318,9 @@ async fn main() {
         async move { consume_into_postgres(&broker, &db, &topic, (rate * secs) as u64, &dd).await }
     });
     tokio::time::sleep(Duration::from_secs(3)).await; // let the group settle
-    let mut w = KafkaWriter::new(&live).await.expect("writer");
+    let mut w = KafkaWriter::new(&live, &Default::default())
+        .await
+        .expect("writer");
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let m = Meter::start();
     for step in 0..(secs * 10) {

@@ -171,7 +171,7 @@ async fn sqlite_filled(events: &[Event]) -> Filled {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&StoreSettings::with_path(dir.path().join("s.sqlite3"))).unwrap();
     store.sync_targets(infos()).await.unwrap();
-    let mut w = SqliteWriter::new(store.clone());
+    let mut w = SqliteWriter::new(store.clone(), Default::default());
     for batch in events.chunks(50) {
         w.write(batch).await.unwrap();
     }

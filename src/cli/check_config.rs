@@ -105,6 +105,7 @@ pub fn describe(s: &Settings) -> Value {
         },
         "store": s.store.describe(),
         "web": s.web.describe(),
+        "metrics_listen": s.metrics_listen.map(|a| a.to_string()),
         "log_level": s.log_level,
     })
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::config::{Overrides, Settings};
+use crate::metrics::{Flag, Metrics};
 use crate::pipeline::{self, SchedulerStats};
 
 pub fn run(config: Option<&Path>) -> ExitCode {
@@ -31,9 +32,14 @@ pub fn run(config: Option<&Path>) -> ExitCode {
 }
 
 async fn run_pipeline(settings: Settings) -> ExitCode {
+    let metrics = Arc::new(Metrics::new(super::sections(&settings)));
+    let started = Flag::default();
+    if let Err(code) = super::metrics_listener(&settings, &metrics, &started).await {
+        return code;
+    }
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
-        match crate::writers::build(*plugin, &settings).await {
+        match crate::writers::build(*plugin, &settings, &metrics).await {
             Ok(w) => writers.push(w),
             Err(e) => {
                 eprintln!("uptimer: {}: {e}", plugin.name());
@@ -49,8 +55,15 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
         "uptimer started"
     );
     let stop = pipeline::shutdown_on_signals();
-    let stats = Arc::new(SchedulerStats::default());
-    let result = pipeline::run(&settings, writers, stop, stats.clone()).await;
+    let stats = Arc::new(
+        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
+            SchedulerStats::new(&metrics)
+        } else {
+            SchedulerStats::default()
+        },
+    );
+    started.set(true);
+    let result = pipeline::run(&settings, writers, stop, stats.clone(), metrics).await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),

@@ -107,6 +107,9 @@ pub struct Settings {
     pub store: StoreSettings,
     /// The web server of `uptimer serve` (`WEB_*`).
     pub web: WebSettings,
+    /// `/metrics`, `/healthz` and `/readyz` on their own listener, in every mode
+    /// (`METRICS_LISTEN` or the file's `metrics_listen`; off when unset).
+    pub metrics_listen: Option<SocketAddr>,
     /// Things worth a warning at startup (e.g. `QUEUE_PLUGIN` is unused).
     pub warnings: Vec<String>,
 }
@@ -342,6 +345,14 @@ impl Settings {
         }
         let store = StoreSettings::from_env(env, &data_dir)?;
         let web = WebSettings::from_env(env)?;
+        let metrics_listen = match from_env(env, "METRICS_LISTEN", listen_addr)? {
+            Some(a) => Some(a),
+            None => from_file(
+                fc.metrics_listen.clone().map(file::Scalar::Text).as_ref(),
+                "metrics_listen",
+                listen_addr,
+            )?,
+        };
         if reader == ReaderPlugin::Kafka {
             kafka.require(ReaderPlugin::Kafka.name())?;
         }
@@ -366,6 +377,7 @@ impl Settings {
             postgres,
             store,
             web,
+            metrics_listen,
             warnings,
         })
     }

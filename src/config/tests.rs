@@ -525,3 +525,26 @@ fn whether_the_writers_were_chosen_is_known() {
             .writers_chosen
     );
 }
+
+#[test]
+fn metrics_listen_is_off_by_default_and_read_from_env_or_file() {
+    assert_eq!(
+        load(&[("PROBE_URLS", "http://x")]).unwrap().metrics_listen,
+        None
+    );
+    let s = load(&[
+        ("PROBE_URLS", "http://x"),
+        ("METRICS_LISTEN", "0.0.0.0:9090"),
+    ])
+    .unwrap();
+    assert_eq!(s.metrics_listen.unwrap().to_string(), "0.0.0.0:9090");
+    let s = load_file(
+        "yaml",
+        "metrics_listen: \":9091\"\ntargets: [{url: http://x}]\n",
+    )
+    .unwrap();
+    assert_eq!(s.metrics_listen.unwrap().to_string(), "127.0.0.1:9091");
+    let e = load(&[("PROBE_URLS", "http://x"), ("METRICS_LISTEN", "9090")]).unwrap_err();
+    assert_eq!(e.setting, "METRICS_LISTEN");
+    assert!(e.to_string().contains("127.0.0.1:8080"), "{e}");
+}

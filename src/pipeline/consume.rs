@@ -14,7 +14,8 @@ use super::{PipelineError, RunSummary};
 use crate::config::Settings;
 use crate::event::Event;
 use crate::kafka::{DeadLetter, DeadLetters, ensure_topics};
-use crate::readers::kafka::{ConsumerStats, Poison, consumer, parse, report_lag};
+use crate::metrics::Metrics;
+use crate::readers::kafka::{ConsumerStats, LAG_EVERY, NAME, Poison, consumer, parse, report_lag};
 use crate::writers::Writer;
 
 /// Consumes until `stop`; every batch is written by every writer before its offsets are stored.
@@ -22,8 +23,11 @@ pub async fn run(
     settings: &Settings,
     mut writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
+    metrics: Arc<Metrics>,
 ) -> Result<RunSummary, PipelineError> {
     let setup = PipelineError::Setup;
+    let reader = metrics.reader(NAME);
+    metrics.reader_ready("readers.kafka (consumer group joined)", &reader);
     let k = &settings.kafka;
     k.require("readers.kafka")
         .map_err(|e| setup(e.to_string()))?;
@@ -32,14 +36,15 @@ pub async fn run(
     ensure_topics(k, &[&topic, &dlq_topic])
         .await
         .map_err(|e| setup(e.to_string()))?;
-    let consumer = consumer(settings).map_err(setup)?;
+    let consumer = consumer(settings, reader.ready.clone()).map_err(setup)?;
     let dlq = DeadLetters::new(k, settings.event_format).map_err(|e| setup(e.to_string()))?;
     consumer
         .subscribe(&[&topic])
         .map_err(|e| setup(format!("cannot subscribe to {topic}: {e}")))?;
     tracing::info!(%topic, dlq = %dlq_topic, group = k.group_id.as_deref().unwrap_or_default(), "consuming");
 
-    let stats = Arc::new(ConsumerStats::default());
+    let stats = Arc::new(ConsumerStats::new(&reader, &metrics.consumer_lag));
+    let writer_metrics: Vec<_> = writers.iter().map(|w| metrics.writer(w.name())).collect();
     let max_events = writers
         .iter()
         .map(|w| w.batching().max_events)
@@ -60,6 +65,12 @@ pub async fn run(
         let first = tokio::select! {
             _ = stop.cancelled() => break,
             m = consumer.recv() => m,
+            // An idle consumer reports its lag too.
+            _ = tokio::time::sleep(LAG_EVERY.saturating_sub(last_lag_check.elapsed())) => {
+                last_lag_check = Instant::now();
+                report_lag(&consumer, &stats);
+                continue;
+            }
         };
         let deadline = tokio::time::Instant::now() + max_age;
         let mut next = Some(first);
@@ -100,8 +111,12 @@ pub async fn run(
         stats.consumed.fetch_add(count as u64, Ordering::Relaxed);
 
         if !events.is_empty() {
-            for w in &mut writers {
+            for (w, m) in writers.iter_mut().zip(&writer_metrics) {
+                let started = Instant::now();
                 w.write(&events).await?;
+                m.batch_seconds.observe(started.elapsed().as_secs_f64());
+                m.batches.inc();
+                m.acked.add(events.len() as u64);
             }
             stats
                 .written
@@ -120,7 +135,7 @@ pub async fn run(
                 tracing::debug!(error = %e, topic = %t, partition, "offset not stored");
             }
         }
-        if last_lag_check.elapsed() > Duration::from_secs(10) {
+        if last_lag_check.elapsed() > LAG_EVERY {
             last_lag_check = Instant::now();
             report_lag(&consumer, &stats);
         }

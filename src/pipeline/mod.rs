@@ -8,14 +8,13 @@ pub mod scheduler;
 mod verdicts;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReaderPlugin, Settings};
 use crate::event::Event;
-use crate::metrics::METRICS;
+use crate::metrics::{Metrics, WriterMetrics};
 use crate::readers;
 use crate::readers::probes::HttpProber;
 use crate::writers::{Batching, WriteError, Writer};
@@ -43,20 +42,37 @@ pub enum PipelineError {
 }
 
 /// Starts the configured reader, feeding `writers`, until the reader ends (`PROBE_INTERVAL=-1`)
-/// or `stop` is cancelled.
+/// or `stop` is cancelled. A run that fails marks the pipeline stopped for `/healthz`.
 pub async fn run(
     settings: &Settings,
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     stats: Arc<SchedulerStats>,
+    metrics: Arc<Metrics>,
 ) -> Result<RunSummary, PipelineError> {
-    if settings.reader == ReaderPlugin::Kafka {
+    let result = if settings.reader == ReaderPlugin::Kafka {
         // The consumer drives the writers itself: it commits offsets only after they wrote.
         #[cfg(feature = "kafka")]
-        return consume::run(settings, writers, stop).await;
+        let r = consume::run(settings, writers, stop, metrics.clone()).await;
         #[cfg(not(feature = "kafka"))]
-        return Err(PipelineError::Setup(crate::NO_KAFKA.into()));
+        let r = Err(PipelineError::Setup(crate::NO_KAFKA.into()));
+        r
+    } else {
+        run_reader(settings, writers, stop, stats, metrics.clone()).await
+    };
+    if result.is_err() {
+        metrics.readiness.stop();
     }
+    result
+}
+
+async fn run_reader(
+    settings: &Settings,
+    writers: Vec<Box<dyn Writer>>,
+    stop: CancellationToken,
+    stats: Arc<SchedulerStats>,
+    metrics: Arc<Metrics>,
+) -> Result<RunSummary, PipelineError> {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let reader = match settings.reader {
         ReaderPlugin::HttpProbe => {
@@ -86,7 +102,7 @@ pub async fn run(
         ReaderPlugin::Kafka => unreachable!("handled above"),
     };
     // On the runtime's workers, not the thread that called `run` (a wake-up per event there).
-    let result = match tokio::spawn(deliver(rx, writers)).await {
+    let result = match tokio::spawn(deliver(rx, writers, metrics)).await {
         Ok(r) => r,
         Err(e) => Err(PipelineError::Setup(format!(
             "the writers' task failed: {e}"
@@ -101,20 +117,25 @@ pub async fn run(
 /// Drains `rx` into every writer until all senders are gone; then closes the writers. With
 /// several writers each gets its own bounded queue and task, so one writer's batching does not
 /// hold up another's; the slowest one sets the pace (back-pressure, never unbounded memory).
+/// Each writer's batches, latency, queue depth and acknowledged events go to its series in
+/// `metrics`.
 pub async fn deliver(
     mut rx: mpsc::Receiver<Event>,
     mut writers: Vec<Box<dyn Writer>>,
+    metrics: Arc<Metrics>,
 ) -> Result<RunSummary, PipelineError> {
     if writers.len() == 1 {
         let w = writers.pop().expect("one writer");
-        return write_batches(rx, w).await;
+        let m = metrics.writer(w.name());
+        return write_batches(rx, w, m).await;
     }
     let mut queues = Vec::with_capacity(writers.len());
     let mut tasks = Vec::with_capacity(writers.len());
     for w in writers {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         queues.push(tx);
-        tasks.push(tokio::spawn(write_batches(rx, w)));
+        let m = metrics.writer(w.name());
+        tasks.push(tokio::spawn(write_batches(rx, w, m)));
     }
     'events: while let Some(event) = rx.recv().await {
         for q in &queues {
@@ -140,6 +161,7 @@ pub async fn deliver(
 async fn write_batches(
     mut rx: mpsc::Receiver<Event>,
     mut writer: Box<dyn Writer>,
+    m: WriterMetrics,
 ) -> Result<RunSummary, PipelineError> {
     let Batching {
         max_events,
@@ -156,13 +178,17 @@ async fn write_batches(
                 Ok(None) | Err(_) => break,
             }
         }
-        METRICS
-            .queue_depth
-            .store((rx.len() + batch.len()) as u64, Ordering::Relaxed);
-        writer.write(&batch).await?;
-        METRICS
-            .queue_depth
-            .store(rx.len() as u64, Ordering::Relaxed);
+        m.queue_depth.set((rx.len() + batch.len()) as u64);
+        let started = std::time::Instant::now();
+        if let Err(e) = writer.write(&batch).await {
+            m.errors.inc();
+            m.failed();
+            return Err(e.into());
+        }
+        m.batch_seconds.observe(started.elapsed().as_secs_f64());
+        m.batches.inc();
+        m.acked.add(batch.len() as u64);
+        m.queue_depth.set(rx.len() as u64);
         summary.events += batch.len() as u64;
         summary.batches += 1;
         batch.clear();
@@ -229,7 +255,9 @@ mod tests {
                     .unwrap();
             }
         });
-        let summary = deliver(rx, vec![Box::new(w)]).await.unwrap();
+        let summary = deliver(rx, vec![Box::new(w)], Arc::default())
+            .await
+            .unwrap();
         sender.await.unwrap();
         assert_eq!(summary.events, 2500);
         assert!(summary.batches >= 3);
@@ -241,7 +269,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let (a, b) = (DummyWriter::default(), DummyWriter::default());
         let (wa, wb) = (a.written.clone(), b.written.clone());
-        let task = tokio::spawn(deliver(rx, vec![Box::new(a), Box::new(b)]));
+        let task = tokio::spawn(deliver(rx, vec![Box::new(a), Box::new(b)], Arc::default()));
         for i in 0..3000 {
             tx.send(DummyEvent::new("t", "r", i, 0.0).into())
                 .await
@@ -276,6 +304,7 @@ mod tests {
         let task = tokio::spawn(deliver(
             rx,
             vec![Box::new(DummyWriter::default()), Box::new(Broken)],
+            Arc::default(),
         ));
         let sender = tokio::spawn(async move {
             for i in 0..100_000 {
@@ -299,7 +328,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let w = DummyWriter::default();
         let written = w.written.clone();
-        let task = tokio::spawn(deliver(rx, vec![Box::new(w)]));
+        let task = tokio::spawn(deliver(rx, vec![Box::new(w)], Arc::default()));
         tx.send(DummyEvent::new("t", "r", 1, 0.0).into())
             .await
             .unwrap();

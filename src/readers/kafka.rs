@@ -19,21 +19,47 @@ use serde_json::Value;
 
 use crate::config::Settings;
 use crate::event::{DummyEvent, Event, JobEvent, ProbeEvent, schema};
+use crate::metrics::{ConsumerLag, Count, Flag, ReaderMetrics};
 
-/// What the consumer did; readable by a health view.
+/// What the consumer did, for its log lines and `/metrics` (the counters are its series in
+/// the reader metrics; `Default` counts for nobody).
 #[derive(Debug, Default)]
 pub struct ConsumerStats {
-    pub consumed: AtomicU64,
+    pub consumed: Count,
     pub written: AtomicU64,
-    pub dead_lettered: AtomicU64,
+    pub dead_lettered: Count,
     /// Fields of a newer minor version that we do not know and dropped.
-    pub unknown_fields_dropped: AtomicU64,
-    /// Messages behind the high watermark, summed over assigned partitions.
+    pub unknown_fields_dropped: Count,
+    /// Messages behind the high watermark, summed over assigned partitions (for the log).
     pub lag: AtomicI64,
+    /// The same per partition (`uptimer_consumer_lag`).
+    pub partition_lag: ConsumerLag,
 }
 
-/// Logs rebalances; librdkafka commits the stored offsets of revoked partitions itself.
-pub struct Context;
+impl ConsumerStats {
+    pub fn new(metrics: &ReaderMetrics, lag: &ConsumerLag) -> Self {
+        ConsumerStats {
+            consumed: metrics.events.clone(),
+            dead_lettered: metrics.dead_letters.clone(),
+            unknown_fields_dropped: metrics.unknown_fields_dropped.clone(),
+            partition_lag: lag.clone(),
+            ..ConsumerStats::default()
+        }
+    }
+}
+
+/// The reader's label in the reader metrics.
+pub const NAME: &str = "readers.kafka";
+
+/// How often the lag per partition is measured (one watermark request per partition).
+pub const LAG_EVERY: Duration = Duration::from_secs(5);
+
+/// Logs rebalances (librdkafka commits the stored offsets of revoked partitions itself) and
+/// marks the consumer ready once it has joined its group: any assignment, even of no
+/// partitions, means it is a member.
+pub struct Context {
+    joined: Flag,
+}
 
 impl ClientContext for Context {}
 
@@ -47,9 +73,13 @@ impl ConsumerContext for Context {
     fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
         match r {
             Rebalance::Assign(tpl) => {
+                self.joined.set(true);
                 tracing::info!(partitions = tpl.count(), "Kafka partitions assigned")
             }
-            Rebalance::Error(e) => tracing::warn!(error = %e, "Kafka rebalance error"),
+            Rebalance::Error(e) => {
+                self.joined.set(false);
+                tracing::warn!(error = %e, "Kafka rebalance error")
+            }
             Rebalance::Revoke(_) => {}
         }
     }
@@ -81,8 +111,9 @@ pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
     Ok((event, dropped))
 }
 
-/// The consumer of `KAFKA_READER_TOPIC` in `KAFKA_GROUP_ID`, storing offsets only when told.
-pub fn consumer(settings: &Settings) -> Result<StreamConsumer<Context>, String> {
+/// The consumer of `KAFKA_READER_TOPIC` in `KAFKA_GROUP_ID`, storing offsets only when told;
+/// `joined` is set once it is a member of its group.
+pub fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Context>, String> {
     let k = &settings.kafka;
     let mut c = ClientConfig::new();
     for (key, value) in k.client_properties() {
@@ -100,17 +131,19 @@ pub fn consumer(settings: &Settings) -> Result<StreamConsumer<Context>, String> 
     for (key, value) in &k.consumer_config {
         c.set(key, value);
     }
-    c.create_with_context(Context)
+    c.create_with_context(Context { joined })
         .map_err(|e| format!("cannot create the Kafka consumer: {e}"))
 }
 
-/// Reads how far the consumer is behind the high watermarks into `stats.lag`, and logs it.
+/// Reads how far the consumer is behind the high watermarks, per partition and in all.
 pub fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
     let Ok(positions) = consumer.position() else {
         return;
     };
     let mut lag = 0i64;
-    for e in positions.elements() {
+    let elements = positions.elements();
+    let mut per_partition = Vec::with_capacity(elements.len());
+    for e in &elements {
         let Some(pos) = e.offset().to_raw() else {
             continue;
         };
@@ -120,11 +153,14 @@ pub fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
         if let Ok((_, high)) =
             consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1))
         {
-            lag += (high - pos).max(0);
+            let behind = (high - pos).max(0);
+            lag += behind;
+            per_partition.push((e.topic(), e.partition(), behind as u64));
         }
     }
+    stats.partition_lag.report(&per_partition);
     stats.lag.store(lag, Ordering::Relaxed);
-    tracing::info!(lag, "consumer lag");
+    tracing::debug!(lag, "consumer lag");
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ use super::{Batching, WriteError, Writer};
 use crate::config::Settings;
 use crate::event::Event;
 use crate::kafka::{ensure_topics, producer_config};
+use crate::metrics::{Level, Metrics, WriterMetrics};
+
+const NAME: &str = "writers.kafka";
 
 /// Counters a health view can read.
 #[derive(Debug, Default)]
@@ -26,6 +29,9 @@ pub struct KafkaWriter {
     producer: FutureProducer,
     topic: String,
     pub stats: Arc<ProducerStats>,
+    metrics: WriterMetrics,
+    /// `uptimer_producer_queue_messages`: librdkafka's queue, after each batch.
+    queue: Level,
 }
 
 /// The message key: the target id for probe events (per-target order), else the uuid.
@@ -40,7 +46,9 @@ pub fn key(event: &Event) -> String {
 }
 
 impl KafkaWriter {
-    pub async fn new(settings: &Settings) -> Result<KafkaWriter, String> {
+    /// Up once the producer exists (a broker that cannot be reached shows as failed deliveries,
+    /// which mark the writer down until one succeeds).
+    pub async fn new(settings: &Settings, metrics: &Metrics) -> Result<KafkaWriter, String> {
         let k = &settings.kafka;
         k.require("writers.kafka").map_err(|e| e.to_string())?;
         let topic = k.writer_topic.clone().unwrap_or_default();
@@ -50,10 +58,14 @@ impl KafkaWriter {
         let producer: FutureProducer = producer_config(k, settings.event_format)
             .create()
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
+        let writer_metrics = metrics.writer(NAME);
+        writer_metrics.up.set(true);
         Ok(KafkaWriter {
             producer,
             topic,
             stats: Arc::default(),
+            metrics: writer_metrics,
+            queue: metrics.producer_queue(NAME),
         })
     }
 
@@ -81,7 +93,7 @@ impl KafkaWriter {
 #[async_trait::async_trait]
 impl Writer for KafkaWriter {
     fn name(&self) -> &'static str {
-        "writers.kafka"
+        NAME
     }
 
     fn batching(&self) -> Batching {
@@ -103,6 +115,8 @@ impl Writer for KafkaWriter {
             for &i in &pending {
                 futures.push((i, self.enqueue(&encoded[i].0, &encoded[i].1).await));
             }
+            self.queue
+                .set(self.producer.in_flight_count().max(0) as u64);
             let mut failed = Vec::new();
             for (i, f) in futures {
                 match f.await {
@@ -116,7 +130,13 @@ impl Writer for KafkaWriter {
                     Err(_) => failed.push(i),
                 }
             }
-            if !failed.is_empty() {
+            self.queue
+                .set(self.producer.in_flight_count().max(0) as u64);
+            if failed.is_empty() {
+                self.metrics.up.set(true);
+            } else {
+                self.metrics.failed();
+                self.metrics.retries.add(failed.len() as u64);
                 self.stats
                     .failed_attempts
                     .fetch_add(failed.len() as u64, Ordering::Relaxed);

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::config::{Settings, WriterPlugin};
 use crate::event::Event;
+use crate::metrics::Metrics;
 
 /// Why a batch could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -66,15 +67,27 @@ pub trait Writer: Send {
     }
 }
 
-/// The writer a plugin name selects, configured from the settings.
-pub async fn build(plugin: WriterPlugin, settings: &Settings) -> Result<Box<dyn Writer>, String> {
+/// The writer a plugin name selects, configured from the settings, recording into its series
+/// of `metrics` (a writer's `up` is its readiness: writers that depend on nothing are up).
+pub async fn build(
+    plugin: WriterPlugin,
+    settings: &Settings,
+    metrics: &Metrics,
+) -> Result<Box<dyn Writer>, String> {
+    let own = || metrics.writer(plugin.name());
     Ok(match plugin {
         #[cfg(feature = "kafka")]
-        WriterPlugin::Kafka => Box::new(kafka::KafkaWriter::new(settings).await?),
+        WriterPlugin::Kafka => Box::new(kafka::KafkaWriter::new(settings, metrics).await?),
         #[cfg(not(feature = "kafka"))]
         WriterPlugin::Kafka => return Err(crate::NO_KAFKA.into()),
-        WriterPlugin::Stdout => Box::new(stdout::StdoutWriter::new(settings.stdout_pretty)),
-        WriterPlugin::Dummy => Box::new(dummy::DummyWriter::default()),
+        WriterPlugin::Stdout => {
+            own().up.set(true);
+            Box::new(stdout::StdoutWriter::new(settings.stdout_pretty))
+        }
+        WriterPlugin::Dummy => {
+            own().up.set(true);
+            Box::new(dummy::DummyWriter::default())
+        }
         WriterPlugin::Sqlite => {
             let store = crate::store::SqliteStore::open_async(&settings.store)
                 .await
@@ -84,8 +97,8 @@ pub async fn build(plugin: WriterPlugin, settings: &Settings) -> Result<Box<dyn 
                 .register_configured(settings)
                 .await
                 .map_err(|e| e.to_string())?;
-            Box::new(sqlite::SqliteWriter::new(store))
+            Box::new(sqlite::SqliteWriter::new(store, own()))
         }
-        WriterPlugin::Postgres => Box::new(postgres::build(settings).await?),
+        WriterPlugin::Postgres => Box::new(postgres::build(settings, own()).await?),
     })
 }

@@ -89,7 +89,8 @@ impl Backlog {
                 st.spool_bytes += seg.bytes;
                 st.spool_events += n;
                 st.segments.push_back(seg);
-                health.spilled.store(st.spool_events, Ordering::Relaxed);
+                health.spooled(st.spool_events, st.spool_bytes);
+                health.spilled_total.add(n);
                 health
                     .buffered
                     .store(st.memory.len() as u64, Ordering::Relaxed);
@@ -170,9 +171,7 @@ async fn drain_step(core: &Core, backlog: &Arc<Backlog>, page: usize) -> Result<
                 st.segments.pop_front();
                 st.spool_bytes = st.spool_bytes.saturating_sub(seg.bytes);
                 st.spool_events = st.spool_events.saturating_sub(seg.events);
-                core.health
-                    .spilled
-                    .store(st.spool_events, Ordering::Relaxed);
+                core.health.spooled(st.spool_events, st.spool_bytes);
                 return Ok(());
             }
             Err(e) => {
@@ -203,9 +202,7 @@ async fn drain_step(core: &Core, backlog: &Arc<Backlog>, page: usize) -> Result<
         st.segments.pop_front();
         st.spool_bytes = st.spool_bytes.saturating_sub(seg.bytes);
         st.spool_events = st.spool_events.saturating_sub(seg.events);
-        core.health
-            .spilled
-            .store(st.spool_events, Ordering::Relaxed);
+        core.health.spooled(st.spool_events, st.spool_bytes);
         return Ok(());
     }
     let chunk: Vec<Value> = {

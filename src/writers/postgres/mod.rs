@@ -17,11 +17,12 @@ mod writer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::rejects::RejectSink;
 use crate::config::Settings;
+use crate::metrics::{Count, Level, Up, WriterMetrics};
 
 pub use writer::PostgresWriter;
 
@@ -48,6 +49,8 @@ pub struct Options {
     /// target is marked removed (see [`rollups::remove_unconfigured`]). None when the events
     /// come from elsewhere (the Kafka consumer knows no target list): nothing is removed.
     pub configured: Option<Vec<String>>,
+    /// The writer's series in the process's metrics.
+    pub metrics: WriterMetrics,
 }
 
 impl Default for Options {
@@ -57,28 +60,55 @@ impl Default for Options {
             rejects: None,
             tags: HashMap::new(),
             configured: None,
+            metrics: WriterMetrics::default(),
         }
     }
 }
 
-/// The writer's health, for logs and (later) `/metrics`.
+/// The writer's health, for logs and `/metrics` (each field is its series in the writer's
+/// [`WriterMetrics`]; `Health::default()` counts for nobody).
 #[derive(Debug, Default)]
 pub struct Health {
-    /// The last attempt to reach the database succeeded.
-    pub connected: AtomicBool,
+    /// The last attempt to reach the database succeeded (`uptimer_writer_up`, readiness).
+    pub connected: Up,
     /// Events waiting in memory for the database.
-    pub buffered: AtomicU64,
+    pub buffered: Level,
     /// Events waiting in the disk spool.
-    pub spilled: AtomicU64,
+    pub spilled: Level,
     /// Rows inserted.
-    pub written: AtomicU64,
+    pub written: Count,
     /// Events already stored (same uuid and time), skipped.
-    pub duplicates: AtomicU64,
+    pub duplicates: Count,
     /// Rows the database would not take, kept in the rejects sink.
-    pub rejected: AtomicU64,
+    pub rejected: Count,
+    /// Bytes in the disk spool.
+    pub spool_bytes: Level,
+    /// Events ever spilled to the disk spool.
+    pub spilled_total: Count,
+}
+
+impl From<&WriterMetrics> for Health {
+    fn from(m: &WriterMetrics) -> Self {
+        Health {
+            connected: m.up.clone(),
+            buffered: m.buffered.clone(),
+            spilled: m.spool_events.clone(),
+            written: m.events.clone(),
+            duplicates: m.duplicates.clone(),
+            rejected: m.rejected.clone(),
+            spool_bytes: m.spool_bytes.clone(),
+            spilled_total: m.spilled.clone(),
+        }
+    }
 }
 
 impl Health {
+    /// What the disk spool holds now.
+    fn spooled(&self, events: u64, bytes: u64) {
+        self.spilled.set(events);
+        self.spool_bytes.set(bytes);
+    }
+
     fn log(&self, what: &str) {
         tracing::info!(
             connected = self.connected.load(Ordering::Relaxed),
@@ -104,7 +134,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 const IN_FLIGHT: u32 = 2;
 
 /// `writers.postgres` from the settings: a prober source (spool), tags from the targets.
-pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
+pub async fn build(settings: &Settings, metrics: WriterMetrics) -> Result<PostgresWriter, String> {
     let tags = settings
         .targets
         .iter()
@@ -132,6 +162,7 @@ pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
             rejects,
             tags,
             configured,
+            metrics,
         },
     )
     .await

@@ -67,7 +67,7 @@ impl PostgresWriter {
         // A CA file that cannot be read is a configuration error now, not a retry loop later.
         opts.tls()?;
         let pool = opts.pool(settings.pool_size)?;
-        let health = Arc::new(Health::default());
+        let health = Arc::new(Health::from(&options.metrics));
         let rejects = options.rejects.unwrap_or_else(|| {
             Arc::new(RejectFile {
                 dir: data_dir.join("rejects"),
@@ -89,6 +89,7 @@ impl PostgresWriter {
                 return Err(PgError::Setup(format!("{url}: {e}")));
             }
             Err(e) => {
+                health.connected.store(false, Ordering::Relaxed);
                 tracing::warn!(database = %url, error = %e, "database unreachable at startup; events wait for it");
             }
         }
@@ -105,7 +106,7 @@ impl PostgresWriter {
                 st.spool_events += s.events;
                 st.segments.push_back(s);
             }
-            health.spilled.store(st.spool_events, Ordering::Relaxed);
+            health.spooled(st.spool_events, st.spool_bytes);
             if !st.segments.is_empty() {
                 tracing::info!(segments = st.segments.len(), bytes = st.spool_bytes, dir = %dir.display(), "spooled events from an earlier run will be written");
             }
