@@ -7,6 +7,7 @@ pub mod event;
 pub mod metrics;
 pub mod pipeline;
 pub mod readers;
+pub mod state;
 pub mod store;
 pub mod tls;
 pub mod web;
