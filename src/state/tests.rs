@@ -212,7 +212,10 @@ fn an_interval_beyond_the_calendar_never_turns_unknown_nor_panics() {
     let (mut st, _) = run("u");
     let huge = Duration::from_secs(u64::MAX / 2);
     assert_eq!(st.unknown_at(huge), None);
-    assert_eq!(st.apply(Input::Tick { interval: huge }, at(86_400 * 365 * 7000)), []);
+    assert_eq!(
+        st.apply(Input::Tick { interval: huge }, at(86_400 * 365 * 7000)),
+        []
+    );
     assert_eq!(st.status, Status::Up);
 }
 

@@ -119,7 +119,7 @@ async fn overview_filters_by_status_and_search_and_rejects_bad_values() {
     let (status, _, body) = get(&f.state, "/?status=sideways").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        body.contains("status: expected up, down, degraded or unknown"),
+        body.contains("status: expected up, down, flapping, unknown or paused"),
         "{body}"
     );
     let (_, _, body) = get(&f.state, &format!("/?q={}", "%3Cscript%3E")).await;
