@@ -211,7 +211,7 @@ async fn incidents_open_on_the_first_failure_and_close_on_the_next_pass() {
     let t = s.target("a").await.unwrap().unwrap();
     assert_eq!(
         t.status,
-        Status::Degraded,
+        Status::Flapping,
         "passed last, failed within the last 10"
     );
     assert_eq!(t.recent, "uuddduudu");
