@@ -214,6 +214,24 @@ pub fn unknown_at(last: OffsetDateTime, interval: Duration) -> Option<OffsetDate
 }
 
 impl TargetState {
+    /// A state as a store keeps it. A status it does not know (one an older version wrote,
+    /// such as "degraded") is read again from the strip of recent results.
+    pub fn restore(
+        status: Option<&str>,
+        last: Option<Last>,
+        recent: String,
+        incident: Option<OffsetDateTime>,
+    ) -> TargetState {
+        TargetState {
+            status: status
+                .and_then(Status::parse)
+                .unwrap_or_else(|| Status::of_recent(&recent)),
+            last,
+            recent,
+            incident,
+        }
+    }
+
     /// Whether `check` would be applied, and if not why.
     pub fn takes(&self, check: &Check) -> Result<(), Skip> {
         if self.status == Status::Paused {

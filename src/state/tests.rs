@@ -340,6 +340,16 @@ fn a_state_stored_without_a_uuid_takes_a_result_of_the_same_time() {
 }
 
 #[test]
+fn a_stored_state_of_an_older_version_is_read_from_its_strip() {
+    let st = TargetState::restore(Some("degraded"), None, "udu".into(), None);
+    assert_eq!(st.status, Status::Flapping);
+    let st = TargetState::restore(None, None, String::new(), None);
+    assert_eq!(st, TargetState::default());
+    let st = TargetState::restore(Some("paused"), None, "u".into(), None);
+    assert_eq!(st.status, Status::Paused, "a known status is kept");
+}
+
+#[test]
 fn step_is_apply_without_touching_the_input_state() {
     let (st, _) = run("uud");
     let input = result(600, true);

@@ -50,6 +50,8 @@ fn db(e: impl Into<PgError>) -> StoreError {
 /// minutes when the interval is unknown) is unknown, as a tick of the machine would make it (a
 /// test checks the numbers); a paused target stays paused. `$1` is now.
 const STATUS_SQL: &str = "CASE WHEN status = 'paused' THEN 'paused'
+    -- written by an older version still running during an upgrade
+    WHEN status = 'degraded' THEN 'flapping'
     WHEN last_event_time IS NULL
       OR last_event_time <= $1::timestamptz
          - (3 * coalesce(interval_s, 60) + 5) * interval '1 second'

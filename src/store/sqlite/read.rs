@@ -19,6 +19,8 @@ use crate::store::{
 /// and the grace (3 minutes when its interval is unknown) is unknown, as a tick of the machine
 /// would make it (a test checks the numbers); a paused target stays paused.
 const STATUS_SQL: &str = "CASE WHEN status = 'paused' THEN 'paused'
+    -- written by an older version still running during an upgrade
+    WHEN status = 'degraded' THEN 'flapping'
     WHEN last_event_time IS NULL
       OR last_event_time <= ?1 - 3 * coalesce(interval_s, 60) * 1000000 - 5000000
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
@@ -507,6 +509,26 @@ mod tests {
     use super::*;
     use crate::state::{Input, Last, Status, TargetState};
     use crate::store::{SECOND, from_micros};
+
+    /// A writer of an older version may still write "degraded" during an upgrade.
+    #[test]
+    fn a_degraded_row_reads_as_flapping() {
+        let c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&c).unwrap();
+        let now = now_micros();
+        c.execute(
+            "INSERT INTO targets (id, first_seen, last_seen, last_event_time, status)
+             VALUES ('t', 0, 0, ?1, 'degraded')",
+            [now],
+        )
+        .unwrap();
+        let sql: String = c
+            .query_row(&format!("SELECT {STATUS_SQL} FROM targets"), [now], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(sql, "flapping");
+    }
 
     /// The SQL's unknown is the machine's tick: silent for three intervals and the grace.
     #[test]

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::config::StoreSettings;
 use crate::event::{Event, ProbeEvent};
-use crate::state::{Check, Input, Last, Status, TargetState, Transition};
+use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
 use crate::store::{
     DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, StoreError, from_micros, now_micros, to_micros,
@@ -275,25 +275,22 @@ fn update_rollups(
 }
 
 /// A target's stored live state: the machine's state and the id of its open incident.
-pub(crate) fn load_state(
+fn load_state(
     last_time: Option<Micros>,
     last_uuid: Option<&str>,
     recent: String,
     status: Option<&str>,
     incident: Option<(i64, Micros)>,
 ) -> (TargetState, Option<i64>) {
-    let state = TargetState {
-        status: status
-            .and_then(Status::parse)
-            .unwrap_or_else(|| Status::of_recent(&recent)),
-        last: last_time.map(|t| Last {
-            time: from_micros(t),
-            uuid: last_uuid.and_then(|u| u.parse().ok()),
-        }),
-        recent,
-        incident: incident.map(|(_, started)| from_micros(started)),
-    };
-    (state, incident.map(|(id, _)| id))
+    let last = last_time.map(|t| Last {
+        time: from_micros(t),
+        uuid: last_uuid.and_then(|u| u.parse().ok()),
+    });
+    let started = incident.map(|(_, started)| from_micros(started));
+    (
+        TargetState::restore(status, last, recent, started),
+        incident.map(|(id, _)| id),
+    )
 }
 
 /// Moves each target's live state and incidents forward through its new events with the

@@ -19,11 +19,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use uuid::Uuid;
+
 use super::PgError;
-use crate::state::{Check, Input, Last, Status, TargetState, Transition};
+use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
 use crate::store::{DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, from_micros, to_micros};
-use uuid::Uuid;
 
 /// The longest error message kept in the live state and incidents (as the SQLite store).
 const MAX_ERROR: usize = 2000;
@@ -131,19 +132,13 @@ pub async fn lock_targets(c: &impl GenericClient, ids: &[String]) -> Result<Live
             let status: Option<&str> = r.get(4);
             let open: Option<i64> = r.get(5);
             let started: Option<OffsetDateTime> = r.get(6);
-            let state = TargetState {
-                status: status
-                    .and_then(Status::parse)
-                    .unwrap_or_else(|| Status::of_recent(&recent)),
-                last: r.get::<_, Option<OffsetDateTime>>(1).map(|time| Last {
-                    time,
-                    uuid: r.get(2),
-                }),
-                recent,
-                // An open incident whose row is gone (it cannot be: only ended ones are
-                // pruned) counts as none.
-                incident: open.and(started),
-            };
+            let last = r.get::<_, Option<OffsetDateTime>>(1).map(|time| Last {
+                time,
+                uuid: r.get(2),
+            });
+            // An open incident whose row is gone (it cannot be: only ended ones are pruned)
+            // counts as none.
+            let state = TargetState::restore(status, last, recent, open.and(started));
             (r.get(0), (state, open.filter(|_| started.is_some())))
         })
         .collect())
