@@ -44,7 +44,7 @@ fn since(from: OffsetDateTime, to: OffsetDateTime) -> Duration {
 impl Verdicts {
     /// Takes a probe result: its verdict, and its event's time and uuid.
     pub fn observe(&mut self, e: &ProbeEvent) -> Option<Change> {
-        let before = self.state.clone();
+        let before = self.state;
         let check = Check {
             time: e.envelope.event_time,
             uuid: e.envelope.uuid,

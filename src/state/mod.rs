@@ -15,8 +15,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod recent;
 #[cfg(test)]
 mod tests;
+
+pub use recent::Recent;
 
 /// How many of a target's latest results its strip of recent checks keeps.
 pub const RECENT_CHECKS: usize = 30;
@@ -70,15 +73,20 @@ impl Status {
         Status::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    /// The status a strip of recent results gives (`u` passed, `d` failed, oldest first).
-    pub fn of_recent(recent: &str) -> Status {
-        let tail = &recent.as_bytes()[recent.len().saturating_sub(FLAPPING_WINDOW)..];
-        match tail.last() {
+    /// The status the latest results give.
+    pub fn of(recent: Recent) -> Status {
+        match recent.latest() {
             None => Status::Unknown,
-            Some(b'd') => Status::Down,
-            Some(_) if tail.contains(&b'd') => Status::Flapping,
-            Some(_) => Status::Up,
+            Some(false) => Status::Down,
+            Some(true) if recent.failed_within(FLAPPING_WINDOW) => Status::Flapping,
+            Some(true) => Status::Up,
         }
+    }
+
+    /// The status a stored strip of recent results gives (`u` passed, `d` failed, oldest
+    /// first).
+    pub fn of_recent(strip: &str) -> Status {
+        Status::of(Recent::parse(strip))
     }
 
     /// Up or flapping: the latest result passed.
@@ -182,13 +190,13 @@ pub enum Skip {
     Paused,
 }
 
-/// One target's state: all a store keeps of it between results.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// One target's state: all a store keeps of it between results (a few dozen bytes, no heap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TargetState {
     pub status: Status,
     pub last: Option<Last>,
-    /// The latest results, oldest first, at most [`RECENT_CHECKS`]: `u` passed, `d` failed.
-    pub recent: String,
+    /// The latest results, at most [`RECENT_CHECKS`].
+    pub recent: Recent,
     /// When the open incident started, while one is open.
     pub incident: Option<OffsetDateTime>,
 }
@@ -199,7 +207,7 @@ pub fn step(
     input: Input,
     now: OffsetDateTime,
 ) -> (TargetState, Vec<Transition>) {
-    let mut next = state.clone();
+    let mut next = *state;
     let transitions = next.apply(input, now);
     (next, transitions)
 }
@@ -219,13 +227,14 @@ impl TargetState {
     pub fn restore(
         status: Option<&str>,
         last: Option<Last>,
-        recent: String,
+        recent: &str,
         incident: Option<OffsetDateTime>,
     ) -> TargetState {
+        let recent = Recent::parse(recent);
         TargetState {
             status: status
                 .and_then(Status::parse)
-                .unwrap_or_else(|| Status::of_recent(&recent)),
+                .unwrap_or_else(|| Status::of(recent)),
             last,
             recent,
             incident,
@@ -266,11 +275,8 @@ impl TargetState {
                 if self.takes(&check).is_err() {
                     return out;
                 }
-                self.recent.push(if check.up { 'u' } else { 'd' });
-                if self.recent.len() > RECENT_CHECKS {
-                    self.recent.drain(..self.recent.len() - RECENT_CHECKS);
-                }
-                self.status = Status::of_recent(&self.recent);
+                self.recent.push(check.up);
+                self.status = Status::of(self.recent);
                 self.last = Some(Last {
                     time: check.time,
                     uuid: Some(check.uuid),

@@ -62,7 +62,7 @@ fn a_first_passing_result_is_up_and_opens_nothing() {
     assert_eq!(st.status, Status::Up);
     assert_eq!(tr, [status(Status::Unknown, Status::Up)]);
     assert_eq!(st.incident, None);
-    assert_eq!(st.recent, "u");
+    assert_eq!(st.recent.to_string(), "u");
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn the_first_failed_result_opens_an_incident_and_the_next_success_closes_it() {
         ]
     );
     assert_eq!(st.incident, None);
-    assert_eq!(st.recent, "uddu");
+    assert_eq!(st.recent.to_string(), "uddu");
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn the_strip_keeps_the_last_thirty_results() {
     let strip = format!("d{}", "u".repeat(RECENT_CHECKS));
     let (st, _) = run(&strip);
     assert_eq!(st.recent.len(), RECENT_CHECKS);
-    assert!(!st.recent.contains('d'));
+    assert!(!st.recent.to_string().contains('d'));
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn pause_closes_the_open_incident_and_ignores_results_until_resumed() {
     );
     assert_eq!(st.incident, None);
     assert_eq!(st.apply(Input::Pause, at(310)), [], "paused twice: once");
-    let before = st.clone();
+    let before = st;
     let c = check(400, false);
     assert_eq!(st.takes(&c), Err(Skip::Paused));
     assert_eq!(st.apply(Input::Result(c), T0), []);
@@ -289,7 +289,7 @@ fn a_duplicate_changes_nothing() {
     let mut st = TargetState::default();
     let c = check(0, false);
     st.apply(Input::Result(c), T0);
-    let before = st.clone();
+    let before = st;
     assert_eq!(st.takes(&c), Err(Skip::Duplicate));
     assert_eq!(st.apply(Input::Result(c), T0), []);
     assert_eq!(st, before, "no second failed check, no strip entry");
@@ -298,7 +298,7 @@ fn a_duplicate_changes_nothing() {
 #[test]
 fn an_older_result_is_history_and_changes_nothing() {
     let (mut st, _) = run("uu");
-    let before = st.clone();
+    let before = st;
     let late = check(30, false);
     assert_eq!(st.takes(&late), Err(Skip::Older));
     assert_eq!(st.apply(Input::Result(late), T0), []);
@@ -320,7 +320,7 @@ fn results_of_the_same_time_apply_in_uuid_order() {
         "same time, later uuid: applied"
     );
     st.apply(Input::Result(c(b, false)), T0);
-    assert_eq!(st.recent, "ud");
+    assert_eq!(st.recent.to_string(), "ud");
     assert_eq!(st.takes(&c(a, true)), Err(Skip::Older));
 }
 
@@ -332,7 +332,7 @@ fn a_state_stored_without_a_uuid_takes_a_result_of_the_same_time() {
             time: T0,
             uuid: None,
         }),
-        recent: "u".into(),
+        recent: Recent::parse("u"),
         incident: None,
     };
     assert_eq!(st.takes(&check(0, true)), Ok(()));
@@ -341,11 +341,11 @@ fn a_state_stored_without_a_uuid_takes_a_result_of_the_same_time() {
 
 #[test]
 fn a_stored_state_of_an_older_version_is_read_from_its_strip() {
-    let st = TargetState::restore(Some("degraded"), None, "udu".into(), None);
+    let st = TargetState::restore(Some("degraded"), None, "udu", None);
     assert_eq!(st.status, Status::Flapping);
-    let st = TargetState::restore(None, None, String::new(), None);
+    let st = TargetState::restore(None, None, "", None);
     assert_eq!(st, TargetState::default());
-    let st = TargetState::restore(Some("paused"), None, "u".into(), None);
+    let st = TargetState::restore(Some("paused"), None, "u", None);
     assert_eq!(st.status, Status::Paused, "a known status is kept");
 }
 
@@ -354,7 +354,7 @@ fn step_is_apply_without_touching_the_input_state() {
     let (st, _) = run("uud");
     let input = result(600, true);
     let (next, tr) = step(&st, input, T0);
-    let mut applied = st.clone();
+    let mut applied = st;
     assert_eq!(applied.apply(input, T0), tr);
     assert_eq!(applied, next);
     assert_ne!(st, next);

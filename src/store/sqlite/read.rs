@@ -554,7 +554,7 @@ mod tests {
                     time: from_micros(last),
                     uuid: None,
                 }),
-                recent: "u".into(),
+                recent: crate::state::Recent::parse("u"),
                 incident: None,
             };
             let interval = std::time::Duration::from_micros(interval_us as u64);
@@ -565,7 +565,7 @@ mod tests {
                         r.get(0)
                     })
                     .unwrap();
-                let mut ticked = state.clone();
+                let mut ticked = state;
                 ticked.apply(Input::Tick { interval }, from_micros(now));
                 assert_eq!(
                     sql,

@@ -278,7 +278,7 @@ fn update_rollups(
 fn load_state(
     last_time: Option<Micros>,
     last_uuid: Option<&str>,
-    recent: String,
+    recent: &str,
     status: Option<&str>,
     incident: Option<(i64, Micros)>,
 ) -> (TargetState, Option<i64>) {
@@ -336,7 +336,7 @@ fn update_state(
                 Ok(load_state(
                     r.get(0)?,
                     uuid.as_deref(),
-                    recent,
+                    &recent,
                     status.as_deref(),
                     open.zip(started),
                 ))
@@ -387,7 +387,7 @@ fn update_state(
                 e.response_time_ms as i64,
                 e.error_kind.map(|k| k.as_str()),
                 e.error.as_deref().map(|s| truncate(s, 2000)),
-                state.recent,
+                state.recent.to_string(),
                 state.status.as_str(),
                 e.tls_cert_not_after.map(to_micros),
                 incident,

@@ -128,7 +128,7 @@ pub async fn lock_targets(c: &impl GenericClient, ids: &[String]) -> Result<Live
     Ok(rows
         .iter()
         .map(|r| {
-            let recent: String = r.get(3);
+            let recent: &str = r.get(3);
             let status: Option<&str> = r.get(4);
             let open: Option<i64> = r.get(5);
             let started: Option<OffsetDateTime> = r.get(6);
@@ -479,7 +479,7 @@ pub async fn apply(
             .collect();
         let kinds: Vec<Option<&str>> = saves.iter().map(|s| s.last.error_kind).collect();
         let errors: Vec<Option<&str>> = saves.iter().map(|s| s.last.error).collect();
-        let recent: Vec<&str> = saves.iter().map(|s| s.state.recent.as_str()).collect();
+        let recent: Vec<String> = saves.iter().map(|s| s.state.recent.to_string()).collect();
         let status: Vec<&str> = saves.iter().map(|s| s.state.status.as_str()).collect();
         let cert: Vec<Option<OffsetDateTime>> =
             saves.iter().map(|s| s.last.cert.map(from_micros)).collect();
