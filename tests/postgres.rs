@@ -815,7 +815,7 @@ fn postgres_migrate_command_applies_and_reports() {
     assert!(out.contains("Pending: 0"), "{out}");
     let (code, out, _) = run(&["down"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("rolled back 20261130120000"), "{out}");
+    assert!(out.contains("rolled back 20261201000000"), "{out}");
 
     // A bad URL: one line, password masked.
     let out = std::process::Command::new(bin)

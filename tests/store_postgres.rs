@@ -638,3 +638,37 @@ async fn postgres_store_interval_keeps_fractions_of_a_second() {
     let t = pg.target("fast").await.unwrap().unwrap();
     assert_eq!(t.interval_s, Some(1.999942));
 }
+
+/// Migration 20261201000000 renames the stored state "degraded" to "flapping" (and back when
+/// rolled back), so a target keeps its status across the upgrade.
+#[tokio::test]
+async fn postgres_store_degraded_rows_are_flapping_after_the_migration_and_back_after_down() {
+    let db = TestDb::new().await;
+    let mut c = migrated(&db.url).await;
+    let status = async |c: &Client| -> String {
+        c.query_one("SELECT status FROM targets WHERE id = 'flaps'", &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(
+        migrate::down(&mut c).await.unwrap().as_deref(),
+        Some("20261201000000_target_state_machine.sql")
+    );
+    c.execute(
+        "INSERT INTO targets (id, first_seen, last_seen, last_event_time, recent, status)
+         VALUES ('flaps', now(), now(), now(), 'udu', 'degraded')",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(migrate::up(&mut c).await.unwrap().len(), 1);
+    assert_eq!(status(&c).await, "flapping");
+    let pg = PostgresStore::open(&db.url, None, 2).await.unwrap();
+    assert_eq!(
+        pg.target("flaps").await.unwrap().unwrap().status,
+        Status::Flapping
+    );
+    migrate::down(&mut c).await.unwrap();
+    assert_eq!(status(&c).await, "degraded");
+}

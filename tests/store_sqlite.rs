@@ -211,7 +211,7 @@ async fn incidents_open_on_the_first_failure_and_close_on_the_next_pass() {
     let t = s.target("a").await.unwrap().unwrap();
     assert_eq!(
         t.status,
-        Status::Degraded,
+        Status::Flapping,
         "passed last, failed within the last 10"
     );
     assert_eq!(t.recent, "uuddduudu");
@@ -496,6 +496,13 @@ fn a_version_1_file_is_upgraded_and_its_rollups_keep_their_meaning() {
             [bucket],
         )
         .unwrap();
+        // A state stored under its old name.
+        c.execute(
+            "INSERT INTO targets (id, first_seen, last_seen, last_event_time, recent, status)
+             VALUES ('flaps', 0, 0, ?1, 'udu', 'degraded')",
+            [t],
+        )
+        .unwrap();
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = SqliteStore::open(&StoreSettings::with_path(path.clone())).unwrap();
@@ -523,7 +530,13 @@ fn a_version_1_file_is_upgraded_and_its_rollups_keep_their_meaning() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+    let flaps = rt.block_on(s.target("flaps")).unwrap().unwrap();
+    assert_eq!(
+        flaps.status,
+        Status::Flapping,
+        "degraded is called flapping"
+    );
 }
 
 fn free_port() -> u16 {
