@@ -5,7 +5,7 @@
 //! limit, paging), incidents, uptime, and targets that left the configuration. The contract is
 //! one async body run against each store.
 
-mod pg;
+mod support;
 
 use std::sync::Arc;
 
@@ -20,8 +20,10 @@ use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
 use uptimer::writers::Writer;
-use uptimer::writers::postgres::{Options, PostgresWriter, Source, migrate, partitions};
+use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 use uptimer::writers::sqlite::SqliteWriter;
+
+use support::pg;
 
 /// The targets of the fleet: (id, tags).
 const TARGETS: [(&str, &[&str]); 3] = [
@@ -49,13 +51,7 @@ fn check(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> Event {
     e.response_time_ms = ms;
     if up {
         e.status_code = 200;
-        e.phases_ms = Some(Phases {
-            dns: Some(1.0),
-            connect: Some(2.0),
-            tls: Some(3.0),
-            ttfb: Some(ms as f64 - 7.0),
-            transfer: Some(1.0),
-        });
+        e.phases_ms = Some(support::https_phases(ms));
     } else {
         // A refused connection: no status, no response, only the DNS phase happened.
         e.error_kind = Some(ErrorKind::ConnectRefused);
@@ -184,9 +180,7 @@ async fn sqlite_filled(events: &[Event]) -> Filled {
 
 async fn postgres_filled(events: &[Event]) -> Filled {
     let db = pg::TestDb::new().await;
-    let mut c = pg::connect(&db.url).await;
-    migrate::up(&mut c).await.expect("migrate up");
-    partitions::maintain(&mut c, None).await.unwrap();
+    drop(pg::migrated(&db.url).await);
     let dir = tempfile::tempdir().unwrap();
     let all = TARGETS.iter().map(|t| t.0.to_owned()).collect();
     let mut w = pg_writer(&db.url, dir.path(), Some(all)).await;
