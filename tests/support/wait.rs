@@ -57,6 +57,21 @@ pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) 
         .is_some()
 }
 
+/// Whether the plain `check` (an atomic counter, a flag) holds within `within`, sleeping on
+/// the runtime's timer; unlike an async closure, it can run inside a spawned task.
+pub async fn holds_within(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let mut pace = Pace::new(within);
+    loop {
+        if check() {
+            return true;
+        }
+        let Some(pause) = pace.next() else {
+            return false;
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
 /// The pauses between tries: short at first, then at most 200 ms; bounded by the deadline and
 /// by a number of tries (so a paused test clock cannot make it spin forever).
 struct Pace {
