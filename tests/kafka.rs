@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use support::kafka::{Broker, unique};
 use support::*;
 
@@ -119,6 +119,37 @@ fn produce(b: &Broker, topic: &str, payloads: &[&str]) {
     });
 }
 
+/// Sends one new event to each partition of `topic`; returns their uuids.
+fn mark_each_partition(b: &Broker, topic: &str) -> HashSet<String> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .unwrap();
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    assert!(partitions > 0, "{topic} has no partitions");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut marks = HashSet::new();
+        for partition in 0..partitions {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let payload = probe_event_0_2(&uuid);
+            let record = FutureRecord::<str, str>::to(topic)
+                .payload(&payload)
+                .partition(partition);
+            producer
+                .send(record, Duration::from_secs(10))
+                .await
+                .unwrap();
+            marks.insert(uuid);
+        }
+        marks
+    })
+}
+
 /// Up to `want` events from a running consumer's stdout, as many as come `within`.
 fn read_events(p: &Running, want: usize, within: Duration) -> Vec<serde_json::Value> {
     p.stdout_lines(want, within)
@@ -182,15 +213,17 @@ async fn probers_produce_and_a_consumer_reads_every_event_once() {
         }
         assert!(stderr.contains("consumer stopped"), "{stderr}");
 
-        // SIGTERM committed what was written: the same group starts after it. An event produced
-        // now is the first it reads; nothing before it is read again.
+        // SIGTERM committed what was written: the same group starts after it. One new event in
+        // each partition: they are the first it reads, as anything read again would come
+        // before the new event of its partition.
         let again = Running::spawn(uptimer(&consumer_env(&b, &topic, &group)));
-        let marker = uuid::Uuid::new_v4().to_string();
-        produce(&b, &topic, &[&probe_event_0_2(&marker)]);
-        let first = read_events(&again, 1, Duration::from_secs(60));
+        let marks = mark_each_partition(&b, &topic);
+        let read: HashSet<String> = read_events(&again, marks.len(), Duration::from_secs(60))
+            .iter()
+            .map(|e| e["uuid"].as_str().unwrap().to_owned())
+            .collect();
         let out = again.terminate();
-        assert_eq!(first.len(), 1, "{}", support::stderr(&out));
-        assert_eq!(first[0]["uuid"], marker.as_str(), "re-read: {first:?}");
+        assert_eq!(read, marks, "{}", support::stderr(&out));
     })
     .await
     .unwrap();
