@@ -701,11 +701,9 @@ fn running_hands_over_lines_as_they_come_and_terminate_sends_sigterm() {
 async fn get_speaks_plain_http_to_a_port() {
     let server = support::http_server().await;
     let port = server.addr.port();
-    let (whole, body) = tokio::task::spawn_blocking(move || {
-        (support::get(port, "/ok"), support::get_body(port, "/ok"))
-    })
-    .await
-    .unwrap();
+    let (whole, body) =
+        support::off_runtime(move || (support::get(port, "/ok"), support::get_body(port, "/ok")))
+            .await;
     let whole = whole.expect("an answer");
     assert!(
         whole.starts_with("HTTP/1.1 200") || whole.starts_with("HTTP/1.0 200"),
