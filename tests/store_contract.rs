@@ -5,7 +5,7 @@
 //! limit, paging), incidents, uptime, and targets that left the configuration. The contract is
 //! one async body run against each store.
 
-mod pg;
+mod support;
 
 use std::sync::Arc;
 
@@ -16,13 +16,14 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
-use uptimer::postgres::{migrate, partitions};
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
 use uptimer::writers::Writer;
 use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 use uptimer::writers::sqlite::SqliteWriter;
+
+use support::pg;
 
 /// The targets of the fleet: (id, tags).
 const TARGETS: [(&str, &[&str]); 3] = [
@@ -54,13 +55,7 @@ fn probe(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> ProbeEve
     e.response_time_ms = ms;
     if up {
         e.status_code = 200;
-        e.phases_ms = Some(Phases {
-            dns: Some(1.0),
-            connect: Some(2.0),
-            tls: Some(3.0),
-            ttfb: Some(ms as f64 - 7.0),
-            transfer: Some(1.0),
-        });
+        e.phases_ms = Some(support::https_phases(ms));
     } else {
         // A refused connection: no status, no response, only the DNS phase happened.
         e.error_kind = Some(ErrorKind::ConnectRefused);
@@ -194,9 +189,7 @@ async fn sqlite_filled(batches: &[Vec<Event>]) -> Filled {
 
 async fn postgres_filled(batches: &[Vec<Event>]) -> Filled {
     let db = pg::TestDb::new().await;
-    let mut c = pg::connect(&db.url).await;
-    migrate::up(&mut c).await.expect("migrate up");
-    partitions::maintain(&mut c, None).await.unwrap();
+    drop(pg::migrated(&db.url).await);
     let dir = tempfile::tempdir().unwrap();
     let all = TARGETS.iter().map(|t| t.0.to_owned()).collect();
     let mut w = pg_writer(&db.url, dir.path(), Some(all)).await;
