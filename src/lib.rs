@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod postgres;
 pub mod readers;
 pub mod secret;
+pub mod state;
 pub mod store;
 pub mod tls;
 pub mod web;

@@ -3,47 +3,12 @@
 mod support;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use support::*;
 
-fn uptimer(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
-    c.current_dir(dir);
-    // Only what a test sets reaches the binary.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PROBE_")
-            || k.ends_with("_PLUGIN")
-            || k.starts_with("DISTRIBUTED_")
-            || k == "LOG_LEVEL"
-        {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
-}
-
-/// Runs a blocking command off the async runtime so the test servers keep serving.
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,7 +59,7 @@ async fn probe_json_emits_valid_events_in_one_line_each() {
     ]);
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(1));
-    let events = lines(&out);
+    let events = json_lines(&out);
     assert_eq!(events.len(), 2);
     for e in &events {
         uptimer::event::schema::validate_event(e).unwrap();
@@ -107,14 +72,21 @@ async fn probe_handles_a_thousand_urls_concurrently() {
     let server = http_server().await;
     let dir = tmp();
     let mut c = uptimer(dir.path());
-    c.arg("probe").arg("--json");
-    c.args((0..1000).map(|i| server.url(&format!("/slow/200?n={i}"))));
-    let started = std::time::Instant::now();
-    let out = output(c).await;
+    c.args(["probe", "--json", "--timeout", "120"]);
+    c.args((0..1000).map(|i| server.url(&format!("/gate?n={i}"))));
+    let run = tokio::spawn(output(c));
+    // The gate holds every probe until it opens: one after another, only one would ever arrive.
+    wait_for_async(
+        "hundreds of probes in flight at once",
+        PATIENCE,
+        async || (server.at_gate() >= 500).then_some(()),
+    )
+    .await;
+    server.open_gate();
+    let out = run.await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(lines(&out).len(), 1000);
-    // 1000 probes of 200 ms each, one after another, would take 200 s.
-    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(json_lines(&out).len(), 1000);
+    assert_eq!(server.at_gate(), 1000);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -130,7 +102,7 @@ async fn without_subcommand_it_runs_from_the_environment_like_the_original() {
     .env("PROBE_INTERVAL", "-1");
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let events = lines(&out);
+    let events = json_lines(&out);
     assert_eq!(events.len(), 2);
     let by_path = |p: &str| events.iter().find(|e| e["path"] == p).unwrap();
     assert_eq!(by_path("/ok")["matches_regex"], true);
@@ -197,7 +169,7 @@ async fn run_with_a_config_file_and_check_config_masks_secrets() {
     c.args(["run", "--config"]).arg(&config);
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let events = lines(&out);
+    let events = json_lines(&out);
     assert_eq!(events[0]["name"], "api");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
     assert!(!stderr(&out).contains("hunter2"));
@@ -216,41 +188,48 @@ async fn run_with_a_config_file_and_check_config_masks_secrets() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_stops_probing_and_flushes_what_was_probed() {
+async fn sigterm_finishes_the_probe_in_flight_and_flushes_every_event() {
     let server = http_server().await;
     let dir = tmp();
     let mut c = uptimer(dir.path());
     c.env(
         "PROBE_URLS",
-        format!("[{}, {}]", server.url("/ok"), server.url("/slow/700")),
+        format!("[{}, {}]", server.url("/ok"), server.url("/gate")),
     )
     .env("PROBE_INTERVAL", "0.2")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let child = c.spawn().unwrap();
-    let pid = child.id();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    // Kill with SIGTERM while the slow probe is in flight.
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = output_of(child).await;
+    .env("LOG_LEVEL", "info");
+    let p = Running::spawn(c);
+    // Rounds of /ok go on while the /gate probe is held in flight.
+    wait_for_async(
+        "four probes of /ok and one at the gate",
+        PATIENCE,
+        async || (server.requests_to("/ok").len() >= 4 && server.at_gate() == 1).then_some(()),
+    )
+    .await;
+    sigterm(p.id());
+    let p = off_runtime(move || {
+        p.wait_for_stderr("the shutdown", PATIENCE, |l| l.contains("shutting down"));
+        p
+    })
+    .await;
+    // Only now does the probe in flight get its answer: shutdown waited for it.
+    server.open_gate();
+    let out = off_runtime(move || p.wait(PATIENCE)).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let events = lines(&out);
+    let events = json_lines(&out);
     let fast = events.iter().filter(|e| e["path"] == "/ok").count();
-    let slow = events.iter().filter(|e| e["path"] == "/slow/700").count();
+    let held: Vec<_> = events.iter().filter(|e| e["path"] == "/gate").collect();
     assert!(fast >= 4, "fast={fast}");
+    assert_eq!(held.len(), 1, "the probe in flight at SIGTERM is written");
+    assert_eq!(held[0]["status_code"], 200, "{}", held[0]);
     // Every request the server answered became an event on stdout.
-    assert_eq!(fast + slow, server.request_count(), "{}", stderr(&out));
+    assert_eq!(
+        fast + held.len(),
+        server.request_count(),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("uptimer stopped"));
-}
-
-async fn output_of(child: std::process::Child) -> Output {
-    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -263,7 +242,7 @@ async fn dummy_reader_and_writers_fan_out() {
         .env("QUEUE_PLUGIN", "queues.memory");
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let events = lines(&out);
+    let events = json_lines(&out);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["schema_title"], "DummyEvent");
     uptimer::event::schema::validate_event(&events[0]).unwrap();
@@ -318,14 +297,40 @@ fn schema_lists_and_prints_and_validate_reports_line_numbers() {
 }
 
 #[test]
-fn help_describes_every_command() {
-    let out = uptimer(&std::env::temp_dir())
-        .arg("--help")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["run", "probe", "check-config", "schema", "validate"] {
-        assert!(text.contains(cmd), "{text}");
+fn help_lists_every_command_and_each_has_its_own_help() {
+    let dir = tmp();
+    let out = uptimer(dir.path()).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    // The names in the Commands section, not words of the about text above it (which says
+    // "probes" and "run" too).
+    let (_, section) = text
+        .split_once("\nCommands:\n")
+        .unwrap_or_else(|| panic!("no Commands section: {text}"));
+    let listed: Vec<&str> = section
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for cmd in [
+        "run",
+        "serve",
+        "probe",
+        "check-config",
+        "schema",
+        "validate",
+        "migrate",
+        "healthcheck",
+    ] {
+        assert!(listed.contains(&cmd), "{cmd} is not listed: {text}");
+        let own = uptimer(dir.path()).args([cmd, "--help"]).output().unwrap();
+        assert_eq!(own.status.code(), Some(0), "{cmd}: {}", stderr(&own));
+        assert!(
+            stdout(&own).contains(&format!("Usage: uptimer {cmd}")),
+            "{cmd}: {}",
+            stdout(&own)
+        );
     }
 }
 
@@ -364,7 +369,7 @@ async fn bin_single_instance_sources_configuration_env_and_probes() {
     }
     let out = output(c2).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let events = lines(&out);
+    let events = json_lines(&out);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["status_code"], 200);
 }

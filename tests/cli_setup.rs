@@ -4,45 +4,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use support::*;
-
-fn uptimer(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
-    c.current_dir(dir);
-    // Only what a test sets reaches the binary.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PROBE_")
-            || k.ends_with("_PLUGIN")
-            || k.starts_with("DISTRIBUTED_")
-            || k.starts_with("WEB_")
-            || k == "LOG_LEVEL"
-            || k == "COLUMNS"
-        {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-/// Runs a blocking command off the async runtime so the test servers keep serving.
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn check_config_without_targets_fails_as_run_does() {
@@ -146,20 +111,13 @@ async fn run_logs_the_timeout_warning_at_startup() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains("timeout 2s"), "{}", stderr(&out));
     // Interval 1 s, timeout 2 s: warned once, then probing goes on.
-    let mut child = uptimer(dir.path())
-        .arg("run")
+    let mut c = uptimer(dir.path());
+    c.arg("run")
         .env("PROBE_URLS", server.url("/ok"))
         .env("PROBE_INTERVAL", "1")
-        .env("PROBE_TIMEOUT", "2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+        .env("PROBE_TIMEOUT", "2");
+    let p = Running::spawn(c);
+    let line = off_runtime(move || p.wait_for_stderr("a log line", PATIENCE, |_| true)).await;
     assert!(
         line.contains("WARN") && line.contains("timeout 2s") && line.contains("interval 1s"),
         "{line}"
@@ -232,64 +190,35 @@ fn schema_titles_are_case_insensitive() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn probe_streams_rows_as_they_arrive_within_the_width() {
+async fn probe_streams_each_row_as_it_arrives_within_the_width() {
     let server = http_server().await;
     let dir = tempfile::tempdir().unwrap();
     let long = server.url(&format!("/ok?{}", "x".repeat(200)));
-    let slow = server.url("/slow/4000");
-    let mut child = uptimer(dir.path())
-        .args(["probe", "--stream", "--width", "80", &slow, &long])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let (header, first, rest) = tokio::task::spawn_blocking(move || {
-        let mut lines = out.lines().map(Result::unwrap);
-        let header = lines.next().unwrap();
-        let first = lines.next().unwrap();
-        (header, first, lines.collect::<Vec<_>>())
+    let held = server.url("/gate");
+    let mut c = uptimer(dir.path());
+    c.args(["probe", "--stream", "--width", "80", "--timeout", "120"])
+        .args([&held, &long]);
+    let p = Running::spawn(c);
+    let (p, header, first) = off_runtime(move || {
+        let header = p.stdout_line(PATIENCE).expect("the header");
+        let first = p.stdout_line(PATIENCE).expect("a row while /gate is held");
+        (p, header, first)
     })
-    .await
-    .unwrap();
+    .await;
     assert!(header.starts_with("STATUS"), "{header}");
-    // The fast target's row comes first, its URL cut to fit; the slow one's follows.
+    // The fast target's row is out, its URL cut to fit, while the first target is held.
     assert!(first.starts_with("up"), "{first}");
     assert!(first.contains('…'), "{first}");
-    assert!(rest[0].contains("/slow/4000"), "{rest:?}");
+    server.open_gate();
+    let out = off_runtime(move || p.wait(PATIENCE)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rest: Vec<&str> = text.lines().skip(2).collect();
+    assert!(rest[0].contains("/gate"), "{rest:?}");
     assert_eq!(rest[1..], ["2/2 up"]);
-    assert_eq!(child.wait().unwrap().code(), Some(0));
-    for line in [&header, &first].into_iter().chain(&rest) {
+    for line in text.lines() {
         assert!(line.chars().count() <= 80, "{line}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn probe_streams_the_first_row_before_the_slow_one_ends() {
-    let server = http_server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = uptimer(dir.path())
-        .args(["probe", "--stream"])
-        .arg(server.url("/slow/5000"))
-        .arg(server.url("/ok"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let elapsed = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap(); // header
-        line.clear();
-        out.read_line(&mut line).unwrap();
-        assert!(line.contains("/ok"), "{line}");
-        started.elapsed()
-    })
-    .await
-    .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,35 +1,21 @@
 //! Probers → a real Kafka-protocol broker (tansu) → consumer, with the real binary.
 #![cfg(feature = "kafka")]
 
-#[path = "support/kafka.rs"]
-mod broker;
-mod pg;
 mod support;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use broker::{Broker, unique};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use support::kafka::{Broker, unique};
 use support::*;
 
 fn uptimer(envs: &[(&str, String)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
-    c.current_dir(std::env::temp_dir());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PROBE_")
-            || k.starts_with("KAFKA_")
-            || k.ends_with("_PLUGIN")
-            || k.starts_with("DISTRIBUTED_")
-        {
-            c.env_remove(k);
-        }
-    }
+    let mut c = support::uptimer(&std::env::temp_dir());
     c.env("LOG_LEVEL", "info")
         .env("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT");
     for (k, v) in envs {
@@ -108,42 +94,68 @@ fn postgres_consumer_env(
     env
 }
 
-/// Reads JSON lines from a child's stdout until `want` lines or the deadline.
-fn read_events(child: &mut Child, want: usize, within: Duration) -> Vec<serde_json::Value> {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + within;
-    let mut out = Vec::new();
-    while out.len() < want {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => out.push(serde_json::from_str(&line).unwrap()),
-            Err(_) => break,
-        }
-    }
-    out
+/// An event as the original's probers write it (probe-event 0.2.0).
+fn probe_event_0_2(uuid: &str) -> String {
+    format!(
+        r#"{{"schema_title": "ProbeEvent", "schema_version": "0.2.0", "uuid": "{uuid}", "event_time": "2021-01-15T12:34:56.123456+00:00", "protocol": "https", "hostname": "example.org", "port": 443, "path": "/", "status_code": 200, "response_time_ms": 87, "error": "", "regex": null, "matches_regex": null}}"#
+    )
 }
 
-fn stop(mut child: Child) -> std::process::Output {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("process did not stop on SIGTERM");
+/// Sends `payloads` to `topic`, in order, each acknowledged by the broker.
+fn produce(b: &Broker, topic: &str, payloads: &[&str]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        for payload in payloads {
+            let record = FutureRecord::<str, str>::to(topic).payload(payload);
+            producer
+                .send(record, Duration::from_secs(10))
+                .await
+                .unwrap();
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
+    });
+}
+
+/// Sends one new event to each partition of `topic`; returns their uuids.
+fn mark_each_partition(b: &Broker, topic: &str) -> HashSet<String> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .create()
+        .unwrap();
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    assert!(partitions > 0, "{topic} has no partitions");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut marks = HashSet::new();
+        for partition in 0..partitions {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let payload = probe_event_0_2(&uuid);
+            let record = FutureRecord::<str, str>::to(topic)
+                .payload(&payload)
+                .partition(partition);
+            producer
+                .send(record, Duration::from_secs(10))
+                .await
+                .unwrap();
+            marks.insert(uuid);
+        }
+        marks
+    })
+}
+
+/// Up to `want` events from a running consumer's stdout, as many as come `within`.
+fn read_events(p: &Running, want: usize, within: Duration) -> Vec<serde_json::Value> {
+    p.stdout_lines(want, within)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,13 +199,9 @@ async fn probers_produce_and_a_consumer_reads_every_event_once() {
         assert_eq!(produced.len(), 4);
 
         let group = unique("group");
-        let mut consumer = uptimer(&consumer_env(&b, &topic, &group))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let events = read_events(&mut consumer, 4, Duration::from_secs(60));
-        let out = stop(consumer);
+        let consumer = Running::spawn(uptimer(&consumer_env(&b, &topic, &group)));
+        let events = read_events(&consumer, 4, Duration::from_secs(60));
+        let out = consumer.terminate();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let consumed: HashSet<String> = events
             .iter()
@@ -205,15 +213,17 @@ async fn probers_produce_and_a_consumer_reads_every_event_once() {
         }
         assert!(stderr.contains("consumer stopped"), "{stderr}");
 
-        // SIGTERM committed what was written: the same group starts after it, nothing is re-read.
-        let mut again = uptimer(&consumer_env(&b, &topic, &group))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let replayed = read_events(&mut again, 1, Duration::from_secs(8));
-        stop(again);
-        assert!(replayed.is_empty(), "{replayed:?}");
+        // SIGTERM committed what was written: the same group starts after it. One new event in
+        // each partition: they are the first it reads, as anything read again would come
+        // before the new event of its partition.
+        let again = Running::spawn(uptimer(&consumer_env(&b, &topic, &group)));
+        let marks = mark_each_partition(&b, &topic);
+        let read: HashSet<String> = read_events(&again, marks.len(), Duration::from_secs(60))
+            .iter()
+            .map(|e| e["uuid"].as_str().unwrap().to_owned())
+            .collect();
+        let out = again.terminate();
+        assert_eq!(read, marks, "{}", support::stderr(&out));
     })
     .await
     .unwrap();
@@ -226,17 +236,12 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_originals_format_is_consum
         let topic = unique("events");
         b.create_topic(&topic, 1);
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", b.bootstrap()).create().unwrap();
-        let original = r#"{"schema_title": "ProbeEvent", "schema_version": "0.2.0", "uuid": "1c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", "event_time": "2021-01-15T12:34:56.123456+00:00", "protocol": "https", "hostname": "example.org", "port": 443, "path": "/", "status_code": 200, "response_time_ms": 87, "error": "", "regex": null, "matches_regex": null}"#;
+        let original = probe_event_0_2("1c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d");
         let wrong_schema = r#"{"schema_title": "ProbeEvent", "schema_version": "0.2.0", "uuid": "2c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", "event_time": "2021-01-15T12:34:56+00:00", "hostname": "h", "port": 70000, "status_code": 200, "response_time_ms": 1}"#;
-        rt.block_on(async {
-            for payload in ["not json at all", wrong_schema, original] {
-                producer.send(FutureRecord::<str, str>::to(&topic).payload(payload), Duration::from_secs(10)).await.unwrap();
-            }
-        });
-        let mut consumer = uptimer(&consumer_env(&b, &topic, &unique("group"))).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let events = read_events(&mut consumer, 1, Duration::from_secs(60));
-        let out = stop(consumer);
+        produce(&b, &topic, &["not json at all", wrong_schema, &original]);
+        let consumer = Running::spawn(uptimer(&consumer_env(&b, &topic, &unique("group"))));
+        let events = read_events(&consumer, 1, Duration::from_secs(60));
+        let out = consumer.terminate();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(events.len(), 1, "{stderr}");
         assert_eq!(events[0]["uuid"], "1c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d");
@@ -280,13 +285,9 @@ fn round_trip(b: &Broker, client: &[(&'static str, String)], urls: &str) {
     assert_eq!(produced, 2);
     let mut env = consumer_env(b, &topic, &unique("group"));
     env.extend(client.iter().cloned());
-    let mut consumer = uptimer(&env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let events = read_events(&mut consumer, 2, Duration::from_secs(60));
-    let out = stop(consumer);
+    let consumer = Running::spawn(uptimer(&env));
+    let events = read_events(&consumer, 2, Duration::from_secs(60));
+    let out = consumer.terminate();
     assert_eq!(events.len(), 2, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -347,19 +348,6 @@ async fn sasl_scram_authentication() {
     .unwrap();
 }
 
-/// Reads every line a child prints on stdout into a shared list (its produced events).
-fn collect_stdout(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let out = child.stdout.take().unwrap();
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    lines
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outage() {
     let server = http_server().await;
@@ -372,24 +360,16 @@ async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outag
     );
     let cluster = pg::PrivateCluster::start();
     let db = cluster.url();
+    drop(pg::migrated(&db).await);
     tokio::task::spawn_blocking(move || {
         let b = Broker::start();
         let topic = unique("events");
         let group = unique("group");
-        let migrate = Command::new(env!("CARGO_BIN_EXE_uptimer"))
-            .args(["migrate", "up", "--database-url", &db])
-            .output()
-            .unwrap();
-        assert!(
-            migrate.status.success(),
-            "{}",
-            String::from_utf8_lossy(&migrate.stderr)
-        );
 
         // Two probers, each with half of the targets, probing every 100 ms.
-        let mut probers: Vec<(Child, _)> = (0..2)
+        let probers: Vec<Running> = (0..2)
             .map(|index| {
-                let mut child = uptimer(&[
+                Running::spawn(uptimer(&[
                     ("WRITER_PLUGIN", "writers.kafka,writers.stdout".into()),
                     ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
                     ("KAFKA_WRITER_TOPIC", topic.clone()),
@@ -398,13 +378,7 @@ async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outag
                     ("DISTRIBUTED_WORKERS_ENABLED", "true".into()),
                     ("DISTRIBUTED_WORKERS_TOTAL", "2".into()),
                     ("DISTRIBUTED_WORKERS_INDEX", index.to_string()),
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-                let lines = collect_stdout(&mut child);
-                (child, lines)
+                ]))
             })
             .collect();
 
@@ -413,17 +387,12 @@ async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outag
             let mut env = postgres_consumer_env(&b, &topic, &group, &db, data_dir.path());
             // A restarted consumer takes over its predecessor's partitions at once.
             env.push(("KAFKA_GROUP_INSTANCE_ID", "consumer-1".to_owned()));
-            uptimer(&env)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            Running::spawn(uptimer(&env))
         };
-        let mut c = consumer();
+        let c = consumer();
         std::thread::sleep(Duration::from_secs(3));
         // A crash mid-stream: nothing is flushed, nothing is committed beyond what was written.
-        c.kill().unwrap();
-        c.wait().unwrap();
+        c.kill();
         std::thread::sleep(Duration::from_secs(1));
         let c = consumer();
         std::thread::sleep(Duration::from_secs(2));
@@ -434,12 +403,10 @@ async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outag
         std::thread::sleep(Duration::from_secs(2));
 
         let mut produced = HashSet::new();
-        for (child, lines) in probers.drain(..) {
-            let out = stop(child);
-            assert!(out.status.success());
-            std::thread::sleep(Duration::from_millis(200));
-            for line in lines.lock().unwrap().iter() {
-                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for prober in probers {
+            let out = prober.terminate();
+            assert!(out.status.success(), "{}", stderr(&out));
+            for v in json_lines(&out) {
                 produced.insert(v["uuid"].as_str().unwrap().to_owned());
             }
         }
@@ -462,21 +429,20 @@ async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outag
                     .unwrap();
                 (r.get::<_, i64>(0) as usize, r.get::<_, i64>(1) as usize)
             };
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let (rows, distinct) = count().await;
-                if rows >= produced.len() || Instant::now() > deadline {
-                    return (rows, distinct);
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            let mut last = (0, 0);
+            poll_async(Duration::from_secs(60), async || {
+                last = count().await;
+                (last.0 >= produced.len()).then_some(())
+            })
+            .await;
+            last
         });
-        let out = stop(c);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let out = c.terminate();
         assert_eq!(
             (rows, distinct),
             (produced.len(), produced.len()),
-            "{stderr}"
+            "{}",
+            stderr(&out)
         );
         let stored: HashSet<String> = rt.block_on(async {
             let client = pg::connect(&db).await;
@@ -497,13 +463,9 @@ async fn every_probed_uuid_lands_in_postgres_exactly_once_through_kill_and_outag
 #[tokio::test(flavor = "multi_thread")]
 async fn a_row_the_database_rejects_goes_to_the_dead_letter_topic_and_the_rest_is_written() {
     let db = pg::TestDb::new().await;
+    drop(pg::migrated(&db.url).await);
     let url = db.url.clone();
     tokio::task::spawn_blocking(move || {
-        let migrate = Command::new(env!("CARGO_BIN_EXE_uptimer"))
-            .args(["migrate", "up", "--database-url", &url])
-            .output()
-            .unwrap();
-        assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
         let b = Broker::start();
         let topic = unique("events");
         b.create_topic(&topic, 1);
@@ -517,18 +479,13 @@ async fn a_row_the_database_rejects_goes_to_the_dead_letter_topic_and_the_rest_i
         let too_slow = event("4c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", 3_000_000_000);
         let fine = event("5c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", 12);
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", b.bootstrap()).create().unwrap();
-        rt.block_on(async {
-            for payload in [&too_slow, &fine] {
-                producer.send(FutureRecord::<str, str>::to(&topic).payload(payload), Duration::from_secs(10)).await.unwrap();
-            }
-        });
+        produce(&b, &topic, &[&too_slow, &fine]);
         let data_dir = tempfile::tempdir().unwrap();
         let env = postgres_consumer_env(&b, &topic, &unique("group"), &url, data_dir.path());
-        let c = uptimer(&env).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let c = Running::spawn(uptimer(&env));
         let (payload, reason) = dead_letters(&rt, &b, &topic, 1).remove(0);
         let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-        let out = stop(c);
+        let out = c.terminate();
         assert_eq!(payload["uuid"], "4c6f0c2e-8a5d-4a3e-9b7f-2f1d4a5b6c7d", "{}", String::from_utf8_lossy(&out.stderr));
         assert!(reason.contains("probe_events"), "{reason}");
         let stored: Vec<String> = rt.block_on(async {
@@ -604,17 +561,6 @@ async fn original_event_format_sends_exactly_the_originals_fields() {
     .unwrap();
 }
 
-/// `GET path` on 127.0.0.1:`port`: the status line, headers and body, or None.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_consumer_with_metrics_listen_exports_its_lag_per_partition_and_is_ready_in_its_group() {
     tokio::task::spawn_blocking(|| {
@@ -640,31 +586,18 @@ async fn a_consumer_with_metrics_listen_exports_its_lag_per_partition_and_is_rea
                     .unwrap();
             }
         });
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = free_port();
         let mut env = consumer_env(&b, &topic, &unique("group"));
         env.push(("METRICS_LISTEN", format!("127.0.0.1:{port}")));
-        let mut consumer = uptimer(&env)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let events = read_events(&mut consumer, 2, Duration::from_secs(60));
+        let consumer = Running::spawn(uptimer(&env));
+        let events = read_events(&consumer, 2, Duration::from_secs(60));
         assert_eq!(events.len(), 2);
         // Everything was read: both partitions report a lag of 0 (measured every few seconds).
         let lag =
             |p: u32| format!("uptimer_consumer_lag{{topic=\"{topic}\",partition=\"{p}\"}} 0\n");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let metrics = loop {
-            let m = http_get(port, "/metrics").unwrap_or_default();
-            if m.contains(&lag(0)) && m.contains(&lag(1)) {
-                break m;
-            }
-            assert!(Instant::now() < deadline, "no lag per partition: {m}");
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let metrics = wait_for("a lag of 0 for both partitions", PATIENCE, || {
+            get(port, "/metrics").filter(|m| m.contains(&lag(0)) && m.contains(&lag(1)))
+        });
         for family in [
             "uptimer_dead_letters_total{reader=\"readers.kafka\"} 1\n",
             "uptimer_reader_events_total{reader=\"readers.kafka\"} 3\n",
@@ -676,12 +609,12 @@ async fn a_consumer_with_metrics_listen_exports_its_lag_per_partition_and_is_rea
             !metrics.contains("uptimer_probes_total"),
             "a consumer does not probe"
         );
-        let ready = http_get(port, "/readyz").unwrap_or_default();
+        let ready = get(port, "/readyz").unwrap_or_default();
         assert!(
             ready.starts_with("HTTP/1.0 200") && ready.ends_with("ready\n"),
             "{ready}"
         );
-        let out = stop(consumer);
+        let out = consumer.terminate();
         assert!(
             out.status.success(),
             "{}",

@@ -1,7 +1,6 @@
 //! writers.postgres and `uptimer migrate` against a real PostgreSQL: each test makes its own
 //! database (or its own private cluster when it stops the server) and drops it after.
 
-mod pg;
 mod support;
 
 use std::collections::{HashMap, HashSet};
@@ -20,20 +19,14 @@ use uptimer::postgres::{ConnectOptions, migrate, partitions};
 use uptimer::writers::Writer;
 use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 
-use pg::{PrivateCluster, TestDb, eventually};
+use support::pg::{self, PrivateCluster, TestDb, migrated};
+use support::{PATIENCE, eventually, holds_within};
 
 fn settings(url: &str) -> PostgresSettings {
     PostgresSettings {
         database_url: Some(DatabaseUrl::new(url)),
         ..PostgresSettings::default()
     }
-}
-
-async fn migrated(url: &str) -> Client {
-    let mut c = pg::connect(url).await;
-    migrate::up(&mut c).await.expect("migrate up");
-    partitions::maintain(&mut c, None).await.unwrap();
-    c
 }
 
 /// A probe event with every field set (even `i`) or only the original's (odd `i`).
@@ -623,10 +616,7 @@ async fn postgres_spooled_events_are_written_after_a_restart() {
     let c = migrated(&db.url).await;
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens there: the events wait in the spool.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let closed = support::free_port();
     let mut s = settings(&format!("postgres://postgres@127.0.0.1:{closed}/x"));
     s.shutdown_timeout = Duration::from_millis(300);
     let mut w = PostgresWriter::new(&s, dir.path(), Options::default())
@@ -715,11 +705,15 @@ async fn postgres_server_restarts_and_killed_connections_lose_and_duplicate_noth
         tokio::task::spawn_blocking(move || cl2.stop_server())
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        assert!(!h.connected.load(Ordering::Relaxed), "the writer noticed");
+        // It stays away until the writer has noticed and spooled what it could not write.
         assert!(
-            h.spilled.load(Ordering::Relaxed) > 0,
-            "events waited in the disk spool during the outage"
+            holds_within(PATIENCE, || {
+                !h.connected.load(Ordering::Relaxed) && h.spilled.load(Ordering::Relaxed) > 0
+            })
+            .await,
+            "the writer noticed the outage and spooled events: connected={}, spilled={}",
+            h.connected.load(Ordering::Relaxed),
+            h.spilled.load(Ordering::Relaxed)
         );
         tokio::task::spawn_blocking(move || cl.start_server())
             .await
@@ -782,21 +776,10 @@ async fn postgres_event_json_keys_all_have_a_column() {
 fn postgres_migrate_command_applies_and_reports() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(TestDb::new());
-    let bin = env!("CARGO_BIN_EXE_uptimer");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(bin)
-            .arg("migrate")
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("DATABASE_URL", &db.url)
-            .current_dir(std::env::temp_dir())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut all = vec!["migrate"];
+        all.extend(args);
+        uptimer(&all, &[("DATABASE_URL", db.url.as_str())])
     };
     let (code, out, _) = run(&["status"]);
     assert_eq!(code, Some(1), "{out}");
@@ -815,21 +798,19 @@ fn postgres_migrate_command_applies_and_reports() {
     assert!(out.contains("Pending: 0"), "{out}");
     let (code, out, _) = run(&["down"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("rolled back 20261130120000"), "{out}");
+    assert!(out.contains("rolled back 20261201000000"), "{out}");
 
     // A bad URL: one line, password masked.
-    let out = std::process::Command::new(bin)
-        .args([
+    let (code, _, err) = uptimer(
+        &[
             "migrate",
             "status",
             "--database-url",
             "postgres://u:hunter2@127.0.0.1:1/x",
-        ])
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("u:***@127.0.0.1:1/x"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
     drop(db);
@@ -927,21 +908,18 @@ async fn postgres_sslmode_require_verify_ca_and_verify_full_behave_like_libpq() 
     );
 }
 
+/// Runs the binary in a directory of its own: (exit code, stdout, stderr).
 fn uptimer(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_uptimer"));
-    cmd.args(args)
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("WRITER_PLUGIN");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
+    let out = support::uptimer(dir.path())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
     (
         out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        support::stdout(&out),
+        support::stderr(&out),
     )
 }
 
@@ -1085,13 +1063,12 @@ async fn postgres_shutdown_with_a_hung_server_spools_what_is_in_flight() {
     cluster.freeze(true);
     let batch = events(500, 100);
     w.write(&batch).await.unwrap();
-    let started = std::time::Instant::now();
-    w.close().await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "shutdown is bounded: {:?}",
-        started.elapsed()
-    );
+    // Shutdown gives up on the hung server after its 1 s timeout: without that, it would wait
+    // for the frozen server for ever.
+    tokio::time::timeout(PATIENCE, w.close())
+        .await
+        .expect("close ends while the server hangs")
+        .unwrap();
     assert_eq!(
         h.spilled.load(Ordering::Relaxed),
         500,

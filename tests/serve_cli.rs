@@ -4,36 +4,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use support::*;
 
-fn uptimer(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
-    c.current_dir(dir).stdin(Stdio::null());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PROBE_")
-            || k.ends_with("_PLUGIN")
-            || k.starts_with("WEB_")
-            || k.starts_with("SQLITE_")
-            || k == "LOG_LEVEL"
-            || k == "METRICS_LISTEN"
-        {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 fn run(mut c: Command) -> Output {
     c.output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -97,35 +73,21 @@ fn serve_reports_bad_flags_and_settings_in_one_line() {
 fn serve_writes_to_sqlite_by_default_and_serves_the_store_read_only_after() {
     let dir = tempfile::tempdir().unwrap();
     // Probing itself: /healthz of its own dashboard, once (PROBE_INTERVAL=-1).
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut c = uptimer(dir.path());
     c.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("PROBE_URLS", format!("http://127.0.0.1:{port}/healthz"))
         .env("PROBE_INTERVAL", "-1")
-        .env("DATA_DIR", "data")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
+        .env("DATA_DIR", "data");
+    let p = start_serve(c);
     let db = dir.path().join("data/uptimer.sqlite3");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        std::thread::sleep(Duration::from_millis(200));
-        if let Some(b) = get(port, "/api/v1/targets")
-            && b.contains("\"status\":\"up\"")
-        {
-            break b;
-        }
-        assert!(Instant::now() < deadline, "no up target via the API");
-    };
+    let body = wait_for("an up target via the API", PATIENCE, || {
+        get(port, "/api/v1/targets").filter(|b| b.contains("\"status\":\"up\""))
+    });
     assert!(body.contains("/healthz"), "{body}");
     assert!(db.is_file());
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    let out = p.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
 
     // The same file served read-only: no probing, same answers.
     let mut c = uptimer(dir.path());
@@ -135,41 +97,19 @@ fn serve_writes_to_sqlite_by_default_and_serves_the_store_read_only_after() {
         "data/uptimer.sqlite3",
         "--listen",
         &format!("127.0.0.1:{port}"),
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        std::thread::sleep(Duration::from_millis(200));
-        if get(port, "/api/v1/targets").is_some_and(|b| b.contains("/healthz")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "read-only serve did not answer");
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
+    ]);
+    let p = start_serve(c);
+    wait_for("the read-only serve's answer", PATIENCE, || {
+        get(port, "/api/v1/targets").filter(|b| b.contains("/healthz"))
+    });
+    let out = p.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
 fn run_with_writers_sqlite_fills_the_store_that_serve_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     // Probes a closed port once: a down event is still an event.
     let mut c = uptimer(dir.path());
     c.args(["run"])
@@ -189,51 +129,14 @@ fn run_with_writers_sqlite_fills_the_store_that_serve_reads() {
         "store/events.sqlite3",
         "--listen",
         &format!("127.0.0.1:{port}"),
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        std::thread::sleep(Duration::from_millis(200));
-        if let Some(b) = get(port, "/api/v1/incidents")
-            && b.contains("connect_refused")
-        {
-            break b;
-        }
-        assert!(Instant::now() < deadline, "no incident via the API");
-    };
+    ]);
+    let p = start_serve(c);
+    let body = wait_for("an incident via the API", PATIENCE, || {
+        get(port, "/api/v1/incidents").filter(|b| b.contains("connect_refused"))
+    });
     assert!(body.contains("\"total\":1"), "{body}");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// Stops `child` with SIGTERM and returns everything it wrote to stderr.
-fn terminate(mut child: Child, stderr: std::thread::JoinHandle<String>) -> String {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
-    let err = stderr.join().unwrap();
-    assert!(status.success(), "{status}: {err}");
-    err
-}
-
-/// Reads a child's stderr to the end on a thread of its own (a full pipe would block it).
-fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
-    let mut pipe = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = pipe.read_to_string(&mut s);
-        s
-    })
+    let out = p.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// The stderr lines that contain `text`.
@@ -255,41 +158,30 @@ async fn run_logs_one_info_line_per_state_change() {
         )
         .env("PROBE_INTERVAL", "0.5")
         .env("PROBE_TIMEOUT", "0.45")
-        .env("LOG_LEVEL", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let stderr = collect_stderr(&mut child);
-    // The events on stdout tell the test where the target is: (url, up).
-    let (tx, events) = mpsc::channel::<(String, bool)>();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            let url = v["url"].as_str().unwrap_or_default().to_owned();
-            if tx.send((url, v["up"] == true)).is_err() {
-                return;
+        .env("LOG_LEVEL", "info");
+    let p = Running::spawn(c);
+    // The events on stdout tell the test where the target is.
+    let watched = switch.clone();
+    let events = move |p: Running, up: bool, n: usize| {
+        let switch = watched.clone();
+        off_runtime(move || {
+            for _ in 0..n {
+                p.wait_for_stdout("an event of the switched target", PATIENCE, |l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["url"] == switch.as_str() && (v["up"] == true) == up
+                });
             }
-        }
-    });
-    // Waits for `n` events of the switched target that are `up`.
-    let wait_for = |up: bool, n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut seen = 0;
-        while seen < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let (url, is_up) = events.recv_timeout(left).expect("events from the target");
-            if url == switch && is_up == up {
-                seen += 1;
-            }
-        }
+            p
+        })
     };
-    wait_for(true, 2);
+    let p = events(p, true, 2).await;
     server.set_switch(503);
-    wait_for(false, 3);
+    let p = events(p, false, 3).await;
     server.set_switch(200);
-    wait_for(true, 3);
-    let err = terminate(child, stderr);
+    let p = events(p, true, 3).await;
+    let out = off_runtime(move || p.terminate()).await;
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
 
     let down = lines_with(&err, "target went down");
     assert_eq!(down.len(), 1, "{err}");
@@ -320,34 +212,17 @@ async fn run_logs_a_target_unknown_when_no_result_came_for_three_intervals() {
         .env("PROBE_URLS", server.url("/hang"))
         .env("PROBE_INTERVAL", "0.5")
         .env("PROBE_TIMEOUT", "7")
-        .env("LOG_LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let pipe = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(l) if l.contains("target is unknown") => break,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    // SIGKILL: a graceful stop would wait for the hanging probe's 7 s timeout.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let err = reader.join().unwrap();
+        .env("LOG_LEVEL", "info");
+    let p = Running::spawn(c);
+    let out = off_runtime(move || {
+        p.wait_for_stderr("the unknown line", PATIENCE, |l| {
+            l.contains("target is unknown")
+        });
+        // SIGKILL: a graceful stop would wait for the hanging probe's 7 s timeout.
+        p.kill()
+    })
+    .await;
+    let err = stderr(&out);
     let unknown = lines_with(&err, "target is unknown");
     assert_eq!(unknown.len(), 1, "{err}");
     assert!(
@@ -370,31 +245,22 @@ async fn serve_counts_and_logs_rounds_skipped_by_a_probe_that_overruns_its_inter
         .env("PROBE_INTERVAL", "0.4")
         .env("PROBE_TIMEOUT", "0.4")
         .env("DATA_DIR", "data")
-        .env("LOG_LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let stderr = collect_stderr(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let skipped = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let n = get(port, "/metrics").and_then(|body| {
-            body.lines()
+        .env("LOG_LEVEL", "info");
+    let p = off_runtime(move || start_serve(c)).await;
+    let skipped = off_runtime(move || {
+        wait_for("three skipped rounds counted", PATIENCE, || {
+            get(port, "/metrics")?
+                .lines()
                 .find_map(|l| l.strip_prefix("uptimer_scheduler_skipped_rounds_total "))
                 .and_then(|v| v.trim().parse::<u64>().ok())
-        });
-        if let Some(n) = n
-            && n >= 3
-        {
-            break n;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no skipped rounds counted: {n:?}"
-        );
-    };
+                .filter(|n| *n >= 3)
+        })
+    })
+    .await;
     assert!(skipped >= 3);
-    let err = terminate(child, stderr);
+    let out = off_runtime(move || p.terminate()).await;
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
     // Rate-limited: one line per target per minute, however many rounds were skipped.
     let lines = lines_with(&err, "rounds skipped");
     assert_eq!(lines.len(), 1, "{err}");
@@ -418,9 +284,7 @@ async fn read_only_serve_metrics_leave_out_the_counters_of_what_it_does_not_do()
         .env("PROBE_INTERVAL", "-1")
         .env("WRITER_PLUGIN", "writers.sqlite")
         .env("SQLITE_PATH", "store.sqlite3");
-    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap();
+    let out = output(c).await;
     assert!(out.status.success(), "{}", stderr(&out));
 
     let port = free_port();
@@ -431,25 +295,16 @@ async fn read_only_serve_metrics_leave_out_the_counters_of_what_it_does_not_do()
         "store.sqlite3",
         "--listen",
         &format!("127.0.0.1:{port}"),
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let stderr = collect_stderr(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Some(b) = get(port, "/metrics")
-            && b.contains("probe_success{")
-        {
-            break b;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "read-only serve did not answer /metrics"
-        );
-    };
-    terminate(child, stderr);
+    ]);
+    let (body, out) = off_runtime(move || {
+        let p = start_serve(c);
+        let body = wait_for("/metrics of the read-only serve", PATIENCE, || {
+            get(port, "/metrics").filter(|b| b.contains("probe_success{"))
+        });
+        (body, p.terminate())
+    })
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
     // The targets' last results are there, and what the process is...
     assert!(body.contains("uptimer_build_info{version=\""), "{body}");
     assert!(body.contains("probe_success{target="), "{body}");
@@ -468,31 +323,20 @@ async fn read_only_serve_metrics_leave_out_the_counters_of_what_it_does_not_do()
     }
 }
 
-/// The status line and body of `GET path`, once `ok` accepts them, within 20 s.
+/// The status line and body of `GET path`, once `ok` accepts them.
 fn get_until(port: u16, path: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(r) = get(port, path)
-            && ok(&r)
-        {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "GET {path}: {:?}",
-            get(port, path)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(&format!("GET {path}"), PATIENCE, || {
+        get(port, path).filter(|r| ok(r))
+    })
 }
 
-fn healthcheck(dir: &std::path::Path, addr: Option<&str>, env: Option<&str>) -> Output {
+async fn healthcheck(dir: &std::path::Path, addr: Option<&str>, env: Option<&str>) -> Output {
     let mut c = uptimer(dir);
     c.arg("healthcheck").args(addr);
     if let Some(e) = env {
         c.env("METRICS_LISTEN", e);
     }
-    run(c)
+    output(c).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -505,11 +349,8 @@ async fn run_with_metrics_listen_serves_metrics_health_and_readiness_and_healthc
     c.args(["run"])
         .env("PROBE_URLS", server.url("/ok"))
         .env("PROBE_INTERVAL", "0.2")
-        .env("METRICS_LISTEN", &addr)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let stderr_lines = collect_stderr(&mut child);
+        .env("METRICS_LISTEN", &addr);
+    let child = Running::spawn(c);
     let body = tokio::task::spawn_blocking(move || {
         get_until(port, "/metrics", |b| {
             b.contains("uptimer_events_acked_total{writer=\"writers.stdout\"} ")
@@ -543,29 +384,15 @@ async fn run_with_metrics_listen_serves_metrics_health_and_readiness_and_healthc
     );
 
     // Up: 0, by the address given or by METRICS_LISTEN (every interface = this host).
-    let d = dir.path().to_owned();
-    let (given, from_env) = tokio::task::spawn_blocking(move || {
-        (
-            healthcheck(&d, Some(&format!("127.0.0.1:{port}")), None),
-            healthcheck(&d, None, Some(&format!("0.0.0.0:{port}"))),
-        )
-    })
-    .await
-    .unwrap();
+    let given = healthcheck(dir.path(), Some(&format!("127.0.0.1:{port}")), None).await;
+    let from_env = healthcheck(dir.path(), None, Some(&format!("0.0.0.0:{port}"))).await;
     assert!(given.status.success(), "{}", stderr(&given));
     assert!(from_env.status.success(), "{}", stderr(&from_env));
-    terminate(child, stderr_lines);
+    child.terminate();
 
     // Nothing listening: 1 and one line saying so; no address at all: 2.
-    let d = dir.path().to_owned();
-    let (down, none) = tokio::task::spawn_blocking(move || {
-        (
-            healthcheck(&d, Some(&format!("127.0.0.1:{port}")), None),
-            healthcheck(&d, None, None),
-        )
-    })
-    .await
-    .unwrap();
+    let down = healthcheck(dir.path(), Some(&format!("127.0.0.1:{port}")), None).await;
+    let none = healthcheck(dir.path(), None, None).await;
     assert_eq!(down.status.code(), Some(1), "{}", stderr(&down));
     let err = stderr(&down);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -593,11 +420,8 @@ async fn readyz_names_a_writer_whose_database_is_away_while_healthz_stays_up() {
             format!("postgres://postgres@{}/uptimer", closed_port()),
         )
         .env("DATA_DIR", dir.path())
-        .env("METRICS_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let stderr_lines = collect_stderr(&mut child);
+        .env("METRICS_LISTEN", format!("127.0.0.1:{port}"));
+    let child = Running::spawn(c);
     let ready = tokio::task::spawn_blocking(move || {
         get_until(port, "/readyz", |r| r.contains("writers.postgres"))
     })
@@ -618,7 +442,7 @@ async fn readyz_names_a_writer_whose_database_is_away_while_healthz_stays_up() {
         ),
         "the failed connection is stamped: {metrics}"
     );
-    terminate(child, stderr_lines);
+    child.terminate();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -630,11 +454,8 @@ async fn serve_answers_readyz_on_its_listener_and_on_metrics_listen() {
     c.args(["serve", "--listen", &format!("127.0.0.1:{web}")])
         .env("SQLITE_PATH", "store.sqlite3")
         .env("PROBE_URLS", server.url("/ok"))
-        .env("METRICS_LISTEN", format!("127.0.0.1:{metrics}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let stderr_lines = collect_stderr(&mut child);
+        .env("METRICS_LISTEN", format!("127.0.0.1:{metrics}"));
+    let child = Running::spawn(c);
     let (on_web, on_metrics) = tokio::task::spawn_blocking(move || {
         (
             get_until(web, "/readyz", |r| r.starts_with("HTTP/1.0 200")),
@@ -650,5 +471,5 @@ async fn serve_answers_readyz_on_its_listener_and_on_metrics_listen() {
         m.contains("uptimer_writer_up{writer=\"writers.sqlite\"} 1"),
         "{m}"
     );
-    terminate(child, stderr_lines);
+    child.terminate();
 }

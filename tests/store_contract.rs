@@ -5,7 +5,7 @@
 //! limit, paging), incidents, uptime, and targets that left the configuration. The contract is
 //! one async body run against each store.
 
-mod pg;
+mod support;
 
 use std::sync::Arc;
 
@@ -16,13 +16,14 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
-use uptimer::postgres::{migrate, partitions};
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
 use uptimer::writers::Writer;
 use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 use uptimer::writers::sqlite::SqliteWriter;
+
+use support::pg;
 
 /// The targets of the fleet: (id, tags).
 const TARGETS: [(&str, &[&str]); 3] = [
@@ -40,6 +41,10 @@ const API_SLOW: i64 = 30;
 
 /// A check `ago` minutes (and 30 s) before `now`.
 fn check(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> Event {
+    probe(now, id, ago, up, ms).into()
+}
+
+fn probe(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> ProbeEvent {
     let t = now - time::Duration::minutes(ago) - time::Duration::seconds(30);
     let mut e = ProbeEvent::new(t, "https", &format!("{id}.example"), 443);
     e.path = "/".into();
@@ -50,13 +55,7 @@ fn check(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> Event {
     e.response_time_ms = ms;
     if up {
         e.status_code = 200;
-        e.phases_ms = Some(Phases {
-            dns: Some(1.0),
-            connect: Some(2.0),
-            tls: Some(3.0),
-            ttfb: Some(ms as f64 - 7.0),
-            transfer: Some(1.0),
-        });
+        e.phases_ms = Some(support::https_phases(ms));
     } else {
         // A refused connection: no status, no response, only the DNS phase happened.
         e.error_kind = Some(ErrorKind::ConnectRefused);
@@ -66,7 +65,7 @@ fn check(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> Event {
             ..Phases::default()
         });
     }
-    e.into()
+    e
 }
 
 /// api: up at 100 ms, refused once, slow once; db: up at 50 ms, then refused for its last 3
@@ -167,12 +166,17 @@ async fn pg_writer(
     .expect("writer starts")
 }
 
-async fn sqlite_filled(events: &[Event]) -> Filled {
+/// The writers' batches: 50 events each.
+fn in_batches(events: &[Event]) -> Vec<Vec<Event>> {
+    events.chunks(50).map(<[Event]>::to_vec).collect()
+}
+
+async fn sqlite_filled(batches: &[Vec<Event>]) -> Filled {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&StoreSettings::with_path(dir.path().join("s.sqlite3"))).unwrap();
     store.sync_targets(infos()).await.unwrap();
     let mut w = SqliteWriter::new(store.clone(), Default::default());
-    for batch in events.chunks(50) {
+    for batch in batches {
         w.write(batch).await.unwrap();
     }
     Filled {
@@ -183,15 +187,13 @@ async fn sqlite_filled(events: &[Event]) -> Filled {
     }
 }
 
-async fn postgres_filled(events: &[Event]) -> Filled {
+async fn postgres_filled(batches: &[Vec<Event>]) -> Filled {
     let db = pg::TestDb::new().await;
-    let mut c = pg::connect(&db.url).await;
-    migrate::up(&mut c).await.expect("migrate up");
-    partitions::maintain(&mut c, None).await.unwrap();
+    drop(pg::migrated(&db.url).await);
     let dir = tempfile::tempdir().unwrap();
     let all = TARGETS.iter().map(|t| t.0.to_owned()).collect();
     let mut w = pg_writer(&db.url, dir.path(), Some(all)).await;
-    for batch in events.chunks(50) {
+    for batch in batches {
         w.write(batch).await.unwrap();
     }
     w.close().await.unwrap();
@@ -236,7 +238,7 @@ fn micros(v: &Value) -> Micros {
 fn counts(v: &Value) -> (u64, u64, u64, u64) {
     let c = &v["counts"];
     let n = |k: &str| c[k].as_u64().unwrap();
-    (n("up"), n("down"), n("degraded"), n("unknown"))
+    (n("up"), n("down"), n("flapping"), n("unknown"))
 }
 
 /// Events: newest first by default (no from/to), limited, paged with `next`, windowed.
@@ -532,11 +534,196 @@ async fn contract(filled: Filled, now: OffsetDateTime) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_contract_sqlite() {
     let now = OffsetDateTime::now_utc();
-    contract(sqlite_filled(&fleet(now)).await, now).await;
+    contract(sqlite_filled(&in_batches(&fleet(now))).await, now).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_contract_postgres() {
     let now = OffsetDateTime::now_utc();
-    contract(postgres_filled(&fleet(now)).await, now).await;
+    contract(postgres_filled(&in_batches(&fleet(now))).await, now).await;
+}
+
+/// One unruly event stream in four batches, as a consumer replaying a topic may deliver it:
+/// batches out of time order inside, the same event twice (in one batch and in a later one),
+/// two events of one time told apart by their uuids, and events that arrive a batch after newer
+/// ones of their target. Base checks (ago 40 to 1 minutes): api fails at 30-28, 20 and 5
+/// (flapping at the end); db fails at 35 and 3-1 (down); blog always passes.
+fn unruly(now: OffsetDateTime) -> Vec<Vec<Event>> {
+    let base = |ago: i64| -> Vec<ProbeEvent> {
+        vec![
+            probe(now, "api", ago, ![30, 29, 28, 20, 5].contains(&ago), 100),
+            probe(now, "db", ago, ![35, 3, 2, 1].contains(&ago), 50),
+            probe(now, "blog", ago, true, 30),
+        ]
+    };
+    let minutes = |range: std::ops::RangeInclusive<i64>| -> Vec<ProbeEvent> {
+        range.rev().flat_map(base).collect()
+    };
+    let find = |events: &[ProbeEvent], id: &str, ago: i64| -> ProbeEvent {
+        let t = now - time::Duration::minutes(ago) - time::Duration::seconds(30);
+        events
+            .iter()
+            .find(|e| e.target.as_deref() == Some(id) && e.envelope.event_time == t)
+            .expect("a base check")
+            .clone()
+    };
+    let at = |mut e: ProbeEvent, uuid: uuid::Uuid, up: bool, shift_s: i64| {
+        e.envelope.uuid = uuid;
+        e.envelope.event_time += time::Duration::seconds(shift_s);
+        e.up = Some(up);
+        e
+    };
+
+    // Minutes 40-26, newest first, with two events twice in the batch.
+    let mut b1 = minutes(26..=40);
+    b1.reverse();
+    b1.insert(7, find(&b1, "api", 30));
+    b1.push(find(&b1, "db", 35));
+    // Minutes 25-11, interleaved out of order, and two events of the first batch again.
+    let mut b2 = minutes(11..=25);
+    let half = b2.len() / 2;
+    b2.rotate_left(half);
+    let (api29, db35) = (find(&b1, "api", 29), find(&b1, "db", 35));
+    b2.extend([api29, db35]);
+    // Minutes 10-1, newest first, and db twice more at times it already has: before its
+    // check of minute 3 (a uuid smaller than any random one: applied first) a failure, after its
+    // check of minute 2 (one larger) a pass, which ends that incident. (A uuid is an event's
+    // key in both stores: each one here is new.)
+    let mut b3 = minutes(1..=10);
+    b3.reverse();
+    let (db3, db2) = (find(&b3, "db", 3), find(&b3, "db", 2));
+    b3.push(at(db3, uuid::Uuid::from_u128(1), false, 0));
+    b3.push(at(db2, uuid::Uuid::from_u128(u128::MAX - 1), true, 0));
+    // A batch later: a failure of blog from 15 minutes ago and a pass of db between its last
+    // two checks (both history now), blog at the time of its last check with a small uuid
+    // (history) and with a large one (applied), and last batch's db check again.
+    let (blog15, db2, blog1, db1) = (
+        find(&b2, "blog", 15),
+        find(&b3, "db", 2),
+        find(&b3, "blog", 1),
+        find(&b3, "db", 1),
+    );
+    let b4 = vec![
+        at(blog15, uuid::Uuid::new_v4(), false, 15),
+        at(db2, uuid::Uuid::new_v4(), true, 15),
+        at(blog1.clone(), uuid::Uuid::from_u128(2), false, 0),
+        at(blog1, uuid::Uuid::max(), true, 0),
+        db1,
+    ];
+    [b1, b2, b3, b4]
+        .into_iter()
+        .map(|b| b.into_iter().map(Event::from).collect())
+        .collect()
+}
+
+/// What a store says of a target's live state and its incidents, ids aside.
+async fn live_and_incidents(store: &Arc<dyn Store>, now: Micros) -> Value {
+    let mut out = serde_json::Map::new();
+    for (id, _) in TARGETS {
+        let t = store.target(id).await.unwrap().expect("a stored target");
+        let uptime = store.uptime(id, now - 2 * HOUR, now + HOUR).await.unwrap();
+        out.insert(
+            id.to_owned(),
+            serde_json::json!({
+                "status": t.status,
+                "recent": t.recent,
+                "last_check": t.last_check,
+                "last_response_ms": t.last_response_ms,
+                "last_status_code": t.last_status_code,
+                "last_error_kind": t.last_error_kind,
+                "last_error": t.last_error,
+                "down_since": t.down_since,
+                "checks": [uptime.checks, uptime.up],
+            }),
+        );
+    }
+    let (incidents, total) = store
+        .incidents(uptimer::store::IncidentQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut incidents: Vec<Value> = incidents
+        .into_iter()
+        .map(|i| {
+            serde_json::json!([
+                i.target_id,
+                i.started_at,
+                i.ended_at,
+                i.failed_checks,
+                i.error_kind,
+                i.error,
+                i.end_reason
+            ])
+        })
+        .collect();
+    incidents.sort_by_key(|i| i.to_string());
+    assert_eq!(total as usize, incidents.len());
+    out.insert("incidents".into(), Value::Array(incidents));
+    Value::Object(out)
+}
+
+/// The target-state machine makes both stores agree: one unruly stream (out of order,
+/// duplicates, late events, equal times) through each store's real writer gives the same live
+/// states and incidents, and the ones the machine's rules say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_stores_keep_one_state_and_the_same_incidents() {
+    let now = OffsetDateTime::now_utc();
+    let stream = unruly(now);
+    let (sqlite, postgres) = (sqlite_filled(&stream).await, postgres_filled(&stream).await);
+    let now = to_micros(now);
+    let got = live_and_incidents(&sqlite.store, now).await;
+    assert_eq!(
+        got,
+        live_and_incidents(&postgres.store, now).await,
+        "sqlite (left) and postgres (right) disagree"
+    );
+
+    // And they agree on what the rules say.
+    let minute = |ago: i64| now - ago * MINUTE - 30 * uptimer::store::SECOND;
+    let incident = |id: &str, started: i64, ended: Option<i64>, failed: i64| {
+        serde_json::json!([
+            id,
+            minute(started),
+            ended.map(minute),
+            failed,
+            "connect_refused",
+            "connection refused",
+            null
+        ])
+    };
+    let mut want = vec![
+        incident("api", 30, Some(27), 3),
+        incident("api", 20, Some(19), 1),
+        incident("api", 5, Some(4), 1),
+        incident("db", 35, Some(34), 1),
+        // Opened by the failure of the same time with the smaller uuid, ended by the pass of
+        // the same time with the larger one.
+        incident("db", 3, Some(2), 3),
+        // Open: the late pass between minutes 2 and 1 is history.
+        incident("db", 1, None, 1),
+    ];
+    want.sort_by_key(|i| i.to_string());
+    assert_eq!(got["incidents"], Value::Array(want), "{got:#}");
+    assert_eq!(got["api"]["status"], "flapping", "{got:#}");
+    assert_eq!(got["db"]["status"], "down", "{got:#}");
+    assert_eq!(got["db"]["down_since"], minute(1), "{got:#}");
+    assert!(
+        got["db"]["recent"].as_str().unwrap().ends_with("udddud"),
+        "{got:#}"
+    );
+    assert_eq!(
+        got["blog"]["status"], "up",
+        "late failures are history: {got:#}"
+    );
+    assert_eq!(got["blog"]["recent"], "u".repeat(30), "{got:#}");
+    // The rollups count every event once, late ones included.
+    assert_eq!(got["api"]["checks"], serde_json::json!([40, 35]), "{got:#}");
+    assert_eq!(got["db"]["checks"], serde_json::json!([43, 38]), "{got:#}");
+    assert_eq!(
+        got["blog"]["checks"],
+        serde_json::json!([43, 41]),
+        "{got:#}"
+    );
 }

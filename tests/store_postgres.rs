@@ -3,18 +3,17 @@
 //! the same events, and `uptimer serve --store postgres://…` over HTTP. Each test makes its own
 //! database on the shared server and drops it after.
 
-mod pg;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio_postgres::Client;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
-use uptimer::postgres::{migrate, partitions};
+use uptimer::postgres::migrate;
 use uptimer::store::hist::Histogram;
 use uptimer::store::{
     HOUR, IncidentQuery, MINUTE, OverviewQuery, PostgresStore, Sort, SqliteStore, Status, Store,
@@ -23,14 +22,8 @@ use uptimer::store::{
 use uptimer::writers::Writer;
 use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 
-use pg::TestDb;
-
-async fn migrated(url: &str) -> Client {
-    let mut c = pg::connect(url).await;
-    migrate::up(&mut c).await.expect("migrate up");
-    partitions::maintain(&mut c, None).await.unwrap();
-    c
-}
+use support::pg::{TestDb, migrated};
+use support::{PATIENCE, free_port, get, off_runtime, start_serve, stderr, uptimer, wait_for};
 
 /// A writer that writes each batch before `write` returns (the Kafka consumer's mode), so
 /// batches arrive in the order they are given.
@@ -468,24 +461,6 @@ async fn postgres_store_answers_as_the_sqlite_store_for_the_same_events() {
     assert!(pg.target("nope").await.unwrap().is_none());
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_uptimer_serve_store_postgres_serves_the_dashboard_read_only() {
     let db = TestDb::new().await;
@@ -500,75 +475,63 @@ async fn postgres_store_uptimer_serve_store_postgres_serves_the_dashboard_read_o
     let before = (rollups(&c).await, state(&c).await);
 
     let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uptimer"));
-    cmd.current_dir(dir.path())
-        .args([
-            "serve",
-            "--store",
-            &db.url,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        // It must not probe, even when targets are configured.
-        .env("PROBE_URLS", "http://127.0.0.1:1/")
-        .env_remove("WRITER_PLUGIN")
-        .env_remove("WEB_AUTH_TOKEN")
-        .env_remove("WEB_AUTH_BASIC")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let api = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Some(b) = get(port, "/api/v1/targets")
-            && b.starts_with("HTTP/1.0 200")
-        {
-            break b;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "uptimer serve --store postgres:// did not answer"
-        );
-    };
+    let mut cmd = uptimer(dir.path());
+    cmd.args([
+        "serve",
+        "--store",
+        &db.url,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    // It must not probe, even when targets are configured.
+    .env("PROBE_URLS", "http://127.0.0.1:1/");
+    let (api, page, target, incidents, uptime, health, metrics, out) = off_runtime(move || {
+        let p = start_serve(cmd);
+        let api = wait_for("the API of serve --store postgres://", PATIENCE, || {
+            get(port, "/api/v1/targets").filter(|b| b.starts_with("HTTP/1.0 200"))
+        });
+        let answers = [
+            "/",
+            "/targets/target-0",
+            "/api/v1/incidents",
+            "/api/v1/targets/target-1/uptime",
+            "/healthz",
+            "/metrics",
+        ]
+        .map(|path| get(port, path).unwrap_or_else(|| panic!("no answer to {path}")));
+        let [page, target, incidents, uptime, health, metrics] = answers;
+        (
+            api,
+            page,
+            target,
+            incidents,
+            uptime,
+            health,
+            metrics,
+            p.terminate(),
+        )
+    })
+    .await;
     for k in 0..3 {
         assert!(api.contains(&format!("\"id\":\"target-{k}\"")), "{api}");
     }
     assert!(api.contains("\"status\":\"down\""), "{api}");
-    let page = get(port, "/").unwrap();
     assert!(page.starts_with("HTTP/1.0 200"), "{page}");
     assert!(page.contains("Target 1"), "{page}");
     assert!(
         !page.contains("<script>\"x\""),
         "hostile error text is escaped"
     );
-    let target = get(port, "/targets/target-0").unwrap();
     assert!(target.starts_with("HTTP/1.0 200"), "{target}");
-    let incidents = get(port, "/api/v1/incidents").unwrap();
     assert!(
         incidents.contains("\"target_id\":\"target-0\""),
         "{incidents}"
     );
-    let uptime = get(port, "/api/v1/targets/target-1/uptime").unwrap();
     assert!(uptime.starts_with("HTTP/1.0 200"), "{uptime}");
-    let health = get(port, "/healthz").unwrap();
     assert!(health.starts_with("HTTP/1.0 200"), "{health}");
-    let metrics = get(port, "/metrics").unwrap();
     assert!(metrics.contains("probe_success"), "{metrics}");
-
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "{err}");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
     assert!(!err.contains(&db.url) || !db.url.contains('@'), "{err}");
     // Read-only: nothing changed, nothing was probed.
     assert_eq!((rollups(&c).await, state(&c).await), before);
@@ -637,4 +600,38 @@ async fn postgres_store_interval_keeps_fractions_of_a_second() {
     let pg = PostgresStore::open(&db.url, None, 2).await.unwrap();
     let t = pg.target("fast").await.unwrap().unwrap();
     assert_eq!(t.interval_s, Some(1.999942));
+}
+
+/// Migration 20261201000000 renames the stored state "degraded" to "flapping" (and back when
+/// rolled back), so a target keeps its status across the upgrade.
+#[tokio::test]
+async fn postgres_store_degraded_rows_are_flapping_after_the_migration_and_back_after_down() {
+    let db = TestDb::new().await;
+    let mut c = migrated(&db.url).await;
+    let status = async |c: &Client| -> String {
+        c.query_one("SELECT status FROM targets WHERE id = 'flaps'", &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(
+        migrate::down(&mut c).await.unwrap().as_deref(),
+        Some("20261201000000_target_state_machine.sql")
+    );
+    c.execute(
+        "INSERT INTO targets (id, first_seen, last_seen, last_event_time, recent, status)
+         VALUES ('flaps', now(), now(), now(), 'udu', 'degraded')",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(migrate::up(&mut c).await.unwrap().len(), 1);
+    assert_eq!(status(&c).await, "flapping");
+    let pg = PostgresStore::open(&db.url, None, 2).await.unwrap();
+    assert_eq!(
+        pg.target("flaps").await.unwrap().unwrap().status,
+        Status::Flapping
+    );
+    migrate::down(&mut c).await.unwrap();
+    assert_eq!(status(&c).await, "degraded");
 }

@@ -2,15 +2,19 @@
 //! and concurrent writers, incidents from up→down transitions, retention, and the queries the
 //! dashboard runs.
 
+mod support;
+
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uptimer::config::StoreSettings;
-use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::event::{ErrorKind, Event, ProbeEvent};
 use uptimer::store::{
     DAY, HOUR, IncidentQuery, MINUTE, OverviewQuery, Sort, SqliteStore, Status, Store, to_micros,
 };
+
+use support::*;
 
 fn store(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(&StoreSettings::with_path(
@@ -31,13 +35,7 @@ fn event(target: &str, t: OffsetDateTime, up: bool, ms: u64) -> Event {
         e.error_kind = Some(ErrorKind::HttpStatus);
         e.error = Some("unexpected status 503".into());
     }
-    e.phases_ms = Some(Phases {
-        dns: Some(1.0),
-        connect: Some(2.0),
-        tls: Some(3.0),
-        ttfb: Some(ms as f64 - 7.0),
-        transfer: Some(1.0),
-    });
+    e.phases_ms = Some(https_phases(ms));
     e.tls_cert_not_after = Some(datetime!(2027-01-01 0:00 UTC));
     e.into()
 }
@@ -211,7 +209,7 @@ async fn incidents_open_on_the_first_failure_and_close_on_the_next_pass() {
     let t = s.target("a").await.unwrap().unwrap();
     assert_eq!(
         t.status,
-        Status::Degraded,
+        Status::Flapping,
         "passed last, failed within the last 10"
     );
     assert_eq!(t.recent, "uuddduudu");
@@ -496,6 +494,13 @@ fn a_version_1_file_is_upgraded_and_its_rollups_keep_their_meaning() {
             [bucket],
         )
         .unwrap();
+        // A state stored under its old name.
+        c.execute(
+            "INSERT INTO targets (id, first_seen, last_seen, last_event_time, recent, status)
+             VALUES ('flaps', 0, 0, ?1, 'udu', 'degraded')",
+            [t],
+        )
+        .unwrap();
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = SqliteStore::open(&StoreSettings::with_path(path.clone())).unwrap();
@@ -523,26 +528,13 @@ fn a_version_1_file_is_upgraded_and_its_rollups_keep_their_meaning() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(port: u16, path: &str) -> Option<serde_json::Value> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let body = out.split_once("\r\n\r\n")?.1;
-    serde_json::from_str(body).ok()
+    assert_eq!(version, 3);
+    let flaps = rt.block_on(s.target("flaps")).unwrap().unwrap();
+    assert_eq!(
+        flaps.status,
+        Status::Flapping,
+        "degraded is called flapping"
+    );
 }
 
 /// `uptimer serve` with `urls`, until `done` holds for an API answer (then stopped).
@@ -552,39 +544,20 @@ fn serve_until(
     path: &str,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    use std::process::{Command, Stdio};
     let port = free_port();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
-    c.current_dir(dir).stdin(Stdio::null());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PROBE_") || k.ends_with("_PLUGIN") || k.starts_with("WEB_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = uptimer(dir);
     c.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("PROBE_URLS", urls)
         .env("PROBE_INTERVAL", "-1")
-        .env("DATA_DIR", "data")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let found = loop {
-        std::thread::sleep(Duration::from_millis(200));
-        if let Some(v) = get(port, path)
-            && done(&v)
-        {
-            break Some(v);
-        }
-        if std::time::Instant::now() > deadline {
-            break None;
-        }
-    };
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
-    found.unwrap_or_else(|| panic!("uptimer serve never answered {path} as expected"))
+        .env("DATA_DIR", "data");
+    let p = start_serve(c);
+    let found = wait_for(&format!("{path} as expected"), PATIENCE, || {
+        let body = get_body(port, path)?;
+        serde_json::from_str(&body).ok().filter(|v| done(v))
+    });
+    let out = p.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
+    found
 }
 
 #[test]
@@ -647,7 +620,6 @@ fn serve_marks_targets_no_longer_configured_removed_and_closes_their_incidents()
 /// no longer configured removed, as `serve` does.
 #[test]
 fn run_with_the_sqlite_writer_marks_targets_no_longer_configured_removed() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let closed = free_port();
     let (a, b) = (
@@ -655,14 +627,7 @@ fn run_with_the_sqlite_writer_marks_targets_no_longer_configured_removed() {
         format!("http://127.0.0.1:{closed}/b"),
     );
     let run = |urls: &str| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_uptimer"));
-        c.current_dir(dir.path()).stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("PROBE_") || k.ends_with("_PLUGIN") {
-                c.env_remove(k);
-            }
-        }
-        let out = c
+        let out = uptimer(dir.path())
             .arg("run")
             .env("WRITER_PLUGIN", "writers.sqlite")
             .env("PROBE_URLS", urls)
@@ -670,11 +635,7 @@ fn run_with_the_sqlite_writer_marks_targets_no_longer_configured_removed() {
             .env("DATA_DIR", "data")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", stderr(&out));
     };
     run(&format!("[{a}, {b}]"));
     run(&a);

@@ -5,6 +5,7 @@ mod support;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use support::{CertKind, TestCa, TestServer};
+use support::{CertKind, Running, TestCa, TestServer, poll, wait_for, wait_for_async};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::TlsConnector;
@@ -160,14 +161,7 @@ async fn http_ok_on_ipv4() {
 
 #[tokio::test]
 async fn http_ok_on_ipv6() {
-    let bind = SocketAddr::from((Ipv6Addr::LOCALHOST, 0));
-    let server = match support::try_http_server_on(bind).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("skipping IPv6 test: cannot bind [::1]: {e}");
-            return;
-        }
-    };
+    let server = support::http_server_v6().await;
     assert_eq!(
         server.url("/ok"),
         format!("http://[::1]:{}/ok", server.addr.port())
@@ -244,16 +238,19 @@ async fn http_slow_routes() {
     assert_eq!((r.status, r.text().as_str()), (200, "slow"));
     assert!(start.elapsed() >= Duration::from_millis(300));
 
-    // Headers arrive at once, the body only later.
+    // Headers arrive while the body is still held back; the body only after its delay. (The
+    // delay is long so that a busy machine's slowness cannot pass for held-back headers.)
+    let delay = Duration::from_millis(1500);
     let start = Instant::now();
     let tcp = TcpStream::connect(server.addr).await.unwrap();
-    let resp = bounded(h1_request(tcp, "x", "/slow-body/400", &[]))
+    let resp = bounded(h1_request(tcp, "x", "/slow-body/1500", &[]))
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(start.elapsed() < Duration::from_millis(300), "headers late");
+    let headers_at = start.elapsed();
+    assert!(headers_at < delay, "the headers waited for the body");
     let r = bounded(collect(resp)).await;
-    assert!(start.elapsed() >= Duration::from_millis(400), "body early");
+    assert!(start.elapsed() >= delay, "body early");
     assert_eq!(r.text(), "slow body");
 
     // /hang never answers.
@@ -299,25 +296,41 @@ async fn dropping_server_shuts_it_down() {
     // A request stuck in /hang is aborted when the server goes away.
     let tcp = TcpStream::connect(addr).await.unwrap();
     let pending = tokio::spawn(h1_request(tcp, "x", "/hang", &[]));
-    bounded(async {
-        while server.requests().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    wait_for_async("the request at the server", LIMIT, async || {
+        (!server.requests().is_empty()).then_some(())
     })
     .await;
     drop(server);
     let result = bounded(pending).await.unwrap();
     assert!(result.is_err(), "hanging request should fail after drop");
 
-    bounded(async {
-        loop {
-            match TcpStream::connect(addr).await {
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+    wait_for_async("connections refused", LIMIT, async || {
+        let refused = TcpStream::connect(addr)
+            .await
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+        refused.then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn gate_holds_requests_until_opened_then_lets_all_through() {
+    let server = support::http_server().await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let mut held = tokio::spawn(h1_request(tcp, "x", "/gate", &[]));
+    wait_for_async("the request at the gate", LIMIT, async || {
+        (server.at_gate() == 1).then_some(())
+    })
+    .await;
+    let early = tokio::time::timeout(Duration::from_millis(300), &mut held).await;
+    assert!(early.is_err(), "/gate answered before it was opened");
+    server.open_gate();
+    let r = bounded(async { collect(held.await.unwrap().unwrap()).await }).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "gate open"));
+    // Open it stays.
+    let r = get(&server, "/gate?again", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(server.at_gate(), 2);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -601,16 +614,16 @@ async fn dns_server_answers() {
 
     assert_eq!(dns.queries(), 5);
 
-    if dns.tcp {
-        let msg = tcp_ask(dns.addr, "known.test.", RecordType::A).await;
-        assert_eq!(msg.answers.len(), 1);
-        assert_eq!(msg.answers[0].data, RData::A(A(v4)));
-        let msg = tcp_ask(dns.addr, "nope.test.", RecordType::A).await;
-        assert_eq!(msg.metadata.response_code, ResponseCode::NXDomain);
-        assert_eq!(dns.queries(), 7);
-    } else {
-        eprintln!("DNS server has no TCP listener; skipping TCP part");
-    }
+    assert!(
+        dns.tcp,
+        "no port was free for both UDP and TCP: the TCP half is untested"
+    );
+    let msg = tcp_ask(dns.addr, "known.test.", RecordType::A).await;
+    assert_eq!(msg.answers.len(), 1);
+    assert_eq!(msg.answers[0].data, RData::A(A(v4)));
+    let msg = tcp_ask(dns.addr, "nope.test.", RecordType::A).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(dns.queries(), 7);
 }
 
 /// The crate's own resolver library (hickory-resolver) accepts the harness's answers.
@@ -644,4 +657,60 @@ async fn dns_server_works_with_hickory_resolver() {
         .expect_err("unknown.test must not resolve");
     eprintln!("unknown.test -> {err}");
     assert!(dns.queries() >= 2);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Processes, ports, waiting
+// ----------------------------------------------------------------------------------------------
+
+#[test]
+fn poll_returns_the_first_value_and_gives_up_after_its_deadline() {
+    let mut tries = 0;
+    let found = poll(LIMIT, || {
+        tries += 1;
+        (tries == 3).then_some(tries)
+    });
+    assert_eq!(found, Some(3));
+    let start = Instant::now();
+    assert_eq!(poll(Duration::from_millis(100), || None::<()>), None);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    let failed = std::panic::catch_unwind(|| wait_for("nothing", Duration::ZERO, || None::<()>));
+    assert!(
+        failed.is_err(),
+        "wait_for fails the test when the time is up"
+    );
+}
+
+#[test]
+fn running_hands_over_lines_as_they_come_and_terminate_sends_sigterm() {
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        "trap 'echo stopping >&2; echo bye; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+    ]);
+    let p = Running::spawn(c);
+    let line = p.wait_for_stdout("the ready line", LIMIT, |l| l == "ready");
+    assert_eq!(line, "ready");
+    let out = p.terminate();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(support::stdout(&out), "ready\nbye\n");
+    assert_eq!(support::stderr(&out), "stopping\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_speaks_plain_http_to_a_port() {
+    let server = support::http_server().await;
+    let port = server.addr.port();
+    let (whole, body) =
+        support::off_runtime(move || (support::get(port, "/ok"), support::get_body(port, "/ok")))
+            .await;
+    let whole = whole.expect("an answer");
+    assert!(
+        whole.starts_with("HTTP/1.1 200") || whole.starts_with("HTTP/1.0 200"),
+        "{whole}"
+    );
+    assert_eq!(body.as_deref(), Some("hello uptimer"));
+    assert_eq!(server.requests()[0].version, "HTTP/1.0");
+    assert!(support::get(support::free_port(), "/ok").is_none());
+    assert!(!support::listening(support::closed_port().port()));
 }

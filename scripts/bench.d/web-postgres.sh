@@ -80,7 +80,7 @@ SELECT id, format('https://%s.example/health', id), format('Bench %s', i), 'http
     i % 50 <> 0, CASE WHEN i % 50 = 0 THEN 503 ELSE 200 END, 20 + i % 400,
     CASE WHEN i % 50 = 0 THEN 'http_status' END, CASE WHEN i % 50 = 0 THEN 'HTTP 503' END,
     repeat('u', 25) || CASE WHEN i % 50 = 0 THEN 'uuuud' WHEN i % 17 = 0 THEN 'uduuu' ELSE 'uuuuu' END,
-    CASE WHEN i % 50 = 0 THEN 'down' WHEN i % 17 = 0 THEN 'degraded' ELSE 'up' END,
+    CASE WHEN i % 50 = 0 THEN 'down' WHEN i % 17 = 0 THEN 'flapping' ELSE 'up' END,
     now() + interval '60 days'
 FROM ids;
 -- hist: one bucket (30: about 181 ms) holding every check, in the store's sparse encoding.

@@ -148,7 +148,9 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
                 eprintln!("uptimer: {e}");
                 ExitCode::from(super::EXIT_CONFIG)
             }
-            _ => ExitCode::FAILURE,
+            // Stopped by a signal this early: a clean shutdown all the same.
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
         };
     }
     if settings.web.auth.is_none() && !settings.web.listen.ip().is_loopback() {

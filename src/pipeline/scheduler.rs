@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use time::OffsetDateTime;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -164,7 +165,7 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
             let event = Box::pin(prober.probe(&target)).await;
             drop(permit);
             // Boxed: the result's slot in this task is then a pointer, not a whole event.
-            Some((started, Box::new(event)))
+            Some(Box::new(event))
         });
         // A one-shot round (`uptimer probe`, PROBE_INTERVAL=-1) has no state to change: its
         // result is the output. Periodic targets tell their changes.
@@ -172,18 +173,22 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
             Interval::Every(period) => Some(period),
             Interval::Once => None,
         };
-        let outcome = match periodic.and_then(|p| verdicts.unknown_at(p)) {
+        let unknown = periodic.and_then(|p| Some((p, verdicts.unknown_at(p)?)));
+        let outcome = match unknown {
             None => round.await,
             // A round can outlast three intervals (a timeout that long, a long wait for a
             // concurrency slot): the target is unknown then, and the log says so when it happens.
-            Some(at) => {
+            Some((period, at)) => {
+                let wait = Duration::try_from(at - OffsetDateTime::now_utc()).unwrap_or_default();
                 Box::pin(async {
                     let mut round = round;
                     tokio::select! {
                         biased;
                         outcome = &mut round => outcome,
-                        _ = tokio::time::sleep_until(at) => {
-                            verdicts::tell(verdicts.unknown(Instant::now()), &target, None);
+                        _ = tokio::time::sleep(wait) => {
+                            if let Some(change) = verdicts.unknown(period, OffsetDateTime::now_utc()) {
+                                verdicts::tell(change, &target, None);
+                            }
                             round.await
                         }
                     }
@@ -191,13 +196,13 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
                 .await
             }
         };
-        let Some((started, event)) = outcome else {
+        let Some(event) = outcome else {
             return;
         };
         stats.verdicts.record(&event, event.up == Some(true));
         stats.reader_events.inc();
         if periodic.is_some()
-            && let Some(change) = verdicts.observe(event.up == Some(true), started)
+            && let Some(change) = verdicts.observe(&event)
         {
             verdicts::tell(change, &target, Some(&event));
         }

@@ -1,30 +1,21 @@
 //! One info line in the log when a target's verdict changes: it went down, it is up again, or
 //! it is unknown (no result for three intervals). Every probe result of `run` and `serve`
-//! passes through the scheduler, which keeps one [`Verdicts`] per target.
+//! passes through the scheduler, which keeps one [`Verdicts`] per target: the target-state
+//! machine's state (`crate::state`), the same the stores keep, so the log agrees with the
+//! dashboard.
 //!
 //! The first result after start is told only when it is down: a restart with a thousand
-//! healthy targets logs nothing, one with a broken target says so at once. This is the
-//! scheduler's own small view, kept apart so that the shared target-state machine (DESIGN.md)
-//! can take its place.
+//! healthy targets logs nothing, one with a broken target says so at once. Flapping is told
+//! neither way: the log follows up and down.
 
 use std::time::Duration;
 
-use tokio::time::Instant;
+use time::OffsetDateTime;
 
 use crate::config::Target;
 use crate::config::target::masked_url;
 use crate::event::ProbeEvent;
-
-/// What the store adds to three intervals before it calls a target unknown (time for the
-/// event to be written); the log uses the same rule so that it agrees with the dashboard.
-pub const UNKNOWN_GRACE: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Up,
-    Down,
-    Unknown,
-}
+use crate::state::{Check, Input, Status, TargetState, Transition};
 
 /// A change worth a line in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,68 +30,62 @@ pub enum Change {
     Unknown { silent_for: Duration },
 }
 
-/// One target's last verdict.
+/// One target's state, as the log sees it.
 #[derive(Debug, Default)]
 pub struct Verdicts {
-    last: Option<Verdict>,
-    /// When the last result's probe started (the event's time, which the store goes by).
-    last_result: Option<Instant>,
-    /// When the target stopped being up, while it is not.
-    not_up_since: Option<Instant>,
+    state: TargetState,
+}
+
+/// `to - from`, never negative.
+fn since(from: OffsetDateTime, to: OffsetDateTime) -> Duration {
+    Duration::try_from(to - from).unwrap_or_default()
 }
 
 impl Verdicts {
-    /// Takes the result of a probe that started at `started`.
-    pub fn observe(&mut self, up: bool, started: Instant) -> Option<Change> {
-        let now = if up { Verdict::Up } else { Verdict::Down };
-        let before = self.last.replace(now);
-        self.last_result = Some(started);
-        if before == Some(now) {
-            return None;
-        }
-        match (before, now) {
-            (None, Verdict::Up) => None,
-            (None, _) => {
-                self.not_up_since = Some(started);
-                Some(Change::Down)
+    /// Takes a probe result: its verdict, and its event's time and uuid.
+    pub fn observe(&mut self, e: &ProbeEvent) -> Option<Change> {
+        let before = self.state;
+        let check = Check {
+            time: e.envelope.event_time,
+            uuid: e.envelope.uuid,
+            up: e.up == Some(true),
+        };
+        let transitions = self.state.apply(Input::Result(check), check.time);
+        let to = transitions.iter().find_map(|t| match t {
+            Transition::Status { to, .. } => Some(*to),
+            _ => None,
+        })?;
+        let known = before.last.is_some();
+        match (before.status.is_up(), to) {
+            (_, Status::Down) if !known => Some(Change::Down),
+            (_, Status::Down) => Some(Change::WentDown),
+            // Up from down or unknown: not up since the incident began, or since the last
+            // (passing) result before the silence.
+            (false, Status::Up | Status::Flapping) if known => {
+                let from = before.incident.or(before.last.map(|l| l.time));
+                Some(Change::UpAgain {
+                    after: from.map(|f| since(f, check.time)),
+                })
             }
-            (_, Verdict::Up) => Some(Change::UpAgain {
-                after: self
-                    .not_up_since
-                    .take()
-                    .map(|t| started.saturating_duration_since(t)),
-            }),
-            (Some(Verdict::Up), _) => {
-                self.not_up_since = Some(started);
-                Some(Change::WentDown)
-            }
-            // Unknown, then down: it stayed not up all along.
-            (Some(_), _) => Some(Change::WentDown),
+            _ => None,
         }
     }
 
     /// When the target turns unknown if no result comes before, for a target probed every
     /// `period`; `None` before its first result (it was never known) or once unknown.
-    pub fn unknown_at(&self, period: Duration) -> Option<Instant> {
-        match self.last {
-            Some(Verdict::Up | Verdict::Down) => self
-                .last_result
-                .map(|t| t + period.saturating_mul(3) + UNKNOWN_GRACE),
-            _ => None,
-        }
+    pub fn unknown_at(&self, period: Duration) -> Option<OffsetDateTime> {
+        self.state.unknown_at(period)
     }
 
-    /// No result came by [`Verdicts::unknown_at`].
-    pub fn unknown(&mut self, now: Instant) -> Change {
-        if self.last == Some(Verdict::Up) {
-            self.not_up_since = self.last_result;
-        }
-        self.last = Some(Verdict::Unknown);
-        Change::Unknown {
-            silent_for: self
-                .last_result
-                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
-        }
+    /// The clock reached [`Verdicts::unknown_at`] (`now`, or later) with no result.
+    pub fn unknown(&mut self, period: Duration, now: OffsetDateTime) -> Option<Change> {
+        // The timer went by the monotonic clock: do not let the wall clock say it is early.
+        let now = self.unknown_at(period).map_or(now, |at| now.max(at));
+        let last = self.state.last?.time;
+        let changed = self.state.apply(Input::Tick { interval: period }, now);
+        (!changed.is_empty()).then(|| Change::Unknown {
+            silent_for: since(last, now),
+        })
     }
 }
 
@@ -136,30 +121,48 @@ pub fn tell(change: Change, target: &Target, event: Option<&ProbeEvent>) {
 mod tests {
     use super::*;
 
+    const T0: OffsetDateTime = time::macros::datetime!(2026-12-01 12:00:00 UTC);
+
+    fn result(secs: u64, up: bool) -> ProbeEvent {
+        let mut e = ProbeEvent::new(T0 + Duration::from_secs(secs), "https", "example.com", 443);
+        e.up = Some(up);
+        e
+    }
+
     #[test]
     fn only_changes_are_told_and_a_healthy_start_is_silent() {
-        let t0 = Instant::now();
-        let s = |n: u64| t0 + Duration::from_secs(n);
         let mut v = Verdicts::default();
-        assert_eq!(v.observe(true, s(0)), None);
-        assert_eq!(v.observe(true, s(10)), None);
-        assert_eq!(v.observe(false, s(20)), Some(Change::WentDown));
-        assert_eq!(v.observe(false, s(30)), None);
+        assert_eq!(v.observe(&result(0, true)), None);
+        assert_eq!(v.observe(&result(10, true)), None);
+        assert_eq!(v.observe(&result(20, false)), Some(Change::WentDown));
+        assert_eq!(v.observe(&result(30, false)), None);
         assert_eq!(
-            v.observe(true, s(50)),
+            v.observe(&result(50, true)),
             Some(Change::UpAgain {
                 after: Some(Duration::from_secs(30))
             })
         );
+        assert_eq!(v.observe(&result(60, true)), None, "flapping is not told");
+        assert_eq!(v.observe(&result(70, false)), Some(Change::WentDown));
 
         let mut v = Verdicts::default();
-        assert_eq!(v.observe(false, s(0)), Some(Change::Down));
-        assert_eq!(v.observe(false, s(10)), None);
+        assert_eq!(v.observe(&result(0, false)), Some(Change::Down));
+        assert_eq!(v.observe(&result(10, false)), None);
+    }
+
+    #[test]
+    fn a_late_or_repeated_result_is_not_told() {
+        let mut v = Verdicts::default();
+        v.observe(&result(10, true));
+        let late = result(5, false);
+        assert_eq!(v.observe(&late), None, "older than the last: history");
+        let down = result(20, false);
+        assert_eq!(v.observe(&down), Some(Change::WentDown));
+        assert_eq!(v.observe(&down), None, "the same event twice");
     }
 
     #[test]
     fn unknown_after_three_intervals_and_the_grace_then_known_again() {
-        let t0 = Instant::now();
         let period = Duration::from_secs(10);
         let mut v = Verdicts::default();
         assert_eq!(
@@ -167,23 +170,26 @@ mod tests {
             None,
             "never known: not unknown either"
         );
-        v.observe(true, t0);
+        v.observe(&result(0, true));
         let at = v.unknown_at(period).unwrap();
-        assert_eq!(at, t0 + Duration::from_secs(35));
+        assert_eq!(at, T0 + Duration::from_secs(35));
         assert_eq!(
-            v.unknown(at),
-            Change::Unknown {
+            v.unknown(period, at - Duration::from_millis(3)),
+            Some(Change::Unknown {
                 silent_for: Duration::from_secs(35)
-            }
+            }),
+            "a wall clock a little behind the timer does not lose the change"
         );
         assert_eq!(v.unknown_at(period), None, "told once");
+        assert_eq!(v.unknown(period, at + period), None);
         assert_eq!(
-            v.observe(true, at + period),
+            v.observe(&result(45, true)),
             Some(Change::UpAgain {
                 after: Some(Duration::from_secs(45))
             })
         );
-        v.unknown(at + period * 10);
-        assert_eq!(v.observe(false, at + period * 11), Some(Change::WentDown));
+        let at = v.unknown_at(period).unwrap();
+        v.unknown(period, at);
+        assert_eq!(v.observe(&result(200, false)), Some(Change::WentDown));
     }
 }

@@ -51,6 +51,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261130120000_dashboard_fixes.sql",
         include_str!("../../db/migrations/20261130120000_dashboard_fixes.sql"),
     ),
+    (
+        "20261201000000_target_state_machine.sql",
+        include_str!("../../db/migrations/20261201000000_target_state_machine.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

@@ -22,10 +22,8 @@ pub const MINUTE: Micros = 60 * SECOND;
 pub const HOUR: Micros = 60 * MINUTE;
 pub const DAY: Micros = 24 * HOUR;
 
-/// How many of a target's latest checks its status strip keeps.
-pub const RECENT_CHECKS: usize = 30;
-/// A target that failed any of its last this many checks, but passed the latest, is degraded.
-pub const DEGRADED_WINDOW: usize = 10;
+/// What a target is, as the target-state machine says (with read-time unknown, see the stores).
+pub use crate::state::{RECENT_CHECKS, Status};
 
 pub fn now_micros() -> Micros {
     to_micros(OffsetDateTime::now_utc())
@@ -92,43 +90,6 @@ impl StoreError {
     }
 }
 
-/// A target's verdict on the overview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// The latest check passed and so did the recent ones.
-    Up,
-    /// The latest check failed.
-    Down,
-    /// The latest check passed, but one of the few before it failed (flapping, just recovered).
-    Degraded,
-    /// No check yet, or none for three intervals.
-    Unknown,
-}
-
-impl Status {
-    pub const ALL: [Status; 4] = [Status::Up, Status::Down, Status::Degraded, Status::Unknown];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Up => "up",
-            Status::Down => "down",
-            Status::Degraded => "degraded",
-            Status::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Uptime ratios over the last 24 hours, 7 days and 30 days (None: no checks in that window).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct UptimeWindows {
@@ -177,7 +138,7 @@ pub struct TargetSummary {
 /// How the overview is sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
-    /// Problems first (down, degraded, unknown, up), then by name.
+    /// Problems first (down, flapping, unknown, up, paused), then by name.
     #[default]
     Status,
     Name,
@@ -228,24 +189,26 @@ pub struct OverviewQuery {
 pub struct StatusCounts {
     pub up: u64,
     pub down: u64,
-    pub degraded: u64,
+    pub flapping: u64,
     pub unknown: u64,
-    /// Removed targets (not in the four above, nor in `total`).
+    pub paused: u64,
+    /// Removed targets (not in the five above, nor in `total`).
     pub removed: u64,
 }
 
 impl StatusCounts {
     /// Configured targets (removed ones excluded).
     pub fn total(&self) -> u64 {
-        self.up + self.down + self.degraded + self.unknown
+        self.up + self.down + self.flapping + self.unknown + self.paused
     }
 
     pub fn add(&mut self, s: Status, n: u64) {
         match s {
             Status::Up => self.up += n,
             Status::Down => self.down += n,
-            Status::Degraded => self.degraded += n,
+            Status::Flapping => self.flapping += n,
             Status::Unknown => self.unknown += n,
+            Status::Paused => self.paused += n,
         }
     }
 }
@@ -336,7 +299,7 @@ pub struct IncidentQuery {
 }
 
 /// Why an incident of a target that left the configuration was closed.
-pub const END_REASON_REMOVED: &str = "target removed";
+pub const END_REASON_REMOVED: &str = crate::state::EndReason::Removed.as_str();
 
 /// The ids of the configured targets when these settings may mark every other stored target
 /// removed: only a prober knows the whole target list, so None when the events come from
@@ -456,9 +419,6 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in Status::ALL {
-            assert_eq!(Status::parse(s.as_str()), Some(s));
-        }
         for s in Sort::ALL {
             assert_eq!(Sort::parse(s.as_str()), Some(s));
         }

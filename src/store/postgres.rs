@@ -43,10 +43,15 @@ fn db(e: impl Into<PgError>) -> StoreError {
     StoreError::Other(format!("postgres: {}", e.into()))
 }
 
-/// The status as the overview shows it: no check for three intervals (3 minutes when the
-/// interval is unknown) is unknown, whatever the last check said. `$1` is now.
-const STATUS_SQL: &str = "CASE WHEN last_event_time IS NULL
-      OR last_event_time < $1::timestamptz
+/// The status as the overview shows it: the target-state machine's status after the last
+/// result, except that no result for [`UNKNOWN_AFTER_INTERVALS`](crate::state::UNKNOWN_AFTER_INTERVALS) intervals and the grace (3
+/// minutes when the interval is unknown) is unknown, as a tick of the machine would make it (a
+/// test checks the numbers); a paused target stays paused. `$1` is now.
+const STATUS_SQL: &str = "CASE WHEN status = 'paused' THEN 'paused'
+    -- written by an older version still running during an upgrade
+    WHEN status = 'degraded' THEN 'flapping'
+    WHEN last_event_time IS NULL
+      OR last_event_time <= $1::timestamptz
          - (3 * coalesce(interval_s, 60) + 5) * interval '1 second'
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
 
@@ -316,7 +321,8 @@ impl Store for PostgresStore {
         };
         let order = match q.sort {
             Sort::Status => {
-                "CASE st WHEN 'down' THEN 0 WHEN 'degraded' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END"
+                "CASE st WHEN 'down' THEN 0 WHEN 'flapping' THEN 1 WHEN 'unknown' THEN 2
+                  WHEN 'paused' THEN 4 ELSE 3 END"
             }
             Sort::Name => "lower(name) COLLATE \"C\"",
             // Targets without a response time (failed, never checked) last, either way round.
@@ -603,6 +609,17 @@ impl Store for PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SQL's unknown uses the machine's numbers (the SQLite store's test runs both).
+    #[test]
+    fn silence_turns_unknown_after_the_machines_intervals_and_grace() {
+        use crate::state::{UNKNOWN_AFTER_INTERVALS, UNKNOWN_GRACE};
+        let want = format!(
+            "({UNKNOWN_AFTER_INTERVALS} * coalesce(interval_s, 60) + {})",
+            UNKNOWN_GRACE.as_secs()
+        );
+        assert!(STATUS_SQL.contains(&want), "{STATUS_SQL}");
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

@@ -92,8 +92,8 @@ pub async fn status(
     let color = match t.status {
         Status::Up => GREEN,
         Status::Down => RED,
-        Status::Degraded => AMBER,
-        Status::Unknown => GREY,
+        Status::Flapping => AMBER,
+        Status::Unknown | Status::Paused => GREY,
     };
     Ok(svg(badge(&label, t.status.as_str(), color)))
 }

@@ -72,7 +72,7 @@ impl OverviewParams {
             "" => None,
             s => Some(Status::parse(s).ok_or_else(|| {
                 AppError::BadRequest(format!(
-                    "status: expected up, down, degraded or unknown, got {s:?}"
+                    "status: expected up, down, flapping, unknown or paused, got {s:?}"
                 ))
             })?),
         };
@@ -207,13 +207,17 @@ pub async fn overview(
         active: p.status == status,
     };
     let c = page.counts;
-    let cards = vec![
+    let mut cards = vec![
         card("all", "Targets", c.total(), ""),
         card("up", "Up", c.up, "up"),
         card("down", "Down", c.down, "down"),
-        card("degraded", "Degraded", c.degraded, "degraded"),
+        card("flapping", "Flapping", c.flapping, "flapping"),
         card("unknown", "Unknown", c.unknown, "unknown"),
     ];
+    // Paused targets are rare: their card shows when there are some, or when it is the filter.
+    if c.paused > 0 || p.status == "paused" {
+        cards.push(card("paused", "Paused", c.paused, "paused"));
+    }
     let rows = page
         .targets
         .iter()

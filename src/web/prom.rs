@@ -53,7 +53,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, AppError> {
             "probe_success",
             "Whether the target's last probe succeeded (absent when it was never probed or is stale)",
             |t| match t.status {
-                Status::Unknown => None,
+                Status::Unknown | Status::Paused => None,
                 Status::Down => Some(0.0),
                 _ => Some(1.0),
             },

@@ -119,7 +119,7 @@ async fn overview_filters_by_status_and_search_and_rejects_bad_values() {
     let (status, _, body) = get(&f.state, "/?status=sideways").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        body.contains("status: expected up, down, degraded or unknown"),
+        body.contains("status: expected up, down, flapping, unknown or paused"),
         "{body}"
     );
     let (_, _, body) = get(&f.state, &format!("/?q={}", "%3Cscript%3E")).await;
@@ -598,4 +598,54 @@ async fn openapi_document_describes_every_api_route() {
         let ptr = r.strip_prefix('#').unwrap();
         assert!(doc.pointer(ptr).is_some(), "{r} does not resolve");
     }
+}
+
+#[tokio::test]
+async fn a_target_that_failed_lately_but_passes_now_is_flapping_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        dir.path().join("f.sqlite3"),
+    ))
+    .unwrap();
+    store
+        .ingest(vec![
+            probe("good", "Good site", true, 8),
+            probe("flaps", "Flappy", false, 8),
+            probe("flaps", "Flappy", true, 4),
+        ])
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let f = Fixture { _dir: dir, state };
+    let (_, _, body) = get(&f.state, "/?status=flapping").await;
+    assert!(
+        body.contains(r#"<span class="pill flapping">flapping</span>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("Flappy") && !body.contains("Good site"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"<a class="card flapping active" href="/?status=flapping"><span class="num">1</span>"#
+        ),
+        "{body}"
+    );
+    assert!(
+        !body.contains("card paused"),
+        "no paused target, no card: {body}"
+    );
+    let (_, _, body) = get(&f.state, "/?status=paused").await;
+    assert!(body.contains(r#"<a class="card paused active""#), "{body}");
+    let (_, _, json) = get(&f.state, "/api/v1/targets/flaps").await;
+    assert!(json.contains(r#""status":"flapping""#), "{json}");
+    let (_, _, json) = get(&f.state, "/api/v1/targets").await;
+    assert!(
+        json.contains(r#""flapping":1"#) && json.contains(r#""paused":0"#),
+        "{json}"
+    );
+    let (_, _, badge) = get(&f.state, "/badges/flaps/status.svg").await;
+    assert!(badge.contains(">flapping<"), "{badge}");
+    assert!(!badge.contains("degraded"), "{badge}");
 }

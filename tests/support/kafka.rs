@@ -5,10 +5,11 @@
 //! The binary comes from `UPTIMER_TANSU` (scripts/test installs it and sets the variable), else
 //! `~/.cache/tansu-0.6.0-libsql/bin/tansu`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+use super::net::{free_port, listening};
+use super::wait::{PATIENCE, poll};
 
 pub struct Broker {
     /// The port clients connect to (stunnel's when TLS is on).
@@ -28,19 +29,9 @@ pub fn tansu() -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn wait_for_port(port: u16, what: &str, log: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start: {}", log());
-        std::thread::sleep(Duration::from_millis(100));
+    if poll(PATIENCE, || listening(port).then_some(())).is_none() {
+        panic!("{what} did not start: {}", log());
     }
 }
 

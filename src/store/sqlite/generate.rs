@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rusqlite::{Connection, params};
 
-use super::write::status_of;
+use crate::state::Status;
 use crate::store::hist::Histogram;
 use crate::store::{DAY, HOUR, MINUTE, Micros, RECENT_CHECKS, StoreError, now_micros};
 
@@ -133,7 +133,7 @@ pub fn generate(
                     (!up).then_some("http_status"),
                     (!up).then_some("unexpected status 503 (expected 200-399)"),
                     recent,
-                    status_of(&recent),
+                    Status::of_recent(&recent).as_str(),
                     now + (10 + (i % 90) as i64) * DAY,
                 ])?;
                 rows += 1;

@@ -14,10 +14,15 @@ use crate::store::{
     now_micros, removed_sql,
 };
 
-/// The status column as the overview shows it: a target with no check for three intervals
-/// (or 3 minutes when its interval is unknown) is unknown, whatever its last check said.
-const STATUS_SQL: &str = "CASE WHEN last_event_time IS NULL
-      OR last_event_time < ?1 - 3 * coalesce(interval_s, 60) * 1000000 - 5000000
+/// The status column as the overview shows it: the target-state machine's status after the
+/// last result, except that a target with no result for [`UNKNOWN_AFTER_INTERVALS`](crate::state::UNKNOWN_AFTER_INTERVALS) intervals
+/// and the grace (3 minutes when its interval is unknown) is unknown, as a tick of the machine
+/// would make it (a test checks the numbers); a paused target stays paused.
+const STATUS_SQL: &str = "CASE WHEN status = 'paused' THEN 'paused'
+    -- written by an older version still running during an upgrade
+    WHEN status = 'degraded' THEN 'flapping'
+    WHEN last_event_time IS NULL
+      OR last_event_time <= ?1 - 3 * coalesce(interval_s, 60) * 1000000 - 5000000
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
 
 /// The last response time, absent when the last check failed (the column keeps how long the
@@ -201,7 +206,8 @@ fn overview(
     };
     let order = match q.sort {
         Sort::Status => {
-            "CASE st WHEN 'down' THEN 0 WHEN 'degraded' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END"
+            "CASE st WHEN 'down' THEN 0 WHEN 'flapping' THEN 1 WHEN 'unknown' THEN 2
+                  WHEN 'paused' THEN 4 ELSE 3 END"
         }
         Sort::Name => "name COLLATE NOCASE",
         // Targets without a response time (failed, never checked) last, either way round.
@@ -501,6 +507,75 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{Input, Last, Status, TargetState};
+    use crate::store::{SECOND, from_micros};
+
+    /// A writer of an older version may still write "degraded" during an upgrade.
+    #[test]
+    fn a_degraded_row_reads_as_flapping() {
+        let c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&c).unwrap();
+        let now = now_micros();
+        c.execute(
+            "INSERT INTO targets (id, first_seen, last_seen, last_event_time, status)
+             VALUES ('t', 0, 0, ?1, 'degraded')",
+            [now],
+        )
+        .unwrap();
+        let sql: String = c
+            .query_row(&format!("SELECT {STATUS_SQL} FROM targets"), [now], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(sql, "flapping");
+    }
+
+    /// The SQL's unknown is the machine's tick: silent for three intervals and the grace.
+    #[test]
+    fn silence_turns_unknown_exactly_when_a_tick_of_the_machine_does() {
+        let c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&c).unwrap();
+        let last: Micros = 1_780_000_000 * SECOND;
+        for (interval_us, stored) in [
+            (60 * SECOND, Some(60.0)),
+            (1_500_000, Some(1.5)),
+            (60 * SECOND, None),
+        ] {
+            c.execute("DELETE FROM targets", []).unwrap();
+            c.execute(
+                "INSERT INTO targets (id, first_seen, last_seen, interval_s, last_event_time, status)
+                 VALUES ('t', 0, 0, ?1, ?2, 'up')",
+                params![stored, last],
+            )
+            .unwrap();
+            let state = TargetState {
+                status: Status::Up,
+                last: Some(Last {
+                    time: from_micros(last),
+                    uuid: None,
+                }),
+                recent: crate::state::Recent::parse("u"),
+                incident: None,
+            };
+            let interval = std::time::Duration::from_micros(interval_us as u64);
+            let due = crate::store::to_micros(state.unknown_at(interval).unwrap());
+            for now in [due - 1, due, due + 1] {
+                let sql: String = c
+                    .query_row(&format!("SELECT {STATUS_SQL} FROM targets"), [now], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                let mut ticked = state;
+                ticked.apply(Input::Tick { interval }, from_micros(now));
+                assert_eq!(
+                    sql,
+                    ticked.status.as_str(),
+                    "interval {stored:?}, now {}",
+                    now - due
+                );
+            }
+        }
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

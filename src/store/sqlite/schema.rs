@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// Bumped with every change below; older files are upgraded step by step.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE targets (
@@ -169,6 +169,15 @@ pub enum SchemaError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// Version 3 (issue 10): one target-state machine for both stores. The state "degraded" (one of
+/// the last 10 checks failed) is called "flapping" now, stored rows included; the last applied
+/// event's uuid is kept with its time (`last_event_uuid`), so the machine tells a duplicate or
+/// an older event from a new one of the same time.
+const V3: &str = r#"
+ALTER TABLE targets ADD COLUMN last_event_uuid TEXT;
+UPDATE targets SET status = 'flapping' WHERE status = 'degraded';
+"#;
+
 /// Creates or upgrades the schema, step by step, in one transaction that takes the write lock
 /// first (`BEGIN IMMEDIATE`) and reads the version under it: two processes opening an older
 /// file at once upgrade it once, the second finding it done.
@@ -189,6 +198,9 @@ pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
         if version < 2 {
             conn.execute_batch(V2)?;
         }
+        if version < 3 {
+            conn.execute_batch(V3)?;
+        }
         conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
         Ok(version)
     };
@@ -196,11 +208,7 @@ pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
         Ok(from) => {
             conn.execute_batch("COMMIT")?;
             if from > 0 && from < VERSION {
-                tracing::info!(
-                    from,
-                    to = VERSION,
-                    "store schema upgraded (columns added, nothing rewritten)"
-                );
+                tracing::info!(from, to = VERSION, "store schema upgraded");
             }
             Ok(())
         }
@@ -249,6 +257,32 @@ mod tests {
         let c = Connection::open(&path).unwrap();
         assert_eq!(user_version(&c), Ok(VERSION));
         c.execute_batch("SELECT timed FROM rollup_hour; SELECT removed_at FROM targets;")
+            .unwrap();
+    }
+
+    #[test]
+    fn upgrading_to_3_renames_degraded_to_flapping() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(&format!("{V1} {V2} PRAGMA user_version = 2;"))
+            .unwrap();
+        c.execute_batch(
+            "INSERT INTO targets (id, first_seen, last_seen, status) VALUES
+               ('a', 0, 0, 'degraded'), ('b', 0, 0, 'down'), ('c', 0, 0, NULL)",
+        )
+        .unwrap();
+        migrate(&c).unwrap();
+        let statuses: Vec<Option<String>> = c
+            .prepare("SELECT status FROM targets ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            statuses,
+            [Some("flapping".into()), Some("down".into()), None]
+        );
+        c.execute_batch("SELECT last_event_uuid FROM targets")
             .unwrap();
     }
 

@@ -11,10 +11,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::config::StoreSettings;
 use crate::event::{Event, ProbeEvent};
+use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
 use crate::store::{
-    DAY, DEGRADED_WINDOW, END_REASON_REMOVED, HOUR, MINUTE, Micros, RECENT_CHECKS, StoreError,
-    to_micros,
+    DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, StoreError, from_micros, now_micros, to_micros,
 };
 
 /// What one batch did.
@@ -274,86 +274,112 @@ fn update_rollups(
     Ok(())
 }
 
-/// The status a target's strip of recent checks gives.
-pub fn status_of(recent: &str) -> &'static str {
-    match recent.as_bytes().last() {
-        None => "unknown",
-        Some(b'd') => "down",
-        Some(_) => {
-            let tail = &recent[recent.len().saturating_sub(DEGRADED_WINDOW)..];
-            if tail.contains('d') { "degraded" } else { "up" }
-        }
-    }
+/// A target's stored live state: the machine's state and the id of its open incident.
+fn load_state(
+    last_time: Option<Micros>,
+    last_uuid: Option<&str>,
+    recent: &str,
+    status: Option<&str>,
+    incident: Option<(i64, Micros)>,
+) -> (TargetState, Option<i64>) {
+    let last = last_time.map(|t| Last {
+        time: from_micros(t),
+        uuid: last_uuid.and_then(|u| u.parse().ok()),
+    });
+    let started = incident.map(|(_, started)| from_micros(started));
+    (
+        TargetState::restore(status, last, recent, started),
+        incident.map(|(id, _)| id),
+    )
 }
 
-/// Moves each target's live state and incidents forward through its new events, in time
-/// order. An event older than the target's newest known event is history: it counts in the
-/// rollups but does not change the live state or the incidents.
+/// Moves each target's live state and incidents forward through its new events with the
+/// target-state machine, in (time, uuid) order. An event the machine does not take (older
+/// than the target's last applied one) is history: it counts in the rollups only.
 fn update_state(
     tx: &Transaction,
     rows: &mut [(&ProbeEvent, String, Micros)],
 ) -> Result<(), StoreError> {
-    rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.2.cmp(&b.2)));
+    rows.sort_by(|a, b| (&a.1, a.2, a.0.envelope.uuid).cmp(&(&b.1, b.2, b.0.envelope.uuid)));
     let mut by_target: BTreeMap<&str, Vec<(&ProbeEvent, Micros)>> = BTreeMap::new();
     for (e, id, t) in rows.iter() {
         by_target.entry(id.as_str()).or_default().push((e, *t));
     }
     let mut load = tx.prepare_cached(
-        "SELECT last_event_time, recent, open_incident FROM targets WHERE id = ?1",
+        "SELECT last_event_time, last_event_uuid, recent, status, open_incident,
+           (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident)
+         FROM targets WHERE id = ?1",
     )?;
     let mut open = tx.prepare_cached(
         "INSERT INTO incidents (target_id, started_at, error_kind, error) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut more =
         tx.prepare_cached("UPDATE incidents SET failed_checks = failed_checks + 1 WHERE id = ?1")?;
-    let mut close = tx.prepare_cached("UPDATE incidents SET ended_at = ?2 WHERE id = ?1")?;
+    let mut close =
+        tx.prepare_cached("UPDATE incidents SET ended_at = ?2, end_reason = ?3 WHERE id = ?1")?;
     let mut save = tx.prepare_cached(
         "UPDATE targets SET last_event_time = ?2, last_up = ?3, last_status_code = ?4,
            last_response_ms = ?5, last_error_kind = ?6, last_error = ?7, recent = ?8, status = ?9,
-           cert_not_after = coalesce(?10, cert_not_after), open_incident = ?11
+           cert_not_after = coalesce(?10, cert_not_after), open_incident = ?11,
+           last_event_uuid = ?12
          WHERE id = ?1",
     )?;
+    let now = from_micros(now_micros());
     for (id, events) in by_target {
-        let (mut last_time, mut recent, mut incident): (Option<Micros>, String, Option<i64>) = load
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let (mut state, mut incident) = load
+            .query_row([id], |r| {
+                let recent: String = r.get(2)?;
+                let uuid: Option<String> = r.get(1)?;
+                let status: Option<String> = r.get(3)?;
+                let open: Option<i64> = r.get(4)?;
+                let started: Option<Micros> = r.get(5)?;
+                Ok(load_state(
+                    r.get(0)?,
+                    uuid.as_deref(),
+                    &recent,
+                    status.as_deref(),
+                    open.zip(started),
+                ))
+            })
             .optional()?
             .unwrap_or_default();
-        let mut newest: Option<&ProbeEvent> = None;
+        let mut newest: Option<(&ProbeEvent, Micros)> = None;
         for (e, t) in events {
-            if last_time.is_some_and(|l| t < l) {
+            let check = Check {
+                time: from_micros(t),
+                uuid: e.envelope.uuid,
+                up: is_up(e),
+            };
+            if state.takes(&check).is_err() {
                 continue;
             }
-            let up = is_up(e);
-            recent.push(if up { 'u' } else { 'd' });
-            if recent.len() > RECENT_CHECKS {
-                recent.drain(..recent.len() - RECENT_CHECKS);
+            for tr in state.apply(Input::Result(check), now) {
+                match (tr, incident) {
+                    (Transition::IncidentOpened { at }, _) => {
+                        open.execute(params![
+                            id,
+                            to_micros(at),
+                            e.error_kind.map(|k| k.as_str()),
+                            e.error.as_deref().map(|s| truncate(s, 2000)),
+                        ])?;
+                        incident = Some(tx.last_insert_rowid());
+                    }
+                    (Transition::IncidentFailedAgain { .. }, Some(i)) => {
+                        more.execute([i])?;
+                    }
+                    (Transition::IncidentClosed { at, reason, .. }, Some(i)) => {
+                        close.execute(params![i, to_micros(at), reason.stored()])?;
+                        incident = None;
+                    }
+                    _ => {}
+                }
             }
-            match (up, incident) {
-                (true, Some(i)) => {
-                    close.execute(params![i, t])?;
-                    incident = None;
-                }
-                (false, None) => {
-                    open.execute(params![
-                        id,
-                        t,
-                        e.error_kind.map(|k| k.as_str()),
-                        e.error.as_deref().map(|s| truncate(s, 2000)),
-                    ])?;
-                    incident = Some(tx.last_insert_rowid());
-                }
-                (false, Some(i)) => {
-                    more.execute([i])?;
-                }
-                (true, None) => {}
-            }
-            last_time = Some(t);
-            newest = Some(e);
+            newest = Some((e, t));
         }
-        if let Some(e) = newest {
+        if let Some((e, t)) = newest {
             save.execute(params![
                 id,
-                last_time,
+                t,
                 is_up(e),
                 e.status_code,
                 // How long it took, failed or not: readers show it as the response time of a
@@ -361,10 +387,11 @@ fn update_state(
                 e.response_time_ms as i64,
                 e.error_kind.map(|k| k.as_str()),
                 e.error.as_deref().map(|s| truncate(s, 2000)),
-                recent,
-                status_of(&recent),
+                state.recent.to_string(),
+                state.status.as_str(),
                 e.tls_cert_not_after.map(to_micros),
                 incident,
+                e.envelope.uuid.to_string(),
             ])?;
         }
     }
@@ -483,15 +510,6 @@ pub fn prune(conn: &mut Connection, s: &StoreSettings, now: Micros) -> Result<us
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_follows_the_latest_checks() {
-        assert_eq!(status_of(""), "unknown");
-        assert_eq!(status_of("uuud"), "down");
-        assert_eq!(status_of("uuuu"), "up");
-        assert_eq!(status_of("uudu"), "degraded");
-        assert_eq!(status_of("duuuuuuuuuu"), "up");
-    }
 
     #[test]
     fn truncate_keeps_whole_characters() {

@@ -19,12 +19,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use uuid::Uuid;
+
 use crate::postgres::PgError;
+use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
-use crate::store::sqlite::write::status_of;
-use crate::store::{
-    DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, RECENT_CHECKS, from_micros, to_micros,
-};
+use crate::store::{DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, from_micros, to_micros};
 
 /// The longest error message kept in the live state and incidents (as the SQLite store).
 const MAX_ERROR: usize = 2000;
@@ -33,6 +33,7 @@ const MAX_ERROR: usize = 2000;
 struct Obs<'a> {
     target: &'a str,
     t: Micros,
+    uuid: Uuid,
     up: bool,
     status_code: i64,
     ms: f64,
@@ -45,6 +46,7 @@ struct Obs<'a> {
 fn obs(row: &Value) -> Option<Obs<'_>> {
     let target = row.get("target")?.as_str()?;
     let t = to_micros(OffsetDateTime::parse(row.get("event_time")?.as_str()?, &Rfc3339).ok()?);
+    let uuid = row.get("uuid")?.as_str()?.parse().ok()?;
     let status_code = row.get("status_code").and_then(Value::as_i64).unwrap_or(0);
     let error = row.get("error").and_then(Value::as_str);
     let up = row
@@ -59,6 +61,7 @@ fn obs(row: &Value) -> Option<Obs<'_>> {
     Some(Obs {
         target,
         t,
+        uuid,
         up,
         status_code,
         ms: row
@@ -105,24 +108,39 @@ pub fn targets_of(rows: &[&Value]) -> Vec<String> {
     ids
 }
 
-/// Locks the targets rows and reads their live state: (last event time, recent, open incident).
-pub async fn lock_targets(
-    c: &impl GenericClient,
-    ids: &[String],
-) -> Result<HashMap<String, (Option<OffsetDateTime>, String, Option<i64>)>, PgError> {
+/// A locked target's live state: the machine's state and the id of its open incident.
+pub type Live = HashMap<String, (TargetState, Option<i64>)>;
+
+/// Locks the targets rows and reads their live state.
+pub async fn lock_targets(c: &impl GenericClient, ids: &[String]) -> Result<Live, PgError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     let stmt = c
         .prepare_cached(
-            "SELECT id, last_event_time, recent, open_incident FROM targets
+            "SELECT id, last_event_time, last_event_uuid, recent, status, open_incident,
+               (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident)
+             FROM targets
              WHERE id = ANY($1::text[]) ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE",
         )
         .await?;
     let rows = c.query(&stmt, &[&ids]).await?;
     Ok(rows
         .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .map(|r| {
+            let recent: &str = r.get(3);
+            let status: Option<&str> = r.get(4);
+            let open: Option<i64> = r.get(5);
+            let started: Option<OffsetDateTime> = r.get(6);
+            let last = r.get::<_, Option<OffsetDateTime>>(1).map(|time| Last {
+                time,
+                uuid: r.get(2),
+            });
+            // An open incident whose row is gone (it cannot be: only ended ones are pruned)
+            // counts as none.
+            let state = TargetState::restore(status, last, recent, open.and(started));
+            (r.get(0), (state, open.filter(|_| started.is_some())))
+        })
         .collect())
 }
 
@@ -211,7 +229,7 @@ struct NewIncident<'a> {
 pub async fn apply(
     c: &impl GenericClient,
     inserted: &[&Value],
-    mut state: HashMap<String, (Option<OffsetDateTime>, String, Option<i64>)>,
+    mut state: Live,
 ) -> Result<(), PgError> {
     let mut all: Vec<Obs> = inserted.iter().filter_map(|r| obs(r)).collect();
     if all.is_empty() {
@@ -296,17 +314,18 @@ pub async fn apply(
     )
     .await?;
 
-    // Live state and incidents, target by target in time order. An event older than the
-    // target's newest known one is history: it counts in the rollups only.
-    all.sort_by(|a, b| a.target.cmp(b.target).then(a.t.cmp(&b.t)));
+    // Live state and incidents, target by target in (time, uuid) order, through the
+    // target-state machine. An event it does not take (older than the target's last applied
+    // one) is history: it counts in the rollups only.
+    all.sort_by(|a, b| (a.target, a.t, a.uuid).cmp(&(b.target, b.t, b.uuid)));
+    let now = OffsetDateTime::now_utc();
     let mut new: Vec<NewIncident> = Vec::new();
     // Stored incidents: (id, more failed checks, ended at).
     let mut stored: Vec<(i64, i32, Option<Micros>)> = Vec::new();
     struct Save<'a> {
         id: &'a str,
         last: &'a Obs<'a>,
-        t: Micros,
-        recent: String,
+        state: TargetState,
         open: Open,
         interval_s: Option<f64>,
     }
@@ -315,63 +334,64 @@ pub async fn apply(
     while i < all.len() {
         let id = all[i].target;
         let end = i + all[i..].iter().take_while(|o| o.target == id).count();
-        let (last_time, mut recent, open_id) = state.remove(id).unwrap_or_default();
-        let mut last_time = last_time.map(to_micros);
+        let (mut live, open_id) = state.remove(id).unwrap_or_default();
         let mut open = open_id.map_or(Open::None, Open::Stored);
         let mut stored_more: Option<(i64, i32, Option<Micros>)> = None;
         let mut newest: Option<&Obs> = None;
         let mut interval_s = None;
         for o in &all[i..end] {
-            if last_time.is_some_and(|l| o.t < l) {
+            let check = Check {
+                time: from_micros(o.t),
+                uuid: o.uuid,
+                up: o.up,
+            };
+            if live.takes(&check).is_err() {
                 continue;
             }
             // Seconds between the last two checks, fractions kept (a 2 s interval is seldom
             // exactly 2 s apart); a gap under half a second is a burst, not an interval.
-            if let Some(l) = last_time {
-                let gap = (o.t - l) as f64 / 1e6;
+            if let Some(l) = live.last {
+                let gap = (o.t - to_micros(l.time)) as f64 / 1e6;
                 if (0.5..=86_400.0).contains(&gap) {
                     interval_s = Some(gap);
                 }
             }
-            recent.push(if o.up { 'u' } else { 'd' });
-            if recent.len() > RECENT_CHECKS {
-                recent.drain(..recent.len() - RECENT_CHECKS);
+            for tr in live.apply(Input::Result(check), now) {
+                match (tr, open) {
+                    (Transition::IncidentOpened { .. }, _) => {
+                        new.push(NewIncident {
+                            target: id,
+                            started: o.t,
+                            ended: None,
+                            error_kind: o.error_kind,
+                            error: o.error,
+                            failed: 1,
+                        });
+                        open = Open::New(new.len() - 1);
+                    }
+                    (Transition::IncidentFailedAgain { .. }, Open::Stored(sid)) => {
+                        stored_more.get_or_insert((sid, 0, None)).1 += 1;
+                    }
+                    (Transition::IncidentFailedAgain { .. }, Open::New(k)) => new[k].failed += 1,
+                    (Transition::IncidentClosed { at, .. }, Open::Stored(sid)) => {
+                        stored_more.get_or_insert((sid, 0, None)).2 = Some(to_micros(at));
+                        open = Open::None;
+                    }
+                    (Transition::IncidentClosed { at, .. }, Open::New(k)) => {
+                        new[k].ended = Some(to_micros(at));
+                        open = Open::None;
+                    }
+                    _ => {}
+                }
             }
-            match (o.up, open) {
-                (true, Open::Stored(sid)) => {
-                    let e = stored_more.get_or_insert((sid, 0, None));
-                    e.2 = Some(o.t);
-                    open = Open::None;
-                }
-                (true, Open::New(k)) => {
-                    new[k].ended = Some(o.t);
-                    open = Open::None;
-                }
-                (false, Open::None) => {
-                    new.push(NewIncident {
-                        target: id,
-                        started: o.t,
-                        ended: None,
-                        error_kind: o.error_kind,
-                        error: o.error,
-                        failed: 1,
-                    });
-                    open = Open::New(new.len() - 1);
-                }
-                (false, Open::Stored(sid)) => stored_more.get_or_insert((sid, 0, None)).1 += 1,
-                (false, Open::New(k)) => new[k].failed += 1,
-                (true, Open::None) => {}
-            }
-            last_time = Some(o.t);
             newest = Some(o);
         }
         stored.extend(stored_more);
-        if let (Some(last), Some(t)) = (newest, last_time) {
+        if let Some(last) = newest {
             saves.push(Save {
                 id,
                 last,
-                t,
-                recent,
+                state: live,
                 open,
                 interval_s,
             });
@@ -434,17 +454,18 @@ pub async fn apply(
                    last_error_kind = u.error_kind, last_error = u.error, recent = u.recent,
                    status = u.status, cert_not_after = coalesce(u.cert, targets.cert_not_after),
                    open_incident = u.open_incident,
-                   interval_s = coalesce(u.interval_s, targets.interval_s)
+                   interval_s = coalesce(u.interval_s, targets.interval_s),
+                   last_event_uuid = u.uuid
                  FROM unnest($1::text[], $2::timestamptz[], $3::bool[], $4::int4[], $5::int4[],
                    $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[],
-                   $12::float8[])
+                   $12::float8[], $13::uuid[])
                    AS u(id, t, up, status_code, response_ms, error_kind, error, recent, status,
-                     cert, open_incident, interval_s)
+                     cert, open_incident, interval_s, uuid)
                  WHERE targets.id = u.id",
             )
             .await?;
         let ids: Vec<&str> = saves.iter().map(|s| s.id).collect();
-        let t: Vec<OffsetDateTime> = saves.iter().map(|s| from_micros(s.t)).collect();
+        let t: Vec<OffsetDateTime> = saves.iter().map(|s| from_micros(s.last.t)).collect();
         let up: Vec<bool> = saves.iter().map(|s| s.last.up).collect();
         let code: Vec<i32> = saves
             .iter()
@@ -458,8 +479,8 @@ pub async fn apply(
             .collect();
         let kinds: Vec<Option<&str>> = saves.iter().map(|s| s.last.error_kind).collect();
         let errors: Vec<Option<&str>> = saves.iter().map(|s| s.last.error).collect();
-        let recent: Vec<&str> = saves.iter().map(|s| s.recent.as_str()).collect();
-        let status: Vec<&str> = saves.iter().map(|s| status_of(&s.recent)).collect();
+        let recent: Vec<String> = saves.iter().map(|s| s.state.recent.to_string()).collect();
+        let status: Vec<&str> = saves.iter().map(|s| s.state.status.as_str()).collect();
         let cert: Vec<Option<OffsetDateTime>> =
             saves.iter().map(|s| s.last.cert.map(from_micros)).collect();
         let open: Vec<Option<i64>> = saves
@@ -471,11 +492,12 @@ pub async fn apply(
             })
             .collect();
         let interval: Vec<Option<f64>> = saves.iter().map(|s| s.interval_s).collect();
+        let uuids: Vec<Uuid> = saves.iter().map(|s| s.last.uuid).collect();
         c.execute(
             &stmt,
             &[
                 &ids, &t, &up, &code, &ms, &kinds, &errors, &recent, &status, &cert, &open,
-                &interval,
+                &interval, &uuids,
             ],
         )
         .await?;

@@ -2,13 +2,14 @@
 //! (`UPTIMER_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`; scripts/test
 //! starts or installs it), and private clusters (initdb + pg_ctl as the postgres user, random
 //! port) for tests that stop the server, so the shared one is never stopped.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
+use uptimer::postgres::{migrate, partitions};
+
+use super::net::free_port;
 
 /// The shared server's URL (the maintenance database).
 pub fn server_url() -> String {
@@ -30,6 +31,16 @@ pub async fn connect(url: &str) -> Client {
         });
     tokio::spawn(conn);
     client
+}
+
+/// A client of `url` whose database has every migration applied and today's partitions.
+pub async fn migrated(url: &str) -> Client {
+    let mut c = connect(url).await;
+    migrate::up(&mut c).await.expect("migrate up");
+    partitions::maintain(&mut c, None)
+        .await
+        .expect("make partitions");
+    c
 }
 
 /// A database created for one test and dropped after it.
@@ -115,14 +126,6 @@ fn as_postgres(bin: &Path, args: &[&str]) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A private server on a random port, stopped (and its files removed) when dropped.
@@ -274,19 +277,5 @@ impl Drop for PrivateCluster {
                 "stop",
             ])
             .output();
-    }
-}
-
-/// Polls `f` until it returns true or `timeout` passes.
-pub async fn eventually(timeout: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if f().await {
-            return true;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
