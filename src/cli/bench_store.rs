@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 
 use crate::config::StoreSettings;
 use crate::event::{Event, Phases, ProbeEvent};
-use crate::store::SqliteStore;
 use crate::store::sqlite::generate::{Spec, target_id};
+use crate::store::{SqliteStore, StoreError};
 
 #[derive(Debug, Args)]
 pub struct BenchStoreArgs {
@@ -60,7 +60,7 @@ pub fn bench_store(args: BenchStoreArgs) -> ExitCode {
     })
 }
 
-async fn run(cmd: BenchStoreCommand) -> Result<(), String> {
+async fn run(cmd: BenchStoreCommand) -> Result<(), StoreError> {
     match cmd {
         BenchStoreCommand::Generate {
             path,
@@ -69,16 +69,14 @@ async fn run(cmd: BenchStoreCommand) -> Result<(), String> {
             raw_days,
             interval,
         } => {
-            let store = SqliteStore::open_async(&StoreSettings::with_path(path))
-                .await
-                .map_err(|e| e.to_string())?;
+            let store = SqliteStore::open_async(&StoreSettings::with_path(path)).await?;
             let spec = Spec {
                 targets,
                 days,
                 raw_days,
                 interval_s: interval,
             };
-            let rows = store.generate(spec).await.map_err(|e| e.to_string())?;
+            let rows = store.generate(spec).await?;
             println!("generated {rows} rows");
             Ok(())
         }
@@ -88,9 +86,7 @@ async fn run(cmd: BenchStoreCommand) -> Result<(), String> {
             rate,
             seconds,
         } => {
-            let store = SqliteStore::open_async(&StoreSettings::with_path(path))
-                .await
-                .map_err(|e| e.to_string())?;
+            let store = SqliteStore::open_async(&StoreSettings::with_path(path)).await?;
             ingest(&store, targets.max(1), rate, seconds).await
         }
     }
@@ -101,7 +97,7 @@ async fn ingest(
     targets: usize,
     rate: u64,
     seconds: u64,
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     // Ten batches a second, as the writer cuts them under this load.
     let tick = Duration::from_millis(100);
     let per_tick = (rate / 10).max(1) as usize;
@@ -135,7 +131,7 @@ async fn ingest(
             .collect();
         next = (next + per_tick) % targets;
         let t = Instant::now();
-        let done = store.ingest(batch).await.map_err(|e| e.to_string())?;
+        let done = store.ingest(batch).await?;
         batch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         sent += done.inserted as u64;
     }

@@ -79,7 +79,7 @@ pub fn healthcheck(args: HealthcheckArgs) -> ExitCode {
 }
 
 /// The address to connect to: a listen address, with "every interface" meaning this host.
-fn target(given: &str) -> Result<SocketAddr, String> {
+fn target(given: &str) -> Result<SocketAddr, crate::config::Expected> {
     let given = given.trim();
     let given = given.strip_prefix("http://").unwrap_or(given);
     let mut addr = listen_addr(given.trim_end_matches('/'))?;

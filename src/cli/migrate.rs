@@ -56,7 +56,7 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
             return super::config_error(&crate::config::ConfigError::new(
                 "DATABASE_URL",
                 url.masked(),
-                e,
+                e.to_string(),
             ));
         }
     };

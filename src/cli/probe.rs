@@ -27,7 +27,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     regex: Option<String>,
     /// Seconds before a probe is abandoned (fractions allowed) [default: PROBE_TIMEOUT or 10].
-    #[arg(long, value_parser = parse_seconds)]
+    #[arg(long, value_parser = parse::seconds)]
     timeout: Option<std::time::Duration>,
     /// Print one JSON event per line instead of a table.
     #[arg(long)]
@@ -47,10 +47,6 @@ pub struct ProbeArgs {
     /// Probes in flight at once [default: PROBE_CONCURRENCY or 512].
     #[arg(long)]
     concurrency: Option<usize>,
-}
-
-fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
-    parse::seconds(s).map_err(str::to_owned)
 }
 
 pub fn probe(args: ProbeArgs) -> ExitCode {

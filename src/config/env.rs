@@ -1,7 +1,7 @@
 //! The environment as a settings source: the process environment over `configuration.env`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Variables this program reads; anything else in `configuration.env` is ignored.
 pub const KNOWN: &[&str] = &[
@@ -64,6 +64,15 @@ pub const KNOWN: &[&str] = &[
     "KAFKA_CONSUMER_CONFIG",
 ];
 
+/// `configuration.env` exists but cannot be read as a dotenv file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct EnvFileError {
+    pub path: PathBuf,
+    #[source]
+    source: dotenvy::Error,
+}
+
 /// A snapshot of the settings variables.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -73,13 +82,15 @@ pub struct Env {
 impl Env {
     /// The process environment over `file` (when it exists): a variable already set in the
     /// environment wins, as with the original's scripts that source the file first.
-    pub fn load(file: &Path) -> Result<Env, String> {
+    pub fn load(file: &Path) -> Result<Env, EnvFileError> {
         let mut vars = BTreeMap::new();
         if file.exists() {
-            let iter =
-                dotenvy::from_path_iter(file).map_err(|e| format!("{}: {e}", file.display()))?;
-            for item in iter {
-                let (k, v) = item.map_err(|e| format!("{}: {e}", file.display()))?;
+            let unreadable = |source| EnvFileError {
+                path: file.to_owned(),
+                source,
+            };
+            for item in dotenvy::from_path_iter(file).map_err(unreadable)? {
+                let (k, v) = item.map_err(unreadable)?;
                 vars.insert(k, v);
             }
         }

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::Expected;
+
 /// A number of seconds, or for `interval` also -1; written as a number or a string.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(untagged)]
@@ -235,9 +237,10 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// Reads a config file: TOML when its name ends in `.toml`, YAML when in `.yaml` or `.yml`,
 /// either otherwise. The error completes "expected …": it says which format, where and why,
 /// and when a file is in the other format than its name says, that.
-pub fn read(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("a readable file ({e})"))?;
-    match Format::of(path) {
+pub fn read(path: &Path) -> Result<FileConfig, Expected> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Expected::new(format!("a readable file ({e})")))?;
+    let parsed = match Format::of(path) {
         Some(format) => format.parse(&text).map_err(|e| {
             let other = format.other();
             if other.is_syntax_of(&text) {
@@ -271,5 +274,6 @@ pub fn read(path: &Path) -> Result<FileConfig, String> {
                 }
             })
         }
-    }
+    };
+    parsed.map_err(Expected::new)
 }

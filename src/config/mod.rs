@@ -21,8 +21,8 @@ pub use crate::event::EventFormat;
 pub use crate::kafka::KafkaSettings;
 pub use crate::postgres::{DatabaseUrl, PostgresSettings};
 pub use crate::secret::Secret;
-pub use env::Env;
-pub use parse::{Interval, TlsVerify};
+pub use env::{Env, EnvFileError};
+pub use parse::{Expected, Interval, TlsVerify};
 pub use plugins::{ReaderPlugin, WriterPlugin};
 pub use target::{StatusRange, Target, TargetDefaults, TargetSpec};
 pub use web::{StoreSettings, WebAuth, WebSettings, listen_addr};
@@ -147,18 +147,20 @@ fn from_file<T, E: Into<String>>(
         .transpose()
 }
 
-fn u64_setting(max: u64) -> impl Fn(&str) -> Result<u64, String> {
+fn u64_setting(max: u64) -> impl Fn(&str) -> Result<u64, Expected> {
     move |s| parse::integer(s, 0, max)
 }
 
-fn dns_server(s: &str) -> Result<SocketAddr, String> {
+fn dns_server(s: &str) -> Result<SocketAddr, Expected> {
     let s = s.trim();
     s.parse::<SocketAddr>()
         .or_else(|_| {
             s.parse::<std::net::IpAddr>()
                 .map(|ip| SocketAddr::new(ip, 53))
         })
-        .map_err(|_| "an IP address with an optional port (127.0.0.1:5353, [::1]:53)".into())
+        .map_err(|_| {
+            Expected::from("an IP address with an optional port (127.0.0.1:5353, [::1]:53)")
+        })
 }
 
 impl Settings {

@@ -1,8 +1,40 @@
 //! Parsers for setting values, shared by the environment and the config file. Each returns the
 //! "what was expected" half of an error message; the caller adds the setting and the value.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// What a value should have been (`an integer from 1 to 100`): the "expected …" half of a
+/// [`ConfigError`](super::ConfigError), which the caller completes with the setting and the
+/// value it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Expected(Cow<'static, str>);
+
+impl Expected {
+    pub fn new(what: impl Into<Cow<'static, str>>) -> Expected {
+        Expected(what.into())
+    }
+}
+
+impl From<&'static str> for Expected {
+    fn from(what: &'static str) -> Expected {
+        Expected(Cow::Borrowed(what))
+    }
+}
+
+impl From<String> for Expected {
+    fn from(what: String) -> Expected {
+        Expected(Cow::Owned(what))
+    }
+}
+
+impl From<Expected> for String {
+    fn from(e: Expected) -> String {
+        e.0.into_owned()
+    }
+}
 
 /// How often a target is probed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,16 +80,16 @@ impl std::fmt::Display for TlsVerify {
 pub const BOOL_EXPECTED: &str = "a boolean (y/yes/true/1/on or n/no/false/0/off, any case)";
 
 /// The original's boolean forms, in any case.
-pub fn boolean(s: &str) -> Result<bool, &'static str> {
+pub fn boolean(s: &str) -> Result<bool, Expected> {
     match s.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" | "true" | "1" | "on" => Ok(true),
         "n" | "no" | "false" | "0" | "off" => Ok(false),
-        _ => Err(BOOL_EXPECTED),
+        _ => Err(BOOL_EXPECTED.into()),
     }
 }
 
 /// `PROBE_TLS_VERIFY`: a boolean, or a CA bundle file, or a directory of CA certificates.
-pub fn tls_verify(s: &str) -> Result<TlsVerify, String> {
+pub fn tls_verify(s: &str) -> Result<TlsVerify, Expected> {
     if let Ok(b) = boolean(s) {
         return Ok(if b { TlsVerify::Yes } else { TlsVerify::No });
     }
@@ -67,51 +99,51 @@ pub fn tls_verify(s: &str) -> Result<TlsVerify, String> {
     } else if path.is_dir() {
         Ok(TlsVerify::CaDir(path.to_owned()))
     } else {
-        Err(format!(
+        Err(Expected::new(format!(
             "{BOOL_EXPECTED}, or the path of an existing CA bundle file or directory"
-        ))
+        )))
     }
 }
 
 /// A positive number of seconds, fractions allowed.
-pub fn seconds(s: &str) -> Result<Duration, &'static str> {
+pub fn seconds(s: &str) -> Result<Duration, Expected> {
     const EXPECTED: &str = "a positive number of seconds (fractions allowed)";
     let v: f64 = s.trim().parse().map_err(|_| EXPECTED)?;
     if v.is_finite() && v > 0.0 && v < 1e9 {
         Ok(Duration::from_secs_f64(v))
     } else {
-        Err(EXPECTED)
+        Err(EXPECTED.into())
     }
 }
 
 /// `PROBE_INTERVAL`: positive seconds, or -1 for once.
-pub fn interval(s: &str) -> Result<Interval, &'static str> {
+pub fn interval(s: &str) -> Result<Interval, Expected> {
     const EXPECTED: &str = "a positive number of seconds (fractions allowed), or -1 to probe once";
     if s.trim().parse::<f64>() == Ok(-1.0) {
         return Ok(Interval::Once);
     }
-    seconds(s).map(Interval::Every).map_err(|_| EXPECTED)
+    seconds(s).map(Interval::Every).map_err(|_| EXPECTED.into())
 }
 
 /// A non-negative integer within `max`.
-pub fn integer(s: &str, min: u64, max: u64) -> Result<u64, String> {
+pub fn integer(s: &str, min: u64, max: u64) -> Result<u64, Expected> {
     s.trim()
         .parse::<u64>()
         .ok()
         .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| format!("an integer from {min} to {max}"))
+        .ok_or_else(|| Expected::new(format!("an integer from {min} to {max}")))
 }
 
 /// `DISTRIBUTED_WORKERS_INDEX`: an integer, or a hostname whose last number is the index
 /// (`uptimer-3` and `uptimer2-3` are both 3), as a StatefulSet names its pods.
-pub fn worker_index(s: &str) -> Result<u64, &'static str> {
+pub fn worker_index(s: &str) -> Result<u64, Expected> {
     const EXPECTED: &str = "an integer, or a hostname ending in a number such as uptimer-3";
     let s = s.trim();
     let end = s.rfind(|c: char| c.is_ascii_digit()).ok_or(EXPECTED)?;
     let start = s[..=end]
         .rfind(|c: char| !c.is_ascii_digit())
         .map_or(0, |i| i + 1);
-    s[start..=end].parse().map_err(|_| EXPECTED)
+    s[start..=end].parse().map_err(|_| EXPECTED.into())
 }
 
 /// The levels `LOG_LEVEL` takes, in the words of an error message.
@@ -124,7 +156,7 @@ pub const LOG_LEVELS_EXPECTED: &str = "a level (error, warn, info, debug, trace 
 /// A bare word that is not a level is an error rather than a target directive: tracing would
 /// read `LOG_LEVEL=warning` as "everything from a module named warning" and log nothing else,
 /// not even that the database is unreachable.
-pub fn log_level(s: &str) -> Result<String, &'static str> {
+pub fn log_level(s: &str) -> Result<String, Expected> {
     const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
     let level = |l: &str| match l {
         "warning" => Some("warn".to_owned()),
@@ -148,7 +180,7 @@ pub fn log_level(s: &str) -> Result<String, &'static str> {
         directives.push(d);
     }
     if directives.is_empty() {
-        return Err(LOG_LEVELS_EXPECTED);
+        return Err(LOG_LEVELS_EXPECTED.into());
     }
     let filter = directives.join(",");
     tracing_subscriber::EnvFilter::try_new(&filter).map_err(|_| LOG_LEVELS_EXPECTED)?;
@@ -157,7 +189,7 @@ pub fn log_level(s: &str) -> Result<String, &'static str> {
 
 /// A list setting: a single string, a JSON/YAML flow list, a YAML block list or a TOML array,
 /// as the original parsed `PROBE_URLS` with YAML. Empty means an empty list.
-pub fn list(s: &str) -> Result<Vec<String>, &'static str> {
+pub fn list(s: &str) -> Result<Vec<String>, Expected> {
     const EXPECTED: &str = "a single value, or a list ([a, b], a YAML block list, or a TOML array)";
     if s.trim().is_empty() {
         return Ok(Vec::new());
@@ -166,7 +198,7 @@ pub fn list(s: &str) -> Result<Vec<String>, &'static str> {
         Ok(serde_yaml_ng::Value::Null) => Ok(Vec::new()),
         Ok(serde_yaml_ng::Value::Sequence(items)) => items
             .into_iter()
-            .map(|v| scalar(v).ok_or(EXPECTED))
+            .map(|v| scalar(v).ok_or(EXPECTED.into()))
             .collect(),
         Ok(v) => Ok(vec![scalar(v).ok_or(EXPECTED)?]),
         // Not YAML: a TOML array, else the string itself (e.g. a regex such as `[a-z]+ ok`).
@@ -174,7 +206,7 @@ pub fn list(s: &str) -> Result<Vec<String>, &'static str> {
             Ok(t) => match t.get("v") {
                 Some(toml::Value::Array(items)) => items
                     .iter()
-                    .map(|v| v.as_str().map(str::to_owned).ok_or(EXPECTED))
+                    .map(|v| v.as_str().map(str::to_owned).ok_or(EXPECTED.into()))
                     .collect(),
                 _ => Ok(vec![s.trim().to_owned()]),
             },
@@ -268,6 +300,33 @@ mod tests {
             tls_verify(dir.to_str().unwrap()),
             Ok(TlsVerify::CaDir(dir.clone()))
         );
-        assert!(tls_verify("/nonexistent/ca.pem").is_err());
+        assert_eq!(
+            tls_verify("/nonexistent/ca.pem").unwrap_err().to_string(),
+            format!("{BOOL_EXPECTED}, or the path of an existing CA bundle file or directory")
+        );
+    }
+
+    #[test]
+    fn expectations_read_as_the_second_half_of_a_sentence() {
+        assert_eq!(
+            integer("0", 1, 100),
+            Err(Expected::new("an integer from 1 to 100"))
+        );
+        assert_eq!(
+            seconds("ten").unwrap_err().to_string(),
+            "a positive number of seconds (fractions allowed)"
+        );
+        assert_eq!(boolean("maybe").unwrap_err().to_string(), BOOL_EXPECTED);
+        assert_eq!(log_level("").unwrap_err().to_string(), LOG_LEVELS_EXPECTED);
+        // The caller completes the sentence with the setting and the value.
+        let e = super::super::ConfigError::new(
+            "PROBE_MAX_REDIRECTS",
+            "x",
+            integer("x", 0, 100).unwrap_err(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "PROBE_MAX_REDIRECTS: expected an integer from 0 to 100, got \"x\""
+        );
     }
 }

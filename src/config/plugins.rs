@@ -1,5 +1,7 @@
 //! Reader and writer plugin names, with every alias the original accepted.
 
+use super::Expected;
+
 /// Where events come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReaderPlugin {
@@ -76,21 +78,21 @@ fn module(name: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Result<T, String> {
+fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Result<T, Expected> {
     let m = module(name);
     if let Some((_, p)) = table.iter().find(|(n, _)| *n == m) {
         return Ok(*p);
     }
     let known: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-    Err(format!("one of {}", known.join(", ")))
+    Err(Expected::new(format!("one of {}", known.join(", "))))
 }
 
-pub fn reader(name: &str) -> Result<ReaderPlugin, String> {
+pub fn reader(name: &str) -> Result<ReaderPlugin, Expected> {
     lookup(READERS, name)
 }
 
 /// A comma-separated list fans out to every writer named.
-pub fn writers(names: &str) -> Result<Vec<WriterPlugin>, String> {
+pub fn writers(names: &str) -> Result<Vec<WriterPlugin>, Expected> {
     let mut out = Vec::new();
     for name in names.split(',').filter(|n| !n.trim().is_empty()) {
         let w = lookup(WRITERS, name)?;
@@ -129,7 +131,16 @@ mod tests {
     #[test]
     fn unknown_names_list_the_known_ones() {
         let e = reader("readers.nope").unwrap_err();
-        assert!(e.contains("readers.probes.http"), "{e}");
-        assert!(writers(" , ").is_err());
+        assert_eq!(
+            e.to_string(),
+            "one of readers.probes.http, readers.prober.http, readers.probes, readers.dummy, \
+             readers.dummies, readers.dummies.dummy_events, readers.kafka"
+        );
+        assert!(
+            writers(" , ")
+                .unwrap_err()
+                .to_string()
+                .contains("writers.stdout")
+        );
     }
 }

@@ -67,7 +67,7 @@ impl From<MissingUrl> for ConfigError {
 fn check_url(url: &DatabaseUrl) -> Result<(), ConfigError> {
     ConnectOptions::parse(url, None)
         .map(|_| ())
-        .map_err(|e| ConfigError::new("DATABASE_URL", url.masked(), e))
+        .map_err(|e| ConfigError::new("DATABASE_URL", url.masked(), e.to_string()))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use http::{HeaderName, HeaderValue, Method};
 use regex::Regex;
 use url::Url;
 
-use super::parse::{Interval, TlsVerify};
+use super::parse::{Expected, Interval, TlsVerify};
 
 /// An inclusive range of HTTP status codes that count as up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ impl StatusRange {
     }
 
     /// `200`, `200-299` or `2xx`.
-    pub fn parse(s: &str) -> Result<StatusRange, String> {
+    pub fn parse(s: &str) -> Result<StatusRange, Expected> {
         let s = s.trim();
         let code = |t: &str| {
             t.trim()
@@ -39,7 +39,9 @@ impl StatusRange {
         } else {
             code(s).map(|c| StatusRange(c, c))
         };
-        range.ok_or_else(|| "a status code (200), a range (200-299) or a class (2xx)".to_owned())
+        range.ok_or(Expected::from(
+            "a status code (200), a range (200-299) or a class (2xx)",
+        ))
     }
 }
 
@@ -86,22 +88,23 @@ pub fn urls_in(raw: &str) -> usize {
 }
 
 /// Why a URL cannot be probed.
-pub fn check_url(raw: &str) -> Result<Url, String> {
+pub fn check_url(raw: &str) -> Result<Url, Expected> {
     let n = urls_in(raw);
     if n > 1 {
-        return Err(format!(
+        return Err(Expected::new(format!(
             "one URL per target (this holds {n}: give each URL its own entry)"
-        ));
+        )));
     }
     if raw.trim().contains(char::is_whitespace) {
         return Err("a URL without spaces (write a space in a path or query as %20)".into());
     }
-    let url = Url::parse(raw.trim()).map_err(|e| format!("a valid http(s) URL ({e})"))?;
+    let url =
+        Url::parse(raw.trim()).map_err(|e| Expected::new(format!("a valid http(s) URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
+        return Err(Expected::new(format!(
             "an http:// or https:// URL (scheme {:?} cannot be probed)",
             url.scheme()
-        ));
+        )));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("a URL with a host".into());
@@ -175,7 +178,7 @@ impl TargetSpec {
         let err = |field: &str, value: &str, expected: String| {
             (field.to_owned(), value.to_owned(), expected)
         };
-        let url = check_url(&self.url).map_err(|e| err("url", &self.url, e))?;
+        let url = check_url(&self.url).map_err(|e| err("url", &self.url, e.into()))?;
         let hostname = match url.host() {
             Some(url::Host::Ipv6(a)) => a.to_string(),
             Some(h) => h.to_string().to_ascii_lowercase(),
@@ -206,7 +209,7 @@ impl TargetSpec {
         } else {
             self.expected_status
                 .iter()
-                .map(|s| StatusRange::parse(s).map_err(|e| err("expected_status", s, e)))
+                .map(|s| StatusRange::parse(s).map_err(|e| err("expected_status", s, e.into())))
                 .collect::<Result<_, _>>()?
         };
         let regex = match self.regex.filter(|r| !r.is_empty()) {

@@ -237,6 +237,21 @@ fn configuration_env_file_is_read() {
 }
 
 #[test]
+fn a_broken_configuration_env_names_the_file_and_keeps_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("configuration.env");
+    std::fs::write(&path, "PROBE_URLS='http://a.example\n").unwrap();
+    let e = Env::load(&path).unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!("{}: ", path.display())),
+        "{shown}"
+    );
+    let cause = std::error::Error::source(&e).expect("the dotenv error");
+    assert!(shown.ends_with(&cause.to_string()), "{shown}");
+}
+
+#[test]
 fn the_example_file_documents_every_variable_and_loads() {
     let text = include_str!("../../configuration.env.example");
     for name in super::env::KNOWN {

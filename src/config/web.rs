@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ConfigError, Env, Secret};
+use super::{ConfigError, Env, Expected, Secret};
 
 /// `writers.sqlite` and the dashboard's embedded store.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,7 +122,7 @@ impl Default for WebSettings {
 }
 
 /// `127.0.0.1:8080`, `[::1]:8080`, or `:8080` (127.0.0.1).
-pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+pub fn listen_addr(s: &str) -> Result<SocketAddr, Expected> {
     let s = s.trim();
     let s = if s.starts_with(':') {
         format!("127.0.0.1{s}")
@@ -130,7 +130,7 @@ pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
         s.to_owned()
     };
     s.parse().map_err(|_| {
-        "an address and port such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080".into()
+        Expected::from("an address and port such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080")
     })
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::KafkaSettings;
 use crate::event::EventFormat;
@@ -35,8 +35,31 @@ pub fn producer_config(k: &KafkaSettings, format: EventFormat) -> ClientConfig {
     c
 }
 
+/// Topics could not be created: a startup error.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("cannot create a Kafka admin client: {0}")]
+    Admin(#[source] KafkaError),
+    /// The request failed as a whole (the brokers did not answer it).
+    #[error(
+        "cannot create topics {topics:?}: {source}; are the brokers reachable with these settings \
+         (KAFKA_BOOTSTRAP_SERVER, KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_*, KAFKA_SASL_*)?"
+    )]
+    Request {
+        topics: Vec<String>,
+        #[source]
+        source: KafkaError,
+    },
+    /// The brokers refused one topic.
+    #[error("cannot create topic {topic}: {code}")]
+    Refused {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+}
+
 /// Creates the topics that do not exist yet (when `KAFKA_CREATE_TOPICS` allows it).
-pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), String> {
+pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), TopicError> {
     if !k.create_topics {
         return Ok(());
     }
@@ -44,9 +67,7 @@ pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), Str
     for (key, value) in k.client_properties() {
         c.set(key, value);
     }
-    let admin: AdminClient<DefaultClientContext> = c
-        .create()
-        .map_err(|e| format!("cannot create a Kafka admin client: {e}"))?;
+    let admin: AdminClient<DefaultClientContext> = c.create().map_err(TopicError::Admin)?;
     let new: Vec<NewTopic> = topics
         .iter()
         .map(|t| NewTopic::new(t, k.topic_partitions, TopicReplication::Fixed(-1)))
@@ -54,17 +75,18 @@ pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), Str
     let opts = AdminOptions::new()
         .operation_timeout(Some(Duration::from_secs(10)))
         .request_timeout(Some(Duration::from_secs(15)));
-    let results = admin.create_topics(&new, &opts).await.map_err(|e| {
-        format!(
-            "cannot create topics {topics:?}: {e}; are the brokers reachable with these settings \
-                 (KAFKA_BOOTSTRAP_SERVER, KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_*, KAFKA_SASL_*)?"
-        )
-    })?;
+    let results = admin
+        .create_topics(&new, &opts)
+        .await
+        .map_err(|source| TopicError::Request {
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            source,
+        })?;
     for r in results {
         match r {
             Ok(t) => tracing::info!(topic = %t, "created Kafka topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, e)) => return Err(format!("cannot create topic {t}: {e}")),
+            Err((topic, code)) => return Err(TopicError::Refused { topic, code }),
         }
     }
     Ok(())
@@ -89,5 +111,37 @@ mod tests {
         assert_eq!(c.get("linger.ms"), Some("50"));
         let c = producer_config(&k, EventFormat::Original);
         assert_eq!(c.get("compression.type"), Some("gzip"));
+    }
+
+    #[test]
+    fn topic_errors_name_the_topics_and_the_settings_to_check() {
+        let e = TopicError::Request {
+            topics: vec!["events".into(), "events.dlq".into()],
+            source: KafkaError::AdminOp(RDKafkaErrorCode::BrokerTransportFailure),
+        };
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(r#"cannot create topics ["events", "events.dlq"]: "#),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with(
+                "; are the brokers reachable with these settings (KAFKA_BOOTSTRAP_SERVER, \
+                 KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_*, KAFKA_SASL_*)?"
+            ),
+            "{shown}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        let e = TopicError::Refused {
+            topic: "events".into(),
+            code: RDKafkaErrorCode::TopicAuthorizationFailed,
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot create topic events: {}",
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            )
+        );
     }
 }

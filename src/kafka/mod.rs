@@ -10,7 +10,7 @@ mod dead_letters;
 mod settings;
 
 #[cfg(feature = "kafka")]
-pub use client::{ensure_topics, producer_config};
+pub use client::{TopicError, ensure_topics, producer_config};
 #[cfg(feature = "kafka")]
 pub use dead_letters::{DeadLetter, DeadLetters, ProducerError};
 pub use settings::{KafkaSettings, SettingError};

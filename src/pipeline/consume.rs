@@ -35,7 +35,7 @@ pub async fn run(
     let dlq_topic = k.dlq();
     ensure_topics(k, &[&topic, &dlq_topic])
         .await
-        .map_err(setup)?;
+        .map_err(|e| setup(e.to_string()))?;
     let consumer = consumer(settings, reader.ready.clone()).map_err(setup)?;
     let dlq = DeadLetters::new(k, settings.event_format).map_err(|e| setup(e.to_string()))?;
     consumer

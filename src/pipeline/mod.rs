@@ -76,7 +76,8 @@ async fn run_reader(
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let reader = match settings.reader {
         ReaderPlugin::HttpProbe => {
-            let prober = HttpProber::new(&settings.probe).map_err(PipelineError::Setup)?;
+            let prober = HttpProber::new(&settings.probe)
+                .map_err(|e| PipelineError::Setup(e.to_string()))?;
             for t in &settings.targets {
                 prober.check_tls(t).map_err(|e| {
                     PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {e}", t.name))

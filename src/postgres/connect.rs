@@ -18,7 +18,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::conninfo::{ConnInfo, unquote};
-use super::{DatabaseUrl, PgError};
+use super::{ConnectError, DatabaseUrl, PgError};
 use crate::tls::AcceptAny;
 
 /// libpq's `sslmode` values (`allow` is taken as `prefer`).
@@ -32,19 +32,15 @@ pub enum SslMode {
 }
 
 impl FromStr for SslMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ConnectError;
+    fn from_str(s: &str) -> Result<Self, ConnectError> {
         Ok(match s {
             "disable" => SslMode::Disable,
             "allow" | "prefer" => SslMode::Prefer,
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
-            other => {
-                return Err(format!(
-                    "sslmode disable, prefer, require, verify-ca or verify-full (got sslmode={other})"
-                ));
-            }
+            other => return Err(ConnectError::SslMode(other.to_owned())),
         })
     }
 }
@@ -70,7 +66,10 @@ impl std::fmt::Debug for ConnectOptions {
 
 impl ConnectOptions {
     /// Parses a libpq URL; `ca_file` (`POSTGRES_SSL_CA_FILE`) wins over `sslrootcert`.
-    pub fn parse(url: &DatabaseUrl, ca_file: Option<&Path>) -> Result<ConnectOptions, String> {
+    pub fn parse(
+        url: &DatabaseUrl,
+        ca_file: Option<&Path>,
+    ) -> Result<ConnectOptions, ConnectError> {
         let s = url.expose();
         let mut ssl_mode = None;
         let mut root_cert = None;
@@ -102,17 +101,12 @@ impl ConnectOptions {
                 keep.join(" ")
             }
         };
-        let mut pg = tokio_postgres::Config::from_str(&rest).map_err(|e| {
-            format!("a libpq URL such as postgres://user:password@host:5432/db ({e})")
-        })?;
+        let mut pg = tokio_postgres::Config::from_str(&rest).map_err(ConnectError::Libpq)?;
         if pg.get_hosts().is_empty() {
             pg.host("localhost");
         }
         if pg.get_user().is_none() {
-            return Err(
-                "a libpq URL with a user name, such as postgres://user:password@host:5432/db"
-                    .into(),
-            );
+            return Err(ConnectError::NoUser);
         }
         if pg.get_application_name().is_none() {
             pg.application_name("uptimer");
@@ -135,11 +129,10 @@ impl ConnectOptions {
     }
 
     /// The TLS connector for this mode (also used, unverified, when the mode is prefer).
-    pub fn tls(&self) -> Result<MakeRustlsConnect, String> {
+    pub fn tls(&self) -> Result<MakeRustlsConnect, ConnectError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?;
+            .with_safe_default_protocol_versions()?;
         let verify = match self.ssl_mode {
             SslMode::Disable | SslMode::Prefer => None,
             SslMode::Require => self.ca_file.as_ref().map(|_| false),
@@ -155,21 +148,20 @@ impl ConnectOptions {
                 let mut roots = RootCertStore::empty();
                 match &self.ca_file {
                     Some(path) => {
-                        let certs = CertificateDer::pem_file_iter(path)
-                            .map_err(|e| format!("POSTGRES_SSL_CA_FILE {}: {e}", path.display()))?;
-                        for c in certs {
-                            let c = c.map_err(|e| {
-                                format!("POSTGRES_SSL_CA_FILE {}: {e}", path.display())
-                            })?;
-                            roots.add(c).map_err(|e| {
-                                format!("POSTGRES_SSL_CA_FILE {}: {e}", path.display())
+                        let unreadable = |source| ConnectError::CaFile {
+                            path: path.clone(),
+                            source,
+                        };
+                        for c in CertificateDer::pem_file_iter(path).map_err(unreadable)? {
+                            roots.add(c.map_err(unreadable)?).map_err(|source| {
+                                ConnectError::CaCertificate {
+                                    path: path.clone(),
+                                    source,
+                                }
                             })?;
                         }
                         if roots.is_empty() {
-                            return Err(format!(
-                                "POSTGRES_SSL_CA_FILE {}: no PEM certificate in it",
-                                path.display()
-                            ));
+                            return Err(ConnectError::NoCaCertificate { path: path.clone() });
                         }
                     }
                     None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -178,8 +170,7 @@ impl ConnectOptions {
                     Arc::new(roots),
                     provider,
                 )
-                .build()
-                .map_err(|e| e.to_string())?;
+                .build()?;
                 if check_name {
                     builder.with_webpki_verifier(webpki).with_no_client_auth()
                 } else {
@@ -195,7 +186,7 @@ impl ConnectOptions {
 
     /// One connection, its driver task spawned.
     pub async fn connect(&self) -> Result<tokio_postgres::Client, PgError> {
-        let (client, connection) = self.pg.connect(self.tls().map_err(PgError::Setup)?).await?;
+        let (client, connection) = self.pg.connect(self.tls()?).await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "postgres connection closed");
@@ -205,7 +196,7 @@ impl ConnectOptions {
     }
 
     /// A pool of up to `size` connections.
-    pub fn pool(&self, size: usize) -> Result<deadpool_postgres::Pool, String> {
+    pub fn pool(&self, size: usize) -> Result<deadpool_postgres::Pool, ConnectError> {
         let manager = deadpool_postgres::Manager::from_config(
             self.pg.clone(),
             self.tls()?,
@@ -213,14 +204,13 @@ impl ConnectOptions {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
             },
         );
-        deadpool_postgres::Pool::builder(manager)
+        Ok(deadpool_postgres::Pool::builder(manager)
             .max_size(size)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(30)))
             .create_timeout(Some(Duration::from_secs(15)))
             .recycle_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| e.to_string())
+            .build()?)
     }
 }
 
@@ -273,7 +263,7 @@ impl ServerCertVerifier for ChainOnly {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<ConnectOptions, String> {
+    fn parse(s: &str) -> Result<ConnectOptions, ConnectError> {
         ConnectOptions::parse(&DatabaseUrl::new(s), None)
     }
 
@@ -301,13 +291,17 @@ mod tests {
 
     #[test]
     fn bad_urls_say_what_is_expected() {
-        assert!(
+        assert_eq!(
             parse("postgres://u@h/d?sslmode=always")
                 .unwrap_err()
-                .contains("verify-full")
+                .to_string(),
+            "sslmode disable, prefer, require, verify-ca or verify-full (got sslmode=always)"
         );
-        assert!(parse("postgres://h/d").unwrap_err().contains("user name"));
-        assert!(parse("mysql://u@h/d").is_err());
+        assert!(matches!(parse("postgres://h/d"), Err(ConnectError::NoUser)));
+        assert!(matches!(
+            parse("mysql://u@h/d"),
+            Err(ConnectError::NoEquals { .. })
+        ));
     }
 
     #[test]
@@ -317,7 +311,13 @@ mod tests {
             Some(Path::new("/nonexistent/ca.pem")),
         )
         .unwrap();
-        assert!(o.tls().is_err());
+        let e = o.tls().err().unwrap();
+        assert!(matches!(e, ConnectError::CaFile { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("POSTGRES_SSL_CA_FILE /nonexistent/ca.pem: "),
+            "{e}"
+        );
         // Without a CA file, verify-full uses the public roots; require does not verify.
         assert!(
             parse("postgres://u@h/d?sslmode=verify-full")

@@ -2,6 +2,8 @@
 //! pairs (values may be single-quoted, with `\'` and `\\` escapes). Connecting and masking both
 //! take a string apart here.
 
+use super::ConnectError;
+
 /// A connection string taken apart.
 #[derive(Debug)]
 pub(crate) enum ConnInfo {
@@ -17,11 +19,11 @@ pub(crate) fn is_url(s: &str) -> bool {
 }
 
 impl ConnInfo {
-    pub(crate) fn parse(s: &str) -> Result<ConnInfo, String> {
+    pub(crate) fn parse(s: &str) -> Result<ConnInfo, ConnectError> {
         if is_url(s) {
-            return url::Url::parse(s).map(ConnInfo::Url).map_err(|e| {
-                format!("a libpq URL such as postgres://user:password@host:5432/db ({e})")
-            });
+            return url::Url::parse(s)
+                .map(ConnInfo::Url)
+                .map_err(ConnectError::Url);
         }
         match kv_tokens(s) {
             (pairs, None) => Ok(ConnInfo::Pairs(pairs)),
@@ -39,7 +41,7 @@ pub(crate) fn leading_pairs(s: &str) -> (Vec<(String, String)>, bool) {
 
 /// Splits a `key=value ...` connection string into raw tokens (quotes kept), stopping at the
 /// first error.
-fn kv_tokens(s: &str) -> (Vec<(String, String)>, Option<String>) {
+fn kv_tokens(s: &str) -> (Vec<(String, String)>, Option<ConnectError>) {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     loop {
@@ -61,8 +63,7 @@ fn kv_tokens(s: &str) -> (Vec<(String, String)>, Option<String>) {
             chars.next();
         }
         if chars.next() != Some('=') {
-            let e = format!("a libpq URL or key=value pairs (no '=' after {key})");
-            return (out, Some(e));
+            return (out, Some(ConnectError::NoEquals { key }));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -83,8 +84,7 @@ fn kv_tokens(s: &str) -> (Vec<(String, String)>, Option<String>) {
                 }
             }
             if !closed {
-                let e = "a libpq URL or key=value pairs (unterminated quote)".to_owned();
-                return (out, Some(e));
+                return (out, Some(ConnectError::UnterminatedQuote));
             }
         } else {
             while let Some(&c) = chars.peek() {
@@ -121,16 +121,14 @@ mod tests {
         assert_eq!(keys, ["host", "password", "dbname"]);
         assert_eq!(p[1].1, "'a \\'b'");
         assert_eq!(unquote(&p[1].1), "a 'b");
-        assert!(
-            ConnInfo::parse("host=h user")
-                .unwrap_err()
-                .contains("no '=' after user")
-        );
-        assert!(
-            ConnInfo::parse("password='open")
-                .unwrap_err()
-                .contains("unterminated")
-        );
+        assert!(matches!(
+            ConnInfo::parse("host=h user"),
+            Err(ConnectError::NoEquals { key }) if key == "user"
+        ));
+        assert!(matches!(
+            ConnInfo::parse("password='open"),
+            Err(ConnectError::UnterminatedQuote)
+        ));
         assert!(matches!(
             ConnInfo::parse("postgresql://u@h/d"),
             Ok(ConnInfo::Url(_))

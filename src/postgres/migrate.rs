@@ -73,13 +73,27 @@ pub struct Migration {
     pub down_in_transaction: bool,
 }
 
+/// A migration file that is not in dbmate's format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("{file}: a migration file is named VERSION_name.sql")]
+    Name { file: String },
+    #[error("{file}: unexpected or repeated -- migrate:{section}")]
+    Section { file: String, section: String },
+    #[error("{file}: SQL before -- migrate:up")]
+    SqlBeforeUp { file: String },
+    #[error("{file}: no -- migrate:{section} section")]
+    Missing { file: String, section: &'static str },
+    #[error("{file}: empty -- migrate:up section")]
+    EmptyUp { file: String },
+}
+
 /// Parses one file in dbmate's format.
-pub fn parse(file: &str, text: &str) -> Result<Migration, String> {
+pub fn parse(file: &str, text: &str) -> Result<Migration, FileError> {
     let version: String = file.chars().take_while(char::is_ascii_digit).collect();
+    let file_name = || file.to_owned();
     if version.is_empty() || !file.ends_with(".sql") {
-        return Err(format!(
-            "{file}: a migration file is named VERSION_name.sql"
-        ));
+        return Err(FileError::Name { file: file_name() });
     }
     let mut up: Option<(String, bool)> = None;
     let mut down: Option<(String, bool)> = None;
@@ -99,7 +113,12 @@ pub fn parse(file: &str, text: &str) -> Result<Migration, String> {
                     down = Some((String::new(), in_tx));
                     in_up = Some(false);
                 }
-                other => return Err(format!("{file}: unexpected or repeated -- migrate:{other}")),
+                other => {
+                    return Err(FileError::Section {
+                        file: file_name(),
+                        section: other.to_owned(),
+                    });
+                }
             }
             continue;
         }
@@ -114,14 +133,17 @@ pub fn parse(file: &str, text: &str) -> Result<Migration, String> {
                 sql.push('\n');
             }
             None if trimmed.is_empty() || trimmed.starts_with("--") => {}
-            None => return Err(format!("{file}: SQL before -- migrate:up")),
+            None => return Err(FileError::SqlBeforeUp { file: file_name() }),
         }
     }
-    let (up, up_in_transaction) = up.ok_or_else(|| format!("{file}: no -- migrate:up section"))?;
-    let (down, down_in_transaction) =
-        down.ok_or_else(|| format!("{file}: no -- migrate:down section"))?;
+    let missing = |section| FileError::Missing {
+        file: file_name(),
+        section,
+    };
+    let (up, up_in_transaction) = up.ok_or_else(|| missing("up"))?;
+    let (down, down_in_transaction) = down.ok_or_else(|| missing("down"))?;
     if up.trim().is_empty() {
-        return Err(format!("{file}: empty -- migrate:up section"));
+        return Err(FileError::EmptyUp { file: file_name() });
     }
     Ok(Migration {
         version,
@@ -194,9 +216,9 @@ async fn run_section(
     in_transaction: bool,
     record: &str,
 ) -> Result<(), PgError> {
-    let fail = |e: tokio_postgres::Error| PgError::Migration {
+    let fail = |source| PgError::Migration {
         file: m.file.clone(),
-        error: super::describe(&e),
+        source,
     };
     if in_transaction {
         let tx = client.transaction().await?;
@@ -242,9 +264,9 @@ pub async fn down(client: &mut Client) -> Result<Option<String>, PgError> {
             return Ok(None);
         };
         let Some(m) = migrations().into_iter().find(|m| &m.version == last) else {
-            return Err(PgError::Setup(format!(
-                "the latest applied migration {last} is not one of this binary's (a newer version applied it)"
-            )));
+            return Err(PgError::UnknownMigration {
+                version: last.clone(),
+            });
         };
         run_section(
             client,
@@ -363,15 +385,34 @@ mod tests {
 
     #[test]
     fn parser_rejects_what_dbmate_would() {
-        assert!(parse("x.sql", "-- migrate:up\nSELECT 1;\n-- migrate:down\n").is_err());
-        assert!(
-            parse(
+        let shown = |file, text| parse(file, text).unwrap_err().to_string();
+        assert_eq!(
+            shown("x.sql", "-- migrate:up\nSELECT 1;\n-- migrate:down\n"),
+            "x.sql: a migration file is named VERSION_name.sql"
+        );
+        assert_eq!(
+            shown(
                 "1_x.sql",
                 "SELECT 1;\n-- migrate:up\nSELECT 1;\n-- migrate:down\n"
-            )
-            .is_err()
+            ),
+            "1_x.sql: SQL before -- migrate:up"
         );
-        assert!(parse("1_x.sql", "-- migrate:down\nSELECT 1;\n").is_err());
+        assert_eq!(
+            shown("1_x.sql", "-- migrate:down\nSELECT 1;\n"),
+            "1_x.sql: no -- migrate:up section"
+        );
+        assert_eq!(
+            shown("1_x.sql", "-- migrate:up\nSELECT 1;\n"),
+            "1_x.sql: no -- migrate:down section"
+        );
+        assert_eq!(
+            shown("1_x.sql", "-- migrate:up\n-- migrate:up\n"),
+            "1_x.sql: unexpected or repeated -- migrate:up"
+        );
+        assert_eq!(
+            shown("1_x.sql", "-- migrate:up\n\n-- migrate:down\nSELECT 1;\n"),
+            "1_x.sql: empty -- migrate:up section"
+        );
         let m = parse(
             "1_x.sql",
             "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (c);\n-- migrate:down\nDROP INDEX i;\n",

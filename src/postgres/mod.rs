@@ -11,5 +11,5 @@ pub mod partitions;
 mod settings;
 
 pub use connect::{ConnectOptions, SslMode};
-pub use error::{Class, PgError, classify, describe};
+pub use error::{Class, ConnectError, PgError, classify, describe};
 pub use settings::{DatabaseUrl, MissingUrl, PostgresSettings};

@@ -69,6 +69,9 @@ fn ser_opt_time<S: Serializer>(m: &Option<Micros>, s: S) -> Result<S::Ok, S::Err
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL store's connection string or TLS settings cannot be used.
+    #[error(transparent)]
+    Connect(#[from] crate::postgres::ConnectError),
     #[error("{0}")]
     Other(String),
 }

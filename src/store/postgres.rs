@@ -128,14 +128,13 @@ impl PostgresStore {
         ca_file: Option<&std::path::Path>,
         pool_size: usize,
     ) -> Result<PostgresStore, StoreError> {
-        let mut opts =
-            ConnectOptions::parse(&DatabaseUrl::new(url), ca_file).map_err(StoreError::Other)?;
+        let mut opts = ConnectOptions::parse(&DatabaseUrl::new(url), ca_file)?;
         let options = match opts.pg.get_options() {
             Some(o) if !o.is_empty() => format!("{o} -c default_transaction_read_only=on"),
             _ => "-c default_transaction_read_only=on".to_owned(),
         };
         opts.pg.options(&options);
-        let pool = opts.pool(pool_size.max(2)).map_err(StoreError::Other)?;
+        let pool = opts.pool(pool_size.max(2))?;
         let store = PostgresStore {
             pool,
             meta: Mutex::new(Meta::default()),
@@ -625,5 +624,18 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+
+    #[tokio::test]
+    async fn a_url_without_a_user_is_a_connect_error_before_any_connection() {
+        let e = PostgresStore::open("postgres://127.0.0.1:1/d", None, 2)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Connect(_)), "{e:?}");
+        assert!(!e.is_retriable());
+        assert_eq!(
+            e.to_string(),
+            "a libpq URL with a user name, such as postgres://user:password@host:5432/db"
+        );
     }
 }

@@ -52,7 +52,9 @@ impl KafkaWriter {
         let k = &settings.kafka;
         k.require("writers.kafka").map_err(|e| e.to_string())?;
         let topic = k.writer_topic.clone().unwrap_or_default();
-        ensure_topics(k, &[&topic]).await?;
+        ensure_topics(k, &[&topic])
+            .await
+            .map_err(|e| e.to_string())?;
         let producer: FutureProducer = producer_config(k, settings.event_format)
             .create()
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;

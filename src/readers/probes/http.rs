@@ -8,12 +8,11 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -23,7 +22,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::Url;
 
-use super::tls::{PeerCert, TlsConfigs, keeping_rejected, not_after};
+use super::resolver::{self, ResolverError};
+use super::tls::{PeerCert, TlsConfigs, TlsSetupError, keeping_rejected, not_after};
 use super::tls_errors;
 use crate::config::{ProbeSettings, Target, target::masked_url};
 use crate::event::{ErrorKind, Phases, ProbeEvent};
@@ -114,38 +114,10 @@ impl Conn {
     }
 }
 
-/// Builds the resolver: the given name servers, else the system's configuration.
-fn resolver(dns_servers: &[SocketAddr]) -> Result<TokioResolver, String> {
-    let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
-    let mut builder = if dns_servers.is_empty() {
-        TokioResolver::builder(provider)
-            .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?
-    } else {
-        let servers = dns_servers
-            .iter()
-            .map(|a| {
-                let mut udp = ConnectionConfig::udp();
-                udp.port = a.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = a.port();
-                NameServerConfig::new(a.ip(), true, vec![udp, tcp])
-            })
-            .collect();
-        TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
-    };
-    let opts = builder.options_mut();
-    opts.timeout = Duration::from_secs(5);
-    opts.attempts = 2;
-    opts.cache_size = 4096;
-    builder
-        .build()
-        .map_err(|e| format!("cannot build the DNS resolver: {e}"))
-}
-
 impl HttpProber {
-    pub fn new(settings: &ProbeSettings) -> Result<HttpProber, String> {
+    pub fn new(settings: &ProbeSettings) -> Result<HttpProber, ResolverError> {
         Ok(HttpProber {
-            resolver: resolver(&settings.dns_servers)?,
+            resolver: resolver::build(&settings.dns_servers)?,
             tls: TlsConfigs::default(),
             max_redirects: settings.max_redirects,
             max_body_bytes: settings.max_body_bytes,
@@ -155,7 +127,7 @@ impl HttpProber {
     }
 
     /// Checks that every target's TLS settings can be loaded (a bad CA file is a startup error).
-    pub fn check_tls(&self, target: &Target) -> Result<(), String> {
+    pub fn check_tls(&self, target: &Target) -> Result<(), TlsSetupError> {
         self.tls.check(&target.tls_verify)
     }
 
@@ -345,7 +317,7 @@ impl HttpProber {
             let config = self
                 .tls
                 .get(&target.tls_verify)
-                .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+                .map_err(|e| Failure::new(ErrorKind::Internal, e.to_string()))?;
             let server_name = match url.host() {
                 Some(url::Host::Ipv4(a)) => {
                     rustls::pki_types::ServerName::IpAddress(IpAddr::from(a).into())

@@ -1,7 +1,10 @@
 //! Probers: readers that produce one event per probe of a target.
 
 pub mod http;
+mod resolver;
 mod tls;
 mod tls_errors;
 
 pub use http::HttpProber;
+pub use resolver::ResolverError;
+pub use tls::TlsSetupError;

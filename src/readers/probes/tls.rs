@@ -10,11 +10,11 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{VerifierBuilderError, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore};
@@ -22,6 +22,37 @@ use rustls::{SignatureScheme, crypto::CryptoProvider};
 
 use crate::config::TlsVerify;
 use crate::tls::AcceptAny;
+
+/// A `PROBE_TLS_VERIFY` mode whose configuration cannot be built: a startup error.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// A CA file that cannot be read as PEM.
+    #[error("{}: {source}", path.display())]
+    Pem {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A certificate in a CA file that is not a usable trust anchor.
+    #[error("{}: {source}", path.display())]
+    Certificate {
+        path: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: no certificate found", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error(transparent)]
+    Tls(#[from] rustls::Error),
+    #[error(transparent)]
+    Verifier(#[from] VerifierBuilderError),
+}
 
 /// Builds each mode's configuration once and shares it between probes.
 #[derive(Default)]
@@ -31,7 +62,7 @@ pub struct TlsConfigs {
 
 impl TlsConfigs {
     /// The mode's configuration, built on first use.
-    pub fn get(&self, mode: &TlsVerify) -> Result<Arc<ClientConfig>, String> {
+    pub fn get(&self, mode: &TlsVerify) -> Result<Arc<ClientConfig>, TlsSetupError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = cache.get(mode) {
             return Ok(c.clone());
@@ -42,7 +73,7 @@ impl TlsConfigs {
     }
 
     /// Checks that the mode's configuration can be built (a bad CA file is a startup error).
-    pub fn check(&self, mode: &TlsVerify) -> Result<(), String> {
+    pub fn check(&self, mode: &TlsVerify) -> Result<(), TlsSetupError> {
         self.get(mode).map(|_| ())
     }
 }
@@ -148,7 +179,7 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn build(mode: &TlsVerify) -> Result<ClientConfig, String> {
+fn build(mode: &TlsVerify) -> Result<ClientConfig, TlsSetupError> {
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
         TlsVerify::No => Arc::new(AcceptAny::new(provider())),
         TlsVerify::Yes => webpki(RootCertStore {
@@ -158,26 +189,28 @@ fn build(mode: &TlsVerify) -> Result<ClientConfig, String> {
             let mut roots = RootCertStore::empty();
             add_pem_file(&mut roots, path)?;
             if roots.is_empty() {
-                return Err(format!("{}: no certificate found", path.display()));
+                return Err(TlsSetupError::NoCertificate { path: path.clone() });
             }
             webpki(roots)?
         }
         TlsVerify::CaDir(dir) => {
             let mut roots = RootCertStore::empty();
-            let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let entries = std::fs::read_dir(dir).map_err(|source| TlsSetupError::Dir {
+                path: dir.clone(),
+                source,
+            })?;
             for entry in entries.flatten() {
                 // A hashed directory holds PEM files and links to them; anything else is skipped.
                 let _ = add_pem_file(&mut roots, &entry.path());
             }
             if roots.is_empty() {
-                return Err(format!("{}: no certificate found", dir.display()));
+                return Err(TlsSetupError::NoCertificate { path: dir.clone() });
             }
             webpki(roots)?
         }
     };
     let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Keeping { inner: verifier }))
         .with_no_client_auth();
@@ -187,21 +220,24 @@ fn build(mode: &TlsVerify) -> Result<ClientConfig, String> {
 }
 
 /// The standard verifier (what `with_root_certificates` builds) over these roots.
-fn webpki(roots: RootCertStore) -> Result<Arc<dyn ServerCertVerifier>, String> {
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-        .map_err(|e| e.to_string())?;
+fn webpki(roots: RootCertStore) -> Result<Arc<dyn ServerCertVerifier>, TlsSetupError> {
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
     Ok(verifier)
 }
 
-fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), String> {
-    for cert in
-        CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?
-    {
-        let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), TlsSetupError> {
+    let unreadable = |source| TlsSetupError::Pem {
+        path: path.to_owned(),
+        source,
+    };
+    for cert in CertificateDer::pem_file_iter(path).map_err(unreadable)? {
         roots
-            .add(cert)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .add(cert.map_err(unreadable)?)
+            .map_err(|source| TlsSetupError::Certificate {
+                path: path.to_owned(),
+                source,
+            })?;
     }
     Ok(())
 }
@@ -210,4 +246,49 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), String> {
 pub fn not_after(cert: &CertificateDer<'_>) -> Option<time::OffsetDateTime> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
     time::OffsetDateTime::from_unix_timestamp(parsed.validity().not_after.timestamp()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_or_directory_without_certificates_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let configs = TlsConfigs::default();
+        let e = configs
+            .check(&TlsVerify::CaDir(dir.path().to_owned()))
+            .unwrap_err();
+        assert!(matches!(e, TlsSetupError::NoCertificate { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("{}: no certificate found", dir.path().display())
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = configs
+            .check(&TlsVerify::CaFile(empty.clone()))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: no certificate found", empty.display())
+        );
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_keeps_its_cause() {
+        let e = TlsConfigs::default()
+            .check(&TlsVerify::CaFile("/nonexistent/ca.pem".into()))
+            .unwrap_err();
+        assert!(matches!(e, TlsSetupError::Pem { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("/nonexistent/ca.pem: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn the_built_in_roots_and_no_verification_build() {
+        let configs = TlsConfigs::default();
+        assert!(configs.check(&TlsVerify::Yes).is_ok());
+        assert!(configs.check(&TlsVerify::No).is_ok());
+    }
 }

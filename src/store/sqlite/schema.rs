@@ -150,6 +150,25 @@ ALTER TABLE targets ADD COLUMN removed_at INTEGER;
 ALTER TABLE incidents ADD COLUMN end_reason TEXT;
 "#;
 
+/// The store file's schema cannot be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// A newer uptimer wrote the file.
+    #[error(
+        "its schema version {found} is newer than this uptimer knows ({VERSION}); upgrade uptimer"
+    )]
+    Newer { found: i64 },
+    /// An upgrade step failed; the transaction was rolled back.
+    #[error("upgrading its schema from version {from}: {source}")]
+    Upgrade {
+        from: i64,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
 /// Version 3 (issue 10): one target-state machine for both stores. The state "degraded" (one of
 /// the last 10 checks failed) is called "flapping" now, stored rows included; the last applied
 /// event's uuid is kept with its time (`last_event_uuid`), so the machine tells a duplicate or
@@ -162,51 +181,49 @@ UPDATE targets SET status = 'flapping' WHERE status = 'degraded';
 /// Creates or upgrades the schema, step by step, in one transaction that takes the write lock
 /// first (`BEGIN IMMEDIATE`) and reads the version under it: two processes opening an older
 /// file at once upgrade it once, the second finding it done.
-pub fn migrate(conn: &Connection) -> Result<(), String> {
+pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
     let version = user_version(conn)?;
     if version > VERSION {
-        return Err(format!(
-            "its schema version {version} is newer than this uptimer knows ({VERSION}); upgrade uptimer"
-        ));
+        return Err(SchemaError::Newer { found: version });
     }
     if version == VERSION {
         return Ok(());
     }
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(|e| e.to_string())?;
-    let steps = || -> Result<i64, String> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let steps = || -> Result<i64, rusqlite::Error> {
         let version = user_version(conn)?;
         if version < 1 {
-            conn.execute_batch(V1).map_err(|e| e.to_string())?;
+            conn.execute_batch(V1)?;
         }
         if version < 2 {
-            conn.execute_batch(V2).map_err(|e| e.to_string())?;
+            conn.execute_batch(V2)?;
         }
         if version < 3 {
-            conn.execute_batch(V3).map_err(|e| e.to_string())?;
+            conn.execute_batch(V3)?;
         }
-        conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))
-            .map_err(|e| e.to_string())?;
+        conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
         Ok(version)
     };
     match steps() {
         Ok(from) => {
-            conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+            conn.execute_batch("COMMIT")?;
             if from > 0 && from < VERSION {
                 tracing::info!(from, to = VERSION, "store schema upgraded");
             }
             Ok(())
         }
-        Err(e) => {
+        Err(source) => {
             let _ = conn.execute_batch("ROLLBACK");
-            Err(format!("upgrading its schema from version {version}: {e}"))
+            Err(SchemaError::Upgrade {
+                from: version,
+                source,
+            })
         }
     }
 }
 
-fn user_version(conn: &Connection) -> Result<i64, String> {
+fn user_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -235,7 +252,7 @@ mod tests {
             })
             .collect();
         for t in opened {
-            assert_eq!(t.join().unwrap(), Ok(()));
+            t.join().unwrap().unwrap();
         }
         let c = Connection::open(&path).unwrap();
         assert_eq!(user_version(&c), Ok(VERSION));
@@ -275,5 +292,36 @@ mod tests {
         migrate(&c).unwrap();
         assert_eq!(user_version(&c), Ok(VERSION));
         c.execute_batch("SELECT end_reason FROM incidents").unwrap();
+    }
+
+    #[test]
+    fn a_file_from_a_newer_uptimer_is_refused_with_both_versions() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(&format!("PRAGMA user_version = {}", VERSION + 1))
+            .unwrap();
+        let e = migrate(&c).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "its schema version {} is newer than this uptimer knows ({VERSION}); upgrade uptimer",
+                VERSION + 1
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_step_names_the_version_it_started_from_and_rolls_back() {
+        let c = Connection::open_in_memory().unwrap();
+        // A table in the way of version 1's first CREATE TABLE.
+        c.execute_batch("CREATE VIEW targets AS SELECT 1").unwrap();
+        let e = migrate(&c).unwrap_err();
+        assert!(matches!(e, SchemaError::Upgrade { from: 0, .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("upgrading its schema from version 0: "),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(user_version(&c).unwrap(), 0);
     }
 }

@@ -63,11 +63,10 @@ impl PostgresWriter {
         let url = settings
             .require_url(NAME)
             .map_err(|e| PgError::Setup(e.to_string()))?;
-        let opts =
-            ConnectOptions::parse(url, settings.ssl_ca_file.as_deref()).map_err(PgError::Setup)?;
+        let opts = ConnectOptions::parse(url, settings.ssl_ca_file.as_deref())?;
         // A CA file that cannot be read is a configuration error now, not a retry loop later.
-        opts.tls().map_err(PgError::Setup)?;
-        let pool = opts.pool(settings.pool_size).map_err(PgError::Setup)?;
+        opts.tls()?;
+        let pool = opts.pool(settings.pool_size)?;
         let health = Arc::new(Health::from(&options.metrics));
         let rejects = options.rejects.unwrap_or_else(|| {
             Arc::new(RejectFile {
