@@ -1,17 +1,12 @@
-//! Reading: the queries behind every page and API call. Each reads the targets table (one row
-//! per target, with its live state), rollups or incidents, never a scan of raw events: the
-//! last-events table reads the newest rows of one target by index.
-
-use std::time::Instant;
+//! The overview and a target's live state: the targets table with its status as the overview
+//! shows it, the counts by status, the tag list and each target's uptime windows.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::SqliteStore;
-use crate::store::rollup::{RollupRow, SeriesFold};
+use super::ratio;
 use crate::store::{
-    DAY, EventRow, HOUR, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint,
-    Sort, Status, StatusCounts, Store, StoreError, TargetSummary, Uptime, UptimeWindows,
-    now_micros, removed_sql,
+    DAY, HOUR, Micros, OverviewPage, OverviewQuery, Sort, Status, StatusCounts, StoreError,
+    TargetSummary, UptimeWindows, removed_sql,
 };
 
 /// The status column as the overview shows it: the target-state machine's status after the
@@ -65,13 +60,6 @@ fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
 fn status_col(r: &Row, i: usize) -> rusqlite::Result<Status> {
     let s: String = r.get(i)?;
     Ok(Status::parse(&s).unwrap_or(Status::Unknown))
-}
-
-fn ratio(up: Option<i64>, checks: Option<i64>) -> Option<f64> {
-    match (up, checks) {
-        (Some(u), Some(c)) if c > 0 => Some(u as f64 / c as f64),
-        _ => None,
-    }
 }
 
 /// Fills in uptime of these targets in one query: 24 h from hour rollups (the last 24 hours,
@@ -138,13 +126,6 @@ fn like_pattern(s: &str) -> String {
     p
 }
 
-/// The counts of the unfiltered overview and the tag list, and when they were read.
-#[derive(Debug, Default)]
-pub struct MetaCache {
-    counts: Option<(Instant, StatusCounts)>,
-    tags: Option<(Instant, Vec<String>)>,
-}
-
 /// The tag test looks for the quoted tag in the JSON text first (cheap), then checks it is a
 /// whole element. `?2` is the tag, `?3` the search pattern.
 const TAG_SEARCH_SQL: &str = "(?2 IS NULL OR (instr(tags, json_quote(?2)) > 0
@@ -185,8 +166,7 @@ fn tags(c: &Connection) -> Result<Vec<String>, StoreError> {
         .collect::<Result<_, _>>()?;
     Ok(tags)
 }
-
-fn overview(
+pub(super) fn overview(
     c: &Connection,
     q: &OverviewQuery,
     now: Micros,
@@ -269,7 +249,11 @@ fn overview(
     Ok(page)
 }
 
-fn target(c: &Connection, id: &str, now: Micros) -> Result<Option<TargetSummary>, StoreError> {
+pub(super) fn target(
+    c: &Connection,
+    id: &str,
+    now: Micros,
+) -> Result<Option<TargetSummary>, StoreError> {
     let t = c
         .prepare_cached(&format!(
             "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE id = ?2"
@@ -283,8 +267,7 @@ fn target(c: &Connection, id: &str, now: Micros) -> Result<Option<TargetSummary>
     fill_uptime(c, &mut rows, now)?;
     Ok(rows.pop())
 }
-
-fn all_targets(c: &Connection, now: Micros) -> Result<Vec<TargetSummary>, StoreError> {
+pub(super) fn all_targets(c: &Connection, now: Micros) -> Result<Vec<TargetSummary>, StoreError> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE removed_at IS NULL ORDER BY id"
     ))?;
@@ -297,224 +280,17 @@ fn all_targets(c: &Connection, now: Micros) -> Result<Vec<TargetSummary>, StoreE
     Ok(rows)
 }
 
-fn series(
-    c: &Connection,
-    id: &str,
-    from: Micros,
-    to: Micros,
-    step: Micros,
-) -> Result<Vec<SeriesPoint>, StoreError> {
-    let step = step.max(crate::store::MINUTE);
-    let table = if step >= HOUR {
-        "rollup_hour"
-    } else {
-        "rollup_minute"
-    };
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
-           sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
-         FROM {table} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
-    ))?;
-    let mut fold = SeriesFold::new(from, step);
-    let mut q = stmt.query(params![id, from - from.rem_euclid(step), to])?;
-    while let Some(r) = q.next()? {
-        let mut phase_sums = [0.0; 5];
-        for (i, s) in phase_sums.iter_mut().enumerate() {
-            *s = r.get::<_, f64>(6 + i)?;
-        }
-        fold.add(RollupRow {
-            bucket: r.get(0)?,
-            checks: r.get(1)?,
-            up: r.get(2)?,
-            timed: r.get(12)?,
-            sum_ms: r.get(3)?,
-            min_ms: r.get(4)?,
-            max_ms: r.get(5)?,
-            phase_sums,
-            hist: r.get_ref(11)?.as_blob().unwrap_or_default(),
-        });
-    }
-    Ok(fold.finish())
-}
-
-fn events(
-    c: &Connection,
-    id: &str,
-    from: Micros,
-    to: Micros,
-    limit: u32,
-) -> Result<Vec<EventRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT uuid, event_time, up, status_code, response_time_ms, error_kind, error,
-           phases_ms_dns, phases_ms_connect, phases_ms_tls, phases_ms_ttfb, phases_ms_transfer,
-           ip, http_version, location, body_bytes, redirects
-         FROM probe_events WHERE target_id = ?1 AND event_time >= ?2 AND event_time < ?3
-         ORDER BY event_time DESC LIMIT ?4",
-    )?;
-    let rows = stmt
-        .query_map(params![id, from, to, limit.min(10_000)], |r| {
-            Ok(EventRow {
-                uuid: r.get(0)?,
-                event_time: r.get(1)?,
-                up: r.get(2)?,
-                status_code: r.get(3)?,
-                response_time_ms: r.get(4)?,
-                error_kind: r.get(5)?,
-                error: r.get(6)?,
-                phases_ms: [r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?],
-                ip: r.get(12)?,
-                http_version: r.get(13)?,
-                location: r.get(14)?,
-                body_bytes: r.get(15)?,
-                redirects: r.get(16)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-fn incidents(c: &Connection, q: &IncidentQuery) -> Result<(Vec<Incident>, u64), StoreError> {
-    let filter = "(?1 IS NULL OR i.target_id = ?1) AND (?2 = 0 OR i.ended_at IS NULL)";
-    let total: i64 = c
-        .prepare_cached(&format!("SELECT count(*) FROM incidents i WHERE {filter}"))?
-        .query_row(params![q.target, q.open_only], |r| r.get(0))?;
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT i.id, i.target_id, coalesce(t.name, i.target_id), i.started_at, i.ended_at,
-           i.error_kind, i.error, i.failed_checks, i.end_reason
-         FROM incidents i LEFT JOIN targets t ON t.id = i.target_id
-         WHERE {filter} ORDER BY i.started_at DESC, i.id DESC LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![q.target, q.open_only, q.limit.clamp(1, 1000), q.offset],
-            |r| {
-                Ok(Incident {
-                    id: r.get(0)?,
-                    target_id: r.get(1)?,
-                    target_name: r.get(2)?,
-                    started_at: r.get(3)?,
-                    ended_at: r.get(4)?,
-                    error_kind: r.get(5)?,
-                    error: r.get(6)?,
-                    failed_checks: r.get(7)?,
-                    end_reason: r.get(8)?,
-                })
-            },
-        )?
-        .collect::<Result<_, _>>()?;
-    Ok((rows, total as u64))
-}
-
-fn uptime(c: &Connection, id: &str, from: Micros, to: Micros) -> Result<Uptime, StoreError> {
-    let (up, checks): (Option<i64>, Option<i64>) = c
-        .prepare_cached(
-            "SELECT sum(up), sum(checks) FROM rollup_hour
-             WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3",
-        )?
-        .query_row(params![id, from - from.rem_euclid(HOUR), to], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    Ok(Uptime {
-        from,
-        to,
-        checks: checks.unwrap_or(0) as u64,
-        up: up.unwrap_or(0) as u64,
-        ratio: ratio(up, checks),
-    })
-}
-
-#[async_trait::async_trait]
-impl Store for SqliteStore {
-    fn kind(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM targets", [], |_| Ok(()))?))
-            .await
-    }
-
-    async fn overview(&self, q: OverviewQuery) -> Result<OverviewPage, StoreError> {
-        // Only the unfiltered counts are reused: a tag or a search counts its own targets.
-        let shared_counts = q.tag.is_none() && q.search.is_none();
-        let cached = {
-            let m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                m.counts
-                    .filter(|(at, _)| shared_counts && at.elapsed() < super::COUNTS_TTL)
-                    .map(|(_, c)| c),
-                m.tags
-                    .as_ref()
-                    .filter(|(at, _)| at.elapsed() < super::TAGS_TTL)
-                    .map(|(_, t)| t.clone()),
-            )
-        };
-        let (fresh_counts, fresh_tags) = (cached.0.is_none(), cached.1.is_none());
-        let page = self
-            .read(move |c| overview(c, &q, now_micros(), cached))
-            .await?;
-        let mut m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
-        if fresh_counts && shared_counts {
-            m.counts = Some((Instant::now(), page.counts));
-        }
-        if fresh_tags {
-            m.tags = Some((Instant::now(), page.tags.clone()));
-        }
-        Ok(page)
-    }
-
-    async fn target(&self, id: &str) -> Result<Option<TargetSummary>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |c| target(c, &id, now_micros())).await
-    }
-
-    async fn all_targets(&self) -> Result<Vec<TargetSummary>, StoreError> {
-        self.read(|c| all_targets(c, now_micros())).await
-    }
-
-    async fn series(
-        &self,
-        id: &str,
-        from: Micros,
-        to: Micros,
-        step: Micros,
-    ) -> Result<Vec<SeriesPoint>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |c| series(c, &id, from, to, step)).await
-    }
-
-    async fn events(
-        &self,
-        id: &str,
-        from: Micros,
-        to: Micros,
-        limit: u32,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |c| events(c, &id, from, to, limit)).await
-    }
-
-    async fn incidents(&self, q: IncidentQuery) -> Result<(Vec<Incident>, u64), StoreError> {
-        self.read(move |c| incidents(c, &q)).await
-    }
-
-    async fn uptime(&self, id: &str, from: Micros, to: Micros) -> Result<Uptime, StoreError> {
-        let id = id.to_owned();
-        self.read(move |c| uptime(c, &id, from, to)).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::{Input, Last, Status, TargetState};
-    use crate::store::{SECOND, from_micros};
+    use crate::store::{SECOND, from_micros, now_micros};
 
     /// A writer of an older version may still write "degraded" during an upgrade.
     #[test]
     fn a_degraded_row_reads_as_flapping() {
         let c = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&c).unwrap();
+        crate::store::sqlite::schema::migrate(&c).unwrap();
         let now = now_micros();
         c.execute(
             "INSERT INTO targets (id, first_seen, last_seen, last_event_time, status)
@@ -534,7 +310,7 @@ mod tests {
     #[test]
     fn silence_turns_unknown_exactly_when_a_tick_of_the_machine_does() {
         let c = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&c).unwrap();
+        crate::store::sqlite::schema::migrate(&c).unwrap();
         let last: Micros = 1_780_000_000 * SECOND;
         for (interval_us, stored) in [
             (60 * SECOND, Some(60.0)),
