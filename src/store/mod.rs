@@ -5,6 +5,7 @@
 
 pub mod hist;
 pub mod postgres;
+mod query;
 pub mod rollup;
 pub mod sqlite;
 
@@ -12,6 +13,7 @@ use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
 pub use postgres::PostgresStore;
+pub use query::{COUNTS_TTL, TAGS_TTL};
 pub use sqlite::SqliteStore;
 
 /// Microseconds since the Unix epoch, UTC: how the store keeps every time.
@@ -307,16 +309,6 @@ pub fn removal_list(settings: &crate::config::Settings) -> Option<Vec<String>> {
         && settings.sharding.is_none()
         && !settings.targets.is_empty())
     .then(|| settings.targets.iter().map(|t| t.id.clone()).collect())
-}
-
-/// The SQL condition on `targets` for the targets a view lists: the configured ones, or the
-/// removed ones (both stores' column is `removed_at`).
-fn removed_sql(removed: bool) -> &'static str {
-    if removed {
-        "removed_at IS NOT NULL"
-    } else {
-        "removed_at IS NULL"
-    }
 }
 
 /// Checks and passes of one target over a time range.

@@ -4,11 +4,13 @@
 use deadpool_postgres::Client;
 use time::OffsetDateTime;
 
-use super::{db, micros, ratio};
-use crate::store::rollup::{RollupRow, SeriesFold};
+use super::{micros, query, query_one};
+use crate::store::hist::Histogram;
+use crate::store::query::SeriesSource;
+use crate::store::rollup::{Agg, SeriesFold};
 use crate::store::{
-    EventRow, HOUR, Incident, IncidentQuery, MINUTE, Micros, SeriesPoint, StoreError, Uptime,
-    from_micros, to_micros,
+    EventRow, HOUR, Incident, IncidentQuery, Micros, SeriesPoint, StoreError, Uptime, from_micros,
+    to_micros,
 };
 
 pub(super) async fn series(
@@ -18,45 +20,28 @@ pub(super) async fn series(
     to: Micros,
     step: Micros,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let step = step.max(MINUTE);
-    let table = if step >= HOUR {
-        "rollup_hour"
-    } else {
-        "rollup_minute"
-    };
-    let stmt = c
-        .prepare_cached(&format!(
-            "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
-               sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
-             FROM {table} WHERE target_id = $1 AND bucket >= $2 AND bucket < $3
-             ORDER BY bucket"
-        ))
-        .await
-        .map_err(db)?;
-    let rows = c
-        .query(
-            &stmt,
-            &[
-                &id,
-                &from_micros(from - from.rem_euclid(step)),
-                &from_micros(to),
-            ],
-        )
-        .await
-        .map_err(db)?;
-    let mut fold = SeriesFold::new(from, step);
+    let src = SeriesSource::new(from, step);
+    let sql = format!(
+        "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
+           sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
+         FROM {} WHERE target_id = $1 AND bucket >= $2 AND bucket < $3
+         ORDER BY bucket",
+        src.table
+    );
+    let rows = query(c, &sql, &[&id, &from_micros(src.start), &from_micros(to)]).await?;
+    let mut fold = SeriesFold::new(from, src.step);
     for r in &rows {
-        fold.add(RollupRow {
-            bucket: to_micros(r.get::<_, OffsetDateTime>(0)),
+        let row = Agg {
             checks: r.get(1),
             up: r.get(2),
             timed: r.get(12),
             sum_ms: r.get(3),
             min_ms: r.get(4),
             max_ms: r.get(5),
-            phase_sums: std::array::from_fn(|i| r.get::<_, f64>(6 + i)),
-            hist: r.get::<_, &[u8]>(11),
-        });
+            sums: std::array::from_fn(|i| r.get(6 + i)),
+            hist: Histogram::decode(r.get(11)),
+        };
+        fold.add(to_micros(r.get::<_, OffsetDateTime>(0)), &row);
     }
     Ok(fold.finish())
 }
@@ -68,29 +53,22 @@ pub(super) async fn events(
     to: Micros,
     limit: u32,
 ) -> Result<Vec<EventRow>, StoreError> {
-    let stmt = c
-        .prepare_cached(
-            "SELECT uuid::text, event_time, up, status_code::int8, response_time_ms::int8,
-               error_kind, error, phases_ms_dns, phases_ms_connect, phases_ms_tls,
-               phases_ms_ttfb, phases_ms_transfer, ip, http_version, location, body_bytes,
-               redirects::int8
-             FROM probe_events WHERE target_id = $1 AND event_time >= $2 AND event_time < $3
-             ORDER BY event_time DESC LIMIT $4",
-        )
-        .await
-        .map_err(db)?;
-    let rows = c
-        .query(
-            &stmt,
-            &[
-                &id,
-                &from_micros(from),
-                &from_micros(to),
-                &i64::from(limit.min(10_000)),
-            ],
-        )
-        .await
-        .map_err(db)?;
+    let rows = query(
+        c,
+        "SELECT uuid::text, event_time, up, status_code::int8, response_time_ms::int8,
+           error_kind, error, phases_ms_dns, phases_ms_connect, phases_ms_tls,
+           phases_ms_ttfb, phases_ms_transfer, ip, http_version, location, body_bytes,
+           redirects::int8
+         FROM probe_events WHERE target_id = $1 AND event_time >= $2 AND event_time < $3
+         ORDER BY event_time DESC LIMIT $4",
+        &[
+            &id,
+            &from_micros(from),
+            &from_micros(to),
+            &i64::from(limit.min(10_000)),
+        ],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| EventRow {
@@ -101,7 +79,7 @@ pub(super) async fn events(
             response_time_ms: r.get(4),
             error_kind: r.get(5),
             error: r.get(6),
-            phases_ms: [r.get(7), r.get(8), r.get(9), r.get(10), r.get(11)],
+            phases_ms: std::array::from_fn(|i| r.get(7 + i)),
             ip: r.get(12),
             http_version: r.get(13),
             location: r.get(14),
@@ -117,52 +95,45 @@ pub(super) async fn incidents(
 ) -> Result<(Vec<Incident>, u64), StoreError> {
     let filter = "($1::text IS NULL OR i.target_id = $1::text)
         AND (NOT $2::bool OR i.ended_at IS NULL)";
-    let total_stmt = c
-        .prepare_cached(&format!("SELECT count(*) FROM incidents i WHERE {filter}"))
-        .await
-        .map_err(db)?;
-    let total: i64 = c
-        .query_one(&total_stmt, &[&q.target, &q.open_only])
-        .await
-        .map_err(db)?
-        .get(0);
-    let stmt = c
-        .prepare_cached(&format!(
-            "SELECT i.id, i.target_id, coalesce(t.name, i.target_id), i.started_at,
-               i.ended_at, i.error_kind, i.error, i.failed_checks::int8, i.end_reason
-             FROM incidents i LEFT JOIN targets t ON t.id = i.target_id
-             WHERE {filter} ORDER BY i.started_at DESC, i.id DESC LIMIT $3 OFFSET $4"
-        ))
-        .await
-        .map_err(db)?;
-    let rows = c
-        .query(
-            &stmt,
-            &[
-                &q.target,
-                &q.open_only,
-                &i64::from(q.limit.clamp(1, 1000)),
-                &i64::from(q.offset),
-            ],
-        )
-        .await
-        .map_err(db)?;
-    Ok((
-        rows.iter()
-            .map(|r| Incident {
-                id: r.get(0),
-                target_id: r.get(1),
-                target_name: r.get(2),
-                started_at: to_micros(r.get(3)),
-                ended_at: micros(r.get(4)),
-                error_kind: r.get(5),
-                error: r.get(6),
-                failed_checks: r.get(7),
-                end_reason: r.get(8),
-            })
-            .collect(),
-        total as u64,
-    ))
+    let total: i64 = query_one(
+        c,
+        &format!("SELECT count(*) FROM incidents i WHERE {filter}"),
+        &[&q.target, &q.open_only],
+    )
+    .await?
+    .get(0);
+    let sql = format!(
+        "SELECT i.id, i.target_id, coalesce(t.name, i.target_id), i.started_at,
+           i.ended_at, i.error_kind, i.error, i.failed_checks::int8, i.end_reason
+         FROM incidents i LEFT JOIN targets t ON t.id = i.target_id
+         WHERE {filter} ORDER BY i.started_at DESC, i.id DESC LIMIT $3 OFFSET $4"
+    );
+    let rows = query(
+        c,
+        &sql,
+        &[
+            &q.target,
+            &q.open_only,
+            &i64::from(q.limit.clamp(1, 1000)),
+            &i64::from(q.offset),
+        ],
+    )
+    .await?;
+    let list = rows
+        .iter()
+        .map(|r| Incident {
+            id: r.get(0),
+            target_id: r.get(1),
+            target_name: r.get(2),
+            started_at: to_micros(r.get(3)),
+            ended_at: micros(r.get(4)),
+            error_kind: r.get(5),
+            error: r.get(6),
+            failed_checks: r.get(7),
+            end_reason: r.get(8),
+        })
+        .collect();
+    Ok((list, total as u64))
 }
 
 pub(super) async fn uptime(
@@ -171,30 +142,16 @@ pub(super) async fn uptime(
     from: Micros,
     to: Micros,
 ) -> Result<Uptime, StoreError> {
-    let stmt = c
-        .prepare_cached(
-            "SELECT sum(up)::int8, sum(checks)::int8 FROM rollup_hour
-             WHERE target_id = $1 AND bucket >= $2 AND bucket < $3",
-        )
-        .await
-        .map_err(db)?;
-    let r = c
-        .query_one(
-            &stmt,
-            &[
-                &id,
-                &from_micros(from - from.rem_euclid(HOUR)),
-                &from_micros(to),
-            ],
-        )
-        .await
-        .map_err(db)?;
-    let (up, checks): (Option<i64>, Option<i64>) = (r.get(0), r.get(1));
-    Ok(Uptime {
-        from,
-        to,
-        checks: checks.unwrap_or(0) as u64,
-        up: up.unwrap_or(0) as u64,
-        ratio: ratio(up, checks),
-    })
+    let r = query_one(
+        c,
+        "SELECT sum(up)::int8, sum(checks)::int8 FROM rollup_hour
+         WHERE target_id = $1 AND bucket >= $2 AND bucket < $3",
+        &[
+            &id,
+            &from_micros(from - from.rem_euclid(HOUR)),
+            &from_micros(to),
+        ],
+    )
+    .await?;
+    Ok(Uptime::from_sums(from, to, r.get(0), r.get(1)))
 }

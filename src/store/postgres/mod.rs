@@ -7,30 +7,21 @@
 mod history;
 mod targets;
 
-use std::sync::Mutex;
-use std::time::Instant;
-
 use time::OffsetDateTime;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::postgres::{ConnectOptions, DatabaseUrl, PgError, migrate};
+use crate::store::query::OverviewCache;
 use crate::store::{
-    EventRow, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint,
-    StatusCounts, Store, StoreError, TargetSummary, Uptime, from_micros, now_micros, to_micros,
+    EventRow, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint, Store,
+    StoreError, TargetSummary, Uptime, now_micros, to_micros,
 };
-
-/// How long the overview's counts by status and its tag list are reused (as the SQLite store).
-use crate::store::sqlite::{COUNTS_TTL, TAGS_TTL};
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
     pool: deadpool_postgres::Pool,
-    meta: Mutex<Meta>,
-}
-
-#[derive(Default)]
-struct Meta {
-    counts: Option<(Instant, StatusCounts)>,
-    tags: Option<(Instant, Vec<String>)>,
+    cache: OverviewCache,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -47,11 +38,26 @@ fn micros(t: Option<OffsetDateTime>) -> Option<Micros> {
     t.map(to_micros)
 }
 
-fn ratio(up: Option<i64>, checks: Option<i64>) -> Option<f64> {
-    match (up, checks) {
-        (Some(u), Some(c)) if c > 0 => Some(u as f64 / c as f64),
-        _ => None,
-    }
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// The rows of `sql` (a statement prepared once per connection) with `params`.
+async fn query(
+    c: &deadpool_postgres::Client,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query(&stmt, params).await.map_err(db)
+}
+
+/// The one row of `sql` with `params`.
+async fn query_one(
+    c: &deadpool_postgres::Client,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Row, StoreError> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query_one(&stmt, params).await.map_err(db)
 }
 
 impl PostgresStore {
@@ -72,7 +78,7 @@ impl PostgresStore {
         let pool = opts.pool(pool_size.max(2)).map_err(StoreError::Other)?;
         let store = PostgresStore {
             pool,
-            meta: Mutex::new(Meta::default()),
+            cache: OverviewCache::default(),
         };
         let client = store.client().await?;
         let pending = migrate::pending(&client).await.map_err(db)?;
@@ -99,55 +105,22 @@ impl Store for PostgresStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let c = self.client().await?;
-        c.query_one(
+        query_one(
+            &c,
             "SELECT count(*) FROM (SELECT 1 FROM targets LIMIT 1) t",
             &[],
         )
-        .await
-        .map_err(db)?;
+        .await?;
         Ok(())
     }
 
     async fn overview(&self, q: OverviewQuery) -> Result<OverviewPage, StoreError> {
-        let c = self.client().await?;
-        let now_m = now_micros();
-        let now = from_micros(now_m);
-        let search = q.search.as_deref().map(targets::like_pattern);
-        // Only the unfiltered counts are reused: a tag or a search counts its own targets.
-        let shared_counts = q.tag.is_none() && q.search.is_none();
-        let cached = {
-            let m = self.meta.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                m.counts
-                    .filter(|(at, _)| shared_counts && at.elapsed() < COUNTS_TTL)
-                    .map(|(_, c)| c),
-                m.tags
-                    .as_ref()
-                    .filter(|(at, _)| at.elapsed() < TAGS_TTL)
-                    .map(|(_, t)| t.clone()),
-            )
-        };
-        let counts = match cached.0 {
-            Some(c) => c,
-            None => {
-                let fresh = targets::counts(&c, now, q.tag.as_deref(), search.as_deref()).await?;
-                if shared_counts {
-                    self.meta.lock().unwrap_or_else(|p| p.into_inner()).counts =
-                        Some((Instant::now(), fresh));
-                }
-                fresh
-            }
-        };
-        let tags = match cached.1 {
-            Some(t) => t,
-            None => {
-                let fresh = targets::tags(&c).await?;
-                self.meta.lock().unwrap_or_else(|p| p.into_inner()).tags =
-                    Some((Instant::now(), fresh.clone()));
-                fresh
-            }
-        };
-        targets::overview(&c, &q, now_m, search, counts, tags).await
+        self.cache
+            .page(q, |q, reuse| async move {
+                let c = self.client().await?;
+                targets::overview(&c, &q, now_micros(), reuse).await
+            })
+            .await
     }
 
     async fn target(&self, id: &str) -> Result<Option<TargetSummary>, StoreError> {

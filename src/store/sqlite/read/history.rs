@@ -3,8 +3,9 @@
 
 use rusqlite::{Connection, params};
 
-use super::ratio;
-use crate::store::rollup::{RollupRow, SeriesFold};
+use crate::store::hist::Histogram;
+use crate::store::query::SeriesSource;
+use crate::store::rollup::{Agg, SeriesFold};
 use crate::store::{
     EventRow, HOUR, Incident, IncidentQuery, Micros, SeriesPoint, StoreError, Uptime,
 };
@@ -16,35 +17,31 @@ pub(super) fn series(
     to: Micros,
     step: Micros,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let step = step.max(crate::store::MINUTE);
-    let table = if step >= HOUR {
-        "rollup_hour"
-    } else {
-        "rollup_minute"
-    };
+    let src = SeriesSource::new(from, step);
     let mut stmt = c.prepare_cached(&format!(
         "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
            sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
-         FROM {table} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
+         FROM {} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket",
+        src.table
     ))?;
-    let mut fold = SeriesFold::new(from, step);
-    let mut q = stmt.query(params![id, from - from.rem_euclid(step), to])?;
+    let mut fold = SeriesFold::new(from, src.step);
+    let mut q = stmt.query(params![id, src.start, to])?;
     while let Some(r) = q.next()? {
-        let mut phase_sums = [0.0; 5];
-        for (i, s) in phase_sums.iter_mut().enumerate() {
-            *s = r.get::<_, f64>(6 + i)?;
+        let mut sums = [0.0; 5];
+        for (i, s) in sums.iter_mut().enumerate() {
+            *s = r.get(6 + i)?;
         }
-        fold.add(RollupRow {
-            bucket: r.get(0)?,
+        let row = Agg {
             checks: r.get(1)?,
             up: r.get(2)?,
             timed: r.get(12)?,
             sum_ms: r.get(3)?,
             min_ms: r.get(4)?,
             max_ms: r.get(5)?,
-            phase_sums,
-            hist: r.get_ref(11)?.as_blob().unwrap_or_default(),
-        });
+            sums,
+            hist: Histogram::decode(r.get_ref(11)?.as_blob().unwrap_or_default()),
+        };
+        fold.add(r.get(0)?, &row);
     }
     Ok(fold.finish())
 }
@@ -131,11 +128,5 @@ pub(super) fn uptime(
         .query_row(params![id, from - from.rem_euclid(HOUR), to], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    Ok(Uptime {
-        from,
-        to,
-        checks: checks.unwrap_or(0) as u64,
-        up: up.unwrap_or(0) as u64,
-        ratio: ratio(up, checks),
-    })
+    Ok(Uptime::from_sums(from, to, up, checks))
 }

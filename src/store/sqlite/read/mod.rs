@@ -6,27 +6,11 @@
 mod history;
 mod targets;
 
-use std::time::Instant;
-
 use super::SqliteStore;
 use crate::store::{
-    EventRow, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint,
-    StatusCounts, Store, StoreError, TargetSummary, Uptime, now_micros,
+    EventRow, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint, Store,
+    StoreError, TargetSummary, Uptime, now_micros,
 };
-
-fn ratio(up: Option<i64>, checks: Option<i64>) -> Option<f64> {
-    match (up, checks) {
-        (Some(u), Some(c)) if c > 0 => Some(u as f64 / c as f64),
-        _ => None,
-    }
-}
-
-/// The counts of the unfiltered overview and the tag list, and when they were read.
-#[derive(Debug, Default)]
-pub struct MetaCache {
-    counts: Option<(Instant, StatusCounts)>,
-    tags: Option<(Instant, Vec<String>)>,
-}
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
@@ -40,34 +24,12 @@ impl Store for SqliteStore {
     }
 
     async fn overview(&self, q: OverviewQuery) -> Result<OverviewPage, StoreError> {
-        // Only the unfiltered counts are reused: a tag or a search counts its own targets.
-        let shared_counts = q.tag.is_none() && q.search.is_none();
-        let cached = {
-            let m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                m.counts
-                    .filter(|(at, _)| {
-                        shared_counts && at.elapsed() < crate::store::sqlite::COUNTS_TTL
-                    })
-                    .map(|(_, c)| c),
-                m.tags
-                    .as_ref()
-                    .filter(|(at, _)| at.elapsed() < crate::store::sqlite::TAGS_TTL)
-                    .map(|(_, t)| t.clone()),
-            )
-        };
-        let (fresh_counts, fresh_tags) = (cached.0.is_none(), cached.1.is_none());
-        let page = self
-            .read(move |c| targets::overview(c, &q, now_micros(), cached))
-            .await?;
-        let mut m = self.0.meta.lock().unwrap_or_else(|p| p.into_inner());
-        if fresh_counts && shared_counts {
-            m.counts = Some((Instant::now(), page.counts));
-        }
-        if fresh_tags {
-            m.tags = Some((Instant::now(), page.tags.clone()));
-        }
-        Ok(page)
+        self.0
+            .cache
+            .page(q, |q, reuse| {
+                self.read(move |c| targets::overview(c, &q, now_micros(), reuse))
+            })
+            .await
     }
 
     async fn target(&self, id: &str) -> Result<Option<TargetSummary>, StoreError> {

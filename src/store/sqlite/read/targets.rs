@@ -3,10 +3,11 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::ratio;
+use crate::store::query::{
+    Reuse, like_pattern, order_sql, removed_sql, set_uptime, status, uptime_starts,
+};
 use crate::store::{
-    DAY, HOUR, Micros, OverviewPage, OverviewQuery, Sort, Status, StatusCounts, StoreError,
-    TargetSummary, UptimeWindows, removed_sql,
+    Micros, OverviewPage, OverviewQuery, StatusCounts, StoreError, TargetSummary, UptimeWindows,
 };
 
 /// The status column as the overview shows it: the target-state machine's status after the
@@ -33,7 +34,7 @@ const SUMMARY_COLS: &str = "id, name, url, tags, interval_s, last_event_time,
 /// Where the status column follows [`SUMMARY_COLS`].
 const STATUS_COL: usize = 15;
 
-fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
+fn summary(r: &Row) -> rusqlite::Result<TargetSummary> {
     let tags: String = r.get(3)?;
     let id: String = r.get(0)?;
     Ok(TargetSummary {
@@ -42,7 +43,7 @@ fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
         url: r.get(2)?,
         tags: serde_json::from_str(&tags).unwrap_or_default(),
         interval_s: r.get(4)?,
-        status,
+        status: status(r.get_ref(STATUS_COL)?.as_str()?),
         last_check: r.get(5)?,
         last_response_ms: r.get(6)?,
         last_status_code: r.get(7)?,
@@ -57,73 +58,39 @@ fn summary(r: &Row, status: Status) -> rusqlite::Result<TargetSummary> {
     })
 }
 
-fn status_col(r: &Row, i: usize) -> rusqlite::Result<Status> {
-    let s: String = r.get(i)?;
-    Ok(Status::parse(&s).unwrap_or(Status::Unknown))
-}
-
-/// Fills in uptime of these targets in one query: 24 h from hour rollups (the last 24 hours,
-/// the current one so far), 7 d and 30 d from day rollups (the last 7 and 30 UTC days, today
-/// so far).
+/// Fills in uptime of these targets in one query (see [`uptime_starts`]).
 fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let hour = now - now.rem_euclid(HOUR);
-    let day = now - now.rem_euclid(DAY);
     let ids =
         serde_json::to_string(&rows.iter().map(|r| &r.id).collect::<Vec<_>>()).unwrap_or_default();
-    let mut stmt = c.prepare_cached(
-        "SELECT target_id, sum(d_up), sum(d_checks), sum(w_up), sum(w_checks), sum(m_up),
-           sum(m_checks)
-         FROM (
-           SELECT target_id, up AS d_up, checks AS d_checks, NULL AS w_up, NULL AS w_checks,
-             NULL AS m_up, NULL AS m_checks
-           FROM rollup_hour WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?2
-           UNION ALL
-           SELECT target_id, NULL, NULL, CASE WHEN bucket >= ?3 THEN up END,
-             CASE WHEN bucket >= ?3 THEN checks END, up, checks
-           FROM rollup_day WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?4
-         )
-         GROUP BY target_id",
-    )?;
-    let mut found = std::collections::HashMap::new();
-    let mut q = stmt.query(params![
-        ids,
-        hour - 23 * HOUR,
-        day - 6 * DAY,
-        day - 29 * DAY
-    ])?;
-    while let Some(r) = q.next()? {
-        let id: String = r.get(0)?;
-        found.insert(
-            id,
-            UptimeWindows {
-                day: ratio(r.get(1)?, r.get(2)?),
-                week: ratio(r.get(3)?, r.get(4)?),
-                month: ratio(r.get(5)?, r.get(6)?),
-            },
-        );
-    }
-    for row in rows {
-        if let Some(u) = found.remove(&row.id) {
-            row.uptime = u;
-        }
-    }
+    let [day, week, month] = uptime_starts(now);
+    let sums = c
+        .prepare_cached(
+            "SELECT target_id, sum(d_up), sum(d_checks), sum(w_up), sum(w_checks), sum(m_up),
+               sum(m_checks)
+             FROM (
+               SELECT target_id, up AS d_up, checks AS d_checks, NULL AS w_up, NULL AS w_checks,
+                 NULL AS m_up, NULL AS m_checks
+               FROM rollup_hour WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?2
+               UNION ALL
+               SELECT target_id, NULL, NULL, CASE WHEN bucket >= ?3 THEN up END,
+                 CASE WHEN bucket >= ?3 THEN checks END, up, checks
+               FROM rollup_day WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?4
+             )
+             GROUP BY target_id",
+        )?
+        .query_map(params![ids, day, week, month], |r| {
+            let mut s = [None; 6];
+            for (i, v) in s.iter_mut().enumerate() {
+                *v = r.get(i + 1)?;
+            }
+            Ok((r.get(0)?, s))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    set_uptime(rows, sums);
     Ok(())
-}
-
-fn like_pattern(s: &str) -> String {
-    let mut p = String::with_capacity(s.len() + 2);
-    p.push('%');
-    for ch in s.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    p
 }
 
 /// The tag test looks for the quoted tag in the JSON text first (cheap), then checks it is a
@@ -147,11 +114,7 @@ fn counts(
     ))?;
     let mut rows = stmt.query(params![now, tag, search])?;
     while let Some(r) = rows.next()? {
-        let n = r.get::<_, i64>(1)? as u64;
-        match r.get::<_, String>(0)?.as_str() {
-            "removed" => counts.removed += n,
-            s => counts.add(Status::parse(s).unwrap_or(Status::Unknown), n),
-        }
+        counts.add_row(&r.get::<_, String>(0)?, r.get(1)?);
     }
     Ok(counts)
 }
@@ -166,34 +129,31 @@ fn tags(c: &Connection) -> Result<Vec<String>, StoreError> {
         .collect::<Result<_, _>>()?;
     Ok(tags)
 }
+
+/// The page of `q`, reading the counts and tags `reuse` lacks.
 pub(super) fn overview(
     c: &Connection,
     q: &OverviewQuery,
     now: Micros,
-    cached: (Option<StatusCounts>, Option<Vec<String>>),
+    reuse: Reuse,
 ) -> Result<OverviewPage, StoreError> {
     let search = q.search.as_deref().map(like_pattern);
     let mut page = OverviewPage {
-        counts: match cached.0 {
+        counts: match reuse.counts {
             Some(m) => m,
             None => counts(c, now, q.tag.as_deref(), search.as_deref())?,
         },
-        tags: match cached.1 {
+        tags: match reuse.tags {
             Some(t) => t,
             None => tags(c)?,
         },
         ..Default::default()
     };
-    let order = match q.sort {
-        Sort::Status => {
-            "CASE st WHEN 'down' THEN 0 WHEN 'flapping' THEN 1 WHEN 'unknown' THEN 2
-                  WHEN 'paused' THEN 4 ELSE 3 END"
-        }
-        Sort::Name => "name COLLATE NOCASE",
-        // Targets without a response time (failed, never checked) last, either way round.
-        Sort::ResponseTime => "last_response_ms IS NULL, last_response_ms",
-        Sort::LastCheck => "coalesce(last_event_time, 0)",
-    };
+    let order = order_sql(
+        q.sort,
+        "name COLLATE NOCASE",
+        "coalesce(last_event_time, 0)",
+    );
     let dir = if q.desc { "DESC" } else { "ASC" };
     // The tag and search filters of the counts, with `?2` and `?3` moved on by one.
     let filter = format!(
@@ -208,7 +168,7 @@ pub(super) fn overview(
          FROM targets WHERE {}",
         removed_sql(q.removed)
     );
-    let status = q.status.map(Status::as_str);
+    let status = q.status.map(|s| s.as_str());
     let per_page = q.per_page.clamp(1, 1000);
     page.matching =
         c.prepare_cached(&format!("SELECT count(*) FROM ({base}) WHERE {filter}"))?
@@ -237,10 +197,7 @@ pub(super) fn overview(
         ))?
         .query_map(
             params![now, serde_json::to_string(&ids).unwrap_or_default()],
-            |r| {
-                let st = status_col(r, STATUS_COL)?;
-                summary(r, st)
-            },
+            summary,
         )?
         .map(|t| t.map(|t| (t.id.clone(), t)))
         .collect::<Result<_, _>>()?;
@@ -258,25 +215,18 @@ pub(super) fn target(
         .prepare_cached(&format!(
             "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE id = ?2"
         ))?
-        .query_row(params![now, id], |r| {
-            let st = status_col(r, STATUS_COL)?;
-            summary(r, st)
-        })
+        .query_row(params![now, id], summary)
         .optional()?;
     let mut rows: Vec<_> = t.into_iter().collect();
     fill_uptime(c, &mut rows, now)?;
     Ok(rows.pop())
 }
+
 pub(super) fn all_targets(c: &Connection, now: Micros) -> Result<Vec<TargetSummary>, StoreError> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {SUMMARY_COLS}, {STATUS_SQL} FROM targets WHERE removed_at IS NULL ORDER BY id"
     ))?;
-    let rows = stmt
-        .query_map([now], |r| {
-            let st = status_col(r, STATUS_COL)?;
-            summary(r, st)
-        })?
-        .collect::<Result<_, _>>()?;
+    let rows = stmt.query_map([now], summary)?.collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
@@ -351,10 +301,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
     }
 }
