@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::pages::{OverviewParams, window};
+use super::pages::OverviewParams;
+use super::window::window;
 use super::{AppError, AppState};
 use crate::store::{IncidentQuery, Micros, now_micros, rfc3339, to_micros};
 
@@ -136,7 +137,7 @@ pub async fn uptime(
         }
         (None, None) => {
             let name = p.window.as_deref().unwrap_or("24h");
-            let span = super::pages::WINDOWS
+            let span = super::window::WINDOWS
                 .iter()
                 .find(|w| w.0 == name)
                 .map(|w| w.1)

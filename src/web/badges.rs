@@ -104,7 +104,7 @@ pub async fn uptime(
     Query(p): Query<BadgeParams>,
 ) -> Result<Response, AppError> {
     let name = p.window.clone().unwrap_or_else(|| "24h".into());
-    let span = super::pages::WINDOWS
+    let span = super::window::WINDOWS
         .iter()
         .find(|w| w.0 == name)
         .map(|w| w.1)
