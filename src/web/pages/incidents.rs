@@ -5,9 +5,9 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{IncidentRow, REFRESH_S, VERSION, incident_rows, query_string, render};
+use super::{Frame, IncidentRow, Pager, incident_rows, query_string, render};
 use crate::store::{IncidentQuery, now_micros};
-use crate::web::{AppError, AppState, format};
+use crate::web::{AppError, AppState};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct IncidentParams {
@@ -20,17 +20,10 @@ pub struct IncidentParams {
 #[derive(Template)]
 #[template(path = "incidents.html")]
 struct IncidentsPage {
-    base: &'static str,
-    version: &'static str,
-    nav: &'static str,
-    store_kind: &'static str,
-    rendered: String,
-    refresh: u32,
+    frame: Frame,
     filters: Vec<(&'static str, String, bool)>,
     incidents: Vec<IncidentRow>,
-    prev: Option<String>,
-    next: Option<String>,
-    showing: String,
+    pager: Pager,
 }
 
 pub async fn incidents(
@@ -47,7 +40,7 @@ pub async fn incidents(
             target: None,
             open_only,
             limit: per,
-            offset: (page - 1) * per,
+            offset: (page - 1).saturating_mul(per),
         })
         .await?;
     let href = |page: u32| {
@@ -60,27 +53,20 @@ pub async fn incidents(
             ])
         )
     };
-    let first = u64::from((page - 1) * per);
-    let shown_to = first + list.len() as u64;
     let tpl = IncidentsPage {
-        base: "",
-        version: VERSION,
-        nav: "incidents",
-        store_kind: s.store.kind(),
-        rendered: format::datetime(now),
-        refresh: REFRESH_S,
+        frame: Frame::new(&s, "incidents", now),
         filters: vec![
             ("All", "/incidents".into(), !open_only),
             ("Ongoing", "/incidents?open=1".into(), open_only),
         ],
         incidents: incident_rows(&list, now),
-        prev: (page > 1).then(|| href(page - 1)),
-        next: (shown_to < total).then(|| href(page + 1)),
-        showing: if total == 0 {
-            "0 incidents".into()
-        } else {
-            format!("{}–{} of {}", first + 1, shown_to, total)
-        },
+        pager: Pager::new(
+            page,
+            per,
+            (list.len(), total, "incident"),
+            href,
+            ("← Newer", "Older →"),
+        ),
     };
     render(&tpl)
 }

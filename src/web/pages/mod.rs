@@ -9,18 +9,75 @@ mod target;
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{AppError, format};
+use super::{AppError, AppState, format};
 use crate::store::Micros;
 
 pub use incidents::incidents;
 pub use overview::{OverviewParams, overview};
 pub use target::target;
 
-pub(super) const VERSION: &str = env!("CARGO_PKG_VERSION");
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Targets per overview page.
 pub const PER_PAGE: u32 = 50;
 /// Seconds between in-place refreshes of a page.
 const REFRESH_S: u32 = 10;
+
+/// What the frame of every page (`base.html`: header, footer, refresh) shows.
+pub(super) struct Frame {
+    /// The path the dashboard is served under (empty: the root).
+    pub base: &'static str,
+    pub version: &'static str,
+    /// The header link of the page (empty: none of them).
+    pub nav: &'static str,
+    pub store_kind: &'static str,
+    pub rendered: String,
+    /// Seconds between in-place refreshes (0: none).
+    pub refresh: u32,
+}
+
+impl Frame {
+    pub(super) fn new(s: &AppState, nav: &'static str, now: Micros) -> Frame {
+        Frame {
+            base: "",
+            version: VERSION,
+            nav,
+            store_kind: s.store.kind(),
+            rendered: format::datetime(now),
+            refresh: REFRESH_S,
+        }
+    }
+}
+
+/// The links to the pages either side of a list's page, and what it shows (`51–100 of 120`).
+struct Pager {
+    prev: Option<(String, &'static str)>,
+    next: Option<(String, &'static str)>,
+    showing: String,
+}
+
+impl Pager {
+    /// Page `page` (from 1) of `per` items with `shown` on it, of `total` `noun`s; `href` is
+    /// the link to a page, `labels` those of the previous and next links.
+    fn new(
+        page: u32,
+        per: u32,
+        (shown, total, noun): (usize, u64, &str),
+        href: impl Fn(u32) -> String,
+        labels: (&'static str, &'static str),
+    ) -> Pager {
+        let first = u64::from(page.saturating_sub(1)) * u64::from(per);
+        let shown_to = first + shown as u64;
+        Pager {
+            prev: (page > 1).then(|| (href(page - 1), labels.0)),
+            next: (shown_to < total).then(|| (href(page.saturating_add(1)), labels.1)),
+            showing: if total == 0 {
+                format!("0 {noun}s")
+            } else {
+                format!("{}–{} of {}", first + 1, shown_to, total)
+            },
+        }
+    }
+}
 
 pub(super) fn render<T: Template>(t: &T) -> Result<Response, AppError> {
     t.render()

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{PER_PAGE, REFRESH_S, VERSION, query_string, render, tag_links, target_href};
+use super::{Frame, PER_PAGE, Pager, query_string, render, tag_links, target_href};
 use crate::store::{OverviewQuery, RECENT_CHECKS, Sort, Status, now_micros};
 use crate::web::charts::recent_strip;
 use crate::web::{AppError, AppState, format};
@@ -124,12 +124,7 @@ struct Row {
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage {
-    base: &'static str,
-    version: &'static str,
-    nav: &'static str,
-    store_kind: &'static str,
-    rendered: String,
-    refresh: u32,
+    frame: Frame,
     cards: Vec<Card>,
     q: String,
     status_options: Vec<Opt>,
@@ -143,9 +138,7 @@ struct OverviewPage {
     /// Those removed targets, the filters kept.
     removed_href: String,
     rows: Vec<Row>,
-    prev: Option<String>,
-    next: Option<String>,
-    showing: String,
+    pager: Pager,
 }
 
 pub async fn overview(
@@ -208,16 +201,9 @@ pub async fn overview(
                 .unwrap_or_else(|| "never".into()),
         })
         .collect::<Vec<_>>();
-    let first = u64::from(q.page) * u64::from(q.per_page);
-    let shown_to = first + rows.len() as u64;
-    let page_no = q.page + 1;
+    let shown = rows.len();
     let tpl = OverviewPage {
-        base: "",
-        version: VERSION,
-        nav: "overview",
-        store_kind: s.store.kind(),
-        rendered: format::datetime(now),
-        refresh: REFRESH_S,
+        frame: Frame::new(&s, "overview", now),
         cards,
         q: p.q.clone(),
         status_options: Status::ALL
@@ -258,13 +244,13 @@ pub async fn overview(
             query_string(&[("q", &p.q), ("tag", &p.tag), ("removed", "1")])
         ),
         rows,
-        prev: (page_no > 1).then(|| p.href(page_no - 1)),
-        next: (shown_to < page.matching).then(|| p.href(page_no + 1)),
-        showing: if page.matching == 0 {
-            "0 targets".into()
-        } else {
-            format!("{}–{} of {}", first + 1, shown_to, page.matching)
-        },
+        pager: Pager::new(
+            q.page + 1,
+            q.per_page,
+            (shown, page.matching, "target"),
+            |n| p.href(n),
+            ("← Previous", "Next →"),
+        ),
     };
     render(&tpl)
 }

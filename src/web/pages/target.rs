@@ -6,10 +6,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{IncidentRow, REFRESH_S, VERSION, incident_rows, render, tag_links, target_href};
+use super::{Frame, IncidentRow, incident_rows, render, tag_links, target_href};
 use crate::store::{DAY, IncidentQuery, now_micros};
 use crate::web::charts::{history_strip, response_chart};
-use crate::web::window::{WINDOWS, window};
+use crate::web::window::{WINDOWS, Window};
 use crate::web::{AppError, AppState, format};
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,12 +32,7 @@ struct EventView {
 #[derive(Template)]
 #[template(path = "target.html")]
 struct TargetPage {
-    base: &'static str,
-    version: &'static str,
-    nav: &'static str,
-    store_kind: &'static str,
-    rendered: String,
-    refresh: u32,
+    frame: Frame,
     name: String,
     status: &'static str,
     url: String,
@@ -61,16 +56,8 @@ pub async fn target(
     Query(p): Query<TargetParams>,
 ) -> Result<Response, AppError> {
     let now = now_micros();
-    let win = if p.window.is_empty() {
-        "24h"
-    } else {
-        p.window.as_str()
-    };
-    let (from, to, step) = window(win, now).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "window: expected 1h, 6h, 24h, 7d or 30d, got {win:?}"
-        ))
-    })?;
+    let win = Window::named(Some(p.window.as_str()).filter(|w| !w.is_empty()))?;
+    let ((from, to), step) = (win.range(now), win.step);
     let Some(t) = s.store.target(&id).await? else {
         return Err(AppError::NotFound(format!("no target with id {id:?}")));
     };
@@ -144,12 +131,12 @@ pub async fn target(
             "",
         ),
         (
-            format!("Average ({win})"),
+            format!("Average ({})", win.name),
             avg.map(format::ms).unwrap_or_else(|| "–".into()),
             "",
         ),
         (
-            format!("Worst p95 ({win})"),
+            format!("Worst p95 ({})", win.name),
             p95.map(format::ms).unwrap_or_else(|| "–".into()),
             "",
         ),
@@ -163,12 +150,7 @@ pub async fn target(
         ),
     ];
     let tpl = TargetPage {
-        base: "",
-        version: VERSION,
-        nav: "",
-        store_kind: s.store.kind(),
-        rendered: format::datetime(now),
-        refresh: REFRESH_S,
+        frame: Frame::new(&s, "", now),
         name: t.name.clone(),
         status: t.status.as_str(),
         url: t.url.clone().unwrap_or_default(),
@@ -181,7 +163,7 @@ pub async fn target(
         stats,
         windows: WINDOWS
             .iter()
-            .map(|w| (w.0, format!("{href}?window={}", w.0), w.0 == win))
+            .map(|w| (w.0, format!("{href}?window={}", w.0), w.0 == win.name))
             .collect(),
         chart: response_chart(&points, from, to, step),
         history: history_strip(&points, from, to, step),
