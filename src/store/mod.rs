@@ -66,6 +66,14 @@ fn ser_opt_time<S: Serializer>(m: &Option<Micros>, s: S) -> Result<S::Ok, S::Err
     }
 }
 
+/// The most of an error message a target's live state keeps, in bytes.
+pub const MAX_ERROR_BYTES: usize = 2000;
+
+/// An error message cut to [`MAX_ERROR_BYTES`] at a character boundary, as both stores keep it.
+pub fn clip_error(e: &str) -> &str {
+    &e[..e.floor_char_boundary(MAX_ERROR_BYTES)]
+}
+
 /// Why the store could not answer or write.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -404,6 +412,16 @@ mod tests {
         assert_eq!(from_micros(i64::MIN).year(), 1);
         assert_eq!(to_micros(from_micros(MAX_TIME)), MAX_TIME);
         assert_eq!(to_micros(from_micros(MIN_TIME)), MIN_TIME);
+    }
+
+    #[test]
+    fn errors_are_clipped_at_a_character_boundary() {
+        assert_eq!(clip_error("abc"), "abc");
+        let long = format!("a{}", "é".repeat(1000));
+        assert_eq!(long.len(), 2001);
+        let clipped = clip_error(&long);
+        assert_eq!(clipped.len(), 1999, "é 999 would end past 2000 bytes");
+        assert!(clipped.ends_with('é'));
     }
 
     #[test]
