@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::rollup::SeriesFold;
 use super::{
     DAY, HOUR, MINUTE, Micros, OverviewPage, OverviewQuery, Sort, Status, StatusCounts, StoreError,
     TargetSummary, Uptime, UptimeWindows,
@@ -197,17 +198,20 @@ impl Uptime {
     }
 }
 
-/// What a series of points `step` wide from `from` reads: rollup table, step (a minute at the
-/// least) and the first bucket.
+/// What a series over `[from, to)` in points `step` wide reads: the rollup table, the step (a
+/// minute at the least) and the first bucket.
 pub(super) struct SeriesSource {
     pub table: &'static str,
+    pub from: Micros,
+    pub to: Micros,
     pub step: Micros,
+    /// The bucket the first point starts at: `from` down to a whole step.
     pub start: Micros,
 }
 
 impl SeriesSource {
     /// Minute rollups for steps under an hour, hour rollups otherwise.
-    pub(super) fn new(from: Micros, step: Micros) -> SeriesSource {
+    pub(super) fn new(from: Micros, to: Micros, step: Micros) -> SeriesSource {
         let step = step.max(MINUTE);
         SeriesSource {
             table: if step >= HOUR {
@@ -215,9 +219,16 @@ impl SeriesSource {
             } else {
                 "rollup_minute"
             },
+            from,
+            to,
             step,
             start: from - from.rem_euclid(step),
         }
+    }
+
+    /// The fold of the rows read into the series' points.
+    pub(super) fn fold(&self) -> SeriesFold {
+        SeriesFold::new(self.from, self.step)
     }
 }
 
@@ -280,12 +291,12 @@ mod tests {
 
     #[test]
     fn series_read_minute_rollups_under_an_hour_from_a_whole_step() {
-        let s = SeriesSource::new(HOUR + 90 * SECOND, 30 * SECOND);
+        let s = SeriesSource::new(HOUR + 90 * SECOND, 2 * HOUR, 30 * SECOND);
         assert_eq!(
             (s.table, s.step, s.start),
             ("rollup_minute", MINUTE, HOUR + MINUTE)
         );
-        let s = SeriesSource::new(HOUR + 90 * SECOND, 6 * HOUR);
+        let s = SeriesSource::new(HOUR + 90 * SECOND, 2 * HOUR, 6 * HOUR);
         assert_eq!((s.table, s.step, s.start), ("rollup_hour", 6 * HOUR, 0));
     }
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::{micros, query, query_one};
 use crate::store::hist::Histogram;
 use crate::store::query::SeriesSource;
-use crate::store::rollup::{Agg, SeriesFold};
+use crate::store::rollup::Agg;
 use crate::store::{
     EventRow, HOUR, Incident, IncidentQuery, Micros, SeriesPoint, StoreError, Uptime, from_micros,
     to_micros,
@@ -16,11 +16,8 @@ use crate::store::{
 pub(super) async fn series(
     c: &Client,
     id: &str,
-    from: Micros,
-    to: Micros,
-    step: Micros,
+    src: &SeriesSource,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let src = SeriesSource::new(from, step);
     let sql = format!(
         "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
            sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
@@ -28,8 +25,13 @@ pub(super) async fn series(
          ORDER BY bucket",
         src.table
     );
-    let rows = query(c, &sql, &[&id, &from_micros(src.start), &from_micros(to)]).await?;
-    let mut fold = SeriesFold::new(from, src.step);
+    let rows = query(
+        c,
+        &sql,
+        &[&id, &from_micros(src.start), &from_micros(src.to)],
+    )
+    .await?;
+    let mut fold = src.fold();
     for r in &rows {
         let row = Agg {
             checks: r.get(1),

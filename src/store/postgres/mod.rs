@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::postgres::{ConnectOptions, DatabaseUrl, PgError, migrate};
-use crate::store::query::OverviewCache;
+use crate::store::query::{OverviewCache, SeriesSource};
 use crate::store::{
     EventRow, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint, Store,
     StoreError, TargetSummary, Uptime, now_micros, to_micros,
@@ -138,7 +138,8 @@ impl Store for PostgresStore {
         to: Micros,
         step: Micros,
     ) -> Result<Vec<SeriesPoint>, StoreError> {
-        history::series(&self.client().await?, id, from, to, step).await
+        let src = SeriesSource::new(from, to, step);
+        history::series(&self.client().await?, id, &src).await
     }
 
     async fn events(

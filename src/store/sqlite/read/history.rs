@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 
 use crate::store::hist::Histogram;
 use crate::store::query::SeriesSource;
-use crate::store::rollup::{Agg, SeriesFold};
+use crate::store::rollup::Agg;
 use crate::store::{
     EventRow, HOUR, Incident, IncidentQuery, Micros, SeriesPoint, StoreError, Uptime,
 };
@@ -13,19 +13,16 @@ use crate::store::{
 pub(super) fn series(
     c: &Connection,
     id: &str,
-    from: Micros,
-    to: Micros,
-    step: Micros,
+    src: &SeriesSource,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let src = SeriesSource::new(from, step);
     let mut stmt = c.prepare_cached(&format!(
         "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
            sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
          FROM {} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket",
         src.table
     ))?;
-    let mut fold = SeriesFold::new(from, src.step);
-    let mut q = stmt.query(params![id, src.start, to])?;
+    let mut fold = src.fold();
+    let mut q = stmt.query(params![id, src.start, src.to])?;
     while let Some(r) = q.next()? {
         let mut sums = [0.0; 5];
         for (i, s) in sums.iter_mut().enumerate() {

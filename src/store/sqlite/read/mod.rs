@@ -7,6 +7,7 @@ mod history;
 mod targets;
 
 use super::SqliteStore;
+use crate::store::query::SeriesSource;
 use crate::store::{
     EventRow, Incident, IncidentQuery, Micros, OverviewPage, OverviewQuery, SeriesPoint, Store,
     StoreError, TargetSummary, Uptime, now_micros,
@@ -50,8 +51,8 @@ impl Store for SqliteStore {
         step: Micros,
     ) -> Result<Vec<SeriesPoint>, StoreError> {
         let id = id.to_owned();
-        self.read(move |c| history::series(c, &id, from, to, step))
-            .await
+        let src = SeriesSource::new(from, to, step);
+        self.read(move |c| history::series(c, &id, &src)).await
     }
 
     async fn events(
