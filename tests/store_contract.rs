@@ -129,7 +129,7 @@ impl Filled {
             let mut w = pg_writer(&db.url, self._dir.path(), Some(ids)).await;
             w.close().await.unwrap();
             // The dashboard, another process, reuses its counts this long.
-            tokio::time::sleep(uptimer::store::sqlite::COUNTS_TTL).await;
+            tokio::time::sleep(uptimer::store::COUNTS_TTL).await;
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod hist;
 pub mod postgres;
+mod query;
 pub mod rollup;
 pub mod sqlite;
 
@@ -12,6 +13,7 @@ use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
 pub use postgres::PostgresStore;
+pub use query::{COUNTS_TTL, TAGS_TTL};
 pub use sqlite::SqliteStore;
 
 /// Microseconds since the Unix epoch, UTC: how the store keeps every time.
@@ -62,6 +64,14 @@ fn ser_opt_time<S: Serializer>(m: &Option<Micros>, s: S) -> Result<S::Ok, S::Err
         Some(m) => s.serialize_str(&rfc3339(*m)),
         None => s.serialize_none(),
     }
+}
+
+/// The most of an error message a target's live state keeps, in bytes.
+pub const MAX_ERROR_BYTES: usize = 2000;
+
+/// An error message cut to [`MAX_ERROR_BYTES`] at a character boundary, as both stores keep it.
+pub fn clip_error(e: &str) -> &str {
+    &e[..e.floor_char_boundary(MAX_ERROR_BYTES)]
 }
 
 /// Why the store could not answer or write.
@@ -312,16 +322,6 @@ pub fn removal_list(settings: &crate::config::Settings) -> Option<Vec<String>> {
     .then(|| settings.targets.iter().map(|t| t.id.clone()).collect())
 }
 
-/// The SQL condition on `targets` for the targets a view lists: the configured ones, or the
-/// removed ones (both stores' column is `removed_at`).
-fn removed_sql(removed: bool) -> &'static str {
-    if removed {
-        "removed_at IS NOT NULL"
-    } else {
-        "removed_at IS NULL"
-    }
-}
-
 /// Checks and passes of one target over a time range.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Uptime {
@@ -415,6 +415,16 @@ mod tests {
         assert_eq!(from_micros(i64::MIN).year(), 1);
         assert_eq!(to_micros(from_micros(MAX_TIME)), MAX_TIME);
         assert_eq!(to_micros(from_micros(MIN_TIME)), MIN_TIME);
+    }
+
+    #[test]
+    fn errors_are_clipped_at_a_character_boundary() {
+        assert_eq!(clip_error("abc"), "abc");
+        let long = format!("a{}", "é".repeat(1000));
+        assert_eq!(long.len(), 2001);
+        let clipped = clip_error(&long);
+        assert_eq!(clipped.len(), 1999, "é 999 would end past 2000 bytes");
+        assert!(clipped.ends_with('é'));
     }
 
     #[test]

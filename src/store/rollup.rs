@@ -71,25 +71,21 @@ impl Agg {
     }
 }
 
-/// One stored rollup row, as both stores read it.
-pub struct RollupRow<'a> {
-    pub bucket: Micros,
-    pub checks: i64,
-    pub up: i64,
-    /// `coalesce(timed, checks)`: how many checks the sums, extremes and histogram cover.
-    pub timed: i64,
-    pub sum_ms: f64,
-    pub min_ms: f64,
-    pub max_ms: f64,
-    pub phase_sums: [f64; 5],
-    pub hist: &'a [u8],
+impl Agg {
+    /// Adds another bucket's aggregate: a stored row read back, whose `timed` is
+    /// `coalesce(timed, checks)`.
+    pub fn merge(&mut self, o: &Agg) {
+        self.checks += o.checks;
+        self.up += o.up;
+        self.merge_timed(o.timed, o.sum_ms, o.min_ms, o.max_ms, o.sums, Some(&o.hist));
+    }
 }
 
 /// Folds rollup rows (in bucket order) into chart points `step` wide starting at `from`.
 pub struct SeriesFold {
     from: Micros,
     step: Micros,
-    out: Vec<(SeriesPoint, Agg)>,
+    out: Vec<(Micros, Agg)>,
 }
 
 impl SeriesFold {
@@ -101,35 +97,27 @@ impl SeriesFold {
         }
     }
 
-    pub fn add(&mut self, r: RollupRow<'_>) {
-        let t = r.bucket - (r.bucket - self.from).rem_euclid(self.step);
-        if self.out.last().is_none_or(|p| p.0.t != t) {
-            self.out.push((
-                SeriesPoint {
-                    t,
-                    ..Default::default()
-                },
-                Agg::default(),
-            ));
+    /// Adds the row of the bucket starting at `bucket`.
+    pub fn add(&mut self, bucket: Micros, row: &Agg) {
+        let t = bucket - (bucket - self.from).rem_euclid(self.step);
+        if self.out.last().is_none_or(|p| p.0 != t) {
+            self.out.push((t, Agg::default()));
         }
-        let (p, agg) = self.out.last_mut().expect("pushed");
-        p.checks += r.checks as u64;
-        p.up += r.up as u64;
-        agg.merge_timed(
-            r.timed,
-            r.sum_ms,
-            r.min_ms,
-            r.max_ms,
-            r.phase_sums,
-            Some(&Histogram::decode(r.hist)),
-        );
+        let (_, agg) = self.out.last_mut().expect("pushed");
+        agg.merge(row);
     }
 
     /// The points, with averages and p95 computed (None without a successful check).
     pub fn finish(self) -> Vec<SeriesPoint> {
         self.out
             .into_iter()
-            .map(|(mut p, a)| {
+            .map(|(t, a)| {
+                let mut p = SeriesPoint {
+                    t,
+                    checks: a.checks as u64,
+                    up: a.up as u64,
+                    ..Default::default()
+                };
                 if a.timed > 0 {
                     let n = a.timed as f64;
                     p.avg_ms = Some(a.sum_ms / n);
@@ -174,18 +162,7 @@ mod tests {
         let mut down = Agg::default();
         down.add(0.0, false, [None; 5]);
         let mut fold = SeriesFold::new(0, 60);
-        let h = down.hist.encode();
-        fold.add(RollupRow {
-            bucket: 0,
-            checks: down.checks,
-            up: down.up,
-            timed: down.timed,
-            sum_ms: down.sum_ms,
-            min_ms: down.min_ms,
-            max_ms: down.max_ms,
-            phase_sums: down.sums,
-            hist: &h,
-        });
+        fold.add(0, &down);
         let p = &fold.finish()[0];
         assert_eq!((p.checks, p.up), (1, 0));
         assert_eq!(
@@ -198,19 +175,8 @@ mod tests {
     fn p95_never_exceeds_the_maximum_nor_falls_below_the_minimum() {
         let mut slow = Agg::default();
         slow.add(10_002.0, true, [None; 5]);
-        let h = slow.hist.encode();
         let mut fold = SeriesFold::new(0, 60);
-        fold.add(RollupRow {
-            bucket: 0,
-            checks: 1,
-            up: 1,
-            timed: 1,
-            sum_ms: slow.sum_ms,
-            min_ms: slow.min_ms,
-            max_ms: slow.max_ms,
-            phase_sums: slow.sums,
-            hist: &h,
-        });
+        fold.add(0, &slow);
         let p = &fold.finish()[0];
         assert_eq!(p.max_ms, Some(10_002.0));
         assert_eq!(p.p95_ms, Some(10_002.0));
@@ -220,17 +186,35 @@ mod tests {
     fn rows_from_before_timed_cover_every_check() {
         // A legacy row: timed = checks (the readers' coalesce), failed checks' times included.
         let mut fold = SeriesFold::new(0, 60);
-        fold.add(RollupRow {
-            bucket: 0,
+        let legacy = Agg {
             checks: 2,
             up: 1,
             timed: 2,
             sum_ms: 100.0,
             min_ms: 0.0,
             max_ms: 100.0,
-            phase_sums: [0.0; 5],
-            hist: &[],
-        });
+            ..Agg::default()
+        };
+        fold.add(0, &legacy);
         assert_eq!(fold.finish()[0].avg_ms, Some(50.0));
+    }
+
+    #[test]
+    fn rows_of_one_step_fold_into_one_point() {
+        let mut a = Agg::default();
+        a.add(100.0, true, [None; 5]);
+        let mut b = Agg::default();
+        b.add(300.0, true, [None; 5]);
+        b.add(0.0, false, [None; 5]);
+        let mut fold = SeriesFold::new(30, 120);
+        fold.add(0, &a);
+        fold.add(60, &b);
+        fold.add(120, &a);
+        let points = fold.finish();
+        assert_eq!(points.len(), 2);
+        assert_eq!((points[0].t, points[0].checks, points[0].up), (-90, 1, 1));
+        assert_eq!((points[1].t, points[1].checks, points[1].up), (30, 3, 2));
+        assert_eq!(points[1].avg_ms, Some(200.0));
+        assert_eq!(points[1].max_ms, Some(300.0));
     }
 }

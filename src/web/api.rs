@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::pages::{OverviewParams, window};
+use super::pages::OverviewParams;
+use super::window::Window;
 use super::{AppError, AppState};
 use crate::store::{IncidentQuery, Micros, now_micros, rfc3339, to_micros};
 
@@ -109,12 +110,8 @@ pub async fn series(
     Query(p): Query<WindowParams>,
 ) -> Result<Json<Value>, AppError> {
     must_exist(&s, &id).await?;
-    let name = p.window.as_deref().unwrap_or("24h");
-    let (from, to, step) = window(name, now_micros()).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "window: expected 1h, 6h, 24h, 7d or 30d, got {name:?}"
-        ))
-    })?;
+    let win = Window::named(p.window.as_deref())?;
+    let ((from, to), step) = (win.range(now_micros()), win.step);
     let points = s.store.series(&id, from, to, step).await?;
     Ok(Json(json!({
         "from": rfc3339(from), "to": rfc3339(to), "step_seconds": step / 1_000_000,
@@ -135,16 +132,7 @@ pub async fn uptime(
             return Err(AppError::BadRequest("to: needs from as well".into()));
         }
         (None, None) => {
-            let name = p.window.as_deref().unwrap_or("24h");
-            let span = super::pages::WINDOWS
-                .iter()
-                .find(|w| w.0 == name)
-                .map(|w| w.1)
-                .ok_or_else(|| {
-                    AppError::BadRequest(format!(
-                        "window: expected 1h, 6h, 24h, 7d or 30d, got {name:?}"
-                    ))
-                })?;
+            let span = Window::named(p.window.as_deref())?.span;
             (now - span, now)
         }
     };

@@ -6,8 +6,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::pages::{VERSION, render};
-use super::{AppError, AppState, OPENAPI, format};
+use super::pages::{Frame, render};
+use super::{AppError, AppState, OPENAPI};
 use crate::store::now_micros;
 
 struct Param {
@@ -30,12 +30,7 @@ struct Route {
 #[derive(Template)]
 #[template(path = "api.html")]
 struct ApiPage {
-    base: &'static str,
-    version: &'static str,
-    nav: &'static str,
-    store_kind: &'static str,
-    rendered: String,
-    refresh: u32,
+    frame: Frame,
     description: Vec<(bool, String)>,
     routes: Vec<Route>,
 }
@@ -135,12 +130,11 @@ fn routes(doc: &serde_json::Value) -> Vec<Route> {
 pub async fn page(State(s): State<AppState>) -> Result<Response, AppError> {
     let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap_or_default();
     let tpl = ApiPage {
-        base: "",
-        version: VERSION,
-        nav: "api",
-        store_kind: s.store.kind(),
-        rendered: format::datetime(now_micros()),
-        refresh: 0,
+        // Nothing on it changes.
+        frame: Frame {
+            refresh: 0,
+            ..Frame::new(&s, "api", now_micros())
+        },
         description: spans(
             &doc.get("info")
                 .map(|i| text(i, "description"))

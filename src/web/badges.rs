@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::window::Window;
 use super::{AppError, AppState, esc, format};
 use crate::store::{Status, TargetSummary, now_micros};
 
@@ -103,16 +104,7 @@ pub async fn uptime(
     Path(id): Path<String>,
     Query(p): Query<BadgeParams>,
 ) -> Result<Response, AppError> {
-    let name = p.window.clone().unwrap_or_else(|| "24h".into());
-    let span = super::pages::WINDOWS
-        .iter()
-        .find(|w| w.0 == name)
-        .map(|w| w.1)
-        .ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "window: expected 1h, 6h, 24h, 7d or 30d, got {name:?}"
-            ))
-        })?;
+    let Window { name, span, .. } = Window::named(p.window.as_deref())?;
     let label = label(&p, &format!("uptime {name}"));
     if let Err(unknown) = find(&s, &id, &label).await? {
         return Ok(unknown);

@@ -14,6 +14,7 @@ mod format;
 pub mod health;
 mod pages;
 mod prom;
+mod window;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

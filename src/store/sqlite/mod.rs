@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::StoreError;
+use super::query::OverviewCache;
 use crate::config::StoreSettings;
 
 pub use write::{Ingested, TargetInfo};
@@ -34,15 +35,9 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
-    /// The overview's counts by status and its tag list, which scan every target: reused for
-    /// [`COUNTS_TTL`] and [`TAGS_TTL`] so a busy dashboard does not rescan 10,000 rows per view.
-    meta: Mutex<read::MetaCache>,
+    /// The overview's counts by status and its tag list.
+    cache: OverviewCache,
 }
-
-/// How long the overview's counts by status are reused.
-pub const COUNTS_TTL: Duration = Duration::from_secs(2);
-/// How long the overview's tag list is reused (tags change with the configuration only).
-pub const TAGS_TTL: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,7 +80,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             reader_slots: Semaphore::new(READERS),
-            meta: Mutex::new(read::MetaCache::default()),
+            cache: OverviewCache::default(),
         })))
     }
 
@@ -167,13 +162,8 @@ impl SqliteStore {
     pub async fn sync_targets(&self, targets: Vec<TargetInfo>) -> Result<(), StoreError> {
         self.write(move |c, _| write::sync_targets(c, &targets, super::now_micros()))
             .await?;
-        self.forget_meta();
+        self.0.cache.clear();
         Ok(())
-    }
-
-    /// Drops the overview's cached counts and tags: the targets changed.
-    fn forget_meta(&self) {
-        *self.0.meta.lock().unwrap_or_else(|p| p.into_inner()) = read::MetaCache::default();
     }
 
     /// Marks the targets not in `configured` (ids) removed and closes their open incidents
@@ -182,7 +172,7 @@ impl SqliteStore {
         let n = self
             .write(move |c, _| write::remove_unconfigured(c, &configured, super::now_micros()))
             .await?;
-        self.forget_meta();
+        self.0.cache.clear();
         Ok(n)
     }
 

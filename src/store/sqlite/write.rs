@@ -14,7 +14,8 @@ use crate::event::{Event, ProbeEvent};
 use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
 use crate::store::{
-    DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, StoreError, from_micros, now_micros, to_micros,
+    DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, StoreError, clip_error, from_micros, now_micros,
+    to_micros,
 };
 
 /// What one batch did.
@@ -360,7 +361,7 @@ fn update_state(
                             id,
                             to_micros(at),
                             e.error_kind.map(|k| k.as_str()),
-                            e.error.as_deref().map(|s| truncate(s, 2000)),
+                            e.error.as_deref().map(clip_error),
                         ])?;
                         incident = Some(tx.last_insert_rowid());
                     }
@@ -386,7 +387,7 @@ fn update_state(
                 // passing check only (`last_up`), /metrics as the probe's duration.
                 e.response_time_ms as i64,
                 e.error_kind.map(|k| k.as_str()),
-                e.error.as_deref().map(|s| truncate(s, 2000)),
+                e.error.as_deref().map(clip_error),
                 state.recent.to_string(),
                 state.status.as_str(),
                 e.tls_cert_not_after.map(to_micros),
@@ -396,17 +397,6 @@ fn update_state(
         }
     }
     Ok(())
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Registers the configured targets (name, URL, tags, interval), keeping their live state; a
@@ -505,15 +495,4 @@ pub fn prune(conn: &mut Connection, s: &StoreSettings, now: Micros) -> Result<us
         params![cut(s.retention_hour), PRUNE_CHUNK as i64],
     )?;
     Ok(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncate_keeps_whole_characters() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("abc", 10), "abc");
-    }
 }

@@ -24,10 +24,9 @@ use uuid::Uuid;
 use crate::postgres::PgError;
 use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
-use crate::store::{DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, from_micros, to_micros};
-
-/// The longest error message kept in the live state and incidents (as the SQLite store).
-const MAX_ERROR: usize = 2000;
+use crate::store::{
+    DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, clip_error, from_micros, to_micros,
+};
 
 /// What the rollups and the live state need of one inserted probe event.
 struct Obs<'a> {
@@ -76,24 +75,13 @@ fn obs(row: &Value) -> Option<Obs<'_>> {
             phase("transfer"),
         ],
         error_kind: row.get("error_kind").and_then(Value::as_str),
-        error: error.map(|e| truncate(e, MAX_ERROR)),
+        error: error.map(clip_error),
         cert: row
             .get("tls_cert_not_after")
             .and_then(Value::as_str)
             .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
             .map(to_micros),
     })
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The targets to lock, in the order every writer locks them.

@@ -1,0 +1,143 @@
+//! The HTML pages: overview, target, incidents. Handlers turn store answers into small view
+//! structs of display strings; the templates only lay them out (askama escapes every `{{ }}`
+//! except the SVG built and escaped in `charts`).
+
+mod incidents;
+mod overview;
+mod target;
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::{AppError, AppState, format};
+use crate::store::Micros;
+
+pub use incidents::incidents;
+pub use overview::{OverviewParams, overview};
+pub use target::target;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Targets per overview page.
+pub const PER_PAGE: u32 = 50;
+/// Seconds between in-place refreshes of a page.
+const REFRESH_S: u32 = 10;
+
+/// What the frame of every page (`base.html`: header, footer, refresh) shows.
+pub(super) struct Frame {
+    /// The path the dashboard is served under (empty: the root).
+    pub base: &'static str,
+    pub version: &'static str,
+    /// The header link of the page (empty: none of them).
+    pub nav: &'static str,
+    pub store_kind: &'static str,
+    pub rendered: String,
+    /// Seconds between in-place refreshes (0: none).
+    pub refresh: u32,
+}
+
+impl Frame {
+    pub(super) fn new(s: &AppState, nav: &'static str, now: Micros) -> Frame {
+        Frame {
+            base: "",
+            version: VERSION,
+            nav,
+            store_kind: s.store.kind(),
+            rendered: format::datetime(now),
+            refresh: REFRESH_S,
+        }
+    }
+}
+
+/// The links to the pages either side of a list's page, and what it shows (`51–100 of 120`).
+struct Pager {
+    prev: Option<(String, &'static str)>,
+    next: Option<(String, &'static str)>,
+    showing: String,
+}
+
+impl Pager {
+    /// Page `page` (from 1) of `per` items with `shown` on it, of `total` `noun`s; `href` is
+    /// the link to a page, `labels` those of the previous and next links.
+    fn new(
+        page: u32,
+        per: u32,
+        (shown, total, noun): (usize, u64, &str),
+        href: impl Fn(u32) -> String,
+        labels: (&'static str, &'static str),
+    ) -> Pager {
+        let first = u64::from(page.saturating_sub(1)) * u64::from(per);
+        let shown_to = first + shown as u64;
+        Pager {
+            prev: (page > 1).then(|| (href(page - 1), labels.0)),
+            next: (shown_to < total).then(|| (href(page.saturating_add(1)), labels.1)),
+            showing: if total == 0 {
+                format!("0 {noun}s")
+            } else {
+                format!("{}–{} of {}", first + 1, shown_to, total)
+            },
+        }
+    }
+}
+
+pub(super) fn render<T: Template>(t: &T) -> Result<Response, AppError> {
+    t.render()
+        .map(|html| Html(html).into_response())
+        .map_err(|e| AppError::Store(crate::store::StoreError::Other(format!("template: {e}"))))
+}
+
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if !v.is_empty() {
+            s.append_pair(k, v);
+        }
+    }
+    let q = s.finish();
+    if q.is_empty() { q } else { format!("?{q}") }
+}
+
+fn target_href(id: &str) -> String {
+    format!(
+        "/targets/{}",
+        percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+fn tag_links(tags: &[String]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.clone(), format!("/{}", query_string(&[("tag", t)]))))
+        .collect()
+}
+
+/// An incident as the incidents page and a target's page list it.
+struct IncidentRow {
+    open: bool,
+    href: String,
+    target: String,
+    started: String,
+    ended: String,
+    duration: String,
+    kind: String,
+    error: String,
+    checks: i64,
+}
+
+fn incident_rows(list: &[crate::store::Incident], now: Micros) -> Vec<IncidentRow> {
+    list.iter()
+        .map(|i| IncidentRow {
+            open: i.ended_at.is_none(),
+            href: target_href(&i.target_id),
+            target: i.target_name.clone(),
+            started: format::datetime(i.started_at),
+            ended: match (i.ended_at, &i.end_reason) {
+                (None, _) => "ongoing".into(),
+                (Some(t), None) => format::datetime(t),
+                (Some(t), Some(why)) => format!("{} ({why})", format::datetime(t)),
+            },
+            duration: format::duration(i.duration(now)),
+            kind: i.error_kind.clone().unwrap_or_default(),
+            error: i.error.clone().unwrap_or_default(),
+            checks: i.failed_checks,
+        })
+        .collect()
+}

@@ -1,0 +1,208 @@
+//! A target's page: its state, stats, response-time chart over a window, incidents and last
+//! events.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{Frame, IncidentRow, incident_rows, render, tag_links, target_href};
+use crate::store::{DAY, IncidentQuery, now_micros};
+use crate::web::charts::{history_strip, response_chart};
+use crate::web::window::{WINDOWS, Window};
+use crate::web::{AppError, AppState, format};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TargetParams {
+    #[serde(default)]
+    pub window: String,
+}
+
+struct EventView {
+    time: String,
+    result: &'static str,
+    code: String,
+    ms: String,
+    phases: String,
+    ip: String,
+    http: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "target.html")]
+struct TargetPage {
+    frame: Frame,
+    name: String,
+    status: &'static str,
+    url: String,
+    tags: Vec<(String, String)>,
+    badge_status: String,
+    badge_uptime: String,
+    badge_response: String,
+    down_since: String,
+    last_error: String,
+    stats: Vec<(String, String, &'static str)>,
+    windows: Vec<(&'static str, String, bool)>,
+    chart: String,
+    history: String,
+    incidents: Vec<IncidentRow>,
+    events: Vec<EventView>,
+}
+
+pub async fn target(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<TargetParams>,
+) -> Result<Response, AppError> {
+    let now = now_micros();
+    let win = Window::named(Some(p.window.as_str()).filter(|w| !w.is_empty()))?;
+    let ((from, to), step) = (win.range(now), win.step);
+    let Some(t) = s.store.target(&id).await? else {
+        return Err(AppError::NotFound(format!("no target with id {id:?}")));
+    };
+    let points = s.store.series(&id, from, to, step).await?;
+    let (incidents, _) = s
+        .store
+        .incidents(IncidentQuery {
+            target: Some(id.clone()),
+            limit: 20,
+            ..Default::default()
+        })
+        .await?;
+    let events = s.store.events(&id, 0, i64::MAX, 50).await?;
+    let href = target_href(&id);
+    let badge = |kind: &str| format!("/badges/{}/{kind}.svg", &href["/targets/".len()..]);
+    let cert = match t.cert_not_after {
+        None => ("–".to_owned(), ""),
+        Some(c) => {
+            let days = (c - now) / DAY;
+            let class = if days < 7 {
+                "bad"
+            } else if days < 21 {
+                "warn"
+            } else {
+                "good"
+            };
+            (format!("{} ({days} d)", format::date(c)), class)
+        }
+    };
+    let up_class = |r: Option<f64>| match r {
+        Some(r) if r >= 0.999 => "good",
+        Some(r) if r >= 0.99 => "warn",
+        Some(_) => "bad",
+        None => "",
+    };
+    let p95 = {
+        points
+            .iter()
+            .filter_map(|p| p.p95_ms)
+            .fold(None::<f64>, |a, v| Some(a.map_or(v, |a| a.max(v))))
+    };
+    // Over the successful checks, as each point's average.
+    let avg = {
+        let (sum, n) = points.iter().fold((0.0, 0u64), |(s, n), p| match p.avg_ms {
+            Some(a) => (s + a * p.up as f64, n + p.up),
+            None => (s, n),
+        });
+        (n > 0).then(|| sum / n as f64)
+    };
+    let stats = vec![
+        (
+            "Uptime 24 h".into(),
+            format::percent(t.uptime.day),
+            up_class(t.uptime.day),
+        ),
+        (
+            "Uptime 7 d".into(),
+            format::percent(t.uptime.week),
+            up_class(t.uptime.week),
+        ),
+        (
+            "Uptime 30 d".into(),
+            format::percent(t.uptime.month),
+            up_class(t.uptime.month),
+        ),
+        (
+            "Last response".into(),
+            t.last_response_ms
+                .map(|v| format::ms(v as f64))
+                .unwrap_or_else(|| "–".into()),
+            "",
+        ),
+        (
+            format!("Average ({})", win.name),
+            avg.map(format::ms).unwrap_or_else(|| "–".into()),
+            "",
+        ),
+        (
+            format!("Worst p95 ({})", win.name),
+            p95.map(format::ms).unwrap_or_else(|| "–".into()),
+            "",
+        ),
+        ("Certificate expires".into(), cert.0, cert.1),
+        (
+            "Last check".into(),
+            t.last_check
+                .map(|m| format::ago(m, now))
+                .unwrap_or_else(|| "never".into()),
+            "",
+        ),
+    ];
+    let tpl = TargetPage {
+        frame: Frame::new(&s, "", now),
+        name: t.name.clone(),
+        status: t.status.as_str(),
+        url: t.url.clone().unwrap_or_default(),
+        tags: tag_links(&t.tags),
+        badge_status: badge("status"),
+        badge_uptime: badge("uptime"),
+        badge_response: badge("response"),
+        down_since: t.down_since.map(format::datetime).unwrap_or_default(),
+        last_error: t.last_error.clone().unwrap_or_default(),
+        stats,
+        windows: WINDOWS
+            .iter()
+            .map(|w| (w.0, format!("{href}?window={}", w.0), w.0 == win.name))
+            .collect(),
+        chart: response_chart(&points, from, to, step),
+        history: history_strip(&points, from, to, step),
+        incidents: incident_rows(&incidents, now),
+        events: events
+            .iter()
+            .map(|e| {
+                let f = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
+                EventView {
+                    time: format::datetime(e.event_time),
+                    result: if e.up.unwrap_or(false) { "up" } else { "down" },
+                    code: if e.status_code == 0 {
+                        "–".into()
+                    } else {
+                        e.status_code.to_string()
+                    },
+                    // A failed check has no response time: its error says what happened.
+                    ms: if e.up == Some(false) {
+                        "–".into()
+                    } else {
+                        format::ms(e.response_time_ms as f64)
+                    },
+                    phases: e
+                        .phases_ms
+                        .iter()
+                        .map(|v| f(*v))
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                    ip: e.ip.clone().unwrap_or_default(),
+                    http: e.http_version.clone().unwrap_or_default(),
+                    error: match (&e.error_kind, &e.error) {
+                        (Some(k), Some(m)) => format!("{k}: {m}"),
+                        (Some(k), None) => k.clone(),
+                        (None, Some(m)) => m.clone(),
+                        (None, None) => String::new(),
+                    },
+                }
+            })
+            .collect(),
+    };
+    render(&tpl)
+}
