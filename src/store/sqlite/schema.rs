@@ -7,7 +7,8 @@ use rusqlite::Connection;
 /// Bumped with every change below; older files are upgraded step by step.
 const VERSION: i64 = 3;
 
-const V1: &str = r#"
+/// Version 1: targets and events, then [`V1_ROLLUPS`] and [`V1_INCIDENTS`] ([`v1`]).
+const V1_TARGETS: &str = r#"
 CREATE TABLE targets (
     id TEXT PRIMARY KEY,
     url TEXT,
@@ -66,62 +67,14 @@ CREATE TABLE probe_events (
 );
 CREATE INDEX probe_events_target_time ON probe_events (target_id, event_time DESC);
 CREATE INDEX probe_events_time ON probe_events (event_time);
+"#;
 
--- Per target per minute / hour (bucket = start, microseconds). Sums, not averages, so rows
--- merge by addition; hist is a sparse log-bucket latency histogram (store::hist).
-CREATE TABLE rollup_minute (
-    target_id TEXT NOT NULL,
-    bucket INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    sum_ms REAL NOT NULL,
-    min_ms REAL NOT NULL,
-    max_ms REAL NOT NULL,
-    sum_dns_ms REAL NOT NULL,
-    sum_connect_ms REAL NOT NULL,
-    sum_tls_ms REAL NOT NULL,
-    sum_ttfb_ms REAL NOT NULL,
-    sum_transfer_ms REAL NOT NULL,
-    hist BLOB NOT NULL,
-    PRIMARY KEY (target_id, bucket)
-) WITHOUT ROWID;
-CREATE INDEX rollup_minute_bucket ON rollup_minute (bucket);
-CREATE TABLE rollup_hour (
-    target_id TEXT NOT NULL,
-    bucket INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    sum_ms REAL NOT NULL,
-    min_ms REAL NOT NULL,
-    max_ms REAL NOT NULL,
-    sum_dns_ms REAL NOT NULL,
-    sum_connect_ms REAL NOT NULL,
-    sum_tls_ms REAL NOT NULL,
-    sum_ttfb_ms REAL NOT NULL,
-    sum_transfer_ms REAL NOT NULL,
-    hist BLOB NOT NULL,
-    PRIMARY KEY (target_id, bucket)
-) WITHOUT ROWID;
-CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket);
--- Per target per UTC day: what 7- and 30-day uptime read (30 rows a target, not 720).
-CREATE TABLE rollup_day (
-    target_id TEXT NOT NULL,
-    bucket INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    sum_ms REAL NOT NULL,
-    min_ms REAL NOT NULL,
-    max_ms REAL NOT NULL,
-    sum_dns_ms REAL NOT NULL,
-    sum_connect_ms REAL NOT NULL,
-    sum_tls_ms REAL NOT NULL,
-    sum_ttfb_ms REAL NOT NULL,
-    sum_transfer_ms REAL NOT NULL,
-    hist BLOB NOT NULL,
-    PRIMARY KEY (target_id, bucket)
-) WITHOUT ROWID;
-CREATE INDEX rollup_day_bucket ON rollup_day (bucket);
+/// Version 1's rollup tables, per target per minute, hour and UTC day (the day rows are what 7-
+/// and 30-day uptime read: 30 rows a target, not 720).
+const V1_ROLLUPS: [&str; 3] = ["rollup_minute", "rollup_hour", "rollup_day"];
 
+/// Version 1's incidents.
+const V1_INCIDENTS: &str = r#"
 -- From the first failed check after a passing one to the next passing check.
 CREATE TABLE incidents (
     id INTEGER PRIMARY KEY,
@@ -135,6 +88,38 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_started ON incidents (started_at DESC);
 CREATE INDEX incidents_target ON incidents (target_id, started_at DESC);
 "#;
+
+/// Version 1 as one batch.
+fn v1() -> String {
+    let rollups: String = V1_ROLLUPS.iter().map(|t| rollup_table(t)).collect();
+    format!("{V1_TARGETS}{rollups}{V1_INCIDENTS}")
+}
+
+/// One rollup table (bucket = start, microseconds). Sums, not averages, so rows merge by
+/// addition; hist is a sparse log-bucket latency histogram (store::hist).
+fn rollup_table(name: &str) -> String {
+    format!(
+        r#"
+CREATE TABLE {name} (
+    target_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    checks INTEGER NOT NULL,
+    up INTEGER NOT NULL,
+    sum_ms REAL NOT NULL,
+    min_ms REAL NOT NULL,
+    max_ms REAL NOT NULL,
+    sum_dns_ms REAL NOT NULL,
+    sum_connect_ms REAL NOT NULL,
+    sum_tls_ms REAL NOT NULL,
+    sum_ttfb_ms REAL NOT NULL,
+    sum_transfer_ms REAL NOT NULL,
+    hist BLOB NOT NULL,
+    PRIMARY KEY (target_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX {name}_bucket ON {name} (bucket);
+"#
+    )
+}
 
 /// Version 2 (issue 9): response times of successful checks only (`timed`: how many checks a
 /// rollup row's times cover; NULL on older rows, which covered all of them: readers take
@@ -193,7 +178,7 @@ pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
     let steps = || -> Result<i64, rusqlite::Error> {
         let version = user_version(conn)?;
         if version < 1 {
-            conn.execute_batch(V1)?;
+            conn.execute_batch(&v1())?;
         }
         if version < 2 {
             conn.execute_batch(V2)?;
@@ -236,7 +221,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.sqlite3");
         let c = Connection::open(&path).unwrap();
-        c.execute_batch(&format!("{V1} PRAGMA user_version = 1;"))
+        c.execute_batch(&format!("{} PRAGMA user_version = 1;", v1()))
             .unwrap();
         drop(c);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
@@ -263,7 +248,7 @@ mod tests {
     #[test]
     fn upgrading_to_3_renames_degraded_to_flapping() {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(&format!("{V1} {V2} PRAGMA user_version = 2;"))
+        c.execute_batch(&format!("{} {V2} PRAGMA user_version = 2;", v1()))
             .unwrap();
         c.execute_batch(
             "INSERT INTO targets (id, first_seen, last_seen, status) VALUES
@@ -292,6 +277,18 @@ mod tests {
         migrate(&c).unwrap();
         assert_eq!(user_version(&c), Ok(VERSION));
         c.execute_batch("SELECT end_reason FROM incidents").unwrap();
+        for table in V1_ROLLUPS {
+            c.execute_batch(&format!("SELECT timed, hist FROM {table}"))
+                .unwrap();
+            let index: String = c
+                .query_row(
+                    "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [format!("{table}_bucket")],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(index, table);
+        }
     }
 
     #[test]
