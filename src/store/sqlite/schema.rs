@@ -163,44 +163,55 @@ ALTER TABLE targets ADD COLUMN last_event_uuid TEXT;
 UPDATE targets SET status = 'flapping' WHERE status = 'degraded';
 "#;
 
-/// Creates or upgrades the schema, step by step, in one transaction that takes the write lock
-/// first (`BEGIN IMMEDIATE`) and reads the version under it: two processes opening an older
-/// file at once upgrade it once, the second finding it done.
+/// Each version's step, in order: step `n` brings version `n` to `n + 1`.
+fn steps() -> [String; VERSION as usize] {
+    [v1(), V2.to_owned(), V3.to_owned()]
+}
+
+/// Creates or upgrades the schema to this uptimer's version ([`migrate_to`]).
 pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
-    let version = user_version(conn)?;
-    if version > VERSION {
-        return Err(SchemaError::Newer { found: version });
+    migrate_to(conn, VERSION)
+}
+
+/// Creates or upgrades the schema, step by step up to `version` (at most this uptimer's; an
+/// older one makes a file as an older uptimer wrote it, for upgrade tests), in one transaction
+/// that takes the write lock first (`BEGIN IMMEDIATE`) and reads the version under it: two
+/// processes opening an older file at once upgrade it once, the second finding it done.
+pub fn migrate_to(conn: &Connection, version: i64) -> Result<(), SchemaError> {
+    let version = version.clamp(0, VERSION);
+    let found = user_version(conn)?;
+    if found > VERSION {
+        return Err(SchemaError::Newer { found });
     }
-    if version == VERSION {
+    if found >= version {
         return Ok(());
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let steps = || -> Result<i64, rusqlite::Error> {
-        let version = user_version(conn)?;
-        if version < 1 {
-            conn.execute_batch(&v1())?;
+    let upgrade = || -> Result<i64, rusqlite::Error> {
+        let from = user_version(conn)?;
+        if from >= version {
+            return Ok(from);
         }
-        if version < 2 {
-            conn.execute_batch(V2)?;
+        // `version` is at most VERSION, the number of steps; a negative `from` is a new file.
+        let (done, wanted) = (from.max(0) as usize, version as usize);
+        for sql in &steps()[done..wanted] {
+            conn.execute_batch(sql)?;
         }
-        if version < 3 {
-            conn.execute_batch(V3)?;
-        }
-        conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
-        Ok(version)
+        conn.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        Ok(from)
     };
-    match steps() {
+    match upgrade() {
         Ok(from) => {
             conn.execute_batch("COMMIT")?;
-            if from > 0 && from < VERSION {
-                tracing::info!(from, to = VERSION, "store schema upgraded");
+            if from > 0 && from < version {
+                tracing::info!(from, to = version, "store schema upgraded");
             }
             Ok(())
         }
         Err(source) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(SchemaError::Upgrade {
-                from: version,
+                from: found,
                 source,
             })
         }
@@ -221,8 +232,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.sqlite3");
         let c = Connection::open(&path).unwrap();
-        c.execute_batch(&format!("{} PRAGMA user_version = 1;", v1()))
-            .unwrap();
+        migrate_to(&c, 1).unwrap();
+        assert_eq!(user_version(&c), Ok(1));
+        assert!(
+            c.execute_batch("SELECT timed FROM rollup_hour").is_err(),
+            "version 2's column is not there yet"
+        );
         drop(c);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
         let opened: Vec<_> = (0..4)
@@ -248,8 +263,7 @@ mod tests {
     #[test]
     fn upgrading_to_3_renames_degraded_to_flapping() {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(&format!("{} {V2} PRAGMA user_version = 2;", v1()))
-            .unwrap();
+        migrate_to(&c, 2).unwrap();
         c.execute_batch(
             "INSERT INTO targets (id, first_seen, last_seen, status) VALUES
                ('a', 0, 0, 'degraded'), ('b', 0, 0, 'down'), ('c', 0, 0, NULL)",
