@@ -485,10 +485,7 @@ fn a_version_1_file_is_upgraded_and_its_rollups_keep_their_meaning() {
     {
         // What version 1 wrote: times of every check, failed ones included, and no `timed`.
         let c = rusqlite::Connection::open(&path).unwrap();
-        let v1 = include_str!("../src/store/sqlite/schema.rs");
-        let sql = &v1[v1.find("CREATE TABLE targets").unwrap()..v1.find("\"#;").unwrap()];
-        c.execute_batch(sql).unwrap();
-        c.execute_batch("PRAGMA user_version = 1").unwrap();
+        uptimer::store::sqlite::schema::migrate_to(&c, 1).unwrap();
         c.execute(
             "INSERT INTO rollup_hour VALUES ('old', ?1, 2, 1, 100.0, 0.0, 100.0, 0, 0, 0, 0, 0, x'')",
             [bucket],

@@ -150,6 +150,21 @@ fn sections(settings: &Settings) -> crate::metrics::Sections {
     }
 }
 
+/// The scheduler's counters: into the process's metrics when probes are the reader.
+fn scheduler_stats(
+    settings: &Settings,
+    metrics: &crate::metrics::Metrics,
+) -> std::sync::Arc<crate::pipeline::SchedulerStats> {
+    use crate::pipeline::SchedulerStats;
+    std::sync::Arc::new(
+        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
+            SchedulerStats::new(metrics)
+        } else {
+            SchedulerStats::default()
+        },
+    )
+}
+
 /// Starts the metrics listener when `METRICS_LISTEN` is set. Until `started` is set, `/readyz`
 /// says the process is still starting (its writers are not built yet).
 async fn metrics_listener(

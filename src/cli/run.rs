@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Overrides, Settings};
 use crate::metrics::{Flag, Metrics};
-use crate::pipeline::{self, SchedulerStats};
+use crate::pipeline;
 
 pub fn run(config: Option<&Path>) -> ExitCode {
     let settings = match super::load_settings(config, &[], &Overrides::default()) {
@@ -55,13 +55,7 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
         "uptimer started"
     );
     let stop = pipeline::shutdown_on_signals();
-    let stats = Arc::new(
-        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
-            SchedulerStats::new(&metrics)
-        } else {
-            SchedulerStats::default()
-        },
-    );
+    let stats = super::scheduler_stats(&settings, &metrics);
     started.set(true);
     let result = pipeline::run(&settings, writers, stop, stats.clone(), metrics).await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {

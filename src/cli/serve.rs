@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Overrides, Settings, WriterPlugin, listen_addr};
 use crate::metrics::{Flag, Metrics};
-use crate::pipeline::{self, SchedulerStats};
+use crate::pipeline;
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
 
@@ -241,13 +241,7 @@ async fn probe(
         store = %settings.store.path.display(),
         "uptimer serve started"
     );
-    let stats = Arc::new(
-        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
-            SchedulerStats::new(&metrics)
-        } else {
-            SchedulerStats::default()
-        },
-    );
+    let stats = super::scheduler_stats(settings, &metrics);
     started.set(true);
     super::exit_status(
         pipeline::run(settings, writers, stop, stats, metrics).await,

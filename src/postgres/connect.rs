@@ -8,18 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::RootCertStore;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::conninfo::{ConnInfo, unquote};
 use super::{ConnectError, DatabaseUrl, PgError};
-use crate::tls::AcceptAny;
+use crate::tls::{self, Check, Verifier};
 
 /// libpq's `sslmode` values (`allow` is taken as `prefer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,57 +126,24 @@ impl ConnectOptions {
 
     /// The TLS connector for this mode (also used, unverified, when the mode is prefer).
     pub fn tls(&self) -> Result<MakeRustlsConnect, ConnectError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?;
-        let verify = match self.ssl_mode {
-            SslMode::Disable | SslMode::Prefer => None,
-            SslMode::Require => self.ca_file.as_ref().map(|_| false),
-            SslMode::VerifyCa => Some(false),
-            SslMode::VerifyFull => Some(true),
-        };
-        let config = match verify {
-            None => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAny::new(provider)))
-                .with_no_client_auth(),
-            Some(check_name) => {
-                let mut roots = RootCertStore::empty();
-                match &self.ca_file {
-                    Some(path) => {
-                        let unreadable = |source| ConnectError::CaFile {
-                            path: path.clone(),
-                            source,
-                        };
-                        for c in CertificateDer::pem_file_iter(path).map_err(unreadable)? {
-                            roots.add(c.map_err(unreadable)?).map_err(|source| {
-                                ConnectError::CaCertificate {
-                                    path: path.clone(),
-                                    source,
-                                }
-                            })?;
-                        }
-                        if roots.is_empty() {
-                            return Err(ConnectError::NoCaCertificate { path: path.clone() });
-                        }
-                    }
-                    None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-                }
-                let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
-                )
-                .build()?;
-                if check_name {
-                    builder.with_webpki_verifier(webpki).with_no_client_auth()
-                } else {
-                    builder
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
-                        .with_no_client_auth()
-                }
+        let roots = || -> Result<RootCertStore, ConnectError> {
+            let Some(path) = &self.ca_file else {
+                return Ok(tls::public_roots());
+            };
+            let mut roots = RootCertStore::empty();
+            tls::add_pem_file(&mut roots, path).map_err(ConnectError::CaFile)?;
+            if roots.is_empty() {
+                return Err(ConnectError::NoCaCertificate { path: path.clone() });
             }
+            Ok(roots)
         };
+        let check = match self.ssl_mode {
+            SslMode::Require if self.ca_file.is_some() => Check::Chain(roots()?),
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => Check::Nothing,
+            SslMode::VerifyCa => Check::Chain(roots()?),
+            SslMode::VerifyFull => Check::ChainAndName(roots()?),
+        };
+        let config = Verifier::new(tls::provider(), check)?.client_config()?;
         Ok(MakeRustlsConnect::new(config))
     }
 
@@ -211,51 +174,6 @@ impl ConnectOptions {
             .create_timeout(Some(Duration::from_secs(15)))
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()?)
-    }
-}
-
-/// libpq's `verify-ca`: the chain must lead to the CA; the name is not checked.
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
 
@@ -312,7 +230,7 @@ mod tests {
         )
         .unwrap();
         let e = o.tls().err().unwrap();
-        assert!(matches!(e, ConnectError::CaFile { .. }), "{e:?}");
+        assert!(matches!(e, ConnectError::CaFile(_)), "{e:?}");
         assert!(
             e.to_string()
                 .starts_with("POSTGRES_SSL_CA_FILE /nonexistent/ca.pem: "),

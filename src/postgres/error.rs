@@ -45,18 +45,8 @@ pub enum ConnectError {
     NoUser,
     #[error("sslmode disable, prefer, require, verify-ca or verify-full (got sslmode={0})")]
     SslMode(String),
-    #[error("POSTGRES_SSL_CA_FILE {}: {source}", path.display())]
-    CaFile {
-        path: PathBuf,
-        #[source]
-        source: rustls::pki_types::pem::Error,
-    },
-    #[error("POSTGRES_SSL_CA_FILE {}: {source}", path.display())]
-    CaCertificate {
-        path: PathBuf,
-        #[source]
-        source: rustls::Error,
-    },
+    #[error("POSTGRES_SSL_CA_FILE {0}")]
+    CaFile(#[source] crate::tls::CaFileError),
     #[error("POSTGRES_SSL_CA_FILE {}: no PEM certificate in it", path.display())]
     NoCaCertificate { path: PathBuf },
     #[error(transparent)]

@@ -36,6 +36,15 @@ fn status(from: Status, to: Status) -> Transition {
     Transition::Status { from, to }
 }
 
+/// The incident opened `started` seconds after `T0` closed `at` seconds after it.
+fn closed(started: i64, at_s: i64, reason: EndReason) -> Transition {
+    Transition::IncidentClosed {
+        started: at(started),
+        at: at(at_s),
+        reason,
+    }
+}
+
 #[test]
 fn status_follows_the_latest_results() {
     assert_eq!(Status::of_recent(""), Status::Unknown);
@@ -89,11 +98,7 @@ fn the_first_failed_result_opens_an_incident_and_the_next_success_closes_it() {
         st.apply(result(180, true), T0),
         [
             status(Status::Down, Status::Flapping),
-            Transition::IncidentClosed {
-                started: at(60),
-                at: at(180),
-                reason: EndReason::Passed
-            }
+            closed(60, 180, EndReason::Passed)
         ]
     );
     assert_eq!(st.incident, None);
@@ -197,14 +202,7 @@ fn unknown_keeps_the_open_incident_until_a_passing_result() {
         ]
     );
     let tr = st.apply(result(4060, true), T0);
-    assert!(
-        tr.contains(&Transition::IncidentClosed {
-            started: at(60),
-            at: at(4060),
-            reason: EndReason::Passed
-        }),
-        "{tr:?}"
-    );
+    assert!(tr.contains(&closed(60, 4060, EndReason::Passed)), "{tr:?}");
 }
 
 #[test]
@@ -226,11 +224,7 @@ fn pause_closes_the_open_incident_and_ignores_results_until_resumed() {
         st.apply(Input::Pause, at(300)),
         [
             status(Status::Down, Status::Paused),
-            Transition::IncidentClosed {
-                started: at(60),
-                at: at(300),
-                reason: EndReason::Paused
-            }
+            closed(60, 300, EndReason::Paused)
         ]
     );
     assert_eq!(st.incident, None);
@@ -265,14 +259,7 @@ fn pause_closes_the_open_incident_and_ignores_results_until_resumed() {
 fn pausing_at_a_time_before_the_incident_ends_it_at_its_start() {
     let (mut st, _) = run("ud");
     let tr = st.apply(Input::Pause, at(0));
-    assert!(
-        tr.contains(&Transition::IncidentClosed {
-            started: at(60),
-            at: at(60),
-            reason: EndReason::Paused
-        }),
-        "{tr:?}"
-    );
+    assert!(tr.contains(&closed(60, 60, EndReason::Paused)), "{tr:?}");
 }
 
 #[test]

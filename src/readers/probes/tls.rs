@@ -10,36 +10,22 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{VerifierBuilderError, WebPkiServerVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore};
-use rustls::{SignatureScheme, crypto::CryptoProvider};
+use rustls::client::VerifierBuilderError;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
 
 use crate::config::TlsVerify;
-use crate::tls::AcceptAny;
+use crate::tls::{self, CaFileError, Check, Verifier};
 
 /// A `PROBE_TLS_VERIFY` mode whose configuration cannot be built: a startup error.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    /// A CA file that cannot be read as PEM.
-    #[error("{}: {source}", path.display())]
-    Pem {
-        path: PathBuf,
-        #[source]
-        source: rustls::pki_types::pem::Error,
-    },
-    /// A certificate in a CA file that is not a usable trust anchor.
-    #[error("{}: {source}", path.display())]
-    Certificate {
-        path: PathBuf,
-        #[source]
-        source: rustls::Error,
-    },
+    /// A CA file whose certificates cannot be trust anchors.
+    #[error(transparent)]
+    CaFile(#[from] CaFileError),
     #[error("{}: {source}", path.display())]
     Dir {
         path: PathBuf,
@@ -114,84 +100,17 @@ impl PeerCert {
     }
 }
 
-/// Delegates every decision to the mode's verifier and, when it rejects the server's
-/// certificate, leaves what the certificate said for the probe ([`keeping_rejected`]).
-#[derive(Debug)]
-struct Keeping {
-    inner: Arc<dyn ServerCertVerifier>,
-}
-
-impl ServerCertVerifier for Keeping {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        if verdict.is_err() {
-            // Outside a probe's handshake (no slot) there is nobody to tell.
-            let _ = REJECTED.try_with(|slot| slot.set(Some(PeerCert::parse(end_entity))));
-        }
-        verdict
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-
-    fn requires_raw_public_keys(&self) -> bool {
-        self.inner.requires_raw_public_keys()
-    }
-
-    fn root_hint_subjects(&self) -> Option<&[DistinguishedName]> {
-        self.inner.root_hint_subjects()
-    }
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 fn build(mode: &TlsVerify) -> Result<ClientConfig, TlsSetupError> {
-    let verifier: Arc<dyn ServerCertVerifier> = match mode {
-        TlsVerify::No => Arc::new(AcceptAny::new(provider())),
-        TlsVerify::Yes => webpki(RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })?,
+    let check = match mode {
+        TlsVerify::No => Check::Nothing,
+        TlsVerify::Yes => Check::ChainAndName(tls::public_roots()),
         TlsVerify::CaFile(path) => {
             let mut roots = RootCertStore::empty();
-            add_pem_file(&mut roots, path)?;
+            tls::add_pem_file(&mut roots, path)?;
             if roots.is_empty() {
                 return Err(TlsSetupError::NoCertificate { path: path.clone() });
             }
-            webpki(roots)?
+            Check::ChainAndName(roots)
         }
         TlsVerify::CaDir(dir) => {
             let mut roots = RootCertStore::empty();
@@ -201,45 +120,23 @@ fn build(mode: &TlsVerify) -> Result<ClientConfig, TlsSetupError> {
             })?;
             for entry in entries.flatten() {
                 // A hashed directory holds PEM files and links to them; anything else is skipped.
-                let _ = add_pem_file(&mut roots, &entry.path());
+                let _ = tls::add_pem_file(&mut roots, &entry.path());
             }
             if roots.is_empty() {
                 return Err(TlsSetupError::NoCertificate { path: dir.clone() });
             }
-            webpki(roots)?
+            Check::ChainAndName(roots)
         }
     };
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Keeping { inner: verifier }))
-        .with_no_client_auth();
+    let mut config = Verifier::new(tls::provider(), check)?
+        .on_reject(|cert| {
+            // Outside a probe's handshake (no slot) there is nobody to tell.
+            let _ = REJECTED.try_with(|slot| slot.set(Some(PeerCert::parse(cert))));
+        })
+        .client_config()?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.resumption = rustls::client::Resumption::disabled();
     Ok(config)
-}
-
-/// The standard verifier (what `with_root_certificates` builds) over these roots.
-fn webpki(roots: RootCertStore) -> Result<Arc<dyn ServerCertVerifier>, TlsSetupError> {
-    let verifier =
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
-    Ok(verifier)
-}
-
-fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), TlsSetupError> {
-    let unreadable = |source| TlsSetupError::Pem {
-        path: path.to_owned(),
-        source,
-    };
-    for cert in CertificateDer::pem_file_iter(path).map_err(unreadable)? {
-        roots
-            .add(cert.map_err(unreadable)?)
-            .map_err(|source| TlsSetupError::Certificate {
-                path: path.to_owned(),
-                source,
-            })?;
-    }
-    Ok(())
 }
 
 /// The leaf certificate's expiry.
@@ -280,7 +177,10 @@ mod tests {
         let e = TlsConfigs::default()
             .check(&TlsVerify::CaFile("/nonexistent/ca.pem".into()))
             .unwrap_err();
-        assert!(matches!(e, TlsSetupError::Pem { .. }), "{e:?}");
+        assert!(
+            matches!(e, TlsSetupError::CaFile(CaFileError::Pem { .. })),
+            "{e:?}"
+        );
         assert!(e.to_string().starts_with("/nonexistent/ca.pem: "), "{e}");
         assert!(std::error::Error::source(&e).is_some());
     }

@@ -5,7 +5,7 @@
 
 pub mod generate;
 mod read;
-mod schema;
+pub mod schema;
 pub mod write;
 
 use std::path::{Path, PathBuf};

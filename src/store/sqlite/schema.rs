@@ -7,7 +7,8 @@ use rusqlite::Connection;
 /// Bumped with every change below; older files are upgraded step by step.
 const VERSION: i64 = 3;
 
-const V1: &str = r#"
+/// Version 1: targets and events, then [`V1_ROLLUPS`] and [`V1_INCIDENTS`] ([`v1`]).
+const V1_TARGETS: &str = r#"
 CREATE TABLE targets (
     id TEXT PRIMARY KEY,
     url TEXT,
@@ -66,62 +67,14 @@ CREATE TABLE probe_events (
 );
 CREATE INDEX probe_events_target_time ON probe_events (target_id, event_time DESC);
 CREATE INDEX probe_events_time ON probe_events (event_time);
+"#;
 
--- Per target per minute / hour (bucket = start, microseconds). Sums, not averages, so rows
--- merge by addition; hist is a sparse log-bucket latency histogram (store::hist).
-CREATE TABLE rollup_minute (
-    target_id TEXT NOT NULL,
-    bucket INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    sum_ms REAL NOT NULL,
-    min_ms REAL NOT NULL,
-    max_ms REAL NOT NULL,
-    sum_dns_ms REAL NOT NULL,
-    sum_connect_ms REAL NOT NULL,
-    sum_tls_ms REAL NOT NULL,
-    sum_ttfb_ms REAL NOT NULL,
-    sum_transfer_ms REAL NOT NULL,
-    hist BLOB NOT NULL,
-    PRIMARY KEY (target_id, bucket)
-) WITHOUT ROWID;
-CREATE INDEX rollup_minute_bucket ON rollup_minute (bucket);
-CREATE TABLE rollup_hour (
-    target_id TEXT NOT NULL,
-    bucket INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    sum_ms REAL NOT NULL,
-    min_ms REAL NOT NULL,
-    max_ms REAL NOT NULL,
-    sum_dns_ms REAL NOT NULL,
-    sum_connect_ms REAL NOT NULL,
-    sum_tls_ms REAL NOT NULL,
-    sum_ttfb_ms REAL NOT NULL,
-    sum_transfer_ms REAL NOT NULL,
-    hist BLOB NOT NULL,
-    PRIMARY KEY (target_id, bucket)
-) WITHOUT ROWID;
-CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket);
--- Per target per UTC day: what 7- and 30-day uptime read (30 rows a target, not 720).
-CREATE TABLE rollup_day (
-    target_id TEXT NOT NULL,
-    bucket INTEGER NOT NULL,
-    checks INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    sum_ms REAL NOT NULL,
-    min_ms REAL NOT NULL,
-    max_ms REAL NOT NULL,
-    sum_dns_ms REAL NOT NULL,
-    sum_connect_ms REAL NOT NULL,
-    sum_tls_ms REAL NOT NULL,
-    sum_ttfb_ms REAL NOT NULL,
-    sum_transfer_ms REAL NOT NULL,
-    hist BLOB NOT NULL,
-    PRIMARY KEY (target_id, bucket)
-) WITHOUT ROWID;
-CREATE INDEX rollup_day_bucket ON rollup_day (bucket);
+/// Version 1's rollup tables, per target per minute, hour and UTC day (the day rows are what 7-
+/// and 30-day uptime read: 30 rows a target, not 720).
+const V1_ROLLUPS: [&str; 3] = ["rollup_minute", "rollup_hour", "rollup_day"];
 
+/// Version 1's incidents.
+const V1_INCIDENTS: &str = r#"
 -- From the first failed check after a passing one to the next passing check.
 CREATE TABLE incidents (
     id INTEGER PRIMARY KEY,
@@ -135,6 +88,38 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_started ON incidents (started_at DESC);
 CREATE INDEX incidents_target ON incidents (target_id, started_at DESC);
 "#;
+
+/// Version 1 as one batch.
+fn v1() -> String {
+    let rollups: String = V1_ROLLUPS.iter().map(|t| rollup_table(t)).collect();
+    format!("{V1_TARGETS}{rollups}{V1_INCIDENTS}")
+}
+
+/// One rollup table (bucket = start, microseconds). Sums, not averages, so rows merge by
+/// addition; hist is a sparse log-bucket latency histogram (store::hist).
+fn rollup_table(name: &str) -> String {
+    format!(
+        r#"
+CREATE TABLE {name} (
+    target_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    checks INTEGER NOT NULL,
+    up INTEGER NOT NULL,
+    sum_ms REAL NOT NULL,
+    min_ms REAL NOT NULL,
+    max_ms REAL NOT NULL,
+    sum_dns_ms REAL NOT NULL,
+    sum_connect_ms REAL NOT NULL,
+    sum_tls_ms REAL NOT NULL,
+    sum_ttfb_ms REAL NOT NULL,
+    sum_transfer_ms REAL NOT NULL,
+    hist BLOB NOT NULL,
+    PRIMARY KEY (target_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX {name}_bucket ON {name} (bucket);
+"#
+    )
+}
 
 /// Version 2 (issue 9): response times of successful checks only (`timed`: how many checks a
 /// rollup row's times cover; NULL on older rows, which covered all of them: readers take
@@ -178,44 +163,55 @@ ALTER TABLE targets ADD COLUMN last_event_uuid TEXT;
 UPDATE targets SET status = 'flapping' WHERE status = 'degraded';
 "#;
 
-/// Creates or upgrades the schema, step by step, in one transaction that takes the write lock
-/// first (`BEGIN IMMEDIATE`) and reads the version under it: two processes opening an older
-/// file at once upgrade it once, the second finding it done.
+/// Each version's step, in order: step `n` brings version `n` to `n + 1`.
+fn steps() -> [String; VERSION as usize] {
+    [v1(), V2.to_owned(), V3.to_owned()]
+}
+
+/// Creates or upgrades the schema to this uptimer's version ([`migrate_to`]).
 pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
-    let version = user_version(conn)?;
-    if version > VERSION {
-        return Err(SchemaError::Newer { found: version });
+    migrate_to(conn, VERSION)
+}
+
+/// Creates or upgrades the schema, step by step up to `version` (at most this uptimer's; an
+/// older one makes a file as an older uptimer wrote it, for upgrade tests), in one transaction
+/// that takes the write lock first (`BEGIN IMMEDIATE`) and reads the version under it: two
+/// processes opening an older file at once upgrade it once, the second finding it done.
+pub fn migrate_to(conn: &Connection, version: i64) -> Result<(), SchemaError> {
+    let version = version.clamp(0, VERSION);
+    let found = user_version(conn)?;
+    if found > VERSION {
+        return Err(SchemaError::Newer { found });
     }
-    if version == VERSION {
+    if found >= version {
         return Ok(());
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let steps = || -> Result<i64, rusqlite::Error> {
-        let version = user_version(conn)?;
-        if version < 1 {
-            conn.execute_batch(V1)?;
+    let upgrade = || -> Result<i64, rusqlite::Error> {
+        let from = user_version(conn)?;
+        if from >= version {
+            return Ok(from);
         }
-        if version < 2 {
-            conn.execute_batch(V2)?;
+        // `version` is at most VERSION, the number of steps; a negative `from` is a new file.
+        let (done, wanted) = (from.max(0) as usize, version as usize);
+        for sql in &steps()[done..wanted] {
+            conn.execute_batch(sql)?;
         }
-        if version < 3 {
-            conn.execute_batch(V3)?;
-        }
-        conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
-        Ok(version)
+        conn.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        Ok(from)
     };
-    match steps() {
+    match upgrade() {
         Ok(from) => {
             conn.execute_batch("COMMIT")?;
-            if from > 0 && from < VERSION {
-                tracing::info!(from, to = VERSION, "store schema upgraded");
+            if from > 0 && from < version {
+                tracing::info!(from, to = version, "store schema upgraded");
             }
             Ok(())
         }
         Err(source) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(SchemaError::Upgrade {
-                from: version,
+                from: found,
                 source,
             })
         }
@@ -236,8 +232,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.sqlite3");
         let c = Connection::open(&path).unwrap();
-        c.execute_batch(&format!("{V1} PRAGMA user_version = 1;"))
-            .unwrap();
+        migrate_to(&c, 1).unwrap();
+        assert_eq!(user_version(&c), Ok(1));
+        assert!(
+            c.execute_batch("SELECT timed FROM rollup_hour").is_err(),
+            "version 2's column is not there yet"
+        );
         drop(c);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
         let opened: Vec<_> = (0..4)
@@ -263,8 +263,7 @@ mod tests {
     #[test]
     fn upgrading_to_3_renames_degraded_to_flapping() {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(&format!("{V1} {V2} PRAGMA user_version = 2;"))
-            .unwrap();
+        migrate_to(&c, 2).unwrap();
         c.execute_batch(
             "INSERT INTO targets (id, first_seen, last_seen, status) VALUES
                ('a', 0, 0, 'degraded'), ('b', 0, 0, 'down'), ('c', 0, 0, NULL)",
@@ -292,6 +291,18 @@ mod tests {
         migrate(&c).unwrap();
         assert_eq!(user_version(&c), Ok(VERSION));
         c.execute_batch("SELECT end_reason FROM incidents").unwrap();
+        for table in V1_ROLLUPS {
+            c.execute_batch(&format!("SELECT timed, hist FROM {table}"))
+                .unwrap();
+            let index: String = c
+                .query_row(
+                    "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [format!("{table}_bucket")],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(index, table);
+        }
     }
 
     #[test]
