@@ -76,6 +76,8 @@ pub struct Metrics {
     /// Events handed to the writer and not yet stored.
     pub queue_depth: AtomicU64,
     pub batch_seconds: DurationHistogram,
+    /// Events each writer made durable, by writer name (a handful; per batch, not per event).
+    acked: std::sync::Mutex<Vec<(&'static str, u64)>>,
 }
 
 /// The process-wide metrics (one process, one set, as with Prometheus' default registry).
@@ -105,6 +107,15 @@ impl Metrics {
             }
         }
         self.phases[5].observe(e.response_time_ms as f64 / 1000.0);
+    }
+
+    /// `n` events made durable by `writer` (`uptimer_events_acked_total{writer}`).
+    pub fn record_acked(&self, writer: &'static str, n: u64) {
+        let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        match acked.iter_mut().find(|(w, _)| *w == writer) {
+            Some((_, total)) => *total += n,
+            None => acked.push((writer, n)),
+        }
     }
 
     pub fn record_batch(&self, inserted: usize, duplicates: usize, took: Duration) {
@@ -178,6 +189,18 @@ impl Metrics {
             "uptimer_writer_retries_total",
             "Batch writes retried after a transient error.",
             &[(String::new(), self.write_retries.load(Relaxed))],
+        );
+        let acked: Vec<_> = self
+            .acked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(w, n)| (format!("{{writer=\"{}\"}}", label_value(w)), *n))
+            .collect();
+        counter(
+            "uptimer_events_acked_total",
+            "Events each writer made durable (stored, delivered or fsynced in its spool).",
+            &acked,
         );
         counter(
             "uptimer_events_dropped_total",

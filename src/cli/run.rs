@@ -31,9 +31,11 @@ pub fn run(config: Option<&Path>) -> ExitCode {
 }
 
 async fn run_pipeline(settings: Settings) -> ExitCode {
+    let stop = pipeline::shutdown_on_signals();
+    let give_up = pipeline::give_up_after(&stop, settings.postgres.shutdown_timeout);
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
-        match crate::writers::build(*plugin, &settings).await {
+        match crate::writers::build(*plugin, &settings, &give_up).await {
             Ok(w) => writers.push(w),
             Err(e) => {
                 eprintln!("uptimer: {}: {e}", plugin.name());
@@ -48,9 +50,8 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
         interval = %settings.defaults.interval,
         "uptimer started"
     );
-    let stop = pipeline::shutdown_on_signals();
     let stats = Arc::new(SchedulerStats::default());
-    let result = pipeline::run(&settings, writers, stop, stats.clone()).await;
+    let result = pipeline::run(&settings, writers, stop, give_up, stats.clone()).await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),

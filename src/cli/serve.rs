@@ -194,13 +194,14 @@ async fn probe(
         );
         return ExitCode::SUCCESS;
     }
+    let give_up = pipeline::give_up_after(&stop, settings.postgres.shutdown_timeout);
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
         let w = match plugin {
             WriterPlugin::Sqlite => Ok(Box::new(crate::writers::sqlite::SqliteWriter::new(
                 store.clone(),
             )) as Box<dyn crate::writers::Writer>),
-            p => crate::writers::build(*p, settings).await,
+            p => crate::writers::build(*p, settings, &give_up).await,
         };
         match w {
             Ok(w) => writers.push(w),
@@ -224,7 +225,7 @@ async fn probe(
         "uptimer serve started"
     );
     super::exit_status(
-        pipeline::run(settings, writers, stop, stats).await,
+        pipeline::run(settings, writers, stop, give_up, stats).await,
         "probing stopped",
     )
 }

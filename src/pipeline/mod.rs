@@ -1,22 +1,26 @@
-//! The pipeline: readers send events into a bounded channel (back-pressure, never unbounded
-//! memory); a batcher hands batches (by size or age) to every writer; SIGINT/SIGTERM stops the
-//! readers, drains what was already probed and flushes the writers.
+//! The pipeline: readers send events (or acknowledged batches) into a bounded channel
+//! (back-pressure, never unbounded memory); `deliver` cuts batches for every writer and resolves
+//! acknowledgements once every writer made them durable; SIGINT/SIGTERM stops the readers,
+//! drains what was already read and flushes the writers, within `SHUTDOWN_TIMEOUT`.
 
+mod deliver;
 pub mod scheduler;
 mod verdicts;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::ack::SourceBatch;
 use crate::config::{ReaderPlugin, Settings};
 use crate::event::Event;
-use crate::metrics::METRICS;
 use crate::readers;
 use crate::readers::probes::HttpProber;
-use crate::writers::{Batching, WriteError, Writer};
+use crate::writers::{WriteError, Writer};
+
+pub use deliver::deliver;
 
 pub use scheduler::SchedulerStats;
 
@@ -41,11 +45,13 @@ pub enum PipelineError {
 }
 
 /// Starts the configured reader, feeding `writers`, until the reader ends (`PROBE_INTERVAL=-1`)
-/// or `stop` is cancelled.
+/// or `stop` is cancelled; then drains what was read into the writers. `give_up` (see
+/// [`give_up_after`]) bounds that drain: what is not durable then is not acknowledged.
 pub async fn run(
     settings: &Settings,
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
+    give_up: CancellationToken,
     stats: Arc<SchedulerStats>,
 ) -> Result<RunSummary, PipelineError> {
     if settings.reader == ReaderPlugin::Kafka {
@@ -55,7 +61,7 @@ pub async fn run(
         #[cfg(not(feature = "kafka"))]
         return Err(PipelineError::Setup(crate::NO_KAFKA.into()));
     }
-    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
     let reader = match settings.reader {
         ReaderPlugin::HttpProbe => {
             let prober = HttpProber::new(&settings.probe).map_err(PipelineError::Setup)?;
@@ -82,90 +88,55 @@ pub async fn run(
         )),
         ReaderPlugin::Kafka => unreachable!("handled above"),
     };
+    drive(rx, reader, writers, stop, give_up).await
+}
+
+/// Delivers what `reader` sends until it ends; then stops everything else.
+async fn drive<T: Into<SourceBatch> + Send + 'static, R>(
+    rx: mpsc::Receiver<T>,
+    reader: tokio::task::JoinHandle<R>,
+    writers: Vec<Box<dyn Writer>>,
+    stop: CancellationToken,
+    give_up: CancellationToken,
+) -> Result<RunSummary, PipelineError> {
     // On the runtime's workers, not the thread that called `run` (a wake-up per event there).
-    let result = match tokio::spawn(deliver(rx, writers)).await {
+    let delivery = tokio::spawn(deliver(rx, writers, give_up));
+    let reader_done = {
+        let stop = stop.clone();
+        async move {
+            let _ = reader.await;
+            // A reader that ended by itself (one round) starts the shutdown timeout too.
+            stop.cancel();
+        }
+    };
+    let (result, ()) = tokio::join!(delivery, reader_done);
+    // A failed writer stops the readers too (they end once the queue is closed).
+    stop.cancel();
+    match result {
         Ok(r) => r,
         Err(e) => Err(PipelineError::Setup(format!(
             "the writers' task failed: {e}"
         ))),
-    };
-    // A failed writer stops the readers too.
-    stop.cancel();
-    let _ = reader.await;
-    result
+    }
 }
 
-/// Drains `rx` into every writer until all senders are gone; then closes the writers. With
-/// several writers each gets its own bounded queue and task, so one writer's batching does not
-/// hold up another's; the slowest one sets the pace (back-pressure, never unbounded memory).
-pub async fn deliver(
-    mut rx: mpsc::Receiver<Event>,
-    mut writers: Vec<Box<dyn Writer>>,
-) -> Result<RunSummary, PipelineError> {
-    if writers.len() == 1 {
-        let w = writers.pop().expect("one writer");
-        return write_batches(rx, w).await;
-    }
-    let mut queues = Vec::with_capacity(writers.len());
-    let mut tasks = Vec::with_capacity(writers.len());
-    for w in writers {
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        queues.push(tx);
-        tasks.push(tokio::spawn(write_batches(rx, w)));
-    }
-    'events: while let Some(event) = rx.recv().await {
-        for q in &queues {
-            if q.send(event.clone()).await.is_err() {
-                // That writer failed; its error is collected below.
-                break 'events;
-            }
+/// A token cancelled `timeout` after `stop` is: the end of the shutdown's time
+/// (`SHUTDOWN_TIMEOUT`). Writers and sources stop retrying then.
+pub fn give_up_after(stop: &CancellationToken, timeout: Duration) -> CancellationToken {
+    let give_up = CancellationToken::new();
+    let (stop, g) = (stop.clone(), give_up.clone());
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        tokio::time::sleep(timeout).await;
+        if !g.is_cancelled() {
+            tracing::warn!(
+                timeout_s = timeout.as_secs_f64(),
+                "shutdown timeout reached: giving up on what is not yet durable (it is not acknowledged)"
+            );
         }
-    }
-    drop(queues);
-    let mut summary = RunSummary::default();
-    for task in tasks {
-        let s = task
-            .await
-            .map_err(|e| PipelineError::Setup(format!("writer task failed: {e}")))??;
-        summary.events = summary.events.max(s.events);
-        summary.batches += s.batches;
-    }
-    Ok(summary)
-}
-
-/// Cuts batches for one writer, by its own size and age limits.
-async fn write_batches(
-    mut rx: mpsc::Receiver<Event>,
-    mut writer: Box<dyn Writer>,
-) -> Result<RunSummary, PipelineError> {
-    let Batching {
-        max_events,
-        max_age,
-    } = writer.batching();
-    let mut summary = RunSummary::default();
-    let mut batch: Vec<Event> = Vec::with_capacity(max_events.min(CHANNEL_CAPACITY));
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        let deadline = tokio::time::Instant::now() + max_age;
-        while batch.len() < max_events {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(e)) => batch.push(e),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        METRICS
-            .queue_depth
-            .store((rx.len() + batch.len()) as u64, Ordering::Relaxed);
-        writer.write(&batch).await?;
-        METRICS
-            .queue_depth
-            .store(rx.len() as u64, Ordering::Relaxed);
-        summary.events += batch.len() as u64;
-        summary.batches += 1;
-        batch.clear();
-    }
-    writer.close().await?;
-    Ok(summary)
+        g.cancel();
+    });
+    give_up
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; a second signal exits at once.
@@ -204,105 +175,5 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::DummyEvent;
-    use crate::writers::dummy::DummyWriter;
-    use std::sync::atomic::Ordering;
-
-    #[tokio::test]
-    async fn batches_by_size_and_delivers_everything_when_the_reader_ends() {
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let w = DummyWriter::default();
-        let written = w.written.clone();
-        let sender = tokio::spawn(async move {
-            for i in 0..2500 {
-                tx.send(DummyEvent::new("t", "r", i, 0.0).into())
-                    .await
-                    .unwrap();
-            }
-        });
-        let summary = deliver(rx, vec![Box::new(w)]).await.unwrap();
-        sender.await.unwrap();
-        assert_eq!(summary.events, 2500);
-        assert!(summary.batches >= 3);
-        assert_eq!(written.load(Ordering::Relaxed), 2500);
-    }
-
-    #[tokio::test]
-    async fn fans_out_every_event_to_every_writer() {
-        let (tx, rx) = mpsc::channel(16);
-        let (a, b) = (DummyWriter::default(), DummyWriter::default());
-        let (wa, wb) = (a.written.clone(), b.written.clone());
-        let task = tokio::spawn(deliver(rx, vec![Box::new(a), Box::new(b)]));
-        for i in 0..3000 {
-            tx.send(DummyEvent::new("t", "r", i, 0.0).into())
-                .await
-                .unwrap();
-        }
-        drop(tx);
-        assert_eq!(task.await.unwrap().unwrap().events, 3000);
-        assert_eq!(
-            (wa.load(Ordering::Relaxed), wb.load(Ordering::Relaxed)),
-            (3000, 3000)
-        );
-    }
-
-    struct Broken;
-
-    #[async_trait::async_trait]
-    impl Writer for Broken {
-        fn name(&self) -> &'static str {
-            "broken"
-        }
-        async fn write(&mut self, _: &[Event]) -> Result<(), WriteError> {
-            Err(WriteError::Fatal {
-                writer: "broken",
-                message: "gone".into(),
-            })
-        }
-    }
-
-    #[tokio::test]
-    async fn a_fatal_writer_error_ends_delivery_with_that_error() {
-        let (tx, rx) = mpsc::channel(16);
-        let task = tokio::spawn(deliver(
-            rx,
-            vec![Box::new(DummyWriter::default()), Box::new(Broken)],
-        ));
-        let sender = tokio::spawn(async move {
-            for i in 0..100_000 {
-                if tx
-                    .send(DummyEvent::new("t", "r", i, 0.0).into())
-                    .await
-                    .is_err()
-                {
-                    return i;
-                }
-            }
-            100_000
-        });
-        let err = task.await.unwrap().unwrap_err();
-        assert!(err.to_string().contains("gone"), "{err}");
-        assert!(sender.await.unwrap() < 100_000);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_partial_batch_is_written_after_batch_age() {
-        let (tx, rx) = mpsc::channel(16);
-        let w = DummyWriter::default();
-        let written = w.written.clone();
-        let task = tokio::spawn(deliver(rx, vec![Box::new(w)]));
-        tx.send(DummyEvent::new("t", "r", 1, 0.0).into())
-            .await
-            .unwrap();
-        tokio::time::sleep(Batching::default().max_age * 2).await;
-        assert_eq!(written.load(Ordering::Relaxed), 1);
-        drop(tx);
-        assert_eq!(task.await.unwrap().unwrap().events, 1);
     }
 }

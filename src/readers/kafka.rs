@@ -242,7 +242,7 @@ pub async fn run(
 
         if !events.is_empty() {
             for w in &mut writers {
-                w.write(&events).await?;
+                w.write_and_wait(&events).await?;
             }
             stats
                 .written

@@ -1018,7 +1018,17 @@ impl Writer for PostgresWriter {
         }
     }
 
-    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+    async fn write(&mut self, batch: Vec<Event>) -> Result<super::Durable, WriteError> {
+        self.write_old(&batch).await.map(|()| super::durable_now())
+    }
+
+    async fn close(&mut self) -> Result<(), WriteError> {
+        self.close_old().await
+    }
+}
+
+impl PostgresWriter {
+    async fn write_old(&mut self, batch: &[Event]) -> Result<(), WriteError> {
         let rows: Vec<Value> = batch.iter().map(Event::to_json).collect();
         let Some(backlog) = self.backlog.clone() else {
             return self.write_blocking(&rows).await;
@@ -1090,7 +1100,7 @@ impl Writer for PostgresWriter {
         Ok(())
     }
 
-    async fn close(&mut self) -> Result<(), WriteError> {
+    async fn close_old(&mut self) -> Result<(), WriteError> {
         if let Some(backlog) = self.backlog.clone() {
             // Batches being written finish (or join the backlog) first; if the database hangs,
             // they join the backlog now (a late success only makes them duplicates).
@@ -1160,7 +1170,10 @@ impl Writer for PostgresWriter {
 }
 
 /// `writers.postgres` from the settings: a prober source (spool), tags from the targets.
-pub async fn build(settings: &Settings) -> Result<PostgresWriter, String> {
+pub async fn build(
+    settings: &Settings,
+    _give_up: CancellationToken,
+) -> Result<PostgresWriter, String> {
     let tags = settings
         .targets
         .iter()
