@@ -21,7 +21,12 @@ COPY docker/entrypoint.sh /usr/local/bin/uptimer-entrypoint
 USER 10001
 WORKDIR /var/lib/uptimer
 ENV DATA_DIR=/var/lib/uptimer
+# /metrics, /healthz and /readyz in every mode (prober, Kafka producer or consumer, serve);
+# `uptimer healthcheck` (the HEALTHCHECK below) asks this listener; 0.0.0.0 means this host.
+ENV METRICS_LISTEN=0.0.0.0:9090
 # `uptimer serve --listen 0.0.0.0:8080`: the dashboard, JSON API and /metrics.
-EXPOSE 8080
+EXPOSE 8080 9090
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["uptimer", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/uptimer-entrypoint"]
 CMD ["run"]

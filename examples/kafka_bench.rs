@@ -27,7 +27,10 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use uptimer::config::{Env, EventFormat, Overrides, Settings};
 use uptimer::event::{Event, Phases, ProbeEvent};
-use uptimer::writers::kafka::{KafkaWriter, ensure_topics, key, producer_config};
+use uptimer::kafka::{ensure_topics, producer_config};
+use uptimer::writers::kafka::{KafkaWriter, key};
+use uptimer::metrics::Metrics;
+use uptimer::pipeline;
 use uptimer::writers::{Durable, WriteError, Writer};
 
 /// CPU seconds (user + system) of every process whose command name starts with `name`
@@ -186,14 +189,17 @@ async fn consume_into_postgres(
         ("POSTGRES_PAGESIZE", "5000"),
         ("POSTGRES_QUEUE_TIMEOUT", "0.2"),
     ]);
+    let done = CancellationToken::new();
+    let give_up = pipeline::give_up_after(&done, Duration::from_secs(30));
+    let metrics: Arc<Metrics> = Arc::default();
     let pg = uptimer::writers::build(
         uptimer::config::WriterPlugin::Postgres,
         &s,
-        &CancellationToken::new(),
+        &metrics,
+        &give_up,
     )
     .await
     .expect("postgres writer");
-    let done = CancellationToken::new();
     let written = Arc::new(AtomicU64::new(0));
     let delays = Arc::new(Mutex::new(Vec::new()));
     let timed = Timed {
@@ -203,9 +209,17 @@ async fn consume_into_postgres(
         target,
         done: done.clone(),
     };
-    uptimer::readers::kafka::run(&s, vec![Box::new(timed)], done)
-        .await
-        .expect("consumer");
+    // The whole pipeline, as `uptimer` runs it: the Kafka source, acknowledgements, offsets.
+    pipeline::run(
+        &s,
+        vec![Box::new(timed)],
+        done,
+        give_up,
+        Arc::default(),
+        metrics,
+    )
+    .await
+    .expect("consumer");
     let d = delays.lock().await.clone();
     (written, d)
 }
@@ -271,7 +285,7 @@ async fn main() {
     let bare_rate = m.report("1 bare rdkafka producer", n);
 
     // 2. Our writer, in the pipeline's batches.
-    let mut ours = KafkaWriter::new(&base, CancellationToken::new())
+    let mut ours = KafkaWriter::new(&base, &Default::default(), CancellationToken::new())
         .await
         .expect("writer");
     let m = Meter::start();
@@ -326,7 +340,7 @@ async fn main() {
         async move { consume_into_postgres(&broker, &db, &topic, (rate * secs) as u64, &dd).await }
     });
     tokio::time::sleep(Duration::from_secs(3)).await; // let the group settle
-    let mut w = KafkaWriter::new(&live, CancellationToken::new())
+    let mut w = KafkaWriter::new(&live, &Default::default(), CancellationToken::new())
         .await
         .expect("writer");
     let mut tick = tokio::time::interval(Duration::from_millis(100));

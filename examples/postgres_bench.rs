@@ -20,7 +20,8 @@ use tokio_postgres::NoTls;
 use uptimer::config::{DatabaseUrl, PostgresSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
 use uptimer::pipeline;
-use uptimer::writers::postgres::{Options, PostgresWriter, migrate, partitions};
+use uptimer::postgres::{migrate, partitions};
+use uptimer::writers::postgres::{Options, PostgresWriter};
 
 fn cpu_seconds() -> f64 {
     // utime and stime, fields 14 and 15 of /proc/self/stat, in clock ticks (100 per second on
@@ -129,7 +130,7 @@ async fn round(server: &str, n: usize, page: usize) -> Round {
             tx.send(e).await.unwrap();
         }
     });
-    pipeline::deliver(rx, vec![Box::new(writer)], Default::default())
+    pipeline::deliver(rx, vec![Box::new(writer)], Default::default(), Default::default())
         .await
         .unwrap();
     feeder.await.unwrap();

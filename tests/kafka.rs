@@ -603,3 +603,93 @@ async fn original_event_format_sends_exactly_the_originals_fields() {
     .await
     .unwrap();
 }
+
+/// `GET path` on 127.0.0.1:`port`: the status line, headers and body, or None.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_with_metrics_listen_exports_its_lag_per_partition_and_is_ready_in_its_group() {
+    tokio::task::spawn_blocking(|| {
+        let b = Broker::start();
+        let topic = unique("events");
+        b.create_topic(&topic, 2);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", b.bootstrap())
+            .create()
+            .unwrap();
+        rt.block_on(async {
+            for (partition, payload) in [(0, "not json"), (0, DUMMY), (1, DUMMY)] {
+                let payload = payload.replace("UUID", &uuid::Uuid::new_v4().to_string());
+                producer
+                    .send(
+                        FutureRecord::<str, str>::to(&topic)
+                            .partition(partition)
+                            .payload(&payload),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .unwrap();
+            }
+        });
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut env = consumer_env(&b, &topic, &unique("group"));
+        env.push(("METRICS_LISTEN", format!("127.0.0.1:{port}")));
+        let mut consumer = uptimer(&env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let events = read_events(&mut consumer, 2, Duration::from_secs(60));
+        assert_eq!(events.len(), 2);
+        // Everything was read: both partitions report a lag of 0 (measured every few seconds).
+        let lag =
+            |p: u32| format!("uptimer_consumer_lag{{topic=\"{topic}\",partition=\"{p}\"}} 0\n");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let metrics = loop {
+            let m = http_get(port, "/metrics").unwrap_or_default();
+            if m.contains(&lag(0)) && m.contains(&lag(1)) {
+                break m;
+            }
+            assert!(Instant::now() < deadline, "no lag per partition: {m}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        for family in [
+            "uptimer_dead_letters_total{reader=\"readers.kafka\"} 1\n",
+            "uptimer_reader_events_total{reader=\"readers.kafka\"} 3\n",
+            "uptimer_events_acked_total{writer=\"writers.stdout\"} 2\n",
+        ] {
+            assert!(metrics.contains(family), "{family} missing:\n{metrics}");
+        }
+        assert!(
+            !metrics.contains("uptimer_probes_total"),
+            "a consumer does not probe"
+        );
+        let ready = http_get(port, "/readyz").unwrap_or_default();
+        assert!(
+            ready.starts_with("HTTP/1.0 200") && ready.ends_with("ready\n"),
+            "{ready}"
+        );
+        let out = stop(consumer);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    })
+    .await
+    .unwrap();
+}
+
+const DUMMY: &str = r#"{"schema_title":"DummyEvent","schema_version":"0.4.0","uuid":"UUID","event_time":"2021-01-15T12:34:56Z","target":"t","reader":"r","integer_value":1,"float_value":2}"#;

@@ -16,9 +16,9 @@ use time::macros::datetime;
 use tokio_postgres::Client;
 use uptimer::config::{DatabaseUrl, PostgresSettings};
 use uptimer::event::{DummyEvent, ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::postgres::{ConnectOptions, migrate, partitions};
 use uptimer::writers::Writer;
-use uptimer::writers::postgres::connect::ConnectOptions;
-use uptimer::writers::postgres::{Options, PostgresWriter, Source, migrate, partitions};
+use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 
 use pg::{PrivateCluster, TestDb, eventually};
 

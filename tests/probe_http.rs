@@ -5,7 +5,6 @@ mod support;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use support::*;
@@ -543,6 +542,14 @@ async fn original_format_events_carry_only_the_original_fields() {
 }
 
 async fn run_scheduler(targets: Vec<Target>, for_how_long: Option<Duration>) -> Vec<ProbeEvent> {
+    run_scheduler_counting(targets, for_how_long, Arc::default()).await
+}
+
+async fn run_scheduler_counting(
+    targets: Vec<Target>,
+    for_how_long: Option<Duration>,
+    stats: Arc<SchedulerStats>,
+) -> Vec<ProbeEvent> {
     let prober = Arc::new(HttpProber::new(&settings()).unwrap());
     let (tx, mut rx) = mpsc::channel(1024);
     let stop = CancellationToken::new();
@@ -553,7 +560,7 @@ async fn run_scheduler(targets: Vec<Target>, for_how_long: Option<Duration>) -> 
         EventFormat::Current,
         tx,
         stop.clone(),
-        Arc::new(SchedulerStats::default()),
+        stats,
     ));
     if let Some(d) = for_how_long {
         tokio::time::sleep(d).await;
@@ -580,17 +587,14 @@ async fn one_failing_probe_never_stops_the_others() {
         target(spec(&server.url("/status/500"))),
         target(spec(&server.url("/ok?second"))),
     ];
-    let metrics = &uptimer::metrics::METRICS;
-    let (up, down) = (
-        metrics.probes_up.load(Relaxed),
-        metrics.probes_down.load(Relaxed),
-    );
-    let events = run_scheduler(targets, None).await;
+    let metrics = uptimer::metrics::Metrics::default();
+    let stats = Arc::new(SchedulerStats::new(&metrics));
+    let events = run_scheduler_counting(targets, None, stats).await;
     assert_eq!(events.len(), 4);
     assert_eq!(events.iter().filter(|e| e.up == Some(true)).count(), 2);
     // The prober's own health for /metrics counts every probe, whatever the writer.
-    assert!(metrics.probes_up.load(Relaxed) >= up + 2);
-    assert!(metrics.probes_down.load(Relaxed) >= down + 2);
+    assert_eq!(metrics.probes.verdicts(), (2, 2));
+    assert_eq!(metrics.scheduler.started.get(), 4);
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ fn uptimer(dir: &std::path::Path) -> Command {
             || k.starts_with("WEB_")
             || k.starts_with("SQLITE_")
             || k == "LOG_LEVEL"
+            || k == "METRICS_LISTEN"
         {
             c.env_remove(k);
         }
@@ -465,4 +466,189 @@ async fn read_only_serve_metrics_leave_out_the_counters_of_what_it_does_not_do()
     ] {
         assert!(!body.contains(absent), "{absent} in {body}");
     }
+}
+
+/// The status line and body of `GET path`, once `ok` accepts them, within 20 s.
+fn get_until(port: u16, path: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(r) = get(port, path)
+            && ok(&r)
+        {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "GET {path}: {:?}",
+            get(port, path)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn healthcheck(dir: &std::path::Path, addr: Option<&str>, env: Option<&str>) -> Output {
+    let mut c = uptimer(dir);
+    c.arg("healthcheck").args(addr);
+    if let Some(e) = env {
+        c.env("METRICS_LISTEN", e);
+    }
+    run(c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_with_metrics_listen_serves_metrics_health_and_readiness_and_healthcheck_asks_it() {
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut c = uptimer(dir.path());
+    c.args(["run"])
+        .env("PROBE_URLS", server.url("/ok"))
+        .env("PROBE_INTERVAL", "0.2")
+        .env("METRICS_LISTEN", &addr)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr_lines = collect_stderr(&mut child);
+    let body = tokio::task::spawn_blocking(move || {
+        get_until(port, "/metrics", |b| {
+            b.contains("uptimer_events_acked_total{writer=\"writers.stdout\"} ")
+                && !b.contains("uptimer_events_acked_total{writer=\"writers.stdout\"} 0\n")
+        })
+    })
+    .await
+    .unwrap();
+    assert!(body.starts_with("HTTP/1.0 200"), "{body}");
+    assert!(body.contains("text/plain; version=0.0.4"), "{body}");
+    for family in [
+        "uptimer_build_info{version=",
+        "uptimer_probes_total{result=\"up\"}",
+        "uptimer_writer_up{writer=\"writers.stdout\"} 1",
+        "uptimer_writer_batch_seconds_count{writer=\"writers.stdout\"}",
+        "uptimer_writer_queue_depth{writer=\"writers.stdout\"}",
+        "uptimer_reader_events_total{reader=\"readers.probes.http\"}",
+        "uptimer_scheduler_start_lag_seconds_count",
+    ] {
+        assert!(body.contains(family), "{family} missing:\n{body}");
+    }
+    let health = get(port, "/healthz").unwrap();
+    assert!(
+        health.starts_with("HTTP/1.0 200") && health.ends_with("ok\n"),
+        "{health}"
+    );
+    let ready = get(port, "/readyz").unwrap();
+    assert!(
+        ready.starts_with("HTTP/1.0 200") && ready.ends_with("ready\n"),
+        "{ready}"
+    );
+
+    // Up: 0, by the address given or by METRICS_LISTEN (every interface = this host).
+    let d = dir.path().to_owned();
+    let (given, from_env) = tokio::task::spawn_blocking(move || {
+        (
+            healthcheck(&d, Some(&format!("127.0.0.1:{port}")), None),
+            healthcheck(&d, None, Some(&format!("0.0.0.0:{port}"))),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(given.status.success(), "{}", stderr(&given));
+    assert!(from_env.status.success(), "{}", stderr(&from_env));
+    terminate(child, stderr_lines);
+
+    // Nothing listening: 1 and one line saying so; no address at all: 2.
+    let d = dir.path().to_owned();
+    let (down, none) = tokio::task::spawn_blocking(move || {
+        (
+            healthcheck(&d, Some(&format!("127.0.0.1:{port}")), None),
+            healthcheck(&d, None, None),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(down.status.code(), Some(1), "{}", stderr(&down));
+    let err = stderr(&down);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/healthz: cannot connect"), "{err}");
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains("METRICS_LISTEN"),
+        "{}",
+        stderr(&none)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_names_a_writer_whose_database_is_away_while_healthz_stays_up() {
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut c = uptimer(dir.path());
+    c.args(["run"])
+        .env("PROBE_URLS", server.url("/ok"))
+        .env("PROBE_INTERVAL", "1")
+        .env("WRITER_PLUGIN", "writers.postgres")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@{}/uptimer", closed_port()),
+        )
+        .env("DATA_DIR", dir.path())
+        .env("METRICS_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr_lines = collect_stderr(&mut child);
+    let ready = tokio::task::spawn_blocking(move || {
+        get_until(port, "/readyz", |r| r.contains("writers.postgres"))
+    })
+    .await
+    .unwrap();
+    assert!(ready.starts_with("HTTP/1.0 503"), "{ready}");
+    assert!(ready.ends_with("not ready: writers.postgres\n"), "{ready}");
+    let health = get(port, "/healthz").unwrap();
+    assert!(health.starts_with("HTTP/1.0 200"), "{health}");
+    let metrics = get(port, "/metrics").unwrap();
+    assert!(
+        metrics.contains("uptimer_writer_up{writer=\"writers.postgres\"} 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(
+            "uptimer_writer_last_error_timestamp_seconds{writer=\"writers.postgres\"} 0.0\n"
+        ),
+        "the failed connection is stamped: {metrics}"
+    );
+    terminate(child, stderr_lines);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_answers_readyz_on_its_listener_and_on_metrics_listen() {
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (web, metrics) = (free_port(), free_port());
+    let mut c = uptimer(dir.path());
+    c.args(["serve", "--listen", &format!("127.0.0.1:{web}")])
+        .env("SQLITE_PATH", "store.sqlite3")
+        .env("PROBE_URLS", server.url("/ok"))
+        .env("METRICS_LISTEN", format!("127.0.0.1:{metrics}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr_lines = collect_stderr(&mut child);
+    let (on_web, on_metrics) = tokio::task::spawn_blocking(move || {
+        (
+            get_until(web, "/readyz", |r| r.starts_with("HTTP/1.0 200")),
+            get_until(metrics, "/readyz", |r| r.starts_with("HTTP/1.0 200")),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(on_web.ends_with("ready\n"), "{on_web}");
+    assert!(on_metrics.ends_with("ready\n"), "{on_metrics}");
+    let m = get(metrics, "/metrics").unwrap();
+    assert!(
+        m.contains("uptimer_writer_up{writer=\"writers.sqlite\"} 1"),
+        "{m}"
+    );
+    terminate(child, stderr_lines);
 }

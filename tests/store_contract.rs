@@ -16,11 +16,12 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::postgres::{migrate, partitions};
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
 use uptimer::writers::Writer;
-use uptimer::writers::postgres::{Options, PostgresWriter, Source, migrate, partitions};
+use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 use uptimer::writers::sqlite::SqliteWriter;
 
 /// The targets of the fleet: (id, tags).
@@ -170,7 +171,7 @@ async fn sqlite_filled(events: &[Event]) -> Filled {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&StoreSettings::with_path(dir.path().join("s.sqlite3"))).unwrap();
     store.sync_targets(infos()).await.unwrap();
-    let mut w = SqliteWriter::new(store.clone());
+    let mut w = SqliteWriter::new(store.clone(), Default::default());
     for batch in events.chunks(50) {
         w.write_and_wait(batch).await.unwrap();
     }

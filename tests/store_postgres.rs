@@ -14,13 +14,14 @@ use time::OffsetDateTime;
 use tokio_postgres::Client;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings};
 use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::postgres::{migrate, partitions};
 use uptimer::store::hist::Histogram;
 use uptimer::store::{
     HOUR, IncidentQuery, MINUTE, OverviewQuery, PostgresStore, Sort, SqliteStore, Status, Store,
     now_micros, to_micros,
 };
 use uptimer::writers::Writer;
-use uptimer::writers::postgres::{Options, PostgresWriter, Source, migrate, partitions};
+use uptimer::writers::postgres::{Options, PostgresWriter, Source};
 
 use pg::TestDb;
 

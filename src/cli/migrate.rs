@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use crate::config::{DatabaseUrl, Env, PostgresSettings};
-use crate::writers::postgres::connect::ConnectOptions;
-use crate::writers::postgres::{PgError, migrate, partitions};
+use crate::postgres::{ConnectOptions, PgError, migrate, partitions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Action {
@@ -48,7 +47,7 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
         Some(u) => DatabaseUrl::new(u.as_str()),
         None => match settings.require_url("uptimer migrate (or pass --database-url)") {
             Ok(u) => u.clone(),
-            Err(e) => return super::config_error(&e),
+            Err(e) => return super::config_error(&e.into()),
         },
     };
     let opts = match ConnectOptions::parse(&url, settings.ssl_ca_file.as_deref()) {

@@ -2,6 +2,7 @@
 
 mod bench_store;
 mod check_config;
+mod healthcheck;
 mod migrate;
 mod probe;
 mod probe_table;
@@ -75,6 +76,9 @@ pub enum Command {
     },
     /// Apply the database migrations (dbmate-compatible, embedded): up (default), down, status.
     Migrate(migrate::MigrateArgs),
+    /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
+    /// else print why and exit 1: a container health check without curl.
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 /// Runs the command and returns the process exit status.
@@ -92,6 +96,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Schema { title }) => schema::schema(title.as_deref()),
         Some(Command::Validate { files }) => schema::validate(&files),
         Some(Command::Migrate(args)) => migrate::migrate(args),
+        Some(Command::Healthcheck(args)) => healthcheck::healthcheck(args),
     }
 }
 
@@ -132,6 +137,37 @@ fn load_settings(
         })?
         .without(env_filter);
     Settings::load(config, &env, flags)
+}
+
+/// The metric families a process with these settings exports.
+fn sections(settings: &Settings) -> crate::metrics::Sections {
+    use crate::config::ReaderPlugin;
+    crate::metrics::Sections {
+        probing: settings.reader == ReaderPlugin::HttpProbe,
+        reading: true,
+        consuming: settings.reader == ReaderPlugin::Kafka,
+        writing: true,
+    }
+}
+
+/// Starts the metrics listener when `METRICS_LISTEN` is set. Until `started` is set, `/readyz`
+/// says the process is still starting (its writers are not built yet).
+async fn metrics_listener(
+    settings: &Settings,
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
+    started: &crate::metrics::Flag,
+) -> Result<(), ExitCode> {
+    metrics.readiness.add("startup", started.clone());
+    let Some(listen) = settings.metrics_listen else {
+        return Ok(());
+    };
+    crate::web::health::start(listen, metrics.clone())
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            eprintln!("uptimer: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        })
 }
 
 /// Logs go to stderr; events are the only thing on stdout.

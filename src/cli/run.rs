@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::config::{Overrides, Settings};
+use crate::metrics::{Flag, Metrics};
 use crate::pipeline::{self, SchedulerStats};
 
 pub fn run(config: Option<&Path>) -> ExitCode {
@@ -31,11 +32,16 @@ pub fn run(config: Option<&Path>) -> ExitCode {
 }
 
 async fn run_pipeline(settings: Settings) -> ExitCode {
+    let metrics = Arc::new(Metrics::new(super::sections(&settings)));
+    let started = Flag::default();
+    if let Err(code) = super::metrics_listener(&settings, &metrics, &started).await {
+        return code;
+    }
     let stop = pipeline::shutdown_on_signals();
-    let give_up = pipeline::give_up_after(&stop, settings.postgres.shutdown_timeout);
+    let give_up = pipeline::give_up_after(&stop, settings.shutdown_timeout);
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
-        match crate::writers::build(*plugin, &settings, &give_up).await {
+        match crate::writers::build(*plugin, &settings, &metrics, &give_up).await {
             Ok(w) => writers.push(w),
             Err(e) => {
                 eprintln!("uptimer: {}: {e}", plugin.name());
@@ -50,8 +56,15 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
         interval = %settings.defaults.interval,
         "uptimer started"
     );
-    let stats = Arc::new(SchedulerStats::default());
-    let result = pipeline::run(&settings, writers, stop, give_up, stats.clone()).await;
+    let stats = Arc::new(
+        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
+            SchedulerStats::new(&metrics)
+        } else {
+            SchedulerStats::default()
+        },
+    );
+    started.set(true);
+    let result = pipeline::run(&settings, writers, stop, give_up, stats.clone(), metrics).await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),

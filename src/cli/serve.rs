@@ -12,6 +12,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Overrides, Settings, WriterPlugin, listen_addr};
+use crate::metrics::{Flag, Metrics};
 use crate::pipeline::{self, SchedulerStats};
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
@@ -75,6 +76,13 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     super::runtime().block_on(run(settings, read_only))
 }
 
+/// A flag that is set already.
+fn ready() -> Flag {
+    let f = Flag::default();
+    f.set(true);
+    f
+}
+
 /// `--store postgres://…`: the dashboard over the PostgreSQL tables, read-only, no probing.
 async fn run_postgres(settings: Settings, url: String) -> ExitCode {
     let store = match crate::store::PostgresStore::open(
@@ -92,8 +100,10 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
         }
     };
     let stop = pipeline::shutdown_on_signals();
-    let mut state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
-    state.read_only = true;
+    let state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
+    if let Err(code) = super::metrics_listener(&settings, &state.metrics, &ready()).await {
+        return code;
+    }
     if settings.web.auth.is_none() && !settings.web.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %settings.web.listen,
@@ -119,12 +129,15 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
         }
     };
     let stop = pipeline::shutdown_on_signals();
-    let stats = Arc::new(SchedulerStats::default());
     let mut state = AppState::new(Arc::new(store.clone()) as Arc<dyn Store>, &settings.web);
-    if read_only {
-        state.read_only = true;
-    } else {
-        state.scheduler = Some(stats.clone());
+    if !read_only {
+        state.metrics = Arc::new(Metrics::new(super::sections(&settings)));
+    }
+    let metrics = state.metrics.clone();
+    // Read-only, there is nothing to start; else the writers say when they are built.
+    let started = if read_only { ready() } else { Flag::default() };
+    if let Err(code) = super::metrics_listener(&settings, &metrics, &started).await {
+        return code;
     }
     let server = tokio::spawn(web::serve(state, settings.web.listen, stop.clone()));
     // A port already taken shows up at once; report it before starting to probe.
@@ -152,7 +165,7 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
         tracing::info!(store = %settings.store.path.display(), "serving the store read-only");
     } else {
         // The pipeline cancels its token when it ends; the dashboard keeps serving.
-        code = probe(&settings, &store, stop.child_token(), stats).await;
+        code = probe(&settings, &store, stop.child_token(), metrics, started).await;
         if code == ExitCode::SUCCESS && !stop.is_cancelled() {
             tracing::info!("probing finished; the dashboard keeps serving until stopped");
         } else {
@@ -181,7 +194,8 @@ async fn probe(
     settings: &Settings,
     store: &SqliteStore,
     stop: CancellationToken,
-    stats: Arc<SchedulerStats>,
+    metrics: Arc<Metrics>,
+    started: Flag,
 ) -> ExitCode {
     // Targets no longer configured (deleted or renamed) are marked removed.
     if let Err(e) = store.register_configured(settings).await {
@@ -192,16 +206,18 @@ async fn probe(
         tracing::warn!(
             "no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example); serving the dashboard only"
         );
+        started.set(true);
         return ExitCode::SUCCESS;
     }
-    let give_up = pipeline::give_up_after(&stop, settings.postgres.shutdown_timeout);
+    let give_up = pipeline::give_up_after(&stop, settings.shutdown_timeout);
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
         let w = match plugin {
             WriterPlugin::Sqlite => Ok(Box::new(crate::writers::sqlite::SqliteWriter::new(
                 store.clone(),
+                metrics.writer(WriterPlugin::Sqlite.name()),
             )) as Box<dyn crate::writers::Writer>),
-            p => crate::writers::build(*p, settings, &give_up).await,
+            p => crate::writers::build(*p, settings, &metrics, &give_up).await,
         };
         match w {
             Ok(w) => writers.push(w),
@@ -224,8 +240,16 @@ async fn probe(
         store = %settings.store.path.display(),
         "uptimer serve started"
     );
+    let stats = Arc::new(
+        if settings.reader == crate::config::ReaderPlugin::HttpProbe {
+            SchedulerStats::new(&metrics)
+        } else {
+            SchedulerStats::default()
+        },
+    );
+    started.set(true);
     super::exit_status(
-        pipeline::run(settings, writers, stop, give_up, stats).await,
+        pipeline::run(settings, writers, stop, give_up, stats, metrics).await,
         "probing stopped",
     )
 }

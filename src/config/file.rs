@@ -57,6 +57,9 @@ pub struct FileConfig {
     pub data_dir: Option<String>,
     /// Log filter (default `info`).
     pub log_level: Option<String>,
+    /// Address of the metrics listener (`/metrics`, `/healthz`, `/readyz`), e.g.
+    /// `0.0.0.0:9090`; off when unset.
+    pub metrics_listen: Option<String>,
 }
 
 /// `probe:` — defaults for every target and the prober's limits.

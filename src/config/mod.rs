@@ -9,7 +9,6 @@ mod kafka;
 pub mod parse;
 pub mod plugins;
 mod postgres;
-mod secret;
 pub mod target;
 mod target_list;
 mod web;
@@ -18,12 +17,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::event::EventFormat;
+pub use crate::kafka::KafkaSettings;
+pub use crate::postgres::{DatabaseUrl, PostgresSettings};
+pub use crate::secret::Secret;
 pub use env::Env;
-pub use kafka::KafkaSettings;
 pub use parse::{Interval, TlsVerify};
 pub use plugins::{ReaderPlugin, WriterPlugin};
-pub use postgres::{DatabaseUrl, PostgresSettings};
-pub use secret::Secret;
 pub use target::{StatusRange, Target, TargetDefaults, TargetSpec};
 pub use web::{StoreSettings, WebAuth, WebSettings, listen_addr};
 
@@ -48,15 +48,6 @@ impl ConfigError {
             expected: expected.into(),
         }
     }
-}
-
-/// Which shape probe events take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventFormat {
-    /// Schema 0.3.0 with every field.
-    Current,
-    /// Exactly the original's fields (schema 0.2.0), for consumers that reject unknown ones.
-    Original,
 }
 
 /// The prober's own limits.
@@ -116,6 +107,13 @@ pub struct Settings {
     pub store: StoreSettings,
     /// The web server of `uptimer serve` (`WEB_*`).
     pub web: WebSettings,
+    /// `/metrics`, `/healthz` and `/readyz` on their own listener, in every mode
+    /// (`METRICS_LISTEN` or the file's `metrics_listen`; off when unset).
+    pub metrics_listen: Option<SocketAddr>,
+    /// `SHUTDOWN_TIMEOUT` (alias `POSTGRES_SHUTDOWN_TIMEOUT`): seconds a shutdown may take to
+    /// make what was read durable; after it, retries stop and what is not durable is not
+    /// acknowledged (a prober's batches in flight are spooled). Default 10.
+    pub shutdown_timeout: Duration,
     /// Things worth a warning at startup (e.g. `QUEUE_PLUGIN` is unused).
     pub warnings: Vec<String>,
 }
@@ -345,12 +343,26 @@ impl Settings {
         };
 
         let kafka = KafkaSettings::from_env(env)?;
-        let postgres = PostgresSettings::from_env(env)?;
+        let mut postgres = PostgresSettings::from_env(env)?;
+        // One timeout bounds the whole shutdown; the PostgreSQL writer's name for it stays.
+        let shutdown_timeout = match from_env(env, "SHUTDOWN_TIMEOUT", parse::seconds)? {
+            Some(t) => t,
+            None => postgres.shutdown_timeout,
+        };
+        postgres.shutdown_timeout = shutdown_timeout;
         if writers.contains(&WriterPlugin::Postgres) {
             postgres.require_url(WriterPlugin::Postgres.name())?;
         }
         let store = StoreSettings::from_env(env, &data_dir)?;
         let web = WebSettings::from_env(env)?;
+        let metrics_listen = match from_env(env, "METRICS_LISTEN", listen_addr)? {
+            Some(a) => Some(a),
+            None => from_file(
+                fc.metrics_listen.clone().map(file::Scalar::Text).as_ref(),
+                "metrics_listen",
+                listen_addr,
+            )?,
+        };
         if reader == ReaderPlugin::Kafka {
             kafka.require(ReaderPlugin::Kafka.name())?;
         }
@@ -375,6 +387,8 @@ impl Settings {
             postgres,
             store,
             web,
+            metrics_listen,
+            shutdown_timeout,
             warnings,
         })
     }

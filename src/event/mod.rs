@@ -16,6 +16,15 @@ pub use probe::{ErrorKind, Phases, ProbeEvent};
 
 use serde::Serialize;
 
+/// Which shape probe events take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    /// Schema 0.3.0 with every field.
+    Current,
+    /// Exactly the original's fields (schema 0.2.0), for consumers that reject unknown ones.
+    Original,
+}
+
 /// Any event that flows through the pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]

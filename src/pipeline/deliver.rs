@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -18,22 +18,25 @@ use tokio_util::sync::CancellationToken;
 use super::{CHANNEL_CAPACITY, PipelineError, RunSummary};
 use crate::ack::{Ack, SourceBatch};
 use crate::event::Event;
-use crate::metrics::METRICS;
+use crate::metrics::{Metrics, WriterMetrics};
 use crate::writers::{Batching, WriteError, Writer};
 
 /// Drains `rx` into every writer until all senders are gone; then closes the writers. Each
 /// writer gets its own bounded queue and task, so one writer's batching does not hold up
 /// another's; the slowest one sets the pace (back-pressure, never unbounded memory).
 /// `give_up` (the end of the shutdown timeout) makes every writer stop waiting: what is not
-/// durable by then is not acknowledged.
+/// durable by then is not acknowledged. Each writer's batches, latency, queue depth and
+/// acknowledged events go to its series in `metrics`.
 pub async fn deliver<T: Into<SourceBatch> + Send + 'static>(
     mut rx: mpsc::Receiver<T>,
     mut writers: Vec<Box<dyn Writer>>,
+    metrics: Arc<Metrics>,
     give_up: CancellationToken,
 ) -> Result<RunSummary, PipelineError> {
     if writers.len() == 1 {
         let w = writers.pop().expect("one writer");
-        return write_batches(rx, w, give_up).await;
+        let m = metrics.writer(w.name());
+        return write_batches(rx, w, m, give_up).await;
     }
     let mut queues = Vec::with_capacity(writers.len());
     let mut tasks = Vec::with_capacity(writers.len());
@@ -43,9 +46,10 @@ pub async fn deliver<T: Into<SourceBatch> + Send + 'static>(
         let (tx, rx) = mpsc::channel::<SourceBatch>(CHANNEL_CAPACITY);
         queues.push(tx);
         let (stopped, give_up) = (stopped.clone(), give_up.clone());
+        let m = metrics.writer(w.name());
         tasks.push(tokio::spawn(async move {
             let _stopped = stopped.drop_guard();
-            write_batches(rx, w, give_up).await
+            write_batches(rx, w, m, give_up).await
         }));
     }
     loop {
@@ -102,8 +106,15 @@ pub async fn deliver<T: Into<SourceBatch> + Send + 'static>(
     }
 }
 
-/// A write in flight: resolves with its outcome, the acks it carries and its size.
-type InFlight = Pin<Box<dyn Future<Output = (Result<(), WriteError>, Vec<Ack>, usize)> + Send>>;
+/// What a write in flight resolves with.
+struct Written {
+    outcome: Result<(), WriteError>,
+    acks: Vec<Ack>,
+    events: usize,
+    started: std::time::Instant,
+}
+
+type InFlight = Pin<Box<dyn Future<Output = Written> + Send>>;
 
 /// One writer's batch being filled.
 struct Filling {
@@ -158,6 +169,7 @@ impl Filling {
 async fn write_batches<T: Into<SourceBatch>>(
     mut rx: mpsc::Receiver<T>,
     mut writer: Box<dyn Writer>,
+    m: WriterMetrics,
     give_up: CancellationToken,
 ) -> Result<RunSummary, PipelineError> {
     let batching = writer.batching();
@@ -191,6 +203,7 @@ async fn write_batches<T: Into<SourceBatch>>(
             let acks = std::mem::take(&mut filling.acks);
             filling.due = None;
             let n = events.len();
+            let started = std::time::Instant::now();
             let durable = tokio::select! {
                 biased;
                 _ = give_up.cancelled() => break Err(WriteError::ShutDown { writer: name }),
@@ -198,11 +211,16 @@ async fn write_batches<T: Into<SourceBatch>>(
             };
             match durable {
                 Ok(durable) => {
-                    pending.push_back(Box::pin(async move { (durable.await, acks, n) }));
+                    pending.push_back(Box::pin(async move {
+                        Written {
+                            outcome: durable.await,
+                            acks,
+                            events: n,
+                            started,
+                        }
+                    }));
                     pending_events.push_back(n);
-                    METRICS
-                        .queue_depth
-                        .store(queued(&filling, &pending_events), Ordering::Relaxed);
+                    m.queue_depth.set(queued(&filling, &pending_events));
                 }
                 // The acks fail as they drop.
                 Err(e) => break Err(e),
@@ -216,19 +234,20 @@ async fn write_batches<T: Into<SourceBatch>>(
         tokio::select! {
             biased;
             _ = give_up.cancelled() => break Err(WriteError::ShutDown { writer: name }),
-            Some((outcome, acks, n)) = pending.next(), if !pending.is_empty() => {
+            Some(written) = pending.next(), if !pending.is_empty() => {
                 pending_events.pop_front();
-                if let Err(e) = outcome {
+                if let Err(e) = written.outcome {
                     break Err(e);
                 }
-                for a in acks {
+                for a in written.acks {
                     a.delivered();
                 }
-                METRICS.record_acked(name, n as u64);
-                METRICS
-                    .queue_depth
-                    .store(queued(&filling, &pending_events), Ordering::Relaxed);
-                summary.events += n as u64;
+                let n = written.events as u64;
+                m.batch_seconds.observe(written.started.elapsed().as_secs_f64());
+                m.batches.inc();
+                m.acked.add(n);
+                m.queue_depth.set(queued(&filling, &pending_events));
+                summary.events += n;
                 summary.batches += 1;
             }
             item = rx.recv(), if open && carry.is_none() && !full => match item {
@@ -239,6 +258,10 @@ async fn write_batches<T: Into<SourceBatch>>(
         }
     };
     if let Err(e) = &result {
+        if !matches!(e, WriteError::ShutDown { .. }) {
+            m.errors.inc();
+            m.failed();
+        }
         // What is still queued or pending will not be acknowledged by this writer; dropping
         // it fails the acks it carries. Stop the sources feeding us first.
         rx.close();

@@ -89,6 +89,7 @@ async fn an_ack_resolves_only_once_every_writer_made_the_batch_durable() {
     let task = tokio::spawn(deliver(
         rx,
         vec![Box::new(DummyWriter::default()), Box::new(slow)],
+        Arc::default(),
         CancellationToken::new(),
     ));
     let (batch, mut pending) = acked(10);
@@ -110,6 +111,7 @@ async fn a_failing_writer_fails_the_ack_and_ends_delivery_with_its_error() {
     let task = tokio::spawn(deliver(
         rx,
         vec![Box::new(DummyWriter::default()), Box::new(w)],
+        Arc::default(),
         CancellationToken::new(),
     ));
     let (batch, pending) = acked(10);
@@ -130,7 +132,12 @@ async fn a_failing_writer_fails_the_ack_and_ends_delivery_with_its_error() {
 async fn a_source_batch_split_across_two_writer_batches_resolves_once_both_are_durable() {
     let (tx, rx) = mpsc::channel::<SourceBatch>(16);
     let (w, mut writes) = gated("w", 6, 2);
-    let task = tokio::spawn(deliver(rx, vec![Box::new(w)], CancellationToken::new()));
+    let task = tokio::spawn(deliver(
+        rx,
+        vec![Box::new(w)],
+        Arc::default(),
+        CancellationToken::new(),
+    ));
     let (first, mut first_ack) = acked(4);
     let (second, mut second_ack) = acked(4);
     tx.send(first).await.unwrap();
@@ -158,7 +165,12 @@ async fn a_source_batch_split_across_two_writer_batches_resolves_once_both_are_d
 async fn batches_in_flight_overlap_and_acks_resolve_in_order() {
     let (tx, rx) = mpsc::channel::<SourceBatch>(16);
     let (w, mut writes) = gated("w", 5, 2);
-    let task = tokio::spawn(deliver(rx, vec![Box::new(w)], CancellationToken::new()));
+    let task = tokio::spawn(deliver(
+        rx,
+        vec![Box::new(w)],
+        Arc::default(),
+        CancellationToken::new(),
+    ));
     let (a, mut a_ack) = acked(5);
     let (b, mut b_ack) = acked(5);
     let (c, mut c_ack) = acked(5);
@@ -195,7 +207,12 @@ async fn giving_up_fails_what_is_not_durable_and_ends_delivery() {
     let (tx, rx) = mpsc::channel::<SourceBatch>(16);
     let (w, mut writes) = gated("stuck", 5, 1);
     let give_up = CancellationToken::new();
-    let task = tokio::spawn(deliver(rx, vec![Box::new(w)], give_up.clone()));
+    let task = tokio::spawn(deliver(
+        rx,
+        vec![Box::new(w)],
+        Arc::default(),
+        give_up.clone(),
+    ));
     let (a, a_ack) = acked(5);
     let (b, b_ack) = acked(5);
     tx.send(a).await.unwrap();
@@ -219,9 +236,14 @@ async fn batches_by_size_and_delivers_everything_when_the_reader_ends() {
             tx.send(e).await.unwrap();
         }
     });
-    let summary = deliver(rx, vec![Box::new(w)], CancellationToken::new())
-        .await
-        .unwrap();
+    let summary = deliver(
+        rx,
+        vec![Box::new(w)],
+        Arc::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     sender.await.unwrap();
     assert_eq!(summary.events, 2500);
     assert!(summary.batches >= 3);
@@ -236,6 +258,7 @@ async fn fans_out_every_event_to_every_writer() {
     let task = tokio::spawn(deliver(
         rx,
         vec![Box::new(a), Box::new(b)],
+        Arc::default(),
         CancellationToken::new(),
     ));
     for e in events(3000) {
@@ -270,6 +293,7 @@ async fn a_fatal_writer_error_ends_delivery_with_that_error() {
     let task = tokio::spawn(deliver(
         rx,
         vec![Box::new(DummyWriter::default()), Box::new(Broken)],
+        Arc::default(),
         CancellationToken::new(),
     ));
     let sender = tokio::spawn(async move {
@@ -290,7 +314,12 @@ async fn a_partial_batch_is_written_after_batch_age() {
     let (tx, rx) = mpsc::channel::<Event>(16);
     let w = DummyWriter::default();
     let written = w.written.clone();
-    let task = tokio::spawn(deliver(rx, vec![Box::new(w)], CancellationToken::new()));
+    let task = tokio::spawn(deliver(
+        rx,
+        vec![Box::new(w)],
+        Arc::default(),
+        CancellationToken::new(),
+    ));
     tx.send(events(1).remove(0)).await.unwrap();
     tokio::time::sleep(Batching::default().max_age * 2).await;
     assert_eq!(written.load(Ordering::Relaxed), 1);

@@ -16,16 +16,16 @@ use tokio_util::sync::CancellationToken;
 use crate::ack::SourceBatch;
 use crate::config::{ReaderPlugin, Settings};
 use crate::event::Event;
+use crate::metrics::Metrics;
 use crate::readers;
 use crate::readers::probes::HttpProber;
 use crate::writers::{WriteError, Writer};
 
 pub use deliver::deliver;
-
 pub use scheduler::SchedulerStats;
 
-/// Events buffered between readers and writers (and again in front of each writer when
-/// several fan out).
+/// Events (or source batches) buffered between readers and writers, and again in front of
+/// each writer when several fan out.
 pub const CHANNEL_CAPACITY: usize = 8192;
 
 /// What a finished run did.
@@ -46,23 +46,32 @@ pub enum PipelineError {
 
 /// Starts the configured reader, feeding `writers`, until the reader ends (`PROBE_INTERVAL=-1`)
 /// or `stop` is cancelled; then drains what was read into the writers. `give_up` (see
-/// [`give_up_after`]) bounds that drain: what is not durable then is not acknowledged.
+/// [`give_up_after`]) bounds that drain: what is not durable then is not acknowledged. A run
+/// that fails marks the pipeline stopped for `/healthz`.
 pub async fn run(
     settings: &Settings,
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     give_up: CancellationToken,
     stats: Arc<SchedulerStats>,
+    metrics: Arc<Metrics>,
 ) -> Result<RunSummary, PipelineError> {
-    if settings.reader == ReaderPlugin::Kafka {
-        // The consumer drives the writers itself: it commits offsets only after they wrote.
-        #[cfg(feature = "kafka")]
-        return readers::kafka::run(settings, writers, stop).await;
-        #[cfg(not(feature = "kafka"))]
-        return Err(PipelineError::Setup(crate::NO_KAFKA.into()));
+    let result = run_reader(settings, writers, stop, give_up, stats, metrics.clone()).await;
+    if result.is_err() {
+        metrics.readiness.stop();
     }
-    let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
-    let reader = match settings.reader {
+    result
+}
+
+async fn run_reader(
+    settings: &Settings,
+    writers: Vec<Box<dyn Writer>>,
+    stop: CancellationToken,
+    give_up: CancellationToken,
+    stats: Arc<SchedulerStats>,
+    metrics: Arc<Metrics>,
+) -> Result<RunSummary, PipelineError> {
+    match settings.reader {
         ReaderPlugin::HttpProbe => {
             let prober = HttpProber::new(&settings.probe).map_err(PipelineError::Setup)?;
             for t in &settings.targets {
@@ -70,7 +79,8 @@ pub async fn run(
                     PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {e}", t.name))
                 })?;
             }
-            tokio::spawn(scheduler::run(
+            let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
+            let task = tokio::spawn(scheduler::run(
                 Arc::new(prober),
                 settings.targets.clone(),
                 settings.probe.concurrency,
@@ -78,17 +88,49 @@ pub async fn run(
                 tx,
                 stop.clone(),
                 stats,
-            ))
+            ));
+            drive(rx, task, writers, stop, give_up, metrics).await
         }
-        ReaderPlugin::Dummy => tokio::spawn(readers::dummy::run(
-            settings.defaults.interval,
-            settings.writers.first().map_or("", |w| w.name()).to_owned(),
-            tx,
-            stop.clone(),
-        )),
-        ReaderPlugin::Kafka => unreachable!("handled above"),
-    };
-    drive(rx, reader, writers, stop, give_up).await
+        ReaderPlugin::Dummy => {
+            let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
+            let task = tokio::spawn(readers::dummy::run(
+                settings.defaults.interval,
+                settings.writers.first().map_or("", |w| w.name()).to_owned(),
+                tx,
+                stop.clone(),
+            ));
+            drive(rx, task, writers, stop, give_up, metrics).await
+        }
+        ReaderPlugin::Kafka => run_kafka(settings, writers, stop, give_up, metrics).await,
+    }
+}
+
+/// The Kafka consumer as a source: its offsets are stored as its batches are acknowledged.
+#[cfg(feature = "kafka")]
+async fn run_kafka(
+    settings: &Settings,
+    writers: Vec<Box<dyn Writer>>,
+    stop: CancellationToken,
+    give_up: CancellationToken,
+    metrics: Arc<Metrics>,
+) -> Result<RunSummary, PipelineError> {
+    let source = readers::kafka::KafkaSource::new(settings, &metrics)
+        .await
+        .map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let (tx, rx) = mpsc::channel::<SourceBatch>(CHANNEL_CAPACITY);
+    let task = tokio::spawn(source.run(tx, stop.clone(), give_up.clone()));
+    drive(rx, task, writers, stop, give_up, metrics).await
+}
+
+#[cfg(not(feature = "kafka"))]
+async fn run_kafka(
+    _: &Settings,
+    _: Vec<Box<dyn Writer>>,
+    _: CancellationToken,
+    _: CancellationToken,
+    _: Arc<Metrics>,
+) -> Result<RunSummary, PipelineError> {
+    Err(PipelineError::Setup(crate::NO_KAFKA.into()))
 }
 
 /// Delivers what `reader` sends until it ends; then stops everything else.
@@ -98,9 +140,10 @@ async fn drive<T: Into<SourceBatch> + Send + 'static, R>(
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     give_up: CancellationToken,
+    metrics: Arc<Metrics>,
 ) -> Result<RunSummary, PipelineError> {
     // On the runtime's workers, not the thread that called `run` (a wake-up per event there).
-    let delivery = tokio::spawn(deliver(rx, writers, give_up));
+    let delivery = tokio::spawn(deliver(rx, writers, metrics, give_up));
     let reader_done = {
         let stop = stop.clone();
         async move {
@@ -109,9 +152,15 @@ async fn drive<T: Into<SourceBatch> + Send + 'static, R>(
             stop.cancel();
         }
     };
-    let (result, ()) = tokio::join!(delivery, reader_done);
-    // A failed writer stops the readers too (they end once the queue is closed).
-    stop.cancel();
+    let (result, ()) = tokio::join!(
+        async {
+            let r = delivery.await;
+            // A failed writer stops the readers too.
+            stop.cancel();
+            r
+        },
+        reader_done
+    );
     match result {
         Ok(r) => r,
         Err(e) => Err(PipelineError::Setup(format!(

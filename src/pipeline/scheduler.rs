@@ -17,20 +17,31 @@ use super::verdicts::{self, Verdicts};
 use crate::config::target::masked_url;
 use crate::config::{EventFormat, Interval, Target};
 use crate::event::Event;
+use crate::metrics::{Count, Durations, Metrics, ProbeMetrics};
 use crate::readers::probes::HttpProber;
 
 /// What the scheduler did: probes started, rounds skipped, and a start-lag histogram (how late
 /// each probe started after its scheduled time, in 1 ms buckets up to 10 s; later starts land
-/// in the last bucket).
+/// in the last bucket). Made with [`SchedulerStats::new`], the counters are the process's
+/// metrics; `Default` keeps them to itself (`uptimer probe`, tests).
 pub struct SchedulerStats {
-    pub probes: AtomicU64,
+    pub probes: Count,
     /// Rounds not probed because the target's previous round was still running when they were
     /// due (its probe, the wait for a concurrency slot, or the writers' back-pressure).
-    pub skipped_rounds: AtomicU64,
+    pub skipped_rounds: Count,
     lag_ms: Vec<AtomicU64>,
+    /// The exported start lag (coarser buckets than `lag_ms`).
+    start_lag: Durations,
+    /// Verdicts, error kinds and phase durations of every probe.
+    pub verdicts: ProbeMetrics,
+    /// Events the probe reader took in.
+    reader_events: Count,
 }
 
 const LAG_BUCKETS: usize = 10_001;
+
+/// The probe reader's label in the reader metrics.
+const PROBE_READER: &str = "readers.probes.http";
 
 /// At most one line per target this often about its skipped rounds.
 const SKIPPED_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -38,18 +49,34 @@ const SKIPPED_LOG_EVERY: Duration = Duration::from_secs(60);
 impl Default for SchedulerStats {
     fn default() -> Self {
         SchedulerStats {
-            probes: AtomicU64::new(0),
-            skipped_rounds: AtomicU64::new(0),
+            probes: Count::default(),
+            skipped_rounds: Count::default(),
             lag_ms: (0..LAG_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            start_lag: Durations::default(),
+            verdicts: ProbeMetrics::default(),
+            reader_events: Count::default(),
         }
     }
 }
 
 impl SchedulerStats {
+    /// Stats that count into the process's metrics.
+    pub fn new(metrics: &Metrics) -> Self {
+        SchedulerStats {
+            probes: metrics.scheduler.started.clone(),
+            skipped_rounds: metrics.scheduler.skipped_rounds.clone(),
+            start_lag: metrics.scheduler.start_lag.clone(),
+            verdicts: metrics.probes.clone(),
+            reader_events: metrics.reader(PROBE_READER).events,
+            ..SchedulerStats::default()
+        }
+    }
+
     fn record(&self, lag: Duration) {
         self.probes.fetch_add(1, Ordering::Relaxed);
         let ms = (lag.as_millis() as usize).min(LAG_BUCKETS - 1);
         self.lag_ms[ms].fetch_add(1, Ordering::Relaxed);
+        self.start_lag.observe(lag.as_secs_f64());
     }
 
     /// The start lag at quantile `q` (0..=1), to the millisecond.
@@ -167,7 +194,8 @@ async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: C
         let Some((started, event)) = outcome else {
             return;
         };
-        crate::metrics::METRICS.record_probe(&event, event.up == Some(true));
+        stats.verdicts.record(&event, event.up == Some(true));
+        stats.reader_events.inc();
         if periodic.is_some()
             && let Some(change) = verdicts.observe(event.up == Some(true), started)
         {

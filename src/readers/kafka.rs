@@ -1,13 +1,17 @@
-//! `readers.kafka`: consumes events other instances produced and hands them to the writers.
+//! `readers.kafka`: consumes events other instances produced, as a source of the pipeline:
+//! poll, parse, validate, dead-letter decisions; batches go to the pipeline with an
+//! acknowledgement, and their offsets are stored when it resolves, in order.
 //!
-//! At-least-once: offsets are stored only after every writer has written the batch that holds
-//! them (and a dead letter has been delivered), so a crash at any point re-delivers, and the
+//! At-least-once: an offset is stored only after every writer made the batch that holds it
+//! durable (and its dead letters were delivered), so a crash at any point re-delivers, and the
 //! `uuid` key makes the re-delivery harmless. A message that can never be written (not JSON,
 //! unknown type, another major version, fails its schema) goes to the dead-letter topic with the
 //! reason in a header, is counted, and consumption moves on. A writer that cannot write holds
-//! the batch (back-pressure): nothing is committed meanwhile.
+//! its batches (back-pressure: at most [`MAX_UNACKED`] batches wait); nothing is stored meanwhile.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,32 +19,57 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::Message;
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::ack::{Ack, AckStatus, SourceBatch};
 use crate::config::Settings;
 use crate::event::{DummyEvent, Event, JobEvent, ProbeEvent, schema};
-use crate::pipeline::{PipelineError, RunSummary};
-use crate::writers::postgres::{RejectSink, Rejected};
-use crate::writers::{Writer, kafka as kw};
+use crate::kafka::{DeadLetter, DeadLetters, ProducerError, ensure_topics};
+use crate::metrics::{ConsumerLag, Count, Flag, Metrics, ReaderMetrics};
 
-/// What the consumer did; readable by a health view.
+/// What the consumer did, for its log lines and `/metrics` (the counters are its series in
+/// the reader metrics; `Default` counts for nobody).
 #[derive(Debug, Default)]
 pub struct ConsumerStats {
-    pub consumed: AtomicU64,
+    pub consumed: Count,
     pub written: AtomicU64,
-    pub dead_lettered: AtomicU64,
+    pub dead_lettered: Count,
     /// Fields of a newer minor version that we do not know and dropped.
-    pub unknown_fields_dropped: AtomicU64,
-    /// Messages behind the high watermark, summed over assigned partitions.
+    pub unknown_fields_dropped: Count,
+    /// Messages behind the high watermark, summed over assigned partitions (for the log).
     pub lag: AtomicI64,
+    /// The same per partition (`uptimer_consumer_lag`).
+    pub partition_lag: ConsumerLag,
 }
 
-/// Logs rebalances; librdkafka commits the stored offsets of revoked partitions itself.
-struct Context;
+impl ConsumerStats {
+    pub fn new(metrics: &ReaderMetrics, lag: &ConsumerLag) -> Self {
+        ConsumerStats {
+            consumed: metrics.events.clone(),
+            dead_lettered: metrics.dead_letters.clone(),
+            unknown_fields_dropped: metrics.unknown_fields_dropped.clone(),
+            partition_lag: lag.clone(),
+            ..ConsumerStats::default()
+        }
+    }
+}
+
+/// The reader's label in the reader metrics.
+pub const NAME: &str = "readers.kafka";
+
+/// How often the lag per partition is measured (one watermark request per partition).
+pub const LAG_EVERY: Duration = Duration::from_secs(5);
+
+/// Logs rebalances (librdkafka commits the stored offsets of revoked partitions itself) and
+/// marks the consumer ready once it has joined its group: any assignment, even of no
+/// partitions, means it is a member.
+pub struct Context {
+    joined: Flag,
+}
 
 impl ClientContext for Context {}
 
@@ -54,57 +83,15 @@ impl ConsumerContext for Context {
     fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
         match r {
             Rebalance::Assign(tpl) => {
+                self.joined.set(true);
                 tracing::info!(partitions = tpl.count(), "Kafka partitions assigned")
             }
-            Rebalance::Error(e) => tracing::warn!(error = %e, "Kafka rebalance error"),
+            Rebalance::Error(e) => {
+                self.joined.set(false);
+                tracing::warn!(error = %e, "Kafka rebalance error")
+            }
             Rebalance::Revoke(_) => {}
         }
-    }
-}
-
-/// A message on its way to the dead-letter topic.
-struct DeadLetter {
-    payload: Vec<u8>,
-    key: Option<Vec<u8>>,
-    reason: String,
-    partition: i32,
-    offset: i64,
-}
-
-/// Rows the database rejects while consuming go to the dead-letter topic too (not a local
-/// file): delivered before the batch's offsets are stored.
-pub struct DeadLetterSink {
-    producer: FutureProducer,
-    topic: String,
-    source: String,
-}
-
-/// The sink `writers.postgres` uses for rejected rows when the events come from Kafka.
-pub fn reject_sink(settings: &Settings) -> Result<Arc<dyn RejectSink>, String> {
-    let producer = kw::producer_config(&settings.kafka, settings.event_format)
-        .create()
-        .map_err(|e| format!("cannot create the dead-letter producer: {e}"))?;
-    Ok(Arc::new(DeadLetterSink {
-        producer,
-        topic: settings.kafka.dlq(),
-        source: settings.kafka.reader_topic.clone().unwrap_or_default(),
-    }))
-}
-
-#[async_trait::async_trait]
-impl RejectSink for DeadLetterSink {
-    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String> {
-        for row in rows {
-            let letter = DeadLetter {
-                payload: serde_json::to_vec(&row.event).map_err(|e| e.to_string())?,
-                key: row.uuid.map(String::into_bytes),
-                reason: format!("rejected by {}: {}", row.table, row.reason),
-                partition: -1,
-                offset: -1,
-            };
-            dead_letter(&self.producer, &self.topic, &self.source, &letter).await;
-        }
-        Ok(())
     }
 }
 
@@ -134,7 +121,9 @@ pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
     Ok((event, dropped))
 }
 
-fn consumer(settings: &Settings) -> Result<StreamConsumer<Context>, String> {
+/// The consumer of `KAFKA_READER_TOPIC` in `KAFKA_GROUP_ID`, storing offsets only when told;
+/// `joined` is set once it is a member of its group.
+pub fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Context>, String> {
     let k = &settings.kafka;
     let mut c = ClientConfig::new();
     for (key, value) in k.client_properties() {
@@ -152,70 +141,207 @@ fn consumer(settings: &Settings) -> Result<StreamConsumer<Context>, String> {
     for (key, value) in &k.consumer_config {
         c.set(key, value);
     }
-    c.create_with_context(Context)
+    c.create_with_context(Context { joined })
         .map_err(|e| format!("cannot create the Kafka consumer: {e}"))
 }
 
-/// Consumes until `stop`; every batch is written by every writer before its offsets are stored.
-pub async fn run(
-    settings: &Settings,
-    mut writers: Vec<Box<dyn Writer>>,
-    stop: CancellationToken,
-) -> Result<RunSummary, PipelineError> {
-    let setup = PipelineError::Setup;
-    let k = &settings.kafka;
-    k.require("readers.kafka")
-        .map_err(|e| setup(e.to_string()))?;
-    let topic = k.reader_topic.clone().unwrap_or_default();
-    let dlq_topic = k.dlq();
-    kw::ensure_topics(k, &[&topic, &dlq_topic])
-        .await
-        .map_err(setup)?;
-    let consumer = consumer(settings).map_err(setup)?;
-    let dlq: FutureProducer = kw::producer_config(k, settings.event_format)
-        .create()
-        .map_err(|e| setup(format!("cannot create the dead-letter producer: {e}")))?;
-    consumer
-        .subscribe(&[&topic])
-        .map_err(|e| setup(format!("cannot subscribe to {topic}: {e}")))?;
-    tracing::info!(%topic, dlq = %dlq_topic, group = k.group_id.as_deref().unwrap_or_default(), "consuming");
+/// Messages per source batch (the pipeline cuts each writer's batches again), and how long a
+/// batch waits to fill.
+const BATCH_MESSAGES: usize = 2000;
+const BATCH_AGE: Duration = Duration::from_millis(50);
+/// Source batches handed to the pipeline and not yet acknowledged: past this, polling waits
+/// for the oldest (back-pressure; bounds memory and what a crash re-delivers).
+pub const MAX_UNACKED: usize = 16;
 
-    let stats = Arc::new(ConsumerStats::default());
-    let max_events = writers
-        .iter()
-        .map(|w| w.batching().max_events)
-        .min()
-        .unwrap_or(1000);
-    let max_age = writers
-        .iter()
-        .map(|w| w.batching().max_age)
-        .min()
-        .unwrap_or(Duration::from_millis(100));
-    let mut summary = RunSummary::default();
-    let mut last_lag_check = Instant::now();
+/// Why the consumer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}")]
+    Settings(String),
+    #[error("{0}")]
+    Topics(String),
+    #[error("{0}")]
+    Consumer(String),
+    #[error("cannot subscribe to {topic}: {source}")]
+    Subscribe {
+        topic: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error(transparent)]
+    DeadLetters(#[from] ProducerError),
+}
 
-    loop {
-        let mut events: Vec<Event> = Vec::new();
+/// The consumer, subscribed, as a source of the pipeline.
+pub struct KafkaSource {
+    consumer: StreamConsumer<Context>,
+    topic: String,
+    dlq: Arc<DeadLetters>,
+    stats: Arc<ConsumerStats>,
+}
+
+/// A batch handed to the pipeline, waiting for its acknowledgement and dead letters.
+struct Unacked {
+    /// Resolves true once every writer made its events durable and its dead letters were
+    /// delivered.
+    done: Pin<Box<dyn Future<Output = bool> + Send>>,
+    /// The last offset read per partition.
+    offsets: Vec<(i32, i64)>,
+    events: usize,
+}
+
+impl KafkaSource {
+    /// Creates the topics (when allowed), the consumer and the dead-letter producer, and
+    /// subscribes; the consumer is ready for `/readyz` once it has joined its group.
+    pub async fn new(settings: &Settings, metrics: &Metrics) -> Result<KafkaSource, SourceError> {
+        let reader = metrics.reader(NAME);
+        metrics.reader_ready("readers.kafka (consumer group joined)", &reader);
+        let k = &settings.kafka;
+        k.require(NAME)
+            .map_err(|e| SourceError::Settings(e.to_string()))?;
+        let topic = k.reader_topic.clone().unwrap_or_default();
+        let dlq_topic = k.dlq();
+        ensure_topics(k, &[&topic, &dlq_topic])
+            .await
+            .map_err(SourceError::Topics)?;
+        let consumer = consumer(settings, reader.ready.clone()).map_err(SourceError::Consumer)?;
+        let dlq = DeadLetters::new(k, settings.event_format)?;
+        consumer
+            .subscribe(&[&topic])
+            .map_err(|source| SourceError::Subscribe {
+                topic: topic.clone(),
+                source,
+            })?;
+        tracing::info!(%topic, dlq = %dlq_topic, group = k.group_id.as_deref().unwrap_or_default(), "consuming");
+        Ok(KafkaSource {
+            consumer,
+            topic,
+            dlq: Arc::new(dlq),
+            stats: Arc::new(ConsumerStats::new(&reader, &metrics.consumer_lag)),
+        })
+    }
+
+    /// Consumes until `stop`, handing batches to `tx`; stores each batch's offsets once it is
+    /// acknowledged, oldest first. After `stop` it waits for what it handed over (bounded by
+    /// `give_up`, after which nothing more is stored) and commits.
+    pub async fn run(
+        self,
+        tx: mpsc::Sender<SourceBatch>,
+        stop: CancellationToken,
+        give_up: CancellationToken,
+    ) {
+        let mut unacked: VecDeque<Unacked> = VecDeque::with_capacity(MAX_UNACKED);
+        let mut broken = false;
+        let mut last_lag_check = Instant::now();
+        loop {
+            let lag_due = LAG_EVERY.saturating_sub(last_lag_check.elapsed());
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                ok = async { unacked.front_mut().expect("one waits").done.as_mut().await }, if !unacked.is_empty() => {
+                    let batch = unacked.pop_front().expect("one waits");
+                    if !self.finish(batch, ok) {
+                        broken = true;
+                        break;
+                    }
+                }
+                first = self.consumer.recv(), if unacked.len() < MAX_UNACKED => {
+                    let Some(batch) = self.collect(first, &tx, &stop, &give_up).await else {
+                        break;
+                    };
+                    unacked.push_back(batch);
+                }
+                // An idle consumer reports its lag too.
+                _ = tokio::time::sleep(lag_due) => {
+                    last_lag_check = Instant::now();
+                    report_lag(&self.consumer, &self.stats);
+                }
+            }
+        }
+        // The pipeline drains what it has; nothing more comes from here.
+        drop(tx);
+        tracing::info!(
+            waiting = unacked.len(),
+            "consumer stopping: waiting for the writers, then committing offsets"
+        );
+        while let Some(mut batch) = unacked.pop_front() {
+            let ok = batch.done.as_mut().await;
+            if broken || !self.finish(batch, ok) {
+                // A later offset stored would commit past this batch.
+                broken = true;
+            }
+        }
+        let stats = self.stats.clone();
+        let consumer = self.consumer;
+        // A broker that went away must not hold the exit past the shutdown timeout.
+        let commit = tokio::task::spawn_blocking(move || {
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                tracing::debug!(error = %e, "final commit (nothing to commit?)");
+            }
+            drop(consumer);
+        });
+        tokio::select! {
+            _ = commit => {}
+            _ = give_up.cancelled() => tracing::warn!("final offset commit did not finish in time; stored offsets may be read again"),
+        }
+        tracing::info!(
+            consumed = stats.consumed.get(),
+            written = stats.written.load(Ordering::Relaxed),
+            dead_lettered = stats.dead_lettered.get(),
+            unknown_fields_dropped = stats.unknown_fields_dropped.get(),
+            "consumer stopped"
+        );
+    }
+
+    /// Stores the offsets of a batch whose fate is known; false when it failed (they are not).
+    fn finish(&self, batch: Unacked, ok: bool) -> bool {
+        if !ok {
+            tracing::warn!(
+                events = batch.events,
+                "a batch was not acknowledged: its offsets are not stored (it is read again)"
+            );
+            return false;
+        }
+        self.stats
+            .written
+            .fetch_add(batch.events as u64, Ordering::Relaxed);
+        for (partition, offset) in batch.offsets {
+            // librdkafka stores offset + 1: the next message to read.
+            if let Err(e) = self.consumer.store_offset(&self.topic, partition, offset) {
+                // The partition was revoked meanwhile: its new owner re-reads, the uuid dedups.
+                tracing::debug!(error = %e, partition, "offset not stored");
+            }
+        }
+        true
+    }
+
+    /// Reads up to a batch of messages (the first is `first`), parses them, starts the dead
+    /// letters and hands the events to the pipeline. None when the pipeline is gone or `stop`.
+    async fn collect(
+        &self,
+        first: Result<rdkafka::message::BorrowedMessage<'_>, rdkafka::error::KafkaError>,
+        tx: &mpsc::Sender<SourceBatch>,
+        stop: &CancellationToken,
+        give_up: &CancellationToken,
+    ) -> Option<Unacked> {
+        let mut events: Vec<Event> = Vec::with_capacity(BATCH_MESSAGES);
         let mut poison: Vec<DeadLetter> = Vec::new();
-        let mut offsets: HashMap<(String, i32), i64> = HashMap::new();
-        let first = tokio::select! {
-            _ = stop.cancelled() => break,
-            m = consumer.recv() => m,
-        };
-        let deadline = tokio::time::Instant::now() + max_age;
+        let mut offsets: Vec<(i32, i64)> = Vec::new();
+        let deadline = tokio::time::Instant::now() + BATCH_AGE;
         let mut next = Some(first);
         let mut count = 0usize;
         while let Some(m) = next.take() {
             match m {
                 Ok(msg) => {
                     count += 1;
-                    offsets.insert((msg.topic().to_owned(), msg.partition()), msg.offset());
+                    let (partition, offset) = (msg.partition(), msg.offset());
+                    match offsets.iter_mut().find(|(p, _)| *p == partition) {
+                        Some(o) => o.1 = o.1.max(offset),
+                        None => offsets.push((partition, offset)),
+                    }
                     match parse(msg.payload()) {
                         Ok((event, dropped)) => {
                             if dropped > 0 {
-                                stats
-                                    .unknown_fields_dropped
-                                    .fetch_add(dropped as u64, Ordering::Relaxed);
+                                self.stats.unknown_fields_dropped.add(dropped as u64);
                             }
                             events.push(event);
                         }
@@ -223,121 +349,80 @@ pub async fn run(
                             payload: msg.payload().unwrap_or_default().to_vec(),
                             key: msg.key().map(<[u8]>::to_vec),
                             reason,
-                            partition: msg.partition(),
-                            offset: msg.offset(),
+                            partition,
+                            offset,
                         }),
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "Kafka consumer error"),
             }
-            if count >= max_events {
+            if count >= BATCH_MESSAGES {
                 break;
             }
             next = tokio::select! {
-                m = consumer.recv() => Some(m),
+                m = self.consumer.recv() => Some(m),
                 _ = tokio::time::sleep_until(deadline) => None,
             };
         }
-        stats.consumed.fetch_add(count as u64, Ordering::Relaxed);
-
-        if !events.is_empty() {
-            for w in &mut writers {
-                w.write_and_wait(&events).await?;
-            }
-            stats
-                .written
-                .fetch_add(events.len() as u64, Ordering::Relaxed);
-            summary.events += events.len() as u64;
-            summary.batches += 1;
-        }
-        for letter in &poison {
-            dead_letter(&dlq, &dlq_topic, &topic, letter).await;
-            stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        }
-        for ((t, partition), offset) in offsets {
-            // librdkafka stores offset + 1: the next message to read.
-            if let Err(e) = consumer.store_offset(&t, partition, offset) {
-                // The partition was revoked meanwhile: its new owner re-reads, the uuid dedups.
-                tracing::debug!(error = %e, topic = %t, partition, "offset not stored");
-            }
-        }
-        if last_lag_check.elapsed() > Duration::from_secs(10) {
-            last_lag_check = Instant::now();
-            report_lag(&consumer, &stats);
-        }
-    }
-
-    tracing::info!("consumer stopping: committing offsets");
-    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::debug!(error = %e, "final commit (nothing to commit?)");
-    }
-    for w in &mut writers {
-        w.close().await?;
-    }
-    tracing::info!(
-        consumed = stats.consumed.load(Ordering::Relaxed),
-        written = stats.written.load(Ordering::Relaxed),
-        dead_lettered = stats.dead_lettered.load(Ordering::Relaxed),
-        unknown_fields_dropped = stats.unknown_fields_dropped.load(Ordering::Relaxed),
-        "consumer stopped"
-    );
-    Ok(summary)
-}
-
-/// Produces a poison message to the dead-letter topic, retrying until it is delivered: its
-/// offset must not be committed before.
-async fn dead_letter(dlq: &FutureProducer, dlq_topic: &str, source: &str, letter: &DeadLetter) {
-    let DeadLetter {
-        payload,
-        key,
-        reason,
-        partition,
-        offset,
-    } = letter;
-    tracing::warn!(topic = source, partition, offset, %reason, "message sent to the dead-letter topic");
-    let (partition_s, offset_s) = (partition.to_string(), offset.to_string());
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "uptimer.error",
-                value: Some(reason),
+        self.stats.consumed.add(count as u64);
+        let letters = (!poison.is_empty()).then(|| {
+            let (dlq, give_up, counted) = (
+                self.dlq.clone(),
+                give_up.clone(),
+                self.stats.dead_lettered.clone(),
+            );
+            tokio::spawn(async move {
+                for letter in &poison {
+                    dlq.send(letter, &give_up).await?;
+                    counted.inc();
+                }
+                Ok::<_, crate::kafka::GaveUp>(())
             })
-            .insert(Header {
-                key: "uptimer.source.topic",
-                value: Some(source),
-            })
-            .insert(Header {
-                key: "uptimer.source.partition",
-                value: Some(&partition_s),
-            })
-            .insert(Header {
-                key: "uptimer.source.offset",
-                value: Some(&offset_s),
-            });
-        let mut record = FutureRecord::<[u8], [u8]>::to(dlq_topic)
-            .payload(payload)
-            .headers(headers);
-        if let Some(k) = key.as_deref() {
-            record = record.key(k);
-        }
-        match dlq.send(record, Duration::from_secs(30)).await {
-            Ok(_) => return,
-            Err((e, _)) => {
-                tracing::error!(error = %e, "cannot deliver to the dead-letter topic; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+        });
+        let n = events.len();
+        let ack = if events.is_empty() {
+            None
+        } else {
+            let (ack, pending) = Ack::new();
+            let batch = SourceBatch {
+                events,
+                ack: Some(ack),
+            };
+            tokio::select! {
+                sent = tx.send(batch) => sent.ok()?,
+                // The batch (and its ack) is dropped: its offsets are never stored.
+                _ = stop.cancelled() => return None,
             }
-        }
+            Some(pending)
+        };
+        let done = async move {
+            let delivered = match ack {
+                Some(p) => p.await == AckStatus::Delivered,
+                None => true,
+            };
+            let lettered = match letters {
+                Some(h) => matches!(h.await, Ok(Ok(()))),
+                None => true,
+            };
+            delivered && lettered
+        };
+        Some(Unacked {
+            done: Box::pin(done),
+            offsets,
+            events: n,
+        })
     }
 }
 
-fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
+/// Reads how far the consumer is behind the high watermarks, per partition and in all.
+pub fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
     let Ok(positions) = consumer.position() else {
         return;
     };
     let mut lag = 0i64;
-    for e in positions.elements() {
+    let elements = positions.elements();
+    let mut per_partition = Vec::with_capacity(elements.len());
+    for e in &elements {
         let Some(pos) = e.offset().to_raw() else {
             continue;
         };
@@ -347,11 +432,14 @@ fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
         if let Ok((_, high)) =
             consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1))
         {
-            lag += (high - pos).max(0);
+            let behind = (high - pos).max(0);
+            lag += behind;
+            per_partition.push((e.topic(), e.partition(), behind as u64));
         }
     }
+    stats.partition_lag.report(&per_partition);
     stats.lag.store(lag, Ordering::Relaxed);
-    tracing::info!(lag, "consumer lag");
+    tracing::debug!(lag, "consumer lag");
 }
 
 #[cfg(test)]

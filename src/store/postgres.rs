@@ -10,15 +10,13 @@ use std::time::Instant;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-use crate::config::DatabaseUrl;
+use crate::postgres::{ConnectOptions, DatabaseUrl, PgError, migrate};
 use crate::store::rollup::{RollupRow, SeriesFold};
 use crate::store::{
     DAY, EventRow, HOUR, Incident, IncidentQuery, MINUTE, Micros, OverviewPage, OverviewQuery,
     SeriesPoint, Sort, Status, StatusCounts, Store, StoreError, TargetSummary, Uptime,
     UptimeWindows, from_micros, now_micros, removed_sql, to_micros,
 };
-use crate::writers::postgres::connect::ConnectOptions;
-use crate::writers::postgres::{PgError, migrate};
 
 /// How long the overview's counts by status and its tag list are reused (as the SQLite store).
 use crate::store::sqlite::{COUNTS_TTL, TAGS_TTL};

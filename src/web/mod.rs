@@ -1,4 +1,5 @@
-//! The web dashboard, JSON API, badges, `/metrics` and `/healthz` of `uptimer serve`.
+//! The web dashboard, JSON API, badges, `/metrics`, `/healthz` and `/readyz` of `uptimer
+//! serve`; [`health`] serves the last three alone on `METRICS_LISTEN` in every mode.
 //!
 //! Pages are rendered on the server (askama templates, compiled into the binary, escaping on
 //! by default), charts are SVG drawn here, and every asset is embedded: the dashboard fetches
@@ -10,6 +11,7 @@ mod apidoc;
 mod badges;
 mod charts;
 mod format;
+pub mod health;
 mod pages;
 mod prom;
 
@@ -25,7 +27,7 @@ use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{WebAuth, WebSettings};
-use crate::pipeline::SchedulerStats;
+use crate::metrics::{Metrics, Sections};
 use crate::store::{Store, StoreError};
 
 pub use charts::esc;
@@ -35,13 +37,11 @@ pub use charts::esc;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub auth: Option<WebAuth>,
-    /// `/metrics` and `/healthz` need no credentials.
+    /// `/metrics`, `/healthz` and `/readyz` need no credentials.
     pub open_metrics: bool,
-    /// The prober's scheduler, when this process probes (for /metrics).
-    pub scheduler: Option<Arc<SchedulerStats>>,
-    /// The process serves a store it does not write (`serve --store`): `/metrics` leaves out
-    /// the probe, scheduler and writer counters, which would all stay 0.
-    pub read_only: bool,
+    /// The process's metrics and readiness. By default only `uptimer_build_info`: a process
+    /// that serves a store it does not write (`serve --store`) has nothing else to count.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -50,8 +50,7 @@ impl AppState {
             store,
             auth: web.auth.clone(),
             open_metrics: web.open_metrics,
-            scheduler: None,
-            read_only: false,
+            metrics: Arc::new(Metrics::new(Sections::default())),
         }
     }
 }
@@ -108,6 +107,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub fn app(state: AppState) -> Router {
     let open = Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(prom::metrics));
     let protected = Router::new()
         .route("/", get(pages::overview))
@@ -154,14 +154,18 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Alive unless the pipeline has stopped.
 async fn healthz(State(s): State<AppState>) -> Response {
-    match s.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "healthz: store unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
-        }
+    health::alive(&s.metrics)
+}
+
+/// Ready when the store answers and every writer (and consumer) is.
+async fn readyz(State(s): State<AppState>) -> Response {
+    if let Err(e) = s.store.ping().await {
+        tracing::warn!(error = %e, "readyz: store unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response();
     }
+    health::ready(&s.metrics)
 }
 
 /// Pages can show hostile strings from targets; they are escaped, and the policy below makes

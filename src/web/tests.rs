@@ -273,7 +273,11 @@ async fn badges_for_an_unknown_id_are_grey_unknown_svgs_not_json_404s() {
 
 #[tokio::test]
 async fn metrics_expose_blackbox_names_with_escaped_labels() {
-    let f = fixture().await;
+    let mut f = fixture().await;
+    // A process that probes and writes: its own metrics come first.
+    let metrics = crate::metrics::Metrics::default();
+    let _ = metrics.writer("writers.sqlite");
+    f.state.metrics = Arc::new(metrics);
     let (status, headers, body) = get(&f.state, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -316,6 +320,30 @@ async fn healthz_answers_and_assets_are_embedded() {
 }
 
 #[tokio::test]
+async fn readyz_needs_the_store_and_every_writer_healthz_only_a_running_pipeline() {
+    let mut f = fixture().await;
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    f.state.metrics = metrics.clone();
+    assert_eq!(get(&f.state, "/readyz").await.0, StatusCode::OK);
+    let sqlite = metrics.writer("writers.sqlite");
+    let (status, _, body) = get(&f.state, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, "not ready: writers.sqlite\n");
+    assert_eq!(
+        get(&f.state, "/healthz").await.0,
+        StatusCode::OK,
+        "alive all the same"
+    );
+    sqlite.up.set(true);
+    assert_eq!(get(&f.state, "/readyz").await.0, StatusCode::OK);
+    metrics.readiness.stop();
+    assert_eq!(
+        get(&f.state, "/healthz").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
 async fn auth_protects_pages_and_api_but_not_health_and_metrics() {
     let mut f = fixture().await;
     f.state.auth = Some(WebAuth::Token(Secret::new("s3cret")));
@@ -335,6 +363,7 @@ async fn auth_protects_pages_and_api_but_not_health_and_metrics() {
         );
     }
     assert_eq!(get(&f.state, "/healthz").await.0, StatusCode::OK);
+    assert_eq!(get(&f.state, "/readyz").await.0, StatusCode::OK);
     assert_eq!(get(&f.state, "/metrics").await.0, StatusCode::OK);
     let bearer = |v: &str| {
         Request::get("/")

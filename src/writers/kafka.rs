@@ -11,18 +11,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::postgres::{RejectFile, RejectSink, Rejected};
+use super::rejects::{RejectFile, RejectSink, Rejected};
 use super::{Batching, Durable, WriteError, Writer};
-use crate::config::{EventFormat, KafkaSettings, Settings};
+use crate::config::Settings;
 use crate::event::Event;
+use crate::kafka::{ensure_topics, producer_config};
+use crate::metrics::{Level, Metrics, WriterMetrics};
+
+const NAME: &str = "writers.kafka";
 
 /// Counters a health view can read.
 #[derive(Debug, Default)]
@@ -45,68 +46,11 @@ struct Shared {
     rejects: RejectFile,
     give_up: CancellationToken,
     stats: Arc<ProducerStats>,
+    metrics: WriterMetrics,
+    /// `uptimer_producer_queue_messages`: librdkafka's queue.
+    queue: Level,
     /// The permanent causes already logged at error level (each is logged once).
     told: Mutex<HashSet<i32>>,
-}
-
-/// The producer configuration: shared client settings, then ours, then the user's overrides.
-pub fn producer_config(k: &KafkaSettings, format: EventFormat) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    for (key, value) in k.client_properties() {
-        c.set(key, value);
-    }
-    c.set("acks", "all")
-        .set("enable.idempotence", "true")
-        // The original's consumer (kafka-python without lz4/zstd/snappy) reads gzip only.
-        .set(
-            "compression.type",
-            if format == EventFormat::Original {
-                "gzip"
-            } else {
-                "lz4"
-            },
-        )
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "60000");
-    for (key, value) in &k.producer_config {
-        c.set(key, value);
-    }
-    c
-}
-
-/// Creates the topics that do not exist yet (when `KAFKA_CREATE_TOPICS` allows it).
-pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), String> {
-    if !k.create_topics {
-        return Ok(());
-    }
-    let mut c = ClientConfig::new();
-    for (key, value) in k.client_properties() {
-        c.set(key, value);
-    }
-    let admin: AdminClient<DefaultClientContext> = c
-        .create()
-        .map_err(|e| format!("cannot create a Kafka admin client: {e}"))?;
-    let new: Vec<NewTopic> = topics
-        .iter()
-        .map(|t| NewTopic::new(t, k.topic_partitions, TopicReplication::Fixed(-1)))
-        .collect();
-    let opts = AdminOptions::new()
-        .operation_timeout(Some(Duration::from_secs(10)))
-        .request_timeout(Some(Duration::from_secs(15)));
-    let results = admin.create_topics(&new, &opts).await.map_err(|e| {
-        format!(
-            "cannot create topics {topics:?}: {e}; are the brokers reachable with these settings \
-                 (KAFKA_BOOTSTRAP_SERVER, KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_*, KAFKA_SASL_*)?"
-        )
-    })?;
-    for r in results {
-        match r {
-            Ok(t) => tracing::info!(topic = %t, "created Kafka topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, e)) => return Err(format!("cannot create topic {t}: {e}")),
-        }
-    }
-    Ok(())
 }
 
 /// The message key: the target id for probe events (per-target order), else the uuid.
@@ -221,6 +165,8 @@ impl Shared {
             tracing::debug!(error = %e, key, "Kafka message rejected");
         }
         self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.rejected.inc();
+        self.metrics.rejected.inc();
         let event: Value = serde_json::from_slice(payload)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()));
         rejected.push(Rejected::new(&self.topic, &event, e.to_string()));
@@ -258,9 +204,14 @@ impl Shared {
                     Err(_) => failed.push(i),
                 }
             }
+            self.queue
+                .set(self.producer.in_flight_count().max(0) as u64);
             if failed.is_empty() {
+                self.metrics.up.set(true);
                 break;
             }
+            self.metrics.failed();
+            self.metrics.retries.add(failed.len() as u64);
             self.stats
                 .failed_attempts
                 .fetch_add(failed.len() as u64, Ordering::Relaxed);
@@ -290,18 +241,19 @@ impl Shared {
                 .await
                 .map_err(|e| WriteError::Fatal {
                     writer: NAME,
-                    message: e,
+                    message: e.to_string(),
                 })?;
         }
         Ok(())
     }
 }
 
-const NAME: &str = "writers.kafka";
-
 impl KafkaWriter {
+    /// Up once the producer exists (a broker that cannot be reached shows as failed deliveries,
+    /// which mark the writer down until one succeeds). Retries end when `give_up` is cancelled.
     pub async fn new(
         settings: &Settings,
+        metrics: &Metrics,
         give_up: CancellationToken,
     ) -> Result<KafkaWriter, String> {
         let k = &settings.kafka;
@@ -311,6 +263,8 @@ impl KafkaWriter {
         let producer: FutureProducer = producer_config(k, settings.event_format)
             .create()
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
+        let writer_metrics = metrics.writer(NAME);
+        writer_metrics.up.set(true);
         let stats = Arc::new(ProducerStats::default());
         Ok(KafkaWriter {
             shared: Arc::new(Shared {
@@ -321,6 +275,8 @@ impl KafkaWriter {
                 },
                 give_up,
                 stats: stats.clone(),
+                metrics: writer_metrics,
+                queue: metrics.producer_queue(NAME),
                 told: Mutex::default(),
             }),
             stats,
@@ -361,6 +317,12 @@ impl Writer for KafkaWriter {
                 Err(Unqueued::ShutDown) => return Err(WriteError::ShutDown { writer: NAME }),
             }
         }
+        self.shared
+            .queue
+            .set(self.shared.producer.in_flight_count().max(0) as u64);
+        self.shared
+            .queue
+            .set(self.shared.producer.in_flight_count().max(0) as u64);
         Ok(Box::pin(
             self.shared.clone().deliver(encoded, queued, rejected),
         ))
@@ -397,23 +359,29 @@ impl Writer for KafkaWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Env;
 
     #[test]
-    fn producer_is_idempotent_with_acks_all_and_gzip_for_the_original_consumer() {
-        let env = Env::from_pairs([
-            ("KAFKA_BOOTSTRAP_SERVER", "127.0.0.1:9092"),
-            ("KAFKA_PRODUCER_CONFIG", "linger.ms=50"),
-        ]);
-        let k = KafkaSettings::from_env(&env).unwrap();
-        let c = producer_config(&k, EventFormat::Current);
-        assert_eq!(c.get("acks"), Some("all"));
-        assert_eq!(c.get("enable.idempotence"), Some("true"));
-        assert_eq!(c.get("compression.type"), Some("lz4"));
-        // The user's pass-through wins over ours.
-        assert_eq!(c.get("linger.ms"), Some("50"));
-        let c = producer_config(&k, EventFormat::Original);
-        assert_eq!(c.get("compression.type"), Some("gzip"));
+    fn what_the_broker_will_never_take_is_permanent_and_outages_are_transient() {
+        use RDKafkaErrorCode as C;
+        let produce = |c| KafkaError::MessageProduction(c);
+        for c in [
+            C::MessageSizeTooLarge,
+            C::TopicAuthorizationFailed,
+            C::UnknownTopic,
+            C::InvalidRecord,
+        ] {
+            assert_eq!(classify(&produce(c)), Class::Permanent, "{c:?}");
+        }
+        for c in [
+            C::MessageTimedOut,
+            C::AllBrokersDown,
+            C::NotLeaderForPartition,
+            C::UnknownTopicOrPartition,
+            C::QueueFull,
+        ] {
+            assert_eq!(classify(&produce(c)), Class::Transient, "{c:?}");
+        }
+        assert!(advice(Some(C::MessageSizeTooLarge)).contains("message.max.bytes"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod dummy;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod postgres;
+pub mod rejects;
 pub mod sqlite;
 pub mod stdout;
 
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, WriterPlugin};
 use crate::event::Event;
+use crate::metrics::Metrics;
 
 /// Why a batch could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -96,20 +98,31 @@ pub trait Writer: Send {
     }
 }
 
-/// The writer a plugin name selects, configured from the settings. `give_up` is cancelled when
-/// the shutdown timeout runs out: every retry loop of the writer watches it.
+/// The writer a plugin name selects, configured from the settings, recording into its series
+/// of `metrics` (a writer's `up` is its readiness: writers that depend on nothing are up).
+/// `give_up` is cancelled when the shutdown timeout runs out: every retry loop watches it.
 pub async fn build(
     plugin: WriterPlugin,
     settings: &Settings,
+    metrics: &Metrics,
     give_up: &CancellationToken,
 ) -> Result<Box<dyn Writer>, String> {
+    let own = || metrics.writer(plugin.name());
     Ok(match plugin {
         #[cfg(feature = "kafka")]
-        WriterPlugin::Kafka => Box::new(kafka::KafkaWriter::new(settings, give_up.clone()).await?),
+        WriterPlugin::Kafka => {
+            Box::new(kafka::KafkaWriter::new(settings, metrics, give_up.clone()).await?)
+        }
         #[cfg(not(feature = "kafka"))]
         WriterPlugin::Kafka => return Err(crate::NO_KAFKA.into()),
-        WriterPlugin::Stdout => Box::new(stdout::StdoutWriter::new(settings.stdout_pretty)),
-        WriterPlugin::Dummy => Box::new(dummy::DummyWriter::default()),
+        WriterPlugin::Stdout => {
+            own().up.set(true);
+            Box::new(stdout::StdoutWriter::new(settings.stdout_pretty))
+        }
+        WriterPlugin::Dummy => {
+            own().up.set(true);
+            Box::new(dummy::DummyWriter::default())
+        }
         WriterPlugin::Sqlite => {
             let store = crate::store::SqliteStore::open_async(&settings.store)
                 .await
@@ -119,8 +132,10 @@ pub async fn build(
                 .register_configured(settings)
                 .await
                 .map_err(|e| e.to_string())?;
-            Box::new(sqlite::SqliteWriter::new(store))
+            Box::new(sqlite::SqliteWriter::new(store, own()))
         }
-        WriterPlugin::Postgres => Box::new(postgres::build(settings, give_up.clone()).await?),
+        WriterPlugin::Postgres => {
+            Box::new(postgres::build(settings, own(), give_up.clone()).await?)
+        }
     })
 }

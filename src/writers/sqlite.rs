@@ -2,11 +2,10 @@
 //! which `uptimer serve` shows. A batch is acknowledged once its transaction committed; a
 //! locked or full database is retried with backoff before the pipeline is stopped.
 
-use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::event::Event;
-use crate::metrics::METRICS;
+use crate::metrics::WriterMetrics;
 use crate::store::SqliteStore;
 
 use super::{Batching, Durable, WriteError, Writer, durable_now};
@@ -16,11 +15,14 @@ const RETRIES: u32 = 8;
 
 pub struct SqliteWriter {
     store: SqliteStore,
+    metrics: WriterMetrics,
 }
 
 impl SqliteWriter {
-    pub fn new(store: SqliteStore) -> Self {
-        SqliteWriter { store }
+    /// The store is open: the writer is up.
+    pub fn new(store: SqliteStore, metrics: WriterMetrics) -> Self {
+        metrics.up.set(true);
+        SqliteWriter { store, metrics }
     }
 }
 
@@ -37,14 +39,12 @@ impl Writer for SqliteWriter {
         }
     }
 
-    /// Durable once the transaction committed (WAL, synchronous=NORMAL: survives a crash of
-    /// this process; a power loss may take the last commits).
+    /// Durable once the transaction committed (WAL: survives a crash of this process).
     async fn write(&mut self, mut batch: Vec<Event>) -> Result<Durable, WriteError> {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
-            let started = Instant::now();
-            // The last attempt may have them; earlier ones keep a copy for the retry.
+            // The last attempt may have them; earlier ones keep a copy for a retry.
             let events = if attempt < RETRIES {
                 batch.clone()
             } else {
@@ -52,18 +52,20 @@ impl Writer for SqliteWriter {
             };
             match self.store.ingest(events).await {
                 Ok(done) => {
-                    METRICS.record_batch(done.inserted, done.duplicates, started.elapsed());
+                    self.metrics.events.add(done.inserted as u64);
+                    self.metrics.duplicates.add(done.duplicates as u64);
+                    self.metrics.up.set(true);
                     return Ok(durable_now());
                 }
                 Err(e) if e.is_retriable() && attempt < RETRIES => {
                     attempt += 1;
-                    METRICS.write_retries.fetch_add(1, Relaxed);
+                    self.metrics.retries.inc();
+                    self.metrics.failed();
                     tracing::warn!(error = %e, attempt, "writers.sqlite: retrying batch");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
                 Err(e) => {
-                    METRICS.write_errors.fetch_add(1, Relaxed);
                     return Err(WriteError::Fatal {
                         writer: "writers.sqlite",
                         message: format!("{e} ({})", self.store.path().display()),

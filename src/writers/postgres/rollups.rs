@@ -19,7 +19,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::PgError;
+use crate::postgres::PgError;
 use crate::store::hist::Histogram;
 use crate::store::sqlite::write::status_of;
 use crate::store::{

@@ -18,7 +18,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
-use super::PgError;
+use crate::postgres::PgError;
 
 /// `ProbeEvent` → `probe_events`.
 pub fn table_name(schema_title: &str) -> String {

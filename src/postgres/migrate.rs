@@ -13,43 +13,43 @@ use super::PgError;
 pub const FILES: &[(&str, &str)] = &[
     (
         "20210115091009_create_dummy_events.sql",
-        include_str!("../../../db/migrations/20210115091009_create_dummy_events.sql"),
+        include_str!("../../db/migrations/20210115091009_create_dummy_events.sql"),
     ),
     (
         "20210115091415_create_ip_port_domain.sql",
-        include_str!("../../../db/migrations/20210115091415_create_ip_port_domain.sql"),
+        include_str!("../../db/migrations/20210115091415_create_ip_port_domain.sql"),
     ),
     (
         "20210115091725_create_probe_events.sql",
-        include_str!("../../../db/migrations/20210115091725_create_probe_events.sql"),
+        include_str!("../../db/migrations/20210115091725_create_probe_events.sql"),
     ),
     (
         "20210115124230_add_regex_to_probe_events.sql",
-        include_str!("../../../db/migrations/20210115124230_add_regex_to_probe_events.sql"),
+        include_str!("../../db/migrations/20210115124230_add_regex_to_probe_events.sql"),
     ),
     (
         "20261125230000_partition_probe_events.sql",
-        include_str!("../../../db/migrations/20261125230000_partition_probe_events.sql"),
+        include_str!("../../db/migrations/20261125230000_partition_probe_events.sql"),
     ),
     (
         "20261125230100_add_probe_event_fields.sql",
-        include_str!("../../../db/migrations/20261125230100_add_probe_event_fields.sql"),
+        include_str!("../../db/migrations/20261125230100_add_probe_event_fields.sql"),
     ),
     (
         "20261125230200_create_targets.sql",
-        include_str!("../../../db/migrations/20261125230200_create_targets.sql"),
+        include_str!("../../db/migrations/20261125230200_create_targets.sql"),
     ),
     (
         "20261125230300_widen_dummy_events_integer_value.sql",
-        include_str!("../../../db/migrations/20261125230300_widen_dummy_events_integer_value.sql"),
+        include_str!("../../db/migrations/20261125230300_widen_dummy_events_integer_value.sql"),
     ),
     (
         "20261126000000_create_rollups.sql",
-        include_str!("../../../db/migrations/20261126000000_create_rollups.sql"),
+        include_str!("../../db/migrations/20261126000000_create_rollups.sql"),
     ),
     (
         "20261130120000_dashboard_fixes.sql",
-        include_str!("../../../db/migrations/20261130120000_dashboard_fixes.sql"),
+        include_str!("../../db/migrations/20261130120000_dashboard_fixes.sql"),
     ),
 ];
 

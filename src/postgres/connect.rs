@@ -17,8 +17,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::PgError;
-use crate::config::DatabaseUrl;
+use super::conninfo::{ConnInfo, unquote};
+use super::{DatabaseUrl, PgError};
 use crate::tls::AcceptAny;
 
 /// libpq's `sslmode` values (`allow` is taken as `prefer`).
@@ -68,107 +68,39 @@ impl std::fmt::Debug for ConnectOptions {
     }
 }
 
-/// Splits a `key=value ...` connection string into raw tokens (quotes kept).
-fn kv_tokens(s: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return Ok(out);
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c.is_whitespace() {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.next() != Some('=') {
-            return Err(format!(
-                "a libpq URL or key=value pairs (no '=' after {key})"
-            ));
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut raw = String::new();
-        if chars.peek() == Some(&'\'') {
-            raw.push(chars.next().unwrap_or('\''));
-            let mut closed = false;
-            while let Some(c) = chars.next() {
-                raw.push(c);
-                if c == '\\' {
-                    if let Some(n) = chars.next() {
-                        raw.push(n);
-                    }
-                } else if c == '\'' {
-                    closed = true;
-                    break;
-                }
-            }
-            if !closed {
-                return Err("a libpq URL or key=value pairs (unterminated quote)".into());
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                raw.push(c);
-                chars.next();
-            }
-        }
-        out.push((key, raw));
-    }
-}
-
-fn unquote(raw: &str) -> String {
-    match raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
-        Some(inner) => inner.replace("\\'", "'").replace("\\\\", "\\"),
-        None => raw.to_owned(),
-    }
-}
-
 impl ConnectOptions {
     /// Parses a libpq URL; `ca_file` (`POSTGRES_SSL_CA_FILE`) wins over `sslrootcert`.
     pub fn parse(url: &DatabaseUrl, ca_file: Option<&Path>) -> Result<ConnectOptions, String> {
         let s = url.expose();
         let mut ssl_mode = None;
         let mut root_cert = None;
-        let rest = if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            let mut u = url::Url::parse(s).map_err(|e| {
-                format!("a libpq URL such as postgres://user:password@host:5432/db ({e})")
-            })?;
-            let mut keep = Vec::new();
-            for (k, v) in u.query_pairs() {
-                match k.as_ref() {
-                    "sslmode" => ssl_mode = Some(v.parse::<SslMode>()?),
-                    "sslrootcert" => root_cert = Some(PathBuf::from(v.as_ref())),
-                    _ => keep.push((k.into_owned(), v.into_owned())),
+        let rest = match ConnInfo::parse(s)? {
+            ConnInfo::Url(mut u) => {
+                let mut keep = Vec::new();
+                for (k, v) in u.query_pairs() {
+                    match k.as_ref() {
+                        "sslmode" => ssl_mode = Some(v.parse::<SslMode>()?),
+                        "sslrootcert" => root_cert = Some(PathBuf::from(v.as_ref())),
+                        _ => keep.push((k.into_owned(), v.into_owned())),
+                    }
                 }
-            }
-            u.set_query(None);
-            if !keep.is_empty() {
-                u.query_pairs_mut().extend_pairs(keep);
-            }
-            u.to_string()
-        } else {
-            let mut keep = Vec::new();
-            for (k, raw) in kv_tokens(s)? {
-                match k.as_str() {
-                    "sslmode" => ssl_mode = Some(unquote(&raw).parse::<SslMode>()?),
-                    "sslrootcert" => root_cert = Some(PathBuf::from(unquote(&raw))),
-                    _ => keep.push(format!("{k}={raw}")),
+                u.set_query(None);
+                if !keep.is_empty() {
+                    u.query_pairs_mut().extend_pairs(keep);
                 }
+                u.to_string()
             }
-            keep.join(" ")
+            ConnInfo::Pairs(pairs) => {
+                let mut keep = Vec::new();
+                for (k, raw) in pairs {
+                    match k.as_str() {
+                        "sslmode" => ssl_mode = Some(unquote(&raw).parse::<SslMode>()?),
+                        "sslrootcert" => root_cert = Some(PathBuf::from(unquote(&raw))),
+                        _ => keep.push(format!("{k}={raw}")),
+                    }
+                }
+                keep.join(" ")
+            }
         };
         let mut pg = tokio_postgres::Config::from_str(&rest).map_err(|e| {
             format!("a libpq URL such as postgres://user:password@host:5432/db ({e})")

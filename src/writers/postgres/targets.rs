@@ -1,0 +1,153 @@
+//! The `targets` table: upserting the targets the events name, and marking the ones no longer
+//! configured removed.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::insert::Core;
+use super::{TARGET_REFRESH, rollups};
+use crate::postgres::{Class, PgError, classify};
+
+impl Core {
+    /// Upserts the targets of `rows` into `targets` (first/last seen, url, name, tags). A target
+    /// upserted less than a minute ago is skipped unless `force`.
+    pub(super) async fn upsert_targets(
+        &self,
+        client: &deadpool_postgres::Client,
+        rows: &[&Value],
+        force: bool,
+    ) -> Result<(), PgError> {
+        struct T<'a> {
+            row: &'a Value,
+            first: time::OffsetDateTime,
+            last: time::OffsetDateTime,
+        }
+        let mut seen: BTreeMap<&str, T> = BTreeMap::new();
+        {
+            let known = self.targets.lock().expect("targets lock");
+            for r in rows {
+                let Some(id) = r.get("target").and_then(Value::as_str) else {
+                    continue;
+                };
+                if !force && known.get(id).is_some_and(|t| t.elapsed() < TARGET_REFRESH) {
+                    continue;
+                }
+                let Some(at) = r.get("event_time").and_then(Value::as_str).and_then(|s| {
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                }) else {
+                    continue;
+                };
+                seen.entry(id)
+                    .and_modify(|t| {
+                        t.first = t.first.min(at);
+                        if at >= t.last {
+                            t.last = at;
+                            t.row = r;
+                        }
+                    })
+                    .or_insert(T {
+                        row: r,
+                        first: at,
+                        last: at,
+                    });
+            }
+        }
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let s = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+        let ids: Vec<String> = seen.keys().map(|k| (*k).to_owned()).collect();
+        let url: Vec<Option<String>> = seen.values().map(|t| s(t.row, "url")).collect();
+        let name: Vec<Option<String>> = seen.values().map(|t| s(t.row, "name")).collect();
+        let protocol: Vec<Option<String>> = seen.values().map(|t| s(t.row, "protocol")).collect();
+        let hostname: Vec<Option<String>> = seen.values().map(|t| s(t.row, "hostname")).collect();
+        let port: Vec<Option<i32>> = seen
+            .values()
+            .map(|t| {
+                t.row
+                    .get("port")
+                    .and_then(Value::as_i64)
+                    .filter(|p| (1..65536).contains(p))
+                    .map(|p| p as i32)
+            })
+            .collect();
+        let path: Vec<Option<String>> = seen.values().map(|t| s(t.row, "path")).collect();
+        let tags: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                serde_json::to_string(self.tags.get(id).map_or(&[][..], Vec::as_slice))
+                    .unwrap_or_else(|_| "[]".into())
+            })
+            .collect();
+        let first: Vec<time::OffsetDateTime> = seen.values().map(|t| t.first).collect();
+        let last: Vec<time::OffsetDateTime> = seen.values().map(|t| t.last).collect();
+        let sql = "INSERT INTO targets AS t (id, url, name, protocol, hostname, port, path, tags, first_seen, last_seen)
+            SELECT u.id, u.url, u.name, u.protocol, u.hostname, u.port, u.path,
+                   ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.first_seen, u.last_seen
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[],
+                        $8::text[], $9::timestamptz[], $10::timestamptz[])
+              AS u(id, url, name, protocol, hostname, port, path, tags, first_seen, last_seen)
+            ON CONFLICT (id) DO UPDATE SET
+              url = coalesce(EXCLUDED.url, t.url),
+              name = coalesce(EXCLUDED.name, t.name),
+              protocol = coalesce(EXCLUDED.protocol, t.protocol),
+              hostname = coalesce(EXCLUDED.hostname, t.hostname),
+              port = coalesce(EXCLUDED.port, t.port),
+              path = coalesce(EXCLUDED.path, t.path),
+              tags = CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE t.tags END,
+              first_seen = least(t.first_seen, EXCLUDED.first_seen),
+              last_seen = greatest(t.last_seen, EXCLUDED.last_seen),
+              -- checked again after it was removed (another prober has it): it is back
+              removed_at = CASE WHEN EXCLUDED.last_seen > t.removed_at THEN NULL
+                ELSE t.removed_at END";
+        let stmt = client.prepare_cached(sql).await?;
+        match client
+            .execute(
+                &stmt,
+                &[
+                    &ids, &url, &name, &protocol, &hostname, &port, &path, &tags, &first, &last,
+                ],
+            )
+            .await
+        {
+            Ok(_) => {
+                let now = Instant::now();
+                let mut known = self.targets.lock().expect("targets lock");
+                for id in ids {
+                    known.insert(id, now);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let e = PgError::from(e);
+                if classify(&e) == Class::Data {
+                    // Their events will fail the foreign key and be kept as rejects with the reason.
+                    tracing::warn!(error = %e, "targets not upserted");
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Marks the targets no longer configured removed, once (retried by the housekeeping while the
+/// database was unreachable at startup).
+pub(super) async fn remove_unconfigured(
+    core: &Core,
+    client: &mut tokio_postgres::Client,
+) -> Result<(), PgError> {
+    let Some(ids) = core.configured.lock().expect("configured lock").clone() else {
+        return Ok(());
+    };
+    let n = rollups::remove_unconfigured(client, &ids).await?;
+    if n > 0 {
+        tracing::info!(targets = n, "targets no longer configured marked removed");
+    }
+    *core.configured.lock().expect("configured lock") = None;
+    Ok(())
+}
