@@ -28,9 +28,9 @@ use tokio_util::sync::CancellationToken;
 use uptimer::config::{Env, EventFormat, Overrides, Settings};
 use uptimer::event::{Event, Phases, ProbeEvent};
 use uptimer::kafka::{ensure_topics, producer_config};
-use uptimer::writers::kafka::{KafkaWriter, key};
 use uptimer::metrics::Metrics;
 use uptimer::pipeline;
+use uptimer::writers::kafka::{KafkaWriter, key};
 use uptimer::writers::{Durable, WriteError, Writer};
 
 /// CPU seconds (user + system) of every process whose command name starts with `name`

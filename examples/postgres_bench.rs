@@ -130,9 +130,14 @@ async fn round(server: &str, n: usize, page: usize) -> Round {
             tx.send(e).await.unwrap();
         }
     });
-    pipeline::deliver(rx, vec![Box::new(writer)], Default::default(), Default::default())
-        .await
-        .unwrap();
+    pipeline::deliver(
+        rx,
+        vec![Box::new(writer)],
+        Default::default(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     feeder.await.unwrap();
     let writer_secs = start.elapsed().as_secs_f64();
     let writer_cpu_secs = cpu_seconds() - cpu0;

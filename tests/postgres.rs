@@ -1083,8 +1083,8 @@ async fn postgres_shutdown_with_a_hung_server_spools_what_is_in_flight() {
         .await
     );
     cluster.freeze(true);
-    let batch = events(500, 100);
-    w.write_and_wait(&batch).await.unwrap();
+    // In flight (being inserted) when shutdown comes: not durable yet.
+    let durable = w.write(events(500, 100)).await.unwrap();
     let started = std::time::Instant::now();
     w.close().await.unwrap();
     assert!(
@@ -1092,6 +1092,7 @@ async fn postgres_shutdown_with_a_hung_server_spools_what_is_in_flight() {
         "shutdown is bounded: {:?}",
         started.elapsed()
     );
+    durable.await.expect("the hung batch is durable: spooled");
     assert_eq!(
         h.spilled.load(Ordering::Relaxed),
         500,

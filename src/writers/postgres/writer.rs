@@ -143,7 +143,8 @@ impl PostgresWriter {
             backlog,
             in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT as usize)),
             stop,
-            give_up: options.give_up,
+            // Its own, so `close` can end the batches in flight at its deadline too.
+            give_up: options.give_up.child_token(),
             tasks,
         })
     }
@@ -406,6 +407,18 @@ impl Writer for PostgresWriter {
                 _ = drained => {}
                 _ = &mut give_up_or_deadline => {}
             }
+        }
+        // Time is up: a prober's batches still being inserted (a hung server) go to the spool
+        // (a late insert only makes them duplicates); that takes a local fsync.
+        self.give_up.cancel();
+        if tokio::time::timeout(
+            Duration::from_secs(5),
+            self.in_flight.acquire_many(IN_FLIGHT),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("batches in flight did not reach the spool in time");
         }
         self.stop.cancel();
         for mut t in self.tasks.drain(..) {
