@@ -28,8 +28,10 @@ use tokio_util::sync::CancellationToken;
 use uptimer::config::{Env, EventFormat, Overrides, Settings};
 use uptimer::event::{Event, Phases, ProbeEvent};
 use uptimer::kafka::{ensure_topics, producer_config};
+use uptimer::metrics::Metrics;
+use uptimer::pipeline;
 use uptimer::writers::kafka::{KafkaWriter, key};
-use uptimer::writers::{WriteError, Writer};
+use uptimer::writers::{Durable, WriteError, Writer};
 
 /// CPU seconds (user + system) of every process whose command name starts with `name`
 /// (`self` for this process).
@@ -135,22 +137,31 @@ impl Writer for Timed {
     fn batching(&self) -> uptimer::writers::Batching {
         self.inner.batching()
     }
-    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
-        self.inner.write(batch).await?;
-        let now = OffsetDateTime::now_utc();
-        let mut d = self.delays_ms.lock().await;
-        for e in batch {
-            d.push((now - e.envelope().event_time).as_seconds_f64() * 1000.0);
-        }
-        if self
-            .written
-            .fetch_add(batch.len() as u64, Ordering::Relaxed)
-            + batch.len() as u64
-            >= self.target
-        {
-            self.done.cancel();
-        }
-        Ok(())
+    fn in_flight(&self) -> usize {
+        self.inner.in_flight()
+    }
+    async fn write(&mut self, batch: Vec<Event>) -> Result<Durable, WriteError> {
+        let times: Vec<OffsetDateTime> = batch.iter().map(|e| e.envelope().event_time).collect();
+        let durable = self.inner.write(batch).await?;
+        let (delays, written, target, done) = (
+            self.delays_ms.clone(),
+            self.written.clone(),
+            self.target,
+            self.done.clone(),
+        );
+        Ok(Box::pin(async move {
+            durable.await?;
+            let now = OffsetDateTime::now_utc();
+            let mut d = delays.lock().await;
+            for t in &times {
+                d.push((now - *t).as_seconds_f64() * 1000.0);
+            }
+            let n = times.len() as u64;
+            if written.fetch_add(n, Ordering::Relaxed) + n >= target {
+                done.cancel();
+            }
+            Ok(())
+        }))
     }
     async fn close(&mut self) -> Result<(), WriteError> {
         self.inner.close().await
@@ -178,14 +189,17 @@ async fn consume_into_postgres(
         ("POSTGRES_PAGESIZE", "5000"),
         ("POSTGRES_QUEUE_TIMEOUT", "0.2"),
     ]);
+    let done = CancellationToken::new();
+    let give_up = pipeline::give_up_after(&done, Duration::from_secs(30));
+    let metrics: Arc<Metrics> = Arc::default();
     let pg = uptimer::writers::build(
         uptimer::config::WriterPlugin::Postgres,
         &s,
-        &Default::default(),
+        &metrics,
+        &give_up,
     )
     .await
     .expect("postgres writer");
-    let done = CancellationToken::new();
     let written = Arc::new(AtomicU64::new(0));
     let delays = Arc::new(Mutex::new(Vec::new()));
     let timed = Timed {
@@ -195,9 +209,17 @@ async fn consume_into_postgres(
         target,
         done: done.clone(),
     };
-    uptimer::pipeline::consume::run(&s, vec![Box::new(timed)], done, Default::default())
-        .await
-        .expect("consumer");
+    // The whole pipeline, as `uptimer` runs it: the Kafka source, acknowledgements, offsets.
+    pipeline::run(
+        &s,
+        vec![Box::new(timed)],
+        done,
+        give_up,
+        Arc::default(),
+        metrics,
+    )
+    .await
+    .expect("consumer");
     let d = delays.lock().await.clone();
     (written, d)
 }
@@ -263,12 +285,12 @@ async fn main() {
     let bare_rate = m.report("1 bare rdkafka producer", n);
 
     // 2. Our writer, in the pipeline's batches.
-    let mut ours = KafkaWriter::new(&base, &Default::default())
+    let mut ours = KafkaWriter::new(&base, &Default::default(), CancellationToken::new())
         .await
         .expect("writer");
     let m = Meter::start();
     for chunk in events.chunks(ours.batching().max_events) {
-        ours.write(chunk).await.unwrap();
+        ours.write_and_wait(chunk).await.unwrap();
     }
     let our_rate = m.report("2 writers.kafka", n);
     println!(
@@ -318,7 +340,7 @@ async fn main() {
         async move { consume_into_postgres(&broker, &db, &topic, (rate * secs) as u64, &dd).await }
     });
     tokio::time::sleep(Duration::from_secs(3)).await; // let the group settle
-    let mut w = KafkaWriter::new(&live, &Default::default())
+    let mut w = KafkaWriter::new(&live, &Default::default(), CancellationToken::new())
         .await
         .expect("writer");
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -329,7 +351,7 @@ async fn main() {
         let batch: Vec<Event> = (0..rate / 10)
             .map(|i| event(step * 1000 + i, now))
             .collect();
-        w.write(&batch).await.unwrap();
+        w.write_and_wait(&batch).await.unwrap();
     }
     let (written, mut delays) = tokio::time::timeout(Duration::from_secs(120), consumer)
         .await

@@ -122,7 +122,7 @@ async fn round(server: &str, n: usize, page: usize) -> Round {
         .expect("writer");
     let health = writer.health();
 
-    let (tx, rx) = mpsc::channel(pipeline::CHANNEL_CAPACITY);
+    let (tx, rx) = mpsc::channel::<Event>(pipeline::CHANNEL_CAPACITY);
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     let feeder = tokio::spawn(async move {
@@ -130,9 +130,14 @@ async fn round(server: &str, n: usize, page: usize) -> Round {
             tx.send(e).await.unwrap();
         }
     });
-    pipeline::deliver(rx, vec![Box::new(writer)], Default::default())
-        .await
-        .unwrap();
+    pipeline::deliver(
+        rx,
+        vec![Box::new(writer)],
+        Default::default(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     feeder.await.unwrap();
     let writer_secs = start.elapsed().as_secs_f64();
     let writer_cpu_secs = cpu_seconds() - cpu0;

@@ -626,3 +626,224 @@ async fn a_consumer_with_metrics_listen_exports_its_lag_per_partition_and_is_rea
 }
 
 const DUMMY: &str = r#"{"schema_title":"DummyEvent","schema_version":"0.4.0","uuid":"UUID","event_time":"2021-01-15T12:34:56Z","target":"t","reader":"r","integer_value":1,"float_value":2}"#;
+
+/// Stops `p` with SIGTERM; how long it took to exit, and its output.
+fn terminate_timed(p: Running) -> (Duration, std::process::Output) {
+    let started = std::time::Instant::now();
+    let out = p.terminate();
+    (started.elapsed(), out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_kafka_will_never_take_goes_to_the_rejects_file_and_probing_goes_on() {
+    let server = http_server().await;
+    // Its event is larger than the producer's message.max.bytes: librdkafka refuses it for good.
+    let huge = server.url(&format!("/{}", "x".repeat(1500)));
+    let urls = serde_json::to_string(&[server.url("/small"), huge]).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let b = Broker::start();
+        let topic = unique("events");
+        b.create_topic(&topic, 1);
+        let data = tempfile::tempdir().unwrap();
+        let prober = Running::spawn(uptimer(&[
+            ("WRITER_PLUGIN", "writers.kafka".into()),
+            ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+            ("KAFKA_WRITER_TOPIC", topic.clone()),
+            ("KAFKA_PRODUCER_CONFIG", "message.max.bytes=1000".into()),
+            ("PROBE_URLS", urls),
+            ("PROBE_INTERVAL", "0.2".into()),
+            ("DATA_DIR", data.path().display().to_string()),
+        ]));
+        // The small target's events keep arriving after the huge one was refused.
+        let c = raw_consumer(&b, &topic);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let received = rt.block_on(async {
+            let mut n = 0;
+            while n < 10 {
+                let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(30), c.recv()).await
+                else {
+                    break;
+                };
+                let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+                assert_eq!(v["path"], "/small", "only the small target's events fit");
+                n += 1;
+            }
+            n
+        });
+        let rejects = data.path().join(format!("rejects/{topic}.jsonl"));
+        let kept = std::fs::read_to_string(&rejects).unwrap_or_default();
+        let out = prober.terminate();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(received, 10, "probing went on\n{stderr}");
+        let first: serde_json::Value =
+            serde_json::from_str(kept.lines().next().expect("a rejected event")).unwrap();
+        assert!(
+            first["event"]["path"].as_str().unwrap().len() > 1000,
+            "{first}"
+        );
+        assert!(
+            first["reason"].as_str().unwrap().contains("too large"),
+            "{first}"
+        );
+        // Said once, with what to do; not once per event.
+        assert_eq!(
+            stderr.matches("Kafka will not take this message").count(),
+            1,
+            "{stderr}"
+        );
+        assert!(stderr.contains("message.max.bytes"), "{stderr}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_with_the_broker_gone_ends_within_the_shutdown_timeout() {
+    let server = http_server().await;
+    let url = server.url("/ok");
+    tokio::task::spawn_blocking(move || {
+        let b = Broker::start();
+        let topic = unique("events");
+        b.create_topic(&topic, 1);
+        let prober = Running::spawn(uptimer(&[
+            ("WRITER_PLUGIN", "writers.kafka".into()),
+            ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+            ("KAFKA_WRITER_TOPIC", topic.clone()),
+            ("PROBE_URLS", url),
+            ("PROBE_INTERVAL", "0.2".into()),
+            ("SHUTDOWN_TIMEOUT", "2".into()),
+        ]));
+        let c = raw_consumer(&b, &topic);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), c.recv())
+                .await
+                .expect("an event reaches the topic")
+                .unwrap();
+        });
+        drop(c);
+        // The broker goes away; deliveries now wait for it (librdkafka's timeout is 60 s).
+        drop(b);
+        std::thread::sleep(Duration::from_secs(1));
+        let (took, out) = terminate_timed(prober);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // 2 s of SHUTDOWN_TIMEOUT, generous slack for a busy machine; without the timeout the
+        // retry loop never ends.
+        assert!(took < Duration::from_secs(20), "took {took:?}\n{stderr}");
+        assert!(out.status.code().is_some(), "exited by itself\n{stderr}");
+        assert!(stderr.contains("shutdown timeout reached"), "{stderr}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_database_outage_ends_in_time_and_the_next_consumer_stores_every_event() {
+    let cluster = pg::PrivateCluster::start();
+    let db = cluster.url();
+    tokio::task::spawn_blocking(move || {
+        let rt0 = tokio::runtime::Runtime::new().unwrap();
+        rt0.block_on(pg::migrated(&db));
+        let b = Broker::start();
+        let topic = unique("events");
+        let group = unique("group");
+        b.create_topic(&topic, 2);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", b.bootstrap())
+            .create()
+            .unwrap();
+        let mut sent = HashSet::new();
+        let mut produce = |n: usize| {
+            rt.block_on(async {
+                for _ in 0..n {
+                    let uuid = uuid::Uuid::new_v4().to_string();
+                    let payload = DUMMY.replace("UUID", &uuid);
+                    producer
+                        .send(
+                            FutureRecord::<str, str>::to(&topic).payload(&payload),
+                            Duration::from_secs(10),
+                        )
+                        .await
+                        .unwrap();
+                    sent.insert(uuid);
+                }
+            })
+        };
+        let data = tempfile::tempdir().unwrap();
+        let consumer = || {
+            let mut env = postgres_consumer_env(&b, &topic, &group, &db, data.path());
+            env.push(("SHUTDOWN_TIMEOUT", "2".to_owned()));
+            Running::spawn(uptimer(&env))
+        };
+        produce(50);
+        let first = consumer();
+        let client = rt.block_on(pg::connect(&db));
+        let stored = || -> usize {
+            rt.block_on(async {
+                client
+                    .query_one("SELECT count(DISTINCT uuid) FROM dummy_events", &[])
+                    .await
+                    .map_or(0, |r| r.get::<_, i64>(0) as usize)
+            })
+        };
+        wait_for("the first events stored", PATIENCE, || {
+            (stored() == 50).then_some(())
+        });
+        drop(client);
+        // The database goes away; more events come; the consumer holds them (back-pressure).
+        cluster.stop_server();
+        produce(50);
+        std::thread::sleep(Duration::from_secs(2));
+        let (took, out) = terminate_timed(first);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(took < Duration::from_secs(20), "took {took:?}\n{stderr}");
+        assert!(out.status.code().is_some(), "exited by itself\n{stderr}");
+        // Nothing it held was acknowledged: only the first 50 offsets were committed...
+        let group_view: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", b.bootstrap())
+            .set("group.id", &group)
+            .create()
+            .unwrap();
+        let mut partitions = rdkafka::TopicPartitionList::new();
+        partitions.add_partition(&topic, 0);
+        partitions.add_partition(&topic, 1);
+        let committed: i64 = group_view
+            .committed_offsets(partitions, Duration::from_secs(10))
+            .unwrap()
+            .elements()
+            .iter()
+            .filter_map(|e| e.offset().to_raw())
+            .filter(|o| *o > 0)
+            .sum();
+        assert_eq!(committed, 50, "{stderr}");
+        drop(group_view);
+        // ...and the next consumer of the group reads the rest again.
+        cluster.start_server();
+        let next = consumer();
+        let client = rt.block_on(pg::connect(&db));
+        let stored_uuids = || -> HashSet<String> {
+            rt.block_on(async {
+                client
+                    .query("SELECT uuid::text FROM dummy_events", &[])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect()
+            })
+        };
+        poll(PATIENCE, || {
+            (stored_uuids().len() >= sent.len()).then_some(())
+        });
+        let out = next.terminate();
+        assert_eq!(
+            stored_uuids(),
+            sent,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    })
+    .await
+    .unwrap();
+}

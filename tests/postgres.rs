@@ -287,7 +287,7 @@ async fn postgres_database_of_the_original_is_upgraded_in_place_and_matches_a_fr
     // And the upgraded database takes new events.
     let dir = tempfile::tempdir().unwrap();
     let mut w = writer(&old.url, dir.path(), Source::Prober).await;
-    w.write(&events(100, 0)).await.unwrap();
+    w.write_and_wait(&events(100, 0)).await.unwrap();
     w.close().await.unwrap();
     assert_eq!(count(&c, "SELECT count(*) FROM probe_events").await, 3100);
     assert_eq!(count(&c, "SELECT count(*) FROM targets").await, 7);
@@ -307,7 +307,7 @@ async fn postgres_writes_100000_events_and_reads_them_back_field_by_field() {
     assert_eq!(w.batching().max_age, Duration::from_secs(2));
     let all = events(100_000, 0);
     for batch in all.chunks(5000) {
-        w.write(batch).await.unwrap();
+        w.write_and_wait(batch).await.unwrap();
     }
     w.close().await.unwrap();
     let h = w.health();
@@ -407,12 +407,12 @@ async fn postgres_the_same_batch_written_twice_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = writer(&db.url, dir.path(), Source::Prober).await;
     let batch = events(2000, 0);
-    w.write(&batch).await.unwrap();
-    w.write(&batch).await.unwrap();
+    w.write_and_wait(&batch).await.unwrap();
+    w.write_and_wait(&batch).await.unwrap();
     // And duplicates inside one batch.
     let mut doubled = batch[..10].to_vec();
     doubled.extend_from_slice(&batch[..10]);
-    w.write(&doubled).await.unwrap();
+    w.write_and_wait(&doubled).await.unwrap();
     w.close().await.unwrap();
     assert_eq!(count(&c, "SELECT count(*) FROM probe_events").await, 2000);
     let h = w.health();
@@ -443,7 +443,7 @@ async fn postgres_a_batch_with_bad_rows_stores_the_others_and_keeps_the_bad_ones
     let mut job = DummyEvent::new("t", "r", 1, 0.0);
     job.envelope.schema_title = "NoSuchEvent".into();
     batch.push(job.into());
-    w.write(&batch).await.unwrap();
+    w.write_and_wait(&batch).await.unwrap();
     w.close().await.unwrap();
 
     assert_eq!(count(&c, "SELECT count(*) FROM probe_events").await, 998);
@@ -493,7 +493,7 @@ async fn postgres_dummy_events_take_every_number_their_schema_allows() {
         .iter()
         .map(|&v| DummyEvent::new("writers.postgres", "readers.dummy", v, 1e300).into())
         .collect();
-    w.write(&batch).await.unwrap();
+    w.write_and_wait(&batch).await.unwrap();
     w.close().await.unwrap();
     assert_eq!(
         count(&c, "SELECT count(*) FROM dummy_events WHERE integer_value IN (9223372036854775807, -1000000, 70000) AND float_value = 1e300").await,
@@ -522,7 +522,7 @@ async fn postgres_retention_drops_only_expired_partitions() {
         .enumerate()
         .map(|(i, days)| probe(i, now - time::Duration::days(*days)).into())
         .collect();
-    w.write(&batch).await.unwrap();
+    w.write_and_wait(&batch).await.unwrap();
     w.close().await.unwrap();
     assert_eq!(
         count(&c, "SELECT count(*) FROM probe_events_default").await,
@@ -585,7 +585,7 @@ async fn postgres_two_writers_in_parallel_on_the_same_table() {
             let dir = tempfile::tempdir().unwrap();
             let mut w = writer(&url, dir.path(), Source::Replayable).await;
             for batch in part.chunks(1000) {
-                w.write(batch).await.unwrap();
+                w.write_and_wait(batch).await.unwrap();
             }
             w.close().await.unwrap();
             w.health().written.load(Ordering::Relaxed)
@@ -624,7 +624,7 @@ async fn postgres_spooled_events_are_written_after_a_restart() {
         .expect("an unreachable database does not stop a prober");
     let batch = events(3000, 0);
     for b in batch.chunks(1000) {
-        w.write(b).await.unwrap();
+        w.write_and_wait(b).await.unwrap();
     }
     w.close().await.unwrap();
     assert_eq!(w.health().spilled.load(Ordering::Relaxed), 3000);
@@ -666,7 +666,7 @@ async fn run_through(
     let all = events(n, 0);
     let disturbance = tokio::spawn(disturb);
     for b in all.chunks(batch) {
-        w.write(b).await.unwrap();
+        w.write_and_wait(b).await.unwrap();
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
     disturbance.await.unwrap();
@@ -1050,7 +1050,7 @@ async fn postgres_shutdown_with_a_hung_server_spools_what_is_in_flight() {
     let mut w = PostgresWriter::new(&s, dir.path(), Options::default())
         .await
         .unwrap();
-    w.write(&events(100, 0)).await.unwrap();
+    w.write_and_wait(&events(100, 0)).await.unwrap();
     // Let that batch land, then hang the server (no connection is closed).
     let h = w.health();
     assert!(
@@ -1061,14 +1061,17 @@ async fn postgres_shutdown_with_a_hung_server_spools_what_is_in_flight() {
         .await
     );
     cluster.freeze(true);
-    let batch = events(500, 100);
-    w.write(&batch).await.unwrap();
-    // Shutdown gives up on the hung server after its 1 s timeout: without that, it would wait
-    // for the frozen server for ever.
+    // In flight (being inserted) when shutdown comes: not durable yet. Shutdown gives up on
+    // the hung server after its 1 s timeout: without that, it would wait for ever.
+    let durable = w.write(events(500, 100)).await.unwrap();
     tokio::time::timeout(PATIENCE, w.close())
         .await
         .expect("close ends while the server hangs")
         .unwrap();
+    tokio::time::timeout(PATIENCE, durable)
+        .await
+        .expect("the hung batch's durability is decided")
+        .expect("the hung batch is durable: spooled");
     assert_eq!(
         h.spilled.load(Ordering::Relaxed),
         500,

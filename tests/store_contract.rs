@@ -177,7 +177,7 @@ async fn sqlite_filled(batches: &[Vec<Event>]) -> Filled {
     store.sync_targets(infos()).await.unwrap();
     let mut w = SqliteWriter::new(store.clone(), Default::default());
     for batch in batches {
-        w.write(batch).await.unwrap();
+        w.write_and_wait(batch).await.unwrap();
     }
     Filled {
         store: Arc::new(store.clone()),
@@ -194,7 +194,7 @@ async fn postgres_filled(batches: &[Vec<Event>]) -> Filled {
     let all = TARGETS.iter().map(|t| t.0.to_owned()).collect();
     let mut w = pg_writer(&db.url, dir.path(), Some(all)).await;
     for batch in batches {
-        w.write(batch).await.unwrap();
+        w.write_and_wait(batch).await.unwrap();
     }
     w.close().await.unwrap();
     let store = PostgresStore::open(&db.url, None, 4).await.unwrap();

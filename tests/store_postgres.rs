@@ -210,7 +210,7 @@ async fn postgres_store_rollups_are_exact_when_batches_are_replayed() {
     let events = history(4, 180);
     let mut w = writer(&db.url, dir.path()).await;
     for batch in events.chunks(100) {
-        w.write(batch).await.unwrap();
+        w.write_and_wait(batch).await.unwrap();
     }
     assert_rollups_match(&c, &events).await;
     let (before, live) = (rollups(&c).await, state(&c).await);
@@ -221,17 +221,17 @@ async fn postgres_store_rollups_are_exact_when_batches_are_replayed() {
 
     // The same batches again, by the same writer, a new one, and a mix of old and new events.
     for batch in events.chunks(100) {
-        w.write(batch).await.unwrap();
+        w.write_and_wait(batch).await.unwrap();
     }
     let mut w2 = writer(&db.url, dir.path()).await;
     for batch in events.chunks(37).rev() {
-        w2.write(batch).await.unwrap();
+        w2.write_and_wait(batch).await.unwrap();
     }
     assert_eq!(rollups(&c).await, before);
     assert_eq!(state(&c).await, live);
     let extra = history(1, 2);
     let mixed: Vec<Event> = events[..50].iter().chain(&extra).cloned().collect();
-    w2.write(&mixed).await.unwrap();
+    w2.write_and_wait(&mixed).await.unwrap();
     let all: Vec<Event> = events.iter().chain(&extra).cloned().collect();
     assert_rollups_match(&c, &all).await;
     w.close().await.unwrap();
@@ -251,7 +251,7 @@ async fn postgres_store_rollups_are_exact_with_two_writers_in_parallel() {
     let run = |part: Vec<Event>, url: String, dir: std::path::PathBuf| async move {
         let mut w = writer(&url, &dir).await;
         for batch in part.chunks(150) {
-            w.write(batch).await.unwrap();
+            w.write_and_wait(batch).await.unwrap();
         }
         w.close().await.unwrap();
     };
@@ -295,7 +295,7 @@ async fn postgres_store_answers_as_the_sqlite_store_for_the_same_events() {
     let mut w = writer(&db.url, dir.path()).await;
     for batch in events.chunks(500) {
         sqlite.ingest(batch.to_vec()).await.unwrap();
-        w.write(batch).await.unwrap();
+        w.write_and_wait(batch).await.unwrap();
     }
     w.close().await.unwrap();
     let pg = PostgresStore::open(&db.url, None, 4).await.unwrap();
@@ -469,7 +469,7 @@ async fn postgres_store_uptimer_serve_store_postgres_serves_the_dashboard_read_o
     let events = history(3, 90);
     let mut w = writer(&db.url, dir.path()).await;
     for batch in events.chunks(100) {
-        w.write(batch).await.unwrap();
+        w.write_and_wait(batch).await.unwrap();
     }
     w.close().await.unwrap();
     let before = (rollups(&c).await, state(&c).await);
@@ -556,8 +556,8 @@ async fn postgres_store_rollups_past_their_retention_are_deleted() {
     e.target = Some("old".into());
     e.up = Some(false);
     let recent = history(1, 5);
-    w.write(&[Event::from(e)]).await.unwrap();
-    w.write(&recent).await.unwrap();
+    w.write_and_wait(&[Event::from(e)]).await.unwrap();
+    w.write_and_wait(&recent).await.unwrap();
     w.close().await.unwrap();
     let before = rollups(&c).await.len();
     assert_eq!(
@@ -595,7 +595,7 @@ async fn postgres_store_interval_keeps_fractions_of_a_second() {
             Event::from(e)
         })
         .collect();
-    w.write(&events).await.unwrap();
+    w.write_and_wait(&events).await.unwrap();
     w.close().await.unwrap();
     let pg = PostgresStore::open(&db.url, None, 2).await.unwrap();
     let t = pg.target("fast").await.unwrap().unwrap();

@@ -106,6 +106,7 @@ pub fn describe(s: &Settings) -> Value {
         "store": s.store.describe(),
         "web": s.web.describe(),
         "metrics_listen": s.metrics_listen.map(|a| a.to_string()),
+        "shutdown_timeout": format!("{}s", s.shutdown_timeout.as_secs_f64()),
         "log_level": s.log_level,
     })
 }

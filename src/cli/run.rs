@@ -37,9 +37,11 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
     if let Err(code) = super::metrics_listener(&settings, &metrics, &started).await {
         return code;
     }
+    let stop = pipeline::shutdown_on_signals();
+    let give_up = pipeline::give_up_after(&stop, settings.shutdown_timeout);
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
-        match crate::writers::build(*plugin, &settings, &metrics).await {
+        match crate::writers::build(*plugin, &settings, &metrics, &give_up).await {
             Ok(w) => writers.push(w),
             Err(e) => {
                 eprintln!("uptimer: {}: {e}", plugin.name());
@@ -54,10 +56,9 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
         interval = %settings.defaults.interval,
         "uptimer started"
     );
-    let stop = pipeline::shutdown_on_signals();
     let stats = super::scheduler_stats(&settings, &metrics);
     started.set(true);
-    let result = pipeline::run(&settings, writers, stop, stats.clone(), metrics).await;
+    let result = pipeline::run(&settings, writers, stop, give_up, stats.clone(), metrics).await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),

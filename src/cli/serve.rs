@@ -211,6 +211,7 @@ async fn probe(
         started.set(true);
         return ExitCode::SUCCESS;
     }
+    let give_up = pipeline::give_up_after(&stop, settings.shutdown_timeout);
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
         let w = match plugin {
@@ -218,7 +219,7 @@ async fn probe(
                 store.clone(),
                 metrics.writer(WriterPlugin::Sqlite.name()),
             )) as Box<dyn crate::writers::Writer>),
-            p => crate::writers::build(*p, settings, &metrics).await,
+            p => crate::writers::build(*p, settings, &metrics, &give_up).await,
         };
         match w {
             Ok(w) => writers.push(w),
@@ -244,7 +245,7 @@ async fn probe(
     let stats = super::scheduler_stats(settings, &metrics);
     started.set(true);
     super::exit_status(
-        pipeline::run(settings, writers, stop, stats, metrics).await,
+        pipeline::run(settings, writers, stop, give_up, stats, metrics).await,
         "probing stopped",
     )
 }

@@ -110,6 +110,10 @@ pub struct Settings {
     /// `/metrics`, `/healthz` and `/readyz` on their own listener, in every mode
     /// (`METRICS_LISTEN` or the file's `metrics_listen`; off when unset).
     pub metrics_listen: Option<SocketAddr>,
+    /// `SHUTDOWN_TIMEOUT` (alias `POSTGRES_SHUTDOWN_TIMEOUT`): seconds a shutdown may take to
+    /// make what was read durable; after it, retries stop and what is not durable is not
+    /// acknowledged (a prober's batches in flight are spooled). Default 10.
+    pub shutdown_timeout: Duration,
     /// Things worth a warning at startup (e.g. `QUEUE_PLUGIN` is unused).
     pub warnings: Vec<String>,
 }
@@ -341,7 +345,13 @@ impl Settings {
         };
 
         let kafka = KafkaSettings::from_env(env)?;
-        let postgres = PostgresSettings::from_env(env)?;
+        let mut postgres = PostgresSettings::from_env(env)?;
+        // One timeout bounds the whole shutdown; the PostgreSQL writer's name for it stays.
+        let shutdown_timeout = match from_env(env, "SHUTDOWN_TIMEOUT", parse::seconds)? {
+            Some(t) => t,
+            None => postgres.shutdown_timeout,
+        };
+        postgres.shutdown_timeout = shutdown_timeout;
         if writers.contains(&WriterPlugin::Postgres) {
             postgres.require_url(WriterPlugin::Postgres.name())?;
         }
@@ -380,6 +390,7 @@ impl Settings {
             store,
             web,
             metrics_listen,
+            shutdown_timeout,
             warnings,
         })
     }

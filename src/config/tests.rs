@@ -563,3 +563,25 @@ fn metrics_listen_is_off_by_default_and_read_from_env_or_file() {
     assert_eq!(e.setting, "METRICS_LISTEN");
     assert!(e.to_string().contains("127.0.0.1:8080"), "{e}");
 }
+
+#[test]
+fn shutdown_timeout_defaults_to_ten_seconds_and_the_postgres_name_is_an_alias() {
+    let s = load(&[("PROBE_URLS", "http://x")]).unwrap();
+    assert_eq!(s.shutdown_timeout, Duration::from_secs(10));
+    let s = load(&[
+        ("PROBE_URLS", "http://x"),
+        ("POSTGRES_SHUTDOWN_TIMEOUT", "3"),
+    ])
+    .unwrap();
+    assert_eq!(s.shutdown_timeout, Duration::from_secs(3));
+    let s = load(&[
+        ("PROBE_URLS", "http://x"),
+        ("POSTGRES_SHUTDOWN_TIMEOUT", "3"),
+        ("SHUTDOWN_TIMEOUT", "2.5"),
+    ])
+    .unwrap();
+    assert_eq!(s.shutdown_timeout, Duration::from_millis(2500));
+    assert_eq!(s.postgres.shutdown_timeout, s.shutdown_timeout);
+    let e = load(&[("PROBE_URLS", "http://x"), ("SHUTDOWN_TIMEOUT", "soon")]).unwrap_err();
+    assert!(e.to_string().contains("SHUTDOWN_TIMEOUT"), "{e}");
+}

@@ -1,8 +1,10 @@
 //! The dead-letter producer: a message that can never be written goes to the dead-letter topic
 //! with the reason and where it came from in headers, retried until delivered (its offset must
-//! not be stored before).
+//! not be stored before), or until shutdown's time runs out.
 
 use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -27,6 +29,11 @@ pub struct DeadLetter {
 #[error("cannot create the dead-letter producer: {0}")]
 pub struct ProducerError(#[from] rdkafka::error::KafkaError);
 
+/// Shutdown's time ran out before the letter was delivered (its offset must not be stored).
+#[derive(Debug, thiserror::Error)]
+#[error("shutdown timeout reached before the dead letter was delivered")]
+pub struct GaveUp;
+
 /// A producer to the dead-letter topic of the reader topic.
 pub struct DeadLetters {
     producer: FutureProducer,
@@ -46,8 +53,12 @@ impl DeadLetters {
         })
     }
 
-    /// Produces `letter` to the dead-letter topic, retrying until it is delivered.
-    pub async fn send(&self, letter: &DeadLetter) {
+    /// Produces `letter` to the dead-letter topic, retrying until it is delivered or `give_up`.
+    pub async fn send(
+        &self,
+        letter: &DeadLetter,
+        give_up: &CancellationToken,
+    ) -> Result<(), GaveUp> {
         let DeadLetter {
             payload,
             key,
@@ -83,11 +94,18 @@ impl DeadLetters {
             if let Some(k) = key.as_deref() {
                 record = record.key(k);
             }
-            match self.producer.send(record, Duration::from_secs(30)).await {
-                Ok(_) => return,
+            let sent = tokio::select! {
+                _ = give_up.cancelled() => return Err(GaveUp),
+                r = self.producer.send(record, Duration::from_secs(30)) => r,
+            };
+            match sent {
+                Ok(_) => return Ok(()),
                 Err((e, _)) => {
                     tracing::error!(error = %e, "cannot deliver to the dead-letter topic; retrying");
-                    tokio::time::sleep(backoff).await;
+                    tokio::select! {
+                        _ = give_up.cancelled() => return Err(GaveUp),
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }

@@ -12,5 +12,5 @@ mod settings;
 #[cfg(feature = "kafka")]
 pub use client::{TopicError, ensure_topics, producer_config};
 #[cfg(feature = "kafka")]
-pub use dead_letters::{DeadLetter, DeadLetters, ProducerError};
+pub use dead_letters::{DeadLetter, DeadLetters, GaveUp, ProducerError};
 pub use settings::{KafkaSettings, SettingError};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{WriteError, Writer};
+use super::{Durable, WriteError, Writer, durable_now};
 use crate::event::Event;
 
 #[derive(Default, Clone)]
@@ -18,10 +18,10 @@ impl Writer for DummyWriter {
         "writers.dummy"
     }
 
-    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+    async fn write(&mut self, batch: Vec<Event>) -> Result<Durable, WriteError> {
         self.written
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         tracing::debug!(events = batch.len(), "writers.dummy discarded a batch");
-        Ok(())
+        Ok(durable_now())
     }
 }

@@ -1,6 +1,7 @@
-//! Writers persist or forward batches of events and acknowledge a batch only once it is
-//! durable. Every writer has the same shape: a constructor that validates its settings, the
-//! batching it wants, `write` for one batch, `close` to flush at shutdown, tests at the bottom.
+//! Writers persist or forward batches of events and tell when a batch is durable. Every writer
+//! has the same shape: a constructor that validates its settings, the batching it wants, `write`
+//! for one batch (returning the future of its durability), `close` to flush at shutdown, tests
+//! at the bottom. Batching, fan-out, acknowledgements and shutdown are the pipeline's.
 
 pub mod dummy;
 #[cfg(feature = "kafka")]
@@ -10,7 +11,11 @@ pub mod rejects;
 pub mod sqlite;
 pub mod stdout;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, WriterPlugin};
 use crate::event::Event;
@@ -27,6 +32,19 @@ pub enum WriteError {
         writer: &'static str,
         message: String,
     },
+    /// Shutdown's time ran out (`SHUTDOWN_TIMEOUT`) before the batch was durable: it is not
+    /// acknowledged (a writer that spools has spooled it).
+    #[error("{writer}: shutdown timeout reached before the batch was durable")]
+    ShutDown { writer: &'static str },
+}
+
+/// Resolves once a batch is durable (stored, delivered, or fsynced in a spool), or with the
+/// reason it will not be. It runs on its own once created (it must not need `&mut Writer`).
+pub type Durable = Pin<Box<dyn Future<Output = Result<(), WriteError>> + Send + 'static>>;
+
+/// A batch that was made durable by `write` itself.
+pub fn durable_now() -> Durable {
+    Box::pin(std::future::ready(Ok(())))
 }
 
 /// How a writer wants its events grouped.
@@ -58,10 +76,23 @@ pub trait Writer: Send {
         Batching::default()
     }
 
-    /// Writes one batch; returns once it is durable (or safely spooled).
-    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError>;
+    /// How many batches may be pending (written, not yet durable) at once; their durability is
+    /// reported in order. Default 1.
+    fn in_flight(&self) -> usize {
+        1
+    }
 
-    /// Flushes everything at shutdown.
+    /// Starts writing one batch and returns the future of its durability. Waiting here (not in
+    /// the future) pushes back on the sources; the future is awaited by the pipeline while it
+    /// cuts the next batch.
+    async fn write(&mut self, batch: Vec<Event>) -> Result<Durable, WriteError>;
+
+    /// Writes one batch and waits until it is durable (for tools and tests).
+    async fn write_and_wait(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+        self.write(batch.to_vec()).await?.await
+    }
+
+    /// Flushes everything at shutdown; bounded by the shutdown timeout.
     async fn close(&mut self) -> Result<(), WriteError> {
         Ok(())
     }
@@ -69,15 +100,19 @@ pub trait Writer: Send {
 
 /// The writer a plugin name selects, configured from the settings, recording into its series
 /// of `metrics` (a writer's `up` is its readiness: writers that depend on nothing are up).
+/// `give_up` is cancelled when the shutdown timeout runs out: every retry loop watches it.
 pub async fn build(
     plugin: WriterPlugin,
     settings: &Settings,
     metrics: &Metrics,
+    give_up: &CancellationToken,
 ) -> Result<Box<dyn Writer>, String> {
     let own = || metrics.writer(plugin.name());
     Ok(match plugin {
         #[cfg(feature = "kafka")]
-        WriterPlugin::Kafka => Box::new(kafka::KafkaWriter::new(settings, metrics).await?),
+        WriterPlugin::Kafka => {
+            Box::new(kafka::KafkaWriter::new(settings, metrics, give_up.clone()).await?)
+        }
         #[cfg(not(feature = "kafka"))]
         WriterPlugin::Kafka => return Err(crate::NO_KAFKA.into()),
         WriterPlugin::Stdout => {
@@ -99,6 +134,8 @@ pub async fn build(
                 .map_err(|e| e.to_string())?;
             Box::new(sqlite::SqliteWriter::new(store, own()))
         }
-        WriterPlugin::Postgres => Box::new(postgres::build(settings, own()).await?),
+        WriterPlugin::Postgres => {
+            Box::new(postgres::build(settings, own(), give_up.clone()).await?)
+        }
     })
 }

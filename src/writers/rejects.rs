@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 #[cfg(feature = "kafka")]
 use crate::kafka::{DeadLetter, DeadLetters};
+#[cfg(feature = "kafka")]
+use tokio_util::sync::CancellationToken;
 
 /// One row that could not be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,11 +37,26 @@ impl Rejected {
     }
 }
 
+/// Why rejected rows could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum RejectError {
+    #[error("rejects file in {dir}: {source}")]
+    File {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a rejected row cannot be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// Shutdown's time ran out before the dead-letter topic took them.
+    #[error("shutdown timeout reached before the rejected rows were kept")]
+    ShutDown,
+}
+
 /// Where rejected rows go.
 #[async_trait::async_trait]
 pub trait RejectSink: Send + Sync {
     /// Keeps `rows` durably; an error here is fatal for the writer (a row would be lost).
-    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String>;
+    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), RejectError>;
 }
 
 /// JSON lines under a folder, one file per table, fsynced.
@@ -50,7 +67,7 @@ pub struct RejectFile {
 
 #[async_trait::async_trait]
 impl RejectSink for RejectFile {
-    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String> {
+    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), RejectError> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::create_dir_all(&dir)?;
@@ -80,37 +97,51 @@ impl RejectSink for RejectFile {
             Ok(())
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("rejects file in {}: {e}", self.dir.display()))
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|source| RejectError::File {
+            dir: self.dir.clone(),
+            source,
+        })
     }
 }
 
 /// Rows the database rejects while consuming go to the dead-letter topic too (not a local
 /// file): delivered before the batch's offsets are stored.
 #[cfg(feature = "kafka")]
-pub struct DeadLetterSink(DeadLetters);
+pub struct DeadLetterSink {
+    letters: DeadLetters,
+    give_up: CancellationToken,
+}
 
-/// The sink `writers.postgres` uses for rejected rows when the events come from Kafka.
+/// The sink `writers.postgres` uses for rejected rows when the events come from Kafka; its
+/// retries end when `give_up` is cancelled.
 #[cfg(feature = "kafka")]
-pub fn dead_letter_sink(settings: &Settings) -> Result<Arc<dyn RejectSink>, String> {
+pub fn dead_letter_sink(
+    settings: &Settings,
+    give_up: CancellationToken,
+) -> Result<Arc<dyn RejectSink>, String> {
     let letters =
         DeadLetters::new(&settings.kafka, settings.event_format).map_err(|e| e.to_string())?;
-    Ok(Arc::new(DeadLetterSink(letters)))
+    Ok(Arc::new(DeadLetterSink { letters, give_up }))
 }
 
 #[cfg(feature = "kafka")]
 #[async_trait::async_trait]
 impl RejectSink for DeadLetterSink {
-    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), String> {
+    async fn keep(&self, rows: Vec<Rejected>) -> Result<(), RejectError> {
         for row in rows {
             let letter = DeadLetter {
-                payload: serde_json::to_vec(&row.event).map_err(|e| e.to_string())?,
+                payload: serde_json::to_vec(&row.event)?,
                 key: row.uuid.map(String::into_bytes),
                 reason: format!("rejected by {}: {}", row.table, row.reason),
                 partition: -1,
                 offset: -1,
             };
-            self.0.send(&letter).await;
+            self.letters
+                .send(&letter, &self.give_up)
+                .await
+                .map_err(|_| RejectError::ShutDown)?;
         }
         Ok(())
     }

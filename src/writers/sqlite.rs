@@ -8,7 +8,7 @@ use crate::event::Event;
 use crate::metrics::WriterMetrics;
 use crate::store::SqliteStore;
 
-use super::{Batching, WriteError, Writer};
+use super::{Batching, Durable, WriteError, Writer, durable_now};
 
 /// How many times a transient failure is retried before the batch is given up.
 const RETRIES: u32 = 8;
@@ -39,16 +39,23 @@ impl Writer for SqliteWriter {
         }
     }
 
-    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+    /// Durable once the transaction committed (WAL: survives a crash of this process).
+    async fn write(&mut self, mut batch: Vec<Event>) -> Result<Durable, WriteError> {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
-            match self.store.ingest(batch.to_vec()).await {
+            // The last attempt may have them; earlier ones keep a copy for a retry.
+            let events = if attempt < RETRIES {
+                batch.clone()
+            } else {
+                std::mem::take(&mut batch)
+            };
+            match self.store.ingest(events).await {
                 Ok(done) => {
                     self.metrics.events.add(done.inserted as u64);
                     self.metrics.duplicates.add(done.duplicates as u64);
                     self.metrics.up.set(true);
-                    return Ok(());
+                    return Ok(durable_now());
                 }
                 Err(e) if e.is_retriable() && attempt < RETRIES => {
                     attempt += 1;

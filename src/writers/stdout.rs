@@ -4,7 +4,7 @@
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
-use super::{WriteError, Writer};
+use super::{Durable, WriteError, Writer, durable_now};
 use crate::event::Event;
 
 pub struct StdoutWriter {
@@ -29,13 +29,15 @@ impl Writer for StdoutWriter {
         "writers.stdout"
     }
 
-    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+    /// Standard output is as durable as it gets once flushed.
+    async fn write(&mut self, batch: Vec<Event>) -> Result<Durable, WriteError> {
         self.buf.clear();
-        for event in batch {
+        for event in &batch {
             encode(event, self.pretty, &mut self.buf);
         }
         self.out.write_all(&self.buf).await.map_err(fatal)?;
-        self.out.flush().await.map_err(fatal)
+        self.out.flush().await.map_err(fatal)?;
+        Ok(durable_now())
     }
 
     async fn close(&mut self) -> Result<(), WriteError> {

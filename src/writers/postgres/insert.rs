@@ -94,7 +94,10 @@ impl Core {
             self.health
                 .rejected
                 .fetch_add(rejected.len() as u64, Ordering::Relaxed);
-            self.rejects.keep(rejected).await.map_err(PgError::Setup)?;
+            self.rejects
+                .keep(rejected)
+                .await
+                .map_err(|e| PgError::Setup(e.to_string()))?;
         }
         Ok(())
     }

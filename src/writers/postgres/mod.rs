@@ -1,9 +1,9 @@
 //! `writers.postgres`: batches of events into PostgreSQL tables, one `INSERT ... SELECT FROM
 //! unnest(arrays) ON CONFLICT DO NOTHING` per table per batch, so replays and duplicates are
 //! harmless. A row the database rejects is kept in a rejects sink and the rest of its batch is
-//! still written. When the database is unreachable, events from probers (which nothing can
-//! replay) wait in a bounded memory buffer that spills to a disk spool; events from a replayable
-//! source (Kafka) get back-pressure instead. With the dashboard's tables migrated, a batch of
+//! still written. A batch is durable (acknowledged) once inserted or, when the database is
+//! unreachable and the events come from probers (which nothing can replay), once fsynced in the
+//! disk spool; events from a replayable source (Kafka) get back-pressure instead. With the dashboard's tables migrated, a batch of
 //! probe events also updates the rollups, live state and incidents in the same transaction,
 //! from the rows actually inserted (`rollups`). See docs/postgres.md.
 
@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use super::rejects::RejectSink;
 use crate::config::Settings;
@@ -51,6 +53,9 @@ pub struct Options {
     pub configured: Option<Vec<String>>,
     /// The writer's series in the process's metrics.
     pub metrics: WriterMetrics,
+    /// Cancelled when shutdown's time runs out: retries stop (a prober's batch in flight is
+    /// spooled).
+    pub give_up: CancellationToken,
 }
 
 impl Default for Options {
@@ -61,6 +66,7 @@ impl Default for Options {
             tags: HashMap::new(),
             configured: None,
             metrics: WriterMetrics::default(),
+            give_up: CancellationToken::new(),
         }
     }
 }
@@ -130,11 +136,16 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A write attempt that takes longer than this counts as failed (the rows may have been stored:
 /// writing them again is harmless).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Batches from probers written at once (each on its own connection).
+/// Batches written at once (each on its own connection), so encoding the next batch overlaps
+/// the database inserting this one.
 const IN_FLIGHT: u32 = 2;
 
 /// `writers.postgres` from the settings: a prober source (spool), tags from the targets.
-pub async fn build(settings: &Settings, metrics: WriterMetrics) -> Result<PostgresWriter, String> {
+pub async fn build(
+    settings: &Settings,
+    metrics: WriterMetrics,
+    give_up: CancellationToken,
+) -> Result<PostgresWriter, String> {
     let tags = settings
         .targets
         .iter()
@@ -149,7 +160,7 @@ pub async fn build(settings: &Settings, metrics: WriterMetrics) -> Result<Postgr
     // Consuming from Kafka, rejected rows go to the dead-letter topic, not a local file.
     #[cfg(feature = "kafka")]
     let rejects = match source {
-        Source::Replayable => Some(super::rejects::dead_letter_sink(settings)?),
+        Source::Replayable => Some(super::rejects::dead_letter_sink(settings, give_up.clone())?),
         Source::Prober => None,
     };
     #[cfg(not(feature = "kafka"))]
@@ -163,6 +174,7 @@ pub async fn build(settings: &Settings, metrics: WriterMetrics) -> Result<Postgr
             tags,
             configured,
             metrics,
+            give_up,
         },
     )
     .await

@@ -1,5 +1,6 @@
-//! The writer itself: connecting and checking the schema at startup, writing batches (directly,
-//! through the backlog, or holding them for back-pressure), housekeeping, and shutdown.
+//! The writer itself: connecting and checking the schema at startup, writing batches (inserted,
+//! or spooled, or held for back-pressure) and saying when each is durable, housekeeping, and
+//! shutdown.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,7 +25,7 @@ use crate::postgres::{
     Class, ConnectOptions, PgError, PostgresSettings, classify, migrate, partitions,
 };
 use crate::writers::rejects::RejectFile;
-use crate::writers::{Batching, WriteError, Writer};
+use crate::writers::{Batching, Durable, WriteError, Writer};
 
 /// Errors that mean the settings are wrong, when seen at startup.
 fn fatal_at_startup(e: &PgError) -> bool {
@@ -47,8 +48,10 @@ pub struct PostgresWriter {
     settings: PostgresSettings,
     source: Source,
     backlog: Option<Arc<Backlog>>,
+    /// A permit per batch being written, so `close` can wait for them.
     in_flight: Arc<tokio::sync::Semaphore>,
     stop: CancellationToken,
+    give_up: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -114,7 +117,6 @@ impl PostgresWriter {
                 state: Mutex::new(st),
                 spool,
                 wake: Notify::new(),
-                max_memory: settings.buffer_events.max(settings.page_size),
                 max_spool_bytes: settings.spool_max_bytes,
                 fatal: Mutex::new(None),
             });
@@ -140,6 +142,8 @@ impl PostgresWriter {
             backlog,
             in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT as usize)),
             stop,
+            // Its own, so `close` can end the batches in flight at its deadline too.
+            give_up: options.give_up.child_token(),
             tasks,
         })
     }
@@ -153,29 +157,82 @@ impl PostgresWriter {
     pub fn health(&self) -> Arc<Health> {
         self.core.health.clone()
     }
+}
 
-    async fn write_blocking(&self, rows: &[Value]) -> Result<(), WriteError> {
-        let mut backoff = BACKOFF_MIN;
-        loop {
-            match tokio::time::timeout(WRITE_TIMEOUT, self.core.write_rows(rows)).await {
-                Ok(Ok(())) => {
-                    self.core.health.connected.store(true, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Ok(Err(e)) if classify(&e) == Class::Fatal => return Err(fatal(e)),
-                Ok(Err(e)) => {
-                    self.core.health.connected.store(false, Ordering::Relaxed);
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "database unavailable; holding the batch (back-pressure)");
-                }
-                Err(_) => {
-                    self.core.health.connected.store(false, Ordering::Relaxed);
-                    tracing::warn!("write timed out; retrying the batch");
-                }
+/// A replayable source's batch: inserted, retried with backoff while the database is away (the
+/// source waits: back-pressure), until `give_up`.
+async fn insert_until_stored(
+    core: Arc<Core>,
+    rows: Vec<Value>,
+    give_up: CancellationToken,
+) -> Result<(), WriteError> {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let attempt = tokio::select! {
+            _ = give_up.cancelled() => return Err(WriteError::ShutDown { writer: NAME }),
+            r = tokio::time::timeout(WRITE_TIMEOUT, core.write_rows(&rows)) => r,
+        };
+        match attempt {
+            Ok(Ok(())) => {
+                core.health.connected.store(true, Ordering::Relaxed);
+                return Ok(());
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(BACKOFF_MAX);
+            // A dead letter that could not be delivered before the shutdown timeout.
+            Ok(Err(_)) if give_up.is_cancelled() => {
+                return Err(WriteError::ShutDown { writer: NAME });
+            }
+            Ok(Err(e)) if classify(&e) == Class::Fatal => return Err(fatal(e)),
+            Ok(Err(e)) => {
+                core.health.connected.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "database unavailable; holding the batch (back-pressure)");
+            }
+            Err(_) => {
+                core.health.connected.store(false, Ordering::Relaxed);
+                tracing::warn!("write timed out; retrying the batch");
+            }
         }
+        tokio::select! {
+            _ = give_up.cancelled() => return Err(WriteError::ShutDown { writer: NAME }),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
+}
+
+/// A prober's batch: inserted, or (the database away, or the shutdown timeout reached while
+/// it was being inserted) fsynced in the spool for the drainer. Durable either way.
+async fn insert_or_spool(
+    core: Arc<Core>,
+    backlog: Arc<Backlog>,
+    rows: Vec<Value>,
+    give_up: CancellationToken,
+) -> Result<(), WriteError> {
+    let attempt = tokio::select! {
+        _ = give_up.cancelled() => None,
+        r = tokio::time::timeout(WRITE_TIMEOUT, core.write_rows(&rows)) => Some(r),
+    };
+    match attempt {
+        Some(Ok(Ok(()))) => return Ok(()),
+        Some(Ok(Err(e))) if classify(&e) == Class::Fatal => {
+            tracing::error!(error = %e, "cannot write");
+            *backlog.fatal.lock().expect("fatal lock") = Some(e.to_string());
+            return Err(fatal(e));
+        }
+        Some(Ok(Err(e))) => {
+            core.health.connected.store(false, Ordering::Relaxed);
+            tracing::warn!(error = %e, "database unavailable; events go to the disk spool");
+        }
+        Some(Err(_)) => {
+            core.health.connected.store(false, Ordering::Relaxed);
+            tracing::warn!("write timed out; the batch goes to the disk spool");
+        }
+        // A late insert only makes the spooled rows duplicates.
+        None => tracing::debug!("shutdown timeout: the batch being inserted goes to the spool"),
+    }
+    backlog.spool(rows, &core.health).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot spool a batch");
+        fatal(e)
+    })
 }
 
 fn fatal(e: impl std::fmt::Display) -> WriteError {
@@ -272,66 +329,38 @@ impl Writer for PostgresWriter {
         }
     }
 
-    async fn write(&mut self, batch: &[Event]) -> Result<(), WriteError> {
+    fn in_flight(&self) -> usize {
+        IN_FLIGHT as usize
+    }
+
+    /// Durable once inserted; for a prober source also once fsynced in the spool (the database
+    /// away). A replayable source's batch is retried until stored (back-pressure).
+    async fn write(&mut self, batch: Vec<Event>) -> Result<Durable, WriteError> {
         let rows: Vec<Value> = batch.iter().map(Event::to_json).collect();
+        drop(batch);
+        let permit = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(fatal)?;
+        let (core, give_up) = (self.core.clone(), self.give_up.clone());
         let Some(backlog) = self.backlog.clone() else {
-            return self.write_blocking(&rows).await;
+            return Ok(spawned(permit, insert_until_stored(core, rows, give_up)));
         };
         if let Some(e) = backlog.fatal.lock().expect("fatal lock").take() {
             return Err(fatal(e));
         }
-        let health = &self.core.health;
-        if backlog.is_empty() && health.connected.load(Ordering::Relaxed) {
-            // Up to IN_FLIGHT batches are written at once, so encoding the next batch overlaps
-            // the database inserting this one. A batch that fails joins the backlog.
-            let permit = self
-                .in_flight
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(fatal)?;
-            let (core, backlog) = (self.core.clone(), backlog.clone());
-            let rows = Arc::new(rows);
-            let id = {
-                let mut st = backlog.state.lock().expect("backlog lock");
-                st.next_writing += 1;
-                let id = st.next_writing;
-                st.writing.insert(id, rows.clone());
-                id
-            };
-            tokio::spawn(async move {
-                let _permit = permit;
-                let result = tokio::time::timeout(WRITE_TIMEOUT, core.write_rows(&rows)).await;
-                // Shutdown may have spooled the batch already, if this took too long.
-                let mine = backlog
-                    .state
-                    .lock()
-                    .expect("backlog lock")
-                    .writing
-                    .remove(&id)
-                    .is_some();
-                match result {
-                    Ok(Ok(())) => return,
-                    _ if !mine => return,
-                    Ok(Err(e)) if classify(&e) == Class::Fatal => {
-                        tracing::error!(error = %e, "cannot write");
-                        *backlog.fatal.lock().expect("fatal lock") = Some(e.to_string());
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "database unavailable; buffering events (they spill to the disk spool)");
-                    }
-                    Err(_) => tracing::warn!("write timed out; buffering the batch"),
-                }
-                core.health.connected.store(false, Ordering::Relaxed);
-                let rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
-                backlog.push(rows, &core.health).await;
-            });
-            return Ok(());
+        if backlog.is_empty() && core.health.connected.load(Ordering::Relaxed) {
+            return Ok(spawned(
+                permit,
+                insert_or_spool(core, backlog, rows, give_up),
+            ));
         }
-        backlog.push(rows, health).await;
-        // A full spool pushes back on the probers rather than fill the disk.
+        // The database is away (or the spool is still draining): to the spool directly; a full
+        // spool pushes back on the probers rather than fill the disk.
         let mut warned = false;
-        while backlog.state.lock().expect("backlog lock").spool_bytes > backlog.max_spool_bytes {
+        while backlog.is_full() {
             if !warned {
                 tracing::warn!(
                     max_bytes = backlog.max_spool_bytes,
@@ -339,53 +368,74 @@ impl Writer for PostgresWriter {
                 );
                 warned = true;
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::select! {
+                _ = give_up.cancelled() => return Err(WriteError::ShutDown { writer: NAME }),
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
         }
-        Ok(())
+        Ok(spawned(permit, async move {
+            backlog.spool(rows, &core.health).await.map_err(fatal)
+        }))
     }
 
     async fn close(&mut self) -> Result<(), WriteError> {
+        // Batches being written end first (inserted or spooled; after the shutdown timeout a
+        // prober's are spooled at once, a replayable source's are left to be read again).
+        let deadline = tokio::time::Instant::now() + self.settings.shutdown_timeout;
+        let give_up = self.give_up.clone();
+        // A fresh future each time: both conditions stay true once reached (a finished future
+        // must not be polled again).
+        let give_up_or_deadline = || {
+            let give_up = give_up.clone();
+            async move {
+                tokio::select! {
+                    _ = give_up.cancelled() => {}
+                    _ = tokio::time::sleep_until(deadline) => {}
+                }
+            }
+        };
+        tokio::select! {
+            _ = self.in_flight.acquire_many(IN_FLIGHT) => {}
+            _ = give_up_or_deadline() => {}
+        }
         if let Some(backlog) = self.backlog.clone() {
-            // Batches being written finish (or join the backlog) first; if the database hangs,
-            // they join the backlog now (a late success only makes them duplicates).
-            let deadline = tokio::time::Instant::now() + self.settings.shutdown_timeout;
-            let all =
-                tokio::time::timeout_at(deadline, self.in_flight.acquire_many(IN_FLIGHT)).await;
-            if all.is_err() {
-                let hung: Vec<Arc<Vec<Value>>> = {
-                    let mut st = backlog.state.lock().expect("backlog lock");
-                    st.writing.drain().map(|(_, r)| r).collect()
-                };
-                for rows in hung {
-                    backlog.push((*rows).clone(), &self.core.health).await;
-                }
-            }
+            // The spool drains until the database took it, or the time is up.
             backlog.wake.notify_one();
-            while !backlog.is_empty() && tokio::time::Instant::now() < deadline {
-                if backlog.fatal.lock().expect("fatal lock").is_some() {
-                    break;
+            let drained = async {
+                while !backlog.is_empty() && backlog.fatal.lock().expect("fatal lock").is_none() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            tokio::select! {
+                _ = drained => {}
+                _ = give_up_or_deadline() => {}
             }
-            self.stop.cancel();
-            for mut t in self.tasks.drain(..) {
-                if tokio::time::timeout(Duration::from_secs(2), &mut t)
-                    .await
-                    .is_err()
-                {
-                    // Stuck on a hung server: stop it, or it would drain the spool behind the
-                    // next run's back. What it held is still in the backlog, spooled below.
-                    t.abort();
-                    tracing::debug!("a writer task did not stop in time");
-                }
+        }
+        // Time is up: a prober's batches still being inserted (a hung server) go to the spool
+        // (a late insert only makes them duplicates); that takes a local fsync.
+        self.give_up.cancel();
+        if tokio::time::timeout(
+            Duration::from_secs(5),
+            self.in_flight.acquire_many(IN_FLIGHT),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("batches in flight did not reach the spool in time");
+        }
+        self.stop.cancel();
+        for mut t in self.tasks.drain(..) {
+            if tokio::time::timeout(Duration::from_secs(2), &mut t)
+                .await
+                .is_err()
+            {
+                // Stuck on a hung server: stop it, or it would drain the spool behind the
+                // next run's back. What it held is still in the spool.
+                t.abort();
+                tracing::debug!("a writer task did not stop in time");
             }
-            if let Err(e) = {
-                backlog.state.lock().expect("backlog lock").in_flight = 0;
-                backlog.spill(&self.core.health).await
-            } {
-                tracing::error!(error = %e, "events could not be spooled at shutdown");
-                return Err(fatal(e));
-            }
+        }
+        if let Some(backlog) = &self.backlog {
             let st = backlog.state.lock().expect("backlog lock");
             if !st.segments.is_empty() {
                 tracing::warn!(
@@ -394,11 +444,6 @@ impl Writer for PostgresWriter {
                     dir = %backlog.spool.dir().display(),
                     "database still unavailable at shutdown: events left in the spool are written at the next start"
                 );
-            }
-        } else {
-            self.stop.cancel();
-            for t in self.tasks.drain(..) {
-                t.abort();
             }
         }
         self.core.health.log("stopped");
@@ -411,6 +456,26 @@ impl Writer for PostgresWriter {
         }
         Ok(())
     }
+}
+
+/// Runs `write` on its own task (it goes on if the pipeline stops waiting: a prober's batch still
+/// reaches the spool), holding `permit` until it ends.
+fn spawned(
+    permit: tokio::sync::OwnedSemaphorePermit,
+    write: impl std::future::Future<Output = Result<(), WriteError>> + Send + 'static,
+) -> Durable {
+    let task = tokio::spawn(async move {
+        let _permit = permit;
+        write.await
+    });
+    Box::pin(async move {
+        task.await.unwrap_or_else(|e| {
+            Err(WriteError::Fatal {
+                writer: NAME,
+                message: format!("write task failed: {e}"),
+            })
+        })
+    })
 }
 
 #[cfg(test)]
