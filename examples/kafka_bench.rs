@@ -226,6 +226,13 @@ async fn consume_into_postgres(
 
 #[tokio::main]
 async fn main() {
+    // BENCH_LOG=info (or any filter) shows what uptimer logs while it runs.
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let args: Vec<String> = std::env::args().collect();
     let broker = args
         .get(1)

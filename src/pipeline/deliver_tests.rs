@@ -86,10 +86,11 @@ impl Writer for Gated {
 async fn an_ack_resolves_only_once_every_writer_made_the_batch_durable() {
     let (tx, rx) = mpsc::channel::<SourceBatch>(16);
     let (slow, mut slow_writes) = gated("slow", 10, 1);
+    let metrics: Arc<Metrics> = Arc::default();
     let task = tokio::spawn(deliver(
         rx,
         vec![Box::new(DummyWriter::default()), Box::new(slow)],
-        Arc::default(),
+        metrics.clone(),
         CancellationToken::new(),
     ));
     let (batch, mut pending) = acked(10);
@@ -98,8 +99,11 @@ async fn an_ack_resolves_only_once_every_writer_made_the_batch_durable() {
     let (n, durable) = slow_writes.recv().await.unwrap();
     assert_eq!(n, 10);
     assert_eq!(status(&mut pending), None, "the slow writer holds it");
+    assert_eq!(metrics.writer("slow").acked.get(), 0);
+    assert_eq!(metrics.writer("writers.dummy").acked.get(), 10);
     durable.send(Ok(())).unwrap();
     assert_eq!(pending.await, AckStatus::Delivered);
+    assert_eq!(metrics.writer("slow").acked.get(), 10);
     drop(tx);
     assert_eq!(task.await.unwrap().unwrap().events, 10);
 }

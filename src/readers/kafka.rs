@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
@@ -61,7 +61,9 @@ impl ConsumerStats {
 /// The reader's label in the reader metrics.
 pub const NAME: &str = "readers.kafka";
 
-/// How often the lag per partition is measured (one watermark request per partition).
+/// How often the lag per partition is reported: librdkafka's statistics, computed from what the
+/// fetches already said (no request of its own: a watermark request per partition costs a
+/// broker such as tansu more than the fetches themselves).
 pub const LAG_EVERY: Duration = Duration::from_secs(5);
 
 /// Logs rebalances (librdkafka commits the stored offsets of revoked partitions itself) and
@@ -69,9 +71,29 @@ pub const LAG_EVERY: Duration = Duration::from_secs(5);
 /// partitions, means it is a member.
 pub struct Context {
     joined: Flag,
+    stats: Arc<ConsumerStats>,
 }
 
-impl ClientContext for Context {}
+impl ClientContext for Context {
+    /// `uptimer_consumer_lag` per assigned partition: the high watermark the last fetch saw
+    /// minus the committed offset, as librdkafka computes it (-1, unknown, is left out).
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut total = 0i64;
+        let mut lags = Vec::new();
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition < 0 || !p.desired || p.consumer_lag < 0 {
+                    continue;
+                }
+                total += p.consumer_lag;
+                lags.push((topic.as_str(), *partition, p.consumer_lag as u64));
+            }
+        }
+        self.stats.partition_lag.report(&lags);
+        self.stats.lag.store(total, Ordering::Relaxed);
+        tracing::debug!(lag = total, "consumer lag");
+    }
+}
 
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, r: &Rebalance<'_>) {
@@ -122,8 +144,12 @@ pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
 }
 
 /// The consumer of `KAFKA_READER_TOPIC` in `KAFKA_GROUP_ID`, storing offsets only when told;
-/// `joined` is set once it is a member of its group.
-pub fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Context>, String> {
+/// `joined` is set once it is a member of its group; its lag goes to `stats`.
+pub fn consumer(
+    settings: &Settings,
+    joined: Flag,
+    stats: Arc<ConsumerStats>,
+) -> Result<StreamConsumer<Context>, String> {
     let k = &settings.kafka;
     let mut c = ClientConfig::new();
     for (key, value) in k.client_properties() {
@@ -138,10 +164,11 @@ pub fn consumer(settings: &Settings, joined: Flag) -> Result<StreamConsumer<Cont
     if let Some(id) = &k.group_instance_id {
         c.set("group.instance.id", id);
     }
+    c.set("statistics.interval.ms", LAG_EVERY.as_millis().to_string());
     for (key, value) in &k.consumer_config {
         c.set(key, value);
     }
-    c.create_with_context(Context { joined })
+    c.create_with_context(Context { joined, stats })
         .map_err(|e| format!("cannot create the Kafka consumer: {e}"))
 }
 
@@ -203,7 +230,9 @@ impl KafkaSource {
         ensure_topics(k, &[&topic, &dlq_topic])
             .await
             .map_err(SourceError::Topics)?;
-        let consumer = consumer(settings, reader.ready.clone()).map_err(SourceError::Consumer)?;
+        let stats = Arc::new(ConsumerStats::new(&reader, &metrics.consumer_lag));
+        let consumer = consumer(settings, reader.ready.clone(), stats.clone())
+            .map_err(SourceError::Consumer)?;
         let dlq = DeadLetters::new(k, settings.event_format)?;
         consumer
             .subscribe(&[&topic])
@@ -216,7 +245,7 @@ impl KafkaSource {
             consumer,
             topic,
             dlq: Arc::new(dlq),
-            stats: Arc::new(ConsumerStats::new(&reader, &metrics.consumer_lag)),
+            stats,
         })
     }
 
@@ -231,9 +260,7 @@ impl KafkaSource {
     ) {
         let mut unacked: VecDeque<Unacked> = VecDeque::with_capacity(MAX_UNACKED);
         let mut broken = false;
-        let mut last_lag_check = Instant::now();
         loop {
-            let lag_due = LAG_EVERY.saturating_sub(last_lag_check.elapsed());
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
@@ -249,11 +276,6 @@ impl KafkaSource {
                         break;
                     };
                     unacked.push_back(batch);
-                }
-                // An idle consumer reports its lag too.
-                _ = tokio::time::sleep(lag_due) => {
-                    last_lag_check = Instant::now();
-                    report_lag(&self.consumer, &self.stats);
                 }
             }
         }
@@ -412,34 +434,6 @@ impl KafkaSource {
             events: n,
         })
     }
-}
-
-/// Reads how far the consumer is behind the high watermarks, per partition and in all.
-pub fn report_lag(consumer: &StreamConsumer<Context>, stats: &ConsumerStats) {
-    let Ok(positions) = consumer.position() else {
-        return;
-    };
-    let mut lag = 0i64;
-    let elements = positions.elements();
-    let mut per_partition = Vec::with_capacity(elements.len());
-    for e in &elements {
-        let Some(pos) = e.offset().to_raw() else {
-            continue;
-        };
-        if pos < 0 {
-            continue;
-        }
-        if let Ok((_, high)) =
-            consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1))
-        {
-            let behind = (high - pos).max(0);
-            lag += behind;
-            per_partition.push((e.topic(), e.partition(), behind as u64));
-        }
-    }
-    stats.partition_lag.report(&per_partition);
-    stats.lag.store(lag, Ordering::Relaxed);
-    tracing::debug!(lag, "consumer lag");
 }
 
 #[cfg(test)]
