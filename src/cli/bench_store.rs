@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 use crate::config::StoreSettings;
-use crate::event::{Event, Phases, ProbeEvent};
-use crate::store::sqlite::generate::{Spec, target_id};
+use crate::event::Event;
+use crate::store::sqlite::generate::{self, Spec};
 use crate::store::{SqliteStore, StoreError};
 
 #[derive(Debug, Args)]
@@ -106,28 +106,12 @@ async fn ingest(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let (mut sent, mut next) = (0u64, 0usize);
     let mut batch_ms: Vec<f64> = Vec::new();
+    let mut rng = generate::Rng(0x2545_f491_4f6c_dd1d);
     while started.elapsed() < Duration::from_secs(seconds) {
         interval.tick().await;
-        let now = time::OffsetDateTime::now_utc();
+        let now = crate::store::now_micros();
         let batch: Vec<Event> = (0..per_tick)
-            .map(|k| {
-                let i = (next + k) % targets;
-                let mut e = ProbeEvent::new(now, "https", &format!("svc{i:05}.example.net"), 443);
-                e.path = "/health".into();
-                e.target = Some(target_id(i));
-                e.url = Some(format!("https://svc{i:05}.example.net/health"));
-                e.up = Some(true);
-                e.status_code = 200;
-                e.response_time_ms = 20 + (i % 180) as u64;
-                e.phases_ms = Some(Phases {
-                    dns: Some(1.0),
-                    connect: Some(3.0),
-                    tls: Some(6.0),
-                    ttfb: Some(15.0),
-                    transfer: Some(1.0),
-                });
-                e.into()
-            })
+            .map(|k| generate::event(&mut rng, (next + k) % targets, now).into())
             .collect();
         next = (next + per_tick) % targets;
         let t = Instant::now();
