@@ -212,7 +212,7 @@ pub fn generate(w: &mut WriteConn, spec: Spec, progress: &dyn Fn(&str)) -> Resul
                         } else {
                             for e in &events {
                                 let t = crate::store::to_micros(e.envelope.event_time);
-                                raw::insert(tx, strings, *key, e, t, now)?;
+                                raw::insert(tx, strings, *key, e, t)?;
                             }
                         }
                         rows += 1;

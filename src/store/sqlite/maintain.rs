@@ -23,6 +23,8 @@ pub struct Cursor(pub i64);
 pub struct Packed {
     pub hours: usize,
     pub events: usize,
+    /// Open rows deleted instead: their hour was past the raw horizon.
+    pub dropped: usize,
     pub rollup_hours: usize,
     /// None: every target was visited (start again from the first next time).
     pub next: Option<Cursor>,
@@ -52,7 +54,7 @@ pub fn pack_slice(
             }
             for hour in raw::open_hours(tx, key, limit)? {
                 if hour + HOUR <= horizon {
-                    raw::drop_hour(tx, key, hour)?;
+                    done.dropped += raw::drop_hour(tx, key, hour)?;
                     continue;
                 }
                 done.events += raw::pack_hour(tx, strings, key, hour)?;
@@ -72,6 +74,7 @@ pub fn pack_all(w: &mut WriteConn, now: Micros, horizon: Micros) -> Result<Packe
         let p = pack_slice(w, at, now, horizon)?;
         total.hours += p.hours;
         total.events += p.events;
+        total.dropped += p.dropped;
         total.rollup_hours += p.rollup_hours;
         match p.next {
             Some(next) => at = next,
@@ -117,8 +120,19 @@ pub fn prune(conn: &mut Connection, s: &StoreSettings, now: Micros) -> Result<us
 /// Pages returned to the file system per call.
 const VACUUM_PAGES: i64 = 2_000;
 
-/// Returns up to [`VACUUM_PAGES`] free pages to the file system; returns the free pages left.
+/// Returns up to [`VACUUM_PAGES`] free pages to the file system; returns how many it returned
+/// (0 when none are free, or the file is not in incremental auto-vacuum mode).
 pub fn vacuum(conn: &Connection) -> Result<i64, StoreError> {
-    conn.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))?;
-    Ok(conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?)
+    let free = || -> Result<i64, rusqlite::Error> {
+        conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))
+    };
+    let before = free()?;
+    if before == 0 {
+        return Ok(0);
+    }
+    let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    drop(rows);
+    Ok((before - free()?).max(0))
 }

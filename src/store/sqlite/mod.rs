@@ -73,6 +73,9 @@ fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    // Takes effect in a new file only (before its first table, and before WAL mode writes its
+    // first page): deleted pages can then be returned to the file system a slice at a time.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(open_error(path, format!("WAL mode refused ({mode})")));
@@ -257,10 +260,10 @@ impl SqliteStore {
             .await
     }
 
-    /// Deletes everything past its retention as of `now`, a chunk at a time; returns the
-    /// rows deleted.
+    /// Packs what is closed and deletes everything past its retention as of `now`, a chunk at a
+    /// time; returns the rows deleted.
     pub async fn prune(&self, now: super::Micros) -> Result<usize, StoreError> {
-        let mut total = 0;
+        let mut total = self.pack(now).await?.dropped;
         loop {
             match self
                 .write(move |w, s| maintain::prune(&mut w.conn, s, now))

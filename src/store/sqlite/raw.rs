@@ -32,26 +32,25 @@ pub enum Stored {
     Duplicate,
 }
 
-/// Stores `e` (time `t`) of target `key`, unless it is stored already.
+/// Stores `e` (time `t`) of target `key`, unless it is stored already. Its hour may have a
+/// block whatever the clock says now (a clock set back, a store packed by another process), so
+/// the block is looked for first: one index lookup that finds nothing for the open hours.
 pub fn insert<S: Intern + Resolve>(
     c: &Connection,
     strings: &mut S,
     key: i64,
     e: &ProbeEvent,
     t: Micros,
-    now: Micros,
 ) -> Result<Stored, StoreError> {
     let hour = hour_of(t);
-    if hour < pack_limit(now) {
-        if let Some((id, data)) = block(c, key, hour)? {
-            let mut events = pack::decode_events(&data, strings)?;
-            if events.iter().any(|x| same(x, e)) {
-                return Ok(Stored::Duplicate);
-            }
-            events.push(e.clone());
-            write_block(c, strings, Some(id), key, hour, &events)?;
-            return Ok(Stored::New);
+    if let Some((id, data)) = block(c, key, hour)? {
+        let mut events = pack::decode_events(&data, strings)?;
+        if events.iter().any(|x| same(x, e)) {
+            return Ok(Stored::Duplicate);
         }
+        events.push(e.clone());
+        write_block(c, strings, Some(id), key, hour, &events)?;
+        return Ok(Stored::New);
     }
     let row = pack::encode_one(e, strings)?;
     let n = c

@@ -54,15 +54,38 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Upgrades the store at `path` (of version 3) to version 4; `progress` hears how it goes.
 pub fn upgrade(path: &Path, progress: &dyn Fn(&str)) -> Result<(), UpgradeError> {
+    locked(path, progress, None)
+}
+
+/// An upgrade that stops after the history of `targets` targets, as one killed then would
+/// (for tests of the resumption).
+#[doc(hidden)]
+pub fn upgrade_partly(
+    path: &Path,
+    targets: usize,
+    progress: &dyn Fn(&str),
+) -> Result<(), UpgradeError> {
+    locked(path, progress, Some(targets))
+}
+
+fn locked(
+    path: &Path,
+    progress: &dyn Fn(&str),
+    stop_after: Option<usize>,
+) -> Result<(), UpgradeError> {
     let lock = std::fs::File::create(with_suffix(path, ".upgrade-lock"))?;
     lock.lock()?;
-    let result = upgrade_locked(path, progress);
+    let result = upgrade_locked(path, progress, stop_after);
     drop(lock);
     let _ = std::fs::remove_file(with_suffix(path, ".upgrade-lock"));
     result
 }
 
-fn upgrade_locked(path: &Path, progress: &dyn Fn(&str)) -> Result<(), UpgradeError> {
+fn upgrade_locked(
+    path: &Path,
+    progress: &dyn Fn(&str),
+    stop_after: Option<usize>,
+) -> Result<(), UpgradeError> {
     let old = Connection::open(path)?;
     old.busy_timeout(Duration::from_secs(10))?;
     if schema::user_version(&old)? != schema::ROW_PER_EVENT {
@@ -116,7 +139,9 @@ fn upgrade_locked(path: &Path, progress: &dyn Fn(&str)) -> Result<(), UpgradeErr
         progress("going on with an upgrade that stopped midway");
     }
     copy_targets(&mut w)?;
-    copy_history(&mut w, progress)?;
+    if !copy_history(&mut w, progress, stop_after)? {
+        return Ok(());
+    }
     w.conn
         .execute_batch("DETACH DATABASE old; DROP TABLE upgrade_progress;")?;
     w.conn
@@ -169,6 +194,14 @@ fn copy_targets(w: &mut WriteConn) -> Result<(), UpgradeError> {
         tx.execute_batch(&format!(
             "INSERT INTO main.targets ({TARGET_COLS}) SELECT {TARGET_COLS} FROM old.targets
                ORDER BY rowid;
+             -- Ids with history but no row (not left by a writer, but cheap to keep).
+             INSERT INTO main.targets (id, first_seen, last_seen)
+             SELECT target_id, min(t), max(t) FROM (
+               SELECT target_id, bucket AS t FROM old.rollup_hour
+               UNION ALL SELECT target_id, bucket FROM old.rollup_day
+               UNION ALL SELECT target_id, event_time FROM old.probe_events
+             ) WHERE target_id IS NOT NULL AND target_id NOT IN (SELECT id FROM main.targets)
+             GROUP BY target_id;
              INSERT INTO main.incidents (id, target_id, started_at, ended_at, error_kind, error,
                failed_checks, end_reason)
              SELECT id, target_id, started_at, ended_at, error_kind, error, failed_checks,
@@ -181,8 +214,13 @@ fn copy_targets(w: &mut WriteConn) -> Result<(), UpgradeError> {
 }
 
 /// Each target's raw events (packed by hour) and rollups (packed by day), a target per
-/// transaction, in key order; the progress is the last key done.
-fn copy_history(w: &mut WriteConn, progress: &dyn Fn(&str)) -> Result<(), UpgradeError> {
+/// transaction, in key order; the progress is the last key done. False when it stopped after
+/// `stop_after` targets.
+fn copy_history(
+    w: &mut WriteConn,
+    progress: &dyn Fn(&str),
+    stop_after: Option<usize>,
+) -> Result<bool, UpgradeError> {
     let done = step_at(&w.conn, "history")?.unwrap_or(0);
     let keys: Vec<(i64, String)> = w
         .conn
@@ -193,6 +231,9 @@ fn copy_history(w: &mut WriteConn, progress: &dyn Fn(&str)) -> Result<(), Upgrad
     let total = keys.len();
     let mut said = Instant::now();
     for (n, (key, id)) in keys.into_iter().enumerate() {
+        if stop_after == Some(n) {
+            return Ok(false);
+        }
         in_tx(w, |tx, strings| {
             let events = old_events(tx, &id)?;
             let mut by_hour: BTreeMap<Micros, Vec<ProbeEvent>> = BTreeMap::new();
@@ -205,7 +246,7 @@ fn copy_history(w: &mut WriteConn, progress: &dyn Fn(&str)) -> Result<(), Upgrad
                 } else {
                     for e in &events {
                         let t = crate::store::to_micros(e.envelope.event_time);
-                        raw::insert(tx, strings, key, e, t, now)?;
+                        raw::insert(tx, strings, key, e, t)?;
                     }
                 }
             }
@@ -218,7 +259,7 @@ fn copy_history(w: &mut WriteConn, progress: &dyn Fn(&str)) -> Result<(), Upgrad
             said = Instant::now();
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Target `id`'s hour rollups, packed by day, with the days' checks and passes; the hours not

@@ -114,7 +114,8 @@ pub fn in_tx<T>(
         strings: cache,
     } = w;
     let done = (|| {
-        let tx = conn.transaction()?;
+        // The write lock first: two writers of one file queue for it instead of failing.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         strings::refresh(&tx, cache)?;
         let out = f(&tx, &mut strings::Tx::new(&tx, cache))?;
         tx.commit()?;
@@ -156,7 +157,7 @@ pub fn ingest(
         let mut inserted = Vec::with_capacity(probes.len());
         for (e, id, t) in probes {
             let key = keys[id.as_str()];
-            match raw::insert(tx, strings, key, e, t, now)? {
+            match raw::insert(tx, strings, key, e, t)? {
                 Stored::New => {
                     done.inserted += 1;
                     inserted.push((e, id, t));
