@@ -34,7 +34,7 @@ pub struct Spec {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -43,7 +43,7 @@ impl Rng {
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -88,14 +88,14 @@ pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
     let host = format!("svc{i:05}.example.net");
     let mut e = ProbeEvent::new(from_micros(t), "https", &host, 443);
     e.envelope.uuid = uuid::Builder::from_random_bytes(
-        (u128::from(rng.next()) << 64 | u128::from(rng.next())).to_le_bytes(),
+        (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())).to_le_bytes(),
     )
     .into_uuid();
     e.path = "/health".into();
     e.target = Some(target_id(i));
     e.name = Some(name(i));
     e.url = Some(format!("https://{host}/health"));
-    e.ip = Some(if i % 4 == 0 {
+    e.ip = Some(if i.is_multiple_of(4) {
         format!("2001:db8::{:x}", i + 1)
     } else {
         format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255)
@@ -118,7 +118,7 @@ pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
             ttfb: Some(ttfb),
             transfer: Some(transfer),
         });
-        e.http_version = Some(if i % 3 == 0 { "HTTP/1.1" } else { "HTTP/2.0" }.into());
+        e.http_version = Some(if i.is_multiple_of(3) { "HTTP/1.1" } else { "HTTP/2.0" }.into());
         e.body_bytes = Some(1200 + (i % 50) as u64);
         e.redirects = Some(0);
         e.tls_cert_not_after =
@@ -138,7 +138,7 @@ pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
 fn name(i: usize) -> String {
     format!(
         "service {i:05} ({})",
-        if i % 3 == 0 { "eu-west" } else { "us-east" }
+        if i.is_multiple_of(3) { "eu-west" } else { "us-east" }
     )
 }
 
@@ -156,7 +156,7 @@ pub fn hour_events(
     let mut out = Vec::with_capacity((HOUR / step) as usize + 1);
     let mut t = hour + offset;
     while t < hour + HOUR && t <= now {
-        let jitter = (rng.next() % 2_000) as i64;
+        let jitter = (rng.next_u64() % 2_000) as i64;
         out.push(event(rng, i, t + jitter));
         t += step;
     }
