@@ -14,7 +14,8 @@ pub struct StoreSettings {
     pub path: PathBuf,
     /// Raw events are kept this long (`SQLITE_RETENTION_EVENTS_DAYS`, default 7).
     pub retention_events: Duration,
-    /// Minute rollups (`SQLITE_RETENTION_MINUTE_DAYS`, default 2).
+    /// `SQLITE_RETENTION_MINUTE_DAYS`, default 2: accepted and unused since the compact store
+    /// (steps under an hour come from raw events).
     pub retention_minute: Duration,
     /// Hour rollups and closed incidents (`SQLITE_RETENTION_HOUR_DAYS`, default 400).
     pub retention_hour: Duration,
