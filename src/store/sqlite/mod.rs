@@ -4,6 +4,7 @@
 //! runtime never waits on disk.
 
 pub mod generate;
+pub mod pack;
 mod read;
 pub mod schema;
 pub mod write;
