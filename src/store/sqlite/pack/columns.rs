@@ -8,7 +8,8 @@
 //!
 //! A column is a header byte (bits 0–4 `k`, bit 5 "thousands", bit 6 "steps", bit 7 "all
 //! residuals zero"), the centre (zigzag varint), for steps the first value, then the codes,
-//! padded to a byte. An empty column takes no bytes.
+//! padded to a byte. An empty column takes no bytes, a column of one value is that value (a
+//! zigzag varint): the open hour's single events stay small.
 
 use super::PackError;
 use super::varint::{self, Reader};
@@ -22,8 +23,10 @@ const ESCAPE: u64 = 24;
 
 /// Appends `values` as a column.
 pub fn put(out: &mut Vec<u8>, values: &[i64]) {
-    if values.is_empty() {
-        return;
+    match values {
+        [] => return,
+        [one] => return varint::put_signed(out, *one),
+        _ => {}
     }
     let thousands = values.iter().all(|v| v % 1000 == 0);
     let scaled: Vec<i64> = if thousands {
@@ -160,8 +163,10 @@ fn best_k(residuals: &[u64]) -> (u32, u64) {
 
 /// Reads a column of `n` values.
 pub fn read(r: &mut Reader, n: usize) -> Result<Vec<i64>, PackError> {
-    if n == 0 {
-        return Ok(Vec::new());
+    match n {
+        0 => return Ok(Vec::new()),
+        1 => return Ok(vec![r.signed()?]),
+        _ => {}
     }
     let header = r.byte()?;
     let k = u32::from(header & 0x1f);

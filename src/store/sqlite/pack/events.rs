@@ -86,16 +86,6 @@ fn phase_list(p: &Phases) -> [Option<f64>; 5] {
     [p.dns, p.connect, p.tls, p.ttfb, p.transfer]
 }
 
-fn phase_mut(p: &mut Phases, i: usize) -> &mut Option<f64> {
-    match i {
-        0 => &mut p.dns,
-        1 => &mut p.connect,
-        2 => &mut p.tls,
-        3 => &mut p.ttfb,
-        _ => &mut p.transfer,
-    }
-}
-
 /// A phase in whole microseconds (what the prober writes: `Phases::rounded`).
 fn phase_micros(ms: f64) -> Result<i64, PackError> {
     let us = (ms * 1000.0).round();
@@ -104,6 +94,26 @@ fn phase_micros(ms: f64) -> Result<i64, PackError> {
     } else {
         Err(PackError::Unrepresentable("phases_ms"))
     }
+}
+
+/// Each phase in whole microseconds.
+fn phase_micros_of(e: &ProbeEvent) -> Result<[Option<i64>; 5], PackError> {
+    let mut out = [None; 5];
+    if let Some(p) = &e.phases_ms {
+        for (o, v) in out.iter_mut().zip(phase_list(p)) {
+            *o = v.map(phase_micros).transpose()?;
+        }
+    }
+    Ok(out)
+}
+
+/// The phases' sum in whole milliseconds: what predicts the response time.
+fn phase_sum_ms(micros: &[Option<i64>; 5]) -> i64 {
+    micros
+        .iter()
+        .flatten()
+        .fold(500i64, |s, v| s.wrapping_add(*v))
+        .wrapping_div(1000)
 }
 
 fn time_micros(t: time::OffsetDateTime, field: &'static str) -> Result<Micros, PackError> {
@@ -165,6 +175,10 @@ fn body<E: AsPacked>(
         refs[3].push(table.opt(e.http_version.as_deref()) as i64);
     }
 
+    let micros = rows
+        .iter()
+        .map(|(_, e)| phase_micros_of(e.event()))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::with_capacity(64 + rows.len() * 32);
     varint::put(&mut out, rows.len() as u64);
     table.write(&mut out, strings)?;
@@ -191,22 +205,18 @@ fn body<E: AsPacked>(
     });
     columns::put(&mut out, &descs);
     column(&mut out, &|e| i64::from(e.status_code));
-    column(&mut out, &|e| e.response_time_ms as i64);
+    // The response time less the phases' sum: what is left is the time between phases.
+    let response: Vec<i64> = rows
+        .iter()
+        .zip(&micros)
+        .map(|((_, e), p)| (e.event().response_time_ms as i64).wrapping_sub(phase_sum_ms(p)))
+        .collect();
+    columns::put(&mut out, &response);
     for r in &refs {
         columns::put(&mut out, r);
     }
     for phase in 0..5 {
-        let mut values = Vec::new();
-        for (_, e) in rows {
-            if let Some(v) = e
-                .event()
-                .phases_ms
-                .as_ref()
-                .and_then(|p| phase_list(p)[phase])
-            {
-                values.push(phase_micros(v)?);
-            }
-        }
+        let values: Vec<i64> = micros.iter().filter_map(|p| p[phase]).collect();
         columns::put(&mut out, &values);
     }
     let present = |f: &dyn Fn(&ProbeEvent) -> Option<i64>| -> Vec<i64> {
@@ -327,24 +337,31 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
         .map(|k| k.map(error_kind).transpose())
         .collect::<Result<Vec<_>, _>>()?;
 
-    let mut phases: Vec<Option<Phases>> = phase_flags
-        .iter()
-        .map(|&p| (p & HAS_PHASES != 0).then(Phases::default))
-        .collect();
+    let mut micros = vec![[None; 5]; n];
     for phase in 0..5 {
         let has = |p: &u8| p & (2 << phase) != 0;
-        let values: Vec<u64> = column_of(
-            &mut r,
-            phase_flags.iter().filter(|p| has(p)).count(),
-            "phase",
-        )?;
-        let mut values = values.into_iter();
-        for (p, bits) in phases.iter_mut().zip(&phase_flags) {
-            if let (true, Some(p)) = (has(bits), p) {
-                *phase_mut(p, phase) = values.next().map(|us| us as f64 / 1000.0);
+        let count = phase_flags.iter().filter(|p| has(p)).count();
+        let mut values = column_of::<u64>(&mut r, count, "phase")?.into_iter();
+        for (m, bits) in micros.iter_mut().zip(&phase_flags) {
+            if has(bits) {
+                m[phase] = values.next().map(|us| us as i64);
             }
         }
     }
+    let phases: Vec<Option<Phases>> = phase_flags
+        .iter()
+        .zip(&micros)
+        .map(|(&p, m)| {
+            let ms = |i: usize| m[i].map(|us: i64| us as f64 / 1000.0);
+            (p & HAS_PHASES != 0).then(|| Phases {
+                dns: ms(0),
+                connect: ms(1),
+                tls: ms(2),
+                ttfb: ms(3),
+                transfer: ms(4),
+            })
+        })
+        .collect();
     let count = |bit: u8| flags.iter().filter(|&&f| f & bit != 0).count();
     let mut body_bytes = columns::read(&mut r, count(HAS_BODY_BYTES))?.into_iter();
     let mut redirects = column_of::<u32>(&mut r, count(HAS_REDIRECTS), "redirects")?.into_iter();
@@ -396,7 +413,7 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
             port,
             path,
             status_code: status[i],
-            response_time_ms: response[i] as u64,
+            response_time_ms: response[i].wrapping_add(phase_sum_ms(&micros[i])) as u64,
             error: refs[0][i].map(str::to_owned),
             regex,
             matches_regex: untri(f >> MATCHES_SHIFT)?,

@@ -6,9 +6,9 @@ use super::PackError;
 use super::columns;
 use super::frame::{self, Compression, Kind};
 use super::varint::{self, Reader};
-use crate::store::Micros;
 use crate::store::hist::{BUCKETS, Histogram};
 use crate::store::rollup::Agg;
+use crate::store::{HOUR, Micros};
 
 /// The most hours one encoding holds (a leap year's): a day has 24, and the limit also bounds
 /// what a forged count can make the reader allocate.
@@ -40,8 +40,24 @@ fn floats(a: &Agg) -> [(f64, &'static str); 8] {
     ]
 }
 
+/// The phase sums' total to the millisecond (µs): what predicts `sum_ms` (µs), itself whole
+/// milliseconds when built from events, so the difference is too.
+fn phase_sum(q: &[i64; 8]) -> i64 {
+    let total = q[3..].iter().fold(500i64, |s, v| s.wrapping_add(*v));
+    total.div_euclid(1000).wrapping_mul(1000)
+}
+
+/// Count columns of the histograms: a bucket's count by its place in its hour (first,
+/// second, third, later), each with its own typical size.
+const PLACES: usize = 4;
+
 /// Encodes hour rollups `(hour start, aggregate)` (any order; a target-day's 24 typically).
 /// Decoding gives them back sorted by hour start, floats rounded to the microsecond.
+///
+/// What one field predicts of another is left out: `up` is written as failures
+/// (`checks - up`), `timed` as `up - timed` (zero for aggregates built with `Agg::add`),
+/// `sum_ms` as its excess over the phase sums (the time between phases), and a histogram's
+/// last count as its difference from `timed` less the other counts.
 pub fn encode_hours(
     hours: &[(Micros, Agg)],
     compression: Compression,
@@ -51,40 +67,70 @@ pub fn encode_hours(
     }
     let mut rows: Vec<&(Micros, Agg)> = hours.iter().collect();
     rows.sort_by_key(|(t, _)| *t);
-    let mut out = Vec::with_capacity(16 + rows.len() * 32);
+    let mut out = Vec::with_capacity(16 + rows.len() * 24);
     varint::put(&mut out, rows.len() as u64);
-    let column = |out: &mut Vec<u8>, f: &dyn Fn(&(Micros, Agg)) -> i64| {
-        columns::put(out, &rows.iter().map(|r| f(r)).collect::<Vec<_>>());
+    let column = |out: &mut Vec<u8>, f: &dyn Fn(&Agg) -> i64| {
+        columns::put(out, &rows.iter().map(|(_, a)| f(a)).collect::<Vec<_>>());
     };
-    column(&mut out, &|(t, _)| *t);
-    column(&mut out, &|(_, a)| a.checks);
-    column(&mut out, &|(_, a)| a.up);
-    column(&mut out, &|(_, a)| a.timed);
-    for c in 0..8 {
-        let values = rows
+    // Hour starts in whole hours when they all are (one flag).
+    let aligned = rows.iter().all(|(t, _)| t % HOUR == 0);
+    let unit = if aligned { HOUR } else { 1 };
+    varint::put(&mut out, u64::from(aligned));
+    columns::put(
+        &mut out,
+        &rows.iter().map(|(t, _)| t / unit).collect::<Vec<_>>(),
+    );
+    column(&mut out, &|a| a.checks);
+    column(&mut out, &|a| a.checks.wrapping_sub(a.up));
+    column(&mut out, &|a| a.up.wrapping_sub(a.timed));
+    let mut floats_us = Vec::with_capacity(rows.len());
+    for (_, a) in &rows {
+        let mut q = [0i64; 8];
+        for (q, (v, field)) in q.iter_mut().zip(floats(a)) {
+            *q = quantize(v, field)?;
+        }
+        floats_us.push(q);
+    }
+    columns::put(
+        &mut out,
+        &floats_us
             .iter()
-            .map(|(_, a)| {
-                let (v, field) = floats(a)[c];
-                quantize(v, field)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        columns::put(&mut out, &values);
+            .map(|q| q[0].wrapping_sub(phase_sum(q)))
+            .collect::<Vec<_>>(),
+    );
+    for c in 1..8 {
+        columns::put(
+            &mut out,
+            &floats_us.iter().map(|q| q[c]).collect::<Vec<_>>(),
+        );
     }
-    // Histograms: per hour its bucket count and first bucket, then every hour's steps between
-    // buckets and counts, each as one column.
-    let sparse: Vec<Vec<(u8, u64)>> = rows
-        .iter()
-        .map(|(_, a)| buckets(&a.hist))
-        .collect::<Result<_, _>>()?;
-    let (mut lens, mut firsts, mut steps, mut counts) = (vec![], vec![], vec![], vec![]);
-    for b in &sparse {
+
+    let mut lens = vec![];
+    let mut firsts = vec![];
+    let mut steps = vec![];
+    let mut places: [Vec<i64>; PLACES] = Default::default();
+    let mut lasts = vec![];
+    for (_, a) in &rows {
+        let b = buckets(&a.hist)?;
         lens.push(b.len() as i64);
-        firsts.extend(b.first().map(|&(i, _)| i64::from(i)));
+        let Some((&(first, _), &(_, last))) = b.first().zip(b.last()) else {
+            continue;
+        };
+        firsts.push(i64::from(first));
         steps.extend(b.windows(2).map(|w| i64::from(w[1].0 - w[0].0)));
-        counts.extend(b.iter().map(|&(_, n)| n as i64));
+        let mut others = 0i64;
+        for (i, &(_, n)) in b[..b.len() - 1].iter().enumerate() {
+            places[i.min(PLACES - 1)].push(n as i64);
+            others = others.wrapping_add(n as i64);
+        }
+        lasts.push((last as i64).wrapping_sub(a.timed.wrapping_sub(others)));
     }
-    for c in [lens, firsts, steps, counts] {
-        columns::put(&mut out, &c);
+    for c in [&lens, &firsts, &steps]
+        .into_iter()
+        .chain(&places)
+        .chain([&lasts])
+    {
+        columns::put(&mut out, c);
     }
     frame::seal(Kind::Hours, out, compression)
 }
@@ -112,24 +158,35 @@ pub fn decode_hours(bytes: &[u8]) -> Result<Vec<(Micros, Agg)>, PackError> {
         });
     }
     let m = m as usize;
-    let starts = columns::read(&mut r, m)?;
+    let unit = match r.varint()? {
+        0 => 1,
+        1 => HOUR,
+        _ => return Err(PackError::Corrupt("hour starts")),
+    };
+    let starts = columns::read(&mut r, m)?
+        .into_iter()
+        .map(|t| t.checked_mul(unit))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(PackError::Corrupt("hour starts"))?;
     if starts.windows(2).any(|w| w[0] > w[1]) {
         return Err(PackError::Corrupt("hours out of order"));
     }
-    let counters = [
-        columns::read(&mut r, m)?,
-        columns::read(&mut r, m)?,
-        columns::read(&mut r, m)?,
-    ];
-    let mut floats: [Vec<f64>; 8] = Default::default();
-    for column in &mut floats {
-        for us in columns::read(&mut r, m)? {
-            if us.unsigned_abs() as f64 > MAX_MICROS {
-                return Err(PackError::Corrupt("float out of range"));
-            }
-            column.push(us as f64 / 1000.0);
+    let checks = columns::read(&mut r, m)?;
+    let failed = columns::read(&mut r, m)?;
+    let untimed = columns::read(&mut r, m)?;
+    let mut floats_us = vec![[0i64; 8]; m];
+    for c in 0..8 {
+        for (q, v) in floats_us.iter_mut().zip(columns::read(&mut r, m)?) {
+            q[c] = v;
         }
     }
+    for q in &mut floats_us {
+        q[0] = q[0].wrapping_add(phase_sum(q));
+        if q.iter().any(|v| v.unsigned_abs() as f64 > MAX_MICROS) {
+            return Err(PackError::Corrupt("float out of range"));
+        }
+    }
+
     let lens = columns::read(&mut r, m)?;
     if lens.iter().any(|&l| !(0..=BUCKETS as i64).contains(&l)) {
         return Err(PackError::Corrupt("histogram buckets"));
@@ -138,35 +195,56 @@ pub fn decode_hours(bytes: &[u8]) -> Result<Vec<(Micros, Agg)>, PackError> {
     let total = lens.iter().sum::<i64>() as usize;
     let mut firsts = columns::read(&mut r, nonempty)?.into_iter();
     let mut steps = columns::read(&mut r, total - nonempty)?.into_iter();
-    let mut counts = columns::read(&mut r, total)?.into_iter();
+    let mut places: [std::vec::IntoIter<i64>; PLACES] = Default::default();
+    for (p, place) in places.iter_mut().enumerate() {
+        let n: i64 = lens
+            .iter()
+            .map(|&l| match p {
+                p if p < PLACES - 1 => i64::from(l - 1 > p as i64),
+                _ => (l - PLACES as i64).max(0),
+            })
+            .sum();
+        *place = columns::read(&mut r, n as usize)?.into_iter();
+    }
+    let mut lasts = columns::read(&mut r, nonempty)?.into_iter();
     r.finish()?;
 
     let mut out = Vec::with_capacity(m);
-    for (i, (start, len)) in starts.into_iter().zip(lens).enumerate() {
+    for (i, start) in starts.into_iter().enumerate() {
+        let len = lens[i];
+        let up = checks[i].wrapping_sub(failed[i]);
+        let timed = up.wrapping_sub(untimed[i]);
         let mut sparse = Vec::with_capacity(len as usize * 4);
-        let mut index = 0i64;
+        let (mut index, mut others) = (0i64, 0i64);
         for b in 0..len {
             let step = if b == 0 { firsts.next() } else { steps.next() };
             index = index.saturating_add(step.unwrap_or(-1));
-            let count = counts.next().and_then(|c| u64::try_from(c).ok());
-            match count {
+            let count = if b + 1 < len {
+                places[(b as usize).min(PLACES - 1)].next()
+            } else {
+                lasts
+                    .next()
+                    .map(|d| d.wrapping_add(timed.wrapping_sub(others)))
+            };
+            match count.and_then(|c| u64::try_from(c).ok()) {
                 Some(c) if (0..BUCKETS as i64).contains(&index) && (b == 0 || step > Some(0)) => {
                     sparse.push(index as u8);
                     varint::put(&mut sparse, c);
+                    others = others.wrapping_add(c as i64);
                 }
                 _ => return Err(PackError::Corrupt("histogram bucket")),
             }
         }
-        let f = |c: usize| floats[c][i];
+        let f = floats_us[i].map(|us| us as f64 / 1000.0);
         // Every field named: a field added to `Agg` does not compile here until it is kept.
         let agg = Agg {
-            checks: counters[0][i],
-            up: counters[1][i],
-            timed: counters[2][i],
-            sum_ms: f(0),
-            min_ms: f(1),
-            max_ms: f(2),
-            sums: [f(3), f(4), f(5), f(6), f(7)],
+            checks: checks[i],
+            up,
+            timed,
+            sum_ms: f[0],
+            min_ms: f[1],
+            max_ms: f[2],
+            sums: [f[3], f[4], f[5], f[6], f[7]],
             hist: if len == 0 {
                 Histogram::default()
             } else {
