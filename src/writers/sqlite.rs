@@ -54,6 +54,8 @@ impl Writer for SqliteWriter {
                 Ok(done) => {
                     self.metrics.events.add(done.inserted as u64);
                     self.metrics.duplicates.add(done.duplicates as u64);
+                    self.metrics.too_old.add(done.too_old as u64);
+                    self.metrics.rejected.add(done.rejected as u64);
                     self.metrics.up.set(true);
                     return Ok(durable_now());
                 }

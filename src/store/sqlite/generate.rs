@@ -118,7 +118,14 @@ pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
             ttfb: Some(ttfb),
             transfer: Some(transfer),
         });
-        e.http_version = Some(if i.is_multiple_of(3) { "HTTP/1.1" } else { "HTTP/2.0" }.into());
+        e.http_version = Some(
+            if i.is_multiple_of(3) {
+                "HTTP/1.1"
+            } else {
+                "HTTP/2.0"
+            }
+            .into(),
+        );
         e.body_bytes = Some(1200 + (i % 50) as u64);
         e.redirects = Some(0);
         e.tls_cert_not_after =
@@ -138,7 +145,11 @@ pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
 fn name(i: usize) -> String {
     format!(
         "service {i:05} ({})",
-        if i.is_multiple_of(3) { "eu-west" } else { "us-east" }
+        if i.is_multiple_of(3) {
+            "eu-west"
+        } else {
+            "us-east"
+        }
     )
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::pack::{self, Intern, Resolve};
+use super::pack::{self, Compression, Intern, Resolve};
 use crate::event::ProbeEvent;
 use crate::store::{HOUR, MINUTE, Micros, StoreError, to_micros};
 
@@ -52,7 +52,7 @@ pub fn insert<S: Intern + Resolve>(
         write_block(c, strings, Some(id), key, hour, &events)?;
         return Ok(Stored::New);
     }
-    let row = pack::encode_one(e, strings)?;
+    let row = pack::encode_events(std::slice::from_ref(e), strings, Compression::None)?;
     let n = c
         .prepare_cached(
             "INSERT INTO events_open (target, time, uuid, event) VALUES (?1, ?2, ?3, ?4)
@@ -88,7 +88,7 @@ fn write_block<S: Intern>(
     hour: Micros,
     events: &[ProbeEvent],
 ) -> Result<(), StoreError> {
-    let data = pack::encode_events(events, strings)?;
+    let data = pack::encode_events(events, strings, Compression::DEFAULT)?;
     match id {
         Some(id) => c
             .prepare_cached("UPDATE event_blocks SET events = ?2, data = ?3 WHERE id = ?1")?
@@ -153,7 +153,7 @@ pub fn pack_hour<S: Intern + Resolve>(
         .collect();
     let moved = rows.len();
     for row in rows {
-        let e = pack::decode_one(&row, strings)?;
+        let e = decode_one(&row, strings)?;
         if seen.insert((e.envelope.uuid, to_micros(e.envelope.event_time))) {
             events.push(e);
         }
@@ -249,10 +249,19 @@ fn open_rows<S: Resolve>(
     let mut q = stmt.query(params![key, from, to, limit])?;
     let mut out = Vec::new();
     while let Some(r) = q.next()? {
-        out.push(pack::decode_one(
+        out.push(decode_one(
             r.get_ref(0)?.as_blob().unwrap_or_default(),
             strings,
         )?);
     }
     Ok(out)
+}
+
+/// The event of an open row.
+fn decode_one<S: Resolve>(bytes: &[u8], strings: &S) -> Result<ProbeEvent, StoreError> {
+    pack::decode_events(bytes, strings)?
+        .pop()
+        .ok_or(StoreError::Pack(pack::PackError::Corrupt(
+            "an open row without its event",
+        )))
 }

@@ -95,7 +95,13 @@ pub fn put_day(
     c.prepare_cached(
         "INSERT INTO rollup_day (target, day, checks, up, hours) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![key, day, checks, up, pack::encode_hours(hours)?])?;
+    .execute(params![
+        key,
+        day,
+        checks,
+        up,
+        pack::encode_hours(hours, pack::Compression::DEFAULT)?
+    ])?;
     Ok(())
 }
 
@@ -150,7 +156,7 @@ pub fn pack(c: &Connection, key: i64, limit: Micros) -> Result<usize, StoreError
             None => Vec::new(),
         };
         merge_into(&mut hours, adds.iter().cloned());
-        let blob = pack::encode_hours(&hours)?;
+        let blob = pack::encode_hours(&hours, pack::Compression::DEFAULT)?;
         match row {
             Some((id, _)) => c
                 .prepare_cached("UPDATE rollup_day SET hours = ?2 WHERE id = ?1")?

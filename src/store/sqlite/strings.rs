@@ -13,9 +13,14 @@ use super::pack::{Intern, PackError, Resolve, Strings};
 /// Reads into `cache` the strings `conn` sees that it lacks.
 pub fn refresh(conn: &Connection, cache: &mut Strings) -> Result<(), rusqlite::Error> {
     for (id, value) in added_since(conn, cache.max_id())? {
-        cache.insert(id, value);
+        cache.insert(id, &value).map_err(conflict)?;
     }
     Ok(())
+}
+
+/// A row that contradicts the cache: the table was changed under it (a copy swapped in).
+fn conflict(e: super::pack::PackError) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(Box::new(e))
 }
 
 fn added_since(conn: &Connection, known: u64) -> Result<Vec<(u64, String)>, rusqlite::Error> {
@@ -42,7 +47,7 @@ impl Shared {
         if !added.is_empty() {
             let mut all = self.0.write().unwrap_or_else(|p| p.into_inner());
             for (id, value) in added {
-                all.insert(id, value);
+                all.insert(id, &value).map_err(conflict)?;
             }
         }
         Ok(self.read())
@@ -87,17 +92,18 @@ impl<'a> Tx<'a> {
                 self.conn.last_insert_rowid()
             }
         } as u64;
-        self.cache.insert(id, s.to_owned());
+        self.cache.insert(id, s).map_err(conflict)?;
         Ok(id)
     }
 }
 
 impl Intern for Tx<'_> {
     fn intern(&mut self, s: &str) -> Result<u64, PackError> {
-        if let Some(id) = self.cache.id_of(s) {
+        if let Some(id) = self.cache.get(s) {
             return Ok(id);
         }
-        self.insert(s).map_err(|e| PackError::Intern(e.to_string()))
+        self.insert(s)
+            .map_err(|e| PackError::Strings(e.to_string()))
     }
 }
 

@@ -12,6 +12,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::pack::PackError;
 use super::raw::{self, Stored};
 use super::{WriteConn, rollups, strings};
 use crate::event::{Event, ProbeEvent};
@@ -30,6 +31,9 @@ pub struct Ingested {
     pub ignored: usize,
     /// Probe events older than the raw horizon: dropped (see the module doc).
     pub too_old: usize,
+    /// Probe events the store cannot keep exactly (a NaN or negative phase, a time past year
+    /// 9999): logged and dropped.
+    pub rejected: usize,
 }
 
 /// A configured target, as `uptimer serve` registers it at startup.
@@ -157,12 +161,21 @@ pub fn ingest(
         let mut inserted = Vec::with_capacity(probes.len());
         for (e, id, t) in probes {
             let key = keys[id.as_str()];
-            match raw::insert(tx, strings, key, e, t)? {
-                Stored::New => {
+            match raw::insert(tx, strings, key, e, t) {
+                Ok(Stored::New) => {
                     done.inserted += 1;
                     inserted.push((e, id, t));
                 }
-                Stored::Duplicate => done.duplicates += 1,
+                Ok(Stored::Duplicate) => done.duplicates += 1,
+                Err(StoreError::Pack(PackError::Unrepresentable(what))) => {
+                    tracing::warn!(
+                        uuid = %e.envelope.uuid,
+                        target = id,
+                        "store: an event whose {what} cannot be stored: dropped"
+                    );
+                    done.rejected += 1;
+                }
+                Err(other) => return Err(other),
             }
         }
         if !inserted.is_empty() {
