@@ -77,6 +77,7 @@ async fn run(cmd: BenchStoreCommand) -> Result<(), StoreError> {
                 interval_s: interval,
             };
             let rows = store.generate(spec).await?;
+            store.close().await?;
             println!("generated {rows} rows");
             Ok(())
         }
@@ -87,7 +88,8 @@ async fn run(cmd: BenchStoreCommand) -> Result<(), StoreError> {
             seconds,
         } => {
             let store = SqliteStore::open_async(&StoreSettings::with_path(path)).await?;
-            ingest(&store, targets.max(1), rate, seconds).await
+            ingest(&store, targets.max(1), rate, seconds).await?;
+            store.close().await
         }
     }
 }
@@ -106,8 +108,13 @@ async fn ingest(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let (mut sent, mut next) = (0u64, 0usize);
     let mut batch_ms: Vec<f64> = Vec::new();
+    // SIGTERM or SIGINT ends the run early; the store is closed all the same.
+    let stop = crate::pipeline::shutdown_on_signals();
     while started.elapsed() < Duration::from_secs(seconds) {
-        interval.tick().await;
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.cancelled() => break,
+        }
         let now = time::OffsetDateTime::now_utc();
         let batch: Vec<Event> = (0..per_tick)
             .map(|k| {
@@ -137,7 +144,13 @@ async fn ingest(
     }
     let secs = started.elapsed().as_secs_f64();
     batch_ms.sort_by(f64::total_cmp);
-    let q = |p: f64| batch_ms[((batch_ms.len() as f64 * p) as usize).min(batch_ms.len() - 1)];
+    let q = |p: f64| {
+        let i = (batch_ms.len() as f64 * p) as usize;
+        batch_ms
+            .get(i.min(batch_ms.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "ingested {sent} events in {secs:.1} s = {:.0} events/s; batch of {per_tick}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         sent as f64 / secs,
