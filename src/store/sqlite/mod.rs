@@ -3,9 +3,11 @@
 //! small pool of read-only connections for the web, all used on blocking threads so the async
 //! runtime never waits on disk.
 
+pub mod compact;
 pub mod generate;
 mod read;
 pub mod schema;
+pub mod stats;
 pub mod write;
 
 use std::path::{Path, PathBuf};
