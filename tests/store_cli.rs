@@ -118,6 +118,8 @@ fn the_benchmarks_serve_and_ingester_leave_no_wal_behind_when_stopped_with_sigte
     });
     let out = ingest.terminate();
     assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(printed.contains("µs/event"), "CPU per event: {printed}");
     let out = serve.terminate();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
