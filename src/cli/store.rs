@@ -109,9 +109,12 @@ fn read_stats(path: &Path) -> Result<Stats, stats::OpenError> {
     stats::collect(&conn, path, version).map_err(stats::OpenError::sqlite(path))
 }
 
-/// `123456789 (118 MiB)`.
+/// `123456789 (118 MiB)`, or `0 bytes`.
 fn sized(n: u64) -> String {
-    format!("{n} ({})", human_bytes(n))
+    match human_bytes(n) {
+        h if n < 1024 => h,
+        h => format!("{n} ({h})"),
+    }
 }
 
 /// The table people read.
@@ -139,18 +142,43 @@ fn render(s: &Stats) -> String {
         sized(s.used_bytes)
     );
     let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "{:<34} {:>14} {:>7}",
-        "level / table or index", "bytes", "share"
-    );
+    let names: Vec<Vec<String>> = s
+        .levels
+        .iter()
+        .map(|l| {
+            l.objects
+                .iter()
+                .map(|obj| format!("  {} ({})", obj.name, obj.kind))
+                .collect()
+        })
+        .collect();
+    let header = "level / table or index";
+    let width = names
+        .iter()
+        .flatten()
+        .map(|n| n.chars().count())
+        .chain(s.levels.iter().map(|l| l.label.len()))
+        .chain([header.len()])
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(o, "{header:<width$} {:>14} {:>7}", "bytes", "share");
     let in_use: u64 = s.levels.iter().map(|l| l.bytes).sum::<u64>().max(1);
     let share = |b: u64| format!("{:.1}%", b as f64 * 100.0 / in_use as f64);
-    for l in &s.levels {
-        let _ = writeln!(o, "{:<34} {:>14} {:>7}", l.label, l.bytes, share(l.bytes));
-        for obj in &l.objects {
-            let name = format!("  {} ({})", obj.name, obj.kind);
-            let _ = writeln!(o, "{name:<34} {:>14} {:>7}", obj.bytes, share(obj.bytes));
+    for (l, names) in s.levels.iter().zip(&names) {
+        let _ = writeln!(
+            o,
+            "{:<width$} {:>14} {:>7}",
+            l.label,
+            l.bytes,
+            share(l.bytes)
+        );
+        for (obj, name) in l.objects.iter().zip(names) {
+            let _ = writeln!(
+                o,
+                "{name:<width$} {:>14} {:>7}",
+                obj.bytes,
+                share(obj.bytes)
+            );
         }
     }
     let _ = writeln!(o);
