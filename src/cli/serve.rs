@@ -190,6 +190,10 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
     if let Some(p) = pruner {
         let _ = p.await;
     }
+    // Readers and writer are done: leave no WAL behind (also read-only: the web read it).
+    if let Err(e) = store.close().await {
+        tracing::warn!(error = %e, "store: emptying the WAL at exit failed");
+    }
     code
 }
 

@@ -76,4 +76,13 @@ impl Writer for SqliteWriter {
             }
         }
     }
+
+    /// Empties the store's WAL (see [`SqliteStore::close`]). Every batch is durable already: a
+    /// failure here loses nothing, so it is logged, not raised.
+    async fn close(&mut self) -> Result<(), WriteError> {
+        if let Err(e) = self.store.clone().close().await {
+            tracing::warn!(error = %e, store = %self.store.path().display(), "writers.sqlite: emptying the WAL at close failed");
+        }
+        Ok(())
+    }
 }

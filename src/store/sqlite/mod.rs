@@ -4,6 +4,7 @@
 //! connections for the web, all used on blocking threads so the async runtime never waits on
 //! disk.
 
+pub mod compact;
 pub mod generate;
 pub mod maintain;
 pub mod pack;
@@ -11,6 +12,7 @@ pub mod raw;
 mod read;
 pub mod rollups;
 pub mod schema;
+pub mod stats;
 pub mod strings;
 pub mod upgrade;
 pub mod write;
@@ -31,6 +33,9 @@ pub use write::{Ingested, TargetInfo};
 
 /// Read connections kept open for the web.
 const READERS: usize = 4;
+
+/// The most the WAL file keeps after a checkpoint emptied it, in bytes.
+pub const JOURNAL_SIZE_LIMIT: u64 = 8 << 20;
 
 /// The SQLite store; clones share the same connections.
 #[derive(Clone)]
@@ -83,6 +88,13 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.execute_batch(
         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
          PRAGMA cache_size=-65536;",
+    )?;
+    // The WAL is cut back to this after each checkpoint that empties it (autocheckpoint stays
+    // on, every 1000 pages); `close` empties it. Left alone it keeps its largest size.
+    let _: i64 = conn.query_row(
+        &format!("PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}"),
+        [],
+        |r| r.get(0),
     )?;
     Ok(conn)
 }
@@ -195,6 +207,35 @@ impl SqliteStore {
     /// The strings the read connections share.
     pub(crate) fn strings(&self) -> strings::Shared {
         self.0.strings.clone()
+    }
+
+    /// Empties the WAL into the file and truncates it to 0 bytes (`wal_checkpoint(TRUNCATE)`)
+    /// and closes the read connections: what `serve`, writers.sqlite and `bench-store` do when
+    /// they stop, so that a stopped store leaves no WAL behind. Clones may go on using the
+    /// store (reads open a connection again).
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.0
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let path = self.0.path.clone();
+        let (busy, wal_pages, _) = self
+            .write(|w, _| {
+                Ok(w.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?)
+            })
+            .await?;
+        if busy != 0 {
+            // Another process reads or writes it: its last connection empties the WAL.
+            tracing::info!(store = %path.display(), wal_pages, "store: WAL in use elsewhere, left for its last user to empty");
+        }
+        Ok(())
     }
 
     /// Writes a batch of events (see [`write::ingest`]).
