@@ -166,7 +166,7 @@ fn store_stats_prints_sizes_per_level_and_bytes_per_event_as_text_and_json() {
     let text = stdout(&out);
     for line in [
         "raw events",
-        "  probe_events (table)",
+        "  event_blocks (table)",
         "rollups",
         "  rollup_hour (table)",
         "targets, state, incidents",

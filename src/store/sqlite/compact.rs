@@ -300,11 +300,11 @@ mod tests {
         let path = filled(dir.path());
         let c = Connection::open(&path).unwrap();
         c.execute_batch(
-            "DELETE FROM probe_events WHERE rowid % 4 <> 0; PRAGMA wal_checkpoint(TRUNCATE);",
+            "DELETE FROM event_blocks WHERE id % 4 <> 0; PRAGMA wal_checkpoint(TRUNCATE);",
         )
         .unwrap();
         drop(c);
-        let events = count(&path, "SELECT count(*) FROM probe_events");
+        let events = count(&path, "SELECT count(*) FROM event_blocks");
         let hours = count(&path, "SELECT count(*) FROM rollup_hour");
         let version = count(&path, "PRAGMA user_version");
         let before = total_bytes(&path);
@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(done.after_bytes, file_bytes(&path));
         assert!(!companion(&path, ".compact").exists());
         assert!(!companion(&path, "-wal").exists());
-        assert_eq!(count(&path, "SELECT count(*) FROM probe_events"), events);
+        assert_eq!(count(&path, "SELECT count(*) FROM event_blocks"), events);
         assert_eq!(count(&path, "SELECT count(*) FROM rollup_hour"), hours);
         assert_eq!(count(&path, "PRAGMA user_version"), version);
         assert_eq!(count(&path, "PRAGMA freelist_count"), 0);
@@ -343,7 +343,7 @@ mod tests {
     fn compacting_refuses_a_store_another_connection_has_open_even_when_idle() {
         let dir = tempfile::tempdir().unwrap();
         let path = filled(dir.path());
-        let events = count(&path, "SELECT count(*) FROM probe_events");
+        let events = count(&path, "SELECT count(*) FROM event_blocks");
         let store = SqliteStore::open(&StoreSettings::with_path(path.clone())).unwrap();
         let e = compact(&path, &|_| {}).unwrap_err();
         assert!(matches!(e, CompactError::InUse { .. }), "{e}");
@@ -353,7 +353,7 @@ mod tests {
         );
         assert!(!companion(&path, ".compact").exists());
         drop(store);
-        assert_eq!(count(&path, "SELECT count(*) FROM probe_events"), events);
+        assert_eq!(count(&path, "SELECT count(*) FROM event_blocks"), events);
         compact(&path, &|_| {}).unwrap();
     }
 
@@ -384,7 +384,7 @@ mod tests {
         std::fs::write(companion(&path, ".compact"), "half a copy").unwrap();
         compact(&path, &|_| {}).unwrap();
         assert!(!companion(&path, ".compact").exists());
-        assert!(count(&path, "SELECT count(*) FROM probe_events") > 0);
+        assert!(count(&path, "SELECT count(*) FROM event_blocks") > 0);
     }
 
     #[test]

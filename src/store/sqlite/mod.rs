@@ -222,13 +222,14 @@ impl SqliteStore {
         let path = self.0.path.clone();
         let (busy, wal_pages, _) = self
             .write(|w, _| {
-                Ok(w.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })?)
+                Ok(w.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    })?)
             })
             .await?;
         if busy != 0 {

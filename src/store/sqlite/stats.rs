@@ -461,9 +461,15 @@ mod tests {
             st.rollup_bytes_per_target_day,
             Some(st.level_bytes(Level::Rollups) as f64 / st.target_days as f64)
         );
-        // Every page in use is some object's.
+        // Every page in use is some object's, but for auto-vacuum's pointer maps (one page per
+        // few hundred).
         let in_levels: u64 = st.levels.iter().map(|l| l.bytes).sum();
-        assert_eq!(in_levels, (st.page_count - st.free_pages) * st.page_size);
+        let used = (st.page_count - st.free_pages) * st.page_size;
+        assert!(in_levels <= used, "{in_levels} > {used}");
+        assert!(
+            used - in_levels <= (1 + st.page_count / 200) * st.page_size,
+            "{in_levels} of {used}"
+        );
         assert_eq!(st.total_bytes, st.file_bytes + st.wal_bytes + st.shm_bytes);
     }
 
