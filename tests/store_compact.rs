@@ -346,3 +346,78 @@ async fn an_upgrade_stopped_midway_goes_on_where_it_stopped() {
     drop(open(&path));
     check_upgraded(&path).await;
 }
+
+/// Above its size cap the store deletes the oldest raw hours first, then the oldest rollup
+/// days, down to 90 % of the cap; targets, live state and incidents stay, and the dashboard
+/// answers meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn above_its_size_cap_the_store_deletes_the_oldest_history_first() {
+    use uptimer::store::sqlite::generate::Spec;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let store = open(&path);
+    store
+        .generate(Spec {
+            targets: 20,
+            days: 10,
+            raw_days: 3,
+            interval_s: 60,
+        })
+        .await
+        .unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let used = || {
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        uptimer::store::sqlite::stats::used_bytes(&c).unwrap()
+    };
+    let q = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let before = used();
+    let (oldest, newest) = (
+        q("SELECT min(hour) FROM event_blocks"),
+        q("SELECT max(hour) FROM event_blocks"),
+    );
+    let (targets, incidents) = (
+        q("SELECT count(*) FROM targets"),
+        q("SELECT count(*) FROM incidents WHERE ended_at IS NULL"),
+    );
+    drop(store);
+
+    let mut settings = StoreSettings::with_path(path.clone());
+    settings.max_bytes = Some(before / 2);
+    let capped = SqliteStore::open(&settings).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (done, pages) = tokio::join!(capped.keep_under_cap(&stop), async {
+        let mut answered = 0;
+        for _ in 0..20 {
+            capped
+                .overview(uptimer::store::OverviewQuery {
+                    per_page: 50,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            answered += 1;
+        }
+        answered
+    });
+    let done = done.unwrap();
+    assert_eq!(pages, 20);
+    assert!(done.blocks > 0, "{done:?}");
+    assert_eq!(done.days, 0, "raw hours were enough: {done:?}");
+    assert!(used() <= before / 2, "{} of {}", used(), before / 2);
+    assert!(
+        q("SELECT min(hour) FROM event_blocks") > oldest,
+        "the oldest went first"
+    );
+    assert_eq!(
+        q("SELECT max(hour) FROM event_blocks"),
+        newest,
+        "the newest stayed"
+    );
+    assert_eq!(q("SELECT count(*) FROM targets"), targets);
+    assert_eq!(
+        q("SELECT count(*) FROM incidents WHERE ended_at IS NULL"),
+        incidents
+    );
+}

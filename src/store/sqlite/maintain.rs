@@ -136,3 +136,49 @@ pub fn vacuum(conn: &Connection) -> Result<i64, StoreError> {
     drop(rows);
     Ok((before - free()?).max(0))
 }
+
+/// What one step of keeping the store under its size cap did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capped {
+    /// Packed hours of raw events deleted (oldest first).
+    pub blocks: usize,
+    /// Days of rollups deleted (oldest first), once no raw events were left to delete.
+    pub days: usize,
+    /// Still above the target after this step (call again).
+    pub more: bool,
+}
+
+/// Blocks or days deleted per step, so the writer never waits long.
+const CAP_CHUNK: i64 = 200;
+
+/// When the used size (pages in use and the WAL, never the file size) is above `cap`, deletes
+/// a chunk of the oldest raw hours, or once none are left the oldest rollup days, towards 90 %
+/// of it, whatever the retention says. Targets, their live state and incidents stay.
+pub fn cap_step(conn: &Connection, cap: u64) -> Result<Capped, StoreError> {
+    // The WAL counts, and deleting adds to it: empty it into the file first (as far as readers
+    // let it), so what is measured is what the deletes freed.
+    let used = || -> Result<u64, StoreError> {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(super::stats::used_bytes(conn)?)
+    };
+    let mut done = Capped::default();
+    if used()? <= cap {
+        return Ok(done);
+    }
+    let target = cap / 10 * 9;
+    done.blocks = conn.execute(
+        "DELETE FROM event_blocks WHERE id IN
+           (SELECT id FROM event_blocks ORDER BY hour LIMIT ?1)",
+        [CAP_CHUNK],
+    )?;
+    if done.blocks == 0 {
+        // The open hours' rows are the newest raw events: the rollup days go first.
+        done.days = conn.execute(
+            "DELETE FROM rollup_day WHERE id IN
+               (SELECT id FROM rollup_day ORDER BY day LIMIT ?1)",
+            [CAP_CHUNK],
+        )?;
+    }
+    done.more = (done.blocks + done.days) > 0 && used()? > target;
+    Ok(done)
+}

@@ -377,6 +377,7 @@ impl SqliteStore {
         if total > 0 {
             tracing::info!(rows = total, "store: pruned rows past retention");
         }
+        self.keep_under_cap(stop).await?;
         while self.write(|w, _| maintain::vacuum(&w.conn)).await? > 0 {
             if stop.is_cancelled() {
                 return Ok(());
@@ -384,6 +385,40 @@ impl SqliteStore {
             tokio::time::sleep(maintain::SLICE / 5).await;
         }
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Deletes the oldest raw hours, then rollup days, while the store is above its size cap
+    /// (`SQLITE_MAX_BYTES`), a chunk at a time, down to 90 % of it; logs what it deleted.
+    pub async fn keep_under_cap(
+        &self,
+        stop: &CancellationToken,
+    ) -> Result<maintain::Capped, StoreError> {
+        let Some(cap) = self.0.settings.max_bytes else {
+            return Ok(maintain::Capped::default());
+        };
+        let mut total = maintain::Capped::default();
+        loop {
+            let step = self
+                .write(move |w, _| maintain::cap_step(&w.conn, cap))
+                .await?;
+            total.blocks += step.blocks;
+            total.days += step.days;
+            if !step.more || stop.is_cancelled() {
+                break;
+            }
+            tokio::time::sleep(maintain::SLICE / 5).await;
+        }
+        if total.blocks + total.days > 0 {
+            tracing::warn!(
+                cap,
+                raw_hours = total.blocks,
+                rollup_days = total.days,
+                "store: above SQLITE_MAX_BYTES; deleted the oldest history"
+            );
+        }
+        Ok(total)
     }
 }
 
