@@ -421,3 +421,54 @@ async fn above_its_size_cap_the_store_deletes_the_oldest_history_first() {
         incidents
     );
 }
+
+/// The benchmark's generator writes what real ingest and the pack job would: the same events
+/// ingested into a new store and packed take the same bytes per raw event, within 5 %.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generator_writes_what_ingest_and_packing_write() {
+    use uptimer::store::sqlite::generate::Spec;
+    use uptimer::store::sqlite::stats;
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated.sqlite3");
+    let store = open(&generated);
+    store
+        .generate(Spec {
+            targets: 10,
+            days: 2,
+            raw_days: 2,
+            interval_s: 60,
+        })
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    let mut events = Vec::new();
+    for i in 0..10 {
+        events.extend(stored(&generated, &uptimer::store::sqlite::generate::target_id(i)));
+    }
+    assert!(events.len() > 20_000, "{}", events.len());
+
+    let ingested = dir.path().join("ingested.sqlite3");
+    let store = open(&ingested);
+    for chunk in events.chunks(2000) {
+        let done = store
+            .ingest(chunk.iter().cloned().map(Event::from).collect())
+            .await
+            .unwrap();
+        assert_eq!(done.inserted, chunk.len());
+    }
+    store.pack(now_micros()).await.unwrap();
+    store.close().await.unwrap();
+
+    let per_event = |path: &Path| {
+        let (c, version) = stats::open_read_only(path).unwrap();
+        stats::collect(&c, path, version)
+            .unwrap()
+            .bytes_per_raw_event
+            .unwrap()
+    };
+    let (g, i) = (per_event(&generated), per_event(&ingested));
+    assert!(
+        (g - i).abs() <= 0.05 * i,
+        "generated {g:.1} B/event, ingested and packed {i:.1} B/event"
+    );
+}
