@@ -107,11 +107,16 @@ fn the_benchmarks_serve_and_ingester_leave_no_wal_behind_when_stopped_with_sigte
         "--seconds",
         "120",
     ]);
+    let events = || {
+        get_body(port, "/api/v1/targets/bench-00003/events?limit=1000")
+            .map(|b| b.matches("\"uuid\"").count())
+    };
+    let generated = wait_for("events via the API", PATIENCE, events);
     let ingest = Running::spawn(c);
-    // The dashboard reads while the ingester writes.
-    wait_for("events via the API", PATIENCE, || {
-        get_body(port, "/api/v1/targets/bench-00003/events?limit=1")
-            .filter(|b| b.contains("\"uuid\""))
+    // The dashboard reads while the ingester writes (and the ingester is running, its signal
+    // handler in place, once its events show).
+    wait_for("the ingester's events via the API", PATIENCE, || {
+        events().filter(|n| *n > generated)
     });
     wait_for("a WAL in use", PATIENCE, || {
         (wal_bytes(&store).unwrap_or(0) > 0).then_some(())

@@ -443,7 +443,10 @@ async fn the_generator_writes_what_ingest_and_packing_write() {
     store.close().await.unwrap();
     let mut events = Vec::new();
     for i in 0..10 {
-        events.extend(stored(&generated, &uptimer::store::sqlite::generate::target_id(i)));
+        events.extend(stored(
+            &generated,
+            &uptimer::store::sqlite::generate::target_id(i),
+        ));
     }
     assert!(events.len() > 20_000, "{}", events.len());
 
