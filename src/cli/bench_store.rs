@@ -109,7 +109,7 @@ async fn ingest(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let (mut sent, mut next) = (0u64, 0usize);
     let mut batch_ms: Vec<f64> = Vec::new();
-    let mut rng = generate::Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = crate::store::sqlite::pack::sample::Rng::new(0x2545_f491_4f6c_dd1d);
     // SIGTERM or SIGINT ends the run early; the store is closed all the same.
     let stop = crate::pipeline::shutdown_on_signals();
     while started.elapsed() < Duration::from_secs(seconds) {

@@ -11,6 +11,7 @@ use std::time::Instant;
 use rusqlite::params;
 use time::macros::datetime;
 
+use super::pack::sample::Rng;
 use super::write::{in_tx, is_up, phases};
 use super::{WriteConn, raw, rollups};
 use crate::event::{ErrorKind, Phases, ProbeEvent};
@@ -28,23 +29,6 @@ pub struct Spec {
     pub raw_days: i64,
     /// Seconds between checks of a target.
     pub interval_s: i64,
-}
-
-/// A tiny deterministic PRNG (xorshift64*): the same spec gives the same data.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// The id the generator gives target `i` (also what the ingest load uses).
@@ -87,10 +71,7 @@ fn us(ms: f64) -> f64 {
 pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
     let host = format!("svc{i:05}.example.net");
     let mut e = ProbeEvent::new(from_micros(t), "https", &host, 443);
-    e.envelope.uuid = uuid::Builder::from_random_bytes(
-        (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())).to_le_bytes(),
-    )
-    .into_uuid();
+    e.envelope.uuid = rng.uuid();
     e.path = "/health".into();
     e.target = Some(target_id(i));
     e.name = Some(name(i));
@@ -190,7 +171,7 @@ pub fn generate(w: &mut WriteConn, spec: Spec, progress: &dyn Fn(&str)) -> Resul
     w.conn
         .execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;")?;
     let now = now_micros();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let started = Instant::now();
     let keys = targets(w, &spec, now, &mut rng)?;
     let mut rows = keys.len() as u64;

@@ -15,8 +15,6 @@ use super::pack::Strings;
 use super::write::{in_tx, target_id};
 use super::{WriteConn, raw, rollups, schema};
 use crate::event::{ErrorKind, ProbeEvent};
-use crate::store::hist::Histogram;
-use crate::store::rollup::Agg;
 use crate::store::{Micros, StoreError, from_micros, now_micros};
 
 /// Why a store could not be upgraded.
@@ -270,61 +268,16 @@ fn copy_rollups(tx: &Connection, key: i64, id: &str, now: Micros) -> Result<(), 
          SELECT ?1, bucket, checks, up FROM old.rollup_day WHERE target_id = ?2",
         params![key, id],
     )?;
-    let mut stmt = tx.prepare_cached(
-        "SELECT bucket, checks, up, coalesce(timed, checks), sum_ms, min_ms, max_ms, sum_dns_ms,
-           sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist
-         FROM old.rollup_hour WHERE target_id = ?1 ORDER BY bucket",
-    )?;
-    let hours: Vec<(Micros, Agg)> = stmt
-        .query_map([id], |r| {
-            let mut sums = [0.0; 5];
-            for (i, s) in sums.iter_mut().enumerate() {
-                *s = r.get(7 + i)?;
-            }
-            Ok((
-                r.get(0)?,
-                Agg {
-                    checks: r.get(1)?,
-                    up: r.get(2)?,
-                    timed: r.get(3)?,
-                    sum_ms: r.get(4)?,
-                    min_ms: r.get(5)?,
-                    max_ms: r.get(6)?,
-                    sums,
-                    hist: Histogram::decode(r.get_ref(12)?.as_blob().unwrap_or_default()),
-                },
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut pending = std::collections::HashMap::new();
-    for (bucket, a) in hours {
-        pending.insert((key, bucket), a);
-    }
     // As the writer would have left them: unpacked (the day's sums are there already), then
     // packed up to the limit.
-    for ((k, bucket), a) in &pending {
-        tx.prepare_cached(
-            "INSERT INTO rollup_hour (target, bucket, checks, up, timed, sum_ms, min_ms, max_ms,
-               sum_dns_ms, sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?
-        .execute(params![
-            k,
-            bucket,
-            a.checks,
-            a.up,
-            a.timed,
-            a.sum_ms,
-            a.min_ms,
-            a.max_ms,
-            a.sums[0],
-            a.sums[1],
-            a.sums[2],
-            a.sums[3],
-            a.sums[4],
-            a.hist.encode()
-        ])?;
-    }
+    tx.execute(
+        "INSERT INTO main.rollup_hour (target, bucket, checks, up, timed, sum_ms, min_ms, max_ms,
+           sum_dns_ms, sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist)
+         SELECT ?1, bucket, checks, up, coalesce(timed, checks), sum_ms, min_ms, max_ms,
+           sum_dns_ms, sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist
+         FROM old.rollup_hour WHERE target_id = ?2",
+        params![key, id],
+    )?;
     rollups::pack(tx, key, raw::pack_limit(now))?;
     Ok(())
 }
