@@ -92,6 +92,24 @@ async fn http_ok_is_up_with_every_phase_but_dns() {
 }
 
 #[tokio::test]
+async fn times_and_phases_are_whole_microseconds_as_written_and_stored() {
+    // The JSON and both stores keep microseconds; an event that carried more would not be
+    // the event read back.
+    let server = http_server().await;
+    for _ in 0..3 {
+        let e = probe(&target(spec(&server.url("/ok")))).await;
+        assert_eq!(e.envelope.event_time.nanosecond() % 1000, 0, "{e:?}");
+        let p = phases(&e);
+        for ms in [p.dns, p.connect, p.tls, p.ttfb, p.transfer]
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!((ms * 1000.0).round() / 1000.0, ms, "{p:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn regex_is_matched_on_every_body_including_errors() {
     let server = http_server().await;
     let with_regex = |path: &str, re: &str| {

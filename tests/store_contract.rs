@@ -726,4 +726,45 @@ async fn both_stores_keep_one_state_and_the_same_incidents() {
         serde_json::json!([43, 41]),
         "{got:#}"
     );
+
+    // The SQLite store packs its closed hours; the stream delivered again after they were
+    // packed, and again after the raw events were pruned, changes nothing.
+    let file = sqlite.sqlite.as_ref().unwrap();
+    let everything: Vec<Event> = stream.concat();
+    let distinct = everything
+        .iter()
+        .map(|e| match e {
+            Event::Probe(p) => (p.envelope.uuid, p.envelope.event_time),
+            _ => unreachable!(),
+        })
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let packed = file.pack(now + 3 * HOUR).await.unwrap();
+    assert_eq!(packed.events, distinct, "every event packed");
+    let again = file.ingest(everything.clone()).await.unwrap();
+    assert_eq!(
+        (again.inserted, again.duplicates),
+        (0, everything.len()),
+        "after packing"
+    );
+    assert_eq!(
+        live_and_incidents(&sqlite.store, now).await,
+        got,
+        "after packing"
+    );
+    let mut short = StoreSettings::with_path(file.path().to_owned());
+    short.retention_events = std::time::Duration::from_secs(60);
+    let pruned = SqliteStore::open(&short).unwrap();
+    pruned.prune(now).await.unwrap();
+    let late = pruned.ingest(everything.clone()).await.unwrap();
+    assert_eq!(
+        (late.inserted, late.too_old),
+        (0, everything.len()),
+        "after pruning: older than the raw horizon"
+    );
+    assert_eq!(
+        live_and_incidents(&sqlite.store, now).await,
+        got,
+        "after pruning"
+    );
 }

@@ -291,30 +291,35 @@ async fn p95_comes_from_merged_histograms_and_phases_average() {
 }
 
 #[tokio::test]
-async fn retention_prunes_each_level_on_its_own_clock() {
+async fn retention_drops_raw_events_by_the_hour_and_keeps_rollups() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir);
     let now = OffsetDateTime::now_utc();
+    let at = |days: u64| now - Duration::from_secs(days * 86_400 + 60);
+    let mut kept = 0;
     for days_ago in [0u64, 3, 10] {
-        s.ingest(vec![event(
-            "a",
-            now - Duration::from_secs(days_ago * 86_400 + 60),
-            true,
-            20,
-        )])
-        .await
-        .unwrap();
+        let done = s
+            .ingest(vec![event("a", at(days_ago), true, 20)])
+            .await
+            .unwrap();
+        kept += done.inserted;
+        // Older than the raw horizon (7 days): counted, not stored, not in the rollups.
+        assert_eq!(done.too_old, usize::from(days_ago == 10));
     }
-    let deleted = s.prune(to_micros(now)).await.unwrap();
-    // 10-day-old raw event; 3- and 10-day-old minute rollups; no hour rollup (400 d).
-    assert_eq!(deleted, 3);
+    assert_eq!(kept, 2);
+    // Five days on, the 3-day-old event is past the horizon; its hour rollup stays (400 d).
+    let later = to_micros(now) + 5 * DAY;
+    let deleted = s.prune(later).await.unwrap();
+    assert_eq!(deleted, 1);
     let events = s.events("a", 0, i64::MAX, 100).await.unwrap();
-    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_time, to_micros(at(0)));
     let hours = s
         .series("a", to_micros(now) - 11 * DAY, to_micros(now) + HOUR, HOUR)
         .await
         .unwrap();
-    assert_eq!(hours.len(), 3);
+    assert_eq!(hours.len(), 2);
+    // Steps under an hour come from raw events.
     let minutes = s
         .series(
             "a",
@@ -325,7 +330,7 @@ async fn retention_prunes_each_level_on_its_own_clock() {
         .await
         .unwrap();
     assert_eq!(minutes.len(), 1);
-    assert_eq!(s.prune(to_micros(now)).await.unwrap(), 0);
+    assert_eq!(s.prune(later).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -525,7 +530,7 @@ fn a_version_1_file_is_upgraded_and_its_rollups_keep_their_meaning() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, uptimer::store::sqlite::schema::VERSION);
     let flaps = rt.block_on(s.target("flaps")).unwrap().unwrap();
     assert_eq!(
         flaps.status,

@@ -4,6 +4,8 @@
 # the last 2 days) generated straight into a SQLite store; `uptimer serve --store` serves it
 # while a second process ingests 2,000 events/s into the same file through the writer's code
 # path; wrk measures p95 latency of the overview, a target page and the API on 127.0.0.1.
+# Afterwards both are stopped with SIGTERM and the store's size on disk (file, -wal, -shm) and
+# `uptimer store stats` figures (bytes per raw event, rollup bytes per target-day) are printed.
 #
 #   scripts/bench.d/web.sh [quick]
 #
@@ -28,7 +30,7 @@ for arg in "$@"; do
   case $arg in
     quick) QUICK=1 ;;
     web) ;;
-    -h | --help | help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help | help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench web: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -105,11 +107,29 @@ done
 wait "$INGEST_PID" || true
 RSS=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVE_PID/status" 2>/dev/null || echo "?")
 
+# Stop both processes as a service manager would (SIGTERM, then wait: each closes the store and
+# empties its WAL), then measure what is left on disk: the store file plus its -wal and -shm.
+for p in "$SERVE_PID" "$INGEST_PID"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "$SERVE_PID" "$INGEST_PID"; do wait "$p" 2>/dev/null || true; done
+STORE_FILES=("$STORE")
+for f in "$STORE-wal" "$STORE-shm"; do [[ -e $f ]] && STORE_FILES+=("$f"); done
+STORE_BYTES=$(du -cb "${STORE_FILES[@]}" | tail -1 | cut -f1)
+"$BIN" store stats --path "$STORE" --json >"$WORK/stats.json" 2>"$WORK/stats.log" ||
+  { cat "$WORK/stats.log" >&2; exit 1; }
+read -r PER_EVENT PER_TARGET_DAY WAL_BYTES < <(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+f = lambda v: "-" if v is None else "%.1f" % v
+print(f(s["bytes_per_raw_event"]), f(s["rollup_bytes_per_target_day"]), s["wal_bytes"])
+' "$WORK/stats.json")
+
 echo
 echo "uptimer bench web: $N targets, store $STORE_SIZE (generated: $GEN_TIME), $(nproc) cores," \
   "$(free -g | awk '/Mem:/ { print $2 }') GiB; wrk -t2 -c$BENCH_WEB_CONNECTIONS -d${BENCH_WEB_SECONDS}s"
 echo "ingest: $(cat "$WORK/ingest.out")"
 echo "serve peak RSS: ${RSS} KB"
+echo "store after the run: $STORE_BYTES bytes (du -cb of the file, -wal and -shm); WAL $WAL_BYTES bytes;" \
+  "$PER_EVENT B per raw event; $PER_TARGET_DAY B of rollups per target-day (uptimer store stats)"
 echo
 echo "| endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors |"
 echo "|---|---:|---:|---:|---:|---:|"

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 use crate::config::StoreSettings;
-use crate::event::{Event, Phases, ProbeEvent};
-use crate::store::sqlite::generate::{Spec, target_id};
+use crate::event::Event;
+use crate::store::sqlite::generate::{self, Spec};
 use crate::store::{SqliteStore, StoreError};
 
 #[derive(Debug, Args)]
@@ -77,6 +77,7 @@ async fn run(cmd: BenchStoreCommand) -> Result<(), StoreError> {
                 interval_s: interval,
             };
             let rows = store.generate(spec).await?;
+            store.close().await?;
             println!("generated {rows} rows");
             Ok(())
         }
@@ -87,7 +88,8 @@ async fn run(cmd: BenchStoreCommand) -> Result<(), StoreError> {
             seconds,
         } => {
             let store = SqliteStore::open_async(&StoreSettings::with_path(path)).await?;
-            ingest(&store, targets.max(1), rate, seconds).await
+            ingest(&store, targets.max(1), rate, seconds).await?;
+            store.close().await
         }
     }
 }
@@ -102,32 +104,22 @@ async fn ingest(
     let tick = Duration::from_millis(100);
     let per_tick = (rate / 10).max(1) as usize;
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let (mut sent, mut next) = (0u64, 0usize);
     let mut batch_ms: Vec<f64> = Vec::new();
+    let mut rng = crate::store::sqlite::pack::sample::Rng::new(0x2545_f491_4f6c_dd1d);
+    // SIGTERM or SIGINT ends the run early; the store is closed all the same.
+    let stop = crate::pipeline::shutdown_on_signals();
     while started.elapsed() < Duration::from_secs(seconds) {
-        interval.tick().await;
-        let now = time::OffsetDateTime::now_utc();
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.cancelled() => break,
+        }
+        let now = crate::store::now_micros();
         let batch: Vec<Event> = (0..per_tick)
-            .map(|k| {
-                let i = (next + k) % targets;
-                let mut e = ProbeEvent::new(now, "https", &format!("svc{i:05}.example.net"), 443);
-                e.path = "/health".into();
-                e.target = Some(target_id(i));
-                e.url = Some(format!("https://svc{i:05}.example.net/health"));
-                e.up = Some(true);
-                e.status_code = 200;
-                e.response_time_ms = 20 + (i % 180) as u64;
-                e.phases_ms = Some(Phases {
-                    dns: Some(1.0),
-                    connect: Some(3.0),
-                    tls: Some(6.0),
-                    ttfb: Some(15.0),
-                    transfer: Some(1.0),
-                });
-                e.into()
-            })
+            .map(|k| generate::event(&mut rng, (next + k) % targets, now).into())
             .collect();
         next = (next + per_tick) % targets;
         let t = Instant::now();
@@ -136,14 +128,32 @@ async fn ingest(
         sent += done.inserted as u64;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
     batch_ms.sort_by(f64::total_cmp);
-    let q = |p: f64| batch_ms[((batch_ms.len() as f64 * p) as usize).min(batch_ms.len() - 1)];
+    let q = |p: f64| {
+        let i = (batch_ms.len() as f64 * p) as usize;
+        batch_ms
+            .get(i.min(batch_ms.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
-        "ingested {sent} events in {secs:.1} s = {:.0} events/s; batch of {per_tick}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "ingested {sent} events in {secs:.1} s = {:.0} events/s; batch of {per_tick}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; CPU {cpu:.2} s = {:.1} µs/event",
         sent as f64 / secs,
         q(0.5),
         q(0.99),
-        q(1.0)
+        q(1.0),
+        cpu * 1e6 / sent.max(1) as f64
     );
     Ok(())
+}
+
+/// CPU seconds (user + system) this process has used: fields 14 and 15 of /proc/self/stat, in
+/// clock ticks (100 per second on Linux); 0 where there is no /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -9,6 +9,7 @@ mod probe_table;
 mod run;
 mod schema;
 mod serve;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +75,9 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// The embedded SQLite store offline: `stats` (sizes per table and level, bytes per event,
+    /// read-only) and `compact` (rewrite it without its free pages).
+    Store(store::StoreArgs),
     /// Apply the database migrations (dbmate-compatible, embedded): up (default), down, status.
     Migrate(migrate::MigrateArgs),
     /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
@@ -96,6 +100,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Schema { title }) => schema::schema(title.as_deref()),
         Some(Command::Validate { files }) => schema::validate(&files),
         Some(Command::Migrate(args)) => migrate::migrate(args),
+        Some(Command::Store(args)) => store::store(args),
         Some(Command::Healthcheck(args)) => healthcheck::healthcheck(args),
     }
 }

@@ -18,7 +18,8 @@ use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
 
 /// How often the store deletes what is past its retention.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// How often the store packs closed hours and prunes what is past its retention.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -160,8 +161,8 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
         );
     }
     // Read-only: whoever writes the file prunes it.
-    let pruner =
-        (!read_only).then(|| tokio::spawn(store.clone().prune_forever(PRUNE_EVERY, stop.clone())));
+    let pruner = (!read_only)
+        .then(|| tokio::spawn(store.clone().maintain_forever(MAINTAIN_EVERY, stop.clone())));
     let mut code = ExitCode::SUCCESS;
     if read_only {
         tracing::info!(store = %settings.store.path.display(), "serving the store read-only");
@@ -188,6 +189,10 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
     stop.cancel();
     if let Some(p) = pruner {
         let _ = p.await;
+    }
+    // Readers and writer are done: leave no WAL behind (also read-only: the web read it).
+    if let Err(e) = store.close().await {
+        tracing::warn!(error = %e, "store: emptying the WAL at exit failed");
     }
     code
 }

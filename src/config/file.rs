@@ -62,6 +62,18 @@ pub struct FileConfig {
     /// Address of the metrics listener (`/metrics`, `/healthz`, `/readyz`), e.g.
     /// `0.0.0.0:9090`; off when unset.
     pub metrics_listen: Option<String>,
+    /// The embedded SQLite store (`uptimer serve`, writers.sqlite).
+    #[serde(default)]
+    pub store: StoreFile,
+}
+
+/// `store:` — the embedded SQLite store.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    /// The most the store may use (`2GB`, `500MiB`, `1.5 GiB`, or bytes; at least 10 MiB); the
+    /// oldest data is pruned past it. No cap when unset (`SQLITE_MAX_BYTES` overrides it).
+    pub max_size: Option<Scalar>,
 }
 
 /// `probe:` — defaults for every target and the prober's limits.

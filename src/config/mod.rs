@@ -22,10 +22,10 @@ pub use crate::kafka::KafkaSettings;
 pub use crate::postgres::{DatabaseUrl, PostgresSettings};
 pub use crate::secret::Secret;
 pub use env::{Env, EnvFileError};
-pub use parse::{Expected, Interval, TlsVerify};
+pub use parse::{Expected, Interval, TlsVerify, human_bytes};
 pub use plugins::{ReaderPlugin, WriterPlugin};
 pub use target::{StatusRange, Target, TargetDefaults, TargetSpec};
-pub use web::{StoreSettings, WebAuth, WebSettings, listen_addr};
+pub use web::{MIN_MAX_BYTES, StoreSettings, WebAuth, WebSettings, listen_addr};
 
 /// A setting that has a bad value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -355,7 +355,7 @@ impl Settings {
         if writers.contains(&WriterPlugin::Postgres) {
             postgres.require_url(WriterPlugin::Postgres.name())?;
         }
-        let store = StoreSettings::from_env(env, &data_dir)?;
+        let store = StoreSettings::from_env(env, &fc.store, &data_dir)?;
         let web = WebSettings::from_env(env)?;
         let metrics_listen = match from_env(env, "METRICS_LISTEN", listen_addr)? {
             Some(a) => Some(a),

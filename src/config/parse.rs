@@ -134,6 +134,48 @@ pub fn integer(s: &str, min: u64, max: u64) -> Result<u64, Expected> {
         .ok_or_else(|| Expected::new(format!("an integer from {min} to {max}")))
 }
 
+/// A size in bytes: a plain number of bytes (`1000000`), or a number with a decimal (kB, MB,
+/// GB, TB: powers of 1000) or binary (KiB, MiB, GiB, TiB: powers of 1024) unit, any case, with
+/// or without a space (`2GB`, `500MiB`, `1.5 GiB`); at least `min` bytes.
+pub fn byte_size(s: &str, min: u64) -> Result<u64, Expected> {
+    let expected = || {
+        Expected::new(format!(
+            "a size of at least {}: bytes, or a number with a unit such as 2GB, 500MiB or 1.5 GiB \
+             (kB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024)",
+            human_bytes(min)
+        ))
+    };
+    let s = s.trim();
+    // parse-size also takes exponents and digit groups; a sign is not a size.
+    if s.starts_with(['-', '+']) {
+        return Err(expected());
+    }
+    parse_size::parse_size(s)
+        .ok()
+        .filter(|&n| n >= min)
+        .ok_or_else(expected)
+}
+
+/// `n` bytes for people, in binary units: exact when a unit divides it (`10 MiB`), else to
+/// three significant digits (`1.86 GiB`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let Some(i) = (0..UNITS.len())
+        .rev()
+        .find(|&i| n >= 1u64 << (10 * (i + 1)))
+    else {
+        return format!("{n} bytes");
+    };
+    let size = 1u64 << (10 * (i + 1));
+    let v = n as f64 / size as f64;
+    match v {
+        _ if n.is_multiple_of(size) => format!("{} {}", n / size, UNITS[i]),
+        v if v >= 100.0 => format!("{v:.0} {}", UNITS[i]),
+        v if v >= 10.0 => format!("{v:.1} {}", UNITS[i]),
+        v => format!("{v:.2} {}", UNITS[i]),
+    }
+}
+
 /// `DISTRIBUTED_WORKERS_INDEX`: an integer, or a hostname whose last number is the index
 /// (`uptimer-3` and `uptimer2-3` are both 3), as a StatefulSet names its pods.
 pub fn worker_index(s: &str) -> Result<u64, Expected> {
@@ -252,6 +294,45 @@ mod tests {
         }
         assert!(seconds("0").is_err());
         assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn byte_sizes_take_decimal_and_binary_units_in_any_case_with_or_without_a_space() {
+        let ok = [
+            ("1000000", 1_000_000),
+            ("2GB", 2_000_000_000),
+            ("2 gb", 2_000_000_000),
+            ("500MiB", 500 << 20),
+            ("500 mib", 500 << 20),
+            ("1.5 GiB", 3 << 29),
+            ("1.5GIB", 3 << 29),
+            ("20000kB", 20_000_000),
+            ("20000 KiB", 20_000 << 10),
+            ("1TB", 1_000_000_000_000),
+            ("2 TiB", 2 << 40),
+            (" 64 MB ", 64_000_000),
+        ];
+        for (text, bytes) in ok {
+            assert_eq!(byte_size(text, 0), Ok(bytes), "{text}");
+        }
+        for bad in [
+            "", "ten", "2 GX", "-1GB", "+1GB", "GB", "1.5.0 GB", "1 GB 2",
+        ] {
+            assert!(byte_size(bad, 0).is_err(), "{bad}");
+        }
+        assert!(byte_size("9MiB", 10 << 20).is_err());
+        assert_eq!(byte_size("10MiB", 10 << 20), Ok(10 << 20));
+        assert!(
+            byte_size("1MB", 10 << 20)
+                .unwrap_err()
+                .to_string()
+                .starts_with("a size of at least 10 MiB: bytes, or a number with a unit")
+        );
+        assert_eq!(human_bytes(10 << 20), "10 MiB");
+        assert_eq!(human_bytes(3 << 29), "1.50 GiB");
+        assert_eq!(human_bytes(2_000_000_000), "1.86 GiB");
+        assert_eq!(human_bytes(123_456_789), "118 MiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ConfigError, Env, Expected, Secret};
+use super::file::StoreFile;
+use super::{ConfigError, Env, Expected, Secret, parse};
 
 /// `writers.sqlite` and the dashboard's embedded store.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,11 +15,19 @@ pub struct StoreSettings {
     pub path: PathBuf,
     /// Raw events are kept this long (`SQLITE_RETENTION_EVENTS_DAYS`, default 7).
     pub retention_events: Duration,
-    /// Minute rollups (`SQLITE_RETENTION_MINUTE_DAYS`, default 2).
+    /// `SQLITE_RETENTION_MINUTE_DAYS`, default 2: accepted and unused since the compact store
+    /// (steps under an hour come from raw events).
     pub retention_minute: Duration,
     /// Hour rollups and closed incidents (`SQLITE_RETENTION_HOUR_DAYS`, default 400).
     pub retention_hour: Duration,
+    /// The most bytes the store may use, WAL included (`SQLITE_MAX_BYTES` or the file's
+    /// `store.max_size`: `2GB`, `500MiB`, `1.5 GiB`, bytes; at least [`MIN_MAX_BYTES`]); the
+    /// oldest data is pruned past it, whatever the retention says. `None` (default): no cap.
+    pub max_bytes: Option<u64>,
 }
+
+/// The smallest size cap taken: below it the store would prune what the dashboard needs.
+pub const MIN_MAX_BYTES: u64 = 10 << 20;
 
 impl StoreSettings {
     pub fn with_path(path: PathBuf) -> Self {
@@ -27,10 +36,12 @@ impl StoreSettings {
             retention_events: days(7),
             retention_minute: days(2),
             retention_hour: days(400),
+            max_bytes: None,
         }
     }
 
-    pub fn from_env(env: &Env, data_dir: &Path) -> Result<Self, ConfigError> {
+    /// From the environment (`SQLITE_*`) over the config file's `store:` section.
+    pub fn from_env(env: &Env, file: &StoreFile, data_dir: &Path) -> Result<Self, ConfigError> {
         let mut s = StoreSettings::with_path(
             env.get("SQLITE_PATH")
                 .map(PathBuf::from)
@@ -53,6 +64,11 @@ impl StoreSettings {
                 *field = Duration::from_secs_f64(n * 86_400.0);
             }
         }
+        let max_bytes = |v: &str| parse::byte_size(v, MIN_MAX_BYTES);
+        s.max_bytes = match super::from_env(env, "SQLITE_MAX_BYTES", max_bytes)? {
+            Some(n) => Some(n),
+            None => super::from_file(file.max_size.as_ref(), "store.max_size", max_bytes)?,
+        };
         Ok(s)
     }
 }
@@ -66,6 +82,10 @@ impl StoreSettings {
             "retention_events": d(self.retention_events),
             "retention_minute": d(self.retention_minute),
             "retention_hour": d(self.retention_hour),
+            "max_size": match self.max_bytes {
+                Some(n) => format!("{n} bytes ({})", parse::human_bytes(n)),
+                None => "none (no cap)".to_owned(),
+            },
         })
     }
 }
@@ -181,11 +201,55 @@ mod tests {
         let w = WebSettings::from_env(&env).unwrap();
         assert_eq!(w.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(w.auth, None);
-        let s = StoreSettings::from_env(&env, Path::new("/d")).unwrap();
+        let s = StoreSettings::from_env(&env, &StoreFile::default(), Path::new("/d")).unwrap();
         assert_eq!(s.path, Path::new("/d/uptimer.sqlite3"));
         assert_eq!(s.retention_events, days(7));
         assert_eq!(s.retention_minute, days(2));
         assert_eq!(s.retention_hour, days(400));
+        assert_eq!(s.max_bytes, None);
+        assert_eq!(s.describe()["max_size"], "none (no cap)");
+    }
+
+    fn store(env: &[(&str, &str)], max_size: Option<&str>) -> Result<StoreSettings, ConfigError> {
+        let file = StoreFile {
+            max_size: max_size.map(|v| super::super::file::Scalar::Text(v.to_owned())),
+        };
+        StoreSettings::from_env(&Env::from_pairs(env.iter().copied()), &file, Path::new("."))
+    }
+
+    #[test]
+    fn the_size_cap_comes_from_sqlite_max_bytes_over_the_files_store_max_size() {
+        let s = store(&[("SQLITE_MAX_BYTES", "2GB")], Some("500MiB")).unwrap();
+        assert_eq!(s.max_bytes, Some(2_000_000_000));
+        assert_eq!(s.describe()["max_size"], "2000000000 bytes (1.86 GiB)");
+        let s = store(&[], Some("1.5 GiB")).unwrap();
+        assert_eq!(s.max_bytes, Some(3 << 29));
+        let s = store(&[("SQLITE_MAX_BYTES", "20000000")], None).unwrap();
+        assert_eq!(s.max_bytes, Some(20_000_000));
+    }
+
+    #[test]
+    fn a_malformed_or_too_small_size_cap_names_the_setting_and_what_is_expected() {
+        for (env, file, setting, value) in [
+            (
+                vec![("SQLITE_MAX_BYTES", "lots")],
+                None,
+                "SQLITE_MAX_BYTES",
+                "lots",
+            ),
+            (
+                vec![("SQLITE_MAX_BYTES", "5MB")],
+                None,
+                "SQLITE_MAX_BYTES",
+                "5MB",
+            ),
+            (vec![], Some("2 GX"), "store.max_size", "2 GX"),
+            (vec![], Some("1MiB"), "store.max_size", "1MiB"),
+        ] {
+            let e = store(&env, file).unwrap_err();
+            assert_eq!((e.setting.as_str(), e.value.as_str()), (setting, value));
+            assert!(e.expected.starts_with("a size of at least 10 MiB"), "{e}");
+        }
     }
 
     #[test]
@@ -202,10 +266,43 @@ mod tests {
         assert_eq!(e.setting, "WEB_LISTEN");
         let e = StoreSettings::from_env(
             &Env::from_pairs([("SQLITE_RETENTION_EVENTS_DAYS", "-1")]),
+            &StoreFile::default(),
             Path::new("."),
         )
         .unwrap_err();
         assert_eq!(e.setting, "SQLITE_RETENTION_EVENTS_DAYS");
         assert_eq!(listen_addr(":9000").unwrap().to_string(), "127.0.0.1:9000");
+    }
+
+    fn load_file(ext: &str, text: &str) -> Result<super::super::Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("uptimer.{ext}"));
+        std::fs::write(&path, text).unwrap();
+        super::super::Settings::load(Some(&path), &Env::default(), &Default::default())
+    }
+
+    #[test]
+    fn the_files_store_max_size_is_read_from_yaml_and_toml_and_the_environment_wins() {
+        let s = load_file("yaml", "store:\n  max_size: 500MiB\n").unwrap();
+        assert_eq!(s.store.max_bytes, Some(500 << 20));
+        let s = load_file("toml", "[store]\nmax_size = \"1.5 GiB\"\n").unwrap();
+        assert_eq!(s.store.max_bytes, Some(3 << 29));
+        let s = load_file("yaml", "store:\n  max_size: 20000000\n").unwrap();
+        assert_eq!(s.store.max_bytes, Some(20_000_000));
+        let e = load_file("yaml", "store:\n  max_size: 2 GX\n").unwrap_err();
+        assert_eq!(
+            (e.setting.as_str(), e.value.as_str()),
+            ("store.max_size", "2 GX")
+        );
+        let e = load_file("yaml", "store:\n  maxsize: 2GB\n").unwrap_err();
+        assert!(e.expected.contains("maxsize"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "store:\n  max_size: 500MiB\n").unwrap();
+        let env = Env::from_pairs([("SQLITE_MAX_BYTES", "2GB")]);
+        let s = super::super::Settings::load(Some(&path), &env, &Default::default()).unwrap();
+        assert_eq!(s.store.max_bytes, Some(2_000_000_000));
+        assert_eq!(store(&[], None).unwrap().max_bytes, None);
     }
 }

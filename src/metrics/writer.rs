@@ -44,8 +44,12 @@ pub struct WriterMetrics {
     pub spool_bytes: Level,
     /// Events spilled to the disk spool while the destination was away.
     pub spilled: Count,
-    /// Events the destination will never take, kept in the rejects file or dead-letter topic.
+    /// Events the destination will never take, kept in the rejects file or dead-letter topic
+    /// (the SQLite store logs them).
     pub rejected: Count,
+    /// Events older than the SQLite store's raw retention, dropped: it cannot tell them from
+    /// events it stored and pruned.
+    pub too_old: Count,
 }
 
 impl WriterMetrics {
@@ -73,6 +77,7 @@ pub(super) struct WriterFamilies {
     spool_bytes: Family<Label, Level>,
     spilled: Family<Label, Count>,
     rejected: Family<Label, Count>,
+    too_old: Family<Label, Count>,
     producer_queue: Family<Label, Level>,
 }
 
@@ -97,6 +102,7 @@ impl WriterFamilies {
             spool_bytes: self.spool_bytes.get_or_create_owned(&l),
             spilled: self.spilled.get_or_create_owned(&l),
             rejected: self.rejected.get_or_create_owned(&l),
+            too_old: self.too_old.get_or_create_owned(&l),
         }
     }
 
@@ -141,6 +147,11 @@ impl WriterFamilies {
                 "uptimer_writer_rejected_events",
                 "Events the destination will never take, kept in the rejects file or the dead-letter topic.",
                 &self.rejected,
+            ),
+            (
+                "uptimer_writer_too_old_events",
+                "Events older than the SQLite store's raw retention, dropped (it cannot tell them from events it stored and pruned).",
+                &self.too_old,
             ),
         ];
         for (name, text, family) in counters {

@@ -82,6 +82,9 @@ pub enum StoreError {
     /// The PostgreSQL store's connection string or TLS settings cannot be used.
     #[error(transparent)]
     Connect(#[from] crate::postgres::ConnectError),
+    /// A packed block or string of the SQLite store cannot be read or written.
+    #[error("packed data: {0}")]
+    Pack(#[from] sqlite::pack::PackError),
     #[error("{0}")]
     Other(String),
 }

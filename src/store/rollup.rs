@@ -13,7 +13,7 @@ use super::hist::Histogram;
 use super::{Micros, SeriesPoint};
 
 /// Counts, response-time extremes, phase sums and the latency histogram of one bucket.
-#[derive(Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Agg {
     pub checks: i64,
     pub up: i64,

@@ -54,6 +54,8 @@ impl Writer for SqliteWriter {
                 Ok(done) => {
                     self.metrics.events.add(done.inserted as u64);
                     self.metrics.duplicates.add(done.duplicates as u64);
+                    self.metrics.too_old.add(done.too_old as u64);
+                    self.metrics.rejected.add(done.rejected as u64);
                     self.metrics.up.set(true);
                     return Ok(durable_now());
                 }
@@ -73,5 +75,14 @@ impl Writer for SqliteWriter {
                 }
             }
         }
+    }
+
+    /// Empties the store's WAL (see [`SqliteStore::close`]). Every batch is durable already: a
+    /// failure here loses nothing, so it is logged, not raised.
+    async fn close(&mut self) -> Result<(), WriteError> {
+        if let Err(e) = self.store.clone().close().await {
+            tracing::warn!(error = %e, store = %self.store.path().display(), "writers.sqlite: emptying the WAL at close failed");
+        }
+        Ok(())
     }
 }

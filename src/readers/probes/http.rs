@@ -133,7 +133,11 @@ impl HttpProber {
 
     /// Probes the target once. Never fails: every failure is described in the event.
     pub async fn probe(&self, target: &Target) -> ProbeEvent {
-        let started_at = OffsetDateTime::now_utc();
+        // To the microsecond, as the event is written and stored (the stores read it back whole).
+        let now = OffsetDateTime::now_utc();
+        let started_at = now
+            .replace_nanosecond(now.nanosecond() / 1000 * 1000)
+            .unwrap_or(now);
         let start = Instant::now();
         let mut rec = Record::default();
         let outcome = match tokio::time::timeout(target.timeout, self.run(target, &mut rec)).await {

@@ -1,15 +1,23 @@
-//! Synthetic history for `scripts/bench web`: N targets probed every minute, with hour rollups
-//! for the whole history and minute rollups and raw events for the recent days, written
-//! straight into the store's tables (the way the writer would have left them) so a month of
-//! 10,000 targets takes minutes, not a month.
+//! Synthetic history for `scripts/bench web`: N targets probed every interval, with hour
+//! rollups for the whole history and raw events for the recent days, written the way ingest
+//! and the pack job leave them (closed hours packed, the open ones as rows) without going
+//! through a month of batches. The events are what a prober sends (random v4 uuids, times
+//! with microsecond jitter, phases to the microsecond, now and then a failure), and the
+//! rollups are built from them, so sizes match a real store's (a test compares them).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+use time::macros::datetime;
 
+use super::pack::sample::Rng;
+use super::write::{in_tx, is_up, phases};
+use super::{WriteConn, raw, rollups};
+use crate::event::{ErrorKind, Phases, ProbeEvent};
 use crate::state::Status;
-use crate::store::hist::Histogram;
-use crate::store::{DAY, HOUR, MINUTE, Micros, RECENT_CHECKS, StoreError, now_micros};
+use crate::store::rollup::Agg;
+use crate::store::{DAY, HOUR, Micros, RECENT_CHECKS, StoreError, from_micros, now_micros};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -17,27 +25,10 @@ pub struct Spec {
     pub targets: usize,
     /// Days of hour rollups.
     pub days: i64,
-    /// Days of minute rollups and raw events (the most recent ones).
+    /// Days of raw events (the most recent ones).
     pub raw_days: i64,
     /// Seconds between checks of a target.
     pub interval_s: i64,
-}
-
-/// A tiny deterministic PRNG (xorshift64*): the same spec gives the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// The id the generator gives target `i` (also what the ingest load uses).
@@ -71,57 +62,230 @@ fn fail_p(i: usize) -> f64 {
     }
 }
 
-/// Fills the store at `conn` (schema already in place). Returns rows written.
-pub fn generate(
-    conn: &mut Connection,
-    spec: Spec,
-    progress: &dyn Fn(&str),
-) -> Result<u64, StoreError> {
-    conn.execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;")?;
-    let now = now_micros();
-    let step = spec.interval_s.max(1) * 1_000_000;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut rows = 0u64;
-    let started = Instant::now();
+/// Milliseconds to the microsecond, as the prober reports phases.
+fn us(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
 
-    // Targets with their live state.
-    {
-        let tx = conn.transaction()?;
-        {
-            let mut st = tx.prepare(
-                "INSERT OR REPLACE INTO targets (id, url, name, protocol, hostname, port, path, tags,
-                   first_seen, last_seen, interval_s, last_event_time, last_up, last_status_code,
-                   last_response_ms, last_error_kind, last_error, recent, status, cert_not_after)
-                 VALUES (?1, ?2, ?3, 'https', ?4, 443, '/health', ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?11,
-                   ?12, ?13, ?14, ?15, ?16)",
-            )?;
-            for i in 0..spec.targets {
-                let host = format!("svc{i:05}.example.net");
-                let tags: Vec<&str> = TAGS
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| (i >> k) & 1 == 1 || *k == i % 2)
-                    .map(|(_, t)| *t)
-                    .take(3)
-                    .collect();
-                let mut recent = String::with_capacity(RECENT_CHECKS);
-                for _ in 0..RECENT_CHECKS {
-                    recent.push(if rng.unit() < fail_p(i) { 'd' } else { 'u' });
+/// The event a prober sends for target `i` at `t`: HTTPS with every phase, a random uuid.
+pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
+    let host = format!("svc{i:05}.example.net");
+    let mut e = ProbeEvent::new(from_micros(t), "https", &host, 443);
+    e.envelope.uuid = rng.uuid();
+    e.path = "/health".into();
+    e.target = Some(target_id(i));
+    e.name = Some(name(i));
+    e.url = Some(format!("https://{host}/health"));
+    e.ip = Some(if i.is_multiple_of(4) {
+        format!("2001:db8::{:x}", i + 1)
+    } else {
+        format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255)
+    });
+    let up = rng.unit() >= fail_p(i);
+    e.up = Some(up);
+    if up {
+        let ms = latency(rng, i);
+        let dns = us(0.5 + 3.0 * rng.unit());
+        let connect = us(ms * (0.08 + 0.04 * rng.unit()));
+        let tls = us(ms * (0.18 + 0.04 * rng.unit()));
+        let transfer = us(0.2 + rng.unit());
+        let ttfb = us((ms - dns - connect - tls - transfer).max(0.1));
+        e.status_code = 200;
+        e.response_time_ms = ms.round() as u64;
+        e.phases_ms = Some(Phases {
+            dns: Some(dns),
+            connect: Some(connect),
+            tls: Some(tls),
+            ttfb: Some(ttfb),
+            transfer: Some(transfer),
+        });
+        e.http_version = Some(
+            if i.is_multiple_of(3) {
+                "HTTP/1.1"
+            } else {
+                "HTTP/2.0"
+            }
+            .into(),
+        );
+        e.body_bytes = Some(1200 + (i % 50) as u64);
+        e.redirects = Some(0);
+        e.tls_cert_not_after =
+            Some(datetime!(2027-03-01 12:00 UTC) + time::Duration::days((i % 90) as i64));
+    } else {
+        e.status_code = 503;
+        e.response_time_ms = latency(rng, i).round() as u64;
+        e.error_kind = Some(ErrorKind::HttpStatus);
+        e.error = Some("unexpected status 503 (expected 200-399)".into());
+        e.http_version = Some("HTTP/1.1".into());
+        e.body_bytes = Some(19);
+        e.redirects = Some(0);
+    }
+    e
+}
+
+fn name(i: usize) -> String {
+    format!(
+        "service {i:05} ({})",
+        if i.is_multiple_of(3) {
+            "eu-west"
+        } else {
+            "us-east"
+        }
+    )
+}
+
+/// The events of target `i` in the hour starting at `hour`, one per interval (spread over the
+/// interval like the scheduler does, with microsecond jitter), up to `now`.
+pub fn hour_events(
+    rng: &mut Rng,
+    spec: &Spec,
+    i: usize,
+    hour: Micros,
+    now: Micros,
+) -> Vec<ProbeEvent> {
+    let step = spec.interval_s.max(1) * 1_000_000;
+    let offset = (i as i64 * step) / spec.targets.max(1) as i64;
+    let mut out = Vec::with_capacity((HOUR / step) as usize + 1);
+    let mut t = hour + offset;
+    while t < hour + HOUR && t <= now {
+        let jitter = (rng.next_u64() % 2_000) as i64;
+        out.push(event(rng, i, t + jitter));
+        t += step;
+    }
+    out
+}
+
+/// An hour of target `i` without raw events: its aggregate only.
+fn hour_agg(rng: &mut Rng, spec: &Spec, i: usize) -> Agg {
+    let per_hour = (HOUR / (spec.interval_s.max(1) * 1_000_000)).max(1);
+    let mut a = Agg::default();
+    for _ in 0..per_hour {
+        let e = event(rng, i, 0);
+        a.add(e.response_time_ms as f64, is_up(&e), phases(&e));
+    }
+    a
+}
+
+/// Fills the store (schema in place, no targets yet). Returns the rows written.
+pub fn generate(w: &mut WriteConn, spec: Spec, progress: &dyn Fn(&str)) -> Result<u64, StoreError> {
+    w.conn
+        .execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;")?;
+    let now = now_micros();
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    let started = Instant::now();
+    let keys = targets(w, &spec, now, &mut rng)?;
+    let mut rows = keys.len() as u64;
+    progress(&format!(
+        "targets: {} in {:.1?}",
+        spec.targets,
+        started.elapsed()
+    ));
+
+    let first_hour = raw::hour_of(now - spec.days * DAY);
+    let raw_from = raw::hour_of(now - spec.raw_days * DAY);
+    let limit = raw::pack_limit(now);
+    let mut day = rollups::day_of(first_hour);
+    while day <= now {
+        let written = in_tx(w, |tx, strings| {
+            let mut rows = 0u64;
+            for (i, key) in keys.iter().enumerate() {
+                let mut packed: Vec<(Micros, Agg)> = Vec::new();
+                let mut open: HashMap<(i64, Micros), Agg> = HashMap::new();
+                let mut hour = day.max(first_hour);
+                while hour < day + DAY && hour <= now {
+                    let agg = if hour >= raw_from {
+                        let events = hour_events(&mut rng, &spec, i, hour, now);
+                        let mut a = Agg::default();
+                        for e in &events {
+                            a.add(e.response_time_ms as f64, is_up(e), phases(e));
+                        }
+                        if hour < limit {
+                            raw::put_block(tx, strings, *key, hour, &events)?;
+                        } else {
+                            for e in &events {
+                                let t = crate::store::to_micros(e.envelope.event_time);
+                                raw::insert(tx, strings, *key, e, t)?;
+                            }
+                        }
+                        rows += 1;
+                        a
+                    } else {
+                        hour_agg(&mut rng, &spec, i)
+                    };
+                    if hour < limit {
+                        packed.push((hour, agg));
+                    } else {
+                        open.insert((*key, hour), agg);
+                    }
+                    hour += HOUR;
                 }
-                // One target in 200 is down right now.
-                if i % 200 == 7 {
-                    recent.pop();
-                    recent.push('d');
+                if !packed.is_empty() {
+                    rollups::put_day(tx, *key, day, &packed)?;
+                    rows += 1;
                 }
-                let up = !recent.ends_with('d');
-                let last = now - (rng.unit() * spec.interval_s as f64 * 1e6) as Micros;
-                st.execute(params![
+                // The hours not closed yet, as ingest leaves them (their day's sums added).
+                rollups::add(tx, &open)?;
+            }
+            Ok(rows)
+        })?;
+        rows += written;
+        progress(&format!(
+            "day {} of {}: {rows} rows, {:.1?}",
+            (day - rollups::day_of(first_hour)) / DAY + 1,
+            spec.days + 1,
+            started.elapsed()
+        ));
+        day += DAY;
+    }
+    rows += incidents(w, &spec, now, &mut rng)?;
+    w.conn
+        .execute_batch("PRAGMA synchronous=NORMAL; ANALYZE;")?;
+    progress(&format!("done: {rows} rows in {:.1?}", started.elapsed()));
+    Ok(rows)
+}
+
+/// The targets with their live state; returns their keys, in order.
+fn targets(
+    w: &mut WriteConn,
+    spec: &Spec,
+    now: Micros,
+    rng: &mut Rng,
+) -> Result<Vec<i64>, StoreError> {
+    in_tx(w, |tx, _| {
+        let mut keys = Vec::with_capacity(spec.targets);
+        let mut st = tx.prepare(
+            "INSERT INTO targets (id, url, name, protocol, hostname, port, path, tags,
+               first_seen, last_seen, interval_s, last_event_time, last_up, last_status_code,
+               last_response_ms, last_error_kind, last_error, recent, status, cert_not_after)
+             VALUES (?1, ?2, ?3, 'https', ?4, 443, '/health', ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?11,
+               ?12, ?13, ?14, ?15, ?16)
+             RETURNING key",
+        )?;
+        for i in 0..spec.targets {
+            let host = format!("svc{i:05}.example.net");
+            let tags: Vec<&str> = TAGS
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| (i >> k) & 1 == 1 || *k == i % 2)
+                .map(|(_, t)| *t)
+                .take(3)
+                .collect();
+            let mut recent = String::with_capacity(RECENT_CHECKS);
+            for _ in 0..RECENT_CHECKS {
+                recent.push(if rng.unit() < fail_p(i) { 'd' } else { 'u' });
+            }
+            // One target in 200 is down right now.
+            if i % 200 == 7 {
+                recent.pop();
+                recent.push('d');
+            }
+            let up = !recent.ends_with('d');
+            let last = now - (rng.unit() * spec.interval_s as f64 * 1e6) as Micros;
+            keys.push(st.query_row(
+                params![
                     target_id(i),
                     format!("https://{host}/health"),
-                    format!(
-                        "service {i:05} ({})",
-                        if i % 3 == 0 { "eu-west" } else { "us-east" }
-                    ),
+                    name(i),
                     host,
                     serde_json::to_string(&tags).unwrap_or_default(),
                     now - spec.days * DAY,
@@ -129,195 +293,30 @@ pub fn generate(
                     spec.interval_s,
                     up,
                     if up { 200 } else { 503 },
-                    latency(&mut rng, i) as i64,
+                    latency(rng, i) as i64,
                     (!up).then_some("http_status"),
                     (!up).then_some("unexpected status 503 (expected 200-399)"),
                     recent,
                     Status::of_recent(&recent).as_str(),
                     now + (10 + (i % 90) as i64) * DAY,
-                ])?;
-                rows += 1;
-            }
+                ],
+                |r| r.get(0),
+            )?);
         }
-        tx.commit()?;
-    }
-    progress(&format!(
-        "targets: {} in {:.1?}",
-        spec.targets,
-        started.elapsed()
-    ));
+        Ok(keys)
+    })
+}
 
-    let per_hour = (HOUR / step).max(1);
-    let rollup = |table: &str| {
-        format!(
-            "INSERT OR REPLACE INTO {table} (target_id, bucket, checks, up, sum_ms, min_ms, max_ms,
-               sum_dns_ms, sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-        )
-    };
-    // Hour and day rollups for the whole history, a day at a time.
-    let first_hour = (now - spec.days * DAY) - (now - spec.days * DAY).rem_euclid(HOUR);
-    let first_day = first_hour - first_hour.rem_euclid(DAY);
-    let mut hours = 0;
-    let mut day = first_day;
-    while day <= now {
-        let tx = conn.transaction()?;
-        {
-            let mut hour_st = tx.prepare_cached(&rollup("rollup_hour"))?;
-            let mut day_st = tx.prepare_cached(&rollup("rollup_day"))?;
-            for i in 0..spec.targets {
-                let id = target_id(i);
-                let mut d_hist = Histogram::new();
-                let (mut d_n, mut d_sum, mut d_min, mut d_max, mut d_up) =
-                    (0i64, 0.0, f64::MAX, 0.0f64, 0);
-                let mut bucket = day.max(first_hour);
-                while bucket < day + DAY && bucket <= now {
-                    let mut hist = Histogram::new();
-                    let (mut sum, mut min, mut max, mut up) = (0.0, f64::MAX, 0.0f64, 0);
-                    for _ in 0..per_hour {
-                        let ms = latency(&mut rng, i).round();
-                        hist.record(ms);
-                        sum += ms;
-                        min = min.min(ms);
-                        max = max.max(ms);
-                        up += i64::from(rng.unit() >= fail_p(i));
-                    }
-                    let n = per_hour as f64;
-                    hour_st.execute(params![
-                        id,
-                        bucket,
-                        per_hour,
-                        up,
-                        sum,
-                        min,
-                        max,
-                        n,
-                        sum * 0.1,
-                        sum * 0.2,
-                        sum * 0.6,
-                        sum * 0.1 - n,
-                        hist.encode()
-                    ])?;
-                    d_hist.merge(&hist);
-                    d_n += per_hour;
-                    d_sum += sum;
-                    d_min = d_min.min(min);
-                    d_max = d_max.max(max);
-                    d_up += up;
-                    rows += 1;
-                    if i == 0 {
-                        hours += 1;
-                    }
-                    bucket += HOUR;
-                }
-                if d_n > 0 {
-                    let n = d_n as f64;
-                    day_st.execute(params![
-                        id,
-                        day,
-                        d_n,
-                        d_up,
-                        d_sum,
-                        d_min,
-                        d_max,
-                        n,
-                        d_sum * 0.1,
-                        d_sum * 0.2,
-                        d_sum * 0.6,
-                        d_sum * 0.1 - n,
-                        d_hist.encode()
-                    ])?;
-                    rows += 1;
-                }
-            }
-        }
-        tx.commit()?;
-        day += DAY;
-    }
-    progress(&format!(
-        "hour and day rollups: {hours} hours x {} targets, {:.1?}",
-        spec.targets,
-        started.elapsed()
-    ));
-
-    // Minute rollups and raw events for the recent days, one check per interval per target.
-    let raw_from = now - spec.raw_days * DAY;
-    let slots = (now - raw_from) / step;
-    let mut uuid_seq: u128 = (now as u128) << 64;
-    let slots_per_tx = (200_000 / spec.targets.max(1)).max(1) as i64;
-    let mut slot = 0;
-    while slot < slots {
-        let tx = conn.transaction()?;
-        {
-            let mut ev = tx.prepare_cached(
-                "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol,
-                   hostname, port, path, status_code, response_time_ms, error, target_id, url, up,
-                   error_kind, phases_ms_dns, phases_ms_connect, phases_ms_tls, phases_ms_ttfb,
-                   phases_ms_transfer, ip, http_version, body_bytes, redirects)
-                 VALUES (?1, ?2, 'ProbeEvent', '0.3.0', 'https', ?3, 443, '/health', ?4, ?5, ?6, ?7,
-                   ?8, ?9, ?10, 1.0, ?11, ?12, ?13, ?14, '10.0.0.1', 'HTTP/2', 1256, 0)",
-            )?;
-            let mut mr = tx.prepare_cached(&rollup("rollup_minute"))?;
-            for s in slot..(slot + slots_per_tx).min(slots) {
-                let base = raw_from + s * step;
-                for i in 0..spec.targets {
-                    // Spread over the interval like the scheduler does.
-                    let t = base + (i as i64 * step) / spec.targets as i64;
-                    let ms = latency(&mut rng, i).round();
-                    let up = rng.unit() >= fail_p(i);
-                    uuid_seq += 1;
-                    let id = target_id(i);
-                    ev.execute(params![
-                        uuid::Uuid::from_u128(uuid_seq).to_string(),
-                        t,
-                        format!("svc{i:05}.example.net"),
-                        if up { 200 } else { 503 },
-                        ms as i64,
-                        (!up).then_some("unexpected status 503 (expected 200-399)"),
-                        id,
-                        format!("https://svc{i:05}.example.net/health"),
-                        up,
-                        (!up).then_some("http_status"),
-                        ms * 0.1,
-                        ms * 0.2,
-                        ms * 0.6,
-                        ms * 0.1 - 1.0,
-                    ])?;
-                    let mut hist = Histogram::new();
-                    hist.record(ms);
-                    mr.execute(params![
-                        id,
-                        t - t.rem_euclid(MINUTE),
-                        1,
-                        up,
-                        ms,
-                        ms,
-                        ms,
-                        1.0,
-                        ms * 0.1,
-                        ms * 0.2,
-                        ms * 0.6,
-                        ms * 0.1 - 1.0,
-                        hist.encode()
-                    ])?;
-                    rows += 2;
-                }
-            }
-        }
-        tx.commit()?;
-        slot += slots_per_tx;
-        if slot % (slots_per_tx * 50) < slots_per_tx {
-            progress(&format!(
-                "raw events and minute rollups: {:.0}% ({rows} rows, {:.1?})",
-                100.0 * slot.min(slots) as f64 / slots as f64,
-                started.elapsed()
-            ));
-        }
-    }
-
-    // Incidents: a few closed ones for the flaky targets, an open one for those down now.
-    let tx = conn.transaction()?;
-    {
+/// A few closed incidents for the flaky targets, an open one for those down now.
+fn incidents(
+    w: &mut WriteConn,
+    spec: &Spec,
+    now: Micros,
+    rng: &mut Rng,
+) -> Result<u64, StoreError> {
+    let step = spec.interval_s.max(1) * 1_000_000;
+    in_tx(w, |tx, _| {
+        let mut rows = 0;
         let mut st = tx.prepare(
             "INSERT INTO incidents (target_id, started_at, ended_at, error_kind, error, failed_checks)
              VALUES (?1, ?2, ?3, 'http_status', 'unexpected status 503 (expected 200-399)', ?4)",
@@ -344,9 +343,6 @@ pub fn generate(
                 rows += 1;
             }
         }
-    }
-    tx.commit()?;
-    conn.execute_batch("PRAGMA synchronous=NORMAL; ANALYZE;")?;
-    progress(&format!("done: {rows} rows in {:.1?}", started.elapsed()));
-    Ok(rows)
+        Ok(rows)
+    })
 }

@@ -1,11 +1,20 @@
-//! The embedded store: one SQLite file in WAL mode. One write connection (the writer's
-//! batches, target sync and retention take turns on it, each in a short transaction) and a
-//! small pool of read-only connections for the web, all used on blocking threads so the async
-//! runtime never waits on disk.
+//! The embedded store: one SQLite file in WAL mode, raw events packed per target and hour
+//! (see [`schema`]). One write connection (the writer's batches, target sync, packing and
+//! retention take turns on it, each in a short transaction) and a small pool of read-only
+//! connections for the web, all used on blocking threads so the async runtime never waits on
+//! disk.
 
+pub mod compact;
 pub mod generate;
+pub mod maintain;
+pub mod pack;
+pub mod raw;
 mod read;
+pub mod rollups;
 pub mod schema;
+pub mod stats;
+pub mod strings;
+pub mod upgrade;
 pub mod write;
 
 use std::path::{Path, PathBuf};
@@ -25,14 +34,25 @@ pub use write::{Ingested, TargetInfo};
 /// Read connections kept open for the web.
 const READERS: usize = 4;
 
+/// The most the WAL file keeps after a checkpoint emptied it, in bytes.
+pub const JOURNAL_SIZE_LIMIT: u64 = 8 << 20;
+
 /// The SQLite store; clones share the same connections.
 #[derive(Clone)]
 pub struct SqliteStore(Arc<Inner>);
 
+/// The write connection and the strings it has read or interned.
+pub struct WriteConn {
+    pub conn: Connection,
+    pub strings: pack::Strings,
+}
+
 struct Inner {
     path: PathBuf,
     settings: StoreSettings,
-    writer: Mutex<Connection>,
+    writer: Mutex<WriteConn>,
+    /// The strings the read connections have read.
+    strings: strings::Shared,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
     /// The overview's counts by status and its tag list.
@@ -54,6 +74,31 @@ fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
     ))
 }
 
+/// The write connection to `path` in WAL mode with the store's settings.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // Takes effect in a new file only (before its first table, and before WAL mode writes its
+    // first page): deleted pages can then be returned to the file system a slice at a time.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(open_error(path, format!("WAL mode refused ({mode})")));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
+         PRAGMA cache_size=-65536;",
+    )?;
+    // The WAL is cut back to this after each checkpoint that empties it (autocheckpoint stays
+    // on, every 1000 pages); `close` empties it. Left alone it keeps its largest size.
+    let _: i64 = conn.query_row(
+        &format!("PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}"),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating when missing) the store file and its directory, and brings its schema
     /// up to date.
@@ -62,22 +107,28 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_error(&path, e))?;
         }
-        let conn = Connection::open(&path).map_err(|e| open_error(&path, e))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(open_error(&path, format!("WAL mode refused ({mode})")));
+        let mut conn = connect(&path)?;
+        if schema::migrate(&conn).map_err(|e| open_error(&path, e))?
+            == schema::Migrated::RowPerEvent
+        {
+            drop(conn);
+            upgrade::upgrade(
+                &path,
+                &|m| tracing::info!(store = %path.display(), "upgrade: {m}"),
+            )
+            .map_err(|e| open_error(&path, e))?;
+            conn = connect(&path)?;
+            schema::migrate(&conn).map_err(|e| open_error(&path, e))?;
         }
-        conn.execute_batch(
-            "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;
-             PRAGMA cache_size=-65536;",
-        )?;
-        schema::migrate(&conn).map_err(|e| open_error(&path, e))?;
         write::register_functions(&conn)?;
         Ok(SqliteStore(Arc::new(Inner {
             path,
             settings: settings.clone(),
-            writer: Mutex::new(conn),
+            writer: Mutex::new(WriteConn {
+                conn,
+                strings: pack::Strings::default(),
+            }),
+            strings: strings::Shared::default(),
             readers: Mutex::new(Vec::new()),
             reader_slots: Semaphore::new(READERS),
             cache: OverviewCache::default(),
@@ -142,7 +193,7 @@ impl SqliteStore {
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, &StoreSettings) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut WriteConn, &StoreSettings) -> Result<T, StoreError> + Send + 'static,
     {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -153,14 +204,53 @@ impl SqliteStore {
         .map_err(|e| StoreError::Other(format!("store task failed: {e}")))?
     }
 
+    /// The strings the read connections share.
+    pub(crate) fn strings(&self) -> strings::Shared {
+        self.0.strings.clone()
+    }
+
+    /// Empties the WAL into the file and truncates it to 0 bytes (`wal_checkpoint(TRUNCATE)`)
+    /// and closes the read connections: what `serve`, writers.sqlite and `bench-store` do when
+    /// they stop, so that a stopped store leaves no WAL behind. Clones may go on using the
+    /// store (reads open a connection again).
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.0
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let path = self.0.path.clone();
+        let (busy, wal_pages, _) = self
+            .write(|w, _| {
+                Ok(w.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    })?)
+            })
+            .await?;
+        if busy != 0 {
+            // Another process reads or writes it: its last connection empties the WAL.
+            tracing::info!(store = %path.display(), wal_pages, "store: WAL in use elsewhere, left for its last user to empty");
+        }
+        Ok(())
+    }
+
     /// Writes a batch of events (see [`write::ingest`]).
     pub async fn ingest(&self, events: Vec<crate::event::Event>) -> Result<Ingested, StoreError> {
-        self.write(move |c, _| write::ingest(c, &events)).await
+        self.write(move |w, s| {
+            let now = super::now_micros();
+            write::ingest(w, &events, now, raw_horizon(s, now))
+        })
+        .await
     }
 
     /// Registers the configured targets, keeping their state.
     pub async fn sync_targets(&self, targets: Vec<TargetInfo>) -> Result<(), StoreError> {
-        self.write(move |c, _| write::sync_targets(c, &targets, super::now_micros()))
+        self.write(move |w, _| write::sync_targets(&mut w.conn, &targets, super::now_micros()))
             .await?;
         self.0.cache.clear();
         Ok(())
@@ -170,7 +260,9 @@ impl SqliteStore {
     /// (see [`write::remove_unconfigured`]); returns how many were removed.
     pub async fn remove_unconfigured(&self, configured: Vec<String>) -> Result<usize, StoreError> {
         let n = self
-            .write(move |c, _| write::remove_unconfigured(c, &configured, super::now_micros()))
+            .write(move |w, _| {
+                write::remove_unconfigured(&mut w.conn, &configured, super::now_micros())
+            })
             .await?;
         self.0.cache.clear();
         Ok(n)
@@ -200,45 +292,39 @@ impl SqliteStore {
 
     /// Fills the store with synthetic history (`scripts/bench web`).
     pub async fn generate(&self, spec: generate::Spec) -> Result<u64, StoreError> {
-        self.write(move |c, _| generate::generate(c, spec, &|m| tracing::info!("generate: {m}")))
+        self.write(move |w, _| generate::generate(w, spec, &|m| tracing::info!("generate: {m}")))
             .await
     }
 
-    /// Deletes everything past its retention as of `now`, a chunk at a time; returns the
-    /// rows deleted.
+    /// Packs every hour closed as of `now` (see [`maintain::pack_all`]).
+    pub async fn pack(&self, now: super::Micros) -> Result<maintain::Packed, StoreError> {
+        self.write(move |w, s| maintain::pack_all(w, now, raw_horizon(s, now)))
+            .await
+    }
+
+    /// Packs what is closed and deletes everything past its retention as of `now`, a chunk at a
+    /// time; returns the rows deleted.
     pub async fn prune(&self, now: super::Micros) -> Result<usize, StoreError> {
-        let mut total = 0;
+        let mut total = self.pack(now).await?.dropped;
         loop {
-            match self.write(move |c, s| write::prune(c, s, now)).await? {
-                0 => return Ok(total),
+            match self
+                .write(move |w, s| maintain::prune(&mut w.conn, s, now))
+                .await?
+            {
+                0 => break,
                 n => total += n,
             }
         }
+        while self.write(|w, _| maintain::vacuum(&w.conn)).await? > 0 {}
+        Ok(total)
     }
 
-    /// Deletes what is past its retention, level by level, every `every`, until `stop`.
-    pub async fn prune_forever(self, every: Duration, stop: CancellationToken) {
+    /// Packs closed hours, deletes what is past its retention and returns the freed pages,
+    /// every `every`, a slice at a time, until `stop`.
+    pub async fn maintain_forever(self, every: Duration, stop: CancellationToken) {
         loop {
-            let mut total = 0;
-            loop {
-                match self
-                    .write(|c, s| write::prune(c, s, super::now_micros()))
-                    .await
-                {
-                    Ok(0) => break,
-                    // A chunk at a time, so the writer gets its turn in between.
-                    Ok(n) => total += n,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "store: pruning failed; will retry");
-                        break;
-                    }
-                }
-                if stop.is_cancelled() {
-                    return;
-                }
-            }
-            if total > 0 {
-                tracing::info!(rows = total, "store: pruned rows past retention");
+            if let Err(e) = self.maintain_once(&stop).await {
+                tracing::warn!(error = %e, "store: upkeep failed; will retry");
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -246,4 +332,97 @@ impl SqliteStore {
             }
         }
     }
+
+    async fn maintain_once(&self, stop: &CancellationToken) -> Result<(), StoreError> {
+        let mut at = maintain::Cursor::default();
+        let mut packed = maintain::Packed::default();
+        loop {
+            let now = super::now_micros();
+            let p = self
+                .write(move |w, s| maintain::pack_slice(w, at, now, raw_horizon(s, now)))
+                .await?;
+            packed.hours += p.hours;
+            packed.events += p.events;
+            match p.next {
+                Some(next) => at = next,
+                None => break,
+            }
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+            // The writer and the readers' turn.
+            tokio::time::sleep(maintain::SLICE / 5).await;
+        }
+        if packed.hours > 0 {
+            tracing::debug!(
+                hours = packed.hours,
+                events = packed.events,
+                "store: packed"
+            );
+        }
+        let mut total = 0;
+        loop {
+            let now = super::now_micros();
+            match self
+                .write(move |w, s| maintain::prune(&mut w.conn, s, now))
+                .await?
+            {
+                0 => break,
+                n => total += n,
+            }
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+        }
+        if total > 0 {
+            tracing::info!(rows = total, "store: pruned rows past retention");
+        }
+        self.keep_under_cap(stop).await?;
+        while self.write(|w, _| maintain::vacuum(&w.conn)).await? > 0 {
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+            tokio::time::sleep(maintain::SLICE / 5).await;
+        }
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Deletes the oldest raw hours, then rollup days, while the store is above its size cap
+    /// (`SQLITE_MAX_BYTES`), a chunk at a time, down to 90 % of it; logs what it deleted.
+    pub async fn keep_under_cap(
+        &self,
+        stop: &CancellationToken,
+    ) -> Result<maintain::Capped, StoreError> {
+        let Some(cap) = self.0.settings.max_bytes else {
+            return Ok(maintain::Capped::default());
+        };
+        let mut total = maintain::Capped::default();
+        loop {
+            let step = self
+                .write(move |w, _| maintain::cap_step(&w.conn, cap))
+                .await?;
+            total.blocks += step.blocks;
+            total.days += step.days;
+            if !step.more || stop.is_cancelled() {
+                break;
+            }
+            tokio::time::sleep(maintain::SLICE / 5).await;
+        }
+        if total.blocks + total.days > 0 {
+            tracing::warn!(
+                cap,
+                raw_hours = total.blocks,
+                rollup_days = total.days,
+                "store: above SQLITE_MAX_BYTES; deleted the oldest history"
+            );
+        }
+        Ok(total)
+    }
+}
+
+/// Raw events before this are past their retention at `now`.
+fn raw_horizon(s: &StoreSettings, now: super::Micros) -> super::Micros {
+    now - s.retention_events.as_micros() as super::Micros
 }

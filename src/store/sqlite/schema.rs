@@ -1,11 +1,21 @@
-//! The SQLite schema: the same logical tables and column names as PostgreSQL's (`targets`,
-//! `probe_events`), plus rollups, incidents and each target's live state. Times are integer
-//! microseconds since the Unix epoch (UTC); booleans are 0/1.
+//! The SQLite schema. Version 4 (the compact store, [`V4`]) keeps raw events packed: one zstd
+//! block per target and closed hour (`event_blocks`), the open hours as one row per event
+//! (`events_open`), repeated strings once (`strings`), hour rollups packed per target and day
+//! (`rollup_day.hours`) with the hours not yet packed in `rollup_hour`; targets, their live
+//! state and incidents as before. Times are integer microseconds since the Unix epoch (UTC);
+//! booleans are 0/1.
+//!
+//! Versions 1 to 3 kept one row per raw event (`probe_events`) and minute rollups. A file of
+//! version 1 or 2 is first brought to 3 in place (columns only); a file of version 3 is then
+//! rewritten into a new file of version 4 ([`super::upgrade`]).
 
 use rusqlite::Connection;
 
-/// Bumped with every change below; older files are upgraded step by step.
-const VERSION: i64 = 3;
+/// This uptimer's schema version.
+pub const VERSION: i64 = 4;
+
+/// The last version that kept one row per raw event: upgraded by rewriting the file.
+pub const ROW_PER_EVENT: i64 = 3;
 
 /// Version 1: targets and events, then [`V1_ROLLUPS`] and [`V1_INCIDENTS`] ([`v1`]).
 const V1_TARGETS: &str = r#"
@@ -163,22 +173,175 @@ ALTER TABLE targets ADD COLUMN last_event_uuid TEXT;
 UPDATE targets SET status = 'flapping' WHERE status = 'degraded';
 "#;
 
-/// Each version's step, in order: step `n` brings version `n` to `n + 1`.
-fn steps() -> [String; VERSION as usize] {
+/// Each version's step up to [`ROW_PER_EVENT`], in order: step `n` brings version `n` to
+/// `n + 1`.
+fn steps() -> [String; ROW_PER_EVENT as usize] {
     [v1(), V2.to_owned(), V3.to_owned()]
 }
 
-/// Creates or upgrades the schema to this uptimer's version ([`migrate_to`]).
-pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
-    migrate_to(conn, VERSION)
+/// Version 4, the compact store, as a new file gets it (module doc). `strings` holds each
+/// distinct repeated string (error texts, descriptors of a target) once; `events_open` a raw
+/// event per row (its `event` in the packed codec's single-event form) until the pack job
+/// moves its hour into `event_blocks`; `rollup_hour` an hour's sums until they are packed into
+/// `rollup_day.hours`, whose `checks` and `up` are kept live for the 7- and 30-day uptime.
+/// Targets get an explicit `key` (VACUUM keeps it), which the packed tables reference.
+pub const V4: &str = r#"
+CREATE TABLE targets (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    url TEXT,
+    name TEXT,
+    protocol TEXT,
+    hostname TEXT,
+    port INTEGER,
+    path TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    interval_s INTEGER,
+    last_event_time INTEGER,
+    last_up INTEGER,
+    last_status_code INTEGER,
+    last_response_ms INTEGER,
+    last_error_kind TEXT,
+    last_error TEXT,
+    recent TEXT NOT NULL DEFAULT '',
+    status TEXT,
+    cert_not_after INTEGER,
+    open_incident INTEGER,
+    removed_at INTEGER,
+    last_event_uuid TEXT
+);
+
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    target_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    error_kind TEXT,
+    error TEXT,
+    failed_checks INTEGER NOT NULL DEFAULT 1,
+    end_reason TEXT
+);
+CREATE INDEX incidents_started ON incidents (started_at DESC);
+CREATE INDEX incidents_target ON incidents (target_id, started_at DESC);
+
+CREATE TABLE strings (
+    id INTEGER PRIMARY KEY,
+    value TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE events_open (
+    target INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    uuid BLOB NOT NULL,
+    event BLOB NOT NULL,
+    PRIMARY KEY (target, time, uuid)
+) WITHOUT ROWID;
+
+CREATE TABLE event_blocks (
+    id INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    hour INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX event_blocks_target_hour ON event_blocks (target, hour);
+CREATE INDEX event_blocks_hour ON event_blocks (hour);
+
+CREATE TABLE rollup_hour (
+    target INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    checks INTEGER NOT NULL,
+    up INTEGER NOT NULL,
+    timed INTEGER NOT NULL,
+    sum_ms REAL NOT NULL,
+    min_ms REAL NOT NULL,
+    max_ms REAL NOT NULL,
+    sum_dns_ms REAL NOT NULL,
+    sum_connect_ms REAL NOT NULL,
+    sum_tls_ms REAL NOT NULL,
+    sum_ttfb_ms REAL NOT NULL,
+    sum_transfer_ms REAL NOT NULL,
+    hist BLOB NOT NULL,
+    PRIMARY KEY (target, bucket)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_day (
+    id INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    checks INTEGER NOT NULL,
+    up INTEGER NOT NULL,
+    hours BLOB
+);
+CREATE UNIQUE INDEX rollup_day_target_day ON rollup_day (target, day);
+CREATE INDEX rollup_day_day ON rollup_day (day);
+"#;
+
+/// What [`migrate`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrated {
+    /// The file is of this uptimer's version (now).
+    Current,
+    /// The file keeps one row per raw event (version 3, maybe just upgraded from 1 or 2): it
+    /// must be rewritten ([`super::upgrade`]).
+    RowPerEvent,
 }
 
-/// Creates or upgrades the schema, step by step up to `version` (at most this uptimer's; an
-/// older one makes a file as an older uptimer wrote it, for upgrade tests), in one transaction
-/// that takes the write lock first (`BEGIN IMMEDIATE`) and reads the version under it: two
-/// processes opening an older file at once upgrade it once, the second finding it done.
+/// Creates the schema in a new file, or brings an older one as far as it goes in place.
+pub fn migrate(conn: &Connection) -> Result<Migrated, SchemaError> {
+    let found = user_version(conn)?;
+    if found > VERSION {
+        return Err(SchemaError::Newer { found });
+    }
+    if found == VERSION {
+        return Ok(Migrated::Current);
+    }
+    if found == 0 && !has_tables(conn)? {
+        create(conn)?;
+        return Ok(Migrated::Current);
+    }
+    migrate_to(conn, ROW_PER_EVENT)?;
+    Ok(Migrated::RowPerEvent)
+}
+
+fn has_tables(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Makes a new file of version 4: incremental auto-vacuum first (it must precede the first
+/// table), then [`V4`], under the write lock; a second process finding it done does nothing.
+pub fn create(conn: &Connection) -> Result<(), SchemaError> {
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let made = (|| -> Result<(), rusqlite::Error> {
+        if user_version(conn)? == VERSION {
+            return Ok(());
+        }
+        conn.execute_batch(V4)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))
+    })();
+    match made {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(source) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(SchemaError::Upgrade { from: 0, source })
+        }
+    }
+}
+
+/// Brings a file of the row-per-event schema (or a new one) step by step up to `version` (at
+/// most [`ROW_PER_EVENT`]: older versions make a file as an older uptimer wrote it, for upgrade
+/// tests), in one transaction that takes the write lock first (`BEGIN IMMEDIATE`) and reads the
+/// version under it: two processes opening an older file at once upgrade it once, the second
+/// finding it done.
 pub fn migrate_to(conn: &Connection, version: i64) -> Result<(), SchemaError> {
-    let version = version.clamp(0, VERSION);
+    let version = version.clamp(0, ROW_PER_EVENT);
     let found = user_version(conn)?;
     if found > VERSION {
         return Err(SchemaError::Newer { found });
@@ -192,7 +355,7 @@ pub fn migrate_to(conn: &Connection, version: i64) -> Result<(), SchemaError> {
         if from >= version {
             return Ok(from);
         }
-        // `version` is at most VERSION, the number of steps; a negative `from` is a new file.
+        // `version` is at most the number of steps; a negative `from` is a new file.
         let (done, wanted) = (from.max(0) as usize, version as usize);
         for sql in &steps()[done..wanted] {
             conn.execute_batch(sql)?;
@@ -218,7 +381,7 @@ pub fn migrate_to(conn: &Connection, version: i64) -> Result<(), SchemaError> {
     }
 }
 
-fn user_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+pub fn user_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
@@ -247,7 +410,7 @@ mod tests {
                     let c = Connection::open(&path).unwrap();
                     c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
                     barrier.wait();
-                    migrate(&c)
+                    migrate_to(&c, ROW_PER_EVENT)
                 })
             })
             .collect();
@@ -255,7 +418,7 @@ mod tests {
             t.join().unwrap().unwrap();
         }
         let c = Connection::open(&path).unwrap();
-        assert_eq!(user_version(&c), Ok(VERSION));
+        assert_eq!(user_version(&c), Ok(ROW_PER_EVENT));
         c.execute_batch("SELECT timed FROM rollup_hour; SELECT removed_at FROM targets;")
             .unwrap();
     }
@@ -269,7 +432,7 @@ mod tests {
                ('a', 0, 0, 'degraded'), ('b', 0, 0, 'down'), ('c', 0, 0, NULL)",
         )
         .unwrap();
-        migrate(&c).unwrap();
+        assert_eq!(migrate(&c).unwrap(), Migrated::RowPerEvent);
         let statuses: Vec<Option<String>> = c
             .prepare("SELECT status FROM targets ORDER BY id")
             .unwrap()
@@ -286,10 +449,26 @@ mod tests {
     }
 
     #[test]
-    fn a_new_file_gets_every_step() {
-        let c = Connection::open_in_memory().unwrap();
-        migrate(&c).unwrap();
+    fn a_new_file_gets_version_4_with_incremental_vacuum() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Connection::open(dir.path().join("new.sqlite3")).unwrap();
+        assert_eq!(migrate(&c).unwrap(), Migrated::Current);
         assert_eq!(user_version(&c), Ok(VERSION));
+        let vacuum: i64 = c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+        assert_eq!(vacuum, 2, "incremental");
+        c.execute_batch(
+            "SELECT key, last_event_uuid FROM targets; SELECT end_reason FROM incidents;
+             SELECT hours FROM rollup_day; SELECT data FROM event_blocks;",
+        )
+        .unwrap();
+        assert_eq!(migrate(&c).unwrap(), Migrated::Current, "a second open");
+    }
+
+    #[test]
+    fn the_row_per_event_steps_still_make_every_older_version() {
+        let c = Connection::open_in_memory().unwrap();
+        migrate_to(&c, ROW_PER_EVENT).unwrap();
+        assert_eq!(user_version(&c), Ok(ROW_PER_EVENT));
         c.execute_batch("SELECT end_reason FROM incidents").unwrap();
         for table in V1_ROLLUPS {
             c.execute_batch(&format!("SELECT timed, hist FROM {table}"))

@@ -1,6 +1,9 @@
-//! Writing: a batch of events goes in one transaction. Each event is inserted with
-//! `ON CONFLICT DO NOTHING` on its uuid, and only the rows that really went in update the
-//! rollups, the targets' live state and the incidents, so a replayed batch changes nothing.
+//! Writing: a batch of events goes in one transaction. Each event is stored unless it is
+//! stored already (same uuid, target and time: see [`raw`](super::raw)), and only the events
+//! that really went in update the rollups, the targets' live state and the incidents, so a
+//! replayed batch changes nothing. An event older than the raw horizon (the events'
+//! retention) cannot be told from one stored and pruned: it is counted and dropped, never
+//! counted twice into the rollups.
 
 use crate::store::rollup::Agg;
 use std::collections::{BTreeMap, HashMap};
@@ -9,24 +12,28 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::config::StoreSettings;
+use super::pack::PackError;
+use super::raw::{self, Stored};
+use super::{WriteConn, rollups, strings};
 use crate::event::{Event, ProbeEvent};
 use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
-use crate::store::{
-    DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, StoreError, clip_error, from_micros, now_micros,
-    to_micros,
-};
+use crate::store::{END_REASON_REMOVED, Micros, StoreError, clip_error, from_micros, to_micros};
 
 /// What one batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ingested {
     /// Probe events stored for the first time.
     pub inserted: usize,
-    /// Probe events already stored (same uuid): skipped.
+    /// Probe events already stored (same uuid, target and time): skipped.
     pub duplicates: usize,
     /// Events of other types, which this store does not keep.
     pub ignored: usize,
+    /// Probe events older than the raw horizon: dropped (see the module doc).
+    pub too_old: usize,
+    /// Probe events the store cannot keep exactly (a NaN or negative phase, a time past year
+    /// 9999): logged and dropped.
+    pub rejected: usize,
 }
 
 /// A configured target, as `uptimer serve` registers it at startup.
@@ -94,111 +101,103 @@ pub fn is_up(e: &ProbeEvent) -> bool {
     e.up.unwrap_or(e.error.is_none() && (200..400).contains(&e.status_code))
 }
 
-fn phases(e: &ProbeEvent) -> [Option<f64>; 5] {
+/// The phases of an event: dns, connect, tls, ttfb, transfer.
+pub fn phases(e: &ProbeEvent) -> [Option<f64>; 5] {
     let p = e.phases_ms.unwrap_or_default();
     [p.dns, p.connect, p.tls, p.ttfb, p.transfer]
 }
 
-const INSERT_EVENT: &str =
-    "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version,
-    protocol, hostname, port, path, status_code, response_time_ms, error, regex, matches_regex,
-    target_id, url, location, up, error_kind, phases_ms_dns, phases_ms_connect, phases_ms_tls,
-    phases_ms_ttfb, phases_ms_transfer, ip, http_version, body_bytes, redirects, tls_cert_not_after)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
-    ON CONFLICT (uuid) DO NOTHING";
-
-fn rollup_upsert(table: &str) -> String {
-    format!(
-        "INSERT INTO {table} (target_id, bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms,
-         sum_connect_ms, sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, timed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-         ON CONFLICT (target_id, bucket) DO UPDATE SET
-           checks = checks + excluded.checks, up = up + excluded.up,
-           timed = coalesce(timed, checks) + excluded.timed,
-           sum_ms = sum_ms + excluded.sum_ms,
-           -- the extremes of a side without timed checks mean nothing
-           min_ms = CASE WHEN excluded.timed = 0 THEN min_ms
-             WHEN coalesce(timed, checks) = 0 THEN excluded.min_ms
-             ELSE min(min_ms, excluded.min_ms) END,
-           max_ms = CASE WHEN excluded.timed = 0 THEN max_ms
-             WHEN coalesce(timed, checks) = 0 THEN excluded.max_ms
-             ELSE max(max_ms, excluded.max_ms) END,
-           sum_dns_ms = sum_dns_ms + excluded.sum_dns_ms,
-           sum_connect_ms = sum_connect_ms + excluded.sum_connect_ms,
-           sum_tls_ms = sum_tls_ms + excluded.sum_tls_ms,
-           sum_ttfb_ms = sum_ttfb_ms + excluded.sum_ttfb_ms,
-           sum_transfer_ms = sum_transfer_ms + excluded.sum_transfer_ms,
-           hist = hist_merge(hist, excluded.hist)"
-    )
+/// Runs `f` in a transaction on the write connection with its strings cache read up to date;
+/// when it does not commit, the cache forgets what the transaction interned.
+pub fn in_tx<T>(
+    w: &mut WriteConn,
+    f: impl FnOnce(&Transaction, &mut strings::Tx) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let WriteConn {
+        conn,
+        strings: cache,
+    } = w;
+    let done = (|| {
+        // The write lock first: two writers of one file queue for it instead of failing.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        strings::refresh(&tx, cache)?;
+        let out = f(&tx, &mut strings::Tx::new(&tx, cache))?;
+        tx.commit()?;
+        Ok(out)
+    })();
+    if done.is_err() {
+        strings::Tx::forget(cache);
+    }
+    done
 }
 
-/// Writes a batch in one transaction; see the module doc.
-pub fn ingest(conn: &mut Connection, events: &[Event]) -> Result<Ingested, StoreError> {
-    let tx = conn.transaction()?;
-    let mut done = Ingested::default();
-    let mut inserted: Vec<(&ProbeEvent, String, Micros)> = Vec::with_capacity(events.len());
-    {
-        let mut stmt = tx.prepare_cached(INSERT_EVENT)?;
+/// Writes a batch in one transaction; see the module doc. `horizon`: events before it are too
+/// old.
+pub fn ingest(
+    w: &mut WriteConn,
+    events: &[Event],
+    now: Micros,
+    horizon: Micros,
+) -> Result<Ingested, StoreError> {
+    in_tx(w, |tx, strings| {
+        let mut done = Ingested::default();
+        let mut probes: Vec<(&ProbeEvent, String, Micros)> = Vec::with_capacity(events.len());
         for ev in events {
             let Event::Probe(e) = ev else {
                 done.ignored += 1;
                 continue;
             };
             let t = to_micros(e.envelope.event_time);
-            let id = target_id(e);
-            let [dns, connect, tls, ttfb, transfer] = phases(e);
-            let n = stmt.execute(params![
-                e.envelope.uuid.to_string(),
-                t,
-                e.envelope.schema_title,
-                e.envelope.schema_version,
-                e.protocol,
-                e.hostname,
-                e.port,
-                e.path,
-                e.status_code,
-                e.response_time_ms as i64,
-                e.error,
-                e.regex,
-                e.matches_regex,
-                id,
-                e.url,
-                e.location,
-                e.up,
-                e.error_kind.map(|k| k.as_str()),
-                dns,
-                connect,
-                tls,
-                ttfb,
-                transfer,
-                e.ip,
-                e.http_version,
-                e.body_bytes.map(|b| b as i64),
-                e.redirects,
-                e.tls_cert_not_after.map(to_micros),
-            ])?;
-            if n == 1 {
-                done.inserted += 1;
-                inserted.push((e, id, t));
-            } else {
-                done.duplicates += 1;
+            if t < horizon {
+                done.too_old += 1;
+                continue;
+            }
+            probes.push((e, target_id(e), t));
+        }
+        if probes.is_empty() {
+            return Ok(done);
+        }
+        let keys = upsert_targets(tx, &probes)?;
+        let mut inserted = Vec::with_capacity(probes.len());
+        for (e, id, t) in probes {
+            let key = keys[id.as_str()];
+            match raw::insert(tx, strings, key, e, t) {
+                Ok(Stored::New) => {
+                    done.inserted += 1;
+                    inserted.push((e, id, t));
+                }
+                Ok(Stored::Duplicate) => done.duplicates += 1,
+                Err(StoreError::Pack(PackError::Unrepresentable(what))) => {
+                    tracing::warn!(
+                        uuid = %e.envelope.uuid,
+                        target = id,
+                        "store: an event whose {what} cannot be stored: dropped"
+                    );
+                    done.rejected += 1;
+                }
+                Err(other) => return Err(other),
             }
         }
-    }
-    if !inserted.is_empty() {
-        upsert_targets(&tx, &inserted)?;
-        update_rollups(&tx, &inserted)?;
-        update_state(&tx, &mut inserted)?;
-    }
-    tx.commit()?;
-    Ok(done)
+        if !inserted.is_empty() {
+            let mut hours: HashMap<(i64, Micros), Agg> = HashMap::new();
+            for (e, id, t) in &inserted {
+                hours
+                    .entry((keys[id.as_str()], raw::hour_of(*t)))
+                    .or_default()
+                    .add(e.response_time_ms as f64, is_up(e), phases(e));
+            }
+            rollups::add(tx, &hours)?;
+            update_state(tx, &mut inserted, now)?;
+        }
+        Ok(done)
+    })
 }
 
+/// Creates or updates the targets of these events (first and last seen); returns their keys.
 fn upsert_targets(
     tx: &Transaction,
     rows: &[(&ProbeEvent, String, Micros)],
-) -> Result<(), StoreError> {
+) -> Result<HashMap<String, i64>, StoreError> {
     let mut seen: HashMap<&str, (&ProbeEvent, Micros, Micros)> = HashMap::new();
     for (e, id, t) in rows {
         let entry = seen.entry(id.as_str()).or_insert((e, *t, *t));
@@ -215,64 +214,36 @@ fn upsert_targets(
            last_seen = max(targets.last_seen, excluded.last_seen),
            -- checked again after it was removed: it is back
            removed_at = CASE WHEN excluded.last_seen > targets.removed_at THEN NULL
-             ELSE targets.removed_at END",
+             ELSE targets.removed_at END
+         RETURNING key",
     )?;
+    let mut keys = HashMap::with_capacity(seen.len());
     for (id, (e, first, last)) in seen {
         let url = e.url.clone().unwrap_or_else(|| id.to_owned());
-        stmt.execute(params![
-            id,
-            url,
-            e.name.as_deref().unwrap_or(&url),
-            e.protocol,
-            e.hostname,
-            e.port,
-            e.path,
-            first,
-            last
-        ])?;
+        let key: i64 = stmt.query_row(
+            params![
+                id,
+                url,
+                e.name.as_deref().unwrap_or(&url),
+                e.protocol,
+                e.hostname,
+                e.port,
+                e.path,
+                first,
+                last
+            ],
+            |r| r.get(0),
+        )?;
+        keys.insert(id.to_owned(), key);
     }
-    Ok(())
+    Ok(keys)
 }
 
-fn update_rollups(
-    tx: &Transaction,
-    rows: &[(&ProbeEvent, String, Micros)],
-) -> Result<(), StoreError> {
-    for (table, width) in [
-        ("rollup_minute", MINUTE),
-        ("rollup_hour", HOUR),
-        ("rollup_day", DAY),
-    ] {
-        let mut aggs: HashMap<(&str, Micros), Agg> = HashMap::new();
-        for (e, id, t) in rows {
-            let bucket = t - t.rem_euclid(width);
-            aggs.entry((id.as_str(), bucket)).or_default().add(
-                e.response_time_ms as f64,
-                is_up(e),
-                phases(e),
-            );
-        }
-        let mut stmt = tx.prepare_cached(&rollup_upsert(table))?;
-        for ((id, bucket), a) in aggs {
-            stmt.execute(params![
-                id,
-                bucket,
-                a.checks,
-                a.up,
-                a.sum_ms,
-                a.min_ms,
-                a.max_ms,
-                a.sums[0],
-                a.sums[1],
-                a.sums[2],
-                a.sums[3],
-                a.sums[4],
-                a.hist.encode(),
-                a.timed,
-            ])?;
-        }
-    }
-    Ok(())
+/// The key of target `id`, when it is known.
+pub fn key_of(c: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(c.prepare_cached("SELECT key FROM targets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
 }
 
 /// A target's stored live state: the machine's state and the id of its open incident.
@@ -300,6 +271,7 @@ fn load_state(
 fn update_state(
     tx: &Transaction,
     rows: &mut [(&ProbeEvent, String, Micros)],
+    now: Micros,
 ) -> Result<(), StoreError> {
     rows.sort_by(|a, b| (&a.1, a.2, a.0.envelope.uuid).cmp(&(&b.1, b.2, b.0.envelope.uuid)));
     let mut by_target: BTreeMap<&str, Vec<(&ProbeEvent, Micros)>> = BTreeMap::new();
@@ -325,7 +297,7 @@ fn update_state(
            last_event_uuid = ?12
          WHERE id = ?1",
     )?;
-    let now = from_micros(now_micros());
+    let now = from_micros(now);
     for (id, events) in by_target {
         let (mut state, mut incident) = load
             .query_row([id], |r| {
@@ -460,39 +432,5 @@ pub fn remove_unconfigured(
         params![keep, now],
     )?;
     tx.commit()?;
-    Ok(n)
-}
-
-/// Rows deleted per table and call, so the writer never waits long behind a prune.
-pub const PRUNE_CHUNK: usize = 20_000;
-
-/// Deletes one chunk of everything past its retention; returns the rows deleted (call again
-/// while it is above zero).
-pub fn prune(conn: &mut Connection, s: &StoreSettings, now: Micros) -> Result<usize, StoreError> {
-    let cut = |d: std::time::Duration| now - d.as_micros() as Micros;
-    let mut n = 0;
-    n += conn.execute(
-        "DELETE FROM probe_events WHERE rowid IN
-           (SELECT rowid FROM probe_events WHERE event_time < ?1 LIMIT ?2)",
-        params![cut(s.retention_events), PRUNE_CHUNK as i64],
-    )?;
-    for (table, d) in [
-        ("rollup_minute", s.retention_minute),
-        ("rollup_hour", s.retention_hour),
-        ("rollup_day", s.retention_hour),
-    ] {
-        n += conn.execute(
-            &format!(
-                "DELETE FROM {table} WHERE (target_id, bucket) IN
-                   (SELECT target_id, bucket FROM {table} WHERE bucket < ?1 LIMIT ?2)"
-            ),
-            params![cut(d), PRUNE_CHUNK as i64],
-        )?;
-    }
-    n += conn.execute(
-        "DELETE FROM incidents WHERE id IN
-           (SELECT id FROM incidents WHERE ended_at < ?1 LIMIT ?2)",
-        params![cut(s.retention_hour), PRUNE_CHUNK as i64],
-    )?;
     Ok(n)
 }

@@ -1,82 +1,81 @@
-//! A target's history: its response-time series from rollups, its last events, incidents
-//! and its uptime over a range.
+//! A target's history: its response-time series (from raw events under an hour's step, from
+//! hour rollups above), its last events, incidents and its uptime over a range.
 
 use rusqlite::{Connection, params};
 
-use crate::store::hist::Histogram;
+use crate::event::ProbeEvent;
 use crate::store::query::SeriesSource;
 use crate::store::rollup::Agg;
+use crate::store::sqlite::strings::Shared;
+use crate::store::sqlite::write::{is_up, key_of, phases};
+use crate::store::sqlite::{raw, rollups};
 use crate::store::{
-    EventRow, HOUR, Incident, IncidentQuery, Micros, SeriesPoint, StoreError, Uptime,
+    EventRow, HOUR, Incident, IncidentQuery, MINUTE, Micros, SeriesPoint, StoreError, Uptime,
+    to_micros,
 };
 
 pub(super) fn series(
     c: &Connection,
+    strings: &Shared,
     id: &str,
     src: &SeriesSource,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT bucket, checks, up, sum_ms, min_ms, max_ms, sum_dns_ms, sum_connect_ms,
-           sum_tls_ms, sum_ttfb_ms, sum_transfer_ms, hist, coalesce(timed, checks)
-         FROM {} WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket",
-        src.table
-    ))?;
+    let Some(key) = key_of(c, id)? else {
+        return Ok(Vec::new());
+    };
     let mut fold = src.fold();
-    let mut q = stmt.query(params![id, src.start, src.to])?;
-    while let Some(r) = q.next()? {
-        let mut sums = [0.0; 5];
-        for (i, s) in sums.iter_mut().enumerate() {
-            *s = r.get(6 + i)?;
+    if src.step < HOUR {
+        // Under an hour from raw events, a minute at a time.
+        let strings = strings.fresh(c)?;
+        for e in raw::events_in(c, &*strings, key, src.start, src.to)? {
+            let t = to_micros(e.envelope.event_time);
+            let mut a = Agg::default();
+            a.add(e.response_time_ms as f64, is_up(&e), phases(&e));
+            fold.add(t - t.rem_euclid(MINUTE), &a);
         }
-        let row = Agg {
-            checks: r.get(1)?,
-            up: r.get(2)?,
-            timed: r.get(12)?,
-            sum_ms: r.get(3)?,
-            min_ms: r.get(4)?,
-            max_ms: r.get(5)?,
-            sums,
-            hist: Histogram::decode(r.get_ref(11)?.as_blob().unwrap_or_default()),
-        };
-        fold.add(r.get(0)?, &row);
+    } else {
+        for (bucket, a) in rollups::hours(c, key, src.start, src.to)? {
+            fold.add(bucket, &a);
+        }
     }
     Ok(fold.finish())
 }
+
 pub(super) fn events(
     c: &Connection,
+    strings: &Shared,
     id: &str,
     from: Micros,
     to: Micros,
     limit: u32,
 ) -> Result<Vec<EventRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT uuid, event_time, up, status_code, response_time_ms, error_kind, error,
-           phases_ms_dns, phases_ms_connect, phases_ms_tls, phases_ms_ttfb, phases_ms_transfer,
-           ip, http_version, location, body_bytes, redirects
-         FROM probe_events WHERE target_id = ?1 AND event_time >= ?2 AND event_time < ?3
-         ORDER BY event_time DESC LIMIT ?4",
-    )?;
-    let rows = stmt
-        .query_map(params![id, from, to, limit.min(10_000)], |r| {
-            Ok(EventRow {
-                uuid: r.get(0)?,
-                event_time: r.get(1)?,
-                up: r.get(2)?,
-                status_code: r.get(3)?,
-                response_time_ms: r.get(4)?,
-                error_kind: r.get(5)?,
-                error: r.get(6)?,
-                phases_ms: [r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?],
-                ip: r.get(12)?,
-                http_version: r.get(13)?,
-                location: r.get(14)?,
-                body_bytes: r.get(15)?,
-                redirects: r.get(16)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let Some(key) = key_of(c, id)? else {
+        return Ok(Vec::new());
+    };
+    let strings = strings.fresh(c)?;
+    let rows = raw::newest(c, &*strings, key, from, to, limit.min(10_000) as usize)?;
+    Ok(rows.into_iter().map(|e| event_row(&e)).collect())
 }
+
+/// An event as the target page and the API show it.
+fn event_row(e: &ProbeEvent) -> EventRow {
+    EventRow {
+        uuid: e.envelope.uuid.to_string(),
+        event_time: to_micros(e.envelope.event_time),
+        up: e.up,
+        status_code: i64::from(e.status_code),
+        response_time_ms: e.response_time_ms as i64,
+        error_kind: e.error_kind.map(|k| k.as_str().to_owned()),
+        error: e.error.clone(),
+        phases_ms: phases(e),
+        ip: e.ip.clone(),
+        http_version: e.http_version.clone(),
+        location: e.location.clone(),
+        body_bytes: e.body_bytes.map(|b| b as i64),
+        redirects: e.redirects.map(i64::from),
+    }
+}
+
 pub(super) fn incidents(
     c: &Connection,
     q: &IncidentQuery,
@@ -117,13 +116,21 @@ pub(super) fn uptime(
     from: Micros,
     to: Micros,
 ) -> Result<Uptime, StoreError> {
-    let (up, checks): (Option<i64>, Option<i64>) = c
-        .prepare_cached(
-            "SELECT sum(up), sum(checks) FROM rollup_hour
-             WHERE target_id = ?1 AND bucket >= ?2 AND bucket < ?3",
-        )?
-        .query_row(params![id, from - from.rem_euclid(HOUR), to], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let Some(key) = key_of(c, id)? else {
+        return Ok(Uptime::from_sums(from, to, None, None));
+    };
+    let hours = rollups::hours(c, key, from, to)?;
+    let (up, checks) = sums(&hours);
     Ok(Uptime::from_sums(from, to, up, checks))
+}
+
+/// The passes and checks of these hours (None without any).
+pub(super) fn sums(hours: &[(Micros, Agg)]) -> (Option<i64>, Option<i64>) {
+    if hours.is_empty() {
+        return (None, None);
+    }
+    let (up, checks) = hours
+        .iter()
+        .fold((0, 0), |(u, c), (_, a)| (u + a.up, c + a.checks));
+    (Some(up), Some(checks))
 }

@@ -1,6 +1,6 @@
 //! Reading: the queries behind every page and API call. Each reads the targets table (one row
 //! per target, with its live state), rollups or incidents, never a scan of raw events: the
-//! last-events table reads the newest rows of one target by index. [`targets`] answers the
+//! last-events table and charts under an hour's step read one target's packed raw events. [`targets`] answers the
 //! overview and a target's live state, [`history`] its series, events, incidents and uptime.
 
 mod history;
@@ -52,7 +52,9 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SeriesPoint>, StoreError> {
         let id = id.to_owned();
         let src = SeriesSource::new(from, to, step);
-        self.read(move |c| history::series(c, &id, &src)).await
+        let strings = self.strings();
+        self.read(move |c| history::series(c, &strings, &id, &src))
+            .await
     }
 
     async fn events(
@@ -63,7 +65,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
         let id = id.to_owned();
-        self.read(move |c| history::events(c, &id, from, to, limit))
+        let strings = self.strings();
+        self.read(move |c| history::events(c, &strings, &id, from, to, limit))
             .await
     }
 

@@ -3,11 +3,15 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::history;
 use crate::store::query::{
     Reuse, like_pattern, order_sql, removed_sql, set_uptime, status, uptime_starts,
 };
+use crate::store::sqlite::rollups;
+use crate::store::sqlite::write::key_of;
 use crate::store::{
-    Micros, OverviewPage, OverviewQuery, StatusCounts, StoreError, TargetSummary, UptimeWindows,
+    HOUR, Micros, OverviewPage, OverviewQuery, StatusCounts, StoreError, TargetSummary,
+    UptimeWindows,
 };
 
 /// The status column as the overview shows it: the target-state machine's status after the
@@ -58,37 +62,30 @@ fn summary(r: &Row) -> rusqlite::Result<TargetSummary> {
     })
 }
 
-/// Fills in uptime of these targets in one query (see [`uptime_starts`]).
+/// Fills in the uptime of these targets (see [`uptime_starts`]): 24 hours from their hours,
+/// 7 and 30 days from their days' checks and passes.
 fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let ids =
-        serde_json::to_string(&rows.iter().map(|r| &r.id).collect::<Vec<_>>()).unwrap_or_default();
     let [day, week, month] = uptime_starts(now);
-    let sums = c
-        .prepare_cached(
-            "SELECT target_id, sum(d_up), sum(d_checks), sum(w_up), sum(w_checks), sum(m_up),
-               sum(m_checks)
-             FROM (
-               SELECT target_id, up AS d_up, checks AS d_checks, NULL AS w_up, NULL AS w_checks,
-                 NULL AS m_up, NULL AS m_checks
-               FROM rollup_hour WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?2
-               UNION ALL
-               SELECT target_id, NULL, NULL, CASE WHEN bucket >= ?3 THEN up END,
-                 CASE WHEN bucket >= ?3 THEN checks END, up, checks
-               FROM rollup_day WHERE target_id IN (SELECT value FROM json_each(?1)) AND bucket >= ?4
-             )
-             GROUP BY target_id",
-        )?
-        .query_map(params![ids, day, week, month], |r| {
-            let mut s = [None; 6];
-            for (i, v) in s.iter_mut().enumerate() {
-                *v = r.get(i + 1)?;
-            }
-            Ok((r.get(0)?, s))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut days = c.prepare_cached(
+        "SELECT sum(CASE WHEN day >= ?2 THEN up END), sum(CASE WHEN day >= ?2 THEN checks END),
+           sum(up), sum(checks)
+         FROM rollup_day WHERE target = ?1 AND day >= ?3",
+    )?;
+    let mut sums = Vec::with_capacity(rows.len());
+    for row in rows.iter() {
+        let Some(key) = key_of(c, &row.id)? else {
+            continue;
+        };
+        let (d_up, d_checks) = history::sums(&rollups::hours(c, key, day, now + HOUR)?);
+        let [w_up, w_checks, m_up, m_checks]: [Option<i64>; 4] = days
+            .query_row(params![key, week, month], |r| {
+                Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?])
+            })?;
+        sums.push((
+            row.id.clone(),
+            [d_up, d_checks, w_up, w_checks, m_up, m_checks],
+        ));
+    }
     set_uptime(rows, sums);
     Ok(())
 }
