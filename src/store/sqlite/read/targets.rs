@@ -3,15 +3,14 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::history;
+use std::collections::HashMap;
+
 use crate::store::query::{
     Reuse, like_pattern, order_sql, removed_sql, set_uptime, status, uptime_starts,
 };
-use crate::store::sqlite::rollups;
-use crate::store::sqlite::write::key_of;
+use crate::store::sqlite::{pack, rollups};
 use crate::store::{
-    HOUR, Micros, OverviewPage, OverviewQuery, StatusCounts, StoreError, TargetSummary,
-    UptimeWindows,
+    Micros, OverviewPage, OverviewQuery, StatusCounts, StoreError, TargetSummary, UptimeWindows,
 };
 
 /// The status column as the overview shows it: the target-state machine's status after the
@@ -62,29 +61,54 @@ fn summary(r: &Row) -> rusqlite::Result<TargetSummary> {
     })
 }
 
-/// Fills in the uptime of these targets (see [`uptime_starts`]): 24 hours from their hours,
-/// 7 and 30 days from their days' checks and passes.
+/// Fills in the uptime of these targets (see [`uptime_starts`]) in three queries for all of
+/// them: 7 and 30 days from their days' checks and passes, 24 hours from their last two days'
+/// packed hours and the hours not packed yet.
 fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let [day, week, month] = uptime_starts(now);
-    let mut days = c.prepare_cached(
-        "SELECT sum(CASE WHEN day >= ?2 THEN up END), sum(CASE WHEN day >= ?2 THEN checks END),
-           sum(up), sum(checks)
-         FROM rollup_day WHERE target = ?1 AND day >= ?3",
-    )?;
-    let mut sums = Vec::with_capacity(rows.len());
-    for row in rows.iter() {
-        let Some(key) = key_of(c, &row.id)? else {
-            continue;
-        };
-        let (d_up, d_checks) = history::sums(&rollups::hours(c, key, day, now + HOUR)?);
-        let [w_up, w_checks, m_up, m_checks]: [Option<i64>; 4] = days
-            .query_row(params![key, week, month], |r| {
-                Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?])
-            })?;
-        sums.push((
-            row.id.clone(),
-            [d_up, d_checks, w_up, w_checks, m_up, m_checks],
-        ));
+    let ids =
+        serde_json::to_string(&rows.iter().map(|r| &r.id).collect::<Vec<_>>()).unwrap_or_default();
+    let keyed = "SELECT key FROM targets WHERE id IN (SELECT value FROM json_each(?1))";
+    let mut sums: HashMap<String, [Option<i64>; 6]> = HashMap::new();
+    let mut q = c.prepare_cached(&format!(
+        "SELECT t.id, sum(CASE WHEN d.day >= ?2 THEN d.up END),
+           sum(CASE WHEN d.day >= ?2 THEN d.checks END), sum(d.up), sum(d.checks)
+         FROM rollup_day d JOIN targets t ON t.key = d.target
+         WHERE d.target IN ({keyed}) AND d.day >= ?3 GROUP BY t.id"
+    ))?;
+    let mut r = q.query(params![ids, week, month])?;
+    while let Some(row) = r.next()? {
+        let s = sums.entry(row.get(0)?).or_default();
+        (s[2], s[3], s[4], s[5]) = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
+    }
+    let mut add = |id: String, up: i64, checks: i64| {
+        let s = sums.entry(id).or_default();
+        s[0] = Some(s[0].unwrap_or(0) + up);
+        s[1] = Some(s[1].unwrap_or(0) + checks);
+    };
+    let mut q = c.prepare_cached(&format!(
+        "SELECT t.id, d.hours FROM rollup_day d JOIN targets t ON t.key = d.target
+         WHERE d.target IN ({keyed}) AND d.day >= ?2 AND d.hours IS NOT NULL"
+    ))?;
+    let mut r = q.query(params![ids, rollups::day_of(day)])?;
+    while let Some(row) = r.next()? {
+        let id: String = row.get(0)?;
+        for (bucket, a) in pack::decode_hours(row.get_ref(1)?.as_blob().unwrap_or_default())? {
+            if bucket >= day {
+                add(id.clone(), a.up, a.checks);
+            }
+        }
+    }
+    let mut q = c.prepare_cached(&format!(
+        "SELECT t.id, sum(h.up), sum(h.checks) FROM rollup_hour h JOIN targets t ON t.key = h.target
+         WHERE h.target IN ({keyed}) AND h.bucket >= ?2 GROUP BY t.id"
+    ))?;
+    let mut r = q.query(params![ids, day])?;
+    while let Some(row) = r.next()? {
+        add(row.get(0)?, row.get(1)?, row.get(2)?);
     }
     set_uptime(rows, sums);
     Ok(())
