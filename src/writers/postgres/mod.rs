@@ -8,8 +8,10 @@
 //! from the rows actually inserted (`rollups`). See docs/postgres.md.
 
 mod backlog;
+mod encode;
 mod insert;
 pub mod rollups;
+pub mod row;
 pub mod spool;
 pub mod table;
 mod targets;

@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -163,7 +162,7 @@ impl PostgresWriter {
 /// source waits: back-pressure), until `give_up`.
 async fn insert_until_stored(
     core: Arc<Core>,
-    rows: Vec<Value>,
+    rows: Vec<Event>,
     give_up: CancellationToken,
 ) -> Result<(), WriteError> {
     let mut backoff = BACKOFF_MIN;
@@ -204,7 +203,7 @@ async fn insert_until_stored(
 async fn insert_or_spool(
     core: Arc<Core>,
     backlog: Arc<Backlog>,
-    rows: Vec<Value>,
+    rows: Vec<Event>,
     give_up: CancellationToken,
 ) -> Result<(), WriteError> {
     let attempt = tokio::select! {
@@ -336,8 +335,8 @@ impl Writer for PostgresWriter {
     /// Durable once inserted; for a prober source also once fsynced in the spool (the database
     /// away). A replayable source's batch is retried until stored (back-pressure).
     async fn write(&mut self, batch: Vec<Event>) -> Result<Durable, WriteError> {
-        let rows: Vec<Value> = batch.iter().map(Event::to_json).collect();
-        drop(batch);
+        // Rows are encoded from the typed events (no JSON document in between: `row`).
+        let rows = batch;
         let permit = self
             .in_flight
             .clone()
