@@ -65,6 +65,12 @@ impl PostgresWriter {
         let url = settings
             .require_url(NAME)
             .map_err(|e| PgError::Setup(e.to_string()))?;
+        if let Some(n) = settings.buffer_events {
+            tracing::debug!(
+                POSTGRES_BUFFER_EVENTS = n,
+                "accepted for compatibility and unused: during an outage every batch goes to the disk spool"
+            );
+        }
         let opts = ConnectOptions::parse(url, settings.ssl_ca_file.as_deref())?;
         // A CA file that cannot be read is a configuration error now, not a retry loop later.
         opts.tls()?;
@@ -291,7 +297,7 @@ async fn housekeeping(core: Arc<Core>, retention_days: Option<u32>, stop: Cancel
         let now = (
             h.written.load(Ordering::Relaxed),
             h.rejected.load(Ordering::Relaxed),
-            h.spilled.load(Ordering::Relaxed) + h.buffered.load(Ordering::Relaxed),
+            h.spilled.load(Ordering::Relaxed),
         );
         if now != last {
             h.log("health");
