@@ -501,6 +501,117 @@ async fn postgres_dummy_events_take_every_number_their_schema_allows() {
     );
 }
 
+/// Every row of the tables the writer fills, as JSON text, in a stable order.
+async fn stored(c: &Client) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for table in [
+        "probe_events",
+        "dummy_events",
+        "targets",
+        "rollup_minute",
+        "rollup_hour",
+        "rollup_day",
+        "incidents",
+    ] {
+        let rows = c
+            .query(
+                &format!("SELECT to_jsonb(t)::text FROM {table} t ORDER BY 1"),
+                &[],
+            )
+            .await
+            .unwrap();
+        out.push((table.to_owned(), rows.iter().map(|r| r.get(0)).collect()));
+    }
+    out
+}
+
+/// The rejects files of a data dir, without the time each row was rejected.
+fn rejects(dir: &Path) -> Vec<(String, Vec<Value>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("rejects"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let rows = std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let mut v: Value = serde_json::from_str(l).unwrap();
+                    v.as_object_mut().unwrap().remove("rejected_at");
+                    v
+                })
+                .collect();
+            (f.file_name().unwrap().to_string_lossy().into_owned(), rows)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn postgres_typed_events_are_stored_exactly_as_their_json_documents_were() {
+    // The writer encodes rows straight from typed events; before, from each event's JSON
+    // document, which is still how spooled events are written. Both must store the same rows,
+    // rollups, targets, incidents and rejects.
+    let mut all = events(600, 0);
+    for e in events(50, 1000) {
+        let Event::Probe(p) = e else { unreachable!() };
+        all.push(p.to_original().into());
+    }
+    let mut odd = probe(2, OffsetDateTime::now_utc());
+    odd.phases_ms = Some(Phases {
+        dns: Some(f64::NAN),
+        tls: Some(f64::INFINITY),
+        ..Phases::default()
+    });
+    odd.response_time_ms = u64::MAX;
+    all.push(odd.into());
+    for v in [i64::MAX, -1, 70_000] {
+        all.push(DummyEvent::new("t", "readers.dummy", v, 0.1).into());
+    }
+    all.push(DummyEvent::new("t", "readers.dummy", 1, f64::NAN).into());
+    let mut unknown = DummyEvent::new("t", "r", 1, 0.0);
+    unknown.envelope.schema_title = "NoSuchEvent".into();
+    all.push(unknown.into());
+
+    let typed_db = TestDb::new().await;
+    let typed_c = migrated(&typed_db.url).await;
+    let typed_dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&typed_db.url, typed_dir.path(), Source::Prober).await;
+    w.write_and_wait(&all).await.unwrap();
+    w.close().await.unwrap();
+
+    let json_db = TestDb::new().await;
+    let json_c = migrated(&json_db.url).await;
+    let json_dir = tempfile::tempdir().unwrap();
+    let spool = json_dir.path().join("spool/postgres");
+    std::fs::create_dir_all(&spool).unwrap();
+    let lines: String = all
+        .iter()
+        .map(|e| serde_json::to_string(&e.to_json()).unwrap() + "\n")
+        .collect();
+    let segment = format!("00000000000000000001-000000-{}.jsonl", all.len());
+    std::fs::write(spool.join(segment), lines).unwrap();
+    let mut w = writer(&json_db.url, json_dir.path(), Source::Prober).await;
+    w.close().await.unwrap();
+    assert_eq!(w.health().spilled.load(Ordering::Relaxed), 0, "drained");
+
+    let typed = stored(&typed_c).await;
+    assert_eq!(typed[0].1.len(), 650, "probe events stored");
+    assert_eq!(typed[1].1.len(), 3, "dummy events stored");
+    assert!(typed.iter().all(|(_, rows)| !rows.is_empty()), "{typed:?}");
+    for ((table, t), (_, j)) in typed.iter().zip(stored(&json_c).await) {
+        assert_eq!(t.len(), j.len(), "{table}");
+        for (t, j) in t.iter().zip(&j) {
+            assert_eq!(t, j, "{table}");
+        }
+    }
+    let typed_rejects = rejects(typed_dir.path());
+    assert_eq!(typed_rejects.len(), 3, "{typed_rejects:?}");
+    assert_eq!(typed_rejects, rejects(json_dir.path()));
+}
+
 #[tokio::test]
 async fn postgres_retention_drops_only_expired_partitions() {
     let db = TestDb::new().await;

@@ -40,11 +40,10 @@ impl PostgresSettings {
         if let Some(v) = get(env, "POSTGRES_POOL_SIZE", |v| parse::integer(v, 1, 1000))? {
             s.pool_size = v as usize;
         }
-        if let Some(v) = get(env, "POSTGRES_BUFFER_EVENTS", |v| {
+        s.buffer_events = get(env, "POSTGRES_BUFFER_EVENTS", |v| {
             parse::integer(v, 1, 100_000_000)
-        })? {
-            s.buffer_events = v as usize;
-        }
+        })?
+        .map(|v| v as usize);
         if let Some(v) = get(env, "POSTGRES_SPOOL_MAX_MB", |v| {
             parse::integer(v, 1, 1 << 30)
         })? {

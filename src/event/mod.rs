@@ -5,12 +5,14 @@
 
 mod dummy;
 mod envelope;
+mod fields;
 mod job;
 mod probe;
 pub mod schema;
 
 pub use dummy::DummyEvent;
 pub use envelope::{Envelope, format_time};
+pub use fields::Field;
 pub use job::JobEvent;
 pub use probe::{ErrorKind, Phases, ProbeEvent};
 

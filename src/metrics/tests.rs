@@ -89,6 +89,8 @@ fn a_process_leaves_out_what_it_does_not_do() {
     consumer.consumer_lag.report(&[("events", 2, 9)]);
     let out = encoded(&consumer);
     assert!(!out.contains("uptimer_probes_total"), "{out}");
+    // Nothing waits in a writer's memory since batches are acknowledged when durable.
+    assert!(!out.contains("uptimer_writer_buffered_events"), "{out}");
     assert!(
         out.contains("uptimer_consumer_lag{topic=\"events\",partition=\"2\"} 9\n"),
         "{out}"

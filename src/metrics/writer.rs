@@ -36,8 +36,6 @@ pub struct WriterMetrics {
     /// The writer's destination is reachable (1) or not (0), and when it last was not; also
     /// the writer's readiness.
     pub up: Up,
-    /// Events waiting in memory for the destination.
-    pub buffered: Level,
     /// Events in the writer's disk spool.
     pub spool_events: Level,
     /// Bytes in the writer's disk spool.
@@ -72,7 +70,6 @@ pub(super) struct WriterFamilies {
     batch_seconds: Family<Label, Durations>,
     up: Family<Label, Flag>,
     last_error: Family<Label, Timestamp>,
-    buffered: Family<Label, Level>,
     spool_events: Family<Label, Level>,
     spool_bytes: Family<Label, Level>,
     spilled: Family<Label, Count>,
@@ -97,7 +94,6 @@ impl WriterFamilies {
                 flag: self.up.get_or_create_owned(&l),
                 last_error: self.last_error.get_or_create_owned(&l),
             },
-            buffered: self.buffered.get_or_create_owned(&l),
             spool_events: self.spool_events.get_or_create_owned(&l),
             spool_bytes: self.spool_bytes.get_or_create_owned(&l),
             spilled: self.spilled.get_or_create_owned(&l),
@@ -162,11 +158,6 @@ impl WriterFamilies {
                 "uptimer_writer_queue_depth",
                 "Events handed to the writer and not yet stored.",
                 &self.queue_depth,
-            ),
-            (
-                "uptimer_writer_buffered_events",
-                "Events waiting in memory for the writer's destination.",
-                &self.buffered,
             ),
             (
                 "uptimer_writer_spool_events",

@@ -131,9 +131,9 @@ pub struct PostgresSettings {
     pub retention_days: Option<u32>,
     /// `POSTGRES_POOL_SIZE`: connections in the writer's pool. Default 4.
     pub pool_size: usize,
-    /// `POSTGRES_BUFFER_EVENTS`: events held in memory while the database is unreachable before
-    /// they spill to the disk spool. Default 50000.
-    pub buffer_events: usize,
+    /// `POSTGRES_BUFFER_EVENTS`, as given: accepted for compatibility and unused (during an
+    /// outage every batch goes to the spool before it is acknowledged; nothing waits in memory).
+    pub buffer_events: Option<usize>,
     /// `POSTGRES_SPOOL_MAX_MB`: disk spool size past which writing blocks (back-pressure) rather
     /// than filling the disk. Default 20480 (20 GiB: an hour at 1,000 events/s takes ~2.5 GiB).
     pub spool_max_bytes: u64,
@@ -151,7 +151,7 @@ impl Default for PostgresSettings {
             queue_timeout: Duration::from_secs(2),
             retention_days: None,
             pool_size: 4,
-            buffer_events: 50_000,
+            buffer_events: None,
             spool_max_bytes: 20 * 1024 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(10),
         }

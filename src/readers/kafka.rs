@@ -128,18 +128,20 @@ pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
     let doc: Value =
         serde_json::from_slice(payload).map_err(|e| Poison(format!("not JSON: {e}")))?;
     let schema = schema::validate_event(&doc).map_err(|e| Poison(e.to_string()))?;
-    let bad = |e: serde_json::Error| Poison(format!("does not fit {}: {e}", schema.title));
-    let event = match schema.title.as_str() {
-        ProbeEvent::TITLE => Event::from(ProbeEvent::deserialize(&doc).map_err(bad)?),
-        DummyEvent::TITLE => Event::from(DummyEvent::deserialize(&doc).map_err(bad)?),
-        JobEvent::TITLE => Event::Job(JobEvent::deserialize(&doc).map_err(bad)?),
-        other => return Err(Poison(format!("no writer stores {other}"))),
-    };
     let dropped = doc.as_object().map_or(0, |o| {
         o.keys()
             .filter(|k| !schema.fields.contains(k.as_str()))
             .count()
     });
+    // The text is parsed once, into the document the schema validates; the typed event takes
+    // the document's strings rather than copies of them.
+    let bad = |e: serde_json::Error| Poison(format!("does not fit {}: {e}", schema.title));
+    let event = match schema.title.as_str() {
+        ProbeEvent::TITLE => Event::from(ProbeEvent::deserialize(doc).map_err(bad)?),
+        DummyEvent::TITLE => Event::from(DummyEvent::deserialize(doc).map_err(bad)?),
+        JobEvent::TITLE => Event::Job(JobEvent::deserialize(doc).map_err(bad)?),
+        other => return Err(Poison(format!("no writer stores {other}"))),
+    };
     Ok((event, dropped))
 }
 

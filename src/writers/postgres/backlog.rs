@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::insert::Core;
 use super::spool::{Segment, Spool};
 use super::{BACKOFF_MAX, BACKOFF_MIN, Health, WRITE_TIMEOUT};
+use crate::event::Event;
 use crate::postgres::{Class, PgError, classify};
 use crate::writers::rejects::Rejected;
 
@@ -45,7 +46,7 @@ impl Backlog {
     /// drainer.
     pub(super) async fn spool(
         self: &Arc<Self>,
-        rows: Vec<Value>,
+        rows: Vec<Event>,
         health: &Health,
     ) -> Result<(), String> {
         if rows.is_empty() {

@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde_json::Value;
-
-use super::table::{self, Table, table_name};
+use super::encode::Encoded;
+use super::row::Row;
+use super::table::{Table, table_name};
 use super::{Health, rollups};
 use crate::postgres::{Class, PgError, classify};
 use crate::writers::rejects::{RejectSink, Rejected};
@@ -51,12 +51,11 @@ impl Core {
 
     /// Writes `rows`: returns once each is stored, was already stored, or is kept as a reject.
     /// An error means nothing can be said about the rows that were not reported: retry them.
-    pub(super) async fn write_rows(&self, rows: &[Value]) -> Result<(), PgError> {
+    pub(super) async fn write_rows<R: Row>(&self, rows: &[R]) -> Result<(), PgError> {
         let mut client = self.client().await?;
-        let mut groups: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+        let mut groups: BTreeMap<&str, Vec<&R>> = BTreeMap::new();
         for r in rows {
-            let title = r.get("schema_title").and_then(Value::as_str).unwrap_or("");
-            groups.entry(title).or_default().push(r);
+            groups.entry(r.schema_title()).or_default().push(r);
         }
         let mut rejected = Vec::new();
         for (title, group) in groups {
@@ -65,7 +64,7 @@ impl Core {
                 for r in group {
                     rejected.push(Rejected::new(
                         &name,
-                        r,
+                        &r.json(),
                         format!(
                             "no table {name} for schema_title {title:?} (a new event type needs a migration: uptimer migrate up)"
                         ),
@@ -74,7 +73,10 @@ impl Core {
                 continue;
             };
             let (encoded, bad) = table.encode(&group);
-            rejected.extend(bad.into_iter().map(|(r, why)| Rejected::new(&name, r, why)));
+            rejected.extend(
+                bad.into_iter()
+                    .map(|(r, why)| Rejected::new(&name, &r.json(), why)),
+            );
             if encoded.rows.is_empty() {
                 continue;
             }
@@ -104,11 +106,11 @@ impl Core {
 
     /// One INSERT for all rows; when the database refuses it for a row's sake, halves the rows
     /// until the culprits are alone, writes the others and rejects those.
-    async fn insert(
+    async fn insert<R: Row>(
         &self,
         client: &mut deadpool_postgres::Client,
         table: &Table,
-        first: table::Encoded<'_>,
+        first: Encoded<'_, R>,
         rejected: &mut Vec<Rejected>,
     ) -> Result<(), PgError> {
         // Optimistic first: a plain INSERT costs the server about a fifth less than one with
@@ -134,7 +136,7 @@ impl Core {
             }
         };
         let mut optimistic = true;
-        let mut pending: Vec<Vec<&Value>> = Vec::new();
+        let mut pending: Vec<Vec<&R>> = Vec::new();
         let mut encoded = Some(first);
         let mut targets_refreshed = false;
         loop {
@@ -181,7 +183,11 @@ impl Core {
                         self.upsert_targets(client, &enc.rows, true).await?;
                         pending.push(enc.rows);
                     } else if enc.rows.len() == 1 {
-                        rejected.push(Rejected::new(&table.name, enc.rows[0], e.to_string()));
+                        rejected.push(Rejected::new(
+                            &table.name,
+                            &enc.rows[0].json(),
+                            e.to_string(),
+                        ));
                     } else {
                         let mut rows = enc.rows;
                         let second = rows.split_off(rows.len() / 2);
@@ -196,13 +202,13 @@ impl Core {
     /// One attempt at inserting `enc`; returns the rows inserted. For `probe_events` with
     /// rollups, the insert returns the stored rows and the rollups, live state and incidents are
     /// updated from them in the same transaction (see `rollups`).
-    async fn run_insert(
+    async fn run_insert<R: Row>(
         &self,
         client: &mut deadpool_postgres::Client,
         table: &Table,
         stmt: &tokio_postgres::Statement,
         plain: bool,
-        enc: &table::Encoded<'_>,
+        enc: &Encoded<'_, R>,
     ) -> Result<u64, PgError> {
         if !table.rollups {
             return Ok(client.execute(stmt, &enc.params()).await?);
@@ -214,7 +220,7 @@ impl Core {
         } else {
             tx.query(stmt, &enc.params()).await?
         };
-        let inserted: Vec<&Value> = if plain || returned.len() == enc.rows.len() {
+        let inserted: Vec<&R> = if plain || returned.len() == enc.rows.len() {
             enc.rows.clone()
         } else {
             // The key is (uuid, event_time): the first row of each key returned went in.
@@ -224,17 +230,8 @@ impl Core {
                 .iter()
                 .copied()
                 .filter(|r| {
-                    let uuid = r
-                        .get("uuid")
-                        .and_then(Value::as_str)
-                        .and_then(|u| uuid::Uuid::parse_str(u).ok());
-                    let at = r.get("event_time").and_then(Value::as_str).and_then(|t| {
-                        time::OffsetDateTime::parse(
-                            t,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok()
-                    });
+                    let uuid = r.get(&["uuid"]).as_uuid();
+                    let at = r.get(&["event_time"]).as_time();
                     uuid.zip(at).is_some_and(|k| stored.remove(&k))
                 })
                 .collect()

@@ -8,8 +8,10 @@
 //! from the rows actually inserted (`rollups`). See docs/postgres.md.
 
 mod backlog;
+mod encode;
 mod insert;
 pub mod rollups;
+pub mod row;
 pub mod spool;
 pub mod table;
 mod targets;
@@ -77,8 +79,6 @@ impl Default for Options {
 pub struct Health {
     /// The last attempt to reach the database succeeded (`uptimer_writer_up`, readiness).
     pub connected: Up,
-    /// Events waiting in memory for the database.
-    pub buffered: Level,
     /// Events waiting in the disk spool.
     pub spilled: Level,
     /// Rows inserted.
@@ -97,7 +97,6 @@ impl From<&WriterMetrics> for Health {
     fn from(m: &WriterMetrics) -> Self {
         Health {
             connected: m.up.clone(),
-            buffered: m.buffered.clone(),
             spilled: m.spool_events.clone(),
             written: m.events.clone(),
             duplicates: m.duplicates.clone(),
@@ -118,7 +117,6 @@ impl Health {
     fn log(&self, what: &str) {
         tracing::info!(
             connected = self.connected.load(Ordering::Relaxed),
-            buffered = self.buffered.load(Ordering::Relaxed),
             spilled = self.spilled.load(Ordering::Relaxed),
             written = self.written.load(Ordering::Relaxed),
             duplicates = self.duplicates.load(Ordering::Relaxed),

@@ -15,12 +15,11 @@ use crate::store::rollup::Agg;
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
-use serde_json::Value;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use uuid::Uuid;
 
+use super::row::Row;
 use crate::postgres::PgError;
 use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
@@ -42,31 +41,24 @@ struct Obs<'a> {
     cert: Option<Micros>,
 }
 
-fn obs(row: &Value) -> Option<Obs<'_>> {
-    let target = row.get("target")?.as_str()?;
-    let t = to_micros(OffsetDateTime::parse(row.get("event_time")?.as_str()?, &Rfc3339).ok()?);
-    let uuid = row.get("uuid")?.as_str()?.parse().ok()?;
-    let status_code = row.get("status_code").and_then(Value::as_i64).unwrap_or(0);
-    let error = row.get("error").and_then(Value::as_str);
+fn obs<R: Row>(row: &R) -> Option<Obs<'_>> {
+    let target = row.get(&["target"]).as_str()?;
+    let t = to_micros(row.get(&["event_time"]).as_time()?);
+    let uuid = row.get(&["uuid"]).as_uuid()?;
+    let status_code = row.get(&["status_code"]).as_i64().unwrap_or(0);
+    let error = row.get(&["error"]).as_str();
     let up = row
-        .get("up")
-        .and_then(Value::as_bool)
+        .get(&["up"])
+        .as_bool()
         .unwrap_or(error.is_none() && (200..400).contains(&status_code));
-    let phase = |k: &str| {
-        row.get("phases_ms")
-            .and_then(|p| p.get(k))
-            .and_then(Value::as_f64)
-    };
+    let phase = |k: &str| row.get(&["phases_ms", k]).as_f64();
     Some(Obs {
         target,
         t,
         uuid,
         up,
         status_code,
-        ms: row
-            .get("response_time_ms")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0),
+        ms: row.get(&["response_time_ms"]).as_f64().unwrap_or(0.0),
         phases: [
             phase("dns"),
             phase("connect"),
@@ -74,21 +66,17 @@ fn obs(row: &Value) -> Option<Obs<'_>> {
             phase("ttfb"),
             phase("transfer"),
         ],
-        error_kind: row.get("error_kind").and_then(Value::as_str),
+        error_kind: row.get(&["error_kind"]).as_str(),
         error: error.map(clip_error),
-        cert: row
-            .get("tls_cert_not_after")
-            .and_then(Value::as_str)
-            .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
-            .map(to_micros),
+        cert: row.get(&["tls_cert_not_after"]).as_time().map(to_micros),
     })
 }
 
 /// The targets to lock, in the order every writer locks them.
-pub fn targets_of(rows: &[&Value]) -> Vec<String> {
+pub fn targets_of<R: Row>(rows: &[&R]) -> Vec<String> {
     let mut ids: Vec<String> = rows
         .iter()
-        .filter_map(|r| r.get("target").and_then(Value::as_str))
+        .filter_map(|r| r.get(&["target"]).as_str())
         .map(str::to_owned)
         .collect();
     ids.sort_unstable();
@@ -214,12 +202,12 @@ struct NewIncident<'a> {
 
 /// Updates rollups, live state and incidents from `inserted` (rows the INSERT stored), inside
 /// the caller's transaction, after [`lock_targets`] returned `state`.
-pub async fn apply(
+pub async fn apply<R: Row>(
     c: &impl GenericClient,
-    inserted: &[&Value],
+    inserted: &[&R],
     mut state: Live,
 ) -> Result<(), PgError> {
-    let mut all: Vec<Obs> = inserted.iter().filter_map(|r| obs(r)).collect();
+    let mut all: Vec<Obs> = inserted.iter().filter_map(|r| obs(*r)).collect();
     if all.is_empty() {
         return Ok(());
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::Value;
 
 /// One spooled file.
@@ -69,7 +70,7 @@ impl Spool {
     }
 
     /// Writes `rows` as a new segment, durable when this returns (file and folder fsynced).
-    pub fn write(&self, rows: &[Value]) -> std::io::Result<Segment> {
+    pub fn write(&self, rows: &[impl Serialize]) -> std::io::Result<Segment> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());

@@ -4,40 +4,36 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde_json::Value;
-
 use super::insert::Core;
+use super::row::Row;
 use super::{TARGET_REFRESH, rollups};
 use crate::postgres::{Class, PgError, classify};
 
 impl Core {
     /// Upserts the targets of `rows` into `targets` (first/last seen, url, name, tags). A target
     /// upserted less than a minute ago is skipped unless `force`.
-    pub(super) async fn upsert_targets(
+    pub(super) async fn upsert_targets<R: Row>(
         &self,
         client: &deadpool_postgres::Client,
-        rows: &[&Value],
+        rows: &[&R],
         force: bool,
     ) -> Result<(), PgError> {
-        struct T<'a> {
-            row: &'a Value,
+        struct T<'a, R> {
+            row: &'a R,
             first: time::OffsetDateTime,
             last: time::OffsetDateTime,
         }
-        let mut seen: BTreeMap<&str, T> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, T<R>> = BTreeMap::new();
         {
             let known = self.targets.lock().expect("targets lock");
             for r in rows {
-                let Some(id) = r.get("target").and_then(Value::as_str) else {
+                let Some(id) = r.get(&["target"]).as_str() else {
                     continue;
                 };
                 if !force && known.get(id).is_some_and(|t| t.elapsed() < TARGET_REFRESH) {
                     continue;
                 }
-                let Some(at) = r.get("event_time").and_then(Value::as_str).and_then(|s| {
-                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                        .ok()
-                }) else {
+                let Some(at) = r.get(&["event_time"]).as_time() else {
                     continue;
                 };
                 seen.entry(id)
@@ -58,7 +54,7 @@ impl Core {
         if seen.is_empty() {
             return Ok(());
         }
-        let s = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+        let s = |r: &R, k: &str| r.get(&[k]).as_str().map(str::to_owned);
         let ids: Vec<String> = seen.keys().map(|k| (*k).to_owned()).collect();
         let url: Vec<Option<String>> = seen.values().map(|t| s(t.row, "url")).collect();
         let name: Vec<Option<String>> = seen.values().map(|t| s(t.row, "name")).collect();
@@ -68,8 +64,8 @@ impl Core {
             .values()
             .map(|t| {
                 t.row
-                    .get("port")
-                    .and_then(Value::as_i64)
+                    .get(&["port"])
+                    .as_i64()
                     .filter(|p| (1..65536).contains(p))
                     .map(|p| p as i32)
             })

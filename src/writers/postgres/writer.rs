@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -66,6 +65,12 @@ impl PostgresWriter {
         let url = settings
             .require_url(NAME)
             .map_err(|e| PgError::Setup(e.to_string()))?;
+        if let Some(n) = settings.buffer_events {
+            tracing::debug!(
+                POSTGRES_BUFFER_EVENTS = n,
+                "accepted for compatibility and unused: during an outage every batch goes to the disk spool"
+            );
+        }
         let opts = ConnectOptions::parse(url, settings.ssl_ca_file.as_deref())?;
         // A CA file that cannot be read is a configuration error now, not a retry loop later.
         opts.tls()?;
@@ -163,7 +168,7 @@ impl PostgresWriter {
 /// source waits: back-pressure), until `give_up`.
 async fn insert_until_stored(
     core: Arc<Core>,
-    rows: Vec<Value>,
+    rows: Vec<Event>,
     give_up: CancellationToken,
 ) -> Result<(), WriteError> {
     let mut backoff = BACKOFF_MIN;
@@ -204,7 +209,7 @@ async fn insert_until_stored(
 async fn insert_or_spool(
     core: Arc<Core>,
     backlog: Arc<Backlog>,
-    rows: Vec<Value>,
+    rows: Vec<Event>,
     give_up: CancellationToken,
 ) -> Result<(), WriteError> {
     let attempt = tokio::select! {
@@ -292,7 +297,7 @@ async fn housekeeping(core: Arc<Core>, retention_days: Option<u32>, stop: Cancel
         let now = (
             h.written.load(Ordering::Relaxed),
             h.rejected.load(Ordering::Relaxed),
-            h.spilled.load(Ordering::Relaxed) + h.buffered.load(Ordering::Relaxed),
+            h.spilled.load(Ordering::Relaxed),
         );
         if now != last {
             h.log("health");
@@ -336,8 +341,8 @@ impl Writer for PostgresWriter {
     /// Durable once inserted; for a prober source also once fsynced in the spool (the database
     /// away). A replayable source's batch is retried until stored (back-pressure).
     async fn write(&mut self, batch: Vec<Event>) -> Result<Durable, WriteError> {
-        let rows: Vec<Value> = batch.iter().map(Event::to_json).collect();
-        drop(batch);
+        // Rows are encoded from the typed events (no JSON document in between: `row`).
+        let rows = batch;
         let permit = self
             .in_flight
             .clone()
