@@ -82,6 +82,13 @@ fn put_hour(
     Ok(())
 }
 
+/// The checks and passes of these hours.
+pub fn checks_and_up(hours: &[(Micros, Agg)]) -> (i64, i64) {
+    hours
+        .iter()
+        .fold((0, 0), |(c, u), (_, a)| (c + a.checks, u + a.up))
+}
+
 /// Writes a whole packed day straight (the benchmark's generator; the day is new).
 pub fn put_day(
     c: &Connection,
@@ -89,9 +96,7 @@ pub fn put_day(
     day: Micros,
     hours: &[(Micros, Agg)],
 ) -> Result<(), StoreError> {
-    let (checks, up) = hours
-        .iter()
-        .fold((0, 0), |(c, u), (_, a)| (c + a.checks, u + a.up));
+    let (checks, up) = checks_and_up(hours);
     c.prepare_cached(
         "INSERT INTO rollup_day (target, day, checks, up, hours) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -155,23 +160,18 @@ pub fn pack(c: &Connection, key: i64, limit: Micros) -> Result<usize, StoreError
             Some(h) => pack::decode_hours(h)?,
             None => Vec::new(),
         };
-        merge_into(&mut hours, adds.iter().cloned());
-        let blob = pack::encode_hours(&hours, pack::Compression::DEFAULT)?;
+        merge_into(&mut hours, adds);
         match row {
-            Some((id, _)) => c
-                .prepare_cached("UPDATE rollup_day SET hours = ?2 WHERE id = ?1")?
-                .execute(params![id, blob])?,
-            // Sums of a day the writer never saw (not from this version's writer): from its hours.
-            None => {
-                let (checks, up) = adds
-                    .iter()
-                    .fold((0, 0), |(c, u), (_, a)| (c + a.checks, u + a.up));
-                c.prepare_cached(
-                    "INSERT INTO rollup_day (target, day, checks, up, hours) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![key, day, checks, up, blob])?
+            Some((id, _)) => {
+                c.prepare_cached("UPDATE rollup_day SET hours = ?2 WHERE id = ?1")?
+                    .execute(params![
+                        id,
+                        pack::encode_hours(&hours, pack::Compression::DEFAULT)?
+                    ])?;
             }
-        };
+            // A day the writer never saw (not from this version's writer): sums from its hours.
+            None => put_day(c, key, day, &hours)?,
+        }
     }
     c.prepare_cached("DELETE FROM rollup_hour WHERE target = ?1 AND bucket < ?2")?
         .execute(params![key, limit])?;

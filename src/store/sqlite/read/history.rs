@@ -129,8 +129,6 @@ pub(super) fn sums(hours: &[(Micros, Agg)]) -> (Option<i64>, Option<i64>) {
     if hours.is_empty() {
         return (None, None);
     }
-    let (up, checks) = hours
-        .iter()
-        .fold((0, 0), |(u, c), (_, a)| (u + a.up, c + a.checks));
+    let (checks, up) = rollups::checks_and_up(hours);
     (Some(up), Some(checks))
 }
