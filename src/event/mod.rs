@@ -14,7 +14,7 @@ pub use dummy::DummyEvent;
 pub use envelope::{Envelope, format_time};
 pub use fields::Field;
 pub use job::JobEvent;
-pub use probe::{ErrorKind, Phases, ProbeEvent};
+pub use probe::{ErrorKind, Phases, ProbeEvent, counts_as_up};
 
 use serde::Serialize;
 

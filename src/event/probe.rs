@@ -144,6 +144,12 @@ pub struct ProbeEvent {
     pub tls_cert_not_after: Option<OffsetDateTime>,
 }
 
+/// Whether a result counts as up: its `up` field, or for an event without one (the original's
+/// schema) no error and a 2xx or 3xx status.
+pub fn counts_as_up(up: Option<bool>, has_error: bool, status_code: u16) -> bool {
+    up.unwrap_or(!has_error && (200..400).contains(&status_code))
+}
+
 impl ProbeEvent {
     pub const TITLE: &'static str = "ProbeEvent";
     pub const VERSION: &'static str = "0.3.0";

@@ -171,7 +171,7 @@ pub fn drop_hour(c: &Connection, key: i64, hour: Micros) -> Result<usize, StoreE
     )
 }
 
-/// Target `key`'s events in `[from, to)`, every one (series under an hour), in time order.
+/// Target `key`'s events in `[from, to)`, every one, in (time, uuid) order.
 pub fn events_in<S: Resolve>(
     c: &Connection,
     strings: &S,
@@ -179,20 +179,52 @@ pub fn events_in<S: Resolve>(
     from: Micros,
     to: Micros,
 ) -> Result<Vec<ProbeEvent>, StoreError> {
-    let mut out = open_rows(c, strings, key, from, to, i64::MAX)?;
-    let mut stmt = c.prepare_cached(
-        "SELECT data FROM event_blocks WHERE target = ?1 AND hour >= ?2 AND hour < ?3",
+    let mut out = in_range(
+        c,
+        key,
+        from,
+        to,
+        |b| pack::decode_events(b, strings),
+        |e| to_micros(e.envelope.event_time),
     )?;
-    let mut q = stmt.query(params![key, hour_of(from), to])?;
-    while let Some(r) = q.next()? {
-        let data = r.get_ref(0)?.as_blob().unwrap_or_default();
-        out.extend(
-            pack::decode_events(data, strings)?
-                .into_iter()
-                .filter(|e| (from..to).contains(&to_micros(e.envelope.event_time))),
-        );
-    }
     out.sort_by_key(|e| (to_micros(e.envelope.event_time), e.envelope.uuid));
+    Ok(out)
+}
+
+/// Target `key`'s events in `[from, to)` as chart points (series under an hour), in time
+/// order: the fields a chart needs only, so no strings are resolved.
+pub fn points_in(
+    c: &Connection,
+    key: i64,
+    from: Micros,
+    to: Micros,
+) -> Result<Vec<pack::Point>, StoreError> {
+    let mut out = in_range(c, key, from, to, pack::decode_points, |p| p.time)?;
+    out.sort_by_key(|p| p.time);
+    Ok(out)
+}
+
+/// What `decode` reads of target `key`'s open rows and blocks in `[from, to)`, unordered.
+fn in_range<T>(
+    c: &Connection,
+    key: i64,
+    from: Micros,
+    to: Micros,
+    decode: impl Fn(&[u8]) -> Result<Vec<T>, pack::PackError>,
+    time: impl Fn(&T) -> Micros,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT event FROM events_open WHERE target = ?1 AND time >= ?2 AND time < ?4",
+        "SELECT data FROM event_blocks WHERE target = ?1 AND hour >= ?3 AND hour < ?4",
+    ] {
+        let mut stmt = c.prepare_cached(sql)?;
+        let mut q = stmt.query(params![key, from, hour_of(from), to])?;
+        while let Some(r) = q.next()? {
+            let items = decode(r.get_ref(0)?.as_blob().unwrap_or_default())?;
+            out.extend(items.into_iter().filter(|x| (from..to).contains(&time(x))));
+        }
+    }
     Ok(out)
 }
 

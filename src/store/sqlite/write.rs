@@ -98,7 +98,7 @@ pub fn target_id(e: &ProbeEvent) -> String {
 
 /// The verdict of an event: its `up`, or for the original's events a 2xx/3xx without error.
 pub fn is_up(e: &ProbeEvent) -> bool {
-    e.up.unwrap_or(e.error.is_none() && (200..400).contains(&e.status_code))
+    crate::event::counts_as_up(e.up, e.error.is_some(), e.status_code)
 }
 
 /// The phases of an event: dns, connect, tls, ttfb, transfer.

@@ -47,10 +47,11 @@ fn obs<R: Row>(row: &R) -> Option<Obs<'_>> {
     let uuid = row.get(&["uuid"]).as_uuid()?;
     let status_code = row.get(&["status_code"]).as_i64().unwrap_or(0);
     let error = row.get(&["error"]).as_str();
-    let up = row
-        .get(&["up"])
-        .as_bool()
-        .unwrap_or(error.is_none() && (200..400).contains(&status_code));
+    let up = crate::event::counts_as_up(
+        row.get(&["up"]).as_bool(),
+        error.is_some(),
+        u16::try_from(status_code).unwrap_or(0),
+    );
     let phase = |k: &str| row.get(&["phases_ms", k]).as_f64();
     Some(Obs {
         target,

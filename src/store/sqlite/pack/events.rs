@@ -292,21 +292,34 @@ fn column_of<T: TryFrom<i64>>(
         .collect()
 }
 
-/// Decodes a block's events with their extras, sorted by (event_time, uuid).
-pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>, PackError> {
-    let body = frame::open(Kind::Events, bytes)?;
-    let mut r = Reader::new(&body);
-    let n = event_count(&mut r)?;
-    let table = Resolved::new(&strings::read_table(&mut r)?, strings)?;
+/// The columns every reader of a block needs, up to the phases; strings still as the block's
+/// own references.
+struct Front<'a> {
+    n: usize,
+    table: Vec<u64>,
+    uuids: &'a [u8],
+    times: Vec<Micros>,
+    flags: Vec<u8>,
+    phase_flags: Vec<u8>,
+    desc_slots: Vec<usize>,
+    status: Vec<u16>,
+    response: Vec<i64>,
+    refs: [Vec<u64>; 4],
+    micros: Vec<[Option<i64>; 5]>,
+}
+
+fn front<'a>(r: &mut Reader<'a>) -> Result<Front<'a>, PackError> {
+    let n = event_count(r)?;
+    let table = strings::read_table(r)?;
     let uuids = r.bytes(16 * n)?;
-    let times = columns::read(&mut r, n)?;
+    let times = columns::read(r, n)?;
     if times.iter().any(|t| !(MIN_TIME..=MAX_TIME).contains(t))
         || times.windows(2).any(|w| w[0] > w[1])
     {
         return Err(PackError::Corrupt("event times"));
     }
-    let flags: Vec<u8> = column_of(&mut r, n, "flags")?;
-    let phase_flags: Vec<u8> = column_of(&mut r, n, "phase flags")?;
+    let flags: Vec<u8> = column_of(r, n, "flags")?;
+    let phase_flags: Vec<u8> = column_of(r, n, "phase flags")?;
     for (&f, &p) in flags.iter().zip(&phase_flags) {
         untri(f >> UP_SHIFT)?;
         untri(f >> MATCHES_SHIFT)?;
@@ -314,21 +327,103 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
             return Err(PackError::Corrupt("phase flags"));
         }
     }
-    let desc_slots: Vec<usize> = column_of(&mut r, n, "descriptor slot")?;
+    let desc_slots: Vec<usize> = column_of(r, n, "descriptor slot")?;
+    if desc_slots.iter().any(|&slot| slot >= table.len()) {
+        return Err(PackError::Corrupt("descriptor slot out of range"));
+    }
+    let status: Vec<u16> = column_of(r, n, "status_code")?;
+    let response: Vec<i64> = columns::read(r, n)?;
+    let mut refs: [Vec<u64>; 4] = Default::default();
+    for column in &mut refs {
+        *column = column_of(r, n, "string reference")?;
+        if column.iter().any(|&i| i > table.len() as u64) {
+            return Err(PackError::Corrupt("string slot out of range"));
+        }
+    }
+    let mut micros = vec![[None; 5]; n];
+    for phase in 0..5 {
+        let has = |p: &u8| p & (2 << phase) != 0;
+        let count = phase_flags.iter().filter(|p| has(p)).count();
+        let mut values = column_of::<u64>(r, count, "phase")?.into_iter();
+        for (m, bits) in micros.iter_mut().zip(&phase_flags) {
+            if has(bits) {
+                m[phase] = values.next().map(|us| us as i64);
+            }
+        }
+    }
+    Ok(Front {
+        n,
+        table,
+        uuids,
+        times,
+        flags,
+        phase_flags,
+        desc_slots,
+        status,
+        response,
+        refs,
+        micros,
+    })
+}
+
+/// What a response-time chart needs of an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub time: Micros,
+    pub up: bool,
+    pub response_time_ms: u64,
+    /// dns, connect, tls, ttfb, transfer in milliseconds
+    pub phases_ms: [Option<f64>; 5],
+}
+
+/// A block's events as chart points, sorted by time: read without its strings (nothing to
+/// resolve), descriptors and optional fields, so a day of them stays cheap.
+pub fn decode_points(bytes: &[u8]) -> Result<Vec<Point>, PackError> {
+    let body = frame::open(Kind::Events, bytes)?;
+    let f = front(&mut Reader::new(&body))?;
+    Ok((0..f.n)
+        .map(|i| {
+            let up = untri(f.flags[i] >> UP_SHIFT).ok().flatten();
+            let has_error = f.refs[0][i] != 0;
+            let ms = |us: Option<i64>| us.map(|us| us as f64 / 1000.0);
+            Point {
+                time: f.times[i],
+                up: crate::event::counts_as_up(up, has_error, f.status[i]),
+                response_time_ms: f.response[i].wrapping_add(phase_sum_ms(&f.micros[i])) as u64,
+                phases_ms: f.micros[i].map(ms),
+            }
+        })
+        .collect())
+}
+
+/// Decodes a block's events with their extras, sorted by (event_time, uuid).
+pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>, PackError> {
+    let body = frame::open(Kind::Events, bytes)?;
+    let mut r = Reader::new(&body);
+    let Front {
+        n,
+        table,
+        uuids,
+        times,
+        flags,
+        phase_flags,
+        desc_slots,
+        status,
+        response,
+        refs: ref_ids,
+        micros,
+    } = front(&mut r)?;
+    let table = Resolved::new(&table, strings)?;
     let mut descs: Vec<Option<Descriptor>> = vec![None; table.len()];
     for &slot in &desc_slots {
-        let d = descs
-            .get_mut(slot)
-            .ok_or(PackError::Corrupt("descriptor slot out of range"))?;
+        let d = &mut descs[slot];
         if d.is_none() {
             *d = Some(Descriptor::parse(table.get(slot as u64)?)?);
         }
     }
-    let status: Vec<u16> = column_of(&mut r, n, "status_code")?;
-    let response: Vec<i64> = columns::read(&mut r, n)?;
     let mut refs: [Vec<Option<&str>>; 4] = Default::default();
-    for column in &mut refs {
-        for reference in column_of::<u64>(&mut r, n, "string reference")? {
+    for (column, ids) in refs.iter_mut().zip(&ref_ids) {
+        for &reference in ids {
             column.push(table.opt(reference)?);
         }
     }
@@ -336,18 +431,6 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
         .iter()
         .map(|k| k.map(error_kind).transpose())
         .collect::<Result<Vec<_>, _>>()?;
-
-    let mut micros = vec![[None; 5]; n];
-    for phase in 0..5 {
-        let has = |p: &u8| p & (2 << phase) != 0;
-        let count = phase_flags.iter().filter(|p| has(p)).count();
-        let mut values = column_of::<u64>(&mut r, count, "phase")?.into_iter();
-        for (m, bits) in micros.iter_mut().zip(&phase_flags) {
-            if has(bits) {
-                m[phase] = values.next().map(|us| us as i64);
-            }
-        }
-    }
     let phases: Vec<Option<Phases>> = phase_flags
         .iter()
         .zip(&micros)

@@ -4,6 +4,7 @@
 //! kept only when it is smaller: tiny bodies do not gain from zstd's own headers.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use super::PackError;
 use super::varint::{self, Reader};
@@ -69,13 +70,40 @@ pub fn seal(kind: Kind, body: Vec<u8>, compression: Compression) -> Result<Vec<u
     Ok(out)
 }
 
+thread_local! {
+    // One zstd context per thread and direction, kept: making one allocates and clears some
+    // hundred kilobytes, which cost more than a block's own work (a page reads dozens).
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
 fn compress(body: &[u8], level: i32) -> Result<Vec<u8>, PackError> {
-    use zstd::zstd_safe::CParameter;
-    let mut c = zstd::bulk::Compressor::new(level).map_err(zstd_error)?;
-    // The length is ours to keep (in a varint); the frame need not repeat it.
-    c.set_parameter(CParameter::ContentSizeFlag(false))
-        .map_err(zstd_error)?;
-    c.compress(body).map_err(zstd_error)
+    COMPRESSOR.with_borrow_mut(|kept| {
+        let c = match kept {
+            Some((l, c)) if *l == level => c,
+            _ => {
+                use zstd::zstd_safe::CParameter;
+                let mut c = zstd::bulk::Compressor::new(level).map_err(zstd_error)?;
+                // The length is ours to keep (in a varint); the frame need not repeat it.
+                c.set_parameter(CParameter::ContentSizeFlag(false))
+                    .map_err(zstd_error)?;
+                &mut kept.insert((level, c)).1
+            }
+        };
+        c.compress(body).map_err(zstd_error)
+    })
+}
+
+fn decompress(frame: &[u8], len: usize) -> Result<Vec<u8>, PackError> {
+    DECOMPRESSOR.with_borrow_mut(|kept| {
+        let d = match kept {
+            Some(d) => d,
+            None => kept.insert(zstd::bulk::Decompressor::new().map_err(zstd_error)?),
+        };
+        d.decompress(frame, len).map_err(zstd_error)
+    })
 }
 
 fn zstd_error(e: std::io::Error) -> PackError {
@@ -103,9 +131,7 @@ pub fn open(kind: Kind, bytes: &[u8]) -> Result<Cow<'_, [u8]>, PackError> {
     let mut z = Vec::with_capacity(MAGIC.len() + frame.len());
     z.extend_from_slice(&MAGIC);
     z.extend_from_slice(frame);
-    let body = zstd::bulk::Decompressor::new()
-        .and_then(|mut d| d.decompress(&z, len as usize))
-        .map_err(zstd_error)?;
+    let body = decompress(&z, len as usize)?;
     if body.len() as u64 != len {
         return Err(PackError::Corrupt("compressed body shorter than stated"));
     }

@@ -146,10 +146,23 @@ fn buckets(h: &Histogram) -> Result<Vec<(u8, u64)>, PackError> {
     Ok(out)
 }
 
-/// Decodes what [`encode_hours`] wrote: the hours sorted by start.
-pub fn decode_hours(bytes: &[u8]) -> Result<Vec<(Micros, Agg)>, PackError> {
+/// The checks and passes of each hour [`encode_hours`] wrote, sorted by start: what uptime
+/// needs, read without the floats and histograms.
+pub fn decode_hour_counts(bytes: &[u8]) -> Result<Vec<(Micros, i64, i64)>, PackError> {
     let body = frame::open(Kind::Hours, bytes)?;
     let mut r = Reader::new(&body);
+    let starts = hour_starts(&mut r)?;
+    let checks = columns::read(&mut r, starts.len())?;
+    let failed = columns::read(&mut r, starts.len())?;
+    Ok(starts
+        .into_iter()
+        .zip(checks.into_iter().zip(failed))
+        .map(|(start, (checks, failed))| (start, checks, checks.wrapping_sub(failed)))
+        .collect())
+}
+
+/// The hour count and starts that begin an encoding.
+fn hour_starts(r: &mut Reader) -> Result<Vec<Micros>, PackError> {
     let m = r.varint()?;
     if m > MAX_HOURS as u64 {
         return Err(PackError::Count {
@@ -157,13 +170,12 @@ pub fn decode_hours(bytes: &[u8]) -> Result<Vec<(Micros, Agg)>, PackError> {
             room: r.remaining(),
         });
     }
-    let m = m as usize;
     let unit = match r.varint()? {
         0 => 1,
         1 => HOUR,
         _ => return Err(PackError::Corrupt("hour starts")),
     };
-    let starts = columns::read(&mut r, m)?
+    let starts = columns::read(r, m as usize)?
         .into_iter()
         .map(|t| t.checked_mul(unit))
         .collect::<Option<Vec<_>>>()
@@ -171,6 +183,15 @@ pub fn decode_hours(bytes: &[u8]) -> Result<Vec<(Micros, Agg)>, PackError> {
     if starts.windows(2).any(|w| w[0] > w[1]) {
         return Err(PackError::Corrupt("hours out of order"));
     }
+    Ok(starts)
+}
+
+/// Decodes what [`encode_hours`] wrote: the hours sorted by start.
+pub fn decode_hours(bytes: &[u8]) -> Result<Vec<(Micros, Agg)>, PackError> {
+    let body = frame::open(Kind::Hours, bytes)?;
+    let mut r = Reader::new(&body);
+    let starts = hour_starts(&mut r)?;
+    let m = starts.len();
     let checks = columns::read(&mut r, m)?;
     let failed = columns::read(&mut r, m)?;
     let untimed = columns::read(&mut r, m)?;

@@ -23,10 +23,11 @@ mod tests;
 mod varint;
 
 pub use events::{
-    AsPacked, MAX_EVENTS, Packed, decode_events, decode_packed, encode_events, string_ids,
+    AsPacked, MAX_EVENTS, Packed, Point, decode_events, decode_packed, decode_points,
+    encode_events, string_ids,
 };
 pub use frame::{Compression, DEFAULT_LEVEL, VERSION};
-pub use hours::{MAX_HOURS, decode_hours, encode_hours};
+pub use hours::{MAX_HOURS, decode_hour_counts, decode_hours, encode_hours};
 pub use strings::{Intern, Resolve, Strings};
 
 /// Why bytes could not be packed or unpacked.

@@ -404,9 +404,55 @@ fn odd_hours_round_trip() {
     hours_round_trip(&[], LEVEL);
 }
 
+#[test]
+fn chart_points_and_hour_counts_are_what_the_full_decode_gives() {
+    let mut events = hour_of_events(21, MINUTE);
+    events.push(full_event());
+    // The original's schema: no `up`, so status and error decide; no phases.
+    let mut original = full_event();
+    (original.up, original.error, original.status_code) = (None, None, 302);
+    (original.phases_ms, original.error_kind) = (None, None);
+    let mut failed = original.clone();
+    failed.error = Some("connection refused".into());
+    failed.envelope.uuid = uuid::Uuid::from_u128(7);
+    events.extend([original, failed]);
+    let mut rng = Rng::new(21);
+    let target = SampleTarget::new(&mut rng, 21);
+    let mut day = day_of_hours(&target, &mut rng, HOUR0, MINUTE);
+    day.push((HOUR0 + 24 * HOUR, aggregate(&events)));
+    for c in [Compression::None, LEVEL] {
+        let mut strings = Strings::new();
+        let block = encode_events(&events, &mut strings, c).unwrap();
+        let expected: Vec<Point> = decode_events(&block, &strings)
+            .unwrap()
+            .iter()
+            .map(|e| Point {
+                time: to_micros(e.envelope.event_time),
+                up: crate::event::counts_as_up(e.up, e.error.is_some(), e.status_code),
+                response_time_ms: e.response_time_ms,
+                phases_ms: crate::store::sqlite::write::phases(e),
+            })
+            .collect();
+        let points = decode_points(&block).unwrap();
+        assert_eq!(points, expected, "{c:?}");
+        // Of the last three (one time), only the original's 302 without an error is up.
+        let ups = points[points.len() - 3..].iter().filter(|p| p.up).count();
+        assert_eq!(ups, 1, "{c:?}");
+        let hours = encode_hours(&day, c).unwrap();
+        let counts: Vec<_> = decode_hours(&hours)
+            .unwrap()
+            .into_iter()
+            .map(|(t, a)| (t, a.checks, a.up))
+            .collect();
+        assert_eq!(decode_hour_counts(&hours).unwrap(), counts, "{c:?}");
+        assert!(counts.iter().any(|&(_, checks, up)| up < checks));
+    }
+}
+
 /// Whether scrambled bytes still decode as something; errors are fine, panics are not.
 fn survives(bytes: &[u8], strings: &Strings) -> bool {
     let events = decode_packed(bytes, strings);
+    let _ = (decode_points(bytes), decode_hour_counts(bytes));
     let _ = string_ids(bytes);
     let hours = decode_hours(bytes);
     events.is_ok() || hours.is_ok()

@@ -7,7 +7,7 @@ use crate::event::ProbeEvent;
 use crate::store::query::SeriesSource;
 use crate::store::rollup::Agg;
 use crate::store::sqlite::strings::Shared;
-use crate::store::sqlite::write::{is_up, key_of, phases};
+use crate::store::sqlite::write::{key_of, phases};
 use crate::store::sqlite::{raw, rollups};
 use crate::store::{
     EventRow, HOUR, Incident, IncidentQuery, MINUTE, Micros, SeriesPoint, StoreError, Uptime,
@@ -16,7 +16,6 @@ use crate::store::{
 
 pub(super) fn series(
     c: &Connection,
-    strings: &Shared,
     id: &str,
     src: &SeriesSource,
 ) -> Result<Vec<SeriesPoint>, StoreError> {
@@ -26,12 +25,10 @@ pub(super) fn series(
     let mut fold = src.fold();
     if src.step < HOUR {
         // Under an hour from raw events, a minute at a time.
-        let strings = strings.fresh(c)?;
-        for e in raw::events_in(c, &*strings, key, src.start, src.to)? {
-            let t = to_micros(e.envelope.event_time);
+        for p in raw::points_in(c, key, src.start, src.to)? {
             let mut a = Agg::default();
-            a.add(e.response_time_ms as f64, is_up(&e), phases(&e));
-            fold.add(t - t.rem_euclid(MINUTE), &a);
+            a.add(p.response_time_ms as f64, p.up, p.phases_ms);
+            fold.add(p.time - p.time.rem_euclid(MINUTE), &a);
         }
     } else {
         for (bucket, a) in rollups::hours(c, key, src.start, src.to)? {

@@ -52,9 +52,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SeriesPoint>, StoreError> {
         let id = id.to_owned();
         let src = SeriesSource::new(from, to, step);
-        let strings = self.strings();
-        self.read(move |c| history::series(c, &strings, &id, &src))
-            .await
+        self.read(move |c| history::series(c, &id, &src)).await
     }
 
     async fn events(

@@ -96,9 +96,10 @@ fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Resul
     let mut r = q.query(params![ids, rollups::day_of(day)])?;
     while let Some(row) = r.next()? {
         let id: String = row.get(0)?;
-        for (bucket, a) in pack::decode_hours(row.get_ref(1)?.as_blob().unwrap_or_default())? {
+        let hours = pack::decode_hour_counts(row.get_ref(1)?.as_blob().unwrap_or_default())?;
+        for (bucket, checks, up) in hours {
             if bucket >= day {
-                add(id.clone(), a.up, a.checks);
+                add(id.clone(), up, checks);
             }
         }
     }
