@@ -287,3 +287,60 @@ fn check_config_shows_the_size_cap_and_a_bad_one_stops_serve_naming_the_setting(
     );
     assert!(err.contains("got \"5MB\""), "{err}");
 }
+
+/// The oldest raw hour the store keeps, in microseconds.
+fn oldest_block(path: &Path) -> i64 {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row("SELECT min(hour) FROM event_blocks", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn run_with_writers_sqlite_prunes_what_is_past_retention_even_when_probing_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = uptimer(dir.path());
+    c.args([
+        "bench-store",
+        "generate",
+        "--path",
+        "store.sqlite3",
+        "--targets",
+        "5",
+        "--days",
+        "3",
+        "--raw-days",
+        "3",
+        "--interval",
+        "300",
+    ]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store = dir.path().join("store.sqlite3");
+    let day = 24 * 3600 * 1_000_000_i64;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    assert!(oldest_block(&store) < now() - 2 * day, "three raw days");
+
+    // One round against a closed port, as a cron job would run it, keeping one raw day.
+    let mut c = uptimer(dir.path());
+    c.args(["run"])
+        .env("PROBE_URLS", format!("http://{}/", closed_port()))
+        .env("PROBE_INTERVAL", "-1")
+        .env("WRITER_PLUGIN", "writers.sqlite")
+        .env("SQLITE_PATH", "store.sqlite3")
+        .env("SQLITE_RETENTION_EVENTS_DAYS", "1");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let oldest = oldest_block(&store);
+    assert!(
+        oldest >= now() - day - 2 * 3600 * 1_000_000,
+        "raw hours older than a day are gone: oldest {} h ago\n{}",
+        (now() - oldest) / 3_600_000_000,
+        stderr(&out)
+    );
+    assert_eq!(wal_bytes(&store).unwrap_or(0), 0, "closed with its WAL emptied");
+}

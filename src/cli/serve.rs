@@ -19,7 +19,6 @@ use crate::web::{self, AppState};
 
 /// How often the store deletes what is past its retention.
 /// How often the store packs closed hours and prunes what is past its retention.
-const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -161,8 +160,7 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
         );
     }
     // Read-only: whoever writes the file prunes it.
-    let pruner = (!read_only)
-        .then(|| tokio::spawn(store.clone().maintain_forever(MAINTAIN_EVERY, stop.clone())));
+    let upkeep = (!read_only).then(|| store.upkeep());
     let mut code = ExitCode::SUCCESS;
     if read_only {
         tracing::info!(store = %settings.store.path.display(), "serving the store read-only");
@@ -187,8 +185,8 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
         }
     }
     stop.cancel();
-    if let Some(p) = pruner {
-        let _ = p.await;
+    if let Some(u) = upkeep {
+        u.stop().await;
     }
     // Readers and writer are done: leave no WAL behind (also read-only: the web read it).
     if let Err(e) = store.close().await {

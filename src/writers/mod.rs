@@ -132,7 +132,11 @@ pub async fn build(
                 .register_configured(settings)
                 .await
                 .map_err(|e| e.to_string())?;
-            Box::new(sqlite::SqliteWriter::new(store, own()))
+            Box::new(sqlite::SqliteWriter::maintaining(
+                store,
+                own(),
+                give_up.clone(),
+            ))
         }
         WriterPlugin::Postgres => {
             Box::new(postgres::build(settings, own(), give_up.clone()).await?)

@@ -7,6 +7,8 @@ use std::time::Duration;
 use crate::event::Event;
 use crate::metrics::WriterMetrics;
 use crate::store::SqliteStore;
+use crate::store::sqlite::Upkeep;
+use tokio_util::sync::CancellationToken;
 
 use super::{Batching, Durable, WriteError, Writer, durable_now};
 
@@ -16,13 +18,35 @@ const RETRIES: u32 = 8;
 pub struct SqliteWriter {
     store: SqliteStore,
     metrics: WriterMetrics,
+    /// Its upkeep, and when to stop waiting for it at close.
+    upkeep: Option<(Upkeep, CancellationToken)>,
 }
 
 impl SqliteWriter {
-    /// The store is open: the writer is up.
+    /// The store is open: the writer is up. Whoever else holds the store keeps it packed and
+    /// pruned (`serve`).
     pub fn new(store: SqliteStore, metrics: WriterMetrics) -> Self {
         metrics.up.set(true);
-        SqliteWriter { store, metrics }
+        SqliteWriter {
+            store,
+            metrics,
+            upkeep: None,
+        }
+    }
+
+    /// As [`new`](Self::new), and the writer keeps the store packed, pruned and under its size
+    /// cap (`uptimer run` with `writers.sqlite`); closing it lets the pass under way end unless
+    /// `give_up` (the shutdown timeout) comes first.
+    pub fn maintaining(
+        store: SqliteStore,
+        metrics: WriterMetrics,
+        give_up: CancellationToken,
+    ) -> Self {
+        let upkeep = Some((store.upkeep(), give_up));
+        SqliteWriter {
+            upkeep,
+            ..SqliteWriter::new(store, metrics)
+        }
     }
 }
 
@@ -80,6 +104,9 @@ impl Writer for SqliteWriter {
     /// Empties the store's WAL (see [`SqliteStore::close`]). Every batch is durable already: a
     /// failure here loses nothing, so it is logged, not raised.
     async fn close(&mut self) -> Result<(), WriteError> {
+        if let Some((upkeep, give_up)) = self.upkeep.take() {
+            upkeep.finish(&give_up).await;
+        }
         if let Err(e) = self.store.clone().close().await {
             tracing::warn!(error = %e, store = %self.store.path().display(), "writers.sqlite: emptying the WAL at close failed");
         }

@@ -319,17 +319,28 @@ impl SqliteStore {
         Ok(total)
     }
 
-    /// Packs closed hours, deletes what is past its retention and returns the freed pages,
-    /// every `every`, a slice at a time, until `stop`.
-    pub async fn maintain_forever(self, every: Duration, stop: CancellationToken) {
-        loop {
-            if let Err(e) = self.maintain_once(&stop).await {
-                tracing::warn!(error = %e, "store: upkeep failed; will retry");
+    /// Packs closed hours, deletes what is past its retention and returns the freed pages in
+    /// the background, a slice at a time, now and every [`MAINTAIN_EVERY`]: whoever writes the
+    /// store keeps it packed, pruned and under its cap.
+    pub fn upkeep(&self) -> Upkeep {
+        let (finish, abort) = (CancellationToken::new(), CancellationToken::new());
+        let store = self.clone();
+        let (f, a) = (finish.clone(), abort.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                if let Err(e) = store.maintain_once(&a).await {
+                    tracing::warn!(error = %e, "store: upkeep failed; will retry");
+                }
+                tokio::select! {
+                    _ = f.cancelled() => return,
+                    _ = tokio::time::sleep(MAINTAIN_EVERY) => {}
+                }
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
+        });
+        Upkeep {
+            finish,
+            abort,
+            task,
         }
     }
 
@@ -385,6 +396,38 @@ impl SqliteStore {
             tokio::time::sleep(maintain::SLICE / 5).await;
         }
         Ok(())
+    }
+}
+
+/// How often the writer of a store packs, prunes and vacuums it.
+pub const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+
+/// The store's upkeep running in the background (see [`SqliteStore::upkeep`]).
+pub struct Upkeep {
+    /// Ends it between passes.
+    finish: CancellationToken,
+    /// Ends it after the slice it is in.
+    abort: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upkeep {
+    /// Stops it after the slice it is in.
+    pub async fn stop(self) {
+        self.abort.cancel();
+        self.finish(&CancellationToken::new()).await;
+    }
+
+    /// Lets the pass under way end (a run that probed once still packs and prunes), unless
+    /// `give_up` comes first: then it stops after the slice it is in.
+    pub async fn finish(self, give_up: &CancellationToken) {
+        self.finish.cancel();
+        let mut task = self.task;
+        tokio::select! {
+            _ = &mut task => return,
+            _ = give_up.cancelled() => self.abort.cancel(),
+        }
+        let _ = task.await;
     }
 }
 
