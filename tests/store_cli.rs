@@ -210,10 +210,14 @@ fn store_stats_never_creates_or_migrates_a_store() {
     assert_eq!(user_version(&old), 1, "left as it was");
 }
 
-fn user_version(path: &Path) -> i64 {
+/// One number the store at `path` answers `sql` with.
+fn query_i64(path: &Path, sql: &str) -> i64 {
     let c = rusqlite::Connection::open(path).unwrap();
-    c.query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap()
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn user_version(path: &Path) -> i64 {
+    query_i64(path, "PRAGMA user_version")
 }
 
 #[test]
@@ -290,9 +294,7 @@ fn check_config_shows_the_size_cap_and_a_bad_one_stops_serve_naming_the_setting(
 
 /// The oldest raw hour the store keeps, in microseconds.
 fn oldest_block(path: &Path) -> i64 {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.query_row("SELECT min(hour) FROM event_blocks", [], |r| r.get(0))
-        .unwrap()
+    query_i64(path, "SELECT min(hour) FROM event_blocks")
 }
 
 #[test]
