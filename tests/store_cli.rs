@@ -344,5 +344,9 @@ fn run_with_writers_sqlite_prunes_what_is_past_retention_even_when_probing_once(
         (now() - oldest) / 3_600_000_000,
         stderr(&out)
     );
-    assert_eq!(wal_bytes(&store).unwrap_or(0), 0, "closed with its WAL emptied");
+    assert_eq!(
+        wal_bytes(&store).unwrap_or(0),
+        0,
+        "closed with its WAL emptied"
+    );
 }
