@@ -3,6 +3,7 @@
 
 pub mod ack;
 pub mod cli;
+pub mod conditions;
 pub mod config;
 pub mod event;
 pub mod kafka;

@@ -1,0 +1,180 @@
+//! What one probe saw, as the conditions read it. The prober fills it once per probe; the body
+//! is borrowed, decoded as text at most once and parsed as JSON at most once, and only when a
+//! condition asks for it.
+
+use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
+
+use serde_json::Value;
+
+use crate::event::Phases;
+
+use super::jsonpath::{Found, JsonPath};
+
+/// The values placeholders stand for, filled by a prober with the builder methods.
+/// Anything not set is what Gatus has when a probe got no answer: status 0, no IP, not
+/// connected, certificate expiration 0, no headers, an empty body.
+///
+/// ```
+/// use uptimer::conditions::{evaluate, Condition, Context};
+///
+/// let conditions = [Condition::parse("[STATUS] == 200").unwrap()];
+/// let body = br#"{"status": "UP"}"#;
+/// let ctx = Context::new().status(Some(502)).response_time_ms(87).body(body);
+/// assert_eq!(evaluate(&conditions, &ctx)[0].resolved, "[STATUS] (502) == 200");
+/// ```
+#[derive(Debug, Default)]
+pub struct Context<'a> {
+    status: Option<u16>,
+    ip: Option<String>,
+    response_time_ms: u64,
+    connected: bool,
+    certificate_expiration_ms: Option<i64>,
+    phases: Phases,
+    headers: Vec<(String, String)>,
+    body: &'a [u8],
+    /// The body as text (lossy UTF-8), decoded on first use.
+    text: OnceCell<Cow<'a, str>>,
+    /// The body as JSON, `None` when it is not JSON; parsed on first use.
+    json: OnceCell<Option<Value>>,
+    parses: Cell<u32>,
+}
+
+impl<'a> Context<'a> {
+    /// An empty context: a probe that got no answer.
+    pub fn new() -> Context<'a> {
+        Context::default()
+    }
+
+    /// `[STATUS]`: the HTTP status code; `None` (no response) reads as 0, as in Gatus.
+    pub fn status(mut self, status: Option<u16>) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// `[IP]`: the address connected to; none reads as the empty string.
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// `[RESPONSE_TIME]`: the whole probe, in milliseconds.
+    pub fn response_time_ms(mut self, ms: u64) -> Self {
+        self.response_time_ms = ms;
+        self
+    }
+
+    /// `[CONNECTED]`: whether a connection was established.
+    pub fn connected(mut self, connected: bool) -> Self {
+        self.connected = connected;
+        self
+    }
+
+    /// `[CERTIFICATE_EXPIRATION]`: milliseconds until the leaf certificate expires (negative
+    /// once it has); `None` (no TLS) reads as 0, as in Gatus.
+    pub fn certificate_expiration_ms(mut self, ms: Option<i64>) -> Self {
+        self.certificate_expiration_ms = ms;
+        self
+    }
+
+    /// `[DNS_TIME]`, `[CONNECT_TIME]`, `[TLS_TIME]`, `[TTFB]`: the probe's phases in fractional
+    /// milliseconds, read as whole milliseconds (truncated); a phase that did not happen does
+    /// not resolve.
+    pub fn phases(mut self, phases: Phases) -> Self {
+        self.phases = phases;
+        self
+    }
+
+    /// Adds a response header for `[HEADER].<name>` (names match in any case; a header sent
+    /// several times reads as its values joined by `, `).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// `[BODY]`: the response body, borrowed.
+    pub fn body(mut self, body: &'a [u8]) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// How many times the body was parsed as JSON: 0 or 1, however many conditions read it.
+    pub fn body_parses(&self) -> u32 {
+        self.parses.get()
+    }
+
+    pub(super) fn status_value(&self) -> u16 {
+        self.status.unwrap_or(0)
+    }
+
+    pub(super) fn ip_value(&self) -> &str {
+        self.ip.as_deref().unwrap_or("")
+    }
+
+    pub(super) fn response_time_value(&self) -> u64 {
+        self.response_time_ms
+    }
+
+    pub(super) fn connected_value(&self) -> bool {
+        self.connected
+    }
+
+    pub(super) fn certificate_expiration_value(&self) -> i64 {
+        self.certificate_expiration_ms.unwrap_or(0)
+    }
+
+    pub(super) fn phases_value(&self) -> &Phases {
+        &self.phases
+    }
+
+    /// The values of the header `name`, joined by `, `; `None` when it was not sent.
+    pub(super) fn header_value(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        match values.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut joined = format!("{first}, {second}");
+                for v in values {
+                    joined.push_str(", ");
+                    joined.push_str(v);
+                }
+                Some(Cow::Owned(joined))
+            }
+        }
+    }
+
+    /// `[BODY]`: the body as text without the white space around it (Go's `TrimSpace`).
+    pub(super) fn body_text(&self) -> &str {
+        self.text
+            .get_or_init(|| String::from_utf8_lossy(self.body))
+            .trim()
+    }
+
+    /// The body parsed as JSON, once; `None` when it is not JSON (or nests deeper than
+    /// serde_json's limit of 128).
+    fn json(&self) -> Option<&Value> {
+        self.json
+            .get_or_init(|| {
+                self.parses.set(self.parses.get() + 1);
+                let text = self.text.get_or_init(|| String::from_utf8_lossy(self.body));
+                serde_json::from_str(text).ok()
+            })
+            .as_ref()
+    }
+
+    /// Gatus's `jsonpath.Eval(path, body)`: an empty path on a body that does not look like a
+    /// JSON array is the raw body; anything else needs the body to be JSON.
+    pub(super) fn eval(&self, path: &JsonPath) -> Option<Found<'_>> {
+        let b = self.body;
+        let looks_like_array = b.first() == Some(&b'[') && b.last() == Some(&b']');
+        if path.is_empty() && !looks_like_array {
+            return Some(Found::Raw(b));
+        }
+        path.walk(self.json()?)
+    }
+}
