@@ -906,3 +906,68 @@ async fn a_body_cut_short_never_matches_the_regex_and_reports_the_transport_erro
         assert_eq!((e.up, e.matches_regex), (Some(true), Some(true)), "{e:?}");
     }
 }
+
+/// `/redirect-to/…` on `server`, into `location`.
+fn redirect_into(server: &TestServer, location: &str) -> String {
+    let encoded: String = location.bytes().map(|b| format!("%{b:02X}")).collect();
+    server.url(&format!("/redirect-to/{encoded}"))
+}
+
+#[tokio::test]
+async fn a_redirect_into_a_failure_reports_that_failure_with_status_0() {
+    let server = http_server().await;
+    let ca = test_ca();
+    let untrusted = https_server(&ca, CertKind::Valid).await;
+    let silent = silent_server().await;
+    let reset = reset_server().await;
+    let dns = dns_server(&[("app.uptimer.test", IpAddr::from([127, 0, 0, 1]))]).await;
+    let cases = [
+        (
+            format!("http://{}/", closed_port()),
+            ErrorKind::ConnectRefused,
+        ),
+        (format!("http://{}/", silent.addr), ErrorKind::Timeout),
+        (untrusted.url("/ok"), ErrorKind::TlsCertificate),
+        (format!("http://{}/", reset.addr), ErrorKind::Protocol),
+        (
+            format!("http://missing.uptimer.test:{}/", server.addr.port()),
+            ErrorKind::Dns,
+        ),
+    ];
+    let s = ProbeSettings {
+        dns_servers: vec![dns.addr],
+        ..settings()
+    };
+    for (location, kind) in cases {
+        let t = target(TargetSpec {
+            timeout: Some(Duration::from_millis(500)),
+            regex: Some("redirect".into()),
+            ..spec(&redirect_into(&server, &location))
+        });
+        let e = probe_with(&s, &t).await;
+        assert_down(&e, kind);
+        assert_eq!(
+            (e.status_code, e.redirects, e.matches_regex),
+            (0, Some(1), Some(false)),
+            "{location}: {e:?}"
+        );
+        assert_eq!(e.http_version, None, "{location}: {e:?}");
+        if kind == ErrorKind::Dns {
+            assert_eq!(e.ip, None, "the address of the hop before: {e:?}");
+        }
+        // The same failure met directly says the same.
+        let direct = probe_with(
+            &s,
+            &target(TargetSpec {
+                timeout: Some(Duration::from_millis(500)),
+                ..spec(&location)
+            }),
+        )
+        .await;
+        assert_eq!(
+            (direct.status_code, direct.error_kind),
+            (e.status_code, e.error_kind),
+            "{location}"
+        );
+    }
+}

@@ -428,6 +428,21 @@ async fn encoded_routes_are_labelled_and_decode_to_their_text() {
     assert_eq!(get(&server, "/encoded/gzip/what", &[]).await.status, 404);
 }
 
+#[tokio::test]
+async fn redirect_to_sends_the_decoded_location() {
+    let server = support::http_server().await;
+    let r = get(
+        &server,
+        "/redirect-to/http%3A%2F%2F127.0.0.1%3A9%2Fx%3Fy",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, Some("http://127.0.0.1:9/x?y"))
+    );
+}
+
 // ----------------------------------------------------------------------------------------------
 // HTTPS
 // ----------------------------------------------------------------------------------------------

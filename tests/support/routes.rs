@@ -1,6 +1,7 @@
 //! What each path of a [`TestServer`](super::TestServer) answers: `/ok`, `/status/CODE`,
-//! `/slow/MS`, `/slow-body/MS`, `/hang`, `/gate`, redirects, `/switch`, huge and endless
-//! bodies, bodies under a `Content-Encoding` (`/encoded/…`), cookies, `/echo` and `/body/TEXT`.
+//! `/slow/MS`, `/slow-body/MS`, `/hang`, `/gate`, redirects (`/redirect-to/URL` to anywhere),
+//! `/switch`, huge and endless bodies, bodies under a `Content-Encoding` (`/encoded/…`),
+//! cookies, `/echo` and `/body/TEXT`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -306,6 +307,8 @@ pub(super) async fn handle_request(
             None => text(404, "not found"),
         },
         ["redirect-loop"] => redirect("/redirect-loop"),
+        // The rest of the path, percent-decoded, is the Location: a redirect into anything.
+        ["redirect-to", location] => redirect(&percent_decode(location)),
         ["encoded", rest] => {
             let (codings, what) = rest.split_once('/').unwrap_or((rest, ""));
             match encoded(codings, what) {

@@ -63,7 +63,7 @@ impl Failure {
 /// the probe fails or times out midway.
 #[derive(Default)]
 pub struct Record {
-    /// Status of the final response; 0 when none came.
+    /// Status of the final response; 0 when none came (a redirect's next hop failed too).
     pub status: u16,
     /// Headers of the final response; empty when none came.
     pub headers: HeaderMap,
@@ -84,6 +84,19 @@ pub struct Record {
     version: Option<&'static str>,
     redirects: u32,
     not_after: Option<OffsetDateTime>,
+}
+
+impl Record {
+    /// A redirect is followed: what described the hop before describes no more (a failure of
+    /// the next hop is reported as a direct one would be). Phases add up; the certificate
+    /// stays that of the last TLS hop.
+    fn next_hop(&mut self) {
+        self.status = 0;
+        self.headers.clear();
+        self.ip = None;
+        self.version = None;
+        self.redirects += 1;
+    }
 }
 
 impl std::fmt::Debug for Record {
@@ -285,7 +298,7 @@ impl HttpProber {
             if status == 303 || (matches!(status.as_u16(), 301 | 302) && method == Method::POST) {
                 method = Method::GET;
             }
-            rec.redirects += 1;
+            rec.next_hop();
         }
     }
 
