@@ -16,7 +16,7 @@ use uptimer::config::{
 };
 use uptimer::event::{ErrorKind, Event, ProbeEvent, schema};
 use uptimer::pipeline::{SchedulerStats, scheduler};
-use uptimer::readers::probes::HttpProber;
+use uptimer::readers::probes::{HttpProber, Record};
 
 fn settings() -> ProbeSettings {
     ProbeSettings::default()
@@ -662,4 +662,312 @@ async fn each_target_keeps_its_own_period_and_a_slow_one_does_not_delay_the_othe
     let fast = 3 + rest.iter().filter(|e| e.path == "/ok").count();
     let most = (ran.as_millis() / 200) as usize + 2;
     assert!(fast <= most, "{fast} probes of /ok in {ran:?}");
+}
+
+/// Probes once and hands back, with the event, what the prober kept of the final response.
+async fn probe_record(t: &Target) -> (ProbeEvent, Record) {
+    let prober = HttpProber::new(&settings()).expect("prober");
+    let (e, rec) = prober.probe_record(t).await;
+    schema::validate_event(&Event::from(e.clone()).to_json())
+        .unwrap_or_else(|err| panic!("event does not validate: {err}\n{e:?}"));
+    (e, rec)
+}
+
+fn with_regex(url: &str, re: &str) -> Target {
+    target(TargetSpec {
+        regex: Some(re.into()),
+        ..spec(url)
+    })
+}
+
+const MIB: u64 = 1024 * 1024;
+
+#[tokio::test]
+async fn accept_encoding_names_what_is_decoded_unless_the_target_sets_its_own() {
+    let server = http_server().await;
+    probe(&target(spec(&server.url("/ok")))).await;
+    let sent = server.requests()[0].clone();
+    assert_eq!(
+        sent.header_all("accept-encoding"),
+        ["gzip, deflate, br, zstd"]
+    );
+
+    let own = |value: &str, path: &str| {
+        target(TargetSpec {
+            headers: vec![("Accept-Encoding".into(), value.into())],
+            regex: Some(format!("^{ENCODED_TEXT}$")),
+            ..spec(&server.url(path))
+        })
+    };
+    probe(&own("identity", "/echo")).await;
+    let sent = server.requests_to("/echo")[0].clone();
+    assert_eq!(sent.header_all("accept-encoding"), ["identity"]);
+    // The target's own choice is sent, and what comes back is decoded all the same.
+    let e = probe(&own("gzip;q=1.0", "/encoded/gzip/hello")).await;
+    assert_eq!((e.up, e.matches_regex), (Some(true), Some(true)), "{e:?}");
+    let sent = server.requests_to("/encoded/gzip/hello")[0].clone();
+    assert_eq!(sent.header_all("accept-encoding"), ["gzip;q=1.0"]);
+}
+
+#[tokio::test]
+async fn the_regex_is_matched_on_the_decoded_body_whatever_its_content_encoding() {
+    let server = http_server().await;
+    let anchored = format!("^{ENCODED_TEXT}$");
+    for codings in [
+        "gzip",
+        "x-gzip",
+        "deflate",
+        "deflate-raw",
+        "br",
+        "zstd",
+        "identity",
+        "gzip,zstd",
+        "br,deflate",
+    ] {
+        let url = server.url(&format!("/encoded/{codings}/hello"));
+        let (e, rec) = probe_record(&with_regex(&url, &anchored)).await;
+        assert_eq!(
+            (e.up, e.matches_regex, e.body_bytes),
+            (Some(true), Some(true), Some(ENCODED_TEXT.len() as u64)),
+            "{codings}: {e:?}"
+        );
+        assert_eq!(rec.body, ENCODED_TEXT.as_bytes(), "{codings}");
+        assert!(rec.body_complete, "{codings}");
+        assert!(
+            rec.headers.contains_key("content-encoding"),
+            "{codings}: {:?}",
+            rec.headers
+        );
+    }
+
+    // Over HTTP/2 as well.
+    let ca = test_ca();
+    let tls = https_server(&ca, CertKind::Valid).await;
+    let e = probe(&target(TargetSpec {
+        tls_verify: Some(TlsVerify::CaFile(ca.ca_file.clone())),
+        regex: Some(anchored.clone()),
+        ..spec(&tls.url("/encoded/br/hello"))
+    }))
+    .await;
+    assert_eq!(
+        (e.up, e.matches_regex, e.http_version.as_deref()),
+        (Some(true), Some(true), Some("HTTP/2")),
+        "{e:?}"
+    );
+
+    // A Content-Encoding over no body at all (HEAD) is no error.
+    let e = probe(&target(TargetSpec {
+        method: Some("HEAD".into()),
+        ..spec(&server.url("/encoded/gzip/hello"))
+    }))
+    .await;
+    assert_eq!((e.up, e.body_bytes), (Some(true), Some(0)), "{e:?}");
+}
+
+/// The `Content-Length` the final response had.
+fn content_length(rec: &Record) -> u64 {
+    rec.headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_body_nothing_looks_at_is_counted_as_received_and_not_decoded() {
+    // Inflating costs CPU that a probe without a regex does not need to spend.
+    let server = http_server().await;
+    for what in ["hello", "bomb", "garbage"] {
+        let url = server.url(&format!("/encoded/gzip/{what}"));
+        let (e, rec) = probe_record(&target(spec(&url))).await;
+        assert_eq!(e.up, Some(true), "{what}: {e:?}");
+        assert_eq!(e.body_bytes, Some(content_length(&rec)), "{what}");
+        assert_ne!(e.body_bytes, Some(ENCODED_TEXT.len() as u64), "{what}");
+        assert!(rec.body.is_empty() && rec.body_complete, "{what}: {rec:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_content_encoding_is_read_as_received() {
+    // As requests did: a coding it cannot decode is left as it came (the server was not asked
+    // for it, unless the target's own Accept-Encoding did).
+    let server = http_server().await;
+    let url = server.url("/encoded/compress/hello");
+    let (e, rec) = probe_record(&with_regex(&url, &format!("^{ENCODED_TEXT}$"))).await;
+    assert_eq!((e.up, e.matches_regex), (Some(true), Some(true)), "{e:?}");
+    assert_eq!(rec.body, ENCODED_TEXT.as_bytes());
+}
+
+#[tokio::test]
+async fn a_body_that_inflates_past_the_cap_is_body_too_large_and_never_inflated_whole() {
+    let server = http_server().await;
+    for codings in ["gzip", "deflate", "deflate-raw", "br", "zstd", "gzip,zstd"] {
+        let url = server.url(&format!("/encoded/{codings}/bomb"));
+        let (e, rec) = probe_record(&with_regex(&url, "never")).await;
+        assert_down(&e, ErrorKind::BodyTooLarge);
+        assert_eq!(
+            (e.body_bytes, e.matches_regex),
+            (Some(MIB), Some(false)),
+            "{codings}: {e:?}"
+        );
+        assert!(e.error.unwrap().contains("once decoded"), "{codings}");
+        assert!(!rec.body_complete);
+        assert_eq!(rec.body.len() as u64, MIB, "{codings}");
+    }
+    // 4 GiB of zeros in 3 KB of brotli: inflating it whole would take far longer than the
+    // timeout and gigabytes of memory; the prober stops at the cap.
+    let started = Instant::now();
+    let e = probe(&with_regex(&server.url("/encoded/br/bomb-4g"), "never")).await;
+    assert_down(&e, ErrorKind::BodyTooLarge);
+    assert_eq!(e.body_bytes, Some(MIB), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_cannot_be_decoded_is_a_protocol_error_and_never_matches() {
+    let server = http_server().await;
+    for codings in ["gzip", "deflate", "br", "zstd", "gzip,zstd"] {
+        for what in ["garbage", "truncated"] {
+            let url = server.url(&format!("/encoded/{codings}/{what}"));
+            // A regex anything matches: only a complete body may be matched.
+            let (e, rec) = probe_record(&with_regex(&url, "^")).await;
+            assert_down(&e, ErrorKind::Protocol);
+            assert_eq!(
+                (e.status_code, e.matches_regex),
+                (200, Some(false)),
+                "{codings}/{what}: {e:?}"
+            );
+            assert!(!rec.body_complete);
+            let message = e.error.unwrap();
+            let outer = codings.rsplit(',').next().unwrap();
+            assert!(
+                message.contains(outer),
+                "{codings}/{what}: {message:?} names no coding"
+            );
+        }
+    }
+}
+
+/// An answer whose body ends before it should: the head, then `body` (a part of it).
+fn cut_short(head: &str, body: &str) -> String {
+    format!("HTTP/1.1 200 OK\r\n{head}\r\n\r\n{body}")
+}
+
+#[tokio::test]
+async fn a_body_cut_short_never_matches_the_regex_and_reports_the_transport_error() {
+    let cases = [
+        // Closed before Content-Length was reached.
+        (
+            cut_short("content-length: 1000", "hello uptimer"),
+            Ending::Close,
+        ),
+        // Reset mid-body.
+        (
+            cut_short("content-length: 1000", "hello uptimer"),
+            Ending::Reset,
+        ),
+        // Chunked encoding without its last chunk.
+        (
+            cut_short("transfer-encoding: chunked", "d\r\nhello uptimer\r\n"),
+            Ending::Close,
+        ),
+        (
+            cut_short(
+                "transfer-encoding: chunked",
+                "d\r\nhello uptimer\r\n5\r\nhel",
+            ),
+            Ending::Reset,
+        ),
+    ];
+    for (answer, ending) in cases {
+        let server = scripted_server(answer.clone(), ending).await;
+        let url = format!("http://{}/", server.addr);
+        let (e, rec) = probe_record(&with_regex(&url, "hello")).await;
+        assert_down(&e, ErrorKind::Protocol);
+        assert_eq!(
+            (e.status_code, e.matches_regex),
+            (200, Some(false)),
+            "{answer:?} {ending:?}: {e:?}"
+        );
+        assert!(!rec.body_complete, "{answer:?}");
+        // What did arrive is kept, for whoever wants to look.
+        assert!(rec.body.starts_with(b"hello"), "{answer:?}: {rec:?}");
+    }
+    // The same answers complete are up.
+    for answer in [
+        cut_short("content-length: 13", "hello uptimer"),
+        cut_short(
+            "transfer-encoding: chunked",
+            "d\r\nhello uptimer\r\n0\r\n\r\n",
+        ),
+    ] {
+        let server = scripted_server(answer.clone(), Ending::Close).await;
+        let e = probe(&with_regex(&format!("http://{}/", server.addr), "hello")).await;
+        assert_eq!((e.up, e.matches_regex), (Some(true), Some(true)), "{e:?}");
+    }
+}
+
+/// `/redirect-to/…` on `server`, into `location`.
+fn redirect_into(server: &TestServer, location: &str) -> String {
+    let encoded: String = location.bytes().map(|b| format!("%{b:02X}")).collect();
+    server.url(&format!("/redirect-to/{encoded}"))
+}
+
+#[tokio::test]
+async fn a_redirect_into_a_failure_reports_that_failure_with_status_0() {
+    let server = http_server().await;
+    let ca = test_ca();
+    let untrusted = https_server(&ca, CertKind::Valid).await;
+    let silent = silent_server().await;
+    let reset = reset_server().await;
+    let dns = dns_server(&[("app.uptimer.test", IpAddr::from([127, 0, 0, 1]))]).await;
+    let cases = [
+        (
+            format!("http://{}/", closed_port()),
+            ErrorKind::ConnectRefused,
+        ),
+        (format!("http://{}/", silent.addr), ErrorKind::Timeout),
+        (untrusted.url("/ok"), ErrorKind::TlsCertificate),
+        (format!("http://{}/", reset.addr), ErrorKind::Protocol),
+        (
+            format!("http://missing.uptimer.test:{}/", server.addr.port()),
+            ErrorKind::Dns,
+        ),
+    ];
+    let s = ProbeSettings {
+        dns_servers: vec![dns.addr],
+        ..settings()
+    };
+    for (location, kind) in cases {
+        let t = target(TargetSpec {
+            timeout: Some(Duration::from_millis(500)),
+            regex: Some("redirect".into()),
+            ..spec(&redirect_into(&server, &location))
+        });
+        let e = probe_with(&s, &t).await;
+        assert_down(&e, kind);
+        assert_eq!(
+            (e.status_code, e.redirects, e.matches_regex),
+            (0, Some(1), Some(false)),
+            "{location}: {e:?}"
+        );
+        assert_eq!(e.http_version, None, "{location}: {e:?}");
+        if kind == ErrorKind::Dns {
+            assert_eq!(e.ip, None, "the address of the hop before: {e:?}");
+        }
+        // The same failure met directly says the same.
+        let direct = probe_with(
+            &s,
+            &target(TargetSpec {
+                timeout: Some(Duration::from_millis(500)),
+                ..spec(&location)
+            }),
+        )
+        .await;
+        assert_eq!(
+            (direct.status_code, direct.error_kind),
+            (e.status_code, e.error_kind),
+            "{location}"
+        );
+    }
 }

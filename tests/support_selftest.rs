@@ -333,6 +333,116 @@ async fn gate_holds_requests_until_opened_then_lets_all_through() {
     assert_eq!(server.at_gate(), 2);
 }
 
+/// `body` decoded with the decoders of flate2, zstd and brotli-decompressor directly, the
+/// last coding of `content_encoding` first.
+fn decode(content_encoding: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut data = body.to_vec();
+    for coding in content_encoding
+        .split(", ")
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        let mut out = Vec::new();
+        match coding {
+            "gzip" | "x-gzip" => flate2::read::GzDecoder::new(&data[..])
+                .read_to_end(&mut out)
+                .map(drop),
+            "br" => brotli_decompressor::Decompressor::new(&data[..], 4096)
+                .read_to_end(&mut out)
+                .map(drop),
+            "zstd" => zstd::stream::copy_decode(&data[..], &mut out),
+            // zlib-wrapped, else raw.
+            "deflate" => flate2::read::ZlibDecoder::new(&data[..])
+                .read_to_end(&mut out)
+                .map(drop)
+                .or_else(|_| {
+                    out.clear();
+                    flate2::read::DeflateDecoder::new(&data[..])
+                        .read_to_end(&mut out)
+                        .map(drop)
+                }),
+            other => panic!("unexpected coding {other}"),
+        }
+        .unwrap_or_else(|e| panic!("{coding}: {e}"));
+        data = out;
+    }
+    data
+}
+
+#[tokio::test]
+async fn encoded_routes_are_labelled_and_decode_to_their_text() {
+    use std::io::Read;
+    let server = support::http_server().await;
+    for (codings, label) in [
+        ("gzip", "gzip"),
+        ("x-gzip", "x-gzip"),
+        ("deflate", "deflate"),
+        ("deflate-raw", "deflate"),
+        ("br", "br"),
+        ("zstd", "zstd"),
+        ("gzip,zstd", "gzip, zstd"),
+        ("br,deflate", "br, deflate"),
+    ] {
+        let r = get(&server, &format!("/encoded/{codings}/hello"), &[]).await;
+        assert_eq!(r.status, 200, "{codings}");
+        assert_eq!(r.header("content-encoding"), Some(label), "{codings}");
+        assert_ne!(&r.body[..], support::ENCODED_TEXT.as_bytes(), "{codings}");
+        if label == "deflate" {
+            assert_eq!(
+                flate2::read::ZlibDecoder::new(&r.body[..])
+                    .read_to_end(&mut Vec::new())
+                    .is_err(),
+                codings == "deflate-raw",
+                "only deflate-raw lacks the zlib wrapper"
+            );
+        }
+        assert_eq!(decode(label, &r.body), support::ENCODED_TEXT.as_bytes());
+
+        let r = get(&server, &format!("/encoded/{codings}/bomb"), &[]).await;
+        assert!(
+            r.body.len() < 64 * 1024,
+            "{codings}: {} bytes",
+            r.body.len()
+        );
+        let zeros = decode(label, &r.body);
+        assert_eq!(zeros.len(), support::BOMB_LEN, "{codings}");
+        assert!(zeros.iter().all(|b| *b == 0));
+
+        let r = get(&server, &format!("/encoded/{codings}/truncated"), &[]).await;
+        assert!(!r.body.is_empty());
+        let r = get(&server, &format!("/encoded/{codings}/garbage"), &[]).await;
+        assert_eq!(r.header("content-encoding"), Some(label));
+        assert_eq!(&r.body[..], b"this is not encoded at all");
+    }
+    let r = get(&server, "/encoded/compress/hello", &[]).await;
+    assert_eq!(
+        (r.header("content-encoding"), r.text().as_str()),
+        (Some("compress"), support::ENCODED_TEXT)
+    );
+    assert_eq!(
+        get(&server, "/encoded/gzip,br/hello", &[]).await.status,
+        404
+    );
+    assert_eq!(get(&server, "/encoded/gzip/what", &[]).await.status, 404);
+}
+
+#[tokio::test]
+async fn redirect_to_sends_the_decoded_location() {
+    let server = support::http_server().await;
+    let r = get(
+        &server,
+        "/redirect-to/http%3A%2F%2F127.0.0.1%3A9%2Fx%3Fy",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, Some("http://127.0.0.1:9/x?y"))
+    );
+}
+
 // ----------------------------------------------------------------------------------------------
 // HTTPS
 // ----------------------------------------------------------------------------------------------
@@ -530,6 +640,37 @@ async fn closed_port_refuses() {
         .await
         .expect_err("nothing listens");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test]
+async fn scripted_server_writes_its_answer_then_closes_or_resets() {
+    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello";
+    let server = support::scripted_server(answer, support::Ending::Close).await;
+    let mut tcp = bounded(TcpStream::connect(server.addr)).await.unwrap();
+    tcp.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    bounded(tcp.read_to_end(&mut buf))
+        .await
+        .expect("a clean close");
+    assert_eq!(buf, answer.as_bytes());
+    // hyper reads the head, then finds the body cut short.
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let resp = bounded(h1_request(tcp, "x", "/ok", &[])).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(bounded(resp.into_body().collect()).await.is_err());
+
+    let server = support::scripted_server(answer, support::Ending::Reset).await;
+    let mut tcp = bounded(TcpStream::connect(server.addr)).await.unwrap();
+    tcp.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = bounded(tcp.read(&mut buf)).await.unwrap();
+    assert_eq!(&buf[..n], answer.as_bytes());
+    let err = bounded(tcp.read(&mut buf)).await.expect_err("then a reset");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err:?}");
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ pub struct ProbeDefaults {
     pub tls_verify: Option<Scalar>,
     /// Redirects followed before giving up (default 10; 0 = do not follow).
     pub max_redirects: Option<u32>,
-    /// Body bytes read before a probe reports body_too_large (default 1 MiB).
+    /// Body bytes read before a probe reports body_too_large, decoded when a regex reads the
+    /// body (default 1 MiB).
     pub max_body_bytes: Option<u64>,
     /// Probes in flight at once across all targets (default 512).
     pub concurrency: Option<u32>,

@@ -2,9 +2,10 @@
 //!
 //! * [`server`], [`routes`], [`tls`], [`dns`]: real servers on loopback that record what they
 //!   were asked: plain HTTP and h2c, HTTPS with certificates of every kind ([`CertKind`]),
-//!   misbehaving TCP ([`reset_server`], [`silent_server`]), a tiny DNS server; `/switch` goes
-//!   down and comes back ([`TestServer::set_switch`]), `/gate` answers when the test says so
-//!   ([`TestServer::open_gate`])
+//!   misbehaving TCP ([`reset_server`], [`silent_server`], [`scripted_server`] for answers that
+//!   break HTTP), a tiny DNS server; `/encoded/…` bodies under every `Content-Encoding`;
+//!   `/switch` goes down and comes back ([`TestServer::set_switch`]), `/gate` answers when the
+//!   test says so ([`TestServer::open_gate`])
 //! * [`bin`]: the `uptimer` binary with a clean environment, run to its end ([`output`]) or
 //!   kept [`Running`] while the test reads its output, then stopped with SIGTERM
 //! * [`net`]: free and closed ports, a plain HTTP GET

@@ -1,16 +1,20 @@
 //! What each path of a [`TestServer`](super::TestServer) answers: `/ok`, `/status/CODE`,
-//! `/slow/MS`, `/slow-body/MS`, `/hang`, `/gate`, redirects, `/switch`, huge and endless bodies,
+//! `/slow/MS`, `/slow-body/MS`, `/hang`, `/gate`, redirects (`/redirect-to/URL` to anywhere),
+//! `/switch`, huge and endless bodies, bodies under a `Content-Encoding` (`/encoded/…`),
 //! cookies, `/echo` and `/body/TEXT`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::Write;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use http::{Request, Response, StatusCode, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
@@ -21,6 +25,12 @@ use super::server::{RecordedRequest, ServerState};
 pub const HUGE_BODY_LEN: usize = 2 * 1024 * 1024;
 /// Size of each chunk of the `/endless` body.
 pub const ENDLESS_CHUNK_LEN: usize = 16 * 1024;
+
+/// What every `/encoded/CODINGS/hello` body decodes to.
+pub const ENCODED_TEXT: &str = "hello uptimer, decoded";
+/// What every `/encoded/CODINGS/bomb` body decodes to: this many zero bytes, from a few KB
+/// (gzip, deflate, zstd) or 14 bytes (br) on the wire.
+pub const BOMB_LEN: usize = 10 * 1024 * 1024;
 
 /// Response body used by the test handler.
 pub enum TestBody {
@@ -125,6 +135,78 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `/encoded/CODINGS/WHAT`: WHAT (`hello`: [`ENCODED_TEXT`]; `bomb`: [`BOMB_LEN`] zero bytes;
+/// `bomb-4g`: 4 GiB of zero bytes, `br` only; `garbage`: text that is no encoding at all;
+/// `truncated`: `hello` encoded, then cut in half)
+/// encoded with each of the comma-separated CODINGS in turn, and `Content-Encoding` naming them
+/// in that order (as RFC 9110 lists them). Codings: `gzip`, `x-gzip`, `deflate` (zlib-wrapped,
+/// as the RFC says), `deflate-raw` (raw deflate as some servers send it, labelled `deflate`),
+/// `zstd`, `br` (first only: brotli bodies are files made by the `brotli` tool, as this crate
+/// has no brotli encoder), `identity`, and any other name (`compress`…): labelled, not encoded.
+/// `None` for an unknown WHAT or `br` after another coding.
+fn encoded(codings: &str, what: &str) -> Option<Bytes> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Bytes>>> = OnceLock::new();
+    let key = format!("{codings}/{what}");
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(b) = cache.lock().unwrap().get(&key) {
+        return Some(b.clone());
+    }
+    let (plain, cut) = match what {
+        "hello" => (ENCODED_TEXT.as_bytes().to_vec(), false),
+        "bomb" => (vec![0u8; BOMB_LEN], false),
+        // Only as `br`, a file: 4 GiB could not be held to be encoded here.
+        "bomb-4g" if codings == "br" => (Vec::new(), false),
+        "truncated" => (ENCODED_TEXT.as_bytes().to_vec(), true),
+        "garbage" => return Some(Bytes::from_static(b"this is not encoded at all")),
+        _ => return None,
+    };
+    let level = flate2::Compression::default();
+    let mut body = plain;
+    for (i, coding) in codings.split(',').enumerate() {
+        body = match coding {
+            "gzip" | "x-gzip" => {
+                deflated(GzEncoder::new(Vec::new(), level), &body, GzEncoder::finish)
+            }
+            "deflate" => deflated(
+                ZlibEncoder::new(Vec::new(), level),
+                &body,
+                ZlibEncoder::finish,
+            ),
+            "deflate-raw" => deflated(
+                DeflateEncoder::new(Vec::new(), level),
+                &body,
+                DeflateEncoder::finish,
+            ),
+            "zstd" => zstd::encode_all(&body[..], 3).expect("zstd"),
+            "br" if i == 0 && what == "bomb" => {
+                include_bytes!("../fixtures/encoded/bomb.br").to_vec()
+            }
+            "br" if i == 0 && what == "bomb-4g" => {
+                include_bytes!("../fixtures/encoded/bomb-4g.br").to_vec()
+            }
+            "br" if i == 0 => include_bytes!("../fixtures/encoded/hello.br").to_vec(),
+            "br" => return None,
+            _ => body,
+        };
+    }
+    if cut {
+        body.truncate(body.len() / 2);
+    }
+    let body = Bytes::from(body);
+    cache.lock().unwrap().insert(key, body.clone());
+    Some(body)
+}
+
+/// `data` through a flate2 encoder.
+fn deflated<W: Write>(
+    mut encoder: W,
+    data: &[u8],
+    finish: impl FnOnce(W) -> std::io::Result<Vec<u8>>,
+) -> Vec<u8> {
+    encoder.write_all(data).expect("encode");
+    finish(encoder).expect("finish encoding")
+}
+
 fn parse_num<T: std::str::FromStr>(s: &str) -> Option<T> {
     s.parse().ok()
 }
@@ -225,6 +307,23 @@ pub(super) async fn handle_request(
             None => text(404, "not found"),
         },
         ["redirect-loop"] => redirect("/redirect-loop"),
+        // The rest of the path, percent-decoded, is the Location: a redirect into anything.
+        ["redirect-to", location] => redirect(&percent_decode(location)),
+        ["encoded", rest] => {
+            let (codings, what) = rest.split_once('/').unwrap_or((rest, ""));
+            match encoded(codings, what) {
+                Some(body) => {
+                    let label = codings.replace("deflate-raw", "deflate").replace(',', ", ");
+                    let mut r = text(200, body);
+                    r.headers_mut().insert(
+                        header::CONTENT_ENCODING,
+                        label.parse().expect("content-encoding"),
+                    );
+                    r
+                }
+                None => text(404, "not found"),
+            }
+        }
         ["switch"] => {
             let code = state.switch.load(Ordering::SeqCst);
             text(code, format!("switch {code}"))

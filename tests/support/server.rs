@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -276,4 +277,52 @@ pub async fn silent_server() -> TestServer {
         drop(stream);
     })
     .await
+}
+
+/// How a [`scripted_server`] ends a connection once it has written its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A clean close (FIN): the client reads everything written, then the end.
+    Close,
+    /// A TCP RST, 300 ms after the answer: time for the client to read what was written
+    /// first, as when a server dies mid-body.
+    Reset,
+}
+
+/// Raw TCP server: reads the request head (up to 1 s), writes `answer` as it is (an HTTP
+/// response that may break HTTP, such as a body shorter than its `Content-Length` or chunked
+/// encoding without its last chunk), then ends the connection as `ending` says.
+pub async fn scripted_server(answer: impl Into<Bytes>, ending: Ending) -> TestServer {
+    let answer: Bytes = answer.into();
+    raw_server("scripted server", move |mut stream, _state| {
+        let answer = answer.clone();
+        async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), read_head(&mut stream)).await;
+            let _ = stream.write_all(&answer).await;
+            let _ = stream.flush().await;
+            match ending {
+                Ending::Close => {
+                    let _ = stream.shutdown().await;
+                }
+                Ending::Reset => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let _ = stream.set_zero_linger();
+                }
+            }
+            drop(stream);
+        }
+    })
+    .await
+}
+
+/// Reads up to the end of a request head (a request without a body has nothing after it).
+async fn read_head(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
 }

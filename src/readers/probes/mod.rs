@@ -5,6 +5,6 @@ mod resolver;
 mod tls;
 mod tls_errors;
 
-pub use http::HttpProber;
+pub use http::{HttpProber, Record};
 pub use resolver::ResolverError;
 pub use tls::TlsSetupError;

@@ -3,7 +3,14 @@
 //! Each probe opens a fresh connection (as an uptime check must: a pooled connection would
 //! hide DNS, connect and TLS failures), resolves names asynchronously with hickory, negotiates
 //! HTTP/2 or HTTP/1.1 by ALPN, follows redirects up to a limit, and reads at most
-//! `max_body_bytes` of the body. One overall timeout bounds the whole probe.
+//! `max_body_bytes` of the body: decoded from its `Content-Encoding` as the original tool read
+//! it when a regex needs it, else only counted (`body`). One overall timeout bounds the whole
+//! probe.
+
+mod body;
+mod record;
+
+pub use record::Record;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -26,7 +33,7 @@ use super::resolver::{self, ResolverError};
 use super::tls::{PeerCert, TlsConfigs, TlsSetupError, keeping_rejected, not_after};
 use super::tls_errors;
 use crate::config::{ProbeSettings, Target, target::masked_url};
-use crate::event::{ErrorKind, Phases, ProbeEvent};
+use crate::event::{ErrorKind, ProbeEvent};
 
 /// Probes HTTP(S) targets. Cheap to share: one per process.
 pub struct HttpProber {
@@ -54,18 +61,10 @@ impl Failure {
     }
 }
 
-/// What a probe observed so far; kept when the probe times out midway.
-#[derive(Default)]
-struct Record {
-    phases: Phases,
-    phase: &'static str,
-    ip: Option<IpAddr>,
-    status: u16,
-    version: Option<&'static str>,
-    body: Vec<u8>,
-    body_bytes: Option<u64>,
-    redirects: u32,
-    not_after: Option<OffsetDateTime>,
+/// Whether the probe of `target` needs the final response's body, decoded and kept (else it is
+/// only counted as received, see `body`).
+fn keeps_body(target: &Target) -> bool {
+    target.regex.is_some()
 }
 
 fn add(slot: &mut Option<f64>, since: Instant) {
@@ -133,6 +132,11 @@ impl HttpProber {
 
     /// Probes the target once. Never fails: every failure is described in the event.
     pub async fn probe(&self, target: &Target) -> ProbeEvent {
+        self.probe_record(target).await.0
+    }
+
+    /// As [`probe`](Self::probe), and what the probe observed of the final response besides.
+    pub async fn probe_record(&self, target: &Target) -> (ProbeEvent, Record) {
         // To the microsecond, as the event is written and stored (the stores read it back whole).
         let now = OffsetDateTime::now_utc();
         let started_at = now
@@ -171,11 +175,12 @@ impl HttpProber {
         ev.name = Some(target.name.clone());
         ev.location = self.location.clone();
         ev.regex = target.regex.as_ref().map(|r| r.as_str().to_owned());
-        // Matched on every body received, whatever its status; false when none was received.
+        // Matched on every body received whole, whatever its status; false when none was (a
+        // part of a body may match where the whole would not, and the other way round).
         ev.matches_regex = target
             .regex
             .as_ref()
-            .map(|r| rec.body_bytes.is_some() && r.is_match(&String::from_utf8_lossy(&rec.body)));
+            .map(|r| rec.body_complete && r.is_match(&String::from_utf8_lossy(&rec.body)));
         let failure = outcome
             .err()
             .or_else(|| verdict(target, &rec, ev.matches_regex));
@@ -190,7 +195,7 @@ impl HttpProber {
         ev.body_bytes = rec.body_bytes;
         ev.redirects = Some(rec.redirects);
         ev.tls_cert_not_after = rec.not_after;
-        ev
+        (ev, rec)
     }
 
     async fn run(&self, target: &Target, rec: &mut Record) -> Result<(), Failure> {
@@ -236,7 +241,7 @@ impl HttpProber {
             if status == 303 || (matches!(status.as_u16(), 301 | 302) && method == Method::POST) {
                 method = Method::GET;
             }
-            rec.redirects += 1;
+            rec.next_hop();
         }
     }
 
@@ -370,7 +375,13 @@ impl HttpProber {
         let mut b = Request::builder()
             .method(method.clone())
             .header(header::USER_AGENT, self.user_agent.clone())
-            .header(header::ACCEPT, HeaderValue::from_static("*/*"));
+            .header(header::ACCEPT, HeaderValue::from_static("*/*"))
+            // A target's own Accept-Encoding replaces it below; whatever comes back is decoded
+            // if it can be.
+            .header(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static(body::ACCEPT_ENCODING),
+            );
         if !url.username().is_empty() || url.password().is_some() {
             let decode = |s: &str| {
                 percent_encoding::percent_decode_str(s)
@@ -468,8 +479,10 @@ impl HttpProber {
         Ok((response, conn))
     }
 
-    /// Reads the final response's body, keeping at most `max_body_bytes` (only when a regex
-    /// needs it), and fails with `body_too_large` beyond that rather than reading forever.
+    /// Reads the final response's body: decoded and kept up to `max_body_bytes` when something
+    /// needs it, else only counted (`body`). Fails with `body_too_large` beyond the cap rather
+    /// than reading forever, with `protocol` when the connection fails or the body cannot be
+    /// decoded; `body_complete` says whether it did not fail.
     async fn read_body(
         &self,
         (response, mut conn): (Response<Incoming>, Conn),
@@ -478,12 +491,13 @@ impl HttpProber {
     ) -> Result<(), Failure> {
         rec.phase = "transfer";
         let t = Instant::now();
-        let keep = target.regex.is_some();
-        let mut body = response.into_body();
-        let mut total: u64 = 0;
+        let (parts, mut incoming) = response.into_parts();
+        rec.headers = parts.headers;
+        let mut reader = body::Reader::new(&rec.headers, self.max_body_bytes, keeps_body(target))
+            .map_err(body_failure)?;
         let result = loop {
-            match conn.drive(body.frame()).await {
-                None => break Ok(()),
+            match conn.drive(incoming.frame()).await {
+                None => break reader.finish().map_err(body_failure),
                 Some(Err(e)) => {
                     break Err(Failure::new(
                         ErrorKind::Protocol,
@@ -491,30 +505,28 @@ impl HttpProber {
                     ));
                 }
                 Some(Ok(frame)) => {
-                    let Some(data) = frame.data_ref() else {
-                        continue;
-                    };
-                    total += data.len() as u64;
-                    if keep {
-                        let room = (self.max_body_bytes as usize).saturating_sub(rec.body.len());
-                        rec.body.extend_from_slice(&data[..data.len().min(room)]);
-                    }
-                    if total > self.max_body_bytes {
-                        break Err(Failure::new(
-                            ErrorKind::BodyTooLarge,
-                            format!(
-                                "body larger than {} bytes; stopped reading",
-                                self.max_body_bytes
-                            ),
-                        ));
+                    if let Some(data) = frame.data_ref()
+                        && let Err(e) = reader.push(data)
+                    {
+                        break Err(body_failure(e));
                     }
                 }
             }
         };
         add(&mut rec.phases.transfer, t);
-        rec.body_bytes = Some(total.min(self.max_body_bytes));
+        rec.body_bytes = Some(reader.body_bytes());
+        rec.body = reader.into_body();
+        rec.body_complete = result.is_ok();
         result
     }
+}
+
+fn body_failure(e: body::BodyError) -> Failure {
+    let kind = match e {
+        body::BodyError::TooLarge { .. } => ErrorKind::BodyTooLarge,
+        body::BodyError::Undecodable { .. } => ErrorKind::Protocol,
+    };
+    Failure::new(kind, e.to_string())
 }
 
 /// A response was read in full: is it the one expected?
