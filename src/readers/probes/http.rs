@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::Url;
 
+use super::conditions::{self, Seen};
 use super::resolver::{self, ResolverError};
 use super::tls::{PeerCert, TlsConfigs, TlsSetupError, keeping_rejected, not_after};
 use super::tls_errors;
@@ -66,6 +67,12 @@ struct Record {
     body_bytes: Option<u64>,
     redirects: u32,
     not_after: Option<OffsetDateTime>,
+    /// Whether a TCP connection was made (`[CONNECTED]`).
+    connected: bool,
+    /// Whether to keep the final response's headers (a condition reads one).
+    keep_headers: bool,
+    /// The final response's headers, when kept.
+    headers: Vec<(String, String)>,
 }
 
 fn add(slot: &mut Option<f64>, since: Instant) {
@@ -139,7 +146,10 @@ impl HttpProber {
             .replace_nanosecond(now.nanosecond() / 1000 * 1000)
             .unwrap_or(now);
         let start = Instant::now();
-        let mut rec = Record::default();
+        let mut rec = Record {
+            keep_headers: conditions::needs_headers(target),
+            ..Record::default()
+        };
         let outcome = match tokio::time::timeout(target.timeout, self.run(target, &mut rec)).await {
             Ok(r) => r,
             Err(_) => Err(Failure::new(
@@ -176,10 +186,31 @@ impl HttpProber {
             .regex
             .as_ref()
             .map(|r| rec.body_bytes.is_some() && r.is_match(&String::from_utf8_lossy(&rec.body)));
-        let failure = outcome
-            .err()
-            .or_else(|| verdict(target, &rec, ev.matches_regex));
+        let judged = conditions::judge(
+            target,
+            &Seen {
+                status: (rec.status != 0).then_some(rec.status),
+                ip: rec.ip,
+                response_time_ms: ev.response_time_ms,
+                connected: rec.connected,
+                not_after: rec.not_after,
+                now: OffsetDateTime::now_utc(),
+                phases: rec.phases,
+                headers: &rec.headers,
+                body: &rec.body,
+            },
+        );
+        // A transport failure keeps its own kind; conditions, when the target has them, replace
+        // the default verdict (a 500 is up unless a condition says otherwise, as in Gatus).
+        let failure = outcome.err().or_else(|| match &judged.results {
+            Some(_) => judged
+                .first_failure()
+                .map(|resolved| Failure::new(ErrorKind::Condition, resolved)),
+            None => verdict(target, &rec, ev.matches_regex),
+        });
         ev.up = Some(failure.is_none());
+        ev.degraded = judged.degraded_if.map(|d| d && failure.is_none());
+        ev.conditions = judged.results;
         if let Some(f) = failure {
             ev.error_kind = Some(f.kind);
             ev.error = Some(f.message);
@@ -286,6 +317,7 @@ impl HttpProber {
             match TcpStream::connect((*ip, port)).await {
                 Ok(s) => {
                     rec.ip = Some(*ip);
+                    rec.connected = true;
                     stream = Some(s);
                     break;
                 }
@@ -460,6 +492,17 @@ impl HttpProber {
         };
         add(&mut rec.phases.ttfb, t);
         rec.status = response.status().as_u16();
+        if rec.keep_headers {
+            // The last response's: each redirect's replaces the one before.
+            rec.headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                    (k.as_str().to_owned(), value)
+                })
+                .collect();
+        }
         rec.version = Some(match response.version() {
             http::Version::HTTP_2 => "HTTP/2",
             http::Version::HTTP_10 => "HTTP/1.0",
@@ -469,7 +512,7 @@ impl HttpProber {
     }
 
     /// Reads the final response's body, keeping at most `max_body_bytes` (only when a regex
-    /// needs it), and fails with `body_too_large` beyond that rather than reading forever.
+    /// or a condition needs it), and fails with `body_too_large` beyond that rather than reading forever.
     async fn read_body(
         &self,
         (response, mut conn): (Response<Incoming>, Conn),
@@ -478,7 +521,7 @@ impl HttpProber {
     ) -> Result<(), Failure> {
         rec.phase = "transfer";
         let t = Instant::now();
-        let keep = target.regex.is_some();
+        let keep = target.regex.is_some() || conditions::needs_body(target);
         let mut body = response.into_body();
         let mut total: u64 = 0;
         let result = loop {
