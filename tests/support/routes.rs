@@ -1,6 +1,6 @@
 //! What each path of a [`TestServer`](super::TestServer) answers: `/ok`, `/status/CODE`,
 //! `/slow/MS`, `/slow-body/MS`, `/hang`, `/gate`, redirects, `/switch`, huge and endless bodies,
-//! cookies, `/echo` and `/body/TEXT`.
+//! cookies, `/echo`, `/body/TEXT` and `/json/TEXT` (as application/json).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -257,6 +257,14 @@ pub(super) async fn handle_request(
             text(200, body)
         }
         ["body", t] => text(200, percent_decode(t)),
+        ["json", t] => {
+            let mut resp = text(200, percent_decode(t));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
         _ => text(404, "not found"),
     };
     Ok(resp)

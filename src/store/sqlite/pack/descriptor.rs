@@ -58,7 +58,7 @@ impl<'a> DescriptorRef<'a> {
         )
     }
 
-    /// The interned form: `["ProbeEvent","0.3.0","https","example.org",443,"/",null,…]`.
+    /// The interned form: `["ProbeEvent","0.4.0","https","example.org",443,"/",null,…]`.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }

@@ -105,7 +105,7 @@ fn absent_optional_fields_stay_absent() {
 
 /// What a target with conditions and `degraded_if` reports (schema 0.4.0).
 fn with_conditions(mut e: ProbeEvent, i: usize) -> ProbeEvent {
-    let ok = i % 2 == 0;
+    let ok = i.is_multiple_of(2);
     e.envelope.schema_version = "0.4.0".into();
     e.conditions = Some(vec![
         ConditionResult {
@@ -123,7 +123,7 @@ fn with_conditions(mut e: ProbeEvent, i: usize) -> ProbeEvent {
             },
         },
     ]);
-    e.degraded = ok.then_some(i % 3 == 0);
+    e.degraded = ok.then_some(i.is_multiple_of(3));
     e
 }
 
