@@ -185,7 +185,7 @@ pub fn parse_conditions(
                 (
                     format!("{field}[{i}]"),
                     c.clone(),
-                    format!("a valid condition ({})", e.kind),
+                    format!("a valid condition (docs/conditions.md): {}", e.kind),
                 )
             })
         })

@@ -512,7 +512,8 @@ impl HttpProber {
     }
 
     /// Reads the final response's body, keeping at most `max_body_bytes` (only when a regex
-    /// or a condition needs it), and fails with `body_too_large` beyond that rather than reading forever.
+    /// or a condition needs it), and fails with `body_too_large` beyond that rather than
+    /// reading forever.
     async fn read_body(
         &self,
         (response, mut conn): (Response<Incoming>, Conn),
