@@ -45,6 +45,154 @@ async fn probe_exits_0_when_all_up_1_when_any_down_2_on_bad_usage() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn probe_condition_exits_0_when_met_1_when_not_2_when_unparsable() {
+    let server = http_server().await;
+    let dir = tmp();
+    // A 500 with conditions that do not mention the status, and a degraded one: exit 0.
+    let mut c = uptimer(dir.path());
+    c.args([
+        "probe",
+        "--condition",
+        "[RESPONSE_TIME] < 5000",
+        "--condition",
+        "[BODY] == any(status 500, hello uptimer)",
+        "--degraded-if",
+        "[RESPONSE_TIME] >= 0",
+        &server.url("/status/500"),
+        &server.url("/ok"),
+    ]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("2/2 up"), "{table}");
+    assert!(table.contains("degraded"), "{table}");
+
+    // One condition fails on one URL: exit 1, the failed condition resolved in the table.
+    let mut c = uptimer(dir.path());
+    c.args([
+        "probe",
+        "--condition",
+        "[STATUS] == 200",
+        "--condition",
+        "[RESPONSE_TIME] < 5000",
+        &server.url("/ok"),
+        &server.url("/status/503"),
+    ]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(
+        table.contains("condition: [STATUS] (503) == 200"),
+        "{table}"
+    );
+    assert!(table.contains("1/2 up"), "{table}");
+
+    // Events carry the conditions, and EVENT_FORMAT=original leaves them out.
+    let mut c = uptimer(dir.path());
+    c.args([
+        "probe",
+        "--json",
+        "--condition",
+        "[STATUS] == 503",
+        &server.url("/status/503"),
+    ]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let e = &json_lines(&out)[0];
+    uptimer::event::schema::validate_event(e).unwrap();
+    assert_eq!(e["schema_version"], uptimer::event::ProbeEvent::VERSION);
+    assert_eq!(e["conditions"][0]["condition"], "[STATUS] == 503");
+    assert_eq!(e["conditions"][0]["success"], true);
+    let mut c = uptimer(dir.path());
+    c.env("EVENT_FORMAT", "original");
+    c.args([
+        "probe",
+        "--json",
+        "--regex",
+        "status",
+        "--condition",
+        "[STATUS] == 200",
+        "--degraded-if",
+        "[RESPONSE_TIME] >= 0",
+        &server.url("/status/503"),
+    ]);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = &json_lines(&out)[0];
+    uptimer::event::schema::validate_event(e).unwrap();
+    assert_eq!(e["schema_version"], "0.2.0");
+    assert!(
+        e.get("conditions").is_none() && e.get("degraded").is_none(),
+        "{e}"
+    );
+    assert_eq!(e["matches_regex"], true, "matches_regex keeps its meaning");
+
+    // A condition that cannot be parsed: exit 2, named on stderr.
+    for flag in ["--condition", "--degraded-if"] {
+        let mut c = uptimer(dir.path());
+        c.args(["probe", flag, "[STATU] == 200", &server.url("/ok")]);
+        let out = output(c).await;
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("[STATU] == 200"), "{}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "nothing probed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_file_conditions_are_checked_at_startup_and_shown_by_check_config() {
+    let server = http_server().await;
+    let dir = tmp();
+    let config = dir.path().join("uptimer.yaml");
+    let write = |conditions: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "probe:\n  interval: -1\ntargets:\n  - name: api\n    url: http://{}/status/500\n    conditions: {conditions}\n    degraded_if: ['[RESPONSE_TIME] > 60000']\n",
+                server.addr
+            ),
+        )
+        .unwrap();
+    };
+    write("['[STATUS] == 500', '[BODY] == status 500']");
+    let mut c = uptimer(dir.path());
+    c.args(["check-config", "--config"]).arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("'[BODY] == status 500'") || text.contains("\"[BODY] == status 500\""),
+        "{text}"
+    );
+    assert!(text.contains("degraded_if"), "{text}");
+
+    let mut c = uptimer(dir.path());
+    c.args(["run", "--config"]).arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let e = &json_lines(&out)[0];
+    assert_eq!(
+        (&e["up"], &e["degraded"]),
+        (&true.into(), &false.into()),
+        "{e}"
+    );
+    assert_eq!(e["conditions"].as_array().map(Vec::len), Some(2), "{e}");
+
+    write("['[STATUS] == 500', '[STATUS] =! 500']");
+    for command in ["check-config", "run"] {
+        let mut c = uptimer(dir.path());
+        c.args([command, "--config"]).arg(&config);
+        let out = output(c).await;
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("targets[0].conditions[1]") && err.contains("[STATUS] =! 500"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn probe_json_emits_valid_events_in_one_line_each() {
     let server = http_server().await;
     let dir = tmp();

@@ -339,7 +339,7 @@ async fn postgres_writes_100000_events_and_reads_them_back_field_by_field() {
             t.replace_nanosecond(t.microsecond() * 1000).unwrap()
         );
         assert_eq!(r.get::<_, String>("schema_title"), "ProbeEvent");
-        assert_eq!(r.get::<_, String>("schema_version"), "0.3.0");
+        assert_eq!(r.get::<_, String>("schema_version"), ProbeEvent::VERSION);
         assert_eq!(r.get::<_, String>("protocol"), e.protocol);
         assert_eq!(r.get::<_, String>("hostname"), e.hostname);
         assert_eq!(r.get::<_, i32>("port"), i32::from(e.port));

@@ -971,3 +971,149 @@ async fn a_redirect_into_a_failure_reports_that_failure_with_status_0() {
         );
     }
 }
+
+/// A target with conditions (and `degraded_if`), as the config file gives them.
+fn with_conditions(url: &str, conditions: &[&str], degraded_if: &[&str]) -> Target {
+    target(TargetSpec {
+        conditions: conditions.iter().map(|c| (*c).to_owned()).collect(),
+        degraded_if: degraded_if.iter().map(|c| (*c).to_owned()).collect(),
+        ..spec(url)
+    })
+}
+
+fn outcomes(e: &ProbeEvent) -> Vec<(String, bool)> {
+    e.conditions
+        .iter()
+        .flatten()
+        .map(|r| (r.condition.clone(), r.success))
+        .collect()
+}
+
+#[tokio::test]
+async fn conditions_read_headers_json_body_response_time_and_phases() {
+    let server = http_server().await;
+    let body = r#"{"status": "UP", "checks": [{"name": "db", "ok": true}]}"#;
+    let url = server.url(&format!("/json/{}", body.replace(' ', "%20")));
+    let conditions = [
+        "[HEADER].content-type == application/json",
+        "[BODY].status == UP",
+        "[BODY].checks[0].name == db",
+        "[RESPONSE_TIME] < 5000",
+        "[CONNECT_TIME] < 5000",
+        "[TTFB] >= 0",
+        "[STATUS] == 200",
+        "[CONNECTED] == true",
+        "[IP] == 127.0.0.1",
+    ];
+    let e = probe(&with_conditions(&url, &conditions, &[])).await;
+    assert_eq!(e.up, Some(true), "{e:?}");
+    assert_eq!(e.error_kind, None, "{e:?}");
+    assert_eq!(e.error, None);
+    let results = e.conditions.as_ref().expect("conditions in the event");
+    assert_eq!(results.len(), conditions.len());
+    for (r, c) in results.iter().zip(conditions) {
+        assert_eq!(r.condition, c);
+        assert!(r.success, "{r:?}");
+        assert_eq!(r.resolved, c, "a condition that holds reads as written");
+    }
+    assert_eq!(e.degraded, None, "no degraded_if: no degraded field");
+
+    // The same route, conditions that do not hold: the first failing one is the error.
+    let e = probe(&with_conditions(
+        &url,
+        &[
+            "[STATUS] == 200",
+            "[HEADER].content-type == text/html",
+            "[BODY].status == DOWN",
+        ],
+        &[],
+    ))
+    .await;
+    assert_down(&e, ErrorKind::Condition);
+    assert_eq!(
+        e.error.as_deref(),
+        Some("[HEADER].content-type (application/json) == text/html")
+    );
+    assert_eq!(
+        outcomes(&e),
+        [
+            ("[STATUS] == 200".to_owned(), true),
+            ("[HEADER].content-type == text/html".to_owned(), false),
+            ("[BODY].status == DOWN".to_owned(), false),
+        ]
+    );
+    assert_eq!(
+        e.conditions.as_ref().unwrap()[2].resolved,
+        "[BODY].status (UP) == DOWN"
+    );
+}
+
+#[tokio::test]
+async fn a_500_is_up_with_conditions_that_do_not_mention_the_status() {
+    let server = http_server().await;
+    let url = server.url("/status/500");
+    let e = probe(&with_conditions(
+        &url,
+        &["[RESPONSE_TIME] < 5000", "[BODY] == pat(status*)"],
+        &[],
+    ))
+    .await;
+    assert_eq!(e.up, Some(true), "{e:?}");
+    assert_eq!(e.status_code, 500);
+    // Without conditions, today's verdict: a 500 is down.
+    assert_down(&probe(&target(spec(&url))).await, ErrorKind::HttpStatus);
+    // A regex keeps its meaning (matches_regex), but no longer decides with conditions.
+    let t = target(TargetSpec {
+        regex: Some("^nope$".into()),
+        conditions: vec!["[STATUS] == 500".into()],
+        ..spec(&url)
+    });
+    let e = probe(&t).await;
+    assert_eq!((e.up, e.matches_regex), (Some(true), Some(false)), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_transport_failure_keeps_its_kind_and_conditions_still_report() {
+    let url = format!("http://{}/", closed_port());
+    let e = probe(&with_conditions(
+        &url,
+        &["[CONNECTED] == false", "[STATUS] == 200"],
+        &[],
+    ))
+    .await;
+    assert_down(&e, ErrorKind::ConnectRefused);
+    assert_eq!(
+        outcomes(&e),
+        [
+            ("[CONNECTED] == false".to_owned(), true),
+            ("[STATUS] == 200".to_owned(), false),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn degraded_if_marks_an_up_target_degraded_and_only_then() {
+    let server = http_server().await;
+    let slow = server.url("/slow/150");
+    let e = probe(&with_conditions(&slow, &[], &["[RESPONSE_TIME] > 100"])).await;
+    assert_eq!((e.up, e.degraded), (Some(true), Some(true)), "{e:?}");
+    assert_eq!(
+        e.conditions, None,
+        "degraded_if alone keeps the default verdict"
+    );
+    let e = probe(&with_conditions(
+        &slow,
+        &["[STATUS] == 200"],
+        &["[RESPONSE_TIME] > 60000"],
+    ))
+    .await;
+    assert_eq!((e.up, e.degraded), (Some(true), Some(false)), "{e:?}");
+    // Down is not degraded.
+    let e = probe(&with_conditions(
+        &server.url("/status/503"),
+        &[],
+        &["[RESPONSE_TIME] >= 0"],
+    ))
+    .await;
+    assert_eq!((e.up, e.degraded), (Some(false), Some(false)), "{e:?}");
+}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uptimer::config::StoreSettings;
-use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::event::{ConditionResult, ErrorKind, Event, Phases, ProbeEvent};
 use uptimer::store::sqlite::pack::Strings;
 use uptimer::store::sqlite::{raw, strings, upgrade};
 use uptimer::store::{
@@ -125,6 +125,28 @@ fn varied(end: OffsetDateTime) -> Vec<ProbeEvent> {
                 e.redirects = Some((i % 3) as u32);
                 e.tls_cert_not_after = Some(datetime!(2027-06-01 00:00:00 UTC));
             }
+            // Conditions and degraded_if configured from the third quarter on (schema 0.4.0).
+            if i >= 90 {
+                e.envelope.schema_version = "0.4.0".into();
+                let fast = e.response_time_ms < 300;
+                e.conditions = Some(vec![
+                    ConditionResult {
+                        condition: "[CONNECTED] == true".into(),
+                        success: e.up == Some(true),
+                        resolved: if e.up == Some(true) {
+                            "[CONNECTED] == true".into()
+                        } else {
+                            "[CONNECTED] (false) == true".into()
+                        },
+                    },
+                    ConditionResult {
+                        condition: "[HEADER].content-type == pat(*json*)".into(),
+                        success: true,
+                        resolved: "[HEADER].content-type == pat(*json*)".into(),
+                    },
+                ]);
+                e.degraded = (i % 5 != 0).then_some(!fast);
+            }
             whole_micros(e)
         })
         .collect()
@@ -203,6 +225,27 @@ async fn every_field_comes_back_after_its_hour_is_packed_and_charts_read_the_sam
     want.push(late);
     assert_eq!(stored(&path, "t"), sorted(want));
     assert_eq!(store.uptime("t", from, now + 1).await.unwrap().checks, 181);
+}
+
+#[tokio::test]
+async fn conditions_written_by_writers_sqlite_come_back_intact_before_and_after_packing() {
+    use uptimer::writers::Writer;
+    use uptimer::writers::sqlite::SqliteWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let store = open(&path);
+    let end = from_micros(now_micros());
+    let events = varied(end);
+    assert!(events.iter().any(|e| e.conditions.is_some()));
+    assert!(events.iter().any(|e| e.degraded == Some(true)));
+    let mut w = SqliteWriter::new(store.clone(), Default::default());
+    let batch: Vec<Event> = events.iter().cloned().map(Event::from).collect();
+    for chunk in batch.chunks(50) {
+        w.write_and_wait(chunk).await.unwrap();
+    }
+    assert_same(stored(&path, "t"), sorted(events.clone()), "open hours");
+    store.pack(to_micros(end) + 2 * HOUR).await.unwrap();
+    assert_same(stored(&path, "t"), sorted(events), "packed hours");
 }
 
 #[tokio::test]

@@ -70,6 +70,8 @@ pub fn describe(s: &Settings) -> Value {
                 "timeout": format!("{}s", t.timeout.as_secs_f64()),
                 "tls_verify": t.tls_verify.to_string(),
                 "tags": t.tags,
+                "conditions": t.conditions.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                "degraded_if": t.degraded_if.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             })
         })
         .collect();

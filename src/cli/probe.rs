@@ -26,6 +26,16 @@ pub struct ProbeArgs {
     /// A regex every response body must match.
     #[arg(long)]
     regex: Option<String>,
+    /// A condition every URL must meet (repeatable; all must hold), replacing the default
+    /// verdict (2xx/3xx and --regex): with conditions a 500 is up unless one says otherwise.
+    /// Gatus's language, see docs/conditions.md. Example: --condition '[STATUS] == 200'
+    /// --condition '[BODY].status == UP'. Exit status 2 when one cannot be parsed.
+    #[arg(long = "condition", value_name = "CONDITION")]
+    conditions: Vec<String>,
+    /// A condition that marks an up URL as degraded (repeatable; any one suffices); degraded
+    /// still exits 0. Example: --degraded-if '[RESPONSE_TIME] > 800'.
+    #[arg(long = "degraded-if", value_name = "CONDITION")]
+    degraded_if: Vec<String>,
     /// Seconds before a probe is abandoned (fractions allowed) [default: PROBE_TIMEOUT or 10].
     #[arg(long, value_parser = parse::seconds)]
     timeout: Option<std::time::Duration>,
@@ -56,6 +66,8 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
         timeout: args.timeout,
         interval: Some(Interval::Once),
         tls_verify: args.insecure.then_some(TlsVerify::No),
+        conditions: args.conditions.clone(),
+        degraded_if: args.degraded_if.clone(),
     };
     // Only the URLs on the command line are probed.
     let mut settings = match super::load_settings(

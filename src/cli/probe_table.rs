@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::event::ProbeEvent;
+use crate::event::{ErrorKind, ProbeEvent};
 
 /// Width when streaming and neither `--width` nor `COLUMNS` says: the classic terminal.
 pub const DEFAULT_WIDTH: usize = 80;
@@ -57,7 +57,9 @@ const HEADER: [&str; 5] = ["STATUS", "CODE", "TIME", "URL", "ERROR"];
 /// The cells of one row: status, code, time, URL, error.
 fn cells(e: &ProbeEvent) -> [String; 5] {
     [
-        if e.up == Some(true) {
+        if e.up == Some(true) && e.degraded == Some(true) {
+            "degraded".into()
+        } else if e.up == Some(true) {
             "up".into()
         } else {
             "DOWN".into()
@@ -70,10 +72,23 @@ fn cells(e: &ProbeEvent) -> [String; 5] {
         format!("{} ms", e.response_time_ms),
         e.url.clone().unwrap_or_default(),
         match (&e.error_kind, &e.error) {
+            (Some(ErrorKind::Condition), _) => failed_conditions(e),
             (Some(k), Some(m)) => format!("{k}: {m}"),
             _ => String::new(),
         },
     ]
+}
+
+/// `condition: ` and every failed condition's resolved text (the event's `error` has the first).
+fn failed_conditions(e: &ProbeEvent) -> String {
+    let failed: Vec<&str> = e
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|r| !r.success)
+        .map(|r| r.resolved.as_str())
+        .collect();
+    format!("{}: {}", ErrorKind::Condition, failed.join("; "))
 }
 
 /// `s` cut to `max` characters, the last one `…` when something was cut.
@@ -216,6 +231,36 @@ mod tests {
         );
         assert_eq!(Output::decide(false, Some(0), true, Some("60")).width, None);
         assert_eq!(Output::decide(false, Some(40), false, None).width, Some(40));
+    }
+
+    #[test]
+    fn failed_conditions_and_degraded_show_in_the_table() {
+        use crate::event::ConditionResult;
+        let result = |c: &str, success: bool, resolved: &str| ConditionResult {
+            condition: c.into(),
+            success,
+            resolved: resolved.into(),
+        };
+        let mut down = ProbeEvent::new(time::OffsetDateTime::UNIX_EPOCH, "http", "h", 80);
+        down.up = Some(false);
+        down.error_kind = Some(ErrorKind::Condition);
+        down.error = Some("[STATUS] (500) == 200".into());
+        down.conditions = Some(vec![
+            result("[STATUS] == 200", false, "[STATUS] (500) == 200"),
+            result("[RESPONSE_TIME] < 500", true, "[RESPONSE_TIME] < 500"),
+            result("[BODY].ok == true", false, "[BODY].ok (false) == true"),
+        ]);
+        let mut degraded = ProbeEvent::new(time::OffsetDateTime::UNIX_EPOCH, "http", "h", 80);
+        degraded.up = Some(true);
+        degraded.degraded = Some(true);
+        let t = table(&[down, degraded], None);
+        assert!(
+            t.contains("condition: [STATUS] (500) == 200; [BODY].ok (false) == true"),
+            "{t}"
+        );
+        assert!(!t.contains("[RESPONSE_TIME]"), "{t}");
+        assert!(t.lines().nth(2).unwrap().starts_with("degraded"), "{t}");
+        assert!(t.ends_with("1/2 up\n"), "{t}");
     }
 
     #[test]

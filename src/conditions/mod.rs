@@ -21,6 +21,7 @@ use std::fmt;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+pub use crate::event::ConditionResult;
 pub use context::Context;
 use jsonpath::JsonPath;
 
@@ -520,18 +521,6 @@ impl<'de> Deserialize<'de> for Condition {
         let text = String::deserialize(deserializer)?;
         Condition::parse(&text).map_err(serde::de::Error::custom)
     }
-}
-
-/// The outcome of one condition for one probe, as the event carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConditionResult {
-    /// The condition as written.
-    pub condition: String,
-    /// Whether it holds.
-    pub success: bool,
-    /// The condition as written when it holds; when it fails, with the values it was given
-    /// (`[STATUS] (502) == 200`), each cut to [`MAX_RESOLVED_CHARS`] characters.
-    pub resolved: String,
 }
 
 /// Evaluates every condition against what a probe saw, in order. The target is up when all of

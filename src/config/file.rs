@@ -125,6 +125,13 @@ pub struct FileTarget {
     pub tls_verify: Option<Scalar>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Conditions (`[STATUS] == 200`, `[BODY].status == UP`; docs/conditions.md) that replace
+    /// the default verdict (`expected_status`, `regex`): up when every one holds.
+    #[serde(default)]
+    pub conditions: Vec<String>,
+    /// Conditions (`[RESPONSE_TIME] > 800`) that make an up target `degraded` when one holds.
+    #[serde(default)]
+    pub degraded_if: Vec<String>,
 }
 
 /// The two formats a config file may be written in.

@@ -126,6 +126,10 @@ pub struct Overrides {
     pub timeout: Option<Duration>,
     pub interval: Option<Interval>,
     pub tls_verify: Option<TlsVerify>,
+    /// `--condition`: conditions for every target (replacing the file's).
+    pub conditions: Vec<String>,
+    /// `--degraded-if`: degraded_if conditions for every target (replacing the file's).
+    pub degraded_if: Vec<String>,
 }
 
 fn from_env<T, E: Into<String>>(
@@ -293,6 +297,24 @@ impl Settings {
                 .map_err(|e| ConfigError::new("--regex", r, format!("a valid regex ({e})")))?;
             for e in &mut entries {
                 e.spec_mut().regex = Some(r.clone());
+            }
+        }
+        for (flag, raw) in [
+            ("--condition", &flags.conditions),
+            ("--degraded-if", &flags.degraded_if),
+        ] {
+            if raw.is_empty() {
+                continue;
+            }
+            target::parse_conditions(flag, raw)
+                .map_err(|(_, value, expected)| ConfigError::new(flag, value, expected))?;
+            for e in &mut entries {
+                let spec = e.spec_mut();
+                if flag == "--condition" {
+                    spec.conditions = raw.clone();
+                } else {
+                    spec.degraded_if = raw.clone();
+                }
             }
         }
         let (mut targets, target_warnings) = target_list::build(entries, &defaults)?;

@@ -7,6 +7,7 @@ use regex::Regex;
 use url::Url;
 
 use super::parse::{Expected, Interval, TlsVerify};
+use crate::conditions::Condition;
 
 /// An inclusive range of HTTP status codes that count as up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,11 @@ pub struct Target {
     pub timeout: Duration,
     pub tls_verify: TlsVerify,
     pub tags: Vec<String>,
+    /// Conditions that replace the default verdict (`expected_status`, `regex`) when not empty:
+    /// the target is up when the request completed and every one holds.
+    pub conditions: Vec<Condition>,
+    /// Conditions that make an up target degraded when one holds.
+    pub degraded_if: Vec<Condition>,
 }
 
 /// How many URLs a string holds: one, plus one for each scheme (`http://`, …) that follows a
@@ -162,6 +168,28 @@ pub struct TargetSpec {
     pub timeout: Option<Duration>,
     pub tls_verify: Option<TlsVerify>,
     pub tags: Vec<String>,
+    pub conditions: Vec<String>,
+    pub degraded_if: Vec<String>,
+}
+
+/// Parses conditions at load: a condition that cannot be parsed is a configuration error
+/// naming the setting (`conditions[1]`) and the condition as written.
+pub fn parse_conditions(
+    field: &str,
+    raw: &[String],
+) -> Result<Vec<Condition>, (String, String, String)> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            Condition::parse(c).map_err(|e| {
+                (
+                    format!("{field}[{i}]"),
+                    c.clone(),
+                    format!("a valid condition (docs/conditions.md): {}", e.kind),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Defaults a target takes for what its spec leaves out.
@@ -218,6 +246,8 @@ impl TargetSpec {
             }
             None => None,
         };
+        let conditions = parse_conditions("conditions", &self.conditions)?;
+        let degraded_if = parse_conditions("degraded_if", &self.degraded_if)?;
         let name = self.name.unwrap_or_else(|| masked_url(&url));
         Ok(Target {
             id: stable_id(&name, &url),
@@ -233,6 +263,8 @@ impl TargetSpec {
             timeout: self.timeout.unwrap_or(d.timeout),
             tls_verify: self.tls_verify.unwrap_or_else(|| d.tls_verify.clone()),
             tags: self.tags,
+            conditions,
+            degraded_if,
             url,
         })
     }
@@ -311,6 +343,37 @@ mod tests {
         assert_ne!(a.name, "");
         assert_eq!(stable_id("n", &a.url), stable_id("n", &b.url));
         assert_eq!(stable_id("n", &a.url).len(), 16);
+    }
+
+    #[test]
+    fn conditions_are_parsed_at_load_and_a_bad_one_is_named() {
+        let spec = |conditions: &[&str], degraded_if: &[&str]| TargetSpec {
+            url: "http://example.org/".into(),
+            conditions: conditions.iter().map(|c| (*c).to_owned()).collect(),
+            degraded_if: degraded_if.iter().map(|c| (*c).to_owned()).collect(),
+            ..Default::default()
+        };
+        let t = spec(
+            &["[STATUS] == 200", "[BODY].status == UP"],
+            &["[RESPONSE_TIME] > 800"],
+        )
+        .build(&defaults())
+        .unwrap();
+        assert_eq!(t.conditions.len(), 2);
+        assert_eq!(t.conditions[1].as_str(), "[BODY].status == UP");
+        assert_eq!(t.degraded_if[0].as_str(), "[RESPONSE_TIME] > 800");
+        let (field, value, expected) = spec(&["[STATUS] == 200", "[STATU] == 200"], &[])
+            .build(&defaults())
+            .unwrap_err();
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("conditions[1]", "[STATU] == 200")
+        );
+        assert!(expected.contains("unknown placeholder"), "{expected}");
+        let (field, ..) = spec(&[], &["[RESPONSE_TIME] >> 800"])
+            .build(&defaults())
+            .unwrap_err();
+        assert_eq!(field, "degraded_if[0]");
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub(super) fn file_targets(fc: &file::FileConfig) -> Result<Vec<Entry>, ConfigEr
                 timeout: from_file(t.timeout.as_ref(), &n("timeout"), parse::seconds)?,
                 tls_verify: from_file(t.tls_verify.as_ref(), &n("tls_verify"), parse::tls_verify)?,
                 tags: t.tags.clone(),
+                conditions: t.conditions.clone(),
+                degraded_if: t.degraded_if.clone(),
             };
             Ok(Entry {
                 label: format!("targets[{i}]"),

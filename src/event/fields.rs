@@ -28,6 +28,9 @@ pub enum Field<'a> {
     Time(OffsetDateTime),
     /// An object of a typed event (`phases_ms`): its members have longer paths.
     Object,
+    /// An array of a typed event (`conditions`): read through the JSON document (writers that
+    /// map columns convert `event.to_json()`'s value; PostgreSQL has no column for it yet).
+    List,
     /// A value of a JSON document (never null).
     Json(&'a Value),
 }
@@ -179,6 +182,11 @@ impl ProbeEvent {
                 .redirects
                 .map_or(Field::Absent, |r| Field::I64(r.into())),
             "tls_cert_not_after" => self.tls_cert_not_after.map_or(Field::Absent, Field::Time),
+            "conditions" => self
+                .conditions
+                .as_ref()
+                .map_or(Field::Absent, |_| Field::List),
+            "degraded" => opt_bool(self.degraded),
             _ => Field::Absent,
         }
     }
@@ -260,7 +268,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ErrorKind, Phases};
+    use crate::event::{ConditionResult, ErrorKind, Phases};
     use time::macros::datetime;
 
     /// Every kind of event with every field set, with none of the optional ones, and oddities
@@ -292,6 +300,12 @@ mod tests {
         full.body_bytes = Some(12345);
         full.redirects = Some(2);
         full.tls_cert_not_after = Some(datetime!(2027-01-15 23:59:59.5 -05:00));
+        full.conditions = Some(vec![ConditionResult {
+            condition: "[STATUS] == 200".into(),
+            success: false,
+            resolved: "[STATUS] (503) == 200".into(),
+        }]);
+        full.degraded = Some(false);
         let mut empty_phases = ProbeEvent::new(t, "http", "h", 80);
         empty_phases.phases_ms = Some(Phases::default());
         let job = JobEvent {
@@ -335,6 +349,7 @@ mod tests {
                 OffsetDateTime::parse(j, &Rfc3339).ok() == Some(t)
             }
             (Field::Object, Some(Value::Object(_))) => true,
+            (Field::List, Some(Value::Array(_))) => true,
             _ => false,
         };
         assert!(ok, "{path:?}: field {f:?}, JSON {json:?} in {event:?}");

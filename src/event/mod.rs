@@ -14,14 +14,14 @@ pub use dummy::DummyEvent;
 pub use envelope::{Envelope, format_time};
 pub use fields::Field;
 pub use job::JobEvent;
-pub use probe::{ErrorKind, Phases, ProbeEvent, counts_as_up};
+pub use probe::{ConditionResult, ErrorKind, Phases, ProbeEvent, counts_as_up};
 
 use serde::Serialize;
 
 /// Which shape probe events take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventFormat {
-    /// Schema 0.3.0 with every field.
+    /// The current schema (0.4.0) with every field.
     Current,
     /// Exactly the original's fields (schema 0.2.0), for consumers that reject unknown ones.
     Original,

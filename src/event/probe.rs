@@ -20,10 +20,12 @@ pub enum ErrorKind {
     BodyTooLarge,
     Protocol,
     Internal,
+    /// A condition of the target does not hold (`error` is its resolved text).
+    Condition,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Dns,
         ErrorKind::Connect,
         ErrorKind::ConnectRefused,
@@ -35,6 +37,7 @@ impl ErrorKind {
         ErrorKind::BodyTooLarge,
         ErrorKind::Protocol,
         ErrorKind::Internal,
+        ErrorKind::Condition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl ErrorKind {
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Internal => "internal",
+            ErrorKind::Condition => "condition",
         }
     }
 }
@@ -93,8 +97,21 @@ impl Phases {
     }
 }
 
+/// The outcome of one condition for one probe, as the event carries it (schema 0.4.0). It
+/// lives here, below `conditions`, which produces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionResult {
+    /// The condition as written.
+    pub condition: String,
+    /// Whether it holds.
+    pub success: bool,
+    /// The condition as written when it holds; when it fails, with the values it was given
+    /// (`[STATUS] (502) == 200`), each cut to `conditions::MAX_RESOLVED_CHARS` characters.
+    pub resolved: String,
+}
+
 /// One probe's result. The fields up to `matches_regex` are the original tool's, with the same
-/// names, types and meaning; the rest are optional additions of schema 0.3.0.
+/// names, types and meaning; the rest are optional additions of schemas 0.3.0 and 0.4.0 (`conditions`, `degraded`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeEvent {
     #[serde(flatten)]
@@ -142,6 +159,13 @@ pub struct ProbeEvent {
         with = "time::serde::rfc3339::option"
     )]
     pub tls_cert_not_after: Option<OffsetDateTime>,
+    /// The target's conditions, in order, when it has any (0.4.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<ConditionResult>>,
+    /// Up but meeting one of the target's `degraded_if` conditions; absent when it has none
+    /// (0.4.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<bool>,
 }
 
 /// Whether a result counts as up: its `up` field, or for an event without one (the original's
@@ -152,7 +176,7 @@ pub fn counts_as_up(up: Option<bool>, has_error: bool, status_code: u16) -> bool
 
 impl ProbeEvent {
     pub const TITLE: &'static str = "ProbeEvent";
-    pub const VERSION: &'static str = "0.3.0";
+    pub const VERSION: &'static str = "0.4.0";
     /// The original tool's version, emitted by the compatibility mode.
     pub const ORIGINAL_VERSION: &'static str = "0.2.0";
 
@@ -181,6 +205,8 @@ impl ProbeEvent {
             body_bytes: None,
             redirects: None,
             tls_cert_not_after: None,
+            conditions: None,
+            degraded: None,
         }
     }
 
@@ -244,6 +270,12 @@ mod tests {
         e.up = Some(true);
         e.url = Some("http://h/".into());
         e.phases_ms = Some(Phases::default());
+        e.conditions = Some(vec![ConditionResult {
+            condition: "[STATUS] == 200".into(),
+            success: true,
+            resolved: "[STATUS] == 200".into(),
+        }]);
+        e.degraded = Some(false);
         let o = e.to_original();
         assert_eq!(o.envelope.schema_version, "0.2.0");
         assert_eq!(o.envelope.uuid, e.envelope.uuid);

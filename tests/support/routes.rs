@@ -1,7 +1,7 @@
 //! What each path of a [`TestServer`](super::TestServer) answers: `/ok`, `/status/CODE`,
 //! `/slow/MS`, `/slow-body/MS`, `/hang`, `/gate`, redirects (`/redirect-to/URL` to anywhere),
 //! `/switch`, huge and endless bodies, bodies under a `Content-Encoding` (`/encoded/…`),
-//! cookies, `/echo` and `/body/TEXT`.
+//! cookies, `/echo`, `/body/TEXT` and `/json/TEXT` (as application/json).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -356,6 +356,14 @@ pub(super) async fn handle_request(
             text(200, body)
         }
         ["body", t] => text(200, percent_decode(t)),
+        ["json", t] => {
+            let mut resp = text(200, percent_decode(t));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
         _ => text(404, "not found"),
     };
     Ok(resp)

@@ -1,5 +1,6 @@
 //! Probers: readers that produce one event per probe of a target.
 
+mod conditions;
 pub mod http;
 mod resolver;
 mod tls;

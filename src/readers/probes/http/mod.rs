@@ -29,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::Url;
 
+use super::conditions::{self, Seen};
 use super::resolver::{self, ResolverError};
 use super::tls::{PeerCert, TlsConfigs, TlsSetupError, keeping_rejected, not_after};
 use super::tls_errors;
@@ -64,7 +65,7 @@ impl Failure {
 /// Whether the probe of `target` needs the final response's body, decoded and kept (else it is
 /// only counted as received, see `body`).
 fn keeps_body(target: &Target) -> bool {
-    target.regex.is_some()
+    target.regex.is_some() || conditions::needs_body(target)
 }
 
 fn add(slot: &mut Option<f64>, since: Instant) {
@@ -181,10 +182,32 @@ impl HttpProber {
             .regex
             .as_ref()
             .map(|r| rec.body_complete && r.is_match(&String::from_utf8_lossy(&rec.body)));
-        let failure = outcome
-            .err()
-            .or_else(|| verdict(target, &rec, ev.matches_regex));
+        let judged = conditions::judge(
+            target,
+            &Seen {
+                status: (rec.status != 0).then_some(rec.status),
+                ip: rec.ip,
+                response_time_ms: ev.response_time_ms,
+                connected: rec.connected,
+                not_after: rec.not_after,
+                now: OffsetDateTime::now_utc(),
+                phases: rec.phases,
+                headers: &rec.headers,
+                // A body cut short is none: body conditions fail on it.
+                body: if rec.body_complete { &rec.body } else { &[] },
+            },
+        );
+        // A transport failure keeps its own kind; conditions, when the target has them, replace
+        // the default verdict (a 500 is up unless a condition says otherwise, as in Gatus).
+        let failure = outcome.err().or_else(|| match &judged.results {
+            Some(_) => judged
+                .first_failure()
+                .map(|resolved| Failure::new(ErrorKind::Condition, resolved)),
+            None => verdict(target, &rec, ev.matches_regex),
+        });
         ev.up = Some(failure.is_none());
+        ev.degraded = judged.degraded_if.map(|d| d && failure.is_none());
+        ev.conditions = judged.results;
         if let Some(f) = failure {
             ev.error_kind = Some(f.kind);
             ev.error = Some(f.message);
@@ -291,6 +314,7 @@ impl HttpProber {
             match TcpStream::connect((*ip, port)).await {
                 Ok(s) => {
                     rec.ip = Some(*ip);
+                    rec.connected = true;
                     stream = Some(s);
                     break;
                 }

@@ -35,6 +35,8 @@ pub struct Record {
     pub(super) version: Option<&'static str>,
     pub(super) redirects: u32,
     pub(super) not_after: Option<OffsetDateTime>,
+    /// Whether a TCP connection was made (`[CONNECTED]`).
+    pub(super) connected: bool,
 }
 
 impl Record {

@@ -58,7 +58,7 @@ impl<'a> DescriptorRef<'a> {
         )
     }
 
-    /// The interned form: `["ProbeEvent","0.3.0","https","example.org",443,"/",null,…]`.
+    /// The interned form: `["ProbeEvent","0.4.0","https","example.org",443,"/",null,…]`.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -87,12 +87,12 @@ mod tests {
         let json = DescriptorRef::of(&e).to_json();
         assert_eq!(
             json,
-            r#"["ProbeEvent","0.3.0","https","ex.org",8443,"/health","ok \"quoted\"","https://ex.org:8443/health","ab12",null,"eu-1"]"#
+            r#"["ProbeEvent","0.4.0","https","ex.org",8443,"/health","ok \"quoted\"","https://ex.org:8443/health","ab12",null,"eu-1"]"#
         );
         let back = Descriptor::parse(&json).unwrap();
         let expected = Descriptor(
             "ProbeEvent".into(),
-            "0.3.0".into(),
+            "0.4.0".into(),
             "https".into(),
             "ex.org".into(),
             8443,

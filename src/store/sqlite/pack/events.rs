@@ -3,10 +3,15 @@
 //! `columns`): times (steps around the interval: the jitter is what is left), flags (two
 //! tri-states and presence bits), phase flags, descriptor and string references, status codes,
 //! response times, then each optional field only for the events that have it (phases in whole
-//! microseconds, one column per phase), then each event's extras as given. Events come back
-//! sorted by (event_time, uuid); duplicates are kept as given.
+//! microseconds, one column per phase), then each event's extras: the JSON object of its
+//! schema 0.4.0 fields (`conditions`, `degraded`), rare enough per target not to deserve columns,
+//! or extras given as they are. Events come back sorted by (event_time, uuid); duplicates are
+//! kept as given.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 
 use uuid::Uuid;
 
@@ -16,37 +21,74 @@ use super::descriptor::{Descriptor, DescriptorRef};
 use super::frame::{self, Compression, Kind};
 use super::strings::{self, Intern, LocalTable, Resolve, Resolved};
 use super::varint::{self, Reader};
-use crate::event::{Envelope, ErrorKind, Phases, ProbeEvent};
+use crate::event::{ConditionResult, Envelope, ErrorKind, Phases, ProbeEvent};
 use crate::store::{MAX_TIME, MIN_TIME, Micros, from_micros, to_micros};
 
-/// An event with its extras: the JSON of fields a later version adds, kept as given.
+/// An event with its extras: the JSON of fields a later version adds, kept as given. Extras
+/// that read as the event's own 0.4.0 fields come back as those fields, not as extras.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
     pub event: ProbeEvent,
     pub extras: Option<Vec<u8>>,
 }
 
-/// What [`encode_events`] takes: plain events (no extras) or [`Packed`] ones.
+/// What [`encode_events`] takes: events (their 0.4.0 fields as extras) or [`Packed`] ones.
 pub trait AsPacked {
     fn event(&self) -> &ProbeEvent;
-    fn extras(&self) -> Option<&[u8]>;
+    fn extras(&self) -> Option<Cow<'_, [u8]>>;
 }
 
 impl AsPacked for ProbeEvent {
     fn event(&self) -> &ProbeEvent {
         self
     }
-    fn extras(&self) -> Option<&[u8]> {
-        None
+    fn extras(&self) -> Option<Cow<'_, [u8]>> {
+        Extras::of(self).map(Cow::Owned)
     }
 }
 
 impl AsPacked for Packed {
+    /// Extras given win over the event's own 0.4.0 fields (only tests give both).
     fn event(&self) -> &ProbeEvent {
         &self.event
     }
-    fn extras(&self) -> Option<&[u8]> {
-        self.extras.as_deref()
+    fn extras(&self) -> Option<Cow<'_, [u8]>> {
+        match &self.extras {
+            Some(x) => Some(Cow::Borrowed(x)),
+            None => Extras::of(&self.event).map(Cow::Owned),
+        }
+    }
+}
+
+/// The fields of schema 0.4.0, kept in a block as one JSON object per event that has any.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Extras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conditions: Option<Vec<ConditionResult>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    degraded: Option<bool>,
+}
+
+impl Extras {
+    /// The event's 0.4.0 fields as JSON; `None` when it has none.
+    fn of(e: &ProbeEvent) -> Option<Vec<u8>> {
+        if e.conditions.is_none() && e.degraded.is_none() {
+            return None;
+        }
+        let x = Extras {
+            conditions: e.conditions.clone(),
+            degraded: e.degraded,
+        };
+        // Strings and booleans only: serializing cannot fail.
+        serde_json::to_vec(&x).ok()
+    }
+
+    /// Extras that are the 0.4.0 fields (`None` for anything else, kept as given).
+    fn read(bytes: &[u8]) -> Option<Extras> {
+        serde_json::from_slice::<Extras>(bytes)
+            .ok()
+            .filter(|x| x.conditions.is_some() || x.degraded.is_some())
     }
 }
 
@@ -190,9 +232,11 @@ fn body<E: AsPacked>(
         columns::put(out, &values);
     };
     columns::put(&mut out, &rows.iter().map(|r| r.0).collect::<Vec<_>>());
+    let extras: Vec<Option<Cow<'_, [u8]>>> = rows.iter().map(|(_, e)| e.extras()).collect();
     let flags: Vec<i64> = rows
         .iter()
-        .map(|(_, e)| i64::from(flags(e.event(), e.extras().is_some())))
+        .zip(&extras)
+        .map(|((_, e), x)| i64::from(flags(e.event(), x.is_some())))
         .collect();
     columns::put(&mut out, &flags);
     column(&mut out, &|e| {
@@ -231,7 +275,7 @@ fn body<E: AsPacked>(
         }
     }
     columns::put(&mut out, &tls);
-    let extras: Vec<&[u8]> = rows.iter().filter_map(|(_, e)| e.extras()).collect();
+    let extras: Vec<&[u8]> = extras.iter().filter_map(|x| x.as_deref()).collect();
     columns::put(
         &mut out,
         &extras.iter().map(|x| x.len() as i64).collect::<Vec<_>>(),
@@ -252,7 +296,8 @@ fn flags(e: &ProbeEvent, extras: bool) -> u8 {
         | bit(extras, HAS_EXTRAS)
 }
 
-/// Decodes a block's events, sorted by (event_time, uuid); extras are dropped.
+/// Decodes a block's events, sorted by (event_time, uuid); extras other than the events' own
+/// fields are dropped.
 pub fn decode_events(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<ProbeEvent>, PackError> {
     Ok(decode_packed(bytes, strings)?
         .into_iter()
@@ -515,11 +560,19 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
                 .map(|b| b as u64),
             redirects: take(HAS_REDIRECTS).then(|| redirects.next()).flatten(),
             tls_cert_not_after: take(HAS_TLS).then(|| tls.next()).flatten().map(from_micros),
+            conditions: None,
+            degraded: None,
         };
-        out.push(Packed {
+        let mut packed = Packed {
             event,
             extras: take(HAS_EXTRAS).then(|| extras.next()).flatten(),
-        });
+        };
+        if let Some(x) = packed.extras.as_deref().and_then(Extras::read) {
+            packed.event.conditions = x.conditions;
+            packed.event.degraded = x.degraded;
+            packed.extras = None;
+        }
+        out.push(packed);
     }
     Ok(out)
 }

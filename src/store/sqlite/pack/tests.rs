@@ -4,7 +4,7 @@ use time::macros::datetime;
 
 use super::sample::{Rng, SampleTarget, aggregate, day_of_hours};
 use super::*;
-use crate::event::{ErrorKind, Phases, ProbeEvent};
+use crate::event::{ConditionResult, ErrorKind, Phases, ProbeEvent};
 use crate::store::rollup::Agg;
 use crate::store::{HOUR, MINUTE, Micros, to_micros};
 
@@ -103,6 +103,64 @@ fn absent_optional_fields_stay_absent() {
     }
 }
 
+/// What a target with conditions and `degraded_if` reports (schema 0.4.0).
+fn with_conditions(mut e: ProbeEvent, i: usize) -> ProbeEvent {
+    let ok = i.is_multiple_of(2);
+    e.envelope.schema_version = "0.4.0".into();
+    e.conditions = Some(vec![
+        ConditionResult {
+            condition: "[STATUS] == 200".into(),
+            success: true,
+            resolved: "[STATUS] == 200".into(),
+        },
+        ConditionResult {
+            condition: "[BODY].status == UP".into(),
+            success: ok,
+            resolved: if ok {
+                "[BODY].status == UP".into()
+            } else {
+                format!("[BODY].status (DOWN \"{i}\" é) == UP")
+            },
+        },
+    ]);
+    e.degraded = ok.then_some(i.is_multiple_of(3));
+    e
+}
+
+#[test]
+fn conditions_and_degraded_round_trip_in_a_block_with_and_without_them() {
+    let events: Vec<ProbeEvent> = hour_of_events(8, MINUTE)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| if i % 4 == 0 { e } else { with_conditions(e, i) })
+        .collect();
+    assert!(events.iter().any(|e| e.conditions.is_none()));
+    assert!(events.iter().any(|e| e.degraded == Some(true)));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.conditions.is_some() && e.degraded.is_none())
+    );
+    for c in [Compression::None, LEVEL] {
+        assert_eq!(round_trip(&events, c), sorted(events.clone()));
+    }
+    let mut strings = Strings::new();
+    let bytes = encode_events(&events, &mut strings, LEVEL).unwrap();
+    assert!(
+        decode_packed(&bytes, &strings)
+            .unwrap()
+            .iter()
+            .all(|p| p.extras.is_none()),
+        "the event's own fields come back as fields, not as extras"
+    );
+    let mut lone = full_event();
+    lone.degraded = Some(true);
+    assert_eq!(
+        round_trip(std::slice::from_ref(&lone), Compression::None),
+        [lone]
+    );
+}
+
 #[test]
 fn a_realistic_hour_round_trips_whole() {
     for seed in 1..20 {
@@ -145,6 +203,10 @@ fn a_descriptor_change_mid_hour_round_trips_and_is_interned_once() {
     }
     for e in &mut events[40..] {
         e.location = Some("moved-out".into());
+    }
+    // Conditions appear with the new version, and stay when the descriptor changes again.
+    for (i, e) in events.iter_mut().enumerate().skip(30) {
+        *e = with_conditions(e.clone(), i);
     }
     let mut strings = Strings::new();
     let bytes = encode_events(&events, &mut strings, LEVEL).unwrap();
