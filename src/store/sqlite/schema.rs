@@ -277,6 +277,9 @@ CREATE TABLE rollup_day (
 );
 CREATE UNIQUE INDEX rollup_day_target_day ON rollup_day (target, day);
 CREATE INDEX rollup_day_day ON rollup_day (day);
+-- The 7- and 30-day uptime of the overview's targets from this index alone: a target's days
+-- lie together here, while the rows (with their packed hours) lie a page apart each.
+CREATE INDEX rollup_day_sums ON rollup_day (target, day, checks, up);
 "#;
 
 /// What [`migrate`] found and did.

@@ -61,6 +61,17 @@ fn summary(r: &Row) -> rusqlite::Result<TargetSummary> {
     })
 }
 
+/// The keys of the targets whose ids `?1` lists (a JSON array).
+const KEYED: &str = "SELECT key FROM targets WHERE id IN (SELECT value FROM json_each(?1))";
+
+/// The 7-day (from `?2`) and 30-day (from `?3`) checks and passes of the targets `?1` lists,
+/// read from the `rollup_day_sums` index alone.
+const DAY_SUMS_SQL: &str = "SELECT t.id, sum(CASE WHEN d.day >= ?2 THEN d.up END),
+       sum(CASE WHEN d.day >= ?2 THEN d.checks END), sum(d.up), sum(d.checks)
+     FROM rollup_day d JOIN targets t ON t.key = d.target
+     WHERE d.target IN (SELECT key FROM targets WHERE id IN (SELECT value FROM json_each(?1)))
+       AND d.day >= ?3 GROUP BY t.id";
+
 /// Fills in the uptime of these targets (see [`uptime_starts`]) in three queries for all of
 /// them: 7 and 30 days from their days' checks and passes, 24 hours from their last two days'
 /// packed hours and the hours not packed yet.
@@ -71,14 +82,8 @@ fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Resul
     let [day, week, month] = uptime_starts(now);
     let ids =
         serde_json::to_string(&rows.iter().map(|r| &r.id).collect::<Vec<_>>()).unwrap_or_default();
-    let keyed = "SELECT key FROM targets WHERE id IN (SELECT value FROM json_each(?1))";
     let mut sums: HashMap<String, [Option<i64>; 6]> = HashMap::new();
-    let mut q = c.prepare_cached(&format!(
-        "SELECT t.id, sum(CASE WHEN d.day >= ?2 THEN d.up END),
-           sum(CASE WHEN d.day >= ?2 THEN d.checks END), sum(d.up), sum(d.checks)
-         FROM rollup_day d JOIN targets t ON t.key = d.target
-         WHERE d.target IN ({keyed}) AND d.day >= ?3 GROUP BY t.id"
-    ))?;
+    let mut q = c.prepare_cached(DAY_SUMS_SQL)?;
     let mut r = q.query(params![ids, week, month])?;
     while let Some(row) = r.next()? {
         let s = sums.entry(row.get(0)?).or_default();
@@ -91,7 +96,7 @@ fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Resul
     };
     let mut q = c.prepare_cached(&format!(
         "SELECT t.id, d.hours FROM rollup_day d JOIN targets t ON t.key = d.target
-         WHERE d.target IN ({keyed}) AND d.day >= ?2 AND d.hours IS NOT NULL"
+         WHERE d.target IN ({KEYED}) AND d.day >= ?2 AND d.hours IS NOT NULL"
     ))?;
     let mut r = q.query(params![ids, rollups::day_of(day)])?;
     while let Some(row) = r.next()? {
@@ -105,7 +110,7 @@ fn fill_uptime(c: &Connection, rows: &mut [TargetSummary], now: Micros) -> Resul
     }
     let mut q = c.prepare_cached(&format!(
         "SELECT t.id, sum(h.up), sum(h.checks) FROM rollup_hour h JOIN targets t ON t.key = h.target
-         WHERE h.target IN ({keyed}) AND h.bucket >= ?2 GROUP BY t.id"
+         WHERE h.target IN ({KEYED}) AND h.bucket >= ?2 GROUP BY t.id"
     ))?;
     let mut r = q.query(params![ids, day])?;
     while let Some(row) = r.next()? {
@@ -257,6 +262,28 @@ mod tests {
     use super::*;
     use crate::state::{Input, Last, Status, TargetState};
     use crate::store::{SECOND, from_micros, now_micros};
+
+    /// The overview's 7- and 30-day uptime reads an index, not each day's row (which holds
+    /// its packed hours, one page apart per day: 17 ms instead of 1.7 ms for 50 targets at
+    /// 10,000).
+    #[test]
+    fn day_sums_read_only_the_covering_index() {
+        let c = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&c).unwrap();
+        let mut plan = String::new();
+        let mut q = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {DAY_SUMS_SQL}"))
+            .unwrap();
+        let mut rows = q.query(params!["[\"a\"]", 0, 0]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            plan.push_str(&r.get::<_, String>(3).unwrap());
+            plan.push('\n');
+        }
+        assert!(
+            plan.contains("USING COVERING INDEX rollup_day_sums"),
+            "{plan}"
+        );
+    }
 
     /// A writer of an older version may still write "degraded" during an upgrade.
     #[test]
