@@ -264,17 +264,62 @@ fn assert_overview_fits_a_phone(chromium: &Path, base: &str) {
     }
 }
 
+/// Chromium, or None when it is missing and UPTIMER_SKIP_BROWSER_TESTS=1 says skipping is fine.
+fn chromium_or_skip() -> Option<PathBuf> {
+    if let Some(bin) = chromium() {
+        return Some(bin);
+    }
+    if std::env::var("UPTIMER_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED: chromium not found and UPTIMER_SKIP_BROWSER_TESTS=1");
+        return None;
+    }
+    panic!(
+        "chromium not found: install it (apt-get install chromium; scripts/test does), \
+         point UPTIMER_CHROMIUM at it, or set UPTIMER_SKIP_BROWSER_TESTS=1 to skip"
+    );
+}
+
+/// `uptimer serve --config uptimer.yaml` in `dir`, and the port it listens on.
+fn serve(dir: &Path) -> (Running, u16) {
+    let mut cmd = uptimer(dir);
+    cmd.args([
+        "serve",
+        "--config",
+        "uptimer.yaml",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .env("DATA_DIR", dir.join("data"))
+    .env("LOG_LEVEL", "info");
+    let serve = Running::spawn(cmd);
+    // The address it bound, from its log line.
+    let line = serve.wait_for_stderr("serve logs its address", PATIENCE, |l| {
+        l.contains("http://127.0.0.1:")
+    });
+    let port: u16 = line[line.find("http://127.0.0.1:").unwrap() + 17..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap();
+    assert_eq!(get_body(port, "/healthz").as_deref(), Some("ok\n"));
+    (serve, port)
+}
+
+/// Where screenshots go: target/e2e/.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dashboard_shows_a_target_going_down_and_its_incident() {
-    let Some(bin) = chromium() else {
-        if std::env::var("UPTIMER_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
-            eprintln!("SKIPPED: chromium not found and UPTIMER_SKIP_BROWSER_TESTS=1");
-            return;
-        }
-        panic!(
-            "chromium not found: install it (apt-get install chromium; scripts/test does), \
-             point UPTIMER_CHROMIUM at it, or set UPTIMER_SKIP_BROWSER_TESTS=1 to skip"
-        );
+    let Some(bin) = chromium_or_skip() else {
+        return;
     };
     let alpha = http_server().await;
     let beta = http_server().await;
@@ -290,40 +335,14 @@ async fn dashboard_shows_a_target_going_down_and_its_incident() {
     )
     .unwrap();
 
-    let mut cmd = uptimer(dir.path());
-    cmd.args([
-        "serve",
-        "--config",
-        "uptimer.yaml",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .env("DATA_DIR", dir.path().join("data"))
-    .env("LOG_LEVEL", "info");
-    let serve = Running::spawn(cmd);
-
-    // The address it bound, from its log line.
-    let line = serve.wait_for_stderr("serve logs its address", PATIENCE, |l| {
-        l.contains("http://127.0.0.1:")
-    });
-    let port: u16 = line[line.find("http://127.0.0.1:").unwrap() + 17..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap();
+    let (serve, port) = serve(dir.path());
     let base = format!("http://127.0.0.1:{port}");
-    assert_eq!(get_body(port, "/healthz").as_deref(), Some("ok\n"));
 
     let browser = Browser {
         bin,
         profile: tempfile::tempdir().unwrap(),
     };
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("e2e");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts();
 
     // Both up.
     let dom = browser.wait_for(
@@ -398,4 +417,148 @@ async fn dashboard_shows_a_target_going_down_and_its_incident() {
     let out = serve.terminate();
     assert!(out.status.success(), "serve exited with {}", out.status);
     drop(alpha);
+}
+
+/// Every byte but letters and digits as %XX, for a body in a `/json/TEXT` path.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `uptimer serve` probes real HTTP endpoints with conditions; each target's page shows its
+/// last check's conditions, one line each, in order, ✓ or ✗ with the resolved values, a
+/// hostile body's value as text; a target without conditions shows none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn target_page_shows_the_last_checks_conditions() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let server = http_server().await;
+    let json = |body: &str| server.url(&format!("/json/{}", percent_encode(body)));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("uptimer.yaml"),
+        format!(
+            r#"probe:
+  interval: {INTERVAL_S}
+  timeout: 1
+targets:
+  - name: Orders API
+    url: "{orders}"
+    conditions:
+      - "[STATUS] == 200"
+      - "[BODY].status == UP"
+      - "len([BODY].items) == 3"
+      - "[RESPONSE_TIME] < 5000"
+  - name: Payments API
+    url: "{payments}"
+    conditions:
+      - "[STATUS] == 200"
+      - "[RESPONSE_TIME] < 5000"
+      - "[BODY] == ok"
+  - name: Hostile API
+    url: "{hostile}"
+    conditions:
+      - "[BODY].status == UP"
+  - name: Plain site
+    url: "{plain}"
+"#,
+            orders = json(r#"{"status":"UP","items":[1,2,3]}"#),
+            payments = server.url("/status/502"),
+            hostile = json(r#"{"status":"<img src=x onerror=alert(1)>"}"#),
+            plain = server.url("/ok"),
+        ),
+    )
+    .unwrap();
+    let (serve, port) = serve(dir.path());
+    let base = format!("http://127.0.0.1:{port}");
+    // Every target checked, and its id.
+    let ids = wait_for("four targets checked", PATIENCE, || {
+        let v: serde_json::Value =
+            serde_json::from_str(&get_body(port, "/api/v1/targets?sort=name")?).ok()?;
+        let targets = v["targets"].as_array()?;
+        (targets.len() == 4 && targets.iter().all(|t| t["last_check"].is_string())).then(|| {
+            targets
+                .iter()
+                .map(|t| {
+                    let name = t["name"].as_str().unwrap().to_owned();
+                    (name, t["id"].as_str().unwrap().to_owned())
+                })
+                .collect::<std::collections::HashMap<_, _>>()
+        })
+    });
+
+    let driver = Driver::start(&bin, 1280, 900);
+    // Each line as the page lays it out: its text, and whether it is what the browser
+    // shows at its centre once scrolled into view.
+    let lines = |name: &str| -> Vec<(String, bool)> {
+        driver.open(&format!("{base}/targets/{}", ids[name]));
+        let seen = driver.eval(
+            r#"return [...document.querySelectorAll("ul.conds li")].map(li => {
+                 li.scrollIntoView({block: "center"});
+                 const b = li.getBoundingClientRect();
+                 const at = document.elementFromPoint(b.left + 8, b.top + b.height / 2);
+                 return [li.textContent, b.width > 0 && b.height > 0 && li.contains(at)];
+               });"#,
+        );
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l[0].as_str().unwrap().to_owned(), l[1].as_bool().unwrap()))
+            .collect()
+    };
+    let visible = |l: &[(String, bool)]| -> Vec<String> {
+        assert!(l.iter().all(|(_, v)| *v), "not all visible: {l:?}");
+        l.iter().map(|(t, _)| t.clone()).collect()
+    };
+    assert_eq!(
+        visible(&lines("Orders API")),
+        [
+            "✓ [STATUS] == 200",
+            "✓ [BODY].status == UP",
+            "✓ len([BODY].items) == 3",
+            "✓ [RESPONSE_TIME] < 5000",
+        ]
+    );
+    assert_eq!(
+        visible(&lines("Payments API")),
+        [
+            "✗ [STATUS] (502) == 200",
+            "✓ [RESPONSE_TIME] < 5000",
+            "✗ [BODY] (status 502) == ok",
+        ]
+    );
+    assert_eq!(
+        visible(&lines("Hostile API")),
+        ["✗ [BODY].status (<img src=x onerror=alert(1)>) == UP"]
+    );
+    assert_eq!(
+        driver.eval(r#"return document.querySelectorAll("ul.conds img").length;"#),
+        0,
+        "the body's markup is text, not an element"
+    );
+    assert!(lines("Plain site").is_empty());
+    drop(driver);
+
+    let browser = Browser {
+        bin,
+        profile: tempfile::tempdir().unwrap(),
+    };
+    let shot = artifacts().join("target-conditions.png");
+    browser.screenshot(
+        &format!("{base}/targets/{}?window=1h", ids["Payments API"]),
+        &shot,
+        900,
+    );
+    eprintln!("screenshot: {}", shot.display());
+
+    let out = serve.terminate();
+    assert!(out.status.success(), "serve exited with {}", out.status);
 }

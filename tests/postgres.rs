@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio_postgres::Client;
 use uptimer::config::{DatabaseUrl, PostgresSettings};
-use uptimer::event::{DummyEvent, ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::event::{ConditionResult, DummyEvent, ErrorKind, Event, Phases, ProbeEvent};
 use uptimer::postgres::{ConnectOptions, migrate, partitions};
 use uptimer::writers::Writer;
 use uptimer::writers::postgres::{Options, PostgresWriter, Source};
@@ -57,8 +57,35 @@ fn probe(i: usize, at: OffsetDateTime) -> ProbeEvent {
         e.body_bytes = Some(i as u64 * 1000);
         e.redirects = Some((i % 3) as u32);
         e.tls_cert_not_after = Some(datetime!(2027-01-15 23:59:59 UTC));
+        // Every other full event has conditions (one of three failing) and degraded_if.
+        if i.is_multiple_of(4) {
+            e.conditions = Some(conditions(i));
+            e.degraded = Some(i.is_multiple_of(8));
+        }
     }
     e
+}
+
+/// Two conditions, the second failing for every third `i`, with what a hostile body says.
+fn conditions(i: usize) -> Vec<ConditionResult> {
+    let fails = i.is_multiple_of(3);
+    let body = format!("<b>\"DOWN\" {i}</b> é \\ \u{2028}");
+    vec![
+        ConditionResult {
+            condition: "[STATUS] == 200".into(),
+            success: true,
+            resolved: "[STATUS] == 200".into(),
+        },
+        ConditionResult {
+            condition: "[BODY].status == UP".into(),
+            success: !fails,
+            resolved: if fails {
+                format!("[BODY].status ({body}) == UP")
+            } else {
+                "[BODY].status == UP".into()
+            },
+        },
+    ]
 }
 
 fn events(n: usize, offset: usize) -> Vec<Event> {
@@ -293,6 +320,223 @@ async fn postgres_database_of_the_original_is_upgraded_in_place_and_matches_a_fr
     assert_eq!(count(&c, "SELECT count(*) FROM targets").await, 7);
 }
 
+/// The migration adding `conditions` and `degraded` (ProbeEvent 0.4.0).
+const CONDITIONS_MIGRATION: &str = "20261202000000";
+
+/// Applies the migrations before `version` as dbmate would.
+async fn migrate_before(c: &mut Client, version: &str) {
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) PRIMARY KEY)",
+    )
+    .await
+    .unwrap();
+    let done = migrate::applied(c).await.unwrap();
+    for m in migrate::migrations()
+        .into_iter()
+        .filter(|m| m.version.as_str() < version && !done.contains(&m.version))
+    {
+        let tx = c.transaction().await.unwrap();
+        tx.batch_execute(&m.up).await.unwrap();
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&m.version],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+/// A check of target `t1` `ago` minutes ago, with conditions (one failing) and degraded.
+fn conditioned(ago: i64) -> ProbeEvent {
+    let at = OffsetDateTime::now_utc() - time::Duration::minutes(ago);
+    let mut e = ProbeEvent::new(at, "https", "t1.example", 443);
+    e.target = Some("t1".into());
+    e.up = Some(false);
+    e.status_code = 200;
+    e.error_kind = Some(ErrorKind::Condition);
+    e.error = Some(conditions(3)[1].resolved.clone());
+    e.conditions = Some(conditions(3));
+    e.degraded = Some(false);
+    e
+}
+
+#[tokio::test]
+async fn postgres_an_upgrade_adds_conditions_to_every_partition_and_older_rows_have_none() {
+    // A database of the original with a row, migrated up to the schema before conditions,
+    // with rows as that version's writer stored them in each kind of partition: the
+    // original's table attached (10 days ago), a daily one (today), DEFAULT (60 days ahead).
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    original_dbmate_up(&mut c).await;
+    c.batch_execute(
+        "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol, hostname, port, path, status_code, response_time_ms)
+         VALUES (gen_random_uuid(), now() - interval '3 days', 'ProbeEvent', '0.2.0', 'https', 't1.example', 443, '/', 200, 5)",
+    )
+    .await
+    .unwrap();
+    migrate_before(&mut c, CONDITIONS_MIGRATION).await;
+    partitions::maintain(&mut c, None).await.unwrap();
+    c.batch_execute("INSERT INTO targets (id, first_seen, last_seen) VALUES ('t1', now(), now())")
+        .await
+        .unwrap();
+    let mut before = Vec::new();
+    for ago_minutes in [10 * 24 * 60, 10, -60 * 24 * 60] {
+        let e = conditioned(ago_minutes);
+        c.execute(
+            "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol,
+                hostname, port, path, status_code, response_time_ms, up, error_kind, error, target_id)
+             VALUES ($1, $2, 'ProbeEvent', '0.3.0', 'https', 't1.example', 443, '/', 200, 5,
+                false, 'condition', $3, 't1')",
+            &[&e.envelope.uuid, &e.envelope.event_time, &e.error],
+        )
+        .await
+        .unwrap();
+        before.push(e.envelope.uuid.to_string());
+    }
+    let placed: Vec<String> = c
+        .query(
+            "SELECT tableoid::regclass::text FROM probe_events WHERE target_id = 't1'
+              ORDER BY event_time",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(placed[0], "probe_events_legacy");
+    assert!(placed[1].starts_with("probe_events_p"), "{placed:?}");
+    assert_eq!(placed[2], "probe_events_default");
+
+    let applied = migrate::up(&mut c).await.unwrap();
+    assert!(applied[0].starts_with(CONDITIONS_MIGRATION), "{applied:?}");
+    let partitions: Vec<String> = c
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'probe_events'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(partitions.len() > 3, "{partitions:?}");
+    for p in &partitions {
+        let types: Vec<String> = c
+            .query(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+                  WHERE attrelid = $1::text::regclass AND attname IN ('conditions', 'degraded')
+                  ORDER BY attname",
+                &[p],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(types, ["jsonb", "boolean"], "{p}");
+    }
+
+    // The writer stores them now; the store reads older rows as without conditions.
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let after = conditioned(5);
+    w.write_and_wait(&[Event::from(after.clone())])
+        .await
+        .unwrap();
+    w.close().await.unwrap();
+    let store = uptimer::store::PostgresStore::open(&db.url, None, 2)
+        .await
+        .unwrap();
+    use uptimer::store::Store;
+    let rows = store.events("t1", i64::MIN, i64::MAX, 10).await.unwrap();
+    let got: Vec<(String, Option<Vec<ConditionResult>>, Option<bool>)> = rows
+        .into_iter()
+        .map(|r| (r.uuid, r.conditions, r.degraded))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (before[2].clone(), None, None),
+            (
+                after.envelope.uuid.to_string(),
+                after.conditions,
+                Some(false)
+            ),
+            (before[1].clone(), None, None),
+            (before[0].clone(), None, None),
+        ]
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM probe_events WHERE conditions IS NULL"
+        )
+        .await,
+        4,
+        "the original's row, and the three written before the migration"
+    );
+}
+
+#[tokio::test]
+async fn postgres_a_nul_character_from_a_body_is_stored_as_a_replacement_character() {
+    // PostgreSQL's text and jsonb cannot hold U+0000, and a body's value shows up in the
+    // resolved conditions and the error: the event is stored with U+FFFD in its place, from a
+    // typed event as from its JSON document in the spool, rather than rejected.
+    let mut e = conditioned(1);
+    let resolved = "[BODY].status (DO\u{0}WN) == UP".to_owned();
+    e.error = Some(resolved.clone());
+    e.conditions.as_mut().unwrap()[1].resolved = resolved;
+    let shown = "[BODY].status (DO\u{FFFD}WN) == UP";
+    let mut from_json = e.clone();
+    from_json.envelope.uuid = uuid::Uuid::new_v4();
+
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool/postgres");
+    std::fs::create_dir_all(&spool).unwrap();
+    let line = serde_json::to_string(&Event::from(from_json).to_json()).unwrap();
+    assert!(line.contains("\\u0000"), "{line}");
+    std::fs::write(
+        spool.join("00000000000000000001-000000-1.jsonl"),
+        line + "\n",
+    )
+    .unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    w.write_and_wait(&[Event::from(e)]).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(w.health().rejected.load(Ordering::Relaxed), 0);
+    let rows = c
+        .query(
+            "SELECT error, conditions -> 1 ->> 'resolved' FROM probe_events",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert_eq!(r.get::<_, String>(0), shown);
+        assert_eq!(r.get::<_, String>(1), shown);
+    }
+    // And in the target's live state and its incident.
+    for sql in [
+        "SELECT last_error FROM targets",
+        "SELECT error FROM incidents",
+    ] {
+        let got: Vec<String> = c
+            .query(sql, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(got, [shown], "{sql}");
+    }
+}
+
 fn as_json(e: &Event) -> serde_json::Map<String, Value> {
     e.to_json().as_object().unwrap().clone()
 }
@@ -319,7 +563,8 @@ async fn postgres_writes_100000_events_and_reads_them_back_field_by_field() {
             "SELECT uuid, event_time, schema_title, schema_version, protocol, hostname, port, path,
                     status_code, response_time_ms, error, regex, matches_regex, url, target_id, location,
                     up, error_kind, phases_ms_dns, phases_ms_connect, phases_ms_tls, phases_ms_ttfb,
-                    phases_ms_transfer, ip, http_version, body_bytes, redirects, tls_cert_not_after
+                    phases_ms_transfer, ip, http_version, body_bytes, redirects, tls_cert_not_after,
+                    conditions, degraded
                FROM probe_events",
             &[],
         )
@@ -380,7 +625,30 @@ async fn postgres_writes_100000_events_and_reads_them_back_field_by_field() {
             r.get::<_, Option<OffsetDateTime>>("tls_cert_not_after"),
             e.tls_cert_not_after
         );
+        assert_eq!(
+            r.get::<_, Option<tokio_postgres::types::Json<Vec<ConditionResult>>>>("conditions")
+                .map(|j| j.0),
+            e.conditions
+        );
+        assert_eq!(r.get::<_, Option<bool>>("degraded"), e.degraded);
     }
+    // Conditions are a JSON array (jsonb), read by their members.
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM probe_events
+              WHERE jsonb_typeof(conditions) = 'array' AND conditions -> 1 ->> 'success' = 'false'
+                AND conditions -> 1 ->> 'resolved' LIKE '[BODY].status (<b>\"DOWN\" %'"
+        )
+        .await,
+        (0..100_000)
+            .filter(|i: &usize| i.is_multiple_of(4) && i.is_multiple_of(3))
+            .count() as i64
+    );
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM probe_events WHERE degraded").await,
+        100_000 / 8
+    );
     // Targets were upserted from the events.
     let t = c
         .query_one(
@@ -607,6 +875,24 @@ async fn postgres_typed_events_are_stored_exactly_as_their_json_documents_were()
             assert_eq!(t, j, "{table}");
         }
     }
+    // EVENT_FORMAT=original leaves them out; the others are stored.
+    assert_eq!(
+        count(
+            &typed_c,
+            "SELECT count(*) FROM probe_events WHERE schema_version = '0.2.0'
+               AND (conditions IS NOT NULL OR degraded IS NOT NULL)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &typed_c,
+            "SELECT count(*) FROM probe_events WHERE jsonb_array_length(conditions) = 2"
+        )
+        .await,
+        (0..600).filter(|i: &usize| i.is_multiple_of(4)).count() as i64
+    );
     let typed_rejects = rejects(typed_dir.path());
     assert_eq!(typed_rejects.len(), 3, "{typed_rejects:?}");
     assert_eq!(typed_rejects, rejects(json_dir.path()));
@@ -909,7 +1195,8 @@ fn postgres_migrate_command_applies_and_reports() {
     assert!(out.contains("Pending: 0"), "{out}");
     let (code, out, _) = run(&["down"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("rolled back 20261201000000"), "{out}");
+    let last = migrate::migrations().last().unwrap().file.clone();
+    assert!(out.contains(&format!("rolled back {last}")), "{out}");
 
     // A bad URL: one line, password masked.
     let (code, _, err) = uptimer(

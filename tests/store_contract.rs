@@ -15,7 +15,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
-use uptimer::event::{ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::event::{ConditionResult, ErrorKind, Event, Phases, ProbeEvent};
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
@@ -767,4 +767,118 @@ async fn both_stores_keep_one_state_and_the_same_incidents() {
         got,
         "after pruning"
     );
+}
+
+/// One result of a condition: as written when it holds, with `value` when it fails.
+fn result(condition: &str, value: Option<&str>) -> ConditionResult {
+    ConditionResult {
+        condition: condition.into(),
+        success: value.is_none(),
+        resolved: match value {
+            None => condition.into(),
+            Some(v) => {
+                let (left, right) = condition.split_once(' ').unwrap();
+                format!("{left} ({v}) {right}")
+            }
+        },
+    }
+}
+
+/// api's checks every 10 minutes over the last two and a half hours (packed hours and open
+/// ones in the SQLite store), in turn: without conditions (before its config had any), all
+/// holding, one failing (down, `error_kind: condition`), holding but degraded (slow).
+fn conditioned(now: OffsetDateTime) -> Vec<Event> {
+    (0..15)
+        .map(|i| {
+            let ago = 150 - i * 10;
+            let kind = i % 4;
+            let mut e = probe(
+                now,
+                "api",
+                ago,
+                kind != 2,
+                if kind == 3 { 900 } else { 100 },
+            );
+            if kind == 0 {
+                return e.into();
+            }
+            let body = (kind == 2).then_some("<b>DOWN</b> \"é\"");
+            e.conditions = Some(vec![
+                result("[STATUS] == 200", None),
+                result("[BODY].status == UP", body),
+                result("[RESPONSE_TIME] < 1000", None),
+            ]);
+            e.degraded = Some(kind == 3);
+            if kind == 2 {
+                e.status_code = 200;
+                e.error_kind = Some(ErrorKind::Condition);
+                e.error = Some(e.conditions.as_ref().unwrap()[1].resolved.clone());
+            }
+            e.into()
+        })
+        .collect()
+}
+
+/// Each event's uuid, conditions and degraded, as the API and the store give them.
+async fn conditions_of(store: &Arc<dyn Store>) -> Vec<Value> {
+    let api = json(store, "/api/v1/targets/api/events?limit=1000").await;
+    let listed: Vec<Value> = api["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::json!([e["uuid"], e["conditions"], e["degraded"]]))
+        .collect();
+    let read: Vec<Value> = store
+        .events("api", i64::MIN, i64::MAX, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| serde_json::json!([e.uuid, e.conditions, e.degraded]))
+        .collect();
+    assert_eq!(listed, read, "the API shows what the store read");
+    listed
+}
+
+/// Both stores, filled through their real writers with the same events, give back each
+/// event's conditions and degraded as the event had them (none for an event without).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_stores_return_the_same_conditions_and_degraded() {
+    let now = OffsetDateTime::now_utc();
+    let events = conditioned(now);
+    let mut want: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let Event::Probe(p) = e else { unreachable!() };
+            serde_json::json!([p.envelope.uuid, p.conditions, p.degraded])
+        })
+        .collect();
+    want.reverse();
+    assert_eq!(
+        want.iter().filter(|w| w[1].is_null()).count(),
+        4,
+        "some without conditions"
+    );
+    let batches = in_batches(&events);
+    let (sqlite, postgres) = (
+        sqlite_filled(&batches).await,
+        postgres_filled(&batches).await,
+    );
+    let from_sqlite = conditions_of(&sqlite.store).await;
+    assert_eq!(from_sqlite, want, "sqlite");
+    assert_eq!(conditions_of(&postgres.store).await, want, "postgres");
+    // From the SQLite store's packed blocks as from its open rows.
+    let packed = sqlite
+        .sqlite
+        .as_ref()
+        .unwrap()
+        .pack(to_micros(now) + 3 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(packed.events, events.len());
+    assert_eq!(conditions_of(&sqlite.store).await, want, "sqlite, packed");
+    // The target page shows the last check's.
+    for store in [&sqlite.store, &postgres.store] {
+        let (_, page) = get(store, "/targets/api").await;
+        assert!(page.contains(r#"<ul class="conds">"#), "{page}");
+    }
 }

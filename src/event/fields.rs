@@ -29,7 +29,7 @@ pub enum Field<'a> {
     /// An object of a typed event (`phases_ms`): its members have longer paths.
     Object,
     /// An array of a typed event (`conditions`): read through the JSON document (writers that
-    /// map columns convert `event.to_json()`'s value; PostgreSQL has no column for it yet).
+    /// map columns convert `event.to_json()`'s value: PostgreSQL's `conditions` jsonb).
     List,
     /// A value of a JSON document (never null).
     Json(&'a Value),

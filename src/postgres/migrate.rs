@@ -55,6 +55,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261201000000_target_state_machine.sql",
         include_str!("../../db/migrations/20261201000000_target_state_machine.sql"),
     ),
+    (
+        "20261202000000_add_conditions_to_probe_events.sql",
+        include_str!("../../db/migrations/20261202000000_add_conditions_to_probe_events.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

@@ -12,6 +12,8 @@ pub mod sqlite;
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
+use crate::event::ConditionResult;
+
 pub use postgres::PostgresStore;
 pub use query::{COUNTS_TTL, TAGS_TTL};
 pub use sqlite::SqliteStore;
@@ -275,6 +277,11 @@ pub struct EventRow {
     pub location: Option<String>,
     pub body_bytes: Option<i64>,
     pub redirects: Option<i64>,
+    /// The target's conditions, in order, with their results (None: the target had none, or
+    /// the event was stored before the stores kept them).
+    pub conditions: Option<Vec<ConditionResult>>,
+    /// Up but meeting one of the target's `degraded_if` conditions (None: it has none).
+    pub degraded: Option<bool>,
 }
 
 /// A stretch of failed checks of one target: from the first failed check after a passing one

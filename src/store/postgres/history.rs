@@ -2,9 +2,12 @@
 //! and its uptime over a range.
 
 use deadpool_postgres::Client;
+use serde_json::Value;
 use time::OffsetDateTime;
+use tokio_postgres::types::Json;
 
 use super::{micros, query, query_one};
+use crate::event::ConditionResult;
 use crate::store::hist::Histogram;
 use crate::store::query::SeriesSource;
 use crate::store::rollup::Agg;
@@ -60,7 +63,7 @@ pub(super) async fn events(
         "SELECT uuid::text, event_time, up, status_code::int8, response_time_ms::int8,
            error_kind, error, phases_ms_dns, phases_ms_connect, phases_ms_tls,
            phases_ms_ttfb, phases_ms_transfer, ip, http_version, location, body_bytes,
-           redirects::int8
+           redirects::int8, conditions, degraded
          FROM probe_events WHERE target_id = $1 AND event_time >= $2 AND event_time < $3
          ORDER BY event_time DESC LIMIT $4",
         &[
@@ -87,8 +90,17 @@ pub(super) async fn events(
             location: r.get(14),
             body_bytes: r.get(15),
             redirects: r.get(16),
+            conditions: conditions(r.get(17)),
+            degraded: r.get(18),
         })
         .collect())
+}
+
+/// The `conditions` column: NULL on rows of targets without conditions and on rows written
+/// before migration 20261202000000. The column is jsonb, which the database does not check
+/// against the event's schema: a value that is not a list of results is read as none.
+fn conditions(v: Option<Json<Value>>) -> Option<Vec<ConditionResult>> {
+    serde_json::from_value(v?.0).ok()
 }
 
 pub(super) async fn incidents(
@@ -156,4 +168,34 @@ pub(super) async fn uptime(
     )
     .await?;
     Ok(Uptime::from_sums(from, to, r.get(0), r.get(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_conditions_value_that_is_no_list_of_results_reads_as_none() {
+        let one = json!([{"condition": "[STATUS] == 200", "success": false,
+                          "resolved": "[STATUS] (502) == 200"}]);
+        assert_eq!(
+            conditions(Some(Json(one))),
+            Some(vec![ConditionResult {
+                condition: "[STATUS] == 200".into(),
+                success: false,
+                resolved: "[STATUS] (502) == 200".into(),
+            }])
+        );
+        assert_eq!(conditions(Some(Json(json!([])))), Some(Vec::new()));
+        assert_eq!(conditions(None), None);
+        for odd in [
+            json!({"a": 1}),
+            json!([{"condition": 1}]),
+            json!("x"),
+            json!(null),
+        ] {
+            assert_eq!(conditions(Some(Json(odd.clone()))), None, "{odd}");
+        }
+    }
 }

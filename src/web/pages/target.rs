@@ -7,6 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Frame, IncidentRow, incident_rows, render, tag_links, target_href};
+use crate::event::ConditionResult;
 use crate::store::{DAY, IncidentQuery, now_micros};
 use crate::web::charts::{history_strip, response_chart};
 use crate::web::window::{WINDOWS, Window};
@@ -16,6 +17,39 @@ use crate::web::{AppError, AppState, format};
 pub struct TargetParams {
     #[serde(default)]
     pub window: String,
+}
+
+/// One condition of the last check: its result and what it resolved to.
+struct ConditionView {
+    /// `ok` or `fail`.
+    class: &'static str,
+    mark: &'static str,
+    /// Read out instead of the mark.
+    label: &'static str,
+    /// Gatus's display: the condition as written when it holds, with the values it was given
+    /// when it fails (`[STATUS] (502) == 200`).
+    text: String,
+}
+
+impl ConditionView {
+    fn of(c: &ConditionResult) -> ConditionView {
+        let (class, mark, label) = if c.success {
+            ("ok", "✓", "holds")
+        } else {
+            ("fail", "✗", "fails")
+        };
+        let text = if c.resolved.is_empty() {
+            c.condition.clone()
+        } else {
+            c.resolved.clone()
+        };
+        ConditionView {
+            class,
+            mark,
+            label,
+            text,
+        }
+    }
 }
 
 struct EventView {
@@ -47,6 +81,10 @@ struct TargetPage {
     chart: String,
     history: String,
     incidents: Vec<IncidentRow>,
+    /// The conditions of the newest check (empty: the target has none).
+    conditions: Vec<ConditionView>,
+    /// When that check ran.
+    conditions_time: String,
     events: Vec<EventView>,
 }
 
@@ -168,6 +206,17 @@ pub async fn target(
         chart: response_chart(&points, from, to, step),
         history: history_strip(&points, from, to, step),
         incidents: incident_rows(&incidents, now),
+        conditions: events
+            .first()
+            .and_then(|e| e.conditions.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .map(ConditionView::of)
+            .collect(),
+        conditions_time: events
+            .first()
+            .map(|e| format::datetime(e.event_time))
+            .unwrap_or_default(),
         events: events
             .iter()
             .map(|e| {

@@ -121,3 +121,70 @@ async fn openapi_document_describes_every_api_route() {
         assert!(doc.pointer(ptr).is_some(), "{r} does not resolve");
     }
 }
+
+/// The events route answers as the OpenAPI document says, every field of an event documented:
+/// conditions with their results, and degraded, null for an event without them.
+#[tokio::test]
+async fn events_answer_as_the_openapi_document_describes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        dir.path().join("o.sqlite3"),
+    ))
+    .unwrap();
+    let mut with = probe("cond", "Conditioned", false, 10);
+    let conditions = vec![crate::event::ConditionResult {
+        condition: "[STATUS] == 200".into(),
+        success: false,
+        resolved: "[STATUS] (500) == 200".into(),
+    }];
+    if let Event::Probe(p) = &mut with {
+        p.conditions = Some(conditions.clone());
+        p.degraded = Some(true);
+    }
+    store
+        .ingest(vec![probe("cond", "Conditioned", true, 20), with])
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (status, _, body) = get(&state, "/api/v1/targets/cond/events").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        answer["events"][0]["conditions"],
+        serde_json::json!(conditions)
+    );
+    assert_eq!(answer["events"][0]["degraded"], true);
+    assert!(answer["events"][1]["conditions"].is_null(), "{answer}");
+    assert!(answer["events"][1]["degraded"].is_null(), "{answer}");
+
+    let mut doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+    let pointer = "/paths/~1api~1v1~1targets~1{id}~1events/get/responses/200/content/application~1json/schema";
+    assert!(doc.pointer(pointer).is_some());
+    // The document itself as the schema's root, so its $refs resolve (a URI fragment: the
+    // braces percent-encoded).
+    let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
+    doc["$ref"] = serde_json::json!(format!("#{fragment}"));
+    let validator = jsonschema::draft202012::new(&doc).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&answer)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?} in {answer}");
+    // Valid, and no field left undocumented.
+    let documented: std::collections::BTreeSet<&str> =
+        doc["components"]["schemas"]["Event"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+    for e in answer["events"].as_array().unwrap() {
+        let fields: std::collections::BTreeSet<&str> =
+            e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(fields, documented);
+    }
+    // A wrong result is refused: the check can fail.
+    let mut wrong = answer.clone();
+    wrong["events"][0]["conditions"][0]["success"] = serde_json::json!("no");
+    assert!(!validator.is_valid(&wrong));
+}

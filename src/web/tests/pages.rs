@@ -297,3 +297,70 @@ async fn a_target_that_failed_lately_but_passes_now_is_flapping_everywhere() {
     assert!(badge.contains(">flapping<"), "{badge}");
     assert!(!badge.contains("degraded"), "{badge}");
 }
+
+#[tokio::test]
+async fn target_page_shows_the_last_checks_conditions_in_order_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        dir.path().join("c.sqlite3"),
+    ))
+    .unwrap();
+    let result = |condition: &str, resolved: &str| crate::event::ConditionResult {
+        condition: condition.into(),
+        success: condition == resolved,
+        resolved: resolved.into(),
+    };
+    let with = |ago_s: u64, up: bool, conditions: Vec<crate::event::ConditionResult>| {
+        let mut e = probe("cond", "Conditioned", up, ago_s);
+        if let Event::Probe(p) = &mut e {
+            p.conditions = Some(conditions);
+            p.degraded = Some(false);
+        }
+        e
+    };
+    store
+        .ingest(vec![
+            with(20, true, vec![result("[STATUS] == 200", "[STATUS] == 200")]),
+            // The last check: a hostile body's value in a failing condition.
+            with(
+                10,
+                false,
+                vec![
+                    result("[STATUS] == 200", "[STATUS] (500) == 200"),
+                    result("[RESPONSE_TIME] < 500", "[RESPONSE_TIME] < 500"),
+                    result(
+                        "[BODY].status == UP",
+                        &format!("[BODY].status ({HOSTILE}) == UP"),
+                    ),
+                ],
+            ),
+            probe("plain", "Plain", true, 10),
+        ])
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (status, _, body) = get(&state, "/targets/cond").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_no_raw_markup(&body);
+    let lines: Vec<&str> = body
+        .split(r#"<li class=""#)
+        .skip(1)
+        .map(|l| &l[..l.find("</li>").unwrap()])
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            r#"fail"><span class="mark" role="img" aria-label="fails">✗</span> <code>[STATUS] (500) == 200</code>"#,
+            r#"ok"><span class="mark" role="img" aria-label="holds">✓</span> <code>[RESPONSE_TIME] &#60; 500</code>"#,
+            r#"fail"><span class="mark" role="img" aria-label="fails">✗</span> <code>[BODY].status (&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;&#39; onmouseover=&#39;alert(1)) == UP</code>"#,
+        ],
+        "{body}"
+    );
+    assert!(body.contains(r#"<ul class="conds""#), "{body}");
+    // A target without conditions shows nothing new.
+    let (_, _, plain) = get(&state, "/targets/plain").await;
+    assert!(
+        !plain.contains("conds") && !plain.contains("Conditions"),
+        "{plain}"
+    );
+}

@@ -175,7 +175,7 @@ fn convert_field<'a>(c: &Column, f: Field<'a>) -> Option<Result<Cell<'a>, String
         (_, Field::Json(v)) => return Some(convert(c, Some(v))),
         (Kind::Uuid, Field::Uuid(u)) => Cell::Uuid(u),
         (Kind::Timestamptz, Field::Time(t)) => Cell::Time(t),
-        (Kind::Text | Kind::Cast, Field::Str(s)) => Cell::Text(Cow::Borrowed(s)),
+        (Kind::Text | Kind::Cast, Field::Str(s)) => Cell::Text(without_nul(Cow::Borrowed(s))),
         (Kind::I16, Field::I64(_) | Field::U64(_)) => Cell::I16(f.as_i64()?.try_into().ok()?),
         (Kind::I32, Field::I64(_) | Field::U64(_)) => Cell::I32(f.as_i64()?.try_into().ok()?),
         (Kind::I64, Field::I64(_) | Field::U64(_)) => Cell::I64(f.as_i64()?),
@@ -202,7 +202,7 @@ fn convert<'a>(c: &Column, v: Option<&'a Value>) -> Result<Cell<'a>, String> {
                 .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
                 .ok_or_else(|| format!("{v} is not an RFC 3339 time"))?,
         ),
-        Kind::Text | Kind::Cast => Cell::Text(text(v)),
+        Kind::Text | Kind::Cast => Cell::Text(without_nul(text(v))),
         Kind::I16 => {
             let i = as_i64(v)?;
             Cell::I16(i16::try_from(i).map_err(|_| format!("{i} is out of range for smallint"))?)
@@ -220,8 +220,58 @@ fn convert<'a>(c: &Column, v: Option<&'a Value>) -> Result<Cell<'a>, String> {
             Value::String(s) if s.eq_ignore_ascii_case("false") => false,
             other => return Err(format!("{other} is not a boolean")),
         }),
-        Kind::Jsonb => Cell::Json(Cow::Borrowed(v)),
+        Kind::Jsonb => Cell::Json(json_without_nul(v)),
     })
+}
+
+/// A string as PostgreSQL's text can hold it (for the writer's other statements: an error in
+/// `incidents` and `targets`).
+pub(super) fn pg_text(s: &str) -> Cow<'_, str> {
+    without_nul(Cow::Borrowed(s))
+}
+
+/// PostgreSQL's text and jsonb cannot hold U+0000, which a hostile body can carry into an
+/// error or a resolved condition: it is stored as U+FFFD rather than the row being refused.
+fn without_nul(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        s
+    }
+}
+
+/// [`without_nul`] for every string and key of a JSON value.
+fn json_without_nul(v: &Value) -> Cow<'_, Value> {
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    fn replace(v: &mut Value) {
+        match v {
+            Value::String(s) => *s = s.replace('\0', "\u{FFFD}"),
+            Value::Array(a) => a.iter_mut().for_each(replace),
+            Value::Object(o) => {
+                *o = std::mem::take(o)
+                    .into_iter()
+                    .map(|(k, mut v)| {
+                        replace(&mut v);
+                        (k.replace('\0', "\u{FFFD}"), v)
+                    })
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    if !has_nul(v) {
+        return Cow::Borrowed(v);
+    }
+    let mut v = v.clone();
+    replace(&mut v);
+    Cow::Owned(v)
 }
 
 /// One column's values for a whole batch.
@@ -329,6 +379,29 @@ mod tests {
             sql_type: String::new(),
             not_null,
         }
+    }
+
+    #[test]
+    fn nul_characters_become_replacement_characters_in_text_and_json() {
+        let t = Table::new(
+            "t",
+            vec![
+                col("error", Kind::Text, false),
+                col("conditions", Kind::Jsonb, false),
+            ],
+        );
+        let row = json!({"error": "a\u{0}b", "conditions": [{"resolved": "x\u{0}", "k\u{0}": 1, "n": 2}]});
+        let clean = json!({"error": "a\u{FFFD}b", "conditions": [{"resolved": "x\u{FFFD}", "k\u{FFFD}": 1, "n": 2}]});
+        let (enc, bad) = t.encode(&[&row]);
+        let (want, _) = t.encode(&[&clean]);
+        assert!(bad.is_empty());
+        assert!(enc.same_values(&want));
+        let untouched = json!({"error": "ab", "conditions": [{"resolved": "x"}]});
+        let (enc, _) = t.encode(&[&untouched]);
+        assert!(matches!(&enc.arrays[0], Array::Text(a) if matches!(a[0], Some(Cow::Borrowed(_)))));
+        assert!(
+            matches!(&enc.arrays[1], Array::Json(a) if matches!(a[0], Some(Json(Cow::Borrowed(_)))))
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! batches still run side by side; only the short bookkeeping after them takes turns.
 
 use crate::store::rollup::Agg;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 
 use uuid::Uuid;
 
+use super::encode::pg_text;
 use super::row::Row;
 use crate::postgres::PgError;
 use crate::state::{Check, Input, Last, TargetState, Transition};
@@ -409,7 +411,7 @@ pub async fn apply<R: Row>(
         let ended: Vec<Option<OffsetDateTime>> =
             new.iter().map(|n| n.ended.map(from_micros)).collect();
         let kinds: Vec<Option<&str>> = new.iter().map(|n| n.error_kind).collect();
-        let errors: Vec<Option<&str>> = new.iter().map(|n| n.error).collect();
+        let errors: Vec<Option<Cow<str>>> = new.iter().map(|n| n.error.map(pg_text)).collect();
         let failed: Vec<i32> = new.iter().map(|n| n.failed).collect();
         for r in c
             .query(
@@ -455,7 +457,8 @@ pub async fn apply<R: Row>(
             .map(|s| s.last.ms.clamp(0.0, f64::from(i32::MAX)) as i32)
             .collect();
         let kinds: Vec<Option<&str>> = saves.iter().map(|s| s.last.error_kind).collect();
-        let errors: Vec<Option<&str>> = saves.iter().map(|s| s.last.error).collect();
+        let errors: Vec<Option<Cow<str>>> =
+            saves.iter().map(|s| s.last.error.map(pg_text)).collect();
         let recent: Vec<String> = saves.iter().map(|s| s.state.recent.to_string()).collect();
         let status: Vec<&str> = saves.iter().map(|s| s.state.status.as_str()).collect();
         let cert: Vec<Option<OffsetDateTime>> =

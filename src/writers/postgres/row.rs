@@ -84,7 +84,9 @@ impl Row for Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DummyEvent, Envelope, ErrorKind, JobEvent, Phases, ProbeEvent};
+    use crate::event::{
+        ConditionResult, DummyEvent, Envelope, ErrorKind, JobEvent, Phases, ProbeEvent,
+    };
     use crate::writers::postgres::table::{Column, Table};
     use time::macros::datetime;
 
@@ -117,10 +119,25 @@ mod tests {
         full.body_bytes = Some(12_345);
         full.redirects = Some(2);
         full.tls_cert_not_after = Some(datetime!(2027-01-15 23:59:59.5 -05:00));
+        full.conditions = Some(vec![
+            ConditionResult {
+                condition: "[STATUS] == 200".into(),
+                success: true,
+                resolved: "[STATUS] == 200".into(),
+            },
+            ConditionResult {
+                condition: "[BODY].status == UP".into(),
+                success: false,
+                resolved: "[BODY].status (<\"DO\u{0}WN\">) == UP".into(),
+            },
+        ]);
+        full.degraded = Some(false);
         let mut odd = full.clone();
         odd.envelope.uuid = uuid::Uuid::new_v4();
         odd.response_time_ms = u64::MAX;
         odd.body_bytes = Some(u64::MAX);
+        odd.degraded = Some(true);
+        odd.conditions = Some(Vec::new());
         odd.phases_ms = Some(Phases {
             dns: Some(f64::NAN),
             connect: None,
@@ -202,6 +219,8 @@ mod tests {
             ("redirects", "integer", "integer", false, ""),
             ("tls_cert_not_after", TSTZ, TSTZ, false, ""),
             ("target_id", VARCHAR, VARCHAR, false, "uptimer: from target"),
+            ("conditions", "jsonb", "jsonb", false, ""),
+            ("degraded", "boolean", "boolean", false, ""),
         ])
     }
 
@@ -250,6 +269,8 @@ mod tests {
                 "uptimer: from tls_cert_not_after",
             ),
             ("schema_title", "jsonb", "jsonb", false, ""),
+            ("conditions", "text", "text", false, ""),
+            ("degraded", "text", "text", false, ""),
             ("no_such_field", "integer", "integer", false, ""),
         ])
     }

@@ -70,6 +70,8 @@ fn event_row(e: &ProbeEvent) -> EventRow {
         location: e.location.clone(),
         body_bytes: e.body_bytes.map(|b| b as i64),
         redirects: e.redirects.map(i64::from),
+        conditions: e.conditions.clone(),
+        degraded: e.degraded,
     }
 }
 
