@@ -1,6 +1,7 @@
 //! End to end in a real headless Chromium: `uptimer serve` (the real binary) probes two
 //! targets served by the test harness; the overview shows both up; one target's server goes
-//! away, the overview shows it down and an incident appears; its page shows the incident;
+//! away, the overview shows it down and an incident appears; its page shows the incident; a
+//! target whose `degraded_if` holds shows degraded, in amber as the browser computes it;
 //! screenshots land in target/e2e/ as artifacts.
 //!
 //! Needs Chromium (`chromium` from Debian, or UPTIMER_CHROMIUM=/path). scripts/test installs
@@ -266,21 +267,27 @@ fn assert_overview_fits_a_phone(chromium: &Path, base: &str) {
 
 /// Chromium, or None when it is missing and UPTIMER_SKIP_BROWSER_TESTS=1 says skipping is fine.
 fn chromium_or_skip() -> Option<PathBuf> {
-    if let Some(bin) = chromium() {
-        return Some(bin);
-    }
-    if std::env::var("UPTIMER_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("SKIPPED: chromium not found and UPTIMER_SKIP_BROWSER_TESTS=1");
-        return None;
-    }
-    panic!(
-        "chromium not found: install it (apt-get install chromium; scripts/test does), \
-         point UPTIMER_CHROMIUM at it, or set UPTIMER_SKIP_BROWSER_TESTS=1 to skip"
-    );
+    let Some(bin) = chromium() else {
+        if std::env::var("UPTIMER_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
+            eprintln!("SKIPPED: chromium not found and UPTIMER_SKIP_BROWSER_TESTS=1");
+            return None;
+        }
+        panic!(
+            "chromium not found: install it (apt-get install chromium; scripts/test does), \
+             point UPTIMER_CHROMIUM at it, or set UPTIMER_SKIP_BROWSER_TESTS=1 to skip"
+        );
+    };
+    Some(bin)
 }
 
-/// `uptimer serve --config uptimer.yaml` in `dir`, and the port it listens on.
-fn serve(dir: &Path) -> (Running, u16) {
+/// `uptimer serve` with `targets` (the YAML list under `targets:`) probed every
+/// [`INTERVAL_S`], on a port of its choice: the process and its base URL once it is healthy.
+fn serve(dir: &Path, targets: &str) -> (Running, u16, String) {
+    std::fs::write(
+        dir.join("uptimer.yaml"),
+        format!("probe:\n  interval: {INTERVAL_S}\n  timeout: 1\ntargets:\n{targets}"),
+    )
+    .unwrap();
     let mut cmd = uptimer(dir);
     cmd.args([
         "serve",
@@ -292,6 +299,7 @@ fn serve(dir: &Path) -> (Running, u16) {
     .env("DATA_DIR", dir.join("data"))
     .env("LOG_LEVEL", "info");
     let serve = Running::spawn(cmd);
+
     // The address it bound, from its log line.
     let line = serve.wait_for_stderr("serve logs its address", PATIENCE, |l| {
         l.contains("http://127.0.0.1:")
@@ -303,7 +311,7 @@ fn serve(dir: &Path) -> (Running, u16) {
         .parse()
         .unwrap();
     assert_eq!(get_body(port, "/healthz").as_deref(), Some("ok\n"));
-    (serve, port)
+    (serve, port, format!("http://127.0.0.1:{port}"))
 }
 
 /// Where screenshots go: target/e2e/.
@@ -324,19 +332,14 @@ async fn dashboard_shows_a_target_going_down_and_its_incident() {
     let alpha = http_server().await;
     let beta = http_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("uptimer.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "probe:\n  interval: {INTERVAL_S}\n  timeout: 1\ntargets:\n  - name: Alpha service\n    url: {}\n    tags: [prod]\n  - name: Beta service\n    url: {}\n    tags: [prod, api]\n",
+    let (serve, port, base) = serve(
+        dir.path(),
+        &format!(
+            "  - name: Alpha service\n    url: {}\n    tags: [prod]\n  - name: Beta service\n    url: {}\n    tags: [prod, api]\n",
             alpha.url("/ok"),
             beta.url("/ok")
         ),
-    )
-    .unwrap();
-
-    let (serve, port) = serve(dir.path());
-    let base = format!("http://127.0.0.1:{port}");
+    );
 
     let browser = Browser {
         bin,
@@ -419,6 +422,152 @@ async fn dashboard_shows_a_target_going_down_and_its_incident() {
     drop(alpha);
 }
 
+/// The channels of a CSS colour as the browser computes it (`rgb(r, g, b)`).
+fn rgb(css: &serde_json::Value) -> [u8; 3] {
+    let s = css.as_str().unwrap_or_else(|| panic!("no colour: {css}"));
+    let inner = s
+        .strip_prefix("rgb(")
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not rgb(): {s}"));
+    let v: Vec<u8> = inner
+        .split(',')
+        .map(|c| c.trim().parse().unwrap())
+        .collect();
+    [v[0], v[1], v[2]]
+}
+
+/// The hue of a colour, degrees.
+fn hue([r, g, b]: [u8; 3]) -> f64 {
+    let (r, g, b) = (f64::from(r), f64::from(g), f64::from(b));
+    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+    if max == min {
+        return 0.0;
+    }
+    let h = if max == r {
+        (g - b) / (max - min)
+    } else if max == g {
+        2.0 + (b - r) / (max - min)
+    } else {
+        4.0 + (r - g) / (max - min)
+    };
+    (h * 60.0).rem_euclid(360.0)
+}
+
+/// WCAG contrast ratio of two colours.
+fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
+    let lum = |c: [u8; 3]| {
+        let ch = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * ch(c[0]) + 0.7152 * ch(c[1]) + 0.0722 * ch(c[2])
+    };
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// A target whose `degraded_if` holds on every check is degraded, in amber, on the overview
+/// of a real browser: its pill, its row's mark and the degraded card, as the layout engine
+/// computes their colours; the other target stays up and green.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dashboard_shows_a_degraded_target_in_amber() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let quick = http_server().await;
+    let slow = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (serve, port, base) = serve(
+        dir.path(),
+        &format!(
+            "  - name: Quick service\n    url: {}\n  - name: Slow service\n    url: {}\n    degraded_if: ['[RESPONSE_TIME] >= 0']\n",
+            quick.url("/ok"),
+            slow.url("/ok")
+        ),
+    );
+    wait_for("slow degraded in the store", PATIENCE, || {
+        get_body(port, "/api/v1/targets?status=degraded").filter(|b| b.contains("Slow service"))
+    });
+    let browser = Browser {
+        bin,
+        profile: tempfile::tempdir().unwrap(),
+    };
+    let dom = browser.wait_for(
+        &format!("{base}/"),
+        Duration::from_secs(20),
+        "slow degraded, quick up",
+        |d| {
+            d.contains(">Slow service</a>")
+                && d.contains(">Quick service</a>")
+                && row(d, "Slow service").contains("pill degraded")
+                && row(d, "Quick service").contains("pill up")
+                && d.contains(r#"<span class="num">1</span><span class="lbl">Degraded</span>"#)
+        },
+    );
+    assert!(
+        row(&dom, "Slow service").contains(">degraded</span>"),
+        "{dom}"
+    );
+    let shot = artifacts().join("overview-degraded.png");
+    browser.screenshot(&format!("{base}/"), &shot, 500);
+    eprintln!("screenshot: {}", shot.display());
+
+    // What the layout engine paints, not only the class names.
+    let driver = Driver::start(&browser.bin, 1280, 700);
+    driver.open(&format!("{base}/"));
+    let seen = driver.eval(
+        r#"const css = (el, p) => el ? getComputedStyle(el)[p] : null;
+           const row = name => [...document.querySelectorAll("table.targets tbody tr")]
+             .find(tr => tr.textContent.includes(name));
+           const slow = row("Slow service"), quick = row("Quick service");
+           const pill = slow && slow.querySelector(".pill");
+           const card = document.querySelector(".card.degraded");
+           return {
+             pill: [css(pill, "color"), css(pill, "backgroundColor")],
+             mark: css(slow && slow.querySelector("td"), "boxShadow"),
+             card: css(card, "borderTopColor"),
+             quick: css(quick && quick.querySelector(".pill"), "color"),
+             dark: matchMedia("(prefers-color-scheme: dark)").matches,
+           };"#,
+    );
+    assert_eq!(seen["dark"], false, "the light palette: {seen}");
+    let (fg, bg) = (rgb(&seen["pill"][0]), rgb(&seen["pill"][1]));
+    let card = rgb(&seen["card"]);
+    assert_eq!(
+        (fg, bg, card),
+        ([133, 77, 14], [253, 230, 138], [245, 158, 11]),
+        "{seen}"
+    );
+    for c in [fg, bg, card] {
+        let h = hue(c);
+        assert!(
+            (30.0..=50.0).contains(&h),
+            "amber is a hue of 30-50°, got {h} for {c:?}"
+        );
+    }
+    let ratio = contrast(fg, bg);
+    assert!(ratio >= 4.5, "the pill's text passes WCAG AA: {ratio:.2}");
+    assert!(
+        seen["mark"]
+            .as_str()
+            .is_some_and(|m| m.contains("rgb(245, 158, 11)")),
+        "the row's mark is amber: {seen}"
+    );
+    let quick_fg = rgb(&seen["quick"]);
+    assert!(
+        (100.0..=150.0).contains(&hue(quick_fg)),
+        "up stays green: {seen}"
+    );
+    drop(driver);
+
+    let out = serve.terminate();
+    assert!(out.status.success(), "serve exited with {}", out.status);
+}
+
 /// Every byte but letters and digits as %XX, for a body in a `/json/TEXT` path.
 fn percent_encode(s: &str) -> String {
     s.bytes()
@@ -443,14 +592,10 @@ async fn target_page_shows_the_last_checks_conditions() {
     let server = http_server().await;
     let json = |body: &str| server.url(&format!("/json/{}", percent_encode(body)));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("uptimer.yaml"),
-        format!(
-            r#"probe:
-  interval: {INTERVAL_S}
-  timeout: 1
-targets:
-  - name: Orders API
+    let (serve, port, base) = serve(
+        dir.path(),
+        &format!(
+            r#"  - name: Orders API
     url: "{orders}"
     conditions:
       - "[STATUS] == 200"
@@ -475,10 +620,7 @@ targets:
             hostile = json(r#"{"status":"<img src=x onerror=alert(1)>"}"#),
             plain = server.url("/ok"),
         ),
-    )
-    .unwrap();
-    let (serve, port) = serve(dir.path());
-    let base = format!("http://127.0.0.1:{port}");
+    );
     // Every target checked, and its id.
     let ids = wait_for("four targets checked", PATIENCE, || {
         let v: serde_json::Value =

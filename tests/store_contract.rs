@@ -546,14 +546,21 @@ async fn store_contract_postgres() {
 /// One unruly event stream in four batches, as a consumer replaying a topic may deliver it:
 /// batches out of time order inside, the same event twice (in one batch and in a later one),
 /// two events of one time told apart by their uuids, and events that arrive a batch after newer
-/// ones of their target. Base checks (ago 40 to 1 minutes): api fails at 30-28, 20 and 5
-/// (flapping at the end); db fails at 35 and 3-1 (down); blog always passes.
+/// ones of their target. Base checks (ago 40 to 1 minutes): api fails at 30-28, 20 and 5 and
+/// is degraded at 4 (flapping at the end); db fails at 35 and 3-1 (down); blog always passes,
+/// degraded at 12-8 and at its last check (degraded at the end).
 fn unruly(now: OffsetDateTime) -> Vec<Vec<Event>> {
     let base = |ago: i64| -> Vec<ProbeEvent> {
+        let mut api = probe(now, "api", ago, ![30, 29, 28, 20, 5].contains(&ago), 100);
+        // Down to degraded: ends the incident as a pass does.
+        api.degraded = (ago == 4).then_some(true);
+        let mut blog = probe(now, "blog", ago, true, 30);
+        // Up to degraded and back: no incident.
+        blog.degraded = Some((8..=12).contains(&ago));
         vec![
-            probe(now, "api", ago, ![30, 29, 28, 20, 5].contains(&ago), 100),
+            api,
             probe(now, "db", ago, ![35, 3, 2, 1].contains(&ago), 50),
-            probe(now, "blog", ago, true, 30),
+            blog,
         ]
     };
     let minutes = |range: std::ops::RangeInclusive<i64>| -> Vec<ProbeEvent> {
@@ -597,6 +604,7 @@ fn unruly(now: OffsetDateTime) -> Vec<Vec<Event>> {
     // A batch later: a failure of blog from 15 minutes ago and a pass of db between its last
     // two checks (both history now), blog at the time of its last check with a small uuid
     // (history) and with a large one (applied), and last batch's db check again.
+    // The applied one is degraded: blog ends degraded.
     let (blog15, db2, blog1, db1) = (
         find(&b2, "blog", 15),
         find(&b3, "db", 2),
@@ -607,7 +615,10 @@ fn unruly(now: OffsetDateTime) -> Vec<Vec<Event>> {
         at(blog15, uuid::Uuid::new_v4(), false, 15),
         at(db2, uuid::Uuid::new_v4(), true, 15),
         at(blog1.clone(), uuid::Uuid::from_u128(2), false, 0),
-        at(blog1, uuid::Uuid::max(), true, 0),
+        ProbeEvent {
+            degraded: Some(true),
+            ..at(blog1, uuid::Uuid::max(), true, 0)
+        },
         db1,
     ];
     [b1, b2, b3, b4]
@@ -665,8 +676,9 @@ async fn live_and_incidents(store: &Arc<dyn Store>, now: Micros) -> Value {
 }
 
 /// The target-state machine makes both stores agree: one unruly stream (out of order,
-/// duplicates, late events, equal times) through each store's real writer gives the same live
-/// states and incidents, and the ones the machine's rules say.
+/// duplicates, late events, equal times, degraded passes) through each store's real writer
+/// gives the same live states and incidents, and the ones the machine's rules say: degraded
+/// opens no incident, and ends one as a pass does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_stores_keep_one_state_and_the_same_incidents() {
     let now = OffsetDateTime::now_utc();
@@ -714,10 +726,14 @@ async fn both_stores_keep_one_state_and_the_same_incidents() {
         "{got:#}"
     );
     assert_eq!(
-        got["blog"]["status"], "up",
-        "late failures are history: {got:#}"
+        got["blog"]["status"], "degraded",
+        "late failures are history, the last pass was degraded: {got:#}"
     );
-    assert_eq!(got["blog"]["recent"], "u".repeat(30), "{got:#}");
+    assert_eq!(
+        got["blog"]["recent"],
+        "u".repeat(30),
+        "a degraded check passed: {got:#}"
+    );
     // The rollups count every event once, late ones included.
     assert_eq!(got["api"]["checks"], serde_json::json!([40, 35]), "{got:#}");
     assert_eq!(got["db"]["checks"], serde_json::json!([43, 38]), "{got:#}");

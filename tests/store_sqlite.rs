@@ -664,3 +664,65 @@ fn run_with_the_sqlite_writer_marks_targets_no_longer_configured_removed() {
         .unwrap();
     assert_eq!(incidents[0].end_reason.as_deref(), Some("target removed"));
 }
+
+/// End to end: `uptimer run` probes a real HTTP server for a target whose `degraded_if` always
+/// holds, into the SQLite store: the store says degraded, with no incident. Run again without
+/// the condition, the same target is up, still without an incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_degraded_if_stores_a_degraded_target_and_no_incident() {
+    let server = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |degraded_if: &str| {
+        std::fs::write(
+            dir.path().join("uptimer.yaml"),
+            format!(
+                "probe:\n  interval: -1\ntargets:\n  - name: Slow service\n    url: {}\n{degraded_if}",
+                server.url("/ok")
+            ),
+        )
+        .unwrap();
+        let out = uptimer(dir.path())
+            .args(["run", "--config", "uptimer.yaml"])
+            .env("WRITER_PLUGIN", "writers.sqlite")
+            .env("DATA_DIR", "data")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        SqliteStore::open(&StoreSettings::with_path(
+            dir.path().join("data/uptimer.sqlite3"),
+        ))
+        .unwrap()
+    };
+    let status_and_incidents = async |store: &SqliteStore| {
+        let page = store
+            .overview(OverviewQuery {
+                per_page: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.targets.len(), 1, "{page:?}");
+        let (_, incidents) = store
+            .incidents(IncidentQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        (page.targets[0].status, page.counts.degraded, incidents)
+    };
+
+    let store = run("    degraded_if: ['[RESPONSE_TIME] >= 0']\n");
+    assert_eq!(
+        status_and_incidents(&store).await,
+        (Status::Degraded, 1, 0),
+        "degraded, counted, and no incident"
+    );
+    assert_eq!(server.requests_to("/ok").len(), 1, "probed the real server");
+    let store = run("");
+    assert_eq!(
+        status_and_incidents(&store).await,
+        (Status::Up, 0, 0),
+        "degraded to up: no incident either"
+    );
+}

@@ -4,9 +4,10 @@
 //! machine's state (`crate::state`), the same the stores keep, so the log agrees with the
 //! dashboard.
 //!
-//! The first result after start is told only when it is down: a restart with a thousand
-//! healthy targets logs nothing, one with a broken target says so at once. Flapping is told
-//! neither way: the log follows up and down.
+//! The first result after start is told only when it is down or degraded: a restart with a
+//! thousand healthy targets logs nothing, one with a broken or slow target says so at once.
+//! Degraded (up, but a `degraded_if` condition holds) is told both ways; flapping is told
+//! neither way: the log follows up, degraded and down.
 
 use std::time::Duration;
 
@@ -24,8 +25,16 @@ pub enum Change {
     Down,
     /// Up (or unknown) before, down now.
     WentDown,
-    /// Down (or unknown) before, up now; with how long it was not up, if known.
-    UpAgain { after: Option<Duration> },
+    /// Down (or unknown) before, up now; with how long it was not up, if known, and whether
+    /// it is degraded.
+    UpAgain {
+        after: Option<Duration>,
+        degraded: bool,
+    },
+    /// Up (or flapping, or the first result) before, degraded now.
+    Degraded,
+    /// Degraded before, up (or flapping) now, after being degraded this long.
+    NoLongerDegraded { after: Duration },
     /// No result for three intervals (and the grace).
     Unknown { silent_for: Duration },
 }
@@ -34,6 +43,8 @@ pub enum Change {
 #[derive(Debug, Default)]
 pub struct Verdicts {
     state: TargetState,
+    /// When the target turned degraded, while it is.
+    degraded_since: Option<OffsetDateTime>,
 }
 
 /// `to - from`, never negative.
@@ -49,6 +60,7 @@ impl Verdicts {
             time: e.envelope.event_time,
             uuid: e.envelope.uuid,
             up: e.up == Some(true),
+            degraded: e.degraded == Some(true),
         };
         let transitions = self.state.apply(Input::Result(check), check.time);
         let to = transitions.iter().find_map(|t| match t {
@@ -56,15 +68,26 @@ impl Verdicts {
             _ => None,
         })?;
         let known = before.last.is_some();
+        let degraded_since = self.degraded_since.take();
+        if to == Status::Degraded {
+            self.degraded_since = Some(check.time);
+        }
         match (before.status.is_up(), to) {
             (_, Status::Down) if !known => Some(Change::Down),
             (_, Status::Down) => Some(Change::WentDown),
             // Up from down or unknown: not up since the incident began, or since the last
             // (passing) result before the silence.
-            (false, Status::Up | Status::Flapping) if known => {
+            (false, Status::Up | Status::Flapping | Status::Degraded) if known => {
                 let from = before.incident.or(before.last.map(|l| l.time));
                 Some(Change::UpAgain {
                     after: from.map(|f| since(f, check.time)),
+                    degraded: to == Status::Degraded,
+                })
+            }
+            (_, Status::Degraded) => Some(Change::Degraded),
+            (true, Status::Up | Status::Flapping) if before.status == Status::Degraded => {
+                Some(Change::NoLongerDegraded {
+                    after: degraded_since.map_or_else(Duration::default, |f| since(f, check.time)),
                 })
             }
             _ => None,
@@ -103,9 +126,17 @@ pub fn tell(change: Change, target: &Target, event: Option<&ProbeEvent>) {
         Change::WentDown => {
             tracing::info!(%name, %url, error_kind = %kind, %error, %id, "target went down");
         }
-        Change::UpAgain { after } => {
+        Change::UpAgain { after, degraded } => {
             let down_for_s = after.map_or(0, |d| d.as_secs());
-            tracing::info!(%name, %url, down_for_s, %id, "target is up again");
+            tracing::info!(%name, %url, down_for_s, degraded, %id, "target is up again");
+        }
+        Change::Degraded => {
+            let response_ms = event.map_or(0, |e| e.response_time_ms);
+            tracing::info!(%name, %url, response_ms, %id, "target is degraded");
+        }
+        Change::NoLongerDegraded { after } => {
+            let degraded_for_s = after.as_secs();
+            tracing::info!(%name, %url, degraded_for_s, %id, "target is no longer degraded");
         }
         Change::Unknown { silent_for } => {
             let no_result_for_s = silent_for.as_secs();
@@ -139,7 +170,8 @@ mod tests {
         assert_eq!(
             v.observe(&result(50, true)),
             Some(Change::UpAgain {
-                after: Some(Duration::from_secs(30))
+                after: Some(Duration::from_secs(30)),
+                degraded: false
             })
         );
         assert_eq!(v.observe(&result(60, true)), None, "flapping is not told");
@@ -148,6 +180,43 @@ mod tests {
         let mut v = Verdicts::default();
         assert_eq!(v.observe(&result(0, false)), Some(Change::Down));
         assert_eq!(v.observe(&result(10, false)), None);
+    }
+
+    fn degraded(secs: u64) -> ProbeEvent {
+        let mut e = result(secs, true);
+        e.degraded = Some(true);
+        e
+    }
+
+    #[test]
+    fn degraded_and_back_are_told_and_never_as_down() {
+        let mut v = Verdicts::default();
+        assert_eq!(v.observe(&result(0, true)), None);
+        assert_eq!(v.observe(&degraded(10)), Some(Change::Degraded));
+        assert_eq!(v.observe(&degraded(20)), None, "still degraded");
+        assert_eq!(
+            v.observe(&result(40, true)),
+            Some(Change::NoLongerDegraded {
+                after: Duration::from_secs(30)
+            })
+        );
+        assert_eq!(v.observe(&result(50, false)), Some(Change::WentDown));
+        assert_eq!(
+            v.observe(&degraded(60)),
+            Some(Change::UpAgain {
+                after: Some(Duration::from_secs(10)),
+                degraded: true
+            }),
+            "down to degraded: up again, and degraded"
+        );
+        assert_eq!(v.observe(&result(70, false)), Some(Change::WentDown));
+
+        let mut v = Verdicts::default();
+        assert_eq!(
+            v.observe(&degraded(0)),
+            Some(Change::Degraded),
+            "a degraded target says so at start"
+        );
     }
 
     #[test]
@@ -185,7 +254,8 @@ mod tests {
         assert_eq!(
             v.observe(&result(45, true)),
             Some(Change::UpAgain {
-                after: Some(Duration::from_secs(45))
+                after: Some(Duration::from_secs(45)),
+                degraded: false
             })
         );
         let at = v.unknown_at(period).unwrap();

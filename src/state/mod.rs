@@ -1,5 +1,5 @@
-//! The target-state machine: what a target is (up, flapping, down, unknown, paused) and when its
-//! incidents open and close, as one pure function of (state, input, now). Every user of a
+//! The target-state machine: what a target is (up, degraded, flapping, down, unknown, paused)
+//! and when its incidents open and close, as one pure function of (state, input, now). Every user of a
 //! target's state goes through it: both stores' writers, the scheduler's log of changes, and
 //! alerting on top of its transitions, so they cannot disagree. No I/O and no clock of its own:
 //! the caller persists the state and acts on the transitions.
@@ -32,7 +32,8 @@ pub const UNKNOWN_AFTER_INTERVALS: u32 = 3;
 /// written and read.
 pub const UNKNOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// What a target is.
+/// What a target is. Incidents follow passed and failed only: up, degraded and flapping all
+/// passed, so moving among them opens and closes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -48,12 +49,17 @@ pub enum Status {
     Unknown,
     /// Not monitored until resumed: results are ignored and no incident is open.
     Paused,
+    /// The latest result passed but met one of its target's `degraded_if` conditions (up but
+    /// slow, say). It wins over flapping: the latest result's own verdict says what the target
+    /// is now, the flapping window only what it was lately. No incident: it passed.
+    Degraded,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Up,
         Status::Down,
+        Status::Degraded,
         Status::Flapping,
         Status::Unknown,
         Status::Paused,
@@ -66,6 +72,7 @@ impl Status {
             Status::Down => "down",
             Status::Unknown => "unknown",
             Status::Paused => "paused",
+            Status::Degraded => "degraded",
         }
     }
 
@@ -83,15 +90,25 @@ impl Status {
         }
     }
 
+    /// The status after `check`, the latest of `recent`: degraded when it passed and met a
+    /// `degraded_if` condition (whatever the flapping window says), else as [`Status::of`].
+    pub fn after(recent: Recent, check: Check) -> Status {
+        if check.up && check.degraded {
+            Status::Degraded
+        } else {
+            Status::of(recent)
+        }
+    }
+
     /// The status a stored strip of recent results gives (`u` passed, `d` failed, oldest
-    /// first).
+    /// first). Never degraded: the strip does not say which passes were degraded.
     pub fn of_recent(strip: &str) -> Status {
         Status::of(Recent::parse(strip))
     }
 
-    /// Up or flapping: the latest result passed.
+    /// Up, flapping or degraded: the latest result passed.
     pub fn is_up(self) -> bool {
-        matches!(self, Status::Up | Status::Flapping)
+        matches!(self, Status::Up | Status::Flapping | Status::Degraded)
     }
 }
 
@@ -139,6 +156,9 @@ pub struct Check {
     pub uuid: Uuid,
     /// The verdict: passed or failed.
     pub up: bool,
+    /// Passed, but one of the target's `degraded_if` conditions holds (the event's
+    /// `degraded`); ignored when the result failed.
+    pub degraded: bool,
 }
 
 /// The last applied result: where a target stands in time.
@@ -222,8 +242,10 @@ pub fn unknown_at(last: OffsetDateTime, interval: Duration) -> Option<OffsetDate
 }
 
 impl TargetState {
-    /// A state as a store keeps it. A status it does not know (one an older version wrote,
-    /// such as "degraded") is read again from the strip of recent results.
+    /// A state as a store keeps it. A status it does not know (or none) is read again from the
+    /// strip of recent results. A stored "degraded" is degraded: an older version that still
+    /// wrote it for flapping during an upgrade is corrected by the target's next result, which
+    /// recomputes the status.
     pub fn restore(
         status: Option<&str>,
         last: Option<Last>,
@@ -260,7 +282,9 @@ impl TargetState {
     /// from a result (never checked, already unknown, or paused).
     pub fn unknown_at(&self, interval: Duration) -> Option<OffsetDateTime> {
         match self.status {
-            Status::Up | Status::Flapping | Status::Down => unknown_at(self.last?.time, interval),
+            Status::Up | Status::Flapping | Status::Degraded | Status::Down => {
+                unknown_at(self.last?.time, interval)
+            }
             Status::Unknown | Status::Paused => None,
         }
     }
@@ -276,7 +300,7 @@ impl TargetState {
                     return out;
                 }
                 self.recent.push(check.up);
-                self.status = Status::of(self.recent);
+                self.status = Status::after(self.recent, check);
                 self.last = Some(Last {
                     time: check.time,
                     uuid: Some(check.uuid),

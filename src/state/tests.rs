@@ -15,6 +15,7 @@ fn check(s: i64, up: bool) -> Check {
         time: at(s),
         uuid: Uuid::new_v4(),
         up,
+        degraded: false,
     }
 }
 
@@ -22,14 +23,40 @@ fn result(s: i64, up: bool) -> Input {
     Input::Result(check(s, up))
 }
 
-/// Applies results (`u`/`d`, one a minute from `T0`) and returns the state and every transition.
+/// A passing result that met one of its target's `degraded_if` conditions.
+fn degraded(s: i64) -> Input {
+    Input::Result(Check {
+        degraded: true,
+        ..check(s, true)
+    })
+}
+
+/// Applies results (`u` passed, `g` passed but degraded, `d` failed; one a minute from `T0`)
+/// and returns the state and every transition.
 fn run(strip: &str) -> (TargetState, Vec<Transition>) {
     let mut st = TargetState::default();
     let mut all = Vec::new();
     for (i, c) in strip.chars().enumerate() {
-        all.extend(st.apply(result(60 * i as i64, c == 'u'), T0));
+        let s = 60 * i as i64;
+        let input = if c == 'g' {
+            degraded(s)
+        } else {
+            result(s, c == 'u')
+        };
+        all.extend(st.apply(input, T0));
     }
     (st, all)
+}
+
+/// The status changes among `transitions`, in order.
+fn statuses(transitions: &[Transition]) -> Vec<Status> {
+    transitions
+        .iter()
+        .filter_map(|t| match t {
+            Transition::Status { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect()
 }
 
 fn status(from: Status, to: Status) -> Transition {
@@ -57,12 +84,14 @@ fn status_follows_the_latest_results() {
 }
 
 #[test]
-fn names_round_trip_and_degraded_is_no_status() {
+fn names_round_trip() {
     for s in Status::ALL {
         assert_eq!(Status::parse(s.as_str()), Some(s));
     }
-    assert_eq!(Status::parse("degraded"), None);
+    assert_eq!(Status::parse("degraded"), Some(Status::Degraded));
+    assert_eq!(Status::parse("Degraded"), None);
     assert_eq!(Status::default(), Status::Unknown);
+    assert!(Status::Degraded.is_up(), "degraded passed: it is up");
 }
 
 #[test]
@@ -138,15 +167,8 @@ fn flapping_lasts_ten_results_after_the_last_failure_then_up() {
 #[test]
 fn flapping_to_down_and_up_to_flapping_are_transitions() {
     let (_, tr) = run("udud");
-    let statuses: Vec<_> = tr
-        .iter()
-        .filter_map(|t| match t {
-            Transition::Status { to, .. } => Some(*to),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        statuses,
+        statuses(&tr),
         [Status::Up, Status::Down, Status::Flapping, Status::Down]
     );
 }
@@ -298,7 +320,12 @@ fn results_of_the_same_time_apply_in_uuid_order() {
         let (x, y) = (Uuid::new_v4(), Uuid::new_v4());
         (x.min(y), x.max(y))
     };
-    let c = |uuid, up| Check { time: T0, uuid, up };
+    let c = |uuid, up| Check {
+        time: T0,
+        uuid,
+        up,
+        degraded: false,
+    };
     let mut st = TargetState::default();
     st.apply(Input::Result(c(a, true)), T0);
     assert_eq!(
@@ -327,13 +354,21 @@ fn a_state_stored_without_a_uuid_takes_a_result_of_the_same_time() {
 }
 
 #[test]
-fn a_stored_state_of_an_older_version_is_read_from_its_strip() {
-    let st = TargetState::restore(Some("degraded"), None, "udu", None);
+fn a_stored_state_without_a_known_status_is_read_from_its_strip() {
+    let st = TargetState::restore(Some("sideways"), None, "udu", None);
     assert_eq!(st.status, Status::Flapping);
     let st = TargetState::restore(None, None, "", None);
     assert_eq!(st, TargetState::default());
     let st = TargetState::restore(Some("paused"), None, "u", None);
     assert_eq!(st.status, Status::Paused, "a known status is kept");
+    // Degraded is not in the strip (a degraded result is a `u`): only the stored status
+    // keeps it, and the next result recomputes it.
+    let mut st = TargetState::restore(Some("degraded"), None, "udu", None);
+    assert_eq!(st.status, Status::Degraded);
+    assert_eq!(
+        st.apply(result(0, true), T0),
+        [status(Status::Degraded, Status::Flapping)]
+    );
 }
 
 #[test]
@@ -378,4 +413,139 @@ fn end_reasons_keep_their_stored_names() {
     assert_eq!(EndReason::Passed.stored(), None);
     assert_eq!(EndReason::Removed.stored(), Some("target removed"));
     assert_eq!(EndReason::Paused.stored(), Some("target paused"));
+}
+
+// Degraded: up, but one of the target's `degraded_if` conditions holds.
+
+#[test]
+fn up_to_degraded_and_back_changes_the_status_and_opens_no_incident() {
+    let (mut st, _) = run("u");
+    let tr = st.apply(degraded(60), T0);
+    assert_eq!(tr, [status(Status::Up, Status::Degraded)]);
+    assert_eq!(st.incident, None);
+    assert_eq!(st.apply(degraded(120), T0), [], "degraded again: nothing");
+    assert_eq!(
+        st.apply(result(180, true), T0),
+        [status(Status::Degraded, Status::Up)]
+    );
+    assert_eq!(st.incident, None);
+    assert_eq!(st.recent.to_string(), "uuuu", "a degraded result passed");
+}
+
+#[test]
+fn a_first_result_that_is_degraded_is_degraded_without_incident() {
+    let (st, tr) = run("g");
+    assert_eq!(tr, [status(Status::Unknown, Status::Degraded)]);
+    assert_eq!(st.status, Status::Degraded);
+    assert_eq!(st.incident, None);
+}
+
+#[test]
+fn degraded_to_down_opens_an_incident_as_up_to_down_does() {
+    let (mut st, _) = run("g");
+    assert_eq!(
+        st.apply(result(60, false), T0),
+        [
+            status(Status::Degraded, Status::Down),
+            Transition::IncidentOpened { at: at(60) }
+        ]
+    );
+    assert_eq!(st.incident, Some(at(60)));
+}
+
+#[test]
+fn down_to_degraded_closes_the_incident_as_down_to_up_would() {
+    let (mut st, _) = run("ud");
+    assert_eq!(
+        st.apply(degraded(120), T0),
+        [
+            status(Status::Down, Status::Degraded),
+            closed(60, 120, EndReason::Passed)
+        ]
+    );
+    assert_eq!(st.incident, None);
+}
+
+/// The latest result's own verdict wins over the history of the flapping window: a degraded
+/// result after a recent failure is degraded, and the next plain pass is flapping again.
+#[test]
+fn degraded_wins_over_flapping_and_flapping_returns_after_it() {
+    let (st, tr) = run("udug");
+    assert_eq!(
+        statuses(&tr),
+        [Status::Up, Status::Down, Status::Flapping, Status::Degraded]
+    );
+    let mut st = st;
+    assert_eq!(
+        st.apply(result(240, true), T0),
+        [status(Status::Degraded, Status::Flapping)],
+        "the failure is still in the window of ten"
+    );
+    let (_, tr) = run("udug");
+    assert_eq!(
+        tr.last(),
+        Some(&status(Status::Flapping, Status::Degraded)),
+        "flapping to degraded touches no incident: {tr:?}"
+    );
+}
+
+#[test]
+fn a_failed_result_marked_degraded_is_down() {
+    let (mut st, _) = run("u");
+    let bad = Check {
+        degraded: true,
+        ..check(60, false)
+    };
+    let tr = st.apply(Input::Result(bad), T0);
+    assert_eq!(
+        tr,
+        [
+            status(Status::Up, Status::Down),
+            Transition::IncidentOpened { at: at(60) }
+        ]
+    );
+}
+
+#[test]
+fn a_silent_degraded_target_turns_unknown_and_a_paused_one_ignores_degraded_results() {
+    let (mut st, _) = run("g");
+    let tick = Input::Tick { interval: MIN };
+    let due = at(180) + UNKNOWN_GRACE;
+    assert_eq!(st.unknown_at(MIN), Some(due));
+    assert_eq!(
+        st.apply(tick, due),
+        [status(Status::Degraded, Status::Unknown)]
+    );
+    assert_eq!(
+        st.apply(degraded(1000), T0),
+        [status(Status::Unknown, Status::Degraded)]
+    );
+    assert_eq!(
+        st.apply(Input::Pause, at(1100)),
+        [status(Status::Degraded, Status::Paused)],
+        "no incident to close"
+    );
+    assert_eq!(st.apply(degraded(1200), T0), []);
+    assert_eq!(st.status, Status::Paused);
+    st.apply(Input::Resume, at(1300));
+    assert_eq!(
+        st.apply(degraded(1400), T0),
+        [status(Status::Unknown, Status::Degraded)]
+    );
+}
+
+#[test]
+fn a_duplicate_or_older_degraded_result_changes_nothing() {
+    let (mut st, _) = run("uu");
+    let before = st;
+    assert_eq!(st.apply(degraded(30), T0), [], "older");
+    assert_eq!(st, before);
+    let c = Check {
+        degraded: true,
+        ..check(600, true)
+    };
+    st.apply(Input::Result(c), T0);
+    let before = st;
+    assert_eq!(st.apply(Input::Result(c), T0), [], "duplicate");
+    assert_eq!(st, before);
 }

@@ -153,7 +153,7 @@ pub struct TargetSummary {
 /// How the overview is sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
-    /// Problems first (down, flapping, unknown, up, paused), then by name.
+    /// Problems first (down, degraded, flapping, unknown, up, paused), then by name.
     #[default]
     Status,
     Name,
@@ -204,17 +204,18 @@ pub struct OverviewQuery {
 pub struct StatusCounts {
     pub up: u64,
     pub down: u64,
+    pub degraded: u64,
     pub flapping: u64,
     pub unknown: u64,
     pub paused: u64,
-    /// Removed targets (not in the five above, nor in `total`).
+    /// Removed targets (not in the six above, nor in `total`).
     pub removed: u64,
 }
 
 impl StatusCounts {
     /// Configured targets (removed ones excluded).
     pub fn total(&self) -> u64 {
-        self.up + self.down + self.flapping + self.unknown + self.paused
+        self.up + self.down + self.flapping + self.degraded + self.unknown + self.paused
     }
 
     pub fn add(&mut self, s: Status, n: u64) {
@@ -222,6 +223,7 @@ impl StatusCounts {
             Status::Up => self.up += n,
             Status::Down => self.down += n,
             Status::Flapping => self.flapping += n,
+            Status::Degraded => self.degraded += n,
             Status::Unknown => self.unknown += n,
             Status::Paused => self.paused += n,
         }

@@ -100,8 +100,8 @@ pub(super) fn removed_sql(removed: bool) -> &'static str {
 pub(super) fn order_sql(sort: Sort, name: &'static str, last_check: &'static str) -> &'static str {
     match sort {
         Sort::Status => {
-            "CASE st WHEN 'down' THEN 0 WHEN 'flapping' THEN 1 WHEN 'unknown' THEN 2
-              WHEN 'paused' THEN 4 ELSE 3 END"
+            "CASE st WHEN 'down' THEN 0 WHEN 'degraded' THEN 1 WHEN 'flapping' THEN 2
+              WHEN 'unknown' THEN 3 WHEN 'paused' THEN 5 ELSE 4 END"
         }
         Sort::Name => name,
         // Targets without a response time (failed, never checked) last, either way round.

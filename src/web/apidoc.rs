@@ -168,7 +168,10 @@ mod tests {
         assert_eq!(list.href.as_deref(), Some("/api/v1/targets"));
         // A parameter whose schema is a reference shows the referenced values.
         let status = list.params.iter().find(|p| p.name == "status").unwrap();
-        assert_eq!(status.kind, "one of up, down, flapping, unknown, paused");
+        assert_eq!(
+            status.kind,
+            "one of up, down, degraded, flapping, unknown, paused"
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::store::{Status, TargetSummary, now_micros};
 const GREEN: &str = "#16a34a";
 const RED: &str = "#dc2626";
 const AMBER: &str = "#d97706";
+/// Degraded's own amber, darker than flapping's so the two tell apart; white text on it has a
+/// contrast of 5:1.
+const DARK_AMBER: &str = "#b45309";
 const GREY: &str = "#6b7280";
 
 fn text_width(s: &str) -> usize {
@@ -94,6 +97,7 @@ pub async fn status(
         Status::Up => GREEN,
         Status::Down => RED,
         Status::Flapping => AMBER,
+        Status::Degraded => DARK_AMBER,
         Status::Unknown | Status::Paused => GREY,
     };
     Ok(svg(badge(&label, t.status.as_str(), color)))

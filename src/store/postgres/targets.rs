@@ -17,10 +17,10 @@ use crate::store::{
 /// The status as the overview shows it: the target-state machine's status after the last
 /// result, except that no result for [`UNKNOWN_AFTER_INTERVALS`](crate::state::UNKNOWN_AFTER_INTERVALS) intervals and the grace (3
 /// minutes when the interval is unknown) is unknown, as a tick of the machine would make it (a
-/// test checks the numbers); a paused target stays paused. `$1` is now.
+/// test checks the numbers); a paused target stays paused. `$1` is now. A stored "degraded" is
+/// degraded (up, a `degraded_if` condition holds): an older version that still wrote it for
+/// flapping during an upgrade is corrected by the next result a current writer applies.
 const STATUS_SQL: &str = "CASE WHEN status = 'paused' THEN 'paused'
-    -- written by an older version still running during an upgrade
-    WHEN status = 'degraded' THEN 'flapping'
     WHEN last_event_time IS NULL
       OR last_event_time <= $1::timestamptz
          - (3 * coalesce(interval_s, 60) + 5) * interval '1 second'

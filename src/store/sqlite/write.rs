@@ -322,6 +322,7 @@ fn update_state(
                 time: from_micros(t),
                 uuid: e.envelope.uuid,
                 up: is_up(e),
+                degraded: e.degraded == Some(true),
             };
             if state.takes(&check).is_err() {
                 continue;

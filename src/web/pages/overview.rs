@@ -38,7 +38,7 @@ impl OverviewParams {
             "" => None,
             s => Some(Status::parse(s).ok_or_else(|| {
                 AppError::BadRequest(format!(
-                    "status: expected up, down, flapping, unknown or paused, got {s:?}"
+                    "status: expected up, down, degraded, flapping, unknown or paused, got {s:?}"
                 ))
             })?),
         };
@@ -164,6 +164,7 @@ pub async fn overview(
         card("all", "Targets", c.total(), ""),
         card("up", "Up", c.up, "up"),
         card("down", "Down", c.down, "down"),
+        card("degraded", "Degraded", c.degraded, "degraded"),
         card("flapping", "Flapping", c.flapping, "flapping"),
         card("unknown", "Unknown", c.unknown, "unknown"),
     ];

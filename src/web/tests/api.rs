@@ -122,6 +122,48 @@ async fn openapi_document_describes_every_api_route() {
     }
 }
 
+/// The document's status enum and counts are the machine's statuses, every one of them.
+#[tokio::test]
+async fn openapi_status_enum_and_counts_are_every_status() {
+    let f = fixture().await;
+    let (_, _, body) = get(&f.state, "/api/v1/openapi.json").await;
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = crate::state::Status::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let documented: Vec<&str> = doc["components"]["schemas"]["Status"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(documented, names);
+    let description = doc["components"]["schemas"]["Status"]["description"]
+        .as_str()
+        .unwrap();
+    for name in &names {
+        assert!(description.contains(&format!("{name}:")), "{description}");
+    }
+    let counts = &doc["components"]["schemas"]["StatusCounts"];
+    let required: Vec<&str> = counts["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(required, names);
+    let (_, _, body) = get(&f.state, "/api/v1/targets").await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for name in &names {
+        assert!(
+            counts["properties"][name].is_object(),
+            "{name} undocumented"
+        );
+        assert!(v["counts"][name].is_u64(), "{name} not in the counts: {v}");
+    }
+}
+
 /// The events route answers as the OpenAPI document says, every field of an event documented:
 /// conditions with their results, and degraded, null for an event without them.
 #[tokio::test]

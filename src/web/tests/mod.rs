@@ -44,6 +44,17 @@ fn probe(target: &str, name: &str, up: bool, ago_s: u64) -> Event {
     e.into()
 }
 
+/// A passing result that met one of its target's `degraded_if` conditions.
+fn degraded(target: &str, name: &str, ago_s: u64) -> Event {
+    match probe(target, name, true, ago_s) {
+        Event::Probe(mut e) => {
+            e.degraded = Some(true);
+            Event::Probe(e)
+        }
+        other => other,
+    }
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     state: AppState,

@@ -37,7 +37,7 @@ async fn overview_filters_by_status_and_search_and_rejects_bad_values() {
     let (status, _, body) = get(&f.state, "/?status=sideways").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        body.contains("status: expected up, down, flapping, unknown or paused"),
+        body.contains("status: expected up, down, degraded, flapping, unknown or paused"),
         "{body}"
     );
     let (_, _, body) = get(&f.state, &format!("/?q={}", "%3Cscript%3E")).await;
@@ -296,6 +296,83 @@ async fn a_target_that_failed_lately_but_passes_now_is_flapping_everywhere() {
     let (_, _, badge) = get(&f.state, "/badges/flaps/status.svg").await;
     assert!(badge.contains(">flapping<"), "{badge}");
     assert!(!badge.contains("degraded"), "{badge}");
+}
+
+/// Degraded (up, but a `degraded_if` condition holds) is its own state on every page: its
+/// card, filter, pill and sort place (after down, before flapping), in amber.
+#[tokio::test]
+async fn a_degraded_target_is_degraded_and_amber_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        dir.path().join("d.sqlite3"),
+    ))
+    .unwrap();
+    store
+        .ingest(vec![
+            probe("good", "Good site", true, 8),
+            probe("flaps", "Flappy", false, 8),
+            probe("flaps", "Flappy", true, 4),
+            // Failed lately, but the latest result is degraded: degraded wins over flapping.
+            probe("slow", "Slow site", false, 8),
+            degraded("slow", "Slow site", 4),
+            probe("bad", "Bad site", false, 4),
+        ])
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (_, _, body) = get(&state, "/?status=degraded").await;
+    assert!(
+        body.contains(r#"<span class="pill degraded">degraded</span>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("Slow site") && !body.contains("Flappy") && !body.contains("Good site"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"<a class="card degraded active" href="/?status=degraded"><span class="num">1</span>"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<option value="degraded" selected>degraded</option>"#),
+        "{body}"
+    );
+    // Problems first: down, degraded, flapping, up.
+    let (_, _, body) = get(&state, "/").await;
+    let at = |name: &str| {
+        body.find(name)
+            .unwrap_or_else(|| panic!("{name} in {body}"))
+    };
+    assert!(at("Bad site") < at("Slow site"), "{body}");
+    assert!(at("Slow site") < at("Flappy"), "{body}");
+    assert!(at("Flappy") < at("Good site"), "{body}");
+    let (_, _, body) = get(&state, "/targets/slow").await;
+    assert!(
+        body.contains(r#"<span class="pill degraded">degraded</span>"#),
+        "{body}"
+    );
+    // The pill and card are amber: the stylesheet gives the class its own amber, dark enough
+    // for text on its background.
+    let (_, _, css) = get(&state, "/assets/style.css").await;
+    for rule in [
+        ".pill.degraded { background: var(--degraded-bg); color: var(--degraded-fg); }",
+        ".card.degraded { border-top-color: var(--degraded); }",
+        "--degraded: #f59e0b;",
+        "--degraded-fg: #854d0e;",
+        "--degraded-bg: #fde68a;",
+    ] {
+        assert!(css.contains(rule), "{rule} in the stylesheet");
+    }
+    // No incident for degraded: the only ones are the failures of flaps, slow and bad.
+    let (_, _, json) = get(&state, "/api/v1/targets/slow").await;
+    assert!(json.contains(r#""status":"degraded""#), "{json}");
+    let (_, _, json) = get(&state, "/api/v1/targets").await;
+    assert!(
+        json.contains(r#""degraded":1"#) && json.contains(r#""flapping":1"#),
+        "{json}"
+    );
 }
 
 #[tokio::test]

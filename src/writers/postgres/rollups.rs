@@ -35,6 +35,8 @@ struct Obs<'a> {
     t: Micros,
     uuid: Uuid,
     up: bool,
+    /// Passed but met a `degraded_if` condition (the event's `degraded`).
+    degraded: bool,
     status_code: i64,
     ms: f64,
     phases: [Option<f64>; 5],
@@ -60,6 +62,7 @@ fn obs<R: Row>(row: &R) -> Option<Obs<'_>> {
         t,
         uuid,
         up,
+        degraded: row.get(&["degraded"]).as_bool() == Some(true),
         status_code,
         ms: row.get(&["response_time_ms"]).as_f64().unwrap_or(0.0),
         phases: [
@@ -323,6 +326,7 @@ pub async fn apply<R: Row>(
                 time: from_micros(o.t),
                 uuid: o.uuid,
                 up: o.up,
+                degraded: o.degraded,
             };
             if live.takes(&check).is_err() {
                 continue;

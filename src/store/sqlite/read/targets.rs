@@ -16,10 +16,10 @@ use crate::store::{
 /// The status column as the overview shows it: the target-state machine's status after the
 /// last result, except that a target with no result for [`UNKNOWN_AFTER_INTERVALS`](crate::state::UNKNOWN_AFTER_INTERVALS) intervals
 /// and the grace (3 minutes when its interval is unknown) is unknown, as a tick of the machine
-/// would make it (a test checks the numbers); a paused target stays paused.
+/// would make it (a test checks the numbers); a paused target stays paused. A stored "degraded"
+/// is degraded (up, a `degraded_if` condition holds): an older version that still wrote it for
+/// flapping during an upgrade is corrected by the next result a current writer applies.
 const STATUS_SQL: &str = "CASE WHEN status = 'paused' THEN 'paused'
-    -- written by an older version still running during an upgrade
-    WHEN status = 'degraded' THEN 'flapping'
     WHEN last_event_time IS NULL
       OR last_event_time <= ?1 - 3 * coalesce(interval_s, 60) * 1000000 - 5000000
     THEN 'unknown' ELSE coalesce(status, 'unknown') END";
@@ -285,9 +285,9 @@ mod tests {
         );
     }
 
-    /// A writer of an older version may still write "degraded" during an upgrade.
+    /// "degraded" means degraded (up, a `degraded_if` condition holds), no longer flapping.
     #[test]
-    fn a_degraded_row_reads_as_flapping() {
+    fn a_degraded_row_reads_as_degraded() {
         let c = Connection::open_in_memory().unwrap();
         crate::store::sqlite::schema::migrate(&c).unwrap();
         let now = now_micros();
@@ -302,7 +302,7 @@ mod tests {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(sql, "flapping");
+        assert_eq!(sql, "degraded");
     }
 
     /// The SQL's unknown is the machine's tick: silent for three intervals and the grace.
