@@ -5,10 +5,9 @@
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 
-use serde_json::Value;
-
 use crate::event::Phases;
 
+use super::json::Json;
 use super::jsonpath::{Found, JsonPath};
 
 /// The values placeholders stand for, filled by a prober with the builder methods.
@@ -36,7 +35,7 @@ pub struct Context<'a> {
     /// The body as text (lossy UTF-8), decoded on first use.
     text: OnceCell<Cow<'a, str>>,
     /// The body as JSON, `None` when it is not JSON; parsed on first use.
-    json: OnceCell<Option<Value>>,
+    json: OnceCell<Option<Json<'a>>>,
     parses: Cell<u32>,
 }
 
@@ -157,12 +156,18 @@ impl<'a> Context<'a> {
 
     /// The body parsed as JSON, once; `None` when it is not JSON (or nests deeper than
     /// serde_json's limit of 128).
-    fn json(&self) -> Option<&Value> {
+    fn json(&self) -> Option<&Json<'a>> {
         self.json
             .get_or_init(|| {
                 self.parses.set(self.parses.get() + 1);
-                let text = self.text.get_or_init(|| String::from_utf8_lossy(self.body));
-                serde_json::from_str(text).ok()
+                match std::str::from_utf8(self.body) {
+                    // Strings borrowed from the body.
+                    Ok(text) => Json::parse(text),
+                    // Invalid UTF-8 reads as U+FFFD, as Go's json.Unmarshal reads it.
+                    Err(_) => {
+                        Json::parse(&String::from_utf8_lossy(self.body)).map(Json::into_owned)
+                    }
+                }
             })
             .as_ref()
     }

@@ -4,7 +4,9 @@
 //! Go's results, corner cases included, so that `[BODY].count == 1e+06` and `[BODY] > 0x1F`
 //! mean here what they mean in Gatus.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use super::json::{Json, sorted};
 
 /// Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then `0x`/`0o`/`0b` (any case) or a
 /// leading `0` (octal) or decimal digits, `_` between digits; `None` on a syntax or range error.
@@ -363,16 +365,16 @@ fn format_json_float(out: &mut String, f: f64) {
 
 /// `fmt.Sprintf("%v", v)` for what `json.Unmarshal` gives into an `interface{}`: `[a b]` for
 /// arrays, `map[k:v]` with sorted keys for objects, `<nil>` for null.
-pub(super) fn sprint(v: &Value, out: &mut String) {
+pub(super) fn sprint(v: &Json, out: &mut String) {
     match v {
-        Value::Null => out.push_str("<nil>"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&format_float(n.as_f64().unwrap_or(0.0))),
-        Value::String(s) => out.push_str(s),
-        Value::Array(items) => sprint_array(items, out),
-        Value::Object(map) => {
+        Json::Null => out.push_str("<nil>"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => out.push_str(&format_float(*n)),
+        Json::String(s) => out.push_str(s),
+        Json::Array(items) => sprint_array(items, out),
+        Json::Object(members) => {
             out.push_str("map[");
-            for (i, (k, v)) in sorted(map).into_iter().enumerate() {
+            for (i, (k, v)) in sorted(members).into_iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
@@ -386,7 +388,7 @@ pub(super) fn sprint(v: &Value, out: &mut String) {
 }
 
 /// `fmt.Sprintf("%v", a)` for a `[]interface{}`.
-pub(super) fn sprint_array(items: &[Value], out: &mut String) {
+pub(super) fn sprint_array(items: &[Json], out: &mut String) {
     out.push('[');
     for (i, v) in items.iter().enumerate() {
         if i > 0 {
@@ -399,13 +401,13 @@ pub(super) fn sprint_array(items: &[Value], out: &mut String) {
 
 /// `json.Marshal` of what `json.Unmarshal` gave: compact, object keys sorted, `<`, `>` and `&`
 /// escaped as Go escapes them for HTML.
-pub(super) fn marshal(v: &Value, out: &mut String) {
+pub(super) fn marshal(v: &Json, out: &mut String) {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => format_json_float(out, n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => marshal_str(s, out),
-        Value::Array(items) => {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => format_json_float(out, *n),
+        Json::String(s) => marshal_str(s, out),
+        Json::Array(items) => {
             out.push('[');
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
@@ -415,14 +417,14 @@ pub(super) fn marshal(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(map) => marshal_object(map, out),
+        Json::Object(members) => marshal_object(members, out),
     }
 }
 
 /// `json.Marshal` of a `map[string]interface{}`.
-pub(super) fn marshal_object(map: &Map<String, Value>, out: &mut String) {
+pub(super) fn marshal_object(members: &[(Cow<'_, str>, Json<'_>)], out: &mut String) {
     out.push('{');
-    for (i, (k, v)) in sorted(map).into_iter().enumerate() {
+    for (i, (k, v)) in sorted(members).into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -431,12 +433,6 @@ pub(super) fn marshal_object(map: &Map<String, Value>, out: &mut String) {
         marshal(v, out);
     }
     out.push('}');
-}
-
-fn sorted(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<_> = map.iter().collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    entries
 }
 
 fn marshal_str(s: &str, out: &mut String) {
@@ -616,7 +612,7 @@ mod tests {
 
     #[test]
     fn marshal_writes_as_go_encoding_json() {
-        let v: Value = serde_json::from_str(
+        let v = Json::parse(
             r#"{"b":[1,2.5,1e21,1e-7,0.000001,100000000],"a":"<&>\"\\\n\u0001\u2028é","c":null,"d":{"z":true,"y":false}}"#,
         )
         .unwrap();

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use super::json::Json;
 
 use super::gostd;
 
@@ -48,28 +48,27 @@ impl JsonPath {
     }
 
     /// Where the path leads in `root`, or `None` when it does not resolve.
-    pub(super) fn walk<'v>(&self, root: &'v Value) -> Option<Found<'v>> {
+    pub(super) fn walk<'v>(&self, root: &'v Json<'v>) -> Option<Found<'v>> {
         let mut value = root;
         for (i, key) in self.keys.iter().enumerate() {
             let last = i + 1 == self.keys.len();
             let next = extract(key, value)?;
             match next {
-                Value::Object(map) if last => return Some(Found::Object(map)),
-                Value::Object(_) => value = next,
-                Value::String(s) => return last.then_some(Found::Text(Cow::Borrowed(s))),
-                Value::Array(items) => return Some(Found::Array(items)),
-                Value::Number(n) => {
-                    let text = gostd::format_float(n.as_f64().unwrap_or(0.0));
-                    return Some(Found::Text(Cow::Owned(text)));
+                Json::Object(members) if last => return Some(Found::Object(members)),
+                Json::Object(_) => value = next,
+                Json::String(s) => return last.then_some(Found::Text(Cow::Borrowed(s))),
+                Json::Array(items) => return Some(Found::Array(items)),
+                Json::Number(n) => {
+                    return Some(Found::Text(Cow::Owned(gostd::format_float(*n))));
                 }
-                Value::Bool(b) => {
+                Json::Bool(b) => {
                     return Some(Found::Text(Cow::Borrowed(if *b {
                         "true"
                     } else {
                         "false"
                     })));
                 }
-                Value::Null => return None,
+                Json::Null => return None,
             }
         }
         None
@@ -83,8 +82,8 @@ pub(super) enum Found<'v> {
     Text(Cow<'v, str>),
     /// The raw body, for an empty path on a body that is not an array.
     Raw(&'v [u8]),
-    Array(&'v [Value]),
-    Object(&'v Map<String, Value>),
+    Array(&'v [Json<'v>]),
+    Object(&'v [(Cow<'v, str>, Json<'v>)]),
 }
 
 impl<'v> Found<'v> {
@@ -98,9 +97,9 @@ impl<'v> Found<'v> {
                 gostd::sprint_array(items, &mut out);
                 Cow::Owned(out)
             }
-            Found::Object(map) => {
+            Found::Object(members) => {
                 let mut out = String::new();
-                gostd::marshal_object(map, &mut out);
+                gostd::marshal_object(members, &mut out);
                 Cow::Owned(out)
             }
         }
@@ -127,13 +126,13 @@ impl<'v> Found<'v> {
 }
 
 /// Gatus's `extractValue`: one key (`name`, `name[i]`, `[i]`, `name[i][j]`) applied to a value.
-/// `Some(Value::Null)` and `None` both end the walk unresolved.
-fn extract<'v>(key: &str, value: &'v Value) -> Option<&'v Value> {
+/// `Some(Json::Null)` and `None` both end the walk unresolved.
+fn extract<'v>(key: &str, value: &'v Json<'v>) -> Option<&'v Json<'v>> {
     let (mut key, mut value) = (key, value);
     loop {
         if !(key.ends_with(']') && key.contains('[')) {
             return match value {
-                Value::Object(map) => map.get(key),
+                Json::Object(_) => value.get(key),
                 // An array (the body itself, usually) is given whole, and so is a scalar.
                 _ => Some(value),
             };
@@ -159,8 +158,11 @@ fn extract<'v>(key: &str, value: &'v Value) -> Option<&'v Value> {
             value.as_array()?
         } else {
             // Gatus panics here when the value is not an object; an unresolved path is kinder.
-            match value.as_object()?.get(name)? {
-                Value::Null => return None,
+            if !matches!(value, Json::Object(_)) {
+                return None;
+            }
+            match value.get(name)? {
+                Json::Null => return None,
                 v => v.as_array()?,
             }
         };
@@ -244,7 +246,7 @@ mod tests {
             ("data[0][-1]", r#"{"data": [[1, 2, 3]]}"#, None),
         ];
         for (path, body, want) in cases {
-            let root: Value = serde_json::from_str(body).unwrap();
+            let root = Json::parse(body).unwrap();
             let found = JsonPath::new(path).walk(&root);
             let got = found.as_ref().map(|f| (f.text().into_owned(), f.len()));
             let want = want.map(|(t, n)| (t.to_owned(), n));
@@ -297,7 +299,7 @@ mod tests {
             ("k", r#"{"k": "v", "k": "w"}"#, Some("w")),
         ];
         for (path, body, want) in cases {
-            let root: Value = serde_json::from_str(body).unwrap();
+            let root = Json::parse(body).unwrap();
             let found = JsonPath::new(path).walk(&root);
             assert_eq!(
                 found.map(|f| f.text().into_owned()).as_deref(),
@@ -314,12 +316,12 @@ mod tests {
         for _ in 0..100 {
             body = format!("{{\"a\":{body}}}");
         }
-        let root: Value = serde_json::from_str(&body).unwrap();
+        let root = Json::parse(&body).unwrap();
         // After 100 objects the number stops the walk, as in Gatus.
         let found = JsonPath::new(&path).walk(&root);
         assert_eq!(found.map(|f| f.text().into_owned()).as_deref(), Some("1"));
-        let nested: Value =
-            serde_json::from_str(&format!("{}1{}", "[".repeat(100), "]".repeat(100))).unwrap();
+        let nested_text = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let nested = Json::parse(&nested_text).unwrap();
         assert_eq!(
             JsonPath::new(&"[0]".repeat(100))
                 .walk(&nested)

@@ -11,6 +11,7 @@
 mod context;
 mod glob;
 mod gostd;
+mod json;
 mod jsonpath;
 #[cfg(test)]
 mod tests;

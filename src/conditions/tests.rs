@@ -1452,3 +1452,22 @@ fn very_long_conditions_parse_and_evaluate() {
         Err(ConditionErrorKind::BadRegex(_))
     ));
 }
+
+/// Invalid UTF-8 in a JSON body reads as U+FFFD (as Go's `json.Unmarshal` reads it), in a
+/// value and in a key; escaped strings and repeated keys resolve as in Go (the last one).
+#[test]
+fn json_bodies_with_invalid_utf8_escapes_and_repeated_keys_resolve_as_in_go() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"{\"status\":\"UP\xff\"}", "[BODY].status == UP\u{FFFD}"),
+        (b"{\"st\xffatus\":\"UP\"}", "[BODY].st\u{FFFD}atus == UP"),
+        (br#"{"status":"U\u0050"}"#, "[BODY].status == UP"),
+        (br#"{"st\u0061tus":"UP"}"#, "[BODY].status == UP"),
+        (br#"{"status":"DOWN","status":"UP"}"#, "[BODY].status == UP"),
+        (br#"{"a":{"b":1,"b":2}}"#, "[BODY].a == {\"b\":2}"),
+    ];
+    for (body, condition) in cases {
+        let ctx = Context::new().status(Some(200)).body(body);
+        let results = evaluate(&[Condition::parse(condition).unwrap()], &ctx);
+        assert!(results[0].success, "{condition}: {results:?}");
+    }
+}
