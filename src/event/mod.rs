@@ -3,6 +3,7 @@
 //! The schemas under `schemas/` are the single source of truth; the structs here serialize to
 //! documents those schemas accept (tests check every kind of event we emit).
 
+mod decode;
 mod dummy;
 mod envelope;
 mod fields;
@@ -10,6 +11,7 @@ mod job;
 mod probe;
 pub mod schema;
 
+pub use decode::{DecodeError, decode, decode_exact, decode_fast};
 pub use dummy::DummyEvent;
 pub use envelope::{Envelope, format_time};
 pub use fields::Field;

@@ -19,6 +19,8 @@ pub struct Schema {
     /// Every top-level property the schema names (the envelope's included).
     pub fields: std::collections::HashSet<String>,
     validator: jsonschema::Validator,
+    /// How a valid document is recognised without building its `Value` (none: never).
+    pub(super) plan: Option<super::decode::Plan>,
 }
 
 const ENVELOPE: (&str, &str) = ("event.json", include_str!("../../schemas/event.json"));
@@ -76,13 +78,8 @@ fn load(file: &'static str, text: &str, envelope: &Value) -> Schema {
         serde_json::from_str(text).unwrap_or_else(|e| panic!("schemas/{file}: {e}"));
     let mut resolved = document.clone();
     inline_envelope(&mut resolved, envelope);
-    let validator = jsonschema::draft7::options()
-        .should_validate_formats(true)
-        // Draft 7 has no `uuid` format of its own; the original checked it, and so do we:
-        // lower-case and hyphenated, as every writer stores it.
-        .with_format("uuid", is_hyphenated_lower_uuid)
-        .build(&resolved)
-        .unwrap_or_else(|e| panic!("schemas/{file}: {e}"));
+    let validator = compile(&resolved).unwrap_or_else(|e| panic!("schemas/{file}: {e}"));
+    let plan = super::decode::plan(&resolved, &|property| compile(property).ok());
     let field = |k: &str| document[k].as_str().unwrap_or_default().to_owned();
     let mut fields = std::collections::HashSet::new();
     collect_properties(&resolved, &mut fields);
@@ -93,7 +90,18 @@ fn load(file: &'static str, text: &str, envelope: &Value) -> Schema {
         fields,
         validator,
         document,
+        plan,
     }
+}
+
+/// A schema (or one property's) compiled as every event schema is.
+fn compile(schema: &Value) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::draft7::options()
+        .should_validate_formats(true)
+        // Draft 7 has no `uuid` format of its own; the original checked it, and so do we:
+        // lower-case and hyphenated, as every writer stores it.
+        .with_format("uuid", is_hyphenated_lower_uuid)
+        .build(schema)
 }
 
 /// The property names of an object schema, through `allOf`.
@@ -111,7 +119,7 @@ fn collect_properties(schema: &Value, out: &mut std::collections::HashSet<String
     }
 }
 
-fn is_hyphenated_lower_uuid(s: &str) -> bool {
+pub(super) fn is_hyphenated_lower_uuid(s: &str) -> bool {
     s.len() == 36 && !s.bytes().any(|b| b.is_ascii_uppercase()) && uuid::Uuid::parse_str(s).is_ok()
 }
 
@@ -176,7 +184,7 @@ impl Schema {
     }
 }
 
-fn major(version: &str) -> &str {
+pub(super) fn major(version: &str) -> &str {
     version.split('.').next().unwrap_or(version)
 }
 

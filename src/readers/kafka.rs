@@ -20,14 +20,12 @@ use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
-use serde::Deserialize;
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ack::{Ack, AckStatus, SourceBatch};
 use crate::config::Settings;
-use crate::event::{DummyEvent, Event, JobEvent, ProbeEvent, schema};
+use crate::event::{self, Event};
 use crate::kafka::{DeadLetter, DeadLetters, ProducerError, ensure_topics};
 use crate::metrics::{ConsumerLag, Count, Flag, Metrics, ReaderMetrics};
 
@@ -125,24 +123,7 @@ pub struct Poison(pub String);
 /// it carried that our version does not know (dropped).
 pub fn parse(payload: Option<&[u8]>) -> Result<(Event, usize), Poison> {
     let payload = payload.ok_or_else(|| Poison("empty message".into()))?;
-    let doc: Value =
-        serde_json::from_slice(payload).map_err(|e| Poison(format!("not JSON: {e}")))?;
-    let schema = schema::validate_event(&doc).map_err(|e| Poison(e.to_string()))?;
-    let dropped = doc.as_object().map_or(0, |o| {
-        o.keys()
-            .filter(|k| !schema.fields.contains(k.as_str()))
-            .count()
-    });
-    // The text is parsed once, into the document the schema validates; the typed event takes
-    // the document's strings rather than copies of them.
-    let bad = |e: serde_json::Error| Poison(format!("does not fit {}: {e}", schema.title));
-    let event = match schema.title.as_str() {
-        ProbeEvent::TITLE => Event::from(ProbeEvent::deserialize(doc).map_err(bad)?),
-        DummyEvent::TITLE => Event::from(DummyEvent::deserialize(doc).map_err(bad)?),
-        JobEvent::TITLE => Event::Job(JobEvent::deserialize(doc).map_err(bad)?),
-        other => return Err(Poison(format!("no writer stores {other}"))),
-    };
-    Ok((event, dropped))
+    event::decode(payload).map_err(|e| Poison(e.to_string()))
 }
 
 /// The consumer of `KAFKA_READER_TOPIC` in `KAFKA_GROUP_ID`, storing offsets only when told;

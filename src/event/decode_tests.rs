@@ -1,0 +1,143 @@
+//! Tests of `decode`: the fast way agrees with the exact way on valid and mutated documents.
+use super::*;
+use crate::event::{Phases, schema};
+use serde_json::json;
+
+/// Valid documents of every type: the schemas' examples and events as we emit them.
+fn valid_documents() -> Vec<Value> {
+    let mut docs: Vec<Value> = schema::all()
+        .iter()
+        .filter(|s| s.title != "Event")
+        .flat_map(|s| {
+            s.document["examples"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut p = ProbeEvent::new(time::OffsetDateTime::now_utc(), "https", "h.example", 443);
+    p.phases_ms = Some(Phases {
+        dns: Some(1.25),
+        connect: Some(2.0),
+        ..Phases::default()
+    });
+    p.tls_cert_not_after = Some(time::OffsetDateTime::now_utc());
+    p.error = Some("caf\u{e9} \"quoted\"".into());
+    docs.push(Event::from(p).to_json());
+    docs
+}
+
+/// Each document changed in one place, in every way the schema might care about.
+fn mutations(doc: &Value) -> Vec<String> {
+    let odd = [
+        json!(null),
+        json!("x"),
+        json!(""),
+        json!(1.5),
+        json!(1.0),
+        json!(-1),
+        json!(0),
+        json!(70000),
+        json!(true),
+        json!({}),
+        json!([]),
+        json!({"dns": -1.0}),
+        json!({"dns": null}),
+        json!({"dns": 1, "extra": 2}),
+        json!([{"condition": "c", "success": true, "resolved": "c", "extra": 1}]),
+        json!([{"condition": "c", "success": true}]),
+        json!([null]),
+        json!("1C6F0C2E-8A5D-4A3E-9B7F-2F1D4A5B6C7D"),
+        json!("1c6f0c2e8a5d4a3e9b7f2f1d4a5b6c7d"),
+        json!("2021-01-15 12:34:56"),
+        json!("2021-01-15T12:34:56Z"),
+        json!("2021-02-30T12:34:56+00:00"),
+        json!("1.0.0"),
+        json!("0.9.9"),
+        json!("DummyEvent"),
+        json!("ProbeEvent"),
+        json!("JobEvent"),
+        json!("condition"),
+        json!("http_status"),
+    ];
+    let mut out = Vec::new();
+    let obj = doc.as_object().expect("an object");
+    for key in obj.keys() {
+        let mut removed = obj.clone();
+        removed.remove(key);
+        out.push(Value::Object(removed).to_string());
+        for v in &odd {
+            let mut changed = obj.clone();
+            changed.insert(key.clone(), v.clone());
+            out.push(Value::Object(changed).to_string());
+        }
+        // A repeated key, as text (a `Value` cannot hold one).
+        let text = doc.to_string();
+        out.push(format!("{{\"{key}\":null,{}", &text[1..]));
+    }
+    let mut extra = obj.clone();
+    extra.insert("from_the_future".into(), json!({"any": [1, "thing"]}));
+    out.push(Value::Object(extra).to_string());
+    out.push(format!(" {} ", doc));
+    out.push(format!("{} trailing", doc));
+    out
+}
+
+#[test]
+fn every_event_schema_has_a_fast_way() {
+    for title in [ProbeEvent::TITLE, DummyEvent::TITLE, JobEvent::TITLE] {
+        assert!(schema::by_title(title).unwrap().plan.is_some(), "{title}");
+    }
+}
+
+#[test]
+fn valid_documents_take_the_fast_way_to_the_same_event() {
+    for doc in valid_documents() {
+        let text = doc.to_string();
+        let fast = decode_fast(text.as_bytes()).unwrap_or_else(|| panic!("not fast: {text}"));
+        assert_eq!(Ok(fast), decode_exact(text.as_bytes()), "{text}");
+    }
+}
+
+#[test]
+fn the_fast_way_never_accepts_what_the_exact_way_refuses() {
+    let (mut fast, mut refused) = (0, 0);
+    for doc in valid_documents() {
+        for text in mutations(&doc) {
+            let exact = decode_exact(text.as_bytes());
+            match decode_fast(text.as_bytes()) {
+                Some(decoded) => {
+                    fast += 1;
+                    assert_eq!(Ok(decoded), exact, "{text}");
+                }
+                None => refused += usize::from(exact.is_err()),
+            }
+            // Whichever way it goes, `decode` answers as the exact way does.
+            assert_eq!(decode(text.as_bytes()), exact, "{text}");
+        }
+    }
+    // Both outcomes were exercised (the corpus is not all valid or all invalid).
+    assert!(
+        fast > 100 && refused > 100,
+        "fast {fast}, refused {refused}"
+    );
+}
+
+#[test]
+fn rejections_keep_their_reasons() {
+    let e = decode(b"nope").unwrap_err();
+    assert!(e.to_string().starts_with("not JSON"), "{e}");
+    let mut doc = valid_documents().pop().unwrap();
+    doc["port"] = json!(0);
+    let e = decode(doc.to_string().as_bytes()).unwrap_err();
+    assert!(
+        matches!(e, DecodeError::Invalid(_)) && e.to_string().contains("/port"),
+        "{e}"
+    );
+    doc["port"] = json!(70000);
+    let e = decode(doc.to_string().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("/port"), "{e}");
+    doc["port"] = json!(443.0);
+    let e = decode(doc.to_string().as_bytes()).unwrap_err();
+    assert!(e.to_string().starts_with("does not fit ProbeEvent"), "{e}");
+}
