@@ -7,35 +7,15 @@
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::Instant;
-use uptimer::event::{Event, Phases, ProbeEvent, schema};
+use uptimer::event::{ProbeEvent, schema};
+
+mod support;
 
 fn main() {
     let at = time::OffsetDateTime::now_utc();
     let n = 200_000usize;
     let msgs: Vec<Vec<u8>> = (0..1000)
-        .map(|i| {
-            let t = i % 1000;
-            let mut e = ProbeEvent::new(at, "https", &format!("host{t}.example"), 443);
-            e.path = "/health".into();
-            e.status_code = 200;
-            e.response_time_ms = (i % 900) as u64;
-            e.url = Some(format!("https://host{t}.example/health"));
-            e.target = Some(format!("{t:016x}"));
-            e.name = Some(format!("host {t}"));
-            e.up = Some(true);
-            e.phases_ms = Some(Phases {
-                dns: Some(1.25),
-                connect: Some(2.5),
-                tls: Some(10.1),
-                ttfb: Some(30.0),
-                transfer: Some(0.5),
-            });
-            e.ip = Some("127.0.0.1".into());
-            e.http_version = Some("HTTP/2".into());
-            e.body_bytes = Some(1234);
-            e.redirects = Some(0);
-            serde_json::to_vec(&Event::from(e)).unwrap()
-        })
+        .map(|i| serde_json::to_vec(&support::event(i, at)).unwrap())
         .collect();
     let time = |what: &str, f: &dyn Fn(&[u8])| {
         let s = Instant::now();
