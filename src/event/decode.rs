@@ -58,9 +58,17 @@ pub fn decode_exact(text: &[u8]) -> Result<(Event, usize), DecodeError> {
     Ok((event, dropped))
 }
 
+/// Members beyond which a message takes the exact way (the checks below are quadratic).
+const MAX_FAST_MEMBERS: usize = 64;
+
 /// The fast way: Some only for a document the exact way accepts, with the same event and count.
 pub fn decode_fast(text: &[u8]) -> Option<(Event, usize)> {
     let Members(members) = serde_json::from_slice(text).ok()?;
+    // An event has a few dozen members: many more (a hostile message of 100,000 short keys)
+    // take the exact way, whose cost grows with the size, not the square of the member count.
+    if members.len() > MAX_FAST_MEMBERS {
+        return None;
+    }
     // A repeated key: the `Value` keeps the last, a typed parse refuses; leave it to the exact way.
     for (i, (k, _)) in members.iter().enumerate() {
         if members[..i].iter().any(|(other, _)| other == k) {

@@ -223,7 +223,11 @@ pub async fn target(
                 let f = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
                 EventView {
                     time: format::datetime(e.event_time),
-                    result: if e.up.unwrap_or(false) { "up" } else { "down" },
+                    result: match (e.up.unwrap_or(false), e.degraded == Some(true)) {
+                        (true, true) => "degraded",
+                        (true, false) => "up",
+                        (false, _) => "down",
+                    },
                     code: if e.status_code == 0 {
                         "–".into()
                     } else {

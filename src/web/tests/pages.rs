@@ -349,8 +349,15 @@ async fn a_degraded_target_is_degraded_and_amber_everywhere() {
     assert!(at("Slow site") < at("Flappy"), "{body}");
     assert!(at("Flappy") < at("Good site"), "{body}");
     let (_, _, body) = get(&state, "/targets/slow").await;
+    // The target's pill, and its latest check's in the table of checks (the one before failed).
+    assert_eq!(
+        body.matches(r#"<span class="pill degraded">degraded</span>"#)
+            .count(),
+        2,
+        "{body}"
+    );
     assert!(
-        body.contains(r#"<span class="pill degraded">degraded</span>"#),
+        body.contains(r#"<span class="pill down">down</span>"#),
         "{body}"
     );
     // The pill and card are amber: the stylesheet gives the class its own amber, dark enough
