@@ -164,9 +164,7 @@ impl<'a> Context<'a> {
                     // Strings borrowed from the body.
                     Ok(text) => Json::parse(text),
                     // Invalid UTF-8 reads as U+FFFD, as Go's json.Unmarshal reads it.
-                    Err(_) => {
-                        Json::parse(&String::from_utf8_lossy(self.body)).map(Json::into_owned)
-                    }
+                    Err(_) => Json::parse(&go_lossy(self.body)).map(Json::into_owned),
                 }
             })
             .as_ref()
@@ -182,4 +180,18 @@ impl<'a> Context<'a> {
         }
         path.walk(self.json()?)
     }
+}
+
+/// The bytes as text with one U+FFFD for every byte that is not part of valid UTF-8, as Go's
+/// `utf8.DecodeRune` reads them one at a time (`String::from_utf8_lossy` gives one for a whole
+/// cut-off sequence: `\xE2\x82` is one U+FFFD there, two in Go).
+fn go_lossy(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    out
 }

@@ -1460,6 +1460,12 @@ fn json_bodies_with_invalid_utf8_escapes_and_repeated_keys_resolve_as_in_go() {
     let cases: &[(&[u8], &str)] = &[
         (b"{\"status\":\"UP\xff\"}", "[BODY].status == UP\u{FFFD}"),
         (b"{\"st\xffatus\":\"UP\"}", "[BODY].st\u{FFFD}atus == UP"),
+        // A cut-off three-byte sequence and a UTF-8-encoded surrogate: one U+FFFD per byte.
+        (b"{\"s\":\"U\xe2\x82P\"}", "[BODY].s == U\u{FFFD}\u{FFFD}P"),
+        (
+            b"{\"s\":\"\xed\xa0\x80\"}",
+            "[BODY].s == \u{FFFD}\u{FFFD}\u{FFFD}",
+        ),
         (br#"{"status":"U\u0050"}"#, "[BODY].status == UP"),
         (br#"{"st\u0061tus":"UP"}"#, "[BODY].status == UP"),
         (br#"{"status":"DOWN","status":"UP"}"#, "[BODY].status == UP"),
