@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::{DummyEvent, Envelope, Event, JobEvent, ProbeEvent};
+use super::{ConditionResult, DummyEvent, Envelope, Event, JobEvent, ProbeEvent};
 
 /// One field of an event, as its JSON document has it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,9 +28,9 @@ pub enum Field<'a> {
     Time(OffsetDateTime),
     /// An object of a typed event (`phases_ms`): its members have longer paths.
     Object,
-    /// An array of a typed event (`conditions`): read through the JSON document (writers that
-    /// map columns convert `event.to_json()`'s value: PostgreSQL's `conditions` jsonb).
-    List,
+    /// A probe's condition results (`conditions`), serialised only by a writer that stores
+    /// them (PostgreSQL's `conditions` jsonb), without the rest of the event's document.
+    Conditions(&'a [ConditionResult]),
     /// A value of a JSON document (never null).
     Json(&'a Value),
 }
@@ -185,7 +185,7 @@ impl ProbeEvent {
             "conditions" => self
                 .conditions
                 .as_ref()
-                .map_or(Field::Absent, |_| Field::List),
+                .map_or(Field::Absent, |c| Field::Conditions(c)),
             "degraded" => opt_bool(self.degraded),
             _ => Field::Absent,
         }
@@ -349,7 +349,7 @@ mod tests {
                 OffsetDateTime::parse(j, &Rfc3339).ok() == Some(t)
             }
             (Field::Object, Some(Value::Object(_))) => true,
-            (Field::List, Some(Value::Array(_))) => true,
+            (Field::Conditions(c), Some(j)) => serde_json::to_value(c).ok().as_ref() == Some(j),
             _ => false,
         };
         assert!(ok, "{path:?}: field {f:?}, JSON {json:?} in {event:?}");

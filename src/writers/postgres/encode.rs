@@ -182,6 +182,11 @@ fn convert_field<'a>(c: &Column, f: Field<'a>) -> Option<Result<Cell<'a>, String
         (Kind::F32, Field::F64(_) | Field::I64(_) | Field::U64(_)) => Cell::F32(f.as_f64()? as f32),
         (Kind::F64, Field::F64(_) | Field::I64(_) | Field::U64(_)) => Cell::F64(f.as_f64()?),
         (Kind::Bool, Field::Bool(b)) => Cell::Bool(b),
+        // Serialised alone: no need for the event's whole document.
+        (Kind::Jsonb, Field::Conditions(list)) => {
+            let value = serde_json::to_value(list).ok()?;
+            Cell::Json(Cow::Owned(json_without_nul(&value).into_owned()))
+        }
         _ => return None,
     };
     Some(Ok(cell))
