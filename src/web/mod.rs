@@ -71,9 +71,10 @@ impl From<StoreError> for AppError {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let (status, msg) = match self {
+impl AppError {
+    /// The status and the words a user is shown (a store's error is logged, not shown).
+    fn status_and_message(self) -> (StatusCode, String) {
+        match self {
             AppError::Store(e) => {
                 tracing::error!(error = %e, "web: store query failed");
                 (
@@ -83,7 +84,13 @@ impl IntoResponse for AppError {
             }
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-        };
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, msg) = self.status_and_message();
         (status, axum::Json(serde_json::json!({ "error": msg }))).into_response()
     }
 }

@@ -26,10 +26,12 @@ struct IncidentsPage {
     pager: Pager,
 }
 
-pub async fn incidents(
-    State(s): State<AppState>,
-    Query(p): Query<IncidentParams>,
-) -> Result<Response, AppError> {
+pub async fn incidents(State(s): State<AppState>, Query(p): Query<IncidentParams>) -> Response {
+    let page = incidents_page(&s, p).await;
+    page.unwrap_or_else(|e| super::error_page(&s, e))
+}
+
+async fn incidents_page(s: &AppState, p: IncidentParams) -> Result<Response, AppError> {
     let now = now_micros();
     let open_only = matches!(p.open.as_str(), "1" | "true" | "yes");
     let page = p.page.unwrap_or(1).max(1);
@@ -54,7 +56,7 @@ pub async fn incidents(
         )
     };
     let tpl = IncidentsPage {
-        frame: Frame::new(&s, "incidents", now),
+        frame: Frame::new(s, "incidents", now),
         filters: vec![
             ("All", "/incidents".into(), !open_only),
             ("Ongoing", "/incidents?open=1".into(), open_only),

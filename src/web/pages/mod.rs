@@ -7,10 +7,11 @@ mod overview;
 mod target;
 
 use askama::Template;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{AppError, AppState, format};
-use crate::store::Micros;
+use crate::store::{Micros, now_micros};
 
 pub use incidents::incidents;
 pub use overview::{OverviewParams, overview};
@@ -76,6 +77,38 @@ impl Pager {
                 format!("{}–{} of {}", first + 1, shown_to, total)
             },
         }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    frame: Frame,
+    title: &'static str,
+    message: String,
+}
+
+/// A page's error as a page of the dashboard (the API answers the same error as JSON), with
+/// the same status and words.
+fn error_page(s: &AppState, e: AppError) -> Response {
+    let (status, message) = e.status_and_message();
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::BAD_REQUEST => "Bad request",
+        _ => "Something went wrong",
+    };
+    let mut frame = Frame::new(s, "", now_micros());
+    frame.refresh = 0;
+    match render(&ErrorPage {
+        frame,
+        title,
+        message,
+    }) {
+        Ok(mut page) => {
+            *page.status_mut() = status;
+            page
+        }
+        Err(e) => e.into_response(),
     }
 }
 

@@ -74,6 +74,7 @@ impl OverviewParams {
 
     fn href(&self, page: u32) -> String {
         let p = page.to_string();
+        let per_page = self.per_page.map(|n| n.to_string()).unwrap_or_default();
         format!(
             "/{}",
             query_string(&[
@@ -84,6 +85,7 @@ impl OverviewParams {
                 ("desc", &self.desc),
                 ("removed", &self.removed),
                 ("page", if page > 1 { &p } else { "" }),
+                ("per_page", &per_page),
             ])
         )
     }
@@ -141,10 +143,12 @@ struct OverviewPage {
     pager: Pager,
 }
 
-pub async fn overview(
-    State(s): State<AppState>,
-    Query(p): Query<OverviewParams>,
-) -> Result<Response, AppError> {
+pub async fn overview(State(s): State<AppState>, Query(p): Query<OverviewParams>) -> Response {
+    let page = overview_page(&s, p).await;
+    page.unwrap_or_else(|e| super::error_page(&s, e))
+}
+
+async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppError> {
     let q = p.to_query()?;
     let now = now_micros();
     let page = s.store.overview(q.clone()).await?;
@@ -204,7 +208,7 @@ pub async fn overview(
         .collect::<Vec<_>>();
     let shown = rows.len();
     let tpl = OverviewPage {
-        frame: Frame::new(&s, "overview", now),
+        frame: Frame::new(s, "overview", now),
         cards,
         q: p.q.clone(),
         status_options: Status::ALL

@@ -92,7 +92,12 @@ pub async fn target(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(p): Query<TargetParams>,
-) -> Result<Response, AppError> {
+) -> Response {
+    let page = target_page(&s, id, p).await;
+    page.unwrap_or_else(|e| super::error_page(&s, e))
+}
+
+async fn target_page(s: &AppState, id: String, p: TargetParams) -> Result<Response, AppError> {
     let now = now_micros();
     let win = Window::named(Some(p.window.as_str()).filter(|w| !w.is_empty()))?;
     let ((from, to), step) = (win.range(now), win.step);
@@ -188,7 +193,7 @@ pub async fn target(
         ),
     ];
     let tpl = TargetPage {
-        frame: Frame::new(&s, "", now),
+        frame: Frame::new(s, "", now),
         name: t.name.clone(),
         status: t.status.as_str(),
         url: t.url.clone().unwrap_or_default(),

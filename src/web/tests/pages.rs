@@ -61,8 +61,41 @@ async fn target_page_shows_chart_incident_and_events_escaped() {
     }
     let (status, _, _) = get(&f.state, "/targets/evil?window=2y").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _, _) = get(&f.state, "/targets/nope").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A page's error is a page of the dashboard, with the API's status and words.
+    for (uri, want, words) in [
+        (
+            "/targets/nope",
+            StatusCode::NOT_FOUND,
+            "no target with id &#34;nope&#34;",
+        ),
+        ("/targets/evil?window=2y", StatusCode::BAD_REQUEST, "window"),
+        (
+            "/?status=bogus",
+            StatusCode::BAD_REQUEST,
+            "status: expected up",
+        ),
+        ("/incidents?page=x", StatusCode::BAD_REQUEST, ""),
+    ] {
+        let (status, headers, body) = get(&f.state, uri).await;
+        assert_eq!(status, want, "{uri}: {body}");
+        if words.is_empty() {
+            continue; // the query itself did not parse: axum's own answer
+        }
+        assert!(
+            headers[axum::http::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{uri}"
+        );
+        assert!(body.contains(words), "{uri}: {body}");
+        assert!(body.contains("Back to the overview"), "{uri}: {body}");
+    }
+    let (_, headers, _) = get(&f.state, "/api/v1/targets/nope").await;
+    assert_eq!(
+        headers[axum::http::header::CONTENT_TYPE],
+        "application/json"
+    );
     let (status, _, body) = get(&f.state, "/targets/long").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains(&"x".repeat(5000)));
@@ -110,6 +143,12 @@ async fn pages_link_their_neighbours_and_a_page_past_the_end_answers_empty() {
     assert!(body.contains("2–2 of 3"), "{body}");
     assert!(body.contains(r#"rel="prev">← Previous</a>"#), "{body}");
     assert!(body.contains(r#"rel="next">Next →</a>"#), "{body}");
+    // The neighbours keep the page size.
+    assert!(body.contains(r#"href="/?per_page=1" rel="prev""#), "{body}");
+    assert!(
+        body.contains(r#"href="/?page=3&#38;per_page=1" rel="next""#),
+        "{body}"
+    );
     for uri in ["/incidents?page=4294967295", "/?page=4294967295"] {
         let (status, _, body) = get(&f.state, uri).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
