@@ -6,6 +6,7 @@ pub mod cli;
 pub mod conditions;
 pub mod config;
 pub mod event;
+pub mod json;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline;

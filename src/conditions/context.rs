@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 
 use crate::event::Phases;
+use crate::json::Json;
 
-use super::json::Json;
 use super::jsonpath::{Found, JsonPath};
 
 /// The values placeholders stand for, filled by a prober with the builder methods.

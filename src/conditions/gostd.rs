@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::json::{Json, sorted};
+use crate::json::Json;
 
 /// Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then `0x`/`0o`/`0b` (any case) or a
 /// leading `0` (octal) or decimal digits, `_` between digits; `None` on a syntax or range error.
@@ -369,7 +369,7 @@ pub(super) fn sprint(v: &Json, out: &mut String) {
     match v {
         Json::Null => out.push_str("<nil>"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => out.push_str(&format_float(*n)),
+        Json::Int(_) | Json::Float(_) => out.push_str(&format_float(v.as_f64().unwrap_or(0.0))),
         Json::String(s) => out.push_str(s),
         Json::Array(items) => sprint_array(items, out),
         Json::Object(members) => {
@@ -405,7 +405,7 @@ pub(super) fn marshal(v: &Json, out: &mut String) {
     match v {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => format_json_float(out, *n),
+        Json::Int(_) | Json::Float(_) => format_json_float(out, v.as_f64().unwrap_or(0.0)),
         Json::String(s) => marshal_str(s, out),
         Json::Array(items) => {
             out.push('[');
@@ -433,6 +433,22 @@ pub(super) fn marshal_object(members: &[(Cow<'_, str>, Json<'_>)], out: &mut Str
         marshal(v, out);
     }
     out.push('}');
+}
+
+/// An object's members sorted by key, each key once with its last value: the order in which Go
+/// prints and marshals a map.
+fn sorted<'v, 'a>(members: &'v [(Cow<'a, str>, Json<'a>)]) -> Vec<&'v (Cow<'a, str>, Json<'a>)> {
+    let mut entries: Vec<_> = members.iter().collect();
+    // Stable: of equal keys the last one stays last, and is the one kept.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept: Vec<&(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(entries.len());
+    for e in entries {
+        match kept.last_mut() {
+            Some(last) if last.0 == e.0 => *last = e,
+            _ => kept.push(e),
+        }
+    }
+    kept
 }
 
 fn marshal_str(s: &str, out: &mut String) {
@@ -608,6 +624,17 @@ mod tests {
         for (f, want) in cases {
             assert_eq!(format_float(*f), *want, "{f}");
         }
+    }
+
+    #[test]
+    fn a_map_is_written_in_key_order_with_the_last_of_repeated_keys() {
+        let v = Json::parse(r#"{"b":1,"a":2,"b":3}"#).unwrap();
+        let mut out = String::new();
+        marshal(&v, &mut out);
+        assert_eq!(out, r#"{"a":2,"b":3}"#);
+        let mut out = String::new();
+        sprint(&v, &mut out);
+        assert_eq!(out, "map[a:2 b:3]");
     }
 
     #[test]

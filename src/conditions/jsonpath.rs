@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::json::Json;
+use crate::json::Json;
 
 use super::gostd;
 
@@ -58,8 +58,9 @@ impl JsonPath {
                 Json::Object(_) => value = next,
                 Json::String(s) => return last.then_some(Found::Text(Cow::Borrowed(s))),
                 Json::Array(items) => return Some(Found::Array(items)),
-                Json::Number(n) => {
-                    return Some(Found::Text(Cow::Owned(gostd::format_float(*n))));
+                Json::Int(_) | Json::Float(_) => {
+                    let n = next.as_f64().unwrap_or(0.0);
+                    return Some(Found::Text(Cow::Owned(gostd::format_float(n))));
                 }
                 Json::Bool(b) => {
                     return Some(Found::Text(Cow::Borrowed(if *b {

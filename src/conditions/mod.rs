@@ -11,7 +11,6 @@
 mod context;
 mod glob;
 mod gostd;
-mod json;
 mod jsonpath;
 #[cfg(test)]
 mod tests;

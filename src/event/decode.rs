@@ -11,15 +11,15 @@
 //! does not vouch for (invalid, or merely unusual: a duplicate key, `1.0` for an integer) goes
 //! the exact way, so rejections and their reasons are the exact way's.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::schema::{self, ValidationError};
 use super::{DummyEvent, Event, JobEvent, ProbeEvent};
+use crate::json::Json;
 
 /// Why a document is not an event we can write.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -63,7 +63,9 @@ const MAX_FAST_MEMBERS: usize = 64;
 
 /// The fast way: Some only for a document the exact way accepts, with the same event and count.
 pub fn decode_fast(text: &[u8]) -> Option<(Event, usize)> {
-    let Members(members) = serde_json::from_slice(text).ok()?;
+    let Json::Object(members) = serde_json::from_slice(text).ok()? else {
+        return None;
+    };
     // An event has a few dozen members: many more (a hostile message of 100,000 short keys)
     // take the exact way, whose cost grows with the size, not the square of the member count.
     if members.len() > MAX_FAST_MEMBERS {
@@ -270,7 +272,7 @@ fn rule(schema: &Value, build: &dyn Fn(&Value) -> Option<jsonschema::Validator>)
 }
 
 impl Check {
-    fn holds(&self, member: &Member<'_>) -> bool {
+    fn holds(&self, member: &Json<'_>) -> bool {
         match self {
             Check::Rule(r) => r.holds(member),
             Check::Schema(v) => v.is_valid(&member.to_value()),
@@ -279,7 +281,7 @@ impl Check {
 }
 
 impl Rule {
-    fn holds(&self, member: &Member<'_>) -> bool {
+    fn holds(&self, member: &Json<'_>) -> bool {
         let t = member.json_type();
         // An integer is also a number. (`1.0` is an integer for the validator too, but is left
         // to it: the exact way.)
@@ -295,23 +297,19 @@ impl Rule {
             return false;
         }
         match member {
-            Member::Int(_) | Member::Float(_) => {
-                let n = match member {
-                    Member::Int(n) => n.as_f64().unwrap_or(f64::NAN),
-                    Member::Float(f) => *f,
-                    _ => f64::NAN,
-                };
+            Json::Int(_) | Json::Float(_) => {
+                let n = member.as_f64().unwrap_or(f64::NAN);
                 self.one_of.is_none()
                     && self.minimum.is_none_or(|m| n >= m)
                     && self.maximum.is_none_or(|m| n <= m)
             }
-            Member::Str(s) => {
+            Json::String(s) => {
                 self.one_of
                     .as_ref()
                     .is_none_or(|o| o.iter().any(|v| v == s))
                     && (!self.uuid || schema::is_hyphenated_lower_uuid(s))
             }
-            Member::Object(members) => {
+            Json::Object(members) => {
                 let has = |name: &str| members.iter().any(|(k, _)| k == name);
                 self.one_of.is_none()
                     && self.required.iter().all(|r| has(r))
@@ -328,164 +326,15 @@ impl Rule {
                         known || !self.closed
                     })
             }
-            Member::Array(items) => {
+            Json::Array(items) => {
                 self.one_of.is_none()
                     && self
                         .items
                         .as_ref()
                         .is_none_or(|c| items.iter().all(|i| c.holds(i)))
             }
-            Member::Null | Member::Bool(_) => self.one_of.is_none(),
+            Json::Null | Json::Bool(_) => self.one_of.is_none(),
         }
-    }
-}
-
-/// A member's value, strings borrowed from the text unless they have escapes.
-#[derive(Debug)]
-enum Member<'a> {
-    Null,
-    Bool(bool),
-    Int(serde_json::Number),
-    Float(f64),
-    Str(Cow<'a, str>),
-    Array(Vec<Member<'a>>),
-    /// Members in text order (a repeated key is kept twice).
-    Object(Vec<(Cow<'a, str>, Member<'a>)>),
-}
-
-impl Member<'_> {
-    fn json_type(&self) -> &'static str {
-        match self {
-            Member::Null => "null",
-            Member::Bool(_) => "boolean",
-            Member::Int(_) => "integer",
-            Member::Float(_) => "number",
-            Member::Str(_) => "string",
-            Member::Array(_) => "array",
-            Member::Object(_) => "object",
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        match self {
-            Member::Null => Value::Null,
-            Member::Bool(b) => Value::Bool(*b),
-            Member::Int(n) => Value::Number(n.clone()),
-            Member::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-            Member::Str(s) => Value::String(s.clone().into_owned()),
-            Member::Array(items) => Value::Array(items.iter().map(Member::to_value).collect()),
-            Member::Object(members) => Value::Object(
-                members
-                    .iter()
-                    .map(|(k, v)| (k.clone().into_owned(), v.to_value()))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Member::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-/// The members of a JSON object in text order. Anything but an object is an error.
-struct Members<'a>(Vec<(Cow<'a, str>, Member<'a>)>);
-
-impl<'de> Members<'de> {
-    fn visit<A: MapAccess<'de>>(mut map: A) -> Result<Members<'de>, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            members.push((key, map.next_value::<Member<'de>>()?));
-        }
-        Ok(Members(members))
-    }
-}
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Members<'de>, A::Error> {
-                Members::visit(map)
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Member<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Member<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Member<'de>, E> {
-                Ok(Member::Null)
-            }
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Member<'de>, E> {
-                Ok(Member::Bool(b))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Member<'de>, E> {
-                Ok(Member::Int(n.into()))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Member<'de>, E> {
-                Ok(Member::Int(n.into()))
-            }
-            fn visit_f64<E: de::Error>(self, f: f64) -> Result<Member<'de>, E> {
-                Ok(Member::Float(f))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Member<'de>, E> {
-                Ok(Member::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Member<'de>, E> {
-                Ok(Member::Str(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Member<'de>, E> {
-                Ok(Member::Str(Cow::Owned(s)))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Member<'de>, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Member<'de>>()? {
-                    items.push(item);
-                }
-                Ok(Member::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member<'de>, A::Error> {
-                Members::visit(map).map(|Members(m)| Member::Object(m))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A string, borrowed from the text unless it has escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(s.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 

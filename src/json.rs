@@ -1,41 +1,44 @@
-//! The body as the conditions read it: a JSON tree that borrows its strings from the body and
-//! keeps an object as a list of members. Built in one pass like `serde_json::Value`, but with
-//! one allocation per array or object instead of a hash map per object and a `String` per key
-//! and text value: a 10 KB body of 140 small objects parses several times faster.
-//!
-//! The values are what Go's `json.Unmarshal` gives into an `interface{}`, as Gatus reads them:
-//! every number is a float64, and of an object's repeated keys the last one counts.
+//! A JSON document read without copying: strings borrowed from the text unless they have
+//! escapes, an object as its list of members in text order (a repeated key kept twice), one
+//! allocation per array or object. Built in one pass like `serde_json::Value`, without a map
+//! per object and a `String` per key and text value: what made the Kafka consumer's validation
+//! and the conditions' `[BODY]` paths slow. Read by `event::decode` (the consumer's fast way)
+//! and by `conditions` (JSON bodies).
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Json<'a> {
+pub enum Json<'a> {
     Null,
     Bool(bool),
-    Number(f64),
+    /// A number written without a fraction or exponent, exactly.
+    Int(serde_json::Number),
+    Float(f64),
     String(Cow<'a, str>),
     Array(Vec<Json<'a>>),
-    /// Members in document order, repeated keys included (see [`Json::get`]).
+    /// Members in text order, repeated keys included (see [`Json::get`]).
     Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
 impl<'a> Json<'a> {
     /// The document in `text`, or `None` when it is not JSON (or nests deeper than 128, as
     /// `serde_json` allows).
-    pub(super) fn parse(text: &'a str) -> Option<Json<'a>> {
+    pub fn parse(text: &'a str) -> Option<Json<'a>> {
         serde_json::from_str(text).ok()
     }
 
     /// The same tree, owning its strings.
-    pub(super) fn into_owned(self) -> Json<'static> {
+    pub fn into_owned(self) -> Json<'static> {
         match self {
             Json::Null => Json::Null,
             Json::Bool(b) => Json::Bool(b),
-            Json::Number(n) => Json::Number(n),
+            Json::Int(n) => Json::Int(n),
+            Json::Float(f) => Json::Float(f),
             Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
             Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
             Json::Object(members) => Json::Object(
@@ -47,38 +50,68 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// An object's member `key`: the last one of that name, as Go's map keeps it.
-    pub(super) fn get(&self, key: &str) -> Option<&Json<'a>> {
+    /// An object's member `key`: the last one of that name (as Go's map and `serde_json`'s
+    /// `Value` keep it).
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
             Json::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|m| &m.1),
             _ => None,
         }
     }
 
-    pub(super) fn as_array(&self) -> Option<&[Json<'a>]> {
+    pub fn as_array(&self) -> Option<&[Json<'a>]> {
         match self {
             Json::Array(items) => Some(items),
             _ => None,
         }
     }
-}
 
-/// An object's members sorted by key, each key once with its last value: the order in which Go
-/// prints and marshals a map.
-pub(super) fn sorted<'v, 'a>(
-    members: &'v [(Cow<'a, str>, Json<'a>)],
-) -> Vec<&'v (Cow<'a, str>, Json<'a>)> {
-    let mut entries: Vec<_> = members.iter().collect();
-    // Stable: of equal keys the last one stays last, and is the one kept.
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut kept: Vec<&(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(entries.len());
-    for e in entries {
-        match kept.last_mut() {
-            Some(last) if last.0 == e.0 => *last = e,
-            _ => kept.push(e),
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
         }
     }
-    kept
+
+    /// A number as a float64 (as Go's `json.Unmarshal` into an `interface{}` reads every one).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Json::Int(n) => n.as_f64(),
+            Json::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// The JSON Schema type: `integer` for a number without a fraction or exponent.
+    pub fn json_type(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "boolean",
+            Json::Int(_) => "integer",
+            Json::Float(_) => "number",
+            Json::String(_) => "string",
+            Json::Array(_) => "array",
+            Json::Object(_) => "object",
+        }
+    }
+
+    /// The value as `serde_json` has it.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Int(n) => Value::Number(n.clone()),
+            Json::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Json::String(s) => Value::String(s.clone().into_owned()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone().into_owned(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Json<'de> {
@@ -105,15 +138,15 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_i64<E>(self, n: i64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(n as f64))
+        Ok(Json::Int(n.into()))
     }
 
     fn visit_u64<E>(self, n: u64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(n as f64))
+        Ok(Json::Int(n.into()))
     }
 
     fn visit_f64<E>(self, n: f64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(n))
+        Ok(Json::Float(n))
     }
 
     fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Json<'de>, E> {
@@ -182,7 +215,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn borrows_plain_strings_copies_escaped_ones_and_reads_numbers_as_go_float64() {
+    fn borrows_plain_strings_copies_escaped_ones_and_keeps_integers_exact() {
         let text =
             r#"{"a": "plain", "b\u0041": "esc\"aped", "n": [1, -2, 2.5, 18446744073709551615]}"#;
         let json = Json::parse(text).unwrap();
@@ -191,40 +224,28 @@ mod tests {
             Some(Json::String(Cow::Borrowed("plain")))
         ));
         assert!(matches!(json.get("bA"), Some(Json::String(Cow::Owned(s))) if s == "esc\"aped"));
+        let n = json.get("n").and_then(Json::as_array).unwrap();
         assert_eq!(
-            json.get("n").and_then(Json::as_array).unwrap(),
-            [
-                Json::Number(1.0),
-                Json::Number(-2.0),
-                Json::Number(2.5),
-                Json::Number(u64::MAX as f64)
-            ]
+            n.iter().map(Json::json_type).collect::<Vec<_>>(),
+            ["integer", "integer", "number", "integer"]
         );
+        assert_eq!(
+            n.iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>(),
+            [1.0, -2.0, 2.5, u64::MAX as f64]
+        );
+        assert_eq!(n[3].to_value(), serde_json::json!(u64::MAX));
         let Json::Object(members) = &json else {
             panic!()
         };
         assert!(matches!(members[1].0, Cow::Owned(_)));
+        assert_eq!(json.clone().into_owned(), json);
     }
 
     #[test]
-    fn of_repeated_keys_the_last_counts_in_lookups_and_in_sorted_order() {
-        let json = Json::parse(r#"{"b": 1, "a": 2, "b": 3, "a": 4, "c": 5}"#).unwrap();
-        assert_eq!(json.get("b"), Some(&Json::Number(3.0)));
-        let Json::Object(members) = &json else {
-            panic!()
-        };
-        let order: Vec<(&str, &Json)> = sorted(members)
-            .iter()
-            .map(|m| (m.0.as_ref(), &m.1))
-            .collect();
-        assert_eq!(
-            order,
-            [
-                ("a", &Json::Number(4.0)),
-                ("b", &Json::Number(3.0)),
-                ("c", &Json::Number(5.0))
-            ]
-        );
+    fn of_repeated_keys_the_last_counts() {
+        let json = Json::parse(r#"{"b": 1, "a": 2, "b": 3}"#).unwrap();
+        assert_eq!(json.get("b").and_then(Json::as_f64), Some(3.0));
+        assert_eq!(json.to_value(), serde_json::json!({"b": 3, "a": 2}));
     }
 
     #[test]
