@@ -8,6 +8,7 @@ mod dummy;
 mod envelope;
 mod fields;
 mod job;
+mod kinds;
 mod probe;
 pub mod schema;
 
@@ -16,6 +17,10 @@ pub use dummy::DummyEvent;
 pub use envelope::{Envelope, format_time};
 pub use fields::Field;
 pub use job::JobEvent;
+pub use kinds::{
+    CertificateInfo, DnsDetails, DnsRecord, GrpcDetails, IcmpDetails, PushDetails, TcpDetails,
+    TlsDetails,
+};
 pub use probe::{ConditionResult, ErrorKind, Phases, ProbeEvent, counts_as_up};
 
 use serde::Serialize;

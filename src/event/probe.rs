@@ -22,10 +22,18 @@ pub enum ErrorKind {
     Internal,
     /// A condition of the target does not hold (`error` is its resolved text).
     Condition,
+    /// A DNS server answered with an rcode outside the check's `valid_rcodes`.
+    DnsRcode,
+    /// A TCP dialog's `expect` step did not match what the server sent.
+    ExpectMismatch,
+    /// The system does not allow the probe (an ICMP socket without the permission).
+    Permission,
+    /// A push target was not pushed to before its deadline.
+    PushMissed,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::Dns,
         ErrorKind::Connect,
         ErrorKind::ConnectRefused,
@@ -38,6 +46,10 @@ impl ErrorKind {
         ErrorKind::Protocol,
         ErrorKind::Internal,
         ErrorKind::Condition,
+        ErrorKind::DnsRcode,
+        ErrorKind::ExpectMismatch,
+        ErrorKind::Permission,
+        ErrorKind::PushMissed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +66,10 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Internal => "internal",
             ErrorKind::Condition => "condition",
+            ErrorKind::DnsRcode => "dns_rcode",
+            ErrorKind::ExpectMismatch => "expect_mismatch",
+            ErrorKind::Permission => "permission",
+            ErrorKind::PushMissed => "push_missed",
         }
     }
 }

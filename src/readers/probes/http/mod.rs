@@ -29,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::Url;
 
+use super::Failure;
 use super::conditions::{self, Seen};
 use super::resolver::{self, ResolverError};
 use super::tls::{PeerCert, TlsConfigs, TlsSetupError, keeping_rejected, not_after};
@@ -44,22 +45,6 @@ pub struct HttpProber {
     max_body_bytes: u64,
     location: Option<String>,
     user_agent: HeaderValue,
-}
-
-/// Why a probe did not succeed.
-#[derive(Debug)]
-struct Failure {
-    kind: ErrorKind,
-    message: String,
-}
-
-impl Failure {
-    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Failure {
-            kind,
-            message: message.into(),
-        }
-    }
 }
 
 /// Whether the probe of `target` needs the final response's body, decoded and kept (else it is
