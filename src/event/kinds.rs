@@ -109,3 +109,82 @@ pub struct PushDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg: Option<String>,
 }
+
+/// The kind of a check, as the event's `protocol` names it: the scheme of the target's URL
+/// (`dns` for a target with a `dns:` section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Http,
+    Https,
+    Tcp,
+    /// TCP with TLS from the first byte (`tls://`, or `tcp://` with `tcp.tls: true`).
+    Tls,
+    /// SMTP upgraded with STARTTLS.
+    Starttls,
+    Udp,
+    Icmp,
+    Dns,
+    Grpc,
+    Grpcs,
+    Push,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 11] = [
+        Kind::Http,
+        Kind::Https,
+        Kind::Tcp,
+        Kind::Tls,
+        Kind::Starttls,
+        Kind::Udp,
+        Kind::Icmp,
+        Kind::Dns,
+        Kind::Grpc,
+        Kind::Grpcs,
+        Kind::Push,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Https => "https",
+            Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+            Kind::Starttls => "starttls",
+            Kind::Udp => "udp",
+            Kind::Icmp => "icmp",
+            Kind::Dns => "dns",
+            Kind::Grpc => "grpc",
+            Kind::Grpcs => "grpcs",
+            Kind::Push => "push",
+        }
+    }
+
+    /// The kind a URL scheme names (`dns` is not a scheme of its own: see `DnsCheck`).
+    pub fn from_scheme(scheme: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(scheme))
+    }
+
+    /// Whether the check speaks HTTP (the original's kinds).
+    pub fn is_http(self) -> bool {
+        matches!(self, Kind::Http | Kind::Https)
+    }
+
+    /// Whether the check makes a TLS session (its certificate can be read).
+    pub fn has_tls(self) -> bool {
+        matches!(self, Kind::Https | Kind::Tls | Kind::Starttls | Kind::Grpcs)
+    }
+
+    /// Whether the check connects to a port (`icmp` and `push` do not).
+    pub fn has_port(self) -> bool {
+        !matches!(self, Kind::Icmp | Kind::Push)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -18,8 +18,8 @@ pub use envelope::{Envelope, format_time};
 pub use fields::Field;
 pub use job::JobEvent;
 pub use kinds::{
-    CertificateInfo, DnsDetails, DnsRecord, GrpcDetails, IcmpDetails, PushDetails, TcpDetails,
-    TlsDetails,
+    CertificateInfo, DnsDetails, DnsRecord, GrpcDetails, IcmpDetails, Kind, PushDetails,
+    TcpDetails, TlsDetails,
 };
 pub use probe::{ConditionResult, ErrorKind, Phases, ProbeEvent, counts_as_up};
 
