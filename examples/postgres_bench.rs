@@ -39,10 +39,10 @@ fn event(i: usize, now: OffsetDateTime) -> Event {
         now - time::Duration::milliseconds((i % 3_600_000) as i64),
         "https",
         &format!("host{t}.example"),
-        443,
+        Some(443),
     );
     e.path = "/health".into();
-    e.status_code = 200;
+    e.status_code = Some(200);
     e.response_time_ms = (i % 900) as u64;
     e.regex = None;
     e.matches_regex = None;

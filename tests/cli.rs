@@ -284,7 +284,7 @@ async fn configuration_env_is_loaded_and_the_environment_wins() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out).trim(),
-        "uptimer: PROBE_TIMEOUT: expected a positive number of seconds (fractions allowed), got \"ten\""
+        "uptimer: PROBE_TIMEOUT: expected a positive number of seconds (fractions allowed) or a duration such as 500ms, 5s, 1m30s, got \"ten\""
     );
 }
 

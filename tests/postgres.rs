@@ -31,9 +31,9 @@ fn settings(url: &str) -> PostgresSettings {
 
 /// A probe event with every field set (even `i`) or only the original's (odd `i`).
 fn probe(i: usize, at: OffsetDateTime) -> ProbeEvent {
-    let mut e = ProbeEvent::new(at, "https", &format!("host{}.example", i % 7), 443);
+    let mut e = ProbeEvent::new(at, "https", &format!("host{}.example", i % 7), Some(443));
     e.path = format!("/p/{i}");
-    e.status_code = 200 + (i % 5) as u16;
+    e.status_code = Some(200 + (i % 5) as u16);
     e.response_time_ms = (i % 1000) as u64;
     e.regex = i.is_multiple_of(3).then(|| "ok".to_owned());
     e.matches_regex = i.is_multiple_of(3).then_some(i.is_multiple_of(2));
@@ -350,10 +350,10 @@ async fn migrate_before(c: &mut Client, version: &str) {
 /// A check of target `t1` `ago` minutes ago, with conditions (one failing) and degraded.
 fn conditioned(ago: i64) -> ProbeEvent {
     let at = OffsetDateTime::now_utc() - time::Duration::minutes(ago);
-    let mut e = ProbeEvent::new(at, "https", "t1.example", 443);
+    let mut e = ProbeEvent::new(at, "https", "t1.example", Some(443));
     e.target = Some("t1".into());
     e.up = Some(false);
-    e.status_code = 200;
+    e.status_code = Some(200);
     e.error_kind = Some(ErrorKind::Condition);
     e.error = Some(conditions(3)[1].resolved.clone());
     e.conditions = Some(conditions(3));
@@ -587,9 +587,12 @@ async fn postgres_writes_100000_events_and_reads_them_back_field_by_field() {
         assert_eq!(r.get::<_, String>("schema_version"), ProbeEvent::VERSION);
         assert_eq!(r.get::<_, String>("protocol"), e.protocol);
         assert_eq!(r.get::<_, String>("hostname"), e.hostname);
-        assert_eq!(r.get::<_, i32>("port"), i32::from(e.port));
+        assert_eq!(r.get::<_, i32>("port"), e.port.map(i32::from).unwrap());
         assert_eq!(r.get::<_, String>("path"), e.path);
-        assert_eq!(r.get::<_, i32>("status_code"), i32::from(e.status_code));
+        assert_eq!(
+            r.get::<_, i32>("status_code"),
+            e.status_code.map(i32::from).unwrap()
+        );
         assert_eq!(
             r.get::<_, i32>("response_time_ms") as u64,
             e.response_time_ms
@@ -699,7 +702,7 @@ async fn postgres_a_batch_with_bad_rows_stores_the_others_and_keeps_the_bad_ones
     let Event::Probe(e) = &mut batch[417] else {
         unreachable!()
     };
-    e.port = 0;
+    e.port = Some(0);
     let bad_db = e.envelope.uuid;
     // A response time the original's integer column cannot hold: refused before sending.
     let Event::Probe(e) = &mut batch[901] else {

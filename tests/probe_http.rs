@@ -68,11 +68,11 @@ async fn http_ok_is_up_with_every_phase_but_dns() {
     let e = probe(&target(spec(&server.url("/ok")))).await;
     assert_eq!(e.up, Some(true), "{e:?}");
     assert_eq!(
-        (e.status_code, e.error_kind, e.error.as_deref()),
+        (e.status_code.unwrap(), e.error_kind, e.error.as_deref()),
         (200, None, None)
     );
     assert_eq!(
-        (e.hostname.as_str(), e.port, e.path.as_str()),
+        (e.hostname.as_str(), e.port.unwrap(), e.path.as_str()),
         ("127.0.0.1", server.addr.port(), "/ok")
     );
     assert_eq!((e.regex.as_deref(), e.matches_regex), (None, None));
@@ -132,7 +132,7 @@ async fn regex_is_matched_on_every_body_including_errors() {
     // A 503 whose body matches: matches_regex is true, the verdict is the status.
     let e = probe(&with_regex("/status/503", "status 503")).await;
     assert_down(&e, ErrorKind::HttpStatus);
-    assert_eq!((e.status_code, e.matches_regex), (503, Some(true)));
+    assert_eq!((e.status_code.unwrap(), e.matches_regex), (503, Some(true)));
 
     // No response at all: false, not true as the original said.
     let closed = closed_port();
@@ -149,14 +149,14 @@ async fn unexpected_status_is_http_status_and_expected_status_is_configurable() 
     let server = http_server().await;
     let e = probe(&target(spec(&server.url("/status/500")))).await;
     assert_down(&e, ErrorKind::HttpStatus);
-    assert_eq!(e.status_code, 500);
+    assert_eq!(e.status_code.unwrap(), 500);
     assert!(e.error.unwrap().contains("500"));
     let e = probe(&target(TargetSpec {
         expected_status: vec!["404".into()],
         ..spec(&server.url("/nope"))
     }))
     .await;
-    assert_eq!((e.up, e.status_code), (Some(true), 404));
+    assert_eq!((e.up, e.status_code.unwrap()), (Some(true), 404));
 }
 
 #[tokio::test]
@@ -226,7 +226,7 @@ async fn bad_certificates_are_tls_certificate_errors_that_still_report_their_exp
         });
         let e = probe(&t).await;
         assert_down(&e, ErrorKind::TlsCertificate);
-        assert_eq!(e.status_code, 0);
+        assert_eq!(e.status_code.unwrap(), 0);
         assert!(phases(&e).tls.is_some());
         assert_eq!(
             e.tls_cert_not_after.map(|t| t.unix_timestamp()),
@@ -371,7 +371,7 @@ async fn slow_responses_time_out_in_the_phase_they_were_in() {
 
     let e = probe(&short("/slow-body/2000")).await;
     assert_down(&e, ErrorKind::Timeout);
-    assert_eq!(e.status_code, 200);
+    assert_eq!(e.status_code.unwrap(), 200);
     assert!(e.error.as_deref().unwrap().contains("transfer"), "{e:?}");
 
     let e = probe(&short("/hang")).await;
@@ -399,7 +399,7 @@ async fn a_reset_connection_is_a_protocol_error() {
     let server = reset_server().await;
     let e = probe(&target(spec(&format!("http://{}/", server.addr)))).await;
     assert_down(&e, ErrorKind::Protocol);
-    assert_eq!(e.status_code, 0);
+    assert_eq!(e.status_code.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -416,7 +416,7 @@ async fn redirects_are_followed_counted_and_limited() {
     let server = http_server().await;
     let e = probe(&target(spec(&server.url("/redirect/3")))).await;
     assert_eq!(
-        (e.up, e.status_code, e.redirects),
+        (e.up, e.status_code.unwrap(), e.redirects),
         (Some(true), 200, Some(3)),
         "{e:?}"
     );
@@ -434,7 +434,7 @@ async fn redirects_are_followed_counted_and_limited() {
         ..settings()
     };
     let e = probe_with(&no_follow, &target(spec(&server.url("/redirect/3")))).await;
-    assert_eq!((e.status_code, e.redirects), (302, Some(0)));
+    assert_eq!((e.status_code.unwrap(), e.redirects), (302, Some(0)));
     // Every hop is a fresh connection.
     assert_eq!(server.connections(), 4 + 3 + 11 + 1);
 }
@@ -451,7 +451,7 @@ async fn a_huge_body_is_capped_and_an_endless_one_does_not_hang() {
     let e = probe(&re("/huge")).await;
     assert_down(&e, ErrorKind::BodyTooLarge);
     assert_eq!(
-        (e.status_code, e.body_bytes, e.matches_regex),
+        (e.status_code.unwrap(), e.body_bytes, e.matches_regex),
         (200, Some(1024 * 1024), Some(false))
     );
 
@@ -833,7 +833,7 @@ async fn a_body_that_cannot_be_decoded_is_a_protocol_error_and_never_matches() {
             let (e, rec) = probe_record(&with_regex(&url, "^")).await;
             assert_down(&e, ErrorKind::Protocol);
             assert_eq!(
-                (e.status_code, e.matches_regex),
+                (e.status_code.unwrap(), e.matches_regex),
                 (200, Some(false)),
                 "{codings}/{what}: {e:?}"
             );
@@ -885,7 +885,7 @@ async fn a_body_cut_short_never_matches_the_regex_and_reports_the_transport_erro
         let (e, rec) = probe_record(&with_regex(&url, "hello")).await;
         assert_down(&e, ErrorKind::Protocol);
         assert_eq!(
-            (e.status_code, e.matches_regex),
+            (e.status_code.unwrap(), e.matches_regex),
             (200, Some(false)),
             "{answer:?} {ending:?}: {e:?}"
         );
@@ -947,7 +947,7 @@ async fn a_redirect_into_a_failure_reports_that_failure_with_status_0() {
         let e = probe_with(&s, &t).await;
         assert_down(&e, kind);
         assert_eq!(
-            (e.status_code, e.redirects, e.matches_regex),
+            (e.status_code.unwrap(), e.redirects, e.matches_regex),
             (0, Some(1), Some(false)),
             "{location}: {e:?}"
         );
@@ -965,8 +965,8 @@ async fn a_redirect_into_a_failure_reports_that_failure_with_status_0() {
         )
         .await;
         assert_eq!(
-            (direct.status_code, direct.error_kind),
-            (e.status_code, e.error_kind),
+            (direct.status_code.unwrap(), direct.error_kind),
+            (e.status_code.unwrap(), e.error_kind),
             "{location}"
         );
     }
@@ -1059,7 +1059,7 @@ async fn a_500_is_up_with_conditions_that_do_not_mention_the_status() {
     ))
     .await;
     assert_eq!(e.up, Some(true), "{e:?}");
-    assert_eq!(e.status_code, 500);
+    assert_eq!(e.status_code.unwrap(), 500);
     // Without conditions, today's verdict: a 500 is down.
     assert_down(&probe(&target(spec(&url))).await, ErrorKind::HttpStatus);
     // A regex keeps its meaning (matches_regex), but no longer decides with conditions.

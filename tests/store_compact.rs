@@ -89,7 +89,7 @@ fn varied(end: OffsetDateTime) -> Vec<ProbeEvent> {
     (0..180i64)
         .map(|i| {
             let t = end - time::Duration::minutes(180 - i) + time::Duration::microseconds(i * 7919);
-            let mut e = ProbeEvent::new(t, "https", "t.example.org", 443);
+            let mut e = ProbeEvent::new(t, "https", "t.example.org", Some(443));
             e.target = Some("t".into());
             e.path = if i < 100 { "/health" } else { "/v2/health" }.into();
             e.url = Some(format!("https://t.example.org{}", e.path));
@@ -98,7 +98,7 @@ fn varied(end: OffsetDateTime) -> Vec<ProbeEvent> {
             e.regex = (i >= 50).then(|| "ok".into());
             e.matches_regex = (i >= 50).then_some(i % 9 != 0);
             e.up = Some(i % 13 != 0);
-            e.status_code = if i % 13 == 0 { 0 } else { 200 };
+            e.status_code = Some(if i % 13 == 0 { 0 } else { 200 });
             e.response_time_ms = 20 + (i as u64 * 37) % 400;
             if i % 13 == 0 {
                 e.error_kind = Some(if i % 2 == 0 {

@@ -46,7 +46,7 @@ fn check(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> Event {
 
 fn probe(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> ProbeEvent {
     let t = now - time::Duration::minutes(ago) - time::Duration::seconds(30);
-    let mut e = ProbeEvent::new(t, "https", &format!("{id}.example"), 443);
+    let mut e = ProbeEvent::new(t, "https", &format!("{id}.example"), Some(443));
     e.path = "/".into();
     e.target = Some(id.into());
     e.name = Some(format!("Name of {id}"));
@@ -54,7 +54,7 @@ fn probe(now: OffsetDateTime, id: &str, ago: i64, up: bool, ms: u64) -> ProbeEve
     e.up = Some(up);
     e.response_time_ms = ms;
     if up {
-        e.status_code = 200;
+        e.status_code = Some(200);
         e.phases_ms = Some(support::https_phases(ms));
     } else {
         // A refused connection: no status, no response, only the DNS phase happened.
@@ -97,7 +97,7 @@ fn infos() -> Vec<TargetInfo> {
             url: format!("https://{id}.example/"),
             protocol: "https".into(),
             hostname: format!("{id}.example"),
-            port: 443,
+            port: Some(443),
             path: "/".into(),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             interval_s: None,
@@ -826,7 +826,7 @@ fn conditioned(now: OffsetDateTime) -> Vec<Event> {
             ]);
             e.degraded = Some(kind == 3);
             if kind == 2 {
-                e.status_code = 200;
+                e.status_code = Some(200);
                 e.error_kind = Some(ErrorKind::Condition);
                 e.error = Some(e.conditions.as_ref().unwrap()[1].resolved.clone());
             }

@@ -61,13 +61,13 @@ fn history(targets: usize, minutes: i64) -> Vec<Event> {
             let t = now - time::Duration::minutes(minutes - m) - time::Duration::seconds(k as i64);
             let ends_down = k == 0 && m >= minutes - 3;
             let up = !ends_down && (m / (13 + k as i64)) % 7 != 3 && (m + k as i64) % 97 != 0;
-            let mut e = ProbeEvent::new(t, "https", &format!("t{k}.example"), 443);
+            let mut e = ProbeEvent::new(t, "https", &format!("t{k}.example"), Some(443));
             e.path = "/".into();
             e.target = Some(format!("target-{k}"));
             e.name = Some(format!("Target {k}"));
             e.url = Some(format!("https://t{k}.example/"));
             e.up = Some(up);
-            e.status_code = if up { 200 } else { 503 };
+            e.status_code = Some(if up { 200 } else { 503 });
             e.response_time_ms = 20 + ((m * 7 + k as i64 * 13) % 400) as u64;
             if !up {
                 e.error_kind = Some(ErrorKind::HttpStatus);
@@ -552,7 +552,7 @@ async fn postgres_store_rollups_past_their_retention_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = writer(&db.url, dir.path()).await;
     let old = OffsetDateTime::now_utc() - time::Duration::days(40);
-    let mut e = ProbeEvent::new(old, "https", "old.example", 443);
+    let mut e = ProbeEvent::new(old, "https", "old.example", Some(443));
     e.target = Some("old".into());
     e.up = Some(false);
     let recent = history(1, 5);
@@ -587,10 +587,10 @@ async fn postgres_store_interval_keeps_fractions_of_a_second() {
     let events: Vec<Event> = (0..3)
         .map(|i| {
             let t = t0 + time::Duration::microseconds(1_999_942 * i);
-            let mut e = ProbeEvent::new(t, "https", "fast.example", 443);
+            let mut e = ProbeEvent::new(t, "https", "fast.example", Some(443));
             e.target = Some("fast".into());
             e.up = Some(true);
-            e.status_code = 200;
+            e.status_code = Some(200);
             e.response_time_ms = 5;
             Event::from(e)
         })

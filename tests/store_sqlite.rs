@@ -24,13 +24,13 @@ fn store(dir: &tempfile::TempDir) -> SqliteStore {
 }
 
 fn event(target: &str, t: OffsetDateTime, up: bool, ms: u64) -> Event {
-    let mut e = ProbeEvent::new(t, "https", "example.org", 443);
+    let mut e = ProbeEvent::new(t, "https", "example.org", Some(443));
     e.target = Some(target.into());
     e.name = Some(format!("name of {target}"));
     e.url = Some(format!("https://example.org/{target}"));
     e.up = Some(up);
     e.response_time_ms = ms;
-    e.status_code = if up { 200 } else { 503 };
+    e.status_code = Some(if up { 200 } else { 503 });
     if !up {
         e.error_kind = Some(ErrorKind::HttpStatus);
         e.error = Some("unexpected status 503".into());
@@ -349,7 +349,7 @@ async fn overview_filters_sorts_and_pages() {
         url: "https://shop.example/api".into(),
         protocol: "https".into(),
         hostname: "shop.example".into(),
-        port: 443,
+        port: Some(443),
         path: "/api".into(),
         tags: vec!["prod".into(), "shop".into()],
         interval_s: Some(30.0),
@@ -471,7 +471,7 @@ async fn intervals_keep_fractions_of_a_second() {
         url: "https://example.org/".into(),
         protocol: "https".into(),
         hostname: "example.org".into(),
-        port: 443,
+        port: Some(443),
         path: "/".into(),
         tags: vec![],
         interval_s: Some(1.5),

@@ -6,9 +6,9 @@ use uptimer::event::{Event, Phases, ProbeEvent};
 /// The `i`-th benchmark event: an up HTTPS probe of one of 1,000 hosts, every field filled.
 pub fn event(i: usize, at: OffsetDateTime) -> Event {
     let t = i % 1000;
-    let mut e = ProbeEvent::new(at, "https", &format!("host{t}.example"), 443);
+    let mut e = ProbeEvent::new(at, "https", &format!("host{t}.example"), Some(443));
     e.path = "/health".into();
-    e.status_code = 200;
+    e.status_code = Some(200);
     e.response_time_ms = (i % 900) as u64;
     e.url = Some(format!("https://host{t}.example/health"));
     e.target = Some(format!("{t:016x}"));

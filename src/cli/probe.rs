@@ -15,7 +15,7 @@ use crate::config::target::masked_url;
 use crate::config::{Interval, Overrides, TlsVerify, parse};
 use crate::event::{Event, ProbeEvent};
 use crate::pipeline::{SchedulerStats, scheduler};
-use crate::readers::probes::HttpProber;
+use crate::readers::probes::Probers;
 use crate::writers::stdout::encode;
 
 #[derive(Debug, Args)]
@@ -83,7 +83,7 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
     }
     super::init_logging(&settings.log_level);
     super::runtime().block_on(async move {
-        let prober = match HttpProber::new(&settings.probe) {
+        let prober = match Probers::new(&settings.probe) {
             Ok(p) => Arc::new(p),
             Err(e) => {
                 eprintln!("uptimer: {e}");
@@ -91,7 +91,7 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
             }
         };
         for t in &settings.targets {
-            if let Err(e) = prober.check_tls(t) {
+            if let Err(e) = prober.check(t) {
                 eprintln!("uptimer: PROBE_TLS_VERIFY: {e}");
                 return ExitCode::from(super::EXIT_CONFIG);
             }

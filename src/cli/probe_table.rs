@@ -64,11 +64,7 @@ fn cells(e: &ProbeEvent) -> [String; 5] {
         } else {
             "DOWN".into()
         },
-        if e.status_code == 0 {
-            "-".into()
-        } else {
-            e.status_code.to_string()
-        },
+        e.answer().unwrap_or_else(|| "-".into()),
         format!("{} ms", e.response_time_ms),
         e.url.clone().unwrap_or_default(),
         match (&e.error_kind, &e.error) {
@@ -241,7 +237,7 @@ mod tests {
             success,
             resolved: resolved.into(),
         };
-        let mut down = ProbeEvent::new(time::OffsetDateTime::UNIX_EPOCH, "http", "h", 80);
+        let mut down = ProbeEvent::new(time::OffsetDateTime::UNIX_EPOCH, "http", "h", Some(80));
         down.up = Some(false);
         down.error_kind = Some(ErrorKind::Condition);
         down.error = Some("[STATUS] (500) == 200".into());
@@ -250,7 +246,7 @@ mod tests {
             result("[RESPONSE_TIME] < 500", true, "[RESPONSE_TIME] < 500"),
             result("[BODY].ok == true", false, "[BODY].ok (false) == true"),
         ]);
-        let mut degraded = ProbeEvent::new(time::OffsetDateTime::UNIX_EPOCH, "http", "h", 80);
+        let mut degraded = ProbeEvent::new(time::OffsetDateTime::UNIX_EPOCH, "http", "h", Some(80));
         degraded.up = Some(true);
         degraded.degraded = Some(true);
         let t = table(&[down, degraded], None);
@@ -281,7 +277,7 @@ mod tests {
             time::OffsetDateTime::UNIX_EPOCH,
             "https",
             "example.org",
-            443,
+            Some(443),
         );
         event.up = Some(false);
         event.response_time_ms = 10000;

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::Expected;
+use super::checks;
 
 /// A number of seconds, or for `interval` also -1; written as a number or a string.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -132,6 +133,20 @@ pub struct FileTarget {
     /// Conditions (`[RESPONSE_TIME] > 800`) that make an up target `degraded` when one holds.
     #[serde(default)]
     pub degraded_if: Vec<String>,
+    /// `tcp://`, `tls://`, `starttls://`: blackbox_exporter's tcp module settings.
+    pub tcp: Option<checks::TcpSection>,
+    /// `icmp://`: blackbox_exporter's icmp module settings.
+    pub icmp: Option<checks::IcmpSection>,
+    /// A DNS check: blackbox_exporter's dns module settings; the url is the server to ask.
+    pub dns: Option<checks::DnsSection>,
+    /// `grpc://`, `grpcs://`: the service asked about and TLS settings.
+    pub grpc: Option<checks::GrpcSection>,
+    /// `udp://`: the datagram sent.
+    pub body: Option<String>,
+    /// `push://`: the push URL's token (generated when not given).
+    pub token: Option<String>,
+    /// `push://`: how late a push may be (default: one interval).
+    pub grace: Option<Scalar>,
 }
 
 /// The two formats a config file may be written in.

@@ -3,6 +3,7 @@
 //! and meaning; a bad value stops startup with one line naming the setting, the value and what
 //! was expected.
 
+pub mod checks;
 mod env;
 pub mod file;
 mod kafka;
@@ -21,6 +22,7 @@ pub use crate::event::EventFormat;
 pub use crate::kafka::KafkaSettings;
 pub use crate::postgres::{DatabaseUrl, PostgresSettings};
 pub use crate::secret::Secret;
+pub use checks::Check;
 pub use env::{Env, EnvFileError};
 pub use parse::{Expected, Interval, TlsVerify, human_bytes};
 pub use plugins::{ReaderPlugin, WriterPlugin};
@@ -178,7 +180,7 @@ impl Settings {
         env: &Env,
         flags: &Overrides,
     ) -> Result<Settings, ConfigError> {
-        let fc = match config_file {
+        let mut fc = match config_file {
             Some(p) => file::read(p)
                 .map_err(|e| ConfigError::new("--config", p.display().to_string(), e))?,
             None => file::FileConfig::default(),
@@ -283,7 +285,7 @@ impl Settings {
                 .collect::<Result<_, _>>()?;
         }
 
-        let mut entries = target_list::file_targets(&fc)?;
+        let mut entries = target_list::file_targets(&mut fc)?;
         entries.extend(target_list::env_targets(env)?);
         entries.extend(
             flags
@@ -350,6 +352,19 @@ impl Settings {
                 ));
             }
         };
+        if event_format == EventFormat::Original
+            && let Some(t) = targets.iter().find(|t| !t.kind.is_http())
+        {
+            return Err(ConfigError::new(
+                format_setting,
+                format_name,
+                format!(
+                    "current, because target {:?} is a {} check and the original's events \
+                     (schema 0.2.0) carry only HTTP checks",
+                    t.name, t.kind
+                ),
+            ));
+        }
         let data_dir: PathBuf = env
             .get("DATA_DIR")
             .map(str::to_owned)

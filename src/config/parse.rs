@@ -105,10 +105,16 @@ pub fn tls_verify(s: &str) -> Result<TlsVerify, Expected> {
     }
 }
 
-/// A positive number of seconds, fractions allowed.
+/// A positive duration: a number of seconds, fractions allowed (`2.5`), or a duration as Go
+/// and Gatus write them (`500ms`, `5s`, `1m30s`, `1h`).
 pub fn seconds(s: &str) -> Result<Duration, Expected> {
-    const EXPECTED: &str = "a positive number of seconds (fractions allowed)";
-    let v: f64 = s.trim().parse().map_err(|_| EXPECTED)?;
+    const EXPECTED: &str =
+        "a positive number of seconds (fractions allowed) or a duration such as 500ms, 5s, 1m30s";
+    let s = s.trim();
+    let v: f64 = match s.parse() {
+        Ok(v) => v,
+        Err(_) => duration_text(s).ok_or(EXPECTED)?,
+    };
     if v.is_finite() && v > 0.0 && v < 1e9 {
         Ok(Duration::from_secs_f64(v))
     } else {
@@ -116,9 +122,41 @@ pub fn seconds(s: &str) -> Result<Duration, Expected> {
     }
 }
 
+/// Seconds in a Go duration string (`1h2m3.5s`, `250ms`); `None` when it is not one.
+fn duration_text(s: &str) -> Option<f64> {
+    let mut rest = s;
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    Some(total)
+}
+
 /// `PROBE_INTERVAL`: positive seconds, or -1 for once.
 pub fn interval(s: &str) -> Result<Interval, Expected> {
-    const EXPECTED: &str = "a positive number of seconds (fractions allowed), or -1 to probe once";
+    const EXPECTED: &str = "a positive number of seconds (fractions allowed) or a duration such as 30s or 1m, \
+                            or -1 to probe once";
     if s.trim().parse::<f64>() == Ok(-1.0) {
         return Ok(Interval::Once);
     }
@@ -395,8 +433,15 @@ mod tests {
         );
         assert_eq!(
             seconds("ten").unwrap_err().to_string(),
-            "a positive number of seconds (fractions allowed)"
+            "a positive number of seconds (fractions allowed) or a duration such as 500ms, 5s, 1m30s"
         );
+        assert_eq!(seconds("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(seconds("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(seconds(" 2h "), Ok(Duration::from_secs(7200)));
+        assert_eq!(seconds("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["5x", "s", "1m-2s", "0s", "", "-5s", "5 s"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
         assert_eq!(boolean("maybe").unwrap_err().to_string(), BOOL_EXPECTED);
         assert_eq!(log_level("").unwrap_err().to_string(), LOG_LEVELS_EXPECTED);
         // The caller completes the sentence with the setting and the value.

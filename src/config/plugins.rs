@@ -32,6 +32,10 @@ const READERS: &[(&str, ReaderPlugin)] = &[
     ("readers.probes.http", ReaderPlugin::HttpProbe),
     ("readers.prober.http", ReaderPlugin::HttpProbe),
     ("readers.probes", ReaderPlugin::HttpProbe),
+    // The kind is per target: these name the same reader.
+    ("readers.probes.tcp", ReaderPlugin::HttpProbe),
+    ("readers.probes.icmp", ReaderPlugin::HttpProbe),
+    ("readers.probes.dns", ReaderPlugin::HttpProbe),
     ("readers.dummy", ReaderPlugin::Dummy),
     ("readers.dummies", ReaderPlugin::Dummy),
     ("readers.dummies.dummy_events", ReaderPlugin::Dummy),
@@ -133,8 +137,9 @@ mod tests {
         let e = reader("readers.nope").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "one of readers.probes.http, readers.prober.http, readers.probes, readers.dummy, \
-             readers.dummies, readers.dummies.dummy_events, readers.kafka"
+            "one of readers.probes.http, readers.prober.http, readers.probes, readers.probes.tcp, \
+             readers.probes.icmp, readers.probes.dns, readers.dummy, readers.dummies, \
+             readers.dummies.dummy_events, readers.kafka"
         );
         assert!(
             writers(" , ")

@@ -6,8 +6,10 @@ use http::{HeaderName, HeaderValue, Method};
 use regex::Regex;
 use url::Url;
 
+use super::checks::{Check, CheckSections};
 use super::parse::{Expected, Interval, TlsVerify};
 use crate::conditions::Condition;
+use crate::event::Kind;
 
 /// An inclusive range of HTTP status codes that count as up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,17 +58,24 @@ impl std::fmt::Display for StatusRange {
     }
 }
 
-/// Everything needed to probe one target.
+/// Everything needed to probe one target: what every target has, its kind and its check's
+/// settings. The HTTP request settings (`method` … `regex`) are the `http(s)` check's; other
+/// kinds refuse them at load.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Stable id: a hash of the name and the URL (without password).
     pub id: String,
     pub name: String,
-    /// The URL as given, credentials included (used for the request, never printed).
+    /// The URL as given, credentials included (used for the request, never printed); for a
+    /// DNS check `dns://server:port`.
     pub url: Url,
-    /// Lower-case host without brackets or user info, as the original reported it.
+    /// What kind of check this is (the URL's scheme, or `dns` for a target with `dns:`).
+    pub kind: Kind,
+    /// Lower-case host without brackets or user info, as the original reported it; empty for
+    /// a push target.
     pub hostname: String,
-    pub port: u16,
+    /// The port checked; `None` for ICMP and push.
+    pub port: Option<u16>,
     /// The path without query or fragment; empty when the URL had none, as in the original.
     pub path: String,
     pub method: Method,
@@ -82,6 +91,8 @@ pub struct Target {
     pub conditions: Vec<Condition>,
     /// Conditions that make an up target degraded when one holds.
     pub degraded_if: Vec<Condition>,
+    /// The settings of the check beyond HTTP.
+    pub check: Check,
 }
 
 /// How many URLs a string holds: one, plus one for each scheme (`http://`, …) that follows a
@@ -93,8 +104,16 @@ pub fn urls_in(raw: &str) -> usize {
     1 + NEXT.find_iter(raw.trim()).count()
 }
 
-/// Why a URL cannot be probed.
-pub fn check_url(raw: &str) -> Result<Url, Expected> {
+/// Gatus's schemes that no check here speaks yet.
+const NOT_YET: &[&str] = &["sctp", "ws", "wss", "ssh"];
+
+/// The schemes a target's URL may have, for error messages.
+const SCHEMES: &str = "http://, https://, tcp://, udp://, tls://, starttls://, icmp://, \
+                       grpc://, grpcs:// or push://";
+
+/// Why a URL cannot be probed, or its kind. `dns` is true for a target with a `dns:` section,
+/// whose URL is the server to ask: `8.8.8.8`, `127.0.0.1:5353` or `dns://server[:port]`.
+pub fn check_url(raw: &str, dns: bool) -> Result<(Url, Kind), Expected> {
     let n = urls_in(raw);
     if n > 1 {
         return Err(Expected::new(format!(
@@ -104,21 +123,80 @@ pub fn check_url(raw: &str) -> Result<Url, Expected> {
     if raw.trim().contains(char::is_whitespace) {
         return Err("a URL without spaces (write a space in a path or query as %20)".into());
     }
-    let url =
-        Url::parse(raw.trim()).map_err(|e| Expected::new(format!("a valid http(s) URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
+    let raw = raw.trim();
+    if dns {
+        let text = if raw.contains("://") {
+            raw.to_owned()
+        } else {
+            format!("dns://{raw}")
+        };
+        let url = Url::parse(&text).map_err(|e| {
+            Expected::new(format!(
+                "a DNS server: an address (8.8.8.8, 127.0.0.1:5353, [::1]:53), a name or \
+                 dns://server[:port] ({e})"
+            ))
+        })?;
+        if url.scheme() != "dns" {
+            return Err(Expected::new(format!(
+                "a DNS server (8.8.8.8, 127.0.0.1:5353 or dns://server[:port]) for a target with \
+                 a dns: section, not a {}:// URL",
+                url.scheme()
+            )));
+        }
+        host_and_port(&url, Kind::Dns)?;
+        return Ok((url, Kind::Dns));
+    }
+    let url = Url::parse(raw)
+        .map_err(|e| Expected::new(format!("a valid URL ({e}), one of {SCHEMES}")))?;
+    let scheme = url.scheme().to_ascii_lowercase();
+    if NOT_YET.contains(&scheme.as_str()) {
         return Err(Expected::new(format!(
-            "an http:// or https:// URL (scheme {:?} cannot be probed)",
-            url.scheme()
+            "a kind of check uptimer supports ({scheme}:// checks are not supported yet; use one \
+             of {SCHEMES})"
         )));
     }
+    let kind = match Kind::from_scheme(&scheme) {
+        Some(Kind::Dns) => {
+            return Err(
+                "a dns: section for a DNS check (its url is then the server to ask)".into(),
+            );
+        }
+        Some(k) => k,
+        None => {
+            return Err(Expected::new(format!(
+                "a URL of a kind uptimer checks: {SCHEMES} (scheme {scheme:?} cannot be probed)"
+            )));
+        }
+    };
+    host_and_port(&url, kind)?;
+    Ok((url, kind))
+}
+
+/// A URL's host and port for its kind: a host always, a port where the kind needs one and
+/// has no default, none where it has no use.
+fn host_and_port(url: &Url, kind: Kind) -> Result<(), Expected> {
     if url.host_str().is_none_or(str::is_empty) {
-        return Err("a URL with a host".into());
+        return Err(match kind {
+            Kind::Push => "push://NAME, a name for the push target".into(),
+            _ => "a URL with a host".into(),
+        });
     }
     if url.port() == Some(0) {
         return Err("a URL with a port from 1 to 65535".into());
     }
-    Ok(url)
+    match kind {
+        Kind::Tcp | Kind::Udp | Kind::Tls | Kind::Starttls | Kind::Grpc | Kind::Grpcs
+            if url.port().is_none() =>
+        {
+            Err(Expected::new(format!(
+                "{kind}://host:port, with the port to check"
+            )))
+        }
+        Kind::Icmp | Kind::Push if url.port().is_some() => Err(Expected::new(format!(
+            "{kind}://host without a port ({kind} checks have none)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The URL with its password (if any) replaced by `***`: safe for events, logs and the UI.
@@ -170,6 +248,8 @@ pub struct TargetSpec {
     pub tags: Vec<String>,
     pub conditions: Vec<String>,
     pub degraded_if: Vec<String>,
+    /// The sections of checks beyond HTTP (`tcp:`, `dns:`, …).
+    pub check: CheckSections,
 }
 
 /// Parses conditions at load: a condition that cannot be parsed is a configuration error
@@ -206,12 +286,32 @@ impl TargetSpec {
         let err = |field: &str, value: &str, expected: String| {
             (field.to_owned(), value.to_owned(), expected)
         };
-        let url = check_url(&self.url).map_err(|e| err("url", &self.url, e.into()))?;
+        let (url, kind) = check_url(&self.url, self.check.dns.is_some())
+            .map_err(|e| err("url", &self.url, e.into()))?;
         let hostname = match url.host() {
             Some(url::Host::Ipv6(a)) => a.to_string(),
+            _ if kind == Kind::Push => String::new(),
             Some(h) => h.to_string().to_ascii_lowercase(),
             None => String::new(),
         };
+        if !kind.is_http() {
+            let http_only = [
+                ("method", self.method.is_some()),
+                ("headers", !self.headers.is_empty()),
+                ("expected_status", !self.expected_status.is_empty()),
+                (
+                    "regex",
+                    self.regex.as_deref().is_some_and(|r| !r.is_empty()),
+                ),
+            ];
+            if let Some((key, _)) = http_only.iter().find(|(_, given)| *given) {
+                return Err(err(
+                    key,
+                    &self.url,
+                    format!("no {key} on a {kind} target ({key} is an HTTP setting)"),
+                ));
+            }
+        }
         let method_raw = self.method.unwrap_or_else(|| "GET".into());
         let method =
             Method::from_bytes(method_raw.to_ascii_uppercase().as_bytes()).map_err(|_| {
@@ -249,10 +349,22 @@ impl TargetSpec {
         let conditions = parse_conditions("conditions", &self.conditions)?;
         let degraded_if = parse_conditions("degraded_if", &self.degraded_if)?;
         let name = self.name.unwrap_or_else(|| masked_url(&url));
+        let tls_verify = self.tls_verify.unwrap_or_else(|| d.tls_verify.clone());
+        let check = self.check.build(kind, &tls_verify)?;
         Ok(Target {
             id: stable_id(&name, &url),
-            path: written_path(&self.url, &url),
-            port: url.port_or_known_default().unwrap_or(80),
+            path: if kind.is_http() {
+                written_path(&self.url, &url)
+            } else {
+                String::new()
+            },
+            port: match kind {
+                Kind::Icmp | Kind::Push => None,
+                Kind::Dns => Some(url.port().unwrap_or(53)),
+                _ => Some(url.port_or_known_default().unwrap_or(80)),
+            },
+            kind,
+            check,
             hostname,
             name,
             method,
@@ -261,7 +373,7 @@ impl TargetSpec {
             regex,
             interval: self.interval.unwrap_or(d.interval),
             timeout: self.timeout.unwrap_or(d.timeout),
-            tls_verify: self.tls_verify.unwrap_or_else(|| d.tls_verify.clone()),
+            tls_verify,
             tags: self.tags,
             conditions,
             degraded_if,
@@ -303,10 +415,10 @@ mod tests {
         let t = build("HTTPS://User:pw@Example.ORG?q=1").unwrap();
         assert_eq!(
             (t.hostname.as_str(), t.port, t.path.as_str()),
-            ("example.org", 443, "")
+            ("example.org", Some(443), "")
         );
         let t = build("http://example.org:8080/a/b?q=1#f").unwrap();
-        assert_eq!((t.port, t.path.as_str()), (8080, "/a/b"));
+        assert_eq!((t.port, t.path.as_str()), (Some(8080), "/a/b"));
         let t = build("http://[::1]:81/").unwrap();
         assert_eq!((t.hostname.as_str(), t.path.as_str()), ("::1", "/"));
     }

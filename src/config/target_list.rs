@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::checks::CheckSections;
 use super::parse::{self, Interval};
 use super::target::{self, Target, TargetDefaults, TargetSpec};
 use super::{ConfigError, Env, file, from_file};
@@ -40,9 +41,9 @@ impl Entry {
 }
 
 /// The `targets:` of the config file.
-pub(super) fn file_targets(fc: &file::FileConfig) -> Result<Vec<Entry>, ConfigError> {
+pub(super) fn file_targets(fc: &mut file::FileConfig) -> Result<Vec<Entry>, ConfigError> {
     fc.targets
-        .iter()
+        .iter_mut()
         .enumerate()
         .map(|(i, t)| {
             let n = |field: &str| format!("targets[{i}].{field}");
@@ -66,6 +67,15 @@ pub(super) fn file_targets(fc: &file::FileConfig) -> Result<Vec<Entry>, ConfigEr
                 tags: t.tags.clone(),
                 conditions: t.conditions.clone(),
                 degraded_if: t.degraded_if.clone(),
+                check: CheckSections {
+                    tcp: t.tcp.take(),
+                    icmp: t.icmp.take(),
+                    dns: t.dns.take(),
+                    grpc: t.grpc.take(),
+                    body: t.body.clone(),
+                    token: t.token.clone(),
+                    grace: from_file(t.grace.as_ref(), &n("grace"), parse::seconds)?,
+                },
             };
             Ok(Entry {
                 label: format!("targets[{i}]"),
@@ -112,7 +122,7 @@ pub(super) fn env_targets(env: &Env) -> Result<Vec<Entry>, ConfigError> {
     }
     let mut entries = Vec::with_capacity(urls.len());
     for (i, url) in urls.into_iter().enumerate() {
-        if let Err(e) = target::check_url(&url) {
+        if let Err(e) = target::check_url(&url, false) {
             return Err(ConfigError::new(format!("PROBE_URLS[{i}]"), url, e));
         }
         let regex = match regexes.len() {

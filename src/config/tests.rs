@@ -62,7 +62,7 @@ fn bad_values_name_setting_value_and_expectation() {
     let e = load(&[("PROBE_INTERVAL", "0")]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "PROBE_INTERVAL: expected a positive number of seconds (fractions allowed), or -1 to probe once, got \"0\""
+        "PROBE_INTERVAL: expected a positive number of seconds (fractions allowed) or a duration such as 30s or 1m, or -1 to probe once, got \"0\""
     );
     assert_eq!(
         load(&[("PROBE_TIMEOUT", "0")]).unwrap_err().setting,

@@ -15,7 +15,12 @@ fn valid_documents() -> Vec<Value> {
                 .unwrap_or_default()
         })
         .collect();
-    let mut p = ProbeEvent::new(time::OffsetDateTime::now_utc(), "https", "h.example", 443);
+    let mut p = ProbeEvent::new(
+        time::OffsetDateTime::now_utc(),
+        "https",
+        "h.example",
+        Some(443),
+    );
     p.phases_ms = Some(Phases {
         dns: Some(1.25),
         connect: Some(2.0),

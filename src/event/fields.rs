@@ -159,9 +159,11 @@ impl ProbeEvent {
         match name {
             "protocol" => text(&self.protocol),
             "hostname" => text(&self.hostname),
-            "port" => Field::I64(self.port.into()),
+            "port" => self.port.map_or(Field::Absent, |p| Field::I64(p.into())),
             "path" => text(&self.path),
-            "status_code" => Field::I64(self.status_code.into()),
+            "status_code" => self
+                .status_code
+                .map_or(Field::Absent, |s| Field::I64(s.into())),
             "response_time_ms" => Field::U64(self.response_time_ms),
             "error" => opt_text(&self.error),
             "regex" => opt_text(&self.regex),
@@ -275,9 +277,9 @@ mod tests {
     /// (non-finite numbers, nanoseconds, a time in another offset).
     fn samples() -> Vec<Event> {
         let t = datetime!(2026-03-04 05:06:07.123456789 +02:00);
-        let mut full = ProbeEvent::new(t, "https", "example.org", 8443);
+        let mut full = ProbeEvent::new(t, "https", "example.org", Some(8443));
         full.path = "/health?x=1".into();
-        full.status_code = 503;
+        full.status_code = Some(503);
         full.response_time_ms = u64::MAX;
         full.error = Some("HTTP 503".into());
         full.regex = Some("ok$".into());
@@ -306,7 +308,7 @@ mod tests {
             resolved: "[STATUS] (503) == 200".into(),
         }]);
         full.degraded = Some(false);
-        let mut empty_phases = ProbeEvent::new(t, "http", "h", 80);
+        let mut empty_phases = ProbeEvent::new(t, "http", "h", Some(80));
         empty_phases.phases_ms = Some(Phases::default());
         let job = JobEvent {
             envelope: Envelope::new(JobEvent::TITLE, JobEvent::VERSION, t),
@@ -324,7 +326,7 @@ mod tests {
         vec![
             Event::from(full.clone()),
             Event::from(full.to_original()),
-            Event::from(ProbeEvent::new(t, "http", "h", 1)),
+            Event::from(ProbeEvent::new(t, "http", "h", Some(1))),
             Event::from(empty_phases),
             Event::from(DummyEvent::new("t", "readers.dummy", i64::MIN, 1e300)),
             Event::from(DummyEvent::new("t", "r", 7, f64::NAN)),

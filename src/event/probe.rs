@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Envelope;
+use super::kinds::{DnsDetails, GrpcDetails, IcmpDetails, PushDetails, TcpDetails, TlsDetails};
 
 /// The closed set of failure classes (`error_kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,11 +136,13 @@ pub struct ProbeEvent {
     #[serde(default)]
     pub protocol: String,
     pub hostname: String,
-    pub port: u16,
+    /// The port checked; null for ICMP and push checks (0.5.0).
+    pub port: Option<u16>,
     #[serde(default)]
     pub path: String,
-    /// 0 when no response was received.
-    pub status_code: u16,
+    /// The HTTP status: 0 when no response was received; null for checks other than HTTP
+    /// (0.5.0).
+    pub status_code: Option<u16>,
     /// Whole probe in rounded milliseconds, body included.
     pub response_time_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,29 +185,67 @@ pub struct ProbeEvent {
     /// (0.4.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded: Option<bool>,
+    /// What a DNS check's server answered (0.5.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsDetails>,
+    /// What an ICMP check's echo requests got back (0.5.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp: Option<IcmpDetails>,
+    /// The TLS session of a TLS, STARTTLS, HTTPS or gRPCS check (0.5.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsDetails>,
+    /// A TCP check's dialog (0.5.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpDetails>,
+    /// A gRPC health check's answer (0.5.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcDetails>,
+    /// The push a push target's event reports (0.5.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushDetails>,
 }
 
 /// Whether a result counts as up: its `up` field, or for an event without one (the original's
 /// schema) no error and a 2xx or 3xx status.
-pub fn counts_as_up(up: Option<bool>, has_error: bool, status_code: u16) -> bool {
-    up.unwrap_or(!has_error && (200..400).contains(&status_code))
+pub fn counts_as_up(up: Option<bool>, has_error: bool, status_code: Option<u16>) -> bool {
+    up.unwrap_or(!has_error && status_code.is_some_and(|s| (200..400).contains(&s)))
 }
 
 impl ProbeEvent {
+    /// The short answer a check got, for tables: the HTTP status, a DNS rcode, a gRPC serving
+    /// status, ICMP replies out of requests; `None` when none came.
+    pub fn answer(&self) -> Option<String> {
+        if let Some(d) = &self.dns {
+            return Some(d.rcode.clone());
+        }
+        if let Some(g) = &self.grpc {
+            return Some(g.status.clone());
+        }
+        if let Some(i) = &self.icmp {
+            return Some(format!("{}/{}", i.received, i.sent));
+        }
+        self.status_code.filter(|s| *s != 0).map(|s| s.to_string())
+    }
+
     pub const TITLE: &'static str = "ProbeEvent";
-    pub const VERSION: &'static str = "0.4.0";
+    pub const VERSION: &'static str = "0.5.0";
     /// The original tool's version, emitted by the compatibility mode.
     pub const ORIGINAL_VERSION: &'static str = "0.2.0";
 
     /// An event with only the envelope and the original's required fields set.
-    pub fn new(event_time: OffsetDateTime, protocol: &str, hostname: &str, port: u16) -> Self {
+    pub fn new(
+        event_time: OffsetDateTime,
+        protocol: &str,
+        hostname: &str,
+        port: Option<u16>,
+    ) -> Self {
         ProbeEvent {
             envelope: Envelope::new(Self::TITLE, Self::VERSION, event_time),
             protocol: protocol.to_owned(),
             hostname: hostname.to_owned(),
             port,
             path: String::new(),
-            status_code: 0,
+            status_code: Some(0),
             response_time_ms: 0,
             error: None,
             regex: None,
@@ -223,24 +264,32 @@ impl ProbeEvent {
             tls_cert_not_after: None,
             conditions: None,
             degraded: None,
+            dns: None,
+            icmp: None,
+            tls: None,
+            tcp: None,
+            grpc: None,
+            push: None,
         }
     }
 
     /// The same event with exactly the original's field set (schema 0.2.0), for fleets whose
-    /// consumers reject properties they do not know.
+    /// consumers reject properties they do not know. Only HTTP checks have that form (the
+    /// configuration refuses other kinds with `EVENT_FORMAT=original`): a missing port or
+    /// status is written as 0.
     pub fn to_original(&self) -> ProbeEvent {
         let mut e = ProbeEvent::new(
             self.envelope.event_time,
             &self.protocol,
             &self.hostname,
-            self.port,
+            Some(self.port.unwrap_or(0)),
         );
         e.envelope = Envelope {
             schema_version: Self::ORIGINAL_VERSION.to_owned(),
             ..self.envelope.clone()
         };
         e.path = self.path.clone();
-        e.status_code = self.status_code;
+        e.status_code = Some(self.status_code.unwrap_or(0));
         e.response_time_ms = self.response_time_ms;
         e.error = self.error.clone();
         e.regex = self.regex.clone();
@@ -260,7 +309,7 @@ mod tests {
             datetime!(2021-01-15 12:34:56 UTC),
             "https",
             "example.org",
-            443,
+            Some(443),
         );
         let json = serde_json::to_string(&e).unwrap();
         let keys: Vec<_> = [
@@ -282,7 +331,7 @@ mod tests {
 
     #[test]
     fn original_form_drops_new_fields() {
-        let mut e = ProbeEvent::new(datetime!(2021-01-15 12:34:56 UTC), "http", "h", 80);
+        let mut e = ProbeEvent::new(datetime!(2021-01-15 12:34:56 UTC), "http", "h", Some(80));
         e.up = Some(true);
         e.url = Some("http://h/".into());
         e.phases_ms = Some(Phases::default());

@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn emitted_events_validate() {
-        let mut probe = ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", 80);
+        let mut probe = ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", Some(80));
         probe.error = Some("x".into());
         for event in [
             Event::from(probe.clone()),
@@ -316,8 +316,8 @@ mod tests {
 
     #[test]
     fn port_out_of_range_is_invalid() {
-        let mut probe = ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", 80);
-        probe.port = 0;
+        let mut probe = ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", Some(80));
+        probe.port = Some(0);
         assert!(validate_event(&Event::from(probe).to_json()).is_err());
     }
 }

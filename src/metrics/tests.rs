@@ -100,7 +100,7 @@ fn a_process_leaves_out_what_it_does_not_do() {
 #[test]
 fn probes_are_counted_with_cumulative_phase_buckets() {
     let m = Metrics::default();
-    let mut e = ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", 80);
+    let mut e = ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", Some(80));
     e.response_time_ms = 20;
     e.error_kind = Some(ErrorKind::Timeout);
     for up in [true, false, false] {

@@ -18,7 +18,7 @@ use crate::config::{ReaderPlugin, Settings};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::readers;
-use crate::readers::probes::HttpProber;
+use crate::readers::probes::Probers;
 use crate::writers::{WriteError, Writer};
 
 pub use deliver::deliver;
@@ -73,10 +73,10 @@ async fn run_reader(
 ) -> Result<RunSummary, PipelineError> {
     match settings.reader {
         ReaderPlugin::HttpProbe => {
-            let prober = HttpProber::new(&settings.probe)
-                .map_err(|e| PipelineError::Setup(e.to_string()))?;
+            let prober =
+                Probers::new(&settings.probe).map_err(|e| PipelineError::Setup(e.to_string()))?;
             for t in &settings.targets {
-                prober.check_tls(t).map_err(|e| {
+                prober.check(t).map_err(|e| {
                     PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {e}", t.name))
                 })?;
             }

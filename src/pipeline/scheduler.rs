@@ -19,7 +19,7 @@ use crate::config::target::masked_url;
 use crate::config::{EventFormat, Interval, Target};
 use crate::event::Event;
 use crate::metrics::{Count, Durations, Metrics, ProbeMetrics};
-use crate::readers::probes::HttpProber;
+use crate::readers::probes::Prober;
 
 /// What the scheduler did: probes started, rounds skipped, and a start-lag histogram (how late
 /// each probe started after its scheduled time, in 1 ms buckets up to 10 s; later starts land
@@ -101,8 +101,8 @@ impl SchedulerStats {
 /// Probes `targets` until `stop` is cancelled (or once each, for `Interval::Once`), sending
 /// every event to `tx`. Returns when every target's task has ended; in-flight probes finish
 /// (each is bounded by its timeout) so that what was probed is delivered.
-pub async fn run(
-    prober: Arc<HttpProber>,
+pub async fn run<P: Prober>(
+    prober: Arc<P>,
     targets: Vec<Target>,
     concurrency: usize,
     format: EventFormat,
@@ -132,15 +132,20 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
 }
 
-type Context = (
-    Arc<HttpProber>,
+type Context<P> = (
+    Arc<P>,
     Arc<Semaphore>,
     mpsc::Sender<Event>,
     CancellationToken,
     Arc<SchedulerStats>,
 );
 
-async fn target_loop(target: Target, first: Instant, format: EventFormat, ctx: Context) {
+async fn target_loop<P: Prober>(
+    target: Target,
+    first: Instant,
+    format: EventFormat,
+    ctx: Context<P>,
+) {
     let (prober, permits, tx, stop, stats) = ctx;
     let mut due = first;
     let mut verdicts = Verdicts::default();
@@ -304,7 +309,8 @@ mod tests {
             tls_verify: crate::config::TlsVerify::Yes,
         };
         let target = spec.build(&defaults).unwrap();
-        let prober = HttpProber::new(&crate::config::ProbeSettings::default()).unwrap();
+        let prober =
+            crate::readers::probes::Probers::new(&crate::config::ProbeSettings::default()).unwrap();
         let (tx, _rx) = mpsc::channel(1);
         let ctx = (
             Arc::new(prober),

@@ -155,7 +155,12 @@ mod tests {
     const T0: OffsetDateTime = time::macros::datetime!(2026-12-01 12:00:00 UTC);
 
     fn result(secs: u64, up: bool) -> ProbeEvent {
-        let mut e = ProbeEvent::new(T0 + Duration::from_secs(secs), "https", "example.com", 443);
+        let mut e = ProbeEvent::new(
+            T0 + Duration::from_secs(secs),
+            "https",
+            "example.com",
+            Some(443),
+        );
         e.up = Some(up);
         e
     }

@@ -430,7 +430,7 @@ mod tests {
         let (event, dropped) = parse(Some(original)).unwrap();
         assert_eq!(dropped, 0);
         let Event::Probe(p) = event else { panic!() };
-        assert_eq!((p.status_code, p.error.as_deref()), (200, Some("")));
+        assert_eq!((p.status_code, p.error.as_deref()), (Some(200), Some("")));
     }
 
     #[test]

@@ -388,7 +388,8 @@ mod tests {
 
     #[test]
     fn probe_events_are_keyed_by_target() {
-        let mut p = crate::event::ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", 80);
+        let mut p =
+            crate::event::ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", Some(80));
         p.target = Some("abc".into());
         assert_eq!(key(&Event::from(p)), "abc");
         let d = crate::event::DummyEvent::new("t", "r", 1, 1.0);

@@ -70,7 +70,7 @@ fn us(ms: f64) -> f64 {
 /// The event a prober sends for target `i` at `t`: HTTPS with every phase, a random uuid.
 pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
     let host = format!("svc{i:05}.example.net");
-    let mut e = ProbeEvent::new(from_micros(t), "https", &host, 443);
+    let mut e = ProbeEvent::new(from_micros(t), "https", &host, Some(443));
     e.envelope.uuid = rng.uuid();
     e.path = "/health".into();
     e.target = Some(target_id(i));
@@ -90,7 +90,7 @@ pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
         let tls = us(ms * (0.18 + 0.04 * rng.unit()));
         let transfer = us(0.2 + rng.unit());
         let ttfb = us((ms - dns - connect - tls - transfer).max(0.1));
-        e.status_code = 200;
+        e.status_code = Some(200);
         e.response_time_ms = ms.round() as u64;
         e.phases_ms = Some(Phases {
             dns: Some(dns),
@@ -112,7 +112,7 @@ pub fn event(rng: &mut Rng, i: usize, t: Micros) -> ProbeEvent {
         e.tls_cert_not_after =
             Some(datetime!(2027-03-01 12:00 UTC) + time::Duration::days((i % 90) as i64));
     } else {
-        e.status_code = 503;
+        e.status_code = Some(503);
         e.response_time_ms = latency(rng, i).round() as u64;
         e.error_kind = Some(ErrorKind::HttpStatus);
         e.error = Some("unexpected status 503 (expected 200-399)".into());

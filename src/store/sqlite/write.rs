@@ -45,7 +45,7 @@ pub struct TargetInfo {
     pub url: String,
     pub protocol: String,
     pub hostname: String,
-    pub port: u16,
+    pub port: Option<u16>,
     pub path: String,
     pub tags: Vec<String>,
     /// Seconds between checks, fractions kept.
@@ -91,9 +91,10 @@ pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
 /// The target id of an event: its `target`, or for the original's events (which have none)
 /// the address it probed.
 pub fn target_id(e: &ProbeEvent) -> String {
-    e.target
-        .clone()
-        .unwrap_or_else(|| format!("{}://{}:{}{}", e.protocol, e.hostname, e.port, e.path))
+    e.target.clone().unwrap_or_else(|| match e.port {
+        Some(port) => format!("{}://{}:{port}{}", e.protocol, e.hostname, e.path),
+        None => format!("{}://{}{}", e.protocol, e.hostname, e.path),
+    })
 }
 
 /// The verdict of an event: its `up`, or for the original's events a 2xx/3xx without error.

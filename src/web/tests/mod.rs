@@ -23,13 +23,13 @@ const HOSTILE: &str = "<script>alert(\"x\")</script>' onmouseover='alert(1)";
 
 fn probe(target: &str, name: &str, up: bool, ago_s: u64) -> Event {
     let t = OffsetDateTime::now_utc() - Duration::from_secs(ago_s);
-    let mut e = ProbeEvent::new(t, "https", "example.org", 443);
+    let mut e = ProbeEvent::new(t, "https", "example.org", Some(443));
     e.target = Some(target.into());
     e.name = Some(name.into());
     e.url = Some(format!("https://example.org/?q={name}"));
     e.up = Some(up);
     e.response_time_ms = 42;
-    e.status_code = if up { 200 } else { 500 };
+    e.status_code = Some(if up { 200 } else { 500 });
     if !up {
         e.error_kind = Some(ErrorKind::HttpStatus);
         e.error = Some(format!("body said {HOSTILE}"));

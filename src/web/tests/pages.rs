@@ -252,7 +252,7 @@ async fn count_cards_count_and_keep_the_tag_filter() {
         url: format!("https://example.org/{id}"),
         protocol: "https".into(),
         hostname: "example.org".into(),
-        port: 443,
+        port: Some(443),
         path: format!("/{id}"),
         tags: tags.iter().map(|t| t.to_string()).collect(),
         interval_s: Some(60.0),

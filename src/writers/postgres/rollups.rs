@@ -54,7 +54,7 @@ fn obs<R: Row>(row: &R) -> Option<Obs<'_>> {
     let up = crate::event::counts_as_up(
         row.get(&["up"]).as_bool(),
         error.is_some(),
-        u16::try_from(status_code).unwrap_or(0),
+        u16::try_from(status_code).ok(),
     );
     let phase = |k: &str| row.get(&["phases_ms", k]).as_f64();
     Some(Obs {

@@ -94,9 +94,9 @@ mod tests {
     /// the optional ones, with numbers JSON cannot hold; dummy and job events.
     fn events() -> Vec<Event> {
         let t = datetime!(2026-03-04 05:06:07.123456789 +02:00);
-        let mut full = ProbeEvent::new(t, "https", "example.org", 8443);
+        let mut full = ProbeEvent::new(t, "https", "example.org", Some(8443));
         full.path = "/health?x=1".into();
-        full.status_code = 503;
+        full.status_code = Some(503);
         full.response_time_ms = 70_000;
         full.error = Some("HTTP 503".into());
         full.regex = Some("ok$".into());
@@ -156,7 +156,7 @@ mod tests {
         vec![
             Event::from(full.clone()),
             Event::from(full.to_original()),
-            Event::from(ProbeEvent::new(t, "http", "h", 80)),
+            Event::from(ProbeEvent::new(t, "http", "h", Some(80))),
             Event::from(odd),
             Event::from(DummyEvent::new("t", "readers.dummy", i64::MAX, 1e300)),
             Event::from(DummyEvent::new("t", "r", -7, 0.1)),

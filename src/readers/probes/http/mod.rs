@@ -154,7 +154,7 @@ impl HttpProber {
             target.port,
         );
         ev.path = target.path.clone();
-        ev.status_code = rec.status;
+        ev.status_code = Some(rec.status);
         ev.response_time_ms = (elapsed.as_secs_f64() * 1000.0).round() as u64;
         ev.url = Some(masked_url(&target.url));
         ev.target = Some(target.id.clone());

@@ -48,7 +48,8 @@ impl<'a> DescriptorRef<'a> {
             &e.envelope.schema_version,
             &e.protocol,
             &e.hostname,
-            e.port,
+            // Port 0 is never checked: it stands for none (ICMP, push).
+            e.port.unwrap_or(0),
             &e.path,
             e.regex.as_deref(),
             e.url.as_deref(),
@@ -77,7 +78,12 @@ mod tests {
 
     #[test]
     fn a_descriptor_round_trips_through_its_string() {
-        let mut e = ProbeEvent::new(datetime!(2026-01-01 0:00 UTC), "https", "ex.org", 8443);
+        let mut e = ProbeEvent::new(
+            datetime!(2026-01-01 0:00 UTC),
+            "https",
+            "ex.org",
+            Some(8443),
+        );
         e.path = "/health".into();
         e.regex = Some("ok \"quoted\"".into());
         e.url = Some("https://ex.org:8443/health".into());
@@ -87,12 +93,12 @@ mod tests {
         let json = DescriptorRef::of(&e).to_json();
         assert_eq!(
             json,
-            r#"["ProbeEvent","0.4.0","https","ex.org",8443,"/health","ok \"quoted\"","https://ex.org:8443/health","ab12",null,"eu-1"]"#
+            r#"["ProbeEvent","0.5.0","https","ex.org",8443,"/health","ok \"quoted\"","https://ex.org:8443/health","ab12",null,"eu-1"]"#
         );
         let back = Descriptor::parse(&json).unwrap();
         let expected = Descriptor(
             "ProbeEvent".into(),
-            "0.4.0".into(),
+            "0.5.0".into(),
             "https".into(),
             "ex.org".into(),
             8443,

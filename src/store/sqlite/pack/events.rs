@@ -107,6 +107,15 @@ const HAS_EXTRAS: u8 = 1 << 7;
 const HAS_PHASES: u8 = 1;
 const PHASE_BITS: u8 = 0b0011_1110;
 
+/// The status column's value for an event without one (checks other than HTTP): no HTTP
+/// status is this large.
+const NO_STATUS: u16 = u16::MAX;
+
+/// An event's status from its column.
+fn status_of(v: u16) -> Option<u16> {
+    (v != NO_STATUS).then_some(v)
+}
+
 fn tri(v: Option<bool>) -> u8 {
     match v {
         None => 0,
@@ -248,7 +257,7 @@ fn body<E: AsPacked>(
         }))
     });
     columns::put(&mut out, &descs);
-    column(&mut out, &|e| i64::from(e.status_code));
+    column(&mut out, &|e| i64::from(e.status_code.unwrap_or(NO_STATUS)));
     // The response time less the phases' sum: what is left is the time between phases.
     let response: Vec<i64> = rows
         .iter()
@@ -433,7 +442,7 @@ pub fn decode_points(bytes: &[u8]) -> Result<Vec<Point>, PackError> {
             let ms = |us: Option<i64>| us.map(|us| us as f64 / 1000.0);
             Point {
                 time: f.times[i],
-                up: crate::event::counts_as_up(up, has_error, f.status[i]),
+                up: crate::event::counts_as_up(up, has_error, status_of(f.status[i])),
                 response_time_ms: f.response[i].wrapping_add(phase_sum_ms(&f.micros[i])) as u64,
                 phases_ms: f.micros[i].map(ms),
             }
@@ -538,9 +547,9 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
             },
             protocol,
             hostname,
-            port,
+            port: Some(port).filter(|p| *p != 0),
             path,
-            status_code: status[i],
+            status_code: status_of(status[i]),
             response_time_ms: response[i].wrapping_add(phase_sum_ms(&micros[i])) as u64,
             error: refs[0][i].map(str::to_owned),
             regex,
@@ -562,6 +571,13 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
             tls_cert_not_after: take(HAS_TLS).then(|| tls.next()).flatten().map(from_micros),
             conditions: None,
             degraded: None,
+            // Not kept by the packed format yet.
+            dns: None,
+            icmp: None,
+            tls: None,
+            tcp: None,
+            grpc: None,
+            push: None,
         };
         let mut packed = Packed {
             event,

@@ -187,7 +187,7 @@ impl SampleTarget {
             from_micros(t),
             if self.https { "https" } else { "http" },
             &self.hostname,
-            self.port,
+            Some(self.port),
         );
         e.envelope.uuid = rng.uuid();
         e.path = self.path.clone();
@@ -229,7 +229,7 @@ impl SampleTarget {
                 e.up = Some(false);
                 e.error_kind = Some(kind);
                 e.error = Some(error);
-                e.status_code = status;
+                e.status_code = Some(status);
                 if status == 0 {
                     e.ip = e.ip.filter(|_| kind != ErrorKind::Dns);
                     e.matches_regex = self.regex.as_ref().map(|_| false);
@@ -238,11 +238,7 @@ impl SampleTarget {
             }
             None => e.up = Some(true),
         }
-        e.status_code = if e.status_code == 0 {
-            200
-        } else {
-            e.status_code
-        };
+        e.status_code = e.status_code.filter(|s| *s != 0).or(Some(200));
         e.matches_regex = self.regex.as_ref().map(|_| e.up == Some(true));
         e.http_version = Some(self.http_version.to_owned());
         e.body_bytes = Some(if self.dynamic_body {

@@ -34,10 +34,10 @@ fn full_event() -> ProbeEvent {
         datetime!(2026-11-25 12:00:00.000001 UTC),
         "https",
         "example.org",
-        8443,
+        Some(8443),
     );
     e.path = "/health".into();
-    e.status_code = 503;
+    e.status_code = Some(503);
     e.response_time_ms = 41;
     e.error = Some("unexpected status 503 (expected 200-399)".into());
     e.regex = Some("ok".into());
@@ -80,7 +80,7 @@ fn absent_optional_fields_stay_absent() {
         datetime!(2026-11-25 12:00:10.5 UTC),
         "http",
         "down.example",
-        80,
+        Some(80),
     );
     let mut empty_phases = bare.clone();
     empty_phases.envelope.uuid = uuid::Uuid::new_v4();
@@ -177,7 +177,7 @@ fn a_realistic_hour_has_failures_tls_and_both_address_families() {
         .flat_map(|s| hour_of_events(s, 10 * MINUTE))
         .collect();
     let any = |f: &dyn Fn(&ProbeEvent) -> bool| events.iter().any(f);
-    assert!(any(&|e| e.error.is_some() && e.status_code == 0));
+    assert!(any(&|e| e.error.is_some() && e.status_code == Some(0)));
     assert!(any(&|e| e.error_kind == Some(ErrorKind::HttpStatus)));
     assert!(any(&|e| e.ip.as_deref().is_some_and(|ip| ip.contains(':'))));
     assert!(any(&|e| e.ip.as_deref().is_some_and(|ip| ip.contains('.'))));
@@ -199,7 +199,7 @@ fn a_descriptor_change_mid_hour_round_trips_and_is_interned_once() {
         e.envelope.schema_version = "0.4.0".into();
         e.url = Some("https://moved.example/health".into());
         e.name = Some("renamed".into());
-        e.port = 8443;
+        e.port = Some(8443);
     }
     for e in &mut events[40..] {
         e.location = Some("moved-out".into());
@@ -472,7 +472,7 @@ fn chart_points_and_hour_counts_are_what_the_full_decode_gives() {
     events.push(full_event());
     // The original's schema: no `up`, so status and error decide; no phases.
     let mut original = full_event();
-    (original.up, original.error, original.status_code) = (None, None, 302);
+    (original.up, original.error, original.status_code) = (None, None, Some(302));
     (original.phases_ms, original.error_kind) = (None, None);
     let mut failed = original.clone();
     failed.error = Some("connection refused".into());

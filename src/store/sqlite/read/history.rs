@@ -60,7 +60,7 @@ fn event_row(e: &ProbeEvent) -> EventRow {
         uuid: e.envelope.uuid.to_string(),
         event_time: to_micros(e.envelope.event_time),
         up: e.up,
-        status_code: i64::from(e.status_code),
+        status_code: e.status_code.map_or(0, i64::from),
         response_time_ms: e.response_time_ms as i64,
         error_kind: e.error_kind.map(|k| k.as_str().to_owned()),
         error: e.error.clone(),
