@@ -502,3 +502,6 @@ fn sharding(env: &Env, fc: &file::FileConfig) -> Result<Option<Sharding>, Config
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod checks_tests;

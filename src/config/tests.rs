@@ -1,6 +1,6 @@
 use super::*;
 
-fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     Settings::load(
         None,
         &Env::from_pairs(pairs.iter().copied()),
@@ -8,7 +8,7 @@ fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     )
 }
 
-fn load_file(ext: &str, text: &str) -> Result<Settings, ConfigError> {
+pub(super) fn load_file(ext: &str, text: &str) -> Result<Settings, ConfigError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("uptimer.{ext}"));
     std::fs::write(&path, text).unwrap();
