@@ -521,3 +521,40 @@ async fn bin_single_instance_sources_configuration_env_and_probes() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["status_code"], 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_config_shows_each_kind_with_its_own_settings_and_masks_push_tokens() {
+    let dir = tmp();
+    let config = dir.path().join("uptimer.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - {name: db, url: 'tcp://127.0.0.1:5432', tcp: {query_response: [{expect: '^OK'}]}}\n  - {name: resolver, url: '127.0.0.1:5353', dns: {query_name: example.org, query_type: MX}}\n  - {name: backup, url: 'push://backup', token: s3cr3t-t0ken-0123456789}\n",
+    )
+    .unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["check-config", "--for", "serve", "--config"])
+        .arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("s3cr3t"), "{text}");
+    for expected in [
+        "kind: tcp",
+        "expect: ^OK",
+        "kind: dns",
+        "query_type: MX",
+        "kind: push",
+        "token: '***'",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    // An HTTP setting is not shown for a check that has none.
+    let db = text.split("name: db").nth(1).unwrap_or_default();
+    assert!(
+        !db.split("name: resolver")
+            .next()
+            .unwrap_or_default()
+            .contains("method:"),
+        "{text}"
+    );
+}

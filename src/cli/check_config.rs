@@ -58,9 +58,10 @@ pub fn describe(s: &Settings) -> Value {
                     (k.to_string(), Value::String(v))
                 })
                 .collect();
-            json!({
+            let mut target = json!({
                 "id": t.id,
                 "name": t.name,
+                "kind": t.kind.as_str(),
                 "url": masked_url(&t.url),
                 "method": t.method.as_str(),
                 "headers": headers,
@@ -72,7 +73,17 @@ pub fn describe(s: &Settings) -> Value {
                 "tags": t.tags,
                 "conditions": t.conditions.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                 "degraded_if": t.degraded_if.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            })
+            });
+            // A check beyond HTTP: its own settings instead of the request's.
+            if let (Some(check), Some(o)) = (t.check.describe(), target.as_object_mut()) {
+                for key in ["method", "headers", "expected_status", "regex"] {
+                    o.remove(key);
+                }
+                if let Some(c) = check.as_object() {
+                    o.extend(c.clone());
+                }
+            }
+            target
         })
         .collect();
     json!({

@@ -745,3 +745,87 @@ impl CheckSections {
         })
     }
 }
+
+impl AddrPolicy {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "preferred_ip_protocol": self.preferred.map(|p| match p {
+                IpProtocol::Ip4 => "ip4",
+                IpProtocol::Ip6 => "ip6",
+            }),
+            "ip_protocol_fallback": self.fallback,
+        })
+    }
+}
+
+impl TlsOptions {
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "verify": self.verify.to_string(),
+            "server_name": self.server_name,
+        })
+    }
+}
+
+impl Check {
+    /// The settings as `check-config` prints them (a push token masked); `None` for HTTP,
+    /// whose settings are the target's own.
+    pub fn describe(&self) -> Option<serde_json::Value> {
+        use serde_json::json;
+        let rules = |r: &RrRules| {
+            let list = |v: &[Regex]| v.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
+            json!({
+                "fail_if_matches_regexp": list(&r.fail_if_matches_regexp),
+                "fail_if_not_matches_regexp": list(&r.fail_if_not_matches_regexp),
+                "fail_if_all_match_regexp": list(&r.fail_if_all_match_regexp),
+                "fail_if_none_matches_regexp": list(&r.fail_if_none_matches_regexp),
+            })
+        };
+        Some(match self {
+            Check::Http => return None,
+            Check::Tcp(c) => json!({"tcp": {
+                "tls": c.tls,
+                "tls_config": c.tls_config.describe(),
+                "query_response": c.query_response.iter().map(|s| match s {
+                    Step::Expect(r) => json!({"expect": r.as_str()}),
+                    Step::ExpectBytes(b) => json!({"expect_bytes": String::from_utf8_lossy(b)}),
+                    Step::Send(t) => json!({"send": t}),
+                    Step::StartTls => json!({"starttls": true}),
+                }).collect::<Vec<_>>(),
+                "addresses": c.addr.describe(),
+            }}),
+            Check::Udp(u) => json!({"udp": {"body": String::from_utf8_lossy(&u.body)}}),
+            Check::Icmp(i) => json!({"icmp": {
+                "count": i.count,
+                "payload_size": i.payload_size,
+                "dont_fragment": i.dont_fragment,
+                "addresses": i.addr.describe(),
+            }}),
+            Check::Dns(d) => json!({"dns": {
+                "query_name": d.query_name,
+                "query_type": d.query_type.to_string(),
+                "query_class": d.query_class.to_string(),
+                "transport_protocol": match d.transport {
+                    DnsTransport::Udp => "udp",
+                    DnsTransport::Tcp => "tcp",
+                },
+                "recursion_desired": d.recursion_desired,
+                "valid_rcodes": d.valid_rcodes.iter().map(|c| rcode_name(*c)).collect::<Vec<_>>(),
+                "validate_answer_rrs": rules(&d.validate_answer_rrs),
+                "validate_authority_rrs": rules(&d.validate_authority_rrs),
+                "validate_additional_rrs": rules(&d.validate_additional_rrs),
+                "addresses": d.addr.describe(),
+            }}),
+            Check::Grpc(g) => json!({"grpc": {
+                "service": g.service,
+                "tls": g.tls,
+                "tls_config": g.tls_config.describe(),
+                "addresses": g.addr.describe(),
+            }}),
+            Check::Push(p) => json!({"push": {
+                "token": p.token.as_ref().map(|_| "***"),
+                "grace": p.grace.map(|g| format!("{}s", g.as_secs_f64())),
+            }}),
+        })
+    }
+}
