@@ -12,7 +12,8 @@ use super::jsonpath::{Found, JsonPath};
 
 /// The values placeholders stand for, filled by a prober with the builder methods.
 /// Anything not set is what Gatus has when a probe got no answer: status 0, no IP, not
-/// connected, certificate expiration 0, no headers, an empty body.
+/// connected, certificate expiration 0, no headers, an empty body, an empty rcode; and no DNS
+/// answers, a packet loss of 0.
 ///
 /// ```
 /// use uptimer::conditions::{evaluate, Condition, Context};
@@ -32,6 +33,9 @@ pub struct Context<'a> {
     phases: Phases,
     headers: Vec<(String, String)>,
     body: &'a [u8],
+    dns_rcode: Option<String>,
+    dns_answers: Vec<String>,
+    packet_loss: Option<f64>,
     /// The body as text (lossy UTF-8), decoded on first use.
     text: OnceCell<Cow<'a, str>>,
     /// The body as JSON, `None` when it is not JSON; parsed on first use.
@@ -97,6 +101,32 @@ impl<'a> Context<'a> {
         self
     }
 
+    /// `[DNS_RCODE]`: the response code by name as Gatus writes it (`NOERROR`, `NXDOMAIN`: see
+    /// [`rcode_name`](super::rcode_name)); none (no response) reads as the empty string.
+    pub fn dns_rcode(mut self, name: &str) -> Self {
+        self.dns_rcode = Some(name.to_owned());
+        self
+    }
+
+    /// `[DNS_ANSWERS]`: the data of each record of the answer section, in zone-file
+    /// presentation (`93.184.216.34`, `10 mail.example.org.`); none reads as no answers.
+    pub fn dns_answers<I, S>(mut self, answers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.dns_answers = answers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `[PACKET_LOSS]`: the percent of echo requests without a reply, 0 to 100 (a value
+    /// outside is clamped); unset, or not a number, reads as 0, as Gatus reads a missing
+    /// value.
+    pub fn packet_loss(mut self, percent: f64) -> Self {
+        self.packet_loss = (!percent.is_nan()).then_some(percent);
+        self
+    }
+
     /// How many times the body was parsed as JSON: 0 or 1, however many conditions read it.
     pub fn body_parses(&self) -> u32 {
         self.parses.get()
@@ -120,6 +150,18 @@ impl<'a> Context<'a> {
 
     pub(super) fn certificate_expiration_value(&self) -> i64 {
         self.certificate_expiration_ms.unwrap_or(0)
+    }
+
+    pub(super) fn dns_rcode_value(&self) -> &str {
+        self.dns_rcode.as_deref().unwrap_or("")
+    }
+
+    pub(super) fn dns_answers_value(&self) -> &[String] {
+        &self.dns_answers
+    }
+
+    pub(super) fn packet_loss_value(&self) -> f64 {
+        self.packet_loss.unwrap_or(0.0)
     }
 
     pub(super) fn phases_value(&self) -> &Phases {

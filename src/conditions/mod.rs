@@ -3,8 +3,9 @@
 //! headers, probe phases and regular expressions. A condition is parsed and checked once, at
 //! startup ([`Condition::parse`]: a typo is a configuration error, not a silent failure), then
 //! evaluated against what each probe saw ([`Context`]) into the results an event carries
-//! ([`ConditionResult`]). Pure: no I/O, no clock. The reference for users is
-//! `docs/conditions.md`, which lists where we differ from Gatus on purpose.
+//! ([`ConditionResult`]). Pure: no I/O, no clock. Which placeholders each kind of check
+//! produces is in [`Placeholder::produced_by`] ([`check_kind`] at startup). The reference for
+//! users is `docs/conditions.md`, which lists where we differ from Gatus on purpose.
 
 #![warn(missing_docs)]
 
@@ -12,6 +13,7 @@ mod context;
 mod glob;
 mod gostd;
 mod jsonpath;
+mod kinds;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +26,10 @@ use serde::{Deserialize, Serialize};
 pub use crate::event::ConditionResult;
 pub use context::Context;
 use jsonpath::JsonPath;
+pub use kinds::{
+    DNS_RCODES, check_kind, gatus_dns_body, gatus_grpc_body, not_produced_text, produced_text,
+    rcode_name,
+};
 
 /// Resolved values longer than this many characters are cut in [`ConditionResult::resolved`].
 pub const MAX_RESOLVED_CHARS: usize = 256;
@@ -61,11 +67,18 @@ pub enum Placeholder {
     TlsTime,
     /// `[TTFB]`: time to the first byte of the response in milliseconds (ours).
     Ttfb,
+    /// `[DNS_RCODE]`: the DNS response code by name (`NOERROR`, `NXDOMAIN`), as in Gatus.
+    DnsRcode,
+    /// `[DNS_ANSWERS]`: the data of each record of the DNS answer section (ours); a condition
+    /// on it holds when it holds for any answer (`!=` and `!~`: for none).
+    DnsAnswers,
+    /// `[PACKET_LOSS]`: the percent of ICMP echo requests without a reply, 0 to 100 (ours).
+    PacketLoss,
 }
 
 impl Placeholder {
     /// Every placeholder, in the order of the documentation.
-    pub const ALL: [Placeholder; 11] = [
+    pub const ALL: [Placeholder; 14] = [
         Placeholder::Status,
         Placeholder::Ip,
         Placeholder::ResponseTime,
@@ -77,6 +90,9 @@ impl Placeholder {
         Placeholder::ConnectTime,
         Placeholder::TlsTime,
         Placeholder::Ttfb,
+        Placeholder::DnsRcode,
+        Placeholder::DnsAnswers,
+        Placeholder::PacketLoss,
     ];
 
     /// The placeholder as written in conditions: `[STATUS]`.
@@ -93,6 +109,9 @@ impl Placeholder {
             Placeholder::ConnectTime => "[CONNECT_TIME]",
             Placeholder::TlsTime => "[TLS_TIME]",
             Placeholder::Ttfb => "[TTFB]",
+            Placeholder::DnsRcode => "[DNS_RCODE]",
+            Placeholder::DnsAnswers => "[DNS_ANSWERS]",
+            Placeholder::PacketLoss => "[PACKET_LOSS]",
         }
     }
 
@@ -108,6 +127,9 @@ impl Placeholder {
             "CONNECT_TIME" => Placeholder::ConnectTime,
             "TLS_TIME" => Placeholder::TlsTime,
             "TTFB" => Placeholder::Ttfb,
+            "DNS_RCODE" => Placeholder::DnsRcode,
+            "DNS_ANSWERS" => Placeholder::DnsAnswers,
+            "PACKET_LOSS" => Placeholder::PacketLoss,
             _ => return None,
         })
     }
@@ -123,6 +145,7 @@ impl Placeholder {
                 | Placeholder::ConnectTime
                 | Placeholder::TlsTime
                 | Placeholder::Ttfb
+                | Placeholder::PacketLoss
         )
     }
 }
@@ -153,7 +176,7 @@ pub enum ConditionErrorKind {
     NoOperator,
     /// A name in brackets and capitals that is not a placeholder (a typo, usually).
     #[error(
-        "unknown placeholder `{0}`; placeholders are [STATUS], [IP], [RESPONSE_TIME], [BODY], [CONNECTED], [CERTIFICATE_EXPIRATION], [HEADER].<name>, [DNS_TIME], [CONNECT_TIME], [TLS_TIME], [TTFB]"
+        "unknown placeholder `{0}`; placeholders are [STATUS], [IP], [RESPONSE_TIME], [BODY], [CONNECTED], [CERTIFICATE_EXPIRATION], [HEADER].<name>, [DNS_TIME], [CONNECT_TIME], [TLS_TIME], [TTFB], [DNS_RCODE], [DNS_ANSWERS], [PACKET_LOSS]"
     )]
     UnknownPlaceholder(String),
     /// A Gatus placeholder that Uptimer does not produce.
@@ -180,6 +203,26 @@ pub enum ConditionErrorKind {
         /// The numeric side, as written.
         placeholder: String,
     },
+    /// A side that is not a plain number against `[PACKET_LOSS]` with `<` … `>=`.
+    #[error(
+        "`{value}` is not a number of percent (such as 0, 2.5 or 100, written without %) and `{placeholder}` is one"
+    )]
+    NotAPercent {
+        /// The side that is not a number, as written.
+        value: String,
+        /// The placeholder, as written.
+        placeholder: String,
+    },
+    /// `[DNS_ANSWERS]` with `<` … `>=`: it is a list.
+    #[error(
+        "`{0}` is a list of records: compare it with ==, !=, =~ or !~ (a condition holds when it holds for any answer), or count it with len({0})"
+    )]
+    ListOrdering(String),
+    /// A name compared with `[DNS_RCODE]` that no response code has (a typo, usually).
+    #[error(
+        "`{0}` is not a DNS response code; [DNS_RCODE] is one of NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH, NOTZONE, DSOTYPENI, BADSIG, BADKEY, BADTIME, BADMODE, BADNAME, BADALG, BADTRUNC, BADCOOKIE (in capitals)"
+    )]
+    UnknownRcode(String),
     /// A regular expression that does not compile.
     #[error("bad regular expression: {0}")]
     BadRegex(String),
@@ -325,6 +368,17 @@ impl Side {
         }
     }
 
+    /// A placeholder itself, not inside `len()` or `has()`.
+    fn bare(&self) -> Option<Placeholder> {
+        match &self.operand {
+            Operand::Value {
+                function: Function::None,
+                source: Source::Simple(p),
+            } => Some(*p),
+            _ => None,
+        }
+    }
+
     /// `pat(…)` or `any(…)` as written, for the functions Gatus applies when comparing.
     fn comparison_function(&self) -> Option<&'static str> {
         if !matches!(self.operand, Operand::Literal) || !self.text.ends_with(')') {
@@ -402,23 +456,18 @@ impl Condition {
         let success = match (&left, &right) {
             // A side that does not resolve fails the condition, whatever the operator.
             (Resolved::Invalid, _) | (_, Resolved::Invalid) => false,
-            (Resolved::Text(l), Resolved::Text(r)) => match self.operator {
-                Operator::Eq => is_equal(l, r),
-                Operator::Ne => !is_equal(l, r),
-                Operator::Matches | Operator::NotMatches => match &self.right.operand {
-                    Operand::Regex(re) => re.is_match(l) == (self.operator == Operator::Matches),
-                    _ => false,
-                },
-                ordering => {
-                    let (l, r) = (to_number(l), to_number(r));
-                    match ordering {
-                        Operator::Le => l <= r,
-                        Operator::Ge => l >= r,
-                        Operator::Gt => l > r,
-                        _ => l < r,
-                    }
-                }
-            },
+            _ => {
+                // `!=` and `!~` are the negation of `==` and `=~`: with a list, "no answer is".
+                let (operator, negated) = match self.operator {
+                    Operator::Ne => (Operator::Eq, true),
+                    Operator::NotMatches => (Operator::Matches, true),
+                    op => (op, false),
+                };
+                let any = left
+                    .items()
+                    .any(|l| right.items().any(|r| self.compare(operator, l, r)));
+                any != negated
+            }
         };
         let resolved = if success {
             self.text.clone()
@@ -432,6 +481,51 @@ impl Condition {
         }
     }
 
+    /// Whether one value of each side satisfies `operator` (`==`, `=~` or an ordering).
+    fn compare(&self, operator: Operator, l: &str, r: &str) -> bool {
+        let percent = self.is_percent();
+        match operator {
+            Operator::Eq | Operator::Ne => {
+                let equal = match (percent, to_decimal(l), to_decimal(r)) {
+                    // `[PACKET_LOSS] == 0.0` holds for 0.
+                    (true, Some(a), Some(b)) => a == b,
+                    _ => is_equal(l, r),
+                };
+                equal == (operator == Operator::Eq)
+            }
+            Operator::Matches | Operator::NotMatches => match &self.right.operand {
+                Operand::Regex(re) => re.is_match(l) == (operator == Operator::Matches),
+                _ => false,
+            },
+            ordering if percent => {
+                // A loss of 20.5 is more than 20: decimals, not Gatus's truncated integers.
+                let (l, r) = (to_decimal_or_zero(l), to_decimal_or_zero(r));
+                match ordering {
+                    Operator::Le => l <= r,
+                    Operator::Ge => l >= r,
+                    Operator::Gt => l > r,
+                    _ => l < r,
+                }
+            }
+            ordering => {
+                let (l, r) = (to_number(l), to_number(r));
+                match ordering {
+                    Operator::Le => l <= r,
+                    Operator::Ge => l >= r,
+                    Operator::Gt => l > r,
+                    _ => l < r,
+                }
+            }
+        }
+    }
+
+    /// Whether a side is `[PACKET_LOSS]`, which compares as a decimal number.
+    fn is_percent(&self) -> bool {
+        [&self.left, &self.right]
+            .into_iter()
+            .any(|s| s.bare() == Some(Placeholder::PacketLoss))
+    }
+
     /// Gatus's display of a failed condition: each side that resolved to something else than
     /// what is written is followed by its value in parentheses.
     fn display(&self, left: &Resolved<'_>, right: &Resolved<'_>) -> String {
@@ -439,9 +533,13 @@ impl Condition {
         let mut values: [Cow<'_, str>; 2] = [left, right].map(|r| match r {
             Resolved::Invalid => Cow::Borrowed(INVALID),
             Resolved::Text(t) => Cow::Borrowed(t.as_ref()),
+            Resolved::List(items) => Cow::Owned(items.join(", ")),
         });
         let invalid = [left, right].map(|r| matches!(r, Resolved::Invalid));
-        if self.operator.is_ordering() {
+        let list = [left, right].map(|r| matches!(r, Resolved::List(_)));
+        if self.operator.is_ordering() && self.is_percent() {
+            // The percent is shown as it was compared.
+        } else if self.operator.is_ordering() {
             // Gatus shows the numbers compared; a duration or a certificate expiration as one.
             for (i, value) in values.iter_mut().enumerate() {
                 if invalid[i] {
@@ -460,7 +558,7 @@ impl Condition {
             // Against a pattern, a long value is cut to 25 characters.
             for (p, v) in [(0, 1), (1, 0)] {
                 let is_pattern = params[p].starts_with("pat(") && params[p].ends_with(')');
-                if is_pattern && !invalid[v] && values[v].len() > 25 {
+                if is_pattern && !invalid[v] && !list[v] && values[v].len() > 25 {
                     let head: String = values[v].chars().take(25).collect();
                     values[v] = Cow::Owned(format!("{head}...(truncated)"));
                 }
@@ -576,6 +674,18 @@ fn parse(text: &str) -> Result<Condition, ConditionErrorKind> {
     }
     if operator.is_ordering() {
         for (number, other) in [(&left, &right), (&right, &left)] {
+            if number.bare() == Some(Placeholder::DnsAnswers) {
+                return Err(ConditionErrorKind::ListOrdering(number.text.clone()));
+            }
+            if number.bare() == Some(Placeholder::PacketLoss)
+                && matches!(other.operand, Operand::Literal)
+                && to_decimal(&other.text).is_none()
+            {
+                return Err(ConditionErrorKind::NotAPercent {
+                    value: other.text.clone(),
+                    placeholder: number.text.clone(),
+                });
+            }
             if number.is_numeric()
                 && matches!(other.operand, Operand::Literal)
                 && !is_number(&other.text)
@@ -587,12 +697,38 @@ fn parse(text: &str) -> Result<Condition, ConditionErrorKind> {
             }
         }
     }
+    if matches!(operator, Operator::Eq | Operator::Ne) {
+        for (rcode, other) in [(&left, &right), (&right, &left)] {
+            if rcode.bare() == Some(Placeholder::DnsRcode)
+                && let Some(name) = unknown_rcode(other)
+            {
+                return Err(ConditionErrorKind::UnknownRcode(name.to_owned()));
+            }
+        }
+    }
     Ok(Condition {
         text: text.to_owned(),
         operator,
         left,
         right,
     })
+}
+
+/// The first name on a literal side compared with `[DNS_RCODE]` that is not a response code:
+/// the literal itself, or one of `any(…)`; a `pat(…)` is not checked.
+fn unknown_rcode(side: &Side) -> Option<&str> {
+    if !matches!(side.operand, Operand::Literal) {
+        return None;
+    }
+    let known = |name: &str| DNS_RCODES.contains(&name);
+    match side.comparison_function() {
+        Some("pat") => None,
+        Some(_) => side.text["any(".len()..side.text.len() - 1]
+            .split(',')
+            .map(str::trim)
+            .find(|name| !known(name)),
+        None => (!known(&side.text)).then_some(side.text.as_str()),
+    }
 }
 
 /// Reads one side: a placeholder, `len(…)`/`has(…)` of one, or a literal.
@@ -668,7 +804,6 @@ fn source(text: &str) -> Result<Option<Source>, ConditionErrorKind> {
             )),
         },
         "DOMAIN_EXPIRATION" => unsupported("it needs WHOIS lookups over the internet"),
-        "DNS_RCODE" => unsupported("Uptimer has no DNS probes"),
         "CONTEXT" => unsupported("Uptimer has no suites of endpoints"),
         _ => match Placeholder::simple(&upper) {
             Some(p) if rest.is_empty() => Ok(Some(Source::Simple(p))),
@@ -687,8 +822,22 @@ fn is_token_byte(b: u8) -> bool {
 /// A side's value for one probe.
 enum Resolved<'a> {
     Text(Cow<'a, str>),
+    /// `[DNS_ANSWERS]`: one value per answer.
+    List(&'a [String]),
     /// A path, header or phase that the probe does not have.
     Invalid,
+}
+
+impl Resolved<'_> {
+    /// The values compared: one for text, each answer of a list, none when invalid.
+    fn items(&self) -> impl Iterator<Item = &str> {
+        let (one, list): (Option<&str>, &[String]) = match self {
+            Resolved::Text(t) => (Some(t.as_ref()), &[]),
+            Resolved::List(items) => (None, items),
+            Resolved::Invalid => (None, &[]),
+        };
+        one.into_iter().chain(list.iter().map(String::as_str))
+    }
 }
 
 fn resolve<'a>(side: &'a Side, ctx: &'a Context<'_>) -> Resolved<'a> {
@@ -704,6 +853,14 @@ fn resolve<'a>(side: &'a Side, ctx: &'a Context<'_>) -> Resolved<'a> {
         })
     };
     match source {
+        Source::Simple(Placeholder::DnsAnswers) => {
+            let answers = ctx.dns_answers_value();
+            match function {
+                Function::None => Resolved::List(answers),
+                Function::Len => Resolved::Text(Cow::Owned(answers.len().to_string())),
+                Function::Has => Resolved::Text(Cow::Borrowed(bool_str(!answers.is_empty()))),
+            }
+        }
         Source::Simple(p) => {
             let value = match p {
                 Placeholder::Status => ctx.status_value().to_string(),
@@ -713,6 +870,8 @@ fn resolve<'a>(side: &'a Side, ctx: &'a Context<'_>) -> Resolved<'a> {
                 Placeholder::CertificateExpiration => {
                     ctx.certificate_expiration_value().to_string()
                 }
+                Placeholder::DnsRcode => ctx.dns_rcode_value().to_owned(),
+                Placeholder::PacketLoss => format_percent(ctx.packet_loss_value()),
                 phase => {
                     let phases = ctx.phases_value();
                     let ms = match phase {
@@ -810,6 +969,28 @@ fn to_number(s: &str) -> i64 {
         return n;
     }
     gostd::parse_float(s).map_or(0, gostd::float_to_int)
+}
+
+/// A number compared with `[PACKET_LOSS]`: an integer as `==` reads it (`0x10`), else a
+/// decimal (`2.5`); not a duration.
+fn to_decimal(s: &str) -> Option<f64> {
+    gostd::parse_int(s)
+        .map(|n| n as f64)
+        .or_else(|| gostd::parse_float(s))
+        .filter(|f| !f.is_nan())
+}
+
+/// [`to_decimal`] for `<` … `>=`, where another placeholder may stand on the other side:
+/// Gatus's number then.
+fn to_decimal_or_zero(s: &str) -> f64 {
+    to_decimal(s).unwrap_or_else(|| to_number(s) as f64)
+}
+
+/// `[PACKET_LOSS]` as text: 0 to 100, to three decimals at most (`33.333`, `0`, `100`).
+fn format_percent(percent: f64) -> String {
+    // `+ 0.0` turns -0 into 0.
+    let p = (percent.clamp(0.0, 100.0) * 1000.0).round() / 1000.0 + 0.0;
+    p.to_string()
 }
 
 /// Whether a literal reads as a number for `<` … `>=` (rather than as Gatus's silent 0).

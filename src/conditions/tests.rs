@@ -1134,10 +1134,6 @@ fn parse_rejects_what_cannot_be_meant() {
             ),
         ),
         (
-            "[DNS_RCODE] == NOERROR",
-            unsupported("[DNS_RCODE]", "Uptimer has no DNS probes"),
-        ),
-        (
             "[CONTEXT].user == x",
             unsupported("[CONTEXT]", "Uptimer has no suites of endpoints"),
         ),
@@ -1255,6 +1251,7 @@ fn placeholders_say_what_a_condition_reads() {
     for p in Placeholder::ALL {
         let text = match p {
             Placeholder::Header => "[HEADER].x == 1".to_owned(),
+            Placeholder::DnsRcode => "[DNS_RCODE] == NOERROR".to_owned(),
             p => format!("{p} == 1"),
         };
         assert_eq!(placeholders(&text), [p], "{text}");
@@ -1476,4 +1473,691 @@ fn json_bodies_with_invalid_utf8_escapes_and_repeated_keys_resolve_as_in_go() {
         let results = evaluate(&[Condition::parse(condition).unwrap()], &ctx);
         assert!(results[0].success, "{condition}: {results:?}");
     }
+}
+
+fn answers(items: &[&str]) -> Context<'static> {
+    Context::new().dns_answers(items.iter().map(|s| s.to_string()))
+}
+
+fn loss(percent: f64) -> Context<'static> {
+    Context::new().packet_loss(percent)
+}
+
+/// `[DNS_RCODE]` is the response code by name, as Gatus writes it; without a response it is
+/// empty, as Gatus's is.
+#[test]
+fn dns_rcode_compares_the_response_code_by_name() {
+    let rcode = |name: &str| Context::new().dns_rcode(name);
+    check(vec![
+        (
+            "[DNS_RCODE] == NOERROR",
+            rcode("NOERROR"),
+            true,
+            "[DNS_RCODE] == NOERROR",
+        ),
+        (
+            "[DNS_RCODE] == NOERROR",
+            rcode("NXDOMAIN"),
+            false,
+            "[DNS_RCODE] (NXDOMAIN) == NOERROR",
+        ),
+        (
+            "[DNS_RCODE] == NOERROR",
+            ctx(),
+            false,
+            "[DNS_RCODE] () == NOERROR",
+        ),
+        (
+            "[dns_rcode] != SERVFAIL",
+            rcode("NOERROR"),
+            true,
+            "[dns_rcode] != SERVFAIL",
+        ),
+        (
+            "[DNS_RCODE] != SERVFAIL",
+            rcode("SERVFAIL"),
+            false,
+            "[DNS_RCODE] (SERVFAIL) != SERVFAIL",
+        ),
+        (
+            "[DNS_RCODE] == any(NOERROR, NXDOMAIN)",
+            rcode("NXDOMAIN"),
+            true,
+            "[DNS_RCODE] == any(NOERROR, NXDOMAIN)",
+        ),
+        (
+            "[DNS_RCODE] == any(NOERROR, NXDOMAIN)",
+            rcode("REFUSED"),
+            false,
+            "[DNS_RCODE] (REFUSED) == any(NOERROR, NXDOMAIN)",
+        ),
+        (
+            "[DNS_RCODE] == pat(NX*)",
+            rcode("NXDOMAIN"),
+            true,
+            "[DNS_RCODE] == pat(NX*)",
+        ),
+        (
+            "[DNS_RCODE] =~ ^(NOERROR|NXDOMAIN)$",
+            rcode("SERVFAIL"),
+            false,
+            "[DNS_RCODE] (SERVFAIL) =~ ^(NOERROR|NXDOMAIN)$",
+        ),
+        (
+            "has([DNS_RCODE]) == true",
+            ctx(),
+            false,
+            "has([DNS_RCODE]) (false) == true",
+        ),
+    ]);
+    assert_eq!(rcode_name(0), Some("NOERROR"));
+    assert_eq!(rcode_name(3), Some("NXDOMAIN"));
+    assert_eq!(rcode_name(4), Some("NOTIMP"));
+    assert_eq!(rcode_name(16), Some("BADSIG"));
+    assert_eq!(rcode_name(12), None);
+    for name in DNS_RCODES {
+        let text = format!("[DNS_RCODE] == {name}");
+        assert!(Condition::parse(&text).is_ok(), "{text}");
+    }
+}
+
+/// `[DNS_ANSWERS]` holds when the comparison holds for any answer; `!=` and `!~` are the
+/// negation (no answer is, no answer matches); a failed condition shows every answer.
+#[test]
+fn dns_answers_hold_when_any_answer_matches() {
+    let two = || answers(&["93.184.216.34", "93.184.216.35"]);
+    let mx = || answers(&["10 mail.example.org.", "20 backup-mail.example.org."]);
+    check(vec![
+        (
+            "[DNS_ANSWERS] == 93.184.216.35",
+            two(),
+            true,
+            "[DNS_ANSWERS] == 93.184.216.35",
+        ),
+        (
+            "93.184.216.34 == [DNS_ANSWERS]",
+            two(),
+            true,
+            "93.184.216.34 == [DNS_ANSWERS]",
+        ),
+        (
+            "[DNS_ANSWERS] == 1.2.3.4",
+            two(),
+            false,
+            "[DNS_ANSWERS] (93.184.216.34, 93.184.216.35) == 1.2.3.4",
+        ),
+        (
+            "[DNS_ANSWERS] != 1.2.3.4",
+            two(),
+            true,
+            "[DNS_ANSWERS] != 1.2.3.4",
+        ),
+        // Not "some answer differs": one of them is the address.
+        (
+            "[DNS_ANSWERS] != 93.184.216.34",
+            two(),
+            false,
+            "[DNS_ANSWERS] (93.184.216.34, 93.184.216.35) != 93.184.216.34",
+        ),
+        (
+            "[DNS_ANSWERS] == pat(*.example.org.)",
+            mx(),
+            true,
+            "[DNS_ANSWERS] == pat(*.example.org.)",
+        ),
+        // Against a pattern the answers are not cut to 25 characters as a body is.
+        (
+            "[DNS_ANSWERS] == pat(*.example.com.)",
+            mx(),
+            false,
+            "[DNS_ANSWERS] (10 mail.example.org., 20 backup-mail.example.org.) == pat(*.example.com.)",
+        ),
+        (
+            "[DNS_ANSWERS] != pat(*.example.com.)",
+            mx(),
+            true,
+            "[DNS_ANSWERS] != pat(*.example.com.)",
+        ),
+        (
+            "[DNS_ANSWERS] == any(1.1.1.1, 93.184.216.35)",
+            two(),
+            true,
+            "[DNS_ANSWERS] == any(1.1.1.1, 93.184.216.35)",
+        ),
+        (
+            "[DNS_ANSWERS] =~ \\.35$",
+            two(),
+            true,
+            "[DNS_ANSWERS] =~ \\.35$",
+        ),
+        (
+            "[DNS_ANSWERS] !~ \\.35$",
+            two(),
+            false,
+            "[DNS_ANSWERS] (93.184.216.34, 93.184.216.35) !~ \\.35$",
+        ),
+        (
+            "[DNS_ANSWERS] !~ ^10\\.",
+            two(),
+            true,
+            "[DNS_ANSWERS] !~ ^10\\.",
+        ),
+        (
+            "[DNS_ANSWERS] == [IP]",
+            two().ip("93.184.216.35"),
+            true,
+            "[DNS_ANSWERS] == [IP]",
+        ),
+        // No answers: nothing equals, nothing matches.
+        (
+            "[DNS_ANSWERS] == 1.2.3.4",
+            ctx(),
+            false,
+            "[DNS_ANSWERS] () == 1.2.3.4",
+        ),
+        (
+            "[DNS_ANSWERS] != 1.2.3.4",
+            ctx(),
+            true,
+            "[DNS_ANSWERS] != 1.2.3.4",
+        ),
+        ("[DNS_ANSWERS] =~ .", ctx(), false, "[DNS_ANSWERS] () =~ ."),
+        (
+            "len([DNS_ANSWERS]) == 2",
+            two(),
+            true,
+            "len([DNS_ANSWERS]) == 2",
+        ),
+        (
+            "len([DNS_ANSWERS]) > 2",
+            two(),
+            false,
+            "len([DNS_ANSWERS]) (2) > 2",
+        ),
+        (
+            "has([DNS_ANSWERS]) == true",
+            ctx(),
+            false,
+            "has([DNS_ANSWERS]) (false) == true",
+        ),
+        (
+            "has([DNS_ANSWERS]) == true",
+            two(),
+            true,
+            "has([DNS_ANSWERS]) == true",
+        ),
+    ]);
+    // The slice form of the setter.
+    let owned = vec!["10.0.0.1".to_owned()];
+    let ctx = Context::new().dns_answers(&owned);
+    let c = Condition::parse("[DNS_ANSWERS] == 10.0.0.1").unwrap();
+    assert!(c.evaluate(&ctx).success);
+}
+
+/// A failed `[DNS_ANSWERS]` condition shows the answers joined, cut as any other value.
+#[test]
+fn many_dns_answers_are_cut_in_the_resolved_text() {
+    let many: Vec<String> = (0..10_000)
+        .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+        .collect();
+    let ctx = Context::new().dns_answers(many.clone());
+    let result = Condition::parse("[DNS_ANSWERS] == 1.2.3.4")
+        .unwrap()
+        .evaluate(&ctx);
+    assert!(!result.success);
+    let joined = many.join(", ");
+    let want = format!(
+        "[DNS_ANSWERS] ({}...(truncated)) == 1.2.3.4",
+        &joined[..MAX_RESOLVED_CHARS]
+    );
+    assert_eq!(result.resolved, want);
+    // The last answer is still compared.
+    assert!(
+        Condition::parse("[DNS_ANSWERS] == 10.0.39.15")
+            .unwrap()
+            .evaluate(&ctx)
+            .success
+    );
+    // Answers of many bytes per character, and huge ones, are cut on a character boundary.
+    let wide = Context::new().dns_answers(["\"é\"".repeat(200), "x".repeat(1 << 20)]);
+    let result = Condition::parse("[DNS_ANSWERS] == x")
+        .unwrap()
+        .evaluate(&wide);
+    assert!(!result.success);
+    assert!(result.resolved.ends_with("...(truncated)) == x"));
+    assert!(result.resolved.chars().count() < MAX_RESOLVED_CHARS + 64);
+}
+
+/// `[PACKET_LOSS]` is a percent compared as a decimal number: 20.5 is more than 20 (Gatus's
+/// integers would truncate it to 20), and shown as compared.
+#[test]
+fn packet_loss_compares_as_a_decimal_percent() {
+    let third = 100.0 / 3.0;
+    check(vec![
+        ("[PACKET_LOSS] == 0", loss(0.0), true, "[PACKET_LOSS] == 0"),
+        (
+            "[PACKET_LOSS] == 0.0",
+            loss(0.0),
+            true,
+            "[PACKET_LOSS] == 0.0",
+        ),
+        (
+            "[PACKET_LOSS] == 0",
+            loss(100.0),
+            false,
+            "[PACKET_LOSS] (100) == 0",
+        ),
+        ("[PACKET_LOSS] > 20", loss(20.5), true, "[PACKET_LOSS] > 20"),
+        (
+            "[PACKET_LOSS] < 20.5",
+            loss(20.5),
+            false,
+            "[PACKET_LOSS] (20.5) < 20.5",
+        ),
+        (
+            "[PACKET_LOSS] <= 33",
+            loss(third),
+            false,
+            "[PACKET_LOSS] (33.333) <= 33",
+        ),
+        (
+            "[packet_loss] < 33.4",
+            loss(third),
+            true,
+            "[packet_loss] < 33.4",
+        ),
+        (
+            "[PACKET_LOSS] != 100",
+            loss(100.0),
+            false,
+            "[PACKET_LOSS] (100) != 100",
+        ),
+        (
+            "[PACKET_LOSS] < 50",
+            loss(66.667),
+            false,
+            "[PACKET_LOSS] (66.667) < 50",
+        ),
+        // Unset (no echo request sent) reads as Gatus's missing values: 0.
+        ("[PACKET_LOSS] == 0", ctx(), true, "[PACKET_LOSS] == 0"),
+        (
+            "[PACKET_LOSS] == 0",
+            loss(f64::NAN),
+            true,
+            "[PACKET_LOSS] == 0",
+        ),
+        // Outside 0–100 is clamped.
+        (
+            "[PACKET_LOSS] <= 100",
+            loss(250.0),
+            true,
+            "[PACKET_LOSS] <= 100",
+        ),
+        ("[PACKET_LOSS] == 0", loss(-0.0), true, "[PACKET_LOSS] == 0"),
+        (
+            "[PACKET_LOSS] == any(0, 100)",
+            loss(100.0),
+            true,
+            "[PACKET_LOSS] == any(0, 100)",
+        ),
+    ]);
+}
+
+/// What a new placeholder cannot mean is an error at startup, naming the fix.
+#[test]
+fn new_placeholders_reject_what_cannot_be_meant() {
+    use ConditionErrorKind as K;
+    let percent = |value: &str| K::NotAPercent {
+        value: value.to_owned(),
+        placeholder: "[PACKET_LOSS]".to_owned(),
+    };
+    let cases: Vec<(&str, K)> = vec![
+        ("[PACKET_LOSS] < 5%", percent("5%")),
+        ("[PACKET_LOSS] < 1s", percent("1s")),
+        ("ten >= [PACKET_LOSS]", percent("ten")),
+        ("[DNS_ANSWERS] > 1", K::ListOrdering("[DNS_ANSWERS]".into())),
+        (
+            "5 <= [dns_answers]",
+            K::ListOrdering("[dns_answers]".into()),
+        ),
+        (
+            "[DNS_RCODE] == NOERRROR",
+            K::UnknownRcode("NOERRROR".into()),
+        ),
+        ("[DNS_RCODE] == noerror", K::UnknownRcode("noerror".into())),
+        (
+            "NXDOMIAN != [DNS_RCODE]",
+            K::UnknownRcode("NXDOMIAN".into()),
+        ),
+        ("[DNS_RCODE] == 0", K::UnknownRcode("0".into())),
+        (
+            "[DNS_RCODE] == any(NOERROR, NXDOMIAN)",
+            K::UnknownRcode("NXDOMIAN".into()),
+        ),
+        (
+            "[DNS_ANSWERS]x == 1",
+            K::Malformed("[DNS_ANSWERS]x".into(), "[DNS_ANSWERS]"),
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(
+            Condition::parse(text).map_err(|e| e.kind),
+            Err(want),
+            "{text}"
+        );
+    }
+    for text in [
+        "[PACKET_LOSS] < 0x10",
+        "[PACKET_LOSS] <= 2.5",
+        "len([DNS_ANSWERS]) >= 1",
+        "[DNS_RCODE] == pat(nx*)",
+        "[DNS_RCODE] =~ (?i)noerror",
+        "[DNS_RCODE] == [BODY]",
+    ] {
+        assert!(Condition::parse(text).is_ok(), "{text}");
+    }
+    let message = |text: &str| Condition::parse(text).unwrap_err().to_string();
+    assert_eq!(
+        message("[PACKET_LOSS] < 5%"),
+        "condition `[PACKET_LOSS] < 5%`: `5%` is not a number of percent (such as 0, 2.5 or 100, written without %) and `[PACKET_LOSS]` is one"
+    );
+    assert_eq!(
+        message("[DNS_ANSWERS] > 1"),
+        "condition `[DNS_ANSWERS] > 1`: `[DNS_ANSWERS]` is a list of records: compare it with ==, !=, =~ or !~ (a condition holds when it holds for any answer), or count it with len([DNS_ANSWERS])"
+    );
+    assert!(message("[DNS_RCODE] == NOERRROR").starts_with(
+        "condition `[DNS_RCODE] == NOERRROR`: `NOERRROR` is not a DNS response code; [DNS_RCODE] is one of NOERROR, FORMERR,"
+    ));
+}
+
+/// Every kind of check, and the placeholders it produces: the table of docs/conditions.md.
+#[test]
+fn each_kind_produces_the_placeholders_of_the_documented_table() {
+    use crate::event::Kind;
+    use Placeholder as P;
+    let http = vec![
+        P::Status,
+        P::Ip,
+        P::ResponseTime,
+        P::Body,
+        P::Connected,
+        P::Header,
+        P::DnsTime,
+        P::ConnectTime,
+        P::Ttfb,
+    ];
+    let https = vec![
+        P::Status,
+        P::Ip,
+        P::ResponseTime,
+        P::Body,
+        P::Connected,
+        P::CertificateExpiration,
+        P::Header,
+        P::DnsTime,
+        P::ConnectTime,
+        P::TlsTime,
+        P::Ttfb,
+    ];
+    let tcp = vec![
+        P::Ip,
+        P::ResponseTime,
+        P::Body,
+        P::Connected,
+        P::DnsTime,
+        P::ConnectTime,
+        P::Ttfb,
+    ];
+    let tls = vec![
+        P::Ip,
+        P::ResponseTime,
+        P::Body,
+        P::Connected,
+        P::CertificateExpiration,
+        P::DnsTime,
+        P::ConnectTime,
+        P::TlsTime,
+        P::Ttfb,
+    ];
+    let starttls = vec![
+        P::Ip,
+        P::ResponseTime,
+        P::Connected,
+        P::CertificateExpiration,
+        P::DnsTime,
+        P::ConnectTime,
+        P::TlsTime,
+        P::Ttfb,
+    ];
+    let udp = vec![P::Ip, P::ResponseTime, P::Body, P::Connected, P::Ttfb];
+    let icmp = vec![P::Ip, P::ResponseTime, P::Connected, P::Ttfb, P::PacketLoss];
+    let dns = vec![
+        P::Ip,
+        P::ResponseTime,
+        P::Body,
+        P::Connected,
+        P::Ttfb,
+        P::DnsRcode,
+        P::DnsAnswers,
+    ];
+    let grpc = tcp.clone();
+    let grpcs = tls.clone();
+    let push = vec![P::ResponseTime];
+    let table = [
+        (Kind::Http, http),
+        (Kind::Https, https),
+        (Kind::Tcp, tcp),
+        (Kind::Tls, tls),
+        (Kind::Starttls, starttls),
+        (Kind::Udp, udp),
+        (Kind::Icmp, icmp),
+        (Kind::Dns, dns),
+        (Kind::Grpc, grpc),
+        (Kind::Grpcs, grpcs),
+        (Kind::Push, push),
+    ];
+    assert_eq!(
+        table.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        Kind::ALL,
+        "every kind, once"
+    );
+    for (kind, want) in table {
+        assert_eq!(
+            Placeholder::produced(kind).collect::<Vec<_>>(),
+            want,
+            "{kind}"
+        );
+        for p in Placeholder::ALL {
+            assert_eq!(p.produced_by(kind), want.contains(&p), "{p} on {kind}");
+        }
+    }
+}
+
+/// The first condition that reads a placeholder its check cannot produce is reported with
+/// the placeholder, wherever it stands in the condition; one that can be met passes.
+#[test]
+fn check_kind_names_the_first_condition_a_kind_cannot_meet() {
+    use crate::event::Kind;
+    let parse = |texts: &[&str]| -> Vec<Condition> {
+        texts.iter().map(|t| Condition::parse(t).unwrap()).collect()
+    };
+    let icmp = parse(&[
+        "[CONNECTED] == true",
+        "[PACKET_LOSS] < 10",
+        "[RESPONSE_TIME] < 300",
+        "[IP] == pat(127.*)",
+        "[TTFB] < 100",
+    ]);
+    assert_eq!(check_kind(&icmp, Kind::Icmp), Ok(()));
+    assert_eq!(
+        check_kind(&icmp, Kind::Http),
+        Err((1, Placeholder::PacketLoss))
+    );
+    let http_on_icmp = parse(&["[CONNECTED] == true", "200 == [STATUS]"]);
+    assert_eq!(
+        check_kind(&http_on_icmp, Kind::Icmp),
+        Err((1, Placeholder::Status))
+    );
+    // Inside len() and has(), and on the right.
+    let wrapped = parse(&["[RESPONSE_TIME] < 1s", "has([HEADER].etag) == true"]);
+    assert_eq!(
+        check_kind(&wrapped, Kind::Tcp),
+        Err((1, Placeholder::Header))
+    );
+    let right = parse(&["[RESPONSE_TIME] < [CERTIFICATE_EXPIRATION]"]);
+    assert_eq!(
+        check_kind(&right, Kind::Tcp),
+        Err((0, Placeholder::CertificateExpiration))
+    );
+    assert_eq!(check_kind(&right, Kind::Tls), Ok(()));
+    assert_eq!(check_kind(&right, Kind::Grpcs), Ok(()));
+    assert_eq!(
+        check_kind(&right, Kind::Grpc),
+        Err((0, Placeholder::CertificateExpiration))
+    );
+    // Gatus's documented examples of each kind are accepted.
+    let gatus = [
+        (
+            Kind::Dns,
+            &["[BODY] == 93.184.216.34", "[DNS_RCODE] == NOERROR"][..],
+        ),
+        (Kind::Icmp, &["[CONNECTED] == true"][..]),
+        (Kind::Tcp, &["[CONNECTED] == true"][..]),
+        (Kind::Udp, &["[CONNECTED] == true"][..]),
+        (
+            Kind::Tls,
+            &["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"][..],
+        ),
+        (
+            Kind::Starttls,
+            &["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"][..],
+        ),
+        (
+            Kind::Grpc,
+            &["[CONNECTED] == true", "[BODY].status == SERVING"][..],
+        ),
+    ];
+    for (kind, texts) in gatus {
+        assert_eq!(check_kind(&parse(texts), kind), Ok(()), "{kind}");
+    }
+    assert_eq!(check_kind(&[], Kind::Push), Ok(()));
+    assert_eq!(
+        check_kind(&parse(&["[CONNECTED] == true"]), Kind::Push),
+        Err((0, Placeholder::Connected))
+    );
+    // Literals only: nothing to produce.
+    assert_eq!(check_kind(&parse(&["1 == 1"]), Kind::Push), Ok(()));
+}
+
+#[test]
+fn not_produced_text_says_what_the_kind_produces() {
+    use crate::event::Kind;
+    assert_eq!(
+        not_produced_text(Placeholder::Status, Kind::Icmp),
+        "[STATUS] cannot be used with an icmp check (it produces [IP], [RESPONSE_TIME], [CONNECTED], [TTFB], [PACKET_LOSS])"
+    );
+    assert_eq!(
+        not_produced_text(Placeholder::Body, Kind::Starttls),
+        "[BODY] cannot be used with a starttls check (it produces [IP], [RESPONSE_TIME], [CONNECTED], [CERTIFICATE_EXPIRATION], [DNS_TIME], [CONNECT_TIME], [TLS_TIME], [TTFB])"
+    );
+    assert_eq!(
+        produced_text(Kind::Http),
+        "[STATUS], [IP], [RESPONSE_TIME], [BODY], [CONNECTED], [HEADER].<name>, [DNS_TIME], [CONNECT_TIME], [TTFB]"
+    );
+    assert_eq!(produced_text(Kind::Push), "[RESPONSE_TIME]");
+}
+
+fn record(rtype: &str, data: &str) -> crate::event::DnsRecord {
+    crate::event::DnsRecord {
+        name: "example.org.".into(),
+        ttl: 300,
+        class: "IN".into(),
+        rtype: rtype.into(),
+        data: data.into(),
+    }
+}
+
+/// Gatus's `[BODY]` of a DNS check (`client.QueryDNS`): the last answer's value, each type as
+/// Gatus reads it, TXT records one per line.
+#[test]
+fn gatus_dns_body_is_the_last_answer_as_gatus_reads_it() {
+    let cases: Vec<(Vec<crate::event::DnsRecord>, &str)> = vec![
+        (vec![], ""),
+        (vec![record("A", "93.184.216.34")], "93.184.216.34"),
+        (
+            vec![record("A", "10.0.0.1"), record("A", "10.0.0.2")],
+            "10.0.0.2",
+        ),
+        (
+            vec![record("CNAME", "www.example.net."), record("A", "10.0.0.3")],
+            "10.0.0.3",
+        ),
+        (
+            vec![record("CNAME", "www.example.net.")],
+            "www.example.net.",
+        ),
+        (
+            vec![record("AAAA", "2606:2800:220:1:248:1893:25c8:1946")],
+            "2606:2800:220:1:248:1893:25c8:1946",
+        ),
+        (vec![record("AAAA", "::ffff:1.2.3.4")], "1.2.3.4"),
+        (vec![record("AAAA", "::ffff:102:304")], "1.2.3.4"),
+        (
+            vec![record("MX", "10 mail.example.org.")],
+            "mail.example.org.",
+        ),
+        (vec![record("NS", "ns1.example.org.")], "ns1.example.org."),
+        (
+            vec![record("PTR", "host.example.org.")],
+            "host.example.org.",
+        ),
+        (
+            vec![record("SRV", "10 5 5060 sip.example.org.")],
+            "sip.example.org.:5060",
+        ),
+        (
+            vec![
+                record("TXT", r#""v=spf1" " -all""#),
+                record("TXT", r#""a \"quoted\" word\\""#),
+            ],
+            "v=spf1 -all\na \\\"quoted\\\" word\\\\",
+        ),
+        (
+            vec![record("A", "10.0.0.1"), record("TXT", r#""x""#)],
+            "10.0.0.1\nx",
+        ),
+        (
+            vec![record("SOA", "ns. host. 1 2 3 4 5")],
+            "query type is not supported yet",
+        ),
+        // Malformed data does not panic.
+        (vec![record("SRV", "5060")], ""),
+        (vec![record("MX", "")], ""),
+        (vec![record("TXT", "\"unterminated \\")], "unterminated \\"),
+        (vec![record("AAAA", "not an address")], "not an address"),
+    ];
+    for (records, want) in cases {
+        assert_eq!(gatus_dns_body(&records), want, "{records:?}");
+    }
+    // As the DNS prober would hand it over: Gatus's example condition holds.
+    let body = gatus_dns_body(&[record("A", "93.184.216.34")]);
+    let ctx = Context::new().body(body.as_bytes()).dns_rcode("NOERROR");
+    for text in ["[BODY] == 93.184.216.34", "[DNS_RCODE] == NOERROR"] {
+        assert!(
+            Condition::parse(text).unwrap().evaluate(&ctx).success,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn gatus_grpc_body_is_the_serving_status_as_json() {
+    assert_eq!(gatus_grpc_body("SERVING"), r#"{"status":"SERVING"}"#);
+    let body = gatus_grpc_body("NOT_SERVING");
+    let ctx = Context::new().body(body.as_bytes());
+    let c = Condition::parse("[BODY].status == SERVING").unwrap();
+    let result = c.evaluate(&ctx);
+    assert!(!result.success);
+    assert_eq!(result.resolved, "[BODY].status (NOT_SERVING) == SERVING");
+    assert_eq!(gatus_grpc_body("a\"b"), r#"{"status":"a\"b"}"#);
 }
