@@ -356,3 +356,19 @@ fn every_scheme_is_accepted_in_probe_urls() {
     let kinds: Vec<Kind> = s.targets.iter().map(|t| t.kind).collect();
     assert_eq!(kinds, [Kind::Tcp, Kind::Icmp, Kind::Https]);
 }
+
+#[test]
+fn a_placeholder_a_kind_cannot_produce_is_an_error_naming_the_condition() {
+    let e = error(
+        "targets:\n  - url: icmp://127.0.0.1\n    conditions: ['[CONNECTED] == true', '[STATUS] == 200']\n",
+    );
+    assert!(e.starts_with("targets[0].conditions[1]: expected a condition a icmp check can meet: [STATUS] cannot be used with an icmp check"), "{e}");
+    let e = error("targets:\n  - url: tcp://h:1\n    degraded_if: ['[PACKET_LOSS] > 10']\n");
+    assert!(e.starts_with("targets[0].degraded_if[0]: "), "{e}");
+    one(
+        "targets:\n  - url: icmp://127.0.0.1\n    conditions: ['[PACKET_LOSS] < 50', '[RESPONSE_TIME] < 100']\n",
+    );
+    one(
+        "targets:\n  - {url: 8.8.8.8, dns: {query_name: x}, conditions: ['[DNS_RCODE] == NOERROR', '[DNS_ANSWERS] == 1.2.3.4']}\n",
+    );
+}

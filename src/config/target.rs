@@ -348,6 +348,21 @@ impl TargetSpec {
         };
         let conditions = parse_conditions("conditions", &self.conditions)?;
         let degraded_if = parse_conditions("degraded_if", &self.degraded_if)?;
+        for (field, list, raw) in [
+            ("conditions", &conditions, &self.conditions),
+            ("degraded_if", &degraded_if, &self.degraded_if),
+        ] {
+            if let Err((i, placeholder)) = crate::conditions::check_kind(list, kind) {
+                return Err(err(
+                    &format!("{field}[{i}]"),
+                    &raw[i],
+                    format!(
+                        "a condition a {kind} check can meet: {}",
+                        crate::conditions::not_produced_text(placeholder, kind)
+                    ),
+                ));
+            }
+        }
         let name = self.name.unwrap_or_else(|| masked_url(&url));
         let tls_verify = self.tls_verify.unwrap_or_else(|| d.tls_verify.clone());
         let check = self.check.build(kind, &tls_verify)?;

@@ -24,8 +24,13 @@ pub(super) struct Seen<'a> {
     pub phases: Phases,
     /// The final response's headers.
     pub headers: &'a http::HeaderMap,
-    /// The body kept (only when [`needs_body`]).
+    /// The body kept (only when [`needs_body`]); for DNS and gRPC checks what Gatus reads as
+    /// their body.
     pub body: &'a [u8],
+    /// A DNS check's response code by name and answers' data.
+    pub dns: Option<(&'a str, Vec<String>)>,
+    /// An ICMP check's lost requests, in percent.
+    pub packet_loss: Option<f64>,
 }
 
 /// The conditions' say on one probe.
@@ -80,6 +85,12 @@ pub(super) fn judge(target: &Target, seen: &Seen<'_>) -> Judged {
         }))
         .phases(seen.phases)
         .body(seen.body);
+    if let Some((rcode, answers)) = &seen.dns {
+        ctx = ctx.dns_rcode(rcode).dns_answers(answers.iter().cloned());
+    }
+    if let Some(loss) = seen.packet_loss {
+        ctx = ctx.packet_loss(loss);
+    }
     if let Some(ip) = seen.ip {
         ctx = ctx.ip(ip.to_string());
     }

@@ -107,11 +107,20 @@ pub fn event(
         .as_ref()
         .and_then(|t| t.chain.first())
         .map(|c| c.not_after);
-    let answers: Vec<String> = obs
-        .dns
-        .iter()
-        .flat_map(|d| d.answers.iter().map(|r| r.data.clone()))
-        .collect();
+    // What Gatus reads as the body of a DNS or gRPC check, made only when a condition reads it.
+    let body = if conditions::needs_body(target) {
+        match (&obs.dns, &obs.grpc) {
+            (Some(d), _) => crate::conditions::gatus_dns_body(&d.answers),
+            (_, Some(g)) => crate::conditions::gatus_grpc_body(&g.status),
+            _ => obs
+                .tcp
+                .as_ref()
+                .and_then(|t| t.matched.first().cloned())
+                .unwrap_or_default(),
+        }
+    } else {
+        String::new()
+    };
     let judged = conditions::judge(
         target,
         &Seen {
@@ -123,10 +132,16 @@ pub fn event(
             now: OffsetDateTime::now_utc(),
             phases: obs.phases,
             headers: &http::HeaderMap::new(),
-            body: &[],
+            body: body.as_bytes(),
+            dns: obs.dns.as_ref().map(|d| {
+                (
+                    d.rcode.as_str(),
+                    d.answers.iter().map(|r| r.data.clone()).collect(),
+                )
+            }),
+            packet_loss: obs.icmp.as_ref().map(|i| i.loss_percent),
         },
     );
-    let _ = answers;
     let failure = outcome.err().or_else(|| {
         judged
             .first_failure()

@@ -180,6 +180,8 @@ impl HttpProber {
                 headers: &rec.headers,
                 // A body cut short is none: body conditions fail on it.
                 body: if rec.body_complete { &rec.body } else { &[] },
+                dns: None,
+                packet_loss: None,
             },
         );
         // A transport failure keeps its own kind; conditions, when the target has them, replace
