@@ -51,7 +51,7 @@ pub enum Command {
     /// Benchmark helpers for `scripts/bench web` (synthetic store history, steady ingest).
     #[command(hide = true)]
     BenchStore(bench_store::BenchStoreArgs),
-    /// Probe URLs once and exit: 0 when every target is up, 1 when any is down, 2 on bad usage.
+    /// Check URLs once and exit: 0 when every target is up, 1 when any is down, 2 on bad usage.
     Probe(probe::ProbeArgs),
     /// Print the effective configuration (secrets masked), or what is wrong with it, as the
     /// command it is for sees it (exit status 2 on an error, as that command would stop).

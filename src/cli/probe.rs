@@ -20,7 +20,9 @@ use crate::writers::stdout::encode;
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// URLs to probe (http:// or https://); any number, probed concurrently.
+    /// URLs to check: http(s)://, tcp://host:port, udp://host:port, tls://host:port,
+    /// starttls://host:port, icmp://host, grpc(s)://host:port (docs/checks.md); any number,
+    /// checked concurrently. A DNS check needs a dns: section: use `run --config`.
     #[arg(required = true, value_name = "URL")]
     urls: Vec<String>,
     /// A regex every response body must match.
