@@ -126,16 +126,26 @@ impl TlsConfigSection {
     }
 }
 
-/// One step of a TCP dialog (`tcp.query_response`).
+/// A label of blackbox's `probe_expect_info`: its value expanded from the `expect`'s match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub name: String,
+    /// May hold `${1}`, `${name}` (the match's groups).
+    pub value: String,
+}
+
+/// One step of a TCP dialog (an entry of blackbox's `query_response` is one to four of these,
+/// in the order expect, expect_bytes, send, starttls).
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Read lines until one matches; its captures feed the next `send`.
-    Expect(Regex),
-    /// Read exactly these bytes.
+    /// Read lines until one matches (`expect`). The line is kept in `TcpDetails::matched`.
+    Expect { regex: Regex, labels: Vec<Label> },
+    /// Read exactly these bytes (`expect_bytes`).
     ExpectBytes(Vec<u8>),
-    /// Send this text (with `${1}`, `${name}` expanded from the last match) and a newline.
+    /// Send this text and `\n` (`send`), `${1}` / `${name}` expanded from the match of the
+    /// `expect` before it (since the last `send` or `starttls`).
     Send(String),
-    /// Upgrade the connection to TLS.
+    /// Upgrade the connection to TLS (`starttls: true`).
     StartTls,
 }
 
@@ -182,15 +192,19 @@ pub struct TcpCheck {
     pub addr: AddrPolicy,
 }
 
-/// The dialog of `starttls://host:port`: SMTP up to the TLS upgrade.
+/// The dialog of `starttls://host:port`: SMTP's banner, `EHLO`, its `250` lines, `STARTTLS`,
+/// `220`, then the TLS handshake. Lines end in CRLF as SMTP wants (`send` adds the `\n`).
 pub fn smtp_starttls_steps() -> Vec<Step> {
-    let re = |r: &str| Step::Expect(Regex::new(r).expect("a valid regex"));
+    let expect = |re: &str| Step::Expect {
+        regex: Regex::new(re).expect("a valid built-in regex"),
+        labels: Vec::new(),
+    };
     vec![
-        re("^220[ -]"),
-        Step::Send("EHLO uptimer".into()),
-        re("^250 "),
-        Step::Send("STARTTLS".into()),
-        re("^220[ -]"),
+        expect("^220"),
+        Step::Send("EHLO uptimer\r".into()),
+        expect("^250 "),
+        Step::Send("STARTTLS\r".into()),
+        expect("^220"),
         Step::StartTls,
     ]
 }
@@ -211,14 +225,6 @@ impl TcpCheck {
         };
         for (i, q) in s.query_response.iter().enumerate() {
             let at = |k: &str| format!("tcp.query_response[{i}].{k}");
-            if let Some(e) = &q.expect {
-                let re = Regex::new(e)
-                    .map_err(|x| err(at("expect"), e, format!("a valid regex ({x})")))?;
-                steps.push(Step::Expect(re));
-            }
-            if let Some(b) = &q.expect_bytes {
-                steps.push(Step::ExpectBytes(b.as_bytes().to_vec()));
-            }
             for (j, l) in q.labels.iter().enumerate() {
                 if l.name.is_empty() {
                     return Err(err(
@@ -227,6 +233,28 @@ impl TcpCheck {
                         "a label name",
                     ));
                 }
+            }
+            if let Some(e) = &q.expect {
+                let regex = Regex::new(e)
+                    .map_err(|x| err(at("expect"), e, format!("a valid regex ({x})")))?;
+                let labels = q
+                    .labels
+                    .iter()
+                    .map(|l| Label {
+                        name: l.name.clone(),
+                        value: l.value.clone(),
+                    })
+                    .collect();
+                steps.push(Step::Expect { regex, labels });
+            } else if !q.labels.is_empty() {
+                return Err(err(
+                    format!("tcp.query_response[{i}].labels"),
+                    "",
+                    "labels only beside an expect (they are made from its match)",
+                ));
+            }
+            if let Some(b) = &q.expect_bytes {
+                steps.push(Step::ExpectBytes(b.as_bytes().to_vec()));
             }
             if let Some(t) = &q.send {
                 steps.push(Step::Send(t.clone()));
@@ -268,7 +296,7 @@ impl TcpCheck {
 }
 
 /// A UDP check: `body` sent, up on any reply.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UdpCheck {
     pub body: Vec<u8>,
 }
@@ -787,7 +815,7 @@ impl Check {
                 "tls": c.tls,
                 "tls_config": c.tls_config.describe(),
                 "query_response": c.query_response.iter().map(|s| match s {
-                    Step::Expect(r) => json!({"expect": r.as_str()}),
+                    Step::Expect { regex, .. } => json!({"expect": regex.as_str()}),
                     Step::ExpectBytes(b) => json!({"expect_bytes": String::from_utf8_lossy(b)}),
                     Step::Send(t) => json!({"send": t}),
                     Step::StartTls => json!({"starttls": true}),

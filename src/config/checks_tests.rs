@@ -133,7 +133,7 @@ targets:
         .query_response
         .iter()
         .map(|s| match s {
-            Step::Expect(_) => "expect",
+            Step::Expect { .. } => "expect",
             Step::ExpectBytes(_) => "bytes",
             Step::Send(_) => "send",
             Step::StartTls => "starttls",

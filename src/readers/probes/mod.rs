@@ -1,23 +1,31 @@
 //! Probers: readers that produce one event per probe of a target. One module per kind of
 //! check; [`Probers`] picks the one a target's kind names, so the scheduler knows no protocol.
+//! Name resolution, connecting and the TLS handshake are shared (`net`).
 
 mod conditions;
 mod failure;
 pub mod http;
+pub mod net;
 mod observed;
 mod resolver;
+pub mod tcp;
 mod tls;
 mod tls_errors;
+pub mod udp;
 
 use std::future::Future;
+use std::net::IpAddr;
+
+use hickory_resolver::TokioResolver;
 
 pub use failure::Failure;
 pub use http::{HttpProber, Record};
 pub use resolver::ResolverError;
-pub use tls::TlsSetupError;
+pub use tls::{TlsConfigs, TlsSetupError};
 
 use crate::config::{Check, ProbeSettings, Target};
 use crate::event::{ErrorKind, ProbeEvent};
+use observed::Observed;
 
 /// Something that probes targets: one event per probe, never an error (every failure is
 /// described in the event).
@@ -34,39 +42,135 @@ impl Prober for HttpProber {
 /// Every kind of check, shared by all targets of a process.
 pub struct Probers {
     http: HttpProber,
+    resolver: TokioResolver,
+    tls: TlsConfigs,
     location: Option<String>,
+}
+
+/// A URL's host with an address written as a name (`tcp://127.0.0.1:5432`: the URL standard
+/// parses hosts of schemes it does not know as names) read as the address it is.
+fn host_of(url: &url::Url) -> Option<url::Host<&str>> {
+    Some(match url.host()? {
+        url::Host::Domain(d) => match d.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => url::Host::Ipv4(a),
+            Ok(IpAddr::V6(a)) => url::Host::Ipv6(a),
+            Err(_) => url::Host::Domain(d),
+        },
+        other => other,
+    })
 }
 
 impl Probers {
     pub fn new(settings: &ProbeSettings) -> Result<Probers, ResolverError> {
         Ok(Probers {
             http: HttpProber::new(settings)?,
+            resolver: resolver::build(&settings.dns_servers)?,
+            tls: TlsConfigs::default(),
             location: settings.location.clone(),
         })
     }
 
     /// Checks at startup what a target's probes will need (its TLS settings load).
     pub fn check(&self, target: &Target) -> Result<(), TlsSetupError> {
-        self.http.check_tls(target)
+        match &target.check {
+            Check::Tcp(c) => self.tls.check(&c.tls_config.verify),
+            Check::Grpc(c) => self.tls.check(&c.tls_config.verify),
+            _ => self.http.check_tls(target),
+        }
     }
 
     /// The HTTP prober, for what only HTTP has (`uptimer probe`'s response details).
     pub fn http(&self) -> &HttpProber {
         &self.http
     }
+
+    async fn tcp(&self, target: &Target, check: &tcp::TcpCheck) -> ProbeEvent {
+        let started = observed::start();
+        let mut rec = tcp::TcpRecord::default();
+        let outcome = match (host_of(&target.url), target.port) {
+            (Some(host), Some(port)) => {
+                let run = tcp::probe(
+                    &self.resolver,
+                    &self.tls,
+                    &host,
+                    port,
+                    check.addr,
+                    check,
+                    &mut rec,
+                );
+                match observed::within(target, run).await {
+                    Some(r) => r,
+                    None => {
+                        let mut f = observed::timed_out(target.timeout, rec.phase);
+                        if let Some(w) = rec.waiting() {
+                            f.message = format!("{}, {w}", f.message);
+                        }
+                        Err(f)
+                    }
+                }
+            }
+            _ => Err(no_address(target)),
+        };
+        let obs = Observed {
+            phases: rec.phases,
+            ip: rec.ip,
+            connected: rec.connected,
+            tcp: Some(rec.tcp),
+            tls: rec.tls,
+            ..Observed::default()
+        };
+        observed::event(target, self.location.as_deref(), started, obs, outcome)
+    }
+
+    async fn udp(&self, target: &Target, check: &udp::UdpCheck) -> ProbeEvent {
+        let started = observed::start();
+        let mut rec = udp::UdpRecord::default();
+        let outcome = match (host_of(&target.url), target.port) {
+            (Some(host), Some(port)) => {
+                let run = udp::probe(
+                    &self.resolver,
+                    &host,
+                    port,
+                    net::AddrPolicy::default(),
+                    check,
+                    &mut rec,
+                );
+                let r = observed::within(target, run).await;
+                r.unwrap_or_else(|| Err(observed::timed_out(target.timeout, rec.phase)))
+            }
+            _ => Err(no_address(target)),
+        };
+        let obs = Observed {
+            phases: rec.phases,
+            ip: rec.ip,
+            connected: rec.connected,
+            ..Observed::default()
+        };
+        observed::event(target, self.location.as_deref(), started, obs, outcome)
+    }
+}
+
+/// A target whose URL lost its host or port: the configuration refuses these, so it is ours.
+fn no_address(target: &Target) -> Failure {
+    Failure::new(
+        ErrorKind::Internal,
+        format!("{} has no host and port to check", target.url),
+    )
 }
 
 impl Prober for Probers {
     async fn probe(&self, target: &Target) -> ProbeEvent {
         match &target.check {
             Check::Http => self.http.probe(target).await,
+            Check::Tcp(c) => self.tcp(target, c).await,
+            Check::Udp(c) => self.udp(target, c).await,
             _ => {
                 let started = observed::start();
                 observed::event(
                     target,
                     self.location.as_deref(),
                     started,
-                    observed::Observed::default(),
+                    Observed::default(),
                     Err(Failure::new(
                         ErrorKind::Internal,
                         format!("{} checks are not built yet", target.kind),

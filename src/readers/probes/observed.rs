@@ -19,8 +19,6 @@ use crate::event::{
 /// What one probe observed, kept as far as it got.
 #[derive(Debug, Default)]
 pub struct Observed {
-    /// The phase in progress, named when the probe times out.
-    pub phase: &'static str,
     pub phases: Phases,
     /// The address checked.
     pub ip: Option<IpAddr>,
@@ -32,14 +30,6 @@ pub struct Observed {
     pub tcp: Option<TcpDetails>,
     pub grpc: Option<GrpcDetails>,
     pub push: Option<PushDetails>,
-}
-
-impl Observed {
-    /// Adds the time since `since` to a phase.
-    pub fn add(slot: &mut Option<f64>, since: Instant) {
-        let ms = since.elapsed().as_secs_f64() * 1000.0;
-        *slot = Some(slot.unwrap_or(0.0) + ms);
-    }
 }
 
 /// The start of a probe: its wall-clock time to the microsecond (as events are written and
@@ -64,19 +54,13 @@ pub fn timed_out(timeout: Duration, phase: &str) -> Failure {
     )
 }
 
-/// Runs one probe under the target's timeout; `Err` is its failure, a timeout included.
-pub async fn within<F>(
-    target: &Target,
-    phase: impl FnOnce() -> &'static str,
-    fut: F,
-) -> Result<(), Failure>
+/// Runs one probe under the target's timeout: `None` when it ran out of time (the caller then
+/// names the phase its record was in, see [`timed_out`]).
+pub async fn within<F>(target: &Target, fut: F) -> Option<Result<(), Failure>>
 where
     F: std::future::Future<Output = Result<(), Failure>>,
 {
-    match tokio::time::timeout(target.timeout, fut).await {
-        Ok(r) => r,
-        Err(_) => Err(timed_out(target.timeout, phase())),
-    }
+    tokio::time::timeout(target.timeout, fut).await.ok()
 }
 
 /// The event of a probe of a kind other than HTTP: the shared fields, the kind's object, the

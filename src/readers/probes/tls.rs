@@ -17,6 +17,7 @@ use rustls::client::VerifierBuilderError;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
+use super::net::Alpn;
 use crate::config::TlsVerify;
 use crate::tls::{self, CaFileError, Check, Verifier};
 
@@ -40,27 +41,28 @@ pub enum TlsSetupError {
     Verifier(#[from] VerifierBuilderError),
 }
 
-/// Builds each mode's configuration once and shares it between probes.
+/// Builds each mode's configuration (per ALPN offer) once and shares it between probes.
 #[derive(Default)]
 pub struct TlsConfigs {
-    cache: Mutex<HashMap<TlsVerify, Arc<ClientConfig>>>,
+    cache: Mutex<HashMap<(TlsVerify, Alpn), Arc<ClientConfig>>>,
 }
 
 impl TlsConfigs {
-    /// The mode's configuration, built on first use.
-    pub fn get(&self, mode: &TlsVerify) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    /// The mode's configuration offering `alpn`, built on first use.
+    pub fn get(&self, mode: &TlsVerify, alpn: Alpn) -> Result<Arc<ClientConfig>, TlsSetupError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.get(mode) {
+        let key = (mode.clone(), alpn);
+        if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
         }
-        let built = Arc::new(build(mode)?);
-        cache.insert(mode.clone(), built.clone());
+        let built = Arc::new(build(mode, alpn)?);
+        cache.insert(key, built.clone());
         Ok(built)
     }
 
     /// Checks that the mode's configuration can be built (a bad CA file is a startup error).
     pub fn check(&self, mode: &TlsVerify) -> Result<(), TlsSetupError> {
-        self.get(mode).map(|_| ())
+        self.get(mode, Alpn::Http).map(|_| ())
     }
 }
 
@@ -100,7 +102,7 @@ impl PeerCert {
     }
 }
 
-fn build(mode: &TlsVerify) -> Result<ClientConfig, TlsSetupError> {
+fn build(mode: &TlsVerify, alpn: Alpn) -> Result<ClientConfig, TlsSetupError> {
     let check = match mode {
         TlsVerify::No => Check::Nothing,
         TlsVerify::Yes => Check::ChainAndName(tls::public_roots()),
@@ -134,7 +136,10 @@ fn build(mode: &TlsVerify) -> Result<ClientConfig, TlsSetupError> {
             let _ = REJECTED.try_with(|slot| slot.set(Some(PeerCert::parse(cert))));
         })
         .client_config()?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = match alpn {
+        Alpn::Http => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        Alpn::None => Vec::new(),
+    };
     config.resumption = rustls::client::Resumption::disabled();
     Ok(config)
 }

@@ -13,7 +13,6 @@ mod record;
 pub use record::Record;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::time::Instant;
 
@@ -26,14 +25,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use url::Url;
 
 use super::Failure;
 use super::conditions::{self, Seen};
+use super::net::{self, AddrPolicy, Alpn, add, describe};
 use super::resolver::{self, ResolverError};
-use super::tls::{PeerCert, TlsConfigs, TlsSetupError, keeping_rejected, not_after};
-use super::tls_errors;
+use super::tls::{TlsConfigs, TlsSetupError};
 use crate::config::{ProbeSettings, Target, target::masked_url};
 use crate::event::{ErrorKind, ProbeEvent};
 
@@ -51,26 +49,6 @@ pub struct HttpProber {
 /// only counted as received, see `body`).
 fn keeps_body(target: &Target) -> bool {
     target.regex.is_some() || conditions::needs_body(target)
-}
-
-fn add(slot: &mut Option<f64>, since: Instant) {
-    let ms = since.elapsed().as_secs_f64() * 1000.0;
-    *slot = Some(slot.unwrap_or(0.0) + ms);
-}
-
-/// The error and its sources, one after another: hyper's own messages are terse.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        src = inner.source();
-    }
-    s
 }
 
 /// The hyper connection of one probe, driven by the probe's own task (no task spawned per
@@ -264,112 +242,26 @@ impl HttpProber {
         rec: &mut Record,
     ) -> Result<(Response<Incoming>, Conn), Failure> {
         let port = url.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<IpAddr> = match url.host() {
-            Some(url::Host::Ipv4(a)) => vec![a.into()],
-            Some(url::Host::Ipv6(a)) => vec![a.into()],
-            Some(url::Host::Domain(d)) => {
-                rec.phase = "dns";
-                let t = Instant::now();
-                let result = self.resolver.lookup_ip(d).await;
-                add(&mut rec.phases.dns, t);
-                match result {
-                    Ok(found) => found.iter().collect(),
-                    Err(e) if e.is_no_records_found() => Vec::new(),
-                    Err(e) => {
-                        return Err(Failure::new(
-                            ErrorKind::Dns,
-                            format!("cannot resolve {d}: {}", describe(&e)),
-                        ));
-                    }
-                }
-            }
-            None => return Err(Failure::new(ErrorKind::Internal, "URL without a host")),
-        };
-        if addrs.is_empty() {
-            let host = url.host_str().unwrap_or_default();
-            return Err(Failure::new(
-                ErrorKind::Dns,
-                format!("no address found for {host}"),
-            ));
-        }
-
-        rec.phase = "connect";
-        let t = Instant::now();
-        let mut last_error = None;
-        let mut stream = None;
-        for ip in &addrs {
-            match TcpStream::connect((*ip, port)).await {
-                Ok(s) => {
-                    rec.ip = Some(*ip);
-                    rec.connected = true;
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last_error = Some((*ip, e)),
-            }
-        }
-        add(&mut rec.phases.connect, t);
-        let tcp = match (stream, last_error) {
-            (Some(s), _) => s,
-            (None, Some((ip, e))) => {
-                rec.ip = Some(ip);
-                let kind = if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                    ErrorKind::ConnectRefused
-                } else {
-                    ErrorKind::Connect
-                };
-                let addr = SocketAddr::new(ip, port);
-                return Err(Failure::new(kind, format!("cannot connect to {addr}: {e}")));
-            }
-            (None, None) => {
-                return Err(Failure::new(
-                    ErrorKind::Internal,
-                    "no address to connect to",
-                ));
-            }
-        };
-        let _ = tcp.set_nodelay(true);
+        let host = url
+            .host()
+            .ok_or_else(|| Failure::new(ErrorKind::Internal, "URL without a host"))?;
+        let addrs = net::resolve(&self.resolver, &host, AddrPolicy::default(), rec).await?;
+        let (tcp, _) = net::connect(&addrs, port, rec).await?;
 
         let request = self.request(url, method, target)?;
         if url.scheme() == "https" {
-            rec.phase = "tls";
-            let t = Instant::now();
-            let config = self
-                .tls
-                .get(&target.tls_verify)
-                .map_err(|e| Failure::new(ErrorKind::Internal, e.to_string()))?;
-            let server_name = match url.host() {
-                Some(url::Host::Ipv4(a)) => {
-                    rustls::pki_types::ServerName::IpAddress(IpAddr::from(a).into())
-                }
-                Some(url::Host::Ipv6(a)) => {
-                    rustls::pki_types::ServerName::IpAddress(IpAddr::from(a).into())
-                }
-                _ => rustls::pki_types::ServerName::try_from(
-                    url.host_str().unwrap_or_default().to_owned(),
-                )
-                .map_err(|e| Failure::new(ErrorKind::Tls, format!("invalid server name: {e}")))?,
-            };
-            let (tls, rejected) = keeping_rejected(
-                tokio_rustls::TlsConnector::from(config).connect(server_name, tcp),
+            let server_name = net::server_name_of(&host);
+            let (tls, details) = net::handshake(
+                &self.tls,
+                &target.tls_verify,
+                Alpn::Http,
+                &server_name,
+                tcp,
+                rec,
             )
-            .await;
-            add(&mut rec.phases.tls, t);
-            let tls = match tls {
-                Ok(tls) => tls,
-                Err(e) => {
-                    let peer = rejected;
-                    // A rejected certificate's expiry is still news (expired is the usual case).
-                    rec.not_after = peer.as_ref().and_then(|p| p.not_after);
-                    return Err(tls_failure(e, peer.as_ref()));
-                }
-            };
-            let (_, conn) = tls.get_ref();
-            rec.not_after = conn
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .and_then(not_after);
-            let h2 = conn.alpn_protocol() == Some(b"h2");
+            .await?;
+            rec.tls = Some(details);
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             self.send(tls, h2, request, url, rec).await
         } else {
             self.send(tcp, false, request, url, rec).await
@@ -573,19 +465,4 @@ fn verdict(target: &Target, rec: &Record, matches: Option<bool>) -> Option<Failu
         ));
     }
     None
-}
-
-/// A failed handshake: rustls' errors in words (see `tls_errors`), else the I/O error.
-fn tls_failure(e: std::io::Error, peer: Option<&PeerCert>) -> Failure {
-    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        Some(tls) => {
-            let (kind, message) = tls_errors::describe(tls, peer);
-            Failure::new(kind, message)
-        }
-        None if e.kind() == std::io::ErrorKind::UnexpectedEof => Failure::new(
-            ErrorKind::Tls,
-            "the server closed the connection during the TLS handshake",
-        ),
-        None => Failure::new(ErrorKind::Tls, format!("TLS handshake failed: {e}")),
-    }
 }

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use time::OffsetDateTime;
 
-use crate::event::Phases;
+use crate::event::{Phases, TlsDetails};
+use crate::readers::probes::net::Progress;
 
 /// What a probe observed: the event is made of it, and what the event does not carry (the
 /// final response's headers and body) is here for checks on them. Kept as far as it got when
@@ -28,6 +29,9 @@ pub struct Record {
     /// Bytes of the body, counted up to the cap: decoded when it was kept, else as received;
     /// `None` when no body was read.
     pub body_bytes: Option<u64>,
+    /// The TLS session of the last HTTPS hop; `None` over plain HTTP or when the handshake
+    /// failed.
+    pub tls: Option<TlsDetails>,
     pub(super) phases: Phases,
     /// The phase in progress, named when the probe times out.
     pub(super) phase: &'static str,
@@ -49,6 +53,26 @@ impl Record {
         self.ip = None;
         self.version = None;
         self.redirects += 1;
+    }
+}
+
+impl Progress for Record {
+    fn enter(&mut self, phase: &'static str) {
+        self.phase = phase;
+    }
+
+    fn phases(&mut self) -> &mut Phases {
+        &mut self.phases
+    }
+
+    fn reached(&mut self, ip: IpAddr, connected: bool) {
+        self.ip = Some(ip);
+        // Any hop's connection counts: a redirect's failed next hop does not undo it.
+        self.connected |= connected;
+    }
+
+    fn certificate_expiry(&mut self, not_after: Option<OffsetDateTime>) {
+        self.not_after = not_after;
     }
 }
 
