@@ -1,7 +1,9 @@
 //! Probers: readers that produce one event per probe of a target.
 
 mod conditions;
+mod conn;
 mod failure;
+pub mod grpc;
 pub mod http;
 mod resolver;
 mod tls;

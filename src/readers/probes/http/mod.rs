@@ -12,9 +12,7 @@ mod record;
 
 pub use record::Record;
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -31,6 +29,7 @@ use url::Url;
 
 use super::Failure;
 use super::conditions::{self, Seen};
+use super::conn::{Conn, describe};
 use super::resolver::{self, ResolverError};
 use super::tls::{PeerCert, TlsConfigs, TlsSetupError, keeping_rejected, not_after};
 use super::tls_errors;
@@ -56,47 +55,6 @@ fn keeps_body(target: &Target) -> bool {
 fn add(slot: &mut Option<f64>, since: Instant) {
     let ms = since.elapsed().as_secs_f64() * 1000.0;
     *slot = Some(slot.unwrap_or(0.0) + ms);
-}
-
-/// The error and its sources, one after another: hyper's own messages are terse.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        src = inner.source();
-    }
-    s
-}
-
-/// The hyper connection of one probe, driven by the probe's own task (no task spawned per
-/// probe: that cost a cross-thread wake-up each time) and closed when dropped.
-struct Conn(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
-
-impl Conn {
-    fn new(conn: impl Future + Send + 'static) -> Conn {
-        Conn(Some(Box::pin(async move {
-            let _ = conn.await;
-        })))
-    }
-
-    /// Runs `fut` while driving the connection; once the connection has ended (it delivered
-    /// everything or failed, which `fut` then reports), `fut` alone.
-    async fn drive<F: Future>(&mut self, fut: F) -> F::Output {
-        let mut fut = std::pin::pin!(fut);
-        if let Some(conn) = self.0.as_mut() {
-            tokio::select! {
-                biased;
-                out = &mut fut => return out,
-                _ = conn => self.0 = None,
-            }
-        }
-        fut.await
-    }
 }
 
 impl HttpProber {
