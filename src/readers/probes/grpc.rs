@@ -808,6 +808,15 @@ mod tests {
     }
 
     #[test]
+    fn the_check_can_run_on_any_task() {
+        fn send<T: Send>(_: &T) {}
+        let (io, _) = tokio::io::duplex(64);
+        let mut rec = GrpcRecord::default();
+        let asked = GrpcCheck::default();
+        send(&check(io, "127.0.0.1:1", false, &asked, &mut rec));
+    }
+
+    #[test]
     fn an_authority_that_is_not_host_and_port_is_refused() {
         assert!(origin("127.0.0.1:50051", false).is_ok());
         assert_eq!(
