@@ -3,7 +3,9 @@
 //! Name resolution, connecting and the TLS handshake are shared (`net`).
 
 mod conditions;
+mod conn;
 mod failure;
+pub mod grpc;
 pub mod http;
 pub mod net;
 mod observed;
@@ -122,6 +124,67 @@ impl Probers {
         observed::event(target, self.location.as_deref(), started, obs, outcome)
     }
 
+    async fn grpc(&self, target: &Target, check: &crate::config::checks::GrpcCheck) -> ProbeEvent {
+        let started = observed::start();
+        let mut reach = Reach::default();
+        let mut rec = grpc::GrpcRecord::default();
+        let mut tls = None;
+        let outcome = match (host_of(&target.url), target.port) {
+            (Some(host), Some(port)) => {
+                let run = async {
+                    let addrs = net::resolve(&self.resolver, &host, check.addr, &mut reach).await?;
+                    let (tcp, _) = net::connect(&addrs, port, &mut reach).await?;
+                    let authority = match &host {
+                        url::Host::Ipv6(a) => format!("[{a}]:{port}"),
+                        h => format!("{h}:{port}"),
+                    };
+                    if check.tls {
+                        let name = check
+                            .tls_config
+                            .server_name
+                            .clone()
+                            .unwrap_or_else(|| net::server_name_of(&host));
+                        let verify = &check.tls_config.verify;
+                        let (stream, details) = net::handshake(
+                            &self.tls,
+                            verify,
+                            net::Alpn::H2,
+                            &name,
+                            tcp,
+                            &mut reach,
+                        )
+                        .await?;
+                        tls = Some(details);
+                        grpc::check(stream, &authority, true, &check.service, &mut rec).await
+                    } else {
+                        grpc::check(tcp, &authority, false, &check.service, &mut rec).await
+                    }
+                };
+                let r = observed::within(target, run).await;
+                r.unwrap_or_else(|| {
+                    let phase = if rec.phase.is_empty() {
+                        reach.phase
+                    } else {
+                        rec.phase
+                    };
+                    Err(observed::timed_out(target.timeout, phase))
+                })
+            }
+            _ => Err(no_address(target)),
+        };
+        let mut phases = reach.phases;
+        phases.ttfb = rec.phases.ttfb;
+        let obs = Observed {
+            phases,
+            ip: reach.ip,
+            connected: reach.connected,
+            grpc: rec.details,
+            tls,
+            ..Observed::default()
+        };
+        observed::event(target, self.location.as_deref(), started, obs, outcome)
+    }
+
     async fn udp(&self, target: &Target, check: &udp::UdpCheck) -> ProbeEvent {
         let started = observed::start();
         let mut rec = udp::UdpRecord::default();
@@ -150,6 +213,33 @@ impl Probers {
     }
 }
 
+/// How far the shared steps (resolve, connect, TLS) got, for kinds whose own record starts
+/// after them.
+#[derive(Default)]
+struct Reach {
+    phase: &'static str,
+    phases: crate::event::Phases,
+    ip: Option<IpAddr>,
+    connected: bool,
+}
+
+impl net::Progress for Reach {
+    fn enter(&mut self, phase: &'static str) {
+        self.phase = phase;
+    }
+
+    fn phases(&mut self) -> &mut crate::event::Phases {
+        &mut self.phases
+    }
+
+    fn reached(&mut self, ip: IpAddr, connected: bool) {
+        self.ip = Some(ip);
+        self.connected = connected;
+    }
+
+    fn certificate_expiry(&mut self, _: Option<time::OffsetDateTime>) {}
+}
+
 /// A target whose URL lost its host or port: the configuration refuses these, so it is ours.
 fn no_address(target: &Target) -> Failure {
     Failure::new(
@@ -164,6 +254,7 @@ impl Prober for Probers {
             Check::Http => self.http.probe(target).await,
             Check::Tcp(c) => self.tcp(target, c).await,
             Check::Udp(c) => self.udp(target, c).await,
+            Check::Grpc(c) => self.grpc(target, c).await,
             _ => {
                 let started = observed::start();
                 observed::event(

@@ -189,6 +189,8 @@ pub enum Alpn {
     /// None: a TLS or STARTTLS dialog, which speaks no protocol ALPN names (an HTTPS server
     /// offered `h2` would pick it).
     None,
+    /// `h2` alone: gRPC.
+    H2,
 }
 
 /// The server name of a URL's host as TLS wants it: an address without brackets.

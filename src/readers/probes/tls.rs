@@ -139,6 +139,7 @@ fn build(mode: &TlsVerify, alpn: Alpn) -> Result<ClientConfig, TlsSetupError> {
     config.alpn_protocols = match alpn {
         Alpn::Http => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
         Alpn::None => Vec::new(),
+        Alpn::H2 => vec![b"h2".to_vec()],
     };
     config.resumption = rustls::client::Resumption::disabled();
     Ok(config)

@@ -12,8 +12,6 @@ mod record;
 
 pub use record::Record;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -29,6 +27,7 @@ use url::Url;
 
 use super::Failure;
 use super::conditions::{self, Seen};
+use super::conn::Conn;
 use super::net::{self, AddrPolicy, Alpn, add, describe};
 use super::resolver::{self, ResolverError};
 use super::tls::{TlsConfigs, TlsSetupError};
@@ -49,32 +48,6 @@ pub struct HttpProber {
 /// only counted as received, see `body`).
 fn keeps_body(target: &Target) -> bool {
     target.regex.is_some() || conditions::needs_body(target)
-}
-
-/// The hyper connection of one probe, driven by the probe's own task (no task spawned per
-/// probe: that cost a cross-thread wake-up each time) and closed when dropped.
-struct Conn(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
-
-impl Conn {
-    fn new(conn: impl Future + Send + 'static) -> Conn {
-        Conn(Some(Box::pin(async move {
-            let _ = conn.await;
-        })))
-    }
-
-    /// Runs `fut` while driving the connection; once the connection has ended (it delivered
-    /// everything or failed, which `fut` then reports), `fut` alone.
-    async fn drive<F: Future>(&mut self, fut: F) -> F::Output {
-        let mut fut = std::pin::pin!(fut);
-        if let Some(conn) = self.0.as_mut() {
-            tokio::select! {
-                biased;
-                out = &mut fut => return out,
-                _ = conn => self.0 = None,
-            }
-        }
-        fut.await
-    }
 }
 
 impl HttpProber {
