@@ -3,6 +3,7 @@
 mod conditions;
 mod failure;
 pub mod http;
+pub mod icmp;
 mod resolver;
 mod tls;
 mod tls_errors;
