@@ -121,3 +121,16 @@ ensure_tansu() {
   # stunnel terminates TLS in front of it for the SSL tests (tansu cannot).
   command -v stunnel4 >/dev/null || services_apt_install stunnel4
 }
+
+# ip (iproute2) and setpriv (util-linux) for the ICMP tests, which probe from network
+# namespaces they create and as an unprivileged user. Nothing keeps running: each test makes
+# and deletes its own namespace.
+ensure_netns_tools() {
+  local missing=()
+  command -v ip >/dev/null || [[ -x /usr/sbin/ip || -x /sbin/ip ]] || missing+=(iproute2)
+  command -v setpriv >/dev/null || missing+=(util-linux)
+  if ((${#missing[@]})); then
+    services_apt_install "${missing[@]}"
+  fi
+  services_log "network namespaces: $(ip -V 2>/dev/null || /usr/sbin/ip -V), $(setpriv --version)"
+}

@@ -323,9 +323,9 @@ pub struct IcmpCheck {
 }
 
 /// The most echo requests one probe sends.
-const MAX_ICMP_COUNT: u32 = 100;
+pub const MAX_ICMP_COUNT: u32 = 100;
 /// The largest ICMP payload (an IPv4 datagram's limit less the headers).
-const MAX_ICMP_PAYLOAD: usize = 65_507;
+pub const MAX_ICMP_PAYLOAD: usize = 65_507;
 
 impl IcmpCheck {
     fn build(s: Option<&IcmpSection>) -> Result<IcmpCheck, CheckError> {

@@ -7,6 +7,7 @@ mod conn;
 mod failure;
 pub mod grpc;
 pub mod http;
+pub mod icmp;
 pub mod net;
 mod observed;
 mod resolver;
@@ -185,6 +186,49 @@ impl Probers {
         observed::event(target, self.location.as_deref(), started, obs, outcome)
     }
 
+    async fn icmp(&self, target: &Target, check: &icmp::IcmpCheck) -> ProbeEvent {
+        let started = observed::start();
+        let mut reach = Reach::default();
+        let mut rec = icmp::IcmpRecord::default();
+        let outcome = match host_of(&target.url) {
+            Some(host) => {
+                let run = async {
+                    let addrs = net::resolve(&self.resolver, &host, check.addr, &mut reach).await?;
+                    let ip = *addrs
+                        .first()
+                        .ok_or_else(|| Failure::new(ErrorKind::Internal, "no address to ping"))?;
+                    reach.ip = Some(ip);
+                    // The probe spaces its requests and waits within the time left.
+                    let left = target
+                        .timeout
+                        .saturating_sub(started.1.elapsed())
+                        .max(std::time::Duration::from_millis(1));
+                    icmp::probe(ip, check, left, &mut rec).await
+                };
+                let r = observed::within(target, run).await;
+                r.unwrap_or_else(|| {
+                    let phase = if rec.phase.is_empty() {
+                        reach.phase
+                    } else {
+                        rec.phase
+                    };
+                    Err(observed::timed_out(target.timeout, phase))
+                })
+            }
+            None => Err(no_address(target)),
+        };
+        let mut phases = reach.phases;
+        phases.ttfb = rec.phases.ttfb;
+        let obs = Observed {
+            phases,
+            ip: reach.ip,
+            connected: rec.details.received > 0,
+            icmp: Some(rec.details),
+            ..Observed::default()
+        };
+        observed::event(target, self.location.as_deref(), started, obs, outcome)
+    }
+
     async fn udp(&self, target: &Target, check: &udp::UdpCheck) -> ProbeEvent {
         let started = observed::start();
         let mut rec = udp::UdpRecord::default();
@@ -255,6 +299,7 @@ impl Prober for Probers {
             Check::Tcp(c) => self.tcp(target, c).await,
             Check::Udp(c) => self.udp(target, c).await,
             Check::Grpc(c) => self.grpc(target, c).await,
+            Check::Icmp(c) => self.icmp(target, c).await,
             _ => {
                 let started = observed::start();
                 observed::event(
