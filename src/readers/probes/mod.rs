@@ -1,6 +1,7 @@
 //! Probers: readers that produce one event per probe of a target.
 
 mod conditions;
+pub mod dns;
 mod failure;
 pub mod http;
 mod resolver;
