@@ -139,6 +139,10 @@ fn replies(behaviour: Behaviour, query: &[u8]) -> Vec<Vec<u8>> {
     let zone = |id_delta: u16| {
         let req = Message::from_vec(query).expect("the probe's query parses");
         let mut resp = respond(&req);
+        if id_delta != 0 {
+            // Told apart from the right reply by more than its id.
+            resp.metadata.response_code = ResponseCode::ServFail;
+        }
         resp.metadata.id = resp.metadata.id.wrapping_add(id_delta);
         resp.to_vec().unwrap()
     };
@@ -464,9 +468,10 @@ async fn soa_serial_comes_from_an_soa_answer() {
 #[tokio::test]
 async fn each_rule_passes_and_fails_on_the_servers_records() {
     let server = Server::start(Behaviour::Zone).await;
-    // (section rules to set, passes?) — each rule once passing, once failing.
+    // (what, how the rule is set, its regexes, the verdict): each rule passing and failing.
     type Set = fn(&mut DnsCheck, Vec<Regex>);
-    let cases: Vec<(&str, Set, &[&str], Result<(), &str>)> = vec![
+    type Case<'a> = (&'a str, Set, &'a [&'a str], Result<(), &'a str>);
+    let cases: Vec<Case> = vec![
         (
             "answer fail_if_matches passes",
             |c, r| c.validate_answer_rrs.fail_if_matches_regexp = r,
