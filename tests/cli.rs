@@ -558,3 +558,113 @@ async fn check_config_shows_each_kind_with_its_own_settings_and_masks_push_token
         "{text}"
     );
 }
+
+/// A TCP server that greets every connection with `banner` and closes it.
+async fn banner_server(banner: &'static str) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(banner.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_checks_every_kind_and_its_events_carry_their_own_objects() {
+    let tcp = banner_server("+OK ready\r\n").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let echo = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let udp = echo.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        for _ in 0..16 {
+            let Ok((n, from)) = echo.recv_from(&mut buf).await else {
+                return;
+            };
+            let _ = echo.send_to(&buf[..n], from).await;
+        }
+    });
+    let dir = tmp();
+    let mut c = uptimer(dir.path());
+    c.args(["probe", "--json", "--timeout", "3"])
+        .arg(format!("tcp://{tcp}"))
+        .arg(format!("tcp://{closed}"))
+        .arg(format!("udp://{udp}"))
+        .arg("icmp://127.0.0.1");
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let events = json_lines(&out);
+    assert_eq!(events.len(), 4, "{events:?}");
+    let by_url = |prefix: &str| {
+        events
+            .iter()
+            .find(|e| e["url"].as_str().is_some_and(|u| u.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no event for {prefix}: {events:?}"))
+    };
+    for e in &events {
+        uptimer::event::schema::validate_event(e).unwrap();
+        assert_eq!(e["schema_version"], "0.5.0");
+        assert!(e["status_code"].is_null(), "{e}");
+        assert_eq!(e["path"], "");
+    }
+    let up = by_url(&format!("tcp://{tcp}"));
+    assert_eq!(
+        (up["protocol"].as_str(), up["up"].as_bool()),
+        (Some("tcp"), Some(true)),
+        "{up}"
+    );
+    assert_eq!(up["port"], tcp.port());
+    assert!(up["phases_ms"]["connect"].is_number(), "{up}");
+    let refused = by_url(&format!("tcp://{closed}"));
+    assert_eq!(refused["error_kind"], "connect_refused", "{refused}");
+    let u = by_url("udp://");
+    assert_eq!(
+        (u["protocol"].as_str(), u["up"].as_bool()),
+        (Some("udp"), Some(true)),
+        "{u}"
+    );
+    let ping = by_url("icmp://");
+    assert_eq!(
+        (ping["protocol"].as_str(), ping["up"].as_bool()),
+        (Some("icmp"), Some(true)),
+        "{ping}"
+    );
+    assert!(ping["port"].is_null(), "{ping}");
+    assert_eq!(
+        (
+            ping["icmp"]["sent"].as_u64(),
+            ping["icmp"]["received"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{ping}"
+    );
+    assert_eq!(ping["icmp"]["loss_percent"], 0.0);
+
+    // A dialog that does not match: expect_mismatch, and the table says so.
+    let dir = tmp();
+    let config = dir.path().join("uptimer.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "probe: {{interval: -1, timeout: 3}}\ntargets:\n  - {{name: pop, url: 'tcp://{tcp}', tcp: {{query_response: [{{expect: '^\\+OK (\\w+)'}}, {{send: 'USER ${{1}}'}}]}}}}\n  - {{name: smtp, url: 'tcp://{tcp}', tcp: {{query_response: [{{expect: '^220'}}]}}}}\n"
+        ),
+    )
+    .unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["run", "--config"]).arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = json_lines(&out);
+    let pop = events.iter().find(|e| e["name"] == "pop").unwrap();
+    assert_eq!(pop["up"], true, "{pop}");
+    assert_eq!(pop["tcp"]["matched"][0], "+OK ready", "{pop}");
+    let smtp = events.iter().find(|e| e["name"] == "smtp").unwrap();
+    assert_eq!(smtp["error_kind"], "expect_mismatch", "{smtp}");
+    assert!(smtp["error"].as_str().unwrap().contains("^220"), "{smtp}");
+}

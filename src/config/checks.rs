@@ -480,73 +480,7 @@ pub struct DnsCheck {
     pub addr: AddrPolicy,
 }
 
-/// A record type by name, any case (`A`, `mx`, `ANY`).
-pub fn parse_query_type(s: &str) -> Result<RecordType, String> {
-    let upper = s.trim().to_ascii_uppercase();
-    match upper.parse::<RecordType>() {
-        Ok(RecordType::Unknown(_)) | Err(_) => {
-            Err("a DNS record type such as A, AAAA, CNAME, MX, NS, SOA, SRV, TXT or ANY".into())
-        }
-        Ok(t) => Ok(t),
-    }
-}
-
-/// A class by name, any case (`IN`, `CH`, `HS`, `NONE`, `ANY`).
-pub fn parse_query_class(s: &str) -> Result<DNSClass, String> {
-    match s.trim().to_ascii_uppercase().as_str() {
-        "IN" => Ok(DNSClass::IN),
-        "CH" => Ok(DNSClass::CH),
-        "HS" => Ok(DNSClass::HS),
-        "NONE" => Ok(DNSClass::NONE),
-        "ANY" => Ok(DNSClass::ANY),
-        _ => Err("a DNS class: IN, CH, HS, NONE or ANY".into()),
-    }
-}
-
-/// The response codes by the names blackbox_exporter (miekg/dns) gives them.
-const RCODES: &[(&str, u16)] = &[
-    ("NOERROR", 0),
-    ("FORMERR", 1),
-    ("SERVFAIL", 2),
-    ("NXDOMAIN", 3),
-    ("NOTIMP", 4),
-    ("REFUSED", 5),
-    ("YXDOMAIN", 6),
-    ("YXRRSET", 7),
-    ("NXRRSET", 8),
-    ("NOTAUTH", 9),
-    ("NOTZONE", 10),
-    ("BADSIG", 16),
-    ("BADVERS", 16),
-    ("BADKEY", 17),
-    ("BADTIME", 18),
-    ("BADMODE", 19),
-    ("BADNAME", 20),
-    ("BADALG", 21),
-    ("BADTRUNC", 22),
-    ("BADCOOKIE", 23),
-];
-
-/// A response code by name, any case (`NOERROR`, `nxdomain`).
-pub fn parse_rcode(s: &str) -> Result<ResponseCode, String> {
-    let upper = s.trim().to_ascii_uppercase();
-    RCODES
-        .iter()
-        .find(|(n, _)| *n == upper)
-        .map(|(_, c)| ResponseCode::from((*c >> 4) as u8, (*c & 0xf) as u8))
-        .ok_or_else(|| {
-            "a DNS response code such as NOERROR, NXDOMAIN, SERVFAIL or REFUSED".to_owned()
-        })
-}
-
-/// A response code's name, as [`parse_rcode`] reads it (`RCODE17` for one without a name).
-pub fn rcode_name(code: ResponseCode) -> String {
-    let n = u16::from(code);
-    RCODES
-        .iter()
-        .find(|(_, c)| *c == n)
-        .map_or_else(|| format!("RCODE{n}"), |(name, _)| (*name).to_owned())
-}
+pub use super::dns_names::{parse_query_class, parse_query_type, parse_rcode, rcode_name};
 
 impl DnsCheck {
     fn build(s: &DnsSection) -> Result<DnsCheck, CheckError> {

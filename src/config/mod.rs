@@ -4,6 +4,7 @@
 //! was expected.
 
 pub mod checks;
+pub mod dns_names;
 mod env;
 pub mod file;
 mod kafka;

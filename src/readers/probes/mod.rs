@@ -4,6 +4,7 @@
 
 mod conditions;
 mod conn;
+pub mod dns;
 mod failure;
 pub mod grpc;
 pub mod http;
@@ -229,6 +230,45 @@ impl Probers {
         observed::event(target, self.location.as_deref(), started, obs, outcome)
     }
 
+    async fn dns(&self, target: &Target, check: &dns::DnsCheck) -> ProbeEvent {
+        let started = observed::start();
+        let mut reach = Reach::default();
+        let mut rec = dns::DnsObservation::default();
+        let outcome = match (host_of(&target.url), target.port) {
+            (Some(host), Some(port)) => {
+                let run = async {
+                    let addrs = net::resolve(&self.resolver, &host, check.addr, &mut reach).await?;
+                    let ip = *addrs.first().ok_or_else(|| {
+                        Failure::new(ErrorKind::Internal, "no address of the DNS server")
+                    })?;
+                    reach.ip = Some(ip);
+                    dns::probe(std::net::SocketAddr::new(ip, port), check, &mut rec).await
+                };
+                let r = observed::within(target, run).await;
+                r.unwrap_or_else(|| {
+                    let phase = if rec.phase.is_empty() {
+                        reach.phase
+                    } else {
+                        rec.phase
+                    };
+                    Err(observed::timed_out(target.timeout, phase))
+                })
+            }
+            _ => Err(no_address(target)),
+        };
+        let mut phases = reach.phases;
+        phases.connect = rec.phases.connect;
+        phases.ttfb = rec.phases.ttfb;
+        let obs = Observed {
+            phases,
+            ip: reach.ip,
+            connected: rec.details.is_some(),
+            dns: rec.details,
+            ..Observed::default()
+        };
+        observed::event(target, self.location.as_deref(), started, obs, outcome)
+    }
+
     async fn udp(&self, target: &Target, check: &udp::UdpCheck) -> ProbeEvent {
         let started = observed::start();
         let mut rec = udp::UdpRecord::default();
@@ -300,7 +340,9 @@ impl Prober for Probers {
             Check::Udp(c) => self.udp(target, c).await,
             Check::Grpc(c) => self.grpc(target, c).await,
             Check::Icmp(c) => self.icmp(target, c).await,
-            _ => {
+            Check::Dns(c) => self.dns(target, c).await,
+            // Nothing probes a push target: the pushes and their deadlines make its events.
+            Check::Push(_) => {
                 let started = observed::start();
                 observed::event(
                     target,
@@ -309,7 +351,7 @@ impl Prober for Probers {
                     Observed::default(),
                     Err(Failure::new(
                         ErrorKind::Internal,
-                        format!("{} checks are not built yet", target.kind),
+                        "a push target is not probed: only `uptimer serve` receives its pushes",
                     )),
                 )
             }
