@@ -646,6 +646,36 @@ async fn probe_checks_every_kind_and_its_events_carry_their_own_objects() {
     );
     assert_eq!(ping["icmp"]["loss_percent"], 0.0);
 
+    // A DNS check asks the server its url names, raw.
+    let dns = dns_server().await;
+    let dir = tmp();
+    let config = dir.path().join("dns.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "probe: {{interval: -1, timeout: 3}}\ntargets:\n  - {{name: a, url: '{dns}', dns: {{query_name: example.org, query_type: A}}, conditions: ['[DNS_ANSWERS] == 192.0.2.7']}}\n  - {{name: b, url: 'dns://{dns}', dns: {{query_name: example.org, valid_rcodes: [NXDOMAIN]}}}}\n"
+        ),
+    )
+    .unwrap();
+    let mut c = uptimer(dir.path());
+    c.args(["run", "--config"]).arg(&config);
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = json_lines(&out);
+    let a = events.iter().find(|e| e["name"] == "a").unwrap();
+    uptimer::event::schema::validate_event(a).unwrap();
+    assert_eq!(
+        (a["protocol"].as_str(), a["up"].as_bool()),
+        (Some("dns"), Some(true)),
+        "{a}"
+    );
+    assert_eq!(a["port"], dns.port());
+    assert_eq!(a["dns"]["rcode"], "NOERROR", "{a}");
+    assert_eq!(a["dns"]["answers"][0]["data"], "192.0.2.7", "{a}");
+    let b = events.iter().find(|e| e["name"] == "b").unwrap();
+    assert_eq!(b["error_kind"], "dns_rcode", "{b}");
+    assert_eq!(b["error"], "rcode NOERROR is not one of NXDOMAIN", "{b}");
+
     // A dialog that does not match: expect_mismatch, and the table says so.
     let dir = tmp();
     let config = dir.path().join("uptimer.yaml");
@@ -667,4 +697,35 @@ async fn probe_checks_every_kind_and_its_events_carry_their_own_objects() {
     let smtp = events.iter().find(|e| e["name"] == "smtp").unwrap();
     assert_eq!(smtp["error_kind"], "expect_mismatch", "{smtp}");
     assert!(smtp["error"].as_str().unwrap().contains("^220"), "{smtp}");
+}
+
+/// A DNS server on 127.0.0.1 that answers every query with one A record, 192.0.2.7.
+async fn dns_server() -> std::net::SocketAddr {
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::{RData, Record, rdata::A};
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        for _ in 0..16 {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
+            reply.metadata.recursion_desired = query.metadata.recursion_desired;
+            for q in &query.queries {
+                reply.add_queries([q.clone()]);
+                reply.add_answer(Record::from_rdata(
+                    q.name().clone(),
+                    300,
+                    RData::A(A::new(192, 0, 2, 7)),
+                ));
+            }
+            let _ = socket.send_to(&reply.to_vec().unwrap(), from).await;
+        }
+    });
+    addr
 }
