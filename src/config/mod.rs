@@ -7,6 +7,7 @@ pub mod checks;
 pub mod dns_names;
 mod env;
 pub mod file;
+mod gatus;
 mod kafka;
 pub mod parse;
 pub mod plugins;
@@ -181,12 +182,25 @@ impl Settings {
         env: &Env,
         flags: &Overrides,
     ) -> Result<Settings, ConfigError> {
-        let mut fc = match config_file {
-            Some(p) => file::read(p)
-                .map_err(|e| ConfigError::new("--config", p.display().to_string(), e))?,
-            None => file::FileConfig::default(),
-        };
         let mut warnings = Vec::new();
+        // A Gatus file (one with `endpoints:`) is read as it is: what it cannot honour is a
+        // warning each, not an error.
+        let gatus = match config_file {
+            Some(p) => gatus::read(p, env)?,
+            None => None,
+        };
+        let (mut fc, gatus_entries) = match (gatus, config_file) {
+            (Some(g), _) => {
+                warnings.extend(g.warnings);
+                (g.file, g.entries)
+            }
+            (None, Some(p)) => (
+                file::read(p)
+                    .map_err(|e| ConfigError::new("--config", p.display().to_string(), e))?,
+                Vec::new(),
+            ),
+            (None, None) => (file::FileConfig::default(), Vec::new()),
+        };
 
         let reader = match (env.get("READER_PLUGIN"), &fc.reader) {
             (Some(v), _) => {
@@ -287,6 +301,7 @@ impl Settings {
         }
 
         let mut entries = target_list::file_targets(&mut fc)?;
+        entries.extend(gatus_entries);
         entries.extend(target_list::env_targets(env)?);
         entries.extend(
             flags
@@ -506,3 +521,6 @@ mod tests;
 
 #[cfg(test)]
 mod checks_tests;
+
+#[cfg(test)]
+mod gatus_tests;

@@ -35,6 +35,15 @@ impl Entry {
         }
     }
 
+    /// An entry of a config file with fields of its own, named `label` (`endpoints[2]`).
+    pub(super) fn file(label: String, spec: TargetSpec) -> Entry {
+        Entry {
+            label,
+            has_fields: true,
+            spec,
+        }
+    }
+
     pub(super) fn spec_mut(&mut self) -> &mut TargetSpec {
         &mut self.spec
     }
