@@ -376,10 +376,7 @@ impl PushBoard {
         let _one_at_a_time = self.writing.lock().await;
         let contents = {
             let mut c = self.contents.lock().unwrap_or_else(|e| e.into_inner());
-            c.targets
-                .entry(id.to_owned())
-                .or_insert_with(Entry::default)
-                .last = Some(last);
+            c.targets.entry(id.to_owned()).or_default().last = Some(last);
             c.clone()
         };
         let path = self.file.clone();
