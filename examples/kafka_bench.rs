@@ -195,6 +195,7 @@ async fn consume_into_postgres(
         give_up,
         Arc::default(),
         metrics,
+        None,
     )
     .await
     .expect("consumer");

@@ -223,6 +223,27 @@ fn exit_status(
     }
 }
 
+/// Push targets are pushed to through `serve`'s web server: any other command that would
+/// probe them refuses them, naming the first, as a configuration error.
+fn refuse_push_targets(settings: &Settings, command: &str) -> Result<(), ExitCode> {
+    match settings
+        .targets
+        .iter()
+        .find(|t| crate::pipeline::push::is_push(t))
+    {
+        None => Ok(()),
+        Some(t) => {
+            eprintln!(
+                "uptimer: target {:?} ({}): push targets are served only by `uptimer serve`, \
+                 whose web server receives their pushes; `uptimer {command}` cannot check them",
+                t.name,
+                crate::config::target::masked_url(&t.url)
+            );
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
 fn config_error(e: &ConfigError) -> ExitCode {
     eprintln!("uptimer: {e}");
     ExitCode::from(EXIT_CONFIG)

@@ -80,6 +80,9 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return super::config_error(&e),
     };
+    if let Err(code) = super::refuse_push_targets(&settings, "probe") {
+        return code;
+    }
     if let Some(c) = args.concurrency {
         settings.probe.concurrency = c.max(1);
     }

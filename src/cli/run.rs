@@ -13,6 +13,9 @@ pub fn run(config: Option<&Path>) -> ExitCode {
         Ok(s) => s,
         Err(e) => return super::config_error(&e),
     };
+    if let Err(code) = super::refuse_push_targets(&settings, "run") {
+        return code;
+    }
     super::init_logging(&settings.log_level);
     for w in &settings.warnings {
         tracing::warn!("{w}");
@@ -58,7 +61,16 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
     );
     let stats = super::scheduler_stats(&settings, &metrics);
     started.set(true);
-    let result = pipeline::run(&settings, writers, stop, give_up, stats.clone(), metrics).await;
+    let result = pipeline::run(
+        &settings,
+        writers,
+        stop,
+        give_up,
+        stats.clone(),
+        metrics,
+        None,
+    )
+    .await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),

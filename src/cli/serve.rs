@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Overrides, Settings, WriterPlugin, listen_addr};
 use crate::metrics::{Flag, Metrics};
 use crate::pipeline;
+use crate::readers::push::{Clock, PushBoard};
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
 
@@ -133,6 +134,25 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
     if !read_only {
         state.metrics = Arc::new(Metrics::new(super::sections(&settings)));
     }
+    // The push targets' board: the web takes their pushes, the pipeline their events.
+    let mut push = None;
+    if !read_only && settings.targets.iter().any(pipeline::push::is_push) {
+        match PushBoard::open(
+            &settings.targets,
+            &settings.data_dir,
+            Clock::system(),
+            settings.probe.location.clone(),
+        ) {
+            Ok((board, events)) => {
+                state.push = Some(board.clone());
+                push = Some(pipeline::PushFeed { board, events });
+            }
+            Err(e) => {
+                eprintln!("uptimer: push targets: {e}");
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        }
+    }
     let metrics = state.metrics.clone();
     // Read-only, there is nothing to start; else the writers say when they are built.
     let started = if read_only { ready() } else { Flag::default() };
@@ -166,7 +186,15 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
         tracing::info!(store = %settings.store.path.display(), "serving the store read-only");
     } else {
         // The pipeline cancels its token when it ends; the dashboard keeps serving.
-        code = probe(&settings, &store, stop.child_token(), metrics, started).await;
+        code = probe(
+            &settings,
+            &store,
+            stop.child_token(),
+            metrics,
+            started,
+            push,
+        )
+        .await;
         if code == ExitCode::SUCCESS && !stop.is_cancelled() {
             tracing::info!("probing finished; the dashboard keeps serving until stopped");
         } else {
@@ -201,6 +229,7 @@ async fn probe(
     stop: CancellationToken,
     metrics: Arc<Metrics>,
     started: Flag,
+    push: Option<pipeline::PushFeed>,
 ) -> ExitCode {
     // Targets no longer configured (deleted or renamed) are marked removed.
     if let Err(e) = store.register_configured(settings).await {
@@ -248,7 +277,7 @@ async fn probe(
     let stats = super::scheduler_stats(settings, &metrics);
     started.set(true);
     super::exit_status(
-        pipeline::run(settings, writers, stop, give_up, stats, metrics).await,
+        pipeline::run(settings, writers, stop, give_up, stats, metrics, push).await,
         "probing stopped",
     )
 }

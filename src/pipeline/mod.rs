@@ -4,6 +4,7 @@
 //! drains what was already read and flushes the writers, within `SHUTDOWN_TIMEOUT`.
 
 mod deliver;
+pub mod push;
 pub mod scheduler;
 mod verdicts;
 
@@ -22,6 +23,7 @@ use crate::readers::probes::Probers;
 use crate::writers::{WriteError, Writer};
 
 pub use deliver::deliver;
+pub use push::PushFeed;
 pub use scheduler::SchedulerStats;
 
 /// Events (or source batches) buffered between readers and writers, and again in front of
@@ -47,7 +49,8 @@ pub enum PipelineError {
 /// Starts the configured reader, feeding `writers`, until the reader ends (`PROBE_INTERVAL=-1`)
 /// or `stop` is cancelled; then drains what was read into the writers. `give_up` (see
 /// [`give_up_after`]) bounds that drain: what is not durable then is not acknowledged. A run
-/// that fails marks the pipeline stopped for `/healthz`.
+/// that fails marks the pipeline stopped for `/healthz`. `push` (`serve` only) is the board of
+/// the push targets, whose events join the probes'; the scheduler leaves those targets out.
 pub async fn run(
     settings: &Settings,
     writers: Vec<Box<dyn Writer>>,
@@ -55,8 +58,18 @@ pub async fn run(
     give_up: CancellationToken,
     stats: Arc<SchedulerStats>,
     metrics: Arc<Metrics>,
+    push: Option<PushFeed>,
 ) -> Result<RunSummary, PipelineError> {
-    let result = run_reader(settings, writers, stop, give_up, stats, metrics.clone()).await;
+    let result = run_reader(
+        settings,
+        writers,
+        stop,
+        give_up,
+        stats,
+        metrics.clone(),
+        push,
+    )
+    .await;
     if result.is_err() {
         metrics.readiness.stop();
     }
@@ -70,26 +83,55 @@ async fn run_reader(
     give_up: CancellationToken,
     stats: Arc<SchedulerStats>,
     metrics: Arc<Metrics>,
+    push: Option<PushFeed>,
 ) -> Result<RunSummary, PipelineError> {
     match settings.reader {
         ReaderPlugin::HttpProbe => {
             let prober =
                 Probers::new(&settings.probe).map_err(|e| PipelineError::Setup(e.to_string()))?;
-            for t in &settings.targets {
+            // Push targets are pushed to, never probed.
+            let probed: Vec<_> = settings
+                .targets
+                .iter()
+                .filter(|t| !push::is_push(t))
+                .cloned()
+                .collect();
+            for t in &probed {
                 prober.check(t).map_err(|e| {
                     PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {e}", t.name))
                 })?;
             }
             let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
-            let task = tokio::spawn(scheduler::run(
+            let any_probed = !probed.is_empty();
+            let scheduler = tokio::spawn(scheduler::run(
                 Arc::new(prober),
-                settings.targets.clone(),
+                probed,
                 settings.probe.concurrency,
                 settings.event_format,
-                tx,
+                tx.clone(),
                 stop.clone(),
-                stats,
+                stats.clone(),
             ));
+            let task = match push {
+                None => scheduler,
+                Some(feed) => {
+                    let (targets, format) = (settings.targets.clone(), settings.event_format);
+                    let stop = stop.clone();
+                    tokio::spawn(async move {
+                        // The push targets' events flow until the scheduler's end (one round)
+                        // or, with nothing to probe, until the stop.
+                        let pushes = stop.child_token();
+                        let fed = push::run(feed, &targets, format, tx, pushes.clone(), stats);
+                        let ended = async {
+                            if any_probed {
+                                let _ = scheduler.await;
+                                pushes.cancel();
+                            }
+                        };
+                        tokio::join!(fed, ended);
+                    })
+                }
+            };
             drive(rx, task, writers, stop, give_up, metrics).await
         }
         ReaderPlugin::Dummy => {

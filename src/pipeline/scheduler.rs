@@ -80,6 +80,12 @@ impl SchedulerStats {
         self.start_lag.observe(lag.as_secs_f64());
     }
 
+    /// Counts an event a reader other than the scheduler took in (a push), with its verdict.
+    pub(super) fn took(&self, e: &crate::event::ProbeEvent) {
+        self.verdicts.record(e, e.up == Some(true));
+        self.reader_events.inc();
+    }
+
     /// The start lag at quantile `q` (0..=1), to the millisecond.
     pub fn lag_quantile(&self, q: f64) -> Duration {
         let total = self.probes.load(Ordering::Relaxed);

@@ -4,3 +4,4 @@ pub mod dummy;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod probes;
+pub mod push;

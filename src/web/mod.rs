@@ -14,6 +14,7 @@ mod format;
 pub mod health;
 mod pages;
 mod prom;
+mod push;
 mod window;
 
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct AppState {
     /// The process's metrics and readiness. By default only `uptimer_build_info`: a process
     /// that serves a store it does not write (`serve --store`) has nothing else to count.
     pub metrics: Arc<Metrics>,
+    /// The push targets' board when the process has push targets (`serve` writing its store).
+    pub push: Option<Arc<crate::readers::push::PushBoard>>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             auth: web.auth.clone(),
             open_metrics: web.open_metrics,
             metrics: Arc::new(Metrics::new(Sections::default())),
+            push: None,
         }
     }
 }
@@ -113,6 +117,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The router: pages, API, badges, metrics, health, assets.
 pub fn app(state: AppState) -> Router {
+    // The push route is never behind the dashboard's credentials: its token is one.
+    let pushes = Router::new().route("/api/v1/push/{token}", get(push::push).post(push::push));
     let open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -156,7 +162,9 @@ pub fn app(state: AppState) -> Router {
     };
     let protected =
         protected.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
-    open.merge(protected)
+    pushes
+        .merge(open)
+        .merge(protected)
         .fallback(|| async { AppError::NotFound("no such page".into()) })
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

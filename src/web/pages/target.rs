@@ -3,6 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -86,18 +87,45 @@ struct TargetPage {
     /// When that check ran.
     conditions_time: String,
     events: Vec<EventView>,
+    /// A push target's push URL (empty for other targets).
+    push_url: String,
 }
 
 pub async fn target(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(p): Query<TargetParams>,
+    headers: HeaderMap,
 ) -> Response {
-    let page = target_page(&s, id, p).await;
+    let push_url = push_url(&s, &id, &headers);
+    let page = target_page(&s, id, p, push_url).await;
     page.unwrap_or_else(|e| super::error_page(&s, e))
 }
 
-async fn target_page(s: &AppState, id: String, p: TargetParams) -> Result<Response, AppError> {
+/// The push URL of a push target, as the browser reached this server (its `Host`, and https
+/// behind a proxy that says so); empty for other targets.
+fn push_url(s: &AppState, id: &str, headers: &HeaderMap) -> String {
+    let Some(token) = s.push.as_ref().and_then(|b| b.token_of(id)) else {
+        return String::new();
+    };
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = match header("x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let path = format!("/api/v1/push/{token}");
+    match header("host") {
+        Some(host) => format!("{scheme}://{host}{path}"),
+        None => path,
+    }
+}
+
+async fn target_page(
+    s: &AppState,
+    id: String,
+    p: TargetParams,
+    push_url: String,
+) -> Result<Response, AppError> {
     let now = now_micros();
     let win = Window::named(Some(p.window.as_str()).filter(|w| !w.is_empty()))?;
     let ((from, to), step) = (win.range(now), win.step);
@@ -261,6 +289,7 @@ async fn target_page(s: &AppState, id: String, p: TargetParams) -> Result<Respon
                 }
             })
             .collect(),
+        push_url,
     };
     render(&tpl)
 }

@@ -6,6 +6,7 @@ mod auth;
 mod badges;
 mod health;
 mod pages;
+mod push;
 
 use std::time::Duration;
 
