@@ -336,6 +336,16 @@ async fn tls_verify_off_accepts_an_expired_certificate_and_still_reports_its_exp
     assert_eq!(e.up, Some(true), "{e:?}");
     let year = e.tls_cert_not_after.unwrap().year();
     assert_eq!(year, 2020);
+    // The session is in the event's tls object, its chain leaf first.
+    let tls = e.tls.as_ref().expect("an HTTPS event has its tls object");
+    assert!(tls.version.starts_with("TLS 1."), "{tls:?}");
+    assert!(!tls.cipher.is_empty(), "{tls:?}");
+    assert_eq!(tls.chain[0].not_after.year(), 2020);
+    assert_eq!(tls.chain[0].sha256.len(), 64);
+    assert_eq!(tls.earliest_expiry.map(|t| t.year()), Some(2020));
+    // Plain HTTP has none.
+    let plain = http_server().await;
+    assert_eq!(probe(&target(spec(&plain.url("/ok")))).await.tls, None);
 }
 
 #[tokio::test]

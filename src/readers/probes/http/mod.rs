@@ -156,6 +156,7 @@ impl HttpProber {
         ev.body_bytes = rec.body_bytes;
         ev.redirects = Some(rec.redirects);
         ev.tls_cert_not_after = rec.not_after;
+        ev.tls = rec.tls.clone();
         (ev, rec)
     }
 
