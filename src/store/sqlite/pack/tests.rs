@@ -646,7 +646,7 @@ fn with_kind(mut e: ProbeEvent, i: usize) -> ProbeEvent {
         CertificateInfo, DnsDetails, DnsRecord, GrpcDetails, IcmpDetails, PushDetails, TcpDetails,
         TlsDetails,
     };
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         return e;
     }
     e.status_code = None;
@@ -664,9 +664,9 @@ fn with_kind(mut e: ProbeEvent, i: usize) -> ProbeEvent {
                 }],
                 authority: Vec::new(),
                 additional: Vec::new(),
-                soa_serial: (i % 3 == 0).then_some(7),
+                soa_serial: i.is_multiple_of(3).then_some(7),
             });
-            e.error_kind = (i % 5 == 0).then_some(ErrorKind::DnsRcode);
+            e.error_kind = i.is_multiple_of(5).then_some(ErrorKind::DnsRcode);
         }
         2 => {
             e.protocol = "icmp".into();
@@ -680,7 +680,7 @@ fn with_kind(mut e: ProbeEvent, i: usize) -> ProbeEvent {
                 rtt_max_ms: Some(1.5),
                 reply_ttl: Some(64),
             });
-            e.error_kind = (i % 5 == 0).then_some(ErrorKind::Permission);
+            e.error_kind = i.is_multiple_of(5).then_some(ErrorKind::Permission);
         }
         _ => {
             e.protocol = "tls".into();
@@ -699,10 +699,10 @@ fn with_kind(mut e: ProbeEvent, i: usize) -> ProbeEvent {
             e.tcp = Some(TcpDetails {
                 matched: vec!["220 ready".into()],
             });
-            e.grpc = (i % 5 == 0).then(|| GrpcDetails {
+            e.grpc = i.is_multiple_of(5).then(|| GrpcDetails {
                 status: "NOT_SERVING".into(),
             });
-            e.push = (i % 7 == 0).then(|| PushDetails { msg: None });
+            e.push = i.is_multiple_of(7).then_some(PushDetails { msg: None });
         }
     }
     e
