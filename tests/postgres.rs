@@ -1493,3 +1493,282 @@ async fn postgres_shutdown_with_a_hung_server_spools_what_is_in_flight() {
     );
     w.close().await.unwrap();
 }
+
+/// The migration making `port` and `status_code` nullable and adding the kind objects
+/// (ProbeEvent 0.5.0).
+const KINDS_MIGRATION: &str = "20261203000000";
+
+/// A DNS, an ICMP and a TLS check of targets `dns`, `icmp` and `tls`, `ago` minutes ago, as
+/// their probers emit them: no status; no port for ICMP; their kind objects (one TXT record
+/// with U+0000, which jsonb cannot hold).
+fn of_every_kind(ago: i64) -> Vec<ProbeEvent> {
+    use uptimer::event::{CertificateInfo, DnsDetails, DnsRecord, IcmpDetails, TlsDetails};
+    let at = OffsetDateTime::now_utc() - time::Duration::minutes(ago);
+    let at = at
+        .replace_nanosecond(at.nanosecond() / 1000 * 1000)
+        .unwrap();
+    let mut dns = ProbeEvent::new(at, "dns", "127.0.0.1", Some(5353));
+    dns.dns = Some(DnsDetails {
+        rcode: "NXDOMAIN".into(),
+        answers: vec![DnsRecord {
+            name: "example.org.".into(),
+            ttl: 60,
+            class: "IN".into(),
+            rtype: "TXT".into(),
+            data: "\"a\u{0}b\"".into(),
+        }],
+        authority: Vec::new(),
+        additional: Vec::new(),
+        soa_serial: None,
+    });
+    dns.up = Some(false);
+    dns.error_kind = Some(ErrorKind::DnsRcode);
+    dns.error = Some("rcode NXDOMAIN is not one of NOERROR".into());
+    let mut icmp = ProbeEvent::new(at, "icmp", "::1", None);
+    icmp.icmp = Some(IcmpDetails {
+        sent: 3,
+        received: 2,
+        loss_percent: 100.0 / 3.0,
+        rtt_min_ms: Some(0.021),
+        rtt_avg_ms: Some(0.5),
+        rtt_max_ms: Some(1.25),
+        reply_ttl: Some(64),
+    });
+    icmp.up = Some(true);
+    let mut tls = ProbeEvent::new(at, "tls", "localhost", Some(8443));
+    let not_after = datetime!(2027-01-15 23:59:59 UTC);
+    tls.tls = Some(TlsDetails {
+        version: "TLS 1.3".into(),
+        cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        chain: vec![CertificateInfo {
+            subject: "CN=localhost".into(),
+            issuer: "CN=Test CA".into(),
+            not_after,
+            sha256: "0123456789abcdef".repeat(4),
+        }],
+        earliest_expiry: Some(not_after),
+    });
+    tls.up = Some(true);
+    let mut out = vec![dns, icmp, tls];
+    for e in &mut out {
+        e.status_code = None;
+        e.target = Some(e.protocol.clone());
+        e.response_time_ms = 2;
+    }
+    out
+}
+
+#[tokio::test]
+async fn postgres_an_upgrade_makes_port_and_status_nullable_and_stores_every_kind() {
+    // A database migrated up to the schema before the kinds, with a row of that version's
+    // writer in each kind of partition: the original's attached table (10 days ago), a daily
+    // one (today), DEFAULT (60 days ahead).
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    original_dbmate_up(&mut c).await;
+    c.batch_execute(
+        "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol, hostname, port, path, status_code, response_time_ms)
+         VALUES (gen_random_uuid(), now() - interval '3 days', 'ProbeEvent', '0.2.0', 'https', 't1.example', 443, '/', 200, 5)",
+    )
+    .await
+    .unwrap();
+    migrate_before(&mut c, KINDS_MIGRATION).await;
+    partitions::maintain(&mut c, None).await.unwrap();
+    c.batch_execute("INSERT INTO targets (id, first_seen, last_seen) VALUES ('t1', now(), now())")
+        .await
+        .unwrap();
+    let mut before = Vec::new();
+    for ago_minutes in [10 * 24 * 60, 10, -60 * 24 * 60] {
+        let e = conditioned(ago_minutes);
+        c.execute(
+            "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol,
+                hostname, port, path, status_code, response_time_ms, up, target_id, conditions)
+             VALUES ($1, $2, 'ProbeEvent', '0.4.0', 'https', 't1.example', 443, '/', 200, 5,
+                true, 't1', '[]')",
+            &[&e.envelope.uuid, &e.envelope.event_time],
+        )
+        .await
+        .unwrap();
+        before.push(e.envelope.uuid.to_string());
+    }
+    // That schema refuses an event without a port or status.
+    let refused = c
+        .execute(
+            "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol,
+                hostname, port, path, status_code, response_time_ms)
+             VALUES (gen_random_uuid(), now(), 'ProbeEvent', '0.5.0', 'icmp', '::1', NULL, '',
+                NULL, 1)",
+            &[],
+        )
+        .await;
+    assert!(refused.is_err(), "NOT NULL before the migration");
+
+    let applied = migrate::up(&mut c).await.unwrap();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert!(applied[0].starts_with(KINDS_MIGRATION), "{applied:?}");
+    let partitions: Vec<String> = c
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'probe_events'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(partitions.len() > 3, "{partitions:?}");
+    assert!(partitions.contains(&"probe_events_legacy".to_owned()));
+    for p in partitions.iter().chain([&"probe_events".to_owned()]) {
+        let columns: Vec<(String, String, bool)> = c
+            .query(
+                "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull
+                   FROM pg_attribute
+                  WHERE attrelid = $1::text::regclass AND NOT attisdropped
+                    AND attname IN ('port', 'status_code', 'dns', 'icmp', 'tls', 'tcp', 'grpc', 'push')
+                  ORDER BY attnum",
+                &[p],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let want: Vec<(String, String, bool)> = [
+            ("port", "ip_port"),
+            ("status_code", "integer"),
+            ("dns", "jsonb"),
+            ("icmp", "jsonb"),
+            ("tls", "jsonb"),
+            ("tcp", "jsonb"),
+            ("grpc", "jsonb"),
+            ("push", "jsonb"),
+        ]
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned(), false))
+        .collect();
+        assert_eq!(columns, want, "{p}");
+    }
+
+    // The writer stores events of every kind, from typed events and from the spool; the
+    // store reads them back, and older rows without kind objects.
+    let typed = of_every_kind(5);
+    let spooled = of_every_kind(4);
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool/postgres");
+    std::fs::create_dir_all(&spool).unwrap();
+    let lines: String = spooled
+        .iter()
+        .map(|e| serde_json::to_string(&Event::from(e.clone()).to_json()).unwrap() + "\n")
+        .collect();
+    std::fs::write(spool.join("00000000000000000001-000000-1.jsonl"), lines).unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    let events: Vec<Event> = typed.iter().cloned().map(Event::from).collect();
+    w.write_and_wait(&events).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(w.health().rejected.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM probe_events WHERE status_code IS NULL"
+        )
+        .await,
+        6
+    );
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM probe_events WHERE port IS NULL").await,
+        2,
+        "ICMP's"
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM probe_events WHERE dns -> 'answers' -> 0 ->> 'data' = '\"a\u{FFFD}b\"'"
+        )
+        .await,
+        2,
+        "U+0000 stored as U+FFFD, typed and spooled alike"
+    );
+    let store = uptimer::store::PostgresStore::open(&db.url, None, 2)
+        .await
+        .unwrap();
+    use uptimer::store::Store;
+    for (i, id) in ["dns", "icmp", "tls"].into_iter().enumerate() {
+        let rows = store.events(id, i64::MIN, i64::MAX, 10).await.unwrap();
+        let got: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.uuid,
+                    r.port,
+                    r.status_code,
+                    r.error_kind,
+                    r.dns,
+                    r.icmp,
+                    r.tls
+                ])
+            })
+            .collect();
+        let want: Vec<Value> = [&spooled[i], &typed[i]]
+            .iter()
+            .map(|e| {
+                let mut dns = e.dns.clone();
+                if let Some(d) = &mut dns {
+                    d.answers[0].data = "\"a\u{FFFD}b\"".into();
+                }
+                serde_json::json!([
+                    e.envelope.uuid,
+                    e.port,
+                    e.status_code,
+                    e.error_kind,
+                    dns,
+                    e.icmp,
+                    e.tls
+                ])
+            })
+            .collect();
+        assert_eq!(got, want, "{id}");
+        // The target's latest status is none, not 0.
+        let t = store.target(id).await.unwrap().unwrap();
+        assert_eq!(t.last_status_code, None, "{id}");
+    }
+    let older = store.events("t1", i64::MIN, i64::MAX, 10).await.unwrap();
+    assert_eq!(older.len(), 3);
+    for r in &older {
+        assert!(before.contains(&r.uuid));
+        assert_eq!((r.port, r.status_code), (Some(443), Some(200)));
+        assert!(r.dns.is_none() && r.icmp.is_none() && r.tls.is_none() && r.push.is_none());
+    }
+
+    // Rolled back: the rows without a port or status go, the others stay.
+    let rolled_back = migrate::down(&mut c).await.unwrap().unwrap();
+    assert!(rolled_back.starts_with(KINDS_MIGRATION), "{rolled_back}");
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM probe_events WHERE target_id = 't1'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM probe_events WHERE target_id = 'tls'"
+        )
+        .await,
+        0
+    );
+    assert!(
+        c.execute(
+            "INSERT INTO probe_events (uuid, event_time, schema_title, schema_version, protocol,
+                hostname, port, path, status_code, response_time_ms)
+             VALUES (gen_random_uuid(), now(), 'ProbeEvent', '0.5.0', 'icmp', '::1', NULL, '',
+                NULL, 1)",
+            &[],
+        )
+        .await
+        .is_err(),
+        "NOT NULL again"
+    );
+}

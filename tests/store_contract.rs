@@ -15,7 +15,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
-use uptimer::event::{ConditionResult, ErrorKind, Event, Phases, ProbeEvent};
+use uptimer::event::{
+    CertificateInfo, ConditionResult, DnsDetails, DnsRecord, ErrorKind, Event, IcmpDetails, Phases,
+    ProbeEvent, TlsDetails,
+};
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
@@ -896,5 +899,208 @@ async fn both_stores_return_the_same_conditions_and_degraded() {
     for store in [&sqlite.store, &postgres.store] {
         let (_, page) = get(store, "/targets/api").await;
         assert!(page.contains(r#"<ul class="conds">"#), "{page}");
+    }
+}
+
+/// A check of another kind than HTTP (schema 0.5.0) of target `id`, `ago` minutes (and 30 s)
+/// before `now`: no status; no port for ICMP; its kind object.
+fn kind_check(now: OffsetDateTime, id: &str, ago: i64, i: i64) -> ProbeEvent {
+    let t = now - time::Duration::minutes(ago) - time::Duration::seconds(30);
+    let failing = i % 3 == 2;
+    let mut e = match id {
+        "db" => {
+            let mut e = ProbeEvent::new(t, "dns", "127.0.0.1", Some(5353));
+            let record = |rtype: &str, data: &str| DnsRecord {
+                name: "db.example.".into(),
+                ttl: 300 + i as u32,
+                class: "IN".into(),
+                rtype: rtype.into(),
+                data: data.into(),
+            };
+            e.dns = Some(DnsDetails {
+                rcode: if failing { "SERVFAIL" } else { "NOERROR" }.into(),
+                answers: vec![record("A", "192.0.2.7"), record("TXT", "\"v=1 <é>\"")],
+                authority: vec![record(
+                    "SOA",
+                    "ns.example. host.example. 2026120101 3600 600 86400 60",
+                )],
+                additional: Vec::new(),
+                soa_serial: Some(2_026_120_101),
+            });
+            if failing {
+                e.error_kind = Some(ErrorKind::DnsRcode);
+                e.error = Some("rcode SERVFAIL is not one of NOERROR".into());
+            }
+            e
+        }
+        "blog" => {
+            let mut e = ProbeEvent::new(t, "icmp", "::1", None);
+            e.icmp = Some(IcmpDetails {
+                sent: 3,
+                received: if failing { 0 } else { 3 },
+                loss_percent: if failing { 100.0 } else { 0.0 },
+                rtt_min_ms: (!failing).then_some(0.021),
+                rtt_avg_ms: (!failing).then_some(0.034),
+                rtt_max_ms: (!failing).then_some(0.055),
+                reply_ttl: (!failing).then_some(64),
+            });
+            if failing {
+                e.error_kind = Some(ErrorKind::Timeout);
+                e.error = Some("no echo reply from ::1 within 1s".into());
+            }
+            e
+        }
+        _ => {
+            let mut e = ProbeEvent::new(t, "tls", &format!("{id}.example"), Some(8443));
+            let not_after = OffsetDateTime::from_unix_timestamp(1_830_000_000).unwrap();
+            e.tls = Some(TlsDetails {
+                version: "TLS 1.3".into(),
+                cipher: "TLS13_AES_128_GCM_SHA256".into(),
+                chain: vec![
+                    CertificateInfo {
+                        subject: format!("CN={id}.example"),
+                        issuer: "CN=Uptimer Test CA".into(),
+                        not_after,
+                        sha256: format!("{:064x}", i),
+                    },
+                    CertificateInfo {
+                        subject: "CN=Uptimer Test CA".into(),
+                        issuer: "CN=Uptimer Test CA".into(),
+                        not_after: not_after + time::Duration::days(300),
+                        sha256: "f".repeat(64),
+                    },
+                ],
+                earliest_expiry: Some(not_after),
+            });
+            if failing {
+                e.error_kind = Some(ErrorKind::TlsCertificate);
+                e.error = Some("certificate expired".into());
+            }
+            e
+        }
+    };
+    e.status_code = None;
+    e.target = Some(id.into());
+    e.name = Some(format!("Name of {id}"));
+    e.up = Some(!failing);
+    e.response_time_ms = 3;
+    e
+}
+
+/// Every 10 minutes over the last two and a half hours (packed hours and open ones in the
+/// SQLite store): db a DNS check, blog an ICMP check, api a TLS check.
+fn of_every_kind(now: OffsetDateTime) -> Vec<Event> {
+    let mut out = Vec::new();
+    for i in 0..15 {
+        for id in ["db", "blog", "api"] {
+            out.push(kind_check(now, id, 150 - i * 10, i).into());
+        }
+    }
+    out
+}
+
+/// What the API says of each event of target `id`: the store's own reading of it must be the
+/// same.
+async fn kind_events_of(store: &Arc<dyn Store>, id: &str) -> Vec<Value> {
+    let api = json(store, &format!("/api/v1/targets/{id}/events?limit=1000")).await;
+    let pick = |e: &Value| {
+        serde_json::json!([
+            e["uuid"],
+            e["port"],
+            e["status_code"],
+            e["up"],
+            e["error_kind"],
+            e["dns"],
+            e["icmp"],
+            e["tls"],
+            e["tcp"],
+            e["grpc"],
+            e["push"]
+        ])
+    };
+    let listed: Vec<Value> = api["events"].as_array().unwrap().iter().map(pick).collect();
+    let read: Vec<Value> = store
+        .events(id, i64::MIN, i64::MAX, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| pick(&serde_json::to_value(e).unwrap()))
+        .collect();
+    assert_eq!(listed, read, "the API shows what the store read");
+    listed
+}
+
+/// Both stores, filled through their real writers with the same DNS, ICMP and TLS checks, give
+/// back each event's port (none for ICMP), status (none), error kind and kind object as the
+/// event had them, from the SQLite store's open rows and packed blocks alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_stores_return_the_same_events_of_every_kind() {
+    let now = OffsetDateTime::now_utc();
+    let events = of_every_kind(now);
+    let want = |id: &str| -> Vec<Value> {
+        let mut want: Vec<Value> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Probe(p) if p.target.as_deref() == Some(id) => Some(serde_json::json!([
+                    p.envelope.uuid,
+                    p.port,
+                    p.status_code,
+                    p.up,
+                    p.error_kind,
+                    p.dns,
+                    p.icmp,
+                    p.tls,
+                    p.tcp,
+                    p.grpc,
+                    p.push
+                ])),
+                _ => None,
+            })
+            .collect();
+        want.reverse();
+        want
+    };
+    assert!(
+        want("blog")
+            .iter()
+            .all(|w| w[1].is_null() && w[2].is_null())
+    );
+    assert!(want("db").iter().any(|w| w[4] == "dns_rcode"));
+    let batches = in_batches(&events);
+    let (sqlite, postgres) = (
+        sqlite_filled(&batches).await,
+        postgres_filled(&batches).await,
+    );
+    for id in ["db", "blog", "api"] {
+        assert_eq!(
+            kind_events_of(&sqlite.store, id).await,
+            want(id),
+            "sqlite {id}"
+        );
+        assert_eq!(
+            kind_events_of(&postgres.store, id).await,
+            want(id),
+            "postgres {id}"
+        );
+    }
+    let packed = sqlite
+        .sqlite
+        .as_ref()
+        .unwrap()
+        .pack(to_micros(now) + 3 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(packed.events, events.len());
+    for id in ["db", "blog", "api"] {
+        assert_eq!(
+            kind_events_of(&sqlite.store, id).await,
+            want(id),
+            "sqlite {id}, packed"
+        );
+    }
+    // A DNS check's latest status is none, not 0, in both stores' target.
+    for store in [&sqlite.store, &postgres.store] {
+        let target = json(store, "/api/v1/targets/db").await;
+        assert!(target["last_status_code"].is_null(), "{target}");
     }
 }

@@ -29,7 +29,98 @@ fn valid_documents() -> Vec<Value> {
     p.tls_cert_not_after = Some(time::OffsetDateTime::now_utc());
     p.error = Some("caf\u{e9} \"quoted\"".into());
     docs.push(Event::from(p).to_json());
+    docs.extend(
+        kind_events()
+            .iter()
+            .map(|e| Event::from(e.clone()).to_json()),
+    );
     docs
+}
+
+/// Events of schema 0.5.0 as the probers of other kinds emit them: no port or status, each
+/// kind object (the schema's examples have `dns` and `icmp` only), new error kinds.
+fn kind_events() -> Vec<ProbeEvent> {
+    use crate::event::{
+        CertificateInfo, DnsDetails, DnsRecord, ErrorKind, GrpcDetails, IcmpDetails, PushDetails,
+        TcpDetails, TlsDetails,
+    };
+    let t = time::macros::datetime!(2026-12-01 02:03:04.123456 UTC);
+    let bare = |kind: &str, host: &str, port: Option<u16>| {
+        let mut e = ProbeEvent::new(t, kind, host, port);
+        e.status_code = None;
+        e.target = Some(format!("{kind}-target"));
+        e.up = Some(true);
+        e
+    };
+    let mut dns = bare("dns", "127.0.0.1", Some(53));
+    dns.up = Some(false);
+    dns.error_kind = Some(ErrorKind::DnsRcode);
+    dns.dns = Some(DnsDetails {
+        rcode: "NXDOMAIN".into(),
+        answers: Vec::new(),
+        authority: vec![DnsRecord {
+            name: "example.org.".into(),
+            ttl: 3600,
+            class: "IN".into(),
+            rtype: "SOA".into(),
+            data: "ns. host. 7 3600 600 86400 60".into(),
+        }],
+        additional: Vec::new(),
+        soa_serial: Some(7),
+    });
+    let mut icmp = bare("icmp", "::1", None);
+    icmp.icmp = Some(IcmpDetails {
+        sent: 3,
+        received: 3,
+        loss_percent: 0.0,
+        rtt_min_ms: Some(0.02),
+        rtt_avg_ms: Some(0.03),
+        rtt_max_ms: Some(0.05),
+        reply_ttl: Some(64),
+    });
+    let mut tls = bare("tls", "localhost", Some(8443));
+    let expiry = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    tls.tls = Some(TlsDetails {
+        version: "TLS 1.3".into(),
+        cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        chain: vec![CertificateInfo {
+            subject: "CN=localhost".into(),
+            issuer: "CN=Test CA".into(),
+            not_after: expiry,
+            sha256: "ab".repeat(32),
+        }],
+        earliest_expiry: Some(expiry),
+    });
+    let mut tcp = bare("tcp", "127.0.0.1", Some(25));
+    tcp.up = Some(false);
+    tcp.error_kind = Some(ErrorKind::ExpectMismatch);
+    tcp.tcp = Some(TcpDetails {
+        matched: vec!["220 mail ESMTP".into()],
+    });
+    let mut grpc = bare("grpc", "127.0.0.1", Some(50051));
+    grpc.grpc = Some(GrpcDetails {
+        status: "SERVING".into(),
+    });
+    let mut push = bare("push", "", None);
+    push.up = Some(false);
+    push.error_kind = Some(ErrorKind::PushMissed);
+    push.push = Some(PushDetails {
+        msg: Some("backup <b>done</b>".into()),
+    });
+    let mut permission = bare("icmp", "127.0.0.1", None);
+    permission.up = Some(false);
+    permission.error_kind = Some(ErrorKind::Permission);
+    vec![dns, icmp, tls, tcp, grpc, push, permission]
+}
+
+#[test]
+fn events_of_every_kind_decode_to_themselves_the_fast_way() {
+    for e in kind_events() {
+        let text = Event::from(e.clone()).to_json().to_string();
+        let (fast, dropped) =
+            decode_fast(text.as_bytes()).unwrap_or_else(|| panic!("not fast: {text}"));
+        assert_eq!((fast, dropped), (Event::from(e), 0), "{text}");
+    }
 }
 
 /// Each document changed in one place, in every way the schema might care about.

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use super::kinds::{DnsDetails, GrpcDetails, IcmpDetails, PushDetails, TcpDetails, TlsDetails};
 use super::{ConditionResult, DummyEvent, Envelope, Event, JobEvent, ProbeEvent};
 
 /// One field of an event, as its JSON document has it.
@@ -31,6 +32,10 @@ pub enum Field<'a> {
     /// A probe's condition results (`conditions`), serialised only by a writer that stores
     /// them (PostgreSQL's `conditions` jsonb), without the rest of the event's document.
     Conditions(&'a [ConditionResult]),
+    /// A probe's kind object (`dns`, `icmp`, `tls`, `tcp`, `grpc`, `push`; schema 0.5.0),
+    /// serialised only by a writer that stores it (PostgreSQL's jsonb columns of those names),
+    /// without the rest of the event's document. Its members are not fields of their own.
+    Details(Details<'a>),
     /// A value of a JSON document (never null).
     Json(&'a Value),
 }
@@ -115,6 +120,37 @@ impl<'a> Field<'a> {
     }
 }
 
+/// One of a probe event's kind objects, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Details<'a> {
+    Dns(&'a DnsDetails),
+    Icmp(&'a IcmpDetails),
+    Tls(&'a TlsDetails),
+    Tcp(&'a TcpDetails),
+    Grpc(&'a GrpcDetails),
+    Push(&'a PushDetails),
+}
+
+impl Details<'_> {
+    /// The object as the event's document holds it (None only if it cannot be serialised,
+    /// which the kind objects' plain fields never make happen).
+    pub fn to_value(self) -> Option<Value> {
+        match self {
+            Details::Dns(d) => serde_json::to_value(d),
+            Details::Icmp(d) => serde_json::to_value(d),
+            Details::Tls(d) => serde_json::to_value(d),
+            Details::Tcp(d) => serde_json::to_value(d),
+            Details::Grpc(d) => serde_json::to_value(d),
+            Details::Push(d) => serde_json::to_value(d),
+        }
+        .ok()
+    }
+}
+
+fn details<'a, T>(d: &'a Option<T>, f: fn(&'a T) -> Details<'a>) -> Field<'a> {
+    d.as_ref().map_or(Field::Absent, |d| Field::Details(f(d)))
+}
+
 fn text(s: &str) -> Field<'_> {
     Field::Str(s)
 }
@@ -189,6 +225,12 @@ impl ProbeEvent {
                 .as_ref()
                 .map_or(Field::Absent, |c| Field::Conditions(c)),
             "degraded" => opt_bool(self.degraded),
+            "dns" => details(&self.dns, Details::Dns),
+            "icmp" => details(&self.icmp, Details::Icmp),
+            "tls" => details(&self.tls, Details::Tls),
+            "tcp" => details(&self.tcp, Details::Tcp),
+            "grpc" => details(&self.grpc, Details::Grpc),
+            "push" => details(&self.push, Details::Push),
             _ => Field::Absent,
         }
     }
@@ -258,7 +300,8 @@ impl Event {
         }
     }
 
-    /// The names of the event's fields that are objects (present ones only).
+    /// The names of the event's fields that are objects read member by member (present ones
+    /// only): `phases_ms`. The kind objects are read whole ([`Field::Details`]).
     pub fn objects(&self) -> &'static [&'static str] {
         match self {
             Event::Probe(e) if e.phases_ms.is_some() => &["phases_ms"],
@@ -310,6 +353,37 @@ mod tests {
         full.degraded = Some(false);
         let mut empty_phases = ProbeEvent::new(t, "http", "h", Some(80));
         empty_phases.phases_ms = Some(Phases::default());
+        let mut kinds = ProbeEvent::new(t, "dns", "127.0.0.1", None);
+        kinds.status_code = None;
+        kinds.dns = Some(crate::event::kinds::DnsDetails {
+            rcode: "NOERROR".into(),
+            answers: vec![crate::event::kinds::DnsRecord {
+                name: "example.org.".into(),
+                ttl: 300,
+                class: "IN".into(),
+                rtype: "TXT".into(),
+                data: "\"v=spf1 -all\"".into(),
+            }],
+            soa_serial: Some(7),
+            ..Default::default()
+        });
+        kinds.icmp = Some(crate::event::kinds::IcmpDetails {
+            sent: 3,
+            received: 2,
+            loss_percent: 33.3,
+            rtt_min_ms: Some(0.01),
+            ..Default::default()
+        });
+        kinds.tls = Some(crate::event::kinds::TlsDetails {
+            version: "TLS 1.3".into(),
+            earliest_expiry: Some(datetime!(2027-01-15 23:59:59 UTC)),
+            ..Default::default()
+        });
+        kinds.tcp = Some(Default::default());
+        kinds.grpc = Some(crate::event::kinds::GrpcDetails {
+            status: "SERVING".into(),
+        });
+        kinds.push = Some(Default::default());
         let job = JobEvent {
             envelope: Envelope::new(JobEvent::TITLE, JobEvent::VERSION, t),
             protocol: "https".into(),
@@ -328,6 +402,7 @@ mod tests {
             Event::from(full.to_original()),
             Event::from(ProbeEvent::new(t, "http", "h", Some(1))),
             Event::from(empty_phases),
+            Event::from(kinds),
             Event::from(DummyEvent::new("t", "readers.dummy", i64::MIN, 1e300)),
             Event::from(DummyEvent::new("t", "r", 7, f64::NAN)),
             Event::Job(job),
@@ -352,6 +427,7 @@ mod tests {
             }
             (Field::Object, Some(Value::Object(_))) => true,
             (Field::Conditions(c), Some(j)) => serde_json::to_value(c).ok().as_ref() == Some(j),
+            (Field::Details(d), Some(j)) => d.to_value().as_ref() == Some(j),
             _ => false,
         };
         assert!(ok, "{path:?}: field {f:?}, JSON {json:?} in {event:?}");
@@ -364,6 +440,13 @@ mod tests {
             let obj = doc.as_object().expect("an object");
             for (k, v) in obj {
                 agrees(&event, &[k], Some(v));
+                if let Field::Details(_) = event.field(&[k]) {
+                    // Read whole: its members are no fields.
+                    for m in v.as_object().expect("an object").keys() {
+                        agrees(&event, &[k, m], None);
+                    }
+                    continue;
+                }
                 if let Value::Object(members) = v {
                     for (m, mv) in members {
                         agrees(&event, &[k, m], Some(mv));
@@ -387,7 +470,7 @@ mod tests {
             agrees(&event, &["phases_ms", "dns", "x"], None);
             let objects: Vec<&str> = obj
                 .iter()
-                .filter(|(_, v)| v.is_object())
+                .filter(|(k, v)| v.is_object() && event.field(&[k]) == Field::Object)
                 .map(|(k, _)| k.as_str())
                 .collect();
             assert_eq!(event.objects(), objects.as_slice());

@@ -15,7 +15,7 @@ pub mod schema;
 pub use decode::{DecodeError, decode, decode_exact, decode_fast};
 pub use dummy::DummyEvent;
 pub use envelope::{Envelope, format_time};
-pub use fields::Field;
+pub use fields::{Details, Field};
 pub use job::JobEvent;
 pub use kinds::{
     CertificateInfo, DnsDetails, DnsRecord, GrpcDetails, IcmpDetails, Kind, PushDetails,

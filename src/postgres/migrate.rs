@@ -59,6 +59,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261202000000_add_conditions_to_probe_events.sql",
         include_str!("../../db/migrations/20261202000000_add_conditions_to_probe_events.sql"),
     ),
+    (
+        "20261203000000_add_check_kinds_to_probe_events.sql",
+        include_str!("../../db/migrations/20261203000000_add_check_kinds_to_probe_events.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

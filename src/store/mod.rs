@@ -12,7 +12,9 @@ pub mod sqlite;
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
-use crate::event::ConditionResult;
+use crate::event::{
+    ConditionResult, DnsDetails, GrpcDetails, IcmpDetails, PushDetails, TcpDetails, TlsDetails,
+};
 
 pub use postgres::PostgresStore;
 pub use query::{COUNTS_TTL, TAGS_TTL};
@@ -268,7 +270,10 @@ pub struct EventRow {
     #[serde(serialize_with = "ser_time")]
     pub event_time: Micros,
     pub up: Option<bool>,
-    pub status_code: i64,
+    /// The port checked; None for ICMP and push checks.
+    pub port: Option<i64>,
+    /// The HTTP status (0: no response); None for checks other than HTTP.
+    pub status_code: Option<i64>,
     pub response_time_ms: i64,
     pub error_kind: Option<String>,
     pub error: Option<String>,
@@ -284,6 +289,19 @@ pub struct EventRow {
     pub conditions: Option<Vec<ConditionResult>>,
     /// Up but meeting one of the target's `degraded_if` conditions (None: it has none).
     pub degraded: Option<bool>,
+    /// What a DNS check's server answered.
+    pub dns: Option<DnsDetails>,
+    /// What an ICMP check's echo requests got back.
+    pub icmp: Option<IcmpDetails>,
+    /// The TLS session of a TLS, STARTTLS, HTTPS or gRPCS check (None for events stored
+    /// before the stores kept it).
+    pub tls: Option<TlsDetails>,
+    /// A TCP check's dialog.
+    pub tcp: Option<TcpDetails>,
+    /// A gRPC health check's answer.
+    pub grpc: Option<GrpcDetails>,
+    /// A push target's push.
+    pub push: Option<PushDetails>,
 }
 
 /// A stretch of failed checks of one target: from the first failed check after a passing one

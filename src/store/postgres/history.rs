@@ -63,7 +63,7 @@ pub(super) async fn events(
         "SELECT uuid::text, event_time, up, status_code::int8, response_time_ms::int8,
            error_kind, error, phases_ms_dns, phases_ms_connect, phases_ms_tls,
            phases_ms_ttfb, phases_ms_transfer, ip, http_version, location, body_bytes,
-           redirects::int8, conditions, degraded
+           redirects::int8, conditions, degraded, port::int8, dns, icmp, tls, tcp, grpc, push
          FROM probe_events WHERE target_id = $1 AND event_time >= $2 AND event_time < $3
          ORDER BY event_time DESC LIMIT $4",
         &[
@@ -92,6 +92,13 @@ pub(super) async fn events(
             redirects: r.get(16),
             conditions: conditions(r.get(17)),
             degraded: r.get(18),
+            port: r.get(19),
+            dns: object(r.get(20)),
+            icmp: object(r.get(21)),
+            tls: object(r.get(22)),
+            tcp: object(r.get(23)),
+            grpc: object(r.get(24)),
+            push: object(r.get(25)),
         })
         .collect())
 }
@@ -100,6 +107,13 @@ pub(super) async fn events(
 /// before migration 20261202000000. The column is jsonb, which the database does not check
 /// against the event's schema: a value that is not a list of results is read as none.
 fn conditions(v: Option<Json<Value>>) -> Option<Vec<ConditionResult>> {
+    serde_json::from_value(v?.0).ok()
+}
+
+/// A kind object's column (`dns`, `icmp`, …): NULL on the events of other kinds and on rows
+/// written before migration 20261203000000; a value that is not the kind's object (the
+/// database does not check it) reads as none, as [`conditions`] does.
+fn object<T: serde::de::DeserializeOwned>(v: Option<Json<Value>>) -> Option<T> {
     serde_json::from_value(v?.0).ok()
 }
 

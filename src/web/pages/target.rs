@@ -261,11 +261,10 @@ async fn target_page(
                         (true, false) => "up",
                         (false, _) => "down",
                     },
-                    code: if e.status_code == 0 {
-                        "–".into()
-                    } else {
-                        e.status_code.to_string()
-                    },
+                    code: e
+                        .status_code
+                        .filter(|c| *c != 0)
+                        .map_or_else(|| "–".into(), |c| c.to_string()),
                     // A failed check has no response time: its error says what happened.
                     ms: if e.up == Some(false) {
                         "–".into()

@@ -187,6 +187,10 @@ fn convert_field<'a>(c: &Column, f: Field<'a>) -> Option<Result<Cell<'a>, String
             let value = serde_json::to_value(list).ok()?;
             Cell::Json(Cow::Owned(json_without_nul(&value).into_owned()))
         }
+        (Kind::Jsonb, Field::Details(d)) => {
+            let value = d.to_value()?;
+            Cell::Json(Cow::Owned(json_without_nul(&value).into_owned()))
+        }
         _ => return None,
     };
     Some(Ok(cell))

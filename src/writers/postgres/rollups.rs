@@ -37,7 +37,8 @@ struct Obs<'a> {
     up: bool,
     /// Passed but met a `degraded_if` condition (the event's `degraded`).
     degraded: bool,
-    status_code: i64,
+    /// The HTTP status; None for checks other than HTTP (ProbeEvent 0.5.0).
+    status_code: Option<i64>,
     ms: f64,
     phases: [Option<f64>; 5],
     error_kind: Option<&'a str>,
@@ -49,12 +50,12 @@ fn obs<R: Row>(row: &R) -> Option<Obs<'_>> {
     let target = row.get(&["target"]).as_str()?;
     let t = to_micros(row.get(&["event_time"]).as_time()?);
     let uuid = row.get(&["uuid"]).as_uuid()?;
-    let status_code = row.get(&["status_code"]).as_i64().unwrap_or(0);
+    let status_code = row.get(&["status_code"]).as_i64();
     let error = row.get(&["error"]).as_str();
     let up = crate::event::counts_as_up(
         row.get(&["up"]).as_bool(),
         error.is_some(),
-        u16::try_from(status_code).ok(),
+        status_code.and_then(|s| u16::try_from(s).ok()),
     );
     let phase = |k: &str| row.get(&["phases_ms", k]).as_f64();
     Some(Obs {
@@ -450,9 +451,14 @@ pub async fn apply<R: Row>(
         let ids: Vec<&str> = saves.iter().map(|s| s.id).collect();
         let t: Vec<OffsetDateTime> = saves.iter().map(|s| from_micros(s.last.t)).collect();
         let up: Vec<bool> = saves.iter().map(|s| s.last.up).collect();
-        let code: Vec<i32> = saves
+        // NULL for a check without a status (not HTTP): /metrics has no status to show.
+        let code: Vec<Option<i32>> = saves
             .iter()
-            .map(|s| s.last.status_code.clamp(0, i64::from(i32::MAX)) as i32)
+            .map(|s| {
+                s.last
+                    .status_code
+                    .map(|c| c.clamp(0, i64::from(i32::MAX)) as i32)
+            })
             .collect();
         // How long it took, failed or not: readers show it as the response time of a passing
         // check only (`last_up`), /metrics as the probe's duration.

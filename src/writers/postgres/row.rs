@@ -70,7 +70,16 @@ impl Row for Event {
                         }
                     }
                 }
-                Field::Absent
+                // A member of a kind object (`dns_rcode`): those are read whole, so the
+                // document answers (`Object` is no cell: the encoder asks `lookup`).
+                let kind_member = name
+                    .split_once('_')
+                    .is_some_and(|(object, _)| matches!(self.field(&[object]), Field::Details(_)));
+                if kind_member {
+                    Field::Object
+                } else {
+                    Field::Absent
+                }
             }
             f => f,
         }
@@ -85,7 +94,8 @@ impl Row for Event {
 mod tests {
     use super::*;
     use crate::event::{
-        ConditionResult, DummyEvent, Envelope, ErrorKind, JobEvent, Phases, ProbeEvent,
+        ConditionResult, DnsDetails, DnsRecord, DummyEvent, Envelope, ErrorKind, IcmpDetails,
+        JobEvent, Phases, ProbeEvent, TlsDetails,
     };
     use crate::writers::postgres::table::{Column, Table};
     use time::macros::datetime;
@@ -145,6 +155,35 @@ mod tests {
             ttfb: Some(-0.0),
             transfer: Some(1e300),
         });
+        // A DNS check (schema 0.5.0): no port, no status, kind objects (one string with U+0000).
+        let mut kinds = ProbeEvent::new(t, "dns", "127.0.0.1", None);
+        kinds.status_code = None;
+        kinds.target = Some("dns-target".into());
+        kinds.up = Some(false);
+        kinds.error_kind = Some(ErrorKind::DnsRcode);
+        kinds.dns = Some(DnsDetails {
+            rcode: "NXDOMAIN".into(),
+            answers: Vec::new(),
+            authority: vec![DnsRecord {
+                name: "example.org.".into(),
+                ttl: 60,
+                class: "IN".into(),
+                rtype: "TXT".into(),
+                data: "\"a\u{0}b\"".into(),
+            }],
+            additional: Vec::new(),
+            soa_serial: Some(2026120101),
+        });
+        kinds.icmp = Some(IcmpDetails {
+            sent: 2,
+            received: 1,
+            loss_percent: 50.0,
+            ..IcmpDetails::default()
+        });
+        kinds.tls = Some(TlsDetails {
+            version: "TLS 1.3".into(),
+            ..TlsDetails::default()
+        });
         let job = JobEvent {
             envelope: Envelope::new(JobEvent::TITLE, JobEvent::VERSION, t),
             protocol: "https".into(),
@@ -158,6 +197,7 @@ mod tests {
             Event::from(full.to_original()),
             Event::from(ProbeEvent::new(t, "http", "h", Some(80))),
             Event::from(odd),
+            Event::from(kinds),
             Event::from(DummyEvent::new("t", "readers.dummy", i64::MAX, 1e300)),
             Event::from(DummyEvent::new("t", "r", -7, 0.1)),
             Event::from(DummyEvent::new("t", "r", 7, f64::NAN)),
@@ -188,7 +228,8 @@ mod tests {
     const TSTZ: &str = "timestamp with time zone";
     const F64: &str = "double precision";
 
-    /// `probe_events` as the migrations make it.
+    /// `probe_events` as the migrations make it (port and status_code nullable since
+    /// 20261203000000).
     fn probe_events() -> Table {
         table(&[
             ("uuid", "uuid", "uuid", true, ""),
@@ -197,9 +238,9 @@ mod tests {
             ("schema_version", VARCHAR, VARCHAR, true, ""),
             ("protocol", VARCHAR, VARCHAR, false, ""),
             ("hostname", VARCHAR, VARCHAR, true, ""),
-            ("port", "integer", "ip_port", true, ""),
+            ("port", "integer", "ip_port", false, ""),
             ("path", VARCHAR, VARCHAR, false, ""),
-            ("status_code", "integer", "integer", true, ""),
+            ("status_code", "integer", "integer", false, ""),
             ("response_time_ms", "integer", "integer", true, ""),
             ("error", VARCHAR, VARCHAR, false, ""),
             ("regex", VARCHAR, VARCHAR, false, ""),
@@ -221,6 +262,12 @@ mod tests {
             ("target_id", VARCHAR, VARCHAR, false, "uptimer: from target"),
             ("conditions", "jsonb", "jsonb", false, ""),
             ("degraded", "boolean", "boolean", false, ""),
+            ("dns", "jsonb", "jsonb", false, ""),
+            ("icmp", "jsonb", "jsonb", false, ""),
+            ("tls", "jsonb", "jsonb", false, ""),
+            ("tcp", "jsonb", "jsonb", false, ""),
+            ("grpc", "jsonb", "jsonb", false, ""),
+            ("push", "jsonb", "jsonb", false, ""),
         ])
     }
 
@@ -271,6 +318,9 @@ mod tests {
             ("schema_title", "jsonb", "jsonb", false, ""),
             ("conditions", "text", "text", false, ""),
             ("degraded", "text", "text", false, ""),
+            ("icmp", "text", "text", false, ""),
+            ("dns_rcode", "text", "text", false, ""),
+            ("icmp_sent", "bigint", "bigint", false, ""),
             ("no_such_field", "integer", "integer", false, ""),
         ])
     }
@@ -309,7 +359,7 @@ mod tests {
             kept_and_refused.push((from_typed.rows.len(), bad_typed.len()));
         }
         // Rows were kept and refused where expected: the comparison covered both.
-        assert_eq!(kept_and_refused, [(3, 5), (2, 6), (8, 0), (0, 8)]);
+        assert_eq!(kept_and_refused, [(4, 5), (2, 7), (9, 0), (0, 9)]);
     }
 
     #[test]

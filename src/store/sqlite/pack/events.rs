@@ -4,8 +4,10 @@
 //! tri-states and presence bits), phase flags, descriptor and string references, status codes,
 //! response times, then each optional field only for the events that have it (phases in whole
 //! microseconds, one column per phase), then each event's extras: the JSON object of its
-//! schema 0.4.0 fields (`conditions`, `degraded`), rare enough per target not to deserve columns,
-//! or extras given as they are. Events come back sorted by (event_time, uuid); duplicates are
+//! schema 0.4.0 and 0.5.0 fields (`conditions`, `degraded`, and the kind objects `dns`, `icmp`,
+//! `tls`, `tcp`, `grpc`, `push`), rare enough per target or varied enough in shape not to
+//! deserve columns (an event without them costs one flag bit; a block's frame is compressed, so
+//! one target's repeated objects cost little), or extras given as they are. Events come back sorted by (event_time, uuid); duplicates are
 //! kept as given.
 
 use std::borrow::Cow;
@@ -21,18 +23,23 @@ use super::descriptor::{Descriptor, DescriptorRef};
 use super::frame::{self, Compression, Kind};
 use super::strings::{self, Intern, LocalTable, Resolve, Resolved};
 use super::varint::{self, Reader};
-use crate::event::{ConditionResult, Envelope, ErrorKind, Phases, ProbeEvent};
+use crate::event::{
+    ConditionResult, DnsDetails, Envelope, ErrorKind, GrpcDetails, IcmpDetails, Phases, ProbeEvent,
+    PushDetails, TcpDetails, TlsDetails,
+};
 use crate::store::{MAX_TIME, MIN_TIME, Micros, from_micros, to_micros};
 
 /// An event with its extras: the JSON of fields a later version adds, kept as given. Extras
-/// that read as the event's own 0.4.0 fields come back as those fields, not as extras.
+/// that read as the event's own 0.4.0 and 0.5.0 fields come back as those fields, not as
+/// extras.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
     pub event: ProbeEvent,
     pub extras: Option<Vec<u8>>,
 }
 
-/// What [`encode_events`] takes: events (their 0.4.0 fields as extras) or [`Packed`] ones.
+/// What [`encode_events`] takes: events (their 0.4.0 and 0.5.0 fields as extras) or
+/// [`Packed`] ones.
 pub trait AsPacked {
     fn event(&self) -> &ProbeEvent;
     fn extras(&self) -> Option<Cow<'_, [u8]>>;
@@ -48,7 +55,7 @@ impl AsPacked for ProbeEvent {
 }
 
 impl AsPacked for Packed {
-    /// Extras given win over the event's own 0.4.0 fields (only tests give both).
+    /// Extras given win over the event's own 0.4.0 and 0.5.0 fields (only tests give both).
     fn event(&self) -> &ProbeEvent {
         &self.event
     }
@@ -60,35 +67,79 @@ impl AsPacked for Packed {
     }
 }
 
-/// The fields of schema 0.4.0, kept in a block as one JSON object per event that has any.
+/// The fields of schemas 0.4.0 and 0.5.0, kept in a block as one JSON object per event that
+/// has any. A block written before 0.5.0 has only the first two: it reads as it did.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Extras {
+struct Extras<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    conditions: Option<Vec<ConditionResult>>,
+    conditions: Option<Cow<'a, [ConditionResult]>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     degraded: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dns: Option<Cow<'a, DnsDetails>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    icmp: Option<Cow<'a, IcmpDetails>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls: Option<Cow<'a, TlsDetails>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tcp: Option<Cow<'a, TcpDetails>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grpc: Option<Cow<'a, GrpcDetails>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    push: Option<Cow<'a, PushDetails>>,
 }
 
-impl Extras {
-    /// The event's 0.4.0 fields as JSON; `None` when it has none.
+impl Extras<'_> {
+    /// The event's 0.4.0 and 0.5.0 fields as JSON; `None` when it has none.
     fn of(e: &ProbeEvent) -> Option<Vec<u8>> {
-        if e.conditions.is_none() && e.degraded.is_none() {
+        let x = Extras {
+            conditions: e.conditions.as_deref().map(Cow::Borrowed),
+            degraded: e.degraded,
+            dns: e.dns.as_ref().map(Cow::Borrowed),
+            icmp: e.icmp.as_ref().map(Cow::Borrowed),
+            tls: e.tls.as_ref().map(Cow::Borrowed),
+            tcp: e.tcp.as_ref().map(Cow::Borrowed),
+            grpc: e.grpc.as_ref().map(Cow::Borrowed),
+            push: e.push.as_ref().map(Cow::Borrowed),
+        };
+        if x.is_empty() {
             return None;
         }
-        let x = Extras {
-            conditions: e.conditions.clone(),
-            degraded: e.degraded,
-        };
-        // Strings and booleans only: serializing cannot fail.
+        // Strings, numbers and booleans only: serializing cannot fail. (An ICMP loss that is
+        // not finite, which no prober reports, is written as null and then reads as unknown
+        // extras: kept as given, as the event's JSON would be refused.)
         serde_json::to_vec(&x).ok()
     }
 
-    /// Extras that are the 0.4.0 fields (`None` for anything else, kept as given).
-    fn read(bytes: &[u8]) -> Option<Extras> {
+    fn is_empty(&self) -> bool {
+        self.conditions.is_none()
+            && self.degraded.is_none()
+            && self.dns.is_none()
+            && self.icmp.is_none()
+            && self.tls.is_none()
+            && self.tcp.is_none()
+            && self.grpc.is_none()
+            && self.push.is_none()
+    }
+
+    /// Extras that are the 0.4.0 and 0.5.0 fields (`None` for anything else, kept as given).
+    fn read(bytes: &[u8]) -> Option<Extras<'static>> {
         serde_json::from_slice::<Extras>(bytes)
             .ok()
-            .filter(|x| x.conditions.is_some() || x.degraded.is_some())
+            .filter(|x| !x.is_empty())
+    }
+
+    /// Sets the event's fields from these.
+    fn apply(self, e: &mut ProbeEvent) {
+        e.conditions = self.conditions.map(Cow::into_owned);
+        e.degraded = self.degraded;
+        e.dns = self.dns.map(Cow::into_owned);
+        e.icmp = self.icmp.map(Cow::into_owned);
+        e.tls = self.tls.map(Cow::into_owned);
+        e.tcp = self.tcp.map(Cow::into_owned);
+        e.grpc = self.grpc.map(Cow::into_owned);
+        e.push = self.push.map(Cow::into_owned);
     }
 }
 
@@ -569,9 +620,9 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
                 .map(|b| b as u64),
             redirects: take(HAS_REDIRECTS).then(|| redirects.next()).flatten(),
             tls_cert_not_after: take(HAS_TLS).then(|| tls.next()).flatten().map(from_micros),
+            // From the extras, below.
             conditions: None,
             degraded: None,
-            // Not kept by the packed format yet.
             dns: None,
             icmp: None,
             tls: None,
@@ -584,8 +635,7 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
             extras: take(HAS_EXTRAS).then(|| extras.next()).flatten(),
         };
         if let Some(x) = packed.extras.as_deref().and_then(Extras::read) {
-            packed.event.conditions = x.conditions;
-            packed.event.degraded = x.degraded;
+            x.apply(&mut packed.event);
             packed.extras = None;
         }
         out.push(packed);

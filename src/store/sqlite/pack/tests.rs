@@ -638,3 +638,136 @@ fn realistic_blocks_and_days_stay_within_the_size_goals() {
     assert!(per_event <= 30.0, "{per_event:.1} B/event");
     assert!(per_day <= 480.0, "{per_day:.0} B/day");
 }
+
+/// What checks other than HTTP report (schema 0.5.0): no status, no port for ICMP, and their
+/// kind objects; every fourth event of the hour stays an HTTP check without any.
+fn with_kind(mut e: ProbeEvent, i: usize) -> ProbeEvent {
+    use crate::event::{
+        CertificateInfo, DnsDetails, DnsRecord, GrpcDetails, IcmpDetails, PushDetails, TcpDetails,
+        TlsDetails,
+    };
+    if i.is_multiple_of(4) {
+        return e;
+    }
+    e.status_code = None;
+    match i % 4 {
+        1 => {
+            e.protocol = "dns".into();
+            e.dns = Some(DnsDetails {
+                rcode: "NOERROR".into(),
+                answers: vec![DnsRecord {
+                    name: "example.org.".into(),
+                    ttl: i as u32,
+                    class: "IN".into(),
+                    rtype: "TXT".into(),
+                    data: "\"é \\\"q\\\"\"".into(),
+                }],
+                authority: Vec::new(),
+                additional: Vec::new(),
+                soa_serial: i.is_multiple_of(3).then_some(7),
+            });
+            e.error_kind = i.is_multiple_of(5).then_some(ErrorKind::DnsRcode);
+        }
+        2 => {
+            e.protocol = "icmp".into();
+            e.port = None;
+            e.icmp = Some(IcmpDetails {
+                sent: 3,
+                received: (i % 4) as u32,
+                loss_percent: 100.0 - (i % 4) as f64 * 100.0 / 3.0,
+                rtt_min_ms: Some(0.02),
+                rtt_avg_ms: None,
+                rtt_max_ms: Some(1.5),
+                reply_ttl: Some(64),
+            });
+            e.error_kind = i.is_multiple_of(5).then_some(ErrorKind::Permission);
+        }
+        _ => {
+            e.protocol = "tls".into();
+            let not_after = datetime!(2027-03-01 12:00 UTC);
+            e.tls = Some(TlsDetails {
+                version: "TLS 1.2".into(),
+                cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+                chain: vec![CertificateInfo {
+                    subject: "CN=example.org".into(),
+                    issuer: "CN=CA".into(),
+                    not_after,
+                    sha256: "ab".repeat(32),
+                }],
+                earliest_expiry: Some(not_after),
+            });
+            e.tcp = Some(TcpDetails {
+                matched: vec!["220 ready".into()],
+            });
+            e.grpc = i.is_multiple_of(5).then(|| GrpcDetails {
+                status: "NOT_SERVING".into(),
+            });
+            e.push = i.is_multiple_of(7).then_some(PushDetails { msg: None });
+        }
+    }
+    e
+}
+
+#[test]
+fn kind_objects_and_no_port_or_status_round_trip_in_a_block_with_and_without_them() {
+    let events: Vec<ProbeEvent> = hour_of_events(9, MINUTE)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| with_kind(e, i))
+        .collect();
+    let any = |f: &dyn Fn(&ProbeEvent) -> bool| events.iter().any(f);
+    assert!(any(&|e| e.port.is_none() && e.icmp.is_some()));
+    assert!(any(&|e| e.status_code.is_none() && e.dns.is_some()));
+    assert!(any(&|e| e.status_code.is_some() && e.tls.is_none()));
+    assert!(any(&|e| e.grpc.is_some() && e.push.is_some()));
+    for c in [Compression::None, LEVEL] {
+        assert_eq!(round_trip(&events, c), sorted(events.clone()));
+    }
+    let mut strings = Strings::new();
+    let bytes = encode_events(&events, &mut strings, LEVEL).unwrap();
+    assert!(
+        decode_packed(&bytes, &strings)
+            .unwrap()
+            .iter()
+            .all(|p| p.extras.is_none()),
+        "the kind objects come back as fields, not as extras"
+    );
+    // The chart points see the missing statuses as none, not 0 (a DNS check up without one).
+    let points = decode_points(&bytes).unwrap();
+    let ups = sorted(events.clone())
+        .iter()
+        .map(|e| crate::event::counts_as_up(e.up, e.error.is_some(), e.status_code))
+        .collect::<Vec<_>>();
+    assert_eq!(points.iter().map(|p| p.up).collect::<Vec<_>>(), ups);
+}
+
+/// A block written before schema 0.5.0 holds the extras `{"conditions": …, "degraded": …}`
+/// as that version wrote them: it reads as it did, fields and not extras.
+#[test]
+fn extras_written_before_the_kind_objects_read_as_they_did() {
+    let mut event = full_event();
+    (event.conditions, event.degraded) = (None, None);
+    let conditions = r#"{"conditions":[{"condition":"[STATUS] == 200","success":true,"resolved":"[STATUS] == 200"}],"degraded":true}"#;
+    let packed = [Packed {
+        event: event.clone(),
+        extras: Some(conditions.as_bytes().to_vec()),
+    }];
+    let mut strings = Strings::new();
+    let bytes = encode_events(&packed, &mut strings, LEVEL).unwrap();
+    let back = decode_packed(&bytes, &strings).unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].extras, None);
+    assert_eq!(back[0].event.degraded, Some(true));
+    assert_eq!(back[0].event.conditions.as_ref().map(Vec::len), Some(1));
+    assert_eq!(back[0].event.dns, None);
+    // And an extras object a later version adds stays as given.
+    let later = br#"{"dns":{"rcode":"NOERROR"},"from_the_future":1}"#.to_vec();
+    let packed = [Packed {
+        event,
+        extras: Some(later.clone()),
+    }];
+    let bytes = encode_events(&packed, &mut strings, LEVEL).unwrap();
+    let back = decode_packed(&bytes, &strings).unwrap();
+    assert_eq!(back[0].extras, Some(later));
+    assert_eq!(back[0].event.dns, None);
+}

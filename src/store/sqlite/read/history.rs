@@ -60,7 +60,8 @@ fn event_row(e: &ProbeEvent) -> EventRow {
         uuid: e.envelope.uuid.to_string(),
         event_time: to_micros(e.envelope.event_time),
         up: e.up,
-        status_code: e.status_code.map_or(0, i64::from),
+        port: e.port.map(i64::from),
+        status_code: e.status_code.map(i64::from),
         response_time_ms: e.response_time_ms as i64,
         error_kind: e.error_kind.map(|k| k.as_str().to_owned()),
         error: e.error.clone(),
@@ -72,6 +73,12 @@ fn event_row(e: &ProbeEvent) -> EventRow {
         redirects: e.redirects.map(i64::from),
         conditions: e.conditions.clone(),
         degraded: e.degraded,
+        dns: e.dns.clone(),
+        icmp: e.icmp.clone(),
+        tls: e.tls.clone(),
+        tcp: e.tcp.clone(),
+        grpc: e.grpc.clone(),
+        push: e.push.clone(),
     }
 }
 
