@@ -2,6 +2,7 @@
 //! structs of display strings; the templates only lay them out (askama escapes every `{{ }}`
 //! except the SVG built and escaped in `charts`).
 
+mod details;
 mod incidents;
 mod overview;
 mod target;

@@ -86,6 +86,8 @@ struct TargetPage {
     conditions: Vec<ConditionView>,
     /// When that check ran.
     conditions_time: String,
+    /// What the newest check of a kind beyond HTTP saw (and an HTTPS check's TLS session).
+    details: Vec<super::details::DetailsView>,
     events: Vec<EventView>,
     /// A push target's push URL (empty for other targets).
     push_url: String,
@@ -249,6 +251,10 @@ async fn target_page(
         conditions_time: events
             .first()
             .map(|e| format::datetime(e.event_time))
+            .unwrap_or_default(),
+        details: events
+            .first()
+            .map(|e| super::details::details(e, crate::store::from_micros(now)))
             .unwrap_or_default(),
         events: events
             .iter()

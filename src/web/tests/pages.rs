@@ -487,3 +487,96 @@ async fn target_page_shows_the_last_checks_conditions_in_order_escaped() {
         "{plain}"
     );
 }
+
+#[tokio::test]
+async fn the_target_page_shows_each_kind_s_details_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        dir.path().join("k.sqlite3"),
+    ))
+    .unwrap();
+    let in_days = |d: i64| time::OffsetDateTime::now_utc() + time::Duration::days(d);
+    let record = |data: &str| crate::event::DnsRecord {
+        name: "example.org.".into(),
+        ttl: 300,
+        class: "IN".into(),
+        rtype: "TXT".into(),
+        data: data.into(),
+    };
+    let mut dns = probe("dns", "Resolver", true, 10);
+    let mut ping = probe("ping", "Gateway", false, 10);
+    let mut tls = probe("tls", "Mail", true, 10);
+    if let (Event::Probe(d), Event::Probe(p), Event::Probe(t)) = (&mut dns, &mut ping, &mut tls) {
+        d.protocol = "dns".into();
+        d.dns = Some(crate::event::DnsDetails {
+            rcode: "NOERROR".into(),
+            answers: vec![record(&format!("\"{HOSTILE}\""))],
+            authority: vec![],
+            additional: vec![],
+            soa_serial: Some(2026120101),
+        });
+        p.protocol = "icmp".into();
+        p.icmp = Some(crate::event::IcmpDetails {
+            sent: 3,
+            received: 2,
+            loss_percent: 100.0 / 3.0,
+            rtt_min_ms: Some(0.05),
+            rtt_avg_ms: Some(0.07),
+            rtt_max_ms: Some(0.1),
+            reply_ttl: Some(64),
+        });
+        t.protocol = "tls".into();
+        t.tls = Some(crate::event::TlsDetails {
+            version: "TLS 1.3".into(),
+            cipher: "TLS_AES_128_GCM_SHA256".into(),
+            chain: vec![crate::event::CertificateInfo {
+                subject: "CN=mail.example".into(),
+                issuer: "CN=Example CA".into(),
+                not_after: in_days(10),
+                sha256: "ab".repeat(32),
+            }],
+            earliest_expiry: Some(in_days(10)),
+        });
+    }
+    store.ingest(vec![dns, ping, tls]).await.unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (status, _, body) = get(&state, "/targets/dns").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_no_raw_markup(&body);
+    assert!(body.contains("<h2>DNS answer</h2>"), "{body}");
+    assert!(
+        body.contains("<dt>Response code</dt><dd>NOERROR</dd>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<dt>SOA serial</dt><dd>2026120101</dd>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<code>example.org.  300  IN  TXT  &#34;&#60;script&#62;"),
+        "{body}"
+    );
+    let (_, _, body) = get(&state, "/targets/ping").await;
+    assert!(body.contains("<dt>Replies</dt><dd>2 of 3</dd>"), "{body}");
+    assert!(body.contains("<dt>Loss</dt><dd>33.3 %</dd>"), "{body}");
+    assert!(
+        body.contains("<dt>Round trip avg</dt><dd>0.07 ms</dd>"),
+        "{body}"
+    );
+    let (_, _, body) = get(&state, "/targets/tls").await;
+    assert!(body.contains("<dt>Version</dt><dd>TLS 1.3</dd>"), "{body}");
+    assert!(
+        body.contains("(9 days left)") || body.contains("(10 days left)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<td>CN=mail.example</td><td>CN=Example CA</td>"),
+        "{body}"
+    );
+    // An HTTP target without a TLS session shows no panel of these.
+    let (_, _, body) = get(&state, "/targets/dns").await;
+    assert!(
+        !body.contains("<h2>TLS</h2>") && !body.contains("<h2>Ping</h2>"),
+        "{body}"
+    );
+}
