@@ -83,30 +83,7 @@ pub fn not_produced_text(placeholder: Placeholder, kind: Kind) -> String {
     )
 }
 
-/// The DNS response codes by name, as Gatus (miekg/dns's `RcodeToString`) writes them for
-/// `[DNS_RCODE]`, with their numbers. Code 16 is `BADSIG` (also known as BADVERS).
-const RCODES: [(u16, &str); 20] = [
-    (0, "NOERROR"),
-    (1, "FORMERR"),
-    (2, "SERVFAIL"),
-    (3, "NXDOMAIN"),
-    (4, "NOTIMP"),
-    (5, "REFUSED"),
-    (6, "YXDOMAIN"),
-    (7, "YXRRSET"),
-    (8, "NXRRSET"),
-    (9, "NOTAUTH"),
-    (10, "NOTZONE"),
-    (11, "DSOTYPENI"),
-    (16, "BADSIG"),
-    (17, "BADKEY"),
-    (18, "BADTIME"),
-    (19, "BADMODE"),
-    (20, "BADNAME"),
-    (21, "BADALG"),
-    (22, "BADTRUNC"),
-    (23, "BADCOOKIE"),
-];
+use crate::event::dns_names::RCODES;
 
 /// The names `[DNS_RCODE]` can be compared with; any other is a configuration error.
 pub const DNS_RCODES: [&str; 20] = {

@@ -480,7 +480,7 @@ pub struct DnsCheck {
     pub addr: AddrPolicy,
 }
 
-pub use super::dns_names::{parse_query_class, parse_query_type, parse_rcode, rcode_name};
+pub use crate::event::dns_names::{parse_query_class, parse_query_type, parse_rcode, rcode_name};
 
 impl DnsCheck {
     fn build(s: &DnsSection) -> Result<DnsCheck, CheckError> {

@@ -4,7 +4,6 @@
 //! was expected.
 
 pub mod checks;
-pub mod dns_names;
 mod env;
 pub mod file;
 mod gatus;

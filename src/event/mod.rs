@@ -4,6 +4,7 @@
 //! documents those schemas accept (tests check every kind of event we emit).
 
 mod decode;
+pub mod dns_names;
 mod dummy;
 mod envelope;
 mod fields;

@@ -163,14 +163,7 @@ impl Probers {
                     }
                 };
                 let r = observed::within(target, run).await;
-                r.unwrap_or_else(|| {
-                    let phase = if rec.phase.is_empty() {
-                        reach.phase
-                    } else {
-                        rec.phase
-                    };
-                    Err(observed::timed_out(target.timeout, phase))
-                })
+                r.unwrap_or_else(|| Err(reach.timed_out(target, rec.phase)))
             }
             _ => Err(no_address(target)),
         };
@@ -207,14 +200,7 @@ impl Probers {
                     icmp::probe(ip, check, left, &mut rec).await
                 };
                 let r = observed::within(target, run).await;
-                r.unwrap_or_else(|| {
-                    let phase = if rec.phase.is_empty() {
-                        reach.phase
-                    } else {
-                        rec.phase
-                    };
-                    Err(observed::timed_out(target.timeout, phase))
-                })
+                r.unwrap_or_else(|| Err(reach.timed_out(target, rec.phase)))
             }
             None => Err(no_address(target)),
         };
@@ -245,14 +231,7 @@ impl Probers {
                     dns::probe(std::net::SocketAddr::new(ip, port), check, &mut rec).await
                 };
                 let r = observed::within(target, run).await;
-                r.unwrap_or_else(|| {
-                    let phase = if rec.phase.is_empty() {
-                        reach.phase
-                    } else {
-                        rec.phase
-                    };
-                    Err(observed::timed_out(target.timeout, phase))
-                })
+                r.unwrap_or_else(|| Err(reach.timed_out(target, rec.phase)))
             }
             _ => Err(no_address(target)),
         };
@@ -305,6 +284,15 @@ struct Reach {
     phases: crate::event::Phases,
     ip: Option<IpAddr>,
     connected: bool,
+}
+
+impl Reach {
+    /// The failure of a probe that ran out of time: during its own phase `own` once it has
+    /// one, else during the shared step it was in.
+    fn timed_out(&self, target: &Target, own: &'static str) -> Failure {
+        let phase = if own.is_empty() { self.phase } else { own };
+        observed::timed_out(target.timeout, phase)
+    }
 }
 
 impl net::Progress for Reach {

@@ -5,7 +5,7 @@ use hickory_proto::op::ResponseCode;
 use regex::Regex;
 
 use super::RrRules;
-use crate::config::dns_names::rcode_name;
+use crate::event::dns_names::rcode_name;
 use crate::event::{DnsRecord, ErrorKind};
 use crate::readers::probes::Failure;
 

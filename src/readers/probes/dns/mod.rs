@@ -10,7 +10,7 @@ mod present;
 #[cfg(test)]
 mod tests;
 
-pub use crate::config::dns_names::{parse_query_class, parse_query_type, parse_rcode};
+pub use crate::event::dns_names::{parse_query_class, parse_query_type, parse_rcode};
 
 use std::net::SocketAddr;
 
@@ -126,7 +126,7 @@ fn details(reply: &Message) -> DnsDetails {
             _ => None,
         });
     DnsDetails {
-        rcode: crate::config::dns_names::rcode_name(reply.metadata.response_code),
+        rcode: crate::event::dns_names::rcode_name(reply.metadata.response_code),
         answers: reply.answers.iter().map(present::record).collect(),
         authority: reply.authorities.iter().map(present::record).collect(),
         additional: reply.additionals.iter().map(present::record).collect(),

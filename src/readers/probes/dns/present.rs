@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 
 use hickory_proto::rr::{Name, RData, Record};
 
-use crate::config::dns_names::{class_name, is_named_type, type_name};
 use crate::event::DnsRecord;
+use crate::event::dns_names::{class_name, is_named_type, type_name};
 
 /// One name as miekg/dns prints it: fully qualified, `.` for the root, each label's special
 /// characters escaped with a backslash and unprintable bytes as `\DDD`.

@@ -107,8 +107,9 @@ const CLASSES: &[(u16, &str)] = &[
     (255, "ANY"),
 ];
 
-/// miekg/dns's `RcodeToString` (16 is BADSIG, also known as BADVERS).
-const RCODES: &[(u16, &str)] = &[
+/// miekg/dns's `RcodeToString` (16 is BADSIG, also known as BADVERS): the names blackbox's
+/// `valid_rcodes` and Gatus's `[DNS_RCODE]` use.
+pub const RCODES: [(u16, &str); 20] = [
     (0, "NOERROR"),
     (1, "FORMERR"),
     (2, "SERVFAIL"),
@@ -165,7 +166,7 @@ pub fn parse_rcode(s: &str) -> Result<ResponseCode, String> {
     let n = if s.trim().eq_ignore_ascii_case("NOTIMPL") {
         Some(4)
     } else {
-        by_name(RCODES, s)
+        by_name(&RCODES, s)
     };
     n.map(<ResponseCode as From<u16>>::from)
         .ok_or_else(|| "an rcode such as NOERROR, NXDOMAIN, SERVFAIL or REFUSED".into())
@@ -194,7 +195,7 @@ pub fn class_name(c: u16) -> String {
 /// The rcode's name (`NOERROR`, `NXDOMAIN`); `RCODE<n>` for unassigned ones.
 pub fn rcode_name(rcode: ResponseCode) -> String {
     let n = u16::from(rcode);
-    by_number(RCODES, n).map_or_else(|| format!("RCODE{n}"), str::to_owned)
+    by_number(&RCODES, n).map_or_else(|| format!("RCODE{n}"), str::to_owned)
 }
 
 #[cfg(test)]
@@ -268,7 +269,7 @@ mod tests {
         assert_eq!(class_name(42), "CLASS42");
         assert_eq!(rcode_name(ResponseCode::NXDomain), "NXDOMAIN");
         assert_eq!(rcode_name(ResponseCode::Unknown(13)), "RCODE13");
-        for (n, name) in RCODES {
+        for (n, name) in &RCODES {
             assert_eq!(parse_rcode(name).map(u16::from), Ok(*n));
             assert_eq!(rcode_name(<ResponseCode as From<u16>>::from(*n)), *name);
         }
