@@ -257,7 +257,7 @@ fn what_cannot_be_checked_is_an_error_naming_target_and_key() {
         (
             "{url: 8.8.8.8, dns: {valid_rcodes: [NOERR], query_name: x}}",
             "targets[0].dns.valid_rcodes[0]",
-            "a DNS response code",
+            "an rcode such as NOERROR",
         ),
         (
             "{url: 8.8.8.8, dns: {query_type: A}}",

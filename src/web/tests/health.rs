@@ -73,3 +73,96 @@ async fn readyz_needs_the_store_and_every_writer_healthz_only_a_running_pipeline
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
+
+#[tokio::test]
+async fn metrics_add_blackbox_s_dns_icmp_and_tls_families_from_the_last_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
+        dir.path().join("m.sqlite3"),
+    ))
+    .unwrap();
+    let kind = |target: &str, url: &str, f: &dyn Fn(&mut ProbeEvent)| {
+        let mut e = probe(target, target, true, 5);
+        if let Event::Probe(p) = &mut e {
+            p.url = Some(url.into());
+            p.status_code = None;
+            f(p);
+        }
+        e
+    };
+    let record = crate::event::DnsRecord {
+        name: "example.org.".into(),
+        ttl: 60,
+        class: "IN".into(),
+        rtype: "A".into(),
+        data: "192.0.2.1".into(),
+    };
+    store
+        .ingest(vec![
+            kind("resolver", "dns://127.0.0.1:53", &|p| {
+                p.dns = Some(crate::event::DnsDetails {
+                    rcode: "NOERROR".into(),
+                    answers: vec![record.clone(), record.clone()],
+                    authority: vec![record.clone()],
+                    additional: vec![],
+                    soa_serial: Some(7),
+                })
+            }),
+            kind("gateway", "icmp://127.0.0.1", &|p| {
+                p.icmp = Some(crate::event::IcmpDetails {
+                    sent: 1,
+                    received: 1,
+                    loss_percent: 0.0,
+                    rtt_min_ms: Some(2.0),
+                    rtt_avg_ms: Some(2.0),
+                    rtt_max_ms: Some(2.0),
+                    reply_ttl: Some(64),
+                })
+            }),
+            kind("mail", "tls://127.0.0.1:465", &|p| {
+                p.tls = Some(crate::event::TlsDetails {
+                    version: "TLS 1.3".into(),
+                    cipher: "TLS_AES_128_GCM_SHA256".into(),
+                    chain: vec![],
+                    earliest_expiry: None,
+                })
+            }),
+        ])
+        .await
+        .unwrap();
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    let (status, _, body) = get(&state, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let line = |prefix: &str| {
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {body}"))
+            .to_owned()
+    };
+    assert!(
+        line("probe_dns_answer_rrs{target=\"resolver\"").ends_with(" 2.0"),
+        "{body}"
+    );
+    assert!(
+        line("probe_dns_authority_rrs{target=\"resolver\"").ends_with(" 1.0"),
+        "{body}"
+    );
+    assert!(
+        line("probe_dns_serial{target=\"resolver\"").ends_with(" 7.0"),
+        "{body}"
+    );
+    let rtt = line("probe_icmp_duration_seconds{target=\"gateway\"");
+    assert!(
+        rtt.contains("phase=\"rtt\"") && rtt.ends_with(" 0.002"),
+        "{rtt}"
+    );
+    assert!(
+        line("probe_icmp_reply_hop_limit{target=\"gateway\"").ends_with(" 64.0"),
+        "{body}"
+    );
+    let tls = line("probe_tls_version_info{target=\"mail\"");
+    assert!(
+        tls.contains("version=\"TLS 1.3\"") && tls.ends_with(" 1.0"),
+        "{tls}"
+    );
+}
