@@ -81,7 +81,10 @@ pub fn event(
         target.port,
     );
     ev.status_code = None;
-    ev.response_time_ms = (elapsed.as_secs_f64() * 1000.0).round() as u64;
+    // A ping's response time is its average round trip, as in Gatus: the whole probe also holds
+    // the pauses between its echo requests.
+    let rtt = obs.icmp.as_ref().and_then(|i| i.rtt_avg_ms);
+    ev.response_time_ms = rtt.unwrap_or(elapsed.as_secs_f64() * 1000.0).round() as u64;
     ev.url = Some(masked_url(&target.url));
     ev.target = Some(target.id.clone());
     ev.name = Some(target.name.clone());
