@@ -19,6 +19,9 @@ use crate::store::{Status, TargetSummary};
 
 type TargetLabels = [(&'static str, String); 3];
 
+/// A family's samples: each target's labels and value.
+type Rows = Vec<(TargetLabels, f64)>;
+
 /// One gauge per target, in the store's order; read from the store at each scrape. `L` is the
 /// target's labels, with one more for the families that have it (`phase`, `version`).
 #[derive(Debug)]
@@ -150,7 +153,7 @@ async fn kind_families(
             tls_version.push(([a, b, c, ("version", t.version.clone())], 1.0));
         }
     }
-    let families: [(&str, &str, Vec<(TargetLabels, f64)>); 5] = [
+    let families: [(&str, &str, Rows); 5] = [
         (
             "probe_dns_answer_rrs",
             "Records in the DNS answer section of the last check",
