@@ -113,7 +113,12 @@ async fn run_reader(
                 stats.clone(),
             ));
             let task = match push {
-                None => scheduler,
+                None => {
+                    // The scheduler holds the only sender: its end closes the channel, and the
+                    // writers drain and stop.
+                    drop(tx);
+                    scheduler
+                }
                 Some(feed) => {
                     let (targets, format) = (settings.targets.clone(), settings.event_format);
                     let stop = stop.clone();
