@@ -4,10 +4,12 @@
 -- "probe_success 1"; the counts are printed by done() as one line the bench script parses.
 --
 -- Environment: BB_MODULE (blackbox module name), BB_TARGET_BASE (e.g. http://127.0.0.1:8080/t/),
--- BB_TARGETS (how many distinct targets to cycle through).
+-- BB_TARGETS (how many distinct targets to cycle through); or BB_TARGET, one target for every
+-- probe (tcp, icmp and dns targets are a host or host:port, with no path to vary).
 
 local module = os.getenv("BB_MODULE") or "http_2xx"
-local base = os.getenv("BB_TARGET_BASE") or error("BB_TARGET_BASE is not set")
+local fixed = os.getenv("BB_TARGET")
+local base = os.getenv("BB_TARGET_BASE") or fixed or error("BB_TARGET_BASE or BB_TARGET must be set")
 local n = tonumber(os.getenv("BB_TARGETS") or "1000")
 
 local function urlencode(s)
@@ -27,7 +29,12 @@ function init(args)
   next_target = (tid or 0) * 7919
 end
 
+local fixed_path = fixed and ("/probe?module=" .. module .. "&target=" .. urlencode(fixed))
+
 function request()
+  if fixed_path then
+    return wrk.format("GET", fixed_path)
+  end
   next_target = next_target + 1
   local target = base .. ((next_target % n) + 1)
   return wrk.format("GET", "/probe?module=" .. module .. "&target=" .. urlencode(target))
