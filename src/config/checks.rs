@@ -751,12 +751,16 @@ impl Check {
                 "query_response": c.query_response.iter().map(|s| match s {
                     Step::Expect { regex, .. } => json!({"expect": regex.as_str()}),
                     Step::ExpectBytes(b) => json!({"expect_bytes": String::from_utf8_lossy(b)}),
-                    Step::Send(t) => json!({"send": t}),
+                    // What a dialog sends may be a credential (`AUTH …`): its first word only.
+                    Step::Send(t) => json!({"send": match t.split_once(' ') {
+                        Some((verb, _)) => format!("{verb} ***"),
+                        None => t.clone(),
+                    }}),
                     Step::StartTls => json!({"starttls": true}),
                 }).collect::<Vec<_>>(),
                 "addresses": c.addr.describe(),
             }}),
-            Check::Udp(u) => json!({"udp": {"body": String::from_utf8_lossy(&u.body)}}),
+            Check::Udp(u) => json!({"udp": {"body": format!("{} bytes", u.body.len())}}),
             Check::Icmp(i) => json!({"icmp": {
                 "count": i.count,
                 "payload_size": i.payload_size,

@@ -372,3 +372,32 @@ fn a_placeholder_a_kind_cannot_produce_is_an_error_naming_the_condition() {
         "targets:\n  - {url: 8.8.8.8, dns: {query_name: x}, conditions: ['[DNS_RCODE] == NOERROR', '[DNS_ANSWERS] == 1.2.3.4']}\n",
     );
 }
+
+#[test]
+fn secrets_in_urls_and_dialogs_stay_out_of_errors_and_check_config() {
+    for yaml in [
+        "{url: 'tcp://admin:hunter2@db.example:5432', method: GET}",
+        "{url: 'tcp://admin:hunter2@db.example'}",
+        "{url: 'icmp://u:hunter2@h.example:1'}",
+    ] {
+        let e = error(&format!("targets:\n  - {yaml}\n"));
+        assert!(!e.contains("hunter2") && e.contains("***"), "{yaml}: {e}");
+    }
+    let t = one(
+        "targets:\n  - {url: 'tcp://127.0.0.1:6379', tcp: {query_response: [{send: 'AUTH s3cretpw'}, {expect: '^\\+OK'}]}}\n  \n",
+    );
+    let shown = t.check.describe().unwrap().to_string();
+    assert!(
+        !shown.contains("s3cretpw") && shown.contains("AUTH ***"),
+        "{shown}"
+    );
+    let t = one("targets:\n  - {url: 'udp://127.0.0.1:9', body: 'k3y'}\n");
+    let shown = t.check.describe().unwrap().to_string();
+    assert!(
+        !shown.contains("k3y") && shown.contains("3 bytes"),
+        "{shown}"
+    );
+    // A period too short to wait for is refused, not spun on.
+    let e = error("targets:\n  - {url: 'push://job', interval: 1e-10}\n");
+    assert!(e.starts_with("targets[0].interval: "), "{e}");
+}

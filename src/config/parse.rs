@@ -115,7 +115,9 @@ pub fn seconds(s: &str) -> Result<Duration, Expected> {
         Ok(v) => v,
         Err(_) => duration_text(s).ok_or(EXPECTED)?,
     };
-    if v.is_finite() && v > 0.0 && v < 1e9 {
+    // At least a millisecond: a shorter period would schedule a probe (or a push deadline)
+    // on every pass of a loop.
+    if v.is_finite() && v >= 0.001 && v < 1e9 {
         Ok(Duration::from_secs_f64(v))
     } else {
         Err(EXPECTED.into())

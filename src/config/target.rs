@@ -286,8 +286,12 @@ impl TargetSpec {
         let err = |field: &str, value: &str, expected: String| {
             (field.to_owned(), value.to_owned(), expected)
         };
+        // What errors show of the URL: its password masked.
+        let shown = Url::parse(self.url.trim())
+            .map(|u| masked_url(&u))
+            .unwrap_or_else(|_| self.url.clone());
         let (url, kind) = check_url(&self.url, self.check.dns.is_some())
-            .map_err(|e| err("url", &self.url, e.into()))?;
+            .map_err(|e| err("url", &shown, e.into()))?;
         let hostname = match url.host() {
             Some(url::Host::Ipv6(a)) => a.to_string(),
             _ if kind == Kind::Push => String::new(),
@@ -307,7 +311,7 @@ impl TargetSpec {
             if let Some((key, _)) = http_only.iter().find(|(_, given)| *given) {
                 return Err(err(
                     key,
-                    &self.url,
+                    &shown,
                     format!("no {key} on a {kind} target ({key} is an HTTP setting)"),
                 ));
             }

@@ -395,8 +395,12 @@ impl PushBoard {
             let now = self.clock.now();
             let missed = self.take_missed(now);
             for ev in missed {
-                if self.tx.send(ev).await.is_err() {
-                    return;
+                // A full channel must not hold off the stop: the reader of the channel waits
+                // for this task to end before it drains.
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return,
+                    sent = self.tx.send(ev) => if sent.is_err() { return },
                 }
             }
             let next = {

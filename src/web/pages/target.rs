@@ -105,12 +105,19 @@ pub async fn target(
 }
 
 /// The push URL of a push target, as the browser reached this server (its `Host`, and https
-/// behind a proxy that says so); empty for other targets.
+/// behind a proxy that says so); empty for other targets. Its token is a credential: a
+/// dashboard without auth shows it only to a browser on this machine (a loopback `Host`), never
+/// to whoever reaches a public address.
 fn push_url(s: &AppState, id: &str, headers: &HeaderMap) -> String {
     let Some(token) = s.push.as_ref().and_then(|b| b.token_of(id)) else {
         return String::new();
     };
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if s.auth.is_none() && !header("host").is_some_and(is_loopback_host) {
+        return "(shown only with dashboard auth or on this machine; the token is in \
+                DATA_DIR/push-targets.json)"
+            .into();
+    }
     let scheme = match header("x-forwarded-proto") {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -120,6 +127,18 @@ fn push_url(s: &AppState, id: &str, headers: &HeaderMap) -> String {
         Some(host) => format!("{scheme}://{host}{path}"),
         None => path,
     }
+}
+
+/// Whether a `Host` header names this machine: `localhost`, `127.x.y.z` or `[::1]`, any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn target_page(

@@ -81,15 +81,25 @@ async fn the_push_route_takes_no_dashboard_credentials_but_the_page_does() {
 #[tokio::test]
 async fn a_push_targets_page_shows_its_push_url_and_escapes_the_pushed_message() {
     let (f, id, _rx) = with_board(None).await;
-    let req = Request::get(format!("/targets/{id}"))
-        .header("host", "uptime.example.org")
-        .header("x-forwarded-proto", "https")
-        .body(Body::empty())
-        .unwrap();
-    let (status, _, body) = get_with(&f.state, req).await;
+    let page = |host: &'static str| {
+        Request::get(format!("/targets/{id}"))
+            .header("host", host)
+            .header("x-forwarded-proto", "https")
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The token is a credential: a dashboard without auth shows it on this machine only.
+    let (status, _, public) = get_with(&f.state, page("uptime.example.org")).await;
+    assert_eq!(status, StatusCode::OK, "{public}");
+    assert!(!public.contains(TOKEN), "{public}");
+    assert!(
+        public.contains("shown only with dashboard auth"),
+        "{public}"
+    );
+    let (status, _, body) = get_with(&f.state, page("127.0.0.1:8080")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
-        body.contains(&format!("https://uptime.example.org/api/v1/push/{TOKEN}")),
+        body.contains(&format!("https://127.0.0.1:8080/api/v1/push/{TOKEN}")),
         "{body}"
     );
     assert!(body.contains("&#60;script&#62;alert(1)"), "{body}");
