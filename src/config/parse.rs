@@ -117,7 +117,7 @@ pub fn seconds(s: &str) -> Result<Duration, Expected> {
     };
     // At least a millisecond: a shorter period would schedule a probe (or a push deadline)
     // on every pass of a loop.
-    if v.is_finite() && v >= 0.001 && v < 1e9 {
+    if v.is_finite() && (0.001..1e9).contains(&v) {
         Ok(Duration::from_secs_f64(v))
     } else {
         Err(EXPECTED.into())
