@@ -335,7 +335,7 @@ enum Operand {
     /// A placeholder, maybe inside `len()` or `has()`.
     Value { function: Function, source: Source },
     /// The right side of `=~` and `!~`.
-    Regex(Regex),
+    Regex(crate::regexes::SharedRegex),
 }
 
 #[derive(Debug, Clone)]
@@ -656,7 +656,7 @@ fn parse(text: &str) -> Result<Condition, ConditionErrorKind> {
     let left = side(left)?;
     let right = if operator.is_regex() {
         let pattern = right.trim();
-        let re = Regex::new(pattern).map_err(|e| ConditionErrorKind::BadRegex(e.to_string()))?;
+        let re = crate::regexes::shared(pattern).map_err(|e| ConditionErrorKind::BadRegex(e.to_string()))?;
         Side {
             text: pattern.to_owned(),
             operand: Operand::Regex(re),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
-use regex::Regex;
+use crate::regexes::{self, SharedRegex};
 use serde::Deserialize;
 
 use super::parse::{self, TlsVerify};
@@ -139,7 +139,7 @@ pub struct Label {
 #[derive(Debug, Clone)]
 pub enum Step {
     /// Read lines until one matches (`expect`). The line is kept in `TcpDetails::matched`.
-    Expect { regex: Regex, labels: Vec<Label> },
+    Expect { regex: SharedRegex, labels: Vec<Label> },
     /// Read exactly these bytes (`expect_bytes`).
     ExpectBytes(Vec<u8>),
     /// Send this text and `\n` (`send`), `${1}` / `${name}` expanded from the match of the
@@ -196,7 +196,7 @@ pub struct TcpCheck {
 /// `220`, then the TLS handshake. Lines end in CRLF as SMTP wants (`send` adds the `\n`).
 pub fn smtp_starttls_steps() -> Vec<Step> {
     let expect = |re: &str| Step::Expect {
-        regex: Regex::new(re).expect("a valid built-in regex"),
+        regex: regexes::shared(re).expect("a valid built-in regex"),
         labels: Vec::new(),
     };
     vec![
@@ -235,7 +235,7 @@ impl TcpCheck {
                 }
             }
             if let Some(e) = &q.expect {
-                let regex = Regex::new(e)
+                let regex = regexes::shared(e)
                     .map_err(|x| err(at("expect"), e, format!("a valid regex ({x})")))?;
                 let labels = q
                     .labels
@@ -379,14 +379,14 @@ pub struct RrSection {
 #[derive(Debug, Clone, Default)]
 pub struct RrRules {
     /// Fails when any record matches any of them.
-    pub fail_if_matches_regexp: Vec<Regex>,
+    pub fail_if_matches_regexp: Vec<SharedRegex>,
     /// Fails when any record does not match one of them (or there is no record).
-    pub fail_if_not_matches_regexp: Vec<Regex>,
+    pub fail_if_not_matches_regexp: Vec<SharedRegex>,
     /// Fails unless every record matches each of them (blackbox's behaviour, whatever its name
     /// suggests).
-    pub fail_if_all_match_regexp: Vec<Regex>,
+    pub fail_if_all_match_regexp: Vec<SharedRegex>,
     /// Fails when no record matches one of them (or there is no record).
-    pub fail_if_none_matches_regexp: Vec<Regex>,
+    pub fail_if_none_matches_regexp: Vec<SharedRegex>,
 }
 
 impl RrRules {
@@ -398,7 +398,7 @@ impl RrRules {
             raw.iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    Regex::new(r).map_err(|e| {
+                    regexes::shared(r).map_err(|e| {
                         err(
                             format!("dns.{at}.{key}[{i}]"),
                             r,
@@ -735,7 +735,7 @@ impl Check {
     pub fn describe(&self) -> Option<serde_json::Value> {
         use serde_json::json;
         let rules = |r: &RrRules| {
-            let list = |v: &[Regex]| v.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
+            let list = |v: &[SharedRegex]| v.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
             json!({
                 "fail_if_matches_regexp": list(&r.fail_if_matches_regexp),
                 "fail_if_not_matches_regexp": list(&r.fail_if_not_matches_regexp),

@@ -257,7 +257,7 @@ impl Dialog {
                         let line = self.expect(regex, rec).await?;
                         expand_labels(regex, &line, labels, rec);
                         rec.tcp.matched.push(line.clone());
-                        last_match = Some((regex, line));
+                        last_match = Some((&**regex, line));
                         self.first_match(&mut clock, rec);
                     }
                     Step::ExpectBytes(bytes) => {

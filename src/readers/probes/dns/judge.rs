@@ -2,7 +2,7 @@
 //! the rcode first, then the answer, authority and additional records against their rules.
 
 use hickory_proto::op::ResponseCode;
-use regex::Regex;
+use crate::regexes::SharedRegex;
 
 use super::RrRules;
 use crate::event::dns_names::rcode_name;
@@ -37,7 +37,7 @@ fn quoted(r: &DnsRecord) -> String {
     format!("\"{}\"", r.text().replace('\t', " "))
 }
 
-fn regex_list(res: &[Regex]) -> String {
+fn regex_list(res: &[SharedRegex]) -> String {
     let quoted: Vec<String> = res
         .iter()
         .map(|re| format!("\"{}\"", re.as_str()))
@@ -77,7 +77,7 @@ pub fn section(section: &str, records: &[DnsRecord], rules: &RrRules) -> Result<
         }
         return Ok(());
     }
-    let mut not_all: Option<(&DnsRecord, &Regex)> = None;
+    let mut not_all: Option<(&DnsRecord, &SharedRegex)> = None;
     let mut any_match = false;
     for r in records {
         let text = r.text();
@@ -147,8 +147,8 @@ mod tests {
         }
     }
 
-    fn res(list: &[&str]) -> Vec<Regex> {
-        list.iter().map(|s| Regex::new(s).unwrap()).collect()
+    fn res(list: &[&str]) -> Vec<SharedRegex> {
+        list.iter().map(|s| crate::regexes::shared(s).unwrap()).collect()
     }
 
     fn two() -> Vec<DnsRecord> {

@@ -13,7 +13,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use regex::Regex;
+use crate::regexes::SharedRegex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -317,8 +317,8 @@ fn check(name: &str, transport: DnsTransport) -> DnsCheck {
     }
 }
 
-fn res(list: &[&str]) -> Vec<Regex> {
-    list.iter().map(|s| Regex::new(s).unwrap()).collect()
+fn res(list: &[&str]) -> Vec<SharedRegex> {
+    list.iter().map(|s| crate::regexes::shared(s).unwrap()).collect()
 }
 
 async fn run(server: SocketAddr, check: &DnsCheck) -> (Result<(), Failure>, DnsObservation) {
@@ -469,7 +469,7 @@ async fn soa_serial_comes_from_an_soa_answer() {
 async fn each_rule_passes_and_fails_on_the_servers_records() {
     let server = Server::start(Behaviour::Zone).await;
     // (what, how the rule is set, its regexes, the verdict): each rule passing and failing.
-    type Set = fn(&mut DnsCheck, Vec<Regex>);
+    type Set = fn(&mut DnsCheck, Vec<SharedRegex>);
     type Case<'a> = (&'a str, Set, &'a [&'a str], Result<(), &'a str>);
     let cases: Vec<Case> = vec![
         (

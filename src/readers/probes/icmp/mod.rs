@@ -5,7 +5,9 @@
 //! `permission` failure saying how to allow either: never a "host down". Replies are matched to
 //! requests by sequence number and a random cookie in the payload (the kernel rewrites the
 //! identifier of a datagram socket's requests), and on raw sockets, which see every ICMP
-//! message of the host, by our identifier too. The caller resolves the name and picks the
+//! message of the host, by our identifier too: a packet filter in the kernel passes a raw
+//! socket only the echo replies with its identifier, so probes in flight do not wake for one
+//! another's messages. The caller resolves the name and picks the
 //! address family (`preferred_ip_protocol`).
 //!
 //! Like blackbox_exporter's icmp prober, a probe is up when an echo reply came back; with
@@ -109,11 +111,12 @@ pub async fn probe(
     rec.phase = "socket";
     rec.details = IcmpDetails::default();
     update_loss(&mut rec.details);
-    let socket = IcmpSocket::open(ip, check.dont_fragment)?;
+    let mut echoes = Echoes::new(ip, check);
+    let socket = IcmpSocket::open(ip, check.dont_fragment, echoes.ident)?;
     rec.socket = Some(socket.kind());
+    echoes.kind = socket.kind();
 
     rec.phase = "echo";
-    let mut echoes = Echoes::new(ip, check, socket.kind());
     let mut buf = vec![0u8; MAX_IPV4_HEADER + packet::HEADER_LEN + echoes.payload.len() + 1];
     let spacing = spacing(timeout, check.count);
     let first_send = Instant::now();
@@ -207,7 +210,8 @@ struct Echoes {
 }
 
 impl Echoes {
-    fn new(ip: IpAddr, check: &IcmpCheck, kind: SocketKind) -> Echoes {
+    /// The requests of one probe, checked as a datagram socket's replies until `kind` is set.
+    fn new(ip: IpAddr, check: &IcmpCheck) -> Echoes {
         // 122 random bits from uuid's generator (already a dependency): cookie, ident, sequence.
         let bits = uuid::Uuid::new_v4().as_u128();
         let cookie = bits as u64;
@@ -216,7 +220,7 @@ impl Echoes {
         let count = check.count as usize;
         Echoes {
             ip,
-            kind,
+            kind: SocketKind::Datagram,
             ident,
             first_seq,
             payload: packet::payload(cookie, check.payload_len()),

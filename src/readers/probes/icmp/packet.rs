@@ -3,10 +3,10 @@
 
 /// ICMPv4 echo request and reply types (RFC 792).
 const ECHO_REQUEST_V4: u8 = 8;
-const ECHO_REPLY_V4: u8 = 0;
+pub(super) const ECHO_REPLY_V4: u8 = 0;
 /// ICMPv6 echo request and reply types (RFC 4443).
 const ECHO_REQUEST_V6: u8 = 128;
-const ECHO_REPLY_V6: u8 = 129;
+pub(super) const ECHO_REPLY_V6: u8 = 129;
 
 /// Type, code, checksum, identifier, sequence number.
 pub(super) const HEADER_LEN: usize = 8;

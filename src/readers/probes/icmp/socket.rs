@@ -8,10 +8,11 @@ use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use super::packet;
 use crate::event::ErrorKind;
 use crate::readers::probes::Failure;
 
@@ -42,9 +43,10 @@ pub(super) struct IcmpSocket {
 }
 
 impl IcmpSocket {
-    /// Opens the socket for echoes to `ip`: a datagram socket, else a raw one; a
-    /// [`ErrorKind::Permission`] failure saying how to allow either when neither is allowed.
-    pub fn open(ip: IpAddr, dont_fragment: bool) -> Result<IcmpSocket, Failure> {
+    /// Opens the socket for echoes to `ip`: a datagram socket, else a raw one that only
+    /// receives echo replies carrying `ident`; a [`ErrorKind::Permission`] failure saying how
+    /// to allow either when neither is allowed.
+    pub fn open(ip: IpAddr, dont_fragment: bool, ident: u16) -> Result<IcmpSocket, Failure> {
         let (domain, protocol) = match ip {
             IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
             IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
@@ -65,6 +67,11 @@ impl IcmpSocket {
         socket
             .set_nonblocking(true)
             .map_err(|e| setup("set non-blocking mode", e))?;
+        if kind == SocketKind::Raw {
+            socket
+                .attach_filter(&echo_reply_filter(ip.is_ipv6(), ident))
+                .map_err(|e| setup("attach the echo-reply filter", e))?;
+        }
         let fd = socket.as_raw_fd();
         // The reply's TTL is a nicety: a kernel that cannot report it leaves `reply_ttl` empty.
         let _ = match ip {
@@ -111,6 +118,52 @@ impl IcmpSocket {
                 result => return result,
             }
         }
+    }
+}
+
+/// A classic BPF program for a raw socket that passes echo replies carrying `ident` and drops
+/// everything else in the kernel, as iputils' `ping` does. A raw socket receives every ICMP
+/// message of the host: without the filter, 256 probes in flight would each wake for the
+/// requests and replies of all the others (on loopback, every request arrives too). What passes
+/// is still checked in full by the caller: sender, checksum, sequence and cookie.
+///
+/// An IPv4 raw socket reads the IP header first (its length from the IHL field); an IPv6 one
+/// starts at the ICMPv6 header.
+pub(super) fn echo_reply_filter(v6: bool, ident: u16) -> Vec<SockFilter> {
+    const LD: u16 = 0x00;
+    const LDX: u16 = 0x01;
+    const JMP: u16 = 0x05;
+    const RET: u16 = 0x06;
+    const B: u16 = 0x10;
+    const H: u16 = 0x08;
+    const ABS: u16 = 0x20;
+    const IND: u16 = 0x40;
+    const MSH: u16 = 0xa0;
+    const JEQ: u16 = 0x10;
+    const K: u16 = 0x00;
+    let accept = SockFilter::new(RET | K, 0, 0, u32::MAX);
+    let drop = SockFilter::new(RET | K, 0, 0, 0);
+    let ident = u32::from(ident);
+    if v6 {
+        vec![
+            SockFilter::new(LD | B | ABS, 0, 0, 0),
+            SockFilter::new(JMP | JEQ | K, 0, 3, u32::from(packet::ECHO_REPLY_V6)),
+            SockFilter::new(LD | H | ABS, 0, 0, 4),
+            SockFilter::new(JMP | JEQ | K, 0, 1, ident),
+            accept,
+            drop,
+        ]
+    } else {
+        vec![
+            // X = the IP header's length: 4 * (byte 0 & 0xf).
+            SockFilter::new(LDX | B | MSH, 0, 0, 0),
+            SockFilter::new(LD | B | IND, 0, 0, 0),
+            SockFilter::new(JMP | JEQ | K, 0, 3, u32::from(packet::ECHO_REPLY_V4)),
+            SockFilter::new(LD | H | IND, 0, 0, 4),
+            SockFilter::new(JMP | JEQ | K, 0, 1, ident),
+            accept,
+            drop,
+        ]
     }
 }
 

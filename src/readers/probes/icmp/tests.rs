@@ -140,7 +140,8 @@ async fn invalid_options_are_refused_before_any_socket_is_opened() {
 // ---- matching, loss and times, without a socket -------------------------------------------
 
 fn echoes(kind: SocketKind, sent: u32) -> Echoes {
-    let mut e = Echoes::new(v4(), &check(3, 0), kind);
+    let mut e = Echoes::new(v4(), &check(3, 0));
+    e.kind = kind;
     for _ in 0..sent {
         e.sent_at.push(tokio::time::Instant::now());
         e.sent += 1;
@@ -546,6 +547,61 @@ fn hostile_packets_are_skipped_and_the_probe_ends_on_time() {
         assert_eq!((rec.details.sent, rec.details.received), (3, 0), "{rec:?}");
         assert_eq!(rec.socket, Some(SocketKind::Raw));
         assert!(took < Duration::from_millis(1500), "{ip}: {took:?}");
+    }
+}
+
+#[test]
+fn a_raw_socket_receives_only_echo_replies_with_its_identifier() {
+    let ns = NetNs::new();
+    ns.sysctl("net.ipv4.ping_group_range", "1 0");
+    ns.sysctl("net.ipv4.icmp_echo_ignore_all", "1");
+    ns.sysctl("net.ipv6.icmp.echo_ignore_all", "1");
+    const OURS: u16 = 0x1234;
+    for ip in [v4(), v6()] {
+        let v6 = ip.is_ipv6();
+        let (reply_type, request_type) = if v6 { (129, 128) } else { (0, 8) };
+        let got = ns.block_on(|| async move {
+            let socket = IcmpSocket::open(ip, false, OURS).unwrap();
+            assert_eq!(socket.kind(), SocketKind::Raw);
+            let (domain, protocol) = if v6 {
+                (socket2::Domain::IPV6, socket2::Protocol::ICMPV6)
+            } else {
+                (socket2::Domain::IPV4, socket2::Protocol::ICMPV4)
+            };
+            let forger = socket2::Socket::new(domain, socket2::Type::RAW, Some(protocol)).unwrap();
+            let to = socket2::SockAddr::from(std::net::SocketAddr::new(ip, 0));
+            let message = |kind: u8, ident: u16, seq: u16| {
+                let mut m = packet::echo_request(v6, ident, seq, b"filtered");
+                m[0] = kind;
+                if !v6 {
+                    set_checksum(&mut m);
+                }
+                m
+            };
+            // Others' replies, requests with our identifier, an error message: all dropped.
+            for seq in 0..50 {
+                forger.send_to(&message(reply_type, OURS ^ 0xffff, seq), &to).unwrap();
+                forger.send_to(&message(request_type, OURS, seq), &to).unwrap();
+            }
+            forger.send_to(&message(3, OURS, 7), &to).unwrap();
+            forger.send_to(&message(reply_type, OURS, 4242), &to).unwrap();
+            let mut buf = vec![0u8; 1500];
+            let mut seqs = Vec::new();
+            while let Ok(got) =
+                tokio::time::timeout(Duration::from_millis(300), socket.recv(&mut buf)).await
+            {
+                let d = got.unwrap();
+                let message = if v6 {
+                    &buf[..d.len]
+                } else {
+                    packet::strip_ipv4_header(&buf[..d.len]).unwrap().0
+                };
+                let reply = packet::echo_reply(v6, message).expect("an echo reply");
+                seqs.push((reply.ident, reply.seq));
+            }
+            seqs
+        });
+        assert_eq!(got, vec![(OURS, 4242)], "{ip}");
     }
 }
 
