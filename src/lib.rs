@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod pipeline;
 pub mod postgres;
 pub mod readers;
+pub mod regexes;
+pub mod registry;
 pub mod secret;
 pub mod state;
 pub mod store;

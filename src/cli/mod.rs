@@ -5,6 +5,7 @@ mod check_config;
 mod healthcheck;
 mod migrate;
 mod probe;
+mod reload;
 mod probe_table;
 mod run;
 mod schema;
@@ -142,6 +143,35 @@ fn load_settings(
         })?
         .without(env_filter);
     Settings::load(config, &env, flags)
+}
+
+/// Follows SIGHUP and changes to the configuration's files with reloads into `registry`, until
+/// `stop`; sets the registry's gauges now.
+fn start_reloads(
+    config: Option<&Path>,
+    settings: &Settings,
+    registry: &std::sync::Arc<crate::registry::Registry>,
+    metrics: &crate::metrics::Metrics,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(), ExitCode> {
+    let checker = crate::readers::probes::Probers::new(&settings.probe).map_err(|e| {
+        eprintln!("uptimer: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    let mut running = settings.clone();
+    running.targets = Vec::new();
+    let reloader = reload::Reloader {
+        config: config.map(Path::to_owned),
+        env_filter: Vec::new(),
+        flags: Overrides::default(),
+        running,
+        registry: registry.clone(),
+        metrics: metrics.config.clone(),
+        check: Box::new(move |t| checker.check(t).map_err(|e| e.to_string())),
+    };
+    reloader.count_targets();
+    tokio::spawn(reload::run(reloader, settings.watch, stop.clone()));
+    Ok(())
 }
 
 /// The metric families a process with these settings exports.

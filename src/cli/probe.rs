@@ -136,7 +136,7 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
         let stop = CancellationToken::new();
         tokio::spawn(scheduler::run(
             prober,
-            std::mem::take(&mut settings.targets),
+            scheduler::Feed::fixed(std::mem::take(&mut settings.targets)),
             settings.probe.concurrency,
             settings.event_format,
             tx,

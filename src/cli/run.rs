@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::{Overrides, Settings};
 use crate::metrics::{Flag, Metrics};
 use crate::pipeline;
+use crate::registry::Registry;
 
 pub fn run(config: Option<&Path>) -> ExitCode {
     let settings = match super::load_settings(config, &[], &Overrides::default()) {
@@ -31,10 +32,10 @@ pub fn run(config: Option<&Path>) -> ExitCode {
             return ExitCode::from(super::EXIT_CONFIG);
         }
     }
-    super::runtime().block_on(run_pipeline(settings))
+    super::runtime().block_on(run_pipeline(config, settings))
 }
 
-async fn run_pipeline(settings: Settings) -> ExitCode {
+async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
     let metrics = Arc::new(Metrics::new(super::sections(&settings)));
     let started = Flag::default();
     if let Err(code) = super::metrics_listener(&settings, &metrics, &started).await {
@@ -60,9 +61,17 @@ async fn run_pipeline(settings: Settings) -> ExitCode {
         "uptimer started"
     );
     let stats = super::scheduler_stats(&settings, &metrics);
+    let mut settings = settings;
+    let registry = Registry::new(std::mem::take(&mut settings.targets));
+    if settings.defaults.interval != crate::config::Interval::Once
+        && let Err(code) = super::start_reloads(config, &settings, &registry, &metrics, &stop)
+    {
+        return code;
+    }
     started.set(true);
     let result = pipeline::run(
         &settings,
+        &registry,
         writers,
         stop,
         give_up,

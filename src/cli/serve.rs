@@ -17,6 +17,7 @@ use crate::pipeline;
 use crate::readers::push::{Clock, PushBoard};
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
+use crate::registry::Registry;
 
 /// How often the store deletes what is past its retention.
 /// How often the store packs closed hours and prunes what is past its retention.
@@ -74,7 +75,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     if !read_only && !settings.writers_chosen {
         settings.writers = vec![WriterPlugin::Sqlite];
     }
-    super::runtime().block_on(run(settings, read_only))
+    super::runtime().block_on(run(args.config.as_deref(), settings, read_only))
 }
 
 /// A flag that is set already.
@@ -121,7 +122,7 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
     }
 }
 
-async fn run(settings: Settings, read_only: bool) -> ExitCode {
+async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bool) -> ExitCode {
     let store = match SqliteStore::open_async(&settings.store).await {
         Ok(s) => s,
         Err(e) => {
@@ -152,6 +153,16 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
                 return ExitCode::from(super::EXIT_CONFIG);
             }
         }
+    }
+    // The live set of targets: the configuration's and those the API made (saved under
+    // DATA_DIR); the pipeline, the reloads and the web follow it.
+    let registry = Registry::new(settings.targets.iter().cloned());
+    if !read_only {
+        let editor = match open_editor(&settings, &registry) {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
+        state.editor = Some(Arc::new(editor));
     }
     let metrics = state.metrics.clone();
     // Read-only, there is nothing to start; else the writers say when they are built.
@@ -187,7 +198,9 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
     } else {
         // The pipeline cancels its token when it ends; the dashboard keeps serving.
         code = probe(
+            config,
             &settings,
+            &registry,
             &store,
             stop.child_token(),
             metrics,
@@ -223,8 +236,32 @@ async fn run(settings: Settings, read_only: bool) -> ExitCode {
     code
 }
 
-async fn probe(
+/// The editor of the API's changes, with what it saved before added to `registry`.
+fn open_editor(
     settings: &Settings,
+    registry: &Arc<Registry>,
+) -> Result<crate::registry::edit::Editor, ExitCode> {
+    let checker = crate::readers::probes::Probers::new(&settings.probe).map_err(|e| {
+        eprintln!("uptimer: {e}");
+        ExitCode::from(super::EXIT_CONFIG)
+    })?;
+    crate::registry::edit::Editor::open(
+        registry.clone(),
+        settings.defaults.clone(),
+        settings.allow_private_targets,
+        &settings.data_dir,
+        Box::new(move |t| checker.check(t).map_err(|e| e.to_string())),
+    )
+    .map_err(|e| {
+        eprintln!("uptimer: {e}");
+        ExitCode::from(super::EXIT_CONFIG)
+    })
+}
+
+async fn probe(
+    config: Option<&std::path::Path>,
+    settings: &Settings,
+    registry: &Arc<Registry>,
     store: &SqliteStore,
     stop: CancellationToken,
     metrics: Arc<Metrics>,
@@ -236,12 +273,10 @@ async fn probe(
         eprintln!("uptimer: {e}");
         return ExitCode::FAILURE;
     }
-    if settings.targets.is_empty() && settings.reader == crate::config::ReaderPlugin::HttpProbe {
-        tracing::warn!(
-            "no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example); serving the dashboard only"
+    if registry.is_empty() && settings.reader == crate::config::ReaderPlugin::HttpProbe {
+        tracing::info!(
+            "no targets yet: add them with the dashboard's \"Add target\" form, POST /api/v1/targets or `uptimer targets add`, or list them in the --config file (reloaded when it changes)"
         );
-        started.set(true);
-        return ExitCode::SUCCESS;
     }
     let give_up = pipeline::give_up_after(&stop, settings.shutdown_timeout);
     let mut writers = Vec::with_capacity(settings.writers.len());
@@ -270,14 +305,19 @@ async fn probe(
     tracing::info!(
         reader = settings.reader.name(),
         writers = %settings.writers.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
-        targets = settings.targets.len(),
+        targets = registry.len(),
         store = %settings.store.path.display(),
         "uptimer serve started"
     );
     let stats = super::scheduler_stats(settings, &metrics);
     started.set(true);
+    if settings.defaults.interval != crate::config::Interval::Once
+        && let Err(code) = super::start_reloads(config, settings, registry, &metrics, &stop)
+    {
+        return code;
+    }
     super::exit_status(
-        pipeline::run(settings, writers, stop, give_up, stats, metrics, push).await,
+        pipeline::run(settings, registry, writers, stop, give_up, stats, metrics, push).await,
         "probing stopped",
     )
 }

@@ -50,6 +50,11 @@ pub struct FileConfig {
     /// The targets.
     #[serde(default)]
     pub targets: Vec<FileTarget>,
+    /// Whether the API may add targets in link-local and cloud-metadata ranges (default false).
+    pub allow_private_targets: Option<bool>,
+    /// Whether a running `run` or `serve` watches this file and reloads it when it changes
+    /// (default true; SIGHUP reloads either way).
+    pub watch: Option<bool>,
     /// Static sharding across several probers.
     pub workers: Option<Workers>,
     /// Write indented JSON instead of JSON lines (writers.stdout).
@@ -113,6 +118,8 @@ pub struct Workers {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileTarget {
+    /// A stable id of the user's choosing; else one is made from the name and URL.
+    pub id: Option<String>,
     pub url: String,
     pub name: Option<String>,
     pub method: Option<String>,

@@ -27,7 +27,8 @@ pub use checks::Check;
 pub use env::{Env, EnvFileError};
 pub use parse::{Expected, Interval, TlsVerify, human_bytes};
 pub use plugins::{ReaderPlugin, WriterPlugin};
-pub use target::{StatusRange, Target, TargetDefaults, TargetSpec};
+pub use target_list::api_target;
+pub use target::{Source, StatusRange, Target, TargetDefaults, TargetSpec};
 pub use web::{MIN_MAX_BYTES, StoreSettings, WebAuth, WebSettings, listen_addr};
 
 /// A setting that has a bad value.
@@ -76,11 +77,19 @@ impl Default for ProbeSettings {
     }
 }
 
-/// Static sharding: this worker takes every `total`-th target starting at `index`.
+/// Static sharding: this worker takes every `total`-th target of `PROBE_URLS` starting at
+/// `index`, and the targets of files and the API whose `fnv1a64(id) mod total` is `index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sharding {
     pub total: u64,
     pub index: u64,
+}
+
+impl Sharding {
+    /// Whether this worker probes the target with `id` (of a file or the API).
+    pub fn takes(&self, id: &str) -> bool {
+        target::fnv1a64(id.bytes()) % self.total == self.index
+    }
 }
 
 /// The effective configuration.
@@ -95,6 +104,11 @@ pub struct Settings {
     pub targets: Vec<Target>,
     /// How many targets were configured before sharding.
     pub targets_configured: usize,
+    /// Whether the config file is watched for changes (`watch:`, default true).
+    pub watch: bool,
+    /// Whether the API may add targets in link-local and cloud-metadata ranges
+    /// (`allow_private_targets:`, `ALLOW_PRIVATE_TARGETS`; default false).
+    pub allow_private_targets: bool,
     pub defaults: TargetDefaults,
     pub probe: ProbeSettings,
     pub sharding: Option<Sharding>,
@@ -340,11 +354,16 @@ impl Settings {
 
         let sharding = sharding(env, &fc)?;
         if let Some(s) = sharding {
-            targets = targets
-                .into_iter()
-                .skip(s.index as usize)
-                .step_by(s.total as usize)
-                .collect();
+            // PROBE_URLS and the command line in list order, as the original did; targets of
+            // files by their id, so that adding one moves no other.
+            let mut listed = 0u64;
+            targets.retain(|t| match t.source {
+                target::Source::Env => {
+                    listed += 1;
+                    (listed - 1) % s.total == s.index
+                }
+                _ => s.takes(&t.id),
+            });
         }
 
         let stdout_pretty = match env.get("STDOUT_PRETTY") {
@@ -396,6 +415,12 @@ impl Settings {
             .unwrap_or_else(|| "info".into()),
         };
 
+        let allow_private_targets = match env.get("ALLOW_PRIVATE_TARGETS") {
+            Some(v) => {
+                parse::boolean(v).map_err(|e| ConfigError::new("ALLOW_PRIVATE_TARGETS", v, e))?
+            }
+            None => fc.allow_private_targets.unwrap_or(false),
+        };
         let kafka = KafkaSettings::from_env(env)?;
         let mut postgres = PostgresSettings::from_env(env)?;
         // One timeout bounds the whole shutdown; the PostgreSQL writer's name for it stays.
@@ -430,6 +455,8 @@ impl Settings {
             writers_chosen,
             targets,
             targets_configured,
+            watch: fc.watch.unwrap_or(true),
+            allow_private_targets,
             defaults,
             probe,
             sharding,

@@ -58,13 +58,39 @@ impl std::fmt::Display for StatusRange {
     }
 }
 
+/// Where a target was defined. Targets of the configuration change only through it (a
+/// reload); the API changes only its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The config file's `targets:` or a Gatus file's `endpoints:`.
+    #[default]
+    File,
+    /// `PROBE_URLS` or a URL on the command line.
+    Env,
+    /// `POST /api/v1/targets`, the dashboard's form or `uptimer targets add`.
+    Api,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::File => "file",
+            Source::Env => "env",
+            Source::Api => "api",
+        }
+    }
+}
+
 /// Everything needed to probe one target: what every target has, its kind and its check's
 /// settings. The HTTP request settings (`method` … `regex`) are the `http(s)` check's; other
 /// kinds refuse them at load.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Stable id: a hash of the name and the URL (without password).
+    /// Stable id: the `id:` given, else a hash of the name and the URL (without password).
     pub id: String,
+    /// Where it was defined.
+    pub source: Source,
     pub name: String,
     /// The URL as given, credentials included (used for the request, never printed); for a
     /// DNS check `dns://server:port`.
@@ -81,7 +107,7 @@ pub struct Target {
     pub method: Method,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub expected_status: Vec<StatusRange>,
-    pub regex: Option<Regex>,
+    pub regex: Option<crate::regexes::SharedRegex>,
     pub interval: Interval,
     pub timeout: Duration,
     pub tls_verify: TlsVerify,
@@ -221,21 +247,51 @@ fn written_path(raw: &str, url: &Url) -> String {
     }
 }
 
-fn stable_id(name: &str, url: &Url) -> String {
-    // FNV-1a, 64 bits: stable across builds and versions (std's hasher is not).
-    let mut u = url.clone();
-    let _ = u.set_password(None);
+/// The longest id a target may be given.
+pub const MAX_ID_LEN: usize = 64;
+
+/// An id as given (`id:`): 1 to 64 letters, digits, `-`, `_` or `.`, so that it reads the same
+/// in a URL path (`/api/v1/targets/{id}`), a log line and a Kafka key.
+pub fn check_id(id: &str) -> Result<(), Expected> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id != "."
+        && id != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(Expected::from(
+            "an id of 1 to 64 letters, digits, '-', '_' or '.'",
+        ))
+    }
+}
+
+/// FNV-1a, 64 bits, of `bytes`: stable across builds, versions and machines (std's hasher is
+/// not), so ids, phases and shards agree everywhere.
+pub fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes().chain([0]).chain(u.as_str().bytes()) {
+    for b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    h
+}
+
+fn stable_id(name: &str, url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    let h = fnv1a64(name.bytes().chain([0]).chain(u.as_str().bytes()));
     format!("{h:016x}")
 }
 
 /// The per-target settings before defaults are applied.
 #[derive(Debug, Clone, Default)]
 pub struct TargetSpec {
+    /// The id given (`id:`); else one is made from the name and URL.
+    pub id: Option<String>,
     pub name: Option<String>,
     pub url: String,
     pub method: Option<String>,
@@ -290,6 +346,9 @@ impl TargetSpec {
         let shown = Url::parse(self.url.trim())
             .map(|u| masked_url(&u))
             .unwrap_or_else(|_| self.url.clone());
+        if let Some(id) = &self.id {
+            check_id(id).map_err(|e| err("id", id, e.into()))?;
+        }
         let (url, kind) = check_url(&self.url, self.check.dns.is_some())
             .map_err(|e| err("url", &shown, e.into()))?;
         let hostname = match url.host() {
@@ -346,7 +405,7 @@ impl TargetSpec {
         };
         let regex = match self.regex.filter(|r| !r.is_empty()) {
             Some(r) => {
-                Some(Regex::new(&r).map_err(|e| err("regex", &r, format!("a valid regex ({e})")))?)
+                Some(crate::regexes::shared(&r).map_err(|e| err("regex", &r, format!("a valid regex ({e})")))?)
             }
             None => None,
         };
@@ -371,7 +430,11 @@ impl TargetSpec {
         let tls_verify = self.tls_verify.unwrap_or_else(|| d.tls_verify.clone());
         let check = self.check.build(kind, &tls_verify)?;
         Ok(Target {
-            id: stable_id(&name, &url),
+            id: match self.id {
+                Some(id) => id,
+                None => stable_id(&name, &url),
+            },
+            source: Source::default(),
             path: if kind.is_http() {
                 written_path(&self.url, &url)
             } else {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::checks::CheckSections;
 use super::parse::{self, Interval};
-use super::target::{self, Target, TargetDefaults, TargetSpec};
+use super::target::{self, Source, Target, TargetDefaults, TargetSpec};
 use super::{ConfigError, Env, file, from_file};
 
 /// A target's spec and the name of the entry it came from.
@@ -16,6 +16,7 @@ use super::{ConfigError, Env, file, from_file};
 pub(super) struct Entry {
     /// `targets[0]`, `PROBE_URLS[1]`, `URL[0]`.
     label: String,
+    source: Source,
     /// Whether fields are named after the label (`targets[0].url`): only file entries have more
     /// than a URL.
     has_fields: bool,
@@ -27,6 +28,7 @@ impl Entry {
     pub(super) fn flag(i: usize, url: &str) -> Entry {
         Entry {
             label: format!("URL[{i}]"),
+            source: Source::Env,
             has_fields: false,
             spec: TargetSpec {
                 url: url.to_owned(),
@@ -39,6 +41,7 @@ impl Entry {
     pub(super) fn file(label: String, spec: TargetSpec) -> Entry {
         Entry {
             label,
+            source: Source::File,
             has_fields: true,
             spec,
         }
@@ -55,44 +58,75 @@ pub(super) fn file_targets(fc: &mut file::FileConfig) -> Result<Vec<Entry>, Conf
         .iter_mut()
         .enumerate()
         .map(|(i, t)| {
-            let n = |field: &str| format!("targets[{i}].{field}");
-            let spec = TargetSpec {
-                name: t.name.clone(),
-                url: t.url.clone(),
-                method: t.method.clone(),
-                headers: t.headers.clone().into_iter().collect(),
-                expected_status: t
-                    .expected_status
-                    .iter()
-                    .map(|s| match s {
-                        file::Status::Code(c) => c.to_string(),
-                        file::Status::Text(t) => t.clone(),
-                    })
-                    .collect(),
-                regex: t.regex.clone(),
-                interval: from_file(t.interval.as_ref(), &n("interval"), parse::interval)?,
-                timeout: from_file(t.timeout.as_ref(), &n("timeout"), parse::seconds)?,
-                tls_verify: from_file(t.tls_verify.as_ref(), &n("tls_verify"), parse::tls_verify)?,
-                tags: t.tags.clone(),
-                conditions: t.conditions.clone(),
-                degraded_if: t.degraded_if.clone(),
-                check: CheckSections {
-                    tcp: t.tcp.take(),
-                    icmp: t.icmp.take(),
-                    dns: t.dns.take(),
-                    grpc: t.grpc.take(),
-                    body: t.body.clone(),
-                    token: t.token.clone(),
-                    grace: from_file(t.grace.as_ref(), &n("grace"), parse::seconds)?,
-                },
-            };
+            let label = format!("targets[{i}]");
             Ok(Entry {
-                label: format!("targets[{i}]"),
+                spec: spec_of(t, &format!("{label}."))?,
+                label,
+                source: Source::File,
                 has_fields: true,
-                spec,
             })
         })
         .collect()
+}
+
+/// The spec of one target object of a file (or the API); `prefix` names its fields in errors
+/// (`targets[0].`, or nothing).
+fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSpec, ConfigError> {
+    let n = |field: &str| format!("{prefix}{field}");
+    Ok(TargetSpec {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        url: t.url.clone(),
+        method: t.method.clone(),
+        headers: t.headers.clone().into_iter().collect(),
+        expected_status: t
+            .expected_status
+            .iter()
+            .map(|s| match s {
+                file::Status::Code(c) => c.to_string(),
+                file::Status::Text(t) => t.clone(),
+            })
+            .collect(),
+        regex: t.regex.clone(),
+        interval: from_file(t.interval.as_ref(), &n("interval"), parse::interval)?,
+        timeout: from_file(t.timeout.as_ref(), &n("timeout"), parse::seconds)?,
+        tls_verify: from_file(t.tls_verify.as_ref(), &n("tls_verify"), parse::tls_verify)?,
+        tags: t.tags.clone(),
+        conditions: t.conditions.clone(),
+        degraded_if: t.degraded_if.clone(),
+        check: CheckSections {
+            tcp: t.tcp.take(),
+            icmp: t.icmp.take(),
+            dns: t.dns.take(),
+            grpc: t.grpc.take(),
+            body: t.body.clone(),
+            token: t.token.clone(),
+            grace: from_file(t.grace.as_ref(), &n("grace"), parse::seconds)?,
+        },
+    })
+}
+
+/// A target made through the API from `body`, a target object as the config file writes one
+/// (JSON): validated as the file's targets are, with the same defaults. The error names the
+/// field (`url`, `interval`, `tcp.query_response[0].expect`) as [`ConfigError::setting`].
+pub fn api_target(body: &serde_json::Value, defaults: &TargetDefaults) -> Result<Target, ConfigError> {
+    let mut t: file::FileTarget = serde_json::from_value(body.clone()).map_err(|e| {
+        let text = e.to_string();
+        // serde names the offending key in backticks: "unknown field `x`, expected …".
+        let field = text
+            .split('`')
+            .nth(1)
+            .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
+            .unwrap_or("")
+            .to_owned();
+        ConfigError::new(field, "", format!("a target object as in the config file ({text})"))
+    })?;
+    let spec = spec_of(&mut t, "")?;
+    let mut target = spec
+        .build(defaults)
+        .map_err(|(field, value, expected)| ConfigError::new(field, value, expected))?;
+    target.source = Source::Api;
+    Ok(target)
 }
 
 /// How a list is written, for the error about several URLs in one item.
@@ -150,6 +184,7 @@ pub(super) fn env_targets(env: &Env) -> Result<Vec<Entry>, ConfigError> {
         }
         entries.push(Entry {
             label: format!("PROBE_URLS[{i}]"),
+            source: Source::Env,
             has_fields: false,
             spec: TargetSpec {
                 url,
@@ -171,7 +206,7 @@ pub(super) fn build(
     let mut labels = Vec::with_capacity(entries.len());
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(entries.len());
     for entry in entries {
-        let t = entry
+        let mut t = entry
             .spec
             .build(defaults)
             .map_err(|(field, value, expected)| {
@@ -182,6 +217,7 @@ pub(super) fn build(
                 };
                 ConfigError::new(setting, value, expected)
             })?;
+        t.source = entry.source;
         if let Some(&first) = seen.get(&t.id) {
             return Err(ConfigError::new(
                 &entry.label,

@@ -6,6 +6,7 @@
 //! and record on shared atomics: nothing here blocks or allocates per event. The text format
 //! is written by `prometheus-client`.
 
+pub mod config;
 pub mod kinds;
 pub mod probe;
 pub mod reader;
@@ -16,6 +17,7 @@ use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+pub use config::ConfigMetrics;
 pub use kinds::{Count, DURATION_BUCKETS, Durations, Flag, Labelled, Level, Timestamp, Up};
 pub use probe::{PHASES, ProbeMetrics, SchedulerMetrics};
 pub use reader::{ConsumerLag, ReaderMetrics};
@@ -60,6 +62,7 @@ pub struct Metrics {
     registry: Registry,
     pub probes: ProbeMetrics,
     pub scheduler: SchedulerMetrics,
+    pub config: ConfigMetrics,
     pub consumer_lag: ConsumerLag,
     pub readiness: Readiness,
     writers: writer::WriterFamilies,
@@ -78,6 +81,7 @@ impl Metrics {
             registry: Registry::default(),
             probes: ProbeMetrics::default(),
             scheduler: SchedulerMetrics::default(),
+            config: ConfigMetrics::default(),
             consumer_lag: ConsumerLag::default(),
             readiness: Readiness::default(),
             writers: writer::WriterFamilies::default(),
@@ -91,6 +95,7 @@ impl Metrics {
         );
         if sections.probing {
             m.scheduler.register(&mut registry);
+            m.config.register(&mut registry);
             m.probes.register(&mut registry);
         }
         if sections.writing {

@@ -20,6 +20,7 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::readers;
 use crate::readers::probes::Probers;
+use crate::registry::Registry;
 use crate::writers::{WriteError, Writer};
 
 pub use deliver::deliver;
@@ -53,6 +54,7 @@ pub enum PipelineError {
 /// the push targets, whose events join the probes'; the scheduler leaves those targets out.
 pub async fn run(
     settings: &Settings,
+    registry: &Arc<Registry>,
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     give_up: CancellationToken,
@@ -62,6 +64,7 @@ pub async fn run(
 ) -> Result<RunSummary, PipelineError> {
     let result = run_reader(
         settings,
+        registry,
         writers,
         stop,
         give_up,
@@ -78,6 +81,7 @@ pub async fn run(
 
 async fn run_reader(
     settings: &Settings,
+    registry: &Arc<Registry>,
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     give_up: CancellationToken,
@@ -89,23 +93,17 @@ async fn run_reader(
         ReaderPlugin::HttpProbe => {
             let prober =
                 Probers::new(&settings.probe).map_err(|e| PipelineError::Setup(e.to_string()))?;
-            // Push targets are pushed to, never probed.
-            let probed: Vec<_> = settings
-                .targets
-                .iter()
-                .filter(|t| !push::is_push(t))
-                .cloned()
-                .collect();
-            for t in &probed {
-                prober.check(t).map_err(|e| {
-                    PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {e}", t.name))
+            // Push targets are pushed to, never probed (the scheduler leaves them out).
+            let any_probed = registry.entries().iter().any(|e| !push::is_push(&e.target));
+            for e in registry.entries() {
+                prober.check(&e.target).map_err(|err| {
+                    PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {err}", e.target.name))
                 })?;
             }
             let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
-            let any_probed = !probed.is_empty();
             let scheduler = tokio::spawn(scheduler::run(
                 Arc::new(prober),
-                probed,
+                scheduler::Feed::follow(registry),
                 settings.probe.concurrency,
                 settings.event_format,
                 tx.clone(),

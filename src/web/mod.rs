@@ -46,6 +46,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The push targets' board when the process has push targets (`serve` writing its store).
     pub push: Option<Arc<crate::readers::push::PushBoard>>,
+    /// Changes the live set of targets (`serve` writing its store); `None` when read-only
+    /// (`serve --store`), where the API's writes answer 405.
+    pub editor: Option<Arc<crate::registry::edit::Editor>>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             open_metrics: web.open_metrics,
             metrics: Arc::new(Metrics::new(Sections::default())),
             push: None,
+            editor: None,
         }
     }
 }

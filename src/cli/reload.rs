@@ -1,0 +1,357 @@
+//! Reloading the configuration while `run` or `serve` goes on: on SIGHUP, and when the config
+//! file or `configuration.env` changes (watched unless `watch: false`). The whole
+//! configuration is loaded and validated first; a bad one changes nothing, logs one line naming
+//! the setting, the value and what was expected, and sets
+//! `uptimer_config_reload_failures_total` and `uptimer_config_last_reload_success`. A good one
+//! applies its targets (and the probe defaults they carry) to the registry in one version;
+//! settings that only a restart can change (writers, Kafka, the database, listeners, …) are
+//! logged as such and keep their running value.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, Overrides, Settings, Target};
+use crate::metrics::ConfigMetrics;
+use crate::registry::{Change, Registry, Source};
+
+/// How long the file must stay quiet after a change before it is read: editors write a file
+/// in several steps (truncate, write, rename).
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// A check a target must pass before it joins (the prober's TLS settings).
+pub type TargetCheck = Box<dyn Fn(&Target) -> Result<(), String> + Send + Sync>;
+
+/// What a reload needs: how the configuration was loaded, what runs now, and where to apply.
+pub struct Reloader {
+    pub config: Option<PathBuf>,
+    pub env_filter: Vec<&'static str>,
+    pub flags: Overrides,
+    /// The settings the process started with: what needs a restart is compared with them.
+    pub running: Settings,
+    pub registry: Arc<Registry>,
+    pub metrics: ConfigMetrics,
+    pub check: TargetCheck,
+}
+
+/// What an applied reload changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub version: u64,
+    /// Settings that changed but need a restart (their running value stays).
+    pub need_restart: Vec<&'static str>,
+}
+
+impl Reloader {
+    /// Loads the configuration again and applies it, or refuses it whole.
+    pub fn reload(&self, why: &str) -> Result<Reloaded, ConfigError> {
+        let result = self.try_reload();
+        match &result {
+            Ok(r) => {
+                self.metrics.last_reload_success.set(true);
+                self.metrics.last_reload_success_time.mark();
+                for setting in &r.need_restart {
+                    tracing::warn!(
+                        setting,
+                        "configuration reload: {setting} changed; it applies at the next restart (the running value stays)"
+                    );
+                }
+                tracing::info!(
+                    trigger = why,
+                    added = r.added,
+                    changed = r.changed,
+                    removed = r.removed,
+                    version = r.version,
+                    "configuration reloaded"
+                );
+            }
+            Err(e) => {
+                self.metrics.reload_failures.inc();
+                self.metrics.last_reload_success.set(false);
+                tracing::error!(
+                    trigger = why,
+                    setting = %e.setting,
+                    value = %e.value,
+                    expected = %e.expected,
+                    "configuration reload refused, the running targets stay: {e}"
+                );
+            }
+        }
+        self.count_targets();
+        result
+    }
+
+    /// Sets the registry's gauges.
+    pub fn count_targets(&self) {
+        let entries = self.registry.entries();
+        self.metrics.targets.set(entries.len() as u64);
+        self.metrics
+            .targets_paused
+            .set(entries.iter().filter(|e| e.paused).count() as u64);
+    }
+
+    fn try_reload(&self) -> Result<Reloaded, ConfigError> {
+        let new = super::load_settings(self.config.as_deref(), &self.env_filter, &self.flags)?;
+        for t in &new.targets {
+            (self.check)(t).map_err(|e| ConfigError::new("PROBE_TLS_VERIFY", &t.name, e))?;
+        }
+        let need_restart = need_restart(&self.running, &new);
+        let (changes, mut counts) = diff(&self.registry, new.targets)?;
+        let update = self
+            .registry
+            .apply(changes)
+            .map_err(|e| ConfigError::new("targets", "", e.to_string()))?;
+        counts.version = update.version;
+        counts.changed = update
+            .changes
+            .iter()
+            .filter(|c| matches!(c, crate::registry::Applied::Upsert(_)))
+            .count()
+            .saturating_sub(counts.added);
+        counts.need_restart = need_restart;
+        Ok(counts)
+    }
+}
+
+/// The changes that make the registry's configured targets `new`: every new target upserted
+/// (the registry leaves out those that did not change), every configured one that is gone
+/// removed. Targets made through the API are left alone; a configured target may not take the
+/// id of one.
+fn diff(registry: &Registry, new: Vec<Target>) -> Result<(Vec<Change>, Reloaded), ConfigError> {
+    let mut counts = Reloaded::default();
+    let ids: HashSet<&str> = new.iter().map(|t| t.id.as_str()).collect();
+    let mut changes = Vec::with_capacity(new.len());
+    for e in registry.entries() {
+        if !e.target.source.is_api() && !ids.contains(e.target.id.as_str()) {
+            changes.push(Change::Remove(e.target.id.clone()));
+            counts.removed += 1;
+        }
+    }
+    for t in new {
+        match registry.get(&t.id) {
+            Some(e) if e.target.source.is_api() => {
+                return Err(ConfigError::new(
+                    "targets",
+                    &t.id,
+                    format!(
+                        "an id that no target made through the API has ({:?} has it: delete it \
+                         there first, or give this one another id)",
+                        e.target.name
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => counts.added += 1,
+        }
+        changes.push(Change::Upsert(Arc::new(t)));
+    }
+    Ok((changes, counts))
+}
+
+/// The settings that differ between `running` and `new` but apply only at a restart.
+fn need_restart(running: &Settings, new: &Settings) -> Vec<&'static str> {
+    let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        format!("{a:?}") != format!("{b:?}")
+    };
+    let mut out = Vec::new();
+    let pairs: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 13] = [
+        ("READER_PLUGIN", &running.reader, &new.reader),
+        ("WRITER_PLUGIN", &running.writers, &new.writers),
+        ("KAFKA_*", &running.kafka, &new.kafka),
+        ("DATABASE_URL and the PostgreSQL settings", &running.postgres, &new.postgres),
+        ("the store (SQLITE_*, store:)", &running.store, &new.store),
+        ("the web settings (WEB_*)", &running.web, &new.web),
+        ("METRICS_LISTEN", &running.metrics_listen, &new.metrics_listen),
+        ("DATA_DIR", &running.data_dir, &new.data_dir),
+        ("EVENT_FORMAT", &running.event_format, &new.event_format),
+        ("LOG_LEVEL", &running.log_level, &new.log_level),
+        ("DISTRIBUTED_WORKERS_*", &running.sharding, &new.sharding),
+        ("the probe settings (probe.concurrency, PROBE_MAX_*, PROBE_DNS_SERVERS, LOCATION)", &running.probe, &new.probe),
+        ("SHUTDOWN_TIMEOUT", &running.shutdown_timeout, &new.shutdown_timeout),
+    ];
+    for (name, a, b) in pairs {
+        if differs(a, b) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Reloads on SIGHUP and, when `watch`, on changes to the config file and `configuration.env`,
+/// until `stop`. A watcher that cannot start is logged; SIGHUP still works.
+pub async fn run(reloader: Reloader, watch: bool, stop: CancellationToken) {
+    let (tx, mut changed) = mpsc::unbounded_channel::<()>();
+    // Kept alive for as long as it watches.
+    let _watcher = if watch {
+        match watcher(reloader.config.as_deref(), tx) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot watch the configuration for changes ({e}); reload it with SIGHUP"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut hangup = hangups();
+    loop {
+        let why = tokio::select! {
+            _ = stop.cancelled() => return,
+            Some(()) = recv_hangup(&mut hangup) => "SIGHUP",
+            Some(()) = changed.recv() => {
+                // Until the file has been quiet for a moment.
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(DEBOUNCE) => break,
+                        more = changed.recv() => if more.is_none() { break },
+                    }
+                }
+                "file change"
+            }
+        };
+        let _ = reloader.reload(why);
+    }
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGHUP ({e}): reload by editing the file");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+async fn recv_hangup(h: &mut Hangups) -> Option<()> {
+    #[cfg(unix)]
+    if let Some(s) = h {
+        return s.recv().await;
+    }
+    let _ = h;
+    std::future::pending().await
+}
+
+/// Watches the directories of the config file and of `configuration.env` (editors replace a
+/// file by renaming a new one over it, which a watch on the file itself would miss) and sends
+/// on `tx` when either file changes.
+fn watcher(
+    config: Option<&Path>,
+    tx: mpsc::UnboundedSender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut files = vec![cwd.join("configuration.env")];
+    if let Some(c) = config {
+        files.push(if c.is_absolute() {
+            c.to_owned()
+        } else {
+            cwd.join(c)
+        });
+    }
+    let names: Vec<(PathBuf, std::ffi::OsString)> = files
+        .iter()
+        .filter_map(|f| Some((f.parent()?.to_owned(), f.file_name()?.to_owned())))
+        .collect();
+    let wanted = names.clone();
+    let mut w = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if event.kind.is_access() {
+            return;
+        }
+        let ours = event.paths.iter().any(|p| {
+            wanted
+                .iter()
+                .any(|(_, name)| p.file_name() == Some(name.as_os_str()))
+        });
+        if ours {
+            let _ = tx.send(());
+        }
+    })?;
+    let mut dirs: Vec<&PathBuf> = names.iter().map(|(d, _)| d).collect();
+    dirs.dedup();
+    for d in dirs {
+        w.watch(d, RecursiveMode::NonRecursive)?;
+    }
+    Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+
+    fn settings(yaml: &str) -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uptimer.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        Settings::load(Some(&path), &Env::from_pairs([]), &Overrides::default()).unwrap()
+    }
+
+    #[test]
+    fn the_diff_adds_changes_and_removes_configured_targets_and_leaves_api_ones() {
+        let old = settings(
+            "targets:\n  - {name: a, url: 'http://127.0.0.1:1/'}\n  - {name: b, url: 'http://127.0.0.1:2/'}\n",
+        );
+        let registry = Registry::new(old.targets.clone());
+        let mut api = settings("targets:\n  - {id: made-here, name: c, url: 'http://127.0.0.1:3/'}\n")
+            .targets
+            .remove(0);
+        api.source = Source::Api;
+        registry.apply(vec![Change::Upsert(Arc::new(api))]).unwrap();
+
+        let new = settings(
+            "targets:\n  - {name: a, url: 'http://127.0.0.1:1/', timeout: 3}\n  - {name: d, url: 'http://127.0.0.1:4/'}\n",
+        );
+        let (changes, counts) = diff(&registry, new.targets).unwrap();
+        assert_eq!((counts.added, counts.removed), (1, 1));
+        let update = registry.apply(changes).unwrap();
+        // a changed, d added, b removed; the API's target stays.
+        assert_eq!(update.changes.len(), 3);
+        let mut names: Vec<String> = registry
+            .sorted()
+            .iter()
+            .map(|e| e.target.name.clone())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a", "c", "d"]);
+
+        let clash = settings("targets:\n  - {id: made-here, url: 'http://127.0.0.1:5/'}\n");
+        let e = diff(&registry, clash.targets).unwrap_err();
+        assert!(e.expected.contains("\"c\" has it"), "{e}");
+    }
+
+    #[test]
+    fn only_settings_a_restart_needs_are_named() {
+        let a = settings("targets:\n  - {url: 'http://127.0.0.1:1/'}\n");
+        let b = settings(
+            "probe: {interval: 30}\ntargets:\n  - {url: 'http://127.0.0.1:2/'}\n",
+        );
+        assert!(need_restart(&a, &b).is_empty());
+        let c = settings("writers: [writers.dummy]\nprobe: {concurrency: 7}\ntargets:\n  - {url: 'http://127.0.0.1:2/'}\n");
+        let named = need_restart(&a, &c);
+        assert_eq!(named.len(), 2, "{named:?}");
+        assert!(named[0].starts_with("WRITER_PLUGIN") && named[1].contains("concurrency"));
+    }
+}

@@ -1,0 +1,305 @@
+//! The scheduler's rounds, asserted on the scheduled start times (milliseconds since the epoch
+//! as the driver computes them), with tokio's clock paused and moved by hand.
+
+use std::sync::Mutex;
+
+use super::*;
+use crate::config::target::{TargetDefaults, TargetSpec};
+use crate::config::{Target, TlsVerify};
+use crate::event::ProbeEvent;
+
+/// An epoch time to anchor the driver at: rounds are then exact numbers.
+const T0: u64 = 1_800_000_000_000;
+
+fn target(name: &str, interval_s: u64) -> Target {
+    TargetSpec {
+        name: Some(name.into()),
+        url: format!("http://127.0.0.1:9/{name}"),
+        ..Default::default()
+    }
+    .build(&TargetDefaults {
+        interval: Interval::Every(Duration::from_secs(interval_s)),
+        timeout: Duration::from_secs(1),
+        tls_verify: TlsVerify::Yes,
+    })
+    .unwrap()
+}
+
+fn entry(t: &Target, paused: bool) -> Arc<Entry> {
+    Arc::new(Entry {
+        target: Arc::new(t.clone()),
+        paused,
+        version: 1,
+    })
+}
+
+fn driver() -> Driver {
+    let mut d = Driver::new();
+    d.anchor = (Instant::now(), T0);
+    d
+}
+
+/// Moves the clock from start to start until `until` (epoch ms), finishing every round at once;
+/// returns (name, start) of each round started.
+async fn run_until(d: &mut Driver, until: u64) -> Vec<(String, u64)> {
+    let stats = SchedulerStats::default();
+    let mut started = Vec::new();
+    while let Some(&Reverse((at, _, _))) = d.queue.peek() {
+        if at > until {
+            break;
+        }
+        tokio::time::advance(d.instant(at).saturating_duration_since(Instant::now())).await;
+        for s in d.due(&stats) {
+            started.push((s.target.name.clone(), d.now_ms()));
+            d.finished(Done {
+                slot: s.slot,
+                life: s.life,
+                run: s.run,
+            });
+        }
+    }
+    tokio::time::advance(d.instant(until).saturating_duration_since(Instant::now())).await;
+    started
+}
+
+fn starts_of<'a>(all: &'a [(String, u64)], name: &str) -> Vec<u64> {
+    all.iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, at)| *at)
+        .collect()
+}
+
+fn expected(t: &Target, from: u64, until: u64) -> Vec<u64> {
+    let Interval::Every(p) = t.interval else {
+        unreachable!()
+    };
+    let s = Schedule::new(&t.id, p);
+    let (mut round, _) = s.next_after(from);
+    let mut out = Vec::new();
+    while s.start(round) <= until {
+        out.push(s.start(round));
+        round += 1;
+    }
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_target_starts_at_its_phase_and_changes_to_others_move_nothing() {
+    let (a, b, c) = (target("a", 10), target("b", 10), target("c", 7));
+    let mut d = driver();
+    d.upsert(entry(&a, false));
+    d.upsert(entry(&b, false));
+    let first = run_until(&mut d, T0 + 30_000).await;
+    assert_eq!(starts_of(&first, "a"), expected(&a, T0, T0 + 30_000));
+    assert_eq!(starts_of(&first, "b"), expected(&b, T0, T0 + 30_000));
+    assert_eq!(starts_of(&first, "a").len(), 3);
+
+    // c is added and b removed at T0 + 30 s: a's rounds do not move, c starts at its first
+    // phase after it appeared.
+    d.upsert(entry(&c, false));
+    d.remove(&b.id);
+    let second = run_until(&mut d, T0 + 60_000).await;
+    assert_eq!(
+        starts_of(&second, "a"),
+        expected(&a, T0 + 30_000, T0 + 60_000)
+    );
+    assert_eq!(
+        starts_of(&second, "c"),
+        expected(&c, T0 + 30_000, T0 + 60_000)
+    );
+    assert!(starts_of(&second, "b").is_empty());
+    // Every process computes the same: round r of a starts at r × 10 s + phase.
+    let phase = Schedule::new(&a.id, Duration::from_secs(10)).phase_ms;
+    assert!(starts_of(&second, "a").iter().all(|t| t % 10_000 == phase));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_interval_moves_the_phase_and_any_other_change_keeps_it() {
+    let a = target("a", 10);
+    let mut d = driver();
+    d.upsert(entry(&a, false));
+    run_until(&mut d, T0 + 25_000).await;
+    let mut longer_timeout = a.clone();
+    longer_timeout.timeout = Duration::from_secs(3);
+    d.upsert(entry(&longer_timeout, false));
+    let kept = run_until(&mut d, T0 + 50_000).await;
+    assert_eq!(starts_of(&kept, "a"), expected(&a, T0 + 25_000, T0 + 50_000));
+
+    let mut slower = a.clone();
+    slower.interval = Interval::Every(Duration::from_secs(30));
+    d.upsert(entry(&slower, false));
+    let moved = run_until(&mut d, T0 + 150_000).await;
+    assert_eq!(
+        starts_of(&moved, "a"),
+        expected(&slower, T0 + 50_000, T0 + 150_000)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_target_is_not_probed_and_resumes_at_its_next_phase() {
+    let a = target("a", 10);
+    let mut d = driver();
+    d.upsert(entry(&a, true));
+    assert!(run_until(&mut d, T0 + 40_000).await.is_empty());
+    d.upsert(entry(&a, false));
+    let resumed = run_until(&mut d, T0 + 70_000).await;
+    assert_eq!(
+        starts_of(&resumed, "a"),
+        expected(&a, T0 + 40_000, T0 + 70_000)
+    );
+    // Paused again, then resumed before its queued start came: one start per round, never two.
+    d.upsert(entry(&a, true));
+    d.upsert(entry(&a, false));
+    let again = run_until(&mut d, T0 + 100_000).await;
+    assert_eq!(
+        starts_of(&again, "a"),
+        expected(&a, T0 + 70_000, T0 + 100_000)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_round_due_while_the_last_is_in_flight_is_skipped_and_counted() {
+    let a = target("a", 10);
+    let mut d = driver();
+    d.upsert(entry(&a, false));
+    let stats = SchedulerStats::default();
+    let first = d.queue.peek().unwrap().0.0;
+    tokio::time::advance(d.instant(first) - Instant::now()).await;
+    let mut starts = d.due(&stats);
+    assert_eq!(starts.len(), 1);
+    for _ in 0..3 {
+        let next = d.queue.peek().unwrap().0.0;
+        tokio::time::advance(d.instant(next) - Instant::now()).await;
+        assert!(d.due(&stats).is_empty());
+    }
+    assert_eq!(stats.skipped_rounds.load(Ordering::Relaxed), 3);
+    let s = starts.pop().unwrap();
+    d.finished(Done {
+        slot: s.slot,
+        life: s.life,
+        run: s.run,
+    });
+    let next = d.queue.peek().unwrap().0.0;
+    tokio::time::advance(d.instant(next) - Instant::now()).await;
+    assert_eq!(d.due(&stats).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_slot_is_reused_and_a_late_round_of_its_old_target_is_ignored() {
+    let (a, b) = (target("a", 10), target("b", 10));
+    let mut d = driver();
+    d.upsert(entry(&a, false));
+    let stats = SchedulerStats::default();
+    let first = d.queue.peek().unwrap().0.0;
+    tokio::time::advance(d.instant(first) - Instant::now()).await;
+    let old = d.due(&stats).pop().unwrap();
+    d.remove(&a.id);
+    d.upsert(entry(&b, false));
+    assert_eq!(d.slots.len(), 1, "the slot is reused");
+    d.finished(Done {
+        slot: old.slot,
+        life: old.life,
+        run: old.run,
+    });
+    // b's state is its own: its first round starts (not skipped as if in flight).
+    let started = run_until(&mut d, T0 + 30_000).await;
+    assert_eq!(starts_of(&started, "b"), expected(&b, T0, T0 + 30_000));
+}
+
+/// A prober that takes `delay` and records what it probed.
+struct Slow {
+    delay: Duration,
+    probed: Mutex<Vec<String>>,
+}
+
+impl Prober for Slow {
+    fn probe(&self, target: &Target) -> impl Future<Output = ProbeEvent> + Send {
+        self.probed.lock().unwrap().push(target.name.clone());
+        let (delay, name) = (self.delay, target.name.clone());
+        async move {
+            tokio::time::sleep(delay).await;
+            let mut e = ProbeEvent::new(OffsetDateTime::now_utc(), "http", "127.0.0.1", Some(9));
+            e.name = Some(name);
+            e.up = Some(true);
+            e
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_targets_probe_in_flight_is_delivered() {
+    let a = target("a", 10);
+    let registry = Registry::new([a.clone()]);
+    let prober = Arc::new(Slow {
+        delay: Duration::from_secs(3),
+        probed: Mutex::default(),
+    });
+    let (tx, mut rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run(
+        prober.clone(),
+        Feed::follow(&registry),
+        4,
+        EventFormat::Current,
+        tx,
+        stop.clone(),
+        Arc::new(SchedulerStats::default()),
+    ));
+    // Until a's first round is in flight, then remove it.
+    while prober.probed.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    registry
+        .apply(vec![crate::registry::Change::Remove(a.id.clone())])
+        .unwrap();
+    let Some(Event::Probe(e)) = rx.recv().await else {
+        panic!("no event")
+    };
+    assert_eq!(e.name.as_deref(), Some("a"));
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(prober.probed.lock().unwrap().len(), 1, "not probed after removal");
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_shot_targets_are_probed_at_once_and_the_run_ends() {
+    let mut t = target("once", 10);
+    t.interval = Interval::Once;
+    let mut u = target("twice", 10);
+    u.interval = Interval::Once;
+    let registry = Registry::new([t, u]);
+    let prober = Arc::new(Slow {
+        delay: Duration::from_millis(10),
+        probed: Mutex::default(),
+    });
+    let (tx, mut rx) = mpsc::channel(16);
+    let started = Instant::now();
+    run(
+        prober,
+        Feed::follow(&registry),
+        4,
+        EventFormat::Current,
+        tx,
+        CancellationToken::new(),
+        Arc::new(SchedulerStats::default()),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let mut names = Vec::new();
+    while let Some(Event::Probe(e)) = rx.recv().await {
+        names.extend(e.name);
+    }
+    names.sort();
+    assert_eq!(names, ["once", "twice"]);
+}
+
+/// What a sleeping target costs the driver, beside the target itself: a million targets are
+/// the goal.
+#[test]
+fn a_sleeping_target_is_a_small_slot() {
+    let slot = std::mem::size_of::<Option<Slot>>();
+    let run = std::mem::size_of::<RunState>();
+    assert!(slot <= 96, "a slot is {slot} bytes");
+    assert!(run <= 256, "a target's run state is {run} bytes");
+}
