@@ -190,13 +190,12 @@ async fn consume_into_postgres(
     // The whole pipeline, as `uptimer` runs it: the Kafka source, acknowledgements, offsets.
     pipeline::run(
         &s,
-        &uptimer::registry::Registry::new([]),
+        pipeline::Targets::probed(&uptimer::registry::Registry::new([])),
         vec![Box::new(timed)],
         done,
         give_up,
         Arc::default(),
         metrics,
-        None,
     )
     .await
     .expect("consumer");

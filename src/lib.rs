@@ -7,6 +7,7 @@ pub mod conditions;
 pub mod config;
 pub mod event;
 pub mod json;
+pub mod json_file;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline;

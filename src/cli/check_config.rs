@@ -60,6 +60,7 @@ pub fn describe(s: &Settings) -> Value {
                 .collect();
             let mut target = json!({
                 "id": t.id,
+                "source": t.source.as_str(),
                 "name": t.name,
                 "kind": t.kind.as_str(),
                 "url": masked_url(&t.url),
@@ -102,6 +103,8 @@ pub fn describe(s: &Settings) -> Value {
         "sharding": s.sharding.map(|sh| json!({"total": sh.total, "index": sh.index})),
         "targets_configured": s.targets_configured,
         "targets": targets,
+        "watch": s.watch,
+        "allow_private_targets": s.allow_private_targets,
         "stdout_pretty": s.stdout_pretty,
         "event_format": match s.event_format { EventFormat::Current => "current", EventFormat::Original => "original" },
         "data_dir": s.data_dir.display().to_string(),

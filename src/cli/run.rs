@@ -71,13 +71,12 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
     started.set(true);
     let result = pipeline::run(
         &settings,
-        &registry,
+        pipeline::Targets::probed(&registry),
         writers,
         stop,
         give_up,
         stats.clone(),
         metrics,
-        None,
     )
     .await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {

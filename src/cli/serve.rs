@@ -15,9 +15,9 @@ use crate::config::{Overrides, Settings, WriterPlugin, listen_addr};
 use crate::metrics::{Flag, Metrics};
 use crate::pipeline;
 use crate::readers::push::{Clock, PushBoard};
+use crate::registry::Registry;
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
-use crate::registry::Registry;
 
 /// How often the store deletes what is past its retention.
 /// How often the store packs closed hours and prunes what is past its retention.
@@ -197,15 +197,18 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
         tracing::info!(store = %settings.store.path.display(), "serving the store read-only");
     } else {
         // The pipeline cancels its token when it ends; the dashboard keeps serving.
+        let targets = pipeline::Targets {
+            registry: registry.clone(),
+            push,
+        };
         code = probe(
             config,
             &settings,
-            &registry,
+            targets,
             &store,
             stop.child_token(),
             metrics,
             started,
-            push,
         )
         .await;
         if code == ExitCode::SUCCESS && !stop.is_cancelled() {
@@ -261,13 +264,13 @@ fn open_editor(
 async fn probe(
     config: Option<&std::path::Path>,
     settings: &Settings,
-    registry: &Arc<Registry>,
+    targets: pipeline::Targets,
     store: &SqliteStore,
     stop: CancellationToken,
     metrics: Arc<Metrics>,
     started: Flag,
-    push: Option<pipeline::PushFeed>,
 ) -> ExitCode {
+    let registry = &targets.registry;
     // Targets no longer configured (deleted or renamed) are marked removed.
     if let Err(e) = store.register_configured(settings).await {
         eprintln!("uptimer: {e}");
@@ -317,7 +320,7 @@ async fn probe(
         return code;
     }
     super::exit_status(
-        pipeline::run(settings, registry, writers, stop, give_up, stats, metrics, push).await,
+        pipeline::run(settings, targets, writers, stop, give_up, stats, metrics).await,
         "probing stopped",
     )
 }

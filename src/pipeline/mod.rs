@@ -47,30 +47,44 @@ pub enum PipelineError {
     Setup(String),
 }
 
+/// What the probe reader probes: the registry's targets, and (`serve` only) the board of the
+/// push targets, whose events join the probes' (the scheduler leaves those targets out).
+pub struct Targets {
+    pub registry: Arc<Registry>,
+    pub push: Option<PushFeed>,
+}
+
+impl Targets {
+    /// The registry's targets, without push targets' board.
+    pub fn probed(registry: &Arc<Registry>) -> Targets {
+        Targets {
+            registry: registry.clone(),
+            push: None,
+        }
+    }
+}
+
 /// Starts the configured reader, feeding `writers`, until the reader ends (`PROBE_INTERVAL=-1`)
 /// or `stop` is cancelled; then drains what was read into the writers. `give_up` (see
 /// [`give_up_after`]) bounds that drain: what is not durable then is not acknowledged. A run
-/// that fails marks the pipeline stopped for `/healthz`. `push` (`serve` only) is the board of
-/// the push targets, whose events join the probes'; the scheduler leaves those targets out.
+/// that fails marks the pipeline stopped for `/healthz`.
 pub async fn run(
     settings: &Settings,
-    registry: &Arc<Registry>,
+    targets: Targets,
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     give_up: CancellationToken,
     stats: Arc<SchedulerStats>,
     metrics: Arc<Metrics>,
-    push: Option<PushFeed>,
 ) -> Result<RunSummary, PipelineError> {
     let result = run_reader(
         settings,
-        registry,
+        targets,
         writers,
         stop,
         give_up,
         stats,
         metrics.clone(),
-        push,
     )
     .await;
     if result.is_err() {
@@ -81,14 +95,15 @@ pub async fn run(
 
 async fn run_reader(
     settings: &Settings,
-    registry: &Arc<Registry>,
+    targets: Targets,
     writers: Vec<Box<dyn Writer>>,
     stop: CancellationToken,
     give_up: CancellationToken,
     stats: Arc<SchedulerStats>,
     metrics: Arc<Metrics>,
-    push: Option<PushFeed>,
 ) -> Result<RunSummary, PipelineError> {
+    let Targets { registry, push } = targets;
+    let registry = &registry;
     match settings.reader {
         ReaderPlugin::HttpProbe => {
             let prober =

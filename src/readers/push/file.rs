@@ -4,7 +4,6 @@
 //! it holds credentials.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -42,26 +41,7 @@ pub struct Contents {
 }
 
 /// Why the file cannot be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "{path} is not a push state file ({source}); move it away to generate new tokens (every push URL then changes)"
-    )]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
+pub type FileError = crate::json_file::JsonFileError;
 
 /// The file's path under `data_dir`.
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -70,50 +50,15 @@ pub fn path(data_dir: &Path) -> PathBuf {
 
 /// The file's contents; empty when there is no file yet.
 pub fn load(path: &Path) -> Result<Contents, FileError> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
-        Err(source) => {
-            return Err(FileError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    serde_json::from_slice(&text).map_err(|source| FileError::Parse {
-        path: path.to_owned(),
-        source,
-    })
+    crate::json_file::load(
+        path,
+        "a push state file; move it away to generate new tokens (every push URL then changes)",
+    )
 }
 
-/// Replaces the file with `contents`: written to a temporary file beside it, synced, renamed
-/// over it; a crash leaves the old file or the new one, never half of one.
+/// Replaces the file with `contents`, durably and readable by its owner only.
 pub fn save(path: &Path, contents: &Contents) -> Result<(), FileError> {
-    let err = |source| FileError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&tmp).map_err(err)?;
-    let text = serde_json::to_vec_pretty(contents).map_err(|e| err(std::io::Error::other(e)))?;
-    f.write_all(&text).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(err)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        // The rename itself is durable once the directory is synced.
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::json_file::save(path, contents)
 }
 
 #[cfg(test)]
