@@ -28,7 +28,11 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
     (status, body)
 }
@@ -83,7 +87,10 @@ fn targets_made_through_the_api_keep_their_ids_and_pauses_across_a_restart() {
     let (status, body) = request(port, "GET", "/api/v1/targets/given", "");
     assert_eq!(status, 200, "{body}");
     let t = json(&body);
-    assert_eq!((t["source"].as_str(), t["paused"].as_bool()), (Some("api"), Some(true)));
+    assert_eq!(
+        (t["source"].as_str(), t["paused"].as_bool()),
+        (Some("api"), Some(true))
+    );
     assert_eq!(t["tags"], serde_json::json!(["t"]));
     // Still an API target: it changes, and goes, through the API.
     let (status, body) = request(port, "DELETE", &format!("/api/v1/targets/{picked}"), "");
@@ -92,7 +99,10 @@ fn targets_made_through_the_api_keep_their_ids_and_pauses_across_a_restart() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let p = serve(dir.path(), port);
-    assert_eq!(request(port, "GET", &format!("/api/v1/targets/{picked}"), "").0, 404);
+    assert_eq!(
+        request(port, "GET", &format!("/api/v1/targets/{picked}"), "").0,
+        404
+    );
     assert_eq!(request(port, "GET", "/api/v1/targets/given", "").0, 200);
     drop(p);
 }
@@ -113,8 +123,18 @@ fn ok(out: &Output) -> String {
 }
 
 fn failed_with(out: &Output, code: i32, says: &str) {
-    assert_eq!(out.status.code(), Some(code), "{}{}", stdout(out), stderr(out));
-    assert!(stderr(out).contains(says), "expected {says:?} in: {}", stderr(out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(out),
+        stderr(out)
+    );
+    assert!(
+        stderr(out).contains(says),
+        "expected {says:?} in: {}",
+        stderr(out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,7 +148,17 @@ async fn the_targets_command_adds_lists_pauses_resumes_and_removes() {
 
     let url = site.url("/");
     let add = &[
-        "add", "--name", "web", "--url", &url, "--interval", "1", "--tag", "a", "--tag", "b",
+        "add",
+        "--name",
+        "web",
+        "--url",
+        &url,
+        "--interval",
+        "1",
+        "--tag",
+        "a",
+        "--tag",
+        "b",
         "--json",
     ][..];
     let made = json(&ok(&output(targets(d, &server, Some(TOKEN), add)).await));
@@ -152,30 +182,73 @@ async fn the_targets_command_adds_lists_pauses_resumes_and_removes() {
             .cloned()
     })
     .await;
-    assert_eq!((listed["source"].as_str(), listed["paused"].as_bool()), (Some("api"), Some(false)));
+    assert_eq!(
+        (listed["source"].as_str(), listed["paused"].as_bool()),
+        (Some("api"), Some(false))
+    );
     assert!(site.request_count() > 0, "the target was probed");
     let table = ok(&output(targets(d, &server, Some(TOKEN), &["list"])).await);
     let head = table.lines().next().unwrap();
-    assert!(head.starts_with("ID") && head.contains("SOURCE") && head.contains("PAUSED"), "{table}");
-    let row = table.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{table}"));
-    assert!(row.contains("web") && row.contains(&url) && row.contains("api") && row.ends_with("no"), "{row}");
+    assert!(
+        head.starts_with("ID") && head.contains("SOURCE") && head.contains("PAUSED"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("web") && row.contains(&url) && row.contains("api") && row.ends_with("no"),
+        "{row}"
+    );
 
-    let paused = json(&ok(&output(targets(d, &server, Some(TOKEN), &["pause", &id, "--json"])).await));
+    let paused = json(&ok(&output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["pause", &id, "--json"],
+    ))
+    .await));
     assert_eq!(paused["paused"], true);
-    let only = json(&ok(&output(targets(d, &server, Some(TOKEN), &["list", "--paused", "true", "--json"])).await));
+    let only = json(&ok(&output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["list", "--paused", "true", "--json"],
+    ))
+    .await));
     assert_eq!(only.as_array().unwrap().len(), 1, "{only}");
     assert_eq!(only[0]["id"], id.as_str());
     let said = ok(&output(targets(d, &server, Some(TOKEN), &["resume", &id])).await);
     assert!(said.contains(&format!("resumed target {id}")), "{said}");
-    let only = json(&ok(&output(targets(d, &server, Some(TOKEN), &["list", "--paused", "true", "--json"])).await));
+    let only = json(&ok(&output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["list", "--paused", "true", "--json"],
+    ))
+    .await));
     assert_eq!(only, serde_json::json!([]));
 
     // A target from a file, YAML.
     let file = d.join("t.yaml");
-    std::fs::write(&file, format!("id: from-file\nurl: {url}\ninterval: 1h\ntags: [f]\n")).unwrap();
+    std::fs::write(
+        &file,
+        format!("id: from-file\nurl: {url}\ninterval: 1h\ntags: [f]\n"),
+    )
+    .unwrap();
     let f = file.display().to_string();
-    let made = json(&ok(&output(targets(d, &server, Some(TOKEN), &["add", "--file", &f, "--json"])).await));
-    assert_eq!((made["id"].as_str(), made["interval_s"].as_f64()), (Some("from-file"), Some(3600.0)));
+    let made = json(&ok(&output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["add", "--file", &f, "--json"],
+    ))
+    .await));
+    assert_eq!(
+        (made["id"].as_str(), made["interval_s"].as_f64()),
+        (Some("from-file"), Some(3600.0))
+    );
 
     let said = ok(&output(targets(d, &server, Some(TOKEN), &["rm", &id])).await);
     assert!(said.contains(&format!("removed target {id}")), "{said}");
@@ -183,7 +256,13 @@ async fn the_targets_command_adds_lists_pauses_resumes_and_removes() {
     // The server's refusals: exit 1 with its message.
     let out = output(targets(d, &server, Some(TOKEN), &["rm", &id])).await;
     failed_with(&out, 1, "no target with id");
-    let out = output(targets(d, &server, Some(TOKEN), &["add", "--url", "http://169.254.169.254/"])).await;
+    let out = output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["add", "--url", "http://169.254.169.254/"],
+    ))
+    .await;
     failed_with(&out, 1, "url: ");
     failed_with(&out, 1, "422");
     let out = output(targets(d, &server, Some(TOKEN), &["add", "--file", &f])).await;
@@ -197,16 +276,34 @@ async fn the_targets_command_adds_lists_pauses_resumes_and_removes() {
     failed_with(&out, 1, "cannot connect");
 
     // Bad usage: exit 2.
-    let out = output(targets(d, &server, Some(TOKEN), &["add", "--name", "no url"])).await;
+    let out = output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["add", "--name", "no url"],
+    ))
+    .await;
     failed_with(&out, 2, "--url");
-    let out = output(targets(d, &server, Some(TOKEN), &["add", "--file", &f, "--url", &url])).await;
+    let out = output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["add", "--file", &f, "--url", &url],
+    ))
+    .await;
     failed_with(&out, 2, "cannot be used with");
     let out = output(targets(d, &server, Some(TOKEN), &["frob"])).await;
     failed_with(&out, 2, "frob");
     let out = output(targets(d, "127.0.0.1:8080", Some(TOKEN), &["list"])).await;
     failed_with(&out, 2, "--server");
     let missing = d.join("missing.yaml").display().to_string();
-    let out = output(targets(d, &server, Some(TOKEN), &["add", "--file", &missing])).await;
+    let out = output(targets(
+        d,
+        &server,
+        Some(TOKEN),
+        &["add", "--file", &missing],
+    ))
+    .await;
     failed_with(&out, 2, "missing.yaml");
     std::fs::write(&file, "- url: http://127.0.0.1:1/\n").unwrap();
     let out = output(targets(d, &server, Some(TOKEN), &["add", "--file", &f])).await;

@@ -142,7 +142,9 @@ async fn run(args: TargetsArgs) -> Result<(), Failure> {
                         percent_encoding::NON_ALPHANUMERIC,
                     ));
                 }
-                let answer = client.call("GET", &format!("targets?{query}"), None).await?;
+                let answer = client
+                    .call("GET", &format!("targets?{query}"), None)
+                    .await?;
                 let batch = answer["targets"].as_array().cloned().unwrap_or_default();
                 let done = batch.len() < PER_PAGE as usize;
                 all.extend(batch);
@@ -364,16 +366,14 @@ impl Client {
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
         let uri = format!("{}{path}", self.base);
         let send = self.send(method, &uri, body);
-        let (status, text) = tokio::time::timeout(TIMEOUT, send)
-            .await
-            .map_err(|_| {
-                Failure::Server(format!(
-                    "{method} http://{}{uri}: no answer within {}s",
-                    self.host,
-                    TIMEOUT.as_secs()
-                ))
-            })??;
-        let answer: Value = if text.trim().is_empty() {
+        let (status, text) = tokio::time::timeout(TIMEOUT, send).await.map_err(|_| {
+            Failure::Server(format!(
+                "{method} http://{}{uri}: no answer within {}s",
+                self.host,
+                TIMEOUT.as_secs()
+            ))
+        })??;
+        let answer: Value = if text.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
             serde_json::from_slice(&text).unwrap_or(Value::Null)
@@ -493,13 +493,17 @@ mod tests {
         let c = Client::new("http://localhost", None).unwrap();
         assert_eq!(c.connect, ("localhost".to_owned(), 80));
         for bad in ["127.0.0.1:8080", "https://h/", "ftp://h/"] {
-            assert!(matches!(Client::new(bad, None), Err(Failure::Usage(_))), "{bad}");
+            assert!(
+                matches!(Client::new(bad, None), Err(Failure::Usage(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn the_servers_field_errors_are_shown_one_by_one() {
-        let a = json!({"errors": [{"field": "url", "message": "bad"}, {"field": "", "message": "x"}]});
+        let a =
+            json!({"errors": [{"field": "url", "message": "bad"}, {"field": "", "message": "x"}]});
         assert_eq!(message(&a, b""), "url: bad; x");
         assert_eq!(message(&json!({"error": "no"}), b""), "no");
         assert_eq!(message(&Value::Null, b" plain "), "plain");

@@ -94,11 +94,7 @@ pub async fn targets(
             first
         }
     };
-    let targets: Vec<Value> = page
-        .targets
-        .iter()
-        .map(|t| with_registry(&s, t))
-        .collect();
+    let targets: Vec<Value> = page.targets.iter().map(|t| with_registry(&s, t)).collect();
     page.targets.clear();
     Ok(Json(json!({
         "targets": targets,

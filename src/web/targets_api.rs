@@ -64,17 +64,19 @@ impl IntoResponse for ApiError {
                 Json(json!({ "errors": errors })),
             )
                 .into_response(),
-            ApiError::Edit(e @ EditError::NotFound(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+            ApiError::Edit(e @ EditError::NotFound(_)) => {
+                error(StatusCode::NOT_FOUND, e.to_string())
+            }
             ApiError::Edit(e @ EditError::Clash(_)) => error(StatusCode::CONFLICT, e.to_string()),
-            ApiError::Edit(EditError::ReadOnly { id, source }) => {
+            ApiError::Edit(EditError::ReadOnly { id, defined_in }) => {
                 let message = EditError::ReadOnly {
                     id: id.clone(),
-                    source,
+                    defined_in,
                 }
                 .to_string();
                 (
                     StatusCode::CONFLICT,
-                    Json(json!({ "error": message, "id": id, "source": source })),
+                    Json(json!({ "error": message, "id": id, "source": defined_in })),
                 )
                     .into_response()
             }
@@ -173,7 +175,12 @@ fn declares_json(headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence
         .strip_prefix("application/")
         .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
@@ -290,7 +297,9 @@ async fn set_paused(
     if !declares_json(headers) {
         return Err(ApiError::NotJson);
     }
-    Ok(Json(edit(editor, move |e| e.set_paused(&id, paused)).await?))
+    Ok(Json(
+        edit(editor, move |e| e.set_paused(&id, paused)).await?,
+    ))
 }
 
 #[cfg(test)]

@@ -34,8 +34,14 @@ async fn writable(auth: Option<WebAuth>) -> Fixture {
     .unwrap();
     good.source = Source::File;
     let registry = Registry::new([good]);
-    let editor = Editor::open(registry, defaults(), false, f._dir.path(), Box::new(|_| Ok(())))
-        .unwrap();
+    let editor = Editor::open(
+        registry,
+        defaults(),
+        false,
+        f._dir.path(),
+        Box::new(|_| Ok(())),
+    )
+    .unwrap();
     f.state.editor = Some(Arc::new(editor));
     f.state.auth = auth;
     f
@@ -114,7 +120,10 @@ async fn targets_round_trip_through_the_api_with_a_token() {
     assert_eq!(made.status, 201, "{}", made.body);
     let t = made.json();
     let id = t["id"].as_str().unwrap().to_owned();
-    assert_eq!(made.header("location"), Some(format!("/api/v1/targets/{id}")));
+    assert_eq!(
+        made.header("location"),
+        Some(format!("/api/v1/targets/{id}"))
+    );
     assert_eq!(t["source"], "api");
     assert_eq!(t["paused"], false);
     assert_eq!(t["kind"], "http");
@@ -143,7 +152,11 @@ async fn targets_round_trip_through_the_api_with_a_token() {
     )
     .await;
     assert_eq!(put.status, 200, "{}", put.body);
-    assert_eq!(put.json()["tags"], json!([]), "a PUT replaces the whole object");
+    assert_eq!(
+        put.json()["tags"],
+        json!([]),
+        "a PUT replaces the whole object"
+    );
     let patched = call(
         addr,
         "PATCH",
@@ -155,14 +168,24 @@ async fn targets_round_trip_through_the_api_with_a_token() {
     assert_eq!(patched.status, 200, "{}", patched.body);
     let p = patched.json();
     assert_eq!(p["tags"], json!(["c"]));
-    assert_eq!(p["url"], "http://127.0.0.1:9/y", "a merge patch keeps the rest");
+    assert_eq!(
+        p["url"], "http://127.0.0.1:9/y",
+        "a merge patch keeps the rest"
+    );
     assert_eq!(registry.get(&id).unwrap().target.tags, ["c"]);
 
     let paused = call(addr, "POST", &format!("{path}/pause"), &[JSON, TOKEN], "").await;
     assert_eq!(paused.status, 200, "{}", paused.body);
     assert_eq!(paused.json()["paused"], true);
     assert!(registry.get(&id).unwrap().paused);
-    let resumed = call(addr, "POST", &format!("{path}/resume"), &[JSON, TOKEN], "{}").await;
+    let resumed = call(
+        addr,
+        "POST",
+        &format!("{path}/resume"),
+        &[JSON, TOKEN],
+        "{}",
+    )
+    .await;
     assert_eq!(resumed.json()["paused"], false);
     assert!(!registry.get(&id).unwrap().paused);
 
@@ -184,9 +207,23 @@ async fn basic_auth_writes_and_a_wrong_password_is_401() {
     let addr = serve(f.state.clone()).await;
     let body = r#"{"id": "basic", "url": "http://127.0.0.1:9/"}"#;
     // bob:pw, then ann:pw
-    let a = call(addr, "POST", "/api/v1/targets", &[JSON, "Authorization: Basic Ym9iOnB3"], body).await;
+    let a = call(
+        addr,
+        "POST",
+        "/api/v1/targets",
+        &[JSON, "Authorization: Basic Ym9iOnB3"],
+        body,
+    )
+    .await;
     assert_eq!(a.status, 401);
-    let a = call(addr, "POST", "/api/v1/targets", &[JSON, "Authorization: Basic YW5uOnB3"], body).await;
+    let a = call(
+        addr,
+        "POST",
+        "/api/v1/targets",
+        &[JSON, "Authorization: Basic YW5uOnB3"],
+        body,
+    )
+    .await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.json()["id"], "basic");
     let a = call(
@@ -208,21 +245,49 @@ async fn without_auth_writes_are_refused_unless_the_listener_is_loopback() {
     let body = r#"{"url": "http://127.0.0.1:9/"}"#;
     let a = call(addr, "POST", "/api/v1/targets", &[JSON], body).await;
     assert_eq!(a.status, 403, "{}", a.body);
-    assert!(a.json()["error"].as_str().unwrap().contains("WEB_AUTH_TOKEN"), "{}", a.body);
+    assert!(
+        a.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("WEB_AUTH_TOKEN"),
+        "{}",
+        a.body
+    );
     for (method, path) in [
         ("POST", "/api/v1/targets/good/pause"),
         ("DELETE", "/api/v1/targets/good"),
     ] {
-        assert_eq!(call(addr, method, path, &[JSON], "").await.status, 403, "{method} {path}");
+        assert_eq!(
+            call(addr, method, path, &[JSON], "").await.status,
+            403,
+            "{method} {path}"
+        );
     }
-    assert!(!f.state.editor.as_ref().unwrap().registry().get("good").unwrap().paused);
+    assert!(
+        !f.state
+            .editor
+            .as_ref()
+            .unwrap()
+            .registry()
+            .get("good")
+            .unwrap()
+            .paused
+    );
     // Reading stays open.
-    assert_eq!(call(addr, "GET", "/api/v1/targets", &[], "").await.status, 200);
+    assert_eq!(
+        call(addr, "GET", "/api/v1/targets", &[], "").await.status,
+        200
+    );
 
     // On loopback the same write is taken.
     f.state.listen_loopback = true;
     let addr = serve(f.state.clone()).await;
-    assert_eq!(call(addr, "POST", "/api/v1/targets", &[JSON], body).await.status, 201);
+    assert_eq!(
+        call(addr, "POST", "/api/v1/targets", &[JSON], body)
+            .await
+            .status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -246,19 +311,36 @@ async fn bad_writes_get_422_409_404_415_400_and_change_nothing() {
     assert_eq!(a.status, 422, "{}", a.body);
     let e = &a.json()["errors"][0];
     assert_eq!(e["field"], "url");
-    assert!(e["message"].as_str().unwrap().contains("allow_private_targets"), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("allow_private_targets"),
+        "{e}"
+    );
     assert_eq!(registry.len(), 1, "nothing was added");
 
     // An id clash, and targets of the config file: 409 naming the source.
     let a = post(r#"{"id": "good", "url": "http://127.0.0.1:9/"}"#).await;
     assert_eq!(a.status, 409, "{}", a.body);
-    for (method, body) in [("PUT", r#"{"url": "http://127.0.0.1:9/"}"#), ("PATCH", "{}"), ("DELETE", "")] {
+    for (method, body) in [
+        ("PUT", r#"{"url": "http://127.0.0.1:9/"}"#),
+        ("PATCH", "{}"),
+        ("DELETE", ""),
+    ] {
         let a = call(addr, method, "/api/v1/targets/good", &[JSON], body).await;
         assert_eq!(a.status, 409, "{method}: {}", a.body);
         assert_eq!(a.json()["source"], "file", "{method}");
-        assert!(a.json()["error"].as_str().unwrap().contains("file"), "{}", a.body);
+        assert!(
+            a.json()["error"].as_str().unwrap().contains("file"),
+            "{}",
+            a.body
+        );
     }
-    assert_eq!(registry.get("good").unwrap().target.url.as_str(), "https://example.org/");
+    assert_eq!(
+        registry.get("good").unwrap().target.url.as_str(),
+        "https://example.org/"
+    );
     // A configured target pauses all the same.
     let a = call(addr, "POST", "/api/v1/targets/good/pause", &[JSON], "").await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -272,7 +354,14 @@ async fn bad_writes_get_422_409_404_415_400_and_change_nothing() {
         ("POST", "/api/v1/targets/nope/pause"),
         ("POST", "/api/v1/targets/nope/resume"),
     ] {
-        let a = call(addr, method, path, &[JSON], r#"{"url": "http://127.0.0.1:9/"}"#).await;
+        let a = call(
+            addr,
+            method,
+            path,
+            &[JSON],
+            r#"{"url": "http://127.0.0.1:9/"}"#,
+        )
+        .await;
         assert_eq!(a.status, 404, "{method} {path}: {}", a.body);
     }
 
@@ -282,12 +371,38 @@ async fn bad_writes_get_422_409_404_415_400_and_change_nothing() {
         "Content-Type: text/plain",
         "Content-Type: multipart/form-data; boundary=x",
     ] {
-        let a = call(addr, "POST", "/api/v1/targets", &[ct], r#"{"url": "http://127.0.0.1:9/"}"#).await;
+        let a = call(
+            addr,
+            "POST",
+            "/api/v1/targets",
+            &[ct],
+            r#"{"url": "http://127.0.0.1:9/"}"#,
+        )
+        .await;
         assert_eq!(a.status, 415, "{ct}: {}", a.body);
     }
-    assert_eq!(call(addr, "POST", "/api/v1/targets", &[], r#"{"url": "http://127.0.0.1:9/"}"#).await.status, 415);
-    assert_eq!(call(addr, "POST", "/api/v1/targets/good/resume", &[], "").await.status, 415);
-    assert!(registry.get("good").unwrap().paused, "the refused resume changed nothing");
+    assert_eq!(
+        call(
+            addr,
+            "POST",
+            "/api/v1/targets",
+            &[],
+            r#"{"url": "http://127.0.0.1:9/"}"#
+        )
+        .await
+        .status,
+        415
+    );
+    assert_eq!(
+        call(addr, "POST", "/api/v1/targets/good/resume", &[], "")
+            .await
+            .status,
+        415
+    );
+    assert!(
+        registry.get("good").unwrap().paused,
+        "the refused resume changed nothing"
+    );
     // Declared JSON but not JSON.
     let a = post("{not json").await;
     assert_eq!(a.status, 400, "{}", a.body);
@@ -329,26 +444,54 @@ async fn the_list_shows_source_and_paused_and_filters_on_paused() {
             .map(|t| t["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let all = call(addr, "GET", "/api/v1/targets?sort=name", &[], "").await.json();
-    let good = all["targets"].as_array().unwrap().iter().find(|t| t["id"] == "good").unwrap();
+    let all = call(addr, "GET", "/api/v1/targets?sort=name", &[], "")
+        .await
+        .json();
+    let good = all["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "good")
+        .unwrap();
     assert_eq!(good["source"], "file");
     assert_eq!(good["paused"], false);
-    assert!(good["status"].is_string(), "the store's fields stay: {good}");
-    let evil = all["targets"].as_array().unwrap().iter().find(|t| t["id"] == "evil").unwrap();
+    assert!(
+        good["status"].is_string(),
+        "the store's fields stay: {good}"
+    );
+    let evil = all["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "evil")
+        .unwrap();
     assert!(evil["source"].is_null(), "not in the live set: {evil}");
 
     editor.set_paused("good", true).unwrap();
-    let paused = call(addr, "GET", "/api/v1/targets?paused=true", &[], "").await.json();
+    let paused = call(addr, "GET", "/api/v1/targets?paused=true", &[], "")
+        .await
+        .json();
     assert_eq!(ids(&paused), ["good"]);
     assert_eq!(paused["matching"], 1);
     assert_eq!(paused["targets"][0]["paused"], true);
-    let running = call(addr, "GET", "/api/v1/targets?paused=false&sort=name&per_page=1&page=2", &[], "")
-        .await
-        .json();
+    let running = call(
+        addr,
+        "GET",
+        "/api/v1/targets?paused=false&sort=name&per_page=1&page=2",
+        &[],
+        "",
+    )
+    .await
+    .json();
     assert_eq!(running["matching"], 2);
     assert_eq!(ids(&running).len(), 1);
     assert!(!ids(&running).contains(&"good".to_owned()));
-    assert_eq!(call(addr, "GET", "/api/v1/targets?paused=maybe", &[], "").await.status, 400);
+    assert_eq!(
+        call(addr, "GET", "/api/v1/targets?paused=maybe", &[], "")
+            .await
+            .status,
+        400
+    );
 }
 
 /// Every route but the HTML pages is in the OpenAPI document with each of its methods, and
@@ -370,7 +513,10 @@ async fn the_openapi_document_has_every_route_and_method() {
         ("/readyz", &["get"][..]),
         ("/metrics", &["get"][..]),
         ("/api/v1/targets", &["get", "post"][..]),
-        ("/api/v1/targets/{id}", &["get", "put", "patch", "delete"][..]),
+        (
+            "/api/v1/targets/{id}",
+            &["get", "put", "patch", "delete"][..],
+        ),
         ("/api/v1/targets/{id}/pause", &["post"][..]),
         ("/api/v1/targets/{id}/resume", &["post"][..]),
     ] {
