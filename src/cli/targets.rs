@@ -254,9 +254,13 @@ fn add_body(add: &AddArgs) -> Result<Value, Failure> {
 /// A duration as the config file takes it: a number of seconds as a number, else the text
 /// (`30s`, `5m`) for the server to read.
 fn duration(v: &str) -> Value {
-    match v.trim().parse::<f64>() {
+    let v = v.trim();
+    if let Ok(n) = v.parse::<i64>() {
+        return json!(n);
+    }
+    match v.parse::<f64>() {
         Ok(n) if n.is_finite() => json!(n),
-        _ => json!(v.trim()),
+        _ => json!(v),
     }
 }
 
@@ -469,16 +473,24 @@ mod tests {
             url: Some("http://127.0.0.1:1/".into()),
             name: Some("n".into()),
             id: None,
-            interval: Some("30".into()),
+            interval: Some(" 30".into()),
             timeout: Some("5s".into()),
             tags: vec!["a".into(), "b".into()],
             file: None,
         };
         assert_eq!(
             add_body(&add).unwrap(),
-            json!({"url": "http://127.0.0.1:1/", "name": "n", "interval": 30.0,
+            json!({"url": "http://127.0.0.1:1/", "name": "n", "interval": 30,
                    "timeout": "5s", "tags": ["a", "b"]})
         );
+    }
+
+    #[test]
+    fn durations_go_as_numbers_when_they_are_and_as_text_otherwise() {
+        assert_eq!(duration("30"), json!(30));
+        assert_eq!(duration("0.5"), json!(0.5));
+        assert_eq!(duration("5m"), json!("5m"));
+        assert_eq!(duration("NaN"), json!("NaN"));
     }
 
     #[test]
