@@ -11,6 +11,7 @@ mod run;
 mod schema;
 mod serve;
 mod store;
+mod targets;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -81,6 +82,10 @@ pub enum Command {
     Store(store::StoreArgs),
     /// Apply the database migrations (dbmate-compatible, embedded): up (default), down, status.
     Migrate(migrate::MigrateArgs),
+    /// The live targets of a running `uptimer serve`, through its API: list, add, rm, pause,
+    /// resume (--server URL or UPTIMER_SERVER; credentials from WEB_AUTH_TOKEN or
+    /// WEB_AUTH_BASIC). Exit 1 when the server refuses or cannot be reached, 2 on bad usage.
+    Targets(targets::TargetsArgs),
     /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
     /// else print why and exit 1: a container health check without curl.
     Healthcheck(healthcheck::HealthcheckArgs),
@@ -103,6 +108,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Migrate(args)) => migrate::migrate(args),
         Some(Command::Store(args)) => store::store(args),
         Some(Command::Healthcheck(args)) => healthcheck::healthcheck(args),
+        Some(Command::Targets(args)) => targets::targets(args),
     }
 }
 

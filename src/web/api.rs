@@ -13,14 +13,91 @@ use super::window::Window;
 use super::{AppError, AppState};
 use crate::store::{IncidentQuery, Micros, now_micros, rfc3339, to_micros};
 
+/// `?paused=true|false` of the target list: only paused (or only running) targets.
+#[derive(Debug, Default, Deserialize)]
+pub struct PausedParam {
+    #[serde(default)]
+    pub paused: String,
+}
+
+impl PausedParam {
+    fn wanted(&self) -> Result<Option<bool>, AppError> {
+        match self.paused.as_str() {
+            "" => Ok(None),
+            "1" | "true" | "yes" => Ok(Some(true)),
+            "0" | "false" | "no" => Ok(Some(false)),
+            s => Err(AppError::BadRequest(format!(
+                "paused: expected true (only paused targets) or false, got {s:?}"
+            ))),
+        }
+    }
+}
+
+/// The store's summary of a target with what the registry knows of it: `source` (`file`,
+/// `env`, `api`; null for a target no longer in the live set) and `paused`.
+fn with_registry(s: &AppState, summary: &crate::store::TargetSummary) -> Value {
+    let mut v = json!(summary);
+    let entry = registry(s).and_then(|r| r.get(&summary.id));
+    v["source"] = json!(entry.as_ref().map(|e| e.target.source));
+    v["paused"] = json!(is_paused(s, summary));
+    v
+}
+
+fn registry(s: &AppState) -> Option<&std::sync::Arc<crate::registry::Registry>> {
+    s.editor.as_ref().map(|e| e.registry())
+}
+
+/// Paused in the live set; without one (`serve --store`), as the store last saw it.
+fn is_paused(s: &AppState, summary: &crate::store::TargetSummary) -> bool {
+    match registry(s) {
+        Some(r) => r.get(&summary.id).is_some_and(|e| e.paused),
+        None => summary.status == crate::store::Status::Paused,
+    }
+}
+
+/// Store pages read at once when the list is filtered by `paused` (the store's maximum).
+const SCAN_PAGE: u32 = 1000;
+
 pub async fn targets(
     State(s): State<AppState>,
     Query(p): Query<OverviewParams>,
+    Query(paused): Query<PausedParam>,
 ) -> Result<Json<Value>, AppError> {
     let q = p.to_query()?;
-    let page = s.store.overview(q.clone()).await?;
+    let mut page = match paused.wanted()? {
+        None => s.store.overview(q.clone()).await?,
+        // The store knows nothing of pauses: its list, filtered and sorted as asked, is read
+        // whole and the page cut from what is left.
+        Some(want) => {
+            let mut scan = q.clone();
+            scan.page = 0;
+            scan.per_page = SCAN_PAGE;
+            let mut first = s.store.overview(scan.clone()).await?;
+            let mut kept = Vec::new();
+            let mut batch = std::mem::take(&mut first.targets);
+            loop {
+                let full = batch.len() >= SCAN_PAGE as usize;
+                kept.extend(batch.into_iter().filter(|t| is_paused(&s, t) == want));
+                if !full {
+                    break;
+                }
+                scan.page += 1;
+                batch = s.store.overview(scan.clone()).await?.targets;
+            }
+            first.matching = kept.len() as u64;
+            let from = (q.page as usize).saturating_mul(q.per_page as usize);
+            first.targets = kept
+                .into_iter()
+                .skip(from)
+                .take(q.per_page as usize)
+                .collect();
+            first
+        }
+    };
+    let targets: Vec<Value> = page.targets.iter().map(|t| with_registry(&s, t)).collect();
+    page.targets.clear();
     Ok(Json(json!({
-        "targets": page.targets,
+        "targets": targets,
         "matching": page.matching,
         "page": q.page + 1,
         "per_page": q.per_page,
@@ -29,13 +106,26 @@ pub async fn targets(
     })))
 }
 
+/// One target: the store's summary with `source` and `paused`, and for a target the API
+/// made, `config`; a target of the live set the store has not seen yet (just added, not yet
+/// probed) is shown as the registry has it.
 pub async fn target(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    match s.store.target(&id).await? {
-        Some(t) => Ok(Json(json!(t))),
-        None => Err(AppError::NotFound(format!("no target with id {id:?}"))),
+    let entry = registry(&s).and_then(|r| r.get(&id));
+    let config = || s.editor.as_ref().and_then(|e| e.body(&id));
+    match (s.store.target(&id).await?, entry) {
+        (Some(t), entry) => {
+            let mut v = with_registry(&s, &t);
+            if let Some(e) = entry.filter(|e| e.target.source.is_api()) {
+                let mut shown = super::targets_api::represent(&e, config());
+                v["config"] = shown["config"].take();
+            }
+            Ok(Json(v))
+        }
+        (None, Some(e)) => Ok(Json(super::targets_api::represent(&e, config()))),
+        (None, None) => Err(AppError::NotFound(format!("no target with id {id:?}"))),
     }
 }
 

@@ -21,7 +21,7 @@ struct Param {
 struct Route {
     method: String,
     path: String,
-    /// A link to try it, for routes without path parameters.
+    /// A link to try it, for GET routes without path parameters.
     href: Option<String>,
     summary: String,
     params: Vec<Param>,
@@ -118,7 +118,7 @@ fn routes(doc: &serde_json::Value) -> Vec<Route> {
             out.push(Route {
                 method: method.to_uppercase(),
                 path: path.clone(),
-                href: (!path.contains('{')).then(|| path.clone()),
+                href: (method == "get" && !path.contains('{')).then(|| path.clone()),
                 summary: text(op, "summary"),
                 params,
             });
@@ -166,6 +166,12 @@ mod tests {
         assert!(events.params.iter().any(|p| p.name == "id" && p.required));
         let list = routes.iter().find(|r| r.path == "/api/v1/targets").unwrap();
         assert_eq!(list.href.as_deref(), Some("/api/v1/targets"));
+        // A write is not a link: a link would GET it.
+        let create = routes
+            .iter()
+            .find(|r| r.path == "/api/v1/targets" && r.method == "POST")
+            .unwrap();
+        assert!(create.href.is_none());
         // A parameter whose schema is a reference shows the referenced values.
         let status = list.params.iter().find(|p| p.name == "status").unwrap();
         assert_eq!(

@@ -15,6 +15,7 @@ pub mod health;
 mod pages;
 mod prom;
 mod push;
+mod targets_api;
 mod window;
 
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{WebAuth, WebSettings};
@@ -49,6 +50,9 @@ pub struct AppState {
     /// Changes the live set of targets (`serve` writing its store); `None` when read-only
     /// (`serve --store`), where the API's writes answer 405.
     pub editor: Option<Arc<crate::registry::edit::Editor>>,
+    /// The web server listens on a loopback address only. Without `auth`, the API's writes
+    /// are refused unless it does (403).
+    pub listen_loopback: bool,
 }
 
 impl AppState {
@@ -60,6 +64,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new(Sections::default())),
             push: None,
             editor: None,
+            listen_loopback: web.listen.ip().is_loopback(),
         }
     }
 }
@@ -141,8 +146,19 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/openapi.json",
             get(|| async { asset("application/json", OPENAPI) }),
         )
-        .route("/api/v1/targets", get(api::targets))
-        .route("/api/v1/targets/{id}", get(api::target))
+        .route(
+            "/api/v1/targets",
+            get(api::targets).post(targets_api::create),
+        )
+        .route(
+            "/api/v1/targets/{id}",
+            get(api::target)
+                .put(targets_api::replace)
+                .patch(targets_api::patch)
+                .delete(targets_api::delete),
+        )
+        .route("/api/v1/targets/{id}/pause", post(targets_api::pause))
+        .route("/api/v1/targets/{id}/resume", post(targets_api::resume))
         .route("/api/v1/targets/{id}/events", get(api::events))
         .route("/api/v1/targets/{id}/series", get(api::series))
         .route("/api/v1/targets/{id}/uptime", get(api::uptime))

@@ -33,6 +33,7 @@ const SETTINGS: &[&str] = &[
     "DATABASE_URL",
     "DATA_DIR",
     "EVENT_FORMAT",
+    "UPTIMER_SERVER",
 ];
 
 /// The binary, run in `dir`, with none of the test environment's settings (only what a test

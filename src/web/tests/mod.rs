@@ -7,6 +7,7 @@ mod badges;
 mod health;
 mod pages;
 mod push;
+mod targets_api;
 
 use std::time::Duration;
 
