@@ -51,7 +51,7 @@ fn failed(t: &Target) -> Event {
     e.url = Some(t.url.to_string());
     e.up = Some(false);
     e.status_code = Some(0);
-    e.error_kind = Some(ErrorKind::ConnectionRefused);
+    e.error_kind = Some(ErrorKind::ConnectRefused);
     e.error = Some("connection refused".into());
     e.into()
 }
@@ -115,7 +115,10 @@ async fn follows_the_registry(store: &dyn Store, registry: &Registry, a: &Target
 
     // Paused: its open incident ends; resumed: unknown until its next result.
     registry.apply(vec![Change::Pause(a.id.clone())]).unwrap();
-    target_when(store, "a paused target", &a.id, |t| t.status == Status::Paused).await;
+    target_when(store, "a paused target", &a.id, |t| {
+        t.status == Status::Paused
+    })
+    .await;
     let (incidents, _) = store
         .incidents(IncidentQuery {
             target: Some(a.id.clone()),
@@ -128,7 +131,10 @@ async fn follows_the_registry(store: &dyn Store, registry: &Registry, a: &Target
     assert!(incidents[0].ended_at.is_some(), "{incidents:?}");
     assert_eq!(incidents[0].end_reason.as_deref(), Some("target paused"));
     registry.apply(vec![Change::Resume(a.id.clone())]).unwrap();
-    target_when(store, "a resumed target", &a.id, |t| t.status == Status::Unknown).await;
+    target_when(store, "a resumed target", &a.id, |t| {
+        t.status == Status::Unknown
+    })
+    .await;
 
     // Removed: out of the overview, its page and history still there.
     registry.apply(vec![Change::Remove(a.id.clone())]).unwrap();
@@ -142,15 +148,17 @@ async fn follows_the_registry(store: &dyn Store, registry: &Registry, a: &Target
     registry
         .apply(vec![Change::Upsert(Arc::new(a.clone()))])
         .unwrap();
-    target_when(store, "a target added again", &a.id, |t| t.removed_at.is_none()).await;
+    target_when(store, "a target added again", &a.id, |t| {
+        t.removed_at.is_none()
+    })
+    .await;
     assert!(listed(store).await.contains(&a.id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_store_follows_targets_added_paused_and_removed_live() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteStore::open(&StoreSettings::with_path(dir.path().join("s.sqlite3"))).unwrap();
+    let store = SqliteStore::open(&StoreSettings::with_path(dir.path().join("s.sqlite3"))).unwrap();
     // A target of an earlier run, no longer configured: removed when the store starts following.
     let gone = target("Gone", "http://127.0.0.1:3/", &[]);
     store.ingest(vec![failed(&gone)]).await.unwrap();
@@ -209,7 +217,11 @@ async fn the_postgres_targets_table_follows_targets_added_paused_and_removed_liv
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, Vec<String>>(0), ["prod"], "a row before any event");
+    assert_eq!(
+        row.get::<_, Vec<String>>(0),
+        ["prod"],
+        "a row before any event"
+    );
     assert!(row.get::<_, bool>(1));
     let swept: bool = client
         .query_one(
@@ -222,10 +234,9 @@ async fn the_postgres_targets_table_follows_targets_added_paused_and_removed_liv
     assert!(swept, "a target no longer configured is marked removed");
     w.write_and_wait(&[failed(&a)]).await.unwrap();
 
-    let store =
-        uptimer::store::PostgresStore::open(&db.url, None, 2)
-            .await
-            .unwrap();
+    let store = uptimer::store::PostgresStore::open(&db.url, None, 2)
+        .await
+        .unwrap();
     // The store caches its counts; the rows themselves are read each time.
     follows_the_registry(&store, &registry, &a).await;
     let status: Option<String> = client
@@ -244,10 +255,11 @@ async fn serve_metrics_follow_targets_removed_and_added_by_a_reload() {
     let server = http_server().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("uptimer.yaml");
-    let write = |names: &[&str]| {
+    let ok = server.url("/ok");
+    let write = move |names: &[&str]| {
         let mut text = String::from("probe:\n  interval: 1\ntargets:\n");
         for n in names {
-            text.push_str(&format!("  - name: {n}\n    url: {}\n", server.url(&format!("/ok?{n}"))));
+            text.push_str(&format!("  - name: {n}\n    url: {ok}?{n}\n"));
         }
         std::fs::write(&config, text).unwrap();
     };
@@ -266,9 +278,8 @@ async fn serve_metrics_follow_targets_removed_and_added_by_a_reload() {
         let p = start_serve(c);
         // A sample of the target's (a probed target's `probe_success`).
         let has = |body: &str, name: &str| {
-            body.lines().any(|l| {
-                l.starts_with("probe_success{") && l.contains(&format!("name=\"{name}\""))
-            })
+            body.lines()
+                .any(|l| l.starts_with("probe_success{") && l.contains(&format!("name=\"{name}\"")))
         };
         wait_for("both targets in /metrics", PATIENCE, || {
             get_body(port, "/metrics").filter(|b| has(b, "alpha") && has(b, "beta"))

@@ -13,17 +13,17 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use time::OffsetDateTime;
-use tower::ServiceExt;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 use uptimer::config::{
     DatabaseUrl, Interval, PostgresSettings, StoreSettings, TargetDefaults, TargetSpec, TlsVerify,
     WebSettings,
 };
-use uptimer::registry::Registry;
 use uptimer::event::{
     CertificateInfo, ConditionResult, DnsDetails, DnsRecord, ErrorKind, Event, IcmpDetails, Phases,
     ProbeEvent, TlsDetails,
 };
+use uptimer::registry::Registry;
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
@@ -148,17 +148,22 @@ fn registry_of(ids: &[&str]) -> Arc<Registry> {
         timeout: std::time::Duration::from_secs(5),
         tls_verify: TlsVerify::Yes,
     };
-    Registry::new(infos().into_iter().filter(|t| ids.contains(&t.id.as_str())).map(|t| {
-        TargetSpec {
-            id: Some(t.id),
-            name: Some(t.name),
-            url: t.url,
-            tags: t.tags,
-            ..TargetSpec::default()
-        }
-        .build(&defaults)
-        .unwrap()
-    }))
+    Registry::new(
+        infos()
+            .into_iter()
+            .filter(|t| ids.contains(&t.id.as_str()))
+            .map(|t| {
+                TargetSpec {
+                    id: Some(t.id),
+                    name: Some(t.name),
+                    url: t.url,
+                    tags: t.tags,
+                    ..TargetSpec::default()
+                }
+                .build(&defaults)
+                .unwrap()
+            }),
+    )
 }
 
 async fn pg_writer(url: &str, dir: &std::path::Path, registry: Arc<Registry>) -> PostgresWriter {

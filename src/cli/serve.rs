@@ -15,9 +15,9 @@ use crate::config::{Overrides, Settings, WriterPlugin, listen_addr};
 use crate::metrics::{Flag, Metrics};
 use crate::pipeline;
 use crate::readers::push::{Clock, PushBoard};
+use crate::registry::Registry;
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
-use crate::registry::Registry;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -327,7 +327,10 @@ async fn probe(
         return code;
     }
     super::exit_status(
-        pipeline::run(settings, registry, writers, stop, give_up, stats, metrics, push).await,
+        pipeline::run(
+            settings, registry, writers, stop, give_up, stats, metrics, push,
+        )
+        .await,
         "probing stopped",
     )
 }

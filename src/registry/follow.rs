@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Applied, Entry, Registry};
+use super::{Applied, Entry, Registry, Update};
 
 /// A copy of the live set kept elsewhere.
 #[async_trait::async_trait]

@@ -35,7 +35,10 @@ impl Replica for StoreReplica {
             .then(|| entries.iter().map(|e| e.target.id.clone()).collect());
         let removed = self.store.follow_changes(upserts, Vec::new(), keep).await?;
         if removed > 0 {
-            tracing::info!(targets = removed, "targets no longer configured marked removed");
+            tracing::info!(
+                targets = removed,
+                "targets no longer configured marked removed"
+            );
         }
         Ok(())
     }

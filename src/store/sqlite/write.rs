@@ -394,7 +394,11 @@ pub fn sync_targets(
 }
 
 /// [`sync_targets`] inside a transaction.
-pub fn upsert_infos(tx: &Transaction, targets: &[TargetInfo], now: Micros) -> Result<(), StoreError> {
+pub fn upsert_infos(
+    tx: &Transaction,
+    targets: &[TargetInfo],
+    now: Micros,
+) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO targets (id, url, name, protocol, hostname, port, path, tags, interval_s,
            first_seen, last_seen)

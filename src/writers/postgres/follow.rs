@@ -80,10 +80,7 @@ pub async fn follow_changes(
     let name: Vec<&str> = infos.iter().map(|(i, _)| i.name.as_str()).collect();
     let protocol: Vec<&str> = infos.iter().map(|(i, _)| i.protocol.as_str()).collect();
     let hostname: Vec<&str> = infos.iter().map(|(i, _)| i.hostname.as_str()).collect();
-    let port: Vec<Option<i32>> = infos
-        .iter()
-        .map(|(i, _)| i.port.map(i32::from))
-        .collect();
+    let port: Vec<Option<i32>> = infos.iter().map(|(i, _)| i.port.map(i32::from)).collect();
     let path: Vec<&str> = infos.iter().map(|(i, _)| i.path.as_str()).collect();
     let tags: Vec<String> = infos
         .iter()

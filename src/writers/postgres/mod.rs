@@ -18,7 +18,6 @@ pub mod table;
 mod targets;
 mod writer;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -27,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::rejects::RejectSink;
 use crate::config::Settings;
-use crate::registry::Registry;
 use crate::metrics::{Count, Level, Up, WriterMetrics};
+use crate::registry::Registry;
 
 pub use writer::PostgresWriter;
 

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use super::TARGET_REFRESH;
 use super::insert::Core;
 use super::row::Row;
-use super::TARGET_REFRESH;
 use crate::postgres::{Class, PgError, classify};
 
 impl Core {

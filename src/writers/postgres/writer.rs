@@ -19,10 +19,10 @@ use super::{
     BACKOFF_MAX, BACKOFF_MIN, Health, IN_FLIGHT, NAME, Options, Source, WRITE_TIMEOUT, rollups,
 };
 use crate::event::Event;
-use crate::registry::follow::Following;
 use crate::postgres::{
     Class, ConnectOptions, PgError, PostgresSettings, classify, migrate, partitions,
 };
+use crate::registry::follow::Following;
 use crate::writers::rejects::RejectFile;
 use crate::writers::{Batching, Durable, WriteError, Writer};
 
