@@ -281,9 +281,7 @@ async fn send_expands_the_previous_match_and_appends_a_newline() {
     .await;
     let check = plain(vec![
         Step::Expect {
-            regex: Regex::new(r"^HELLO id=(\d+) name=(?P<name>\w+)")
-                .unwrap()
-                .into(),
+            regex: Regex::new(r"^HELLO id=(\d+) name=(?P<name>\w+)").unwrap().into(),
             labels: vec![Label {
                 name: "server".into(),
                 value: "${name}".into(),

@@ -83,10 +83,7 @@ async fn sighup_adds_changes_and_removes_targets_and_a_bad_file_changes_nothing(
         p
     })
     .await;
-    assert_eq!(
-        metric(metrics_port, "uptimer_config_last_reload_success"),
-        1.0
-    );
+    assert_eq!(metric(metrics_port, "uptimer_config_last_reload_success"), 1.0);
     assert_eq!(metric(metrics_port, "uptimer_targets"), 2.0);
 
     // a moves to /a2 (same id: changed), b goes, c comes.
@@ -123,23 +120,14 @@ async fn sighup_adds_changes_and_removes_targets_and_a_bad_file_changes_nothing(
         let line = p.wait_for_stderr("the refusal", PATIENCE, |l| {
             l.contains("configuration reload refused")
         });
-        assert!(
-            line.contains("probe.interval") && line.contains("soon"),
-            "{line}"
-        );
+        assert!(line.contains("probe.interval") && line.contains("soon"), "{line}");
         events_until(&p, "a", 2);
         events_until(&p, "c", 2);
         p
     })
     .await;
-    assert_eq!(
-        metric(metrics_port, "uptimer_config_reload_failures_total"),
-        1.0
-    );
-    assert_eq!(
-        metric(metrics_port, "uptimer_config_last_reload_success"),
-        0.0
-    );
+    assert_eq!(metric(metrics_port, "uptimer_config_reload_failures_total"), 1.0);
+    assert_eq!(metric(metrics_port, "uptimer_config_last_reload_success"), 0.0);
     assert_eq!(metric(metrics_port, "uptimer_targets"), 2.0);
     assert_eq!(server.requests_to("/b").len(), b_before, "b stays removed");
 
@@ -174,16 +162,17 @@ async fn a_changed_file_is_reloaded_by_itself_unless_watch_is_false() {
     write(&cfg, &config(&server, &[("a", "/a"), ("b", "/b")], ""));
     let p = off_runtime(move || {
         p.wait_for_stderr("the reload on the file change", PATIENCE, |l| {
-            l.contains("configuration reloaded")
-                && l.contains("file change")
-                && l.contains("added=1")
+            l.contains("configuration reloaded") && l.contains("file change") && l.contains("added=1")
         });
         events_until(&p, "b", 1);
         p
     })
     .await;
     // With `watch: false` the file's next change waits for a SIGHUP.
-    write(&cfg, &config(&server, &[("a", "/a")], "watch: false\n"));
+    write(
+        &cfg,
+        &config(&server, &[("a", "/a")], "watch: false\n"),
+    );
     let p = off_runtime(move || {
         p.wait_for_stderr("the reload that turns watching off", PATIENCE, |l| {
             l.contains("configuration reloaded") && l.contains("removed=1")

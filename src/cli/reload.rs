@@ -157,39 +157,24 @@ fn diff(registry: &Registry, new: Vec<Target>) -> Result<(Vec<Change>, Reloaded)
 
 /// The settings that differ between `running` and `new` but apply only at a restart.
 fn need_restart(running: &Settings, new: &Settings) -> Vec<&'static str> {
-    let differs =
-        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+    let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        format!("{a:?}") != format!("{b:?}")
+    };
     let mut out = Vec::new();
     let pairs: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 13] = [
         ("READER_PLUGIN", &running.reader, &new.reader),
         ("WRITER_PLUGIN", &running.writers, &new.writers),
         ("KAFKA_*", &running.kafka, &new.kafka),
-        (
-            "DATABASE_URL and the PostgreSQL settings",
-            &running.postgres,
-            &new.postgres,
-        ),
+        ("DATABASE_URL and the PostgreSQL settings", &running.postgres, &new.postgres),
         ("the store (SQLITE_*, store:)", &running.store, &new.store),
         ("the web settings (WEB_*)", &running.web, &new.web),
-        (
-            "METRICS_LISTEN",
-            &running.metrics_listen,
-            &new.metrics_listen,
-        ),
+        ("METRICS_LISTEN", &running.metrics_listen, &new.metrics_listen),
         ("DATA_DIR", &running.data_dir, &new.data_dir),
         ("EVENT_FORMAT", &running.event_format, &new.event_format),
         ("LOG_LEVEL", &running.log_level, &new.log_level),
         ("DISTRIBUTED_WORKERS_*", &running.sharding, &new.sharding),
-        (
-            "the probe settings (probe.concurrency, PROBE_MAX_*, PROBE_DNS_SERVERS, LOCATION)",
-            &running.probe,
-            &new.probe,
-        ),
-        (
-            "SHUTDOWN_TIMEOUT",
-            &running.shutdown_timeout,
-            &new.shutdown_timeout,
-        ),
+        ("the probe settings (probe.concurrency, PROBE_MAX_*, PROBE_DNS_SERVERS, LOCATION)", &running.probe, &new.probe),
+        ("SHUTDOWN_TIMEOUT", &running.shutdown_timeout, &new.shutdown_timeout),
     ];
     for (name, a, b) in pairs {
         if differs(a, b) {
@@ -330,10 +315,9 @@ mod tests {
             "targets:\n  - {name: a, url: 'http://127.0.0.1:1/'}\n  - {name: b, url: 'http://127.0.0.1:2/'}\n",
         );
         let registry = Registry::new(old.targets.clone());
-        let mut api =
-            settings("targets:\n  - {id: made-here, name: c, url: 'http://127.0.0.1:3/'}\n")
-                .targets
-                .remove(0);
+        let mut api = settings("targets:\n  - {id: made-here, name: c, url: 'http://127.0.0.1:3/'}\n")
+            .targets
+            .remove(0);
         api.source = Source::Api;
         registry.apply(vec![Change::Upsert(Arc::new(api))]).unwrap();
 
@@ -361,11 +345,11 @@ mod tests {
     #[test]
     fn only_settings_a_restart_needs_are_named() {
         let a = settings("targets:\n  - {url: 'http://127.0.0.1:1/'}\n");
-        let b = settings("probe: {interval: 30}\ntargets:\n  - {url: 'http://127.0.0.1:2/'}\n");
-        assert!(need_restart(&a, &b).is_empty());
-        let c = settings(
-            "writers: [writers.dummy]\nprobe: {concurrency: 7}\ntargets:\n  - {url: 'http://127.0.0.1:2/'}\n",
+        let b = settings(
+            "probe: {interval: 30}\ntargets:\n  - {url: 'http://127.0.0.1:2/'}\n",
         );
+        assert!(need_restart(&a, &b).is_empty());
+        let c = settings("writers: [writers.dummy]\nprobe: {concurrency: 7}\ntargets:\n  - {url: 'http://127.0.0.1:2/'}\n");
         let named = need_restart(&a, &c);
         assert_eq!(named.len(), 2, "{named:?}");
         assert!(named[0].starts_with("WRITER_PLUGIN") && named[1].contains("concurrency"));

@@ -655,8 +655,7 @@ fn parse(text: &str) -> Result<Condition, ConditionErrorKind> {
     let left = side(left)?;
     let right = if operator.is_regex() {
         let pattern = right.trim();
-        let re = crate::regexes::shared(pattern)
-            .map_err(|e| ConditionErrorKind::BadRegex(e.to_string()))?;
+        let re = crate::regexes::shared(pattern).map_err(|e| ConditionErrorKind::BadRegex(e.to_string()))?;
         Side {
             text: pattern.to_owned(),
             operand: Operand::Regex(re),

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use crate::regexes::{self, SharedRegex};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
+use crate::regexes::{self, SharedRegex};
 use serde::Deserialize;
 
 use super::parse::{self, TlsVerify};
@@ -139,10 +139,7 @@ pub struct Label {
 #[derive(Debug, Clone)]
 pub enum Step {
     /// Read lines until one matches (`expect`). The line is kept in `TcpDetails::matched`.
-    Expect {
-        regex: SharedRegex,
-        labels: Vec<Label>,
-    },
+    Expect { regex: SharedRegex, labels: Vec<Label> },
     /// Read exactly these bytes (`expect_bytes`).
     ExpectBytes(Vec<u8>),
     /// Send this text and `\n` (`send`), `${1}` / `${name}` expanded from the match of the
@@ -738,8 +735,7 @@ impl Check {
     pub fn describe(&self) -> Option<serde_json::Value> {
         use serde_json::json;
         let rules = |r: &RrRules| {
-            let list =
-                |v: &[SharedRegex]| v.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
+            let list = |v: &[SharedRegex]| v.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
             json!({
                 "fail_if_matches_regexp": list(&r.fail_if_matches_regexp),
                 "fail_if_not_matches_regexp": list(&r.fail_if_not_matches_regexp),

@@ -27,8 +27,8 @@ pub use checks::Check;
 pub use env::{Env, EnvFileError};
 pub use parse::{Expected, Interval, TlsVerify, human_bytes};
 pub use plugins::{ReaderPlugin, WriterPlugin};
-pub use target::{Source, StatusRange, Target, TargetDefaults, TargetSpec};
 pub use target_list::api_target;
+pub use target::{Source, StatusRange, Target, TargetDefaults, TargetSpec};
 pub use web::{MIN_MAX_BYTES, StoreSettings, WebAuth, WebSettings, listen_addr};
 
 /// A setting that has a bad value.

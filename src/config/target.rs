@@ -409,10 +409,9 @@ impl TargetSpec {
                 .collect::<Result<_, _>>()?
         };
         let regex = match self.regex.filter(|r| !r.is_empty()) {
-            Some(r) => Some(
-                crate::regexes::shared(&r)
-                    .map_err(|e| err("regex", &r, format!("a valid regex ({e})")))?,
-            ),
+            Some(r) => {
+                Some(crate::regexes::shared(&r).map_err(|e| err("regex", &r, format!("a valid regex ({e})")))?)
+            }
             None => None,
         };
         let conditions = parse_conditions("conditions", &self.conditions)?;

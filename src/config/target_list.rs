@@ -109,10 +109,7 @@ fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSpec, ConfigE
 /// A target made through the API from `body`, a target object as the config file writes one
 /// (JSON): validated as the file's targets are, with the same defaults. The error names the
 /// field (`url`, `interval`, `tcp.query_response[0].expect`) as [`ConfigError::setting`].
-pub fn api_target(
-    body: &serde_json::Value,
-    defaults: &TargetDefaults,
-) -> Result<Target, ConfigError> {
+pub fn api_target(body: &serde_json::Value, defaults: &TargetDefaults) -> Result<Target, ConfigError> {
     let mut t: file::FileTarget = serde_json::from_value(body.clone()).map_err(|e| {
         let text = e.to_string();
         // serde names the offending key in backticks: "unknown field `x`, expected …".
@@ -122,11 +119,7 @@ pub fn api_target(
             .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
             .unwrap_or("")
             .to_owned();
-        ConfigError::new(
-            field,
-            "",
-            format!("a target object as in the config file ({text})"),
-        )
+        ConfigError::new(field, "", format!("a target object as in the config file ({text})"))
     })?;
     let spec = spec_of(&mut t, "")?;
     let mut target = spec

@@ -321,10 +321,7 @@ impl Driver {
     }
 
     fn now_ms(&self) -> u64 {
-        self.anchor.1
-            + Instant::now()
-                .saturating_duration_since(self.anchor.0)
-                .as_millis() as u64
+        self.anchor.1 + Instant::now().saturating_duration_since(self.anchor.0).as_millis() as u64
     }
 
     fn instant(&self, ms: u64) -> Instant {
@@ -333,9 +330,7 @@ impl Driver {
 
     /// When the earliest queued start is due (stale entries included: they are skipped then).
     fn next_start(&self) -> Option<Instant> {
-        self.queue
-            .peek()
-            .map(|Reverse((ms, _, _))| self.instant(*ms))
+        self.queue.peek().map(|Reverse((ms, _, _))| self.instant(*ms))
     }
 
     fn schedule(&mut self, slot: u32) {

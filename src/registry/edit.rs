@@ -102,11 +102,7 @@ impl Editor {
         let mut changes = Vec::new();
         for body in &saved.targets {
             match api_target(body, &defaults) {
-                Ok(t)
-                    if registry
-                        .get(&t.id)
-                        .is_some_and(|e| !e.target.source.is_api()) =>
-                {
+                Ok(t) if registry.get(&t.id).is_some_and(|e| !e.target.source.is_api()) => {
                     tracing::warn!(
                         id = %t.id,
                         "a target saved by the API has the id of a configured target: the configured one is kept"
@@ -390,10 +386,7 @@ fn forbidden_host(target: &Target) -> Option<String> {
         IpAddr::V4(v4) => v4.is_link_local() || v4.octets() == [100, 100, 100, 200],
         IpAddr::V6(v6) => {
             (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    == "fd00:ec2::254"
-                        .parse::<std::net::Ipv6Addr>()
-                        .expect("an address")
+                || v6 == "fd00:ec2::254".parse::<std::net::Ipv6Addr>().expect("an address")
         }
     };
     bad.then(|| format!("{ip} is a link-local or cloud-metadata address"))

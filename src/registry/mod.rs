@@ -236,10 +236,7 @@ impl Registry {
         };
         if !update.changes.is_empty() {
             state.version = version;
-            let mut followers = self
-                .followers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut followers = self.followers.lock().unwrap_or_else(PoisonError::into_inner);
             followers.retain(|f| f.send(update.clone()).is_ok());
         }
         Ok(update)

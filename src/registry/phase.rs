@@ -18,9 +18,7 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(id: &str, interval: Duration) -> Schedule {
-        let interval_ms = u64::try_from(interval.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
         Schedule {
             interval_ms,
             phase_ms: fnv1a64(id.bytes()) % interval_ms,
@@ -56,10 +54,7 @@ mod tests {
         // FNV-1a 64 of "abc" is 0xe71fa2190541574b.
         assert_eq!(s.phase_ms, 0xe71f_a219_0541_574b % 60_000);
         assert_eq!(Schedule::new("abc", Duration::from_secs(60)), s);
-        assert_ne!(
-            Schedule::new("abd", Duration::from_secs(60)).phase_ms,
-            s.phase_ms
-        );
+        assert_ne!(Schedule::new("abd", Duration::from_secs(60)).phase_ms, s.phase_ms);
     }
 
     #[test]

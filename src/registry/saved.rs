@@ -120,9 +120,6 @@ mod tests {
         let p = path(dir.path());
         std::fs::write(&p, "{not json").unwrap();
         let e = load(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("targets.json") && e.contains("move it away"),
-            "{e}"
-        );
+        assert!(e.contains("targets.json") && e.contains("move it away"), "{e}");
     }
 }

@@ -76,7 +76,10 @@ fn a_batch_is_all_or_nothing_and_no_op_changes_keep_the_version() {
     let registry = Registry::new([a.clone()]);
     let b = target("b", "http://127.0.0.1:2/");
     let err = registry
-        .apply(vec![upsert(b.clone()), Change::Remove("nope".into())])
+        .apply(vec![
+            upsert(b.clone()),
+            Change::Remove("nope".into()),
+        ])
         .unwrap_err();
     assert_eq!(err, RegistryError::NotFound("nope".into()));
     assert!(registry.get(&b.id).is_none());

@@ -123,10 +123,7 @@ async fn a_changed_interval_moves_the_phase_and_any_other_change_keeps_it() {
     longer_timeout.timeout = Duration::from_secs(3);
     d.upsert(entry(&longer_timeout, false));
     let kept = run_until(&mut d, T0 + 50_000).await;
-    assert_eq!(
-        starts_of(&kept, "a"),
-        expected(&a, T0 + 25_000, T0 + 50_000)
-    );
+    assert_eq!(starts_of(&kept, "a"), expected(&a, T0 + 25_000, T0 + 50_000));
 
     let mut slower = a.clone();
     slower.interval = Interval::Every(Duration::from_secs(30));
@@ -260,11 +257,7 @@ async fn a_removed_targets_probe_in_flight_is_delivered() {
     };
     assert_eq!(e.name.as_deref(), Some("a"));
     tokio::time::sleep(Duration::from_secs(30)).await;
-    assert_eq!(
-        prober.probed.lock().unwrap().len(),
-        1,
-        "not probed after removal"
-    );
+    assert_eq!(prober.probed.lock().unwrap().len(), 1, "not probed after removal");
     stop.cancel();
     task.await.unwrap();
 }

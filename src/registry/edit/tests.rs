@@ -14,14 +14,7 @@ fn defaults() -> TargetDefaults {
 }
 
 fn editor(dir: &std::path::Path, registry: Arc<Registry>, allow_private: bool) -> Editor {
-    Editor::open(
-        registry,
-        defaults(),
-        allow_private,
-        dir,
-        Box::new(|_| Ok(())),
-    )
-    .unwrap()
+    Editor::open(registry, defaults(), allow_private, dir, Box::new(|_| Ok(()))).unwrap()
 }
 
 fn configured() -> Target {
@@ -51,22 +44,13 @@ fn create_replace_patch_pause_and_delete_round_trip_and_survive_a_restart() {
         .create(&json!({"id": "mine", "url": "http://127.0.0.1:3/", "interval": "30s"}))
         .unwrap();
     assert_eq!(named.target.id, "mine");
-    assert_eq!(
-        named.target.interval,
-        Interval::Every(Duration::from_secs(30))
-    );
+    assert_eq!(named.target.interval, Interval::Every(Duration::from_secs(30)));
 
     let replaced = ed
         .replace(&id, &json!({"name": "api2", "url": "http://127.0.0.1:4/"}))
         .unwrap();
-    assert_eq!(
-        (replaced.target.id.as_str(), replaced.target.name.as_str()),
-        (id.as_str(), "api2")
-    );
-    assert!(
-        replaced.target.tags.is_empty(),
-        "a PUT replaces the whole object"
-    );
+    assert_eq!((replaced.target.id.as_str(), replaced.target.name.as_str()), (id.as_str(), "api2"));
+    assert!(replaced.target.tags.is_empty(), "a PUT replaces the whole object");
     let patched = ed.patch(&id, &json!({"timeout": 2, "name": null})).unwrap();
     assert_eq!(patched.target.timeout, Duration::from_secs(2));
     assert_eq!(patched.target.url.as_str(), "http://127.0.0.1:4/");
@@ -79,10 +63,7 @@ fn create_replace_patch_pause_and_delete_round_trip_and_survive_a_restart() {
     let ed = editor(dir.path(), again.clone(), false);
     assert_eq!(again.len(), 2);
     assert!(again.get("mine").unwrap().paused);
-    assert_eq!(
-        again.get(&id).unwrap().target.timeout,
-        Duration::from_secs(2)
-    );
+    assert_eq!(again.get(&id).unwrap().target.timeout, Duration::from_secs(2));
 
     ed.delete(&id).unwrap();
     assert!(again.get(&id).is_none());
@@ -99,8 +80,7 @@ fn clashes_configured_targets_and_bad_input_are_refused_and_change_nothing() {
     let file_target = configured();
     let registry = Registry::new([file_target.clone()]);
     let ed = editor(dir.path(), registry.clone(), false);
-    ed.create(&json!({"id": "a", "url": "http://127.0.0.1:2/"}))
-        .unwrap();
+    ed.create(&json!({"id": "a", "url": "http://127.0.0.1:2/"})).unwrap();
     let version = registry.version();
 
     assert!(matches!(
@@ -109,35 +89,23 @@ fn clashes_configured_targets_and_bad_input_are_refused_and_change_nothing() {
     ));
     assert!(matches!(
         ed.replace(&file_target.id, &json!({"url": "http://127.0.0.1:3/"})),
-        Err(EditError::ReadOnly {
-            defined_in: Source::File,
-            ..
-        })
+        Err(EditError::ReadOnly { defined_in: Source::File, .. })
     ));
-    assert!(matches!(
-        ed.delete(&file_target.id),
-        Err(EditError::ReadOnly { .. })
-    ));
+    assert!(matches!(ed.delete(&file_target.id), Err(EditError::ReadOnly { .. })));
     let invalid = |body: serde_json::Value| match ed.create(&body) {
         Err(EditError::Invalid(errors)) => errors,
         other => panic!("{body}: {other:?}"),
     };
     assert_eq!(invalid(json!({"url": "ftp://x/"}))[0].field, "url");
-    assert_eq!(
-        invalid(json!({"url": "http://x/", "interval": "soon"}))[0].field,
-        "interval"
-    );
-    assert_eq!(
-        invalid(json!({"url": "http://x/", "colour": "red"}))[0].field,
-        "colour"
-    );
+    assert_eq!(invalid(json!({"url": "http://x/", "interval": "soon"}))[0].field, "interval");
+    assert_eq!(invalid(json!({"url": "http://x/", "colour": "red"}))[0].field, "colour");
     assert_eq!(invalid(json!({"name": "no url"}))[0].field, "url");
-    assert_eq!(
-        invalid(json!({"id": "a b", "url": "http://x/"}))[0].field,
-        "id"
-    );
+    assert_eq!(invalid(json!({"id": "a b", "url": "http://x/"}))[0].field, "id");
     assert_eq!(invalid(json!(["not", "an", "object"]))[0].field, "");
-    assert_eq!(invalid(json!({"url": "push://backup"}))[0].field, "url");
+    assert_eq!(
+        invalid(json!({"url": "push://backup"}))[0].field,
+        "url"
+    );
     assert!(matches!(
         ed.replace("a", &json!({"id": "b", "url": "http://127.0.0.1:3/"})),
         Err(EditError::Invalid(_))
@@ -164,36 +132,24 @@ fn link_local_and_metadata_addresses_are_refused_unless_allowed() {
         match ed.create(&json!({ "url": url })) {
             Err(EditError::Invalid(e)) => {
                 assert_eq!(e[0].field, "url");
-                assert!(
-                    e[0].message.contains("allow_private_targets"),
-                    "{}",
-                    e[0].message
-                );
+                assert!(e[0].message.contains("allow_private_targets"), "{}", e[0].message);
             }
             other => panic!("{url}: {other:?}"),
         }
     }
-    ed.create(&json!({"url": "http://127.0.0.1:8080/"}))
-        .unwrap();
+    ed.create(&json!({"url": "http://127.0.0.1:8080/"})).unwrap();
     ed.create(&json!({"url": "http://10.0.0.1/"})).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let open = editor(dir.path(), Registry::new([]), true);
-    open.create(&json!({"url": "http://169.254.169.254/"}))
-        .unwrap();
+    open.create(&json!({"url": "http://169.254.169.254/"})).unwrap();
 }
 
 #[test]
 fn merge_patch_follows_rfc_7386() {
     // The RFC's own example (appendix A, abridged).
     let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "t": [1]});
-    merge_patch(
-        &mut doc,
-        &json!({"a": "z", "c": {"f": null}, "t": [2, 3], "n": {"x": 1}}),
-    );
-    assert_eq!(
-        doc,
-        json!({"a": "z", "c": {"d": "e"}, "t": [2, 3], "n": {"x": 1}})
-    );
+    merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}, "t": [2, 3], "n": {"x": 1}}));
+    assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "t": [2, 3], "n": {"x": 1}}));
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Whether a DNS response passes its check, judged as blackbox_exporter's dns prober does:
 //! the rcode first, then the answer, authority and additional records against their rules.
 
-use crate::regexes::SharedRegex;
 use hickory_proto::op::ResponseCode;
+use crate::regexes::SharedRegex;
 
 use super::RrRules;
 use crate::event::dns_names::rcode_name;
@@ -148,9 +148,7 @@ mod tests {
     }
 
     fn res(list: &[&str]) -> Vec<SharedRegex> {
-        list.iter()
-            .map(|s| crate::regexes::shared(s).unwrap())
-            .collect()
+        list.iter().map(|s| crate::regexes::shared(s).unwrap()).collect()
     }
 
     fn two() -> Vec<DnsRecord> {

@@ -7,13 +7,13 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::regexes::SharedRegex;
 use hickory_proto::op::{Header, HeaderCounts, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, MX, NS, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
+use crate::regexes::SharedRegex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -318,9 +318,7 @@ fn check(name: &str, transport: DnsTransport) -> DnsCheck {
 }
 
 fn res(list: &[&str]) -> Vec<SharedRegex> {
-    list.iter()
-        .map(|s| crate::regexes::shared(s).unwrap())
-        .collect()
+    list.iter().map(|s| crate::regexes::shared(s).unwrap()).collect()
 }
 
 async fn run(server: SocketAddr, check: &DnsCheck) -> (Result<(), Failure>, DnsObservation) {

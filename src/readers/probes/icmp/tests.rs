@@ -580,17 +580,11 @@ fn a_raw_socket_receives_only_echo_replies_with_its_identifier() {
             };
             // Others' replies, requests with our identifier, an error message: all dropped.
             for seq in 0..50 {
-                forger
-                    .send_to(&message(reply_type, OURS ^ 0xffff, seq), &to)
-                    .unwrap();
-                forger
-                    .send_to(&message(request_type, OURS, seq), &to)
-                    .unwrap();
+                forger.send_to(&message(reply_type, OURS ^ 0xffff, seq), &to).unwrap();
+                forger.send_to(&message(request_type, OURS, seq), &to).unwrap();
             }
             forger.send_to(&message(3, OURS, 7), &to).unwrap();
-            forger
-                .send_to(&message(reply_type, OURS, 4242), &to)
-                .unwrap();
+            forger.send_to(&message(reply_type, OURS, 4242), &to).unwrap();
             let mut buf = vec![0u8; 1500];
             let mut seqs = Vec::new();
             while let Ok(got) =
