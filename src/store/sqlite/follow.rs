@@ -78,8 +78,13 @@ impl SqliteStore {
                 let tx = w.conn.transaction()?;
                 let infos: Vec<TargetInfo> = upserts.iter().map(|(i, _)| i.clone()).collect();
                 write::upsert_infos(&tx, &infos, now)?;
+                // Only what is or was paused goes through the state machine: a reset of a
+                // large live set reads no state for the rest.
+                let stored_paused = write::paused_ids(&tx)?;
                 for (info, paused) in &upserts {
-                    write::set_paused(&tx, &info.id, *paused, now)?;
+                    if *paused || stored_paused.contains(&info.id) {
+                        write::set_paused(&tx, &info.id, *paused, now)?;
+                    }
                 }
                 write::mark_removed(&tx, Gone::These(&removed), now)?;
                 let swept = match &keep {

@@ -473,6 +473,15 @@ pub fn mark_removed(tx: &Transaction, gone: Gone, now: Micros) -> Result<usize, 
     )?)
 }
 
+/// The ids of the stored targets whose status is paused.
+pub fn paused_ids(tx: &Transaction) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT id FROM targets WHERE status = 'paused'")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
 /// Pauses or resumes the target `id` through the target-state machine (paused: its open
 /// incident ends with the reason `target paused`; resumed: unknown until its next result).
 /// Nothing happens to a target not stored or already so.
