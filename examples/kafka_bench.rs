@@ -173,6 +173,7 @@ async fn consume_into_postgres(
     let pg = uptimer::writers::build(
         uptimer::config::WriterPlugin::Postgres,
         &s,
+        &uptimer::registry::Registry::new(s.targets.clone()),
         &metrics,
         &give_up,
     )

@@ -13,12 +13,17 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
-use uptimer::config::{DatabaseUrl, PostgresSettings, StoreSettings, WebSettings};
+use uptimer::config::{
+    DatabaseUrl, Interval, PostgresSettings, StoreSettings, TargetDefaults, TargetSpec, TlsVerify,
+    WebSettings,
+};
 use uptimer::event::{
     CertificateInfo, ConditionResult, DnsDetails, DnsRecord, ErrorKind, Event, IcmpDetails, Phases,
     ProbeEvent, TlsDetails,
 };
+use uptimer::registry::Registry;
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::{HOUR, MINUTE, Micros, PostgresStore, SqliteStore, Store, to_micros};
 use uptimer::web::{AppState, app};
@@ -117,19 +122,18 @@ struct Filled {
 }
 
 impl Filled {
-    /// What a restart of the prober with only `ids` configured does to the store.
+    /// What a restart of the prober with only `ids` configured does to the store: it follows
+    /// a live set of these targets from the start.
     async fn restart_with(&self, ids: &[&str]) {
-        let ids: Vec<String> = ids.iter().map(|i| (*i).to_owned()).collect();
+        let registry = registry_of(ids);
         if let Some(s) = &self.sqlite {
             // As `uptimer serve` does at startup.
-            let infos = infos()
-                .into_iter()
-                .filter(|t| ids.contains(&t.id))
-                .collect();
-            s.sync_targets(infos).await.unwrap();
-            s.remove_unconfigured(ids).await.unwrap();
+            let stop = CancellationToken::new();
+            let task = s.follow(&registry, true, stop.clone()).await.unwrap();
+            stop.cancel();
+            task.await.unwrap();
         } else if let Some(db) = &self.db {
-            let mut w = pg_writer(&db.url, self._dir.path(), Some(ids)).await;
+            let mut w = pg_writer(&db.url, self._dir.path(), registry).await;
             w.close().await.unwrap();
             // The dashboard, another process, reuses its counts this long.
             tokio::time::sleep(uptimer::store::COUNTS_TTL).await;
@@ -137,31 +141,43 @@ impl Filled {
     }
 }
 
-async fn pg_writer(
-    url: &str,
-    dir: &std::path::Path,
-    configured: Option<Vec<String>>,
-) -> PostgresWriter {
+/// A live set of the targets `ids` of [`TARGETS`], as a configuration would give them.
+fn registry_of(ids: &[&str]) -> Arc<Registry> {
+    let defaults = TargetDefaults {
+        interval: Interval::Every(std::time::Duration::from_secs(60)),
+        timeout: std::time::Duration::from_secs(5),
+        tls_verify: TlsVerify::Yes,
+    };
+    Registry::new(
+        infos()
+            .into_iter()
+            .filter(|t| ids.contains(&t.id.as_str()))
+            .map(|t| {
+                TargetSpec {
+                    id: Some(t.id),
+                    name: Some(t.name),
+                    url: t.url,
+                    tags: t.tags,
+                    ..TargetSpec::default()
+                }
+                .build(&defaults)
+                .unwrap()
+            }),
+    )
+}
+
+async fn pg_writer(url: &str, dir: &std::path::Path, registry: Arc<Registry>) -> PostgresWriter {
     let s = PostgresSettings {
         database_url: Some(DatabaseUrl::new(url)),
         ..PostgresSettings::default()
     };
-    let tags = TARGETS
-        .iter()
-        .map(|(id, tags)| {
-            (
-                (*id).to_owned(),
-                tags.iter().map(|t| (*t).to_owned()).collect(),
-            )
-        })
-        .collect();
     PostgresWriter::new(
         &s,
         dir,
         Options {
             source: Source::Replayable,
-            tags,
-            configured,
+            registry: Some(registry),
+            sweep: true,
             ..Options::default()
         },
     )
@@ -194,8 +210,8 @@ async fn postgres_filled(batches: &[Vec<Event>]) -> Filled {
     let db = pg::TestDb::new().await;
     drop(pg::migrated(&db.url).await);
     let dir = tempfile::tempdir().unwrap();
-    let all = TARGETS.iter().map(|t| t.0.to_owned()).collect();
-    let mut w = pg_writer(&db.url, dir.path(), Some(all)).await;
+    let all: Vec<&str> = TARGETS.iter().map(|t| t.0).collect();
+    let mut w = pg_writer(&db.url, dir.path(), registry_of(&all)).await;
     for batch in batches {
         w.write_and_wait(batch).await.unwrap();
     }

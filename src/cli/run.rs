@@ -43,9 +43,11 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
     }
     let stop = pipeline::shutdown_on_signals();
     let give_up = pipeline::give_up_after(&stop, settings.shutdown_timeout);
+    let mut settings = settings;
+    let registry = Registry::new(std::mem::take(&mut settings.targets));
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
-        match crate::writers::build(*plugin, &settings, &metrics, &give_up).await {
+        match crate::writers::build(*plugin, &settings, &registry, &metrics, &give_up).await {
             Ok(w) => writers.push(w),
             Err(e) => {
                 eprintln!("uptimer: {}: {e}", plugin.name());
@@ -56,13 +58,11 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
     tracing::info!(
         reader = settings.reader.name(),
         writers = %settings.writers.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
-        targets = settings.targets.len(),
+        targets = registry.len(),
         interval = %settings.defaults.interval,
         "uptimer started"
     );
     let stats = super::scheduler_stats(&settings, &metrics);
-    let mut settings = settings;
-    let registry = Registry::new(std::mem::take(&mut settings.targets));
     if settings.defaults.interval != crate::config::Interval::Once
         && let Err(code) = super::start_reloads(config, &settings, &registry, &metrics, &stop)
     {

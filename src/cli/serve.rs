@@ -19,9 +19,6 @@ use crate::registry::Registry;
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
 
-/// How often the store deletes what is past its retention.
-/// How often the store packs closed hours and prunes what is past its retention.
-
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A YAML or TOML config file with per-target settings; the environment overrides it.
@@ -164,6 +161,21 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
         };
         state.editor = Some(Arc::new(editor));
     }
+    // The store follows the live set: rows for targets added, removed ones marked removed.
+    let following = if read_only {
+        None
+    } else {
+        match store
+            .follow(&registry, crate::store::sweeps(&settings), stop.clone())
+            .await
+        {
+            Ok(task) => Some(task),
+            Err(e) => {
+                eprintln!("uptimer: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let metrics = state.metrics.clone();
     // Read-only, there is nothing to start; else the writers say when they are built.
     let started = if read_only { ready() } else { Flag::default() };
@@ -229,6 +241,9 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
         }
     }
     stop.cancel();
+    if let Some(f) = following {
+        let _ = f.await;
+    }
     if let Some(u) = upkeep {
         u.stop().await;
     }
@@ -271,11 +286,6 @@ async fn probe(
     started: Flag,
 ) -> ExitCode {
     let registry = &targets.registry;
-    // Targets no longer configured (deleted or renamed) are marked removed.
-    if let Err(e) = store.register_configured(settings).await {
-        eprintln!("uptimer: {e}");
-        return ExitCode::FAILURE;
-    }
     if registry.is_empty() && settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             "no targets yet: add them with the dashboard's \"Add target\" form, POST /api/v1/targets or `uptimer targets add`, or list them in the --config file (reloaded when it changes)"
@@ -289,7 +299,7 @@ async fn probe(
                 store.clone(),
                 metrics.writer(WriterPlugin::Sqlite.name()),
             )) as Box<dyn crate::writers::Writer>),
-            p => crate::writers::build(*p, settings, &metrics, &give_up).await,
+            p => crate::writers::build(*p, settings, registry, &metrics, &give_up).await,
         };
         match w {
             Ok(w) => writers.push(w),

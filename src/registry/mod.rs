@@ -9,6 +9,7 @@
 //! follower that has gone away is dropped at the next change.
 
 pub mod edit;
+pub mod follow;
 pub mod phase;
 pub mod saved;
 

@@ -341,15 +341,13 @@ pub struct IncidentQuery {
 /// Why an incident of a target that left the configuration was closed.
 pub const END_REASON_REMOVED: &str = crate::state::EndReason::Removed.as_str();
 
-/// The ids of the configured targets when these settings may mark every other stored target
-/// removed: only a prober knows the whole target list, so None when the events come from
-/// Kafka, when nothing is configured (a run without targets removes nothing), or when this
-/// worker probes one shard of the list (the other shards' targets are not its to remove).
-pub fn removal_list(settings: &crate::config::Settings) -> Option<Vec<String>> {
-    (settings.reader == crate::config::ReaderPlugin::HttpProbe
-        && settings.sharding.is_none()
-        && !settings.targets.is_empty())
-    .then(|| settings.targets.iter().map(|t| t.id.clone()).collect())
+/// Whether the live set these settings start from is every target this process's stores
+/// hold, so that each stored target not in it may be marked removed: only a prober knows the
+/// whole target list, so not when the events come from Kafka, nor when this worker probes one
+/// shard of the list (the other shards' targets are not its to remove). A live set that starts
+/// empty removes nothing either (see [`crate::registry::follow`]'s replicas).
+pub fn sweeps(settings: &crate::config::Settings) -> bool {
+    settings.reader == crate::config::ReaderPlugin::HttpProbe && settings.sharding.is_none()
 }
 
 /// Checks and passes of one target over a time range.
@@ -421,20 +419,14 @@ mod tests {
             .unwrap()
         };
         let urls = ("PROBE_URLS", "[http://127.0.0.1:1/a, http://127.0.0.1:1/b]");
-        assert_eq!(removal_list(&load(&[urls])).map(|l| l.len()), Some(2));
-        assert_eq!(
-            removal_list(&load(&[])),
-            None,
-            "no targets: nothing removed"
-        );
-        assert_eq!(
-            removal_list(&load(&[
+        assert!(sweeps(&load(&[urls])));
+        assert!(
+            !sweeps(&load(&[
                 urls,
                 ("DISTRIBUTED_WORKERS_ENABLED", "true"),
                 ("DISTRIBUTED_WORKERS_TOTAL", "2"),
                 ("DISTRIBUTED_WORKERS_INDEX", "0"),
             ])),
-            None,
             "one shard does not know the others' targets"
         );
     }

@@ -104,6 +104,7 @@ pub trait Writer: Send {
 pub async fn build(
     plugin: WriterPlugin,
     settings: &Settings,
+    registry: &std::sync::Arc<crate::registry::Registry>,
     metrics: &Metrics,
     give_up: &CancellationToken,
 ) -> Result<Box<dyn Writer>, String> {
@@ -127,9 +128,9 @@ pub async fn build(
             let store = crate::store::SqliteStore::open_async(&settings.store)
                 .await
                 .map_err(|e| e.to_string())?;
-            // As `serve` does: the configured targets, and the ones no longer configured removed.
+            // As `serve` does: the store follows the live set.
             store
-                .register_configured(settings)
+                .follow(registry, crate::store::sweeps(settings), give_up.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             Box::new(sqlite::SqliteWriter::maintaining(
@@ -139,7 +140,7 @@ pub async fn build(
             ))
         }
         WriterPlugin::Postgres => {
-            Box::new(postgres::build(settings, own(), give_up.clone()).await?)
+            Box::new(postgres::build(settings, registry, own(), give_up.clone()).await?)
         }
     })
 }

@@ -5,6 +5,7 @@
 //! disk.
 
 pub mod compact;
+pub mod follow;
 pub mod generate;
 pub mod maintain;
 pub mod pack;
@@ -268,26 +269,23 @@ impl SqliteStore {
         Ok(n)
     }
 
-    /// Registers the configured targets and marks the ones no longer configured removed (when
-    /// the settings know every target: see [`super::removal_list`]), logging how many. What
-    /// `serve` and `writers.sqlite` do at startup.
-    pub async fn register_configured(
+    /// Follows `registry` (see [`follow`]): its entries now, so a failure stops the caller,
+    /// then its changes in a task until `stop`. With `sweep` (see [`super::sweeps`]), the
+    /// stored targets not among its entries are marked removed. What `serve` and
+    /// `writers.sqlite` do at startup, once per process.
+    pub async fn follow(
         &self,
-        settings: &crate::config::Settings,
-    ) -> Result<(), StoreError> {
-        let infos = settings
-            .targets
-            .iter()
-            .map(TargetInfo::from_target)
-            .collect();
-        self.sync_targets(infos).await?;
-        if let Some(ids) = super::removal_list(settings) {
-            let n = self.remove_unconfigured(ids).await?;
-            if n > 0 {
-                tracing::info!(targets = n, "targets no longer configured marked removed");
-            }
-        }
-        Ok(())
+        registry: &crate::registry::Registry,
+        sweep: bool,
+        stop: CancellationToken,
+    ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+        let replica = follow::StoreReplica {
+            store: self.clone(),
+            sweep,
+        };
+        let mut following = crate::registry::follow::Following::new(registry, replica);
+        following.reset().await?;
+        Ok(following.spawn(stop))
     }
 
     /// Fills the store with synthetic history (`scripts/bench web`).

@@ -266,6 +266,34 @@ fn load_state(
     )
 }
 
+/// The stored live state of target `id`, if it is stored.
+fn stored_state(
+    tx: &Transaction,
+    id: &str,
+) -> Result<Option<(TargetState, Option<i64>)>, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT last_event_time, last_event_uuid, recent, status, open_incident,
+               (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident)
+             FROM targets WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            let recent: String = r.get(2)?;
+            let uuid: Option<String> = r.get(1)?;
+            let status: Option<String> = r.get(3)?;
+            let open: Option<i64> = r.get(4)?;
+            let started: Option<Micros> = r.get(5)?;
+            Ok(load_state(
+                r.get(0)?,
+                uuid.as_deref(),
+                &recent,
+                status.as_deref(),
+                open.zip(started),
+            ))
+        })
+        .optional()?)
+}
+
 /// Moves each target's live state and incidents forward through its new events with the
 /// target-state machine, in (time, uuid) order. An event the machine does not take (older
 /// than the target's last applied one) is history: it counts in the rollups only.
@@ -279,11 +307,6 @@ fn update_state(
     for (e, id, t) in rows.iter() {
         by_target.entry(id.as_str()).or_default().push((e, *t));
     }
-    let mut load = tx.prepare_cached(
-        "SELECT last_event_time, last_event_uuid, recent, status, open_incident,
-           (SELECT started_at FROM incidents WHERE incidents.id = targets.open_incident)
-         FROM targets WHERE id = ?1",
-    )?;
     let mut open = tx.prepare_cached(
         "INSERT INTO incidents (target_id, started_at, error_kind, error) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -300,23 +323,7 @@ fn update_state(
     )?;
     let now = from_micros(now);
     for (id, events) in by_target {
-        let (mut state, mut incident) = load
-            .query_row([id], |r| {
-                let recent: String = r.get(2)?;
-                let uuid: Option<String> = r.get(1)?;
-                let status: Option<String> = r.get(3)?;
-                let open: Option<i64> = r.get(4)?;
-                let started: Option<Micros> = r.get(5)?;
-                Ok(load_state(
-                    r.get(0)?,
-                    uuid.as_deref(),
-                    &recent,
-                    status.as_deref(),
-                    open.zip(started),
-                ))
-            })
-            .optional()?
-            .unwrap_or_default();
+        let (mut state, mut incident) = stored_state(tx, id)?.unwrap_or_default();
         let mut newest: Option<(&ProbeEvent, Micros)> = None;
         for (e, t) in events {
             let check = Check {
@@ -381,31 +388,48 @@ pub fn sync_targets(
     now: Micros,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO targets (id, url, name, protocol, hostname, port, path, tags, interval_s,
-               first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
-             ON CONFLICT (id) DO UPDATE SET url = excluded.url, name = excluded.name,
-               tags = excluded.tags, interval_s = excluded.interval_s, removed_at = NULL",
-        )?;
-        for t in targets {
-            stmt.execute(params![
-                t.id,
-                t.url,
-                t.name,
-                t.protocol,
-                t.hostname,
-                t.port,
-                t.path,
-                serde_json::to_string(&t.tags).unwrap_or_else(|_| "[]".into()),
-                t.interval_s,
-                now,
-            ])?;
-        }
-    }
+    upsert_infos(&tx, targets, now)?;
     tx.commit()?;
     Ok(())
+}
+
+/// [`sync_targets`] inside a transaction.
+pub fn upsert_infos(
+    tx: &Transaction,
+    targets: &[TargetInfo],
+    now: Micros,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO targets (id, url, name, protocol, hostname, port, path, tags, interval_s,
+           first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+         ON CONFLICT (id) DO UPDATE SET url = excluded.url, name = excluded.name,
+           tags = excluded.tags, interval_s = excluded.interval_s, removed_at = NULL",
+    )?;
+    for t in targets {
+        stmt.execute(params![
+            t.id,
+            t.url,
+            t.name,
+            t.protocol,
+            t.hostname,
+            t.port,
+            t.path,
+            serde_json::to_string(&t.tags).unwrap_or_else(|_| "[]".into()),
+            t.interval_s,
+            now,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Which stored targets to mark removed.
+#[derive(Debug, Clone, Copy)]
+pub enum Gone<'a> {
+    /// Every one but these ids.
+    AllBut(&'a [String]),
+    /// These ids.
+    These(&'a [String]),
 }
 
 /// Marks every target not in `configured` (ids) removed as of `now`, and closes its open
@@ -418,21 +442,67 @@ pub fn remove_unconfigured(
     configured: &[String],
     now: Micros,
 ) -> Result<usize, StoreError> {
-    let keep = serde_json::to_string(configured).unwrap_or_else(|_| "[]".into());
     let tx = conn.transaction()?;
-    let gone = "SELECT id FROM targets WHERE removed_at IS NULL
-        AND id NOT IN (SELECT value FROM json_each(?1))";
+    let n = mark_removed(&tx, Gone::AllBut(configured), now)?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Marks the `gone` targets that are not removed yet removed as of `now` and closes their
+/// open incidents with the reason [`END_REASON_REMOVED`]; returns how many were removed.
+pub fn mark_removed(tx: &Transaction, gone: Gone, now: Micros) -> Result<usize, StoreError> {
+    let (ids, op) = match gone {
+        Gone::AllBut(ids) => (ids, "NOT IN"),
+        Gone::These(ids) => (ids, "IN"),
+    };
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    let gone = format!(
+        "SELECT id FROM targets WHERE removed_at IS NULL
+         AND id {op} (SELECT value FROM json_each(?1))"
+    );
     tx.execute(
         &format!(
             "UPDATE incidents SET ended_at = max(?2, started_at), end_reason = ?3
              WHERE ended_at IS NULL AND target_id IN ({gone})"
         ),
-        params![keep, now, END_REASON_REMOVED],
+        params![ids, now, END_REASON_REMOVED],
     )?;
-    let n = tx.execute(
+    Ok(tx.execute(
         &format!("UPDATE targets SET removed_at = ?2, open_incident = NULL WHERE id IN ({gone})"),
-        params![keep, now],
-    )?;
-    tx.commit()?;
-    Ok(n)
+        params![ids, now],
+    )?)
+}
+
+/// The ids of the stored targets whose status is paused.
+pub fn paused_ids(tx: &Transaction) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT id FROM targets WHERE status = 'paused'")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// Pauses or resumes the target `id` through the target-state machine (paused: its open
+/// incident ends with the reason `target paused`; resumed: unknown until its next result).
+/// Nothing happens to a target not stored or already so.
+pub fn set_paused(tx: &Transaction, id: &str, paused: bool, now: Micros) -> Result<(), StoreError> {
+    let loaded = stored_state(tx, id)?;
+    let Some((mut state, mut incident)) = loaded else {
+        return Ok(());
+    };
+    let input = if paused { Input::Pause } else { Input::Resume };
+    let transitions = state.apply(input, from_micros(now));
+    if transitions.is_empty() {
+        return Ok(());
+    }
+    for tr in transitions {
+        if let (Transition::IncidentClosed { at, reason, .. }, Some(i)) = (tr, incident) {
+            tx.prepare_cached("UPDATE incidents SET ended_at = ?2, end_reason = ?3 WHERE id = ?1")?
+                .execute(params![i, to_micros(at), reason.stored()])?;
+            incident = None;
+        }
+    }
+    tx.prepare_cached("UPDATE targets SET status = ?2, open_incident = ?3 WHERE id = ?1")?
+        .execute(params![id, state.status.as_str(), incident])?;
+    Ok(())
 }

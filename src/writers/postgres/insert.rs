@@ -18,9 +18,6 @@ pub(super) struct Core {
     pub(super) pool: deadpool_postgres::Pool,
     pub(super) tables: Mutex<HashMap<String, Arc<Table>>>,
     pub(super) targets: Mutex<HashMap<String, Instant>>,
-    pub(super) tags: HashMap<String, Vec<String>>,
-    /// The configured targets, until the others have been marked removed.
-    pub(super) configured: Mutex<Option<Vec<String>>>,
     pub(super) rejects: Arc<dyn RejectSink>,
     pub(super) health: Arc<Health>,
 }

@@ -9,6 +9,7 @@
 
 mod backlog;
 mod encode;
+mod follow;
 mod insert;
 pub mod rollups;
 pub mod row;
@@ -17,7 +18,6 @@ pub mod table;
 mod targets;
 mod writer;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::rejects::RejectSink;
 use crate::config::Settings;
 use crate::metrics::{Count, Level, Up, WriterMetrics};
+use crate::registry::Registry;
 
 pub use writer::PostgresWriter;
 
@@ -47,12 +48,13 @@ pub struct Options {
     pub source: Source,
     /// Where rejected rows go; `None` = `DATA_DIR/rejects/<table>.jsonl`.
     pub rejects: Option<Arc<dyn RejectSink>>,
-    /// Tags per target id, copied into `targets.tags`.
-    pub tags: HashMap<String, Vec<String>>,
-    /// The ids of the configured targets, when this process probes them: at startup every other
-    /// target is marked removed (see [`rollups::remove_unconfigured`]). None when the events
-    /// come from elsewhere (the Kafka consumer knows no target list): nothing is removed.
-    pub configured: Option<Vec<String>>,
+    /// The live set the `targets` rows follow (see [`follow`]): names, URLs, tags, removed and
+    /// paused targets.
+    pub registry: Option<Arc<Registry>>,
+    /// Whether the live set starts as every target (see [`crate::store::sweeps`]): the stored
+    /// targets not in it are marked removed then. Not when the events come from elsewhere
+    /// (the Kafka consumer), nor for one shard of the targets.
+    pub sweep: bool,
     /// The writer's series in the process's metrics.
     pub metrics: WriterMetrics,
     /// Cancelled when shutdown's time runs out: retries stop (a prober's batch in flight is
@@ -65,8 +67,8 @@ impl Default for Options {
         Options {
             source: Source::Prober,
             rejects: None,
-            tags: HashMap::new(),
-            configured: None,
+            registry: None,
+            sweep: false,
             metrics: WriterMetrics::default(),
             give_up: CancellationToken::new(),
         }
@@ -141,20 +143,14 @@ const IN_FLIGHT: u32 = 2;
 /// `writers.postgres` from the settings: a prober source (spool), tags from the targets.
 pub async fn build(
     settings: &Settings,
+    registry: &Arc<Registry>,
     metrics: WriterMetrics,
     give_up: CancellationToken,
 ) -> Result<PostgresWriter, String> {
-    let tags = settings
-        .targets
-        .iter()
-        .filter(|t| !t.tags.is_empty())
-        .map(|t| (t.id.clone(), t.tags.clone()))
-        .collect();
     let source = match settings.reader {
         crate::config::ReaderPlugin::Kafka => Source::Replayable,
         _ => Source::Prober,
     };
-    let configured = crate::store::removal_list(settings);
     // Consuming from Kafka, rejected rows go to the dead-letter topic, not a local file.
     #[cfg(feature = "kafka")]
     let rejects = match source {
@@ -169,8 +165,8 @@ pub async fn build(
         Options {
             source,
             rejects,
-            tags,
-            configured,
+            registry: Some(registry.clone()),
+            sweep: crate::store::sweeps(settings),
             metrics,
             give_up,
         },

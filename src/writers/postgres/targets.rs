@@ -1,12 +1,12 @@
-//! The `targets` table: upserting the targets the events name, and marking the ones no longer
-//! configured removed.
+//! The `targets` table: upserting the targets the events name (what the live set says of them,
+//! tags included, is kept by `follow`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use super::TARGET_REFRESH;
 use super::insert::Core;
 use super::row::Row;
-use super::{TARGET_REFRESH, rollups};
 use crate::postgres::{Class, PgError, classify};
 
 impl Core {
@@ -71,21 +71,14 @@ impl Core {
             })
             .collect();
         let path: Vec<Option<String>> = seen.values().map(|t| s(t.row, "path")).collect();
-        let tags: Vec<String> = ids
-            .iter()
-            .map(|id| {
-                serde_json::to_string(self.tags.get(id).map_or(&[][..], Vec::as_slice))
-                    .unwrap_or_else(|_| "[]".into())
-            })
-            .collect();
         let first: Vec<time::OffsetDateTime> = seen.values().map(|t| t.first).collect();
         let last: Vec<time::OffsetDateTime> = seen.values().map(|t| t.last).collect();
-        let sql = "INSERT INTO targets AS t (id, url, name, protocol, hostname, port, path, tags, first_seen, last_seen)
-            SELECT u.id, u.url, u.name, u.protocol, u.hostname, u.port, u.path,
-                   ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.first_seen, u.last_seen
+        // Tags come from the live set (`follow`), never from events.
+        let sql = "INSERT INTO targets AS t (id, url, name, protocol, hostname, port, path, first_seen, last_seen)
+            SELECT u.id, u.url, u.name, u.protocol, u.hostname, u.port, u.path, u.first_seen, u.last_seen
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[],
-                        $8::text[], $9::timestamptz[], $10::timestamptz[])
-              AS u(id, url, name, protocol, hostname, port, path, tags, first_seen, last_seen)
+                        $8::timestamptz[], $9::timestamptz[])
+              AS u(id, url, name, protocol, hostname, port, path, first_seen, last_seen)
             ON CONFLICT (id) DO UPDATE SET
               url = coalesce(EXCLUDED.url, t.url),
               name = coalesce(EXCLUDED.name, t.name),
@@ -93,7 +86,6 @@ impl Core {
               hostname = coalesce(EXCLUDED.hostname, t.hostname),
               port = coalesce(EXCLUDED.port, t.port),
               path = coalesce(EXCLUDED.path, t.path),
-              tags = CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE t.tags END,
               first_seen = least(t.first_seen, EXCLUDED.first_seen),
               last_seen = greatest(t.last_seen, EXCLUDED.last_seen),
               -- checked again after it was removed (another prober has it): it is back
@@ -104,7 +96,7 @@ impl Core {
             .execute(
                 &stmt,
                 &[
-                    &ids, &url, &name, &protocol, &hostname, &port, &path, &tags, &first, &last,
+                    &ids, &url, &name, &protocol, &hostname, &port, &path, &first, &last,
                 ],
             )
             .await
@@ -129,21 +121,4 @@ impl Core {
             }
         }
     }
-}
-
-/// Marks the targets no longer configured removed, once (retried by the housekeeping while the
-/// database was unreachable at startup).
-pub(super) async fn remove_unconfigured(
-    core: &Core,
-    client: &mut tokio_postgres::Client,
-) -> Result<(), PgError> {
-    let Some(ids) = core.configured.lock().expect("configured lock").clone() else {
-        return Ok(());
-    };
-    let n = rollups::remove_unconfigured(client, &ids).await?;
-    if n > 0 {
-        tracing::info!(targets = n, "targets no longer configured marked removed");
-    }
-    *core.configured.lock().expect("configured lock") = None;
-    Ok(())
 }

@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use super::backlog::{Backlog, BacklogState, drain};
 use super::insert::Core;
 use super::spool::Spool;
-use super::targets::remove_unconfigured;
 use super::{
     BACKOFF_MAX, BACKOFF_MIN, Health, IN_FLIGHT, NAME, Options, Source, WRITE_TIMEOUT, rollups,
 };
@@ -23,6 +22,7 @@ use crate::event::Event;
 use crate::postgres::{
     Class, ConnectOptions, PgError, PostgresSettings, classify, migrate, partitions,
 };
+use crate::registry::follow::Following;
 use crate::writers::rejects::RejectFile;
 use crate::writers::{Batching, Durable, WriteError, Writer};
 
@@ -85,8 +85,6 @@ impl PostgresWriter {
             pool,
             tables: Mutex::new(HashMap::new()),
             targets: Mutex::new(HashMap::new()),
-            tags: options.tags,
-            configured: Mutex::new(options.configured),
             rejects,
             health: health.clone(),
         });
@@ -104,6 +102,21 @@ impl PostgresWriter {
 
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
+        if let Some(registry) = &options.registry {
+            // The `targets` rows follow the live set; tried once now when the database
+            // answered, so a short run has them, then again in the task until done.
+            let replica = super::follow::TargetsReplica {
+                core: core.clone(),
+                sweep: options.sweep,
+            };
+            let mut following = Following::new(registry, replica);
+            if health.connected.load(Ordering::Relaxed)
+                && let Err(e) = following.reset().await
+            {
+                tracing::warn!(error = %e, "writing the targets failed; retrying");
+            }
+            tasks.push(following.spawn(stop.clone()));
+        }
         let backlog = if options.source == Source::Prober {
             let dir = data_dir.join("spool").join("postgres");
             let (spool, segments) = Spool::open(&dir)
@@ -263,10 +276,6 @@ async fn startup_check(core: &Core, retention_days: Option<u32>) -> Result<(), P
     if !made.is_empty() || !dropped.is_empty() {
         tracing::info!(created = made.len(), dropped = dropped.len(), "partitions");
     }
-    // Not worth failing the start for: the housekeeping tries again every minute.
-    if let Err(e) = remove_unconfigured(core, &mut client).await {
-        tracing::warn!(error = %e, "marking removed targets failed; retried in a minute");
-    }
     Ok(())
 }
 
@@ -283,16 +292,6 @@ async fn housekeeping(core: Arc<Core>, retention_days: Option<u32>, stop: Cancel
             _ = tick.tick() => {}
         }
         minutes += 1;
-        if core.configured.lock().expect("configured lock").is_some() {
-            let result = async {
-                let mut client = core.client().await?;
-                remove_unconfigured(&core, &mut client).await
-            }
-            .await;
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "marking removed targets failed; retried in a minute");
-            }
-        }
         let h = &core.health;
         let now = (
             h.written.load(Ordering::Relaxed),
