@@ -93,14 +93,20 @@ pub async fn status(
         Ok(t) => t,
         Err(unknown) => return Ok(unknown),
     };
-    let color = match t.status {
+    // A paused target is paused, whatever its last check said.
+    let status = if super::pages::live_entry(&s, &id).is_some_and(|e| e.paused) {
+        Status::Paused
+    } else {
+        t.status
+    };
+    let color = match status {
         Status::Up => GREEN,
         Status::Down => RED,
         Status::Flapping => AMBER,
         Status::Degraded => DARK_AMBER,
         Status::Unknown | Status::Paused => GREY,
     };
-    Ok(svg(badge(&label, t.status.as_str(), color)))
+    Ok(svg(badge(&label, status.as_str(), color)))
 }
 
 pub async fn uptime(

@@ -141,6 +141,8 @@ struct OverviewPage {
     removed_href: String,
     rows: Vec<Row>,
     pager: Pager,
+    /// The "Add target" link: this process can change targets.
+    can_add: bool,
 }
 
 pub async fn overview(State(s): State<AppState>, Query(p): Query<OverviewParams>) -> Response {
@@ -180,7 +182,12 @@ async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppE
         .targets
         .iter()
         .map(|t| Row {
-            status: t.status.as_str(),
+            // A paused target shows as paused, whatever its last check said.
+            status: if super::target::live_entry(s, &t.id).is_some_and(|e| e.paused) {
+                Status::Paused.as_str()
+            } else {
+                t.status.as_str()
+            },
             href: target_href(&t.id),
             name: t.name.clone(),
             url: t.url.clone().unwrap_or_default(),
@@ -256,6 +263,7 @@ async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppE
             |n| p.href(n),
             ("← Previous", "Next →"),
         ),
+        can_add: s.editor.is_some(),
     };
     render(&tpl)
 }
