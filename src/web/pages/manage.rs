@@ -170,14 +170,14 @@ fn form_page(
     let fields = FIELDS
         .iter()
         .zip(&input.values)
-        .map(|((name, label, hint, placeholder), value)| FieldView {
+        .map(|(&(name, label, hint, placeholder), value)| FieldView {
             name,
             label,
             hint,
             placeholder,
             value: value.clone(),
             error: by_field(name),
-            required: *name == "url",
+            required: name == "url",
         })
         .collect();
     let (title, target, submit, cancel) = match form {
