@@ -190,6 +190,7 @@ async fn consume_into_postgres(
     // The whole pipeline, as `uptimer` runs it: the Kafka source, acknowledgements, offsets.
     pipeline::run(
         &s,
+        &uptimer::registry::Registry::new([]),
         vec![Box::new(timed)],
         done,
         give_up,

@@ -587,7 +587,7 @@ fn schedule_counting(
     let stop = CancellationToken::new();
     let task = tokio::spawn(scheduler::run(
         prober,
-        targets,
+        scheduler::Feed::fixed(targets),
         16,
         EventFormat::Current,
         tx,

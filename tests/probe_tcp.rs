@@ -28,7 +28,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 fn expect(re: &str) -> Step {
     Step::Expect {
-        regex: Regex::new(re).unwrap(),
+        regex: Regex::new(re).unwrap().into(),
         labels: Vec::new(),
     }
 }
@@ -281,7 +281,7 @@ async fn send_expands_the_previous_match_and_appends_a_newline() {
     .await;
     let check = plain(vec![
         Step::Expect {
-            regex: Regex::new(r"^HELLO id=(\d+) name=(?P<name>\w+)").unwrap(),
+            regex: Regex::new(r"^HELLO id=(\d+) name=(?P<name>\w+)").unwrap().into(),
             labels: vec![Label {
                 name: "server".into(),
                 value: "${name}".into(),

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, Overrides, Settings, Target};
 use crate::metrics::ConfigMetrics;
-use crate::registry::{Change, Registry, Source};
+use crate::registry::{Change, Registry};
 
 /// How long the file must stay quiet after a change before it is read: editors write a file
 /// in several steps (truncate, write, rename).
@@ -300,7 +300,7 @@ fn watcher(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Env;
+    use crate::config::{Env, Source};
 
     fn settings(yaml: &str) -> Settings {
         let dir = tempfile::tempdir().unwrap();

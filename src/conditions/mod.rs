@@ -20,7 +20,6 @@ mod tests;
 use std::borrow::Cow;
 use std::fmt;
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 pub use crate::event::ConditionResult;

@@ -80,6 +80,11 @@ impl Source {
             Source::Api => "api",
         }
     }
+
+    /// Whether the API made it (and may change or remove it).
+    pub fn is_api(self) -> bool {
+        self == Source::Api
+    }
 }
 
 /// Everything needed to probe one target: what every target has, its kind and its check's

@@ -103,7 +103,7 @@ async fn run_reader(
             let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
             let scheduler = tokio::spawn(scheduler::run(
                 Arc::new(prober),
-                scheduler::Feed::follow(registry),
+                scheduler::Feed::follow(registry, settings.sharding),
                 settings.probe.concurrency,
                 settings.event_format,
                 tx.clone(),

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::verdicts::{self, Verdicts};
 use crate::config::target::masked_url;
-use crate::config::{EventFormat, Interval, Target};
+use crate::config::{EventFormat, Interval, Sharding, Source, Target};
 use crate::event::{Event, Kind};
 use crate::metrics::{Count, Durations, Metrics, ProbeMetrics};
 use crate::readers::probes::Prober;
@@ -114,6 +114,9 @@ impl SchedulerStats {
 pub struct Feed {
     pub entries: Vec<Arc<Entry>>,
     pub updates: Option<mpsc::UnboundedReceiver<Update>>,
+    /// This worker's shard: targets made through the API outside it are left to the other
+    /// workers (the configuration's are sharded when it is loaded).
+    pub sharding: Option<Sharding>,
 }
 
 impl Feed {
@@ -131,15 +134,17 @@ impl Feed {
                 })
                 .collect(),
             updates: None,
+            sharding: None,
         }
     }
 
     /// The registry's targets and its changes from now on.
-    pub fn follow(registry: &Registry) -> Feed {
+    pub fn follow(registry: &Registry, sharding: Option<Sharding>) -> Feed {
         let (entries, updates) = registry.follow();
         Feed {
             entries,
             updates: Some(updates),
+            sharding,
         }
     }
 }
@@ -173,6 +178,7 @@ pub async fn run<P: Prober>(
         stats,
     });
     let mut driver = Driver::new();
+    driver.sharding = feed.sharding;
     let once = feed
         .entries
         .iter()
@@ -295,6 +301,7 @@ struct Driver {
     /// (start, slot, life), earliest first; entries that no longer match their slot are
     /// skipped when they come up.
     queue: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    sharding: Option<Sharding>,
 }
 
 impl Driver {
@@ -309,6 +316,7 @@ impl Driver {
             free: Vec::new(),
             by_id: HashMap::new(),
             queue: BinaryHeap::new(),
+            sharding: None,
         }
     }
 
@@ -340,9 +348,12 @@ impl Driver {
     }
 
     /// Adds or replaces a target (or pauses or resumes it). Push targets are pushed to, never
-    /// probed: they are left out.
+    /// probed, and API targets of other shards are other workers': they are left out.
     fn upsert(&mut self, e: Arc<Entry>) {
-        if e.target.kind == Kind::Push {
+        let elsewhere = self
+            .sharding
+            .is_some_and(|s| e.target.source == Source::Api && !s.takes(&e.target.id));
+        if e.target.kind == Kind::Push || elsewhere {
             self.remove(&e.target.id);
             return;
         }

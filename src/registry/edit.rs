@@ -37,8 +37,8 @@ pub enum EditError {
     #[error("a target with id {0:?} exists already")]
     Clash(String),
     /// The target comes from the configuration (HTTP 409).
-    #[error("target {id:?} comes from the {} configuration and changes only there", source.as_str())]
-    ReadOnly { id: String, source: Source },
+    #[error("target {id:?} comes from the {} configuration and changes only there", defined_in.as_str())]
+    ReadOnly { id: String, defined_in: Source },
     /// The change could not be saved: nothing changed (HTTP 500).
     #[error("{0}")]
     Save(#[from] SavedError),
@@ -109,11 +109,14 @@ impl Editor {
                     );
                 }
                 Ok(t) => changes.push(Change::Upsert(Arc::new(t))),
-                Err(e) => tracing::warn!(
-                    file = %path.display(),
-                    id = %body.get("id").and_then(Value::as_str).unwrap_or(""),
-                    "a target saved by the API is left out: {e}"
-                ),
+                Err(e) => {
+                    let id = body.get("id").and_then(Value::as_str).unwrap_or_default();
+                    tracing::warn!(
+                        file = %path.display(),
+                        id,
+                        "a target saved by the API is left out: {e}"
+                    );
+                }
             }
         }
         let ids: std::collections::HashSet<String> = registry
@@ -269,7 +272,7 @@ impl Editor {
         if !entry.target.source.is_api() {
             return Err(EditError::ReadOnly {
                 id: id.to_owned(),
-                source: entry.target.source,
+                defined_in: entry.target.source,
             });
         }
         Ok(entry)

@@ -238,7 +238,7 @@ async fn a_removed_targets_probe_in_flight_is_delivered() {
     let stop = CancellationToken::new();
     let task = tokio::spawn(run(
         prober.clone(),
-        Feed::follow(&registry),
+        Feed::follow(&registry, None),
         4,
         EventFormat::Current,
         tx,
@@ -277,7 +277,7 @@ async fn one_shot_targets_are_probed_at_once_and_the_run_ends() {
     let started = Instant::now();
     run(
         prober,
-        Feed::follow(&registry),
+        Feed::follow(&registry, None),
         4,
         EventFormat::Current,
         tx,
@@ -302,4 +302,24 @@ fn a_sleeping_target_is_a_small_slot() {
     let run = std::mem::size_of::<RunState>();
     assert!(slot <= 96, "a slot is {slot} bytes");
     assert!(run <= 256, "a target's run state is {run} bytes");
+}
+
+#[tokio::test(start_paused = true)]
+async fn api_targets_of_other_shards_are_left_to_their_workers() {
+    let shard = Sharding { total: 2, index: 0 };
+    let mut d = driver();
+    d.sharding = Some(shard);
+    let mut mine = 0;
+    for i in 0..20 {
+        let mut t = target(&format!("t{i}"), 10);
+        t.source = Source::Api;
+        mine += usize::from(shard.takes(&t.id));
+        d.upsert(entry(&t, false));
+    }
+    // The configuration's targets were sharded when it was loaded: all of them stay.
+    d.upsert(entry(&target("file", 10), false));
+    assert!(mine > 0 && mine < 20, "{mine} of 20 in this shard");
+    assert_eq!(d.by_id.len(), mine + 1);
+    let started = run_until(&mut d, T0 + 10_000).await;
+    assert_eq!(started.len(), mine + 1);
 }

@@ -89,7 +89,7 @@ fn clashes_configured_targets_and_bad_input_are_refused_and_change_nothing() {
     ));
     assert!(matches!(
         ed.replace(&file_target.id, &json!({"url": "http://127.0.0.1:3/"})),
-        Err(EditError::ReadOnly { source: Source::File, .. })
+        Err(EditError::ReadOnly { defined_in: Source::File, .. })
     ));
     assert!(matches!(ed.delete(&file_target.id), Err(EditError::ReadOnly { .. })));
     let invalid = |body: serde_json::Value| match ed.create(&body) {
@@ -103,7 +103,7 @@ fn clashes_configured_targets_and_bad_input_are_refused_and_change_nothing() {
     assert_eq!(invalid(json!({"id": "a b", "url": "http://x/"}))[0].field, "id");
     assert_eq!(invalid(json!(["not", "an", "object"]))[0].field, "");
     assert_eq!(
-        invalid(json!({"url": "push://x", "token": "t"}))[0].field,
+        invalid(json!({"url": "push://backup"}))[0].field,
         "url"
     );
     assert!(matches!(
