@@ -826,11 +826,11 @@ async fn a_target_is_added_probed_paused_and_deleted_with_the_dashboards_forms()
     driver.type_into("#f-tags", "forms, e2e");
     driver.click("button[type=submit]");
     let error = driver.eval(
-        r#"const e = document.querySelector("#e-url");
+        r##"const e = document.querySelector("#e-url");
            const url = document.querySelector("#f-url");
            return { error: e && e.textContent, next: e && e.previousElementSibling === url,
                     name: document.querySelector("#f-name").value, url: url.value,
-                    invalid: url.getAttribute("aria-invalid") };"#,
+                    invalid: url.getAttribute("aria-invalid") };"##,
     );
     assert!(
         error["error"].as_str().is_some_and(|e| e.contains("htp:/nope")),

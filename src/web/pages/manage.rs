@@ -153,7 +153,9 @@ fn form_page(
             .filter(|e| field_of(&e.field, advanced_given) == field)
             .map(|e| match e.field.as_str() {
                 // Named when the field holds several settings.
-                f if field == "advanced" && !f.is_empty() => format!("{f}: {}", e.message),
+                f if field == "advanced" && !f.is_empty() && f != "advanced" => {
+                    format!("{f}: {}", e.message)
+                }
                 _ => e.message.clone(),
             })
             .collect::<Vec<_>>()
@@ -285,7 +287,7 @@ fn edit_error(s: &AppState, e: EditError) -> Response {
         }
     };
     let message = match &e {
-        EditError::ReadOnly { source, .. } => source_note(*source).to_owned(),
+        EditError::ReadOnly { defined_in, .. } => source_note(*defined_in).to_owned(),
         _ => e.to_string(),
     };
     message_page(s, status, title, message)

@@ -164,12 +164,9 @@ impl FormInput {
                 body.insert(key.into(), Value::String(v.to_owned()));
             }
         }
-        let list = |s: &str| -> Vec<&str> {
-            s.split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .collect()
-        };
+        fn list(s: &str) -> Vec<&str> {
+            s.split(',').map(str::trim).filter(|t| !t.is_empty()).collect()
+        }
         let tags = list(self.value("tags"));
         if !tags.is_empty() {
             body.insert("tags".into(), tags.into_iter().map(Value::from).collect());

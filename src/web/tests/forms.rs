@@ -29,7 +29,7 @@ async fn editable() -> Editable {
     let mut good = TargetSpec {
         id: Some("good".into()),
         name: Some("Good site".into()),
-        url: "https://example.org/?q=Good site".into(),
+        url: "https://example.org/?q=Good".into(),
         ..Default::default()
     }
     .build(&defaults)
@@ -212,10 +212,10 @@ async fn a_form_without_this_dashboards_token_changes_nothing() {
     // A token of another form, or altered, does not do.
     let (_, _, page_body) = get_with(s, page("/targets/good")).await;
     let pause_token = token_for(&page_body, "/targets/good/pause");
-    let with = |t: &str| [("csrf", t), typed[0], typed[1]];
-    let (status, _, _) = get_with(s, form("/targets", &with(&pause_token))).await;
+    let altered = format!("{pause_token}x");
+    let (status, _, _) = get_with(s, form("/targets", &[("csrf", &pause_token), typed[0], typed[1]])).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = get_with(s, form("/targets", &with(&format!("{pause_token}x")))).await;
+    let (status, _, _) = get_with(s, form("/targets", &[("csrf", &altered), typed[0], typed[1]])).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(e.registry.len(), 1);
     let (status, _, _) = get_with(s, form("/targets/good/resume", &[("csrf", &pause_token)])).await;
