@@ -246,7 +246,12 @@ impl Driver {
     fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css);
         let path = self.session_path(&format!("/element/{el}"));
-        webdriver(&self.addr, "POST", &format!("{path}/clear"), &serde_json::json!({}));
+        webdriver(
+            &self.addr,
+            "POST",
+            &format!("{path}/clear"),
+            &serde_json::json!({}),
+        );
         webdriver(
             &self.addr,
             "POST",
@@ -255,11 +260,17 @@ impl Driver {
         );
     }
 
-    /// Clicks `css` (a link or a submit button: the browser follows it and loads the page).
+    /// Clicks `css`, a link or a submit button, and waits until the browser has loaded the
+    /// page it leads to (a mark left on the old document is gone).
     fn click(&self, css: &str) {
         let el = self.find(css);
+        self.eval("window.__before_click = true; return null;");
         let path = self.session_path(&format!("/element/{el}/click"));
         webdriver(&self.addr, "POST", &path, &serde_json::json!({}));
+        wait_for("the next page", PATIENCE, || {
+            let state = self.eval("return window.__before_click ? null : document.readyState;");
+            (state == "complete").then_some(())
+        });
     }
 
     fn html(&self) -> String {
@@ -791,11 +802,12 @@ async fn target_page_shows_the_last_checks_conditions() {
 
 /// The rows of a target page's "Last checks" table.
 fn checks_on(dom: &str) -> usize {
-    dom.find(r#"<table class="events">"#)
-        .map_or(0, |at| dom[at..dom[at..].find("</table>").map_or(dom.len(), |e| at + e)]
+    dom.find(r#"<table class="events">"#).map_or(0, |at| {
+        dom[at..dom[at..].find("</table>").map_or(dom.len(), |e| at + e)]
             .matches("<tr>")
             .count()
-            .saturating_sub(1))
+            .saturating_sub(1)
+    })
 }
 
 /// A user adds a target with the dashboard's form in a real browser, without our script's
@@ -833,13 +845,22 @@ async fn a_target_is_added_probed_paused_and_deleted_with_the_dashboards_forms()
                     invalid: url.getAttribute("aria-invalid") };"##,
     );
     assert!(
-        error["error"].as_str().is_some_and(|e| e.contains("htp:/nope")),
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("htp:/nope")),
         "{error}"
     );
-    assert_eq!(error["next"], true, "the error is next to its field: {error}");
+    assert_eq!(
+        error["next"], true,
+        "the error is next to its field: {error}"
+    );
     assert_eq!(
         (&error["name"], &error["url"], &error["invalid"]),
-        (&serde_json::json!("Form site"), &serde_json::json!("htp:/nope"), &serde_json::json!("true"))
+        (
+            &serde_json::json!("Form site"),
+            &serde_json::json!("htp:/nope"),
+            &serde_json::json!("true")
+        )
     );
     driver.screenshot(&artifacts.join("form-error.png"));
 
@@ -848,7 +869,10 @@ async fn a_target_is_added_probed_paused_and_deleted_with_the_dashboards_forms()
     driver.type_into("#f-interval", "2");
     driver.click("button[type=submit]");
     let page = driver.location();
-    assert!(page.starts_with("/targets/") && page != "/targets/new", "{page}");
+    assert!(
+        page.starts_with("/targets/") && page != "/targets/new",
+        "{page}"
+    );
     let url = format!("{base}{page}");
     let dom = driver.wait_until(&url, "the new target probed and up", |d| {
         checks_on(d) > 0 && d.contains(r#"<span class="pill up">up</span>"#)
@@ -859,7 +883,10 @@ async fn a_target_is_added_probed_paused_and_deleted_with_the_dashboards_forms()
     // Pause: shown paused, and probed no more.
     driver.click(".manage button[type=submit]");
     let dom = driver.html();
-    assert!(dom.contains(r#"<span class="pill paused">paused</span>"#), "{dom}");
+    assert!(
+        dom.contains(r#"<span class="pill paused">paused</span>"#),
+        "{dom}"
+    );
     assert!(dom.contains(">Resume</button>"));
     // A probe in flight when it was paused may still land.
     std::thread::sleep(Duration::from_secs(3));
@@ -867,11 +894,18 @@ async fn a_target_is_added_probed_paused_and_deleted_with_the_dashboards_forms()
     let paused_at = checks_on(&driver.html());
     std::thread::sleep(Duration::from_secs(5));
     driver.open(&url);
-    assert_eq!(checks_on(&driver.html()), paused_at, "a paused target is not probed");
+    assert_eq!(
+        checks_on(&driver.html()),
+        paused_at,
+        "a paused target is not probed"
+    );
     driver.screenshot(&artifacts.join("form-paused.png"));
     driver.open(&format!("{base}/"));
     let overview = driver.html();
-    assert!(row(&overview, "Form site").contains("pill paused"), "{overview}");
+    assert!(
+        row(&overview, "Form site").contains("pill paused"),
+        "{overview}"
+    );
 
     // Delete, after the confirmation page.
     driver.open(&url);
@@ -882,10 +916,17 @@ async fn a_target_is_added_probed_paused_and_deleted_with_the_dashboards_forms()
     assert_eq!(driver.location(), "/");
     driver.open(&url);
     let dom = driver.html();
-    assert!(!dom.contains(r#"class="manage""#), "a deleted target offers no forms: {dom}");
-    let config = row(&driver.wait_until(&format!("{base}/"), "the configured target", |d| {
-        d.contains(">Config site</a>")
-    }), "Config site").to_owned();
+    assert!(
+        !dom.contains(r#"class="manage""#),
+        "a deleted target offers no forms: {dom}"
+    );
+    let config = row(
+        &driver.wait_until(&format!("{base}/"), "the configured target", |d| {
+            d.contains(">Config site</a>")
+        }),
+        "Config site",
+    )
+    .to_owned();
     assert!(!config.contains("pill paused"), "{config}");
     drop(driver);
 

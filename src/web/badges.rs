@@ -93,12 +93,7 @@ pub async fn status(
         Ok(t) => t,
         Err(unknown) => return Ok(unknown),
     };
-    // A paused target is paused, whatever its last check said.
-    let status = if super::pages::live_entry(&s, &id).is_some_and(|e| e.paused) {
-        Status::Paused
-    } else {
-        t.status
-    };
+    let status = super::pages::shown_status(&s, &id, t.status);
     let color = match status {
         Status::Up => GREEN,
         Status::Down => RED,

@@ -138,7 +138,15 @@ mod tests {
         let (at, mac) = t.split_once('.').unwrap();
         // The time changed: the MAC no longer matches.
         let moved = format!("{}.{mac}", at.parse::<u64>().unwrap() + 1);
-        for bad in ["", "x", "1.", ".abc", "12.zz!", moved.as_str(), "1700000000.AAAA"] {
+        for bad in [
+            "",
+            "x",
+            "1.",
+            ".abc",
+            "12.zz!",
+            moved.as_str(),
+            "1700000000.AAAA",
+        ] {
             assert_eq!(check("create", bad), Err(Refused::Invalid), "{bad:?}");
         }
     }
@@ -150,10 +158,21 @@ mod tests {
             m.insert(axum::http::header::HOST, h.parse().unwrap());
             m
         };
-        for ok in ["127.0.0.1:8080", "localhost", "LOCALHOST:80", "[::1]:8080", "127.9.9.9"] {
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]:8080",
+            "127.9.9.9",
+        ] {
             assert!(may_post(None, &with_host(ok)), "{ok}");
         }
-        for bad in ["evil.example:8080", "10.0.0.1:8080", "[fe80::1]:80", "127.0.0.1.evil.example"] {
+        for bad in [
+            "evil.example:8080",
+            "10.0.0.1:8080",
+            "[fe80::1]:80",
+            "127.0.0.1.evil.example",
+        ] {
             assert!(!may_post(None, &with_host(bad)), "{bad}");
         }
         assert!(!may_post(None, &HeaderMap::new()));

@@ -33,7 +33,9 @@ const NEEDS_AUTH: &str = "Changing targets from the dashboard needs its credenti
 /// Where a target comes from, in words, and where it changes.
 pub(super) fn source_note(source: Source) -> &'static str {
     match source {
-        Source::File => "Defined in the config file: change it there (the file is reloaded when it changes).",
+        Source::File => {
+            "Defined in the config file: change it there (the file is reloaded when it changes)."
+        }
         Source::Env => "Defined by PROBE_URLS: change it there and reload (SIGHUP).",
         Source::Api => "Added through the dashboard or the API.",
     }
@@ -347,19 +349,38 @@ pub async fn create_target(State(s): State<AppState>, headers: HeaderMap, body: 
     let input = FormInput::parse(&body);
     let form = Form::Create;
     if let Err(r) = csrf::check(&form.action().0, &input.csrf) {
-        return form_page(&s, StatusCode::FORBIDDEN, &form, &input, &[], refused_message(r));
+        return form_page(
+            &s,
+            StatusCode::FORBIDDEN,
+            &form,
+            &input,
+            &[],
+            refused_message(r),
+        );
     }
     let target = match input.to_body(None) {
         Ok(t) => t,
         Err(errors) => {
-            return form_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &form, &input, &errors, "");
+            return form_page(
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &input,
+                &errors,
+                "",
+            );
         }
     };
     match editor.create(&target) {
         Ok(entry) => see(&target_href(&entry.target.id)),
-        Err(EditError::Invalid(errors)) => {
-            form_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &form, &input, &errors, "")
-        }
+        Err(EditError::Invalid(errors)) => form_page(
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            &input,
+            &errors,
+            "",
+        ),
         Err(EditError::Clash(id)) => {
             let errors = [FieldError {
                 field: "id".into(),
@@ -392,7 +413,14 @@ pub async fn edit_target(
         id,
         name: entry.target.name.clone(),
     };
-    form_page(&s, StatusCode::OK, &form, &FormInput::of_body(&body), &[], "")
+    form_page(
+        &s,
+        StatusCode::OK,
+        &form,
+        &FormInput::of_body(&body),
+        &[],
+        "",
+    )
 }
 
 /// `POST /targets/{id}/edit`: replaces the target with what the form says.
@@ -416,20 +444,39 @@ pub async fn update_target(
         name: entry.target.name.clone(),
     };
     if let Err(r) = csrf::check(&form.action().0, &input.csrf) {
-        return form_page(&s, StatusCode::FORBIDDEN, &form, &input, &[], refused_message(r));
+        return form_page(
+            &s,
+            StatusCode::FORBIDDEN,
+            &form,
+            &input,
+            &[],
+            refused_message(r),
+        );
     }
     let saved = editor.body(&id);
     let target = match input.to_body(saved.as_ref()) {
         Ok(t) => t,
         Err(errors) => {
-            return form_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &form, &input, &errors, "");
+            return form_page(
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &input,
+                &errors,
+                "",
+            );
         }
     };
     match editor.replace(&id, &target) {
         Ok(entry) => see(&target_href(&entry.target.id)),
-        Err(EditError::Invalid(errors)) => {
-            form_page(&s, StatusCode::UNPROCESSABLE_ENTITY, &form, &input, &errors, "")
-        }
+        Err(EditError::Invalid(errors)) => form_page(
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            &input,
+            &errors,
+            "",
+        ),
         Err(e) => edit_error(&s, e),
     }
 }
@@ -461,7 +508,12 @@ fn set_paused(s: &AppState, id: &str, headers: &HeaderMap, body: &[u8], paused: 
     };
     let action = if paused { "pause" } else { "resume" };
     if let Err(r) = csrf::check(&format!("{action}:{id}"), &FormInput::parse(body).csrf) {
-        return message_page(s, StatusCode::FORBIDDEN, "Forbidden", refused_message(r).into());
+        return message_page(
+            s,
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            refused_message(r).into(),
+        );
     }
     match editor.set_paused(id, paused) {
         Ok(_) => see(&target_href(id)),
@@ -512,7 +564,12 @@ pub async fn delete_target(
         return r;
     }
     if let Err(r) = csrf::check(&format!("delete:{id}"), &FormInput::parse(&body).csrf) {
-        return message_page(&s, StatusCode::FORBIDDEN, "Forbidden", refused_message(r).into());
+        return message_page(
+            &s,
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            refused_message(r).into(),
+        );
     }
     match editor.delete(&id) {
         Ok(_) => see("/"),

@@ -23,7 +23,7 @@ pub use manage::{
     resume_target, update_target,
 };
 pub use overview::{OverviewParams, overview};
-pub use target::{live_entry, target};
+pub use target::{shown_status, target};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Targets per overview page.
@@ -109,7 +109,12 @@ fn error_page(s: &AppState, e: AppError) -> Response {
 }
 
 /// A page of the dashboard that says one thing, with `status`.
-fn message_page(s: &AppState, status: StatusCode, title: &'static str, message: String) -> Response {
+fn message_page(
+    s: &AppState,
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+) -> Response {
     let mut frame = Frame::new(s, "", now_micros());
     frame.refresh = 0;
     match render(&ErrorPage {

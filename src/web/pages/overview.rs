@@ -181,17 +181,13 @@ async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppE
     let rows = page
         .targets
         .iter()
-        .map(|t| Row {
-            // A paused target shows as paused, whatever its last check said.
-            status: if super::target::live_entry(s, &t.id).is_some_and(|e| e.paused) {
-                Status::Paused.as_str()
-            } else {
-                t.status.as_str()
-            },
+        .map(|t| (t, super::target::shown_status(s, &t.id, t.status)))
+        .map(|(t, status)| Row {
+            status: status.as_str(),
             href: target_href(&t.id),
             name: t.name.clone(),
             url: t.url.clone().unwrap_or_default(),
-            error: if t.status == Status::Down || t.status == Status::Unknown {
+            error: if status == Status::Down || status == Status::Unknown {
                 t.last_error.clone().unwrap_or_default()
             } else {
                 String::new()

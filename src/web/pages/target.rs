@@ -140,8 +140,18 @@ fn push_url(s: &AppState, id: &str, headers: &HeaderMap) -> String {
 }
 
 /// The live set's entry of `id`, when the process keeps one (`serve` probing).
-pub fn live_entry(s: &AppState, id: &str) -> Option<Arc<Entry>> {
+fn live_entry(s: &AppState, id: &str) -> Option<Arc<Entry>> {
     s.editor.as_ref().and_then(|e| e.registry().get(id))
+}
+
+/// The status to show of target `id` whose last check said `stored`: paused while the live
+/// set says so, whatever its last check said.
+pub fn shown_status(s: &AppState, id: &str, stored: Status) -> Status {
+    if live_entry(s, id).is_some_and(|e| e.paused) {
+        Status::Paused
+    } else {
+        stored
+    }
 }
 
 /// What the store says of a target it has no row of yet: one just added, before its first
@@ -185,12 +195,7 @@ async fn target_page(
         (None, Some(e)) => not_checked_yet(e),
         (None, None) => return Err(AppError::NotFound(format!("no target with id {id:?}"))),
     };
-    // A paused target shows as paused, whatever its last check said.
-    let status = if live.as_ref().is_some_and(|e| e.paused) {
-        Status::Paused
-    } else {
-        t.status
-    };
+    let status = shown_status(s, &id, t.status);
     let points = s.store.series(&id, from, to, step).await?;
     let (incidents, _) = s
         .store
@@ -288,7 +293,11 @@ async fn target_page(
         badge_status: badge("status"),
         badge_uptime: badge("uptime"),
         badge_response: badge("response"),
-        down_since: t.down_since.map(format::datetime).unwrap_or_default(),
+        down_since: t
+            .down_since
+            .filter(|_| status == Status::Down)
+            .map(format::datetime)
+            .unwrap_or_default(),
         last_error: t.last_error.clone().unwrap_or_default(),
         stats,
         windows: WINDOWS

@@ -42,12 +42,7 @@ pub const FIELDS: [(&str, &str, &str, &str); 6] = [
         "How long one check may take (default: the probe default).",
         "10s",
     ),
-    (
-        "tags",
-        "Tags",
-        "Comma separated: prod, api.",
-        "prod, api",
-    ),
+    ("tags", "Tags", "Comma separated: prod, api.", "prod, api"),
     (
         "expected_status",
         "Expected status",
@@ -165,7 +160,10 @@ impl FormInput {
             }
         }
         fn list(s: &str) -> Vec<&str> {
-            s.split(',').map(str::trim).filter(|t| !t.is_empty()).collect()
+            s.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect()
         }
         let tags = list(self.value("tags"));
         if !tags.is_empty() {
@@ -211,11 +209,7 @@ fn one_line(s: &str) -> String {
 /// The form field an editor's error is about: a simple field's own, else `advanced` (the
 /// setting is one typed there), or `""` for the whole form.
 pub fn field_of(setting: &str, advanced_given: bool) -> &'static str {
-    let head = setting
-        .split(['.', '['])
-        .next()
-        .unwrap_or_default()
-        .trim();
+    let head = setting.split(['.', '[']).next().unwrap_or_default().trim();
     match FIELDS.iter().find(|f| f.0 == head) {
         Some(f) => f.0,
         None if advanced_given => "advanced",
@@ -246,15 +240,17 @@ pub fn mask_url(url: &str) -> String {
 /// Puts back what the edit form showed masked: the URL's password and secret headers' values
 /// that came back as `***`.
 fn keep_secrets(body: &mut Map<String, Value>, saved: &Value) {
-    if let (Some(Value::String(url)), Some(old)) =
-        (body.get_mut("url"), saved.get("url").and_then(Value::as_str))
-        && let (Some(r), Some(old_r)) = (password_range(url), password_range(old))
+    if let (Some(Value::String(url)), Some(old)) = (
+        body.get_mut("url"),
+        saved.get("url").and_then(Value::as_str),
+    ) && let (Some(r), Some(old_r)) = (password_range(url), password_range(old))
         && &url[r.clone()] == MASK
     {
         url.replace_range(r, &old[old_r]);
     }
     let old_headers = saved.get("headers").and_then(Value::as_object);
-    if let (Some(Value::Object(headers)), Some(old_headers)) = (body.get_mut("headers"), old_headers)
+    if let (Some(Value::Object(headers)), Some(old_headers)) =
+        (body.get_mut("headers"), old_headers)
     {
         for (name, v) in headers.iter_mut() {
             if v.as_str() != Some(MASK) || !is_secret_header(name) {
@@ -321,7 +317,10 @@ mod tests {
             .to_body(None)
             .unwrap_err();
         assert_eq!(errors[0].field, "advanced");
-        assert!(errors[0].message.starts_with("not YAML or JSON"), "{errors:?}");
+        assert!(
+            errors[0].message.starts_with("not YAML or JSON"),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -331,7 +330,11 @@ mod tests {
         let f = FormInput::of_body(&saved);
         assert_eq!(f.values[1], "https://ann:***@example.org/a?b=c@d");
         assert_eq!((f.values[2].as_str(), f.values[4].as_str()), ("30", "a, b"));
-        assert!(!f.advanced.contains("t0k") && f.advanced.contains("Authorization: '***'"), "{}", f.advanced);
+        assert!(
+            !f.advanced.contains("t0k") && f.advanced.contains("Authorization: '***'"),
+            "{}",
+            f.advanced
+        );
         assert!(!f.advanced.contains("id:"), "{}", f.advanced);
         let back = f.to_body(Some(&saved)).unwrap();
         assert_eq!(back["url"], "https://ann:pw@example.org/a?b=c@d");

@@ -37,8 +37,14 @@ async fn editable() -> Editable {
     good.source = Source::File;
     let registry = Registry::new([good]);
     let data = tempfile::tempdir().unwrap();
-    let editor =
-        Editor::open(registry.clone(), defaults, false, data.path(), Box::new(|_| Ok(()))).unwrap();
+    let editor = Editor::open(
+        registry.clone(),
+        defaults,
+        false,
+        data.path(),
+        Box::new(|_| Ok(())),
+    )
+    .unwrap();
     let mut f = f;
     f.state.editor = Some(Arc::new(editor));
     Editable {
@@ -87,11 +93,17 @@ async fn a_target_is_added_edited_paused_resumed_and_deleted_through_the_forms()
     let s = &e.f.state;
     // The overview links to the form.
     let (_, _, body) = get_with(s, page("/")).await;
-    assert!(body.contains(r#"href="/targets/new">Add target</a>"#), "{body}");
+    assert!(
+        body.contains(r#"href="/targets/new">Add target</a>"#),
+        "{body}"
+    );
 
     let (status, _, body) = get_with(s, page("/targets/new")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains(r#"data-refresh="0""#), "a form page does not refresh itself");
+    assert!(
+        body.contains(r#"data-refresh="0""#),
+        "a form page does not refresh itself"
+    );
     let csrf = token_for(&body, "/targets");
     let (status, headers, body) = get_with(
         s,
@@ -105,7 +117,10 @@ async fn a_target_is_added_edited_paused_resumed_and_deleted_through_the_forms()
                 ("timeout", "2"),
                 ("tags", "prod, api"),
                 ("expected_status", "200, 3xx"),
-                ("advanced", "method: HEAD\nheaders:\n  Authorization: Bearer s3cret\n"),
+                (
+                    "advanced",
+                    "method: HEAD\nheaders:\n  Authorization: Bearer s3cret\n",
+                ),
             ],
         ),
     )
@@ -116,7 +131,10 @@ async fn a_target_is_added_edited_paused_resumed_and_deleted_through_the_forms()
     let entry = e.registry.get(&id).expect("added to the live set");
     assert_eq!(entry.target.name, "Orders API");
     assert_eq!(entry.target.tags, ["prod", "api"]);
-    assert_eq!(entry.target.interval, Interval::Every(Duration::from_secs(30)));
+    assert_eq!(
+        entry.target.interval,
+        Interval::Every(Duration::from_secs(30))
+    );
     assert_eq!(entry.target.timeout, Duration::from_secs(2));
     assert_eq!(entry.target.method.as_str(), "HEAD");
     assert_eq!(entry.target.source, Source::Api);
@@ -125,7 +143,10 @@ async fn a_target_is_added_edited_paused_resumed_and_deleted_through_the_forms()
     let (status, _, body) = get_with(s, page(&href)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("Orders API") && body.contains("Added through the dashboard"));
-    assert!(body.contains(&format!(r#"href="{href}/edit">Edit</a>"#)), "{body}");
+    assert!(
+        body.contains(&format!(r#"href="{href}/edit">Edit</a>"#)),
+        "{body}"
+    );
     assert!(body.contains(&format!(r#"href="{href}/delete">Delete</a>"#)));
 
     // Edit: the form shows the target as given, the secret masked; a change is saved and the
@@ -133,7 +154,10 @@ async fn a_target_is_added_edited_paused_resumed_and_deleted_through_the_forms()
     let (status, _, body) = get_with(s, page(&format!("{href}/edit"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains(r#"value="Orders API""#) && body.contains(r#"value="prod, api""#));
-    assert!(!body.contains("s3cret"), "the header's secret is not shown: {body}");
+    assert!(
+        !body.contains("s3cret"),
+        "the header's secret is not shown: {body}"
+    );
     let csrf = token_for(&body, &format!("{href}/edit"));
     let advanced = {
         let at = body.find("name=\"advanced\"").unwrap();
@@ -176,10 +200,16 @@ async fn a_target_is_added_edited_paused_resumed_and_deleted_through_the_forms()
     let csrf = token_for(&body, &format!("{href}/pause"));
     let (status, headers, _) =
         get_with(s, form(&format!("{href}/pause"), &[("csrf", &csrf)])).await;
-    assert_eq!((status, location(&headers)), (StatusCode::SEE_OTHER, href.as_str()));
+    assert_eq!(
+        (status, location(&headers)),
+        (StatusCode::SEE_OTHER, href.as_str())
+    );
     assert!(e.registry.get(&id).unwrap().paused);
     let (_, _, body) = get_with(s, page(&href)).await;
-    assert!(body.contains(r#"<span class="pill paused">paused</span>"#), "{body}");
+    assert!(
+        body.contains(r#"<span class="pill paused">paused</span>"#),
+        "{body}"
+    );
     assert!(body.contains(">Resume</button>"));
     let csrf = token_for(&body, &format!("{href}/resume"));
     let (status, _, _) = get_with(s, form(&format!("{href}/resume"), &[("csrf", &csrf)])).await;
@@ -213,9 +243,17 @@ async fn a_form_without_this_dashboards_token_changes_nothing() {
     let (_, _, page_body) = get_with(s, page("/targets/good")).await;
     let pause_token = token_for(&page_body, "/targets/good/pause");
     let altered = format!("{pause_token}x");
-    let (status, _, _) = get_with(s, form("/targets", &[("csrf", &pause_token), typed[0], typed[1]])).await;
+    let (status, _, _) = get_with(
+        s,
+        form("/targets", &[("csrf", &pause_token), typed[0], typed[1]]),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = get_with(s, form("/targets", &[("csrf", &altered), typed[0], typed[1]])).await;
+    let (status, _, _) = get_with(
+        s,
+        form("/targets", &[("csrf", &altered), typed[0], typed[1]]),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(e.registry.len(), 1);
     let (status, _, _) = get_with(s, form("/targets/good/resume", &[("csrf", &pause_token)])).await;
@@ -258,7 +296,10 @@ async fn field_errors_show_next_to_their_fields_with_the_input_kept() {
     assert!(field_error(&body, "url").contains("htp:/nope"), "{body}");
     assert!(body.contains(r#"value="htp:/nope""#) && body.contains(r#"value="Bad &#60;url&#62;""#));
     assert!(body.contains(r#"aria-invalid="true""#));
-    assert!(!body.contains(r#"id="e-name""#), "no error where there is none");
+    assert!(
+        !body.contains(r#"id="e-name""#),
+        "no error where there is none"
+    );
 
     let (status, _, body) = post(vec![("url", "http://127.0.0.1:9/"), ("interval", "ten")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -267,11 +308,25 @@ async fn field_errors_show_next_to_their_fields_with_the_input_kept() {
     let (_, _, body) = post(vec![("url", "")]).await;
     assert!(field_error(&body, "url").starts_with("required"), "{body}");
 
-    let (_, _, body) = post(vec![("url", "http://127.0.0.1:9/"), ("advanced", "method: [")]).await;
-    assert!(field_error(&body, "advanced").starts_with("not YAML or JSON"), "{body}");
-    assert!(body.contains("method: ["), "the advanced text is kept: {body}");
+    let (_, _, body) = post(vec![
+        ("url", "http://127.0.0.1:9/"),
+        ("advanced", "method: ["),
+    ])
+    .await;
+    assert!(
+        field_error(&body, "advanced").starts_with("not YAML or JSON"),
+        "{body}"
+    );
+    assert!(
+        body.contains("method: ["),
+        "the advanced text is kept: {body}"
+    );
 
-    let (_, _, body) = post(vec![("url", "http://127.0.0.1:9/"), ("advanced", "colour: red")]).await;
+    let (_, _, body) = post(vec![
+        ("url", "http://127.0.0.1:9/"),
+        ("advanced", "colour: red"),
+    ])
+    .await;
     assert!(field_error(&body, "advanced").contains("colour"), "{body}");
 
     // A cloud's metadata service is refused.
@@ -280,9 +335,16 @@ async fn field_errors_show_next_to_their_fields_with_the_input_kept() {
     assert!(field_error(&body, "url").contains("link-local"), "{body}");
 
     // An id that is taken.
-    let (status, _, body) = post(vec![("url", "http://127.0.0.1:9/"), ("advanced", "id: good")]).await;
+    let (status, _, body) = post(vec![
+        ("url", "http://127.0.0.1:9/"),
+        ("advanced", "id: good"),
+    ])
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(field_error(&body, "advanced").contains("exists already"), "{body}");
+    assert!(
+        field_error(&body, "advanced").contains("exists already"),
+        "{body}"
+    );
     assert_eq!(e.registry.len(), 1, "nothing added");
 }
 
@@ -316,7 +378,11 @@ async fn configured_targets_show_their_source_and_can_only_be_paused() {
     assert!(svg.contains("status: paused"), "{svg}");
     // Unknown ids.
     let (status, _, _) = get_with(s, form("/targets/nope/pause", &[("csrf", &pause)])).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "the token is for another target");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the token is for another target"
+    );
     let (status, _, _) = get_with(s, page("/targets/nope/edit")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -328,8 +394,17 @@ async fn a_read_only_dashboard_shows_no_forms_and_answers_posts_405() {
     let (_, _, body) = get_with(s, page("/")).await;
     assert!(!body.contains("Add target"), "{body}");
     let (_, _, body) = get_with(s, page("/targets/good")).await;
-    assert!(!body.contains("csrf") && !body.contains("<form method=\"post\""), "{body}");
-    for uri in ["/targets", "/targets/good/pause", "/targets/good/resume", "/targets/good/edit", "/targets/good/delete"] {
+    assert!(
+        !body.contains("csrf") && !body.contains("<form method=\"post\""),
+        "{body}"
+    );
+    for uri in [
+        "/targets",
+        "/targets/good/pause",
+        "/targets/good/resume",
+        "/targets/good/edit",
+        "/targets/good/delete",
+    ] {
         let (status, headers, body) = get_with(s, form(uri, &[("url", "http://a/")])).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{uri}");
         assert!(headers.contains_key(header::ALLOW), "{uri}");
@@ -350,7 +425,10 @@ async fn forms_need_auth_when_configured_and_a_loopback_host_when_not() {
             .unwrap()
     };
     let (_, _, body) = get_with(&e.f.state, foreign("/targets/good")).await;
-    assert!(body.contains("needs its credentials") && !body.contains("csrf"), "{body}");
+    assert!(
+        body.contains("needs its credentials") && !body.contains("csrf"),
+        "{body}"
+    );
     let (status, _, _) = get_with(&e.f.state, foreign("/targets/new")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, _, local) = get_with(&e.f.state, page("/targets/good")).await;
@@ -364,7 +442,8 @@ async fn forms_need_auth_when_configured_and_a_loopback_host_when_not() {
 
     // With auth: the credentials are asked for, and then any host will do.
     e.f.state.auth = Some(WebAuth::Token(Secret::new("s3cret")));
-    let (status, _, _) = get_with(&e.f.state, form("/targets/good/pause", &[("csrf", &pause)])).await;
+    let (status, _, _) =
+        get_with(&e.f.state, form("/targets/good/pause", &[("csrf", &pause)])).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let mut req = form("/targets/good/pause", &[("csrf", &pause)]);
     req.headers_mut()
