@@ -30,6 +30,9 @@ const NEEDS_AUTH: &str = "Changing targets from the dashboard needs its credenti
                           (set WEB_AUTH_TOKEN or WEB_AUTH_BASIC), or a browser on this machine \
                           opening it as http://127.0.0.1:… or http://localhost:….";
 
+/// The page to answer instead of going on (boxed: a response is large next to what succeeds).
+type Instead = Box<Response>;
+
 /// Where a target comes from, in words, and where it changes.
 pub(super) fn source_note(source: Source) -> &'static str {
     match source {
@@ -223,7 +226,7 @@ fn editor<'a>(
     s: &'a AppState,
     headers: &HeaderMap,
     allow: &'static str,
-) -> Result<&'a Arc<Editor>, Response> {
+) -> Result<&'a Arc<Editor>, Instead> {
     let Some(editor) = s.editor.as_ref() else {
         let mut r = message_page(
             s,
@@ -233,28 +236,28 @@ fn editor<'a>(
         );
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static(allow));
-        return Err(r);
+        return Err(Box::new(r));
     };
     if !csrf::may_post(s.auth.as_ref(), headers) {
-        return Err(message_page(
+        return Err(Box::new(message_page(
             s,
             StatusCode::FORBIDDEN,
             "Forbidden",
             NEEDS_AUTH.into(),
-        ));
+        )));
     }
     Ok(editor)
 }
 
 /// For the pages that show a form: the editor, or the page to show instead (read-only: 404).
-fn editor_for_page<'a>(s: &'a AppState, headers: &HeaderMap) -> Result<&'a Arc<Editor>, Response> {
+fn editor_for_page<'a>(s: &'a AppState, headers: &HeaderMap) -> Result<&'a Arc<Editor>, Instead> {
     if s.editor.is_none() {
-        return Err(message_page(
+        return Err(Box::new(message_page(
             s,
             StatusCode::NOT_FOUND,
             "Read-only",
             READ_ONLY.into(),
-        ));
+        )));
     }
     editor(s, headers, "GET, HEAD")
 }
@@ -300,27 +303,27 @@ fn see(href: &str) -> Response {
 }
 
 /// The registry's entry of `id`, or the 404 page.
-fn entry(s: &AppState, editor: &Editor, id: &str) -> Result<Arc<Entry>, Response> {
+fn entry(s: &AppState, editor: &Editor, id: &str) -> Result<Arc<Entry>, Instead> {
     editor.registry().get(id).ok_or_else(|| {
-        message_page(
+        Box::new(message_page(
             s,
             StatusCode::NOT_FOUND,
             "Not found",
             format!("no target with id {id:?}"),
-        )
+        ))
     })
 }
 
 /// An entry the dashboard may edit and delete: one of the API's.
-fn writable(s: &AppState, editor: &Editor, id: &str) -> Result<Arc<Entry>, Response> {
+fn writable(s: &AppState, editor: &Editor, id: &str) -> Result<Arc<Entry>, Instead> {
     let e = entry(s, editor, id)?;
     if !e.target.source.is_api() {
-        return Err(message_page(
+        return Err(Box::new(message_page(
             s,
             StatusCode::CONFLICT,
             "Read-only target",
             source_note(e.target.source).into(),
-        ));
+        )));
     }
     Ok(e)
 }
@@ -328,7 +331,7 @@ fn writable(s: &AppState, editor: &Editor, id: &str) -> Result<Arc<Entry>, Respo
 /// `GET /targets/new`: the empty form.
 pub async fn new_target(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = editor_for_page(&s, &headers) {
-        return r;
+        return *r;
     }
     form_page(
         &s,
@@ -344,7 +347,7 @@ pub async fn new_target(State(s): State<AppState>, headers: HeaderMap) -> Respon
 pub async fn create_target(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let editor = match editor(&s, &headers, "") {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let input = FormInput::parse(&body);
     let form = Form::Create;
@@ -400,11 +403,11 @@ pub async fn edit_target(
 ) -> Response {
     let editor = match editor_for_page(&s, &headers) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let entry = match writable(&s, editor, &id) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(body) = editor.body(&id) else {
         return edit_error(&s, EditError::NotFound(id));
@@ -432,11 +435,11 @@ pub async fn update_target(
 ) -> Response {
     let editor = match editor(&s, &headers, "GET, HEAD") {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let entry = match writable(&s, editor, &id) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let input = FormInput::parse(&body);
     let form = Form::Edit {
@@ -504,7 +507,7 @@ pub async fn resume_target(
 fn set_paused(s: &AppState, id: &str, headers: &HeaderMap, body: &[u8], paused: bool) -> Response {
     let editor = match editor(s, headers, "") {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let action = if paused { "pause" } else { "resume" };
     if let Err(r) = csrf::check(&format!("{action}:{id}"), &FormInput::parse(body).csrf) {
@@ -529,11 +532,11 @@ pub async fn confirm_delete(
 ) -> Response {
     let editor = match editor_for_page(&s, &headers) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let entry = match writable(&s, editor, &id) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let href = target_href(&id);
     let mut frame = Frame::new(&s, "", now_micros());
@@ -558,10 +561,10 @@ pub async fn delete_target(
 ) -> Response {
     let editor = match editor(&s, &headers, "GET, HEAD") {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = writable(&s, editor, &id) {
-        return r;
+        return *r;
     }
     if let Err(r) = csrf::check(&format!("delete:{id}"), &FormInput::parse(&body).csrf) {
         return message_page(
