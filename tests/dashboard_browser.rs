@@ -219,6 +219,101 @@ impl Driver {
     }
 }
 
+/// What WebDriver calls an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Driving a page as a user does: typing into fields and clicking, no script of ours.
+impl Driver {
+    fn session_path(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session)
+    }
+
+    /// The element `css` selects, or a panic with the page.
+    fn find(&self, css: &str) -> String {
+        let answer = webdriver(
+            &self.addr,
+            "POST",
+            &self.session_path("/element"),
+            &serde_json::json!({ "using": "css selector", "value": css }),
+        );
+        answer["value"][ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {css}: {answer}\n{}", self.html()))
+            .to_owned()
+    }
+
+    /// Empties the field `css` and types `text` into it, key by key.
+    fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        let path = self.session_path(&format!("/element/{el}"));
+        webdriver(
+            &self.addr,
+            "POST",
+            &format!("{path}/clear"),
+            &serde_json::json!({}),
+        );
+        webdriver(
+            &self.addr,
+            "POST",
+            &format!("{path}/value"),
+            &serde_json::json!({ "text": text }),
+        );
+    }
+
+    /// Clicks `css`, a link or a submit button, and waits until the browser has loaded the
+    /// page it leads to (a mark left on the old document is gone).
+    fn click(&self, css: &str) {
+        let el = self.find(css);
+        self.eval("window.__before_click = true; return null;");
+        let path = self.session_path(&format!("/element/{el}/click"));
+        webdriver(&self.addr, "POST", &path, &serde_json::json!({}));
+        wait_for("the next page", PATIENCE, || {
+            let state = self.eval("return window.__before_click ? null : document.readyState;");
+            (state == "complete").then_some(())
+        });
+    }
+
+    fn html(&self) -> String {
+        self.eval("return document.documentElement.outerHTML;")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn location(&self) -> String {
+        self.eval("return location.pathname;")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Saves what the window shows as a PNG.
+    fn screenshot(&self, file: &Path) {
+        use base64::Engine as _;
+        let answer = webdriver(
+            &self.addr,
+            "GET",
+            &self.session_path("/screenshot"),
+            &serde_json::json!({}),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(answer["value"].as_str().expect("a screenshot"))
+            .expect("base64");
+        std::fs::write(file, png).unwrap();
+    }
+
+    /// Reloads `url` until `ok` holds for its DOM, or panics with the last one.
+    fn wait_until(&self, url: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let mut last = String::new();
+        poll(PATIENCE, || {
+            self.open(url);
+            last = self.html();
+            ok(&last).then(|| last.clone())
+        })
+        .unwrap_or_else(|| panic!("{what}: not seen within {PATIENCE:?}:\n{last}"))
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         if !self.session.is_empty() {
@@ -700,6 +795,140 @@ async fn target_page_shows_the_last_checks_conditions() {
         900,
     );
     eprintln!("screenshot: {}", shot.display());
+
+    let out = serve.terminate();
+    assert!(out.status.success(), "serve exited with {}", out.status);
+}
+
+/// The rows of a target page's "Last checks" table.
+fn checks_on(dom: &str) -> usize {
+    dom.find(r#"<table class="events">"#).map_or(0, |at| {
+        dom[at..dom[at..].find("</table>").map_or(dom.len(), |e| at + e)]
+            .matches("<tr>")
+            .count()
+            .saturating_sub(1)
+    })
+}
+
+/// A user adds a target with the dashboard's form in a real browser, without our script's
+/// help: a bad URL first (the error shows next to the field, what was typed is kept), then a
+/// good one; the new target is probed (its check shows on its page), paused (shown paused,
+/// and no longer probed), and deleted after the confirmation page (no longer probed, its page
+/// offers nothing to change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_target_is_added_probed_paused_and_deleted_with_the_dashboards_forms() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let site = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (serve, _port, base) = serve(
+        dir.path(),
+        &format!("  - name: Config site\n    url: {}\n", site.url("/ok")),
+    );
+    let artifacts = artifacts();
+    let driver = Driver::start(&bin, 1200, 1400);
+    driver.open(&format!("{base}/"));
+    driver.click("a.add");
+    assert_eq!(driver.location(), "/targets/new");
+
+    // A URL that is not one: the form comes back with the error next to the URL field.
+    driver.type_into("#f-name", "Form site");
+    driver.type_into("#f-url", "htp:/nope");
+    driver.type_into("#f-tags", "forms, e2e");
+    driver.click("button[type=submit]");
+    let error = driver.eval(
+        r##"const e = document.querySelector("#e-url");
+           const url = document.querySelector("#f-url");
+           return { error: e && e.textContent, next: e && e.previousElementSibling === url,
+                    name: document.querySelector("#f-name").value, url: url.value,
+                    invalid: url.getAttribute("aria-invalid") };"##,
+    );
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("htp:/nope")),
+        "{error}"
+    );
+    assert_eq!(
+        error["next"], true,
+        "the error is next to its field: {error}"
+    );
+    assert_eq!(
+        (&error["name"], &error["url"], &error["invalid"]),
+        (
+            &serde_json::json!("Form site"),
+            &serde_json::json!("htp:/nope"),
+            &serde_json::json!("true")
+        )
+    );
+    driver.screenshot(&artifacts.join("form-error.png"));
+
+    // A good URL: the browser lands on the new target's page.
+    driver.type_into("#f-url", &site.url("/ok"));
+    driver.type_into("#f-interval", "2");
+    driver.click("button[type=submit]");
+    let page = driver.location();
+    assert!(
+        page.starts_with("/targets/") && page != "/targets/new",
+        "{page}"
+    );
+    let url = format!("{base}{page}");
+    let dom = driver.wait_until(&url, "the new target probed and up", |d| {
+        checks_on(d) > 0 && d.contains(r#"<span class="pill up">up</span>"#)
+    });
+    assert!(dom.contains("Form site") && dom.contains("Added through the dashboard"));
+    driver.screenshot(&artifacts.join("form-added.png"));
+
+    // Pause: shown paused, and probed no more.
+    driver.click(".manage button[type=submit]");
+    let dom = driver.html();
+    assert!(
+        dom.contains(r#"<span class="pill paused">paused</span>"#),
+        "{dom}"
+    );
+    assert!(dom.contains(">Resume</button>"));
+    // A probe in flight when it was paused may still land.
+    std::thread::sleep(Duration::from_secs(3));
+    driver.open(&url);
+    let paused_at = checks_on(&driver.html());
+    std::thread::sleep(Duration::from_secs(5));
+    driver.open(&url);
+    assert_eq!(
+        checks_on(&driver.html()),
+        paused_at,
+        "a paused target is not probed"
+    );
+    driver.screenshot(&artifacts.join("form-paused.png"));
+    driver.open(&format!("{base}/"));
+    let overview = driver.html();
+    assert!(
+        row(&overview, "Form site").contains("pill paused"),
+        "{overview}"
+    );
+
+    // Delete, after the confirmation page.
+    driver.open(&url);
+    driver.click(".manage a.danger");
+    assert_eq!(driver.location(), format!("{page}/delete"));
+    driver.screenshot(&artifacts.join("form-delete.png"));
+    driver.click("button[type=submit]");
+    assert_eq!(driver.location(), "/");
+    driver.open(&url);
+    let dom = driver.html();
+    assert!(
+        !dom.contains(r#"class="manage""#),
+        "a deleted target offers no forms: {dom}"
+    );
+    let config = row(
+        &driver.wait_until(&format!("{base}/"), "the configured target", |d| {
+            d.contains(">Config site</a>")
+        }),
+        "Config site",
+    )
+    .to_owned();
+    assert!(!config.contains("pill paused"), "{config}");
+    drop(driver);
 
     let out = serve.terminate();
     assert!(out.status.success(), "serve exited with {}", out.status);

@@ -263,13 +263,12 @@ pub fn check_id(id: &str) -> Result<(), Expected> {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && id != "."
-        && id != "..";
+        && !matches!(id, "." | ".." | "new");
     if ok {
         Ok(())
     } else {
         Err(Expected::from(
-            "an id of 1 to 64 letters, digits, '-', '_' or '.'",
+            "an id of 1 to 64 letters, digits, '-', '_' or '.' (not \"new\", the dashboard's page for adding one)",
         ))
     }
 }

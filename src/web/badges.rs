@@ -93,14 +93,15 @@ pub async fn status(
         Ok(t) => t,
         Err(unknown) => return Ok(unknown),
     };
-    let color = match t.status {
+    let status = super::pages::shown_status(&s, &id, t.status);
+    let color = match status {
         Status::Up => GREEN,
         Status::Down => RED,
         Status::Flapping => AMBER,
         Status::Degraded => DARK_AMBER,
         Status::Unknown | Status::Paused => GREY,
     };
-    Ok(svg(badge(&label, t.status.as_str(), color)))
+    Ok(svg(badge(&label, status.as_str(), color)))
 }
 
 pub async fn uptime(

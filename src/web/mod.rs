@@ -10,6 +10,7 @@ mod api;
 mod apidoc;
 mod badges;
 mod charts;
+mod csrf;
 mod format;
 pub mod health;
 mod pages;
@@ -134,7 +135,19 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(prom::metrics));
     let protected = Router::new()
         .route("/", get(pages::overview))
+        .route("/targets/new", get(pages::new_target))
+        .route("/targets", post(pages::create_target))
         .route("/targets/{id}", get(pages::target))
+        .route(
+            "/targets/{id}/edit",
+            get(pages::edit_target).post(pages::update_target),
+        )
+        .route("/targets/{id}/pause", post(pages::pause_target))
+        .route("/targets/{id}/resume", post(pages::resume_target))
+        .route(
+            "/targets/{id}/delete",
+            get(pages::confirm_delete).post(pages::delete_target),
+        )
         .route("/incidents", get(pages::incidents))
         .route("/api", get(apidoc::page))
         .route("/api/", get(apidoc::page))

@@ -1,11 +1,14 @@
-//! The HTML pages: overview, target, incidents. Handlers turn store answers into small view
+//! The HTML pages: overview, target, incidents, and the forms that add, edit, pause and
+//! delete targets. Handlers turn store answers into small view
 //! structs of display strings; the templates only lay them out (askama escapes every `{{ }}`
 //! except the SVG built and escaped in `charts`).
 
 mod details;
 mod incidents;
+mod manage;
 mod overview;
 mod target;
+mod target_form;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -15,8 +18,12 @@ use super::{AppError, AppState, format};
 use crate::store::{Micros, now_micros};
 
 pub use incidents::incidents;
+pub use manage::{
+    confirm_delete, create_target, delete_target, edit_target, new_target, pause_target,
+    resume_target, update_target,
+};
 pub use overview::{OverviewParams, overview};
-pub use target::target;
+pub use target::{shown_status, target};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Targets per overview page.
@@ -98,6 +105,16 @@ fn error_page(s: &AppState, e: AppError) -> Response {
         StatusCode::BAD_REQUEST => "Bad request",
         _ => "Something went wrong",
     };
+    message_page(s, status, title, message)
+}
+
+/// A page of the dashboard that says one thing, with `status`.
+fn message_page(
+    s: &AppState,
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+) -> Response {
     let mut frame = Frame::new(s, "", now_micros());
     frame.refresh = 0;
     match render(&ErrorPage {

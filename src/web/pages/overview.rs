@@ -141,6 +141,8 @@ struct OverviewPage {
     removed_href: String,
     rows: Vec<Row>,
     pager: Pager,
+    /// The "Add target" link: this process can change targets.
+    can_add: bool,
 }
 
 pub async fn overview(State(s): State<AppState>, Query(p): Query<OverviewParams>) -> Response {
@@ -179,12 +181,13 @@ async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppE
     let rows = page
         .targets
         .iter()
-        .map(|t| Row {
-            status: t.status.as_str(),
+        .map(|t| (t, super::target::shown_status(s, &t.id, t.status)))
+        .map(|(t, status)| Row {
+            status: status.as_str(),
             href: target_href(&t.id),
             name: t.name.clone(),
             url: t.url.clone().unwrap_or_default(),
-            error: if t.status == Status::Down || t.status == Status::Unknown {
+            error: if status == Status::Down || status == Status::Unknown {
                 t.last_error.clone().unwrap_or_default()
             } else {
                 String::new()
@@ -256,6 +259,7 @@ async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppE
             |n| p.href(n),
             ("← Previous", "Next →"),
         ),
+        can_add: s.editor.is_some(),
     };
     render(&tpl)
 }

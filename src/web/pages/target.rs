@@ -1,6 +1,8 @@
 //! A target's page: its state, stats, response-time chart over a window, incidents and last
 //! events.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -9,7 +11,8 @@ use serde::Deserialize;
 
 use super::{Frame, IncidentRow, incident_rows, render, tag_links, target_href};
 use crate::event::ConditionResult;
-use crate::store::{DAY, IncidentQuery, now_micros};
+use crate::registry::Entry;
+use crate::store::{DAY, IncidentQuery, Status, TargetSummary, now_micros};
 use crate::web::charts::{history_strip, response_chart};
 use crate::web::window::{WINDOWS, Window};
 use crate::web::{AppError, AppState, format};
@@ -91,6 +94,9 @@ struct TargetPage {
     events: Vec<EventView>,
     /// A push target's push URL (empty for other targets).
     push_url: String,
+    /// Where the target comes from and the forms that change it (None: not in the live set,
+    /// such as a removed target).
+    actions: Option<super::manage::Actions>,
 }
 
 pub async fn target(
@@ -100,7 +106,11 @@ pub async fn target(
     headers: HeaderMap,
 ) -> Response {
     let push_url = push_url(&s, &id, &headers);
-    let page = target_page(&s, id, p, push_url).await;
+    let live = live_entry(&s, &id);
+    let actions = live
+        .as_ref()
+        .map(|e| super::manage::actions(&s, e, &headers));
+    let page = target_page(&s, id, p, push_url, live, actions).await;
     page.unwrap_or_else(|e| super::error_page(&s, e))
 }
 
@@ -113,7 +123,7 @@ fn push_url(s: &AppState, id: &str, headers: &HeaderMap) -> String {
         return String::new();
     };
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    if s.auth.is_none() && !header("host").is_some_and(is_loopback_host) {
+    if s.auth.is_none() && !header("host").is_some_and(crate::web::csrf::is_loopback_host) {
         return "(shown only with dashboard auth or on this machine; the token is in \
                 DATA_DIR/push-targets.json)"
             .into();
@@ -129,16 +139,44 @@ fn push_url(s: &AppState, id: &str, headers: &HeaderMap) -> String {
     }
 }
 
-/// Whether a `Host` header names this machine: `localhost`, `127.x.y.z` or `[::1]`, any port.
-fn is_loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+/// The live set's entry of `id`, when the process keeps one (`serve` probing).
+fn live_entry(s: &AppState, id: &str) -> Option<Arc<Entry>> {
+    s.editor.as_ref().and_then(|e| e.registry().get(id))
+}
+
+/// The status to show of target `id` whose last check said `stored`: paused while the live
+/// set says so, whatever its last check said.
+pub fn shown_status(s: &AppState, id: &str, stored: Status) -> Status {
+    if live_entry(s, id).is_some_and(|e| e.paused) {
+        Status::Paused
+    } else {
+        stored
+    }
+}
+
+/// What the store says of a target it has no row of yet: one just added, before its first
+/// check is stored.
+fn not_checked_yet(e: &Entry) -> TargetSummary {
+    let t = &e.target;
+    TargetSummary {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        url: Some(crate::config::target::masked_url(&t.url)),
+        tags: t.tags.clone(),
+        interval_s: None,
+        status: Status::Unknown,
+        last_check: None,
+        last_response_ms: None,
+        last_status_code: None,
+        last_error_kind: None,
+        last_error: None,
+        recent: String::new(),
+        cert_not_after: None,
+        down_since: None,
+        uptime: Default::default(),
+        removed_at: None,
+        last_duration_ms: None,
+    }
 }
 
 async fn target_page(
@@ -146,13 +184,18 @@ async fn target_page(
     id: String,
     p: TargetParams,
     push_url: String,
+    live: Option<Arc<Entry>>,
+    actions: Option<super::manage::Actions>,
 ) -> Result<Response, AppError> {
     let now = now_micros();
     let win = Window::named(Some(p.window.as_str()).filter(|w| !w.is_empty()))?;
     let ((from, to), step) = (win.range(now), win.step);
-    let Some(t) = s.store.target(&id).await? else {
-        return Err(AppError::NotFound(format!("no target with id {id:?}")));
+    let t = match (s.store.target(&id).await?, &live) {
+        (Some(t), _) => t,
+        (None, Some(e)) => not_checked_yet(e),
+        (None, None) => return Err(AppError::NotFound(format!("no target with id {id:?}"))),
     };
+    let status = shown_status(s, &id, t.status);
     let points = s.store.series(&id, from, to, step).await?;
     let (incidents, _) = s
         .store
@@ -244,13 +287,17 @@ async fn target_page(
     let tpl = TargetPage {
         frame: Frame::new(s, "", now),
         name: t.name.clone(),
-        status: t.status.as_str(),
+        status: status.as_str(),
         url: t.url.clone().unwrap_or_default(),
         tags: tag_links(&t.tags),
         badge_status: badge("status"),
         badge_uptime: badge("uptime"),
         badge_response: badge("response"),
-        down_since: t.down_since.map(format::datetime).unwrap_or_default(),
+        down_since: t
+            .down_since
+            .filter(|_| status == Status::Down)
+            .map(format::datetime)
+            .unwrap_or_default(),
         last_error: t.last_error.clone().unwrap_or_default(),
         stats,
         windows: WINDOWS
@@ -314,6 +361,7 @@ async fn target_page(
             })
             .collect(),
         push_url,
+        actions,
     };
     render(&tpl)
 }

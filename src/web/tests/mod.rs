@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod badges;
+mod forms;
 mod health;
 mod pages;
 mod push;
