@@ -99,10 +99,14 @@ fn targets_made_through_the_api_keep_their_ids_and_pauses_across_a_restart() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let p = serve(dir.path(), port);
-    assert_eq!(
-        request(port, "GET", &format!("/api/v1/targets/{picked}"), "").0,
-        404
+    // Gone from the live set; its history stays, marked removed.
+    let (status, body) = request(port, "GET", &format!("/api/v1/targets/{picked}"), "");
+    assert!(
+        status == 404 || json(&body)["removed"] == true,
+        "{status} {body}"
     );
+    let (_, list) = request(port, "GET", "/api/v1/targets", "");
+    assert!(!list.contains(&picked), "{list}");
     assert_eq!(request(port, "GET", "/api/v1/targets/given", "").0, 200);
     drop(p);
 }
@@ -186,7 +190,11 @@ async fn the_targets_command_adds_lists_pauses_resumes_and_removes() {
         (listed["source"].as_str(), listed["paused"].as_bool()),
         (Some("api"), Some(false))
     );
-    assert!(site.request_count() > 0, "the target was probed");
+    // Probed at its first phase: within its interval of a second.
+    wait_for_async("the target probed", PATIENCE, async || {
+        (site.request_count() > 0).then_some(())
+    })
+    .await;
     let table = ok(&output(targets(d, &server, Some(TOKEN), &["list"])).await);
     let head = table.lines().next().unwrap();
     assert!(

@@ -175,7 +175,11 @@ fn start_reloads(
         metrics: metrics.config.clone(),
         check: Box::new(move |t| checker.check(t).map_err(|e| e.to_string())),
     };
-    reloader.count_targets();
+    tokio::spawn(reload::count_targets(
+        registry.clone(),
+        metrics.config.clone(),
+        stop.clone(),
+    ));
     tokio::spawn(reload::run(reloader, settings.watch, stop.clone()));
     Ok(())
 }

@@ -84,17 +84,7 @@ impl Reloader {
                 );
             }
         }
-        self.count_targets();
         result
-    }
-
-    /// Sets the registry's gauges.
-    pub fn count_targets(&self) {
-        let entries = self.registry.entries();
-        self.metrics.targets.set(entries.len() as u64);
-        self.metrics
-            .targets_paused
-            .set(entries.iter().filter(|e| e.paused).count() as u64);
     }
 
     fn try_reload(&self) -> Result<Reloaded, ConfigError> {
@@ -197,6 +187,30 @@ fn need_restart(running: &Settings, new: &Settings) -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// Keeps `uptimer_targets` and `uptimer_targets_paused` up to date with every change to the
+/// registry (reloads and the API alike), until `stop`.
+pub async fn count_targets(
+    registry: Arc<Registry>,
+    metrics: ConfigMetrics,
+    stop: CancellationToken,
+) {
+    let (_, mut updates) = registry.follow();
+    loop {
+        let entries = registry.entries();
+        metrics.targets.set(entries.len() as u64);
+        metrics
+            .targets_paused
+            .set(entries.iter().filter(|e| e.paused).count() as u64);
+        drop(entries);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            update = updates.recv() => if update.is_none() { return },
+        }
+        // A burst of changes (a reload, a script of API calls) is counted once.
+        while updates.try_recv().is_ok() {}
+    }
 }
 
 /// Reloads on SIGHUP and, when `watch`, on changes to the config file and `configuration.env`,

@@ -118,6 +118,10 @@ pub async fn target(
     match (s.store.target(&id).await?, entry) {
         (Some(t), entry) => {
             let mut v = with_registry(&s, &t);
+            // Its history stays after a removal: shown, and said to be removed.
+            if s.editor.is_some() {
+                v["removed"] = Value::Bool(entry.is_none());
+            }
             if let Some(e) = entry.filter(|e| e.target.source.is_api()) {
                 let mut shown = super::targets_api::represent(&e, config());
                 v["config"] = shown["config"].take();
