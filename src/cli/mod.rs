@@ -230,6 +230,17 @@ async fn metrics_listener(
         })
 }
 
+/// Gives the heap freed after reading the configuration back to the system. glibc keeps freed
+/// memory for reuse: reading a million targets peaks near 3 GB and would leave most of it
+/// counted in the process's RSS for good.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only hands free pages of the heap back to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Logs go to stderr; events are the only thing on stdout.
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)

@@ -106,6 +106,7 @@ impl Reloader {
             .count()
             .saturating_sub(counts.added);
         counts.need_restart = need_restart;
+        super::release_freed_memory();
         Ok(counts)
     }
 }

@@ -45,6 +45,7 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
     let give_up = pipeline::give_up_after(&stop, settings.shutdown_timeout);
     let mut settings = settings;
     let registry = Registry::new(std::mem::take(&mut settings.targets));
+    super::release_freed_memory();
     let mut writers = Vec::with_capacity(settings.writers.len());
     for plugin in &settings.writers {
         match crate::writers::build(*plugin, &settings, &registry, &metrics, &give_up).await {

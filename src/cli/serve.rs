@@ -154,6 +154,7 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
     // The live set of targets: the configuration's and those the API made (saved under
     // DATA_DIR); the pipeline, the reloads and the web follow it.
     let registry = Registry::new(settings.targets.iter().cloned());
+    super::release_freed_memory();
     if !read_only {
         let editor = match open_editor(&settings, &registry) {
             Ok(e) => e,

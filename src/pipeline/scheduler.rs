@@ -183,9 +183,7 @@ pub async fn run<P: Prober>(
         .entries
         .iter()
         .any(|e| e.target.interval == Interval::Once);
-    for e in feed.entries {
-        driver.upsert(e);
-    }
+    driver.load(feed.entries);
     // A one-shot run probes what it started with and ends.
     let mut updates = feed.updates.filter(|_| !once);
     let mut rounds: JoinSet<Done> = JoinSet::new();
@@ -302,6 +300,8 @@ struct Driver {
     /// skipped when they come up.
     queue: BinaryHeap<Reverse<(u64, u32, u32)>>,
     sharding: Option<Sharding>,
+    /// While the first targets are taken in: the slots to schedule once all are in.
+    pending: Option<Vec<u32>>,
 }
 
 impl Driver {
@@ -317,6 +317,7 @@ impl Driver {
             by_id: HashMap::new(),
             queue: BinaryHeap::new(),
             sharding: None,
+            pending: None,
         }
     }
 
@@ -338,7 +339,24 @@ impl Driver {
             .map(|Reverse((ms, _, _))| self.instant(*ms))
     }
 
+    /// Takes the targets the scheduler starts with. Their first rounds are computed once all
+    /// are in: a million targets take a second or two to take in, and a round due meanwhile
+    /// would start late.
+    fn load(&mut self, entries: Vec<Arc<Entry>>) {
+        self.pending = Some(Vec::with_capacity(entries.len()));
+        for e in entries {
+            self.upsert(e);
+        }
+        for slot in self.pending.take().unwrap_or_default() {
+            self.schedule(slot);
+        }
+    }
+
     fn schedule(&mut self, slot: u32) {
+        if let Some(pending) = &mut self.pending {
+            pending.push(slot);
+            return;
+        }
         let now = self.now_ms();
         let life = self.lives[slot as usize];
         let Some(s) = self.slots[slot as usize].as_mut() else {
