@@ -155,6 +155,7 @@ fn load_settings(
 /// `stop`; sets the registry's gauges now.
 fn start_reloads(
     config: Option<&Path>,
+    adjust: reload::Adjust,
     settings: &Settings,
     registry: &std::sync::Arc<crate::registry::Registry>,
     metrics: &crate::metrics::Metrics,
@@ -174,6 +175,7 @@ fn start_reloads(
         registry: registry.clone(),
         metrics: metrics.config.clone(),
         check: Box::new(move |t| checker.check(t).map_err(|e| e.to_string())),
+        adjust,
     };
     tokio::spawn(reload::count_targets(
         registry.clone(),

@@ -36,7 +36,13 @@ pub struct Reloader {
     pub registry: Arc<Registry>,
     pub metrics: ConfigMetrics,
     pub check: TargetCheck,
+    /// What the command changed in the settings it loaded (`serve`: `--listen`, its default
+    /// writer), done to the reloaded ones too before they are compared.
+    pub adjust: Adjust,
 }
+
+/// See [`Reloader::adjust`].
+pub type Adjust = Box<dyn Fn(&mut Settings) + Send + Sync>;
 
 /// What an applied reload changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -88,9 +94,36 @@ impl Reloader {
     }
 
     fn try_reload(&self) -> Result<Reloaded, ConfigError> {
-        let new = super::load_settings(self.config.as_deref(), &self.env_filter, &self.flags)?;
+        let mut new = super::load_settings(self.config.as_deref(), &self.env_filter, &self.flags)?;
+        (self.adjust)(&mut new);
+        // The targets are sharded as the running workers are: a new sharding takes a restart
+        // of every worker, and is refused here rather than half applied.
+        if new.sharding != self.running.sharding {
+            return Err(ConfigError::new(
+                "DISTRIBUTED_WORKERS_*",
+                format!("{:?}", new.sharding),
+                format!(
+                    "the running sharding {:?}: sharding changes at a restart",
+                    self.running.sharding
+                ),
+            ));
+        }
         for t in &new.targets {
             (self.check)(t).map_err(|e| ConfigError::new("PROBE_TLS_VERIFY", &t.name, e))?;
+            // The events keep the running format until a restart.
+            if self.running.event_format == crate::config::EventFormat::Original
+                && !t.kind.is_http()
+            {
+                return Err(ConfigError::new(
+                    "targets",
+                    &t.name,
+                    format!(
+                        "an http(s) target: the running process writes the original's events \
+                         (EVENT_FORMAT=original), which carry HTTP checks only, not {}",
+                        t.kind
+                    ),
+                ));
+            }
         }
         let need_restart = need_restart(&self.running, &new);
         let (changes, mut counts) = diff(&self.registry, new.targets)?;
@@ -151,7 +184,7 @@ fn need_restart(running: &Settings, new: &Settings) -> Vec<&'static str> {
     let differs =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
     let mut out = Vec::new();
-    let pairs: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 13] = [
+    let pairs: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 12] = [
         ("READER_PLUGIN", &running.reader, &new.reader),
         ("WRITER_PLUGIN", &running.writers, &new.writers),
         ("KAFKA_*", &running.kafka, &new.kafka),
@@ -170,7 +203,6 @@ fn need_restart(running: &Settings, new: &Settings) -> Vec<&'static str> {
         ("DATA_DIR", &running.data_dir, &new.data_dir),
         ("EVENT_FORMAT", &running.event_format, &new.event_format),
         ("LOG_LEVEL", &running.log_level, &new.log_level),
-        ("DISTRIBUTED_WORKERS_*", &running.sharding, &new.sharding),
         (
             "the probe settings (probe.concurrency, PROBE_MAX_*, PROBE_DNS_SERVERS, LOCATION)",
             &running.probe,
@@ -384,5 +416,52 @@ mod tests {
         let named = need_restart(&a, &c);
         assert_eq!(named.len(), 2, "{named:?}");
         assert!(named[0].starts_with("WRITER_PLUGIN") && named[1].contains("concurrency"));
+    }
+
+    fn reloader(config: &Path, running: Settings, registry: Arc<Registry>) -> Reloader {
+        Reloader {
+            config: Some(config.to_owned()),
+            env_filter: Vec::new(),
+            flags: Overrides::default(),
+            running,
+            registry,
+            metrics: ConfigMetrics::default(),
+            check: Box::new(|_| Ok(())),
+            adjust: Box::new(|_| {}),
+        }
+    }
+
+    #[test]
+    fn a_reload_keeps_the_running_event_format_and_sharding_or_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uptimer.yaml");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("event_format: original\ntargets:\n  - {url: 'http://127.0.0.1:1/'}\n");
+        let running =
+            Settings::load(Some(&path), &Env::from_pairs([]), &Overrides::default()).unwrap();
+        let registry = Registry::new(running.targets.clone());
+        let r = reloader(&path, running, registry.clone());
+
+        // The file now says current and adds a tcp check: the running events stay original.
+        write("targets:\n  - {url: 'http://127.0.0.1:1/'}\n  - {url: 'tcp://127.0.0.1:5432'}\n");
+        let e = r.reload("test").unwrap_err();
+        assert!(e.expected.contains("EVENT_FORMAT=original"), "{e}");
+        assert_eq!(registry.len(), 1);
+        assert!(!r.metrics.last_reload_success.get());
+        assert_eq!(r.metrics.reload_failures.get(), 1);
+
+        write(
+            "event_format: original\nworkers: {total: 2, index: 0}\ntargets:\n  - {url: 'http://127.0.0.1:1/'}\n",
+        );
+        let e = r.reload("test").unwrap_err();
+        assert_eq!(e.setting, "DISTRIBUTED_WORKERS_*");
+        assert_eq!(registry.version(), 1);
+
+        write(
+            "event_format: original\ntargets:\n  - {url: 'http://127.0.0.1:1/'}\n  - {url: 'http://127.0.0.1:2/'}\n",
+        );
+        let done = r.reload("test").unwrap();
+        assert_eq!((done.added, done.version), (1, 2));
+        assert!(r.metrics.last_reload_success.get());
     }
 }

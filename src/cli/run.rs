@@ -65,7 +65,14 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
     );
     let stats = super::scheduler_stats(&settings, &metrics);
     if settings.defaults.interval != crate::config::Interval::Once
-        && let Err(code) = super::start_reloads(config, &settings, &registry, &metrics, &stop)
+        && let Err(code) = super::start_reloads(
+            config,
+            Box::new(|_| {}),
+            &settings,
+            &registry,
+            &metrics,
+            &stop,
+        )
     {
         return code;
     }

@@ -271,6 +271,7 @@ fn open_editor(
         &settings.data_dir,
         Box::new(move |t| checker.check(t).map_err(|e| e.to_string())),
     )
+    .map(|e| e.with_format(settings.event_format))
     .map_err(|e| {
         eprintln!("uptimer: {e}");
         ExitCode::from(super::EXIT_CONFIG)
@@ -325,8 +326,16 @@ async fn probe(
     );
     let stats = super::scheduler_stats(settings, &metrics);
     started.set(true);
+    // A reload reads what `serve` read: its --listen and default writer apply to it too.
+    let (listen, plugins) = (settings.web.listen, settings.writers.clone());
+    let adjust: super::reload::Adjust = Box::new(move |new| {
+        new.web.listen = listen;
+        if !new.writers_chosen {
+            new.writers = plugins.clone();
+        }
+    });
     if settings.defaults.interval != crate::config::Interval::Once
-        && let Err(code) = super::start_reloads(config, settings, registry, &metrics, &stop)
+        && let Err(code) = super::start_reloads(config, adjust, settings, registry, &metrics, &stop)
     {
         return code;
     }

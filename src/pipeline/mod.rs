@@ -118,7 +118,11 @@ async fn run_reader(
             let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
             let scheduler = tokio::spawn(scheduler::run(
                 Arc::new(prober),
-                scheduler::Feed::follow(registry, settings.sharding),
+                scheduler::Feed::follow(
+                    registry,
+                    settings.sharding,
+                    settings.defaults.interval == crate::config::Interval::Once,
+                ),
                 settings.probe.concurrency,
                 settings.event_format,
                 tx.clone(),

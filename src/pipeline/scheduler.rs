@@ -138,12 +138,13 @@ impl Feed {
         }
     }
 
-    /// The registry's targets and its changes from now on.
-    pub fn follow(registry: &Registry, sharding: Option<Sharding>) -> Feed {
+    /// The registry's targets and its changes from now on; only the targets of now when the
+    /// run is one round (`PROBE_INTERVAL=-1`), which ends once they are probed.
+    pub fn follow(registry: &Registry, sharding: Option<Sharding>, once: bool) -> Feed {
         let (entries, updates) = registry.follow();
         Feed {
             entries,
-            updates: Some(updates),
+            updates: (!once).then_some(updates),
             sharding,
         }
     }
@@ -179,13 +180,8 @@ pub async fn run<P: Prober>(
     });
     let mut driver = Driver::new();
     driver.sharding = feed.sharding;
-    let once = feed
-        .entries
-        .iter()
-        .any(|e| e.target.interval == Interval::Once);
     driver.load(feed.entries);
-    // A one-shot run probes what it started with and ends.
-    let mut updates = feed.updates.filter(|_| !once);
+    let mut updates = feed.updates;
     let mut rounds: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, (u32, u32)> = HashMap::new();
     loop {

@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use super::saved::{self, Saved, SavedError};
 use super::{Change, Entry, Registry, RegistryError};
-use crate::config::{ConfigError, Source, Target, TargetDefaults, api_target};
+use crate::config::{
+    ConfigError, EventFormat, Interval, Source, Target, TargetDefaults, api_target,
+};
 
 /// One field's error, as the API reports it (`{"field": "url", "message": "…"}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -82,6 +84,8 @@ pub struct Editor {
     allow_private: bool,
     path: PathBuf,
     check: TargetCheck,
+    /// `EVENT_FORMAT`: the original's events carry HTTP checks only.
+    format: EventFormat,
     /// What is saved; edits are made one at a time under this lock.
     saved: Mutex<Saved>,
 }
@@ -145,8 +149,15 @@ impl Editor {
             allow_private,
             path,
             check,
+            format: EventFormat::Current,
             saved: Mutex::new(saved),
         })
+    }
+
+    /// Refuses checks the events of `format` cannot carry (`EVENT_FORMAT=original`: HTTP only).
+    pub fn with_format(mut self, format: EventFormat) -> Editor {
+        self.format = format;
+        self
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -166,7 +177,7 @@ impl Editor {
         let body = Value::Object(body);
         let target = self.validate(&body)?;
         let mut saved = self.lock();
-        if self.registry.get(&id).is_some() {
+        if self.registry.get(&id).is_some() || saved_index(&saved, &id).is_some() {
             return Err(EditError::Clash(id));
         }
         self.commit(&mut saved, |s| s.targets.push(body), Change::Upsert(target))
@@ -174,6 +185,16 @@ impl Editor {
 
     /// Replaces the API target `id` with `body` (whose `id`, if given, must be `id`).
     pub fn replace(&self, id: &str, body: &Value) -> Result<Arc<Entry>, EditError> {
+        let mut saved = self.lock();
+        self.replace_locked(&mut saved, id, body)
+    }
+
+    fn replace_locked(
+        &self,
+        saved: &mut Saved,
+        id: &str,
+        body: &Value,
+    ) -> Result<Arc<Entry>, EditError> {
         let mut body = object(body)?;
         match body.get("id") {
             None => {}
@@ -187,12 +208,11 @@ impl Editor {
         }
         body.insert("id".into(), Value::String(id.to_owned()));
         let body = Value::Object(body);
-        let mut saved = self.lock();
         self.writable(id)?;
         let target = self.validate(&body)?;
-        let at = saved_index(&saved, id);
+        let at = saved_index(saved, id);
         self.commit(
-            &mut saved,
+            saved,
             |s| match at {
                 Some(i) => s.targets[i] = body,
                 None => s.targets.push(body),
@@ -201,19 +221,17 @@ impl Editor {
         )
     }
 
-    /// Applies a JSON Merge Patch (RFC 7386) to the API target `id` as it was given.
+    /// Applies a JSON Merge Patch (RFC 7386) to the API target `id` as it was given; read,
+    /// merged and replaced under one lock, so that two patches at once both apply.
     pub fn patch(&self, id: &str, patch: &Value) -> Result<Arc<Entry>, EditError> {
         object(patch)?;
-        let current = {
-            let saved = self.lock();
-            self.writable(id)?;
-            saved_index(&saved, id)
-                .map(|i| saved.targets[i].clone())
-                .ok_or_else(|| EditError::NotFound(id.to_owned()))?
-        };
-        let mut merged = current;
+        let mut saved = self.lock();
+        self.writable(id)?;
+        let mut merged = saved_index(&saved, id)
+            .map(|i| saved.targets[i].clone())
+            .ok_or_else(|| EditError::NotFound(id.to_owned()))?;
         merge_patch(&mut merged, patch);
-        self.replace(id, &merged)
+        self.replace_locked(&mut saved, id, &merged)
     }
 
     /// Removes the API target `id`. Its history stays in the stores, marked removed.
@@ -294,6 +312,23 @@ impl Editor {
                     "{why}: link-local and cloud-metadata addresses are refused (set \
                      allow_private_targets: true in the config file, or ALLOW_PRIVATE_TARGETS=true, \
                      to allow them)"
+                ),
+            ));
+        }
+        if target.interval == Interval::Once {
+            return Err(EditError::field(
+                "interval",
+                "a period such as 30s or 5m (-1, probe once, is for `uptimer probe` and \
+                 PROBE_INTERVAL)",
+            ));
+        }
+        if self.format == EventFormat::Original && !target.kind.is_http() {
+            return Err(EditError::field(
+                "url",
+                format!(
+                    "an http(s) URL: this server writes the original's events \
+                     (EVENT_FORMAT=original), which carry HTTP checks only, not {}",
+                    target.kind
                 ),
             ));
         }

@@ -92,15 +92,17 @@ fn check_at(action: &str, given: &str, now: u64) -> Result<(), Refused> {
 }
 
 /// Whether this request may post the dashboard's forms: with credentials configured, the auth
-/// layer has checked them already; without, only a browser that reached the dashboard by a
-/// loopback address (`Host` of `localhost`, `127.x.y.z` or `[::1]`) may, as only it can be
-/// trusted to be on this machine (and a DNS-rebinding page has a name of its own).
-pub fn may_post(auth: Option<&WebAuth>, headers: &HeaderMap) -> bool {
+/// layer has checked them already; without, only when the server listens on loopback alone
+/// (`listen_loopback`: another machine cannot reach it, whatever `Host` it claims) and the
+/// browser reached it by a loopback name (`Host` of `localhost`, `127.x.y.z` or `[::1]`: a
+/// DNS-rebinding page has a name of its own).
+pub fn may_post(auth: Option<&WebAuth>, listen_loopback: bool, headers: &HeaderMap) -> bool {
     auth.is_some()
-        || headers
-            .get(axum::http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(is_loopback_host)
+        || (listen_loopback
+            && headers
+                .get(axum::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(is_loopback_host))
 }
 
 /// Whether a `Host` header names this machine: `localhost`, `127.x.y.z` or `[::1]`, any port.
@@ -165,7 +167,11 @@ mod tests {
             "[::1]:8080",
             "127.9.9.9",
         ] {
-            assert!(may_post(None, &with_host(ok)), "{ok}");
+            assert!(may_post(None, true, &with_host(ok)), "{ok}");
+            assert!(
+                !may_post(None, false, &with_host(ok)),
+                "{ok} on a public listener"
+            );
         }
         for bad in [
             "evil.example:8080",
@@ -173,10 +179,10 @@ mod tests {
             "[fe80::1]:80",
             "127.0.0.1.evil.example",
         ] {
-            assert!(!may_post(None, &with_host(bad)), "{bad}");
+            assert!(!may_post(None, true, &with_host(bad)), "{bad}");
         }
-        assert!(!may_post(None, &HeaderMap::new()));
+        assert!(!may_post(None, true, &HeaderMap::new()));
         let auth = WebAuth::Token(crate::config::Secret::new("t"));
-        assert!(may_post(Some(&auth), &with_host("evil.example")));
+        assert!(may_post(Some(&auth), false, &with_host("evil.example")));
     }
 }

@@ -145,13 +145,21 @@ pub fn represent(entry: &Entry, config: Option<Value>) -> Value {
     v
 }
 
-/// `config` with the password of its `url` masked, as everywhere else it is shown.
+/// `config` with the password of its `url` and the values of secret-looking headers
+/// (`Authorization`, `Cookie`, `X-Api-Key`, …) masked, as everywhere else they are shown.
 fn mask_config(mut config: Value) -> Value {
     if let Some(Value::String(raw)) = config.get("url")
         && let Ok(url) = url::Url::parse(raw.trim())
         && url.password().is_some()
     {
         config["url"] = Value::String(masked_url(&url));
+    }
+    if let Some(Value::Object(headers)) = config.get_mut("headers") {
+        for (name, value) in headers.iter_mut() {
+            if crate::config::target::is_secret_header(name) {
+                *value = Value::String("***".into());
+            }
+        }
     }
     config
 }

@@ -241,7 +241,7 @@ async fn a_removed_targets_probe_in_flight_is_delivered() {
     let stop = CancellationToken::new();
     let task = tokio::spawn(run(
         prober.clone(),
-        Feed::follow(&registry, None),
+        Feed::follow(&registry, None, false),
         4,
         EventFormat::Current,
         tx,
@@ -284,7 +284,7 @@ async fn one_shot_targets_are_probed_at_once_and_the_run_ends() {
     let started = Instant::now();
     run(
         prober,
-        Feed::follow(&registry, None),
+        Feed::follow(&registry, None, true),
         4,
         EventFormat::Current,
         tx,

@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::config::{Interval, TlsVerify};
+use crate::config::{EventFormat, Interval, TlsVerify};
 
 fn defaults() -> TargetDefaults {
     TargetDefaults {
@@ -211,4 +211,33 @@ fn a_file_that_cannot_be_written_changes_nothing() {
         Err(EditError::Save(_))
     ));
     assert!(registry.is_empty());
+}
+
+#[test]
+fn one_shot_intervals_and_kinds_the_event_format_cannot_carry_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ed = editor(dir.path(), Registry::new([]), false).with_format(EventFormat::Original);
+    let field = |body: serde_json::Value| match ed.create(&body) {
+        Err(EditError::Invalid(e)) => e[0].field.clone(),
+        other => panic!("{body}: {other:?}"),
+    };
+    assert_eq!(
+        field(json!({"url": "http://127.0.0.1:1/", "interval": -1})),
+        "interval"
+    );
+    assert_eq!(field(json!({"url": "tcp://127.0.0.1:5432"})), "url");
+    ed.create(&json!({"url": "http://127.0.0.1:1/"})).unwrap();
+    // A stale entry of the saved file (left out at a start) still holds its id.
+    let dir = tempfile::tempdir().unwrap();
+    let stale = Saved {
+        version: 1,
+        targets: vec![json!({"id": "x", "url": "not a url"})],
+        paused: vec![],
+    };
+    crate::registry::saved::store(&crate::registry::saved::path(dir.path()), &stale).unwrap();
+    let ed = editor(dir.path(), Registry::new([]), false);
+    assert!(matches!(
+        ed.create(&json!({"id": "x", "url": "http://127.0.0.1:1/"})),
+        Err(EditError::Clash(_))
+    ));
 }

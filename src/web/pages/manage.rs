@@ -64,7 +64,7 @@ pub(super) struct Actions {
 pub(super) fn actions(s: &AppState, entry: &Entry, headers: &HeaderMap) -> Actions {
     let id = &entry.target.id;
     let href = target_href(id);
-    let may = csrf::may_post(s.auth.as_ref(), headers);
+    let may = csrf::may_post(s.auth.as_ref(), s.listen_loopback, headers);
     let toggle = if entry.paused { "resume" } else { "pause" };
     Actions {
         source: source_note(entry.target.source),
@@ -238,7 +238,7 @@ fn editor<'a>(
             .insert(header::ALLOW, HeaderValue::from_static(allow));
         return Err(Box::new(r));
     };
-    if !csrf::may_post(s.auth.as_ref(), headers) {
+    if !csrf::may_post(s.auth.as_ref(), s.listen_loopback, headers) {
         return Err(Box::new(message_page(
             s,
             StatusCode::FORBIDDEN,

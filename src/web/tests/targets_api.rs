@@ -105,7 +105,8 @@ async fn targets_round_trip_through_the_api_with_a_token() {
     let registry = f.state.editor.as_ref().unwrap().registry().clone();
     let addr = serve(f.state.clone()).await;
     let body = json!({"name": "api made", "url": "http://ann:hunter2@127.0.0.1:9/x",
-                      "interval": "30s", "tags": ["a", "b"]})
+                      "interval": "30s", "tags": ["a", "b"],
+                      "headers": {"X-Api-Key": "k3y-secret", "Accept": "text/plain"}})
     .to_string();
 
     // Without credentials, and with wrong ones: 401, nothing made.
@@ -131,6 +132,8 @@ async fn targets_round_trip_through_the_api_with_a_token() {
     assert_eq!(t["timeout_s"], 5.0);
     assert_eq!(t["tags"], json!(["a", "b"]));
     assert_eq!(t["url"], "http://ann:***@127.0.0.1:9/x");
+    assert!(!made.body.contains("k3y-secret"), "{}", made.body);
+    assert_eq!(t["config"]["headers"]["Accept"], "text/plain");
     assert_eq!(t["config"]["url"], "http://ann:***@127.0.0.1:9/x");
     assert_eq!(t["config"]["interval"], "30s");
     assert!(!made.body.contains("hunter2"), "{}", made.body);
