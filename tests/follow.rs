@@ -180,6 +180,25 @@ async fn the_sqlite_store_follows_targets_added_paused_and_removed_live() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_targets_late_failure_is_kept_but_opens_no_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&StoreSettings::with_path(dir.path().join("s.sqlite3"))).unwrap();
+    let a = target("Alpha", "http://127.0.0.1:1/a", &[]);
+    let registry = Registry::new([a.clone()]);
+    let stop = CancellationToken::new();
+    let task = store.follow(&registry, false, stop.clone()).await.unwrap();
+    registry.apply(vec![Change::Remove(a.id.clone())]).unwrap();
+    target_when(&store, "the removal", &a.id, |t| t.removed_at.is_some()).await;
+    // The probe that was in flight at the removal is delivered afterwards.
+    store.ingest(vec![failed(&a)]).await.unwrap();
+    let t = store.target(&a.id).await.unwrap().unwrap();
+    assert!(t.removed_at.is_some(), "{t:?}");
+    assert_eq!(t.down_since, None, "no incident opened: {t:?}");
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_targets_table_follows_targets_added_paused_and_removed_live() {
     let db = pg::TestDb::new().await;
     let client = pg::migrated(&db.url).await;

@@ -321,8 +321,16 @@ fn update_state(
            last_event_uuid = ?12
          WHERE id = ?1",
     )?;
+    let mut removed =
+        tx.prepare_cached("SELECT removed_at IS NOT NULL FROM targets WHERE id = ?1")?;
     let now = from_micros(now);
     for (id, events) in by_target {
+        // A removed target's late results (a probe in flight at its removal) are history
+        // only: its state ended with it, and an incident opened now would never close.
+        let gone: Option<bool> = removed.query_row([id], |r| r.get(0)).optional()?;
+        if gone == Some(true) {
+            continue;
+        }
         let (mut state, mut incident) = stored_state(tx, id)?.unwrap_or_default();
         let mut newest: Option<(&ProbeEvent, Micros)> = None;
         for (e, t) in events {
