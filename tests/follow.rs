@@ -199,6 +199,66 @@ async fn a_removed_targets_late_failure_is_kept_but_opens_no_incident() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_targets_late_failure_opens_no_incident_in_postgres() {
+    let db = pg::TestDb::new().await;
+    let client = pg::migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = PostgresSettings {
+        database_url: Some(DatabaseUrl::new(db.url.as_str())),
+        ..PostgresSettings::default()
+    };
+    let a = target("Alpha", "http://127.0.0.1:1/a", &[]);
+    let registry = Registry::new([a.clone()]);
+    let mut w = PostgresWriter::new(
+        &settings,
+        dir.path(),
+        Options {
+            source: Source::Replayable,
+            registry: Some(registry.clone()),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    registry.apply(vec![Change::Remove(a.id.clone())]).unwrap();
+    wait_for_async("the removal", PATIENCE, async || {
+        let removed: bool = client
+            .query_one(
+                "SELECT removed_at IS NOT NULL FROM targets WHERE id = $1",
+                &[&a.id],
+            )
+            .await
+            .ok()?
+            .get(0);
+        removed.then_some(())
+    })
+    .await;
+    // The probe that was in flight at the removal is delivered afterwards.
+    w.write_and_wait(&[failed(&a)]).await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT open_incident IS NULL, removed_at IS NOT NULL,
+               (SELECT count(*) FROM incidents WHERE target_id = $1 AND ended_at IS NULL)
+             FROM targets WHERE id = $1",
+            &[&a.id],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
+    assert_eq!(row.get::<_, i64>(2), 0, "no incident opened");
+    let kept: i64 = client
+        .query_one(
+            "SELECT count(*) FROM probe_events WHERE target_id = $1",
+            &[&a.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 1, "the event itself is kept");
+    w.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_targets_table_follows_targets_added_paused_and_removed_live() {
     let db = pg::TestDb::new().await;
     let client = pg::migrated(&db.url).await;

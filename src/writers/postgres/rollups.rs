@@ -313,10 +313,27 @@ pub async fn apply<R: Row>(
         interval_s: Option<f64>,
     }
     let mut saves: Vec<Save> = Vec::new();
+    // A removed target's late results (a probe in flight at its removal) are history only:
+    // its state ended with it, and an incident opened now would never close.
+    let mut ids: Vec<&str> = all.iter().map(|o| o.target).collect();
+    ids.dedup();
+    let removed: std::collections::HashSet<String> = c
+        .query(
+            "SELECT id FROM targets WHERE removed_at IS NOT NULL AND id = ANY($1::text[])",
+            &[&ids],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let mut i = 0;
     while i < all.len() {
         let id = all[i].target;
         let end = i + all[i..].iter().take_while(|o| o.target == id).count();
+        if removed.contains(id) {
+            i = end;
+            continue;
+        }
         let (mut live, open_id) = state.remove(id).unwrap_or_default();
         let mut open = open_id.map_or(Open::None, Open::Stored);
         let mut stored_more: Option<(i64, i32, Option<Micros>)> = None;
