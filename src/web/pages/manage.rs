@@ -328,6 +328,17 @@ fn writable(s: &AppState, editor: &Editor, id: &str) -> Result<Arc<Entry>, Inste
     Ok(e)
 }
 
+/// The editor and the entry of `id` when the dashboard may change that target, or the page to
+/// show instead.
+fn editable<'a>(
+    s: &AppState,
+    editor: Result<&'a Arc<Editor>, Instead>,
+    id: &str,
+) -> Result<(&'a Arc<Editor>, Arc<Entry>), Instead> {
+    let editor = editor?;
+    Ok((editor, writable(s, editor, id)?))
+}
+
 /// `GET /targets/new`: the empty form.
 pub async fn new_target(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = editor_for_page(&s, &headers) {
@@ -401,12 +412,8 @@ pub async fn edit_target(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let editor = match editor_for_page(&s, &headers) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
-    let entry = match writable(&s, editor, &id) {
-        Ok(e) => e,
+    let (editor, entry) = match editable(&s, editor_for_page(&s, &headers), &id) {
+        Ok(found) => found,
         Err(r) => return *r,
     };
     let Some(body) = editor.body(&id) else {
@@ -433,12 +440,8 @@ pub async fn update_target(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let editor = match editor(&s, &headers, "GET, HEAD") {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
-    let entry = match writable(&s, editor, &id) {
-        Ok(e) => e,
+    let (editor, entry) = match editable(&s, editor(&s, &headers, "GET, HEAD"), &id) {
+        Ok(found) => found,
         Err(r) => return *r,
     };
     let input = FormInput::parse(&body);
@@ -530,12 +533,8 @@ pub async fn confirm_delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let editor = match editor_for_page(&s, &headers) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
-    let entry = match writable(&s, editor, &id) {
-        Ok(e) => e,
+    let (_, entry) = match editable(&s, editor_for_page(&s, &headers), &id) {
+        Ok(found) => found,
         Err(r) => return *r,
     };
     let href = target_href(&id);
@@ -559,13 +558,10 @@ pub async fn delete_target(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let editor = match editor(&s, &headers, "GET, HEAD") {
-        Ok(e) => e,
+    let editor = match editable(&s, editor(&s, &headers, "GET, HEAD"), &id) {
+        Ok((editor, _)) => editor,
         Err(r) => return *r,
     };
-    if let Err(r) = writable(&s, editor, &id) {
-        return *r;
-    }
     if let Err(r) = csrf::check(&format!("delete:{id}"), &FormInput::parse(&body).csrf) {
         return message_page(
             &s,
