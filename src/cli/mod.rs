@@ -158,13 +158,10 @@ fn start_reloads(
     adjust: reload::Adjust,
     settings: &Settings,
     registry: &std::sync::Arc<crate::registry::Registry>,
+    check: crate::registry::edit::TargetCheck,
     metrics: &crate::metrics::Metrics,
     stop: &tokio_util::sync::CancellationToken,
-) -> Result<(), ExitCode> {
-    let checker = crate::readers::probes::Probers::new(&settings.probe).map_err(|e| {
-        eprintln!("uptimer: {e}");
-        ExitCode::from(EXIT_CONFIG)
-    })?;
+) {
     let mut running = settings.clone();
     running.targets = Vec::new();
     let reloader = reload::Reloader {
@@ -174,7 +171,7 @@ fn start_reloads(
         running,
         registry: registry.clone(),
         metrics: metrics.config.clone(),
-        check: Box::new(move |t| checker.check(t).map_err(|e| e.to_string())),
+        check,
         adjust,
     };
     tokio::spawn(reload::count_targets(
@@ -183,7 +180,18 @@ fn start_reloads(
         stop.clone(),
     ));
     tokio::spawn(reload::run(reloader, settings.watch, stop.clone()));
-    Ok(())
+}
+
+/// The check a target added live must pass (the prober's TLS settings, a CA file that
+/// loads), for the reloads and the API alike.
+fn target_check(settings: &Settings) -> Result<crate::registry::edit::TargetCheck, ExitCode> {
+    let checker = crate::readers::probes::Probers::new(&settings.probe).map_err(|e| {
+        eprintln!("uptimer: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    Ok(std::sync::Arc::new(move |t| {
+        checker.check(t).map_err(|e| e.to_string())
+    }))
 }
 
 /// The metric families a process with these settings exports.

@@ -17,14 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, Overrides, Settings, Target};
 use crate::metrics::ConfigMetrics;
+use crate::registry::edit::TargetCheck;
 use crate::registry::{Change, Registry};
 
 /// How long the file must stay quiet after a change before it is read: editors write a file
 /// in several steps (truncate, write, rename).
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
-
-/// A check a target must pass before it joins (the prober's TLS settings).
-pub type TargetCheck = Box<dyn Fn(&Target) -> Result<(), String> + Send + Sync>;
 
 /// What a reload needs: how the configuration was loaded, what runs now, and where to apply.
 pub struct Reloader {
@@ -426,7 +424,7 @@ mod tests {
             running,
             registry,
             metrics: ConfigMetrics::default(),
-            check: Box::new(|_| Ok(())),
+            check: Arc::new(|_| Ok(())),
             adjust: Box::new(|_| {}),
         }
     }

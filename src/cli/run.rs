@@ -64,17 +64,13 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
         "uptimer started"
     );
     let stats = super::scheduler_stats(&settings, &metrics);
-    if settings.defaults.interval != crate::config::Interval::Once
-        && let Err(code) = super::start_reloads(
-            config,
-            Box::new(|_| {}),
-            &settings,
-            &registry,
-            &metrics,
-            &stop,
-        )
-    {
-        return code;
+    if settings.defaults.interval != crate::config::Interval::Once {
+        let check = match super::target_check(&settings) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let adjust = Box::new(|_: &mut Settings| {});
+        super::start_reloads(config, adjust, &settings, &registry, check, &metrics, &stop);
     }
     started.set(true);
     let result = pipeline::run(

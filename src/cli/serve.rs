@@ -155,8 +155,17 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
     // DATA_DIR); the pipeline, the reloads and the web follow it.
     let registry = Registry::new(settings.targets.iter().cloned());
     super::release_freed_memory();
-    if !read_only {
-        let editor = match open_editor(&settings, &registry) {
+    // What a target added live (API, dashboard, reload) must pass; built once for both.
+    let check = if read_only {
+        None
+    } else {
+        match super::target_check(&settings) {
+            Ok(c) => Some(c),
+            Err(code) => return code,
+        }
+    };
+    if let Some(check) = &check {
+        let editor = match open_editor(&settings, &registry, check.clone()) {
             Ok(e) => e,
             Err(code) => return code,
         };
@@ -209,13 +218,25 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
     if read_only {
         tracing::info!(store = %settings.store.path.display(), "serving the store read-only");
     } else {
+        if let Some(check) = check
+            && settings.defaults.interval != crate::config::Interval::Once
+        {
+            // A reload reads what `serve` read: its --listen and default writer apply to it.
+            let (listen, plugins) = (settings.web.listen, settings.writers.clone());
+            let adjust: super::reload::Adjust = Box::new(move |new| {
+                new.web.listen = listen;
+                if !new.writers_chosen {
+                    new.writers = plugins.clone();
+                }
+            });
+            super::start_reloads(config, adjust, &settings, &registry, check, &metrics, &stop);
+        }
         // The pipeline cancels its token when it ends; the dashboard keeps serving.
         let targets = pipeline::Targets {
             registry: registry.clone(),
             push,
         };
         code = probe(
-            config,
             &settings,
             targets,
             &store,
@@ -259,17 +280,14 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
 fn open_editor(
     settings: &Settings,
     registry: &Arc<Registry>,
+    check: crate::registry::edit::TargetCheck,
 ) -> Result<crate::registry::edit::Editor, ExitCode> {
-    let checker = crate::readers::probes::Probers::new(&settings.probe).map_err(|e| {
-        eprintln!("uptimer: {e}");
-        ExitCode::from(super::EXIT_CONFIG)
-    })?;
     crate::registry::edit::Editor::open(
         registry.clone(),
         settings.defaults.clone(),
         settings.allow_private_targets,
         &settings.data_dir,
-        Box::new(move |t| checker.check(t).map_err(|e| e.to_string())),
+        check,
     )
     .map(|e| e.with_format(settings.event_format))
     .map_err(|e| {
@@ -279,7 +297,6 @@ fn open_editor(
 }
 
 async fn probe(
-    config: Option<&std::path::Path>,
     settings: &Settings,
     targets: pipeline::Targets,
     store: &SqliteStore,
@@ -326,19 +343,6 @@ async fn probe(
     );
     let stats = super::scheduler_stats(settings, &metrics);
     started.set(true);
-    // A reload reads what `serve` read: its --listen and default writer apply to it too.
-    let (listen, plugins) = (settings.web.listen, settings.writers.clone());
-    let adjust: super::reload::Adjust = Box::new(move |new| {
-        new.web.listen = listen;
-        if !new.writers_chosen {
-            new.writers = plugins.clone();
-        }
-    });
-    if settings.defaults.interval != crate::config::Interval::Once
-        && let Err(code) = super::start_reloads(config, adjust, settings, registry, &metrics, &stop)
-    {
-        return code;
-    }
     super::exit_status(
         pipeline::run(settings, targets, writers, stop, give_up, stats, metrics).await,
         "probing stopped",

@@ -74,8 +74,9 @@ impl From<RegistryError> for EditError {
     }
 }
 
-/// A check a target must pass before it joins (the prober's TLS settings).
-pub type TargetCheck = Box<dyn Fn(&Target) -> Result<(), String> + Send + Sync>;
+/// A check a target must pass before it joins (the prober's TLS settings); shared by the
+/// editor and the reloads.
+pub type TargetCheck = Arc<dyn Fn(&Target) -> Result<(), String> + Send + Sync>;
 
 /// Makes the API's changes; see the module's documentation.
 pub struct Editor {

@@ -19,7 +19,7 @@ fn editor(dir: &std::path::Path, registry: Arc<Registry>, allow_private: bool) -
         defaults(),
         allow_private,
         dir,
-        Box::new(|_| Ok(())),
+        std::sync::Arc::new(|_| Ok(())),
     )
     .unwrap()
 }

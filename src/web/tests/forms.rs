@@ -42,7 +42,7 @@ async fn editable() -> Editable {
         defaults,
         false,
         data.path(),
-        Box::new(|_| Ok(())),
+        std::sync::Arc::new(|_| Ok(())),
     )
     .unwrap();
     let mut f = f;

@@ -39,7 +39,7 @@ async fn writable(auth: Option<WebAuth>) -> Fixture {
         defaults(),
         false,
         f._dir.path(),
-        Box::new(|_| Ok(())),
+        std::sync::Arc::new(|_| Ok(())),
     )
     .unwrap();
     f.state.editor = Some(Arc::new(editor));
