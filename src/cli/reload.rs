@@ -391,7 +391,7 @@ mod tests {
         // a changed, d added, b removed; the API's target stays.
         assert_eq!(update.changes.len(), 3);
         let mut names: Vec<String> = registry
-            .sorted()
+            .entries()
             .iter()
             .map(|e| e.target.name.clone())
             .collect();

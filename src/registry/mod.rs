@@ -135,16 +135,6 @@ impl Registry {
         self.read().entries.values().cloned().collect()
     }
 
-    /// Every entry sorted by name, then id: the order lists show.
-    pub fn sorted(&self) -> Vec<Arc<Entry>> {
-        let mut all = self.entries();
-        all.sort_by(|a, b| {
-            (a.target.name.as_str(), a.target.id.as_str())
-                .cmp(&(b.target.name.as_str(), b.target.id.as_str()))
-        });
-        all
-    }
-
     /// The entries as of now and every change after them.
     pub fn follow(&self) -> (Vec<Arc<Entry>>, mpsc::UnboundedReceiver<Update>) {
         // The state's read lock is held while the follower joins: no change can be applied
