@@ -6,7 +6,7 @@
 //! changes (`verdicts`).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +23,7 @@ use crate::config::{EventFormat, Interval, Sharding, Source, Target};
 use crate::event::{Event, Kind};
 use crate::metrics::{Count, Durations, Metrics, ProbeMetrics};
 use crate::readers::probes::Prober;
+use crate::registry::by_id::ById;
 use crate::registry::phase::Schedule;
 use crate::registry::{Applied, Entry, Registry, Update};
 
@@ -42,6 +43,12 @@ pub struct SchedulerStats {
     pub verdicts: ProbeMetrics,
     /// Events the probe reader took in.
     reader_events: Count,
+    /// Rounds due before the stop that never started for another reason than a skip: still
+    /// waiting for a concurrency slot, or not yet taken from the queue. With `skipped_rounds`
+    /// they are the missed rounds.
+    pub unstarted_rounds: Count,
+    /// Set once the scheduler has taken in its first targets and scheduled every one.
+    loaded: tokio::sync::watch::Sender<bool>,
 }
 
 const LAG_BUCKETS: usize = 10_001;
@@ -61,6 +68,8 @@ impl Default for SchedulerStats {
             start_lag: Durations::default(),
             verdicts: ProbeMetrics::default(),
             reader_events: Count::default(),
+            unstarted_rounds: Count::default(),
+            loaded: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -89,6 +98,18 @@ impl SchedulerStats {
     pub(super) fn took(&self, e: &crate::event::ProbeEvent) {
         self.verdicts.record(e, e.up == Some(true));
         self.reader_events.inc();
+    }
+
+    /// Rounds due before the stop whose probe never started (a skip, a wait for a slot, or
+    /// still queued when the stop came).
+    pub fn missed_rounds(&self) -> u64 {
+        self.skipped_rounds.load(Ordering::Relaxed) + self.unstarted_rounds.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the scheduler has scheduled every target it starts with.
+    pub async fn loaded(&self) {
+        let mut rx = self.loaded.subscribe();
+        let _ = rx.wait_for(|l| *l).await;
     }
 
     /// The start lag at quantile `q` (0..=1), to the millisecond.
@@ -181,6 +202,7 @@ pub async fn run<P: Prober>(
     let mut driver = Driver::new();
     driver.sharding = feed.sharding;
     driver.load(feed.entries);
+    ctx.stats.loaded.send_replace(true);
     let mut updates = feed.updates;
     let mut rounds: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, (u32, u32)> = HashMap::new();
@@ -228,6 +250,10 @@ pub async fn run<P: Prober>(
         }
     }
     // What is in flight finishes and is delivered; rounds still waiting for a slot see the stop.
+    let overdue = driver.overdue();
+    ctx.stats
+        .unstarted_rounds
+        .fetch_add(overdue, Ordering::Relaxed);
     while rounds.join_next().await.is_some() {}
 }
 
@@ -279,7 +305,8 @@ struct Slot {
     next: Option<u64>,
     /// `None` while a round is in flight.
     run: Option<Box<RunState>>,
-    skips: Skips,
+    /// Made at the first skipped round (most targets never have one).
+    skips: Option<Box<Skips>>,
 }
 
 /// The targets, their slots and the queue of starts. Times are milliseconds since the Unix
@@ -291,7 +318,7 @@ struct Driver {
     /// Bumped each time a slot is emptied: a round or queue entry of an earlier life is stale.
     lives: Vec<u32>,
     free: Vec<u32>,
-    by_id: HashMap<Arc<str>, u32>,
+    by_id: HashSet<ById<(Arc<Target>, u32)>, foldhash::fast::RandomState>,
     /// (start, slot, life), earliest first; entries that no longer match their slot are
     /// skipped when they come up.
     queue: BinaryHeap<Reverse<(u64, u32, u32)>>,
@@ -310,7 +337,7 @@ impl Driver {
             slots: Vec::new(),
             lives: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: HashSet::default(),
             queue: BinaryHeap::new(),
             sharding: None,
             pending: None,
@@ -380,8 +407,10 @@ impl Driver {
             Interval::Every(period) => Some(Schedule::new(&e.target.id, period)),
             Interval::Once => None,
         };
-        let slot = match self.by_id.get(e.target.id.as_str()) {
-            Some(&slot) => {
+        let slot = match self.by_id.get(e.target.id.as_str()).map(|k| k.0.1) {
+            Some(slot) => {
+                // The index keeps the target it points at current.
+                self.by_id.replace(ById((e.target.clone(), slot)));
                 let s = self.slots[slot as usize].as_mut().expect("an indexed slot");
                 let moved = s.schedule != schedule || e.paused != s.next.is_none();
                 s.target = e.target.clone();
@@ -406,9 +435,9 @@ impl Driver {
                     schedule,
                     next: None,
                     run: Some(Box::default()),
-                    skips: Skips::default(),
+                    skips: None,
                 });
-                self.by_id.insert(e.target.id.as_str().into(), slot);
+                self.by_id.insert(ById((e.target.clone(), slot)));
                 if e.paused {
                     return;
                 }
@@ -419,7 +448,7 @@ impl Driver {
     }
 
     fn remove(&mut self, id: &str) {
-        if let Some(slot) = self.by_id.remove(id) {
+        if let Some(ById((_, slot))) = self.by_id.take(id) {
             self.slots[slot as usize] = None;
             self.lives[slot as usize] = self.lives[slot as usize].wrapping_add(1);
             self.free.push(slot);
@@ -460,13 +489,30 @@ impl Driver {
                 }),
                 None => {
                     stats.skipped_rounds.fetch_add(1, Ordering::Relaxed);
-                    if let Some(n) = s.skips.skipped(1, Instant::now()) {
+                    if let Some(n) = s.skips.get_or_insert_default().skipped(1, Instant::now()) {
                         warn_skipped(&s.target, n);
                     }
                 }
             }
         }
         starts
+    }
+
+    /// Rounds due by now that the queue has not given out (at a stop: they will not start).
+    /// A target's queue entry is its next round; the rounds after it that are due too count.
+    fn overdue(&self) -> u64 {
+        let now = self.now_ms();
+        self.queue
+            .iter()
+            .filter_map(|&Reverse((at, slot, life))| {
+                let s = self.slots[slot as usize].as_ref()?;
+                let current = at <= now && self.lives[slot as usize] == life && s.next == Some(at);
+                current.then(|| match s.schedule {
+                    Some(sc) => (sc.round_at(now) - sc.round_at(at) + 1).max(1) as u64,
+                    None => 1,
+                })
+            })
+            .sum()
     }
 
     fn finished(&mut self, done: Done) {
@@ -501,7 +547,10 @@ async fn round<P: Prober>(start: Start, ctx: Arc<RoundContext<P>>) -> Done {
     let probe = async {
         let permit = tokio::select! {
             biased;
-            _ = stop.cancelled() => return None,
+            _ = stop.cancelled() => {
+                stats.unstarted_rounds.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
             p = permits.acquire() => p.ok()?,
         };
         let started = Instant::now();

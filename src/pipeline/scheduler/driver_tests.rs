@@ -120,7 +120,7 @@ async fn a_changed_interval_moves_the_phase_and_any_other_change_keeps_it() {
     d.upsert(entry(&a, false));
     run_until(&mut d, T0 + 25_000).await;
     let mut longer_timeout = a.clone();
-    longer_timeout.timeout = Duration::from_secs(3);
+    longer_timeout.profile_mut().timeout = Duration::from_secs(3);
     d.upsert(entry(&longer_timeout, false));
     let kept = run_until(&mut d, T0 + 50_000).await;
     assert_eq!(
@@ -129,7 +129,7 @@ async fn a_changed_interval_moves_the_phase_and_any_other_change_keeps_it() {
     );
 
     let mut slower = a.clone();
-    slower.interval = Interval::Every(Duration::from_secs(30));
+    slower.profile_mut().interval = Interval::Every(Duration::from_secs(30));
     d.upsert(entry(&slower, false));
     let moved = run_until(&mut d, T0 + 150_000).await;
     assert_eq!(
@@ -270,11 +270,30 @@ async fn a_removed_targets_probe_in_flight_is_delivered() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rounds_due_but_not_given_out_at_a_stop_are_counted_with_the_ones_after_them() {
+    let mut d = driver();
+    d.load(vec![entry(&target("a", 10), false)]);
+    let Reverse((first, ..)) = *d.queue.peek().unwrap();
+    assert_eq!(d.overdue(), 0);
+    tokio::time::advance(d.instant(first).saturating_duration_since(Instant::now())).await;
+    assert_eq!(d.overdue(), 1, "due now, not yet given out");
+    let stats = SchedulerStats::default();
+    assert_eq!(d.due(&stats).len(), 1);
+    assert_eq!(d.overdue(), 0, "given out: it starts");
+    // The driver falls 2.5 intervals behind: rounds 1 and 2 after the first are due.
+    tokio::time::advance(Duration::from_millis(25_000)).await;
+    assert_eq!(d.overdue(), 2);
+    // A paused target has nothing due.
+    d.upsert(entry(&target("a", 10), true));
+    assert_eq!(d.overdue(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn one_shot_targets_are_probed_at_once_and_the_run_ends() {
     let mut t = target("once", 10);
-    t.interval = Interval::Once;
+    t.profile_mut().interval = Interval::Once;
     let mut u = target("twice", 10);
-    u.interval = Interval::Once;
+    u.profile_mut().interval = Interval::Once;
     let registry = Registry::new([t, u]);
     let prober = Arc::new(Slow {
         delay: Duration::from_millis(10),
