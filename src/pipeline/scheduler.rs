@@ -367,6 +367,10 @@ impl Driver {
     /// would start late.
     fn load(&mut self, entries: Vec<Arc<Entry>>) {
         self.pending = Some(Vec::with_capacity(entries.len()));
+        self.by_id.reserve(entries.len());
+        self.slots.reserve(entries.len());
+        self.lives.reserve(entries.len());
+        self.queue.reserve(entries.len());
         for e in entries {
             self.upsert(e);
         }

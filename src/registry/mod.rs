@@ -157,7 +157,8 @@ impl Registry {
     pub fn apply(&self, changes: Vec<Change>) -> Result<Update, RegistryError> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         // Checked in full before anything changes.
-        let mut seen: HashMap<&str, bool> = HashMap::new();
+        let mut seen: HashMap<&str, bool, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(changes.len(), Default::default());
         for c in &changes {
             let exists = *seen.get(c.id()).unwrap_or(&state.entries.contains(c.id()));
             match c {
@@ -178,6 +179,7 @@ impl Registry {
             }
         }
         let version = state.version + 1;
+        state.entries.reserve(changes.len());
         let mut applied = Vec::with_capacity(changes.len());
         for c in changes {
             match c {
