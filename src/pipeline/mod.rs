@@ -111,16 +111,18 @@ async fn run_reader(
             // Push targets are pushed to, never probed (the scheduler leaves them out).
             let entries = registry.entries();
             let any_probed = entries.iter().any(|e| !push::is_push(&e.target));
-            // Targets that share a profile share its TLS settings: one check for them all.
+            // Targets that share a profile share its TLS settings: one check for them all
+            // (by the profile's address).
             let mut checked = std::collections::HashSet::new();
             for e in &entries {
-                if !checked.insert(Arc::as_ptr(&e.target.profile)) {
+                if !checked.insert(Arc::as_ptr(&e.target.profile) as usize) {
                     continue;
                 }
                 prober.check(&e.target).map_err(|err| {
                     PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {err}", e.target.name))
                 })?;
             }
+            drop((entries, checked));
             let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
             let scheduler = tokio::spawn(scheduler::run(
                 Arc::new(prober),

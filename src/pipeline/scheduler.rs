@@ -43,9 +43,9 @@ pub struct SchedulerStats {
     pub verdicts: ProbeMetrics,
     /// Events the probe reader took in.
     reader_events: Count,
-    /// Rounds due before the stop that never started for another reason than a skip: still
-    /// waiting for a concurrency slot, or not yet taken from the queue. With `skipped_rounds`
-    /// they are the missed rounds.
+    /// Rounds due that never started for another reason than a skip: passed over while every
+    /// concurrency slot was busy, or due at the stop and not yet started. With
+    /// `skipped_rounds` they are the missed rounds.
     pub unstarted_rounds: Count,
     /// Set once the scheduler has taken in its first targets and scheduled every one.
     loaded: tokio::sync::watch::Sender<bool>,
@@ -210,7 +210,11 @@ pub async fn run<P: Prober>(
         if driver.queue.is_empty() && rounds.is_empty() && updates.is_none() {
             break;
         }
-        let next = driver.next_start();
+        // At most `concurrency` rounds at once: while every slot is taken, due rounds wait in
+        // the queue (a few bytes each), not as tasks (a million targets could otherwise pile
+        // up a million waiting tasks on a machine that cannot keep up).
+        let free = concurrency.saturating_sub(rounds.len());
+        let next = if free > 0 { driver.next_start() } else { None };
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
@@ -240,7 +244,7 @@ pub async fn run<P: Prober>(
                 None => updates = None,
             },
             _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
-                for start in driver.due(&ctx.stats) {
+                for start in driver.due(&ctx.stats, free) {
                     let ctx = ctx.clone();
                     let (slot, life) = (start.slot, start.life);
                     let handle = rounds.spawn(round(start, ctx));
@@ -459,26 +463,40 @@ impl Driver {
         }
     }
 
-    /// Takes the starts that are due from the queue: rounds to start, and rounds skipped
-    /// because the target's previous round is still in flight (counted and told).
-    fn due(&mut self, stats: &SchedulerStats) -> Vec<Start> {
-        let now = self.now_ms();
+    /// Takes at most `max` starts that are due from the queue: rounds to start, and rounds
+    /// skipped because the target's previous round is still in flight (counted and told). A
+    /// target whose queued round waited past its next one (every concurrency slot was busy)
+    /// starts its latest round; the ones before it are counted as missed.
+    fn due(&mut self, stats: &SchedulerStats, max: usize) -> Vec<Start> {
+        let (now, anchor) = (self.now_ms(), self.anchor);
         let mut starts = Vec::new();
-        while let Some(&Reverse((at, slot, life))) = self.queue.peek() {
-            if at > now {
+        while let Some(&Reverse((queued, slot, life))) = self.queue.peek() {
+            if queued > now || starts.len() >= max {
                 break;
             }
             self.queue.pop();
-            let due = self.instant(at);
             if self.lives[slot as usize] != life {
                 continue;
             }
             let Some(s) = self.slots[slot as usize].as_mut() else {
                 continue;
             };
-            if s.next != Some(at) {
+            if s.next != Some(queued) {
                 continue;
             }
+            let at = match s.schedule {
+                Some(sc) => {
+                    let behind = sc.round_at(now) - sc.round_at(queued);
+                    if behind > 0 {
+                        stats
+                            .unstarted_rounds
+                            .fetch_add(behind as u64, Ordering::Relaxed);
+                    }
+                    sc.start(sc.round_at(now)).max(queued)
+                }
+                None => queued,
+            };
+            let due = anchor.0 + Duration::from_millis(at.saturating_sub(anchor.1));
             s.next = s.schedule.map(|sc| sc.start(sc.round_at(at) + 1));
             if let Some(next) = s.next {
                 self.queue.push(Reverse((next, slot, life)));
