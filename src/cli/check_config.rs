@@ -9,8 +9,8 @@ use super::For;
 use crate::config::target::{is_secret_header, masked_url};
 use crate::config::{EventFormat, Overrides, Settings, WriterPlugin};
 
-pub fn check_config(config: Option<&Path>, for_command: For) -> ExitCode {
-    let mut s = match super::load_settings(config, &[], &Overrides::default()) {
+pub fn check_config(config: Option<&Path>, flags: &Overrides, for_command: For) -> ExitCode {
+    let mut s = match super::load_settings(config, &[], flags) {
         Ok(s) => s,
         Err(e) => return super::config_error(&e),
     };
@@ -101,6 +101,7 @@ pub fn describe(s: &Settings) -> Value {
             "dns_servers": s.probe.dns_servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
         },
         "sharding": s.sharding.map(|sh| json!({"total": sh.total, "index": sh.index})),
+        "targets_file": s.targets_file.as_ref().map(|p| p.display().to_string()),
         "targets_configured": s.targets_configured,
         "targets": targets,
         "watch": s.watch,

@@ -46,6 +46,8 @@ pub enum Command {
         /// A YAML or TOML config file with per-target settings; the environment overrides it.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        #[arg(long, value_name = "PATH", help = TARGETS_FILE_HELP)]
+        targets_file: Option<PathBuf>,
     },
     /// Probe, store events in the embedded SQLite store and serve the web dashboard, JSON API,
     /// badges and /metrics (http://127.0.0.1:8080/ by default), in one process.
@@ -61,6 +63,8 @@ pub enum Command {
         /// A YAML or TOML config file with per-target settings; the environment overrides it.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        #[arg(long, value_name = "PATH", help = TARGETS_FILE_HELP)]
+        targets_file: Option<PathBuf>,
         /// The command the settings are for: `serve` writes to writers.sqlite unless
         /// WRITER_PLUGIN or `writers:` says otherwise, and runs without targets.
         #[arg(long = "for", value_enum, default_value_t = For::Run, value_name = "COMMAND")]
@@ -94,21 +98,40 @@ pub enum Command {
 /// Runs the command and returns the process exit status.
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
-        None => run::run(None),
-        Some(Command::Run { config }) => run::run(config.as_deref()),
+        None => run::run(None, Overrides::default()),
+        Some(Command::Run {
+            config,
+            targets_file,
+        }) => run::run(config.as_deref(), targets_flag(targets_file)),
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::BenchStore(args)) => bench_store::bench_store(args),
         Some(Command::Probe(args)) => probe::probe(args),
         Some(Command::CheckConfig {
             config,
+            targets_file,
             for_command,
-        }) => check_config::check_config(config.as_deref(), for_command),
+        }) => {
+            check_config::check_config(config.as_deref(), &targets_flag(targets_file), for_command)
+        }
         Some(Command::Schema { title }) => schema::schema(title.as_deref()),
         Some(Command::Validate { files }) => schema::validate(&files),
         Some(Command::Migrate(args)) => migrate::migrate(args),
         Some(Command::Store(args)) => store::store(args),
         Some(Command::Healthcheck(args)) => healthcheck::healthcheck(args),
         Some(Command::Targets(args)) => targets::targets(args),
+    }
+}
+
+/// The help of `--targets-file` (`run`, `serve`, `check-config`).
+const TARGETS_FILE_HELP: &str = "A file of targets, one URL or JSON target object per line \
+     (# comments and blank lines allowed), added to the config file's targets and reloaded \
+     with it; instead of the config file's targets_file: (docs/targets.md, Large target sets)";
+
+/// The settings `--targets-file` overrides.
+fn targets_flag(targets_file: Option<PathBuf>) -> Overrides {
+    Overrides {
+        targets_file,
+        ..Overrides::default()
     }
 }
 
@@ -122,8 +145,8 @@ pub enum For {
 }
 
 /// Why `run` (and `check-config` for it) stops when there is nothing to probe.
-const NO_TARGETS: &str =
-    "no targets: set PROBE_URLS or list targets in a --config file (see configuration.env.example)";
+const NO_TARGETS: &str = "no targets: set PROBE_URLS or list targets in a --config file or a \
+     --targets-file (see configuration.env.example)";
 
 /// Whether the probe reader has nothing to probe because nothing was configured (an empty
 /// shard of a configured list is no error: the other workers have the targets).
@@ -153,8 +176,10 @@ fn load_settings(
 
 /// Follows SIGHUP and changes to the configuration's files with reloads into `registry`, until
 /// `stop`; sets the registry's gauges now.
+#[allow(clippy::too_many_arguments)]
 fn start_reloads(
     config: Option<&Path>,
+    flags: &Overrides,
     adjust: reload::Adjust,
     settings: &Settings,
     registry: &std::sync::Arc<crate::registry::Registry>,
@@ -167,7 +192,7 @@ fn start_reloads(
     let reloader = reload::Reloader {
         config: config.map(Path::to_owned),
         env_filter: Vec::new(),
-        flags: Overrides::default(),
+        flags: flags.clone(),
         running,
         registry: registry.clone(),
         metrics: metrics.config.clone(),
@@ -179,7 +204,12 @@ fn start_reloads(
         metrics.config.clone(),
         stop.clone(),
     ));
-    tokio::spawn(reload::run(reloader, settings.watch, stop.clone()));
+    tokio::spawn(reload::run(
+        reloader,
+        settings.watch,
+        settings.targets_file.clone(),
+        stop.clone(),
+    ));
 }
 
 /// The check a target added live must pass (the prober's TLS settings, a CA file that

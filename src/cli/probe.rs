@@ -22,7 +22,9 @@ use crate::writers::stdout::encode;
 pub struct ProbeArgs {
     /// URLs to check: http(s)://, tcp://host:port, udp://host:port, tls://host:port,
     /// starttls://host:port, icmp://host, grpc(s)://host:port (docs/checks.md); any number,
-    /// checked concurrently. A DNS check needs a dns: section: use `run --config`.
+    /// checked concurrently. A DNS check needs a dns: section: use `run --config`. A lone `-`
+    /// reads more URLs from stdin, one per line (# comments and blank lines skipped; at most
+    /// 10,000,000 lines).
     #[arg(required = true, value_name = "URL")]
     urls: Vec<String>,
     /// A regex every response body must match.
@@ -70,6 +72,7 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
         tls_verify: args.insecure.then_some(TlsVerify::No),
         conditions: args.conditions.clone(),
         degraded_if: args.degraded_if.clone(),
+        targets_file: None,
     };
     // Only the URLs on the command line are probed.
     let mut settings = match super::load_settings(
@@ -80,6 +83,10 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return super::config_error(&e),
     };
+    if settings.targets.is_empty() {
+        eprintln!("uptimer: no URLs to probe: stdin (-) had none");
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
     if let Err(code) = super::refuse_push_targets(&settings, "probe") {
         return code;
     }

@@ -1,5 +1,5 @@
 //! Reloading the configuration while `run` or `serve` goes on: on SIGHUP, and when the config
-//! file or `configuration.env` changes (watched unless `watch: false`). The whole
+//! file, its targets file or `configuration.env` changes (watched unless `watch: false`). The whole
 //! configuration is loaded and validated first; a bad one changes nothing, logs one line naming
 //! the setting, the value and what was expected, and sets
 //! `uptimer_config_reload_failures_total` and `uptimer_config_last_reload_success`. A good one
@@ -51,6 +51,8 @@ pub struct Reloaded {
     pub version: u64,
     /// Settings that changed but need a restart (their running value stays).
     pub need_restart: Vec<&'static str>,
+    /// The targets file the reloaded configuration read (to be watched from now on).
+    pub targets_file: Option<PathBuf>,
 }
 
 impl Reloader {
@@ -137,6 +139,7 @@ impl Reloader {
             .count()
             .saturating_sub(counts.added);
         counts.need_restart = need_restart;
+        counts.targets_file = new.targets_file;
         super::release_freed_memory();
         Ok(counts)
     }
@@ -244,13 +247,21 @@ pub async fn count_targets(
     }
 }
 
-/// Reloads on SIGHUP and, when `watch`, on changes to the config file and `configuration.env`,
-/// until `stop`. A watcher that cannot start is logged; SIGHUP still works.
-pub async fn run(reloader: Reloader, watch: bool, stop: CancellationToken) {
+/// Reloads on SIGHUP and, when `watch`, on changes to the config file, the targets file
+/// (`targets_file`, the one the running targets were read from) and `configuration.env`, until
+/// `stop`. A watcher that cannot start is logged; SIGHUP still works.
+pub async fn run(
+    reloader: Reloader,
+    watch: bool,
+    mut targets_file: Option<PathBuf>,
+    stop: CancellationToken,
+) {
     let (tx, mut changed) = mpsc::unbounded_channel::<()>();
-    // Kept alive for as long as it watches.
-    let _watcher = if watch {
-        match watcher(reloader.config.as_deref(), tx) {
+    let start_watching = |targets_file: Option<&Path>| {
+        if !watch {
+            return None;
+        }
+        match watcher(reloader.config.as_deref(), targets_file, tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(
@@ -259,9 +270,9 @@ pub async fn run(reloader: Reloader, watch: bool, stop: CancellationToken) {
                 None
             }
         }
-    } else {
-        None
     };
+    // Kept alive for as long as it watches.
+    let mut _watcher = start_watching(targets_file.as_deref());
     let mut hangup = hangups();
     loop {
         let why = tokio::select! {
@@ -279,7 +290,13 @@ pub async fn run(reloader: Reloader, watch: bool, stop: CancellationToken) {
                 "file change"
             }
         };
-        let _ = reloader.reload(why);
+        // A reload that names another targets file: watch that one from now on.
+        if let Ok(r) = reloader.reload(why)
+            && r.targets_file != targets_file
+        {
+            targets_file = r.targets_file;
+            _watcher = start_watching(targets_file.as_deref());
+        }
     }
 }
 
@@ -313,21 +330,22 @@ async fn recv_hangup(h: &mut Hangups) -> Option<()> {
     std::future::pending().await
 }
 
-/// Watches the directories of the config file and of `configuration.env` (editors replace a
-/// file by renaming a new one over it, which a watch on the file itself would miss) and sends
-/// on `tx` when either file changes.
+/// Watches the directories of the config file, the targets file and `configuration.env`
+/// (editors replace a file by renaming a new one over it, which a watch on the file itself
+/// would miss) and sends on `tx` when one of the files changes.
 fn watcher(
     config: Option<&Path>,
+    targets_file: Option<&Path>,
     tx: mpsc::UnboundedSender<()>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut files = vec![cwd.join("configuration.env")];
-    if let Some(c) = config {
-        files.push(if c.is_absolute() {
-            c.to_owned()
+    for f in [config, targets_file].into_iter().flatten() {
+        files.push(if f.is_absolute() {
+            f.to_owned()
         } else {
-            cwd.join(c)
+            cwd.join(f)
         });
     }
     let names: Vec<(PathBuf, std::ffi::OsString)> = files
@@ -350,6 +368,7 @@ fn watcher(
         }
     })?;
     let mut dirs: Vec<&PathBuf> = names.iter().map(|(d, _)| d).collect();
+    dirs.sort();
     dirs.dedup();
     for d in dirs {
         w.watch(d, RecursiveMode::NonRecursive)?;

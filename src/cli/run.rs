@@ -9,8 +9,9 @@ use crate::metrics::{Flag, Metrics};
 use crate::pipeline;
 use crate::registry::Registry;
 
-pub fn run(config: Option<&Path>) -> ExitCode {
-    let settings = match super::load_settings(config, &[], &Overrides::default()) {
+/// `flags`: the command line's `--targets-file`.
+pub fn run(config: Option<&Path>, flags: Overrides) -> ExitCode {
+    let settings = match super::load_settings(config, &[], &flags) {
         Ok(s) => s,
         Err(e) => return super::config_error(&e),
     };
@@ -32,10 +33,10 @@ pub fn run(config: Option<&Path>) -> ExitCode {
             return ExitCode::from(super::EXIT_CONFIG);
         }
     }
-    super::runtime().block_on(run_pipeline(config, settings))
+    super::runtime().block_on(run_pipeline(config, flags, settings))
 }
 
-async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
+async fn run_pipeline(config: Option<&Path>, flags: Overrides, settings: Settings) -> ExitCode {
     let metrics = Arc::new(Metrics::new(super::sections(&settings)));
     let started = Flag::default();
     if let Err(code) = super::metrics_listener(&settings, &metrics, &started).await {
@@ -81,7 +82,9 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
             Err(code) => return code,
         };
         let adjust = Box::new(|_: &mut Settings| {});
-        super::start_reloads(config, adjust, &settings, &registry, check, &metrics, &stop);
+        super::start_reloads(
+            config, &flags, adjust, &settings, &registry, check, &metrics, &stop,
+        );
     }
     started.set(true);
     let result = pipeline::run(

@@ -24,6 +24,8 @@ pub struct ServeArgs {
     /// A YAML or TOML config file with per-target settings; the environment overrides it.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", help = super::TARGETS_FILE_HELP)]
+    pub targets_file: Option<PathBuf>,
     /// Address of the web server (default 127.0.0.1:8080, or WEB_LISTEN).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
@@ -34,11 +36,11 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
-    let mut settings =
-        match super::load_settings(args.config.as_deref(), &[], &Overrides::default()) {
-            Ok(s) => s,
-            Err(e) => return super::config_error(&e),
-        };
+    let flags = super::targets_flag(args.targets_file.clone());
+    let mut settings = match super::load_settings(args.config.as_deref(), &[], &flags) {
+        Ok(s) => s,
+        Err(e) => return super::config_error(&e),
+    };
     if let Some(l) = &args.listen {
         match listen_addr(l) {
             Ok(a) => settings.web.listen = a,
@@ -72,7 +74,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     if !read_only && !settings.writers_chosen {
         settings.writers = vec![WriterPlugin::Sqlite];
     }
-    super::runtime().block_on(run(args.config.as_deref(), settings, read_only))
+    super::runtime().block_on(run(args.config.as_deref(), &flags, settings, read_only))
 }
 
 /// A flag that is set already.
@@ -119,7 +121,12 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
     }
 }
 
-async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bool) -> ExitCode {
+async fn run(
+    config: Option<&std::path::Path>,
+    flags: &Overrides,
+    settings: Settings,
+    read_only: bool,
+) -> ExitCode {
     let store = match SqliteStore::open_async(&settings.store).await {
         Ok(s) => s,
         Err(e) => {
@@ -229,7 +236,9 @@ async fn run(config: Option<&std::path::Path>, settings: Settings, read_only: bo
                     new.writers = plugins.clone();
                 }
             });
-            super::start_reloads(config, adjust, &settings, &registry, check, &metrics, &stop);
+            super::start_reloads(
+                config, flags, adjust, &settings, &registry, check, &metrics, &stop,
+            );
         }
         // The pipeline cancels its token when it ends; the dashboard keeps serving.
         let targets = pipeline::Targets {

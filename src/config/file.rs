@@ -50,6 +50,9 @@ pub struct FileConfig {
     /// The targets.
     #[serde(default)]
     pub targets: Vec<FileTarget>,
+    /// A file of more targets, one URL or JSON target object per line (docs/targets.md,
+    /// "Large target sets"); a relative path is relative to this file's directory.
+    pub targets_file: Option<String>,
     /// Whether the API may add targets in link-local and cloud-metadata ranges (default false).
     pub allow_private_targets: Option<bool>,
     /// Whether a running `run` or `serve` watches this file and reloads it when it changes

@@ -13,6 +13,7 @@ pub mod plugins;
 mod postgres;
 pub mod target;
 mod target_list;
+pub mod targets_file;
 mod web;
 
 use std::net::SocketAddr;
@@ -104,6 +105,10 @@ pub struct Settings {
     pub targets: Vec<Target>,
     /// How many targets were configured before sharding.
     pub targets_configured: usize,
+    /// The targets file whose targets were read (`--targets-file`, or the config file's
+    /// `targets_file:` resolved against the config file's directory): reloaded and watched
+    /// with the config file.
+    pub targets_file: Option<PathBuf>,
     /// Whether the config file is watched for changes (`watch:`, default true).
     pub watch: bool,
     /// Whether the API may add targets in link-local and cloud-metadata ranges
@@ -147,6 +152,8 @@ pub struct Overrides {
     pub conditions: Vec<String>,
     /// `--degraded-if`: degraded_if conditions for every target (replacing the file's).
     pub degraded_if: Vec<String>,
+    /// `--targets-file`: a targets file read instead of the config file's `targets_file:`.
+    pub targets_file: Option<PathBuf>,
 }
 
 fn from_env<T, E: Into<String>>(
@@ -313,42 +320,39 @@ impl Settings {
                 .collect::<Result<_, _>>()?;
         }
 
-        let mut entries = target_list::file_targets(&mut fc)?;
-        entries.extend(gatus_entries);
-        entries.extend(target_list::env_targets(env)?);
-        entries.extend(
-            flags
-                .urls
-                .iter()
-                .enumerate()
-                .map(|(i, u)| target_list::Entry::flag(i, u)),
-        );
-        if let Some(r) = &flags.regex {
-            regex::Regex::new(r)
-                .map_err(|e| ConfigError::new("--regex", r, format!("a valid regex ({e})")))?;
-            for e in &mut entries {
-                e.spec_mut().regex = Some(r.clone());
-            }
+        // Every source's targets are built as they are read, in this order; a targets file
+        // is streamed a line at a time.
+        let mut list = target_list::Builder::new(&defaults, target_list::SpecOverrides::of(flags)?);
+        target_list::file_targets(&mut fc, &mut list)?;
+        list.add_all(gatus_entries)?;
+        let targets_file = which_targets_file(config_file, &fc, flags)?;
+        if let Some((path, name, setting)) = &targets_file {
+            targets_file::load(path, name, setting, &mut list)?;
         }
-        for (flag, raw) in [
-            ("--condition", &flags.conditions),
-            ("--degraded-if", &flags.degraded_if),
-        ] {
-            if raw.is_empty() {
+        list.add_all(target_list::env_targets(env)?)?;
+        let mut stdin_read = false;
+        for (i, url) in flags.urls.iter().enumerate() {
+            if url != "-" {
+                list.add(target_list::Entry::flag(i, url))?;
                 continue;
             }
-            target::parse_conditions(flag, raw)
-                .map_err(|(_, value, expected)| ConfigError::new(flag, value, expected))?;
-            for e in &mut entries {
-                let spec = e.spec_mut();
-                if flag == "--condition" {
-                    spec.conditions = raw.clone();
-                } else {
-                    spec.degraded_if = raw.clone();
-                }
+            // `uptimer probe -`: the URLs on stdin, at this place among the others.
+            if std::mem::replace(&mut stdin_read, true) {
+                return Err(ConfigError::new(
+                    format!("URL[{i}]"),
+                    "-",
+                    "one - at most among the URLs (stdin is read once)",
+                ));
             }
+            targets_file::read(
+                "stdin",
+                std::io::stdin().lock(),
+                target::Source::Env,
+                &mut list,
+            )?;
         }
-        let (mut targets, target_warnings) = target_list::build(entries, &defaults)?;
+        let targets_file = targets_file.map(|(path, _, _)| path);
+        let (mut targets, target_warnings) = list.finish();
         warnings.extend(target_warnings);
         let targets_configured = targets.len();
 
@@ -455,6 +459,7 @@ impl Settings {
             writers_chosen,
             targets,
             targets_configured,
+            targets_file,
             watch: fc.watch.unwrap_or(true),
             allow_private_targets,
             defaults,
@@ -473,6 +478,33 @@ impl Settings {
             warnings,
         })
     }
+}
+
+/// The targets file to read, if any: `--targets-file`, else the config file's `targets_file:`
+/// (a relative path is relative to the config file's directory); with the name errors give it
+/// (as written) and the setting that gave it.
+fn which_targets_file(
+    config_file: Option<&Path>,
+    fc: &file::FileConfig,
+    flags: &Overrides,
+) -> Result<Option<(PathBuf, String, &'static str)>, ConfigError> {
+    let (path, name, setting) = match (&flags.targets_file, &fc.targets_file) {
+        (Some(p), _) => (p.clone(), p.display().to_string(), "--targets-file"),
+        (None, Some(written)) => {
+            let p = Path::new(written);
+            let dir = config_file.and_then(Path::parent).unwrap_or(Path::new(""));
+            (dir.join(p), written.clone(), "targets_file")
+        }
+        (None, None) => return Ok(None),
+    };
+    if name.trim().is_empty() {
+        return Err(ConfigError::new(
+            setting,
+            name,
+            "the path of a targets file (one URL or JSON target object per line)",
+        ));
+    }
+    Ok(Some((path, name, setting)))
 }
 
 /// The file's `writers:`, each entry named by its index when it is unknown.

@@ -1,24 +1,57 @@
-//! The targets of all sources together: the config file's `targets:`, `PROBE_URLS` and the
-//! command line. Each keeps the name its source gives it (`targets[0]`, `PROBE_URLS[1]`,
-//! `URL[0]`) so that an error or a warning points at the line the user wrote, and two entries
-//! that would be probed under one id are refused while both can still be named.
+//! The targets of all sources together: the config file's `targets:`, a targets file,
+//! `PROBE_URLS` and the command line. Each keeps the name its source gives it (`targets[0]`,
+//! `targets.jsonl:12`, `PROBE_URLS[1]`, `URL[0]`) so that an error or a warning points at the
+//! line the user wrote, and two entries that would be probed under one id are refused while
+//! both can still be named. Entries are built one at a time ([`Builder::add`]): a targets file
+//! of a million lines never exists as a list of specs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::checks::CheckSections;
 use super::parse::{self, Interval};
 use super::target::{self, Source, Target, TargetDefaults, TargetSpec};
-use super::{ConfigError, Env, file, from_file};
+use super::{ConfigError, Env, Overrides, file, from_file};
+
+/// Where an entry was written.
+#[derive(Debug, Clone)]
+pub(super) enum Label {
+    /// An item of a list: `targets[0]`, `endpoints[2]`, `PROBE_URLS[1]`, `URL[0]`.
+    Item(String),
+    /// A line of a targets file (or of stdin), counted from 1.
+    Line { file: Arc<str>, line: u64 },
+}
+
+impl Label {
+    /// The setting an error names: the entry (`PROBE_URLS[1]`, `targets.jsonl line 12`), or
+    /// one of its fields (`targets[0].url`, `targets.jsonl line 12: url`).
+    pub(super) fn setting(&self, field: Option<&str>) -> String {
+        match (self, field) {
+            (Label::Item(l), None) => l.clone(),
+            (Label::Item(l), Some(f)) => format!("{l}.{f}"),
+            (Label::Line { file, line }, None) => format!("{file} line {line}"),
+            (Label::Line { file, line }, Some(f)) => format!("{file} line {line}: {f}"),
+        }
+    }
+}
+
+/// `targets[0]`, `targets.jsonl:12`: how one entry names another.
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Item(l) => f.write_str(l),
+            Label::Line { file, line } => write!(f, "{file}:{line}"),
+        }
+    }
+}
 
 /// A target's spec and the name of the entry it came from.
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
-    /// `targets[0]`, `PROBE_URLS[1]`, `URL[0]`.
-    label: String,
+    label: Label,
     source: Source,
-    /// Whether fields are named after the label (`targets[0].url`): only file entries have more
-    /// than a URL.
+    /// Whether errors name the field (`targets[0].url`): entries with more than a URL.
     has_fields: bool,
     spec: TargetSpec,
 }
@@ -27,7 +60,7 @@ impl Entry {
     /// A URL given on the command line (`uptimer probe URL...`).
     pub(super) fn flag(i: usize, url: &str) -> Entry {
         Entry {
-            label: format!("URL[{i}]"),
+            label: Label::Item(format!("URL[{i}]")),
             source: Source::Env,
             has_fields: false,
             spec: TargetSpec {
@@ -40,38 +73,167 @@ impl Entry {
     /// An entry of a config file with fields of its own, named `label` (`endpoints[2]`).
     pub(super) fn file(label: String, spec: TargetSpec) -> Entry {
         Entry {
-            label,
+            label: Label::Item(label),
             source: Source::File,
             has_fields: true,
             spec,
         }
     }
 
-    pub(super) fn spec_mut(&mut self) -> &mut TargetSpec {
-        &mut self.spec
+    /// Line `label` of a targets file: a URL alone, or a target object (`has_fields`).
+    pub(super) fn line(label: Label, source: Source, has_fields: bool, spec: TargetSpec) -> Entry {
+        Entry {
+            label,
+            source,
+            has_fields,
+            spec,
+        }
     }
 }
 
-/// The `targets:` of the config file.
-pub(super) fn file_targets(fc: &mut file::FileConfig) -> Result<Vec<Entry>, ConfigError> {
-    std::mem::take(&mut fc.targets)
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut t)| {
-            let label = format!("targets[{i}]");
-            Ok(Entry {
-                spec: spec_of(&mut t, &format!("{label}."))?,
-                label,
-                source: Source::File,
-                has_fields: true,
-            })
-        })
-        .collect()
+/// What the command line sets on every target (`--regex`, `--condition`, `--degraded-if`),
+/// checked once before any target is built.
+#[derive(Debug, Default)]
+pub(super) struct SpecOverrides {
+    regex: Option<String>,
+    conditions: Option<Vec<String>>,
+    degraded_if: Option<Vec<String>>,
+}
+
+impl SpecOverrides {
+    pub(super) fn of(flags: &Overrides) -> Result<SpecOverrides, ConfigError> {
+        if let Some(r) = &flags.regex {
+            regex::Regex::new(r)
+                .map_err(|e| ConfigError::new("--regex", r, format!("a valid regex ({e})")))?;
+        }
+        let mut out = SpecOverrides {
+            regex: flags.regex.clone(),
+            ..Default::default()
+        };
+        for (flag, raw) in [
+            ("--condition", &flags.conditions),
+            ("--degraded-if", &flags.degraded_if),
+        ] {
+            if raw.is_empty() {
+                continue;
+            }
+            target::parse_conditions(flag, raw)
+                .map_err(|(_, value, expected)| ConfigError::new(flag, value, expected))?;
+            if flag == "--condition" {
+                out.conditions = Some(raw.clone());
+            } else {
+                out.degraded_if = Some(raw.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn apply(&self, spec: &mut TargetSpec) {
+        if let Some(r) = &self.regex {
+            spec.regex = Some(r.clone());
+        }
+        if let Some(c) = &self.conditions {
+            spec.conditions = c.clone();
+        }
+        if let Some(c) = &self.degraded_if {
+            spec.degraded_if = c.clone();
+        }
+    }
+}
+
+/// Builds the targets of every source in turn: validates each entry as it comes, refuses two
+/// entries with one id, and keeps only the targets (and a label each).
+pub(super) struct Builder<'a> {
+    defaults: &'a TargetDefaults,
+    overrides: SpecOverrides,
+    targets: Vec<Target>,
+    labels: Vec<Label>,
+    /// Where each id was first seen (an index into `targets`).
+    seen: HashMap<String, usize, foldhash::fast::RandomState>,
+    /// The profiles of the targets built so far, shared by the ones that say the same.
+    profiles: target::Profiles,
+}
+
+impl<'a> Builder<'a> {
+    pub(super) fn new(defaults: &'a TargetDefaults, overrides: SpecOverrides) -> Builder<'a> {
+        Builder {
+            defaults,
+            overrides,
+            targets: Vec::new(),
+            labels: Vec::new(),
+            seen: HashMap::default(),
+            profiles: target::Profiles::default(),
+        }
+    }
+
+    /// Validates `entry` and adds its target, or says what is wrong with it (a duplicate id
+    /// included, naming the entry that has it first).
+    pub(super) fn add(&mut self, entry: Entry) -> Result<(), ConfigError> {
+        let Entry {
+            label,
+            source,
+            has_fields,
+            mut spec,
+        } = entry;
+        self.overrides.apply(&mut spec);
+        let mut t = spec
+            .build_in(self.defaults, &mut self.profiles)
+            .map_err(|(field, value, expected)| {
+                ConfigError::new(
+                    label.setting(has_fields.then_some(&*field)),
+                    value,
+                    expected,
+                )
+            })?;
+        t.source = source;
+        if let Some(&first) = self.seen.get(&t.id) {
+            return Err(ConfigError::new(
+                label.setting(None),
+                target::masked_url(&t.url),
+                format!(
+                    "a target different from {} (the same name and URL make the same id {}): \
+                     remove one or give one a name of its own",
+                    self.labels[first], t.id
+                ),
+            ));
+        }
+        self.seen.insert(t.id.clone(), self.targets.len());
+        self.labels.push(label);
+        self.targets.push(t);
+        Ok(())
+    }
+
+    /// Every entry of `entries`, in order.
+    pub(super) fn add_all(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry>,
+    ) -> Result<(), ConfigError> {
+        entries.into_iter().try_for_each(|e| self.add(e))
+    }
+
+    /// The targets, with the warnings their settings deserve.
+    pub(super) fn finish(self) -> (Vec<Target>, Vec<String>) {
+        let warnings = timeout_warnings(&self.targets, &self.labels);
+        (self.targets, warnings)
+    }
+}
+
+/// The `targets:` of the config file, each freed once its target is built.
+pub(super) fn file_targets(
+    fc: &mut file::FileConfig,
+    builder: &mut Builder,
+) -> Result<(), ConfigError> {
+    for (i, mut t) in std::mem::take(&mut fc.targets).into_iter().enumerate() {
+        let label = format!("targets[{i}]");
+        let spec = spec_of(&mut t, &format!("{label}."))?;
+        builder.add(Entry::file(label, spec))?;
+    }
+    Ok(())
 }
 
 /// The spec of one target object of a file (or the API), taking its fields; `prefix` names
 /// its fields in errors (`targets[0].`, or nothing).
-fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSpec, ConfigError> {
+pub(super) fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSpec, ConfigError> {
     let n = |field: &str| format!("{prefix}{field}");
     Ok(TargetSpec {
         id: t.id.take(),
@@ -114,19 +276,8 @@ pub fn api_target(
     defaults: &TargetDefaults,
 ) -> Result<Target, ConfigError> {
     let mut t: file::FileTarget = serde_json::from_value(body.clone()).map_err(|e| {
-        let text = e.to_string();
-        // serde names the offending key in backticks: "unknown field `x`, expected …".
-        let field = text
-            .split('`')
-            .nth(1)
-            .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
-            .unwrap_or("")
-            .to_owned();
-        ConfigError::new(
-            field,
-            "",
-            format!("a target object as in the config file ({text})"),
-        )
+        let (field, expected) = not_a_target_object(&e);
+        ConfigError::new(field.unwrap_or_default(), "", expected)
     })?;
     let spec = spec_of(&mut t, "")?;
     let mut target = spec
@@ -134,6 +285,22 @@ pub fn api_target(
         .map_err(|(field, value, expected)| ConfigError::new(field, value, expected))?;
     target.source = Source::Api;
     Ok(target)
+}
+
+/// Why a JSON document is not a target object: the key at fault when serde names one (an
+/// unknown or missing field), and the "expected …" of the error.
+pub(super) fn not_a_target_object(e: &serde_json::Error) -> (Option<String>, String) {
+    let text = e.to_string();
+    // serde names the offending key in backticks: "unknown field `x`, expected …".
+    let field = text
+        .split('`')
+        .nth(1)
+        .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
+        .map(str::to_owned);
+    (
+        field,
+        format!("a target object as in the config file ({text})"),
+    )
 }
 
 /// How a list is written, for the error about several URLs in one item.
@@ -190,7 +357,7 @@ pub(super) fn env_targets(env: &Env) -> Result<Vec<Entry>, ConfigError> {
             ));
         }
         entries.push(Entry {
-            label: format!("PROBE_URLS[{i}]"),
+            label: Label::Item(format!("PROBE_URLS[{i}]")),
             source: Source::Env,
             has_fields: false,
             spec: TargetSpec {
@@ -203,50 +370,6 @@ pub(super) fn env_targets(env: &Env) -> Result<Vec<Entry>, ConfigError> {
     Ok(entries)
 }
 
-/// Validates every entry, refuses two entries with one id, and returns the targets with the
-/// warnings their settings deserve.
-pub(super) fn build(
-    entries: Vec<Entry>,
-    defaults: &TargetDefaults,
-) -> Result<(Vec<Target>, Vec<String>), ConfigError> {
-    let mut targets = Vec::with_capacity(entries.len());
-    let mut labels = Vec::with_capacity(entries.len());
-    let mut seen: HashMap<String, usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
-    let mut profiles = target::Profiles::default();
-    for entry in entries {
-        let mut t =
-            entry
-                .spec
-                .build_in(defaults, &mut profiles)
-                .map_err(|(field, value, expected)| {
-                    let setting = if entry.has_fields {
-                        format!("{}.{field}", entry.label)
-                    } else {
-                        entry.label.clone()
-                    };
-                    ConfigError::new(setting, value, expected)
-                })?;
-        t.source = entry.source;
-        if let Some(&first) = seen.get(&t.id) {
-            return Err(ConfigError::new(
-                &entry.label,
-                target::masked_url(&t.url),
-                format!(
-                    "a target different from {} (the same name and URL make the same id {}): \
-                     remove one or give one a name of its own",
-                    labels[first], t.id
-                ),
-            ));
-        }
-        seen.insert(t.id.clone(), targets.len());
-        labels.push(entry.label);
-        targets.push(t);
-    }
-    let warnings = timeout_warnings(&targets, &labels);
-    Ok((targets, warnings))
-}
-
 /// Past this many, the targets whose timeout is not shorter than their interval share one line.
 const WARN_EACH_UP_TO: usize = 3;
 
@@ -256,7 +379,7 @@ const DEFAULT_PAIR: (Duration, Duration) = (Duration::from_secs(10), Duration::f
 
 /// A target whose timeout is not shorter than its interval: when it hangs, its probe is still
 /// running when the next round is due, and that round is skipped.
-fn timeout_warnings(targets: &[Target], labels: &[String]) -> Vec<String> {
+fn timeout_warnings(targets: &[Target], labels: &[Label]) -> Vec<String> {
     const WHY: &str = "a target that hangs is still being probed when its next round is due, \
                        and that round is skipped; set the timeout below the interval";
     let slow: Vec<(String, String)> = targets
