@@ -56,14 +56,25 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
             }
         }
     }
-    tracing::info!(
-        reader = settings.reader.name(),
-        writers = %settings.writers.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
-        targets = registry.len(),
-        interval = %settings.defaults.interval,
-        "uptimer started"
-    );
     let stats = super::scheduler_stats(&settings, &metrics);
+    // Told once every target is scheduled (at once when nothing is probed here): a benchmark
+    // times a large target set's load to this line.
+    let told = {
+        let (stats, targets) = (stats.clone(), registry.len());
+        let reader = settings.reader.name();
+        let writers = (settings.writers.iter().map(|w| w.name()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let interval = settings.defaults.interval;
+        let probes = settings.reader == crate::config::ReaderPlugin::HttpProbe;
+        async move {
+            if probes {
+                stats.loaded().await;
+            }
+            tracing::info!(reader, writers, targets, %interval, "uptimer started");
+        }
+    };
+    let told = tokio::spawn(told);
     if settings.defaults.interval != crate::config::Interval::Once {
         let check = match super::target_check(&settings) {
             Ok(c) => c,
@@ -83,9 +94,12 @@ async fn run_pipeline(config: Option<&Path>, settings: Settings) -> ExitCode {
         metrics,
     )
     .await;
+    // A one-round run can end before the started line had its turn.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(100), told).await;
     if settings.reader == crate::config::ReaderPlugin::HttpProbe {
         tracing::info!(
             probes = stats.probes.load(std::sync::atomic::Ordering::Relaxed),
+            missed = stats.missed_rounds(),
             skipped_rounds = stats
                 .skipped_rounds
                 .load(std::sync::atomic::Ordering::Relaxed),

@@ -627,6 +627,11 @@ pub enum Check {
 }
 
 impl CheckSections {
+    /// Whether no section is given (as for an HTTP target).
+    pub fn is_empty(&self) -> bool {
+        !self.sections().any(|(_, given)| given)
+    }
+
     /// Whether any section is given (an HTTP target has none).
     fn sections(&self) -> impl Iterator<Item = (&'static str, bool)> {
         [

@@ -55,11 +55,11 @@ fn the_kind_comes_from_the_scheme() {
     ] {
         let t = one(&format!("targets:\n  - url: {url}\n"));
         assert_eq!(
-            (t.kind, t.hostname.as_str(), t.port),
+            (t.kind, &*t.hostname(), t.port),
             (kind, host, port),
             "{url}"
         );
-        assert_eq!(t.path, if kind.is_http() { "/" } else { "" }, "{url}");
+        assert_eq!(t.path(), if kind.is_http() { "/" } else { "" }, "{url}");
     }
     let t = one("targets:\n  - url: tls://mail.example:465\n");
     let Check::Tcp(c) = &t.check else { panic!() };
@@ -82,7 +82,7 @@ fn a_dns_section_makes_the_url_the_server_to_ask() {
             "targets:\n  - url: \"{url}\"\n    dns:\n      query_name: example.org\n"
         ));
         assert_eq!(
-            (t.kind, t.hostname.as_str(), t.port),
+            (t.kind, &*t.hostname(), t.port),
             (Kind::Dns, host, Some(port)),
             "{url}"
         );

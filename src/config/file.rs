@@ -207,9 +207,10 @@ impl Format {
                 if text.trim().is_empty() {
                     return Ok(FileConfig::default());
                 }
-                // Syntax first, then the settings: the two deserve different words.
-                let syntax = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text).err();
+                // On an error, whether the syntax or the settings are wrong deserve different
+                // words (read apart only then: a file of a million targets is read once).
                 serde_yaml_ng::from_str(text).map_err(|e| {
+                    let syntax = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text).err();
                     let message = e.to_string();
                     // The message ends in " at line L column C"; the location says it better.
                     let message = message.split(" at line ").next().unwrap_or_default();
@@ -220,14 +221,11 @@ impl Format {
                     }
                 })
             }
-            Format::Toml => {
-                let syntax = toml::from_str::<toml::Table>(text).err();
-                toml::from_str(text).map_err(|e| Located {
-                    syntax: syntax.is_some(),
-                    at: e.span().map(|s| line_column(text, s.start)),
-                    message: e.message().trim().replace('\n', " "),
-                })
-            }
+            Format::Toml => toml::from_str(text).map_err(|e| Located {
+                syntax: toml::from_str::<toml::Table>(text).is_err(),
+                at: e.span().map(|s| line_column(text, s.start)),
+                message: e.message().trim().replace('\n', " "),
+            }),
         }
     }
 }

@@ -95,7 +95,7 @@ fn the_readme_example_is_read_with_its_kinds_tags_intervals_and_conditions() {
     assert_eq!(s.targets[0].timeout, Duration::from_secs(10));
 
     let dns = &s.targets[4];
-    assert_eq!((dns.hostname.as_str(), dns.port), ("8.8.8.8", Some(53)));
+    assert_eq!((&*dns.hostname(), dns.port), ("8.8.8.8", Some(53)));
     let Check::Dns(d) = &dns.check else {
         panic!("{:?}", dns.check)
     };

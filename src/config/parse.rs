@@ -37,7 +37,7 @@ impl From<Expected> for String {
 }
 
 /// How often a target is probed.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Interval {
     /// Probe once and exit (`PROBE_INTERVAL=-1`).
     Once,

@@ -1,5 +1,8 @@
 //! A target to probe: its URL, request and verdict settings, and its stable id.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
@@ -87,9 +90,10 @@ impl Source {
     }
 }
 
-/// Everything needed to probe one target: what every target has, its kind and its check's
-/// settings. The HTTP request settings (`method` … `regex`) are the `http(s)` check's; other
-/// kinds refuse them at load.
+/// Everything needed to probe one target: its identity and address, and its [`Profile`] (what
+/// its check does), shared with every target that says the same. A million targets written
+/// with the defaults hold one profile between them; `target.timeout` and the other settings
+/// read through to it ([`Deref`](std::ops::Deref)).
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Stable id: the `id:` given, else a hash of the name and the URL (without password).
@@ -102,13 +106,19 @@ pub struct Target {
     pub url: Url,
     /// What kind of check this is (the URL's scheme, or `dns` for a target with `dns:`).
     pub kind: Kind,
-    /// Lower-case host without brackets or user info, as the original reported it; empty for
-    /// a push target.
-    pub hostname: String,
     /// The port checked; `None` for ICMP and push.
     pub port: Option<u16>,
-    /// The path without query or fragment; empty when the URL had none, as in the original.
-    pub path: String,
+    /// Whether the URL as written had a path (`https://h` has none, `https://h/` has `/`).
+    written_path: bool,
+    /// The check's settings, shared.
+    pub profile: Arc<Profile>,
+}
+
+/// What a target's check does beyond its address: its kind's settings, timing, verdict and
+/// tags. The HTTP request settings (`method` … `regex`) are the `http(s)` check's; other kinds
+/// refuse them at load.
+#[derive(Debug, Clone)]
+pub struct Profile {
     pub method: Method,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub expected_status: Vec<StatusRange>,
@@ -126,9 +136,52 @@ pub struct Target {
     pub check: Check,
 }
 
+impl Target {
+    /// Lower-case host without brackets or user info, as the original reported it; empty for
+    /// a push target. (Read from the URL: a million targets hold no copy of it.)
+    pub fn hostname(&self) -> Cow<'_, str> {
+        match self.url.host() {
+            _ if self.kind == Kind::Push => Cow::Borrowed(""),
+            Some(url::Host::Ipv6(a)) => Cow::Owned(a.to_string()),
+            Some(url::Host::Domain(d)) if d.bytes().any(|b| b.is_ascii_uppercase()) => {
+                Cow::Owned(d.to_ascii_lowercase())
+            }
+            Some(_) => Cow::Borrowed(self.url.host_str().unwrap_or_default()),
+            None => Cow::Borrowed(""),
+        }
+    }
+
+    /// The path without query or fragment of an HTTP target; empty when the URL had none, as
+    /// in the original, and for other kinds.
+    pub fn path(&self) -> &str {
+        if self.written_path && self.kind.is_http() {
+            self.url.path()
+        } else {
+            ""
+        }
+    }
+
+    /// The profile to change, this target's own from now on (copied when it is shared).
+    pub fn profile_mut(&mut self) -> &mut Profile {
+        Arc::make_mut(&mut self.profile)
+    }
+}
+
+impl std::ops::Deref for Target {
+    type Target = Profile;
+
+    fn deref(&self) -> &Profile {
+        &self.profile
+    }
+}
+
 /// How many URLs a string holds: one, plus one for each scheme (`http://`, …) that follows a
 /// space or a comma. `http://a/ http://b/` holds two; `http://a/?ids=1,2` holds one.
 pub fn urls_in(raw: &str) -> usize {
+    // Each further URL brings its own "://" (checked first: a million URLs are read at load).
+    if raw.matches("://").nth(1).is_none() {
+        return 1;
+    }
     static NEXT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         Regex::new(r"[\s,]\s*[A-Za-z][A-Za-z0-9+.-]*://").expect("a valid regex")
     });
@@ -242,14 +295,11 @@ pub fn masked_url(url: &Url) -> String {
 }
 
 /// Whether the URL as written had a path (`https://h` has none, `https://h/` has `/`).
-fn written_path(raw: &str, url: &Url) -> String {
+fn has_path(raw: &str) -> bool {
     let raw = raw.trim();
     let after_scheme = raw.find("://").map_or(raw, |i| &raw[i + 3..]);
     let authority_end = after_scheme.find(['/', '?', '#']);
-    match authority_end.map(|i| after_scheme.as_bytes()[i]) {
-        Some(b'/') => url.path().to_owned(),
-        _ => String::new(),
-    }
+    authority_end.map(|i| after_scheme.as_bytes()[i]) == Some(b'/')
 }
 
 /// The longest id a target may be given.
@@ -343,48 +393,134 @@ pub struct TargetDefaults {
 impl TargetSpec {
     /// Validates the spec; `what` names it in errors (`PROBE_URLS[2]`, `targets[0]`).
     pub fn build(self, d: &TargetDefaults) -> Result<Target, (String, String, String)> {
+        self.build_in(d, &mut Profiles::default())
+    }
+
+    /// [`build`](Self::build), sharing the profile with the targets built before it in
+    /// `profiles` that say the same.
+    pub fn build_in(
+        self,
+        d: &TargetDefaults,
+        profiles: &mut Profiles,
+    ) -> Result<Target, (String, String, String)> {
         let err = |field: &str, value: &str, expected: String| {
             (field.to_owned(), value.to_owned(), expected)
         };
-        // What errors show of the URL: its password masked.
-        let shown = Url::parse(self.url.trim())
-            .map(|u| masked_url(&u))
-            .unwrap_or_else(|_| self.url.clone());
+        // What errors show of the URL: its password masked (parsed again only for an error).
+        let raw_url = self.url.clone();
+        let shown = move || {
+            Url::parse(raw_url.trim())
+                .map(|u| masked_url(&u))
+                .unwrap_or_else(|_| raw_url.clone())
+        };
         if let Some(id) = &self.id {
             check_id(id).map_err(|e| err("id", id, e.into()))?;
         }
         let (url, kind) = check_url(&self.url, self.check.dns.is_some())
-            .map_err(|e| err("url", &shown, e.into()))?;
-        let hostname = match url.host() {
-            Some(url::Host::Ipv6(a)) => a.to_string(),
-            _ if kind == Kind::Push => String::new(),
-            Some(h) => h.to_string().to_ascii_lowercase(),
-            None => String::new(),
+            .map_err(|e| err("url", &shown(), e.into()))?;
+        let written_path = has_path(&self.url);
+        let key = ProfileKey {
+            kind,
+            method: self.method,
+            headers: self.headers,
+            expected_status: self.expected_status,
+            regex: self.regex.filter(|r| !r.is_empty()),
+            interval: self.interval.unwrap_or(d.interval),
+            timeout: self.timeout.unwrap_or(d.timeout),
+            tls_verify: self.tls_verify.unwrap_or_else(|| d.tls_verify.clone()),
+            tags: self.tags,
+            conditions: self.conditions,
+            degraded_if: self.degraded_if,
         };
+        let profile = if self.check.is_empty() {
+            match profiles.by_key.get(&key) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = Arc::new(key.profile(self.check, &shown)?);
+                    profiles.by_key.insert(key, p.clone());
+                    p
+                }
+            }
+        } else {
+            Arc::new(key.profile(self.check, &shown)?)
+        };
+        let name = self.name.unwrap_or_else(|| masked_url(&url));
+        Ok(Target {
+            id: match self.id {
+                Some(id) => id,
+                None => stable_id(&name, &url),
+            },
+            source: Source::default(),
+            written_path,
+            port: match kind {
+                Kind::Icmp | Kind::Push => None,
+                Kind::Dns => Some(url.port().unwrap_or(53)),
+                _ => Some(url.port_or_known_default().unwrap_or(80)),
+            },
+            kind,
+            name,
+            url,
+            profile,
+        })
+    }
+}
+
+/// The profiles made while loading many targets, by what their specs said: targets that say
+/// the same share one. For one load (one set of defaults); dropped after it.
+#[derive(Debug, Default)]
+pub struct Profiles {
+    by_key: HashMap<ProfileKey, Arc<Profile>, foldhash::fast::RandomState>,
+}
+
+/// What a target's spec says of its profile, with the defaults applied, and its kind; the
+/// sections of checks beyond HTTP are not part of it (a target with one gets its own profile).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ProfileKey {
+    kind: Kind,
+    method: Option<String>,
+    headers: Vec<(String, String)>,
+    expected_status: Vec<String>,
+    regex: Option<String>,
+    interval: Interval,
+    timeout: Duration,
+    tls_verify: TlsVerify,
+    tags: Vec<String>,
+    conditions: Vec<String>,
+    degraded_if: Vec<String>,
+}
+
+impl ProfileKey {
+    /// Validates and builds the profile; `shown` gives the URL as errors show it.
+    fn profile(
+        &self,
+        sections: CheckSections,
+        shown: &dyn Fn() -> String,
+    ) -> Result<Profile, (String, String, String)> {
+        let err = |field: &str, value: &str, expected: String| {
+            (field.to_owned(), value.to_owned(), expected)
+        };
+        let kind = self.kind;
         if !kind.is_http() {
             let http_only = [
                 ("method", self.method.is_some()),
                 ("headers", !self.headers.is_empty()),
                 ("expected_status", !self.expected_status.is_empty()),
-                (
-                    "regex",
-                    self.regex.as_deref().is_some_and(|r| !r.is_empty()),
-                ),
+                ("regex", self.regex.is_some()),
             ];
             if let Some((key, _)) = http_only.iter().find(|(_, given)| *given) {
                 return Err(err(
                     key,
-                    &shown,
+                    &shown(),
                     format!("no {key} on a {kind} target ({key} is an HTTP setting)"),
                 ));
             }
         }
-        let method_raw = self.method.unwrap_or_else(|| "GET".into());
+        let method_raw = self.method.as_deref().unwrap_or("GET");
         let method =
             Method::from_bytes(method_raw.to_ascii_uppercase().as_bytes()).map_err(|_| {
                 err(
                     "method",
-                    &method_raw,
+                    method_raw,
                     "an HTTP method such as GET or HEAD".into(),
                 )
             })?;
@@ -407,10 +543,10 @@ impl TargetSpec {
                 .map(|s| StatusRange::parse(s).map_err(|e| err("expected_status", s, e.into())))
                 .collect::<Result<_, _>>()?
         };
-        let regex = match self.regex.filter(|r| !r.is_empty()) {
+        let regex = match &self.regex {
             Some(r) => Some(
-                crate::regexes::shared(&r)
-                    .map_err(|e| err("regex", &r, format!("a valid regex ({e})")))?,
+                crate::regexes::shared(r)
+                    .map_err(|e| err("regex", r, format!("a valid regex ({e})")))?,
             ),
             None => None,
         };
@@ -431,40 +567,19 @@ impl TargetSpec {
                 ));
             }
         }
-        let name = self.name.unwrap_or_else(|| masked_url(&url));
-        let tls_verify = self.tls_verify.unwrap_or_else(|| d.tls_verify.clone());
-        let check = self.check.build(kind, &tls_verify)?;
-        Ok(Target {
-            id: match self.id {
-                Some(id) => id,
-                None => stable_id(&name, &url),
-            },
-            source: Source::default(),
-            path: if kind.is_http() {
-                written_path(&self.url, &url)
-            } else {
-                String::new()
-            },
-            port: match kind {
-                Kind::Icmp | Kind::Push => None,
-                Kind::Dns => Some(url.port().unwrap_or(53)),
-                _ => Some(url.port_or_known_default().unwrap_or(80)),
-            },
-            kind,
-            check,
-            hostname,
-            name,
+        let check = sections.build(kind, &self.tls_verify)?;
+        Ok(Profile {
             method,
             headers,
             expected_status,
             regex,
-            interval: self.interval.unwrap_or(d.interval),
-            timeout: self.timeout.unwrap_or(d.timeout),
-            tls_verify,
-            tags: self.tags,
+            interval: self.interval,
+            timeout: self.timeout,
+            tls_verify: self.tls_verify.clone(),
+            tags: self.tags.clone(),
             conditions,
             degraded_if,
-            url,
+            check,
         })
     }
 }
@@ -501,13 +616,13 @@ mod tests {
     fn fields_match_the_original() {
         let t = build("HTTPS://User:pw@Example.ORG?q=1").unwrap();
         assert_eq!(
-            (t.hostname.as_str(), t.port, t.path.as_str()),
+            (&*t.hostname(), t.port, t.path()),
             ("example.org", Some(443), "")
         );
         let t = build("http://example.org:8080/a/b?q=1#f").unwrap();
-        assert_eq!((t.port, t.path.as_str()), (Some(8080), "/a/b"));
+        assert_eq!((t.port, t.path()), (Some(8080), "/a/b"));
         let t = build("http://[::1]:81/").unwrap();
-        assert_eq!((t.hostname.as_str(), t.path.as_str()), ("::1", "/"));
+        assert_eq!((&*t.hostname(), t.path()), ("::1", "/"));
     }
 
     #[test]
@@ -573,6 +688,53 @@ mod tests {
             .build(&defaults())
             .unwrap_err();
         assert_eq!(field, "degraded_if[0]");
+    }
+
+    #[test]
+    fn targets_that_say_the_same_share_one_profile_and_a_change_copies_it() {
+        let mut profiles = Profiles::default();
+        let spec = |url: &str, tags: &[&str]| TargetSpec {
+            url: url.into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            ..Default::default()
+        };
+        let a = spec("http://a.example/", &[])
+            .build_in(&defaults(), &mut profiles)
+            .unwrap();
+        let b = spec("http://b.example/x", &[])
+            .build_in(&defaults(), &mut profiles)
+            .unwrap();
+        let c = spec("http://c.example/", &["eu"])
+            .build_in(&defaults(), &mut profiles)
+            .unwrap();
+        let tcp = spec("tcp://c.example:22", &[])
+            .build_in(&defaults(), &mut profiles)
+            .unwrap();
+        assert!(Arc::ptr_eq(&a.profile, &b.profile));
+        assert!(!Arc::ptr_eq(&a.profile, &c.profile));
+        assert!(
+            !Arc::ptr_eq(&a.profile, &tcp.profile),
+            "the kind is part of the profile"
+        );
+        assert_eq!(
+            (b.path(), c.tags.as_slice()),
+            ("/x", &["eu".to_owned()][..])
+        );
+        // A second target with the first's settings but a bad one of its own is still refused.
+        let bad = TargetSpec {
+            method: Some("G E T".into()),
+            ..spec("http://d.example/", &[])
+        };
+        assert_eq!(
+            bad.build_in(&defaults(), &mut profiles).unwrap_err().0,
+            "method"
+        );
+        let mut changed = b.clone();
+        changed.profile_mut().timeout = Duration::from_secs(1);
+        assert_eq!(
+            (a.timeout, changed.timeout),
+            (Duration::from_secs(10), Duration::from_secs(1))
+        );
     }
 
     #[test]

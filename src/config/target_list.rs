@@ -54,13 +54,13 @@ impl Entry {
 
 /// The `targets:` of the config file.
 pub(super) fn file_targets(fc: &mut file::FileConfig) -> Result<Vec<Entry>, ConfigError> {
-    fc.targets
-        .iter_mut()
+    std::mem::take(&mut fc.targets)
+        .into_iter()
         .enumerate()
-        .map(|(i, t)| {
+        .map(|(i, mut t)| {
             let label = format!("targets[{i}]");
             Ok(Entry {
-                spec: spec_of(t, &format!("{label}."))?,
+                spec: spec_of(&mut t, &format!("{label}."))?,
                 label,
                 source: Source::File,
                 has_fields: true,
@@ -69,16 +69,16 @@ pub(super) fn file_targets(fc: &mut file::FileConfig) -> Result<Vec<Entry>, Conf
         .collect()
 }
 
-/// The spec of one target object of a file (or the API); `prefix` names its fields in errors
-/// (`targets[0].`, or nothing).
+/// The spec of one target object of a file (or the API), taking its fields; `prefix` names
+/// its fields in errors (`targets[0].`, or nothing).
 fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSpec, ConfigError> {
     let n = |field: &str| format!("{prefix}{field}");
     Ok(TargetSpec {
-        id: t.id.clone(),
-        name: t.name.clone(),
-        url: t.url.clone(),
-        method: t.method.clone(),
-        headers: t.headers.clone().into_iter().collect(),
+        id: t.id.take(),
+        name: t.name.take(),
+        url: std::mem::take(&mut t.url),
+        method: t.method.take(),
+        headers: std::mem::take(&mut t.headers).into_iter().collect(),
         expected_status: t
             .expected_status
             .iter()
@@ -87,20 +87,20 @@ fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSpec, ConfigE
                 file::Status::Text(t) => t.clone(),
             })
             .collect(),
-        regex: t.regex.clone(),
+        regex: t.regex.take(),
         interval: from_file(t.interval.as_ref(), &n("interval"), parse::interval)?,
         timeout: from_file(t.timeout.as_ref(), &n("timeout"), parse::seconds)?,
         tls_verify: from_file(t.tls_verify.as_ref(), &n("tls_verify"), parse::tls_verify)?,
-        tags: t.tags.clone(),
-        conditions: t.conditions.clone(),
-        degraded_if: t.degraded_if.clone(),
+        tags: std::mem::take(&mut t.tags),
+        conditions: std::mem::take(&mut t.conditions),
+        degraded_if: std::mem::take(&mut t.degraded_if),
         check: CheckSections {
             tcp: t.tcp.take(),
             icmp: t.icmp.take(),
             dns: t.dns.take(),
             grpc: t.grpc.take(),
-            body: t.body.clone(),
-            token: t.token.clone(),
+            body: t.body.take(),
+            token: t.token.take(),
             grace: from_file(t.grace.as_ref(), &n("grace"), parse::seconds)?,
         },
     })
@@ -211,19 +211,22 @@ pub(super) fn build(
 ) -> Result<(Vec<Target>, Vec<String>), ConfigError> {
     let mut targets = Vec::with_capacity(entries.len());
     let mut labels = Vec::with_capacity(entries.len());
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+    let mut seen: HashMap<String, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
+    let mut profiles = target::Profiles::default();
     for entry in entries {
-        let mut t = entry
-            .spec
-            .build(defaults)
-            .map_err(|(field, value, expected)| {
-                let setting = if entry.has_fields {
-                    format!("{}.{field}", entry.label)
-                } else {
-                    entry.label.clone()
-                };
-                ConfigError::new(setting, value, expected)
-            })?;
+        let mut t =
+            entry
+                .spec
+                .build_in(defaults, &mut profiles)
+                .map_err(|(field, value, expected)| {
+                    let setting = if entry.has_fields {
+                        format!("{}.{field}", entry.label)
+                    } else {
+                        entry.label.clone()
+                    };
+                    ConfigError::new(setting, value, expected)
+                })?;
         t.source = entry.source;
         if let Some(&first) = seen.get(&t.id) {
             return Err(ConfigError::new(

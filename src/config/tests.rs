@@ -129,7 +129,11 @@ fn sharding_takes_every_total_th_target_from_index() {
         ("DISTRIBUTED_WORKERS_INDEX", "uptimer2-1"),
     ])
     .unwrap();
-    let hosts: Vec<_> = s.targets.iter().map(|t| t.hostname.as_str()).collect();
+    let hosts: Vec<_> = s
+        .targets
+        .iter()
+        .map(|t| t.hostname().into_owned())
+        .collect();
     assert_eq!(hosts, ["t1.example", "t3.example"]);
     assert_eq!(s.targets_configured, 5);
     let e = load(&[

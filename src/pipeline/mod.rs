@@ -109,12 +109,20 @@ async fn run_reader(
             let prober =
                 Probers::new(&settings.probe).map_err(|e| PipelineError::Setup(e.to_string()))?;
             // Push targets are pushed to, never probed (the scheduler leaves them out).
-            let any_probed = registry.entries().iter().any(|e| !push::is_push(&e.target));
-            for e in registry.entries() {
+            let entries = registry.entries();
+            let any_probed = entries.iter().any(|e| !push::is_push(&e.target));
+            // Targets that share a profile share its TLS settings: one check for them all
+            // (by the profile's address).
+            let mut checked = std::collections::HashSet::new();
+            for e in &entries {
+                if !checked.insert(Arc::as_ptr(&e.target.profile) as usize) {
+                    continue;
+                }
                 prober.check(&e.target).map_err(|err| {
                     PipelineError::Setup(format!("PROBE_TLS_VERIFY for {}: {err}", e.target.name))
                 })?;
             }
+            drop((entries, checked));
             let (tx, rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
             let scheduler = tokio::spawn(scheduler::run(
                 Arc::new(prober),

@@ -6,7 +6,7 @@
 //! changes (`verdicts`).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +23,7 @@ use crate::config::{EventFormat, Interval, Sharding, Source, Target};
 use crate::event::{Event, Kind};
 use crate::metrics::{Count, Durations, Metrics, ProbeMetrics};
 use crate::readers::probes::Prober;
+use crate::registry::by_id::ById;
 use crate::registry::phase::Schedule;
 use crate::registry::{Applied, Entry, Registry, Update};
 
@@ -42,6 +43,12 @@ pub struct SchedulerStats {
     pub verdicts: ProbeMetrics,
     /// Events the probe reader took in.
     reader_events: Count,
+    /// Rounds due that never started for another reason than a skip: passed over while every
+    /// concurrency slot was busy, or due at the stop and not yet started. With
+    /// `skipped_rounds` they are the missed rounds.
+    pub unstarted_rounds: Count,
+    /// Set once the scheduler has taken in its first targets and scheduled every one.
+    loaded: tokio::sync::watch::Sender<bool>,
 }
 
 const LAG_BUCKETS: usize = 10_001;
@@ -61,6 +68,8 @@ impl Default for SchedulerStats {
             start_lag: Durations::default(),
             verdicts: ProbeMetrics::default(),
             reader_events: Count::default(),
+            unstarted_rounds: Count::default(),
+            loaded: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -89,6 +98,18 @@ impl SchedulerStats {
     pub(super) fn took(&self, e: &crate::event::ProbeEvent) {
         self.verdicts.record(e, e.up == Some(true));
         self.reader_events.inc();
+    }
+
+    /// Rounds due before the stop whose probe never started (a skip, a wait for a slot, or
+    /// still queued when the stop came).
+    pub fn missed_rounds(&self) -> u64 {
+        self.skipped_rounds.load(Ordering::Relaxed) + self.unstarted_rounds.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the scheduler has scheduled every target it starts with.
+    pub async fn loaded(&self) {
+        let mut rx = self.loaded.subscribe();
+        let _ = rx.wait_for(|l| *l).await;
     }
 
     /// The start lag at quantile `q` (0..=1), to the millisecond.
@@ -181,6 +202,7 @@ pub async fn run<P: Prober>(
     let mut driver = Driver::new();
     driver.sharding = feed.sharding;
     driver.load(feed.entries);
+    ctx.stats.loaded.send_replace(true);
     let mut updates = feed.updates;
     let mut rounds: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, (u32, u32)> = HashMap::new();
@@ -188,7 +210,11 @@ pub async fn run<P: Prober>(
         if driver.queue.is_empty() && rounds.is_empty() && updates.is_none() {
             break;
         }
-        let next = driver.next_start();
+        // At most `concurrency` rounds at once: while every slot is taken, due rounds wait in
+        // the queue (a few bytes each), not as tasks (a million targets could otherwise pile
+        // up a million waiting tasks on a machine that cannot keep up).
+        let free = concurrency.saturating_sub(rounds.len());
+        let next = if free > 0 { driver.next_start() } else { None };
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
@@ -218,7 +244,7 @@ pub async fn run<P: Prober>(
                 None => updates = None,
             },
             _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
-                for start in driver.due(&ctx.stats) {
+                for start in driver.due(&ctx.stats, free) {
                     let ctx = ctx.clone();
                     let (slot, life) = (start.slot, start.life);
                     let handle = rounds.spawn(round(start, ctx));
@@ -228,6 +254,10 @@ pub async fn run<P: Prober>(
         }
     }
     // What is in flight finishes and is delivered; rounds still waiting for a slot see the stop.
+    let overdue = driver.overdue();
+    ctx.stats
+        .unstarted_rounds
+        .fetch_add(overdue, Ordering::Relaxed);
     while rounds.join_next().await.is_some() {}
 }
 
@@ -279,7 +309,8 @@ struct Slot {
     next: Option<u64>,
     /// `None` while a round is in flight.
     run: Option<Box<RunState>>,
-    skips: Skips,
+    /// Made at the first skipped round (most targets never have one).
+    skips: Option<Box<Skips>>,
 }
 
 /// The targets, their slots and the queue of starts. Times are milliseconds since the Unix
@@ -291,7 +322,7 @@ struct Driver {
     /// Bumped each time a slot is emptied: a round or queue entry of an earlier life is stale.
     lives: Vec<u32>,
     free: Vec<u32>,
-    by_id: HashMap<Arc<str>, u32>,
+    by_id: HashSet<ById<(Arc<Target>, u32)>, foldhash::fast::RandomState>,
     /// (start, slot, life), earliest first; entries that no longer match their slot are
     /// skipped when they come up.
     queue: BinaryHeap<Reverse<(u64, u32, u32)>>,
@@ -310,7 +341,7 @@ impl Driver {
             slots: Vec::new(),
             lives: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: HashSet::default(),
             queue: BinaryHeap::new(),
             sharding: None,
             pending: None,
@@ -340,6 +371,10 @@ impl Driver {
     /// would start late.
     fn load(&mut self, entries: Vec<Arc<Entry>>) {
         self.pending = Some(Vec::with_capacity(entries.len()));
+        self.by_id.reserve(entries.len());
+        self.slots.reserve(entries.len());
+        self.lives.reserve(entries.len());
+        self.queue.reserve(entries.len());
         for e in entries {
             self.upsert(e);
         }
@@ -380,8 +415,10 @@ impl Driver {
             Interval::Every(period) => Some(Schedule::new(&e.target.id, period)),
             Interval::Once => None,
         };
-        let slot = match self.by_id.get(e.target.id.as_str()) {
-            Some(&slot) => {
+        let slot = match self.by_id.get(e.target.id.as_str()).map(|k| k.0.1) {
+            Some(slot) => {
+                // The index keeps the target it points at current.
+                self.by_id.replace(ById((e.target.clone(), slot)));
                 let s = self.slots[slot as usize].as_mut().expect("an indexed slot");
                 let moved = s.schedule != schedule || e.paused != s.next.is_none();
                 s.target = e.target.clone();
@@ -406,9 +443,9 @@ impl Driver {
                     schedule,
                     next: None,
                     run: Some(Box::default()),
-                    skips: Skips::default(),
+                    skips: None,
                 });
-                self.by_id.insert(e.target.id.as_str().into(), slot);
+                self.by_id.insert(ById((e.target.clone(), slot)));
                 if e.paused {
                     return;
                 }
@@ -419,33 +456,47 @@ impl Driver {
     }
 
     fn remove(&mut self, id: &str) {
-        if let Some(slot) = self.by_id.remove(id) {
+        if let Some(ById((_, slot))) = self.by_id.take(id) {
             self.slots[slot as usize] = None;
             self.lives[slot as usize] = self.lives[slot as usize].wrapping_add(1);
             self.free.push(slot);
         }
     }
 
-    /// Takes the starts that are due from the queue: rounds to start, and rounds skipped
-    /// because the target's previous round is still in flight (counted and told).
-    fn due(&mut self, stats: &SchedulerStats) -> Vec<Start> {
-        let now = self.now_ms();
+    /// Takes at most `max` starts that are due from the queue: rounds to start, and rounds
+    /// skipped because the target's previous round is still in flight (counted and told). A
+    /// target whose queued round waited past its next one (every concurrency slot was busy)
+    /// starts its latest round; the ones before it are counted as missed.
+    fn due(&mut self, stats: &SchedulerStats, max: usize) -> Vec<Start> {
+        let (now, anchor) = (self.now_ms(), self.anchor);
         let mut starts = Vec::new();
-        while let Some(&Reverse((at, slot, life))) = self.queue.peek() {
-            if at > now {
+        while let Some(&Reverse((queued, slot, life))) = self.queue.peek() {
+            if queued > now || starts.len() >= max {
                 break;
             }
             self.queue.pop();
-            let due = self.instant(at);
             if self.lives[slot as usize] != life {
                 continue;
             }
             let Some(s) = self.slots[slot as usize].as_mut() else {
                 continue;
             };
-            if s.next != Some(at) {
+            if s.next != Some(queued) {
                 continue;
             }
+            let at = match s.schedule {
+                Some(sc) => {
+                    let behind = sc.round_at(now) - sc.round_at(queued);
+                    if behind > 0 {
+                        stats
+                            .unstarted_rounds
+                            .fetch_add(behind as u64, Ordering::Relaxed);
+                    }
+                    sc.start(sc.round_at(now)).max(queued)
+                }
+                None => queued,
+            };
+            let due = anchor.0 + Duration::from_millis(at.saturating_sub(anchor.1));
             s.next = s.schedule.map(|sc| sc.start(sc.round_at(at) + 1));
             if let Some(next) = s.next {
                 self.queue.push(Reverse((next, slot, life)));
@@ -460,13 +511,30 @@ impl Driver {
                 }),
                 None => {
                     stats.skipped_rounds.fetch_add(1, Ordering::Relaxed);
-                    if let Some(n) = s.skips.skipped(1, Instant::now()) {
+                    if let Some(n) = s.skips.get_or_insert_default().skipped(1, Instant::now()) {
                         warn_skipped(&s.target, n);
                     }
                 }
             }
         }
         starts
+    }
+
+    /// Rounds due by now that the queue has not given out (at a stop: they will not start).
+    /// A target's queue entry is its next round; the rounds after it that are due too count.
+    fn overdue(&self) -> u64 {
+        let now = self.now_ms();
+        self.queue
+            .iter()
+            .filter_map(|&Reverse((at, slot, life))| {
+                let s = self.slots[slot as usize].as_ref()?;
+                let current = at <= now && self.lives[slot as usize] == life && s.next == Some(at);
+                current.then(|| match s.schedule {
+                    Some(sc) => (sc.round_at(now) - sc.round_at(at) + 1).max(1) as u64,
+                    None => 1,
+                })
+            })
+            .sum()
     }
 
     fn finished(&mut self, done: Done) {
@@ -501,7 +569,10 @@ async fn round<P: Prober>(start: Start, ctx: Arc<RoundContext<P>>) -> Done {
     let probe = async {
         let permit = tokio::select! {
             biased;
-            _ = stop.cancelled() => return None,
+            _ = stop.cancelled() => {
+                stats.unstarted_rounds.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
             p = permits.acquire() => p.ok()?,
         };
         let started = Instant::now();

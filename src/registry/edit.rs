@@ -416,7 +416,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// Why the target's host is refused, when it is an address (or the well-known name) of a
 /// link-local or cloud-metadata range. Names are not resolved here.
 fn forbidden_host(target: &Target) -> Option<String> {
-    let host = target.hostname.trim_end_matches('.').to_ascii_lowercase();
+    let host = target.hostname().trim_end_matches('.').to_ascii_lowercase();
     if ["metadata.google.internal", "metadata.goog", "instance-data"].contains(&host.as_str()) {
         return Some(format!("{host} is a cloud metadata service"));
     }

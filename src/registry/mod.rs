@@ -8,15 +8,18 @@
 //! probes (a reload, an API call), so followers read them from an unbounded channel; a
 //! follower that has gone away is dropped at the next change.
 
+pub mod by_id;
 pub mod edit;
 pub mod follow;
 pub mod phase;
 pub mod saved;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tokio::sync::mpsc;
+
+use self::by_id::ById;
 
 use crate::config::Target;
 
@@ -86,7 +89,7 @@ pub enum RegistryError {
 #[derive(Debug, Default)]
 struct State {
     version: u64,
-    entries: HashMap<Arc<str>, Arc<Entry>>,
+    entries: HashSet<ById<Arc<Entry>>, foldhash::fast::RandomState>,
 }
 
 /// The live set of targets; see the module's documentation.
@@ -127,12 +130,12 @@ impl Registry {
 
     /// The entry of `id`, if any.
     pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
-        self.read().entries.get(id).cloned()
+        self.read().entries.get(id).map(|e| e.0.clone())
     }
 
     /// Every entry, in no particular order.
     pub fn entries(&self) -> Vec<Arc<Entry>> {
-        self.read().entries.values().cloned().collect()
+        self.read().entries.iter().map(|e| e.0.clone()).collect()
     }
 
     /// The entries as of now and every change after them.
@@ -145,7 +148,7 @@ impl Registry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(tx);
-        (state.entries.values().cloned().collect(), rx)
+        (state.entries.iter().map(|e| e.0.clone()).collect(), rx)
     }
 
     /// Applies `changes` in order, all or nothing, as one new version, and tells the followers.
@@ -154,11 +157,10 @@ impl Registry {
     pub fn apply(&self, changes: Vec<Change>) -> Result<Update, RegistryError> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         // Checked in full before anything changes.
-        let mut seen: HashMap<&str, bool> = HashMap::new();
+        let mut seen: HashMap<&str, bool, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(changes.len(), Default::default());
         for c in &changes {
-            let exists = *seen
-                .get(c.id())
-                .unwrap_or(&state.entries.contains_key(c.id()));
+            let exists = *seen.get(c.id()).unwrap_or(&state.entries.contains(c.id()));
             match c {
                 Change::Upsert { .. } => {
                     seen.insert(c.id(), true);
@@ -177,11 +179,12 @@ impl Registry {
             }
         }
         let version = state.version + 1;
+        state.entries.reserve(changes.len());
         let mut applied = Vec::with_capacity(changes.len());
         for c in changes {
             match c {
                 Change::Upsert(target) => {
-                    let old = state.entries.get(target.id.as_str());
+                    let old = state.entries.get(target.id.as_str()).map(|o| &o.0);
                     let paused = old.is_some_and(|o| o.paused);
                     if old.is_some_and(|o| same_target(&o.target, &target)) {
                         continue;
@@ -191,14 +194,12 @@ impl Registry {
                         paused,
                         version,
                     });
-                    state
-                        .entries
-                        .insert(entry.target.id.as_str().into(), entry.clone());
+                    state.entries.replace(ById(entry.clone()));
                     applied.push(Applied::Upsert(entry));
                 }
                 Change::Pause(ref id) | Change::Resume(ref id) => {
                     let pause = matches!(c, Change::Pause(_));
-                    let old = state.entries.get(id.as_str()).expect("checked above");
+                    let old = &state.entries.get(id.as_str()).expect("checked above").0;
                     if old.paused == pause {
                         continue;
                     }
@@ -207,12 +208,12 @@ impl Registry {
                         version,
                         ..Entry::clone(old)
                     });
-                    state.entries.insert(id.as_str().into(), entry.clone());
+                    state.entries.replace(ById(entry.clone()));
                     applied.push(Applied::Upsert(entry));
                 }
                 Change::Remove(id) => {
-                    let old = state.entries.remove(id.as_str()).expect("checked above");
-                    applied.push(Applied::Remove(old));
+                    let old = state.entries.take(id.as_str()).expect("checked above");
+                    applied.push(Applied::Remove(old.0));
                 }
             }
         }

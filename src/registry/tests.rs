@@ -103,7 +103,7 @@ fn an_upsert_keeps_a_pause_and_replaces_the_target() {
     let registry = Registry::new([a.clone()]);
     registry.apply(vec![Change::Pause(a.id.clone())]).unwrap();
     let mut changed = a.clone();
-    changed.timeout = Duration::from_secs(1);
+    changed.profile_mut().timeout = Duration::from_secs(1);
     registry.apply(vec![upsert(changed)]).unwrap();
     let e = registry.get(&a.id).unwrap();
     assert!(e.paused);

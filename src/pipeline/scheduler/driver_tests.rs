@@ -49,7 +49,7 @@ async fn run_until(d: &mut Driver, until: u64) -> Vec<(String, u64)> {
             break;
         }
         tokio::time::advance(d.instant(at).saturating_duration_since(Instant::now())).await;
-        for s in d.due(&stats) {
+        for s in d.due(&stats, usize::MAX) {
             started.push((s.target.name.clone(), d.now_ms()));
             d.finished(Done {
                 slot: s.slot,
@@ -120,7 +120,7 @@ async fn a_changed_interval_moves_the_phase_and_any_other_change_keeps_it() {
     d.upsert(entry(&a, false));
     run_until(&mut d, T0 + 25_000).await;
     let mut longer_timeout = a.clone();
-    longer_timeout.timeout = Duration::from_secs(3);
+    longer_timeout.profile_mut().timeout = Duration::from_secs(3);
     d.upsert(entry(&longer_timeout, false));
     let kept = run_until(&mut d, T0 + 50_000).await;
     assert_eq!(
@@ -129,7 +129,7 @@ async fn a_changed_interval_moves_the_phase_and_any_other_change_keeps_it() {
     );
 
     let mut slower = a.clone();
-    slower.interval = Interval::Every(Duration::from_secs(30));
+    slower.profile_mut().interval = Interval::Every(Duration::from_secs(30));
     d.upsert(entry(&slower, false));
     let moved = run_until(&mut d, T0 + 150_000).await;
     assert_eq!(
@@ -168,12 +168,12 @@ async fn a_round_due_while_the_last_is_in_flight_is_skipped_and_counted() {
     let stats = SchedulerStats::default();
     let first = d.queue.peek().unwrap().0.0;
     tokio::time::advance(d.instant(first) - Instant::now()).await;
-    let mut starts = d.due(&stats);
+    let mut starts = d.due(&stats, usize::MAX);
     assert_eq!(starts.len(), 1);
     for _ in 0..3 {
         let next = d.queue.peek().unwrap().0.0;
         tokio::time::advance(d.instant(next) - Instant::now()).await;
-        assert!(d.due(&stats).is_empty());
+        assert!(d.due(&stats, usize::MAX).is_empty());
     }
     assert_eq!(stats.skipped_rounds.load(Ordering::Relaxed), 3);
     let s = starts.pop().unwrap();
@@ -184,7 +184,7 @@ async fn a_round_due_while_the_last_is_in_flight_is_skipped_and_counted() {
     });
     let next = d.queue.peek().unwrap().0.0;
     tokio::time::advance(d.instant(next) - Instant::now()).await;
-    assert_eq!(d.due(&stats).len(), 1);
+    assert_eq!(d.due(&stats, usize::MAX).len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -195,7 +195,7 @@ async fn a_removed_slot_is_reused_and_a_late_round_of_its_old_target_is_ignored(
     let stats = SchedulerStats::default();
     let first = d.queue.peek().unwrap().0.0;
     tokio::time::advance(d.instant(first) - Instant::now()).await;
-    let old = d.due(&stats).pop().unwrap();
+    let old = d.due(&stats, usize::MAX).pop().unwrap();
     d.remove(&a.id);
     d.upsert(entry(&b, false));
     assert_eq!(d.slots.len(), 1, "the slot is reused");
@@ -270,11 +270,69 @@ async fn a_removed_targets_probe_in_flight_is_delivered() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rounds_due_but_not_given_out_at_a_stop_are_counted_with_the_ones_after_them() {
+    let mut d = driver();
+    d.load(vec![entry(&target("a", 10), false)]);
+    let Reverse((first, ..)) = *d.queue.peek().unwrap();
+    assert_eq!(d.overdue(), 0);
+    tokio::time::advance(d.instant(first).saturating_duration_since(Instant::now())).await;
+    assert_eq!(d.overdue(), 1, "due now, not yet given out");
+    let stats = SchedulerStats::default();
+    assert_eq!(d.due(&stats, usize::MAX).len(), 1);
+    assert_eq!(d.overdue(), 0, "given out: it starts");
+    // The driver falls 2.5 intervals behind: rounds 1 and 2 after the first are due.
+    tokio::time::advance(Duration::from_millis(25_000)).await;
+    assert_eq!(d.overdue(), 2);
+    // A paused target has nothing due.
+    d.upsert(entry(&target("a", 10), true));
+    assert_eq!(d.overdue(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_most_max_rounds_are_given_out_and_a_round_that_waited_past_its_next_starts_the_latest()
+{
+    let mut d = driver();
+    let targets = [target("a", 10), target("b", 10), target("c", 10)];
+    d.load(targets.iter().map(|t| entry(t, false)).collect());
+    let last_first = d.queue.iter().map(|Reverse((at, ..))| *at).max().unwrap();
+    let now = last_first + 25_000;
+    tokio::time::advance(d.instant(now).saturating_duration_since(Instant::now())).await;
+    let stats = SchedulerStats::default();
+    let given = d.due(&stats, 2);
+    assert_eq!(given.len(), 2);
+    assert_eq!(d.due(&stats, 2).len(), 1);
+    assert!(d.due(&stats, 2).is_empty());
+    let ms = |i: Instant| d.anchor.1 + i.duration_since(d.anchor.0).as_millis() as u64;
+    for s in &given {
+        let sc = Schedule::new(&s.target.id, Duration::from_secs(10));
+        assert_eq!(
+            ms(s.due),
+            sc.start(sc.round_at(now)),
+            "the latest round starts"
+        );
+    }
+    // Every round from each target's first to the one in progress now, less the one started.
+    let missed: i64 = targets
+        .iter()
+        .map(|t| {
+            let sc = Schedule::new(&t.id, Duration::from_secs(10));
+            sc.round_at(now) - sc.next_after(T0).0
+        })
+        .sum();
+    assert!(missed >= 6, "{missed}");
+    assert_eq!(
+        stats.unstarted_rounds.load(Ordering::Relaxed),
+        missed as u64
+    );
+    assert_eq!(stats.skipped_rounds.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn one_shot_targets_are_probed_at_once_and_the_run_ends() {
     let mut t = target("once", 10);
-    t.interval = Interval::Once;
+    t.profile_mut().interval = Interval::Once;
     let mut u = target("twice", 10);
-    u.interval = Interval::Once;
+    u.profile_mut().interval = Interval::Once;
     let registry = Registry::new([t, u]);
     let prober = Arc::new(Slow {
         delay: Duration::from_millis(10),

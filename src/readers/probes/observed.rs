@@ -77,7 +77,7 @@ pub fn event(
     let mut ev = ProbeEvent::new(
         started_at,
         target.kind.as_str(),
-        &target.hostname,
+        &target.hostname(),
         target.port,
     );
     ev.status_code = None;

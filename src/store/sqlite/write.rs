@@ -59,9 +59,9 @@ impl TargetInfo {
             name: t.name.clone(),
             url: crate::config::target::masked_url(&t.url),
             protocol: t.url.scheme().to_owned(),
-            hostname: t.hostname.clone(),
+            hostname: t.hostname().into_owned(),
             port: t.port,
-            path: t.path.clone(),
+            path: t.path().to_owned(),
             tags: t.tags.clone(),
             interval_s: match t.interval {
                 crate::config::Interval::Every(d) => Some(d.as_secs_f64()),

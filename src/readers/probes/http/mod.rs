@@ -101,10 +101,10 @@ impl HttpProber {
         let mut ev = ProbeEvent::new(
             started_at,
             target.url.scheme(),
-            &target.hostname,
+            &target.hostname(),
             target.port,
         );
-        ev.path = target.path.clone();
+        ev.path = target.path().to_owned();
         ev.status_code = Some(rec.status);
         ev.response_time_ms = (elapsed.as_secs_f64() * 1000.0).round() as u64;
         ev.url = Some(masked_url(&target.url));
