@@ -48,6 +48,8 @@ pub struct Probers {
     http: HttpProber,
     resolver: TokioResolver,
     tls: TlsConfigs,
+    /// The raw ICMP sockets of every icmp target's probes (when datagram ones are not allowed).
+    icmp: icmp::RawSockets,
     location: Option<String>,
 }
 
@@ -70,6 +72,7 @@ impl Probers {
             http: HttpProber::new(settings)?,
             resolver: resolver::build(&settings.dns_servers)?,
             tls: TlsConfigs::default(),
+            icmp: icmp::RawSockets::new(),
             location: settings.location.clone(),
         })
     }
@@ -197,7 +200,7 @@ impl Probers {
                         .timeout
                         .saturating_sub(started.1.elapsed())
                         .max(std::time::Duration::from_millis(1));
-                    icmp::probe(ip, check, left, &mut rec).await
+                    icmp::probe(&self.icmp, ip, check, left, &mut rec).await
                 };
                 let r = observed::within(target, run).await;
                 r.unwrap_or_else(|| Err(reach.timed_out(target, rec.phase)))

@@ -1,30 +1,34 @@
 //! `icmp://host`: echo requests (ping) to one address, the replies counted and timed.
 //!
-//! Each probe opens its own socket: an unprivileged datagram ICMP socket where the kernel
-//! allows it (`net.ipv4.ping_group_range`), else a raw one (root or CAP_NET_RAW), else a
-//! `permission` failure saying how to allow either: never a "host down". Replies are matched to
-//! requests by sequence number and a random cookie in the payload (the kernel rewrites the
-//! identifier of a datagram socket's requests), and on raw sockets, which see every ICMP
-//! message of the host, by our identifier too: a packet filter in the kernel passes a raw
-//! socket only the echo replies with its identifier, so probes in flight do not wake for one
-//! another's messages. The caller resolves the name and picks the
-//! address family (`preferred_ip_protocol`).
+//! Each probe opens its own unprivileged datagram ICMP socket where the kernel allows it
+//! (`net.ipv4.ping_group_range`; the kernel hands each socket its own replies), else uses the
+//! raw socket of its address family that all probes of the prober share (root or
+//! CAP_NET_RAW; `shared.rs`), else fails with `permission`, saying how to allow either: never a
+//! "host down". Replies are matched to requests by sequence number and a random cookie in the
+//! payload (the kernel rewrites the identifier of a datagram socket's requests), and on the
+//! shared raw socket, which sees every echo reply of the host, by the identifier allocated to
+//! the probe too. The caller resolves the name and picks the address family
+//! (`preferred_ip_protocol`).
 //!
 //! Like blackbox_exporter's icmp prober, a probe is up when an echo reply came back; with
 //! `count` > 1 (blackbox sends one request only) it is up when at least one did, as `ping`'s
 //! exit status says: loss is in the details, for a condition on `[PACKET_LOSS]`.
 
 mod packet;
+mod shared;
 mod socket;
 
+pub use shared::RawSockets;
 pub use socket::SocketKind;
 
+use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
 
 use self::packet::EchoReply;
+use self::shared::Member;
 use self::socket::{Datagram, IcmpSocket};
 use crate::event::{ErrorKind, IcmpDetails, Phases};
 use crate::readers::probes::Failure;
@@ -96,7 +100,9 @@ pub struct IcmpRecord {
 /// `timeout` (from the call) has passed, filling `rec` as it goes. Up (`Ok`) when at least one
 /// reply came; `Timeout` when none did, `Permission` when no ICMP socket may be opened,
 /// `Connect` when a request cannot be sent (no route, message too long with `dont_fragment`).
+/// Without a datagram socket the probe uses `raw`'s socket for `ip`'s family.
 pub async fn probe(
+    raw: &RawSockets,
     ip: IpAddr,
     check: &IcmpCheck,
     timeout: Duration,
@@ -112,9 +118,12 @@ pub async fn probe(
     rec.details = IcmpDetails::default();
     update_loss(&mut rec.details);
     let mut echoes = Echoes::new(ip, check);
-    let socket = IcmpSocket::open(ip, check.dont_fragment, echoes.ident)?;
+    let mut socket = Channel::open(raw, ip, check, echoes.payload.len())?;
     rec.socket = Some(socket.kind());
     echoes.kind = socket.kind();
+    if let Channel::Shared(member) = &socket {
+        echoes.ident = member.ident();
+    }
 
     rec.phase = "echo";
     let mut buf = vec![0u8; MAX_IPV4_HEADER + packet::HEADER_LEN + echoes.payload.len() + 1];
@@ -183,6 +192,62 @@ pub async fn probe(
     ))
 }
 
+/// Where a probe's requests go and its replies come from.
+enum Channel {
+    /// Its own datagram socket.
+    Own(IcmpSocket),
+    /// Its identifier on the shared raw socket.
+    Shared(Member),
+}
+
+impl Channel {
+    /// A datagram socket, else the shared raw socket, else why neither may be opened.
+    fn open(
+        raw: &RawSockets,
+        ip: IpAddr,
+        check: &IcmpCheck,
+        payload_len: usize,
+    ) -> Result<Channel, Failure> {
+        let dgram = match IcmpSocket::datagram(ip, check.dont_fragment)? {
+            Ok(socket) => return Ok(Channel::Own(socket)),
+            Err(e) => e,
+        };
+        // Room for every reply and as many duplicates; more are dropped.
+        let capacity = 2 * check.count as usize;
+        match raw.join(
+            ip,
+            check.dont_fragment,
+            packet::HEADER_LEN + payload_len,
+            capacity,
+        )? {
+            Ok(member) => Ok(Channel::Shared(member)),
+            Err(e) => Err(socket::open_failure(ip, &dgram, &e)),
+        }
+    }
+
+    fn kind(&self) -> SocketKind {
+        match self {
+            Channel::Own(s) => s.kind(),
+            Channel::Shared(_) => SocketKind::Raw,
+        }
+    }
+
+    async fn send_to(&self, packet: &[u8], ip: IpAddr) -> io::Result<()> {
+        match self {
+            Channel::Own(s) => s.send_to(packet, ip).await,
+            Channel::Shared(m) => m.send_to(packet, ip).await,
+        }
+    }
+
+    /// The next datagram (own socket) or reply with our identifier (shared). Cancel-safe.
+    async fn recv(&mut self, buf: &mut [u8]) -> io::Result<Datagram> {
+        match self {
+            Channel::Own(s) => s.recv(buf).await,
+            Channel::Shared(m) => m.recv(buf).await,
+        }
+    }
+}
+
 /// The time between two requests: up to a second, and all sent in the first half of the
 /// timeout so that the last one has time to come back.
 fn spacing(timeout: Duration, count: u32) -> Duration {
@@ -197,7 +262,7 @@ struct Echoes {
     ip: IpAddr,
     kind: SocketKind,
     /// Our identifier: the kernel replaces it on a datagram socket (and only delivers that
-    /// socket's replies), so it is checked on raw sockets only.
+    /// socket's replies), so it is checked on raw sockets only, where it is allocated.
     ident: u16,
     first_seq: u16,
     payload: Vec<u8>,
@@ -212,7 +277,8 @@ struct Echoes {
 impl Echoes {
     /// The requests of one probe, checked as a datagram socket's replies until `kind` is set.
     fn new(ip: IpAddr, check: &IcmpCheck) -> Echoes {
-        // 122 random bits from uuid's generator (already a dependency): cookie, ident, sequence.
+        // 122 random bits from uuid's generator (already a dependency): cookie, ident (replaced
+        // by the allocated one on a raw socket), sequence.
         let bits = uuid::Uuid::new_v4().as_u128();
         let cookie = bits as u64;
         let ident = (bits >> 64) as u16;

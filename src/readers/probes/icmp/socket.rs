@@ -1,6 +1,6 @@
-//! The ICMP socket of one probe: an unprivileged datagram socket where the kernel allows it
-//! (`net.ipv4.ping_group_range`), else a raw one (root or CAP_NET_RAW), read and written
-//! through tokio. The few socket options and `recvmsg` (for the reply's TTL) that socket2
+//! ICMP sockets: a probe's own unprivileged datagram socket where the kernel allows it
+//! (`net.ipv4.ping_group_range`), else the raw ones (root or CAP_NET_RAW) all probes share
+//! (`shared.rs`), read and written through tokio. The few socket options and `recvmsg` (for the reply's TTL) that socket2
 //! does not offer are called through libc here, and only here.
 
 use std::io;
@@ -43,20 +43,40 @@ pub(super) struct IcmpSocket {
 }
 
 impl IcmpSocket {
-    /// Opens the socket for echoes to `ip`: a datagram socket, else a raw one that only
-    /// receives echo replies carrying `ident`; a [`ErrorKind::Permission`] failure saying how
-    /// to allow either when neither is allowed.
-    pub fn open(ip: IpAddr, dont_fragment: bool, ident: u16) -> Result<IcmpSocket, Failure> {
+    /// A datagram socket for echoes to `ip`; `Ok(Err(e))` when the kernel refuses one (`e`
+    /// from `socket()`: the caller then tries a raw socket), `Err` when it opened but could not
+    /// be set up.
+    pub fn datagram(ip: IpAddr, dont_fragment: bool) -> Result<io::Result<IcmpSocket>, Failure> {
+        IcmpSocket::open(ip, SocketKind::Datagram, dont_fragment, None)
+    }
+
+    /// A raw socket for echoes to `ip`, passing only what `filter` accepts; `Ok(Err(e))` when
+    /// the kernel refuses one (no root, no CAP_NET_RAW), `Err` when it could not be set up.
+    pub fn raw(
+        ip: IpAddr,
+        dont_fragment: bool,
+        filter: &[SockFilter],
+    ) -> Result<io::Result<IcmpSocket>, Failure> {
+        IcmpSocket::open(ip, SocketKind::Raw, dont_fragment, Some(filter))
+    }
+
+    fn open(
+        ip: IpAddr,
+        kind: SocketKind,
+        dont_fragment: bool,
+        filter: Option<&[SockFilter]>,
+    ) -> Result<io::Result<IcmpSocket>, Failure> {
         let (domain, protocol) = match ip {
             IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
             IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
         };
-        let (socket, kind) = match Socket::new(domain, Type::DGRAM, Some(protocol)) {
-            Ok(s) => (s, SocketKind::Datagram),
-            Err(dgram) => match Socket::new(domain, Type::RAW, Some(protocol)) {
-                Ok(s) => (s, SocketKind::Raw),
-                Err(raw) => return Err(open_failure(ip, &dgram, &raw)),
-            },
+        let ty = match kind {
+            SocketKind::Datagram => Type::DGRAM,
+            SocketKind::Raw => Type::RAW,
+        };
+        let socket = match Socket::new(domain, ty, Some(protocol)) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
         };
         let setup = |what: &str, e: io::Error| {
             Failure::new(
@@ -67,9 +87,9 @@ impl IcmpSocket {
         socket
             .set_nonblocking(true)
             .map_err(|e| setup("set non-blocking mode", e))?;
-        if kind == SocketKind::Raw {
+        if let Some(filter) = filter {
             socket
-                .attach_filter(&echo_reply_filter(ip.is_ipv6(), ident))
+                .attach_filter(filter)
                 .map_err(|e| setup("attach the echo-reply filter", e))?;
         }
         let fd = socket.as_raw_fd();
@@ -91,7 +111,7 @@ impl IcmpSocket {
             .map_err(|e| setup("set don't-fragment", e))?;
         }
         let io = UdpSocket::from_std(socket.into()).map_err(|e| setup("register", e))?;
-        Ok(IcmpSocket { io, kind })
+        Ok(Ok(IcmpSocket { io, kind }))
     }
 
     /// The kind of socket opened.
@@ -121,21 +141,21 @@ impl IcmpSocket {
     }
 }
 
-/// A classic BPF program for a raw socket that passes echo replies carrying `ident` and drops
-/// everything else in the kernel, as iputils' `ping` does. A raw socket receives every ICMP
-/// message of the host: without the filter, 256 probes in flight would each wake for the
-/// requests and replies of all the others (on loopback, every request arrives too). What passes
-/// is still checked in full by the caller: sender, checksum, sequence and cookie.
+/// A classic BPF program for the shared raw socket that passes echo replies and drops
+/// everything else in the kernel, as iputils' `ping` does (with its identifier too: ours are
+/// many, one per probe in flight, and dispatched by the receiving task). A raw socket receives
+/// every ICMP message of the host: without the filter it would wake for every request (on
+/// loopback each one arrives too) and every error message. What passes is still checked in
+/// full: identifier by the receiving task; sender, checksum, sequence and cookie by the probe.
 ///
 /// An IPv4 raw socket reads the IP header first (its length from the IHL field); an IPv6 one
 /// starts at the ICMPv6 header.
-pub(super) fn echo_reply_filter(v6: bool, ident: u16) -> Vec<SockFilter> {
+pub(super) fn echo_reply_filter(v6: bool) -> Vec<SockFilter> {
     const LD: u16 = 0x00;
     const LDX: u16 = 0x01;
     const JMP: u16 = 0x05;
     const RET: u16 = 0x06;
     const B: u16 = 0x10;
-    const H: u16 = 0x08;
     const ABS: u16 = 0x20;
     const IND: u16 = 0x40;
     const MSH: u16 = 0xa0;
@@ -143,13 +163,10 @@ pub(super) fn echo_reply_filter(v6: bool, ident: u16) -> Vec<SockFilter> {
     const K: u16 = 0x00;
     let accept = SockFilter::new(RET | K, 0, 0, u32::MAX);
     let drop = SockFilter::new(RET | K, 0, 0, 0);
-    let ident = u32::from(ident);
     if v6 {
         vec![
             SockFilter::new(LD | B | ABS, 0, 0, 0),
-            SockFilter::new(JMP | JEQ | K, 0, 3, u32::from(packet::ECHO_REPLY_V6)),
-            SockFilter::new(LD | H | ABS, 0, 0, 4),
-            SockFilter::new(JMP | JEQ | K, 0, 1, ident),
+            SockFilter::new(JMP | JEQ | K, 0, 1, u32::from(packet::ECHO_REPLY_V6)),
             accept,
             drop,
         ]
@@ -158,18 +175,22 @@ pub(super) fn echo_reply_filter(v6: bool, ident: u16) -> Vec<SockFilter> {
             // X = the IP header's length: 4 * (byte 0 & 0xf).
             SockFilter::new(LDX | B | MSH, 0, 0, 0),
             SockFilter::new(LD | B | IND, 0, 0, 0),
-            SockFilter::new(JMP | JEQ | K, 0, 3, u32::from(packet::ECHO_REPLY_V4)),
-            SockFilter::new(LD | H | IND, 0, 0, 4),
-            SockFilter::new(JMP | JEQ | K, 0, 1, ident),
+            SockFilter::new(JMP | JEQ | K, 0, 1, u32::from(packet::ECHO_REPLY_V4)),
             accept,
             drop,
         ]
     }
 }
 
+/// A BPF program that drops everything: for a raw socket that only sends (the shared
+/// don't-fragment sender), so that the kernel queues it nothing.
+pub(super) fn drop_all_filter() -> Vec<SockFilter> {
+    vec![SockFilter::new(0x06, 0, 0, 0)]
+}
+
 /// Why neither socket could be opened. Permission errors say what to change (the sysctl, the
 /// capability), never that the host is down.
-fn open_failure(ip: IpAddr, dgram: &io::Error, raw: &io::Error) -> Failure {
+pub(super) fn open_failure(ip: IpAddr, dgram: &io::Error, raw: &io::Error) -> Failure {
     let denied = |e: &io::Error| e.kind() == io::ErrorKind::PermissionDenied;
     if denied(raw) {
         // SAFETY: geteuid and getegid cannot fail and touch no memory of ours.

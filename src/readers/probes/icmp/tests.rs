@@ -33,8 +33,18 @@ async fn ping(
     check: IcmpCheck,
     timeout: Duration,
 ) -> (Result<(), Failure>, IcmpRecord) {
+    // Sockets of its own: a probe in a network namespace must not reuse another's.
+    ping_with(&RawSockets::new(), ip, check, timeout).await
+}
+
+async fn ping_with(
+    raw: &RawSockets,
+    ip: IpAddr,
+    check: IcmpCheck,
+    timeout: Duration,
+) -> (Result<(), Failure>, IcmpRecord) {
     let mut rec = IcmpRecord::default();
-    let result = probe(ip, &check, timeout, &mut rec).await;
+    let result = probe(raw, ip, &check, timeout, &mut rec).await;
     (result, rec)
 }
 
@@ -403,7 +413,8 @@ fn a_caller_timeout_keeps_the_requests_sent_as_lost() {
         let ip = "192.0.2.1".parse().unwrap();
         // Requests at 0 and 500 ms (3 s / 6); the caller gives up at 700 ms.
         let three = check(3, 0);
-        let probe = probe(ip, &three, Duration::from_secs(3), &mut rec);
+        let raw = RawSockets::new();
+        let probe = probe(&raw, ip, &three, Duration::from_secs(3), &mut rec);
         assert!(
             tokio::time::timeout(Duration::from_millis(700), probe)
                 .await
@@ -551,46 +562,25 @@ fn hostile_packets_are_skipped_and_the_probe_ends_on_time() {
 }
 
 #[test]
-fn a_raw_socket_receives_only_echo_replies_with_its_identifier() {
+fn the_shared_raw_socket_receives_only_echo_replies() {
     let ns = NetNs::new();
-    ns.sysctl("net.ipv4.ping_group_range", "1 0");
     ns.sysctl("net.ipv4.icmp_echo_ignore_all", "1");
     ns.sysctl("net.ipv6.icmp.echo_ignore_all", "1");
-    const OURS: u16 = 0x1234;
     for ip in [v4(), v6()] {
         let v6 = ip.is_ipv6();
         let (reply_type, request_type) = if v6 { (129, 128) } else { (0, 8) };
         let got = ns.block_on(|| async move {
-            let socket = IcmpSocket::open(ip, false, OURS).unwrap();
-            assert_eq!(socket.kind(), SocketKind::Raw);
-            let (domain, protocol) = if v6 {
-                (socket2::Domain::IPV6, socket2::Protocol::ICMPV6)
-            } else {
-                (socket2::Domain::IPV4, socket2::Protocol::ICMPV4)
-            };
-            let forger = socket2::Socket::new(domain, socket2::Type::RAW, Some(protocol)).unwrap();
-            let to = socket2::SockAddr::from(std::net::SocketAddr::new(ip, 0));
-            let message = |kind: u8, ident: u16, seq: u16| {
-                let mut m = packet::echo_request(v6, ident, seq, b"filtered");
-                m[0] = kind;
-                if !v6 {
-                    set_checksum(&mut m);
-                }
-                m
-            };
-            // Others' replies, requests with our identifier, an error message: all dropped.
-            for seq in 0..50 {
-                forger
-                    .send_to(&message(reply_type, OURS ^ 0xffff, seq), &to)
-                    .unwrap();
-                forger
-                    .send_to(&message(request_type, OURS, seq), &to)
-                    .unwrap();
-            }
-            forger.send_to(&message(3, OURS, 7), &to).unwrap();
-            forger
-                .send_to(&message(reply_type, OURS, 4242), &to)
+            let socket = IcmpSocket::raw(ip, false, &socket::echo_reply_filter(v6))
+                .unwrap()
                 .unwrap();
+            let forger = Forger::new(ip);
+            // Requests, error messages: dropped; replies of any identifier pass.
+            for seq in 0..50 {
+                forger.send(request_type, 0x1234, seq);
+                forger.send(3, 0x1234, seq);
+            }
+            forger.send(reply_type, 0x1234, 7);
+            forger.send(reply_type, 0x4321, 8);
             let mut buf = vec![0u8; 1500];
             let mut seqs = Vec::new();
             while let Ok(got) =
@@ -607,7 +597,190 @@ fn a_raw_socket_receives_only_echo_replies_with_its_identifier() {
             }
             seqs
         });
-        assert_eq!(got, vec![(OURS, 4242)], "{ip}");
+        assert_eq!(got, vec![(0x1234, 7), (0x4321, 8)], "{ip}");
+    }
+}
+
+/// Sends forged ICMP messages to an address through a raw socket of its own.
+struct Forger {
+    socket: socket2::Socket,
+    to: socket2::SockAddr,
+    v6: bool,
+}
+
+impl Forger {
+    fn new(ip: IpAddr) -> Forger {
+        let (domain, protocol) = if ip.is_ipv6() {
+            (socket2::Domain::IPV6, socket2::Protocol::ICMPV6)
+        } else {
+            (socket2::Domain::IPV4, socket2::Protocol::ICMPV4)
+        };
+        Forger {
+            socket: socket2::Socket::new(domain, socket2::Type::RAW, Some(protocol)).unwrap(),
+            to: socket2::SockAddr::from(std::net::SocketAddr::new(ip, 0)),
+            v6: ip.is_ipv6(),
+        }
+    }
+
+    /// A message of type `kind` with `ident` and `seq`, and a payload no probe sends.
+    fn send(&self, kind: u8, ident: u16, seq: u16) {
+        let mut m = packet::echo_request(self.v6, ident, seq, b"filtered");
+        m[0] = kind;
+        if !self.v6 {
+            set_checksum(&mut m);
+        }
+        self.socket.send_to(&m, &self.to).unwrap();
+    }
+}
+
+// ---- the shared raw socket -----------------------------------------------------------------
+
+/// A namespace where root pings with raw sockets (`ping_group_range` closed) and where
+/// 192.0.2.0/24 and 2001:db8::/32 are routed to `lo` and never answer.
+fn raw_ns() -> NetNs {
+    let ns = NetNs::new();
+    ns.sysctl("net.ipv4.ping_group_range", "1 0");
+    ns.run(&["ip", "route", "add", "192.0.2.0/24", "dev", "lo"]);
+    ns.run(&["ip", "-6", "route", "add", "2001:db8::/32", "dev", "lo"]);
+    ns
+}
+
+fn silent(ip: IpAddr) -> IpAddr {
+    let s = if ip.is_ipv6() {
+        "2001:db8::1"
+    } else {
+        "192.0.2.1"
+    };
+    s.parse().unwrap()
+}
+
+#[test]
+fn many_concurrent_pings_share_one_raw_socket_and_each_gets_its_own_replies() {
+    let ns = raw_ns();
+    for ip in [v4(), v6()] {
+        let (outcomes, waiting, stray) = ns.block_on(|| async move {
+            let raw = RawSockets::new();
+            let probes =
+                (0..200).map(|i| ping_with(&raw, ip, check(3, 8 + i % 50), Duration::from_secs(3)));
+            let outcomes = futures_util::future::join_all(probes).await;
+            (outcomes, raw.waiting(ip), raw.stray(ip))
+        });
+        for (result, rec) in &outcomes {
+            assert_all_answered(result, rec, 3);
+            assert_eq!(rec.socket, Some(SocketKind::Raw), "{ip}");
+        }
+        // Every reply reached the probe its identifier named (the cookie check would have
+        // turned a reply handed to the wrong probe into loss), and nothing was left behind.
+        assert_eq!((waiting, stray), (0, 0), "{ip}");
+    }
+}
+
+#[test]
+fn identifiers_are_unique_among_probes_in_flight_and_freed_when_they_end() {
+    let ns = raw_ns();
+    for ip in [v4(), v6()] {
+        ns.block_on(|| async move {
+            let raw = RawSockets::new();
+            let members: Vec<_> = (0..3000)
+                .map(|_| raw.join(ip, false, 24, 2).unwrap().unwrap())
+                .collect();
+            let idents: std::collections::HashSet<u16> =
+                members.iter().map(|m| m.ident()).collect();
+            assert_eq!(idents.len(), 3000, "{ip}");
+            assert_eq!(raw.waiting(ip), 3000);
+            drop(members);
+            assert_eq!(raw.waiting(ip), 0, "{ip}");
+        });
+    }
+}
+
+#[test]
+fn a_cancelled_or_timed_out_probe_leaves_no_entry_behind() {
+    let ns = raw_ns();
+    for ip in [v4(), v6()] {
+        ns.block_on(|| async move {
+            let raw = RawSockets::new();
+            let mut rec = IcmpRecord::default();
+            let three = check(3, 0);
+            let mut probe = Box::pin(probe(
+                &raw,
+                silent(ip),
+                &three,
+                Duration::from_secs(3),
+                &mut rec,
+            ));
+            tokio::select! {
+                _ = &mut probe => panic!("{ip}: the probe ended before its timeout"),
+                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+            }
+            assert_eq!(raw.waiting(ip), 1, "{ip}: the probe in flight");
+            drop(probe);
+            assert_eq!(raw.waiting(ip), 0, "{ip}: cancelled");
+            let (result, _) =
+                ping_with(&raw, silent(ip), check(1, 0), Duration::from_millis(200)).await;
+            assert_eq!(result.unwrap_err().kind, ErrorKind::Timeout);
+            assert_eq!(raw.waiting(ip), 0, "{ip}: timed out");
+        });
+    }
+}
+
+#[test]
+fn replies_with_nobodys_identifier_are_counted_and_dropped() {
+    let ns = raw_ns();
+    for ip in [v4(), v6()] {
+        let stray = ns.block_on(|| async move {
+            let raw = RawSockets::new();
+            let member = raw.join(ip, false, 24, 2).unwrap().unwrap();
+            let forger = Forger::new(ip);
+            let reply_type = if ip.is_ipv6() { 129 } else { 0 };
+            for seq in 0..20 {
+                forger.send(reply_type, member.ident().wrapping_add(1), seq);
+            }
+            // Ours, but not of the size the probe expects.
+            forger.send(reply_type, member.ident(), 0);
+            // Bounded: 2 s at most for 21 datagrams on loopback.
+            for _ in 0..200 {
+                if raw.stray(ip) >= 21 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            raw.stray(ip)
+        });
+        assert_eq!(stray, 21, "{ip}");
+    }
+}
+
+#[test]
+fn when_the_reading_task_ends_waiting_probes_fail_at_once_and_the_next_probe_reopens() {
+    let ns = raw_ns();
+    for ip in [v4(), v6()] {
+        ns.block_on(|| async move {
+            let raw = RawSockets::new();
+            let start = Instant::now();
+            let waiting = ping_with(&raw, silent(ip), check(1, 0), Duration::from_secs(3));
+            let stop = async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                raw.stop_reading(ip);
+            };
+            let ((result, rec), ()) = tokio::join!(waiting, stop);
+            let failure = result.unwrap_err();
+            assert_eq!(failure.kind, ErrorKind::Internal, "{ip}: {failure}");
+            assert!(
+                failure
+                    .message
+                    .starts_with(&format!("cannot read echo replies from {}: ", silent(ip))),
+                "{failure}"
+            );
+            assert_eq!(rec.details.sent, 1);
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                start.elapsed()
+            );
+            let (result, rec) = ping_with(&raw, ip, check(2, 56), Duration::from_secs(2)).await;
+            assert_all_answered(&result, &rec, 2);
+        });
     }
 }
 
