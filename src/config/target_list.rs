@@ -176,15 +176,15 @@ impl<'a> Builder<'a> {
             mut spec,
         } = entry;
         self.overrides.apply(&mut spec);
-        let mut t = spec
-            .build_in(self.defaults, &mut self.profiles)
-            .map_err(|(field, value, expected)| {
+        let mut t = spec.build_in(self.defaults, &mut self.profiles).map_err(
+            |(field, value, expected)| {
                 ConfigError::new(
                     label.setting(has_fields.then_some(&*field)),
                     value,
                     expected,
                 )
-            })?;
+            },
+        )?;
         t.source = source;
         if let Some(&first) = self.seen.get(&t.id) {
             return Err(ConfigError::new(
