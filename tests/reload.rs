@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use support::*;
@@ -19,21 +17,6 @@ fn config(server: &TestServer, targets: &[(&str, &str)], extra: &str) -> String 
         ));
     }
     out
-}
-
-fn write(path: &Path, text: &str) {
-    // Written beside and renamed over, as editors do: the watcher must see it all the same.
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
-fn hangup(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Reads events until `n` of target `id` came; returns the ids of all events read meanwhile.
@@ -67,7 +50,7 @@ async fn sighup_adds_changes_and_removes_targets_and_a_bad_file_changes_nothing(
     let server = http_server().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("uptimer.yaml");
-    write(
+    write_renamed(
         &cfg,
         &config(&server, &[("a", "/a"), ("b", "/b")], "watch: false\n"),
     );
@@ -90,7 +73,7 @@ async fn sighup_adds_changes_and_removes_targets_and_a_bad_file_changes_nothing(
     assert_eq!(metric(metrics_port, "uptimer_targets"), 2.0);
 
     // a moves to /a2 (same id: changed), b goes, c comes.
-    write(
+    write_renamed(
         &cfg,
         &config(&server, &[("a", "/a2"), ("c", "/c")], "watch: false\n"),
     );
@@ -114,7 +97,7 @@ async fn sighup_adds_changes_and_removes_targets_and_a_bad_file_changes_nothing(
     assert!(!server.requests_to("/c").is_empty());
 
     // A bad file: nothing changes, the failure is named and counted.
-    write(
+    write_renamed(
         &cfg,
         "watch: false\nprobe:\n  interval: soon\ntargets:\n  - {url: 'http://127.0.0.1:9/'}\n",
     );
@@ -144,7 +127,7 @@ async fn sighup_adds_changes_and_removes_targets_and_a_bad_file_changes_nothing(
     assert_eq!(server.requests_to("/b").len(), b_before, "b stays removed");
 
     // Fixed again: the next reload succeeds.
-    write(&cfg, &config(&server, &[("a", "/a2")], "watch: false\n"));
+    write_renamed(&cfg, &config(&server, &[("a", "/a2")], "watch: false\n"));
     hangup(p.id());
     let out = off_runtime(move || {
         p.wait_for_stderr("the second reload", PATIENCE, |l| {
@@ -161,7 +144,7 @@ async fn a_changed_file_is_reloaded_by_itself_unless_watch_is_false() {
     let server = http_server().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("uptimer.yaml");
-    write(&cfg, &config(&server, &[("a", "/a")], ""));
+    write_renamed(&cfg, &config(&server, &[("a", "/a")], ""));
     let mut c = uptimer(dir.path());
     c.args(["run", "--config", cfg.to_str().unwrap()])
         .env("LOG_LEVEL", "info");
@@ -171,7 +154,7 @@ async fn a_changed_file_is_reloaded_by_itself_unless_watch_is_false() {
         p
     })
     .await;
-    write(&cfg, &config(&server, &[("a", "/a"), ("b", "/b")], ""));
+    write_renamed(&cfg, &config(&server, &[("a", "/a"), ("b", "/b")], ""));
     let p = off_runtime(move || {
         p.wait_for_stderr("the reload on the file change", PATIENCE, |l| {
             l.contains("configuration reloaded")
@@ -183,7 +166,7 @@ async fn a_changed_file_is_reloaded_by_itself_unless_watch_is_false() {
     })
     .await;
     // With `watch: false` the file's next change waits for a SIGHUP.
-    write(&cfg, &config(&server, &[("a", "/a")], "watch: false\n"));
+    write_renamed(&cfg, &config(&server, &[("a", "/a")], "watch: false\n"));
     let p = off_runtime(move || {
         p.wait_for_stderr("the reload that turns watching off", PATIENCE, |l| {
             l.contains("configuration reloaded") && l.contains("removed=1")
@@ -203,7 +186,7 @@ async fn a_changed_file_is_reloaded_by_itself_unless_watch_is_false() {
         p
     })
     .await;
-    write(
+    write_renamed(
         &cfg,
         &config(&server, &[("a", "/a"), ("c", "/c")], "watch: false\n"),
     );

@@ -4,25 +4,9 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use support::*;
-
-fn write(path: &Path, text: &str) {
-    // Written beside and renamed over, as editors do.
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
-fn hangup(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
 
 /// The targets of `check-config`'s output: (id, name, url, interval) each.
 fn checked_targets(out: &std::process::Output) -> Vec<(String, String, String, String)> {
@@ -169,7 +153,7 @@ async fn sighup_and_a_change_rereads_the_targets_file_and_a_bad_one_changes_noth
         )
     };
     std::fs::write(&cfg, "watch: false\nprobe: {interval: 0.3, timeout: 1}\n").unwrap();
-    write(&list, &line("a"));
+    write_renamed(&list, &line("a"));
     let metrics_port = free_port();
     // Given by the flag, which a reload reads again too.
     let mut c = uptimer(dir.path());
@@ -190,7 +174,7 @@ async fn sighup_and_a_change_rereads_the_targets_file_and_a_bad_one_changes_noth
     .await;
 
     // Only the targets file changes: b comes, a goes, on SIGHUP.
-    write(&list, &format!("# now\n{}", line("b")));
+    write_renamed(&list, &format!("# now\n{}", line("b")));
     hangup(p.id());
     let p = off_runtime(move || {
         p.wait_for_stderr("the reload", PATIENCE, |l| {
@@ -202,7 +186,7 @@ async fn sighup_and_a_change_rereads_the_targets_file_and_a_bad_one_changes_noth
     .await;
 
     // A bad line: the running targets stay, the failure is named and counted.
-    write(&list, &format!("{}nope://x\n", line("b")));
+    write_renamed(&list, &format!("{}nope://x\n", line("b")));
     hangup(p.id());
     let p = off_runtime(move || {
         let refusal = p.wait_for_stderr("the refusal", PATIENCE, |l| {
@@ -236,7 +220,7 @@ async fn sighup_and_a_change_rereads_the_targets_file_and_a_bad_one_changes_noth
         "targets_file: targets.jsonl\nprobe: {interval: 0.3, timeout: 1}\n",
     )
     .unwrap();
-    write(&list, &line("a"));
+    write_renamed(&list, &line("a"));
     let mut c = uptimer(dir.path());
     c.args(["run", "--config", "uptimer.yaml"])
         .env("LOG_LEVEL", "info");
@@ -246,7 +230,7 @@ async fn sighup_and_a_change_rereads_the_targets_file_and_a_bad_one_changes_noth
         p
     })
     .await;
-    write(&list, &format!("{}{}", line("a"), line("c")));
+    write_renamed(&list, &format!("{}{}", line("a"), line("c")));
     let out = off_runtime(move || {
         p.wait_for_stderr("the reload on the change", PATIENCE, |l| {
             l.contains("configuration reloaded")

@@ -293,3 +293,20 @@ impl Pipe {
         std::mem::take(&mut *self.all.lock().unwrap())
     }
 }
+
+/// Writes `text` to `path` as editors do: beside it, then renamed over it (a file watcher must
+/// see the change all the same).
+pub fn write_renamed(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Sends SIGHUP to the process `pid` (a reload).
+pub fn hangup(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
