@@ -205,7 +205,7 @@ fn start_reloads(
         stop.clone(),
     ));
     tokio::spawn(reload::run(
-        reloader,
+        std::sync::Arc::new(reloader),
         settings.watch,
         settings.targets_file.clone(),
         stop.clone(),
@@ -270,9 +270,10 @@ async fn metrics_listener(
         })
 }
 
-/// Gives the heap freed after reading the configuration back to the system. glibc keeps freed
-/// memory for reuse: reading a million targets peaks near 3 GB and would leave most of it
-/// counted in the process's RSS for good.
+/// Gives the heap freed after reading the configuration back to the system. The `uptimer`
+/// binary's allocator (mimalloc) does this by itself; glibc's malloc, which the library's other
+/// users and C dependencies get, keeps freed memory for reuse: reading a million targets peaks
+/// near 2–3 GB and would leave most of it counted in the process's RSS for good.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only hands free pages of the heap back to the kernel.
