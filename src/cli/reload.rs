@@ -251,7 +251,7 @@ pub async fn count_targets(
 /// (`targets_file`, the one the running targets were read from) and `configuration.env`, until
 /// `stop`. A watcher that cannot start is logged; SIGHUP still works.
 pub async fn run(
-    reloader: Reloader,
+    reloader: Arc<Reloader>,
     watch: bool,
     mut targets_file: Option<PathBuf>,
     stop: CancellationToken,
@@ -290,8 +290,12 @@ pub async fn run(
                 "file change"
             }
         };
+        // Reading a large configuration takes CPU-seconds: on a blocking thread, so that the
+        // runtime's workers (and the scheduler's starts) are not held up meanwhile.
+        let read = Arc::clone(&reloader);
+        let reloaded = tokio::task::spawn_blocking(move || read.reload(why)).await;
         // A reload that names another targets file: watch that one from now on.
-        if let Ok(r) = reloader.reload(why)
+        if let Ok(Ok(r)) = reloaded
             && r.targets_file != targets_file
         {
             targets_file = r.targets_file;
