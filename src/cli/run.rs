@@ -106,6 +106,7 @@ async fn run_pipeline(config: Option<&Path>, flags: Overrides, settings: Setting
             skipped_rounds = stats
                 .skipped_rounds
                 .load(std::sync::atomic::Ordering::Relaxed),
+            cut_by_stop = stats.cut_by_stop.load(std::sync::atomic::Ordering::Relaxed),
             start_lag_p50_ms = stats.lag_quantile(0.5).as_millis() as u64,
             start_lag_p99_ms = stats.lag_quantile(0.99).as_millis() as u64,
             start_lag_max_ms = stats.lag_quantile(1.0).as_millis() as u64,

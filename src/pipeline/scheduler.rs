@@ -44,9 +44,11 @@ pub struct SchedulerStats {
     /// Events the probe reader took in.
     reader_events: Count,
     /// Rounds due that never started for another reason than a skip: passed over while every
-    /// concurrency slot was busy, or due at the stop and not yet started. With
-    /// `skipped_rounds` they are the missed rounds.
+    /// concurrency slot was busy. With `skipped_rounds` they are the missed rounds.
     pub unstarted_rounds: Count,
+    /// Rounds due at the stop whose probe had not started yet: the edge of the run's window,
+    /// counted apart from the missed rounds.
+    pub cut_by_stop: Count,
     /// Set once the scheduler has taken in its first targets and scheduled every one.
     loaded: tokio::sync::watch::Sender<bool>,
 }
@@ -69,6 +71,7 @@ impl Default for SchedulerStats {
             verdicts: ProbeMetrics::default(),
             reader_events: Count::default(),
             unstarted_rounds: Count::default(),
+            cut_by_stop: Count::default(),
             loaded: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -100,8 +103,8 @@ impl SchedulerStats {
         self.reader_events.inc();
     }
 
-    /// Rounds due before the stop whose probe never started (a skip, a wait for a slot, or
-    /// still queued when the stop came).
+    /// Rounds due while the scheduler ran whose probe never started (a skip, or passed over
+    /// while every slot was busy); not the rounds the stop cut off ([`Self::cut_by_stop`]).
     pub fn missed_rounds(&self) -> u64 {
         self.skipped_rounds.load(Ordering::Relaxed) + self.unstarted_rounds.load(Ordering::Relaxed)
     }
@@ -218,20 +221,16 @@ pub async fn run<P: Prober>(
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
-            done = rounds.join_next_with_id(), if !rounds.is_empty() => match done {
-                Some(Ok((id, done))) => {
-                    in_flight.remove(&id);
-                    driver.finished(done);
+            // Starts first: rounds due now must not wait behind the bookkeeping of ended ones
+            // (it is off while every slot is taken, so ended rounds are never starved).
+            _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                for start in driver.due(&ctx.stats, free) {
+                    let ctx = ctx.clone();
+                    let (slot, life) = (start.slot, start.life);
+                    let handle = rounds.spawn(round(start, ctx));
+                    in_flight.insert(handle.id(), (slot, life));
                 }
-                Some(Err(e)) => {
-                    // A round that panicked: its target starts afresh at its next round.
-                    if let Some((slot, life)) = in_flight.remove(&e.id()) {
-                        driver.finished(Done { slot, life, run: Box::default() });
-                    }
-                    tracing::error!(error = %e, "a probe's task failed; its target goes on");
-                }
-                None => {}
-            },
+            }
             update = recv(&mut updates), if updates.is_some() => match update {
                 Some(u) => {
                     for c in u.changes.iter() {
@@ -243,22 +242,46 @@ pub async fn run<P: Prober>(
                 }
                 None => updates = None,
             },
-            _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
-                for start in driver.due(&ctx.stats, free) {
-                    let ctx = ctx.clone();
-                    let (slot, life) = (start.slot, start.life);
-                    let handle = rounds.spawn(round(start, ctx));
-                    in_flight.insert(handle.id(), (slot, life));
+            done = rounds.join_next_with_id(), if !rounds.is_empty() => {
+                // Every round that has ended, not one per turn: with thousands ending a second,
+                // taking one a turn would keep the starts waiting.
+                let mut done = done;
+                while let Some(d) = done {
+                    finish(&mut driver, &mut in_flight, d);
+                    done = rounds.try_join_next_with_id();
                 }
             }
         }
     }
     // What is in flight finishes and is delivered; rounds still waiting for a slot see the stop.
     let overdue = driver.overdue();
-    ctx.stats
-        .unstarted_rounds
-        .fetch_add(overdue, Ordering::Relaxed);
+    ctx.stats.cut_by_stop.fetch_add(overdue, Ordering::Relaxed);
     while rounds.join_next().await.is_some() {}
+}
+
+/// Hands a round's state back to its target (a round that panicked: its target starts afresh
+/// at its next round).
+fn finish(
+    driver: &mut Driver,
+    in_flight: &mut HashMap<tokio::task::Id, (u32, u32)>,
+    done: Result<(tokio::task::Id, Done), tokio::task::JoinError>,
+) {
+    match done {
+        Ok((id, done)) => {
+            in_flight.remove(&id);
+            driver.finished(done);
+        }
+        Err(e) => {
+            if let Some((slot, life)) = in_flight.remove(&e.id()) {
+                driver.finished(Done {
+                    slot,
+                    life,
+                    run: Box::default(),
+                });
+            }
+            tracing::error!(error = %e, "a probe's task failed; its target goes on");
+        }
+    }
 }
 
 async fn recv(updates: &mut Option<mpsc::UnboundedReceiver<Update>>) -> Option<Update> {
@@ -570,7 +593,7 @@ async fn round<P: Prober>(start: Start, ctx: Arc<RoundContext<P>>) -> Done {
         let permit = tokio::select! {
             biased;
             _ = stop.cancelled() => {
-                stats.unstarted_rounds.fetch_add(1, Ordering::Relaxed);
+                stats.cut_by_stop.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
             p = permits.acquire() => p.ok()?,

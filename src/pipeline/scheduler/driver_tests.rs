@@ -359,6 +359,40 @@ async fn one_shot_targets_are_probed_at_once_and_the_run_ends() {
     assert_eq!(names, ["once", "twice"]);
 }
 
+#[tokio::test(start_paused = true)]
+async fn rounds_the_stop_cuts_off_are_counted_apart_from_the_missed_ones() {
+    let mut a = target("a", 10);
+    a.profile_mut().interval = Interval::Once;
+    let mut b = target("b", 10);
+    b.profile_mut().interval = Interval::Once;
+    let registry = Registry::new([a, b]);
+    let prober = Arc::new(Slow {
+        delay: Duration::from_secs(100),
+        probed: Mutex::default(),
+    });
+    let (tx, _rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let stats = Arc::new(SchedulerStats::default());
+    // One slot: the first round is in flight, the other waits in the queue.
+    let task = tokio::spawn(run(
+        prober.clone(),
+        Feed::follow(&registry, None, true),
+        1,
+        EventFormat::Current,
+        tx,
+        stop.clone(),
+        stats.clone(),
+    ));
+    while prober.probed.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(prober.probed.lock().unwrap().len(), 1);
+    assert_eq!(stats.cut_by_stop.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.missed_rounds(), 0, "the window's edge is not a miss");
+}
+
 /// What a sleeping target costs the driver, beside the target itself: a million targets are
 /// the goal.
 #[test]
