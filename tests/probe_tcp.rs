@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use support::*;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_rustls::TlsAcceptor;
 use uptimer::config::TlsVerify;
@@ -250,6 +250,46 @@ async fn a_reset_is_a_protocol_failure_saying_so() {
     let f = outcome.unwrap_err();
     assert_eq!(f.kind, ErrorKind::Protocol);
     assert_eq!(f.message, format!("{} reset the connection", s.addr));
+}
+
+/// How the server saw the probe's connection end: `ConnectionReset` or "end of stream".
+async fn how_the_probe_closed(check: &TcpCheck, banner: &'static [u8]) -> String {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let s = server(move |mut s: TcpStream| {
+        let tx = tx.clone();
+        async move {
+            let _ = s.write_all(banner).await;
+            let mut buf = [0u8; 64];
+            let end = loop {
+                match s.read(&mut buf).await {
+                    Ok(0) => break "end of stream".to_owned(),
+                    Ok(_) => continue,
+                    Err(e) => break format!("{:?}", e.kind()),
+                }
+            };
+            let _ = tx.send(end);
+        }
+    })
+    .await;
+    let (outcome, _) = probe(s.addr, check).await;
+    assert_eq!(outcome, Ok(()));
+    tokio::time::timeout(TIMEOUT, rx.recv())
+        .await
+        .expect("the server sees the end")
+        .expect("the server tells")
+}
+
+#[tokio::test]
+async fn a_plain_connect_check_ends_with_a_reset_a_dialog_with_a_close() {
+    // No TIME_WAIT left behind by a connect check (thousands a second fill the port range).
+    assert_eq!(
+        how_the_probe_closed(&plain(vec![]), b"").await,
+        "ConnectionReset"
+    );
+    assert_eq!(
+        how_the_probe_closed(&plain(vec![expect("^220")]), b"220 ready\r\n").await,
+        "end of stream"
+    );
 }
 
 #[tokio::test]

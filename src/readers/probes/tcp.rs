@@ -105,6 +105,14 @@ pub async fn probe(
 ) -> Result<(), Failure> {
     let addrs = net::resolve(resolver, host, policy, rec).await?;
     let (tcp, ip) = net::connect(&addrs, port, rec).await?;
+    if !check.tls && check.query_response.is_empty() {
+        // A plain connect check has nothing more to say: it ends with a reset, as Kubernetes'
+        // and HAProxy's TCP checks do, instead of a FIN exchange that leaves the connection in
+        // TIME_WAIT on this side for a minute. At thousands of checks a second to one address,
+        // those fill the local port range, and each connect then searches it (docs/checks.md).
+        let _ = tcp.set_zero_linger();
+        return Ok(());
+    }
     let server_name = check
         .tls_config
         .server_name
