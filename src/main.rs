@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Transparent huge pages cost more than they give here: reading a million targets touches
-/// gigabytes of short-lived memory, and zeroing 2 MB pages for it made the load a quarter
+/// gigabytes of short-lived memory, and zeroing 2 MB pages for it made the load about 15%
 /// slower (docs/benchmarks.md). `MIMALLOC_ALLOW_THP=1` does not undo this.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
