@@ -2,6 +2,7 @@
 //! events to writers. See `ARCHITECTURE.md` for the data flow and the delivery guarantee.
 
 pub mod ack;
+pub mod alerting;
 pub mod cli;
 pub mod conditions;
 pub mod config;

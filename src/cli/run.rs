@@ -18,6 +18,9 @@ pub fn run(config: Option<&Path>, flags: Overrides) -> ExitCode {
     if let Err(code) = super::refuse_push_targets(&settings, "run") {
         return code;
     }
+    if let Err(e) = settings.check_alerting_store() {
+        return super::config_error(&e);
+    }
     super::init_logging(&settings.log_level);
     for w in &settings.warnings {
         tracing::warn!("{w}");

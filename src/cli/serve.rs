@@ -74,6 +74,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     if !read_only && !settings.writers_chosen {
         settings.writers = vec![WriterPlugin::Sqlite];
     }
+    if !read_only && let Err(e) = settings.check_alerting_store() {
+        return super::config_error(&e);
+    }
     super::runtime().block_on(run(args.config.as_deref(), &flags, settings, read_only))
 }
 
@@ -193,6 +196,16 @@ async fn run(
             }
         }
     };
+    // Notifications from the store's outbox (the writer fills it).
+    let alerting = if read_only || !settings.writers.contains(&WriterPlugin::Sqlite) {
+        None
+    } else {
+        crate::alerting::spawn(
+            store.clone(),
+            settings.alerting.channels.clone(),
+            stop.clone(),
+        )
+    };
     let metrics = state.metrics.clone();
     // Read-only, there is nothing to start; else the writers say when they are built.
     let started = if read_only { ready() } else { Flag::default() };
@@ -274,6 +287,9 @@ async fn run(
     stop.cancel();
     if let Some(f) = following {
         let _ = f.await;
+    }
+    if let Some(a) = alerting {
+        let _ = a.await;
     }
     if let Some(u) = upkeep {
         u.stop().await;

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::Expected;
+use super::alerting;
 use super::checks;
 
 /// A number of seconds, or for `interval` also -1; written as a number or a string.
@@ -74,6 +75,15 @@ pub struct FileConfig {
     /// The embedded SQLite store (`uptimer serve`, writers.sqlite).
     #[serde(default)]
     pub store: StoreFile,
+    /// Where alerts go: `{NAME: {type: slack, webhook_url: …}}` (docs/alerting.md).
+    #[serde(default)]
+    pub channels: BTreeMap<String, alerting::ChannelFile>,
+    /// Alert rules for every target (a target's own rule for the same channel replaces one).
+    #[serde(default)]
+    pub alerts: Vec<alerting::RuleFile>,
+    /// Alert rules for the targets with the tags of each entry's `match:`.
+    #[serde(default)]
+    pub alert_rules: Vec<alerting::TagRulesFile>,
 }
 
 /// `store:` — the embedded SQLite store.
@@ -157,6 +167,9 @@ pub struct FileTarget {
     pub token: Option<String>,
     /// `push://`: how late a push may be (default: one interval).
     pub grace: Option<Scalar>,
+    /// Alert rules: `[{type: CHANNEL, failure-threshold: 3, …}]` (docs/alerting.md).
+    #[serde(default)]
+    pub alerts: Vec<alerting::RuleFile>,
 }
 
 /// The two formats a config file may be written in.

@@ -240,8 +240,8 @@ fn our_own_settings_are_honoured_in_a_gatus_file_and_concurrency_is_gatus_s() {
 fn files_without_endpoints_keep_unknown_keys_as_errors() {
     let e = super::tests::load_file(
         "yaml",
-        "targets:\n  - url: http://a.example/\n    alerts: []\n",
+        "targets:\n  - url: http://a.example/\n    notify: []\n",
     )
     .unwrap_err();
-    assert!(e.to_string().contains("alerts"), "{e}");
+    assert!(e.to_string().contains("notify"), "{e}");
 }

@@ -3,6 +3,7 @@
 //! and meaning; a bad value stops startup with one line naming the setting, the value and what
 //! was expected.
 
+pub mod alerting;
 pub mod checks;
 mod env;
 pub mod file;
@@ -18,6 +19,7 @@ mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::event::EventFormat;
@@ -136,6 +138,8 @@ pub struct Settings {
     /// make what was read durable; after it, retries stop and what is not durable is not
     /// acknowledged (a prober's batches in flight are spooled). Default 10.
     pub shutdown_timeout: Duration,
+    /// Alert channels (`channels:`); the rules are on the targets' profiles.
+    pub alerting: alerting::Alerting,
     /// Things worth a warning at startup (e.g. `QUEUE_PLUGIN` is unused).
     pub warnings: Vec<String>,
 }
@@ -355,6 +359,9 @@ impl Settings {
         let (mut targets, target_warnings) = list.finish();
         warnings.extend(target_warnings);
         let targets_configured = targets.len();
+        let channels = alerting::channels_of(&fc.channels)?;
+        let shared = alerting::SharedRules::of(&fc.alert_rules, &fc.alerts)?;
+        alerting::apply(&mut targets, &shared, &channels)?;
 
         let sharding = sharding(env, &fc)?;
         if let Some(s) = sharding {
@@ -475,8 +482,27 @@ impl Settings {
             web,
             metrics_listen,
             shutdown_timeout,
+            alerting: alerting::Alerting {
+                channels: Arc::new(channels),
+            },
             warnings,
         })
+    }
+}
+
+impl Settings {
+    /// Alert rules need a store whose outbox their notifications go through: writers.sqlite
+    /// (`uptimer serve` writes to it unless told otherwise).
+    pub fn check_alerting_store(&self) -> Result<(), ConfigError> {
+        let ruled = self.targets.iter().find(|t| !t.profile.alerts.is_empty());
+        match ruled {
+            Some(t) if !self.writers.contains(&WriterPlugin::Sqlite) => Err(ConfigError::new(
+                "alerts",
+                format!("on target {:?}", t.name),
+                "a store for the notifications' outbox: add writers.sqlite to the writers, or run `uptimer serve` (alerting from writers.postgres alone is not supported yet)",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -134,6 +134,9 @@ pub struct Profile {
     pub degraded_if: Vec<Condition>,
     /// The settings of the check beyond HTTP.
     pub check: Check,
+    /// Its alert rules, keyed and with the tag rules and defaults merged in (by
+    /// [`crate::config::alerting::apply`]).
+    pub alerts: Arc<[crate::state::rules::Rule]>,
 }
 
 impl Target {
@@ -360,6 +363,8 @@ pub struct TargetSpec {
     pub degraded_if: Vec<String>,
     /// The sections of checks beyond HTTP (`tcp:`, `dns:`, …).
     pub check: CheckSections,
+    /// Its own alert rules (validated, not yet keyed).
+    pub alerts: Vec<crate::state::rules::Rule>,
 }
 
 /// Parses conditions at load: a condition that cannot be parsed is a configuration error
@@ -431,6 +436,7 @@ impl TargetSpec {
             tags: self.tags,
             conditions: self.conditions,
             degraded_if: self.degraded_if,
+            alerts: self.alerts,
         };
         let profile = if self.check.is_empty() {
             match profiles.by_key.get(&key) {
@@ -487,6 +493,7 @@ struct ProfileKey {
     tags: Vec<String>,
     conditions: Vec<String>,
     degraded_if: Vec<String>,
+    alerts: Vec<crate::state::rules::Rule>,
 }
 
 impl ProfileKey {
@@ -580,6 +587,7 @@ impl ProfileKey {
             conditions,
             degraded_if,
             check,
+            alerts: self.alerts.clone().into(),
         })
     }
 }

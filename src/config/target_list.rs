@@ -265,6 +265,7 @@ pub(super) fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSp
             token: t.token.take(),
             grace: from_file(t.grace.as_ref(), &n("grace"), parse::seconds)?,
         },
+        alerts: super::alerting::rules_of(&t.alerts, &n("alerts"))?,
     })
 }
 
@@ -279,6 +280,13 @@ pub fn api_target(
         let (field, expected) = not_a_target_object(&e);
         ConfigError::new(field.unwrap_or_default(), "", expected)
     })?;
+    if !t.alerts.is_empty() {
+        return Err(ConfigError::new(
+            "alerts",
+            "",
+            "no alerts on a target made through the API (give them in the config file, or per tag in its alert_rules:)",
+        ));
+    }
     let spec = spec_of(&mut t, "")?;
     let mut target = spec
         .build(defaults)

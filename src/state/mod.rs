@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod recent;
+pub mod rules;
 #[cfg(test)]
 mod tests;
 

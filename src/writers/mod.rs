@@ -133,6 +133,13 @@ pub async fn build(
                 .follow(registry, crate::store::sweeps(settings), give_up.clone())
                 .await
                 .map_err(|e| e.to_string())?;
+            // Its outbox's notifications are sent until the shutdown's time is up; what is
+            // left then is sent after the restart.
+            crate::alerting::spawn(
+                store.clone(),
+                settings.alerting.channels.clone(),
+                give_up.clone(),
+            );
             Box::new(sqlite::SqliteWriter::maintaining(
                 store,
                 own(),

@@ -13,6 +13,7 @@
 //! * [`events`]: events as a prober writes them, for tests that fill a store by hand
 //! * [`pg`]: a PostgreSQL database per test, or a private server a test may stop
 //! * [`kafka`]: a real Kafka-protocol broker (tansu), optionally behind TLS or SASL
+//! * [`provider`]: a fake alert provider that records requests and answers as scripted
 //!
 //! Every server and process is stopped when its handle is dropped.
 #![allow(dead_code)]
@@ -23,6 +24,7 @@ pub mod events;
 pub mod kafka;
 pub mod net;
 pub mod pg;
+pub mod provider;
 pub mod routes;
 pub mod server;
 pub mod tls;

@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use super::SqliteStore;
 use super::write::{self, Gone, TargetInfo};
+use super::{SqliteStore, alerts};
 use crate::registry::follow::Replica;
 use crate::registry::{Applied, Entry};
+use crate::state::rules::{ResolveReason, Rule};
 use crate::store::StoreError;
 
 /// The store as a replica of the live set.
@@ -59,16 +60,28 @@ impl Replica for StoreReplica {
     }
 }
 
-fn upsert(e: &Entry) -> (TargetInfo, bool) {
-    (TargetInfo::from_target(&e.target), e.paused)
+fn upsert(e: &Entry) -> Upsert {
+    Upsert {
+        info: TargetInfo::from_target(&e.target),
+        paused: e.paused,
+        alerts: e.target.profile.alerts.clone(),
+    }
+}
+
+/// A target the store follows: its row, whether it is paused, and its alert rules.
+pub struct Upsert {
+    pub info: TargetInfo,
+    pub paused: bool,
+    pub alerts: Arc<[Rule]>,
 }
 
 impl SqliteStore {
-    /// Registers `upserts` (each with whether it is paused), marks `removed` removed, and, with
-    /// `keep`, every other target not in it; returns how many `keep` removed. One transaction.
+    /// Registers `upserts` (each with whether it is paused and its alert rules), marks
+    /// `removed` removed, and, with `keep`, every other target not in it; returns how many
+    /// `keep` removed. Alert rules that left a target resolve. One transaction.
     pub async fn follow_changes(
         &self,
-        upserts: Vec<(TargetInfo, bool)>,
+        upserts: Vec<Upsert>,
         removed: Vec<String>,
         keep: Option<Vec<String>>,
     ) -> Result<usize, StoreError> {
@@ -76,14 +89,38 @@ impl SqliteStore {
             .write(move |w, _| {
                 let now = crate::store::now_micros();
                 let tx = w.conn.transaction()?;
-                let infos: Vec<TargetInfo> = upserts.iter().map(|(i, _)| i.clone()).collect();
+                let infos: Vec<TargetInfo> = upserts.iter().map(|u| u.info.clone()).collect();
                 write::upsert_infos(&tx, &infos, now)?;
+                let rules = &mut w.alerts.by_target;
+                if keep.is_some() {
+                    rules.clear();
+                }
+                for u in &upserts {
+                    if u.alerts.is_empty() {
+                        rules.remove(&u.info.id);
+                    } else {
+                        rules.insert(u.info.id.clone(), u.alerts.clone());
+                    }
+                }
+                for id in &removed {
+                    rules.remove(id);
+                }
                 // Only what is or was paused goes through the state machine: a reset of a
                 // large live set reads no state for the rest.
                 let stored_paused = write::paused_ids(&tx)?;
-                for (info, paused) in &upserts {
-                    if *paused || stored_paused.contains(&info.id) {
-                        write::set_paused(&tx, &info.id, *paused, now)?;
+                for u in &upserts {
+                    if u.paused || stored_paused.contains(&u.info.id) {
+                        let r = rules.get(&u.info.id).map(|r| &r[..]);
+                        write::set_paused(&tx, &u.info.id, u.paused, r, now)?;
+                    }
+                }
+                // Rules gone from a target that stays resolve (removed targets' below).
+                let changed: std::collections::HashSet<&str> =
+                    upserts.iter().map(|u| u.info.id.as_str()).collect();
+                for id in alerts::ids_with_states(&tx)? {
+                    if keep.is_some() || changed.contains(id.as_str()) {
+                        let kept = rules.get(&id).map_or(&[][..], |r| &r[..]);
+                        alerts::end(&tx, &id, Some(kept), ResolveReason::Removed, now)?;
                     }
                 }
                 write::mark_removed(&tx, Gone::These(&removed), now)?;

@@ -114,6 +114,12 @@ pub fn prune(conn: &mut Connection, s: &StoreSettings, now: Micros) -> Result<us
            (SELECT id FROM incidents WHERE ended_at < ?1 LIMIT ?2)",
         params![rollup_cut, PRUNE_CHUNK as i64],
     )?;
+    // Notifications go with their incidents; one not yet sent stays until it is.
+    n += conn.execute(
+        "DELETE FROM notifications WHERE id IN
+           (SELECT id FROM notifications WHERE created_at < ?1 AND state != 'pending' LIMIT ?2)",
+        params![rollup_cut, PRUNE_CHUNK as i64],
+    )?;
     Ok(n)
 }
 

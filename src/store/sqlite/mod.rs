@@ -4,6 +4,7 @@
 //! connections for the web, all used on blocking threads so the async runtime never waits on
 //! disk.
 
+pub mod alerts;
 pub mod compact;
 pub mod follow;
 pub mod generate;
@@ -46,6 +47,8 @@ pub struct SqliteStore(Arc<Inner>);
 pub struct WriteConn {
     pub conn: Connection,
     pub strings: pack::Strings,
+    /// The targets' alert rules, as the store follows the configuration.
+    pub alerts: alerts::AlertRules,
 }
 
 struct Inner {
@@ -122,12 +125,15 @@ impl SqliteStore {
             schema::migrate(&conn).map_err(|e| open_error(&path, e))?;
         }
         write::register_functions(&conn)?;
+        conn.execute_batch(alerts::TABLES)
+            .map_err(|e| open_error(&path, e))?;
         Ok(SqliteStore(Arc::new(Inner {
             path,
             settings: settings.clone(),
             writer: Mutex::new(WriteConn {
                 conn,
                 strings: pack::Strings::default(),
+                alerts: alerts::AlertRules::default(),
             }),
             strings: strings::Shared::default(),
             readers: Mutex::new(Vec::new()),

@@ -46,7 +46,8 @@ pub fn level(table: &str) -> Level {
         // The strings are what raw events refer to (error texts, target descriptors).
         "events_open" | "event_blocks" | "strings" => Level::Raw,
         "rollup_hour" | "rollup_day" => Level::Rollups,
-        "targets" | "incidents" => Level::Targets,
+        // Alerting's rule counters and outbox go with the incidents they notify of.
+        "targets" | "incidents" | "alert_rules" | "notifications" => Level::Targets,
         _ => Level::Other,
     }
 }

@@ -132,6 +132,7 @@ fn upgrade_locked(
     let mut w = WriteConn {
         conn,
         strings: Strings::default(),
+        alerts: Default::default(),
     };
     if resuming {
         progress("going on with an upgrade that stopped midway");

@@ -12,10 +12,12 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::alerts::{self, AlertRules, Observed};
 use super::pack::PackError;
 use super::raw::{self, Stored};
 use super::{WriteConn, rollups, strings};
 use crate::event::{Event, ProbeEvent};
+use crate::state::rules::{ResolveReason, Rule};
 use crate::state::{Check, Input, Last, TargetState, Transition};
 use crate::store::hist::Histogram;
 use crate::store::{END_REASON_REMOVED, Micros, StoreError, clip_error, from_micros, to_micros};
@@ -117,6 +119,7 @@ pub fn in_tx<T>(
     let WriteConn {
         conn,
         strings: cache,
+        ..
     } = w;
     let done = (|| {
         // The write lock first: two writers of one file queue for it instead of failing.
@@ -140,58 +143,73 @@ pub fn ingest(
     now: Micros,
     horizon: Micros,
 ) -> Result<Ingested, StoreError> {
-    in_tx(w, |tx, strings| {
-        let mut done = Ingested::default();
-        let mut probes: Vec<(&ProbeEvent, String, Micros)> = Vec::with_capacity(events.len());
-        for ev in events {
-            let Event::Probe(e) = ev else {
-                done.ignored += 1;
-                continue;
-            };
-            let t = to_micros(e.envelope.event_time);
-            if t < horizon {
-                done.too_old += 1;
-                continue;
+    // The rules are taken out while the transaction borrows the connection.
+    let rules = std::mem::take(&mut w.alerts);
+    let done = in_tx(w, |tx, strings| {
+        ingest_in(tx, strings, &rules, events, now, horizon)
+    });
+    w.alerts = rules;
+    done
+}
+
+fn ingest_in(
+    tx: &Transaction,
+    strings: &mut strings::Tx,
+    rules: &AlertRules,
+    events: &[Event],
+    now: Micros,
+    horizon: Micros,
+) -> Result<Ingested, StoreError> {
+    let mut done = Ingested::default();
+    let mut probes: Vec<(&ProbeEvent, String, Micros)> = Vec::with_capacity(events.len());
+    for ev in events {
+        let Event::Probe(e) = ev else {
+            done.ignored += 1;
+            continue;
+        };
+        let t = to_micros(e.envelope.event_time);
+        if t < horizon {
+            done.too_old += 1;
+            continue;
+        }
+        probes.push((e, target_id(e), t));
+    }
+    if probes.is_empty() {
+        return Ok(done);
+    }
+    let keys = upsert_targets(tx, &probes)?;
+    let mut inserted = Vec::with_capacity(probes.len());
+    for (e, id, t) in probes {
+        let key = keys[id.as_str()];
+        match raw::insert(tx, strings, key, e, t) {
+            Ok(Stored::New) => {
+                done.inserted += 1;
+                inserted.push((e, id, t));
             }
-            probes.push((e, target_id(e), t));
-        }
-        if probes.is_empty() {
-            return Ok(done);
-        }
-        let keys = upsert_targets(tx, &probes)?;
-        let mut inserted = Vec::with_capacity(probes.len());
-        for (e, id, t) in probes {
-            let key = keys[id.as_str()];
-            match raw::insert(tx, strings, key, e, t) {
-                Ok(Stored::New) => {
-                    done.inserted += 1;
-                    inserted.push((e, id, t));
-                }
-                Ok(Stored::Duplicate) => done.duplicates += 1,
-                Err(StoreError::Pack(PackError::Unrepresentable(what))) => {
-                    tracing::warn!(
-                        uuid = %e.envelope.uuid,
-                        target = id,
-                        "store: an event whose {what} cannot be stored: dropped"
-                    );
-                    done.rejected += 1;
-                }
-                Err(other) => return Err(other),
+            Ok(Stored::Duplicate) => done.duplicates += 1,
+            Err(StoreError::Pack(PackError::Unrepresentable(what))) => {
+                tracing::warn!(
+                    uuid = %e.envelope.uuid,
+                    target = id,
+                    "store: an event whose {what} cannot be stored: dropped"
+                );
+                done.rejected += 1;
             }
+            Err(other) => return Err(other),
         }
-        if !inserted.is_empty() {
-            let mut hours: HashMap<(i64, Micros), Agg> = HashMap::new();
-            for (e, id, t) in &inserted {
-                hours
-                    .entry((keys[id.as_str()], raw::hour_of(*t)))
-                    .or_default()
-                    .add(e.response_time_ms as f64, is_up(e), phases(e));
-            }
-            rollups::add(tx, &hours)?;
-            update_state(tx, &mut inserted, now)?;
+    }
+    if !inserted.is_empty() {
+        let mut hours: HashMap<(i64, Micros), Agg> = HashMap::new();
+        for (e, id, t) in &inserted {
+            hours
+                .entry((keys[id.as_str()], raw::hour_of(*t)))
+                .or_default()
+                .add(e.response_time_ms as f64, is_up(e), phases(e));
         }
-        Ok(done)
-    })
+        rollups::add(tx, &hours)?;
+        update_state(tx, &mut inserted, rules, now)?;
+    }
+    Ok(done)
 }
 
 /// Creates or updates the targets of these events (first and last seen); returns their keys.
@@ -300,6 +318,7 @@ fn stored_state(
 fn update_state(
     tx: &Transaction,
     rows: &mut [(&ProbeEvent, String, Micros)],
+    rules: &AlertRules,
     now: Micros,
 ) -> Result<(), StoreError> {
     rows.sort_by(|a, b| (&a.1, a.2, a.0.envelope.uuid).cmp(&(&b.1, b.2, b.0.envelope.uuid)));
@@ -323,8 +342,11 @@ fn update_state(
     )?;
     let mut removed =
         tx.prepare_cached("SELECT removed_at IS NOT NULL FROM targets WHERE id = ?1")?;
+    let now_micros = now;
     let now = from_micros(now);
     for (id, events) in by_target {
+        let target_rules = rules.of(id);
+        let mut observed = Vec::new();
         // A removed target's late results (a probe in flight at its removal) are history
         // only: its state ended with it, and an incident opened now would never close.
         let gone: Option<bool> = removed.query_row([id], |r| r.get(0)).optional()?;
@@ -364,7 +386,13 @@ fn update_state(
                     _ => {}
                 }
             }
+            if target_rules.is_some() {
+                observed.push((observed_of(e, t), incident));
+            }
             newest = Some((e, t));
+        }
+        if let Some(r) = target_rules {
+            alerts::observe(tx, id, r, &observed, now_micros)?;
         }
         if let Some((e, t)) = newest {
             save.execute(params![
@@ -386,6 +414,18 @@ fn update_state(
         }
     }
     Ok(())
+}
+
+/// A result as alert rules and their notices see it.
+fn observed_of(e: &ProbeEvent, t: Micros) -> Observed {
+    Observed {
+        up: is_up(e),
+        time: t,
+        error: e.error.as_deref().map(|s| clip_error(s).to_owned()),
+        error_kind: e.error_kind.map(|k| k.as_str().to_owned()),
+        status_code: e.status_code,
+        response_time_ms: Some(e.response_time_ms as f64),
+    }
 }
 
 /// Registers the configured targets (name, URL, tags, interval), keeping their live state; a
@@ -468,6 +508,16 @@ pub fn mark_removed(tx: &Transaction, gone: Gone, now: Micros) -> Result<usize, 
         "SELECT id FROM targets WHERE removed_at IS NULL
          AND id {op} (SELECT value FROM json_each(?1))"
     );
+    // Their fired alert rules resolve.
+    let with_rules: Vec<String> = tx
+        .prepare(&format!(
+            "SELECT DISTINCT target_id FROM alert_rules WHERE target_id IN ({gone})"
+        ))?
+        .query_map([&ids], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in with_rules {
+        alerts::end(tx, &id, None, ResolveReason::Removed, now)?;
+    }
     tx.execute(
         &format!(
             "UPDATE incidents SET ended_at = max(?2, started_at), end_reason = ?3
@@ -493,7 +543,13 @@ pub fn paused_ids(tx: &Transaction) -> Result<std::collections::HashSet<String>,
 /// Pauses or resumes the target `id` through the target-state machine (paused: its open
 /// incident ends with the reason `target paused`; resumed: unknown until its next result).
 /// Nothing happens to a target not stored or already so.
-pub fn set_paused(tx: &Transaction, id: &str, paused: bool, now: Micros) -> Result<(), StoreError> {
+pub fn set_paused(
+    tx: &Transaction,
+    id: &str,
+    paused: bool,
+    rules: Option<&[Rule]>,
+    now: Micros,
+) -> Result<(), StoreError> {
     let loaded = stored_state(tx, id)?;
     let Some((mut state, mut incident)) = loaded else {
         return Ok(());
@@ -512,5 +568,9 @@ pub fn set_paused(tx: &Transaction, id: &str, paused: bool, now: Micros) -> Resu
     }
     tx.prepare_cached("UPDATE targets SET status = ?2, open_incident = ?3 WHERE id = ?1")?
         .execute(params![id, state.status.as_str(), incident])?;
+    if paused {
+        // A paused target's fired alert rules resolve; its counters start again on resume.
+        alerts::end(tx, id, rules, ResolveReason::Paused, now)?;
+    }
     Ok(())
 }

@@ -1,0 +1,298 @@
+//! The request each kind of channel makes for a notice, as `../shared/ALERT-CHANNELS.md`
+//! pins it: built here without I/O, so tests read every shape exactly; [`super::send`] sends
+//! it. Every request is a POST; a request's path is appended to the channel's base URL as
+//! text.
+
+use ring::hmac;
+use serde_json::{Value, json};
+
+use super::message;
+use crate::config::alerting::{Channel, ChannelKind};
+use crate::store::sqlite::alerts::Notice;
+
+/// The version of the webhook's body (`schemas/alert-notification.json`).
+pub const WEBHOOK_SCHEMA_VERSION: &str = "1.0.0";
+
+/// One HTTP request to a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+fn join(base: &url::Url, path: &str) -> String {
+    format!("{}{path}", base.as_str().trim_end_matches('/'))
+}
+
+fn json_request(url: String, body: &Value) -> Request {
+    Request {
+        url,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: serde_json::to_vec(body).unwrap_or_default(),
+    }
+}
+
+fn clip(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((at, _)) => s[..at].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// A header value as providers take it: visible ASCII (anything else becomes `?`).
+fn header_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The webhook's `Idempotency-Key`: the incident key and which notification of it.
+pub fn idempotency_key(n: &Notice) -> String {
+    match n.kind.as_str() {
+        "reminder" => format!("{}:reminder {}", n.key, n.reminder),
+        kind => format!("{}:{kind}", n.key),
+    }
+}
+
+/// The webhook's body (`schemas/alert-notification.json`): the notice, with the schema
+/// version, the channel, a title and the message text.
+pub fn webhook_body(c: &Channel, n: &Notice, text: &str) -> Value {
+    let mut doc = serde_json::to_value(n).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut doc {
+        m.insert("schema_version".into(), WEBHOOK_SCHEMA_VERSION.into());
+        m.insert("channel".into(), c.name.clone().into());
+        m.insert("title".into(), message::title(n).into());
+        m.insert("text".into(), text.into());
+    }
+    doc
+}
+
+/// The priority a trigger or reminder sends: the channel's, else the one for down.
+fn priority<'a>(c: &'a Channel, down: &'a str) -> &'a str {
+    c.priority.as_deref().unwrap_or(down)
+}
+
+/// ntfy's named priorities as its numbers.
+fn ntfy_priority(p: &str) -> &str {
+    match p.to_ascii_lowercase().as_str() {
+        "min" => "1",
+        "low" => "2",
+        "default" => "3",
+        "high" => "4",
+        "max" | "urgent" => "5",
+        _ => p,
+    }
+}
+
+/// The request notifying `c` of `n`.
+pub fn build(c: &Channel, n: &Notice) -> Request {
+    let text = message::text(c, n);
+    let title = message::title(n);
+    let resolve = n.kind == "resolve";
+    let down_color = if resolve { 0x2e_b6_7d } else { 0xe0_1e_5a };
+    match c.kind {
+        ChannelKind::Webhook => {
+            let body = serde_json::to_vec(&webhook_body(c, n, &text)).unwrap_or_default();
+            let mut headers = vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("idempotency-key".to_owned(), idempotency_key(n)),
+            ];
+            if let Some(secret) = &c.key {
+                let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+                let tag = hmac::sign(&key, &body);
+                let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+                headers.push(("x-uptimer-signature".into(), format!("sha256={hex}")));
+            }
+            headers.extend(c.headers.iter().cloned());
+            Request {
+                url: c.url.to_string(),
+                headers,
+                body,
+            }
+        }
+        ChannelKind::Slack => json_request(c.url.to_string(), &json!({ "text": text })),
+        ChannelKind::Discord => json_request(
+            c.url.to_string(),
+            &json!({
+                "content": text,
+                "embeds": [{"title": clip(&title, 256), "description": clip(&text, 4096), "color": down_color}],
+            }),
+        ),
+        ChannelKind::Teams => json_request(
+            c.url.to_string(),
+            &json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": true},
+                            {"type": "TextBlock", "text": text, "wrap": true},
+                        ],
+                    },
+                }],
+            }),
+        ),
+        ChannelKind::Mattermost => {
+            let mut body = json!({ "text": text });
+            if let Some(u) = &c.username {
+                body["username"] = u.clone().into();
+            }
+            if let Some(ch) = &c.channel {
+                body["channel"] = ch.clone().into();
+            }
+            json_request(c.url.to_string(), &body)
+        }
+        ChannelKind::GoogleChat => json_request(c.url.to_string(), &json!({ "text": text })),
+        ChannelKind::PagerDuty => {
+            let routing_key = c.key.clone().unwrap_or_default();
+            let body = if resolve {
+                json!({"routing_key": routing_key, "event_action": "resolve", "dedup_key": n.key})
+            } else {
+                let severity = n.severity.as_str();
+                json!({
+                    "routing_key": routing_key,
+                    "event_action": "trigger",
+                    "dedup_key": n.key,
+                    "payload": {
+                        "summary": clip(&text, 1024),
+                        "source": if n.target.url.is_empty() { &n.target.name } else { &n.target.url },
+                        "severity": severity,
+                        "timestamp": n.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                        "custom_details": {
+                            "target": n.target.name, "target_id": n.target.id,
+                            "error": n.error, "incident": n.incident, "description": n.description,
+                        },
+                    },
+                })
+            };
+            json_request(join(&c.url, "/v2/enqueue"), &body)
+        }
+        ChannelKind::Opsgenie => {
+            let mut r = if resolve {
+                json_request(
+                    join(
+                        &c.url,
+                        &format!(
+                            "/v2/alerts/{}/close?identifierType=alias",
+                            urlencoding_path(&n.key)
+                        ),
+                    ),
+                    &json!({ "note": text }),
+                )
+            } else {
+                json_request(
+                    join(&c.url, "/v2/alerts"),
+                    &json!({
+                        "message": clip(&title, 130),
+                        "alias": n.key,
+                        "description": text,
+                        "priority": priority(c, "P2"),
+                        "tags": n.target.tags,
+                        "details": {"target": n.target.name, "target_id": n.target.id, "url": n.target.url},
+                    }),
+                )
+            };
+            let key = c.key.clone().unwrap_or_default();
+            r.headers
+                .push(("authorization".into(), format!("GenieKey {key}")));
+            r
+        }
+        ChannelKind::Ntfy => {
+            let topic = c.topic.as_deref().unwrap_or_default();
+            let mut headers = vec![
+                ("title".to_owned(), header_text(&title)),
+                (
+                    "priority".to_owned(),
+                    if resolve {
+                        "3".to_owned()
+                    } else {
+                        ntfy_priority(priority(c, "4")).to_owned()
+                    },
+                ),
+                (
+                    "tags".to_owned(),
+                    if resolve {
+                        "white_check_mark"
+                    } else {
+                        "rotating_light"
+                    }
+                    .to_owned(),
+                ),
+            ];
+            if let Some(t) = &c.key {
+                headers.push(("authorization".into(), format!("Bearer {t}")));
+            }
+            Request {
+                url: join(&c.url, &format!("/{}", urlencoding_path(topic))),
+                headers,
+                body: text.into_bytes(),
+            }
+        }
+        ChannelKind::Telegram => {
+            let chat_id: Value = match c.chat_id.as_deref().unwrap_or_default() {
+                id if id.parse::<i64>().is_ok() => id.parse::<i64>().unwrap_or_default().into(),
+                id => id.into(),
+            };
+            let token = c.key.as_deref().unwrap_or_default();
+            json_request(
+                join(&c.url, &format!("/bot{token}/sendMessage")),
+                &json!({"chat_id": chat_id, "text": clip(&text, 4096), "parse_mode": "HTML"}),
+            )
+        }
+        ChannelKind::Gotify => {
+            let p: i64 = if resolve {
+                2
+            } else {
+                priority(c, "8").parse().unwrap_or(8)
+            };
+            let mut r = json_request(
+                join(&c.url, "/message"),
+                &json!({"title": title, "message": text, "priority": p}),
+            );
+            r.headers
+                .push(("x-gotify-key".into(), c.key.clone().unwrap_or_default()));
+            r
+        }
+        ChannelKind::Pushover => {
+            let p: i64 = if resolve {
+                0
+            } else {
+                priority(c, "1").parse().unwrap_or(1)
+            };
+            let mut body = json!({
+                "token": c.key.clone().unwrap_or_default(),
+                "user": c.user_key.clone().unwrap_or_default(),
+                "message": clip(&text, 1024),
+                "title": clip(&title, 250),
+                "priority": p,
+            });
+            if !n.target.url.is_empty() && n.target.url.len() <= 512 {
+                body["url"] = n.target.url.clone().into();
+            }
+            json_request(join(&c.url, "/1/messages.json"), &body)
+        }
+    }
+}
+
+/// A path segment with everything but unreserved characters percent-encoded.
+fn urlencoding_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

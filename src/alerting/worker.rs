@@ -1,0 +1,134 @@
+//! The outbox worker: every [`POLL`] (and at once when started) it takes the due
+//! notifications, sends them a few at a time, and records each outcome. It stops when told;
+//! what it was sending then stays in the outbox and goes out after the restart.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{request, send};
+use crate::config::alerting::Channel;
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::alerts::{Delivery, Outgoing};
+use crate::store::{MINUTE, now_micros};
+
+/// How often the outbox is read.
+pub const POLL: Duration = Duration::from_millis(500);
+/// Notifications taken from the outbox at a time.
+const BATCH: usize = 64;
+/// Notifications sent at once.
+const IN_FLIGHT: usize = 8;
+
+/// Starts the worker for `store`'s outbox when channels are configured; it runs until `stop`.
+pub fn spawn(
+    store: SqliteStore,
+    channels: Arc<BTreeMap<String, Channel>>,
+    stop: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if channels.is_empty() {
+        return None;
+    }
+    let client = match send::client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("alerting is off: {e}");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        let worker = Worker {
+            store,
+            channels,
+            client,
+        };
+        loop {
+            let busy = tokio::select! {
+                _ = stop.cancelled() => break,
+                busy = worker.round() => busy,
+            };
+            if !busy {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+            }
+        }
+    }))
+}
+
+struct Worker {
+    store: SqliteStore,
+    channels: Arc<BTreeMap<String, Channel>>,
+    client: reqwest::Client,
+}
+
+impl Worker {
+    /// Sends what is due; whether there was a full batch (more may be due).
+    async fn round(&self) -> bool {
+        let due = match self.store.due_notifications(now_micros(), BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("alerting: reading the outbox failed: {e}");
+                return false;
+            }
+        };
+        let full = due.len() == BATCH;
+        futures_util::stream::iter(due)
+            .for_each_concurrent(IN_FLIGHT, |n| self.deliver(n))
+            .await;
+        full
+    }
+
+    async fn deliver(&self, n: Outgoing) {
+        let delivery = match self.channels.get(&n.channel) {
+            None => Delivery::Retry {
+                retry_at: now_micros() + 10 * MINUTE,
+                error: format!("channel {:?} is not configured", n.channel),
+            },
+            Some(c) => {
+                let req = request::build(c, &n.notice);
+                send::send(&self.client, c, req, n.attempts).await
+            }
+        };
+        let (channel, kind, key) = (&n.channel, &n.notice.kind, &n.notice.key);
+        match &delivery {
+            Delivery::Sent { .. } => {
+                tracing::info!(
+                    channel,
+                    kind,
+                    key,
+                    target = n.notice.target.name,
+                    "notification sent"
+                )
+            }
+            Delivery::Retry { error, .. } => {
+                tracing::warn!(
+                    channel,
+                    kind,
+                    key,
+                    attempts = n.attempts + 1,
+                    "notification not delivered, tried again later: {error}"
+                )
+            }
+            Delivery::Failed { error } => {
+                tracing::error!(
+                    channel,
+                    kind,
+                    key,
+                    "notification refused by the provider, not tried again: {error}"
+                )
+            }
+        }
+        if let Err(e) = self
+            .store
+            .notification_done(n.id, delivery, now_micros())
+            .await
+        {
+            // Not recorded: it stays pending and is sent again (at least once).
+            tracing::warn!(channel, key, "alerting: recording a delivery failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,802 @@
+//! Alerting settings: the channels notifications go to (`channels:`) and the rules that send
+//! them (`alerts:` on a target, per tag in `alert_rules:`, and top-level `alerts:` for every
+//! target). The request each channel makes is `crate::alerting`'s; here is what a user may
+//! write and what it means. docs/alerting.md is the user's page.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::file::Scalar;
+use super::target::{Profile, Target};
+use super::{ConfigError, parse};
+use crate::state::rules::{MAX_WINDOW, Rule, Severity, Threshold};
+
+/// One entry of an `alerts:` list as written: Gatus's keys (kebab-case) or their snake_case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// The channel notified (a name of `channels:`; Gatus calls it the alert's type).
+    #[serde(rename = "type", alias = "channel")]
+    pub channel: String,
+    pub enabled: Option<bool>,
+    #[serde(alias = "failure-threshold")]
+    pub failure_threshold: Option<u32>,
+    #[serde(alias = "success-threshold")]
+    pub success_threshold: Option<u32>,
+    #[serde(alias = "send-on-resolved")]
+    pub send_on_resolved: Option<bool>,
+    pub description: Option<String>,
+    #[serde(alias = "minimum-reminder-interval")]
+    pub minimum_reminder_interval: Option<Scalar>,
+    /// `{failures: k, of: n}`: k failures among the last n results.
+    pub window: Option<WindowFile>,
+    /// Down for at least this long (`5m`).
+    #[serde(rename = "for")]
+    pub for_at_least: Option<Scalar>,
+    pub severity: Option<String>,
+    #[serde(alias = "reminder-max")]
+    pub reminder_max: Option<u32>,
+}
+
+/// `window:` of a rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowFile {
+    pub failures: u32,
+    pub of: u32,
+}
+
+/// One entry of `alert_rules:`: rules for the targets that have every tag listed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagRulesFile {
+    #[serde(rename = "match")]
+    pub matches: MatchFile,
+    pub alerts: Vec<RuleFile>,
+}
+
+/// `match:` of an `alert_rules:` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchFile {
+    pub tags: Vec<String>,
+}
+
+/// One entry of `channels:` as written; which keys a type takes is [`ChannelKind::keys`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelFile {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub url: Option<String>,
+    #[serde(alias = "webhook-url")]
+    pub webhook_url: Option<String>,
+    #[serde(alias = "base-url")]
+    pub base_url: Option<String>,
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(
+        alias = "routing-key",
+        alias = "integration-key",
+        alias = "integration_key"
+    )]
+    pub routing_key: Option<String>,
+    #[serde(alias = "api-key")]
+    pub api_key: Option<String>,
+    pub topic: Option<String>,
+    pub token: Option<String>,
+    #[serde(alias = "chat-id")]
+    pub chat_id: Option<Scalar>,
+    #[serde(alias = "user-key")]
+    pub user_key: Option<String>,
+    pub priority: Option<Scalar>,
+    pub username: Option<String>,
+    pub channel: Option<String>,
+    pub template: Option<String>,
+}
+
+/// What a channel is: whose API it calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    Webhook,
+    Slack,
+    Discord,
+    Teams,
+    Mattermost,
+    GoogleChat,
+    PagerDuty,
+    Opsgenie,
+    Ntfy,
+    Telegram,
+    Gotify,
+    Pushover,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 12] = [
+        ChannelKind::Webhook,
+        ChannelKind::Slack,
+        ChannelKind::Discord,
+        ChannelKind::Teams,
+        ChannelKind::Mattermost,
+        ChannelKind::GoogleChat,
+        ChannelKind::PagerDuty,
+        ChannelKind::Opsgenie,
+        ChannelKind::Ntfy,
+        ChannelKind::Telegram,
+        ChannelKind::Gotify,
+        ChannelKind::Pushover,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Discord => "discord",
+            ChannelKind::Teams => "teams",
+            ChannelKind::Mattermost => "mattermost",
+            ChannelKind::GoogleChat => "google_chat",
+            ChannelKind::PagerDuty => "pagerduty",
+            ChannelKind::Opsgenie => "opsgenie",
+            ChannelKind::Ntfy => "ntfy",
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Gotify => "gotify",
+            ChannelKind::Pushover => "pushover",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChannelKind> {
+        let s = s.trim().to_ascii_lowercase().replace('-', "_");
+        let s = match s.as_str() {
+            "google_chat" | "googlechat" | "google" => "google_chat",
+            "teams_workflows" | "microsoft_teams" => "teams",
+            other => other,
+        };
+        ChannelKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether the channel tracks incidents: it always gets the resolve of every trigger it
+    /// was sent, whatever `send-on-resolved` says.
+    pub const fn tracks_incidents(self) -> bool {
+        matches!(
+            self,
+            ChannelKind::Webhook | ChannelKind::PagerDuty | ChannelKind::Opsgenie
+        )
+    }
+
+    /// Whether the channel is a chat webhook whose URL is its credential.
+    const fn is_chat_webhook(self) -> bool {
+        matches!(
+            self,
+            ChannelKind::Slack
+                | ChannelKind::Discord
+                | ChannelKind::Teams
+                | ChannelKind::Mattermost
+                | ChannelKind::GoogleChat
+        )
+    }
+
+    /// The provider's public base URL, for the kinds that have one.
+    const fn default_base(self) -> Option<&'static str> {
+        match self {
+            ChannelKind::PagerDuty => Some("https://events.pagerduty.com"),
+            ChannelKind::Opsgenie => Some("https://api.opsgenie.com"),
+            ChannelKind::Ntfy => Some("https://ntfy.sh"),
+            ChannelKind::Telegram => Some("https://api.telegram.org"),
+            ChannelKind::Pushover => Some("https://api.pushover.net"),
+            _ => None,
+        }
+    }
+
+    /// The keys a channel of this kind takes (besides `type` and `template`), the required
+    /// ones first as `(key, required)`.
+    fn keys(self) -> &'static [(&'static str, bool)] {
+        match self {
+            ChannelKind::Webhook => &[("url", true), ("secret", false), ("headers", false)],
+            ChannelKind::Slack | ChannelKind::Discord | ChannelKind::Teams => {
+                &[("webhook_url", true)]
+            }
+            ChannelKind::GoogleChat => &[("webhook_url", true)],
+            ChannelKind::Mattermost => &[
+                ("webhook_url", true),
+                ("username", false),
+                ("channel", false),
+            ],
+            ChannelKind::PagerDuty => &[("routing_key", true), ("base_url", false)],
+            ChannelKind::Opsgenie => &[("api_key", true), ("base_url", false), ("priority", false)],
+            ChannelKind::Ntfy => &[
+                ("topic", true),
+                ("base_url", false),
+                ("token", false),
+                ("priority", false),
+            ],
+            ChannelKind::Telegram => &[("token", true), ("chat_id", true), ("base_url", false)],
+            ChannelKind::Gotify => &[("base_url", true), ("token", true), ("priority", false)],
+            ChannelKind::Pushover => &[
+                ("token", true),
+                ("user_key", true),
+                ("base_url", false),
+                ("priority", false),
+            ],
+        }
+    }
+}
+
+impl std::fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A configured channel, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Where its requests go: the webhook URL, or the provider's base URL (a request's path is
+    /// appended to it as text).
+    pub url: Url,
+    /// The credential sent with its requests: the webhook's signing secret, PagerDuty's
+    /// routing key, Opsgenie's API key, or the ntfy, Telegram, Gotify or Pushover token.
+    pub key: Option<String>,
+    /// Pushover's user key.
+    pub user_key: Option<String>,
+    /// Telegram's chat id.
+    pub chat_id: Option<String>,
+    /// ntfy's topic.
+    pub topic: Option<String>,
+    /// The webhook's extra headers.
+    pub headers: Vec<(String, String)>,
+    /// The priority sent on triggers, as configured (validated for the kind).
+    pub priority: Option<String>,
+    /// Mattermost's `username` and `channel` overrides.
+    pub username: Option<String>,
+    pub channel: Option<String>,
+    /// A template that replaces the channel's default message text.
+    pub template: Option<String>,
+}
+
+const MASK: &str = "****";
+
+impl Channel {
+    /// The texts that are secrets: replaced by `****` wherever this channel's requests,
+    /// answers and errors are shown.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut s: Vec<String> = [&self.key, &self.user_key]
+            .into_iter()
+            .flatten()
+            .filter(|k| !k.is_empty())
+            .cloned()
+            .collect();
+        if let Some(p) = self.url.password() {
+            s.push(p.to_owned());
+        }
+        if self.kind.is_chat_webhook() {
+            let path = self.url.path().trim_start_matches('/');
+            if !path.is_empty() {
+                s.push(path.to_owned());
+            }
+            if let Some(q) = self.url.query() {
+                s.push(q.to_owned());
+            }
+        }
+        // The longest first, so that one secret inside another is masked whole.
+        s.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        s
+    }
+
+    /// `text` with this channel's secrets masked.
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in self.secrets() {
+            out = out.replace(&secret, MASK);
+        }
+        out
+    }
+
+    /// The channel's URL as it may be shown.
+    pub fn shown_url(&self) -> String {
+        self.mask(self.url.as_str())
+    }
+}
+
+/// The alerting settings: the channels by name.
+#[derive(Debug, Clone, Default)]
+pub struct Alerting {
+    pub channels: Arc<BTreeMap<String, Channel>>,
+}
+
+fn duration_of(v: &Scalar, field: &str) -> Result<Option<std::time::Duration>, ConfigError> {
+    let s = v.to_string();
+    // Gatus writes 0 for "no reminders".
+    if s.trim() == "0" || s.trim() == "0s" {
+        return Ok(None);
+    }
+    parse::seconds(&s)
+        .map(Some)
+        .map_err(|e| ConfigError::new(field, s, e))
+}
+
+/// Validates one rule as written; `field` names it in errors (`targets[0].alerts[1]`).
+pub fn rule_of(r: &RuleFile, field: &str) -> Result<Rule, ConfigError> {
+    let f = |k: &str| format!("{field}.{k}");
+    if r.channel.trim().is_empty() {
+        return Err(ConfigError::new(f("type"), "", "the name of a channel"));
+    }
+    let threshold = match (&r.window, r.failure_threshold) {
+        (Some(_), Some(n)) => {
+            return Err(ConfigError::new(
+                f("failure-threshold"),
+                n.to_string(),
+                "no failure-threshold beside window: (one or the other)",
+            ));
+        }
+        (Some(w), None) => {
+            if w.of == 0 || w.of > MAX_WINDOW || w.failures == 0 || w.failures > w.of {
+                return Err(ConfigError::new(
+                    f("window"),
+                    format!("{{failures: {}, of: {}}}", w.failures, w.of),
+                    format!("1 <= failures <= of <= {MAX_WINDOW}"),
+                ));
+            }
+            Threshold::Window {
+                failures: w.failures,
+                of: w.of,
+            }
+        }
+        (None, n) => Threshold::Consecutive(n.unwrap_or(3)),
+    };
+    let positive = |v: Option<u32>, default: u32, k: &str| match v {
+        Some(0) => Err(ConfigError::new(f(k), "0", "a positive integer")),
+        v => Ok(v.unwrap_or(default)),
+    };
+    if let Threshold::Consecutive(n) = threshold {
+        positive(Some(n), 3, "failure-threshold")?;
+    }
+    let severity = match &r.severity {
+        Some(s) => Severity::parse(s)
+            .ok_or_else(|| ConfigError::new(f("severity"), s, "critical, warning or info"))?,
+        None => Severity::Critical,
+    };
+    Ok(Rule {
+        channel: r.channel.trim().to_owned(),
+        key: String::new(),
+        enabled: r.enabled.unwrap_or(true),
+        threshold,
+        success_threshold: positive(r.success_threshold, 2, "success-threshold")?,
+        send_on_resolved: r.send_on_resolved.unwrap_or(true),
+        description: r.description.clone().filter(|d| !d.trim().is_empty()),
+        for_at_least: r
+            .for_at_least
+            .as_ref()
+            .map(|v| duration_of(v, &f("for")))
+            .transpose()?
+            .flatten(),
+        remind_every: r
+            .minimum_reminder_interval
+            .as_ref()
+            .map(|v| duration_of(v, &f("minimum-reminder-interval")))
+            .transpose()?
+            .flatten(),
+        reminder_max: r.reminder_max,
+        severity,
+    })
+}
+
+/// Validates a list of rules as written.
+pub fn rules_of(list: &[RuleFile], field: &str) -> Result<Vec<Rule>, ConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, r)| rule_of(r, &format!("{field}[{i}]")))
+        .collect()
+}
+
+fn priority_of(kind: ChannelKind, v: &Scalar, field: &str) -> Result<String, ConfigError> {
+    let s = v.to_string().trim().to_owned();
+    let ok = match kind {
+        ChannelKind::Opsgenie => matches!(
+            s.to_ascii_uppercase().as_str(),
+            "P1" | "P2" | "P3" | "P4" | "P5"
+        ),
+        ChannelKind::Ntfy => matches!(
+            s.to_ascii_lowercase().as_str(),
+            "1" | "2" | "3" | "4" | "5" | "min" | "low" | "default" | "high" | "max" | "urgent"
+        ),
+        ChannelKind::Gotify => s.parse::<u32>().is_ok_and(|p| p <= 10),
+        ChannelKind::Pushover => s.parse::<i32>().is_ok_and(|p| (-2..=2).contains(&p)),
+        _ => false,
+    };
+    let expected = match kind {
+        ChannelKind::Opsgenie => "P1 to P5",
+        ChannelKind::Ntfy => "1 to 5, or min, low, default, high, max",
+        ChannelKind::Gotify => "an integer from 0 to 10",
+        _ => "an integer from -2 to 2",
+    };
+    if ok {
+        Ok(if kind == ChannelKind::Opsgenie {
+            s.to_ascii_uppercase()
+        } else {
+            s
+        })
+    } else {
+        Err(ConfigError::new(field, s, expected))
+    }
+}
+
+fn http_url(s: &str, field: &str) -> Result<Url, ConfigError> {
+    let shown = || {
+        Url::parse(s.trim())
+            .map(|u| super::target::masked_url(&u))
+            .unwrap_or_else(|_| "****".into())
+    };
+    match Url::parse(s.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        _ => Err(ConfigError::new(
+            field,
+            shown(),
+            "an http:// or https:// URL",
+        )),
+    }
+}
+
+/// Validates one channel as written; `name` is its key in `channels:`.
+pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
+    let f = |k: &str| format!("channels.{name}.{k}");
+    let kinds = || {
+        ChannelKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let kind_text = c
+        .kind
+        .as_deref()
+        .ok_or_else(|| ConfigError::new(f("type"), "", format!("one of {}", kinds())))?;
+    let kind = ChannelKind::parse(kind_text)
+        .ok_or_else(|| ConfigError::new(f("type"), kind_text, format!("one of {}", kinds())))?;
+    let webhook_url = c.webhook_url.as_ref().or(c.url.as_ref());
+    let given: [(&str, bool); 12] = [
+        ("url", c.url.is_some() && kind == ChannelKind::Webhook),
+        (
+            "webhook_url",
+            webhook_url.is_some() && kind != ChannelKind::Webhook,
+        ),
+        ("base_url", c.base_url.is_some()),
+        ("secret", c.secret.is_some()),
+        ("headers", !c.headers.is_empty()),
+        ("routing_key", c.routing_key.is_some()),
+        ("api_key", c.api_key.is_some()),
+        ("topic", c.topic.is_some()),
+        ("token", c.token.is_some()),
+        ("chat_id", c.chat_id.is_some()),
+        ("user_key", c.user_key.is_some()),
+        ("priority", c.priority.is_some()),
+    ];
+    let extra = [
+        ("username", c.username.is_some()),
+        ("channel", c.channel.is_some()),
+    ];
+    let keys = kind.keys();
+    for (key, is_given) in given.iter().chain(extra.iter()) {
+        let takes = keys.iter().any(|(k, _)| k == key);
+        if *is_given && !takes {
+            let takes: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+            return Err(ConfigError::new(
+                f(key),
+                "(set)",
+                format!(
+                    "no {key} on a {kind} channel (it takes {})",
+                    takes.join(", ")
+                ),
+            ));
+        }
+    }
+    for (key, required) in keys {
+        let is_given = given
+            .iter()
+            .chain(extra.iter())
+            .any(|(k, g)| k == key && *g);
+        if *required && !is_given {
+            return Err(ConfigError::new(
+                f(key),
+                "",
+                format!("a {key}: a {kind} channel needs one"),
+            ));
+        }
+    }
+    let url = match kind {
+        ChannelKind::Webhook => http_url(c.url.as_deref().unwrap_or_default(), &f("url"))?,
+        k if k.is_chat_webhook() => {
+            http_url(webhook_url.map_or("", |s| s.as_str()), &f("webhook_url"))?
+        }
+        k => {
+            let base = c
+                .base_url
+                .as_deref()
+                .or(k.default_base())
+                .unwrap_or_default();
+            http_url(base, &f("base_url"))?
+        }
+    };
+    let key = match kind {
+        ChannelKind::Webhook => c.secret.clone(),
+        ChannelKind::PagerDuty => c.routing_key.clone(),
+        ChannelKind::Opsgenie => c.api_key.clone(),
+        _ => c.token.clone(),
+    };
+    if kind == ChannelKind::PagerDuty
+        && let Some(k) = &key
+        && (k.trim().is_empty() || k.len() > 64)
+    {
+        return Err(ConfigError::new(
+            f("routing_key"),
+            MASK,
+            "the integration's routing key (32 characters)",
+        ));
+    }
+    let headers = c
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ConfigError::new(f("headers"), k, "a valid header name"))?;
+            http::HeaderValue::from_str(v).map_err(|_| {
+                ConfigError::new(f("headers"), k, "a header value of visible ASCII")
+            })?;
+            Ok((k.clone(), v.clone()))
+        })
+        .collect::<Result<_, ConfigError>>()?;
+    let priority = c
+        .priority
+        .as_ref()
+        .map(|p| priority_of(kind, p, &f("priority")))
+        .transpose()?;
+    if let Some(t) = &c.template
+        && let Err(e) = minijinja::Environment::new().template_from_str(t)
+    {
+        return Err(ConfigError::new(
+            f("template"),
+            t.lines().next().unwrap_or_default(),
+            format!("a valid template ({e})"),
+        ));
+    }
+    Ok(Channel {
+        name: name.to_owned(),
+        kind,
+        url,
+        key,
+        user_key: c.user_key.clone(),
+        chat_id: c.chat_id.as_ref().map(|v| v.to_string()),
+        topic: c.topic.clone(),
+        headers,
+        priority,
+        username: c.username.clone(),
+        channel: c.channel.clone(),
+        template: c.template.clone(),
+    })
+}
+
+/// Validates `channels:`.
+pub fn channels_of(
+    file: &BTreeMap<String, ChannelFile>,
+) -> Result<BTreeMap<String, Channel>, ConfigError> {
+    file.iter()
+        .map(|(name, c)| Ok((name.clone(), channel_of(name, c)?)))
+        .collect()
+}
+
+/// The rules that apply beyond a target's own: per tag, then for every target.
+#[derive(Debug, Default)]
+pub struct SharedRules {
+    pub by_tags: Vec<(Vec<String>, Vec<Rule>)>,
+    pub defaults: Vec<Rule>,
+}
+
+impl SharedRules {
+    pub fn is_empty(&self) -> bool {
+        self.by_tags.is_empty() && self.defaults.is_empty()
+    }
+
+    /// Validates the file's `alert_rules:` and `alerts:`.
+    pub fn of(tags: &[TagRulesFile], defaults: &[RuleFile]) -> Result<SharedRules, ConfigError> {
+        Ok(SharedRules {
+            by_tags: tags
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let field = format!("alert_rules[{i}]");
+                    if t.matches.tags.is_empty() {
+                        return Err(ConfigError::new(
+                            format!("{field}.match.tags"),
+                            "[]",
+                            "at least one tag",
+                        ));
+                    }
+                    Ok((
+                        t.matches.tags.clone(),
+                        rules_of(&t.alerts, &format!("{field}.alerts"))?,
+                    ))
+                })
+                .collect::<Result<_, _>>()?,
+            defaults: rules_of(defaults, "alerts")?,
+        })
+    }
+
+    /// A target's rules: its own, then those of each `alert_rules:` entry whose tags it all
+    /// has, then the defaults; a channel named by an earlier source is not taken again from a
+    /// later one (so a target's own rule, even a disabled one, replaces the tag's or the
+    /// default's). Disabled rules are left out; each rule gets its key, and channels that
+    /// track incidents always hear of resolves.
+    fn merged(
+        &self,
+        profile: &Profile,
+        channels: &BTreeMap<String, Channel>,
+    ) -> Result<Vec<Rule>, ConfigError> {
+        let mut out: Vec<Rule> = profile.alerts.to_vec();
+        let mut named: Vec<String> = out.iter().map(|r| r.channel.clone()).collect();
+        let tagged = self
+            .by_tags
+            .iter()
+            .filter(|(tags, _)| tags.iter().all(|t| profile.tags.contains(t)))
+            .map(|(_, rules)| rules);
+        for source in tagged.chain([&self.defaults]) {
+            let fresh: Vec<&Rule> = source
+                .iter()
+                .filter(|r| !named.contains(&r.channel))
+                .collect();
+            named.extend(fresh.iter().map(|r| r.channel.clone()));
+            out.extend(fresh.into_iter().cloned());
+        }
+        out.retain(|r| r.enabled);
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        for r in &mut out {
+            let Some(c) = channels.get(&r.channel) else {
+                return Err(unknown_channel(&r.channel, channels));
+            };
+            if c.kind.tracks_incidents() {
+                r.send_on_resolved = true;
+            }
+            let n = seen.entry(r.channel.clone()).or_default();
+            *n += 1;
+            r.key = if *n == 1 {
+                r.channel.clone()
+            } else {
+                format!("{}#{n}", r.channel)
+            };
+        }
+        Ok(out)
+    }
+}
+
+fn unknown_channel(name: &str, channels: &BTreeMap<String, Channel>) -> ConfigError {
+    let known: Vec<&str> = channels.keys().map(String::as_str).collect();
+    ConfigError::new(
+        "alerts[].type",
+        name,
+        if known.is_empty() {
+            "the name of a channel in channels: (none is configured)".to_owned()
+        } else {
+            format!("the name of a channel in channels: ({})", known.join(", "))
+        },
+    )
+}
+
+/// Gives every target its merged rules (see [`SharedRules::merged`]); targets that share a
+/// profile keep sharing one.
+pub fn apply(
+    targets: &mut [Target],
+    shared: &SharedRules,
+    channels: &BTreeMap<String, Channel>,
+) -> Result<(), ConfigError> {
+    for rules in shared
+        .by_tags
+        .iter()
+        .map(|(_, r)| r)
+        .chain([&shared.defaults])
+    {
+        if let Some(r) = rules.iter().find(|r| !channels.contains_key(&r.channel)) {
+            return Err(unknown_channel(&r.channel, channels));
+        }
+    }
+    let mut done: HashMap<*const Profile, Arc<Profile>> = HashMap::new();
+    for t in targets {
+        if shared.is_empty() && t.profile.alerts.is_empty() {
+            continue;
+        }
+        let key = Arc::as_ptr(&t.profile);
+        let merged = match done.get(&key) {
+            Some(p) => p.clone(),
+            None => {
+                let rules = shared.merged(&t.profile, channels)?;
+                let p = Arc::new(Profile {
+                    alerts: rules.into(),
+                    ..(*t.profile).clone()
+                });
+                done.insert(key, p.clone());
+                p
+            }
+        };
+        t.profile = merged;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(yaml: &str) -> Result<Channel, ConfigError> {
+        channel_of("ops", &serde_yaml_ng::from_str(yaml).unwrap())
+    }
+
+    #[test]
+    fn channels_need_their_keys_and_refuse_others() {
+        let e = channel("type: pagerduty").unwrap_err();
+        assert_eq!(e.setting, "channels.ops.routing_key");
+        let e =
+            channel("type: slack\nwebhook_url: https://hooks.slack.com/x\ntoken: t").unwrap_err();
+        assert!(e.expected.contains("no token on a slack channel"), "{e:?}");
+        let e = channel("type: smoke-signals").unwrap_err();
+        assert!(e.expected.contains("pagerduty"), "{e:?}");
+        let e = channel("type: gotify\ntoken: t").unwrap_err();
+        assert_eq!(e.setting, "channels.ops.base_url");
+        let e = channel("type: ntfy\ntopic: t\npriority: 9").unwrap_err();
+        assert!(e.expected.contains("1 to 5"), "{e:?}");
+        let c = channel("type: pagerduty\nintegration-key: abc").unwrap();
+        assert_eq!(c.url.as_str(), "https://events.pagerduty.com/");
+        let c = channel("type: telegram\ntoken: t\nchat-id: -100123").unwrap();
+        assert_eq!(c.chat_id.as_deref(), Some("-100123"));
+        let e = channel("type: webhook\nurl: ftp://x").unwrap_err();
+        assert!(e.expected.contains("http"), "{e:?}");
+        let e = channel("type: webhook\nurl: http://x\ntemplate: '{{ oops'").unwrap_err();
+        assert!(e.expected.contains("valid template"), "{e:?}");
+    }
+
+    #[test]
+    fn secrets_are_masked_including_a_chat_webhook_path_and_a_url_password() {
+        let c = channel("type: slack\nwebhook_url: https://hooks.slack.com/services/T0/B0/XYZ")
+            .unwrap();
+        assert_eq!(c.shown_url(), "https://hooks.slack.com/****");
+        assert_eq!(
+            c.mask("POST https://hooks.slack.com/services/T0/B0/XYZ failed"),
+            "POST https://hooks.slack.com/**** failed"
+        );
+        let c = channel("type: telegram\ntoken: 123:ABC\nchat_id: 5").unwrap();
+        assert_eq!(c.mask("/bot123:ABC/sendMessage"), "/bot****/sendMessage");
+        let c = channel("type: webhook\nurl: https://u:pw@h/x\nsecret: s3cr3t").unwrap();
+        assert_eq!(c.mask("pw s3cr3t"), "**** ****");
+    }
+
+    #[test]
+    fn rules_take_gatus_keys_and_validate() {
+        let r: Vec<RuleFile> = serde_yaml_ng::from_str(
+            "- type: ops\n  failure-threshold: 5\n  success-threshold: 1\n  send-on-resolved: false\n  minimum-reminder-interval: 30m\n- type: ops\n  window: {failures: 2, of: 3}\n  for: 5m\n  severity: warning\n  reminder_max: 2\n",
+        )
+        .unwrap();
+        let rules = rules_of(&r, "alerts").unwrap();
+        assert_eq!(rules[0].threshold, Threshold::Consecutive(5));
+        assert_eq!(
+            rules[0].remind_every,
+            Some(std::time::Duration::from_secs(1800))
+        );
+        assert!(!rules[0].send_on_resolved);
+        assert_eq!(rules[1].threshold, Threshold::Window { failures: 2, of: 3 });
+        assert_eq!(
+            rules[1].for_at_least,
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(rules[1].severity, Severity::Warning);
+        let bad: Vec<RuleFile> =
+            serde_yaml_ng::from_str("- type: ops\n  window: {failures: 4, of: 3}").unwrap();
+        let e = rules_of(&bad, "alerts").unwrap_err();
+        assert_eq!(e.setting, "alerts[0].window");
+        let bad: Vec<RuleFile> =
+            serde_yaml_ng::from_str("- type: ops\n  failure-threshold: 0").unwrap();
+        assert!(rules_of(&bad, "alerts").is_err());
+    }
+}

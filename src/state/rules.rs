@@ -1,0 +1,353 @@
+//! Alert rules over a target's results: when a rule fires (its threshold met), reminds, and
+//! resolves. The target-state machine opens an incident on the first failure; each rule keeps
+//! its own counters over the same results, so one incident can notify different channels at
+//! different thresholds. Pure: the store keeps a [`RuleState`] per (target, rule) in the same
+//! transaction as the target's state and writes the [`Action`]s into its outbox.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// The most results a `window` looks back over.
+pub const MAX_WINDOW: u32 = 64;
+
+/// When a rule fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Threshold {
+    /// This many failures in a row (Gatus's `failure-threshold`).
+    Consecutive(u32),
+    /// `failures` among the last `of` results (`window: {failures: k, of: n}`): a target that
+    /// fails two checks of every three fires; consecutive counting never would.
+    Window { failures: u32, of: u32 },
+}
+
+/// How bad a fired rule says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        [Severity::Critical, Severity::Warning, Severity::Info]
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// One alert rule of a target, as configured (validated).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// The channel it notifies (a name of `channels:`).
+    pub channel: String,
+    /// The rule's key among its target's rules: its channel, and `#2`, `#3`… for a second
+    /// rule to the same channel. Its counters are stored under it.
+    pub key: String,
+    /// `enabled: false` keeps a channel's rule from applying (a target's own disabled rule
+    /// replaces a tag's or the default one); disabled rules are dropped at load.
+    pub enabled: bool,
+    pub threshold: Threshold,
+    /// Passes in a row that resolve a fired rule (`success-threshold`, default 2).
+    pub success_threshold: u32,
+    /// Whether a chat or email channel is told of the recovery (`send-on-resolved`). Channels
+    /// that track incidents (PagerDuty, Opsgenie, webhook) always are.
+    pub send_on_resolved: bool,
+    pub description: Option<String>,
+    /// Down for at least this long before it fires (`for:`), on top of the threshold.
+    pub for_at_least: Option<Duration>,
+    /// A reminder at most this often while it stays fired (`minimum-reminder-interval`).
+    pub remind_every: Option<Duration>,
+    /// At most this many reminders per incident (`reminder_max`).
+    pub reminder_max: Option<u32>,
+    pub severity: Severity,
+}
+
+/// A fired rule: the notification sent and what the later ones reuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firing {
+    /// The incident's stable key (PagerDuty's `dedup_key`, Opsgenie's `alias`, the webhook's
+    /// `Idempotency-Key`, the email `Message-ID`); reminders and the resolve reuse it.
+    pub key: String,
+    /// The store's incident that was open when it fired.
+    pub incident: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// When the trigger or the latest reminder was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_notified: OffsetDateTime,
+    pub reminders: u32,
+}
+
+/// A rule's counters over its target's results: all the store keeps of it between results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleState {
+    /// Failures in a row.
+    pub failures: u32,
+    /// Passes in a row.
+    pub passes: u32,
+    /// The latest results, bit 0 the latest, set when it failed.
+    pub window: u64,
+    /// How many results `window` holds (at most [`MAX_WINDOW`]).
+    pub seen: u32,
+    /// The time of the first failure of the current run of failures.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub down_since: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub firing: Option<Firing>,
+}
+
+/// What a result made a rule do: a notification for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The rule fired: a new incident for its channel.
+    Trigger { key: String },
+    /// Still down, and the reminder interval has passed: reminder number `n` (from 1).
+    Reminder { key: String, n: u32 },
+    /// The rule's incident is over. Whether the channel hears of it (always for
+    /// incident-tracking channels, else `send-on-resolved`) is the caller's to decide.
+    Resolve { key: String, reason: ResolveReason },
+}
+
+/// Why a fired rule resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolveReason {
+    /// Its success threshold was met.
+    Recovered,
+    /// The target was paused.
+    Paused,
+    /// The target (or the rule) left the configuration.
+    Removed,
+}
+
+impl ResolveReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ResolveReason::Recovered => "recovered",
+            ResolveReason::Paused => "target paused",
+            ResolveReason::Removed => "target removed",
+        }
+    }
+}
+
+impl RuleState {
+    fn failures_in_window(&self, of: u32) -> u32 {
+        let n = of.min(MAX_WINDOW);
+        let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        (self.window & mask).count_ones()
+    }
+
+    fn threshold_met(&self, rule: &Rule) -> bool {
+        match rule.threshold {
+            Threshold::Consecutive(n) => self.failures >= n.max(1),
+            Threshold::Window { failures, of } => {
+                self.seen.min(of) >= failures.min(of)
+                    && self.failures_in_window(of) >= failures.max(1)
+            }
+        }
+    }
+
+    /// Takes one applied result of the rule's target (`up`, at `time`). `incident` is the
+    /// store's open incident after it (a failure always has one) and `key` makes the new
+    /// incident key when the rule fires.
+    pub fn observe(
+        &mut self,
+        rule: &Rule,
+        up: bool,
+        time: OffsetDateTime,
+        incident: Option<i64>,
+        key: impl FnOnce() -> String,
+    ) -> Option<Action> {
+        self.window = (self.window << 1) | u64::from(!up);
+        self.seen = (self.seen + 1).min(MAX_WINDOW);
+        if up {
+            self.failures = 0;
+            self.passes = self.passes.saturating_add(1);
+            self.down_since = None;
+            if self.passes >= rule.success_threshold.max(1)
+                && let Some(f) = self.firing.take()
+            {
+                return Some(Action::Resolve {
+                    key: f.key,
+                    reason: ResolveReason::Recovered,
+                });
+            }
+            return None;
+        }
+        self.passes = 0;
+        self.failures = self.failures.saturating_add(1);
+        let since = *self.down_since.get_or_insert(time);
+        if let Some(f) = &mut self.firing {
+            let due = rule.remind_every.is_some_and(|every| {
+                time - f.last_notified >= every
+                    && rule.reminder_max.is_none_or(|max| f.reminders < max)
+            });
+            if !due {
+                return None;
+            }
+            f.reminders += 1;
+            f.last_notified = time;
+            return Some(Action::Reminder {
+                key: f.key.clone(),
+                n: f.reminders,
+            });
+        }
+        let long_enough = rule.for_at_least.is_none_or(|d| time - since >= d);
+        if !(self.threshold_met(rule) && long_enough) {
+            return None;
+        }
+        let key = key();
+        self.firing = Some(Firing {
+            key: key.clone(),
+            incident,
+            at: time,
+            last_notified: time,
+            reminders: 0,
+        });
+        Some(Action::Trigger { key })
+    }
+
+    /// The target stopped being monitored (paused, removed, or the rule is gone): a fired
+    /// rule resolves, and the counters start again.
+    pub fn end(&mut self, reason: ResolveReason) -> Option<Action> {
+        let firing = self.firing.take();
+        *self = RuleState::default();
+        firing.map(|f| Action::Resolve { key: f.key, reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(threshold: Threshold) -> Rule {
+        Rule {
+            channel: "ops".into(),
+            key: "ops".into(),
+            enabled: true,
+            threshold,
+            success_threshold: 2,
+            send_on_resolved: true,
+            description: None,
+            for_at_least: None,
+            remind_every: None,
+            reminder_max: None,
+            severity: Severity::Critical,
+        }
+    }
+
+    fn at(s: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_700_000_000 + s).unwrap()
+    }
+
+    /// Runs results (`u` passed, `d` failed, one per 10 s) and names what each did.
+    fn run(rule: &Rule, results: &str) -> Vec<String> {
+        let mut s = RuleState::default();
+        let mut n = 0;
+        results
+            .bytes()
+            .enumerate()
+            .filter_map(|(i, b)| {
+                s.observe(rule, b == b'u', at(i as i64 * 10), Some(1), || {
+                    n += 1;
+                    format!("k{n}")
+                })
+                .map(|a| match a {
+                    Action::Trigger { key } => format!("{i}:trigger {key}"),
+                    Action::Reminder { key, n } => format!("{i}:reminder {key} {n}"),
+                    Action::Resolve { key, .. } => format!("{i}:resolve {key}"),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_failures_fire_once_and_passes_resolve() {
+        let r = rule(Threshold::Consecutive(3));
+        assert_eq!(run(&r, "uddudddddduudd"), ["6:trigger k1", "11:resolve k1"]);
+    }
+
+    #[test]
+    fn a_flapping_target_fires_by_window_and_never_by_consecutive_count() {
+        let flaps = "ddu".repeat(6);
+        assert!(run(&rule(Threshold::Consecutive(3)), &flaps).is_empty());
+        let r = rule(Threshold::Window { failures: 4, of: 6 });
+        // The fourth failure among six results is the 5th result (d d u d d).
+        assert_eq!(run(&r, &flaps), ["4:trigger k1"]);
+        // It resolves only after two passes in a row (the last flap's pass and one more).
+        assert_eq!(
+            run(&r, &format!("{flaps}uu")),
+            ["4:trigger k1", "18:resolve k1"]
+        );
+    }
+
+    #[test]
+    fn a_window_needs_as_many_results_as_it_counts_failures() {
+        let r = rule(Threshold::Window { failures: 2, of: 5 });
+        assert_eq!(run(&r, "d"), Vec::<String>::new());
+        assert_eq!(run(&r, "dd"), ["1:trigger k1"]);
+    }
+
+    #[test]
+    fn for_waits_until_down_long_enough() {
+        let mut r = rule(Threshold::Consecutive(1));
+        r.for_at_least = Some(Duration::from_secs(30));
+        // Failures at 0, 10, 20, 30 s: down for 30 s at the fourth.
+        assert_eq!(run(&r, "dddd"), ["3:trigger k1"]);
+        // A pass starts the clock again.
+        assert_eq!(run(&r, "dddudddd"), ["7:trigger k1"]);
+    }
+
+    #[test]
+    fn reminders_follow_the_interval_and_stop_at_the_maximum() {
+        let mut r = rule(Threshold::Consecutive(1));
+        r.remind_every = Some(Duration::from_secs(20));
+        r.reminder_max = Some(2);
+        assert_eq!(
+            run(&r, "dddddddduu"),
+            [
+                "0:trigger k1",
+                "2:reminder k1 1",
+                "4:reminder k1 2",
+                "9:resolve k1"
+            ]
+        );
+    }
+
+    #[test]
+    fn ending_a_fired_rule_resolves_it_and_a_quiet_one_says_nothing() {
+        let r = rule(Threshold::Consecutive(1));
+        let mut s = RuleState::default();
+        assert!(s.end(ResolveReason::Paused).is_none());
+        s.observe(&r, false, at(0), Some(7), || "k".into());
+        assert_eq!(
+            s.end(ResolveReason::Paused),
+            Some(Action::Resolve {
+                key: "k".into(),
+                reason: ResolveReason::Paused
+            })
+        );
+        assert_eq!(s, RuleState::default());
+    }
+
+    #[test]
+    fn the_state_survives_a_round_trip_through_json() {
+        let r = rule(Threshold::Consecutive(1));
+        let mut s = RuleState::default();
+        s.observe(&r, false, at(0), Some(7), || "k".into());
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<RuleState>(&text).unwrap(), s);
+    }
+}

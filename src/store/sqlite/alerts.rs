@@ -1,0 +1,517 @@
+//! Alerting's durable half: each (target, rule)'s counters ([`RuleState`]) and the outbox of
+//! notifications, both written in the transaction of the results or the pause or removal that
+//! moved them, so a crash between a state change and its notification cannot happen: after a
+//! SIGKILL the rule neither fires again nor forgets that it fired, and a notification written
+//! is sent after the restart. `crate::alerting`'s worker sends the outbox.
+//!
+//! The outbox keeps the order of one incident's notifications to one channel: a reminder or
+//! resolve waits while an earlier notification of its key and channel is pending, and is
+//! skipped when that incident's trigger failed for good (the provider refused it), since the
+//! provider knows no incident to resolve.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::SqliteStore;
+use crate::state::rules::{Action, ResolveReason, Rule, RuleState, Severity};
+use crate::store::{Micros, StoreError, from_micros};
+
+/// The tables, made when missing each time the store opens (no schema version: an uptimer
+/// that does not know them leaves them alone, and `VACUUM INTO` copies them).
+pub const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS alert_rules (
+    target_id TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (target_id, rule)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0,
+    target_id TEXT NOT NULL,
+    incident_id INTEGER,
+    created_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    sent_at INTEGER,
+    answer TEXT,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (due_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS notifications_key ON notifications (key, channel, id);
+CREATE INDEX IF NOT EXISTS notifications_incident ON notifications (incident_id);
+";
+
+/// What a notification is about: all a channel's message is made of, written into the outbox
+/// with it (so the message says what was true when it happened, whenever it is sent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// `trigger`, `reminder` or `resolve`.
+    pub kind: String,
+    /// The reminder's number (from 1); 0 otherwise.
+    #[serde(default)]
+    pub reminder: u32,
+    /// The incident's stable key.
+    pub key: String,
+    /// The rule's key (its channel, `#2`… for a second rule to it).
+    pub rule: String,
+    pub target: NoticeTarget,
+    /// The store's incident, when one was open.
+    pub incident: Option<i64>,
+    pub severity: Severity,
+    pub description: Option<String>,
+    /// When it happened (the result's time, or the pause or removal).
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    /// Since when the target has been failing (triggers and reminders).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub down_since: Option<OffsetDateTime>,
+    /// Why it resolved: `recovered`, `target paused`, `target removed`.
+    pub reason: Option<String>,
+    /// The failing result's error, error kind, status code and response time.
+    pub error: Option<String>,
+    pub error_kind: Option<String>,
+    pub status_code: Option<u16>,
+    pub response_time_ms: Option<f64>,
+}
+
+/// The target of a [`Notice`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoticeTarget {
+    pub id: String,
+    pub name: String,
+    /// Credentials masked.
+    pub url: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The result a rule observed, as its notice tells it.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub up: bool,
+    pub time: Micros,
+    pub error: Option<String>,
+    pub error_kind: Option<String>,
+    pub status_code: Option<u16>,
+    pub response_time_ms: Option<f64>,
+}
+
+/// The alert rules of the targets that have any, by target id: the write connection's copy of
+/// the configuration, kept by the store's following of the registry.
+#[derive(Debug, Default)]
+pub struct AlertRules {
+    pub by_target: HashMap<String, Arc<[Rule]>>,
+}
+
+impl AlertRules {
+    pub fn of(&self, id: &str) -> Option<&Arc<[Rule]>> {
+        self.by_target.get(id).filter(|r| !r.is_empty())
+    }
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Other(format!("alert state: {e}"))
+}
+
+/// A target as notices name it.
+fn notice_target(tx: &Transaction, id: &str) -> Result<NoticeTarget, StoreError> {
+    let row: Option<(Option<String>, Option<String>, String)> = tx
+        .prepare_cached("SELECT name, url, tags FROM targets WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let (name, url, tags) = row.unwrap_or_default();
+    Ok(NoticeTarget {
+        id: id.to_owned(),
+        name: name.unwrap_or_else(|| id.to_owned()),
+        url: url.unwrap_or_default(),
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+    })
+}
+
+fn load_states(tx: &Transaction, id: &str) -> Result<HashMap<String, RuleState>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT rule, state FROM alert_rules WHERE target_id = ?1")?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (rule, state) = row?;
+        // A state this uptimer cannot read starts again rather than stop the writer.
+        let state = serde_json::from_str(&state).unwrap_or_else(|e| {
+            tracing::warn!(
+                target = id,
+                rule,
+                "alert rule state unreadable ({e}): reset"
+            );
+            RuleState::default()
+        });
+        out.insert(rule, state);
+    }
+    Ok(out)
+}
+
+fn save_state(tx: &Transaction, id: &str, rule: &str, s: &RuleState) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO alert_rules (target_id, rule, state) VALUES (?1, ?2, ?3)
+         ON CONFLICT (target_id, rule) DO UPDATE SET state = excluded.state",
+    )?
+    .execute(params![
+        id,
+        rule,
+        serde_json::to_string(s).map_err(json_err)?
+    ])?;
+    Ok(())
+}
+
+/// Writes a notification into the outbox, due now.
+fn enqueue(
+    tx: &Transaction,
+    channel: &str,
+    notice: &Notice,
+    now: Micros,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id, created_at,
+           due_at, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+    )?
+    .execute(params![
+        notice.key,
+        channel,
+        notice.kind,
+        notice.reminder,
+        notice.target.id,
+        notice.incident,
+        now,
+        serde_json::to_string(notice).map_err(json_err)?,
+    ])?;
+    Ok(())
+}
+
+/// The channel of a rule key (`ops#2` → `ops`).
+fn channel_of_key(rule: &str) -> &str {
+    rule.split_once('#').map_or(rule, |(c, _)| c)
+}
+
+fn new_key(incident: Option<i64>) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    match incident {
+        Some(i) => format!("uptimer-{i}-{}", &id[..12]),
+        None => format!("uptimer-{}", &id[..12]),
+    }
+}
+
+/// Runs a target's applied results (in order) through its rules and writes the notifications
+/// they make. `incident` is the target's open incident after each result.
+pub fn observe(
+    tx: &Transaction,
+    id: &str,
+    rules: &[Rule],
+    results: &[(Observed, Option<i64>)],
+    now: Micros,
+) -> Result<(), StoreError> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    let mut states = load_states(tx, id)?;
+    let mut target: Option<NoticeTarget> = None;
+    for rule in rules {
+        let state = states.entry(rule.key.clone()).or_default();
+        let before = state.clone();
+        for (o, incident) in results {
+            let time = from_micros(o.time);
+            let Some(action) = state.observe(rule, o.up, time, *incident, || new_key(*incident))
+            else {
+                continue;
+            };
+            let (kind, key, reminder, reason) = match action {
+                Action::Trigger { key } => ("trigger", key, 0, None),
+                Action::Reminder { key, n } => ("reminder", key, n, None),
+                Action::Resolve { key, reason } => {
+                    if !rule.send_on_resolved {
+                        continue;
+                    }
+                    ("resolve", key, 0, Some(reason.as_str().to_owned()))
+                }
+            };
+            let t = match &target {
+                Some(t) => t.clone(),
+                None => target.insert(notice_target(tx, id)?).clone(),
+            };
+            let failing = kind != "resolve";
+            let notice = Notice {
+                kind: kind.into(),
+                reminder,
+                key,
+                rule: rule.key.clone(),
+                target: t,
+                incident: *incident,
+                severity: rule.severity,
+                description: rule.description.clone(),
+                time,
+                down_since: state.down_since.filter(|_| failing),
+                reason,
+                error: o.error.clone().filter(|_| failing),
+                error_kind: o.error_kind.clone().filter(|_| failing),
+                status_code: o.status_code,
+                response_time_ms: Some(o.response_time_ms.unwrap_or_default()),
+            };
+            enqueue(tx, &rule.channel, &notice, now)?;
+        }
+        if *state != before {
+            save_state(tx, id, &rule.key, state)?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends the rules of target `id` that `keep` does not keep (all of them when `keep` is
+/// `None`): a fired one resolves with `reason` (when its channel hears of resolves), and its
+/// counters are forgotten.
+pub fn end(
+    tx: &Transaction,
+    id: &str,
+    keep: Option<&[Rule]>,
+    reason: ResolveReason,
+    now: Micros,
+) -> Result<(), StoreError> {
+    let states = load_states(tx, id)?;
+    for (rule_key, mut state) in states {
+        let rule = keep.and_then(|rules| rules.iter().find(|r| r.key == rule_key));
+        if rule.is_some() && reason == ResolveReason::Removed {
+            continue;
+        }
+        let firing = state.firing.clone();
+        if let Some(Action::Resolve { key, reason }) = state.end(reason)
+            && rule.is_none_or(|r| r.send_on_resolved)
+        {
+            let notice = Notice {
+                kind: "resolve".into(),
+                reminder: 0,
+                key,
+                rule: rule_key.clone(),
+                target: notice_target(tx, id)?,
+                incident: firing.and_then(|f| f.incident),
+                severity: rule.map(|r| r.severity).unwrap_or_default(),
+                description: rule.and_then(|r| r.description.clone()),
+                time: from_micros(now),
+                down_since: None,
+                reason: Some(reason.as_str().to_owned()),
+                error: None,
+                error_kind: None,
+                status_code: None,
+                response_time_ms: None,
+            };
+            enqueue(tx, channel_of_key(&rule_key), &notice, now)?;
+        }
+        tx.prepare_cached("DELETE FROM alert_rules WHERE target_id = ?1 AND rule = ?2")?
+            .execute(params![id, rule_key])?;
+    }
+    Ok(())
+}
+
+/// The ids of the targets with rule counters stored.
+pub fn ids_with_states(tx: &Transaction) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT DISTINCT target_id FROM alert_rules")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// A notification of the outbox, due to be sent.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: i64,
+    pub channel: String,
+    pub attempts: u32,
+    pub notice: Notice,
+    /// When the incident's trigger went out (reminders and resolves), for email threading.
+    pub created_at: Micros,
+}
+
+/// How a send attempt ended.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Delivered: the provider's answer (masked, clipped).
+    Sent { answer: String },
+    /// Not yet: tried again at `retry_at`.
+    Retry { retry_at: Micros, error: String },
+    /// Refused for good (a 4xx other than 429, or a channel no longer configured).
+    Failed { error: String },
+}
+
+/// One notification's row as the web and tests read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub key: String,
+    pub channel: String,
+    pub kind: String,
+    pub seq: u32,
+    pub target_id: String,
+    pub incident_id: Option<i64>,
+    pub state: String,
+    pub attempts: u32,
+    pub created_at: Micros,
+    pub sent_at: Option<Micros>,
+    pub answer: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl SqliteStore {
+    /// Up to `limit` notifications due at `now`, oldest first, none held behind an earlier
+    /// pending one of its incident and channel (so one batch has one of each). Marks
+    /// reminders and resolves of a trigger that failed for good skipped.
+    pub async fn due_notifications(
+        &self,
+        now: Micros,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        self.write(move |w, _| {
+            let tx = w.conn.transaction()?;
+            tx.execute(
+                "UPDATE notifications SET state = 'skipped',
+                   last_error = 'its trigger was refused by the provider'
+                 WHERE state = 'pending' AND kind != 'trigger' AND EXISTS (
+                   SELECT 1 FROM notifications t WHERE t.key = notifications.key
+                     AND t.channel = notifications.channel AND t.kind = 'trigger'
+                     AND t.state = 'failed')",
+                [],
+            )?;
+            let out = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, channel, attempts, payload, created_at FROM notifications n
+                     WHERE state = 'pending' AND due_at <= ?1 AND NOT EXISTS (
+                       SELECT 1 FROM notifications p WHERE p.key = n.key
+                         AND p.channel = n.channel AND p.id < n.id AND p.state = 'pending')
+                     ORDER BY due_at, id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![now, limit as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Micros>(4)?,
+                    ))
+                })?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (id, channel, attempts, payload, created_at) = row?;
+                    match serde_json::from_str(&payload) {
+                        Ok(notice) => out.push(Outgoing {
+                            id,
+                            channel,
+                            attempts,
+                            notice,
+                            created_at,
+                        }),
+                        Err(e) => {
+                            tracing::warn!(id, "notification unreadable ({e}): marked failed");
+                            tx.execute(
+                                "UPDATE notifications SET state = 'failed', last_error = ?2
+                                 WHERE id = ?1",
+                                params![id, format!("unreadable: {e}")],
+                            )?;
+                        }
+                    }
+                }
+                out
+            };
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records how sending notification `id` went.
+    pub async fn notification_done(
+        &self,
+        id: i64,
+        delivery: Delivery,
+        now: Micros,
+    ) -> Result<(), StoreError> {
+        self.write(move |w, _| {
+            let c = &w.conn;
+            match delivery {
+                Delivery::Sent { answer } => c.execute(
+                    "UPDATE notifications SET state = 'sent', attempts = attempts + 1,
+                       sent_at = ?2, answer = ?3 WHERE id = ?1",
+                    params![id, now, answer],
+                )?,
+                Delivery::Retry { retry_at, error } => c.execute(
+                    "UPDATE notifications SET attempts = attempts + 1, due_at = ?2,
+                       last_error = ?3 WHERE id = ?1",
+                    params![id, retry_at, error],
+                )?,
+                Delivery::Failed { error } => c.execute(
+                    "UPDATE notifications SET state = 'failed', attempts = attempts + 1,
+                       last_error = ?2, answer = ?2 WHERE id = ?1",
+                    params![id, error],
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    /// The notifications, newest first, of one target (or all), at most `limit`.
+    pub async fn notifications(
+        &self,
+        target: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<NotificationRow>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, key, channel, kind, seq, target_id, incident_id, state, attempts,
+                   created_at, sent_at, answer, last_error
+                 FROM notifications WHERE ?1 IS NULL OR target_id = ?1
+                 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![target, limit as i64], |r| {
+                    Ok(NotificationRow {
+                        id: r.get(0)?,
+                        key: r.get(1)?,
+                        channel: r.get(2)?,
+                        kind: r.get(3)?,
+                        seq: r.get(4)?,
+                        target_id: r.get(5)?,
+                        incident_id: r.get(6)?,
+                        state: r.get(7)?,
+                        attempts: r.get(8)?,
+                        created_at: r.get(9)?,
+                        sent_at: r.get(10)?,
+                        answer: r.get(11)?,
+                        last_error: r.get(12)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// How many notifications wait to be sent, and when the oldest of them was made.
+    pub async fn outbox_depth(&self) -> Result<(u64, Option<Micros>), StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*), min(created_at) FROM notifications WHERE state = 'pending'",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+}

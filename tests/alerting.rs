@@ -1,0 +1,506 @@
+//! Alerting end to end: `uptimer run` with writers.sqlite probes a loopback target that goes
+//! down and comes back, and notifies a fake provider; every channel's request shape through
+//! real HTTP; retries, refusals and a SIGKILL between a trigger and its resolve.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use support::bin::{Running, stderr, uptimer};
+use support::provider::{Answer, Provider, Received};
+use support::server::http_server;
+
+use uptimer::alerting::{request, send};
+use uptimer::config::alerting::{ChannelFile, channel_of};
+use uptimer::store::sqlite::alerts::{Delivery, Notice, NoticeTarget};
+
+fn config(dir: &Path, target: &str, channel: &str, rule: &str) {
+    let yaml = format!(
+        "writers: [writers.sqlite]\n\
+         data_dir: {data}\n\
+         probe: {{interval: 0.2, timeout: 2}}\n\
+         channels:\n  {channel}\n\
+         targets:\n  - name: api\n    url: {target}\n    alerts:\n      - {rule}\n",
+        data = dir.join("data").display(),
+    );
+    std::fs::write(dir.join("uptimer.yaml"), yaml).unwrap();
+}
+
+fn start(dir: &Path) -> Running {
+    let mut c = uptimer(dir);
+    c.args(["run", "--config", "uptimer.yaml"])
+        .env("LOG_LEVEL", "info");
+    let r = Running::spawn(c);
+    r.wait_for_stderr("uptimer started", Duration::from_secs(30), |l| {
+        l.contains("uptimer started")
+    });
+    r
+}
+
+fn kinds(got: &[Received]) -> Vec<String> {
+    got.iter()
+        .map(|r| r.json()["kind"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    let c = rusqlite::Connection::open(dir.join("data/uptimer.sqlite3")).unwrap();
+    let mut stmt = c.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        Ok((0..n)
+            .map(|i| match r.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                rusqlite::types::ValueRef::Blob(_) => "BLOB".to_owned(),
+            })
+            .collect())
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::sign(&key, body)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkill_between_trigger_and_resolve_gives_one_trigger_and_one_resolve_with_one_key() {
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        &target.url("/switch"),
+        &format!(
+            "hook: {{type: webhook, url: \"{}\", secret: s3cret}}",
+            provider.url("/hook")
+        ),
+        "{type: hook, failure-threshold: 2, success-threshold: 2}",
+    );
+    let first = start(dir.path());
+    target.set_switch(503);
+    let got = provider.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(kinds(&got), ["trigger"], "{}", first.stderr_so_far());
+    // Time to record the delivery, then a crash while the target is still down.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    first.kill();
+
+    let second = start(dir.path());
+    // Still down after the restart: no second trigger.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(provider.received().len(), 1, "{}", second.stderr_so_far());
+    target.set_switch(200);
+    let got = provider.wait_for(2, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let out = second.terminate();
+    let got = {
+        assert!(got.len() >= 2, "{}", stderr(&out));
+        provider.received()
+    };
+    assert_eq!(kinds(&got), ["trigger", "resolve"], "{}", stderr(&out));
+    let (trigger, resolve) = (&got[0], &got[1]);
+    let key = trigger.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(resolve.json()["key"], key.as_str());
+    assert_eq!(
+        trigger.header("idempotency-key"),
+        Some(&*format!("{key}:trigger"))
+    );
+    assert_eq!(
+        resolve.header("idempotency-key"),
+        Some(&*format!("{key}:resolve"))
+    );
+    for r in &got {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/hook");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let expected = format!("sha256={}", hmac_hex("s3cret", &r.body));
+        assert_eq!(r.header("x-uptimer-signature"), Some(expected.as_str()));
+        let doc = r.json();
+        assert_eq!(doc["schema_version"], "1.0.0");
+        assert_eq!(doc["target"]["name"], "api");
+        assert_eq!(doc["channel"], "hook");
+    }
+    assert!(
+        trigger.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("api is down")
+    );
+    assert_eq!(resolve.json()["reason"], "recovered");
+    // The outbox says the same.
+    let rows = query(
+        dir.path(),
+        "SELECT kind, state, key FROM notifications ORDER BY id",
+    );
+    assert_eq!(
+        rows,
+        [
+            vec!["trigger".to_owned(), "sent".into(), key.clone()],
+            vec!["resolve".to_owned(), "sent".into(), key]
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_and_rate_limits_are_retried_until_delivered_once() {
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    provider.script([
+        Answer::status(500).with_header("retry-after", "1"),
+        Answer::status(429)
+            .with_header("retry-after", "1")
+            .with_body("slow down"),
+        Answer::status(202).with_body("{\"status\":\"success\"}"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        &target.url("/switch"),
+        &format!(
+            "pd: {{type: pagerduty, routing_key: R0UT1NGKEY, base_url: \"{}\"}}",
+            provider.url("/pd/")
+        ),
+        "{type: pd, failure-threshold: 1}",
+    );
+    target.set_switch(500);
+    let run = start(dir.path());
+    let got = provider.wait_for(3, Duration::from_secs(30)).await;
+    // Nothing more comes once it is delivered.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let out = run.terminate();
+    let got_all = provider.received();
+    assert_eq!(got.len(), 3, "{}", stderr(&out));
+    assert_eq!(got_all.len(), 3, "delivered once: {}", stderr(&out));
+    for r in &got_all {
+        assert_eq!(r.path, "/pd/v2/enqueue");
+        assert_eq!(r.body, got_all[0].body, "the same request each time");
+        let doc = r.json();
+        assert_eq!(doc["event_action"], "trigger");
+        assert_eq!(doc["routing_key"], "R0UT1NGKEY");
+        assert_eq!(doc["payload"]["severity"], "critical");
+    }
+    let rows = query(
+        dir.path(),
+        "SELECT state, attempts, answer FROM notifications",
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "sent");
+    assert_eq!(rows[0][1], "3");
+    assert!(rows[0][2].starts_with("202"), "{rows:?}");
+    // The routing key never reaches the log.
+    assert!(!stderr(&out).contains("R0UT1NGKEY"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_trigger_is_not_retried_and_its_resolve_is_not_sent() {
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    provider.script([Answer::status(400).with_body("invalid_payload")]);
+    let dir = tempfile::tempdir().unwrap();
+    let hook = provider.url("/services/T000/B000/SECRETPART");
+    config(
+        dir.path(),
+        &target.url("/switch"),
+        &format!("chat: {{type: slack, webhook_url: \"{hook}\"}}"),
+        "{type: chat, failure-threshold: 1, success-threshold: 1}",
+    );
+    target.set_switch(500);
+    let run = start(dir.path());
+    provider.wait_for(1, Duration::from_secs(30)).await;
+    run.wait_for_stderr("the refusal logged", Duration::from_secs(10), |l| {
+        l.contains("refused by the provider")
+    });
+    target.set_switch(200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = run.terminate();
+    let got = provider.received();
+    assert_eq!(got.len(), 1, "{}", stderr(&out));
+    assert!(got[0].json()["text"].as_str().unwrap().contains("is down"));
+    let rows = query(
+        dir.path(),
+        "SELECT kind, state, attempts FROM notifications ORDER BY id",
+    );
+    assert_eq!(
+        rows,
+        [
+            vec!["trigger".to_owned(), "failed".into(), "1".into()],
+            vec!["resolve".to_owned(), "skipped".into(), "0".into()],
+        ]
+    );
+    let log = stderr(&out);
+    assert!(log.contains("400 invalid_payload"), "{log}");
+    assert!(
+        !log.contains("SECRETPART"),
+        "the webhook URL is masked: {log}"
+    );
+}
+
+#[test]
+fn alerts_without_a_store_and_unknown_channels_are_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "channels:\n  ops: {type: ntfy, topic: alerts}\n\
+                targets:\n  - url: http://127.0.0.1:9/\n    alerts: [{type: ops}]\n";
+    std::fs::write(dir.path().join("a.yaml"), yaml).unwrap();
+    let out = uptimer(dir.path())
+        .args(["run", "--config", "a.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("writers.sqlite"), "{}", stderr(&out));
+
+    let yaml = "writers: [writers.sqlite]\nchannels:\n  ops: {type: ntfy, topic: alerts}\n\
+                targets:\n  - url: http://127.0.0.1:9/\n    alerts: [{type: pager}]\n";
+    std::fs::write(dir.path().join("b.yaml"), yaml).unwrap();
+    let out = uptimer(dir.path())
+        .args(["run", "--config", "b.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("\"pager\"") && err.contains("(ops)"), "{err}");
+}
+
+fn notice(kind: &str) -> Notice {
+    Notice {
+        kind: kind.into(),
+        reminder: u32::from(kind == "reminder"),
+        key: "uptimer-42-0123456789ab".into(),
+        rule: "x".into(),
+        target: NoticeTarget {
+            id: "api".into(),
+            name: "API & <Web>".into(),
+            url: "https://api.example.com/health".into(),
+            tags: vec!["prod".into()],
+        },
+        incident: Some(42),
+        severity: Default::default(),
+        description: Some("the public API".into()),
+        time: time::macros::datetime!(2026-12-02 10:00 UTC),
+        down_since: Some(time::macros::datetime!(2026-12-02 09:59 UTC)),
+        reason: (kind == "resolve").then(|| "recovered".into()),
+        error: (kind != "resolve").then(|| "connection refused".into()),
+        error_kind: None,
+        status_code: None,
+        response_time_ms: Some(12.0),
+    }
+}
+
+/// Sends a trigger and a resolve through a channel configured with `yaml` (its URLs pointing
+/// at `p`) and returns what the provider received.
+async fn through(p: &Provider, yaml: &str) -> (Received, Received) {
+    let file: ChannelFile = serde_yaml_ng::from_str(yaml).unwrap();
+    let c = channel_of("x", &file).unwrap();
+    let client = send::client().unwrap();
+    let before = p.received().len();
+    for kind in ["trigger", "resolve"] {
+        let d = send::send(&client, &c, request::build(&c, &notice(kind)), 0).await;
+        assert!(matches!(d, Delivery::Sent { .. }), "{yaml}: {d:?}");
+    }
+    let got = p.received();
+    assert_eq!(got.len(), before + 2);
+    (got[before].clone(), got[before + 1].clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_channel_sends_its_providers_request_shape() {
+    let p = Provider::start().await;
+    let base = p.url("");
+
+    let (t, r) = through(
+        &p,
+        &format!("{{type: slack, webhook_url: '{base}/slack/T/B/x'}}"),
+    )
+    .await;
+    assert_eq!(t.path, "/slack/T/B/x");
+    assert!(
+        t.json()["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*API &amp; &lt;Web&gt;* is down")
+    );
+    assert!(r.json()["text"].as_str().unwrap().contains("recovered"));
+
+    let (t, _) = through(
+        &p,
+        &format!("{{type: discord, webhook_url: '{base}/discord/1/x'}}"),
+    )
+    .await;
+    let d = t.json();
+    assert!(d["content"].as_str().unwrap().contains("is down"));
+    assert_eq!(d["embeds"][0]["title"], "Down: API & <Web>");
+    assert!(d["embeds"][0]["color"].is_u64());
+
+    let (t, _) = through(
+        &p,
+        &format!("{{type: teams, webhook_url: '{base}/teams/wf'}}"),
+    )
+    .await;
+    let d = t.json();
+    assert_eq!(d["type"], "message");
+    let card = &d["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    assert_eq!(card["content"]["version"], "1.4");
+    assert_eq!(card["content"]["body"][0]["type"], "TextBlock");
+
+    let (t, _) = through(
+        &p,
+        &format!("{{type: mattermost, webhook_url: '{base}/mm/hooks/x', username: uptimer, channel: ops}}"),
+    )
+    .await;
+    let d = t.json();
+    assert!(
+        d["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("**API & \\<Web\\>**")
+    );
+    assert_eq!(
+        (d["username"].as_str(), d["channel"].as_str()),
+        (Some("uptimer"), Some("ops"))
+    );
+
+    let (t, _) = through(
+        &p,
+        &format!(
+            "{{type: google_chat, webhook_url: '{base}/chat/v1/spaces/S/messages?key=k&token=t'}}"
+        ),
+    )
+    .await;
+    assert_eq!(t.path, "/chat/v1/spaces/S/messages?key=k&token=t");
+    assert!(t.json()["text"].is_string());
+
+    let (t, r) = through(
+        &p,
+        &format!(
+            "{{type: pagerduty, routing_key: {}, base_url: '{base}/pd'}}",
+            "k".repeat(32)
+        ),
+    )
+    .await;
+    assert_eq!(t.path, "/pd/v2/enqueue");
+    let d = t.json();
+    assert_eq!(d["event_action"], "trigger");
+    assert_eq!(d["dedup_key"], "uptimer-42-0123456789ab");
+    assert_eq!(d["payload"]["severity"], "critical");
+    assert_eq!(d["payload"]["source"], "https://api.example.com/health");
+    assert!(d["payload"]["summary"].as_str().unwrap().len() <= 1024);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"routing_key": "k".repeat(32), "event_action": "resolve", "dedup_key": "uptimer-42-0123456789ab"})
+    );
+
+    let (t, r) = through(
+        &p,
+        &format!("{{type: opsgenie, api_key: OGKEY, base_url: '{base}/og', priority: p1}}"),
+    )
+    .await;
+    assert_eq!(t.path, "/og/v2/alerts");
+    assert_eq!(t.header("authorization"), Some("GenieKey OGKEY"));
+    let d = t.json();
+    assert_eq!(d["alias"], "uptimer-42-0123456789ab");
+    assert_eq!(d["priority"], "P1");
+    assert!(d["message"].as_str().unwrap().chars().count() <= 130);
+    assert_eq!(
+        r.path,
+        "/og/v2/alerts/uptimer-42-0123456789ab/close?identifierType=alias"
+    );
+    assert_eq!(r.header("authorization"), Some("GenieKey OGKEY"));
+    assert!(r.json().is_object());
+
+    let (t, r) = through(
+        &p,
+        &format!("{{type: ntfy, topic: alerts, token: tk, base_url: '{base}/ntfy'}}"),
+    )
+    .await;
+    assert_eq!(t.path, "/ntfy/alerts");
+    assert!(t.text().contains("is down"));
+    assert_eq!(t.header("title"), Some("Down: API & <Web>"));
+    assert_eq!(t.header("priority"), Some("4"));
+    assert_eq!(t.header("authorization"), Some("Bearer tk"));
+    assert!(r.text().contains("recovered"));
+
+    let (t, _) = through(
+        &p,
+        &format!("{{type: telegram, token: '123:AB', chat_id: -1001, base_url: '{base}/tg'}}"),
+    )
+    .await;
+    assert_eq!(t.path, "/tg/bot123:AB/sendMessage");
+    let d = t.json();
+    assert_eq!(d["chat_id"], -1001);
+    assert_eq!(d["parse_mode"], "HTML");
+    assert!(
+        d["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<b>API &amp; &lt;Web&gt;</b> is down")
+    );
+
+    let (t, _) = through(
+        &p,
+        &format!("{{type: gotify, token: gk, base_url: '{base}/gotify/'}}"),
+    )
+    .await;
+    assert_eq!(t.path, "/gotify/message");
+    assert_eq!(t.header("x-gotify-key"), Some("gk"));
+    assert_eq!(t.json()["priority"], 8);
+
+    let (t, r) = through(
+        &p,
+        &format!("{{type: pushover, token: pt, user_key: pu, base_url: '{base}/po'}}"),
+    )
+    .await;
+    assert_eq!(t.path, "/po/1/messages.json");
+    let d = t.json();
+    assert_eq!(
+        (d["token"].as_str(), d["user"].as_str()),
+        (Some("pt"), Some("pu"))
+    );
+    assert_eq!(d["priority"], 1);
+    assert_eq!(r.json()["priority"], 0);
+
+    let (t, _) = through(
+        &p,
+        &format!("{{type: webhook, url: '{base}/hook', headers: {{X-Team: sre}}}}"),
+    )
+    .await;
+    assert_eq!(t.header("x-team"), Some("sre"));
+    assert_eq!(
+        t.header("x-uptimer-signature"),
+        None,
+        "no secret, no signature"
+    );
+    assert_eq!(t.json()["description"], "the public API");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_provider_is_a_retry_and_a_redirect_a_refusal() {
+    let p = Provider::start().await;
+    let c = channel_of(
+        "x",
+        &serde_yaml_ng::from_str(&format!("{{type: webhook, url: '{}'}}", p.url("/h"))).unwrap(),
+    )
+    .unwrap();
+    let client = send::client().unwrap();
+    p.script([
+        Answer::Hang(send::TIMEOUT + Duration::from_secs(5)),
+        Answer::status(302).with_header("location", "http://127.0.0.1:9/"),
+    ]);
+    let d = send::send(&client, &c, request::build(&c, &notice("trigger")), 0).await;
+    assert!(matches!(d, Delivery::Retry { .. }), "{d:?}");
+    let d = send::send(&client, &c, request::build(&c, &notice("trigger")), 0).await;
+    assert!(matches!(d, Delivery::Failed { .. }), "{d:?}");
+}
