@@ -187,11 +187,11 @@ pub fn text(channel: &Channel, n: &Notice) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::sqlite::alerts::NoticeTarget;
 
-    pub fn notice(kind: &str) -> Notice {
+    pub(crate) fn notice(kind: &str) -> Notice {
         Notice {
             kind: kind.into(),
             reminder: if kind == "reminder" { 2 } else { 0 },

@@ -296,3 +296,61 @@ fn urlencoding_path(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(yaml: &str) -> Channel {
+        crate::config::alerting::channel_of("ops", &serde_yaml_ng::from_str(yaml).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn webhook_bodies_follow_their_schema_and_are_signed() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../schemas/alert-notification.json")).unwrap();
+        assert_eq!(schema["version"], WEBHOOK_SCHEMA_VERSION);
+        let validator = jsonschema::draft7::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        let c = channel("{type: webhook, url: 'http://127.0.0.1:9/h', secret: k}");
+        for kind in ["trigger", "reminder", "resolve"] {
+            let n = super::super::message::tests::notice(kind);
+            let r = build(&c, &n);
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&body)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{kind}: {errors:?}\n{body:#}");
+            let key = hmac::Key::new(hmac::HMAC_SHA256, b"k");
+            let sig = r
+                .headers
+                .iter()
+                .find(|(k, _)| k == "x-uptimer-signature")
+                .unwrap();
+            let hex = sig.1.strip_prefix("sha256=").unwrap();
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            assert!(hmac::verify(&key, &r.body, &bytes).is_ok());
+        }
+        let broken = json!({"schema_version": "1.0.0", "kind": "exploded"});
+        assert!(!validator.is_valid(&broken));
+    }
+
+    #[test]
+    fn base_urls_take_the_path_as_text_and_ignore_a_trailing_slash() {
+        let n = super::super::message::tests::notice("trigger");
+        let c = channel("{type: pagerduty, routing_key: k, base_url: 'http://h/pd/'}");
+        assert_eq!(build(&c, &n).url, "http://h/pd/v2/enqueue");
+        let c = channel("{type: ntfy, topic: 'a b', base_url: 'http://h'}");
+        assert_eq!(build(&c, &n).url, "http://h/a%20b");
+        assert_eq!(
+            idempotency_key(&super::super::message::tests::notice("reminder")),
+            "uptimer-7-abc:reminder 2"
+        );
+    }
+}

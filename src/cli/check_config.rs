@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::For;
+use crate::config::alerting::Channel;
 use crate::config::target::{is_secret_header, masked_url};
 use crate::config::{EventFormat, Overrides, Settings, WriterPlugin};
+use crate::state::rules::{Rule, Threshold};
 
 pub fn check_config(config: Option<&Path>, flags: &Overrides, for_command: For) -> ExitCode {
     let mut s = match super::load_settings(config, &[], flags) {
@@ -75,6 +77,14 @@ pub fn describe(s: &Settings) -> Value {
                 "conditions": t.conditions.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                 "degraded_if": t.degraded_if.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             });
+            if !t.profile.alerts.is_empty()
+                && let Some(o) = target.as_object_mut()
+            {
+                o.insert(
+                    "alerts".into(),
+                    t.profile.alerts.iter().map(describe_rule).collect(),
+                );
+            }
             // A check beyond HTTP: its own settings instead of the request's.
             if let (Some(check), Some(o)) = (t.check.describe(), target.as_object_mut()) {
                 for key in ["method", "headers", "expected_status", "regex"] {
@@ -87,7 +97,7 @@ pub fn describe(s: &Settings) -> Value {
             target
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "reader": s.reader.name(),
         "writers": s.writers.iter().map(|w| w.name()).collect::<Vec<_>>(),
         "probe": {
@@ -125,5 +135,89 @@ pub fn describe(s: &Settings) -> Value {
         "metrics_listen": s.metrics_listen.map(|a| a.to_string()),
         "shutdown_timeout": format!("{}s", s.shutdown_timeout.as_secs_f64()),
         "log_level": s.log_level,
-    })
+    });
+    if !s.alerting.channels.is_empty()
+        && let Some(o) = doc.as_object_mut()
+    {
+        let channels = s.alerting.channels.values();
+        o.insert(
+            "channels".into(),
+            channels
+                .map(|c| (c.name.clone(), describe_channel(c)))
+                .collect(),
+        );
+    }
+    doc
+}
+
+/// A channel with its secrets masked.
+fn describe_channel(c: &Channel) -> Value {
+    let mut v = json!({"type": c.kind.name(), "url": c.shown_url()});
+    let o = v.as_object_mut().expect("an object");
+    let fields = [
+        ("key", c.key.as_ref().map(|_| "****".to_owned())),
+        ("user_key", c.user_key.as_ref().map(|_| "****".to_owned())),
+        ("chat_id", c.chat_id.clone()),
+        ("topic", c.topic.clone()),
+        ("priority", c.priority.clone()),
+        ("username", c.username.clone()),
+        ("channel", c.channel.clone()),
+        (
+            "template",
+            c.template.as_ref().map(|_| "(custom)".to_owned()),
+        ),
+    ];
+    for (k, value) in fields {
+        if let Some(value) = value {
+            o.insert(k.into(), value.into());
+        }
+    }
+    if !c.headers.is_empty() {
+        let headers: serde_json::Map<String, Value> = c
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let v = if is_secret_header(k) {
+                    "***".to_owned()
+                } else {
+                    c.mask(v)
+                };
+                (k.clone(), Value::String(v))
+            })
+            .collect();
+        o.insert("headers".into(), headers.into());
+    }
+    v
+}
+
+/// A target's alert rule as configured.
+fn describe_rule(r: &Rule) -> Value {
+    let threshold = match r.threshold {
+        Threshold::Consecutive(n) => json!({"failure_threshold": n}),
+        Threshold::Window { failures, of } => json!({"window": {"failures": failures, "of": of}}),
+    };
+    let mut v = json!({
+        "rule": r.key,
+        "channel": r.channel,
+        "success_threshold": r.success_threshold,
+        "send_on_resolved": r.send_on_resolved,
+        "severity": r.severity.as_str(),
+    });
+    let o = v.as_object_mut().expect("an object");
+    if let Some(t) = threshold.as_object() {
+        o.extend(t.clone());
+    }
+    let secs = |d: std::time::Duration| Value::from(format!("{}s", d.as_secs_f64()));
+    let optional = [
+        ("for", r.for_at_least.map(secs)),
+        ("minimum_reminder_interval", r.remind_every.map(secs)),
+        ("reminder_max", r.reminder_max.map(Value::from)),
+        ("description", r.description.clone().map(Value::from)),
+    ];
+    for (k, value) in optional {
+        if let Some(value) = value {
+            o.insert(k.into(), value);
+        }
+    }
+    v
 }

@@ -11,7 +11,7 @@ use crate::registry::Registry;
 
 /// `flags`: the command line's `--targets-file`.
 pub fn run(config: Option<&Path>, flags: Overrides) -> ExitCode {
-    let settings = match super::load_settings(config, &[], &flags) {
+    let mut settings = match super::load_settings(config, &[], &flags) {
         Ok(s) => s,
         Err(e) => return super::config_error(&e),
     };

@@ -74,8 +74,12 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     if !read_only && !settings.writers_chosen {
         settings.writers = vec![WriterPlugin::Sqlite];
     }
+    let warned = settings.warnings.len();
     if !read_only && let Err(e) = settings.check_alerting_store() {
         return super::config_error(&e);
+    }
+    for w in &settings.warnings[warned..] {
+        tracing::warn!("{w}");
     }
     super::runtime().block_on(run(args.config.as_deref(), &flags, settings, read_only))
 }

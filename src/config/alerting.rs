@@ -308,6 +308,8 @@ impl Channel {
 #[derive(Debug, Clone, Default)]
 pub struct Alerting {
     pub channels: Arc<BTreeMap<String, Channel>>,
+    /// Whether they come from a Gatus file (read as it is: see `Settings::check_alerting_store`).
+    pub from_gatus: bool,
 }
 
 fn duration_of(v: &Scalar, field: &str) -> Result<Option<std::time::Duration>, ConfigError> {

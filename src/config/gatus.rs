@@ -1,6 +1,6 @@
 //! Gatus configurations read as they are: a YAML file with `endpoints:` is a Gatus file. Its
 //! endpoints become targets named `endpoints[i]` in errors; what uptimer cannot honour yet is
-//! one warning per key (`gatus.yaml: endpoints[2].alerts: not supported yet, ignored`) rather
+//! one warning per key (`gatus.yaml: endpoints[2].ssh: not supported yet, ignored`) rather
 //! than the unknown-key error of our own files, so a Gatus file runs unchanged. The mapping is
 //! documented in docs/gatus-and-blackbox.md.
 
@@ -12,6 +12,7 @@ use serde_yaml_ng::{Mapping, Value};
 
 use super::checks::{CheckSections, DnsSection, IcmpSection};
 use super::file::FileConfig;
+use super::gatus_alerting::GatusAlerting;
 use super::parse::{self, Interval, TlsVerify};
 use super::target::{self, TargetSpec};
 use super::target_list::Entry;
@@ -96,6 +97,7 @@ pub(super) fn read(path: &Path, env: &Env) -> Result<Option<GatusFile>, ConfigEr
         return Err(config_error("a mapping with endpoints:".into()));
     };
     let mut out = Reader {
+        alerting: GatusAlerting::default(),
         file: path.display().to_string(),
         warnings: unset
             .into_iter()
@@ -126,6 +128,7 @@ pub(super) fn read(path: &Path, env: &Env) -> Result<Option<GatusFile>, ConfigEr
                 ));
             }
             "concurrency" => concurrency = Some(value),
+            "alerting" => out.alerting = GatusAlerting::read(value)?,
             n if OUR_KEYS.contains(&n) => {
                 ours.insert(Value::String(name), value);
             }
@@ -158,6 +161,10 @@ pub(super) fn read(path: &Path, env: &Env) -> Result<Option<GatusFile>, ConfigEr
         if let Some(spec) = out.endpoint(i, endpoint)? {
             entries.push(Entry::file(format!("endpoints[{i}]"), spec));
         }
+    }
+    file.channels = std::mem::take(&mut out.alerting.channels);
+    for (key, why) in std::mem::take(&mut out.alerting.warnings) {
+        out.warn(&key, &why);
     }
     Ok(Some(GatusFile {
         file,
@@ -262,6 +269,8 @@ fn short(v: &Value) -> String {
 struct Reader {
     file: String,
     warnings: Vec<String>,
+    /// `alerting:`: the channels, and the providers' default alerts for the endpoints.
+    alerting: GatusAlerting,
 }
 
 impl Reader {
@@ -326,8 +335,8 @@ impl Reader {
                 "client" => self.client(&setting, value, &mut e)?,
                 "ui" => self.ui(&setting, value),
                 "graphql" if is_default_false(&value) => {}
-                "alerts"
-                | "maintenance-windows"
+                "alerts" => e.alerts = self.alerting.rules(&setting, value)?,
+                "maintenance-windows"
                 | "extra-labels"
                 | "ssh"
                 | "graphql"
@@ -482,6 +491,7 @@ impl Reader {
                 body,
                 ..Default::default()
             },
+            alerts: super::alerting::rules_of(&e.alerts, &format!("{at}.alerts"))?,
             ..Default::default()
         })
     }
@@ -503,6 +513,7 @@ struct Endpoint {
     insecure: Option<bool>,
     timeout: Option<String>,
     network: Option<String>,
+    alerts: Vec<super::alerting::RuleFile>,
 }
 
 /// A value of the expected type, or an error naming the setting.

@@ -109,9 +109,7 @@ fn the_readme_example_is_read_with_its_kinds_tags_intervals_and_conditions() {
         [
             "metrics: not supported yet, ignored",
             "storage: not supported yet, ignored",
-            "alerting: not supported yet, ignored",
             "ui: not supported yet, ignored",
-            "endpoints[0].alerts: not supported yet, ignored",
             "endpoints[3].ui.hide-hostname: not supported yet, ignored",
         ]
     );
@@ -244,4 +242,63 @@ fn files_without_endpoints_keep_unknown_keys_as_errors() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("notify"), "{e}");
+}
+
+#[test]
+fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defaults() {
+    let (s, file) = load(
+        "alerting:\n  slack:\n    webhook-url: https://hooks.slack.example/T/B/x\n    \
+         default-alert:\n      failure-threshold: 5\n      description: from the default\n  \
+         pagerduty: {integration-key: abc}\n  email: {from: a@b}\n  custom:\n    \
+         url: https://hooks.example/in\n    body: '{}'\n\
+         endpoints:\n  - name: a\n    url: http://a.example/\n    conditions: ['[STATUS] == 200']\n    \
+         alerts:\n      - type: slack\n      - type: pagerduty\n        failure-threshold: 2\n        \
+         provider-override: {integration-key: x}\n      - type: custom\n        send-on-resolved: true\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<_> = s
+        .alerting
+        .channels
+        .values()
+        .map(|c| (c.name.as_str(), c.kind.name()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("custom", "webhook"),
+            ("pagerduty", "pagerduty"),
+            ("slack", "slack")
+        ]
+    );
+    let rules = &s.targets[0].profile.alerts;
+    let got: Vec<_> = rules
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.threshold,
+                r.send_on_resolved,
+                r.description.as_deref(),
+            )
+        })
+        .collect();
+    use crate::state::rules::Threshold::Consecutive;
+    assert_eq!(
+        got,
+        [
+            // Gatus's default: no resolve to a chat channel; the provider's default-alert.
+            ("slack", Consecutive(5), false, Some("from the default")),
+            // PagerDuty and the webhook always get the resolve.
+            ("pagerduty", Consecutive(2), true, None),
+            ("custom", Consecutive(3), true, None),
+        ]
+    );
+    assert_eq!(
+        warnings(&s, &file),
+        [
+            "alerting.email: provider not supported yet, ignored",
+            "alerting.custom.body: not supported yet, ignored",
+            "endpoints[0].alerts[1].provider-override: not supported yet, ignored",
+        ]
+    );
 }

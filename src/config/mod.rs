@@ -8,6 +8,7 @@ pub mod checks;
 mod env;
 pub mod file;
 mod gatus;
+mod gatus_alerting;
 mod kafka;
 pub mod parse;
 pub mod plugins;
@@ -213,6 +214,7 @@ impl Settings {
             Some(p) => gatus::read(p, env)?,
             None => None,
         };
+        let from_gatus = gatus.is_some();
         let (mut fc, gatus_entries) = match (gatus, config_file) {
             (Some(g), _) => {
                 warnings.extend(g.warnings);
@@ -484,6 +486,7 @@ impl Settings {
             shutdown_timeout,
             alerting: alerting::Alerting {
                 channels: Arc::new(channels),
+                from_gatus,
             },
             warnings,
         })
@@ -492,17 +495,45 @@ impl Settings {
 
 impl Settings {
     /// Alert rules need a store whose outbox their notifications go through: writers.sqlite
-    /// (`uptimer serve` writes to it unless told otherwise).
-    pub fn check_alerting_store(&self) -> Result<(), ConfigError> {
-        let ruled = self.targets.iter().find(|t| !t.profile.alerts.is_empty());
-        match ruled {
-            Some(t) if !self.writers.contains(&WriterPlugin::Sqlite) => Err(ConfigError::new(
+    /// (`uptimer serve` writes to it unless told otherwise). Without one, alerts are an error;
+    /// a Gatus file's alerts become a warning instead, so that the file runs unchanged.
+    pub fn check_alerting_store(&mut self) -> Result<(), ConfigError> {
+        if self.writers.contains(&WriterPlugin::Sqlite) {
+            return Ok(());
+        }
+        let Some(t) = self.targets.iter().find(|t| !t.profile.alerts.is_empty()) else {
+            return Ok(());
+        };
+        const STORE: &str = "a store for the notifications' outbox: add writers.sqlite to the \
+            writers, or run `uptimer serve` (alerting from writers.postgres alone is not \
+            supported yet)";
+        if !self.alerting.from_gatus {
+            return Err(ConfigError::new(
                 "alerts",
                 format!("on target {:?}", t.name),
-                "a store for the notifications' outbox: add writers.sqlite to the writers, or run `uptimer serve` (alerting from writers.postgres alone is not supported yet)",
-            )),
-            _ => Ok(()),
+                STORE,
+            ));
         }
+        self.warnings
+            .push(format!("alerts are not sent: they need {STORE}"));
+        let mut stripped: std::collections::HashMap<*const target::Profile, Arc<target::Profile>> =
+            Default::default();
+        for t in &mut self.targets {
+            if t.profile.alerts.is_empty() {
+                continue;
+            }
+            let p = stripped
+                .entry(Arc::as_ptr(&t.profile))
+                .or_insert_with(|| {
+                    Arc::new(target::Profile {
+                        alerts: Arc::new([]),
+                        ..(*t.profile).clone()
+                    })
+                })
+                .clone();
+            t.profile = p;
+        }
+        Ok(())
     }
 }
 
