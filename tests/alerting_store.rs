@@ -1,0 +1,270 @@
+//! Alert rules in the SQLite store, on a real file: notifications are written with the results
+//! that cause them, once (a replayed batch adds none), in order per incident and channel, and
+//! every fired rule resolves: when the target recovers, is paused, loses the rule or is
+//! removed.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use uptimer::config::StoreSettings;
+use uptimer::event::{ErrorKind, Event, ProbeEvent};
+use uptimer::state::rules::{Rule, Severity, Threshold};
+use uptimer::store::SqliteStore;
+use uptimer::store::sqlite::TargetInfo;
+use uptimer::store::sqlite::alerts::{Delivery, NotificationRow};
+use uptimer::store::sqlite::follow::Upsert;
+
+fn store(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(&StoreSettings::with_path(
+        dir.path().join("uptimer.sqlite3"),
+    ))
+    .unwrap()
+}
+
+fn rule(threshold: Threshold) -> Rule {
+    Rule {
+        channel: "ops".into(),
+        key: "ops".into(),
+        enabled: true,
+        threshold,
+        success_threshold: 2,
+        send_on_resolved: true,
+        description: Some("the API".into()),
+        for_at_least: None,
+        remind_every: None,
+        reminder_max: None,
+        severity: Severity::Critical,
+    }
+}
+
+fn upsert(paused: bool, rules: &[Rule]) -> Upsert {
+    Upsert {
+        info: TargetInfo {
+            id: "api".into(),
+            name: "API".into(),
+            url: "https://api.example.org/".into(),
+            protocol: "https".into(),
+            hostname: "api.example.org".into(),
+            port: Some(443),
+            path: "/".into(),
+            tags: vec!["prod".into()],
+            interval_s: Some(10.0),
+        },
+        paused,
+        alerts: Arc::from(rules.to_vec()),
+    }
+}
+
+fn event(t: OffsetDateTime, up: bool) -> Event {
+    let mut e = ProbeEvent::new(t, "https", "api.example.org", Some(443));
+    e.target = Some("api".into());
+    e.name = Some("API".into());
+    e.url = Some("https://api.example.org/".into());
+    e.up = Some(up);
+    e.status_code = Some(if up { 200 } else { 503 });
+    if !up {
+        e.error_kind = Some(ErrorKind::HttpStatus);
+        e.error = Some("unexpected status 503".into());
+    }
+    e.into()
+}
+
+/// Events from `start`, 10 s apart: `u` up, `d` down.
+fn events(start: OffsetDateTime, pattern: &str) -> Vec<Event> {
+    pattern
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| event(start + Duration::from_secs(10 * i as u64), b == b'u'))
+        .collect()
+}
+
+async fn rows(s: &SqliteStore) -> Vec<NotificationRow> {
+    let mut r = s.notifications(None, 100).await.unwrap();
+    r.reverse();
+    r
+}
+
+fn kinds(rows: &[NotificationRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.kind.as_str()).collect()
+}
+
+fn start() -> OffsetDateTime {
+    OffsetDateTime::now_utc() - Duration::from_secs(3600)
+}
+
+#[tokio::test]
+async fn a_trigger_once_then_its_resolve_with_the_same_key_and_a_replay_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    s.follow_changes(
+        vec![upsert(false, &[rule(Threshold::Consecutive(2))])],
+        vec![],
+        None,
+    )
+    .await
+    .unwrap();
+    let batch = events(start(), "udddd");
+    s.ingest(batch.clone()).await.unwrap();
+    s.ingest(batch).await.unwrap();
+    let r = rows(&s).await;
+    assert_eq!(kinds(&r), ["trigger"]);
+    s.ingest(events(start() + Duration::from_secs(100), "uu"))
+        .await
+        .unwrap();
+    let r = rows(&s).await;
+    assert_eq!(kinds(&r), ["trigger", "resolve"]);
+    assert_eq!(r[0].key, r[1].key);
+    assert_eq!(r[0].channel, "ops");
+    assert!(r[0].incident_id.is_some());
+
+    // Sent in order: the resolve waits while its trigger is pending.
+    let now = uptimer::store::now_micros();
+    let due = s.due_notifications(now, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].notice.kind, "trigger");
+    assert_eq!(due[0].notice.target.tags, ["prod"]);
+    assert_eq!(
+        due[0].notice.error.as_deref(),
+        Some("unexpected status 503")
+    );
+    s.notification_done(
+        due[0].id,
+        Delivery::Sent {
+            answer: "200 ok".into(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let due = s.due_notifications(now, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].notice.kind, "resolve");
+    assert_eq!(due[0].notice.reason.as_deref(), Some("recovered"));
+}
+
+#[tokio::test]
+async fn pausing_losing_the_rule_and_removal_each_resolve_a_fired_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let rules = [rule(Threshold::Consecutive(1))];
+    s.follow_changes(vec![upsert(false, &rules)], vec![], None)
+        .await
+        .unwrap();
+    let mut t = start();
+    let mut fail = async |s: &SqliteStore| {
+        t += Duration::from_secs(60);
+        s.ingest(events(t, "d")).await.unwrap();
+    };
+
+    fail(&s).await;
+    s.follow_changes(vec![upsert(true, &rules)], vec![], None)
+        .await
+        .unwrap();
+    s.follow_changes(vec![upsert(false, &rules)], vec![], None)
+        .await
+        .unwrap();
+    fail(&s).await;
+    // The rule leaves the configuration.
+    s.follow_changes(vec![upsert(false, &[])], vec![], None)
+        .await
+        .unwrap();
+    fail(&s).await;
+    s.follow_changes(vec![upsert(false, &rules)], vec![], None)
+        .await
+        .unwrap();
+    fail(&s).await;
+    s.follow_changes(vec![], vec!["api".into()], None)
+        .await
+        .unwrap();
+
+    let r = rows(&s).await;
+    assert_eq!(
+        kinds(&r),
+        [
+            "trigger", "resolve", "trigger", "resolve", "trigger", "resolve"
+        ]
+    );
+    for pair in r.chunks(2) {
+        assert_eq!(pair[0].key, pair[1].key);
+    }
+    let keys: std::collections::HashSet<_> = r.iter().map(|n| &n.key).collect();
+    assert_eq!(keys.len(), 3, "a new incident key each time");
+    let now = uptimer::store::now_micros();
+    let mut reasons = Vec::new();
+    loop {
+        let due = s.due_notifications(now, 10).await.unwrap();
+        if due.is_empty() {
+            break;
+        }
+        for n in due {
+            if n.notice.kind == "resolve" {
+                reasons.push(n.notice.reason.clone().unwrap());
+            }
+            s.notification_done(
+                n.id,
+                Delivery::Sent {
+                    answer: String::new(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        reasons,
+        ["target paused", "target removed", "target removed"]
+    );
+}
+
+#[tokio::test]
+async fn a_window_catches_a_flapping_target_and_reminders_stop_at_their_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let mut r = rule(Threshold::Window { failures: 2, of: 3 });
+    r.remind_every = Some(Duration::from_secs(30));
+    r.reminder_max = Some(2);
+    s.follow_changes(vec![upsert(false, &[r])], vec![], None)
+        .await
+        .unwrap();
+    // Up, then down two of every three checks: never two failures in a row... except here
+    // the window sees two of three at the third result.
+    s.ingest(events(start(), "udud")).await.unwrap();
+    assert_eq!(kinds(&rows(&s).await), ["trigger"]);
+    // Flapping on for 2 minutes: reminders every 30 s of failures, two at most.
+    s.ingest(events(start() + Duration::from_secs(40), "dudududududu"))
+        .await
+        .unwrap();
+    let r = rows(&s).await;
+    assert_eq!(kinds(&r), ["trigger", "reminder", "reminder"]);
+    assert_eq!((r[1].seq, r[2].seq), (1, 2));
+}
+
+#[tokio::test]
+async fn the_rule_state_survives_reopening_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = [rule(Threshold::Consecutive(3))];
+    {
+        let s = store(&dir);
+        s.follow_changes(vec![upsert(false, &rules)], vec![], None)
+            .await
+            .unwrap();
+        s.ingest(events(start(), "dd")).await.unwrap();
+        assert!(rows(&s).await.is_empty(), "two of three");
+    }
+    let s = store(&dir);
+    s.follow_changes(vec![upsert(false, &rules)], vec![], None)
+        .await
+        .unwrap();
+    s.ingest(events(start() + Duration::from_secs(20), "d"))
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&rows(&s).await),
+        ["trigger"],
+        "the third failure counts"
+    );
+}
