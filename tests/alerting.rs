@@ -504,3 +504,51 @@ async fn a_hanging_provider_is_a_retry_and_a_redirect_a_refusal() {
     let d = send::send(&client, &c, request::build(&c, &notice("trigger")), 0).await;
     assert!(matches!(d, Delivery::Failed { .. }), "{d:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alert_test_sends_through_a_channel_and_prints_the_answer() {
+    let p = Provider::start().await;
+    p.script([Answer::status(202).with_body("{\"status\":\"success\"}")]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        format!(
+            "channels:\n  pd: {{type: pagerduty, routing_key: SECRETKEY, base_url: '{}'}}\n",
+            p.url("/pd")
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut c = uptimer(dir.path());
+        c.args(args);
+        support::bin::output(c)
+    };
+    let out = run(&["alert", "test", "pd", "--config", "a.yaml"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = support::bin::stdout(&out);
+    assert!(
+        text.contains("delivered: 202 {\"status\":\"success\"}"),
+        "{text}"
+    );
+    let got = p.received();
+    let actions: Vec<_> = got
+        .iter()
+        .map(|r| r.json()["event_action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        ["trigger", "resolve"],
+        "no test incident left open"
+    );
+    assert_eq!(got[0].json()["dedup_key"], got[1].json()["dedup_key"]);
+    assert!(!text.contains("SECRETKEY"), "{text}");
+
+    p.script([Answer::status(403).with_body("forbidden")]);
+    let out = run(&["alert", "test", "pd", "--config", "a.yaml"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(support::bin::stdout(&out).contains("refused"));
+
+    let out = run(&["alert", "test", "nope", "--config", "a.yaml"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("(pd)"), "{}", stderr(&out));
+}

@@ -1,5 +1,6 @@
 //! The command line: `uptimer [run|probe|check-config|schema|validate]`.
 
+mod alert;
 mod bench_store;
 mod check_config;
 mod healthcheck;
@@ -90,6 +91,9 @@ pub enum Command {
     /// resume (--server URL or UPTIMER_SERVER; credentials from WEB_AUTH_TOKEN or
     /// WEB_AUTH_BASIC). Exit 1 when the server refuses or cannot be reached, 2 on bad usage.
     Targets(targets::TargetsArgs),
+    /// Alerting: `test CHANNEL` sends a test notification through a channel of the config
+    /// and prints the provider's answer (exit 1 when it was not delivered).
+    Alert(alert::AlertArgs),
     /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
     /// else print why and exit 1: a container health check without curl.
     Healthcheck(healthcheck::HealthcheckArgs),
@@ -119,6 +123,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Store(args)) => store::store(args),
         Some(Command::Healthcheck(args)) => healthcheck::healthcheck(args),
         Some(Command::Targets(args)) => targets::targets(args),
+        Some(Command::Alert(args)) => alert::alert(args),
     }
 }
 

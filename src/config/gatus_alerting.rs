@@ -10,13 +10,11 @@ use serde_yaml_ng::{Mapping, Value};
 use super::ConfigError;
 use super::alerting::{ChannelFile, RuleFile};
 
-/// Our channel type for a Gatus provider, and how its keys map onto ours (`None`: ignored).
-fn provider(
-    name: &str,
-) -> Option<(
-    &'static str,
-    &'static [(&'static str, Option<&'static str>)],
-)> {
+/// How a Gatus provider's keys map onto a channel's (`None`: warned and ignored).
+type KeyMap = &'static [(&'static str, Option<&'static str>)];
+
+/// Our channel type for a Gatus provider, and how its keys map onto ours.
+fn provider(name: &str) -> Option<(&'static str, KeyMap)> {
     Some(match name {
         "slack" => (
             "slack",
