@@ -288,6 +288,8 @@ fn notice(kind: &str) -> Notice {
         time: time::macros::datetime!(2026-12-02 10:00 UTC),
         down_since: Some(time::macros::datetime!(2026-12-02 09:59 UTC)),
         reason: (kind == "resolve").then(|| "recovered".into()),
+        acknowledged_by: (kind == "acknowledge").then(|| "ana".into()),
+        ack_url: None,
         error: (kind != "resolve").then(|| "connection refused".into()),
         error_kind: None,
         status_code: None,
@@ -551,4 +553,165 @@ async fn alert_test_sends_through_a_channel_and_prints_the_answer() {
     let out = run(&["alert", "test", "nope", "--config", "a.yaml"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("(pd)"), "{}", stderr(&out));
+}
+
+fn count(got: &[Received], path: &str, kind: &str) -> usize {
+    got.iter()
+        .filter(|r| r.path == path && r.json()["kind"] == kind)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ack_by_link_stops_reminders_and_is_sent_on_to_pagerduty() {
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::net::free_port();
+    let yaml = format!(
+        "probe: {{interval: 0.2, timeout: 2}}\n\
+         channels:\n  hook: {{type: webhook, url: '{hook}'}}\n  \
+         pd: {{type: pagerduty, routing_key: RK, base_url: '{pd}'}}\n\
+         alerts:\n  - {{type: hook, failure-threshold: 1, minimum-reminder-interval: 1s}}\n  \
+         - {{type: pd, failure-threshold: 1}}\n\
+         targets:\n  - name: api\n    url: {url}\n",
+        hook = provider.url("/hook"),
+        pd = provider.url("/pd"),
+        url = target.url("/switch"),
+    );
+    std::fs::write(dir.path().join("u.yaml"), yaml).unwrap();
+    let mut c = uptimer(dir.path());
+    c.args([
+        "serve",
+        "--config",
+        "u.yaml",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env("DATA_DIR", "data")
+    .env("WEB_PUBLIC_URL", format!("http://127.0.0.1:{port}/"));
+    let serve = support::bin::start_serve(c);
+    target.set_switch(503);
+
+    // The trigger and a reminder or two, each with the link.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count(&provider.received(), "/hook", "reminder") < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            serve.stderr_so_far()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = provider.received();
+    let trigger = got.iter().find(|r| r.path == "/hook").unwrap().json();
+    assert_eq!(trigger["kind"], "trigger");
+    let link = trigger["ack_url"].as_str().unwrap().to_owned();
+    let incident = trigger["incident"].as_i64().unwrap();
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{port}/ack/{incident}/")),
+        "{link}"
+    );
+    assert!(trigger["text"].as_str().unwrap().contains(&link));
+
+    let http = send::client().unwrap();
+    // GET only asks: reminders go on.
+    let page = http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<form method=\"post\""), "{html}");
+    let forged = format!("http://127.0.0.1:{port}/ack/{incident}/00000000000000000000000000000000");
+    assert_eq!(http.post(&forged).send().await.unwrap().status(), 403);
+    let before = count(&provider.received(), "/hook", "reminder");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        count(&provider.received(), "/hook", "reminder") > before,
+        "GET did not ack"
+    );
+
+    // POST acknowledges.
+    let done = http
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("by=ana")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("acknowledged"));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after_ack = count(&provider.received(), "/hook", "reminder");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let got = provider.received();
+    assert_eq!(
+        count(&got, "/hook", "reminder"),
+        after_ack,
+        "no reminder after the ack"
+    );
+    let acked = got
+        .iter()
+        .find(|r| r.path == "/hook" && r.json()["kind"] == "acknowledge");
+    assert_eq!(
+        acked.expect("the webhook hears of the ack").json()["acknowledged_by"],
+        "ana"
+    );
+    let pd: Vec<_> = got
+        .iter()
+        .filter(|r| r.path == "/pd/v2/enqueue")
+        .map(|r| r.json()["event_action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(pd, ["trigger", "acknowledge"]);
+
+    // The API and the CLI say it is acknowledged already.
+    let mut c = uptimer(dir.path());
+    c.args([
+        "incident",
+        "ack",
+        &incident.to_string(),
+        "--server",
+        &format!("http://127.0.0.1:{port}"),
+    ]);
+    let out = support::bin::output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(support::bin::stdout(&out).contains("acknowledged already"));
+    let mut c = uptimer(dir.path());
+    c.args([
+        "incident",
+        "ack",
+        "999999",
+        "--server",
+        &format!("http://127.0.0.1:{port}"),
+    ]);
+    let out = support::bin::output(c).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no incident 999999"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Recovery resolves on both channels.
+    target.set_switch(200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count(&provider.received(), "/hook", "resolve") < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            serve.stderr_so_far()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = serve.terminate();
+    let pd: Vec<_> = provider
+        .received()
+        .iter()
+        .filter(|r| r.path == "/pd/v2/enqueue")
+        .map(|r| r.json()["event_action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        pd,
+        ["trigger", "acknowledge", "resolve"],
+        "{}",
+        stderr(&out)
+    );
 }

@@ -51,11 +51,14 @@ fn default_template(style: Style) -> String {
          {{% if reason and reason != \"recovered\" %}} ({{{{ reason{f} }}}}){{% endif %}}.\
          {{% elif kind == \"reminder\" %}}{b}{{{{ target.name{f} }}}}{e} is still down \
          (reminder {{{{ reminder }}}}){{% if error %}}: {{{{ error{f} }}}}{{% endif %}}.\
+         {{% elif kind == \"acknowledge\" %}}{b}{{{{ target.name{f} }}}}{e} is acknowledged\
+         {{% if acknowledged_by %}} by {{{{ acknowledged_by{f} }}}}{{% endif %}}.\
          {{% elif kind == \"test\" %}}A test notification from uptimer to {b}{{{{ channel{f} }}}}{e}.\
          {{% else %}}{b}{{{{ target.name{f} }}}}{e} is down\
          {{% if error %}}: {{{{ error{f} }}}}{{% endif %}}.{{% endif %}}\
          {{% if description %}} {{{{ description{f} }}}}{{% endif %}}\
-         {{% if target.url %}} {{{{ target.url{f} }}}}{{% endif %}}"
+         {{% if target.url %}} {{{{ target.url{f} }}}}{{% endif %}}\
+         {{% if ack_url and kind in [\"trigger\", \"reminder\"] %}} Acknowledge: {{{{ ack_url{f} }}}}{{% endif %}}"
     )
 }
 
@@ -65,6 +68,7 @@ pub fn title(n: &Notice) -> String {
         "resolve" => format!("Resolved: {}", n.target.name),
         "reminder" => format!("Still down: {}", n.target.name),
         "test" => "Test notification from uptimer".to_owned(),
+        "acknowledge" => format!("Acknowledged: {}", n.target.name),
         _ => format!("Down: {}", n.target.name),
     }
 }
@@ -209,6 +213,8 @@ pub(crate) mod tests {
             time: time::macros::datetime!(2026-12-02 10:00 UTC),
             down_since: None,
             reason: (kind == "resolve").then(|| "recovered".into()),
+            acknowledged_by: None,
+            ack_url: None,
             error: (kind != "resolve").then(|| "connection refused".into()),
             error_kind: None,
             status_code: None,

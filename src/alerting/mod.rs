@@ -8,6 +8,7 @@
 //! and providers deduplicate by the incident key (PagerDuty's `dedup_key`, Opsgenie's `alias`,
 //! our webhook's `Idempotency-Key`).
 
+pub mod links;
 pub mod message;
 pub mod request;
 pub mod send;

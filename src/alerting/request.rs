@@ -74,6 +74,15 @@ pub fn webhook_body(c: &Channel, n: &Notice, text: &str) -> Value {
     doc
 }
 
+/// Whether a channel of this kind is told of acknowledgements (the incident trackers, and our
+/// webhook).
+pub fn takes_acks(kind: ChannelKind) -> bool {
+    matches!(
+        kind,
+        ChannelKind::PagerDuty | ChannelKind::Opsgenie | ChannelKind::Webhook
+    )
+}
+
 /// The priority a trigger or reminder sends: the channel's, else the one for down.
 fn priority<'a>(c: &'a Channel, down: &'a str) -> &'a str {
     c.priority.as_deref().unwrap_or(down)
@@ -155,8 +164,9 @@ pub fn build(c: &Channel, n: &Notice) -> Request {
         ChannelKind::GoogleChat => json_request(c.url.to_string(), &json!({ "text": text })),
         ChannelKind::PagerDuty => {
             let routing_key = c.key.clone().unwrap_or_default();
-            let body = if resolve {
-                json!({"routing_key": routing_key, "event_action": "resolve", "dedup_key": n.key})
+            let body = if resolve || n.kind == "acknowledge" {
+                let action = if resolve { "resolve" } else { "acknowledge" };
+                json!({"routing_key": routing_key, "event_action": action, "dedup_key": n.key})
             } else {
                 let severity = n.severity.as_str();
                 json!({
@@ -178,12 +188,13 @@ pub fn build(c: &Channel, n: &Notice) -> Request {
             json_request(join(&c.url, "/v2/enqueue"), &body)
         }
         ChannelKind::Opsgenie => {
-            let mut r = if resolve {
+            let mut r = if resolve || n.kind == "acknowledge" {
+                let action = if resolve { "close" } else { "acknowledge" };
                 json_request(
                     join(
                         &c.url,
                         &format!(
-                            "/v2/alerts/{}/close?identifierType=alias",
+                            "/v2/alerts/{}/{action}?identifierType=alias",
                             urlencoding_path(&n.key)
                         ),
                     ),

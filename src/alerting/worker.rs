@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::links::Links;
 use super::{request, send};
 use crate::config::alerting::Channel;
 use crate::store::sqlite::SqliteStore;
@@ -23,9 +24,11 @@ const BATCH: usize = 64;
 const IN_FLIGHT: usize = 8;
 
 /// Starts the worker for `store`'s outbox when channels are configured; it runs until `stop`.
+/// With `links`, triggers and reminders carry their incident's acknowledgement link.
 pub fn spawn(
     store: SqliteStore,
     channels: Arc<BTreeMap<String, Channel>>,
+    links: Option<Links>,
     stop: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if channels.is_empty() {
@@ -43,6 +46,7 @@ pub fn spawn(
             store,
             channels,
             client,
+            links,
         };
         loop {
             let busy = tokio::select! {
@@ -63,6 +67,7 @@ struct Worker {
     store: SqliteStore,
     channels: Arc<BTreeMap<String, Channel>>,
     client: reqwest::Client,
+    links: Option<Links>,
 }
 
 impl Worker {
@@ -82,12 +87,20 @@ impl Worker {
         full
     }
 
-    async fn deliver(&self, n: Outgoing) {
+    async fn deliver(&self, mut n: Outgoing) {
+        if let (Some(links), Some(id)) = (&self.links, n.notice.incident) {
+            n.notice.ack_url = Some(links.ack_url(id));
+        }
         let delivery = match self.channels.get(&n.channel) {
             None => Delivery::Retry {
                 retry_at: now_micros() + 10 * MINUTE,
                 error: format!("channel {:?} is not configured", n.channel),
             },
+            Some(c) if n.notice.kind == "acknowledge" && !request::takes_acks(c.kind) => {
+                Delivery::Skipped {
+                    why: format!("a {} channel is not told of acknowledgements", c.kind),
+                }
+            }
             Some(c) => {
                 let req = request::build(c, &n.notice);
                 send::send(&self.client, c, req, n.attempts).await
@@ -120,6 +133,9 @@ impl Worker {
                     key,
                     "notification refused by the provider, not tried again: {error}"
                 )
+            }
+            Delivery::Skipped { why } => {
+                tracing::debug!(channel, kind, key, "notification skipped: {why}")
             }
         }
         if let Err(e) = self

@@ -50,6 +50,8 @@ fn test_notice(kind: &str, key: &str, channel: &str) -> Notice {
         time: time::OffsetDateTime::now_utc(),
         down_since: None,
         reason: (kind == "resolve").then(|| "recovered".into()),
+        acknowledged_by: None,
+        ack_url: None,
         error: None,
         error_kind: None,
         status_code: None,
@@ -111,6 +113,7 @@ pub fn alert(args: AlertArgs) -> ExitCode {
                     println!("  refused (would not be retried): {error}");
                     return ExitCode::FAILURE;
                 }
+                Delivery::Skipped { why } => println!("  skipped: {why}"),
             }
         }
         ExitCode::SUCCESS

@@ -94,6 +94,9 @@ pub enum Command {
     /// Alerting: `test CHANNEL` sends a test notification through a channel of the config
     /// and prints the provider's answer (exit 1 when it was not delivered).
     Alert(alert::AlertArgs),
+    /// The incidents of a running `uptimer serve`, through its API: `ack ID` acknowledges one
+    /// (--server URL or UPTIMER_SERVER; the dashboard's credentials).
+    Incident(targets::IncidentArgs),
     /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
     /// else print why and exit 1: a container health check without curl.
     Healthcheck(healthcheck::HealthcheckArgs),
@@ -124,6 +127,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Healthcheck(args)) => healthcheck::healthcheck(args),
         Some(Command::Targets(args)) => targets::targets(args),
         Some(Command::Alert(args)) => alert::alert(args),
+        Some(Command::Incident(args)) => targets::incident(args),
     }
 }
 

@@ -200,13 +200,25 @@ async fn run(
             }
         }
     };
-    // Notifications from the store's outbox (the writer fills it).
+    // Notifications from the store's outbox (the writer fills it), with links to acknowledge.
+    let links = match crate::alerting::links::from_settings(&settings.web, &settings.data_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("uptimer: {e}");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
     let alerting = if read_only || !settings.writers.contains(&WriterPlugin::Sqlite) {
         None
     } else {
+        state.acks = Some(crate::web::acks::Acks {
+            store: store.clone(),
+            links: links.clone(),
+        });
         crate::alerting::spawn(
             store.clone(),
             settings.alerting.channels.clone(),
+            links,
             stop.clone(),
         )
     };

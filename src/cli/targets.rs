@@ -1,5 +1,5 @@
 //! `uptimer targets list|add|rm|pause|resume`: the live targets of a running `uptimer serve`,
-//! through its JSON API. The server is `--server` (or `UPTIMER_SERVER`, default
+//! through its JSON API; and `uptimer incident ack ID`, its incidents. The server is `--server` (or `UPTIMER_SERVER`, default
 //! `http://127.0.0.1:8080`); the credentials are the dashboard's own settings,
 //! `WEB_AUTH_TOKEN` or `WEB_AUTH_BASIC`, from the environment or `./configuration.env`.
 //! Exit status: 0 done, 1 the server refused (its message on stderr) or could not be reached,
@@ -108,21 +108,88 @@ enum Failure {
 }
 
 pub fn targets(args: TargetsArgs) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    finish("targets", block_on(run(args)))
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("cannot start the async runtime");
-    match runtime.block_on(run(args)) {
+        .expect("cannot start the async runtime")
+        .block_on(f)
+}
+
+fn finish(command: &str, done: Result<(), Failure>) -> ExitCode {
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(e)) => {
-            eprintln!("uptimer: targets: {e}");
+            eprintln!("uptimer: {command}: {e}");
             ExitCode::from(super::EXIT_CONFIG)
         }
         Err(Failure::Server(e)) => {
-            eprintln!("uptimer: targets: {e}");
+            eprintln!("uptimer: {command}: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    /// The running `uptimer serve` to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "UPTIMER_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub server: String,
+    /// Print the server's JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: IncidentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Acknowledge an open incident: its reminders stop until it resolves, and PagerDuty and
+    /// Opsgenie are told.
+    Ack {
+        /// The incident's id (the incidents page, /api/v1/incidents).
+        id: i64,
+        /// Who acknowledges (default: the WEB_AUTH_BASIC user, if any).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+pub fn incident(args: IncidentArgs) -> ExitCode {
+    finish(
+        "incident",
+        block_on(async {
+            let client = Client::new(&args.server, auth()?)?;
+            let IncidentCommand::Ack { id, by } = args.command;
+            let body = match by {
+                Some(b) => json!({ "by": b }),
+                None => json!({}),
+            };
+            let answer = client
+                .call("POST", &format!("incidents/{id}/ack"), Some(&body))
+                .await?;
+            if args.json {
+                println!("{answer}");
+            } else if answer["already"] == true {
+                println!(
+                    "incident {id} was acknowledged already, at {}",
+                    answer["acknowledged_at"].as_str().unwrap_or("?")
+                );
+            } else {
+                println!("acknowledged incident {id}");
+            }
+            Ok(())
+        }),
+    )
 }
 
 async fn run(args: TargetsArgs) -> Result<(), Failure> {

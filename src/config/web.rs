@@ -129,6 +129,12 @@ pub struct WebSettings {
     /// `/healthz` and `/metrics` stay open when auth is on (`WEB_AUTH_OPEN_METRICS`, default
     /// true), so orchestrators and Prometheus need no secret.
     pub open_metrics: bool,
+    /// `WEB_PUBLIC_URL`: the dashboard's address as people reach it (`https://uptime.example.com`),
+    /// for the links in notifications; none by default (notifications carry no links).
+    pub public_url: Option<url::Url>,
+    /// `ALERT_LINK_SECRET`: the key that signs those links; by default one made once and kept
+    /// under `DATA_DIR`.
+    pub link_secret: Option<Secret>,
 }
 
 impl Default for WebSettings {
@@ -137,6 +143,8 @@ impl Default for WebSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             auth: None,
             open_metrics: true,
+            public_url: None,
+            link_secret: None,
         }
     }
 }
@@ -186,6 +194,29 @@ impl WebSettings {
         if let Some(v) = env.get("WEB_AUTH_OPEN_METRICS") {
             w.open_metrics = super::parse::boolean(v)
                 .map_err(|e| ConfigError::new("WEB_AUTH_OPEN_METRICS", v, e))?;
+        }
+        if let Some(v) = env.get("WEB_PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
+            let url = url::Url::parse(v.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "WEB_PUBLIC_URL",
+                        v,
+                        "the dashboard's public http:// or https:// address",
+                    )
+                })?;
+            w.public_url = Some(url);
+        }
+        if let Some(v) = env.get("ALERT_LINK_SECRET") {
+            if v.trim().len() < 16 {
+                return Err(ConfigError::new(
+                    "ALERT_LINK_SECRET",
+                    "***",
+                    "at least 16 characters",
+                ));
+            }
+            w.link_secret = Some(Secret::new(v.trim()));
         }
         Ok(w)
     }

@@ -6,6 +6,7 @@
 //! nothing from the internet. [`app`] returns the router; handler tests call it with
 //! `tower::ServiceExt::oneshot`, no socket needed.
 
+pub mod acks;
 mod api;
 mod apidoc;
 mod badges;
@@ -54,6 +55,8 @@ pub struct AppState {
     /// The web server listens on a loopback address only. Without `auth`, the API's writes
     /// are refused unless it does (403).
     pub listen_loopback: bool,
+    /// Acknowledging incidents (`serve` writing its store).
+    pub acks: Option<acks::Acks>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             push: None,
             editor: None,
             listen_loopback: web.listen.ip().is_loopback(),
+            acks: None,
         }
     }
 }
@@ -129,6 +133,11 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub fn app(state: AppState) -> Router {
     // The push route is never behind the dashboard's credentials: its token is one.
     let pushes = Router::new().route("/api/v1/push/{token}", get(push::push).post(push::push));
+    // Nor are acknowledgement links: their signature is one.
+    let links = Router::new().route(
+        "/ack/{id}/{signature}",
+        get(acks::link_page).post(acks::link_ack),
+    );
     let open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -176,6 +185,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/targets/{id}/series", get(api::series))
         .route("/api/v1/targets/{id}/uptime", get(api::uptime))
         .route("/api/v1/incidents", get(api::incidents))
+        .route("/api/v1/incidents/{id}/ack", post(acks::api_ack))
         .route(
             "/assets/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
@@ -196,6 +206,7 @@ pub fn app(state: AppState) -> Router {
     let protected =
         protected.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     pushes
+        .merge(links)
         .merge(open)
         .merge(protected)
         .fallback(|| async { AppError::NotFound("no such page".into()) })

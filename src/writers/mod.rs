@@ -138,6 +138,7 @@ pub async fn build(
             crate::alerting::spawn(
                 store.clone(),
                 settings.alerting.channels.clone(),
+                crate::alerting::links::from_settings(&settings.web, &settings.data_dir)?,
                 give_up.clone(),
             );
             Box::new(sqlite::SqliteWriter::maintaining(

@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS notifications_key ON notifications (key, channel, id);
 CREATE INDEX IF NOT EXISTS notifications_incident ON notifications (incident_id);
+CREATE TABLE IF NOT EXISTS incident_acks (
+    incident_id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    by TEXT,
+    via TEXT NOT NULL
+);
 ";
 
 /// What a notification is about: all a channel's message is made of, written into the outbox
@@ -77,6 +83,12 @@ pub struct Notice {
     pub down_since: Option<OffsetDateTime>,
     /// Why it resolved: `recovered`, `target paused`, `target removed`.
     pub reason: Option<String>,
+    /// Who acknowledged the incident (`acknowledge` notifications).
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    /// The incident's signed acknowledgement link (set when sent, with `WEB_PUBLIC_URL`).
+    #[serde(default)]
+    pub ack_url: Option<String>,
     /// The failing result's error, error kind, status code and response time.
     pub error: Option<String>,
     pub error_kind: Option<String>,
@@ -236,7 +248,14 @@ pub fn observe(
             };
             let (kind, key, reminder, reason) = match action {
                 Action::Trigger { key } => ("trigger", key, 0, None),
-                Action::Reminder { key, n } => ("reminder", key, n, None),
+                Action::Reminder { key, n } => {
+                    // An acknowledged incident is not reminded of.
+                    let fired_for = state.firing.as_ref().and_then(|f| f.incident);
+                    if acked_at(tx, fired_for)?.is_some() {
+                        continue;
+                    }
+                    ("reminder", key, n, None)
+                }
                 Action::Resolve { key, reason } => {
                     if !rule.send_on_resolved {
                         continue;
@@ -261,6 +280,8 @@ pub fn observe(
                 time,
                 down_since: state.down_since.filter(|_| failing),
                 reason,
+                acknowledged_by: None,
+                ack_url: None,
                 error: o.error.clone().filter(|_| failing),
                 error_kind: o.error_kind.clone().filter(|_| failing),
                 status_code: o.status_code,
@@ -307,6 +328,8 @@ pub fn end(
                 time: from_micros(now),
                 down_since: None,
                 reason: Some(reason.as_str().to_owned()),
+                acknowledged_by: None,
+                ack_url: None,
                 error: None,
                 error_kind: None,
                 status_code: None,
@@ -318,6 +341,87 @@ pub fn end(
             .execute(params![id, rule_key])?;
     }
     Ok(())
+}
+
+/// When incident `id` was acknowledged, if it was.
+fn acked_at(tx: &Transaction, id: Option<i64>) -> Result<Option<Micros>, StoreError> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(tx
+        .prepare_cached("SELECT at FROM incident_acks WHERE incident_id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+/// What acknowledging an incident did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acked {
+    /// Acknowledged now (at this time); its channels that track incidents are told.
+    Now { at: Micros, target_id: String },
+    /// It was acknowledged before, at this time.
+    Before { at: Micros, target_id: String },
+    /// It is over already.
+    Resolved,
+    /// No such incident.
+    Unknown,
+}
+
+/// Acknowledges incident `id`: its reminders stop, and an `acknowledge` notification for each
+/// fired rule of it goes into the outbox (sent on to PagerDuty, Opsgenie and webhooks).
+pub fn ack(
+    tx: &Transaction,
+    id: i64,
+    by: Option<&str>,
+    via: &str,
+    now: Micros,
+) -> Result<Acked, StoreError> {
+    let incident: Option<(String, Option<Micros>)> = tx
+        .prepare_cached("SELECT target_id, ended_at FROM incidents WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((target_id, ended)) = incident else {
+        return Ok(Acked::Unknown);
+    };
+    if let Some(at) = acked_at(tx, Some(id))? {
+        return Ok(Acked::Before { at, target_id });
+    }
+    if ended.is_some() {
+        return Ok(Acked::Resolved);
+    }
+    tx.prepare_cached(
+        "INSERT INTO incident_acks (incident_id, at, by, via) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, now, by, via])?;
+    let mut target: Option<NoticeTarget> = None;
+    for (rule_key, state) in load_states(tx, &target_id)? {
+        let Some(f) = state.firing.filter(|f| f.incident == Some(id)) else {
+            continue;
+        };
+        let t = match &target {
+            Some(t) => t.clone(),
+            None => target.insert(notice_target(tx, &target_id)?).clone(),
+        };
+        let notice = Notice {
+            kind: "acknowledge".into(),
+            reminder: 0,
+            key: f.key,
+            rule: rule_key.clone(),
+            target: t,
+            incident: Some(id),
+            severity: Severity::default(),
+            description: None,
+            time: from_micros(now),
+            down_since: state.down_since,
+            reason: None,
+            acknowledged_by: by.map(str::to_owned),
+            ack_url: None,
+            error: None,
+            error_kind: None,
+            status_code: None,
+            response_time_ms: None,
+        };
+        enqueue(tx, channel_of_key(&rule_key), &notice, now)?;
+    }
+    Ok(Acked::Now { at: now, target_id })
 }
 
 /// The ids of the targets with rule counters stored.
@@ -349,6 +453,8 @@ pub enum Delivery {
     Retry { retry_at: Micros, error: String },
     /// Refused for good (a 4xx other than 429, or a channel no longer configured).
     Failed { error: String },
+    /// Not for this channel (an acknowledgement to a channel that does not track incidents).
+    Skipped { why: String },
 }
 
 /// One notification's row as the web and tests read it.
@@ -460,6 +566,10 @@ impl SqliteStore {
                        last_error = ?2, answer = ?2 WHERE id = ?1",
                     params![id, error],
                 )?,
+                Delivery::Skipped { why } => c.execute(
+                    "UPDATE notifications SET state = 'skipped', last_error = ?2 WHERE id = ?1",
+                    params![id, why],
+                )?,
             };
             Ok(())
         })
@@ -499,6 +609,22 @@ impl SqliteStore {
                 })?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    /// Acknowledges incident `id` (see [`ack`]); `via` says how (`api`, `cli`, `link`).
+    pub async fn ack_incident(
+        &self,
+        id: i64,
+        by: Option<String>,
+        via: &'static str,
+    ) -> Result<Acked, StoreError> {
+        self.write(move |w, _| {
+            let tx = w.conn.transaction()?;
+            let done = ack(&tx, id, by.as_deref(), via, crate::store::now_micros())?;
+            tx.commit()?;
+            Ok(done)
         })
         .await
     }
