@@ -689,6 +689,35 @@ async fn an_ack_by_link_stops_reminders_and_is_sent_on_to_pagerduty() {
         stderr(&out)
     );
 
+    // The incidents API and page show the acknowledgement and the notifications.
+    let api = http
+        .get(format!("http://127.0.0.1:{port}/api/v1/incidents"))
+        .send()
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&api.text().await.unwrap()).unwrap();
+    let inc = &doc["incidents"][0];
+    assert_eq!(inc["id"], incident);
+    assert_eq!(inc["acknowledged"]["by"], "ana");
+    assert_eq!(inc["acknowledged"]["via"], "link");
+    let notes = inc["notifications"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["channel"] == "pd" && n["kind"] == "acknowledge" && n["state"] == "sent"),
+        "{notes:?}"
+    );
+    let page = http
+        .get(format!("http://127.0.0.1:{port}/incidents"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("acknowledged by ana"), "{page}");
+    assert!(page.contains("hook: trigger, sent"), "{page}");
+
     // Recovery resolves on both channels.
     target.set_switch(200);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

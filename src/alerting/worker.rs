@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::links::Links;
 use super::{request, send};
 use crate::config::alerting::Channel;
+use crate::metrics::Metrics;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::alerts::{Delivery, Outgoing};
 use crate::store::{MINUTE, now_micros};
@@ -22,6 +23,8 @@ pub const POLL: Duration = Duration::from_millis(500);
 const BATCH: usize = 64;
 /// Notifications sent at once.
 const IN_FLIGHT: usize = 8;
+/// How often the outbox's gauges are read.
+const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts the worker for `store`'s outbox when channels are configured; it runs until `stop`.
 /// With `links`, triggers and reminders carry their incident's acknowledgement link.
@@ -29,6 +32,7 @@ pub fn spawn(
     store: SqliteStore,
     channels: Arc<BTreeMap<String, Channel>>,
     links: Option<Links>,
+    metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if channels.is_empty() {
@@ -47,8 +51,14 @@ pub fn spawn(
             channels,
             client,
             links,
+            metrics,
         };
+        let mut gauges_at = tokio::time::Instant::now();
         loop {
+            if gauges_at.elapsed() >= GAUGES_EVERY {
+                worker.update_gauges().await;
+                gauges_at = tokio::time::Instant::now();
+            }
             let busy = tokio::select! {
                 _ = stop.cancelled() => break,
                 busy = worker.round() => busy,
@@ -68,9 +78,20 @@ struct Worker {
     channels: Arc<BTreeMap<String, Channel>>,
     client: reqwest::Client,
     links: Option<Links>,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
+    /// Sets the outbox's depth and its oldest notification's age.
+    async fn update_gauges(&self) {
+        if let Ok((depth, oldest)) = self.store.outbox_depth().await {
+            let m = &self.metrics.alerting;
+            m.outbox_depth.set(depth);
+            let age = oldest.map_or(0, |t| (now_micros() - t).max(0) / crate::store::SECOND);
+            m.oldest_seconds.set(age as u64);
+        }
+    }
+
     /// Sends what is due; whether there was a full batch (more may be due).
     async fn round(&self) -> bool {
         let due = match self.store.due_notifications(now_micros(), BATCH).await {
@@ -107,6 +128,13 @@ impl Worker {
             }
         };
         let (channel, kind, key) = (&n.channel, &n.notice.kind, &n.notice.key);
+        let counters = self.metrics.alerting.channel(channel);
+        match &delivery {
+            Delivery::Sent { .. } => counters.sent.inc(),
+            Delivery::Retry { .. } => counters.retried.inc(),
+            Delivery::Failed { .. } => counters.failed.inc(),
+            Delivery::Skipped { .. } => {}
+        }
         match &delivery {
             Delivery::Sent { .. } => {
                 tracing::info!(

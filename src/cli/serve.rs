@@ -219,6 +219,7 @@ async fn run(
             store.clone(),
             settings.alerting.channels.clone(),
             links,
+            state.metrics.clone(),
             stop.clone(),
         )
     };

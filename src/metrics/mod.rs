@@ -6,6 +6,7 @@
 //! and record on shared atomics: nothing here blocks or allocates per event. The text format
 //! is written by `prometheus-client`.
 
+pub mod alerting;
 pub mod config;
 pub mod kinds;
 pub mod probe;
@@ -65,6 +66,8 @@ pub struct Metrics {
     pub config: ConfigMetrics,
     pub consumer_lag: ConsumerLag,
     pub readiness: Readiness,
+    /// Alert notifications (registered by a process that writes, the store's outbox with it).
+    pub alerting: alerting::AlertingMetrics,
     writers: writer::WriterFamilies,
     readers: reader::ReaderFamilies,
 }
@@ -84,6 +87,7 @@ impl Metrics {
             config: ConfigMetrics::default(),
             consumer_lag: ConsumerLag::default(),
             readiness: Readiness::default(),
+            alerting: alerting::AlertingMetrics::default(),
             writers: writer::WriterFamilies::default(),
             readers: reader::ReaderFamilies::default(),
         };
@@ -100,6 +104,7 @@ impl Metrics {
         }
         if sections.writing {
             m.writers.register(&mut registry);
+            m.alerting.register(&mut registry);
             registry.register(
                 "uptimer_events_dropped",
                 help(

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::alerting::links::Links;
 use crate::config::WebAuth;
-use crate::store::SqliteStore;
 use crate::store::sqlite::alerts::Acked;
+use crate::store::{SqliteStore, rfc3339};
 
 /// What acknowledging needs: the store that keeps the alert rules, and the links' key.
 #[derive(Clone)]
@@ -26,12 +26,6 @@ pub struct Acks {
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-fn rfc3339(t: crate::store::Micros) -> String {
-    crate::store::from_micros(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// The answer to an acknowledgement, as JSON.

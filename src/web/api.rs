@@ -264,11 +264,49 @@ pub async fn incidents(
             offset: p.offset.unwrap_or(0),
         })
         .await?;
+    // What alerting did, where this process keeps it.
+    let alerts = match &s.acks {
+        Some(a) => {
+            a.store
+                .incident_alerts(list.iter().map(|i| i.id).collect())
+                .await?
+        }
+        None => Default::default(),
+    };
     let list: Vec<Value> = list
         .iter()
         .map(|i| {
             let mut v = json!(i);
             v["duration_seconds"] = json!(i.duration(now) / 1_000_000);
+            if s.acks.is_some() {
+                let a = alerts.get(&i.id).cloned().unwrap_or_default();
+                v["acknowledged"] = match a.acknowledged {
+                    Some(ack) => json!({
+                        "at": crate::store::rfc3339(ack.at),
+                        "by": ack.by,
+                        "via": ack.via,
+                    }),
+                    None => Value::Null,
+                };
+                v["notifications"] = a
+                    .notifications
+                    .iter()
+                    .map(|n| {
+                        json!({
+                            "channel": n.channel,
+                            "kind": n.kind,
+                            "reminder": n.seq,
+                            "key": n.key,
+                            "state": n.state,
+                            "attempts": n.attempts,
+                            "created_at": crate::store::rfc3339(n.created_at),
+                            "sent_at": n.sent_at.map(crate::store::rfc3339),
+                            "answer": n.answer,
+                            "last_error": n.last_error,
+                        })
+                    })
+                    .collect();
+            }
             v
         })
         .collect();

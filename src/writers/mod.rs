@@ -105,7 +105,7 @@ pub async fn build(
     plugin: WriterPlugin,
     settings: &Settings,
     registry: &std::sync::Arc<crate::registry::Registry>,
-    metrics: &Metrics,
+    metrics: &std::sync::Arc<Metrics>,
     give_up: &CancellationToken,
 ) -> Result<Box<dyn Writer>, String> {
     let own = || metrics.writer(plugin.name());
@@ -139,6 +139,7 @@ pub async fn build(
                 store.clone(),
                 settings.alerting.channels.clone(),
                 crate::alerting::links::from_settings(&settings.web, &settings.data_dir)?,
+                metrics.clone(),
                 give_up.clone(),
             );
             Box::new(sqlite::SqliteWriter::maintaining(

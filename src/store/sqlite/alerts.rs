@@ -475,6 +475,40 @@ pub struct NotificationRow {
     pub last_error: Option<String>,
 }
 
+/// An incident's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ack {
+    pub at: Micros,
+    pub by: Option<String>,
+    /// `api` (the API and `uptimer incident ack`) or `link`.
+    pub via: String,
+}
+
+/// What alerting did about one incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IncidentAlerts {
+    pub acknowledged: Option<Ack>,
+    pub notifications: Vec<NotificationRow>,
+}
+
+fn notification_row(r: &rusqlite::Row) -> rusqlite::Result<NotificationRow> {
+    Ok(NotificationRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        channel: r.get(2)?,
+        kind: r.get(3)?,
+        seq: r.get(4)?,
+        target_id: r.get(5)?,
+        incident_id: r.get(6)?,
+        state: r.get(7)?,
+        attempts: r.get(8)?,
+        created_at: r.get(9)?,
+        sent_at: r.get(10)?,
+        answer: r.get(11)?,
+        last_error: r.get(12)?,
+    })
+}
+
 impl SqliteStore {
     /// Up to `limit` notifications due at `now`, oldest first, none held behind an earlier
     /// pending one of its incident and channel (so one batch has one of each). Marks
@@ -590,23 +624,7 @@ impl SqliteStore {
                  ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt
-                .query_map(params![target, limit as i64], |r| {
-                    Ok(NotificationRow {
-                        id: r.get(0)?,
-                        key: r.get(1)?,
-                        channel: r.get(2)?,
-                        kind: r.get(3)?,
-                        seq: r.get(4)?,
-                        target_id: r.get(5)?,
-                        incident_id: r.get(6)?,
-                        state: r.get(7)?,
-                        attempts: r.get(8)?,
-                        created_at: r.get(9)?,
-                        sent_at: r.get(10)?,
-                        answer: r.get(11)?,
-                        last_error: r.get(12)?,
-                    })
-                })?
+                .query_map(params![target, limit as i64], notification_row)?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })
@@ -625,6 +643,53 @@ impl SqliteStore {
             let done = ack(&tx, id, by.as_deref(), via, crate::store::now_micros())?;
             tx.commit()?;
             Ok(done)
+        })
+        .await
+    }
+
+    /// The acknowledgement and notifications of each of these incidents (those with either).
+    pub async fn incident_alerts(
+        &self,
+        ids: Vec<i64>,
+    ) -> Result<HashMap<i64, IncidentAlerts>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.read(move |c| {
+            let list = serde_json::to_string(&ids).map_err(json_err)?;
+            let mut out: HashMap<i64, IncidentAlerts> = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT incident_id, at, by, via FROM incident_acks
+                 WHERE incident_id IN (SELECT value FROM json_each(?1))",
+            )?;
+            let rows = stmt.query_map([&list], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Ack {
+                        at: r.get(1)?,
+                        by: r.get(2)?,
+                        via: r.get(3)?,
+                    },
+                ))
+            })?;
+            for row in rows {
+                let (id, ack) = row?;
+                out.entry(id).or_default().acknowledged = Some(ack);
+            }
+            let mut stmt = c.prepare_cached(
+                "SELECT id, key, channel, kind, seq, target_id, incident_id, state, attempts,
+                   created_at, sent_at, answer, last_error
+                 FROM notifications WHERE incident_id IN (SELECT value FROM json_each(?1))
+                 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([&list], notification_row)?;
+            for row in rows {
+                let n = row?;
+                if let Some(id) = n.incident_id {
+                    out.entry(id).or_default().notifications.push(n);
+                }
+            }
+            Ok(out)
         })
         .await
     }

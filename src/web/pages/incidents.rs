@@ -61,7 +61,7 @@ async fn incidents_page(s: &AppState, p: IncidentParams) -> Result<Response, App
             ("All", "/incidents".into(), !open_only),
             ("Ongoing", "/incidents?open=1".into(), open_only),
         ],
-        incidents: incident_rows(&list, now),
+        incidents: incident_rows(&list, &super::incidents_alerts(s, &list).await, now),
         pager: Pager::new(
             page,
             per,

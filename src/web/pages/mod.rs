@@ -171,9 +171,67 @@ struct IncidentRow {
     kind: String,
     error: String,
     checks: i64,
+    /// What alerting did: the acknowledgement, then one line per notification.
+    alerts: Vec<String>,
 }
 
-fn incident_rows(list: &[crate::store::Incident], now: Micros) -> Vec<IncidentRow> {
+/// Alerting's lines for an incident: who acknowledged it, and each notification's channel,
+/// kind and delivery (with the provider's answer when it was not delivered).
+fn alert_lines(a: &crate::store::sqlite::alerts::IncidentAlerts) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(ack) = &a.acknowledged {
+        lines.push(match &ack.by {
+            Some(by) => format!("acknowledged by {by}, {}", format::datetime(ack.at)),
+            None => format!("acknowledged {}", format::datetime(ack.at)),
+        });
+    }
+    for n in &a.notifications {
+        let kind = if n.kind == "reminder" {
+            format!("reminder {}", n.seq)
+        } else {
+            n.kind.clone()
+        };
+        let state = match (n.state.as_str(), &n.last_error) {
+            ("sent", _) => format!(
+                "sent {}",
+                n.sent_at.map(format::datetime).unwrap_or_default()
+            ),
+            ("pending", Some(e)) => format!("retrying ({} tries): {e}", n.attempts),
+            (s, Some(e)) => format!("{s}: {e}"),
+            (s, None) => s.to_owned(),
+        };
+        lines.push(format!("{}: {kind}, {state}", n.channel));
+    }
+    lines
+}
+
+/// Alerting's lines per incident (none when the process keeps no alerting: read-only, or
+/// PostgreSQL).
+async fn incidents_alerts(
+    s: &crate::web::AppState,
+    list: &[crate::store::Incident],
+) -> std::collections::HashMap<i64, Vec<String>> {
+    let Some(acks) = &s.acks else {
+        return Default::default();
+    };
+    match acks
+        .store
+        .incident_alerts(list.iter().map(|i| i.id).collect())
+        .await
+    {
+        Ok(map) => map.iter().map(|(id, a)| (*id, alert_lines(a))).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the incidents' notifications failed");
+            Default::default()
+        }
+    }
+}
+
+fn incident_rows(
+    list: &[crate::store::Incident],
+    alerts: &std::collections::HashMap<i64, Vec<String>>,
+    now: Micros,
+) -> Vec<IncidentRow> {
     list.iter()
         .map(|i| IncidentRow {
             open: i.ended_at.is_none(),
@@ -189,6 +247,7 @@ fn incident_rows(list: &[crate::store::Incident], now: Micros) -> Vec<IncidentRo
             kind: i.error_kind.clone().unwrap_or_default(),
             error: i.error.clone().unwrap_or_default(),
             checks: i.failed_checks,
+            alerts: alerts.get(&i.id).cloned().unwrap_or_default(),
         })
         .collect()
 }

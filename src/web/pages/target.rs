@@ -306,7 +306,11 @@ async fn target_page(
             .collect(),
         chart: response_chart(&points, from, to, step),
         history: history_strip(&points, from, to, step),
-        incidents: incident_rows(&incidents, now),
+        incidents: incident_rows(
+            &incidents,
+            &super::incidents_alerts(s, &incidents).await,
+            now,
+        ),
         conditions: events
             .first()
             .and_then(|e| e.conditions.as_deref())
