@@ -73,21 +73,6 @@ pub fn title(n: &Notice) -> String {
     }
 }
 
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Slack's mrkdwn: `&`, `<` and `>` as entities (its only escapes), so that text cannot make
 /// a link or a mention.
 fn escape_slack(s: &str) -> String {
@@ -140,7 +125,7 @@ fn environment() -> Environment<'static> {
         };
         serde_json::to_string(&text).unwrap_or_default()
     });
-    env.add_filter("html", |s: String| escape_html(&s));
+    env.add_filter("html", |s: String| crate::html::escape(&s));
     env.add_filter("markdown", |s: String| escape_markdown(&s));
     env.add_filter("slack", |s: String| escape_slack(&s));
     env

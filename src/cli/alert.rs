@@ -33,29 +33,23 @@ pub enum AlertCommand {
 }
 
 fn test_notice(kind: &str, key: &str, channel: &str) -> Notice {
+    let target = NoticeTarget {
+        id: "uptimer-test".into(),
+        name: "uptimer test".into(),
+        url: String::new(),
+        tags: Vec::new(),
+    };
     Notice {
-        kind: kind.into(),
-        reminder: 0,
-        key: key.into(),
-        rule: channel.into(),
-        target: NoticeTarget {
-            id: "uptimer-test".into(),
-            name: "uptimer test".into(),
-            url: String::new(),
-            tags: Vec::new(),
-        },
-        incident: None,
         severity: crate::state::rules::Severity::Info,
         description: Some("a test notification sent by `uptimer alert test`".into()),
-        time: time::OffsetDateTime::now_utc(),
-        down_since: None,
         reason: (kind == "resolve").then(|| "recovered".into()),
-        acknowledged_by: None,
-        ack_url: None,
-        error: None,
-        error_kind: None,
-        status_code: None,
-        response_time_ms: None,
+        ..Notice::about(
+            kind,
+            key.into(),
+            channel.into(),
+            target,
+            time::OffsetDateTime::now_utc(),
+        )
     }
 }
 

@@ -22,8 +22,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// Targets asked for per page by `list` (the API's maximum).
 const PER_PAGE: u32 = 1000;
 
+/// The server an API command talks to, and how it prints.
 #[derive(Debug, Args)]
-pub struct TargetsArgs {
+pub struct ServerArgs {
     /// The running `uptimer serve` to talk to.
     #[arg(
         long,
@@ -36,6 +37,12 @@ pub struct TargetsArgs {
     /// Print the server's JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetsArgs {
+    #[command(flatten)]
+    pub api: ServerArgs,
     #[command(subcommand)]
     pub command: TargetsCommand,
 }
@@ -135,18 +142,8 @@ fn finish(command: &str, done: Result<(), Failure>) -> ExitCode {
 
 #[derive(Debug, Args)]
 pub struct IncidentArgs {
-    /// The running `uptimer serve` to talk to.
-    #[arg(
-        long,
-        global = true,
-        env = "UPTIMER_SERVER",
-        default_value = "http://127.0.0.1:8080",
-        value_name = "URL"
-    )]
-    pub server: String,
-    /// Print the server's JSON instead of text.
-    #[arg(long, global = true)]
-    pub json: bool,
+    #[command(flatten)]
+    pub api: ServerArgs,
     #[command(subcommand)]
     pub command: IncidentCommand,
 }
@@ -168,7 +165,7 @@ pub fn incident(args: IncidentArgs) -> ExitCode {
     finish(
         "incident",
         block_on(async {
-            let client = Client::new(&args.server, auth()?)?;
+            let client = Client::new(&args.api.server, auth()?)?;
             let IncidentCommand::Ack { id, by } = args.command;
             let body = match by {
                 Some(b) => json!({ "by": b }),
@@ -177,7 +174,7 @@ pub fn incident(args: IncidentArgs) -> ExitCode {
             let answer = client
                 .call("POST", &format!("incidents/{id}/ack"), Some(&body))
                 .await?;
-            if args.json {
+            if args.api.json {
                 println!("{answer}");
             } else if answer["already"] == true {
                 println!(
@@ -193,7 +190,8 @@ pub fn incident(args: IncidentArgs) -> ExitCode {
 }
 
 async fn run(args: TargetsArgs) -> Result<(), Failure> {
-    let client = Client::new(&args.server, auth()?)?;
+    let client = Client::new(&args.api.server, auth()?)?;
+    let json_out = args.api.json;
     match args.command {
         TargetsCommand::List { paused, tag } => {
             let mut all = Vec::new();
@@ -219,7 +217,7 @@ async fn run(args: TargetsArgs) -> Result<(), Failure> {
                     break;
                 }
             }
-            if args.json {
+            if json_out {
                 println!("{}", Value::Array(all));
             } else {
                 print!("{}", table(&all));
@@ -228,18 +226,18 @@ async fn run(args: TargetsArgs) -> Result<(), Failure> {
         TargetsCommand::Add(add) => {
             let body = add_body(&add)?;
             let made = client.call("POST", "targets", Some(&body)).await?;
-            print_target(&made, args.json, "added");
+            print_target(&made, json_out, "added");
         }
         TargetsCommand::Rm { id } => {
             client.call("DELETE", &target_path(&id), None).await?;
-            if args.json {
+            if json_out {
                 println!("{}", json!({ "id": id, "removed": true }));
             } else {
                 println!("removed target {id}");
             }
         }
-        TargetsCommand::Pause { id } => set_paused(&client, &id, true, args.json).await?,
-        TargetsCommand::Resume { id } => set_paused(&client, &id, false, args.json).await?,
+        TargetsCommand::Pause { id } => set_paused(&client, &id, true, json_out).await?,
+        TargetsCommand::Resume { id } => set_paused(&client, &id, false, json_out).await?,
     }
     Ok(())
 }

@@ -206,6 +206,16 @@ impl GatusAlerting {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
+            // Gatus skips an alert whose provider is not configured (or not supported here).
+            if !self.channels.contains_key(&provider) {
+                self.warnings.push((
+                    format!("{at}.type"),
+                    format!(
+                        "{provider:?} is not a provider of alerting: that uptimer supports, ignored"
+                    ),
+                ));
+                continue;
+            }
             if let Some(defaults) = self.defaults.get(&provider) {
                 for (k, v) in defaults {
                     if !alert.contains_key(k) {

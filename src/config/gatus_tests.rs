@@ -253,7 +253,8 @@ fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defau
          url: https://hooks.example/in\n    body: '{}'\n\
          endpoints:\n  - name: a\n    url: http://a.example/\n    conditions: ['[STATUS] == 200']\n    \
          alerts:\n      - type: slack\n      - type: pagerduty\n        failure-threshold: 2\n        \
-         provider-override: {integration-key: x}\n      - type: custom\n        send-on-resolved: true\n",
+         provider-override: {integration-key: x}\n      - type: custom\n        send-on-resolved: true\n      \
+         - type: email\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let kinds: Vec<_> = s
@@ -299,6 +300,7 @@ fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defau
             "alerting.email: provider not supported yet, ignored",
             "alerting.custom.body: not supported yet, ignored",
             "endpoints[0].alerts[1].provider-override: not supported yet, ignored",
+            "endpoints[0].alerts[3].type: \"email\" is not a provider of alerting: that uptimer supports, ignored",
         ]
     );
 }

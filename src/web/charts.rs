@@ -7,20 +7,7 @@ use super::format;
 use crate::store::{Micros, SeriesPoint};
 
 /// Escapes text for XML and HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::html::escape as esc;
 
 /// The latest checks as little bars, oldest first (`u` passed, `d` failed), padded on the
 /// left to `slots` so strips line up.

@@ -96,6 +96,38 @@ pub struct Notice {
     pub response_time_ms: Option<f64>,
 }
 
+impl Notice {
+    /// A notice of `kind` about `target` under incident `key`, at `time`, with nothing else
+    /// said: the fields that apply are set with struct update syntax.
+    pub fn about(
+        kind: &str,
+        key: String,
+        rule: String,
+        target: NoticeTarget,
+        time: OffsetDateTime,
+    ) -> Notice {
+        Notice {
+            kind: kind.into(),
+            reminder: 0,
+            key,
+            rule,
+            target,
+            incident: None,
+            severity: Severity::default(),
+            description: None,
+            time,
+            down_since: None,
+            reason: None,
+            acknowledged_by: None,
+            ack_url: None,
+            error: None,
+            error_kind: None,
+            status_code: None,
+            response_time_ms: None,
+        }
+    }
+}
+
 /// The target of a [`Notice`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoticeTarget {
@@ -269,23 +301,17 @@ pub fn observe(
             };
             let failing = kind != "resolve";
             let notice = Notice {
-                kind: kind.into(),
                 reminder,
-                key,
-                rule: rule.key.clone(),
-                target: t,
                 incident: *incident,
                 severity: rule.severity,
                 description: rule.description.clone(),
-                time,
                 down_since: state.down_since.filter(|_| failing),
                 reason,
-                acknowledged_by: None,
-                ack_url: None,
                 error: o.error.clone().filter(|_| failing),
                 error_kind: o.error_kind.clone().filter(|_| failing),
                 status_code: o.status_code,
-                response_time_ms: Some(o.response_time_ms.unwrap_or_default()),
+                response_time_ms: o.response_time_ms,
+                ..Notice::about(kind, key, rule.key.clone(), t, time)
             };
             enqueue(tx, &rule.channel, &notice, now)?;
         }
@@ -317,23 +343,17 @@ pub fn end(
             && rule.is_none_or(|r| r.send_on_resolved)
         {
             let notice = Notice {
-                kind: "resolve".into(),
-                reminder: 0,
-                key,
-                rule: rule_key.clone(),
-                target: notice_target(tx, id)?,
                 incident: firing.and_then(|f| f.incident),
                 severity: rule.map(|r| r.severity).unwrap_or_default(),
                 description: rule.and_then(|r| r.description.clone()),
-                time: from_micros(now),
-                down_since: None,
                 reason: Some(reason.as_str().to_owned()),
-                acknowledged_by: None,
-                ack_url: None,
-                error: None,
-                error_kind: None,
-                status_code: None,
-                response_time_ms: None,
+                ..Notice::about(
+                    "resolve",
+                    key,
+                    rule_key.clone(),
+                    notice_target(tx, id)?,
+                    from_micros(now),
+                )
             };
             enqueue(tx, channel_of_key(&rule_key), &notice, now)?;
         }
@@ -401,23 +421,10 @@ pub fn ack(
             None => target.insert(notice_target(tx, &target_id)?).clone(),
         };
         let notice = Notice {
-            kind: "acknowledge".into(),
-            reminder: 0,
-            key: f.key,
-            rule: rule_key.clone(),
-            target: t,
             incident: Some(id),
-            severity: Severity::default(),
-            description: None,
-            time: from_micros(now),
             down_since: state.down_since,
-            reason: None,
             acknowledged_by: by.map(str::to_owned),
-            ack_url: None,
-            error: None,
-            error_kind: None,
-            status_code: None,
-            response_time_ms: None,
+            ..Notice::about("acknowledge", f.key, rule_key.clone(), t, from_micros(now))
         };
         enqueue(tx, channel_of_key(&rule_key), &notice, now)?;
     }
