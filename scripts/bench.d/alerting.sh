@@ -21,10 +21,7 @@ if [[ -n ${UPTIMER_BIN:-} ]]; then BIN=$UPTIMER_BIN; else
   BIN=$PWD/target/release/uptimer
 fi
 WORK=$(mktemp -d /tmp/uptimer-bench-alerting.XXXXXX)
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
   [[ -n ${BENCH_KEEP:-} ]] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -67,7 +64,7 @@ run() {
   local pport; pport=$(free_port)
   : >"$dir/provider.log"
   python3 "$WORK/provider.py" "$pport" "$rate" "$dir/provider.log" &
-  PIDS+=($!)
+  local ppid=$!
   {
     echo "writers: [writers.sqlite]"
     echo "data_dir: $dir/data"
@@ -80,7 +77,9 @@ run() {
   } >"$dir/u.yaml"
   for ((i = 0; i < N; i++)); do echo "http://127.0.0.1:$DOWN_PORT/t$i"; done >"$dir/targets.jsonl"
   "$BIN" run --config "$dir/u.yaml" >"$dir/out.log" 2>"$dir/err.log" &
-  local pid=$! start; PIDS+=($pid)
+  local pid=$! start
+  # `run` is called in a subshell: it stops what it started itself, also when it fails.
+  trap 'kill $pid $ppid 2>/dev/null || true' EXIT
   start=$(date +%s.%N)
   local outbox_s=- delivered_s=- t
   for ((w = 0; w < LIMIT * 10; w++)); do
@@ -99,7 +98,7 @@ except Exception: print(0)" 2>/dev/null || echo 0)
     [[ $delivered_s != - ]] && break
   done
   local hwm; hwm=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$pid/status")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  kill "$pid" "$ppid"; wait "$pid" "$ppid" 2>/dev/null || true
   echo "$outbox_s $delivered_s $hwm"
 }
 

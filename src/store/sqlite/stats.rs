@@ -47,7 +47,9 @@ pub fn level(table: &str) -> Level {
         "events_open" | "event_blocks" | "strings" => Level::Raw,
         "rollup_hour" | "rollup_day" => Level::Rollups,
         // Alerting's rule counters and outbox go with the incidents they notify of.
-        "targets" | "incidents" | "alert_rules" | "notifications" => Level::Targets,
+        "targets" | "incidents" | "alert_rules" | "notifications" | "incident_acks" => {
+            Level::Targets
+        }
         _ => Level::Other,
     }
 }
