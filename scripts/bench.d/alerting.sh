@@ -79,7 +79,7 @@ run() {
   "$BIN" run --config "$dir/u.yaml" >"$dir/out.log" 2>"$dir/err.log" &
   local pid=$! start
   # `run` is called in a subshell: it stops what it started itself, also when it fails.
-  trap 'kill $pid $ppid 2>/dev/null || true' EXIT
+  trap "kill $pid $ppid 2>/dev/null || true" EXIT
   start=$(date +%s.%N)
   local outbox_s=- delivered_s=- t
   for ((w = 0; w < LIMIT * 10; w++)); do
