@@ -399,24 +399,30 @@ pub fn rules_of(list: &[RuleFile], field: &str) -> Result<Vec<Rule>, ConfigError
 
 fn priority_of(kind: ChannelKind, v: &Scalar, field: &str) -> Result<String, ConfigError> {
     let s = v.to_string().trim().to_owned();
-    let ok = match kind {
-        ChannelKind::Opsgenie => matches!(
-            s.to_ascii_uppercase().as_str(),
-            "P1" | "P2" | "P3" | "P4" | "P5"
+    let (ok, expected) = match kind {
+        ChannelKind::Opsgenie => (
+            matches!(
+                s.to_ascii_uppercase().as_str(),
+                "P1" | "P2" | "P3" | "P4" | "P5"
+            ),
+            "P1 to P5",
         ),
-        ChannelKind::Ntfy => matches!(
-            s.to_ascii_lowercase().as_str(),
-            "1" | "2" | "3" | "4" | "5" | "min" | "low" | "default" | "high" | "max" | "urgent"
+        ChannelKind::Ntfy => (
+            matches!(
+                s.to_ascii_lowercase().as_str(),
+                "1" | "2" | "3" | "4" | "5" | "min" | "low" | "default" | "high" | "max" | "urgent"
+            ),
+            "1 to 5, or min, low, default, high, max",
         ),
-        ChannelKind::Gotify => s.parse::<u32>().is_ok_and(|p| p <= 10),
-        ChannelKind::Pushover => s.parse::<i32>().is_ok_and(|p| (-2..=2).contains(&p)),
-        _ => false,
-    };
-    let expected = match kind {
-        ChannelKind::Opsgenie => "P1 to P5",
-        ChannelKind::Ntfy => "1 to 5, or min, low, default, high, max",
-        ChannelKind::Gotify => "an integer from 0 to 10",
-        _ => "an integer from -2 to 2",
+        ChannelKind::Gotify => (
+            s.parse::<u32>().is_ok_and(|p| p <= 10),
+            "an integer from 0 to 10",
+        ),
+        // Pushover: the only other kind that takes a priority (channel_of refuses it elsewhere).
+        _ => (
+            s.parse::<i32>().is_ok_and(|p| (-2..=2).contains(&p)),
+            "an integer from -2 to 2",
+        ),
     };
     if ok {
         Ok(if kind == ChannelKind::Opsgenie {
@@ -462,7 +468,7 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
     let kind = ChannelKind::parse(kind_text)
         .ok_or_else(|| ConfigError::new(f("type"), kind_text, format!("one of {}", kinds())))?;
     let webhook_url = c.webhook_url.as_ref().or(c.url.as_ref());
-    let given: [(&str, bool); 12] = [
+    let given: [(&str, bool); 14] = [
         ("url", c.url.is_some() && kind == ChannelKind::Webhook),
         (
             "webhook_url",
@@ -478,13 +484,11 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
         ("chat_id", c.chat_id.is_some()),
         ("user_key", c.user_key.is_some()),
         ("priority", c.priority.is_some()),
-    ];
-    let extra = [
         ("username", c.username.is_some()),
         ("channel", c.channel.is_some()),
     ];
     let keys = kind.keys();
-    for (key, is_given) in given.iter().chain(extra.iter()) {
+    for (key, is_given) in &given {
         let takes = keys.iter().any(|(k, _)| k == key);
         if *is_given && !takes {
             let takes: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
@@ -499,10 +503,7 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
         }
     }
     for (key, required) in keys {
-        let is_given = given
-            .iter()
-            .chain(extra.iter())
-            .any(|(k, g)| k == key && *g);
+        let is_given = given.iter().any(|(k, g)| k == key && *g);
         if *required && !is_given {
             return Err(ConfigError::new(
                 f(key),

@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::targets_api::{declares_json, error};
 use crate::alerting::links::Links;
 use crate::config::WebAuth;
 use crate::store::sqlite::alerts::Acked;
@@ -22,10 +23,6 @@ use crate::store::{SqliteStore, rfc3339};
 pub struct Acks {
     pub store: SqliteStore,
     pub links: Option<Links>,
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// The answer to an acknowledgement, as JSON.
@@ -68,21 +65,13 @@ pub async fn api_ack(
             "this server does not write its store: acknowledge where it is written",
         );
     };
-    if s.auth.is_none() && !s.listen_loopback {
+    if s.writes_unguarded() {
         return error(
             StatusCode::FORBIDDEN,
             "set WEB_AUTH_TOKEN or WEB_AUTH_BASIC before acknowledging through a listener other machines reach",
         );
     }
-    let json_declared = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if !json_declared {
+    if !declares_json(&headers) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "a JSON body: {} or {\"by\": \"NAME\"} with Content-Type: application/json",

@@ -72,6 +72,12 @@ impl AppState {
             acks: None,
         }
     }
+
+    /// Whether a write through the API would come unauthenticated from other machines: no
+    /// credentials configured and a listener beyond loopback (such writes are refused, 403).
+    pub fn writes_unguarded(&self) -> bool {
+        self.auth.is_none() && !self.listen_loopback
+    }
 }
 
 /// A handler's failure: the store failed (logged, a 500 without details), or what was asked

@@ -52,7 +52,7 @@ impl From<EditError> for ApiError {
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -168,7 +168,7 @@ fn mask_config(mut config: Value) -> Value {
 /// credentials configured on a listener beyond loopback.
 fn editor(s: &AppState, allow: &'static str) -> Result<Arc<Editor>, ApiError> {
     let editor = s.editor.clone().ok_or(ApiError::ReadOnly { allow })?;
-    if s.auth.is_none() && !s.listen_loopback {
+    if s.writes_unguarded() {
         return Err(ApiError::NoAuth);
     }
     Ok(editor)
@@ -176,7 +176,7 @@ fn editor(s: &AppState, allow: &'static str) -> Result<Arc<Editor>, ApiError> {
 
 /// Whether the request declares a JSON body (`application/json`, `application/*+json`,
 /// parameters such as `charset` allowed).
-fn declares_json(headers: &HeaderMap) -> bool {
+pub(super) fn declares_json(headers: &HeaderMap) -> bool {
     let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

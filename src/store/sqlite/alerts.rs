@@ -182,6 +182,18 @@ fn notice_target(tx: &Transaction, id: &str) -> Result<NoticeTarget, StoreError>
     })
 }
 
+/// Target `id` as notices name it, read once however many notices it gets.
+fn target_once(
+    tx: &Transaction,
+    id: &str,
+    read: &mut Option<NoticeTarget>,
+) -> Result<NoticeTarget, StoreError> {
+    match read {
+        Some(t) => Ok(t.clone()),
+        None => Ok(read.insert(notice_target(tx, id)?).clone()),
+    }
+}
+
 fn load_states(tx: &Transaction, id: &str) -> Result<HashMap<String, RuleState>, StoreError> {
     let mut stmt = tx.prepare_cached("SELECT rule, state FROM alert_rules WHERE target_id = ?1")?;
     let rows = stmt.query_map([id], |r| {
@@ -295,10 +307,7 @@ pub fn observe(
                     ("resolve", key, 0, Some(reason.as_str().to_owned()))
                 }
             };
-            let t = match &target {
-                Some(t) => t.clone(),
-                None => target.insert(notice_target(tx, id)?).clone(),
-            };
+            let t = target_once(tx, id, &mut target)?;
             let failing = kind != "resolve";
             let notice = Notice {
                 reminder,
@@ -333,6 +342,7 @@ pub fn end(
     now: Micros,
 ) -> Result<(), StoreError> {
     let states = load_states(tx, id)?;
+    let mut target: Option<NoticeTarget> = None;
     for (rule_key, mut state) in states {
         let rule = keep.and_then(|rules| rules.iter().find(|r| r.key == rule_key));
         if rule.is_some() && reason == ResolveReason::Removed {
@@ -351,7 +361,7 @@ pub fn end(
                     "resolve",
                     key,
                     rule_key.clone(),
-                    notice_target(tx, id)?,
+                    target_once(tx, id, &mut target)?,
                     from_micros(now),
                 )
             };
@@ -416,10 +426,7 @@ pub fn ack(
         let Some(f) = state.firing.filter(|f| f.incident == Some(id)) else {
             continue;
         };
-        let t = match &target {
-            Some(t) => t.clone(),
-            None => target.insert(notice_target(tx, &target_id)?).clone(),
-        };
+        let t = target_once(tx, &target_id, &mut target)?;
         let notice = Notice {
             incident: Some(id),
             down_since: state.down_since,
