@@ -436,10 +436,13 @@ fn priority_of(kind: ChannelKind, v: &Scalar, field: &str) -> Result<String, Con
 }
 
 fn http_url(s: &str, field: &str) -> Result<Url, ConfigError> {
-    let shown = || {
-        Url::parse(s.trim())
-            .map(|u| super::target::masked_url(&u))
-            .unwrap_or_else(|_| "****".into())
+    // Errors show no path or query: a chat webhook URL's are its credential.
+    let shown = || match Url::parse(s.trim()) {
+        Ok(u) if u.path().trim_matches('/').is_empty() && u.query().is_none() => {
+            super::target::masked_url(&u)
+        }
+        Ok(u) => format!("{}://{}/****", u.scheme(), u.host_str().unwrap_or_default()),
+        Err(_) => "****".into(),
     };
     match Url::parse(s.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
@@ -756,6 +759,8 @@ mod tests {
         assert_eq!(c.chat_id.as_deref(), Some("-100123"));
         let e = channel("type: webhook\nurl: ftp://x").unwrap_err();
         assert!(e.expected.contains("http"), "{e:?}");
+        let e = channel("type: slack\nwebhook_url: ftp://hooks.example/T0/B0/SECRET").unwrap_err();
+        assert_eq!(e.value, "ftp://hooks.example/****");
         let e = channel("type: webhook\nurl: http://x\ntemplate: '{{ oops'").unwrap_err();
         assert!(e.expected.contains("valid template"), "{e:?}");
     }
