@@ -10,8 +10,9 @@ use std::time::Duration;
 use support::bin::{Running, stderr, uptimer};
 use support::provider::{Answer, Provider, Received};
 use support::server::http_server;
+use support::smtp::{SmtpSink, header};
 
-use uptimer::alerting::{request, send};
+use uptimer::alerting::send;
 use uptimer::config::alerting::{ChannelFile, channel_of};
 use uptimer::store::sqlite::alerts::{Delivery, Notice, NoticeTarget};
 
@@ -305,7 +306,7 @@ async fn through(p: &Provider, yaml: &str) -> (Received, Received) {
     let client = send::client().unwrap();
     let before = p.received().len();
     for kind in ["trigger", "resolve"] {
-        let d = send::send(&client, &c, request::build(&c, &notice(kind)), 0).await;
+        let d = send::notify(&client, &c, &notice(kind), 0).await;
         assert!(matches!(d, Delivery::Sent { .. }), "{yaml}: {d:?}");
     }
     let got = p.received();
@@ -501,9 +502,9 @@ async fn a_hanging_provider_is_a_retry_and_a_redirect_a_refusal() {
         Answer::Hang(send::TIMEOUT + Duration::from_secs(5)),
         Answer::status(302).with_header("location", "http://127.0.0.1:9/"),
     ]);
-    let d = send::send(&client, &c, request::build(&c, &notice("trigger")), 0).await;
+    let d = send::notify(&client, &c, &notice("trigger"), 0).await;
     assert!(matches!(d, Delivery::Retry { .. }), "{d:?}");
-    let d = send::send(&client, &c, request::build(&c, &notice("trigger")), 0).await;
+    let d = send::notify(&client, &c, &notice("trigger"), 0).await;
     assert!(matches!(d, Delivery::Failed { .. }), "{d:?}");
 }
 
@@ -742,5 +743,140 @@ async fn an_ack_by_link_stops_reminders_and_is_sent_on_to_pagerduty() {
         ["trigger", "acknowledge", "resolve"],
         "{}",
         stderr(&out)
+    );
+}
+
+fn email_channel(port: u16, extra: &str) -> uptimer::config::alerting::Channel {
+    let yaml = format!(
+        "{{type: email, host: 127.0.0.1, port: {port}, from: 'Uptimer <uptimer@example.com>', \
+         to: 'ops@example.com, oncall@example.com'{extra}}}"
+    );
+    channel_of("mail", &serde_yaml_ng::from_str(&yaml).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emails_reach_a_real_smtp_server_threaded_under_their_trigger() {
+    let sink = SmtpSink::start();
+    let c = email_channel(sink.port, ", tls: none");
+    let client = send::client().unwrap();
+    for kind in ["trigger", "reminder", "resolve"] {
+        match send::notify(&client, &c, &notice(kind), 0).await {
+            Delivery::Sent { answer } => assert!(answer.starts_with("250"), "{answer}"),
+            d => panic!("{kind}: {d:?}"),
+        }
+    }
+    let mails = sink.wait_for(3, Duration::from_secs(10));
+    assert_eq!(mails.len(), 3);
+    let ids: Vec<String> = mails
+        .iter()
+        .map(|m| header(m, "Message-ID").unwrap())
+        .collect();
+    let trigger_id = "<uptimer-42-0123456789ab.trigger@example.com>";
+    assert_eq!(
+        ids,
+        [
+            trigger_id,
+            "<uptimer-42-0123456789ab.reminder-1@example.com>",
+            "<uptimer-42-0123456789ab.resolve@example.com>"
+        ]
+    );
+    assert_eq!(header(&mails[0], "In-Reply-To"), None);
+    for m in &mails[1..] {
+        assert_eq!(header(m, "In-Reply-To").as_deref(), Some(trigger_id), "{m}");
+        assert_eq!(header(m, "References").as_deref(), Some(trigger_id), "{m}");
+    }
+    assert_eq!(
+        header(&mails[0], "To").as_deref(),
+        Some("ops@example.com, oncall@example.com")
+    );
+    assert_eq!(
+        header(&mails[0], "Subject").as_deref(),
+        Some("Down: API & <Web>")
+    );
+    assert_eq!(
+        header(&mails[2], "Subject").as_deref(),
+        Some("Resolved: API & <Web>")
+    );
+    let trigger = &mails[0];
+    assert!(
+        trigger.contains("Content-Type: text/plain") && trigger.contains("Content-Type: text/html"),
+        "{trigger}"
+    );
+    // The plain part as it is, the HTML part escaped.
+    assert!(
+        trigger.contains("API & <Web> is down: connection refused."),
+        "{trigger}"
+    );
+    assert!(
+        trigger.contains("<b>API &amp; &lt;Web&gt;</b> is down"),
+        "{trigger}"
+    );
+    assert!(mails[2].contains("recovered"), "{}", mails[2]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn email_without_the_required_starttls_sends_nothing_and_a_closed_port_is_retried() {
+    let sink = SmtpSink::start();
+    let client = send::client().unwrap();
+    // The sink offers no STARTTLS: refused for good, nothing sent in the clear (the password
+    // included).
+    let c = email_channel(
+        sink.port,
+        ", tls: starttls, username: u, password: hunter22",
+    );
+    let d = send::notify(&client, &c, &notice("trigger"), 0).await;
+    let Delivery::Failed { error } = d else {
+        panic!("{d:?}")
+    };
+    assert!(error.to_lowercase().contains("starttls"), "{error}");
+    assert!(!error.contains("hunter22"), "{error}");
+    assert!(sink.messages().is_empty());
+    // Nothing listening: tried again later.
+    let c = email_channel(support::net::free_port(), ", tls: none");
+    let d = send::notify(&client, &c, &notice("trigger"), 0).await;
+    assert!(matches!(d, Delivery::Retry { .. }), "{d:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_down_and_back_sends_a_threaded_trigger_and_resolve_by_email() {
+    let target = http_server().await;
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        &target.url("/switch"),
+        &format!(
+            "mail: {{type: email, host: 127.0.0.1, port: {}, tls: none, from: up@example.com, to: [ops@example.com]}}",
+            sink.port
+        ),
+        "{type: mail, failure-threshold: 2, success-threshold: 1}",
+    );
+    target.set_switch(503);
+    let run = start(dir.path());
+    let mails = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mails.len(), 1, "{}", run.stderr_so_far());
+    target.set_switch(200);
+    let mails = sink.wait_for(2, Duration::from_secs(30));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let out = run.terminate();
+    assert_eq!(mails.len(), 2, "{}", stderr(&out));
+    assert_eq!(sink.messages().len(), 2, "no more: {}", stderr(&out));
+    let key = query(dir.path(), "SELECT DISTINCT key FROM notifications");
+    assert_eq!(key.len(), 1);
+    let trigger_id = format!("<{}.trigger@example.com>", key[0][0]);
+    assert_eq!(header(&mails[0], "Message-ID"), Some(trigger_id.clone()));
+    assert_eq!(header(&mails[1], "In-Reply-To"), Some(trigger_id));
+    assert!(mails[0].contains("api is down"), "{}", mails[0]);
+    assert!(mails[1].contains("api recovered"), "{}", mails[1]);
+    let rows = query(
+        dir.path(),
+        "SELECT kind, state, substr(answer, 1, 3) FROM notifications ORDER BY id",
+    );
+    assert_eq!(
+        rows,
+        [
+            vec!["trigger".to_owned(), "sent".into(), "250".into()],
+            vec!["resolve".to_owned(), "sent".into(), "250".into()],
+        ]
     );
 }

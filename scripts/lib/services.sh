@@ -122,6 +122,15 @@ ensure_tansu() {
   command -v stunnel4 >/dev/null || services_apt_install stunnel4
 }
 
+# aiosmtpd, the SMTP sink the email tests start (one per test, on a random port, storing what
+# it accepts in a Maildir the test reads): Debian's python3-aiosmtpd, run as /usr/bin/aiosmtpd
+# (the python3 on PATH may not be Debian's). Exports UPTIMER_AIOSMTPD.
+ensure_smtp_sink() {
+  [[ -x /usr/bin/aiosmtpd ]] || services_apt_install python3-aiosmtpd
+  export UPTIMER_AIOSMTPD=/usr/bin/aiosmtpd
+  services_log "SMTP sink: $(/usr/bin/aiosmtpd --version 2>&1 | head -1)"
+}
+
 # ip (iproute2) and setpriv (util-linux) for the ICMP tests, which probe from network
 # namespaces they create and as an unprivileged user. Nothing keeps running: each test makes
 # and deletes its own namespace.

@@ -175,6 +175,28 @@ pub fn text(channel: &Channel, n: &Notice) -> String {
     render_with(&default(), n, &channel.name).unwrap_or_else(|_| title(n))
 }
 
+/// The HTML part of an email: the default message marked up (the target's name in bold, the
+/// acknowledgement link clickable), or a user's template's text escaped, in a minimal page.
+pub fn html(channel: &Channel, n: &Notice) -> String {
+    let body = match &channel.template {
+        Some(_) => crate::html::escape(&text(channel, n)).replace('\n', "<br>\n"),
+        None => render_with(&default_template(Style::Html), n, &channel.name)
+            .unwrap_or_else(|_| crate::html::escape(&title(n))),
+    };
+    let ack = match (&n.ack_url, n.kind.as_str()) {
+        (Some(url), "trigger" | "reminder") if channel.template.is_none() => format!(
+            "\n<p><a href=\"{}\">Acknowledge this incident</a></p>",
+            crate::html::escape(url)
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body><p>{body}</p>{ack}</body></html>\n",
+        crate::html::escape(&title(n))
+    )
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

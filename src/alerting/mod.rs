@@ -6,8 +6,9 @@
 //! Delivery is at least once: a notification leaves the outbox only when its provider answered
 //! 2xx (or refused it for good); a crash or a stop in between sends it again after the restart,
 //! and providers deduplicate by the incident key (PagerDuty's `dedup_key`, Opsgenie's `alias`,
-//! our webhook's `Idempotency-Key`).
+//! our webhook's `Idempotency-Key`; email threads by a `Message-ID` made from it).
 
+pub mod email;
 pub mod links;
 pub mod message;
 pub mod request;

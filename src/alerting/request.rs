@@ -100,13 +100,18 @@ fn ntfy_priority(p: &str) -> &str {
     }
 }
 
-/// The request notifying `c` of `n`.
-pub fn build(c: &Channel, n: &Notice) -> Request {
+/// The request notifying `c` of `n` (none for email, which is not HTTP: see
+/// [`super::email`]).
+pub fn build(c: &Channel, n: &Notice) -> Option<Request> {
+    if c.kind == ChannelKind::Email {
+        return None;
+    }
     let text = message::text(c, n);
     let title = message::title(n);
     let resolve = n.kind == "resolve";
     let down_color = if resolve { 0x2e_b6_7d } else { 0xe0_1e_5a };
-    match c.kind {
+    Some(match c.kind {
+        ChannelKind::Email => return None,
         ChannelKind::Webhook => {
             let body = serde_json::to_vec(&webhook_body(c, n, &text)).unwrap_or_default();
             let mut headers = vec![
@@ -292,7 +297,7 @@ pub fn build(c: &Channel, n: &Notice) -> Request {
             }
             json_request(join(&c.url, "/1/messages.json"), &body)
         }
-    }
+    })
 }
 
 /// A path segment with everything but unreserved characters percent-encoded.
@@ -328,7 +333,7 @@ mod tests {
         let c = channel("{type: webhook, url: 'http://127.0.0.1:9/h', secret: k}");
         for kind in ["trigger", "reminder", "resolve"] {
             let n = super::super::message::tests::notice(kind);
-            let r = build(&c, &n);
+            let r = build(&c, &n).unwrap();
             let body: Value = serde_json::from_slice(&r.body).unwrap();
             let errors: Vec<String> = validator
                 .iter_errors(&body)
@@ -356,9 +361,9 @@ mod tests {
     fn base_urls_take_the_path_as_text_and_ignore_a_trailing_slash() {
         let n = super::super::message::tests::notice("trigger");
         let c = channel("{type: pagerduty, routing_key: k, base_url: 'http://h/pd/'}");
-        assert_eq!(build(&c, &n).url, "http://h/pd/v2/enqueue");
+        assert_eq!(build(&c, &n).unwrap().url, "http://h/pd/v2/enqueue");
         let c = channel("{type: ntfy, topic: 'a b', base_url: 'http://h'}");
-        assert_eq!(build(&c, &n).url, "http://h/a%20b");
+        assert_eq!(build(&c, &n).unwrap().url, "http://h/a%20b");
         assert_eq!(
             idempotency_key(&super::super::message::tests::notice("reminder")),
             "uptimer-7-abc:reminder 2"

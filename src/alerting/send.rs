@@ -10,7 +10,7 @@ use http::StatusCode;
 
 use super::request::Request;
 use crate::config::alerting::Channel;
-use crate::store::sqlite::alerts::Delivery;
+use crate::store::sqlite::alerts::{Delivery, Notice};
 use crate::store::{Micros, SECOND};
 
 /// The most of a provider's answer that is read.
@@ -118,6 +118,20 @@ async fn capped_body(mut r: reqwest::Response) -> Result<Vec<u8>, reqwest::Error
         }
     }
     Ok(out)
+}
+
+/// Notifies channel `c` of `n`, over HTTP or (email) SMTP; `attempts` is how many were made
+/// before.
+pub async fn notify(client: &reqwest::Client, c: &Channel, n: &Notice, attempts: u32) -> Delivery {
+    if let Some(e) = &c.email {
+        return super::email::send(c, e, n, attempts).await;
+    }
+    match super::request::build(c, n) {
+        Some(req) => send(client, c, req, attempts).await,
+        None => Delivery::Failed {
+            error: format!("a {} channel has no HTTP request", c.kind),
+        },
+    }
 }
 
 /// Sends `req` for channel `c` and judges the outcome; `attempts` is how many were made

@@ -122,10 +122,7 @@ impl Worker {
                     why: format!("a {} channel is not told of acknowledgements", c.kind),
                 }
             }
-            Some(c) => {
-                let req = request::build(c, &n.notice);
-                send::send(&self.client, c, req, n.attempts).await
-            }
+            Some(c) => send::notify(&self.client, c, &n.notice, n.attempts).await,
         };
         let (channel, kind, key) = (&n.channel, &n.notice.kind, &n.notice.key);
         let counters = self.metrics.alerting.channel(channel);

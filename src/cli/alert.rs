@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::alerting::{request, send};
+use crate::alerting::send;
 use crate::config::alerting::ChannelKind;
 use crate::config::{ConfigError, Overrides};
 use crate::store::sqlite::alerts::{Delivery, Notice, NoticeTarget};
@@ -95,9 +95,8 @@ pub fn alert(args: AlertArgs) -> ExitCode {
     };
     super::runtime().block_on(async {
         for kind in kinds {
-            let req = request::build(&c, &test_notice(kind, &key, &c.name));
             println!("{} {} ({})", kind, c.shown_url(), c.kind);
-            match send::send(&client, &c, req, 0).await {
+            match send::notify(&client, &c, &test_notice(kind, &key, &c.name), 0).await {
                 Delivery::Sent { answer } => println!("  delivered: {answer}"),
                 Delivery::Retry { error, .. } => {
                     println!("  not delivered (would be retried): {error}");

@@ -97,6 +97,77 @@ pub struct ChannelFile {
     pub username: Option<String>,
     pub channel: Option<String>,
     pub template: Option<String>,
+    /// Email: the SMTP server, its port, how it is reached, the password of `username`, the
+    /// sender and the recipients (a list, or Gatus's comma-separated string).
+    pub host: Option<String>,
+    pub port: Option<Scalar>,
+    pub tls: Option<String>,
+    pub password: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<Recipients>,
+}
+
+/// Email's `to:`: a list, or one string of addresses separated by commas (as Gatus writes it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Recipients {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Recipients {
+    fn addresses(&self) -> Vec<String> {
+        let all: Vec<&str> = match self {
+            Recipients::One(s) => s.split(',').collect(),
+            Recipients::Many(v) => v.iter().map(String::as_str).collect(),
+        };
+        all.into_iter()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// How an email channel reaches its SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP, upgraded with STARTTLS before anything is sent (refused if the server
+    /// does not offer it); port 587 unless set.
+    StartTls,
+    /// TLS from the first byte (SMTPS); port 465 unless set.
+    Tls,
+    /// No encryption at all (a local relay); port 25 unless set. No login is sent this way.
+    None,
+}
+
+impl SmtpTls {
+    fn parse(s: &str) -> Option<SmtpTls> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "starttls" => Some(SmtpTls::StartTls),
+            "tls" | "ssl" | "smtps" => Some(SmtpTls::Tls),
+            "none" | "off" | "plain" => Some(SmtpTls::None),
+            _ => None,
+        }
+    }
+
+    const fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        }
+    }
+}
+
+/// An email channel's server and addresses (its login is the channel's `username` and `key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub from: lettre::message::Mailbox,
+    pub to: Vec<lettre::message::Mailbox>,
 }
 
 /// What a channel is: whose API it calls.
@@ -114,10 +185,11 @@ pub enum ChannelKind {
     Telegram,
     Gotify,
     Pushover,
+    Email,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 12] = [
+    pub const ALL: [ChannelKind; 13] = [
         ChannelKind::Webhook,
         ChannelKind::Slack,
         ChannelKind::Discord,
@@ -130,6 +202,7 @@ impl ChannelKind {
         ChannelKind::Telegram,
         ChannelKind::Gotify,
         ChannelKind::Pushover,
+        ChannelKind::Email,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -146,6 +219,7 @@ impl ChannelKind {
             ChannelKind::Telegram => "telegram",
             ChannelKind::Gotify => "gotify",
             ChannelKind::Pushover => "pushover",
+            ChannelKind::Email => "email",
         }
     }
 
@@ -154,6 +228,7 @@ impl ChannelKind {
         let s = match s.as_str() {
             "google_chat" | "googlechat" | "google" => "google_chat",
             "teams_workflows" | "microsoft_teams" => "teams",
+            "smtp" | "mail" => "email",
             other => other,
         };
         ChannelKind::ALL.into_iter().find(|k| k.name() == s)
@@ -222,6 +297,15 @@ impl ChannelKind {
                 ("base_url", false),
                 ("priority", false),
             ],
+            ChannelKind::Email => &[
+                ("host", true),
+                ("from", true),
+                ("to", true),
+                ("port", false),
+                ("tls", false),
+                ("username", false),
+                ("password", false),
+            ],
         }
     }
 }
@@ -241,7 +325,8 @@ pub struct Channel {
     /// appended to it as text).
     pub url: Url,
     /// The credential sent with its requests: the webhook's signing secret, PagerDuty's
-    /// routing key, Opsgenie's API key, or the ntfy, Telegram, Gotify or Pushover token.
+    /// routing key, Opsgenie's API key, the ntfy, Telegram, Gotify or Pushover token, or the
+    /// SMTP password.
     pub key: Option<String>,
     /// Pushover's user key.
     pub user_key: Option<String>,
@@ -253,11 +338,13 @@ pub struct Channel {
     pub headers: Vec<(String, String)>,
     /// The priority sent on triggers, as configured (validated for the kind).
     pub priority: Option<String>,
-    /// Mattermost's `username` and `channel` overrides.
+    /// Mattermost's `username` and `channel` overrides; email's SMTP login.
     pub username: Option<String>,
     pub channel: Option<String>,
     /// A template that replaces the channel's default message text.
     pub template: Option<String>,
+    /// Email's server and addresses.
+    pub email: Option<Box<Email>>,
 }
 
 const MASK: &str = "****";
@@ -471,7 +558,7 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
     let kind = ChannelKind::parse(kind_text)
         .ok_or_else(|| ConfigError::new(f("type"), kind_text, format!("one of {}", kinds())))?;
     let webhook_url = c.webhook_url.as_ref().or(c.url.as_ref());
-    let given: [(&str, bool); 14] = [
+    let given: [(&str, bool); 20] = [
         ("url", c.url.is_some() && kind == ChannelKind::Webhook),
         (
             "webhook_url",
@@ -489,6 +576,12 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
         ("priority", c.priority.is_some()),
         ("username", c.username.is_some()),
         ("channel", c.channel.is_some()),
+        ("host", c.host.is_some()),
+        ("port", c.port.is_some()),
+        ("tls", c.tls.is_some()),
+        ("password", c.password.is_some()),
+        ("from", c.from.is_some()),
+        ("to", c.to.is_some()),
     ];
     let keys = kind.keys();
     for (key, is_given) in &given {
@@ -515,12 +608,17 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
             ));
         }
     }
-    let url = match kind {
-        ChannelKind::Webhook => http_url(c.url.as_deref().unwrap_or_default(), &f("url"))?,
-        k if k.is_chat_webhook() => {
+    let email = match kind {
+        ChannelKind::Email => Some(Box::new(email_of(c, &f)?)),
+        _ => None,
+    };
+    let url = match (kind, &email) {
+        (_, Some(e)) => smtp_url(e),
+        (ChannelKind::Webhook, _) => http_url(c.url.as_deref().unwrap_or_default(), &f("url"))?,
+        (k, _) if k.is_chat_webhook() => {
             http_url(webhook_url.map_or("", |s| s.as_str()), &f("webhook_url"))?
         }
-        k => {
+        (k, _) => {
             let base = c
                 .base_url
                 .as_deref()
@@ -533,6 +631,7 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
         ChannelKind::Webhook => c.secret.clone(),
         ChannelKind::PagerDuty => c.routing_key.clone(),
         ChannelKind::Opsgenie => c.api_key.clone(),
+        ChannelKind::Email => c.password.clone(),
         _ => c.token.clone(),
     };
     if kind == ChannelKind::PagerDuty
@@ -584,7 +683,106 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
         username: c.username.clone(),
         channel: c.channel.clone(),
         template: c.template.clone(),
+        email,
     })
+}
+
+/// An email channel's server and addresses, validated.
+fn email_of(c: &ChannelFile, f: &dyn Fn(&str) -> String) -> Result<Email, ConfigError> {
+    let written = c.host.as_deref().unwrap_or_default().trim();
+    let host = written
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let valid = host.parse::<std::net::IpAddr>().is_ok()
+        || matches!(url::Host::parse(&host), Ok(url::Host::Domain(d)) if !d.contains(['/', '@']));
+    if !valid {
+        return Err(ConfigError::new(
+            f("host"),
+            written,
+            "the SMTP server's host name or IP address",
+        ));
+    }
+    let tls = match &c.tls {
+        None => match &c.port {
+            Some(p) if p.to_string().trim() == "465" => SmtpTls::Tls,
+            _ => SmtpTls::StartTls,
+        },
+        Some(t) => SmtpTls::parse(t)
+            .ok_or_else(|| ConfigError::new(f("tls"), t, "starttls, tls or none"))?,
+    };
+    let port = match &c.port {
+        None => tls.default_port(),
+        Some(p) => {
+            let text = p.to_string();
+            text.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ConfigError::new(f("port"), text, "a port from 1 to 65535"))?
+        }
+    };
+    if tls == SmtpTls::None && c.username.is_some() {
+        return Err(ConfigError::new(
+            f("username"),
+            c.username.as_deref().unwrap_or_default(),
+            "no login over an unencrypted connection (tls: none): use starttls or tls",
+        ));
+    }
+    if c.password.is_some() != c.username.is_some() {
+        let missing = if c.username.is_some() {
+            "password"
+        } else {
+            "username"
+        };
+        return Err(ConfigError::new(
+            f(missing),
+            "",
+            "a username and a password together (or neither)",
+        ));
+    }
+    let mailbox = |text: &str, key: &str| {
+        text.trim()
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| ConfigError::new(f(key), text, format!("an email address ({e})")))
+    };
+    let from = mailbox(c.from.as_deref().unwrap_or_default(), "from")?;
+    let to =
+        c.to.as_ref()
+            .map(Recipients::addresses)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| mailbox(a, "to"))
+            .collect::<Result<Vec<_>, _>>()?;
+    if to.is_empty() {
+        return Err(ConfigError::new(
+            f("to"),
+            "[]",
+            "at least one email address",
+        ));
+    }
+    Ok(Email {
+        host,
+        port,
+        tls,
+        from,
+        to,
+    })
+}
+
+/// How an email channel is shown: `smtp://host:port` (`smtps://` for TLS from the start).
+fn smtp_url(e: &Email) -> Url {
+    let scheme = if e.tls == SmtpTls::Tls {
+        "smtps"
+    } else {
+        "smtp"
+    };
+    let host = match e.host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(a)) => format!("[{a}]"),
+        _ => e.host.clone(),
+    };
+    Url::parse(&format!("{scheme}://{host}:{}", e.port))
+        .unwrap_or_else(|_| Url::parse("smtp://invalid").expect("a valid URL"))
 }
 
 /// Validates `channels:`.
@@ -763,6 +961,56 @@ mod tests {
         assert_eq!(e.value, "ftp://hooks.example/****");
         let e = channel("type: webhook\nurl: http://x\ntemplate: '{{ oops'").unwrap_err();
         assert!(e.expected.contains("valid template"), "{e:?}");
+    }
+
+    #[test]
+    fn email_channels_validate_their_server_login_and_addresses() {
+        let c = channel("{type: email, host: mail.example.com, from: up@example.com, to: [a@example.com], username: u, password: hunter22}").unwrap();
+        let e = c.email.as_deref().unwrap();
+        assert_eq!((e.port, e.tls), (587, SmtpTls::StartTls));
+        assert_eq!(c.shown_url(), "smtp://mail.example.com:587");
+        assert_eq!(
+            c.mask("535 auth failed for hunter22"),
+            "535 auth failed for ****"
+        );
+        let c = channel("{type: email, host: 'mail.example.com', port: 465, from: up@example.com, to: a@example.com}").unwrap();
+        assert_eq!(c.email.as_deref().unwrap().tls, SmtpTls::Tls);
+        let c = channel(
+            "{type: email, host: '::1', tls: none, from: up@example.com, to: a@example.com}",
+        )
+        .unwrap();
+        assert_eq!(c.shown_url(), "smtp://[::1]:25");
+        let e = channel("{type: email, host: h.example, tls: none, from: up@example.com, to: a@example.com, username: u, password: p}").unwrap_err();
+        assert!(e.expected.contains("no login over an unencrypted"), "{e:?}");
+        let e = channel(
+            "{type: email, host: h.example, from: up@example.com, to: a@example.com, username: u}",
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "channels.ops.password");
+        let e =
+            channel("{type: email, host: h.example, from: 'not an address', to: a@example.com}")
+                .unwrap_err();
+        assert_eq!(e.setting, "channels.ops.from");
+        let e =
+            channel("{type: email, host: h.example, from: up@example.com, to: ''}").unwrap_err();
+        assert_eq!(e.setting, "channels.ops.to");
+        let e = channel("{type: email, host: 'h/x', from: up@example.com, to: a@example.com}")
+            .unwrap_err();
+        assert_eq!(e.setting, "channels.ops.host");
+        let e = channel(
+            "{type: email, host: h.example, tls: maybe, from: up@example.com, to: a@example.com}",
+        )
+        .unwrap_err();
+        assert!(e.expected.contains("starttls"), "{e:?}");
+        let e = channel(
+            "{type: email, host: h.example, port: 0, from: up@example.com, to: a@example.com}",
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "channels.ops.port");
+        let e = channel("{type: email, from: up@example.com, to: a@example.com}").unwrap_err();
+        assert_eq!(e.setting, "channels.ops.host");
+        let e = channel("{type: slack, webhook_url: 'https://h.example/x', host: h}").unwrap_err();
+        assert!(e.expected.contains("no host on a slack channel"), "{e:?}");
     }
 
     #[test]

@@ -99,6 +99,18 @@ fn provider(name: &str) -> Option<(&'static str, KeyMap)> {
                 ("ttl", None),
             ],
         ),
+        "email" => (
+            "email",
+            &[
+                ("from", Some("from")),
+                ("username", Some("username")),
+                ("password", Some("password")),
+                ("host", Some("host")),
+                ("port", Some("port")),
+                ("to", Some("to")),
+                ("client", None),
+            ],
+        ),
         "custom" => (
             "webhook",
             &[

@@ -249,7 +249,8 @@ fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defau
     let (s, file) = load(
         "alerting:\n  slack:\n    webhook-url: https://hooks.slack.example/T/B/x\n    \
          default-alert:\n      failure-threshold: 5\n      description: from the default\n  \
-         pagerduty: {integration-key: abc}\n  email: {from: a@b}\n  custom:\n    \
+         pagerduty: {integration-key: abc}\n  \
+         email: {from: up@example.com, host: mail.example.com, port: 587, to: 'a@example.com,b@example.com', username: u, password: pw}\n  custom:\n    \
          url: https://hooks.example/in\n    body: '{}'\n\
          endpoints:\n  - name: a\n    url: http://a.example/\n    conditions: ['[STATUS] == 200']\n    \
          alerts:\n      - type: slack\n      - type: pagerduty\n        failure-threshold: 2\n        \
@@ -267,6 +268,7 @@ fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defau
         kinds,
         [
             ("custom", "webhook"),
+            ("email", "email"),
             ("pagerduty", "pagerduty"),
             ("slack", "slack")
         ]
@@ -292,15 +294,18 @@ fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defau
             // PagerDuty and the webhook always get the resolve.
             ("pagerduty", Consecutive(2), true, None),
             ("custom", Consecutive(3), true, None),
+            // Email follows send-on-resolved, Gatus's default false.
+            ("email", Consecutive(3), false, None),
         ]
     );
+    let mail = s.alerting.channels["email"].email.as_deref().unwrap();
+    assert_eq!((mail.host.as_str(), mail.port), ("mail.example.com", 587));
+    assert_eq!(mail.to.len(), 2);
     assert_eq!(
         warnings(&s, &file),
         [
-            "alerting.email: provider not supported yet, ignored",
             "alerting.custom.body: not supported yet, ignored",
             "endpoints[0].alerts[1].provider-override: not supported yet, ignored",
-            "endpoints[0].alerts[3].type: \"email\" is not a provider of alerting: that uptimer supports, ignored",
         ]
     );
 }

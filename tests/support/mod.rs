@@ -14,6 +14,7 @@
 //! * [`pg`]: a PostgreSQL database per test, or a private server a test may stop
 //! * [`kafka`]: a real Kafka-protocol broker (tansu), optionally behind TLS or SASL
 //! * [`provider`]: a fake alert provider that records requests and answers as scripted
+//! * [`smtp`]: a real SMTP sink (aiosmtpd) whose stored messages the test reads back
 //!
 //! Every server and process is stopped when its handle is dropped.
 #![allow(dead_code)]
@@ -27,6 +28,7 @@ pub mod pg;
 pub mod provider;
 pub mod routes;
 pub mod server;
+pub mod smtp;
 pub mod tls;
 pub mod wait;
 
