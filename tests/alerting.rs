@@ -880,3 +880,39 @@ async fn a_target_down_and_back_sends_a_threaded_trigger_and_resolve_by_email() 
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_channel_holds_up_only_its_own_notifications() {
+    let target = http_server().await;
+    let (stuck, fine) = (Provider::start().await, Provider::start().await);
+    stuck.script([Answer::Hang(send::TIMEOUT + Duration::from_secs(5))]);
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        &target.url("/switch"),
+        &format!(
+            "stuck: {{type: webhook, url: \"{}\"}}\n  fine: {{type: webhook, url: \"{}\"}}",
+            stuck.url("/h"),
+            fine.url("/h")
+        ),
+        "{type: stuck, failure-threshold: 1, success-threshold: 1}\n      \
+         - {type: fine, failure-threshold: 1, success-threshold: 1}",
+    );
+    target.set_switch(503);
+    let run = start(dir.path());
+    let began = std::time::Instant::now();
+    fine.wait_for(1, Duration::from_secs(30)).await;
+    target.set_switch(200);
+    // The resolve to the fine channel goes out while the other still waits for its answer
+    // (up to the 15 s request timeout).
+    let got = fine.wait_for(2, Duration::from_secs(30)).await;
+    let took = began.elapsed();
+    let out = run.terminate();
+    assert_eq!(kinds(&got), ["trigger", "resolve"], "{}", stderr(&out));
+    assert!(
+        took < send::TIMEOUT - Duration::from_secs(3),
+        "took {took:?}: {}",
+        stderr(&out)
+    );
+    assert_eq!(stuck.received().len(), 1, "{}", stderr(&out));
+}

@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use uptimer::event::{ErrorKind, Event, ProbeEvent};
 use uptimer::state::rules::{Rule, Severity, Threshold};
 use uptimer::store::SqliteStore;
 use uptimer::store::sqlite::TargetInfo;
-use uptimer::store::sqlite::alerts::{Delivery, NotificationRow};
+use uptimer::store::sqlite::alerts::{Delivery, NotificationRow, Outgoing};
 use uptimer::store::sqlite::follow::Upsert;
 
 fn store(dir: &tempfile::TempDir) -> SqliteStore {
@@ -91,6 +92,18 @@ fn kinds(rows: &[NotificationRow]) -> Vec<&str> {
     rows.iter().map(|r| r.kind.as_str()).collect()
 }
 
+/// What the worker would take for channel `ops` (up to 10), nothing busy.
+async fn due_now(s: &SqliteStore, now: i64) -> Vec<Outgoing> {
+    s.due_notifications(
+        now,
+        vec![("ops".into(), 10)],
+        vec!["ops".into()],
+        HashSet::new(),
+    )
+    .await
+    .unwrap()
+}
+
 fn start() -> OffsetDateTime {
     OffsetDateTime::now_utc() - Duration::from_secs(3600)
 }
@@ -122,7 +135,7 @@ async fn a_trigger_once_then_its_resolve_with_the_same_key_and_a_replay_adds_not
 
     // Sent in order: the resolve waits while its trigger is pending.
     let now = uptimer::store::now_micros();
-    let due = s.due_notifications(now, 10).await.unwrap();
+    let due = due_now(&s, now).await;
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].notice.kind, "trigger");
     assert_eq!(due[0].notice.target.tags, ["prod"]);
@@ -130,16 +143,18 @@ async fn a_trigger_once_then_its_resolve_with_the_same_key_and_a_replay_adds_not
         due[0].notice.error.as_deref(),
         Some("unexpected status 503")
     );
-    s.notification_done(
-        due[0].id,
-        Delivery::Sent {
-            answer: "200 ok".into(),
-        },
+    s.notifications_done(
+        vec![(
+            due[0].id,
+            Delivery::Sent {
+                answer: "200 ok".into(),
+            },
+        )],
         now,
     )
     .await
     .unwrap();
-    let due = s.due_notifications(now, 10).await.unwrap();
+    let due = due_now(&s, now).await;
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].notice.kind, "resolve");
     assert_eq!(due[0].notice.reason.as_deref(), Some("recovered"));
@@ -195,7 +210,7 @@ async fn pausing_losing_the_rule_and_removal_each_resolve_a_fired_rule() {
     let now = uptimer::store::now_micros();
     let mut reasons = Vec::new();
     loop {
-        let due = s.due_notifications(now, 10).await.unwrap();
+        let due = due_now(&s, now).await;
         if due.is_empty() {
             break;
         }
@@ -203,11 +218,13 @@ async fn pausing_losing_the_rule_and_removal_each_resolve_a_fired_rule() {
             if n.notice.kind == "resolve" {
                 reasons.push(n.notice.reason.clone().unwrap());
             }
-            s.notification_done(
-                n.id,
-                Delivery::Sent {
-                    answer: String::new(),
-                },
+            s.notifications_done(
+                vec![(
+                    n.id,
+                    Delivery::Sent {
+                        answer: String::new(),
+                    },
+                )],
                 now,
             )
             .await
@@ -267,4 +284,71 @@ async fn the_rule_state_survives_reopening_the_store() {
         ["trigger"],
         "the third failure counts"
     );
+}
+
+#[tokio::test]
+async fn the_outbox_leaves_out_busy_notifications_and_puts_off_unconfigured_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let rules = [rule(Threshold::Consecutive(1))];
+    s.follow_changes(vec![upsert(false, &rules)], vec![], None)
+        .await
+        .unwrap();
+    s.ingest(events(start(), "d")).await.unwrap();
+    let now = uptimer::store::now_micros();
+    let taken = due_now(&s, now).await;
+    assert_eq!(kinds(&rows(&s).await), ["trigger"]);
+    assert_eq!(taken.len(), 1);
+    // Taken and not yet recorded: not taken again.
+    let busy = HashSet::from([taken[0].id]);
+    let again = s
+        .due_notifications(now, vec![("ops".into(), 10)], vec!["ops".into()], busy)
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    // A limit of 0 takes nothing.
+    let none = s
+        .due_notifications(
+            now,
+            vec![("ops".into(), 0)],
+            vec!["ops".into()],
+            HashSet::new(),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // Its channel left the configuration: put off ten minutes, and the notification says why.
+    let other = s
+        .due_notifications(
+            now,
+            vec![("pager".into(), 10)],
+            vec!["pager".into()],
+            HashSet::new(),
+        )
+        .await
+        .unwrap();
+    assert!(other.is_empty());
+    let r = rows(&s).await;
+    assert_eq!(r[0].state, "pending");
+    assert_eq!(
+        r[0].last_error.as_deref(),
+        Some("channel ops is not configured")
+    );
+    assert!(due_now(&s, now).await.is_empty());
+    let later = now + 11 * 60 * 1_000_000;
+    assert_eq!(due_now(&s, later).await.len(), 1);
+    // Outcomes recorded together.
+    s.notifications_done(
+        vec![(
+            taken[0].id,
+            Delivery::Sent {
+                answer: "202".into(),
+            },
+        )],
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows(&s).await[0].state, "sent");
+    assert!(due_now(&s, later).await.is_empty());
 }

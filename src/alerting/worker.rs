@@ -1,28 +1,38 @@
-//! The outbox worker: every [`POLL`] (and at once when started) it takes the due
-//! notifications, sends them a few at a time, and records each outcome. It stops when told;
-//! what it was sending then stays in the outbox and goes out after the restart.
+//! The outbox worker: it keeps up to [`PER_CHANNEL`] notifications of each channel in flight
+//! (so a slow or hanging provider holds up only its own channel), takes more from the outbox
+//! as sends finish (and every [`POLL`]), and records outcomes in batches: one transaction for
+//! up to [`FLUSH_AT`] outcomes, at most [`FLUSH_AFTER`] after the first. A notification stays
+//! "busy" from when it is taken until its outcome is recorded, so it is never taken twice. It
+//! stops when told, after recording what finished; what was still being sent stays in the
+//! outbox and goes out after the restart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::links::Links;
 use super::{request, send};
 use crate::config::alerting::Channel;
 use crate::metrics::Metrics;
+use crate::store::now_micros;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::alerts::{Delivery, Outgoing};
-use crate::store::{MINUTE, now_micros};
 
-/// How often the outbox is read.
+/// How often the outbox is read when nothing finished in between.
 pub const POLL: Duration = Duration::from_millis(500);
-/// Notifications taken from the outbox at a time.
-const BATCH: usize = 64;
-/// Notifications sent at once.
-const IN_FLIGHT: usize = 8;
+/// Notifications of one channel sent at once.
+const PER_CHANNEL: usize = 16;
+/// Sends that finish before the outbox is read again early.
+const REFILL_AT: usize = 8;
+/// Outcomes recorded in one transaction at most.
+const FLUSH_AT: usize = 64;
+/// The longest an outcome waits to be recorded.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// How often the outbox's gauges are read.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
@@ -45,32 +55,14 @@ pub fn spawn(
             return None;
         }
     };
-    Some(tokio::spawn(async move {
-        let worker = Worker {
-            store,
-            channels,
-            client,
-            links,
-            metrics,
-        };
-        let mut gauges_at = tokio::time::Instant::now();
-        loop {
-            if gauges_at.elapsed() >= GAUGES_EVERY {
-                worker.update_gauges().await;
-                gauges_at = tokio::time::Instant::now();
-            }
-            let busy = tokio::select! {
-                _ = stop.cancelled() => break,
-                busy = worker.round() => busy,
-            };
-            if !busy {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(POLL) => {}
-                }
-            }
-        }
-    }))
+    let worker = Worker {
+        store,
+        channels,
+        client,
+        links,
+        metrics,
+    };
+    Some(tokio::spawn(async move { worker.run(stop).await }))
 }
 
 struct Worker {
@@ -81,7 +73,120 @@ struct Worker {
     metrics: Arc<Metrics>,
 }
 
+/// What the worker holds between reads of the outbox.
+#[derive(Default)]
+struct Busy {
+    /// Taken and not yet recorded (in flight, or in `done`).
+    ids: HashSet<i64>,
+    /// In flight per channel.
+    sending: HashMap<String, usize>,
+    /// Finished, waiting to be recorded, and since when the oldest waits.
+    done: Vec<(i64, Delivery)>,
+    done_since: Option<Instant>,
+}
+
 impl Worker {
+    async fn run(&self, stop: CancellationToken) {
+        let mut in_flight = FuturesUnordered::new();
+        let mut busy = Busy::default();
+        let mut next_read = Instant::now();
+        let mut gauges_at = Instant::now();
+        // Whether the last read found any (more may be due), and how many sends finished
+        // since.
+        let (mut more, mut finished) = (false, 0usize);
+        loop {
+            if gauges_at.elapsed() >= GAUGES_EVERY {
+                self.update_gauges().await;
+                gauges_at = Instant::now();
+            }
+            let flush_due = busy
+                .done_since
+                .is_some_and(|t| t.elapsed() >= FLUSH_AFTER || in_flight.is_empty());
+            if busy.done.len() >= FLUSH_AT || flush_due {
+                self.record(&mut busy).await;
+            }
+            let now = Instant::now();
+            if now >= next_read || (more && (finished >= REFILL_AT || in_flight.is_empty())) {
+                finished = 0;
+                let taken = self.take(&busy).await;
+                more = !taken.is_empty();
+                for n in taken {
+                    busy.ids.insert(n.id);
+                    *busy.sending.entry(n.channel.clone()).or_default() += 1;
+                    in_flight.push(self.deliver(n));
+                }
+                next_read = now + POLL;
+            }
+            let wake = match busy.done_since {
+                Some(t) => next_read.min(t + FLUSH_AFTER),
+                None => next_read,
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                Some((id, channel, delivery)) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Some(n) = busy.sending.get_mut(&channel) {
+                        *n = n.saturating_sub(1);
+                    }
+                    busy.done.push((id, delivery));
+                    busy.done_since.get_or_insert_with(Instant::now);
+                    finished += 1;
+                }
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+        // What finished is recorded; what was in flight is sent again after the restart.
+        drop(in_flight);
+        self.record(&mut busy).await;
+    }
+
+    /// The due notifications for each channel's free slots.
+    async fn take(&self, busy: &Busy) -> Vec<Outgoing> {
+        let wanted: Vec<(String, usize)> = self
+            .channels
+            .keys()
+            .map(|c| {
+                let sending = busy.sending.get(c).copied().unwrap_or(0);
+                (c.clone(), PER_CHANNEL.saturating_sub(sending))
+            })
+            .filter(|(_, free)| *free > 0)
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let configured = self.channels.keys().cloned().collect();
+        match self
+            .store
+            .due_notifications(now_micros(), wanted, configured, busy.ids.clone())
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("alerting: reading the outbox failed: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Records the finished sends in one transaction. When that fails they stay pending and
+    /// are sent again (at least once).
+    async fn record(&self, busy: &mut Busy) {
+        busy.done_since = None;
+        if busy.done.is_empty() {
+            return;
+        }
+        let done = std::mem::take(&mut busy.done);
+        let ids: Vec<i64> = done.iter().map(|(id, _)| *id).collect();
+        if let Err(e) = self.store.notifications_done(done, now_micros()).await {
+            tracing::warn!(
+                "alerting: recording {} deliveries failed, they are sent again: {e}",
+                ids.len()
+            );
+        }
+        for id in ids {
+            busy.ids.remove(&id);
+        }
+    }
+
     /// Sets the outbox's depth and its oldest notification's age.
     async fn update_gauges(&self) {
         if let Ok((depth, oldest)) = self.store.outbox_depth().await {
@@ -92,48 +197,40 @@ impl Worker {
         }
     }
 
-    /// Sends what is due; whether there was a full batch (more may be due).
-    async fn round(&self) -> bool {
-        let due = match self.store.due_notifications(now_micros(), BATCH).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!("alerting: reading the outbox failed: {e}");
-                return false;
-            }
-        };
-        let full = due.len() == BATCH;
-        futures_util::stream::iter(due)
-            .for_each_concurrent(IN_FLIGHT, |n| self.deliver(n))
-            .await;
-        full
-    }
-
-    async fn deliver(&self, mut n: Outgoing) {
+    /// Sends one notification; its id, channel and outcome.
+    async fn deliver(&self, mut n: Outgoing) -> (i64, String, Delivery) {
         if let (Some(links), Some(id)) = (&self.links, n.notice.incident) {
             n.notice.ack_url = Some(links.ack_url(id));
         }
-        let delivery = match self.channels.get(&n.channel) {
-            None => Delivery::Retry {
-                retry_at: now_micros() + 10 * MINUTE,
-                error: format!("channel {:?} is not configured", n.channel),
-            },
-            Some(c) if n.notice.kind == "acknowledge" && !request::takes_acks(c.kind) => {
-                Delivery::Skipped {
-                    why: format!("a {} channel is not told of acknowledgements", c.kind),
-                }
-            }
-            Some(c) => send::notify(&self.client, c, &n.notice, n.attempts).await,
+        let Some(c) = self.channels.get(&n.channel) else {
+            // Taken only for configured channels; kept for safety.
+            return (
+                n.id,
+                n.channel,
+                Delivery::Retry {
+                    retry_at: now_micros() + 10 * crate::store::MINUTE,
+                    error: "channel is not configured".into(),
+                },
+            );
         };
+        let delivery = if n.notice.kind == "acknowledge" && !request::takes_acks(c.kind) {
+            Delivery::Skipped {
+                why: format!("a {} channel is not told of acknowledgements", c.kind),
+            }
+        } else {
+            send::notify(&self.client, c, &n.notice, n.attempts).await
+        };
+        self.report(&n, &delivery);
+        (n.id, n.channel, delivery)
+    }
+
+    /// Counts and logs an outcome.
+    fn report(&self, n: &Outgoing, delivery: &Delivery) {
         let (channel, kind, key) = (&n.channel, &n.notice.kind, &n.notice.key);
         let counters = self.metrics.alerting.channel(channel);
-        match &delivery {
-            Delivery::Sent { .. } => counters.sent.inc(),
-            Delivery::Retry { .. } => counters.retried.inc(),
-            Delivery::Failed { .. } => counters.failed.inc(),
-            Delivery::Skipped { .. } => {}
-        }
-        match &delivery {
+        match delivery {
             Delivery::Sent { .. } => {
+                counters.sent.inc();
                 tracing::info!(
                     channel,
                     kind,
@@ -143,6 +240,7 @@ impl Worker {
                 )
             }
             Delivery::Retry { error, .. } => {
+                counters.retried.inc();
                 tracing::warn!(
                     channel,
                     kind,
@@ -152,6 +250,7 @@ impl Worker {
                 )
             }
             Delivery::Failed { error } => {
+                counters.failed.inc();
                 tracing::error!(
                     channel,
                     kind,
@@ -162,14 +261,6 @@ impl Worker {
             Delivery::Skipped { why } => {
                 tracing::debug!(channel, kind, key, "notification skipped: {why}")
             }
-        }
-        if let Err(e) = self
-            .store
-            .notification_done(n.id, delivery, now_micros())
-            .await
-        {
-            // Not recorded: it stays pending and is sent again (at least once).
-            tracing::warn!(channel, key, "alerting: recording a delivery failed: {e}");
         }
     }
 }

@@ -9,7 +9,7 @@
 //! skipped when that incident's trigger failed for good (the provider refused it), since the
 //! provider knows no incident to resolve.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS notifications (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (due_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS notifications_channel_pending ON notifications (channel, due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS notifications_key ON notifications (key, channel, id);
 CREATE INDEX IF NOT EXISTS notifications_incident ON notifications (incident_id);
 CREATE TABLE IF NOT EXISTS incident_acks (
@@ -524,13 +525,18 @@ fn notification_row(r: &rusqlite::Row) -> rusqlite::Result<NotificationRow> {
 }
 
 impl SqliteStore {
-    /// Up to `limit` notifications due at `now`, oldest first, none held behind an earlier
-    /// pending one of its incident and channel (so one batch has one of each). Marks
-    /// reminders and resolves of a trigger that failed for good skipped.
+    /// The notifications due at `now` for each channel asked for, up to its number and
+    /// oldest first, leaving out `busy` (being sent, or sent and not yet recorded) and any
+    /// held behind an earlier pending one of its incident and channel (so a resolve never
+    /// passes its trigger). Marks reminders and resolves of a trigger that failed for good
+    /// skipped, and puts off by ten minutes what is due for a channel no longer configured
+    /// (`configured`), saying so on the notification.
     pub async fn due_notifications(
         &self,
         now: Micros,
-        limit: usize,
+        wanted: Vec<(String, usize)>,
+        configured: Vec<String>,
+        busy: HashSet<i64>,
     ) -> Result<Vec<Outgoing>, StoreError> {
         self.write(move |w, _| {
             let tx = w.conn.transaction()?;
@@ -543,82 +549,102 @@ impl SqliteStore {
                      AND t.state = 'failed')",
                 [],
             )?;
-            let out = {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, channel, attempts, payload, created_at FROM notifications n
-                     WHERE state = 'pending' AND due_at <= ?1 AND NOT EXISTS (
-                       SELECT 1 FROM notifications p WHERE p.key = n.key
-                         AND p.channel = n.channel AND p.id < n.id AND p.state = 'pending')
-                     ORDER BY due_at, id LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![now, limit as i64], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, u32>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Micros>(4)?,
-                    ))
-                })?;
-                let mut out = Vec::new();
+            let known = serde_json::to_string(&configured).unwrap_or_default();
+            tx.execute(
+                "UPDATE notifications SET due_at = ?1 + ?2,
+                   last_error = 'channel ' || channel || ' is not configured'
+                 WHERE state = 'pending' AND due_at <= ?1
+                   AND channel NOT IN (SELECT value FROM json_each(?3))",
+                params![now, 10 * crate::store::MINUTE, known],
+            )?;
+            let mut out = Vec::new();
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, channel, attempts, payload, created_at FROM notifications n
+                 WHERE state = 'pending' AND channel = ?1 AND due_at <= ?2 AND NOT EXISTS (
+                   SELECT 1 FROM notifications p WHERE p.key = n.key
+                     AND p.channel = n.channel AND p.id < n.id AND p.state = 'pending')
+                 ORDER BY due_at, id LIMIT ?3",
+            )?;
+            let mut unreadable = Vec::new();
+            for (channel, limit) in wanted {
+                // Busy ones may come back among the oldest: asked for beyond the limit.
+                let rows =
+                    stmt.query_map(params![channel, now, (limit + busy.len()) as i64], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, u32>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, Micros>(4)?,
+                        ))
+                    })?;
+                let mut taken = 0;
                 for row in rows {
                     let (id, channel, attempts, payload, created_at) = row?;
+                    if busy.contains(&id) || taken == limit {
+                        continue;
+                    }
                     match serde_json::from_str(&payload) {
-                        Ok(notice) => out.push(Outgoing {
-                            id,
-                            channel,
-                            attempts,
-                            notice,
-                            created_at,
-                        }),
-                        Err(e) => {
-                            tracing::warn!(id, "notification unreadable ({e}): marked failed");
-                            tx.execute(
-                                "UPDATE notifications SET state = 'failed', last_error = ?2
-                                 WHERE id = ?1",
-                                params![id, format!("unreadable: {e}")],
-                            )?;
+                        Ok(notice) => {
+                            taken += 1;
+                            out.push(Outgoing {
+                                id,
+                                channel,
+                                attempts,
+                                notice,
+                                created_at,
+                            })
                         }
+                        Err(e) => unreadable.push((id, e.to_string())),
                     }
                 }
-                out
-            };
+            }
+            drop(stmt);
+            for (id, e) in unreadable {
+                tracing::warn!(id, "notification unreadable ({e}): marked failed");
+                tx.execute(
+                    "UPDATE notifications SET state = 'failed', last_error = ?2 WHERE id = ?1",
+                    params![id, format!("unreadable: {e}")],
+                )?;
+            }
             tx.commit()?;
             Ok(out)
         })
         .await
     }
 
-    /// Records how sending notification `id` went.
-    pub async fn notification_done(
+    /// Records how sending each notification went, in one transaction.
+    pub async fn notifications_done(
         &self,
-        id: i64,
-        delivery: Delivery,
+        outcomes: Vec<(i64, Delivery)>,
         now: Micros,
     ) -> Result<(), StoreError> {
         self.write(move |w, _| {
-            let c = &w.conn;
-            match delivery {
-                Delivery::Sent { answer } => c.execute(
-                    "UPDATE notifications SET state = 'sent', attempts = attempts + 1,
-                       sent_at = ?2, answer = ?3 WHERE id = ?1",
-                    params![id, now, answer],
-                )?,
-                Delivery::Retry { retry_at, error } => c.execute(
-                    "UPDATE notifications SET attempts = attempts + 1, due_at = ?2,
-                       last_error = ?3 WHERE id = ?1",
-                    params![id, retry_at, error],
-                )?,
-                Delivery::Failed { error } => c.execute(
-                    "UPDATE notifications SET state = 'failed', attempts = attempts + 1,
-                       last_error = ?2, answer = ?2 WHERE id = ?1",
-                    params![id, error],
-                )?,
-                Delivery::Skipped { why } => c.execute(
-                    "UPDATE notifications SET state = 'skipped', last_error = ?2 WHERE id = ?1",
-                    params![id, why],
-                )?,
-            };
+            let tx = w.conn.transaction()?;
+            for (id, delivery) in outcomes {
+                match delivery {
+                    Delivery::Sent { answer } => tx.execute(
+                        "UPDATE notifications SET state = 'sent', attempts = attempts + 1,
+                           sent_at = ?2, answer = ?3 WHERE id = ?1",
+                        params![id, now, answer],
+                    )?,
+                    Delivery::Retry { retry_at, error } => tx.execute(
+                        "UPDATE notifications SET attempts = attempts + 1, due_at = ?2,
+                           last_error = ?3 WHERE id = ?1",
+                        params![id, retry_at, error],
+                    )?,
+                    Delivery::Failed { error } => tx.execute(
+                        "UPDATE notifications SET state = 'failed', attempts = attempts + 1,
+                           last_error = ?2, answer = ?2 WHERE id = ?1",
+                        params![id, error],
+                    )?,
+                    Delivery::Skipped { why } => tx.execute(
+                        "UPDATE notifications SET state = 'skipped', last_error = ?2 WHERE id = ?1",
+                        params![id, why],
+                    )?,
+                };
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
