@@ -285,6 +285,7 @@ fn notice(kind: &str) -> Notice {
         },
         incident: Some(42),
         severity: Default::default(),
+        condition: Default::default(),
         description: Some("the public API".into()),
         time: time::macros::datetime!(2026-12-02 10:00 UTC),
         down_since: Some(time::macros::datetime!(2026-12-02 09:59 UTC)),

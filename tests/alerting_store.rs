@@ -12,7 +12,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uptimer::config::StoreSettings;
 use uptimer::event::{ErrorKind, Event, ProbeEvent};
-use uptimer::state::rules::{Rule, Severity, Threshold};
+use uptimer::state::rules::{Condition, Rule, Severity, Threshold, Watch};
 use uptimer::store::SqliteStore;
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::sqlite::alerts::{Delivery, NotificationRow, Outgoing};
@@ -37,7 +37,8 @@ fn rule(threshold: Threshold) -> Rule {
         for_at_least: None,
         remind_every: None,
         reminder_max: None,
-        severity: Severity::Critical,
+        watch: Watch::Down,
+        severity: None,
     }
 }
 
@@ -351,4 +352,100 @@ async fn the_outbox_leaves_out_busy_notifications_and_puts_off_unconfigured_chan
     .unwrap();
     assert_eq!(rows(&s).await[0].state, "sent");
     assert!(due_now(&s, later).await.is_empty());
+}
+
+/// A passing result of `api` at `t`, degraded or not, with a certificate valid `days` more.
+fn passing(t: OffsetDateTime, degraded: bool, days: i64) -> Event {
+    let Event::Probe(mut e) = event(t, true) else {
+        unreachable!()
+    };
+    e.degraded = Some(degraded);
+    e.tls_cert_not_after = Some(t + time::Duration::days(days));
+    Event::Probe(e)
+}
+
+#[tokio::test]
+async fn degraded_and_certificate_rules_fire_warnings_that_say_what_they_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let degraded = Rule {
+        watch: Watch::Degraded,
+        ..rule(Threshold::Consecutive(1))
+    };
+    let cert = Rule {
+        key: "ops#2".into(),
+        watch: Watch::CertificateExpiresWithin(Duration::from_secs(14 * 86400)),
+        ..rule(Threshold::Consecutive(1))
+    };
+    let critical = Rule {
+        key: "ops#3".into(),
+        ..rule(Threshold::Consecutive(1))
+    };
+    s.follow_changes(
+        vec![upsert(false, &[degraded, cert, critical])],
+        vec![],
+        None,
+    )
+    .await
+    .unwrap();
+    let t = start();
+    s.ingest(vec![passing(t, true, 10)]).await.unwrap();
+    let now = uptimer::store::now_micros();
+    let due = due_now(&s, now).await;
+    let got: Vec<_> = due
+        .iter()
+        .map(|n| {
+            (
+                n.notice.rule.as_str(),
+                n.notice.kind.as_str(),
+                n.notice.condition,
+                n.notice.severity,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ops", "trigger", Condition::Degraded, Severity::Warning),
+            (
+                "ops#2",
+                "trigger",
+                Condition::Certificate,
+                Severity::Warning
+            ),
+        ],
+        "a passing result fires no down rule"
+    );
+    let cert_error = due[1].notice.error.as_deref().unwrap();
+    assert!(
+        cert_error.contains("expires at") && cert_error.contains("(in 10 days)"),
+        "{cert_error}"
+    );
+    assert_eq!(due[0].notice.error.as_deref(), Some("degraded"));
+    // A failure: the degraded rule is still firing (no second trigger); the certificate rule
+    // does not count a result without a certificate; the down rule fires, critical.
+    s.ingest(events(t + Duration::from_secs(10), "d"))
+        .await
+        .unwrap();
+    let r = rows(&s).await;
+    assert_eq!(kinds(&r), ["trigger", "trigger", "trigger"]);
+    let down = due_now(&s, uptimer::store::now_micros()).await;
+    let down: Vec<_> = down.iter().filter(|n| n.notice.rule == "ops#3").collect();
+    assert_eq!(down.len(), 1);
+    assert_eq!(down[0].notice.condition, Condition::Down);
+    assert_eq!(down[0].notice.severity, Severity::Critical);
+    // Healthy twice with a renewed certificate: all three resolve.
+    s.ingest(vec![
+        passing(t + Duration::from_secs(20), false, 90),
+        passing(t + Duration::from_secs(30), false, 90),
+    ])
+    .await
+    .unwrap();
+    let r = rows(&s).await;
+    assert_eq!(
+        kinds(&r),
+        [
+            "trigger", "trigger", "trigger", "resolve", "resolve", "resolve"
+        ]
+    );
 }

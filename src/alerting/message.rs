@@ -8,6 +8,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::config::alerting::{Channel, ChannelKind};
+use crate::state::rules::Condition;
 use crate::store::sqlite::alerts::Notice;
 
 /// What a template may compute before it is stopped.
@@ -49,12 +50,12 @@ fn default_template(style: Style) -> String {
     format!(
         "{{% if kind == \"resolve\" %}}{b}{{{{ target.name{f} }}}}{e} recovered\
          {{% if reason and reason != \"recovered\" %}} ({{{{ reason{f} }}}}){{% endif %}}.\
-         {{% elif kind == \"reminder\" %}}{b}{{{{ target.name{f} }}}}{e} is still down \
+         {{% elif kind == \"reminder\" %}}{b}{{{{ target.name{f} }}}}{e} {{{{ problem }}}} \
          (reminder {{{{ reminder }}}}){{% if error %}}: {{{{ error{f} }}}}{{% endif %}}.\
          {{% elif kind == \"acknowledge\" %}}{b}{{{{ target.name{f} }}}}{e} is acknowledged\
          {{% if acknowledged_by %}} by {{{{ acknowledged_by{f} }}}}{{% endif %}}.\
          {{% elif kind == \"test\" %}}A test notification from uptimer to {b}{{{{ channel{f} }}}}{e}.\
-         {{% else %}}{b}{{{{ target.name{f} }}}}{e} is down\
+         {{% else %}}{b}{{{{ target.name{f} }}}}{e} {{{{ problem }}}}\
          {{% if error %}}: {{{{ error{f} }}}}{{% endif %}}.{{% endif %}}\
          {{% if description %}} {{{{ description{f} }}}}{{% endif %}}\
          {{% if target.url %}} {{{{ target.url{f} }}}}{{% endif %}}\
@@ -62,14 +63,34 @@ fn default_template(style: Style) -> String {
     )
 }
 
-/// The title some channels show above the text (Discord, Teams, ntfy, Gotify, Pushover).
+/// The title some channels show above the text (Discord, Teams, ntfy, Gotify, Pushover,
+/// the email's subject).
 pub fn title(n: &Notice) -> String {
-    match n.kind.as_str() {
-        "resolve" => format!("Resolved: {}", n.target.name),
-        "reminder" => format!("Still down: {}", n.target.name),
-        "test" => "Test notification from uptimer".to_owned(),
-        "acknowledge" => format!("Acknowledged: {}", n.target.name),
-        _ => format!("Down: {}", n.target.name),
+    let name = &n.target.name;
+    match (n.kind.as_str(), n.condition) {
+        ("resolve", _) => format!("Resolved: {name}"),
+        ("test", _) => "Test notification from uptimer".to_owned(),
+        ("acknowledge", _) => format!("Acknowledged: {name}"),
+        ("reminder", Condition::Down) => format!("Still down: {name}"),
+        ("reminder", Condition::Degraded) => format!("Still degraded: {name}"),
+        ("reminder", Condition::Certificate) => format!("Certificate still expiring: {name}"),
+        (_, Condition::Down) => format!("Down: {name}"),
+        (_, Condition::Degraded) => format!("Degraded: {name}"),
+        (_, Condition::Certificate) => format!("Certificate expiring: {name}"),
+    }
+}
+
+/// What is wrong, after the target's name in a default message: `is down`, `is still
+/// degraded`, `needs a new TLS certificate`.
+fn problem(n: &Notice) -> &'static str {
+    let reminder = n.kind == "reminder";
+    match (n.condition, reminder) {
+        (Condition::Down, false) => "is down",
+        (Condition::Down, true) => "is still down",
+        (Condition::Degraded, false) => "is degraded",
+        (Condition::Degraded, true) => "is still degraded",
+        (Condition::Certificate, false) => "needs a new TLS certificate",
+        (Condition::Certificate, true) => "still needs a new TLS certificate",
     }
 }
 
@@ -138,6 +159,7 @@ struct Context<'a> {
     notice: &'a Notice,
     channel: &'a str,
     title: String,
+    problem: &'static str,
 }
 
 /// Renders `template` over the notice.
@@ -148,6 +170,7 @@ pub fn render_with(template: &str, n: &Notice, channel: &str) -> Result<String, 
         notice: n,
         channel,
         title: title(n),
+        problem: problem(n),
     };
     let mut text = t
         .render(Value::from(Serde(&ctx)))
@@ -216,6 +239,7 @@ pub(crate) mod tests {
             },
             incident: Some(7),
             severity: Default::default(),
+            condition: Default::default(),
             description: None,
             time: time::macros::datetime!(2026-12-02 10:00 UTC),
             down_since: None,
@@ -249,6 +273,24 @@ pub(crate) mod tests {
         );
         let reminder = render_with(&default_template(Style::Plain), &notice("reminder"), "ops");
         assert!(reminder.unwrap().contains("still down (reminder 2)"));
+        let cert = Notice {
+            condition: Condition::Certificate,
+            error: Some("the TLS certificate expires at 2026-12-12T00:00:00Z (in 10 days)".into()),
+            ..notice("trigger")
+        };
+        assert_eq!(title(&cert), "Certificate expiring: API <prod> *main*");
+        assert!(
+            render_with(&default_template(Style::Plain), &cert, "ops")
+                .unwrap()
+                .starts_with("API <prod> *main* needs a new TLS certificate: the TLS certificate expires at 2026-12-12T00:00:00Z (in 10 days).")
+        );
+        let degraded = Notice {
+            condition: Condition::Degraded,
+            error: Some("degraded".into()),
+            kind: "reminder".into(),
+            ..notice("reminder")
+        };
+        assert_eq!(title(&degraded), "Still degraded: API <prod> *main*");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::message;
 use crate::config::alerting::{Channel, ChannelKind};
+use crate::state::rules::Severity;
 use crate::store::sqlite::alerts::Notice;
 
 /// The version of the webhook's body (`schemas/alert-notification.json`).
@@ -83,9 +84,14 @@ pub fn takes_acks(kind: ChannelKind) -> bool {
     )
 }
 
-/// The priority a trigger or reminder sends: the channel's, else the one for down.
-fn priority<'a>(c: &'a Channel, down: &'a str) -> &'a str {
-    c.priority.as_deref().unwrap_or(down)
+/// The priority a trigger or reminder sends: the channel's, else the one for a critical
+/// notice (down) or the lower one for a warning (degraded, an expiring certificate) or info.
+fn priority<'a>(c: &'a Channel, n: &Notice, critical: &'a str, lower: &'a str) -> &'a str {
+    match (&c.priority, n.severity) {
+        (Some(p), _) => p,
+        (None, Severity::Critical) => critical,
+        (None, _) => lower,
+    }
 }
 
 /// ntfy's named priorities as its numbers.
@@ -212,7 +218,7 @@ pub fn build(c: &Channel, n: &Notice) -> Option<Request> {
                         "message": clip(&title, 130),
                         "alias": n.key,
                         "description": text,
-                        "priority": priority(c, "P2"),
+                        "priority": priority(c, n, "P2", "P3"),
                         "tags": n.target.tags,
                         "details": {"target": n.target.name, "target_id": n.target.id, "url": n.target.url},
                     }),
@@ -232,7 +238,7 @@ pub fn build(c: &Channel, n: &Notice) -> Option<Request> {
                     if resolve {
                         "3".to_owned()
                     } else {
-                        ntfy_priority(priority(c, "4")).to_owned()
+                        ntfy_priority(priority(c, n, "4", "3")).to_owned()
                     },
                 ),
                 (
@@ -269,7 +275,7 @@ pub fn build(c: &Channel, n: &Notice) -> Option<Request> {
             let p: i64 = if resolve {
                 2
             } else {
-                priority(c, "8").parse().unwrap_or(8)
+                priority(c, n, "8", "5").parse().unwrap_or(8)
             };
             let mut r = json_request(
                 join(&c.url, "/message"),
@@ -283,7 +289,7 @@ pub fn build(c: &Channel, n: &Notice) -> Option<Request> {
             let p: i64 = if resolve {
                 0
             } else {
-                priority(c, "1").parse().unwrap_or(1)
+                priority(c, n, "1", "0").parse().unwrap_or(1)
             };
             let mut body = json!({
                 "token": c.key.clone().unwrap_or_default(),

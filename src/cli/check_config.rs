@@ -9,7 +9,7 @@ use super::For;
 use crate::config::alerting::{Channel, SmtpTls};
 use crate::config::target::{is_secret_header, masked_url};
 use crate::config::{EventFormat, Overrides, Settings, WriterPlugin};
-use crate::state::rules::{Rule, Threshold};
+use crate::state::rules::{Rule, Threshold, Watch};
 
 pub fn check_config(config: Option<&Path>, flags: &Overrides, for_command: For) -> ExitCode {
     let mut s = match super::load_settings(config, &[], flags) {
@@ -212,7 +212,7 @@ fn describe_rule(r: &Rule) -> Value {
         "channel": r.channel,
         "success_threshold": r.success_threshold,
         "send_on_resolved": r.send_on_resolved,
-        "severity": r.severity.as_str(),
+        "severity": r.severity.map_or("auto (critical when down, else warning)", |s| s.as_str()),
     });
     let o = v.as_object_mut().expect("an object");
     if let Some(t) = threshold.as_object() {
@@ -223,6 +223,17 @@ fn describe_rule(r: &Rule) -> Value {
         ("for", r.for_at_least.map(secs)),
         ("minimum_reminder_interval", r.remind_every.map(secs)),
         ("reminder_max", r.reminder_max.map(Value::from)),
+        (
+            "degraded",
+            (r.watch == Watch::Degraded).then_some(Value::from(true)),
+        ),
+        (
+            "certificate_expires_within",
+            match r.watch {
+                Watch::CertificateExpiresWithin(d) => Some(secs(d)),
+                _ => None,
+            },
+        ),
         ("description", r.description.clone().map(Value::from)),
     ];
     for (k, value) in optional {

@@ -12,7 +12,7 @@ use url::Url;
 use super::file::Scalar;
 use super::target::{Profile, Target};
 use super::{ConfigError, parse};
-use crate::state::rules::{MAX_WINDOW, Rule, Severity, Threshold};
+use crate::state::rules::{MAX_WINDOW, Rule, Severity, Threshold, Watch};
 
 /// One entry of an `alerts:` list as written: Gatus's keys (kebab-case) or their snake_case.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +39,11 @@ pub struct RuleFile {
     pub severity: Option<String>,
     #[serde(alias = "reminder-max")]
     pub reminder_max: Option<u32>,
+    /// Also fire on passes that met a `degraded_if` condition.
+    pub degraded: Option<bool>,
+    /// Fire when the TLS certificate expires within this long (`14d`).
+    #[serde(alias = "certificate-expires-within")]
+    pub certificate_expires_within: Option<Scalar>,
 }
 
 /// `window:` of a rule.
@@ -446,10 +451,34 @@ pub fn rule_of(r: &RuleFile, field: &str) -> Result<Rule, ConfigError> {
     if let Threshold::Consecutive(n) = threshold {
         positive(Some(n), 3, "failure-threshold")?;
     }
-    let severity = match &r.severity {
-        Some(s) => Severity::parse(s)
-            .ok_or_else(|| ConfigError::new(f("severity"), s, "critical, warning or info"))?,
-        None => Severity::Critical,
+    let severity = r
+        .severity
+        .as_ref()
+        .map(|s| {
+            Severity::parse(s)
+                .ok_or_else(|| ConfigError::new(f("severity"), s, "critical, warning or info"))
+        })
+        .transpose()?;
+    let watch = match (r.degraded, &r.certificate_expires_within) {
+        (Some(true), Some(_)) => {
+            return Err(ConfigError::new(
+                f("degraded"),
+                "true",
+                "degraded or certificate_expires_within, not both (one rule each)",
+            ));
+        }
+        (_, Some(v)) => match duration_of(v, &f("certificate_expires_within"))? {
+            Some(d) => Watch::CertificateExpiresWithin(d),
+            None => {
+                return Err(ConfigError::new(
+                    f("certificate_expires_within"),
+                    v.to_string(),
+                    "a positive duration such as 14d",
+                ));
+            }
+        },
+        (Some(true), None) => Watch::Degraded,
+        _ => Watch::Down,
     };
     Ok(Rule {
         channel: r.channel.trim().to_owned(),
@@ -472,6 +501,7 @@ pub fn rule_of(r: &RuleFile, field: &str) -> Result<Rule, ConfigError> {
             .transpose()?
             .flatten(),
         reminder_max: r.reminder_max,
+        watch,
         severity,
     })
 }
@@ -1046,7 +1076,26 @@ mod tests {
             rules[1].for_at_least,
             Some(std::time::Duration::from_secs(300))
         );
-        assert_eq!(rules[1].severity, Severity::Warning);
+        assert_eq!(rules[1].severity, Some(Severity::Warning));
+        assert_eq!(rules[0].watch, Watch::Down);
+        let r: Vec<RuleFile> = serde_yaml_ng::from_str(
+            "- {type: ops, degraded: true}\n- {type: ops, certificate-expires-within: 14d}\n",
+        )
+        .unwrap();
+        let rules = rules_of(&r, "alerts").unwrap();
+        assert_eq!(rules[0].watch, Watch::Degraded);
+        assert_eq!(
+            rules[1].watch,
+            Watch::CertificateExpiresWithin(std::time::Duration::from_secs(14 * 86400))
+        );
+        let bad: Vec<RuleFile> = serde_yaml_ng::from_str(
+            "- {type: ops, degraded: true, certificate_expires_within: 14d}",
+        )
+        .unwrap();
+        assert!(rules_of(&bad, "alerts").is_err());
+        let bad: Vec<RuleFile> =
+            serde_yaml_ng::from_str("- {type: ops, certificate_expires_within: 0}").unwrap();
+        assert!(rules_of(&bad, "alerts").is_err());
         let bad: Vec<RuleFile> =
             serde_yaml_ng::from_str("- type: ops\n  window: {failures: 4, of: 3}").unwrap();
         let e = rules_of(&bad, "alerts").unwrap_err();

@@ -124,7 +124,8 @@ pub fn seconds(s: &str) -> Result<Duration, Expected> {
     }
 }
 
-/// Seconds in a Go duration string (`1h2m3.5s`, `250ms`); `None` when it is not one.
+/// Seconds in a Go duration string (`1h2m3.5s`, `250ms`), and days (`14d`) beyond Go's;
+/// `None` when it is not one.
 fn duration_text(s: &str) -> Option<f64> {
     let mut rest = s;
     let mut total = 0.0;
@@ -147,6 +148,7 @@ fn duration_text(s: &str) -> Option<f64> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
+            "d" => 86400.0,
             _ => return None,
         };
         rest = &rest[unit_len..];

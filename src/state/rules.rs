@@ -22,6 +22,49 @@ pub enum Threshold {
     Window { failures: u32, of: u32 },
 }
 
+/// What a rule watches for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Watch {
+    /// Failed results (the default).
+    #[default]
+    Down,
+    /// Failed results and passes that met a `degraded_if` condition (`degraded: true`).
+    Degraded,
+    /// Results whose TLS certificate expires within this long
+    /// (`certificate_expires_within: 14d`); results without a certificate are not counted.
+    CertificateExpiresWithin(Duration),
+}
+
+/// What a result that counts against a rule showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    #[default]
+    Down,
+    Degraded,
+    Certificate,
+}
+
+impl Condition {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Condition::Down => "down",
+            Condition::Degraded => "degraded",
+            Condition::Certificate => "certificate",
+        }
+    }
+}
+
+/// A result as the rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub up: bool,
+    pub degraded: bool,
+    /// The end of the certificate's validity, for results that had one.
+    pub cert_not_after: Option<OffsetDateTime>,
+    pub time: OffsetDateTime,
+}
+
 /// How bad a fired rule says it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,7 +115,45 @@ pub struct Rule {
     pub remind_every: Option<Duration>,
     /// At most this many reminders per incident (`reminder_max`).
     pub reminder_max: Option<u32>,
-    pub severity: Severity,
+    /// What it fires on.
+    pub watch: Watch,
+    /// The severity its notifications carry: as configured, else critical for a failed
+    /// result and warning for a degraded one or an expiring certificate.
+    pub severity: Option<Severity>,
+}
+
+impl Rule {
+    /// Whether a result counts against this rule (`Some(true)` it fails, with what it
+    /// showed), passes (`Some(false)`), or is not counted (`None`: a certificate rule's
+    /// result without a certificate).
+    pub fn judge(&self, r: &Seen) -> Option<(bool, Condition)> {
+        match self.watch {
+            Watch::Down => Some((!r.up, Condition::Down)),
+            Watch::Degraded if !r.up => Some((true, Condition::Down)),
+            Watch::Degraded => Some((r.degraded, Condition::Degraded)),
+            Watch::CertificateExpiresWithin(within) => {
+                let left = r.cert_not_after? - r.time;
+                Some((left <= within, Condition::Certificate))
+            }
+        }
+    }
+
+    /// The severity of a notification about `condition`.
+    pub fn severity_of(&self, condition: Condition) -> Severity {
+        self.severity.unwrap_or(match condition {
+            Condition::Down => Severity::Critical,
+            Condition::Degraded | Condition::Certificate => Severity::Warning,
+        })
+    }
+
+    /// The severity of a resolve: as its rule's main condition.
+    pub fn resolve_severity(&self) -> Severity {
+        self.severity_of(match self.watch {
+            Watch::Down => Condition::Down,
+            Watch::Degraded => Condition::Degraded,
+            Watch::CertificateExpiresWithin(_) => Condition::Certificate,
+        })
+    }
 }
 
 /// A fired rule: the notification sent and what the later ones reuse.
@@ -244,7 +325,8 @@ mod tests {
             for_at_least: None,
             remind_every: None,
             reminder_max: None,
-            severity: Severity::Critical,
+            watch: Watch::Down,
+            severity: None,
         }
     }
 
@@ -349,5 +431,61 @@ mod tests {
         s.observe(&r, false, at(0), Some(7), || "k".into());
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<RuleState>(&text).unwrap(), s);
+    }
+
+    #[test]
+    fn rules_judge_down_degraded_and_expiring_certificates_with_their_severity() {
+        let seen = |up, degraded, days_left: Option<i64>| Seen {
+            up,
+            degraded,
+            cert_not_after: days_left.map(|d| at(0) + time::Duration::days(d)),
+            time: at(0),
+        };
+        let down = rule(Threshold::Consecutive(1));
+        assert_eq!(
+            down.judge(&seen(false, false, None)),
+            Some((true, Condition::Down))
+        );
+        assert_eq!(
+            down.judge(&seen(true, true, None)),
+            Some((false, Condition::Down))
+        );
+        let degraded = Rule {
+            watch: Watch::Degraded,
+            ..down.clone()
+        };
+        assert_eq!(
+            degraded.judge(&seen(true, true, None)),
+            Some((true, Condition::Degraded))
+        );
+        assert_eq!(
+            degraded.judge(&seen(false, false, None)),
+            Some((true, Condition::Down))
+        );
+        assert_eq!(
+            degraded.judge(&seen(true, false, None)),
+            Some((false, Condition::Degraded))
+        );
+        let cert = Rule {
+            watch: Watch::CertificateExpiresWithin(Duration::from_secs(14 * 86400)),
+            ..down.clone()
+        };
+        assert_eq!(
+            cert.judge(&seen(true, false, Some(10))),
+            Some((true, Condition::Certificate))
+        );
+        assert_eq!(
+            cert.judge(&seen(true, false, Some(30))),
+            Some((false, Condition::Certificate))
+        );
+        assert_eq!(cert.judge(&seen(false, false, None)), None);
+        assert_eq!(down.severity_of(Condition::Down), Severity::Critical);
+        assert_eq!(degraded.severity_of(Condition::Degraded), Severity::Warning);
+        assert_eq!(cert.resolve_severity(), Severity::Warning);
+        let told = Rule {
+            severity: Some(Severity::Info),
+            ..cert
+        };
+        assert_eq!(told.severity_of(Condition::Certificate), Severity::Info);
     }
 }

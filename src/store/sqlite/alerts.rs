@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::state::rules::{Action, ResolveReason, Rule, RuleState, Severity};
+use crate::state::rules::{Action, Condition, ResolveReason, Rule, RuleState, Seen, Severity};
 use crate::store::{Micros, StoreError, from_micros};
 
 /// The tables, made when missing each time the store opens (no schema version: an uptimer
@@ -75,6 +75,9 @@ pub struct Notice {
     /// The store's incident, when one was open.
     pub incident: Option<i64>,
     pub severity: Severity,
+    /// What the results that fired it showed: `down`, `degraded` or `certificate` (expiring).
+    #[serde(default)]
+    pub condition: Condition,
     pub description: Option<String>,
     /// When it happened (the result's time, or the pause or removal).
     #[serde(with = "time::serde::rfc3339")]
@@ -115,6 +118,7 @@ impl Notice {
             target,
             incident: None,
             severity: Severity::default(),
+            condition: Condition::default(),
             description: None,
             time,
             down_since: None,
@@ -144,6 +148,10 @@ pub struct NoticeTarget {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub up: bool,
+    /// Passed but met a `degraded_if` condition.
+    pub degraded: bool,
+    /// The end of the TLS certificate's validity, for results that had one.
+    pub cert_not_after: Option<Micros>,
     pub time: Micros,
     pub error: Option<String>,
     pub error_kind: Option<String>,
@@ -268,6 +276,22 @@ fn new_key(incident: Option<i64>) -> String {
     }
 }
 
+/// What an expiring certificate's notification says: when, and how long from the result.
+fn certificate_text(not_after: OffsetDateTime, at: OffsetDateTime) -> String {
+    let left = not_after - at;
+    let date = not_after
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    if left.is_negative() {
+        format!("the TLS certificate expired at {date}")
+    } else {
+        format!(
+            "the TLS certificate expires at {date} (in {} days)",
+            left.whole_days()
+        )
+    }
+}
+
 /// Runs a target's applied results (in order) through its rules and writes the notifications
 /// they make. `incident` is the target's open incident after each result.
 pub fn observe(
@@ -287,7 +311,17 @@ pub fn observe(
         let before = state.clone();
         for (o, incident) in results {
             let time = from_micros(o.time);
-            let Some(action) = state.observe(rule, o.up, time, *incident, || new_key(*incident))
+            let seen = Seen {
+                up: o.up,
+                degraded: o.degraded,
+                cert_not_after: o.cert_not_after.map(from_micros),
+                time,
+            };
+            let Some((failing, condition)) = rule.judge(&seen) else {
+                continue;
+            };
+            let Some(action) =
+                state.observe(rule, !failing, time, *incident, || new_key(*incident))
             else {
                 continue;
             };
@@ -310,14 +344,31 @@ pub fn observe(
             };
             let t = target_once(tx, id, &mut target)?;
             let failing = kind != "resolve";
+            let (severity, error) = match (failing, condition) {
+                (false, _) => (rule.resolve_severity(), None),
+                (true, Condition::Certificate) => (
+                    rule.severity_of(condition),
+                    seen.cert_not_after.map(|at| certificate_text(at, time)),
+                ),
+                (true, Condition::Degraded) => (
+                    rule.severity_of(condition),
+                    Some(o.error.clone().unwrap_or_else(|| "degraded".into())),
+                ),
+                (true, Condition::Down) => (rule.severity_of(condition), o.error.clone()),
+            };
             let notice = Notice {
                 reminder,
                 incident: *incident,
-                severity: rule.severity,
+                severity,
+                condition: if failing {
+                    condition
+                } else {
+                    Condition::default()
+                },
                 description: rule.description.clone(),
                 down_since: state.down_since.filter(|_| failing),
                 reason,
-                error: o.error.clone().filter(|_| failing),
+                error,
                 error_kind: o.error_kind.clone().filter(|_| failing),
                 status_code: o.status_code,
                 response_time_ms: o.response_time_ms,
@@ -355,7 +406,7 @@ pub fn end(
         {
             let notice = Notice {
                 incident: firing.and_then(|f| f.incident),
-                severity: rule.map(|r| r.severity).unwrap_or_default(),
+                severity: rule.map(Rule::resolve_severity).unwrap_or_default(),
                 description: rule.and_then(|r| r.description.clone()),
                 reason: Some(reason.as_str().to_owned()),
                 ..Notice::about(

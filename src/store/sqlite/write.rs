@@ -420,6 +420,8 @@ fn update_state(
 fn observed_of(e: &ProbeEvent, t: Micros) -> Observed {
     Observed {
         up: is_up(e),
+        degraded: e.degraded == Some(true),
+        cert_not_after: e.tls_cert_not_after.map(to_micros),
         time: t,
         error: e.error.as_deref().map(|s| clip_error(s).to_owned()),
         error_kind: e.error_kind.map(|k| k.as_str().to_owned()),
