@@ -917,3 +917,36 @@ async fn a_hanging_channel_holds_up_only_its_own_notifications() {
     );
     assert_eq!(stuck.received().len(), 1, "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_added_by_a_reload_is_sent_through_without_a_restart() {
+    let target = http_server().await;
+    let (first, second) = (Provider::start().await, Provider::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let channel =
+        |name: &str, p: &Provider| format!("{name}: {{type: webhook, url: \"{}\"}}", p.url("/h"));
+    config(
+        dir.path(),
+        &target.url("/switch"),
+        &channel("first", &first),
+        "{type: first, failure-threshold: 1}",
+    );
+    let run = start(dir.path());
+    config(
+        dir.path(),
+        &target.url("/switch"),
+        &channel("second", &second),
+        "{type: second, failure-threshold: 1}",
+    );
+    support::bin::hangup(run.id());
+    run.wait_for_stderr("the reload", Duration::from_secs(30), |l| {
+        l.contains("configuration reloaded")
+    });
+    target.set_switch(503);
+    let got = second.wait_for(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = run.terminate();
+    assert_eq!(kinds(&got), ["trigger"], "{}", stderr(&out));
+    assert_eq!(got[0].json()["channel"], "second");
+    assert!(first.received().is_empty(), "{}", stderr(&out));
+}

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::links::Links;
 use super::{request, send};
-use crate::config::alerting::Channel;
+use crate::config::alerting::{Channel, LiveChannels};
 use crate::metrics::Metrics;
 use crate::store::now_micros;
 use crate::store::sqlite::SqliteStore;
@@ -36,18 +36,16 @@ const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// How often the outbox's gauges are read.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
-/// Starts the worker for `store`'s outbox when channels are configured; it runs until `stop`.
-/// With `links`, triggers and reminders carry their incident's acknowledgement link.
+/// Starts the worker for `store`'s outbox; it runs until `stop`, sending through the channels
+/// `channels` holds at each read (a reload replaces them). With `links`, triggers and reminders
+/// carry their incident's acknowledgement link.
 pub fn spawn(
     store: SqliteStore,
-    channels: Arc<BTreeMap<String, Channel>>,
+    channels: LiveChannels,
     links: Option<Links>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    if channels.is_empty() {
-        return None;
-    }
     let client = match send::client() {
         Ok(c) => c,
         Err(e) => {
@@ -67,7 +65,7 @@ pub fn spawn(
 
 struct Worker {
     store: SqliteStore,
-    channels: Arc<BTreeMap<String, Channel>>,
+    channels: LiveChannels,
     client: reqwest::Client,
     links: Option<Links>,
     metrics: Arc<Metrics>,
@@ -108,12 +106,17 @@ impl Worker {
             let now = Instant::now();
             if now >= next_read || (more && (finished >= REFILL_AT || in_flight.is_empty())) {
                 finished = 0;
-                let taken = self.take(&busy).await;
+                let channels = self.channels.get();
+                let taken = self.take(&channels, &busy).await;
                 more = !taken.is_empty();
                 for n in taken {
+                    // Taken for a configured channel only.
+                    let Some(c) = channels.get(&n.channel).cloned() else {
+                        continue;
+                    };
                     busy.ids.insert(n.id);
                     *busy.sending.entry(n.channel.clone()).or_default() += 1;
-                    in_flight.push(self.deliver(n));
+                    in_flight.push(self.deliver(c, n));
                 }
                 next_read = now + POLL;
             }
@@ -140,9 +143,8 @@ impl Worker {
     }
 
     /// The due notifications for each channel's free slots.
-    async fn take(&self, busy: &Busy) -> Vec<Outgoing> {
-        let wanted: Vec<(String, usize)> = self
-            .channels
+    async fn take(&self, channels: &BTreeMap<String, Channel>, busy: &Busy) -> Vec<Outgoing> {
+        let wanted: Vec<(String, usize)> = channels
             .keys()
             .map(|c| {
                 let sending = busy.sending.get(c).copied().unwrap_or(0);
@@ -153,7 +155,7 @@ impl Worker {
         if wanted.is_empty() {
             return Vec::new();
         }
-        let configured = self.channels.keys().cloned().collect();
+        let configured = channels.keys().cloned().collect();
         match self
             .store
             .due_notifications(now_micros(), wanted, configured, busy.ids.clone())
@@ -197,28 +199,17 @@ impl Worker {
         }
     }
 
-    /// Sends one notification; its id, channel and outcome.
-    async fn deliver(&self, mut n: Outgoing) -> (i64, String, Delivery) {
+    /// Sends one notification through its channel `c`; its id, channel and outcome.
+    async fn deliver(&self, c: Channel, mut n: Outgoing) -> (i64, String, Delivery) {
         if let (Some(links), Some(id)) = (&self.links, n.notice.incident) {
             n.notice.ack_url = Some(links.ack_url(id));
         }
-        let Some(c) = self.channels.get(&n.channel) else {
-            // Taken only for configured channels; kept for safety.
-            return (
-                n.id,
-                n.channel,
-                Delivery::Retry {
-                    retry_at: now_micros() + 10 * crate::store::MINUTE,
-                    error: "channel is not configured".into(),
-                },
-            );
-        };
         let delivery = if n.notice.kind == "acknowledge" && !request::takes_acks(c.kind) {
             Delivery::Skipped {
                 why: format!("a {} channel is not told of acknowledgements", c.kind),
             }
         } else {
-            send::notify(&self.client, c, &n.notice, n.attempts).await
+            send::notify(&self.client, &c, &n.notice, n.attempts).await
         };
         self.report(&n, &delivery);
         (n.id, n.channel, delivery)

@@ -125,7 +125,13 @@ impl Reloader {
                 ));
             }
         }
+        // Alerts need the running process's store; a Gatus file's are dropped with a warning.
+        new.check_alerting_store()?;
+        for w in &new.warnings {
+            tracing::warn!("configuration reload: {w}");
+        }
         let need_restart = need_restart(&self.running, &new);
+        let channels = new.alerting.channels.clone();
         let (changes, mut counts) = diff(&self.registry, new.targets)?;
         let update = self
             .registry
@@ -138,6 +144,8 @@ impl Reloader {
             .filter(|c| matches!(c, crate::registry::Applied::Upsert(_)))
             .count()
             .saturating_sub(counts.added);
+        // The outbox worker sends through the reloaded channels from its next read.
+        self.running.alerting.live.set(channels);
         counts.need_restart = need_restart;
         counts.targets_file = new.targets_file;
         super::release_freed_memory();

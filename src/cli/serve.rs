@@ -217,7 +217,7 @@ async fn run(
         });
         crate::alerting::spawn(
             store.clone(),
-            settings.alerting.channels.clone(),
+            settings.alerting.live.clone(),
             links,
             state.metrics.clone(),
             stop.clone(),

@@ -402,6 +402,42 @@ pub struct Alerting {
     pub channels: Arc<BTreeMap<String, Channel>>,
     /// Whether they come from a Gatus file (read as it is: see `Settings::check_alerting_store`).
     pub from_gatus: bool,
+    /// The channels the running process sends through: these at startup, replaced by each
+    /// applied reload. Clones of the settings share it.
+    pub live: LiveChannels,
+}
+
+/// The channels in use, shared by the outbox worker and the reloads that replace them.
+#[derive(Clone, Default)]
+pub struct LiveChannels(Arc<std::sync::RwLock<Arc<BTreeMap<String, Channel>>>>);
+
+impl LiveChannels {
+    pub fn new(channels: Arc<BTreeMap<String, Channel>>) -> LiveChannels {
+        LiveChannels(Arc::new(std::sync::RwLock::new(channels)))
+    }
+
+    /// The channels now.
+    pub fn get(&self) -> Arc<BTreeMap<String, Channel>> {
+        match self.0.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces them (a reload).
+    pub fn set(&self, channels: Arc<BTreeMap<String, Channel>>) {
+        match self.0.write() {
+            Ok(mut c) => *c = channels,
+            Err(poisoned) => *poisoned.into_inner() = channels,
+        }
+    }
+}
+
+impl std::fmt::Debug for LiveChannels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.get().keys().cloned().collect();
+        f.debug_tuple("LiveChannels").field(&names).finish()
+    }
 }
 
 fn duration_of(v: &Scalar, field: &str) -> Result<Option<std::time::Duration>, ConfigError> {

@@ -484,9 +484,13 @@ impl Settings {
             web,
             metrics_listen,
             shutdown_timeout,
-            alerting: alerting::Alerting {
-                channels: Arc::new(channels),
-                from_gatus,
+            alerting: {
+                let channels = Arc::new(channels);
+                alerting::Alerting {
+                    live: alerting::LiveChannels::new(channels.clone()),
+                    channels,
+                    from_gatus,
+                }
             },
             warnings,
         })

@@ -137,7 +137,7 @@ pub async fn build(
             // left then is sent after the restart.
             crate::alerting::spawn(
                 store.clone(),
-                settings.alerting.channels.clone(),
+                settings.alerting.live.clone(),
                 crate::alerting::links::from_settings(&settings.web, &settings.data_dir)?,
                 metrics.clone(),
                 give_up.clone(),
