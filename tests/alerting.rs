@@ -950,3 +950,49 @@ async fn a_channel_added_by_a_reload_is_sent_through_without_a_restart() {
     assert_eq!(got[0].json()["channel"], "second");
     assert!(first.received().is_empty(), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_added_through_the_api_follow_the_rules_of_their_tags_across_reloads() {
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "data_dir: {data}\n\
+         channels:\n  hook: {{type: webhook, url: \"{hook}\"}}\n\
+         alert_rules:\n  - match: {{tags: [prod]}}\n    alerts: [{{type: hook, failure-threshold: 1}}]\n",
+        data = dir.path().join("data").display(),
+        hook = provider.url("/hook"),
+    );
+    std::fs::write(dir.path().join("uptimer.yaml"), yaml).unwrap();
+    let port = support::net::free_port();
+    let mut c = uptimer(dir.path());
+    c.args(["serve", "--config", "uptimer.yaml"])
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    let run = support::bin::start_serve(c);
+    target.set_switch(503);
+    let server = format!("http://127.0.0.1:{port}");
+    for (name, tag) in [("api", "prod"), ("blog", "web")] {
+        let out = uptimer(dir.path())
+            .args(["targets", "--server", &server, "add", "--name", name])
+            .args(["--url", &target.url("/switch"), "--interval", "0.2"])
+            .args(["--tag", tag])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let got = provider.wait_for(1, Duration::from_secs(30)).await;
+    // The other target fails as long, and notifies nobody.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(provider.received().len(), 1, "{}", run.stderr_so_far());
+    assert_eq!(kinds(&got), ["trigger"]);
+    assert_eq!(got[0].json()["target"]["name"], "api");
+    // A reload without the tag's rules takes them from the API's target: its rule resolves.
+    let yaml = std::fs::read_to_string(dir.path().join("uptimer.yaml")).unwrap();
+    let without = yaml.split("alert_rules:").next().unwrap().to_owned();
+    std::fs::write(dir.path().join("uptimer.yaml"), without).unwrap();
+    support::bin::hangup(run.id());
+    let got = provider.wait_for(2, Duration::from_secs(30)).await;
+    let out = run.terminate();
+    assert_eq!(kinds(&got), ["trigger", "resolve"], "{}", stderr(&out));
+    assert_eq!(got[1].json()["key"], got[0].json()["key"]);
+}

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::links::Links;
 use super::{request, send};
-use crate::config::alerting::{Channel, LiveChannels};
+use crate::config::alerting::{Channel, LiveAlerting};
 use crate::metrics::Metrics;
 use crate::store::now_micros;
 use crate::store::sqlite::SqliteStore;
@@ -41,7 +41,7 @@ const GAUGES_EVERY: Duration = Duration::from_secs(5);
 /// carry their incident's acknowledgement link.
 pub fn spawn(
     store: SqliteStore,
-    channels: LiveChannels,
+    channels: LiveAlerting,
     links: Option<Links>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
@@ -65,7 +65,7 @@ pub fn spawn(
 
 struct Worker {
     store: SqliteStore,
-    channels: LiveChannels,
+    channels: LiveAlerting,
     client: reqwest::Client,
     links: Option<Links>,
     metrics: Arc<Metrics>,
@@ -106,7 +106,7 @@ impl Worker {
             let now = Instant::now();
             if now >= next_read || (more && (finished >= REFILL_AT || in_flight.is_empty())) {
                 finished = 0;
-                let channels = self.channels.get();
+                let channels = self.channels.channels();
                 let taken = self.take(&channels, &busy).await;
                 more = !taken.is_empty();
                 for n in taken {

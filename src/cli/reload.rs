@@ -131,8 +131,13 @@ impl Reloader {
             tracing::warn!("configuration reload: {w}");
         }
         let need_restart = need_restart(&self.running, &new);
-        let channels = new.alerting.channels.clone();
-        let (changes, mut counts) = diff(&self.registry, new.targets)?;
+        let alerting = new.alerting.live.get();
+        let (mut changes, mut counts) = diff(&self.registry, new.targets)?;
+        // The API's targets take the reloaded alert_rules: and defaults.
+        changes.extend(crate::registry::edit::api_rule_changes(
+            &self.registry,
+            &alerting,
+        ));
         let update = self
             .registry
             .apply(changes)
@@ -145,7 +150,7 @@ impl Reloader {
             .count()
             .saturating_sub(counts.added);
         // The outbox worker sends through the reloaded channels from its next read.
-        self.running.alerting.live.set(channels);
+        self.running.alerting.live.set(alerting);
         counts.need_restart = need_restart;
         counts.targets_file = new.targets_file;
         super::release_freed_memory();

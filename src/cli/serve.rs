@@ -331,7 +331,10 @@ fn open_editor(
         &settings.data_dir,
         check,
     )
-    .map(|e| e.with_format(settings.event_format))
+    .map(|e| {
+        e.with_format(settings.event_format)
+            .with_alerting(settings.alerting.live.clone())
+    })
     .map_err(|e| {
         eprintln!("uptimer: {e}");
         ExitCode::from(super::EXIT_CONFIG)

@@ -402,41 +402,69 @@ pub struct Alerting {
     pub channels: Arc<BTreeMap<String, Channel>>,
     /// Whether they come from a Gatus file (read as it is: see `Settings::check_alerting_store`).
     pub from_gatus: bool,
-    /// The channels the running process sends through: these at startup, replaced by each
-    /// applied reload. Clones of the settings share it.
-    pub live: LiveChannels,
+    /// The channels and shared rules the running process uses: these at startup, replaced by
+    /// each applied reload. Clones of the settings share it.
+    pub live: LiveAlerting,
 }
 
-/// The channels in use, shared by the outbox worker and the reloads that replace them.
-#[derive(Clone, Default)]
-pub struct LiveChannels(Arc<std::sync::RwLock<Arc<BTreeMap<String, Channel>>>>);
+/// What a running process alerts with now.
+#[derive(Debug, Default)]
+pub struct AlertingNow {
+    pub channels: Arc<BTreeMap<String, Channel>>,
+    /// `alert_rules:` and the top-level `alerts:`, which targets made through the API get too.
+    pub shared: SharedRules,
+}
 
-impl LiveChannels {
-    pub fn new(channels: Arc<BTreeMap<String, Channel>>) -> LiveChannels {
-        LiveChannels(Arc::new(std::sync::RwLock::new(channels)))
+impl AlertingNow {
+    /// Gives a target made through the API the rules of `alert_rules:` and the defaults (it
+    /// has none of its own: any it had are those of an earlier configuration).
+    pub fn apply_to_api_target(&self, t: &mut Target) -> Result<(), ConfigError> {
+        if !t.profile.alerts.is_empty() {
+            t.profile = Arc::new(Profile {
+                alerts: Arc::new([]),
+                ..(*t.profile).clone()
+            });
+        }
+        apply(std::slice::from_mut(t), &self.shared, &self.channels)
+    }
+}
+
+/// The alerting in use, shared by the outbox worker, the API's editor and the reloads that
+/// replace it.
+#[derive(Clone, Default)]
+pub struct LiveAlerting(Arc<std::sync::RwLock<Arc<AlertingNow>>>);
+
+impl LiveAlerting {
+    pub fn new(now: AlertingNow) -> LiveAlerting {
+        LiveAlerting(Arc::new(std::sync::RwLock::new(Arc::new(now))))
     }
 
-    /// The channels now.
-    pub fn get(&self) -> Arc<BTreeMap<String, Channel>> {
+    /// What is in use now.
+    pub fn get(&self) -> Arc<AlertingNow> {
         match self.0.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    /// Replaces them (a reload).
-    pub fn set(&self, channels: Arc<BTreeMap<String, Channel>>) {
+    /// The channels in use now.
+    pub fn channels(&self) -> Arc<BTreeMap<String, Channel>> {
+        self.get().channels.clone()
+    }
+
+    /// Replaces it (a reload).
+    pub fn set(&self, now: Arc<AlertingNow>) {
         match self.0.write() {
-            Ok(mut c) => *c = channels,
-            Err(poisoned) => *poisoned.into_inner() = channels,
+            Ok(mut c) => *c = now,
+            Err(poisoned) => *poisoned.into_inner() = now,
         }
     }
 }
 
-impl std::fmt::Debug for LiveChannels {
+impl std::fmt::Debug for LiveAlerting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<String> = self.get().keys().cloned().collect();
-        f.debug_tuple("LiveChannels").field(&names).finish()
+        let names: Vec<String> = self.channels().keys().cloned().collect();
+        f.debug_tuple("LiveAlerting").field(&names).finish()
     }
 }
 

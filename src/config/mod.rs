@@ -487,7 +487,10 @@ impl Settings {
             alerting: {
                 let channels = Arc::new(channels);
                 alerting::Alerting {
-                    live: alerting::LiveChannels::new(channels.clone()),
+                    live: alerting::LiveAlerting::new(alerting::AlertingNow {
+                        channels: channels.clone(),
+                        shared,
+                    }),
                     channels,
                     from_gatus,
                 }

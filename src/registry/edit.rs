@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
+use crate::config::alerting::{AlertingNow, LiveAlerting};
+
 use super::saved::{self, Saved, SavedError};
 use super::{Change, Entry, Registry, RegistryError};
 use crate::config::{
@@ -89,6 +91,8 @@ pub struct Editor {
     format: EventFormat,
     /// What is saved; edits are made one at a time under this lock.
     saved: Mutex<Saved>,
+    /// The configuration's shared alert rules, which the API's targets get.
+    alerting: Option<LiveAlerting>,
 }
 
 impl Editor {
@@ -152,7 +156,19 @@ impl Editor {
             check,
             format: EventFormat::Current,
             saved: Mutex::new(saved),
+            alerting: None,
         })
+    }
+
+    /// Gives the API's targets the configuration's `alert_rules:` and default `alerts:`, now
+    /// (those saved before) and as they are made or changed, following reloads.
+    pub fn with_alerting(mut self, live: LiveAlerting) -> Editor {
+        let changes = api_rule_changes(&self.registry, &live.get());
+        if let Err(e) = self.registry.apply(changes) {
+            tracing::warn!("alert rules for the API's targets: {e}");
+        }
+        self.alerting = Some(live);
+        self
     }
 
     /// Refuses checks the events of `format` cannot carry (`EVENT_FORMAT=original`: HTTP only).
@@ -303,7 +319,10 @@ impl Editor {
 
     /// The target `body` makes, when it may join.
     fn validate(&self, body: &Value) -> Result<Arc<Target>, EditError> {
-        let target = api_target(body, &self.defaults)?;
+        let mut target = api_target(body, &self.defaults)?;
+        if let Some(live) = &self.alerting {
+            live.get().apply_to_api_target(&mut target)?;
+        }
         if !self.allow_private
             && let Some(why) = forbidden_host(&target)
         {
@@ -411,6 +430,24 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
             merge_patch(map.entry(k.clone()).or_insert(Value::Null), v);
         }
     }
+}
+
+/// The upserts that give the API's targets the rules `alerting` has for them (those whose
+/// rules change only).
+pub fn api_rule_changes(registry: &Registry, alerting: &AlertingNow) -> Vec<Change> {
+    registry
+        .entries()
+        .iter()
+        .filter(|e| e.target.source.is_api())
+        .filter_map(|e| {
+            let mut t = (*e.target).clone();
+            if let Err(err) = alerting.apply_to_api_target(&mut t) {
+                tracing::warn!(id = %t.id, "alert rules for a target of the API: {err}");
+                return None;
+            }
+            (t.profile.alerts != e.target.profile.alerts).then(|| Change::Upsert(Arc::new(t)))
+        })
+        .collect()
 }
 
 /// Why the target's host is refused, when it is an address (or the well-known name) of a
