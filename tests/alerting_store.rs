@@ -93,16 +93,27 @@ fn kinds(rows: &[NotificationRow]) -> Vec<&str> {
     rows.iter().map(|r| r.kind.as_str()).collect()
 }
 
-/// What the worker would take for channel `ops` (up to 10), nothing busy.
-async fn due_now(s: &SqliteStore, now: i64) -> Vec<Outgoing> {
+/// What the worker would take for `channel` (the only one configured), up to `limit`.
+async fn due_for(
+    s: &SqliteStore,
+    now: i64,
+    channel: &str,
+    limit: usize,
+    busy: HashSet<i64>,
+) -> Vec<Outgoing> {
     s.due_notifications(
         now,
-        vec![("ops".into(), 10)],
-        vec!["ops".into()],
-        HashSet::new(),
+        vec![(channel.into(), limit)],
+        vec![channel.into()],
+        busy,
     )
     .await
     .unwrap()
+}
+
+/// What the worker would take for channel `ops` (up to 10), nothing busy.
+async fn due_now(s: &SqliteStore, now: i64) -> Vec<Outgoing> {
+    due_for(s, now, "ops", 10, HashSet::new()).await
 }
 
 fn start() -> OffsetDateTime {
@@ -302,32 +313,13 @@ async fn the_outbox_leaves_out_busy_notifications_and_puts_off_unconfigured_chan
     assert_eq!(taken.len(), 1);
     // Taken and not yet recorded: not taken again.
     let busy = HashSet::from([taken[0].id]);
-    let again = s
-        .due_notifications(now, vec![("ops".into(), 10)], vec!["ops".into()], busy)
-        .await
-        .unwrap();
+    let again = due_for(&s, now, "ops", 10, busy).await;
     assert!(again.is_empty());
     // A limit of 0 takes nothing.
-    let none = s
-        .due_notifications(
-            now,
-            vec![("ops".into(), 0)],
-            vec!["ops".into()],
-            HashSet::new(),
-        )
-        .await
-        .unwrap();
+    let none = due_for(&s, now, "ops", 0, HashSet::new()).await;
     assert!(none.is_empty());
     // Its channel left the configuration: put off ten minutes, and the notification says why.
-    let other = s
-        .due_notifications(
-            now,
-            vec![("pager".into(), 10)],
-            vec!["pager".into()],
-            HashSet::new(),
-        )
-        .await
-        .unwrap();
+    let other = due_for(&s, now, "pager", 10, HashSet::new()).await;
     assert!(other.is_empty());
     let r = rows(&s).await;
     assert_eq!(r[0].state, "pending");

@@ -92,7 +92,7 @@ pub async fn send(c: &Channel, e: &Email, n: &Notice, attempts: u32) -> Delivery
             }
         }
         Err(err) => {
-            let error = c.mask(&smtp_error_text(&err));
+            let error = c.mask(&crate::readers::probes::net::describe(&err));
             // A 5xx reply is final; so is what the client itself refused (a server without
             // the STARTTLS it was told to require, a login it cannot offer). The rest (4xx,
             // timeouts, connection and TLS failures) may pass.
@@ -106,21 +106,6 @@ pub async fn send(c: &Channel, e: &Email, n: &Notice, attempts: u32) -> Delivery
             }
         }
     }
-}
-
-/// An SMTP error with its causes.
-fn smtp_error_text(err: &lettre::transport::smtp::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

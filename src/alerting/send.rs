@@ -155,13 +155,7 @@ pub async fn send(client: &reqwest::Client, c: &Channel, req: Request, attempts:
         Err(e) => {
             // Connection errors and timeouts: tried again. reqwest's text names the URL,
             // which for chat webhooks is the secret: masked.
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
+            let text = crate::readers::probes::net::describe(&e);
             if e.is_builder() || e.is_redirect() {
                 return Delivery::Failed {
                     error: c.mask(&text),

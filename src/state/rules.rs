@@ -435,50 +435,59 @@ mod tests {
 
     #[test]
     fn rules_judge_down_degraded_and_expiring_certificates_with_their_severity() {
-        let seen = |up, degraded, days_left: Option<i64>| Seen {
-            up,
-            degraded,
-            cert_not_after: days_left.map(|d| at(0) + time::Duration::days(d)),
-            time: at(0),
-        };
         let down = rule(Threshold::Consecutive(1));
-        assert_eq!(
-            down.judge(&seen(false, false, None)),
-            Some((true, Condition::Down))
-        );
-        assert_eq!(
-            down.judge(&seen(true, true, None)),
-            Some((false, Condition::Down))
-        );
         let degraded = Rule {
             watch: Watch::Degraded,
             ..down.clone()
         };
-        assert_eq!(
-            degraded.judge(&seen(true, true, None)),
-            Some((true, Condition::Degraded))
-        );
-        assert_eq!(
-            degraded.judge(&seen(false, false, None)),
-            Some((true, Condition::Down))
-        );
-        assert_eq!(
-            degraded.judge(&seen(true, false, None)),
-            Some((false, Condition::Degraded))
-        );
         let cert = Rule {
             watch: Watch::CertificateExpiresWithin(Duration::from_secs(14 * 86400)),
             ..down.clone()
         };
-        assert_eq!(
-            cert.judge(&seen(true, false, Some(10))),
-            Some((true, Condition::Certificate))
-        );
-        assert_eq!(
-            cert.judge(&seen(true, false, Some(30))),
-            Some((false, Condition::Certificate))
-        );
-        assert_eq!(cert.judge(&seen(false, false, None)), None);
+        // (rule, up, degraded, certificate days left) → judged.
+        let cases = [
+            (&down, false, false, None, Some((true, Condition::Down))),
+            (&down, true, true, None, Some((false, Condition::Down))),
+            (
+                &degraded,
+                true,
+                true,
+                None,
+                Some((true, Condition::Degraded)),
+            ),
+            (&degraded, false, false, None, Some((true, Condition::Down))),
+            (
+                &degraded,
+                true,
+                false,
+                None,
+                Some((false, Condition::Degraded)),
+            ),
+            (
+                &cert,
+                true,
+                false,
+                Some(10),
+                Some((true, Condition::Certificate)),
+            ),
+            (
+                &cert,
+                true,
+                false,
+                Some(30),
+                Some((false, Condition::Certificate)),
+            ),
+            (&cert, false, false, None, None),
+        ];
+        for (i, (r, up, degraded, days_left, judged)) in cases.into_iter().enumerate() {
+            let seen = Seen {
+                up,
+                degraded,
+                cert_not_after: days_left.map(|d| at(0) + time::Duration::days(d)),
+                time: at(0),
+            };
+            assert_eq!(r.judge(&seen), judged, "case {i}");
+        }
         assert_eq!(down.severity_of(Condition::Down), Severity::Critical);
         assert_eq!(degraded.severity_of(Condition::Degraded), Severity::Warning);
         assert_eq!(cert.resolve_severity(), Severity::Warning);
