@@ -621,6 +621,7 @@ async fn an_ack_by_link_stops_reminders_and_is_sent_on_to_pagerduty() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("<form method=\"post\""), "{html}");
+    assert!(html.contains("api has been failing since"), "{html}");
     let forged = format!("http://127.0.0.1:{port}/ack/{incident}/00000000000000000000000000000000");
     assert_eq!(http.post(&forged).send().await.unwrap().status(), 403);
     let before = count(&provider.received(), "/hook", "reminder");

@@ -128,14 +128,30 @@ pub async fn link_page(
     State(s): State<AppState>,
     Path((id, signature)): Path<(i64, String)>,
 ) -> Response {
-    if checked(&s, id, &signature).is_none() {
+    let Some(store) = checked(&s, id, &signature) else {
         return invalid_link();
-    }
+    };
+    let about = match store.incident_brief(id).await {
+        Ok(Some((target, started, ended))) => format!(
+            "<p>{name} has been failing since {since}{over}.</p>",
+            name = crate::html::escape(&target.name),
+            since = rfc3339(started),
+            over = ended.map_or(String::new(), |e| format!(
+                " (it recovered at {})",
+                rfc3339(e)
+            )),
+        ),
+        Ok(None) => return page(StatusCode::NOT_FOUND, "No such incident", ""),
+        Err(e) => {
+            tracing::warn!(error = %e, incident = id, "reading the incident failed");
+            String::new()
+        }
+    };
     page(
         StatusCode::OK,
         &format!("Acknowledge incident {id}?"),
         &format!(
-            "<p>Acknowledging stops its reminders until it resolves, and tells PagerDuty and \
+            "{about}<p>Acknowledging stops its reminders until it resolves, and tells PagerDuty and \
              Opsgenie.</p><form method=\"post\" action=\"/ack/{id}/{signature}\">\
              <label>Your name (optional) <input name=\"by\" maxlength=\"200\"></label> \
              <button type=\"submit\">Acknowledge</button></form>"

@@ -177,7 +177,7 @@ fn json_err(e: serde_json::Error) -> StoreError {
 }
 
 /// A target as notices name it.
-fn notice_target(tx: &Transaction, id: &str) -> Result<NoticeTarget, StoreError> {
+fn notice_target(tx: &rusqlite::Connection, id: &str) -> Result<NoticeTarget, StoreError> {
     let row: Option<(Option<String>, Option<String>, String)> = tx
         .prepare_cached("SELECT name, url, tags FROM targets WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -734,6 +734,25 @@ impl SqliteStore {
             let done = ack(&tx, id, by.as_deref(), via, crate::store::now_micros())?;
             tx.commit()?;
             Ok(done)
+        })
+        .await
+    }
+
+    /// Incident `id`'s target (as notices name it), start and end: what the acknowledgement
+    /// page shows.
+    pub async fn incident_brief(
+        &self,
+        id: i64,
+    ) -> Result<Option<(NoticeTarget, Micros, Option<Micros>)>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, Micros, Option<Micros>)> = c
+                .prepare_cached(
+                    "SELECT target_id, started_at, ended_at FROM incidents WHERE id = ?1",
+                )?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            row.map(|(t, start, end)| Ok((notice_target(c, &t)?, start, end)))
+                .transpose()
         })
         .await
     }
