@@ -106,6 +106,7 @@ async fn due_for(
         vec![(channel.into(), limit)],
         vec![channel.into()],
         busy,
+        true,
     )
     .await
     .unwrap()
@@ -319,6 +320,14 @@ async fn the_outbox_leaves_out_busy_notifications_and_puts_off_unconfigured_chan
     let none = due_for(&s, now, "ops", 0, HashSet::new()).await;
     assert!(none.is_empty());
     // Its channel left the configuration: put off ten minutes, and the notification says why.
+    // (Not the newest few seconds': a reload adding the channel may have written them.)
+    assert!(
+        due_for(&s, now, "pager", 10, HashSet::new())
+            .await
+            .is_empty()
+    );
+    assert_eq!(rows(&s).await[0].last_error, None);
+    let now = now + 6_000_000;
     let other = due_for(&s, now, "pager", 10, HashSet::new()).await;
     assert!(other.is_empty());
     let r = rows(&s).await;

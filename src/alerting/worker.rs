@@ -10,8 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -60,7 +59,9 @@ pub fn spawn(
         links,
         metrics,
     };
-    Some(tokio::spawn(async move { worker.run(stop).await }))
+    Some(tokio::spawn(
+        async move { Arc::new(worker).run(stop).await },
+    ))
 }
 
 struct Worker {
@@ -76,74 +77,130 @@ struct Worker {
 struct Busy {
     /// Taken and not yet recorded (in flight, or in `done`).
     ids: HashSet<i64>,
-    /// In flight per channel.
+    /// In flight per channel, and which notification each send task carries.
     sending: HashMap<String, usize>,
+    tasks: HashMap<tokio::task::Id, (i64, String)>,
     /// Finished, waiting to be recorded, and since when the oldest waits.
     done: Vec<(i64, Delivery)>,
     done_since: Option<Instant>,
+    /// After a failed recording: not tried again before this.
+    hold_until: Option<Instant>,
+}
+
+impl Busy {
+    /// A send task ended: its notification waits to be recorded.
+    fn finished(&mut self, task: tokio::task::Id, delivery: Option<Delivery>) {
+        let Some((id, channel)) = self.tasks.remove(&task) else {
+            return;
+        };
+        if let Some(n) = self.sending.get_mut(&channel) {
+            *n = n.saturating_sub(1);
+        }
+        match delivery {
+            Some(d) => {
+                self.done.push((id, d));
+                self.done_since.get_or_insert_with(Instant::now);
+            }
+            // The task failed: the notification stays pending and is taken again.
+            None => {
+                self.ids.remove(&id);
+            }
+        }
+    }
+
+    /// Whether some channel has all its slots in use (more may be due for it).
+    fn some_channel_full(&self) -> bool {
+        self.sending.values().any(|n| *n >= PER_CHANNEL)
+    }
 }
 
 impl Worker {
-    async fn run(&self, stop: CancellationToken) {
-        let mut in_flight = FuturesUnordered::new();
+    /// Sends run as tasks of their own, so they go on while the worker reads or writes the
+    /// store.
+    async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut in_flight: JoinSet<Delivery> = JoinSet::new();
         let mut busy = Busy::default();
         let mut next_read = Instant::now();
         let mut gauges_at = Instant::now();
-        // Whether the last read found any (more may be due), and how many sends finished
-        // since.
+        // Whether more may be due than the last read took, and how many sends finished since.
         let (mut more, mut finished) = (false, 0usize);
         loop {
             if gauges_at.elapsed() >= GAUGES_EVERY {
                 self.update_gauges().await;
                 gauges_at = Instant::now();
             }
+            let held = busy.hold_until.is_some_and(|t| Instant::now() < t);
             let flush_due = busy
                 .done_since
                 .is_some_and(|t| t.elapsed() >= FLUSH_AFTER || in_flight.is_empty());
-            if busy.done.len() >= FLUSH_AT || flush_due {
+            if !held && (busy.done.len() >= FLUSH_AT || flush_due) {
                 self.record(&mut busy).await;
             }
             let now = Instant::now();
-            if now >= next_read || (more && (finished >= REFILL_AT || in_flight.is_empty())) {
+            let polled = now >= next_read;
+            if polled || (more && (finished >= REFILL_AT || in_flight.is_empty())) {
                 finished = 0;
                 let channels = self.channels.channels();
-                let taken = self.take(&channels, &busy).await;
-                more = !taken.is_empty();
-                for n in taken {
-                    // Taken for a configured channel only.
-                    let Some(c) = channels.get(&n.channel).cloned() else {
-                        continue;
-                    };
+                let taken = self.take(&channels, &busy, polled).await;
+                for n in &taken {
                     busy.ids.insert(n.id);
                     *busy.sending.entry(n.channel.clone()).or_default() += 1;
-                    in_flight.push(self.deliver(c, n));
                 }
-                next_read = now + POLL;
+                more = !taken.is_empty() || busy.some_channel_full();
+                for n in taken {
+                    // Taken for a configured channel only.
+                    let c = channels.get(&n.channel).cloned();
+                    let (id, channel) = (n.id, n.channel.clone());
+                    let worker = self.clone();
+                    let task = in_flight.spawn(async move {
+                        match c {
+                            Some(c) => worker.deliver(c, n).await,
+                            None => Delivery::Retry {
+                                retry_at: now_micros() + crate::store::MINUTE,
+                                error: "its channel is not configured".into(),
+                            },
+                        }
+                    });
+                    busy.tasks.insert(task.id(), (id, channel));
+                }
+                if polled {
+                    next_read = now + POLL;
+                }
             }
-            let wake = match busy.done_since {
-                Some(t) => next_read.min(t + FLUSH_AFTER),
-                None => next_read,
-            };
+            let mut wake = next_read;
+            if let Some(t) = busy.done_since {
+                wake = wake.min(busy.hold_until.unwrap_or(t).max(t + FLUSH_AFTER));
+            }
             tokio::select! {
                 _ = stop.cancelled() => break,
-                Some((id, channel, delivery)) = in_flight.next(), if !in_flight.is_empty() => {
-                    if let Some(n) = busy.sending.get_mut(&channel) {
-                        *n = n.saturating_sub(1);
+                Some(ended) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                    match ended {
+                        Ok((task, delivery)) => busy.finished(task, Some(delivery)),
+                        Err(e) => {
+                            tracing::error!("alerting: a send failed: {e}");
+                            busy.finished(e.id(), None);
+                        }
                     }
-                    busy.done.push((id, delivery));
-                    busy.done_since.get_or_insert_with(Instant::now);
                     finished += 1;
                 }
                 _ = tokio::time::sleep_until(wake) => {}
             }
         }
         // What finished is recorded; what was in flight is sent again after the restart.
-        drop(in_flight);
+        in_flight.abort_all();
+        busy.hold_until = None;
         self.record(&mut busy).await;
     }
 
     /// The due notifications for each channel's free slots.
-    async fn take(&self, channels: &BTreeMap<String, Channel>, busy: &Busy) -> Vec<Outgoing> {
+    /// `polled`: a read on the timer, which also tidies the outbox (see
+    /// [`SqliteStore::due_notifications`]).
+    async fn take(
+        &self,
+        channels: &BTreeMap<String, Channel>,
+        busy: &Busy,
+        polled: bool,
+    ) -> Vec<Outgoing> {
         let wanted: Vec<(String, usize)> = channels
             .keys()
             .map(|c| {
@@ -158,7 +215,7 @@ impl Worker {
         let configured = channels.keys().cloned().collect();
         match self
             .store
-            .due_notifications(now_micros(), wanted, configured, busy.ids.clone())
+            .due_notifications(now_micros(), wanted, configured, busy.ids.clone(), polled)
             .await
         {
             Ok(d) => d,
@@ -169,23 +226,35 @@ impl Worker {
         }
     }
 
-    /// Records the finished sends in one transaction. When that fails they stay pending and
-    /// are sent again (at least once).
+    /// Records the finished sends in one transaction. When that fails they stay busy (so
+    /// none is sent again meanwhile) and recording is tried again a second later.
     async fn record(&self, busy: &mut Busy) {
-        busy.done_since = None;
         if busy.done.is_empty() {
+            busy.done_since = None;
             return;
         }
         let done = std::mem::take(&mut busy.done);
         let ids: Vec<i64> = done.iter().map(|(id, _)| *id).collect();
-        if let Err(e) = self.store.notifications_done(done, now_micros()).await {
-            tracing::warn!(
-                "alerting: recording {} deliveries failed, they are sent again: {e}",
-                ids.len()
-            );
-        }
-        for id in ids {
-            busy.ids.remove(&id);
+        match self
+            .store
+            .notifications_done(done.clone(), now_micros())
+            .await
+        {
+            Ok(()) => {
+                busy.done_since = None;
+                busy.hold_until = None;
+                for id in ids {
+                    busy.ids.remove(&id);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "alerting: recording {} deliveries failed, tried again in a second: {e}",
+                    ids.len()
+                );
+                busy.done = done;
+                busy.hold_until = Some(Instant::now() + Duration::from_secs(1));
+            }
         }
     }
 
@@ -199,8 +268,8 @@ impl Worker {
         }
     }
 
-    /// Sends one notification through its channel `c`; its id, channel and outcome.
-    async fn deliver(&self, c: Channel, mut n: Outgoing) -> (i64, String, Delivery) {
+    /// Sends one notification through its channel `c`.
+    async fn deliver(&self, c: Channel, mut n: Outgoing) -> Delivery {
         if let (Some(links), Some(id)) = (&self.links, n.notice.incident) {
             n.notice.ack_url = Some(links.ack_url(id));
         }
@@ -212,7 +281,7 @@ impl Worker {
             send::notify(&self.client, &c, &n.notice, n.attempts).await
         };
         self.report(&n, &delivery);
-        (n.id, n.channel, delivery)
+        delivery
     }
 
     /// Counts and logs an outcome.

@@ -138,10 +138,14 @@ impl Reloader {
             &self.registry,
             &alerting,
         ));
-        let update = self
-            .registry
-            .apply(changes)
-            .map_err(|e| ConfigError::new("targets", "", e.to_string()))?;
+        // The outbox worker sends through the reloaded channels before any notification
+        // for one of them can be written.
+        let before = self.running.alerting.live.get();
+        self.running.alerting.live.set(alerting);
+        let update = self.registry.apply(changes).map_err(|e| {
+            self.running.alerting.live.set(before);
+            ConfigError::new("targets", "", e.to_string())
+        })?;
         counts.version = update.version;
         counts.changed = update
             .changes
@@ -149,8 +153,6 @@ impl Reloader {
             .filter(|c| matches!(c, crate::registry::Applied::Upsert(_)))
             .count()
             .saturating_sub(counts.added);
-        // The outbox worker sends through the reloaded channels from its next read.
-        self.running.alerting.live.set(alerting);
         counts.need_restart = need_restart;
         counts.targets_file = new.targets_file;
         super::release_freed_memory();

@@ -183,6 +183,14 @@ impl GatusAlerting {
                     )),
                 }
             }
+            // Gatus logs in as the sender when a password comes without a username.
+            if kind == "email"
+                && ours.contains_key("password")
+                && !ours.contains_key("username")
+                && let Some(from) = ours.get("from").cloned()
+            {
+                ours.insert("username".into(), from);
+            }
             let channel: ChannelFile =
                 serde_yaml_ng::from_value(Value::Mapping(ours)).map_err(|e| {
                     ConfigError::new(at.clone(), "", format!("the provider's settings ({e})"))

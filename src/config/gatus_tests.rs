@@ -250,7 +250,7 @@ fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defau
         "alerting:\n  slack:\n    webhook-url: https://hooks.slack.example/T/B/x\n    \
          default-alert:\n      failure-threshold: 5\n      description: from the default\n  \
          pagerduty: {integration-key: abc}\n  \
-         email: {from: up@example.com, host: mail.example.com, port: 587, to: 'a@example.com,b@example.com', username: u, password: pw}\n  custom:\n    \
+         email: {from: up@example.com, host: mail.example.com, port: 587, to: 'a@example.com,b@example.com', password: pw}\n  custom:\n    \
          url: https://hooks.example/in\n    body: '{}'\n\
          endpoints:\n  - name: a\n    url: http://a.example/\n    conditions: ['[STATUS] == 200']\n    \
          alerts:\n      - type: slack\n      - type: pagerduty\n        failure-threshold: 2\n        \
@@ -301,6 +301,11 @@ fn alerting_providers_become_channels_and_endpoint_alerts_rules_with_gatus_defau
     let mail = s.alerting.channels["email"].email.as_deref().unwrap();
     assert_eq!((mail.host.as_str(), mail.port), ("mail.example.com", 587));
     assert_eq!(mail.to.len(), 2);
+    // Gatus logs in as the sender when no username is given.
+    assert_eq!(
+        s.alerting.channels["email"].username.as_deref(),
+        Some("up@example.com")
+    );
     assert_eq!(
         warnings(&s, &file),
         [

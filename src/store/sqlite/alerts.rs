@@ -320,6 +320,9 @@ pub fn observe(
             let Some((failing, condition)) = rule.judge(&seen) else {
                 continue;
             };
+            // The store's incidents are outages: a degraded result or an expiring certificate
+            // is not one (acknowledging an outage does not silence them).
+            let incident = &incident.filter(|_| condition == Condition::Down);
             let Some(action) =
                 state.observe(rule, !failing, time, *incident, || new_key(*incident))
             else {
@@ -575,39 +578,66 @@ fn notification_row(r: &rusqlite::Row) -> rusqlite::Result<NotificationRow> {
     })
 }
 
+/// How long a notification waits for its channel to be configured again before it fails.
+const UNCONFIGURED_FOR: Micros = 24 * 60 * crate::store::MINUTE;
+
+/// Marks reminders and resolves of a trigger that failed for good skipped; puts off what is
+/// due for a channel not in `configured` (not the newest few seconds', which a reload adding
+/// the channel may have written), and fails what waited for one for a day.
+fn tidy_outbox(tx: &Transaction, now: Micros, configured: &[String]) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE notifications SET state = 'skipped',
+           last_error = 'its trigger was refused by the provider'
+         WHERE state = 'pending' AND kind != 'trigger' AND EXISTS (
+           SELECT 1 FROM notifications t WHERE t.key = notifications.key
+             AND t.channel = notifications.channel AND t.kind = 'trigger'
+             AND t.state = 'failed')",
+        [],
+    )?;
+    let known = serde_json::to_string(configured).unwrap_or_default();
+    tx.execute(
+        "UPDATE notifications SET state = 'failed',
+           last_error = 'channel ' || channel || ' was not configured for a day'
+         WHERE state = 'pending' AND created_at < ?1 - ?2
+           AND channel NOT IN (SELECT value FROM json_each(?3))",
+        params![now, UNCONFIGURED_FOR, known],
+    )?;
+    tx.execute(
+        "UPDATE notifications SET due_at = ?1 + ?2,
+           last_error = 'channel ' || channel || ' is not configured'
+         WHERE state = 'pending' AND due_at <= ?1 AND created_at < ?1 - ?3
+           AND channel NOT IN (SELECT value FROM json_each(?4))",
+        params![
+            now,
+            10 * crate::store::MINUTE,
+            5 * crate::store::SECOND,
+            known
+        ],
+    )?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// The notifications due at `now` for each channel asked for, up to its number and
     /// oldest first, leaving out `busy` (being sent, or sent and not yet recorded) and any
     /// held behind an earlier pending one of its incident and channel (so a resolve never
-    /// passes its trigger). Marks reminders and resolves of a trigger that failed for good
-    /// skipped, and puts off by ten minutes what is due for a channel no longer configured
-    /// (`configured`), saying so on the notification.
+    /// passes its trigger). With `tidy` (the worker's reads on its timer) it also marks
+    /// reminders and resolves of a trigger that failed for good skipped, and puts off by ten
+    /// minutes what is due for a channel not `configured` (saying so on the notification;
+    /// failed after a day of that).
     pub async fn due_notifications(
         &self,
         now: Micros,
         wanted: Vec<(String, usize)>,
         configured: Vec<String>,
         busy: HashSet<i64>,
+        tidy: bool,
     ) -> Result<Vec<Outgoing>, StoreError> {
         self.write(move |w, _| {
             let tx = w.conn.transaction()?;
-            tx.execute(
-                "UPDATE notifications SET state = 'skipped',
-                   last_error = 'its trigger was refused by the provider'
-                 WHERE state = 'pending' AND kind != 'trigger' AND EXISTS (
-                   SELECT 1 FROM notifications t WHERE t.key = notifications.key
-                     AND t.channel = notifications.channel AND t.kind = 'trigger'
-                     AND t.state = 'failed')",
-                [],
-            )?;
-            let known = serde_json::to_string(&configured).unwrap_or_default();
-            tx.execute(
-                "UPDATE notifications SET due_at = ?1 + ?2,
-                   last_error = 'channel ' || channel || ' is not configured'
-                 WHERE state = 'pending' AND due_at <= ?1
-                   AND channel NOT IN (SELECT value FROM json_each(?3))",
-                params![now, 10 * crate::store::MINUTE, known],
-            )?;
+            if tidy {
+                tidy_outbox(&tx, now, &configured)?;
+            }
             let mut out = Vec::new();
             let mut stmt = tx.prepare_cached(
                 "SELECT id, channel, attempts, payload, created_at FROM notifications n
@@ -632,7 +662,10 @@ impl SqliteStore {
                 let mut taken = 0;
                 for row in rows {
                     let (id, channel, attempts, payload, created_at) = row?;
-                    if busy.contains(&id) || taken == limit {
+                    if taken == limit {
+                        break;
+                    }
+                    if busy.contains(&id) {
                         continue;
                     }
                     match serde_json::from_str(&payload) {
