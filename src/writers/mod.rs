@@ -133,20 +133,20 @@ pub async fn build(
                 .follow(registry, crate::store::sweeps(settings), give_up.clone())
                 .await
                 .map_err(|e| e.to_string())?;
-            // Its outbox's notifications are sent until the shutdown's time is up; what is
-            // left then is sent after the restart.
-            crate::alerting::spawn(
+            // Its outbox's notifications are sent until the writer closes (or the shutdown's
+            // time is up); what is left then is sent after the restart.
+            let stop_alerts = give_up.child_token();
+            let worker = crate::alerting::spawn(
                 store.clone(),
                 settings.alerting.live.clone(),
                 crate::alerting::links::from_settings(&settings.web, &settings.data_dir)?,
                 metrics.clone(),
-                give_up.clone(),
+                stop_alerts.clone(),
             );
-            Box::new(sqlite::SqliteWriter::maintaining(
-                store,
-                own(),
-                give_up.clone(),
-            ))
+            Box::new(
+                sqlite::SqliteWriter::maintaining(store, own(), give_up.clone())
+                    .with_alerting(worker, stop_alerts),
+            )
         }
         WriterPlugin::Postgres => {
             Box::new(postgres::build(settings, registry, own(), give_up.clone()).await?)

@@ -20,6 +20,9 @@ pub struct SqliteWriter {
     metrics: WriterMetrics,
     /// Its upkeep, and when to stop waiting for it at close.
     upkeep: Option<(Upkeep, CancellationToken)>,
+    /// The outbox worker sending its notifications, stopped (after recording what it sent)
+    /// at close.
+    alerting: Option<(tokio::task::JoinHandle<()>, CancellationToken)>,
 }
 
 impl SqliteWriter {
@@ -31,6 +34,7 @@ impl SqliteWriter {
             store,
             metrics,
             upkeep: None,
+            alerting: None,
         }
     }
 
@@ -47,6 +51,16 @@ impl SqliteWriter {
             upkeep,
             ..SqliteWriter::new(store, metrics)
         }
+    }
+
+    /// Stops `worker` (through `stop`) and waits for it at close.
+    pub fn with_alerting(
+        mut self,
+        worker: Option<tokio::task::JoinHandle<()>>,
+        stop: CancellationToken,
+    ) -> Self {
+        self.alerting = worker.map(|w| (w, stop));
+        self
     }
 }
 
@@ -104,6 +118,12 @@ impl Writer for SqliteWriter {
     /// Empties the store's WAL (see [`SqliteStore::close`]). Every batch is durable already: a
     /// failure here loses nothing, so it is logged, not raised.
     async fn close(&mut self) -> Result<(), WriteError> {
+        if let Some((worker, stop)) = self.alerting.take() {
+            stop.cancel();
+            if let Err(e) = worker.await {
+                tracing::warn!("alerting: the outbox worker ended badly: {e}");
+            }
+        }
         if let Some((upkeep, give_up)) = self.upkeep.take() {
             upkeep.finish(&give_up).await;
         }
