@@ -109,9 +109,6 @@ fn ntfy_priority(p: &str) -> &str {
 /// The request notifying `c` of `n` (none for email, which is not HTTP: see
 /// [`super::email`]).
 pub fn build(c: &Channel, n: &Notice) -> Option<Request> {
-    if c.kind == ChannelKind::Email {
-        return None;
-    }
     let text = message::text(c, n);
     let title = message::title(n);
     let resolve = n.kind == "resolve";

@@ -142,27 +142,20 @@ impl Worker {
                 finished = 0;
                 let channels = self.channels.channels();
                 let taken = self.take(&channels, &busy, polled).await;
-                for n in &taken {
+                more = !taken.is_empty();
+                // Taken for the channels asked for only, all of them configured.
+                for (c, n) in taken
+                    .into_iter()
+                    .filter_map(|n| Some((channels.get(&n.channel)?.clone(), n)))
+                {
                     busy.ids.insert(n.id);
                     *busy.sending.entry(n.channel.clone()).or_default() += 1;
-                }
-                more = !taken.is_empty() || busy.some_channel_full();
-                for n in taken {
-                    // Taken for a configured channel only.
-                    let c = channels.get(&n.channel).cloned();
                     let (id, channel) = (n.id, n.channel.clone());
                     let worker = self.clone();
-                    let task = in_flight.spawn(async move {
-                        match c {
-                            Some(c) => worker.deliver(c, n).await,
-                            None => Delivery::Retry {
-                                retry_at: now_micros() + crate::store::MINUTE,
-                                error: "its channel is not configured".into(),
-                            },
-                        }
-                    });
+                    let task = in_flight.spawn(async move { worker.deliver(c, n).await });
                     busy.tasks.insert(task.id(), (id, channel));
                 }
+                more |= busy.some_channel_full();
                 if polled {
                     next_read = now + POLL;
                 }

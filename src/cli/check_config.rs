@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::For;
-use crate::config::alerting::{Channel, SmtpTls};
+use crate::config::alerting::Channel;
 use crate::config::target::{is_secret_header, masked_url};
 use crate::config::{EventFormat, Overrides, Settings, WriterPlugin};
 use crate::state::rules::{Rule, Threshold, Watch};
@@ -188,12 +188,7 @@ fn describe_channel(c: &Channel) -> Value {
         o.insert("headers".into(), headers.into());
     }
     if let Some(e) = &c.email {
-        let tls = match e.tls {
-            SmtpTls::StartTls => "starttls",
-            SmtpTls::Tls => "tls",
-            SmtpTls::None => "none",
-        };
-        o.insert("tls".into(), tls.into());
+        o.insert("tls".into(), e.tls.as_str().into());
         o.insert("from".into(), e.from.to_string().into());
         let to: Vec<String> = e.to.iter().map(ToString::to_string).collect();
         o.insert("to".into(), to.into());

@@ -147,6 +147,15 @@ pub enum SmtpTls {
 }
 
 impl SmtpTls {
+    /// As written in the config.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SmtpTls::StartTls => "starttls",
+            SmtpTls::Tls => "tls",
+            SmtpTls::None => "none",
+        }
+    }
+
     fn parse(s: &str) -> Option<SmtpTls> {
         match s.trim().to_ascii_lowercase().as_str() {
             "starttls" => Some(SmtpTls::StartTls),
