@@ -14,7 +14,7 @@ use support::smtp::{SmtpSink, header};
 
 use uptimer::alerting::send;
 use uptimer::config::alerting::{ChannelFile, channel_of};
-use uptimer::store::sqlite::alerts::{Delivery, Notice, NoticeTarget};
+use uptimer::store::alerts::{Delivery, Notice, NoticeTarget};
 
 fn config(dir: &Path, target: &str, channel: &str, rule: &str) {
     let yaml = format!(

@@ -14,8 +14,8 @@ use uptimer::config::StoreSettings;
 use uptimer::event::{ErrorKind, Event, ProbeEvent};
 use uptimer::state::rules::{Condition, Rule, Severity, Threshold, Watch};
 use uptimer::store::SqliteStore;
+use uptimer::store::alerts::{AlertStore, Delivery, NotificationRow, Outgoing};
 use uptimer::store::sqlite::TargetInfo;
-use uptimer::store::sqlite::alerts::{Delivery, NotificationRow, Outgoing};
 use uptimer::store::sqlite::follow::Upsert;
 
 fn store(dir: &tempfile::TempDir) -> SqliteStore {

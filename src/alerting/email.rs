@@ -12,8 +12,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::{message, send};
 use crate::config::alerting::{Channel, Email, SmtpTls};
+use crate::store::alerts::{Delivery, Notice};
 use crate::store::now_micros;
-use crate::store::sqlite::alerts::{Delivery, Notice};
 
 /// The `Message-ID` of a notice's email: one per message, all made from the incident key.
 pub fn message_id(n: &Notice, host: &str) -> String {

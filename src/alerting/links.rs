@@ -30,6 +30,14 @@ impl LinkKey {
         LinkKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
+    /// A new random key, as text.
+    pub fn fresh() -> std::io::Result<String> {
+        let mut bytes = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .map_err(|_| std::io::Error::other("no random bytes for the link key"))?;
+        Ok(hex(&bytes))
+    }
+
     /// `ALERT_LINK_SECRET` when given, else the key in `data_dir` (made when missing).
     pub fn load(secret: Option<&str>, data_dir: &Path) -> std::io::Result<LinkKey> {
         if let Some(s) = secret {
@@ -45,10 +53,7 @@ impl LinkKey {
             Err(e) => return Err(e),
         }
         std::fs::create_dir_all(data_dir)?;
-        let mut bytes = [0u8; 32];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-            .map_err(|_| std::io::Error::other("no random bytes for the link key"))?;
-        let text = hex(&bytes);
+        let text = LinkKey::fresh()?;
         // Written aside and renamed: two processes starting at once keep one key.
         let tmp = data_dir.join(format!("{KEY_FILE}.{}", std::process::id()));
         {
@@ -118,6 +123,30 @@ pub fn from_settings(
             data_dir.join(KEY_FILE).display()
         )
     })?;
+    Ok(Some(Links { public_url, key }))
+}
+
+/// The links notifications carry when alerting from PostgreSQL: with `WEB_PUBLIC_URL` only,
+/// signed with `ALERT_LINK_SECRET` or else the key the database keeps, so that the dashboard
+/// over it (`serve --store postgres://`) checks what any writer signed.
+pub async fn from_database(
+    web: &crate::config::WebSettings,
+    alerts: &crate::store::postgres::alerts::PgAlerts,
+) -> Result<Option<Links>, String> {
+    let Some(public_url) = web.public_url.clone() else {
+        return Ok(None);
+    };
+    let key = match &web.link_secret {
+        Some(s) => LinkKey::from_secret(s.expose().as_bytes()),
+        None => {
+            let fresh = LinkKey::fresh().map_err(|e| e.to_string())?;
+            let kept = alerts
+                .link_key(fresh)
+                .await
+                .map_err(|e| format!("the alert link key in the database: {e}"))?;
+            LinkKey::from_secret(kept.as_bytes())
+        }
+    };
     Ok(Some(Links { public_url, key }))
 }
 

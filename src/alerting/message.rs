@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::alerting::{Channel, ChannelKind};
 use crate::state::rules::Condition;
-use crate::store::sqlite::alerts::Notice;
+use crate::store::alerts::Notice;
 
 /// What a template may compute before it is stopped.
 const FUEL: u64 = 50_000;
@@ -223,7 +223,7 @@ pub fn html(channel: &Channel, n: &Notice) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::sqlite::alerts::NoticeTarget;
+    use crate::store::alerts::NoticeTarget;
 
     pub(crate) fn notice(kind: &str) -> Notice {
         Notice {

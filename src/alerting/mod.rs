@@ -1,5 +1,5 @@
 //! Alerting: sends the notifications that the store's alert rules write into its outbox
-//! (`crate::store::sqlite::alerts`) to the configured channels, and retries them until the
+//! (`crate::store::alerts`) to the configured channels, and retries them until the
 //! provider takes them. The rules are `crate::state::rules`, the settings
 //! `crate::config::alerting`; docs/alerting.md is the user's page.
 //!

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::message;
 use crate::config::alerting::{Channel, ChannelKind};
 use crate::state::rules::Severity;
-use crate::store::sqlite::alerts::Notice;
+use crate::store::alerts::Notice;
 
 /// The version of the webhook's body (`schemas/alert-notification.json`).
 pub const WEBHOOK_SCHEMA_VERSION: &str = "1.0.0";

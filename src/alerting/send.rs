@@ -10,7 +10,7 @@ use http::StatusCode;
 
 use super::request::Request;
 use crate::config::alerting::Channel;
-use crate::store::sqlite::alerts::{Delivery, Notice};
+use crate::store::alerts::{Delivery, Notice};
 use crate::store::{Micros, SECOND};
 
 /// The most of a provider's answer that is read.

@@ -18,9 +18,8 @@ use super::links::Links;
 use super::{request, send};
 use crate::config::alerting::{Channel, LiveAlerting};
 use crate::metrics::Metrics;
+use crate::store::alerts::{AlertStore, Delivery, Outgoing};
 use crate::store::now_micros;
-use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::alerts::{Delivery, Outgoing};
 
 /// How often the outbox is read when nothing finished in between.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -35,11 +34,11 @@ const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// How often the outbox's gauges are read.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
-/// Starts the worker for `store`'s outbox; it runs until `stop`, sending through the channels
+/// Starts the worker for `store`'s outbox (SQLite's or PostgreSQL's); it runs until `stop`, sending through the channels
 /// `channels` holds at each read (a reload replaces them). With `links`, triggers and reminders
 /// carry their incident's acknowledgement link.
 pub fn spawn(
-    store: SqliteStore,
+    store: Arc<dyn AlertStore>,
     channels: LiveAlerting,
     links: Option<Links>,
     metrics: Arc<Metrics>,
@@ -65,7 +64,7 @@ pub fn spawn(
 }
 
 struct Worker {
-    store: SqliteStore,
+    store: Arc<dyn AlertStore>,
     channels: LiveAlerting,
     client: reqwest::Client,
     links: Option<Links>,
@@ -187,7 +186,7 @@ impl Worker {
 
     /// The due notifications for each channel's free slots.
     /// `polled`: a read on the timer, which also tidies the outbox (see
-    /// [`SqliteStore::due_notifications`]).
+    /// [`AlertStore::due_notifications`]).
     async fn take(
         &self,
         channels: &BTreeMap<String, Channel>,

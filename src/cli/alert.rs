@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use crate::alerting::send;
 use crate::config::alerting::ChannelKind;
 use crate::config::{ConfigError, Overrides};
-use crate::store::sqlite::alerts::{Delivery, Notice, NoticeTarget};
+use crate::store::alerts::{Delivery, Notice, NoticeTarget};
 
 #[derive(Debug, Args)]
 pub struct AlertArgs {

@@ -16,6 +16,7 @@ use crate::metrics::{Flag, Metrics};
 use crate::pipeline;
 use crate::readers::push::{Clock, PushBoard};
 use crate::registry::Registry;
+use crate::store::alerts::AlertStore;
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
 
@@ -108,7 +109,21 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
         }
     };
     let stop = pipeline::shutdown_on_signals();
-    let state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
+    // Acknowledgements are written (the writers' outbox workers send them on), by the API and
+    // by the links notifications carry, signed with the key the database keeps.
+    let alerts = store.alerts();
+    let links = match crate::alerting::links::from_database(&settings.web, &alerts).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("uptimer: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
+    state.acks = Some(crate::web::acks::Acks {
+        store: Arc::new(alerts),
+        links,
+    });
     if let Err(code) = super::metrics_listener(&settings, &state.metrics, &ready()).await {
         return code;
     }
@@ -118,7 +133,7 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
             "the dashboard is reachable from other machines without authentication (set WEB_AUTH_TOKEN or WEB_AUTH_BASIC)"
         );
     }
-    tracing::info!(listen = %settings.web.listen, "serving the PostgreSQL store read-only");
+    tracing::info!(listen = %settings.web.listen, "serving the PostgreSQL store read-only (but for acknowledgements)");
     match web::serve(state, settings.web.listen, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -211,12 +226,13 @@ async fn run(
     let alerting = if read_only || !settings.writers.contains(&WriterPlugin::Sqlite) {
         None
     } else {
+        let alerts: Arc<dyn AlertStore> = Arc::new(store.clone());
         state.acks = Some(crate::web::acks::Acks {
-            store: store.clone(),
+            store: alerts.clone(),
             links: links.clone(),
         });
         crate::alerting::spawn(
-            store.clone(),
+            alerts,
             settings.alerting.live.clone(),
             links,
             state.metrics.clone(),

@@ -502,18 +502,20 @@ impl Settings {
 
 impl Settings {
     /// Alert rules need a store whose outbox their notifications go through: writers.sqlite
-    /// (`uptimer serve` writes to it unless told otherwise). Without one, alerts are an error;
-    /// a Gatus file's alerts become a warning instead, so that the file runs unchanged.
+    /// (`uptimer serve` writes to it unless told otherwise) or writers.postgres. Without one,
+    /// alerts are an error; a Gatus file's alerts become a warning instead, so that the file
+    /// runs unchanged.
     pub fn check_alerting_store(&mut self) -> Result<(), ConfigError> {
-        if self.writers.contains(&WriterPlugin::Sqlite) {
+        if self.writers.contains(&WriterPlugin::Sqlite)
+            || self.writers.contains(&WriterPlugin::Postgres)
+        {
             return Ok(());
         }
         let Some(t) = self.targets.iter().find(|t| !t.profile.alerts.is_empty()) else {
             return Ok(());
         };
-        const STORE: &str = "a store for the notifications' outbox: add writers.sqlite to the \
-            writers, or run `uptimer serve` (alerting from writers.postgres alone is not \
-            supported yet)";
+        const STORE: &str = "a store for the notifications' outbox: add writers.sqlite or \
+            writers.postgres to the writers, or run `uptimer serve`";
         if !self.alerting.from_gatus {
             return Err(ConfigError::new(
                 "alerts",

@@ -63,6 +63,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261203000000_add_check_kinds_to_probe_events.sql",
         include_str!("../../db/migrations/20261203000000_add_check_kinds_to_probe_events.sql"),
     ),
+    (
+        "20261204000000_create_alerting.sql",
+        include_str!("../../db/migrations/20261204000000_create_alerting.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

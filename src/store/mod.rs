@@ -3,6 +3,7 @@
 //! tables `writers.postgres` keeps (`postgres`). Views read rollups (per target per minute, hour
 //! and day) and each target's live state, never raw events, except for a target's last events.
 
+pub mod alerts;
 pub mod hist;
 pub mod postgres;
 mod query;

@@ -15,13 +15,14 @@ use super::AppState;
 use super::targets_api::{declares_json, error};
 use crate::alerting::links::Links;
 use crate::config::WebAuth;
-use crate::store::sqlite::alerts::Acked;
-use crate::store::{SqliteStore, rfc3339};
+use crate::store::alerts::Acked;
+use crate::store::alerts::AlertStore;
+use crate::store::rfc3339;
 
 /// What acknowledging needs: the store that keeps the alert rules, and the links' key.
 #[derive(Clone)]
 pub struct Acks {
-    pub store: SqliteStore,
+    pub store: std::sync::Arc<dyn AlertStore>,
     pub links: Option<Links>,
 }
 
@@ -109,7 +110,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 /// Checks a link; the store when it is good.
-fn checked(s: &AppState, id: i64, signature: &str) -> Option<SqliteStore> {
+fn checked(s: &AppState, id: i64, signature: &str) -> Option<std::sync::Arc<dyn AlertStore>> {
     let a = s.acks.as_ref()?;
     let links = a.links.as_ref()?;
     links.key.verify(id, signature).then(|| a.store.clone())

@@ -137,7 +137,7 @@ pub async fn build(
             // time is up); what is left then is sent after the restart.
             let stop_alerts = give_up.child_token();
             let worker = crate::alerting::spawn(
-                store.clone(),
+                std::sync::Arc::new(store.clone()),
                 settings.alerting.live.clone(),
                 crate::alerting::links::from_settings(&settings.web, &settings.data_dir)?,
                 metrics.clone(),
@@ -149,7 +149,29 @@ pub async fn build(
             )
         }
         WriterPlugin::Postgres => {
-            Box::new(postgres::build(settings, registry, own(), give_up.clone()).await?)
+            let writer = postgres::build(settings, registry, own(), give_up.clone()).await?;
+            if !writer.alerts() {
+                return Ok(Box::new(writer));
+            }
+            // Its database's outbox is sent as writers.sqlite's is (several writers share it).
+            let stop_alerts = give_up.child_token();
+            let outbox = writer.outbox();
+            // The database may be away at startup: links then wait for ALERT_LINK_SECRET.
+            let links = match crate::alerting::links::from_database(&settings.web, &outbox).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("notifications carry no acknowledgement links: {e}");
+                    None
+                }
+            };
+            let worker = crate::alerting::spawn(
+                std::sync::Arc::new(outbox),
+                settings.alerting.live.clone(),
+                links,
+                metrics.clone(),
+                stop_alerts.clone(),
+            );
+            Box::new(writer.with_alerting(worker, stop_alerts))
         }
     })
 }

@@ -1,9 +1,10 @@
-//! The dashboard over PostgreSQL, read-only: the tables `writers.postgres` keeps (targets with
+//! The dashboard over PostgreSQL, read-only but for acknowledgements ([`alerts`]): the tables `writers.postgres` keeps (targets with
 //! their live state, rollups per minute, hour and day, incidents; migration
 //! `20261126000000_create_rollups.sql`), read with the same queries as the SQLite store. Every
 //! session is `default_transaction_read_only`, so nothing here can write. [`targets`] answers
 //! the overview and a target's live state, [`history`] its series, events, incidents and uptime.
 
+pub mod alerts;
 mod history;
 mod targets;
 
@@ -93,6 +94,11 @@ impl PostgresStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(db)
+    }
+
+    /// Its outbox and acknowledgements (acknowledging writes, in `READ WRITE` transactions).
+    pub fn alerts(&self) -> alerts::PgAlerts {
+        alerts::PgAlerts::new(self.pool.clone())
     }
 }
 

@@ -1,24 +1,21 @@
-//! Alerting's durable half: each (target, rule)'s counters ([`RuleState`]) and the outbox of
-//! notifications, both written in the transaction of the results or the pause or removal that
-//! moved them, so a crash between a state change and its notification cannot happen: after a
-//! SIGKILL the rule neither fires again nor forgets that it fired, and a notification written
-//! is sent after the restart. `crate::alerting`'s worker sends the outbox.
-//!
-//! The outbox keeps the order of one incident's notifications to one channel: a reminder or
-//! resolve waits while an earlier notification of its key and channel is pending, and is
-//! skipped when that incident's trigger failed for good (the provider refused it), since the
-//! provider knows no incident to resolve.
+//! Alerting in the SQLite store: each (target, rule)'s counters and the outbox of
+//! notifications (`crate::store::alerts`), written in the transaction of the results or the
+//! pause or removal that moved them, so after a SIGKILL a rule neither fires again nor forgets
+//! that it fired, and a notification written is sent after the restart.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::state::rules::{Action, Condition, ResolveReason, Rule, RuleState, Seen, Severity};
-use crate::store::{Micros, StoreError, from_micros};
+use crate::state::rules::{ResolveReason, Rule, RuleState};
+use crate::store::alerts::plan::{self, Planned, States, read_state};
+pub use crate::store::alerts::{
+    Ack, Acked, AlertRules, AlertStore, Delivery, IncidentAlerts, Notice, NoticeTarget,
+    NotificationRow, Observed, Outgoing,
+};
+use crate::store::alerts::{UNCONFIGURED_FOR, UNCONFIGURED_GRACE, UNCONFIGURED_RETRY};
+use crate::store::{Micros, StoreError};
 
 /// The tables, made when missing each time the store opens (no schema version: an uptimer
 /// that does not know them leaves them alone, and `VACUUM INTO` copies them).
@@ -58,120 +55,6 @@ CREATE TABLE IF NOT EXISTS incident_acks (
 );
 ";
 
-/// What a notification is about: all a channel's message is made of, written into the outbox
-/// with it (so the message says what was true when it happened, whenever it is sent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notice {
-    /// `trigger`, `reminder` or `resolve`.
-    pub kind: String,
-    /// The reminder's number (from 1); 0 otherwise.
-    #[serde(default)]
-    pub reminder: u32,
-    /// The incident's stable key.
-    pub key: String,
-    /// The rule's key (its channel, `#2`… for a second rule to it).
-    pub rule: String,
-    pub target: NoticeTarget,
-    /// The store's incident, when one was open.
-    pub incident: Option<i64>,
-    pub severity: Severity,
-    /// What the results that fired it showed: `down`, `degraded` or `certificate` (expiring).
-    #[serde(default)]
-    pub condition: Condition,
-    pub description: Option<String>,
-    /// When it happened (the result's time, or the pause or removal).
-    #[serde(with = "time::serde::rfc3339")]
-    pub time: OffsetDateTime,
-    /// Since when the target has been failing (triggers and reminders).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub down_since: Option<OffsetDateTime>,
-    /// Why it resolved: `recovered`, `target paused`, `target removed`.
-    pub reason: Option<String>,
-    /// Who acknowledged the incident (`acknowledge` notifications).
-    #[serde(default)]
-    pub acknowledged_by: Option<String>,
-    /// The incident's signed acknowledgement link (set when sent, with `WEB_PUBLIC_URL`).
-    #[serde(default)]
-    pub ack_url: Option<String>,
-    /// The failing result's error, error kind, status code and response time.
-    pub error: Option<String>,
-    pub error_kind: Option<String>,
-    pub status_code: Option<u16>,
-    pub response_time_ms: Option<f64>,
-}
-
-impl Notice {
-    /// A notice of `kind` about `target` under incident `key`, at `time`, with nothing else
-    /// said: the fields that apply are set with struct update syntax.
-    pub fn about(
-        kind: &str,
-        key: String,
-        rule: String,
-        target: NoticeTarget,
-        time: OffsetDateTime,
-    ) -> Notice {
-        Notice {
-            kind: kind.into(),
-            reminder: 0,
-            key,
-            rule,
-            target,
-            incident: None,
-            severity: Severity::default(),
-            condition: Condition::default(),
-            description: None,
-            time,
-            down_since: None,
-            reason: None,
-            acknowledged_by: None,
-            ack_url: None,
-            error: None,
-            error_kind: None,
-            status_code: None,
-            response_time_ms: None,
-        }
-    }
-}
-
-/// The target of a [`Notice`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NoticeTarget {
-    pub id: String,
-    pub name: String,
-    /// Credentials masked.
-    pub url: String,
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-/// The result a rule observed, as its notice tells it.
-#[derive(Debug, Clone, Default)]
-pub struct Observed {
-    pub up: bool,
-    /// Passed but met a `degraded_if` condition.
-    pub degraded: bool,
-    /// The end of the TLS certificate's validity, for results that had one.
-    pub cert_not_after: Option<Micros>,
-    pub time: Micros,
-    pub error: Option<String>,
-    pub error_kind: Option<String>,
-    pub status_code: Option<u16>,
-    pub response_time_ms: Option<f64>,
-}
-
-/// The alert rules of the targets that have any, by target id: the write connection's copy of
-/// the configuration, kept by the store's following of the registry.
-#[derive(Debug, Default)]
-pub struct AlertRules {
-    pub by_target: HashMap<String, Arc<[Rule]>>,
-}
-
-impl AlertRules {
-    pub fn of(&self, id: &str) -> Option<&Arc<[Rule]>> {
-        self.by_target.get(id).filter(|r| !r.is_empty())
-    }
-}
-
 fn json_err(e: serde_json::Error) -> StoreError {
     StoreError::Other(format!("alert state: {e}"))
 }
@@ -191,19 +74,7 @@ fn notice_target(tx: &rusqlite::Connection, id: &str) -> Result<NoticeTarget, St
     })
 }
 
-/// Target `id` as notices name it, read once however many notices it gets.
-fn target_once(
-    tx: &Transaction,
-    id: &str,
-    read: &mut Option<NoticeTarget>,
-) -> Result<NoticeTarget, StoreError> {
-    match read {
-        Some(t) => Ok(t.clone()),
-        None => Ok(read.insert(notice_target(tx, id)?).clone()),
-    }
-}
-
-fn load_states(tx: &Transaction, id: &str) -> Result<HashMap<String, RuleState>, StoreError> {
+fn load_states(tx: &Transaction, id: &str) -> Result<States, StoreError> {
     let mut stmt = tx.prepare_cached("SELECT rule, state FROM alert_rules WHERE target_id = ?1")?;
     let rows = stmt.query_map([id], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -211,16 +82,7 @@ fn load_states(tx: &Transaction, id: &str) -> Result<HashMap<String, RuleState>,
     let mut out = HashMap::new();
     for row in rows {
         let (rule, state) = row?;
-        // A state this uptimer cannot read starts again rather than stop the writer.
-        let state = serde_json::from_str(&state).unwrap_or_else(|e| {
-            tracing::warn!(
-                target = id,
-                rule,
-                "alert rule state unreadable ({e}): reset"
-            );
-            RuleState::default()
-        });
-        out.insert(rule, state);
+        out.insert(rule.clone(), read_state(id, &rule, &state));
     }
     Ok(out)
 }
@@ -238,62 +100,52 @@ fn save_state(tx: &Transaction, id: &str, rule: &str, s: &RuleState) -> Result<(
     Ok(())
 }
 
-/// Writes a notification into the outbox, due now.
+/// Names the target of `planned` (all of target `id`) and writes them into the outbox, due
+/// now.
 fn enqueue(
     tx: &Transaction,
-    channel: &str,
-    notice: &Notice,
+    id: &str,
+    mut planned: Vec<Planned>,
     now: Micros,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
+    if planned.is_empty() {
+        return Ok(());
+    }
+    plan::name_target(&mut planned, &notice_target(tx, id)?);
+    let mut stmt = tx.prepare_cached(
         "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id, created_at,
            due_at, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
-    )?
-    .execute(params![
-        notice.key,
-        channel,
-        notice.kind,
-        notice.reminder,
-        notice.target.id,
-        notice.incident,
-        now,
-        serde_json::to_string(notice).map_err(json_err)?,
-    ])?;
+    )?;
+    for Planned { channel, notice } in planned {
+        stmt.execute(params![
+            notice.key,
+            channel,
+            notice.kind,
+            notice.reminder,
+            notice.target.id,
+            notice.incident,
+            now,
+            serde_json::to_string(&notice).map_err(json_err)?,
+        ])?;
+    }
     Ok(())
 }
 
-/// The channel of a rule key (`ops#2` → `ops`).
-fn channel_of_key(rule: &str) -> &str {
-    rule.split_once('#').map_or(rule, |(c, _)| c)
-}
-
-fn new_key(incident: Option<i64>) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    match incident {
-        Some(i) => format!("uptimer-{i}-{}", &id[..12]),
-        None => format!("uptimer-{}", &id[..12]),
+/// Which of the incidents the rules of `states` fired for are acknowledged.
+fn acked_of(tx: &Transaction, states: &States) -> Result<HashSet<i64>, StoreError> {
+    let mut acked = HashSet::new();
+    for i in plan::fired_incidents(states) {
+        if acked_at(tx, Some(i))?.is_some() {
+            acked.insert(i);
+        }
     }
-}
-
-/// What an expiring certificate's notification says: when, and how long from the result.
-fn certificate_text(not_after: OffsetDateTime, at: OffsetDateTime) -> String {
-    let left = not_after - at;
-    let date = not_after
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    if left.is_negative() {
-        format!("the TLS certificate expired at {date}")
-    } else {
-        format!(
-            "the TLS certificate expires at {date} (in {} days)",
-            left.whole_days()
-        )
-    }
+    Ok(acked)
 }
 
 /// Runs a target's applied results (in order) through its rules and writes the notifications
-/// they make. `incident` is the target's open incident after each result.
+/// they make (see [`plan::observe`]). `incident` is the target's open incident after each
+/// result.
 pub fn observe(
     tx: &Transaction,
     id: &str,
@@ -305,83 +157,11 @@ pub fn observe(
         return Ok(());
     }
     let mut states = load_states(tx, id)?;
-    let mut target: Option<NoticeTarget> = None;
-    for rule in rules {
-        let state = states.entry(rule.key.clone()).or_default();
-        let before = state.clone();
-        for (o, incident) in results {
-            let time = from_micros(o.time);
-            let seen = Seen {
-                up: o.up,
-                degraded: o.degraded,
-                cert_not_after: o.cert_not_after.map(from_micros),
-                time,
-            };
-            let Some((failing, condition)) = rule.judge(&seen) else {
-                continue;
-            };
-            // The store's incidents are outages: a degraded result or an expiring certificate
-            // is not one (acknowledging an outage does not silence them).
-            let incident = &incident.filter(|_| condition == Condition::Down);
-            let Some(action) =
-                state.observe(rule, !failing, time, *incident, || new_key(*incident))
-            else {
-                continue;
-            };
-            let (kind, key, reminder, reason) = match action {
-                Action::Trigger { key } => ("trigger", key, 0, None),
-                Action::Reminder { key, n } => {
-                    // An acknowledged incident is not reminded of.
-                    let fired_for = state.firing.as_ref().and_then(|f| f.incident);
-                    if acked_at(tx, fired_for)?.is_some() {
-                        continue;
-                    }
-                    ("reminder", key, n, None)
-                }
-                Action::Resolve { key, reason } => {
-                    if !rule.send_on_resolved {
-                        continue;
-                    }
-                    ("resolve", key, 0, Some(reason.as_str().to_owned()))
-                }
-            };
-            let t = target_once(tx, id, &mut target)?;
-            let failing = kind != "resolve";
-            let (severity, error) = match (failing, condition) {
-                (false, _) => (rule.resolve_severity(), None),
-                (true, Condition::Certificate) => (
-                    rule.severity_of(condition),
-                    seen.cert_not_after.map(|at| certificate_text(at, time)),
-                ),
-                (true, Condition::Degraded) => (
-                    rule.severity_of(condition),
-                    Some(o.error.clone().unwrap_or_else(|| "degraded".into())),
-                ),
-                (true, Condition::Down) => (rule.severity_of(condition), o.error.clone()),
-            };
-            let notice = Notice {
-                reminder,
-                incident: *incident,
-                severity,
-                condition: if failing {
-                    condition
-                } else {
-                    Condition::default()
-                },
-                description: rule.description.clone(),
-                down_since: state.down_since.filter(|_| failing),
-                reason,
-                error,
-                error_kind: o.error_kind.clone().filter(|_| failing),
-                status_code: o.status_code,
-                response_time_ms: o.response_time_ms,
-                ..Notice::about(kind, key, rule.key.clone(), t, time)
-            };
-            enqueue(tx, &rule.channel, &notice, now)?;
-        }
-        if *state != before {
-            save_state(tx, id, &rule.key, state)?;
-        }
+    let acked = acked_of(tx, &states)?;
+    let (planned, changed) = plan::observe(id, rules, &mut states, results, &acked);
+    enqueue(tx, id, planned, now)?;
+    for rule in changed {
+        save_state(tx, id, &rule, &states[&rule])?;
     }
     Ok(())
 }
@@ -397,33 +177,12 @@ pub fn end(
     now: Micros,
 ) -> Result<(), StoreError> {
     let states = load_states(tx, id)?;
-    let mut target: Option<NoticeTarget> = None;
-    for (rule_key, mut state) in states {
-        let rule = keep.and_then(|rules| rules.iter().find(|r| r.key == rule_key));
-        if rule.is_some() && reason == ResolveReason::Removed {
-            continue;
-        }
-        let firing = state.firing.clone();
-        if let Some(Action::Resolve { key, reason }) = state.end(reason)
-            && rule.is_none_or(|r| r.send_on_resolved)
-        {
-            let notice = Notice {
-                incident: firing.and_then(|f| f.incident),
-                severity: rule.map(Rule::resolve_severity).unwrap_or_default(),
-                description: rule.and_then(|r| r.description.clone()),
-                reason: Some(reason.as_str().to_owned()),
-                ..Notice::about(
-                    "resolve",
-                    key,
-                    rule_key.clone(),
-                    target_once(tx, id, &mut target)?,
-                    from_micros(now),
-                )
-            };
-            enqueue(tx, channel_of_key(&rule_key), &notice, now)?;
-        }
-        tx.prepare_cached("DELETE FROM alert_rules WHERE target_id = ?1 AND rule = ?2")?
-            .execute(params![id, rule_key])?;
+    let (planned, forget) = plan::end(id, states, keep, reason, now);
+    enqueue(tx, id, planned, now)?;
+    let mut stmt =
+        tx.prepare_cached("DELETE FROM alert_rules WHERE target_id = ?1 AND rule = ?2")?;
+    for rule in forget {
+        stmt.execute(params![id, rule])?;
     }
     Ok(())
 }
@@ -435,19 +194,6 @@ fn acked_at(tx: &Transaction, id: Option<i64>) -> Result<Option<Micros>, StoreEr
         .prepare_cached("SELECT at FROM incident_acks WHERE incident_id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?)
-}
-
-/// What acknowledging an incident did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Acked {
-    /// Acknowledged now (at this time); its channels that track incidents are told.
-    Now { at: Micros, target_id: String },
-    /// It was acknowledged before, at this time.
-    Before { at: Micros, target_id: String },
-    /// It is over already.
-    Resolved,
-    /// No such incident.
-    Unknown,
 }
 
 /// Acknowledges incident `id`: its reminders stop, and an `acknowledge` notification for each
@@ -476,20 +222,13 @@ pub fn ack(
         "INSERT INTO incident_acks (incident_id, at, by, via) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![id, now, by, via])?;
-    let mut target: Option<NoticeTarget> = None;
-    for (rule_key, state) in load_states(tx, &target_id)? {
-        let Some(f) = state.firing.filter(|f| f.incident == Some(id)) else {
-            continue;
-        };
-        let t = target_once(tx, &target_id, &mut target)?;
-        let notice = Notice {
-            incident: Some(id),
-            down_since: state.down_since,
-            acknowledged_by: by.map(str::to_owned),
-            ..Notice::about("acknowledge", f.key, rule_key.clone(), t, from_micros(now))
-        };
-        enqueue(tx, channel_of_key(&rule_key), &notice, now)?;
-    }
+    let states = load_states(tx, &target_id)?;
+    enqueue(
+        tx,
+        &target_id,
+        plan::ack(&target_id, &states, id, by, now),
+        now,
+    )?;
     Ok(Acked::Now { at: now, target_id })
 }
 
@@ -500,64 +239,6 @@ pub fn ids_with_states(tx: &Transaction) -> Result<Vec<String>, StoreError> {
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(ids)
-}
-
-/// A notification of the outbox, due to be sent.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub id: i64,
-    pub channel: String,
-    pub attempts: u32,
-    pub notice: Notice,
-    /// When the incident's trigger went out (reminders and resolves), for email threading.
-    pub created_at: Micros,
-}
-
-/// How a send attempt ended.
-#[derive(Debug, Clone)]
-pub enum Delivery {
-    /// Delivered: the provider's answer (masked, clipped).
-    Sent { answer: String },
-    /// Not yet: tried again at `retry_at`.
-    Retry { retry_at: Micros, error: String },
-    /// Refused for good (a 4xx other than 429, or a channel no longer configured).
-    Failed { error: String },
-    /// Not for this channel (an acknowledgement to a channel that does not track incidents).
-    Skipped { why: String },
-}
-
-/// One notification's row as the web and tests read it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NotificationRow {
-    pub id: i64,
-    pub key: String,
-    pub channel: String,
-    pub kind: String,
-    pub seq: u32,
-    pub target_id: String,
-    pub incident_id: Option<i64>,
-    pub state: String,
-    pub attempts: u32,
-    pub created_at: Micros,
-    pub sent_at: Option<Micros>,
-    pub answer: Option<String>,
-    pub last_error: Option<String>,
-}
-
-/// An incident's acknowledgement.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Ack {
-    pub at: Micros,
-    pub by: Option<String>,
-    /// `api` (the API and `uptimer incident ack`) or `link`.
-    pub via: String,
-}
-
-/// What alerting did about one incident.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct IncidentAlerts {
-    pub acknowledged: Option<Ack>,
-    pub notifications: Vec<NotificationRow>,
 }
 
 fn notification_row(r: &rusqlite::Row) -> rusqlite::Result<NotificationRow> {
@@ -577,9 +258,6 @@ fn notification_row(r: &rusqlite::Row) -> rusqlite::Result<NotificationRow> {
         last_error: r.get(12)?,
     })
 }
-
-/// How long a notification waits for its channel to be configured again before it fails.
-const UNCONFIGURED_FOR: Micros = 24 * 60 * crate::store::MINUTE;
 
 /// Marks reminders and resolves of a trigger that failed for good skipped; puts off what is
 /// due for a channel not in `configured` (not the newest few seconds', which a reload adding
@@ -607,25 +285,37 @@ fn tidy_outbox(tx: &Transaction, now: Micros, configured: &[String]) -> Result<(
            last_error = 'channel ' || channel || ' is not configured'
          WHERE state = 'pending' AND due_at <= ?1 AND created_at < ?1 - ?3
            AND channel NOT IN (SELECT value FROM json_each(?4))",
-        params![
-            now,
-            10 * crate::store::MINUTE,
-            5 * crate::store::SECOND,
-            known
-        ],
+        params![now, UNCONFIGURED_RETRY, UNCONFIGURED_GRACE, known],
     )?;
     Ok(())
 }
 
 impl SqliteStore {
-    /// The notifications due at `now` for each channel asked for, up to its number and
-    /// oldest first, leaving out `busy` (being sent, or sent and not yet recorded) and any
-    /// held behind an earlier pending one of its incident and channel (so a resolve never
-    /// passes its trigger). With `tidy` (the worker's reads on its timer) it also marks
-    /// reminders and resolves of a trigger that failed for good skipped, and puts off by ten
-    /// minutes what is due for a channel not `configured` (saying so on the notification;
-    /// failed after a day of that).
-    pub async fn due_notifications(
+    /// The notifications, newest first, of one target (or all), at most `limit`.
+    pub async fn notifications(
+        &self,
+        target: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<NotificationRow>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, key, channel, kind, seq, target_id, incident_id, state, attempts,
+                   created_at, sent_at, answer, last_error
+                 FROM notifications WHERE ?1 IS NULL OR target_id = ?1
+                 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![target, limit as i64], notification_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl AlertStore for SqliteStore {
+    async fn due_notifications(
         &self,
         now: Micros,
         wanted: Vec<(String, usize)>,
@@ -697,8 +387,7 @@ impl SqliteStore {
         .await
     }
 
-    /// Records how sending each notification went, in one transaction.
-    pub async fn notifications_done(
+    async fn notifications_done(
         &self,
         outcomes: Vec<(i64, Delivery)>,
         now: Micros,
@@ -734,29 +423,7 @@ impl SqliteStore {
         .await
     }
 
-    /// The notifications, newest first, of one target (or all), at most `limit`.
-    pub async fn notifications(
-        &self,
-        target: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<NotificationRow>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, key, channel, kind, seq, target_id, incident_id, state, attempts,
-                   created_at, sent_at, answer, last_error
-                 FROM notifications WHERE ?1 IS NULL OR target_id = ?1
-                 ORDER BY id DESC LIMIT ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![target, limit as i64], notification_row)?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
-        })
-        .await
-    }
-
-    /// Acknowledges incident `id` (see [`ack`]); `via` says how (`api`, `cli`, `link`).
-    pub async fn ack_incident(
+    async fn ack_incident(
         &self,
         id: i64,
         by: Option<String>,
@@ -771,9 +438,7 @@ impl SqliteStore {
         .await
     }
 
-    /// Incident `id`'s target (as notices name it), start and end: what the acknowledgement
-    /// page shows.
-    pub async fn incident_brief(
+    async fn incident_brief(
         &self,
         id: i64,
     ) -> Result<Option<(NoticeTarget, Micros, Option<Micros>)>, StoreError> {
@@ -790,8 +455,7 @@ impl SqliteStore {
         .await
     }
 
-    /// The acknowledgement and notifications of each of these incidents (those with either).
-    pub async fn incident_alerts(
+    async fn incident_alerts(
         &self,
         ids: Vec<i64>,
     ) -> Result<HashMap<i64, IncidentAlerts>, StoreError> {
@@ -837,8 +501,7 @@ impl SqliteStore {
         .await
     }
 
-    /// How many notifications wait to be sent, and when the oldest of them was made.
-    pub async fn outbox_depth(&self) -> Result<(u64, Option<Micros>), StoreError> {
+    async fn outbox_depth(&self) -> Result<(u64, Option<Micros>), StoreError> {
         self.read(|c| {
             Ok(c.query_row(
                 "SELECT count(*), min(created_at) FROM notifications WHERE state = 'pending'",

@@ -177,7 +177,7 @@ struct IncidentRow {
 
 /// Alerting's lines for an incident: who acknowledged it, and each notification's channel,
 /// kind and delivery (with the provider's answer when it was not delivered).
-fn alert_lines(a: &crate::store::sqlite::alerts::IncidentAlerts) -> Vec<String> {
+fn alert_lines(a: &crate::store::alerts::IncidentAlerts) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(ack) = &a.acknowledged {
         lines.push(match &ack.by {

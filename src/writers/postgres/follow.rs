@@ -8,15 +8,19 @@
 //! before anything else changes them, and only ever updated without touching the key, so a
 //! batch writing beside it waits instead of deadlocking.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use super::insert::Core;
 use super::rollups;
 use crate::postgres::PgError;
 use crate::registry::follow::Replica;
 use crate::registry::{Applied, Entry};
+use crate::state::rules::{ResolveReason, Rule};
 use crate::state::{Input, Transition};
 use crate::store::END_REASON_REMOVED;
+use crate::store::alerts::AlertRules;
+use crate::store::postgres::alerts;
 use crate::store::sqlite::TargetInfo;
 
 /// The `targets` table as a replica of the live set.
@@ -37,11 +41,12 @@ impl Replica for TargetsReplica {
     async fn reset(&mut self, entries: &[Arc<Entry>]) -> Result<(), PgError> {
         let mut client = self.core.client().await?;
         let upserts: Vec<&Entry> = entries.iter().map(|e| &**e).collect();
-        follow_changes(&mut client, &upserts, &[]).await?;
+        let rules = self.core.rules.as_ref();
+        follow_changes(&mut client, &upserts, &[], rules.map(|r| (r, true))).await?;
         // A live set that starts empty says nothing of what was there before.
         if self.sweep && !entries.is_empty() {
             let ids: Vec<String> = entries.iter().map(|e| e.target.id.clone()).collect();
-            let n = rollups::remove_unconfigured(&mut client, &ids).await?;
+            let n = rollups::remove_unconfigured(&mut client, &ids, rules.is_some()).await?;
             if n > 0 {
                 tracing::info!(targets = n, "targets no longer configured marked removed");
             }
@@ -59,16 +64,42 @@ impl Replica for TargetsReplica {
                 Applied::Remove(e) => removed.push(e.target.id.clone()),
             }
         }
-        follow_changes(&mut client, &upserts, &removed).await
+        let rules = self.core.rules.as_ref();
+        follow_changes(&mut client, &upserts, &removed, rules.map(|r| (r, false))).await
     }
 }
 
 /// Writes `upserts` (with their paused flags) and marks `removed` removed, in one transaction.
+/// With `alerting` (the writer's rules, and whether `upserts` are every target), the rules
+/// follow too: a paused or removed target's fired rules resolve, and so do rules gone from a
+/// target.
 pub async fn follow_changes(
     client: &mut deadpool_postgres::Object,
     upserts: &[&Entry],
     removed: &[String],
+    alerting: Option<(&RwLock<AlertRules>, bool)>,
 ) -> Result<(), PgError> {
+    // The rules as they are now, and the targets whose rules may have changed.
+    let mut rules_now: HashMap<String, Arc<[Rule]>> = HashMap::new();
+    if let Some((rules, all)) = alerting {
+        let mut r = rules.write().expect("rules lock");
+        if all {
+            r.by_target.clear();
+        }
+        for e in upserts {
+            let alerts = &e.target.profile.alerts;
+            if alerts.is_empty() {
+                r.by_target.remove(&e.target.id);
+            } else {
+                r.by_target.insert(e.target.id.clone(), alerts.clone());
+            }
+            rules_now.insert(e.target.id.clone(), alerts.clone());
+        }
+        for id in removed {
+            r.by_target.remove(id);
+        }
+    }
+    let now = crate::store::now_micros();
     let mut infos: Vec<(TargetInfo, bool)> = upserts
         .iter()
         .map(|e| (TargetInfo::from_target(&e.target), e.paused))
@@ -125,6 +156,7 @@ pub async fn follow_changes(
         )
         .await?;
     }
+    let mut paused_now: Vec<(String, Option<Arc<[Rule]>>)> = Vec::new();
     for (info, paused) in &infos {
         let Some((mut state, mut incident)) = live.remove(&info.id) else {
             continue;
@@ -149,6 +181,33 @@ pub async fn follow_changes(
             &[&info.id, &state.status.as_str(), &incident],
         )
         .await?;
+        if *paused && alerting.is_some() {
+            paused_now.push((info.id.clone(), rules_now.get(&info.id).cloned()));
+        }
+    }
+    if let Some((_, all)) = alerting {
+        // A paused target's fired rules resolve; its counters start again on resume.
+        alerts::end(&tx, &paused_now, ResolveReason::Paused, now).await?;
+        // Rules gone from a target resolve (a removed target's all of them).
+        let among: Vec<String> = if all {
+            Vec::new()
+        } else {
+            rules_now.keys().chain(removed).cloned().collect()
+        };
+        let with_states = if all {
+            alerts::all_ids_with_states(&tx).await?
+        } else {
+            alerts::ids_with_states(&tx, &among).await?
+        };
+        let ends: Vec<(String, Option<Arc<[Rule]>>)> = with_states
+            .into_iter()
+            .map(|id| {
+                let keep = rules_now.get(&id).cloned().or_else(|| Some(Arc::from([])));
+                let keep = if removed.contains(&id) { None } else { keep };
+                (id, keep)
+            })
+            .collect();
+        alerts::end(&tx, &ends, ResolveReason::Removed, now).await?;
     }
     if !removed.is_empty() {
         tx.execute(

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use super::encode::Encoded;
@@ -11,6 +11,8 @@ use super::row::Row;
 use super::table::{Table, table_name};
 use super::{Health, rollups};
 use crate::postgres::{Class, PgError, classify};
+use crate::state::rules::Rule;
+use crate::store::alerts::AlertRules;
 use crate::writers::rejects::{RejectSink, Rejected};
 
 /// The database side: pool, table shapes, targets seen, rejects.
@@ -20,11 +22,26 @@ pub(super) struct Core {
     pub(super) targets: Mutex<HashMap<String, Instant>>,
     pub(super) rejects: Arc<dyn RejectSink>,
     pub(super) health: Arc<Health>,
+    /// The targets' alert rules, kept by following the registry; `None` when this writer does
+    /// not alert (another store does, or nothing to follow).
+    pub(super) rules: Option<RwLock<AlertRules>>,
 }
 
 impl Core {
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The alert rules of `targets` that have any.
+    fn rules_of(&self, targets: &[String]) -> HashMap<String, Arc<[Rule]>> {
+        let Some(rules) = &self.rules else {
+            return HashMap::new();
+        };
+        let rules = rules.read().expect("rules lock");
+        targets
+            .iter()
+            .filter_map(|t| Some((t.clone(), rules.of(t)?.clone())))
+            .collect()
     }
 
     async fn table(
@@ -233,8 +250,10 @@ impl Core {
                 })
                 .collect()
         };
-        let state = rollups::lock_targets(&tx, &rollups::targets_of(&inserted)).await?;
-        rollups::apply(&tx, &inserted, state).await?;
+        let targets = rollups::targets_of(&inserted);
+        let rules = self.rules_of(&targets);
+        let state = rollups::lock_targets(&tx, &targets).await?;
+        rollups::apply(&tx, &inserted, state, &rules).await?;
         tx.commit().await?;
         Ok(inserted.len() as u64)
     }

@@ -55,6 +55,9 @@ pub struct Options {
     /// targets not in it are marked removed then. Not when the events come from elsewhere
     /// (the Kafka consumer), nor for one shard of the targets.
     pub sweep: bool,
+    /// Whether the targets' alert rules run in this writer's transactions (their notifications
+    /// go into the database's outbox): not when another store alerts (writers.sqlite too).
+    pub alerting: bool,
     /// The writer's series in the process's metrics.
     pub metrics: WriterMetrics,
     /// Cancelled when shutdown's time runs out: retries stop (a prober's batch in flight is
@@ -69,6 +72,7 @@ impl Default for Options {
             rejects: None,
             registry: None,
             sweep: false,
+            alerting: false,
             metrics: WriterMetrics::default(),
             give_up: CancellationToken::new(),
         }
@@ -167,6 +171,10 @@ pub async fn build(
             rejects,
             registry: Some(registry.clone()),
             sweep: crate::store::sweeps(settings),
+            // With writers.sqlite too, that store alerts (one outbox, one notification).
+            alerting: !settings
+                .writers
+                .contains(&crate::config::WriterPlugin::Sqlite),
             metrics,
             give_up,
         },

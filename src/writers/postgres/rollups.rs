@@ -14,6 +14,7 @@
 use crate::store::rollup::Agg;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
@@ -23,8 +24,11 @@ use uuid::Uuid;
 use super::encode::pg_text;
 use super::row::Row;
 use crate::postgres::PgError;
+use crate::state::rules::Rule;
 use crate::state::{Check, Input, Last, TargetState, Transition};
+use crate::store::alerts::Observed;
 use crate::store::hist::Histogram;
+use crate::store::postgres::alerts::{self, TargetResults};
 use crate::store::{
     DAY, END_REASON_REMOVED, HOUR, MINUTE, Micros, clip_error, from_micros, to_micros,
 };
@@ -207,12 +211,28 @@ struct NewIncident<'a> {
     failed: i32,
 }
 
+/// A result as alert rules and their notices see it.
+fn observed(o: &Obs) -> Observed {
+    Observed {
+        up: o.up,
+        degraded: o.degraded,
+        cert_not_after: o.cert,
+        time: o.t,
+        error: o.error.map(str::to_owned),
+        error_kind: o.error_kind.map(str::to_owned),
+        status_code: o.status_code.and_then(|s| u16::try_from(s).ok()),
+        response_time_ms: Some(o.ms),
+    }
+}
+
 /// Updates rollups, live state and incidents from `inserted` (rows the INSERT stored), inside
-/// the caller's transaction, after [`lock_targets`] returned `state`.
+/// the caller's transaction, after [`lock_targets`] returned `state`; then runs the applied
+/// results of the targets with alert `rules` through them (`crate::store::postgres::alerts`).
 pub async fn apply<R: Row>(
     c: &impl GenericClient,
     inserted: &[&R],
     mut state: Live,
+    rules: &HashMap<String, Arc<[Rule]>>,
 ) -> Result<(), PgError> {
     let mut all: Vec<Obs> = inserted.iter().filter_map(|r| obs(*r)).collect();
     if all.is_empty() {
@@ -313,6 +333,8 @@ pub async fn apply<R: Row>(
         interval_s: Option<f64>,
     }
     let mut saves: Vec<Save> = Vec::new();
+    // What the alert rules observe: each applied result with where the open incident is after it.
+    let mut alerting: Vec<(&str, &Arc<[Rule]>, Vec<(Observed, Open)>)> = Vec::new();
     // A removed target's late results (a probe in flight at its removal) are history only:
     // its state ended with it, and an incident opened now would never close.
     let mut ids: Vec<&str> = all.iter().map(|o| o.target).collect();
@@ -335,6 +357,8 @@ pub async fn apply<R: Row>(
             continue;
         }
         let (mut live, open_id) = state.remove(id).unwrap_or_default();
+        let target_rules = rules.get(id).filter(|r| !r.is_empty());
+        let mut seen = Vec::new();
         let mut open = open_id.map_or(Open::None, Open::Stored);
         let mut stored_more: Option<(i64, i32, Option<Micros>)> = None;
         let mut newest: Option<&Obs> = None;
@@ -385,7 +409,13 @@ pub async fn apply<R: Row>(
                     _ => {}
                 }
             }
+            if target_rules.is_some() {
+                seen.push((observed(o), open));
+            }
             newest = Some(o);
+        }
+        if let Some(r) = target_rules {
+            alerting.push((id, r, seen));
         }
         stored.extend(stored_more);
         if let Some(last) = newest {
@@ -415,6 +445,8 @@ pub async fn apply<R: Row>(
         c.execute(&stmt, &[&ids, &more, &ended]).await?;
     }
     let mut new_open: HashMap<String, i64> = HashMap::new();
+    // The ids of this batch's new incidents, by (target, start).
+    let mut new_ids: HashMap<(String, OffsetDateTime), i64> = HashMap::new();
     if !new.is_empty() {
         let stmt = c
             .prepare_cached(
@@ -425,7 +457,7 @@ pub async fn apply<R: Row>(
                    $5::text[], $6::int4[]) WITH ORDINALITY
                    AS u(target_id, started_at, ended_at, error_kind, error, failed_checks, n)
                  ORDER BY n
-                 RETURNING id, target_id, ended_at IS NULL",
+                 RETURNING id, target_id, ended_at IS NULL, started_at",
             )
             .await?;
         let targets: Vec<&str> = new.iter().map(|n| n.target).collect();
@@ -445,6 +477,7 @@ pub async fn apply<R: Row>(
             if r.get::<_, bool>(2) {
                 new_open.insert(r.get(1), r.get(0));
             }
+            new_ids.insert((r.get(1), r.get(3)), r.get(0));
         }
     }
     if !saves.is_empty() {
@@ -509,6 +542,27 @@ pub async fn apply<R: Row>(
         )
         .await?;
     }
+    if !alerting.is_empty() {
+        let incident = |open: Open| match open {
+            Open::None => None,
+            Open::Stored(id) => Some(id),
+            Open::New(k) => new_ids
+                .get(&(new[k].target.to_owned(), from_micros(new[k].started)))
+                .copied(),
+        };
+        let batch: Vec<TargetResults> = alerting
+            .into_iter()
+            .map(|(id, rules, seen)| TargetResults {
+                id: id.to_owned(),
+                rules: rules.clone(),
+                results: seen
+                    .into_iter()
+                    .map(|(o, open)| (o, incident(open)))
+                    .collect(),
+            })
+            .collect();
+        alerts::observe(c, &batch, to_micros(now)).await?;
+    }
     Ok(())
 }
 
@@ -516,22 +570,39 @@ pub async fn apply<R: Row>(
 /// reason [`END_REASON_REMOVED`]; a removed target configured again is back. Returns how many
 /// were removed. Run at the prober's startup with the configuration's targets, so a target
 /// deleted from it, or renamed (its id is derived from name and URL), does not stay "unknown"
-/// with an incident open forever. History stays.
+/// with an incident open forever. History stays. With `alerting`, the removed targets' fired
+/// alert rules resolve.
 pub async fn remove_unconfigured(
-    c: &mut tokio_postgres::Client,
+    c: &mut deadpool_postgres::Client,
     configured: &[String],
+    alerting: bool,
 ) -> Result<u64, PgError> {
     let tx = c.transaction().await?;
     // Every row changed below, locked at once in a batch's order (`lock_targets`), so a writer
     // in parallel waits instead of deadlocking.
-    tx.execute(
-        "SELECT 1 FROM targets
-         WHERE (removed_at IS NULL AND NOT (id = ANY($1::text[])))
-           OR (removed_at IS NOT NULL AND id = ANY($1::text[]))
-         ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE",
-        &[&configured],
-    )
-    .await?;
+    let locked = tx
+        .query(
+            "SELECT id, removed_at IS NULL FROM targets
+             WHERE (removed_at IS NULL AND NOT (id = ANY($1::text[])))
+               OR (removed_at IS NOT NULL AND id = ANY($1::text[]))
+             ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE",
+            &[&configured],
+        )
+        .await?;
+    if alerting {
+        let gone: Vec<(String, Option<Arc<[Rule]>>)> = locked
+            .iter()
+            .filter(|r| r.get::<_, bool>(1))
+            .map(|r| (r.get(0), None))
+            .collect();
+        alerts::end(
+            &tx,
+            &gone,
+            crate::state::rules::ResolveReason::Removed,
+            crate::store::now_micros(),
+        )
+        .await?;
+    }
     tx.execute(
         "UPDATE incidents SET ended_at = greatest(now(), started_at), end_reason = $2
          WHERE ended_at IS NULL AND target_id IN (

@@ -52,6 +52,9 @@ pub struct PostgresWriter {
     stop: CancellationToken,
     give_up: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// The outbox worker sending its notifications, stopped (after recording what it sent)
+    /// at close.
+    alerting: Option<(JoinHandle<()>, CancellationToken)>,
 }
 
 impl PostgresWriter {
@@ -87,6 +90,7 @@ impl PostgresWriter {
             targets: Mutex::new(HashMap::new()),
             rejects,
             health: health.clone(),
+            rules: options.alerting.then(Default::default),
         });
 
         match startup_check(&core, settings.retention_days).await {
@@ -163,12 +167,33 @@ impl PostgresWriter {
             // Its own, so `close` can end the batches in flight at its deadline too.
             give_up: options.give_up.child_token(),
             tasks,
+            alerting: None,
         })
     }
 
     /// Where this writer's events come from (spool or back-pressure on an outage).
     pub fn source(&self) -> Source {
         self.source
+    }
+
+    /// Whether the targets' alert rules run in its transactions.
+    pub fn alerts(&self) -> bool {
+        self.core.rules.is_some()
+    }
+
+    /// The database's outbox and acknowledgements, over the writer's pool.
+    pub fn outbox(&self) -> crate::store::postgres::alerts::PgAlerts {
+        crate::store::postgres::alerts::PgAlerts::new(self.core.pool.clone())
+    }
+
+    /// Stops `worker` (through `stop`) and waits for it at close.
+    pub fn with_alerting(
+        mut self,
+        worker: Option<JoinHandle<()>>,
+        stop: CancellationToken,
+    ) -> Self {
+        self.alerting = worker.map(|w| (w, stop));
+        self
     }
 
     /// The counters, shared (for `/metrics`).
@@ -426,6 +451,15 @@ impl Writer for PostgresWriter {
         .is_err()
         {
             tracing::warn!("batches in flight did not reach the spool in time");
+        }
+        if let Some((worker, stop)) = self.alerting.take() {
+            stop.cancel();
+            if tokio::time::timeout(Duration::from_secs(5), worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the alerting worker did not stop in time");
+            }
         }
         self.stop.cancel();
         for mut t in self.tasks.drain(..) {
