@@ -336,3 +336,61 @@ async fn two_workers_sharing_the_outbox_never_take_the_same_notification() {
         .get(0);
     assert_eq!(claimed, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_that_removes_a_target_or_its_rule_resolves_what_fired() {
+    let db = TestDb::new().await;
+    let client = migrated(&db.url).await;
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = |targets: &str| {
+        let yaml = format!(
+            "writers: [writers.postgres]\n\
+             data_dir: {data}\n\
+             probe: {{interval: 0.2, timeout: 2}}\n\
+             channels:\n  hook: {{type: webhook, url: '{hook}'}}\n\
+             targets:\n{targets}",
+            hook = provider.url("/hook"),
+            data = dir.path().join("data").display(),
+        );
+        support::bin::write_renamed(&dir.path().join("u.yaml"), &yaml);
+    };
+    let url = target.url("/status/503");
+    config(&format!(
+        "  - {{name: api, url: '{url}', alerts: [{{type: hook, failure-threshold: 1}}]}}\n  \
+         - {{name: web, url: '{url}?web', alerts: [{{type: hook, failure-threshold: 1}}]}}\n"
+    ));
+    let run = start_run(dir.path(), &db, "http://127.0.0.1:9/");
+    until("two triggers", Duration::from_secs(30), &run, || {
+        count(&provider.received(), "/hook", "trigger") == 2
+    })
+    .await;
+    // web goes; api stays, without its rule.
+    config(&format!("  - {{name: api, url: '{url}'}}\n"));
+    support::bin::hangup(run.id());
+    until("two resolves", Duration::from_secs(30), &run, || {
+        count(&provider.received(), "/hook", "resolve") == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let out = run.terminate();
+    let got = provider.received();
+    assert_eq!(got.len(), 4, "nothing else: {}", stderr(&out));
+    for name in ["api", "web"] {
+        let of = |kind: &str| {
+            got.iter()
+                .map(|r| r.json())
+                .find(|d| d["target"]["name"] == name && d["kind"] == kind)
+                .unwrap_or_else(|| panic!("{name} {kind}"))
+        };
+        assert_eq!(of("trigger")["key"], of("resolve")["key"]);
+        assert_eq!(of("resolve")["reason"], "target removed", "{name}");
+    }
+    let states: i64 = client
+        .query_one("SELECT count(*) FROM alert_rules", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(states, 0, "the counters are forgotten");
+}

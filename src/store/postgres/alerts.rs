@@ -291,18 +291,6 @@ pub async fn ids_with_states(
         .collect())
 }
 
-/// The ids of every target with rule counters stored.
-pub async fn all_ids_with_states(c: &impl GenericClient) -> Result<Vec<String>, PgError> {
-    let stmt = c
-        .prepare_cached("SELECT DISTINCT target_id FROM alert_rules")
-        .await?;
-    Ok(c.query(&stmt, &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
-}
-
 /// The outbox and acknowledgements in PostgreSQL, over a pool.
 #[derive(Clone)]
 pub struct PgAlerts {

@@ -185,20 +185,13 @@ pub async fn follow_changes(
             paused_now.push((info.id.clone(), rules_now.get(&info.id).cloned()));
         }
     }
-    if let Some((_, all)) = alerting {
+    if alerting.is_some() {
         // A paused target's fired rules resolve; its counters start again on resume.
         alerts::end(&tx, &paused_now, ResolveReason::Paused, now).await?;
-        // Rules gone from a target resolve (a removed target's all of them).
-        let among: Vec<String> = if all {
-            Vec::new()
-        } else {
-            rules_now.keys().chain(removed).cloned().collect()
-        };
-        let with_states = if all {
-            alerts::all_ids_with_states(&tx).await?
-        } else {
-            alerts::ids_with_states(&tx, &among).await?
-        };
+        // Rules gone from a target resolve (a removed target's all of them). Targets this
+        // writer does not follow are left alone: another prober (a shard) may alert for them.
+        let among: Vec<String> = rules_now.keys().chain(removed).cloned().collect();
+        let with_states = alerts::ids_with_states(&tx, &among).await?;
         let ends: Vec<(String, Option<Arc<[Rule]>>)> = with_states
             .into_iter()
             .map(|id| {
