@@ -847,3 +847,65 @@ async fn sigterm_during_a_database_outage_ends_in_time_and_the_next_consumer_sto
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_writing_postgres_alerts_for_the_targets_of_its_config_file() {
+    let server = http_server().await;
+    let provider = support::provider::Provider::start().await;
+    let db = pg::TestDb::new().await;
+    drop(pg::migrated(&db.url).await);
+    let url = server.url("/status/503");
+    let hook = provider.url("/hook");
+    let db_url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let b = Broker::start();
+        let topic = unique("events");
+        let group = unique("group");
+        let dir = tempfile::tempdir().unwrap();
+        // The consumer's config names the probers' target with its rule.
+        let config = dir.path().join("consumer.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "channels:\n  hook: {{type: webhook, url: '{hook}'}}\n\
+                 targets:\n  - url: '{url}'\n    alerts: [{{type: hook, failure-threshold: 2}}]\n"
+            ),
+        )
+        .unwrap();
+        let mut c = uptimer(&postgres_consumer_env(
+            &b,
+            &topic,
+            &group,
+            &db_url,
+            dir.path(),
+        ));
+        c.args(["run", "--config", config.to_str().unwrap()]);
+        let consumer = Running::spawn(c);
+        let prober = Running::spawn(uptimer(&[
+            ("WRITER_PLUGIN", "writers.kafka".into()),
+            ("KAFKA_BOOTSTRAP_SERVER", b.bootstrap()),
+            ("KAFKA_WRITER_TOPIC", topic.clone()),
+            ("PROBE_URLS", format!("[{url}]")),
+            ("PROBE_INTERVAL", "0.2".into()),
+        ]));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while provider.received().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no trigger: {}",
+                consumer.stderr_so_far()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        prober.terminate();
+        let out = consumer.terminate();
+        let got = provider.received();
+        assert_eq!(got.len(), 1, "one trigger: {}", support::stderr(&out));
+        let doc = got[0].json();
+        assert_eq!(doc["kind"], "trigger");
+        assert_eq!(doc["target"]["url"], url.as_str());
+    })
+    .await
+    .unwrap();
+}

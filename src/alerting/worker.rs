@@ -57,6 +57,7 @@ pub fn spawn(
         client,
         links,
         metrics,
+        unreadable: Default::default(),
     };
     Some(tokio::spawn(
         async move { Arc::new(worker).run(stop).await },
@@ -69,6 +70,8 @@ struct Worker {
     client: reqwest::Client,
     links: Option<Links>,
     metrics: Arc<Metrics>,
+    /// Since when reading the outbox fails (when that was last logged).
+    unreadable: std::sync::Mutex<Option<Instant>>,
 }
 
 /// What the worker holds between reads of the outbox.
@@ -210,9 +213,25 @@ impl Worker {
             .due_notifications(now_micros(), wanted, configured, busy.ids.clone(), polled)
             .await
         {
-            Ok(d) => d,
+            Ok(d) => {
+                if self
+                    .unreadable
+                    .lock()
+                    .expect("unreadable lock")
+                    .take()
+                    .is_some()
+                {
+                    tracing::info!("alerting: the outbox is readable again");
+                }
+                d
+            }
             Err(e) => {
-                tracing::warn!("alerting: reading the outbox failed: {e}");
+                // Said once a minute while it lasts (a database away for a while).
+                let mut since = self.unreadable.lock().expect("unreadable lock");
+                if since.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    tracing::warn!("alerting: reading the outbox failed (tried again): {e}");
+                    *since = Some(Instant::now());
+                }
                 Vec::new()
             }
         }

@@ -225,6 +225,10 @@ fn observed(o: &Obs) -> Observed {
     }
 }
 
+/// A target with alert rules, and its applied results with where its open incident is after
+/// each.
+type Seen<'a> = (&'a str, &'a Arc<[Rule]>, Vec<(Observed, Open)>);
+
 /// Updates rollups, live state and incidents from `inserted` (rows the INSERT stored), inside
 /// the caller's transaction, after [`lock_targets`] returned `state`; then runs the applied
 /// results of the targets with alert `rules` through them (`crate::store::postgres::alerts`).
@@ -334,7 +338,7 @@ pub async fn apply<R: Row>(
     }
     let mut saves: Vec<Save> = Vec::new();
     // What the alert rules observe: each applied result with where the open incident is after it.
-    let mut alerting: Vec<(&str, &Arc<[Rule]>, Vec<(Observed, Open)>)> = Vec::new();
+    let mut alerting: Vec<Seen> = Vec::new();
     // A removed target's late results (a probe in flight at its removal) are history only:
     // its state ended with it, and an incident opened now would never close.
     let mut ids: Vec<&str> = all.iter().map(|o| o.target).collect();
@@ -631,7 +635,8 @@ pub async fn remove_unconfigured(
 pub const MINUTE_RETENTION_DAYS: u32 = 2;
 
 /// Deletes minute rollups older than [`MINUTE_RETENTION_DAYS`] and, with `RETENTION_DAYS`, hour
-/// and day rollups and ended incidents older than that; returns the rows deleted. Run hourly
+/// and day rollups, ended incidents and sent (or failed) notifications older than that;
+/// returns the rows deleted. Run hourly
 /// by the writer, beside the partitions' retention.
 pub async fn prune(
     c: &tokio_postgres::Client,
@@ -649,6 +654,8 @@ pub async fn prune(
             "DELETE FROM rollup_hour WHERE bucket < now() - make_interval(days => $1::int4)",
             "DELETE FROM rollup_day WHERE bucket < now() - make_interval(days => $1::int4)",
             "DELETE FROM incidents WHERE ended_at < now() - make_interval(days => $1::int4)",
+            "DELETE FROM notifications WHERE state <> 'pending'
+               AND created_at < now() - make_interval(days => $1::int4)",
         ] {
             n += c.execute(sql, &[&days(d)]).await?;
         }
