@@ -291,6 +291,17 @@ pub async fn ids_with_states(
         .collect())
 }
 
+/// A transaction that writes, also on the dashboard's read-only sessions.
+async fn write_tx(
+    c: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    c.build_transaction()
+        .read_only(false)
+        .start()
+        .await
+        .map_err(db)
+}
+
 /// The outbox and acknowledgements in PostgreSQL, over a pool.
 #[derive(Clone)]
 pub struct PgAlerts {
@@ -383,12 +394,7 @@ impl AlertStore for PgAlerts {
         tidy: bool,
     ) -> Result<Vec<Outgoing>, StoreError> {
         let mut c = self.client().await?;
-        let tx = c
-            .build_transaction()
-            .read_only(false)
-            .start()
-            .await
-            .map_err(db)?;
+        let tx = write_tx(&mut c).await?;
         if tidy {
             tidy_outbox(&tx, now, &configured).await.map_err(db)?;
         }
@@ -456,12 +462,7 @@ impl AlertStore for PgAlerts {
         now: Micros,
     ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
-        let tx = c
-            .build_transaction()
-            .read_only(false)
-            .start()
-            .await
-            .map_err(db)?;
+        let tx = write_tx(&mut c).await?;
         let now = from_micros(now);
         for (id, delivery) in outcomes {
             match delivery {
@@ -523,12 +524,7 @@ impl AlertStore for PgAlerts {
         via: &'static str,
     ) -> Result<Acked, StoreError> {
         let mut c = self.client().await?;
-        let tx = c
-            .build_transaction()
-            .read_only(false)
-            .start()
-            .await
-            .map_err(db)?;
+        let tx = write_tx(&mut c).await?;
         let Some(row) = tx
             .query_opt("SELECT target_id FROM incidents WHERE id = $1", &[&id])
             .await
@@ -654,12 +650,7 @@ impl PgAlerts {
     /// when none is kept yet.
     pub async fn link_key(&self, fresh: String) -> Result<String, StoreError> {
         let mut c = self.client().await?;
-        let tx = c
-            .build_transaction()
-            .read_only(false)
-            .start()
-            .await
-            .map_err(db)?;
+        let tx = write_tx(&mut c).await?;
         tx.execute(
             "INSERT INTO alert_link_key (key) VALUES ($1) ON CONFLICT DO NOTHING",
             &[&fresh],
