@@ -34,9 +34,9 @@ const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// How often the outbox's gauges are read.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
-/// Starts the worker for `store`'s outbox (SQLite's or PostgreSQL's); it runs until `stop`, sending through the channels
-/// `channels` holds at each read (a reload replaces them). With `links`, triggers and reminders
-/// carry their incident's acknowledgement link.
+/// Starts the worker for `store`'s outbox (SQLite's or PostgreSQL's); it runs until `stop`,
+/// sending through the channels `channels` holds at each read (a reload replaces them). With
+/// `links`, triggers and reminders carry their incident's acknowledgement link.
 pub fn spawn(
     store: Arc<dyn AlertStore>,
     channels: LiveAlerting,
@@ -57,7 +57,6 @@ pub fn spawn(
         client,
         links,
         metrics,
-        unreadable: Default::default(),
     };
     Some(tokio::spawn(
         async move { Arc::new(worker).run(stop).await },
@@ -70,8 +69,6 @@ struct Worker {
     client: reqwest::Client,
     links: Option<Links>,
     metrics: Arc<Metrics>,
-    /// Since when reading the outbox fails (when that was last logged).
-    unreadable: std::sync::Mutex<Option<Instant>>,
 }
 
 /// What the worker holds between reads of the outbox.
@@ -87,6 +84,8 @@ struct Busy {
     done_since: Option<Instant>,
     /// After a failed recording: not tried again before this.
     hold_until: Option<Instant>,
+    /// While reading the outbox fails: when that was last logged.
+    unreadable: Option<Instant>,
 }
 
 impl Busy {
@@ -143,7 +142,7 @@ impl Worker {
             if polled || (more && (finished >= REFILL_AT || in_flight.is_empty())) {
                 finished = 0;
                 let channels = self.channels.channels();
-                let taken = self.take(&channels, &busy, polled).await;
+                let taken = self.take(&channels, &mut busy, polled).await;
                 more = !taken.is_empty();
                 // Taken for the channels asked for only, all of them configured.
                 for (c, n) in taken
@@ -193,7 +192,7 @@ impl Worker {
     async fn take(
         &self,
         channels: &BTreeMap<String, Channel>,
-        busy: &Busy,
+        busy: &mut Busy,
         polled: bool,
     ) -> Vec<Outgoing> {
         let wanted: Vec<(String, usize)> = channels
@@ -214,23 +213,19 @@ impl Worker {
             .await
         {
             Ok(d) => {
-                if self
-                    .unreadable
-                    .lock()
-                    .expect("unreadable lock")
-                    .take()
-                    .is_some()
-                {
+                if busy.unreadable.take().is_some() {
                     tracing::info!("alerting: the outbox is readable again");
                 }
                 d
             }
             Err(e) => {
                 // Said once a minute while it lasts (a database away for a while).
-                let mut since = self.unreadable.lock().expect("unreadable lock");
-                if since.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                if busy
+                    .unreadable
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+                {
                     tracing::warn!("alerting: reading the outbox failed (tried again): {e}");
-                    *since = Some(Instant::now());
+                    busy.unreadable = Some(Instant::now());
                 }
                 Vec::new()
             }

@@ -195,8 +195,9 @@ pub async fn follow_changes(
         let ends: Vec<(String, Option<Arc<[Rule]>>)> = with_states
             .into_iter()
             .map(|id| {
-                let keep = rules_now.get(&id).cloned().or_else(|| Some(Arc::from([])));
-                let keep = if removed.contains(&id) { None } else { keep };
+                // A removed target keeps nothing; one that stays keeps its rules now.
+                let keep = (!removed.contains(&id))
+                    .then(|| rules_now.get(&id).cloned().unwrap_or_else(|| Arc::from([])));
                 (id, keep)
             })
             .collect();
