@@ -39,6 +39,7 @@ fn rule(threshold: Threshold) -> Rule {
         reminder_max: None,
         watch: Watch::Down,
         severity: None,
+        escalate: Vec::new(),
     }
 }
 

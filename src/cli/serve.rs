@@ -226,6 +226,10 @@ async fn run(
     let alerting = if read_only || !settings.writers.contains(&WriterPlugin::Sqlite) {
         None
     } else {
+        if let Err(e) = store.alert_with(settings.alerting.live.clone()).await {
+            tracing::error!("serve: {e}");
+            return ExitCode::FAILURE;
+        }
         let alerts: Arc<dyn AlertStore> = Arc::new(store.clone());
         state.acks = Some(crate::web::acks::Acks {
             store: alerts.clone(),

@@ -12,7 +12,7 @@ use url::Url;
 use super::file::Scalar;
 use super::target::{Profile, Target};
 use super::{ConfigError, parse};
-use crate::state::rules::{MAX_WINDOW, Rule, Severity, Threshold, Watch};
+use crate::state::rules::{MAX_WINDOW, Rule, Severity, Step, Threshold, Watch};
 
 /// One entry of an `alerts:` list as written: Gatus's keys (kebab-case) or their snake_case.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +44,18 @@ pub struct RuleFile {
     /// Fire when the TLS certificate expires within this long (`14d`).
     #[serde(alias = "certificate-expires-within")]
     pub certificate_expires_within: Option<Scalar>,
+    /// `[{after: 15m, channels: [oncall]}, …]`: more channels paged while the incident stays
+    /// unacknowledged.
+    #[serde(default)]
+    pub escalate: Vec<StepFile>,
+}
+
+/// One step of a rule's `escalate:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub after: Scalar,
+    pub channels: Vec<String>,
 }
 
 /// `window:` of a rule.
@@ -422,6 +434,8 @@ pub struct AlertingNow {
     pub channels: Arc<BTreeMap<String, Channel>>,
     /// `alert_rules:` and the top-level `alerts:`, which targets made through the API get too.
     pub shared: SharedRules,
+    /// `maintenance:`: when notifications are held back (and, in `pause` mode, probes).
+    pub maintenance: Arc<[crate::state::maintenance::Window]>,
 }
 
 impl AlertingNow {
@@ -576,7 +590,52 @@ pub fn rule_of(r: &RuleFile, field: &str) -> Result<Rule, ConfigError> {
         reminder_max: r.reminder_max,
         watch,
         severity,
+        escalate: steps_of(&r.escalate, &f("escalate"))?,
     })
+}
+
+/// Validates `escalate:`: each step after the one before, each naming channels.
+fn steps_of(list: &[StepFile], field: &str) -> Result<Vec<Step>, ConfigError> {
+    let mut out: Vec<Step> = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let f = |k: &str| format!("{field}[{i}].{k}");
+        let after = duration_of(&s.after, &f("after"))?.ok_or_else(|| {
+            ConfigError::new(
+                f("after"),
+                s.after.to_string(),
+                "a positive duration such as 15m",
+            )
+        })?;
+        if let Some(before) = out.last()
+            && after <= before.after
+        {
+            return Err(ConfigError::new(
+                f("after"),
+                s.after.to_string(),
+                "later than the step before it (steps are taken in order)",
+            ));
+        }
+        let channels: Vec<String> = s
+            .channels
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if channels.is_empty() {
+            return Err(ConfigError::new(
+                f("channels"),
+                "[]",
+                "the names of one or more channels",
+            ));
+        }
+        out.push(Step { after, channels });
+    }
+    Ok(out)
+}
+
+/// The channels a rule notifies: its own and its escalation's.
+fn channels_named(r: &Rule) -> impl Iterator<Item = &String> {
+    std::iter::once(&r.channel).chain(r.escalate.iter().flat_map(|s| &s.channels))
 }
 
 /// Validates a list of rules as written.
@@ -962,6 +1021,9 @@ impl SharedRules {
         out.retain(|r| r.enabled);
         let mut seen: HashMap<String, u32> = HashMap::new();
         for r in &mut out {
+            if let Some(c) = channels_named(r).find(|c| !channels.contains_key(*c)) {
+                return Err(unknown_channel(c, channels));
+            }
             let Some(c) = channels.get(&r.channel) else {
                 return Err(unknown_channel(&r.channel, channels));
             };
@@ -1006,8 +1068,12 @@ pub fn apply(
         .map(|(_, r)| r)
         .chain([&shared.defaults])
     {
-        if let Some(r) = rules.iter().find(|r| !channels.contains_key(&r.channel)) {
-            return Err(unknown_channel(&r.channel, channels));
+        if let Some(c) = rules
+            .iter()
+            .flat_map(channels_named)
+            .find(|c| !channels.contains_key(*c))
+        {
+            return Err(unknown_channel(c, channels));
         }
     }
     let mut done: HashMap<*const Profile, Arc<Profile>> = HashMap::new();

@@ -84,6 +84,9 @@ pub struct FileConfig {
     /// Alert rules for the targets with the tags of each entry's `match:`.
     #[serde(default)]
     pub alert_rules: Vec<alerting::TagRulesFile>,
+    /// Maintenance windows: one (Gatus's form) or a list (docs/alerting.md).
+    #[serde(default)]
+    pub maintenance: super::maintenance::MaintenanceFile,
 }
 
 /// `store:` — the embedded SQLite store.

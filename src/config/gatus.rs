@@ -34,6 +34,7 @@ const OUR_KEYS: &[&str] = &[
     "log_level",
     "metrics_listen",
     "store",
+    "maintenance",
 ];
 
 /// Gatus's top-level keys besides `endpoints` (config/config.go), none honoured yet except
@@ -51,7 +52,6 @@ const GATUS_KEYS: &[&str] = &[
     "skip-invalid-config-update",
     "web",
     "ui",
-    "maintenance",
     "remote",
     "connectivity",
     "tunneling",

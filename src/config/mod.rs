@@ -10,6 +10,7 @@ pub mod file;
 mod gatus;
 mod gatus_alerting;
 mod kafka;
+pub mod maintenance;
 pub mod parse;
 pub mod plugins;
 mod postgres;
@@ -363,6 +364,7 @@ impl Settings {
         let targets_configured = targets.len();
         let channels = alerting::channels_of(&fc.channels)?;
         let shared = alerting::SharedRules::of(&fc.alert_rules, &fc.alerts)?;
+        let maintenance = maintenance::windows_of(&fc.maintenance)?;
         alerting::apply(&mut targets, &shared, &channels)?;
 
         let sharding = sharding(env, &fc)?;
@@ -490,6 +492,7 @@ impl Settings {
                     live: alerting::LiveAlerting::new(alerting::AlertingNow {
                         channels: channels.clone(),
                         shared,
+                        maintenance,
                     }),
                     channels,
                     from_gatus,

@@ -67,6 +67,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261204000000_create_alerting.sql",
         include_str!("../../db/migrations/20261204000000_create_alerting.sql"),
     ),
+    (
+        "20261205000000_create_silences.sql",
+        include_str!("../../db/migrations/20261205000000_create_silences.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

@@ -15,6 +15,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod maintenance;
 mod recent;
 pub mod rules;
 #[cfg(test)]

@@ -120,6 +120,17 @@ pub struct Rule {
     /// The severity its notifications carry: as configured, else critical for a failed
     /// result and warning for a degraded one or an expiring certificate.
     pub severity: Option<Severity>,
+    /// Escalation steps (`escalate:`), in order of `after`: each pages more channels while
+    /// the incident stays unacknowledged and unresolved.
+    pub escalate: Vec<Step>,
+}
+
+/// One escalation step: once the rule has been fired for `after`, its incident goes to
+/// `channels` too.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Step {
+    pub after: Duration,
+    pub channels: Vec<String>,
 }
 
 impl Rule {
@@ -170,6 +181,28 @@ pub struct Firing {
     #[serde(with = "time::serde::rfc3339")]
     pub last_notified: OffsetDateTime,
     pub reminders: u32,
+    /// Why its trigger has not been sent (a silence, a maintenance window, a parent down):
+    /// set while it is held back, cleared when the trigger goes out. A held trigger that
+    /// never went out needs no resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    /// How many escalation steps were taken, and the channels they paged (told of the
+    /// acknowledgement and the resolve like the rule's own channel).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub steps: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalated: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Firing {
+    /// The channels told of this incident besides the rule's own: those escalation paged.
+    pub fn also(&self) -> impl Iterator<Item = &str> {
+        self.escalated.iter().map(String::as_str)
+    }
 }
 
 /// A rule's counters over its target's results: all the store keeps of it between results.
@@ -198,8 +231,12 @@ pub enum Action {
     /// Still down, and the reminder interval has passed: reminder number `n` (from 1).
     Reminder { key: String, n: u32 },
     /// The rule's incident is over. Whether the channel hears of it (always for
-    /// incident-tracking channels, else `send-on-resolved`) is the caller's to decide.
-    Resolve { key: String, reason: ResolveReason },
+    /// incident-tracking channels, else `send-on-resolved`; never when its trigger was held
+    /// back and not sent) is the caller's to decide.
+    Resolve {
+        firing: Box<Firing>,
+        reason: ResolveReason,
+    },
 }
 
 /// Why a fired rule resolved.
@@ -261,7 +298,7 @@ impl RuleState {
                 && let Some(f) = self.firing.take()
             {
                 return Some(Action::Resolve {
-                    key: f.key,
+                    firing: Box::new(f),
                     reason: ResolveReason::Recovered,
                 });
             }
@@ -271,10 +308,12 @@ impl RuleState {
         self.failures = self.failures.saturating_add(1);
         let since = *self.down_since.get_or_insert(time);
         if let Some(f) = &mut self.firing {
-            let due = rule.remind_every.is_some_and(|every| {
-                time - f.last_notified >= every
-                    && rule.reminder_max.is_none_or(|max| f.reminders < max)
-            });
+            // A held trigger is not reminded of: the caller sends it once nothing holds it.
+            let due = f.held.is_none()
+                && rule.remind_every.is_some_and(|every| {
+                    time - f.last_notified >= every
+                        && rule.reminder_max.is_none_or(|max| f.reminders < max)
+                });
             if !due {
                 return None;
             }
@@ -296,8 +335,24 @@ impl RuleState {
             at: time,
             last_notified: time,
             reminders: 0,
+            held: None,
+            steps: 0,
+            escalated: Vec::new(),
         });
         Some(Action::Trigger { key })
+    }
+
+    /// The escalation step due at `time` for a fired rule whose trigger went out (the caller
+    /// asks only while its incident is unacknowledged): taken, so it is due once. The caller
+    /// adds the channels it paged to [`Firing::escalated`].
+    pub fn escalation_due<'r>(&mut self, rule: &'r Rule, time: OffsetDateTime) -> Option<&'r Step> {
+        let f = self.firing.as_mut().filter(|f| f.held.is_none())?;
+        let step = rule.escalate.get(f.steps as usize)?;
+        if time - f.at < step.after {
+            return None;
+        }
+        f.steps += 1;
+        Some(step)
     }
 
     /// The target stopped being monitored (paused, removed, or the rule is gone): a fired
@@ -305,7 +360,10 @@ impl RuleState {
     pub fn end(&mut self, reason: ResolveReason) -> Option<Action> {
         let firing = self.firing.take();
         *self = RuleState::default();
-        firing.map(|f| Action::Resolve { key: f.key, reason })
+        firing.map(|f| Action::Resolve {
+            firing: Box::new(f),
+            reason,
+        })
     }
 }
 
@@ -327,6 +385,7 @@ mod tests {
             reminder_max: None,
             watch: Watch::Down,
             severity: None,
+            escalate: Vec::new(),
         }
     }
 
@@ -349,7 +408,7 @@ mod tests {
                 .map(|a| match a {
                     Action::Trigger { key } => format!("{i}:trigger {key}"),
                     Action::Reminder { key, n } => format!("{i}:reminder {key} {n}"),
-                    Action::Resolve { key, .. } => format!("{i}:resolve {key}"),
+                    Action::Resolve { firing, .. } => format!("{i}:resolve {}", firing.key),
                 })
             })
             .collect()
@@ -414,14 +473,40 @@ mod tests {
         let mut s = RuleState::default();
         assert!(s.end(ResolveReason::Paused).is_none());
         s.observe(&r, false, at(0), Some(7), || "k".into());
-        assert_eq!(
-            s.end(ResolveReason::Paused),
-            Some(Action::Resolve {
-                key: "k".into(),
-                reason: ResolveReason::Paused
-            })
-        );
+        let Some(Action::Resolve { firing, reason }) = s.end(ResolveReason::Paused) else {
+            panic!("a fired rule resolves when it ends");
+        };
+        assert_eq!((firing.key.as_str(), reason), ("k", ResolveReason::Paused));
         assert_eq!(s, RuleState::default());
+    }
+
+    #[test]
+    fn escalation_steps_come_due_once_each_after_their_delay() {
+        let mut r = rule(Threshold::Consecutive(1));
+        r.escalate = vec![
+            Step {
+                after: Duration::from_secs(900),
+                channels: vec!["oncall".into()],
+            },
+            Step {
+                after: Duration::from_secs(3600),
+                channels: vec!["managers".into(), "ops".into()],
+            },
+        ];
+        let mut s = RuleState::default();
+        assert!(s.escalation_due(&r, at(0)).is_none(), "nothing fired yet");
+        s.observe(&r, false, at(0), Some(7), || "k".into());
+        assert!(s.escalation_due(&r, at(899)).is_none());
+        assert_eq!(s.escalation_due(&r, at(900)), Some(&r.escalate[0]));
+        assert!(s.escalation_due(&r, at(1000)).is_none(), "taken once");
+        assert_eq!(s.escalation_due(&r, at(3600)), Some(&r.escalate[1]));
+        assert!(s.escalation_due(&r, at(9000)).is_none());
+        assert_eq!(s.firing.as_ref().unwrap().steps, 2);
+        // A held trigger does not escalate.
+        let mut held = RuleState::default();
+        held.observe(&r, false, at(0), Some(7), || "k".into());
+        held.firing.as_mut().unwrap().held = Some("silenced".into());
+        assert!(held.escalation_due(&r, at(5000)).is_none());
     }
 
     #[test]

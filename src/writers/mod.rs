@@ -128,6 +128,10 @@ pub async fn build(
             let store = crate::store::SqliteStore::open_async(&settings.store)
                 .await
                 .map_err(|e| e.to_string())?;
+            store
+                .alert_with(settings.alerting.live.clone())
+                .await
+                .map_err(|e| e.to_string())?;
             // As `serve` does: the store follows the live set.
             store
                 .follow(registry, crate::store::sweeps(settings), give_up.clone())

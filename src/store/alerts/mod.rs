@@ -9,6 +9,7 @@
 //! skipped when that incident's trigger failed for good (the provider refused it), since the
 //! provider knows no incident to resolve.
 
+pub mod gate;
 pub mod plan;
 
 use std::collections::{HashMap, HashSet};
@@ -17,8 +18,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::config::alerting::LiveAlerting;
 use crate::state::rules::{Condition, Rule, Severity};
 use crate::store::{Micros, StoreError};
+pub use gate::{Gate, Silence};
 
 /// How long a notification waits for its channel to be configured again before it fails.
 pub const UNCONFIGURED_FOR: Micros = 24 * 60 * crate::store::MINUTE;
@@ -204,9 +207,20 @@ pub struct IncidentAlerts {
 #[derive(Debug, Default)]
 pub struct AlertRules {
     pub by_target: HashMap<String, Arc<[Rule]>>,
+    /// The alerting in use (for its maintenance windows).
+    pub live: LiveAlerting,
 }
 
 impl AlertRules {
+    /// What holds notifications back at `now`: the configured maintenance windows and the
+    /// given silences.
+    pub fn gate(&self, silences: Vec<Silence>) -> Gate {
+        Gate {
+            silences,
+            windows: self.live.get().maintenance.clone(),
+        }
+    }
+
     pub fn of(&self, id: &str) -> Option<&Arc<[Rule]>> {
         self.by_target.get(id).filter(|r| !r.is_empty())
     }
@@ -268,4 +282,14 @@ pub trait AlertStore: Send + Sync {
         &self,
         ids: Vec<i64>,
     ) -> Result<HashMap<i64, IncidentAlerts>, StoreError>;
+
+    /// The silences not over at `now` (every one with `all`), newest first.
+    async fn silences(&self, now: Micros, all: bool) -> Result<Vec<Silence>, StoreError>;
+
+    /// Adds a silence (its `id` is ignored); returns it as stored.
+    async fn add_silence(&self, s: Silence) -> Result<Silence, StoreError>;
+
+    /// Ends silence `id` at `now` (one over already stays as it was); `None` when there is
+    /// no such silence.
+    async fn expire_silence(&self, id: i64, now: Micros) -> Result<Option<Silence>, StoreError>;
 }

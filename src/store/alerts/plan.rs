@@ -19,6 +19,18 @@ use crate::store::{Micros, from_micros};
 pub struct Planned {
     pub channel: String,
     pub notice: Notice,
+    /// Why it is held back (written as `held`, shown and not sent).
+    pub held: Option<String>,
+}
+
+impl Planned {
+    pub fn new(channel: &str, notice: Notice) -> Planned {
+        Planned {
+            channel: channel.to_owned(),
+            notice,
+            held: None,
+        }
+    }
 }
 
 /// A target's rule counters, by rule key, as loaded.
@@ -69,16 +81,24 @@ fn certificate_text(not_after: OffsetDateTime, at: OffsetDateTime) -> String {
     }
 }
 
+/// Whether a notification to a channel at a time is held back, and why (a silence, a
+/// maintenance window): see [`super::gate::Gate::hold`].
+pub type Hold<'a> = dyn Fn(&str, Micros) -> Option<String> + 'a;
+
 /// Runs target `id`'s applied results (in order; each with the target's open incident after
 /// it) through its rules. `states` holds the loaded counters and is moved forward; `acked`
-/// holds which of [`fired_incidents`] are acknowledged (they get no reminders). Returns the
-/// notifications and the keys of the rules whose counters changed.
+/// holds which of [`fired_incidents`] are acknowledged (they get no reminders and do not
+/// escalate); `hold` says which notifications are held back. A held trigger is written as
+/// held (shown, not sent) and goes out at the first failing result after nothing holds it;
+/// its incident, if it recovers first, needs no resolve. Returns the notifications and the
+/// keys of the rules whose counters changed.
 pub fn observe(
     id: &str,
     rules: &[Rule],
     states: &mut States,
     results: &[(Observed, Option<i64>)],
     acked: &HashSet<i64>,
+    hold: &Hold,
 ) -> (Vec<Planned>, Vec<String>) {
     let mut out = Vec::new();
     let mut changed = Vec::new();
@@ -99,69 +119,135 @@ pub fn observe(
             // The store's incidents are outages: a degraded result or an expiring certificate
             // is not one (acknowledging an outage does not silence them).
             let incident = &incident.filter(|_| condition == Condition::Down);
-            let Some(action) =
-                state.observe(rule, !failing, time, *incident, || new_key(*incident))
-            else {
-                continue;
+            let action = state.observe(rule, !failing, time, *incident, || new_key(*incident));
+            let down_since = state.down_since;
+            let notice = |kind: &str, key: String, reminder: u32, reason: Option<String>| {
+                let failing = kind != "resolve";
+                let (severity, error) = match (failing, condition) {
+                    (false, _) => (rule.resolve_severity(), None),
+                    (true, Condition::Certificate) => (
+                        rule.severity_of(condition),
+                        seen.cert_not_after.map(|at| certificate_text(at, time)),
+                    ),
+                    (true, Condition::Degraded) => (
+                        rule.severity_of(condition),
+                        Some(o.error.clone().unwrap_or_else(|| "degraded".into())),
+                    ),
+                    (true, Condition::Down) => (rule.severity_of(condition), o.error.clone()),
+                };
+                Notice {
+                    reminder,
+                    incident: *incident,
+                    severity,
+                    condition: if failing {
+                        condition
+                    } else {
+                        Condition::default()
+                    },
+                    description: rule.description.clone(),
+                    down_since: down_since.filter(|_| failing),
+                    reason,
+                    error,
+                    error_kind: o.error_kind.clone().filter(|_| failing),
+                    status_code: o.status_code,
+                    response_time_ms: o.response_time_ms,
+                    ..Notice::about(kind, key, rule.key.clone(), NoticeTarget::bare(id), time)
+                }
             };
-            let (kind, key, reminder, reason) = match action {
-                Action::Trigger { key } => ("trigger", key, 0, None),
-                Action::Reminder { key, n } => {
-                    // An acknowledged incident is not reminded of.
+            let mut planned: Vec<Planned> = Vec::new();
+            match action {
+                Some(Action::Trigger { key }) => {
+                    let held = hold(&rule.channel, o.time);
+                    planned.push(Planned {
+                        channel: rule.channel.clone(),
+                        notice: notice("trigger", key, 0, None),
+                        held: held.clone(),
+                    });
+                    if let Some(f) = &mut state.firing {
+                        f.held = held;
+                    }
+                }
+                Some(Action::Reminder { key, n }) => {
+                    // An acknowledged incident is not reminded of, nor a held-back channel.
                     let fired_for = state.firing.as_ref().and_then(|f| f.incident);
-                    if fired_for.is_some_and(|i| acked.contains(&i)) {
-                        continue;
+                    if fired_for.is_none_or(|i| !acked.contains(&i))
+                        && hold(&rule.channel, o.time).is_none()
+                    {
+                        planned.push(Planned::new(
+                            &rule.channel,
+                            notice("reminder", key, n, None),
+                        ));
                     }
-                    ("reminder", key, n, None)
                 }
-                Action::Resolve { key, reason } => {
-                    if !rule.send_on_resolved {
-                        continue;
+                Some(Action::Resolve { firing, reason }) => {
+                    // A trigger never sent needs no resolve; one sent always gets it.
+                    if firing.held.is_none() {
+                        let reason = Some(reason.as_str().to_owned());
+                        let own = rule.send_on_resolved.then_some(rule.channel.as_str());
+                        for c in own.into_iter().chain(firing.also()) {
+                            let n = notice("resolve", firing.key.clone(), 0, reason.clone());
+                            planned.push(Planned::new(c, n));
+                        }
                     }
-                    ("resolve", key, 0, Some(reason.as_str().to_owned()))
                 }
-            };
-            let failing = kind != "resolve";
-            let (severity, error) = match (failing, condition) {
-                (false, _) => (rule.resolve_severity(), None),
-                (true, Condition::Certificate) => (
-                    rule.severity_of(condition),
-                    seen.cert_not_after.map(|at| certificate_text(at, time)),
-                ),
-                (true, Condition::Degraded) => (
-                    rule.severity_of(condition),
-                    Some(o.error.clone().unwrap_or_else(|| "degraded".into())),
-                ),
-                (true, Condition::Down) => (rule.severity_of(condition), o.error.clone()),
-            };
-            let notice = Notice {
-                reminder,
-                incident: *incident,
-                severity,
-                condition: if failing {
-                    condition
-                } else {
-                    Condition::default()
-                },
-                description: rule.description.clone(),
-                down_since: state.down_since.filter(|_| failing),
-                reason,
-                error,
-                error_kind: o.error_kind.clone().filter(|_| failing),
-                status_code: o.status_code,
-                response_time_ms: o.response_time_ms,
-                ..Notice::about(kind, key, rule.key.clone(), NoticeTarget::bare(id), time)
-            };
-            out.push(Planned {
-                channel: rule.channel.clone(),
-                notice,
-            });
+                None => {
+                    // A held trigger goes out at the first failing result nothing holds.
+                    if failing
+                        && let Some(f) = &mut state.firing
+                        && f.held.is_some()
+                        && hold(&rule.channel, o.time).is_none()
+                    {
+                        f.held = None;
+                        f.last_notified = time;
+                        let n = notice("trigger", f.key.clone(), 0, None);
+                        planned.push(Planned::new(&rule.channel, n));
+                    }
+                }
+            }
+            let fired_for = state.firing.as_ref().and_then(|f| f.incident);
+            if failing && fired_for.is_none_or(|i| !acked.contains(&i)) {
+                while let Some(step) = state.escalation_due(rule, time) {
+                    for c in &step.channels {
+                        let Some(f) = &mut state.firing else { break };
+                        if *c == rule.channel || f.escalated.contains(c) {
+                            continue;
+                        }
+                        let held = hold(c, o.time);
+                        if held.is_none() {
+                            f.escalated.push(c.clone());
+                        }
+                        let n = notice("trigger", f.key.clone(), 0, None);
+                        planned.push(Planned {
+                            channel: c.clone(),
+                            notice: Notice {
+                                reason: Some(format!("escalated after {}", human(step.after))),
+                                ..n
+                            },
+                            held,
+                        });
+                    }
+                }
+            }
+            out.extend(planned);
         }
         if *state != before {
             changed.push(rule.key.clone());
         }
     }
     (out, changed)
+}
+
+/// A delay as escalation notices say it (`15m`, `1h30m`).
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (sec, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
 }
 
 /// Ends the rules of target `id` that `keep` does not keep (all of them when `keep` is
@@ -181,27 +267,29 @@ pub fn end(
         if rule.is_some() && reason == ResolveReason::Removed {
             continue;
         }
-        let firing = state.firing.clone();
-        if let Some(Action::Resolve { key, reason }) = state.end(reason)
-            && rule.is_none_or(|r| r.send_on_resolved)
+        // A trigger never sent needs no resolve; one sent always gets it.
+        if let Some(Action::Resolve { firing, reason }) = state.end(reason)
+            && firing.held.is_none()
         {
-            let notice = Notice {
-                incident: firing.and_then(|f| f.incident),
-                severity: rule.map(Rule::resolve_severity).unwrap_or_default(),
-                description: rule.and_then(|r| r.description.clone()),
-                reason: Some(reason.as_str().to_owned()),
-                ..Notice::about(
-                    "resolve",
-                    key,
-                    rule_key.clone(),
-                    NoticeTarget::bare(id),
-                    from_micros(now),
-                )
-            };
-            out.push(Planned {
-                channel: channel_of_key(&rule_key).to_owned(),
-                notice,
-            });
+            let own = rule
+                .is_none_or(|r| r.send_on_resolved)
+                .then_some(channel_of_key(&rule_key));
+            for c in own.into_iter().chain(firing.also()) {
+                let notice = Notice {
+                    incident: firing.incident,
+                    severity: rule.map(Rule::resolve_severity).unwrap_or_default(),
+                    description: rule.and_then(|r| r.description.clone()),
+                    reason: Some(reason.as_str().to_owned()),
+                    ..Notice::about(
+                        "resolve",
+                        firing.key.clone(),
+                        rule_key.clone(),
+                        NoticeTarget::bare(id),
+                        from_micros(now),
+                    )
+                };
+                out.push(Planned::new(c, notice));
+            }
         }
         forget.push(rule_key);
     }
@@ -217,13 +305,17 @@ pub fn ack(
     by: Option<&str>,
     now: Micros,
 ) -> Vec<Planned> {
-    let mut out: Vec<Planned> = states
-        .iter()
-        .filter_map(|(rule_key, state)| {
-            let f = state
-                .firing
-                .as_ref()
-                .filter(|f| f.incident == Some(incident))?;
+    let mut out: Vec<Planned> = Vec::new();
+    for (rule_key, state) in states {
+        // A held trigger never went out: nobody is waiting for its acknowledgement.
+        let Some(f) = state
+            .firing
+            .as_ref()
+            .filter(|f| f.incident == Some(incident) && f.held.is_none())
+        else {
+            continue;
+        };
+        for c in std::iter::once(channel_of_key(rule_key)).chain(f.also()) {
             let notice = Notice {
                 incident: Some(incident),
                 down_since: state.down_since,
@@ -236,14 +328,11 @@ pub fn ack(
                     from_micros(now),
                 )
             };
-            Some(Planned {
-                channel: channel_of_key(rule_key).to_owned(),
-                notice,
-            })
-        })
-        .collect();
+            out.push(Planned::new(c, notice));
+        }
+    }
     // In one order whatever the map's.
-    out.sort_by(|a, b| a.notice.rule.cmp(&b.notice.rule));
+    out.sort_by(|a, b| (&a.notice.rule, &a.channel).cmp(&(&b.notice.rule, &b.channel)));
     out
 }
 

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::postgres::PgError;
 use crate::state::rules::{ResolveReason, Rule};
+use crate::store::alerts::gate::{Gate, Silence, read_matchers};
 use crate::store::alerts::plan::{self, Planned, States, read_state};
 use crate::store::alerts::{
     Ack, Acked, AlertStore, Delivery, IncidentAlerts, NoticeTarget, NotificationRow, Observed,
@@ -143,14 +144,16 @@ async fn enqueue(
         .map(|p| serde_json::to_string(&p.notice))
         .collect::<Result<Vec<_>, _>>()
         .map_err(json_err)?;
+    let held: Vec<Option<String>> = planned.iter().map(|p| p.held.clone()).collect();
     let stmt = c
         .prepare_cached(
             "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id,
-               created_at, due_at, payload)
-             SELECT key, channel, kind, seq, target_id, incident_id, $7, $7, payload::jsonb
+               created_at, due_at, payload, state, last_error)
+             SELECT key, channel, kind, seq, target_id, incident_id, $7, $7, payload::jsonb,
+               CASE WHEN held IS NULL THEN 'pending' ELSE 'suppressed' END, held
              FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[],
-               $6::int8[], $8::text[]) WITH ORDINALITY
-               AS u(key, channel, kind, seq, target_id, incident_id, payload, n)
+               $6::int8[], $8::text[], $9::text[]) WITH ORDINALITY
+               AS u(key, channel, kind, seq, target_id, incident_id, payload, held, n)
              ORDER BY n",
         )
         .await?;
@@ -165,6 +168,7 @@ async fn enqueue(
             &incidents,
             &from_micros(now),
             &payloads,
+            &held,
         ],
     )
     .await?;
@@ -205,10 +209,12 @@ async fn save_states(
 
 /// Runs each target's applied results through its rules and writes the notifications they
 /// make and the counters they moved, in the caller's transaction (the one that applied the
-/// results, holding the targets' rows locked).
+/// results, holding the targets' rows locked). `gate` holds back notifications as its
+/// silences (read here) and maintenance windows say.
 pub async fn observe(
     c: &impl GenericClient,
     batch: &[TargetResults],
+    mut gate: Gate,
     now: Micros,
 ) -> Result<(), PgError> {
     let batch: Vec<&TargetResults> = batch.iter().filter(|t| !t.results.is_empty()).collect();
@@ -219,11 +225,26 @@ pub async fn observe(
     let mut states = load_states(c, &ids).await?;
     let fired: Vec<i64> = states.values().flat_map(plan::fired_incidents).collect();
     let acked = acked(c, &fired).await?;
+    // The silences not over by the oldest result (each is held by those under way at its time).
+    let oldest = batch
+        .iter()
+        .flat_map(|t| t.results.iter().map(|(o, _)| o.time))
+        .min()
+        .unwrap_or(now);
+    gate.silences = silences(c, oldest, false).await?;
+    let named = if gate.is_empty() {
+        HashMap::new()
+    } else {
+        notice_targets(c, &ids).await?
+    };
     let mut planned = Vec::new();
     let mut changed = Vec::new();
     for t in batch {
         let s = states.entry(t.id.clone()).or_default();
-        let (p, keys) = plan::observe(&t.id, &t.rules, s, &t.results, &acked);
+        let bare = NoticeTarget::bare(&t.id);
+        let target = named.get(&t.id).unwrap_or(&bare);
+        let hold = |channel: &str, at: Micros| gate.hold(target, channel, at);
+        let (p, keys) = plan::observe(&t.id, &t.rules, s, &t.results, &acked, &hold);
         planned.extend(p);
         changed.extend(keys.into_iter().map(|k| (t.id.clone(), k)));
     }
@@ -269,6 +290,37 @@ pub async fn end(
         c.execute(&stmt, &[&forget_ids, &forget_rules]).await?;
     }
     Ok(())
+}
+
+const SILENCE_COLUMNS: &str = "SELECT id, matchers::text, starts_at, ends_at, created_by, reason,
+       created_at FROM silences";
+
+fn silence_of(r: &tokio_postgres::Row) -> Silence {
+    let id: i64 = r.get(0);
+    let t = |i: usize| to_micros(r.get::<_, OffsetDateTime>(i));
+    Silence {
+        id,
+        matchers: read_matchers(id, r.get(1)),
+        starts_at: t(2),
+        ends_at: t(3),
+        created_by: r.get(4),
+        reason: r.get(5),
+        created_at: t(6),
+    }
+}
+
+/// The silences not over at `now` (every one with `all`), newest first.
+async fn silences(c: &impl GenericClient, now: Micros, all: bool) -> Result<Vec<Silence>, PgError> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "{SILENCE_COLUMNS} WHERE $2 OR ends_at > $1 ORDER BY id DESC"
+        ))
+        .await?;
+    Ok(c.query(&stmt, &[&from_micros(now), &all])
+        .await?
+        .iter()
+        .map(silence_of)
+        .collect())
 }
 
 /// Which of `ids` have rule counters stored.
@@ -515,6 +567,55 @@ impl AlertStore for PgAlerts {
             .map_err(db)?;
         let oldest: Option<OffsetDateTime> = r.get(1);
         Ok((r.get::<_, i64>(0) as u64, oldest.map(to_micros)))
+    }
+
+    async fn silences(&self, now: Micros, all: bool) -> Result<Vec<Silence>, StoreError> {
+        let c = self.client().await?;
+        silences(&c, now, all).await.map_err(db)
+    }
+
+    async fn add_silence(&self, s: Silence) -> Result<Silence, StoreError> {
+        let mut c = self.client().await?;
+        let tx = write_tx(&mut c).await?;
+        let matchers = serde_json::to_string(&s.matchers).map_err(|e| db(json_err(e)))?;
+        let row = tx
+            .query_one(
+                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, reason, created_at)
+                 VALUES ($1::text::jsonb, $2, $3, $4, $5, $6) RETURNING id",
+                &[
+                    &matchers,
+                    &from_micros(s.starts_at),
+                    &from_micros(s.ends_at),
+                    &s.created_by,
+                    &s.reason,
+                    &from_micros(s.created_at),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Silence {
+            id: row.get(0),
+            ..s
+        })
+    }
+
+    async fn expire_silence(&self, id: i64, now: Micros) -> Result<Option<Silence>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = write_tx(&mut c).await?;
+        let now = from_micros(now);
+        tx.execute(
+            "UPDATE silences SET ends_at = greatest($2, starts_at) WHERE id = $1 AND ends_at > $2",
+            &[&id, &now],
+        )
+        .await
+        .map_err(db)?;
+        let row = tx
+            .query_opt(&format!("{SILENCE_COLUMNS} WHERE id = $1"), &[&id])
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.as_ref().map(silence_of))
     }
 
     async fn ack_incident(

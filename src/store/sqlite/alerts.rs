@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
 use crate::state::rules::{ResolveReason, Rule, RuleState};
+pub use crate::store::alerts::gate::{Gate, Matcher, Silence, read_matchers};
 use crate::store::alerts::plan::{self, Planned, States, read_state};
 pub use crate::store::alerts::{
     Ack, Acked, AlertRules, AlertStore, Delivery, IncidentAlerts, Notice, NoticeTarget,
@@ -47,6 +48,16 @@ CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (due_at) WHERE
 CREATE INDEX IF NOT EXISTS notifications_channel_pending ON notifications (channel, due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS notifications_key ON notifications (key, channel, id);
 CREATE INDEX IF NOT EXISTS notifications_incident ON notifications (incident_id);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY,
+    matchers TEXT NOT NULL,
+    starts_at INTEGER NOT NULL,
+    ends_at INTEGER NOT NULL,
+    created_by TEXT,
+    reason TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS silences_ends ON silences (ends_at);
 CREATE TABLE IF NOT EXISTS incident_acks (
     incident_id INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -114,10 +125,20 @@ fn enqueue(
     plan::name_target(&mut planned, &notice_target(tx, id)?);
     let mut stmt = tx.prepare_cached(
         "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id, created_at,
-           due_at, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+           due_at, payload, state, last_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
     )?;
-    for Planned { channel, notice } in planned {
+    for Planned {
+        channel,
+        notice,
+        held,
+    } in planned
+    {
+        let state = if held.is_some() {
+            "suppressed"
+        } else {
+            "pending"
+        };
         stmt.execute(params![
             notice.key,
             channel,
@@ -127,6 +148,8 @@ fn enqueue(
             notice.incident,
             now,
             serde_json::to_string(&notice).map_err(json_err)?,
+            state,
+            held,
         ])?;
     }
     Ok(())
@@ -144,13 +167,14 @@ fn acked_of(tx: &Transaction, states: &States) -> Result<HashSet<i64>, StoreErro
 }
 
 /// Runs a target's applied results (in order) through its rules and writes the notifications
-/// they make (see [`plan::observe`]). `incident` is the target's open incident after each
-/// result.
+/// they make (see [`plan::observe`]), holding back what `gate` holds. `incident` is the
+/// target's open incident after each result.
 pub fn observe(
     tx: &Transaction,
     id: &str,
     rules: &[Rule],
     results: &[(Observed, Option<i64>)],
+    gate: &Gate,
     now: Micros,
 ) -> Result<(), StoreError> {
     if results.is_empty() {
@@ -158,7 +182,13 @@ pub fn observe(
     }
     let mut states = load_states(tx, id)?;
     let acked = acked_of(tx, &states)?;
-    let (planned, changed) = plan::observe(id, rules, &mut states, results, &acked);
+    let target = if gate.is_empty() {
+        NoticeTarget::bare(id)
+    } else {
+        notice_target(tx, id)?
+    };
+    let hold = |channel: &str, at: Micros| gate.hold(&target, channel, at);
+    let (planned, changed) = plan::observe(id, rules, &mut states, results, &acked, &hold);
     enqueue(tx, id, planned, now)?;
     for rule in changed {
         save_state(tx, id, &rule, &states[&rule])?;
@@ -230,6 +260,43 @@ pub fn ack(
         now,
     )?;
     Ok(Acked::Now { at: now, target_id })
+}
+
+fn silence_row(r: &rusqlite::Row) -> rusqlite::Result<(Silence, String)> {
+    Ok((
+        Silence {
+            id: r.get(0)?,
+            matchers: Vec::new(),
+            starts_at: r.get(2)?,
+            ends_at: r.get(3)?,
+            created_by: r.get(4)?,
+            reason: r.get(5)?,
+            created_at: r.get(6)?,
+        },
+        r.get(1)?,
+    ))
+}
+
+const SILENCE_COLUMNS: &str =
+    "SELECT id, matchers, starts_at, ends_at, created_by, reason, created_at FROM silences";
+
+/// The silences not over at `now` (all of them with `all`), newest first.
+pub fn silences(
+    c: &rusqlite::Connection,
+    now: Micros,
+    all: bool,
+) -> Result<Vec<Silence>, StoreError> {
+    let mut stmt = c.prepare_cached(&format!(
+        "{SILENCE_COLUMNS} WHERE ?2 OR ends_at > ?1 ORDER BY id DESC"
+    ))?;
+    let rows = stmt.query_map(params![now, all], silence_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut s, matchers) = row?;
+        s.matchers = read_matchers(s.id, &matchers);
+        out.push(s);
+    }
+    Ok(out)
 }
 
 /// The ids of the targets with rule counters stored.
@@ -497,6 +564,45 @@ impl AlertStore for SqliteStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn silences(&self, now: Micros, all: bool) -> Result<Vec<Silence>, StoreError> {
+        self.read(move |c| silences(c, now, all)).await
+    }
+
+    async fn add_silence(&self, s: Silence) -> Result<Silence, StoreError> {
+        self.write(move |w, _| {
+            let matchers = serde_json::to_string(&s.matchers).map_err(json_err)?;
+            w.conn.execute(
+                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![matchers, s.starts_at, s.ends_at, s.created_by, s.reason, s.created_at],
+            )?;
+            Ok(Silence {
+                id: w.conn.last_insert_rowid(),
+                ..s
+            })
+        })
+        .await
+    }
+
+    async fn expire_silence(&self, id: i64, now: Micros) -> Result<Option<Silence>, StoreError> {
+        self.write(move |w, _| {
+            w.conn.execute(
+                "UPDATE silences SET ends_at = max(?2, starts_at) WHERE id = ?1 AND ends_at > ?2",
+                params![id, now],
+            )?;
+            let row = w
+                .conn
+                .prepare_cached(&format!("{SILENCE_COLUMNS} WHERE id = ?1"))?
+                .query_row([id], silence_row)
+                .optional()?;
+            Ok(row.map(|(mut s, m)| {
+                s.matchers = read_matchers(s.id, &m);
+                s
+            }))
         })
         .await
     }

@@ -294,6 +294,18 @@ impl SqliteStore {
         Ok(following.spawn(stop))
     }
 
+    /// Holds notifications back as `live`'s maintenance windows say (they follow reloads).
+    pub async fn alert_with(
+        &self,
+        live: crate::config::alerting::LiveAlerting,
+    ) -> Result<(), StoreError> {
+        self.write(move |w, _| {
+            w.alerts.live = live;
+            Ok(())
+        })
+        .await
+    }
+
     /// Fills the store with synthetic history (`scripts/bench web`).
     pub async fn generate(&self, spec: generate::Spec) -> Result<u64, StoreError> {
         self.write(move |w, _| generate::generate(w, spec, &|m| tracing::info!("generate: {m}")))

@@ -46,10 +46,9 @@ pub fn level(table: &str) -> Level {
         // The strings are what raw events refer to (error texts, target descriptors).
         "events_open" | "event_blocks" | "strings" => Level::Raw,
         "rollup_hour" | "rollup_day" => Level::Rollups,
-        // Alerting's rule counters and outbox go with the incidents they notify of.
-        "targets" | "incidents" | "alert_rules" | "notifications" | "incident_acks" => {
-            Level::Targets
-        }
+        // Alerting's rule counters, outbox and silences go with the incidents they notify of.
+        "targets" | "incidents" | "alert_rules" | "notifications" | "incident_acks"
+        | "silences" => Level::Targets,
         _ => Level::Other,
     }
 }

@@ -344,6 +344,15 @@ fn update_state(
         tx.prepare_cached("SELECT removed_at IS NOT NULL FROM targets WHERE id = ?1")?;
     let now_micros = now;
     let now = from_micros(now);
+    // What holds notifications back, read once for the batch (when any target alerts): the
+    // silences not over by its oldest result (a result is held by those under way at its
+    // time).
+    let gate = if by_target.keys().any(|id| rules.of(id).is_some()) {
+        let oldest = rows.iter().map(|r| r.2).min().unwrap_or(now_micros);
+        rules.gate(alerts::silences(tx, oldest, false)?)
+    } else {
+        alerts::Gate::default()
+    };
     for (id, events) in by_target {
         let target_rules = rules.of(id);
         let mut observed = Vec::new();
@@ -392,7 +401,7 @@ fn update_state(
             newest = Some((e, t));
         }
         if let Some(r) = target_rules {
-            alerts::observe(tx, id, r, &observed, now_micros)?;
+            alerts::observe(tx, id, r, &observed, &gate, now_micros)?;
         }
         if let Some((e, t)) = newest {
             save.execute(params![

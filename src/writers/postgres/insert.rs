@@ -12,7 +12,7 @@ use super::table::{Table, table_name};
 use super::{Health, rollups};
 use crate::postgres::{Class, PgError, classify};
 use crate::state::rules::Rule;
-use crate::store::alerts::AlertRules;
+use crate::store::alerts::{AlertRules, Gate};
 use crate::writers::rejects::{RejectSink, Rejected};
 
 /// The database side: pool, table shapes, targets seen, rejects.
@@ -32,16 +32,18 @@ impl Core {
         Ok(self.pool.get().await?)
     }
 
-    /// The alert rules of `targets` that have any.
-    fn rules_of(&self, targets: &[String]) -> HashMap<String, Arc<[Rule]>> {
+    /// The alert rules of `targets` that have any, and the maintenance windows (the
+    /// silences are read in the transaction).
+    fn rules_of(&self, targets: &[String]) -> (HashMap<String, Arc<[Rule]>>, Gate) {
         let Some(rules) = &self.rules else {
-            return HashMap::new();
+            return (HashMap::new(), Gate::default());
         };
         let rules = rules.read().expect("rules lock");
-        targets
+        let of = targets
             .iter()
             .filter_map(|t| Some((t.clone(), rules.of(t)?.clone())))
-            .collect()
+            .collect();
+        (of, rules.gate(Vec::new()))
     }
 
     async fn table(
@@ -251,9 +253,9 @@ impl Core {
                 .collect()
         };
         let targets = rollups::targets_of(&inserted);
-        let rules = self.rules_of(&targets);
+        let (rules, gate) = self.rules_of(&targets);
         let state = rollups::lock_targets(&tx, &targets).await?;
-        rollups::apply(&tx, &inserted, state, &rules).await?;
+        rollups::apply(&tx, &inserted, state, &rules, gate).await?;
         tx.commit().await?;
         Ok(inserted.len() as u64)
     }

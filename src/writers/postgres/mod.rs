@@ -58,6 +58,8 @@ pub struct Options {
     /// Whether the targets' alert rules run in this writer's transactions (their notifications
     /// go into the database's outbox): not when another store alerts (writers.sqlite too).
     pub alerting: bool,
+    /// The alerting in use (its maintenance windows hold notifications back).
+    pub live: crate::config::alerting::LiveAlerting,
     /// The writer's series in the process's metrics.
     pub metrics: WriterMetrics,
     /// Cancelled when shutdown's time runs out: retries stop (a prober's batch in flight is
@@ -73,6 +75,7 @@ impl Default for Options {
             registry: None,
             sweep: false,
             alerting: false,
+            live: Default::default(),
             metrics: WriterMetrics::default(),
             give_up: CancellationToken::new(),
         }
@@ -175,6 +178,7 @@ pub async fn build(
             alerting: !settings
                 .writers
                 .contains(&crate::config::WriterPlugin::Sqlite),
+            live: settings.alerting.live.clone(),
             metrics,
             give_up,
         },

@@ -26,6 +26,7 @@ use super::row::Row;
 use crate::postgres::PgError;
 use crate::state::rules::Rule;
 use crate::state::{Check, Input, Last, TargetState, Transition};
+use crate::store::alerts::Gate;
 use crate::store::alerts::Observed;
 use crate::store::hist::Histogram;
 use crate::store::postgres::alerts::{self, TargetResults};
@@ -237,6 +238,7 @@ pub async fn apply<R: Row>(
     inserted: &[&R],
     mut state: Live,
     rules: &HashMap<String, Arc<[Rule]>>,
+    gate: Gate,
 ) -> Result<(), PgError> {
     let mut all: Vec<Obs> = inserted.iter().filter_map(|r| obs(*r)).collect();
     if all.is_empty() {
@@ -565,7 +567,7 @@ pub async fn apply<R: Row>(
                     .collect(),
             })
             .collect();
-        alerts::observe(c, &batch, to_micros(now)).await?;
+        alerts::observe(c, &batch, gate, to_micros(now)).await?;
     }
     Ok(())
 }

@@ -90,7 +90,12 @@ impl PostgresWriter {
             targets: Mutex::new(HashMap::new()),
             rejects,
             health: health.clone(),
-            rules: options.alerting.then(Default::default),
+            rules: options.alerting.then(|| {
+                std::sync::RwLock::new(crate::store::alerts::AlertRules {
+                    live: options.live.clone(),
+                    ..Default::default()
+                })
+            }),
         });
 
         match startup_check(&core, settings.retention_days).await {

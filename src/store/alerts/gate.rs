@@ -1,0 +1,227 @@
+//! What holds notifications back: silences (made by people through the API, the CLI or the
+//! dashboard, kept in the store) and maintenance windows (in the configuration). A held
+//! trigger is written as `held`, with why, and goes out once nothing holds it; reminders and
+//! escalation wait too. A resolve is never held: a channel that was told of an incident is
+//! told of its end.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::NoticeTarget;
+use crate::state::maintenance::{Window, wildcard};
+use crate::store::Micros;
+
+/// What a matcher of a silence compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    /// The target's id or name (`*` wildcards).
+    Target,
+    /// One of the target's tags.
+    Tag,
+    /// The channel notified.
+    Channel,
+}
+
+/// One `field=value` of a silence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Matcher {
+    pub field: Field,
+    pub value: String,
+}
+
+impl Matcher {
+    /// Reads `target=api-*`, `tag=db` or `channel=ops`.
+    pub fn parse(s: &str) -> Result<Matcher, String> {
+        let (field, value) = s.split_once('=').ok_or_else(|| {
+            format!("matcher {s:?}: expected FIELD=VALUE (target=, tag= or channel=)")
+        })?;
+        let field = match field.trim() {
+            "target" => Field::Target,
+            "tag" => Field::Tag,
+            "channel" => Field::Channel,
+            other => {
+                return Err(format!(
+                    "matcher {s:?}: unknown field {other:?} (target, tag or channel)"
+                ));
+            }
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("matcher {s:?}: the value is empty"));
+        }
+        Ok(Matcher {
+            field,
+            value: value.to_owned(),
+        })
+    }
+
+    fn matches(&self, t: &NoticeTarget, channel: &str) -> bool {
+        match self.field {
+            Field::Target => wildcard(&self.value, &t.id) || wildcard(&self.value, &t.name),
+            Field::Tag => t.tags.contains(&self.value),
+            Field::Channel => wildcard(&self.value, channel),
+        }
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let field = match self.field {
+            Field::Target => "target",
+            Field::Tag => "tag",
+            Field::Channel => "channel",
+        };
+        write!(f, "{field}={}", self.value)
+    }
+}
+
+/// A silence: while under way, notifications matching all its matchers are held.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Silence {
+    pub id: i64,
+    pub matchers: Vec<Matcher>,
+    pub starts_at: Micros,
+    pub ends_at: Micros,
+    pub created_by: Option<String>,
+    pub reason: String,
+    pub created_at: Micros,
+}
+
+impl Silence {
+    /// Whether it is under way at `at`.
+    pub fn active(&self, at: Micros) -> bool {
+        self.starts_at <= at && at < self.ends_at
+    }
+
+    fn holds(&self, t: &NoticeTarget, channel: &str, at: Micros) -> bool {
+        self.active(at) && self.matchers.iter().all(|m| m.matches(t, channel))
+    }
+
+    fn why(&self) -> String {
+        let by = self.created_by.as_deref().unwrap_or("someone");
+        format!("silenced by silence {} ({by}: {})", self.id, self.reason)
+    }
+}
+
+/// Everything that may hold a notification back, as a store's transaction sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    /// Silences not yet over.
+    pub silences: Vec<Silence>,
+    /// The configured maintenance windows.
+    pub windows: Arc<[Window]>,
+}
+
+impl Gate {
+    /// Whether it can hold anything (if not, the store need not read a target's tags).
+    pub fn is_empty(&self) -> bool {
+        self.silences.is_empty() && self.windows.is_empty()
+    }
+
+    /// Why a notification about `t` to `channel` at `at` is held back, if it is.
+    pub fn hold(&self, t: &NoticeTarget, channel: &str, at: Micros) -> Option<String> {
+        if let Some(w) = self
+            .windows
+            .iter()
+            .find(|w| w.covers(&t.id, &t.name, &t.tags) && w.active_until(at).is_some())
+        {
+            return Some(format!("in maintenance window {}", w.name));
+        }
+        self.silences
+            .iter()
+            .find(|s| s.holds(t, channel, at))
+            .map(Silence::why)
+    }
+
+    /// The maintenance windows under way at `at` that cover `t`, with when each ends.
+    pub fn maintenance_of<'a>(
+        &'a self,
+        t: &'a NoticeTarget,
+        at: Micros,
+    ) -> impl Iterator<Item = (&'a Window, Micros)> + 'a {
+        self.windows.iter().filter_map(move |w| {
+            let end = w.active_until(at)?;
+            w.covers(&t.id, &t.name, &t.tags).then_some((w, end))
+        })
+    }
+}
+
+/// A silence's stored matchers; unreadable ones match nothing (the silence holds nothing)
+/// rather than everything.
+pub fn read_matchers(id: i64, json: &str) -> Vec<Matcher> {
+    serde_json::from_str(json).unwrap_or_else(|e| {
+        tracing::warn!(
+            silence = id,
+            "silence matchers unreadable ({e}): it holds nothing"
+        );
+        vec![Matcher {
+            field: Field::Target,
+            value: "\0unreadable".into(),
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(tags: &[&str]) -> NoticeTarget {
+        NoticeTarget {
+            id: "db-1".into(),
+            name: "Primary DB".into(),
+            url: String::new(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    fn silence(matchers: &[&str]) -> Silence {
+        Silence {
+            id: 3,
+            matchers: matchers
+                .iter()
+                .map(|m| Matcher::parse(m).unwrap())
+                .collect(),
+            starts_at: 100,
+            ends_at: 200,
+            created_by: Some("ana".into()),
+            reason: "upgrade".into(),
+            created_at: 100,
+        }
+    }
+
+    #[test]
+    fn a_silence_holds_what_all_its_matchers_match_while_under_way() {
+        let g = Gate {
+            silences: vec![silence(&["tag=db", "channel=pager*"])],
+            ..Gate::default()
+        };
+        let t = target(&["db", "eu"]);
+        assert_eq!(
+            g.hold(&t, "pagerduty", 150).as_deref(),
+            Some("silenced by silence 3 (ana: upgrade)")
+        );
+        assert!(g.hold(&t, "slack", 150).is_none(), "another channel");
+        assert!(g.hold(&target(&["web"]), "pagerduty", 150).is_none());
+        assert!(g.hold(&t, "pagerduty", 99).is_none(), "not yet");
+        assert!(g.hold(&t, "pagerduty", 200).is_none(), "over");
+        let by_name = Gate {
+            silences: vec![silence(&["target=Primary*"])],
+            ..Gate::default()
+        };
+        assert!(by_name.hold(&t, "x", 150).is_some());
+    }
+
+    #[test]
+    fn matchers_are_read_with_clear_errors() {
+        assert_eq!(Matcher::parse("tag=db").unwrap().to_string(), "tag=db");
+        assert!(Matcher::parse("db").unwrap_err().contains("FIELD=VALUE"));
+        assert!(
+            Matcher::parse("host=x")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(Matcher::parse("tag= ").unwrap_err().contains("empty"));
+    }
+}

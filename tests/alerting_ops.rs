@@ -1,0 +1,354 @@
+//! Alerting for operators in the SQLite store, on a real file, with the results' own times as
+//! the clock: silences and maintenance windows hold triggers back (written as `suppressed`,
+//! sent once nothing holds them), escalation pages more channels while an incident stays
+//! unacknowledged, and every trigger that went out gets its resolve.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use uptimer::config::StoreSettings;
+use uptimer::config::alerting::{AlertingNow, LiveAlerting};
+use uptimer::event::{ErrorKind, Event, ProbeEvent};
+use uptimer::state::maintenance::{Mode, Schedule, Window};
+use uptimer::state::rules::{Rule, Step, Threshold, Watch};
+use uptimer::store::SqliteStore;
+use uptimer::store::alerts::gate::Matcher;
+use uptimer::store::alerts::{Acked, AlertStore, NotificationRow, Silence};
+use uptimer::store::sqlite::TargetInfo;
+use uptimer::store::sqlite::follow::Upsert;
+
+fn store(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(&StoreSettings::with_path(
+        dir.path().join("uptimer.sqlite3"),
+    ))
+    .unwrap()
+}
+
+fn rule() -> Rule {
+    Rule {
+        channel: "ops".into(),
+        key: "ops".into(),
+        enabled: true,
+        threshold: Threshold::Consecutive(2),
+        success_threshold: 1,
+        send_on_resolved: true,
+        description: None,
+        for_at_least: None,
+        remind_every: None,
+        reminder_max: None,
+        watch: Watch::Down,
+        severity: None,
+        escalate: Vec::new(),
+    }
+}
+
+fn upsert(rules: &[Rule]) -> Upsert {
+    Upsert {
+        info: TargetInfo {
+            id: "db".into(),
+            name: "Primary DB".into(),
+            url: "https://db.example.org/".into(),
+            protocol: "https".into(),
+            hostname: "db.example.org".into(),
+            port: Some(443),
+            path: "/".into(),
+            tags: vec!["db".into(), "prod".into()],
+            interval_s: Some(60.0),
+        },
+        paused: false,
+        alerts: Arc::from(rules.to_vec()),
+    }
+}
+
+fn event(t: OffsetDateTime, up: bool) -> Event {
+    let mut e = ProbeEvent::new(t, "https", "db.example.org", Some(443));
+    e.target = Some("db".into());
+    e.url = Some("https://db.example.org/".into());
+    e.up = Some(up);
+    e.status_code = Some(if up { 200 } else { 503 });
+    if !up {
+        e.error_kind = Some(ErrorKind::HttpStatus);
+        e.error = Some("unexpected status 503".into());
+    }
+    e.into()
+}
+
+/// The start of the test's timeline: a minute boundary two days ago.
+fn t0() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc() - Duration::from_secs(2 * 86400);
+    now.replace_second(0)
+        .unwrap()
+        .replace_nanosecond(0)
+        .unwrap()
+}
+
+/// Results a minute apart from `t0() + from` minutes: `u` up, `d` down.
+async fn results(s: &SqliteStore, from: u64, pattern: &str) {
+    let events = pattern
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            let minute = from + i as u64;
+            event(t0() + Duration::from_secs(60 * minute), b == b'u')
+        })
+        .collect();
+    s.ingest(events).await.unwrap();
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn minute(m: u64) -> i64 {
+    micros(t0() + Duration::from_secs(60 * m))
+}
+
+async fn rows(s: &SqliteStore) -> Vec<NotificationRow> {
+    let mut r = s.notifications(None, 1000).await.unwrap();
+    r.reverse();
+    r
+}
+
+/// Each notification as `kind channel state`.
+async fn said(s: &SqliteStore) -> Vec<String> {
+    rows(s)
+        .await
+        .iter()
+        .map(|r| format!("{} {} {}", r.kind, r.channel, r.state))
+        .collect()
+}
+
+/// Every trigger that went out (not held) has a resolve of its key and channel after it.
+async fn assert_every_trigger_resolved(s: &SqliteStore) {
+    let r = rows(s).await;
+    for t in r
+        .iter()
+        .filter(|r| r.kind == "trigger" && r.state != "suppressed")
+    {
+        assert!(
+            r.iter().any(|x| x.kind == "resolve"
+                && x.key == t.key
+                && x.channel == t.channel
+                && x.id > t.id),
+            "trigger {} to {} has no resolve: {r:#?}",
+            t.key,
+            t.channel
+        );
+    }
+}
+
+fn silence(matchers: &[&str], from: u64, to: u64) -> Silence {
+    Silence {
+        id: 0,
+        matchers: matchers
+            .iter()
+            .map(|m| Matcher::parse(m).unwrap())
+            .collect(),
+        starts_at: minute(from),
+        ends_at: minute(to),
+        created_by: Some("ana".into()),
+        reason: "database upgrade".into(),
+        created_at: minute(from),
+    }
+}
+
+#[tokio::test]
+async fn a_silence_by_tag_holds_the_trigger_until_it_ends_and_the_resolve_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    s.follow_changes(vec![upsert(&[rule()])], vec![], None)
+        .await
+        .unwrap();
+    let made = s.add_silence(silence(&["tag=db"], 0, 10)).await.unwrap();
+    assert!(made.id > 0);
+    // Down from minute 1: it fires at minute 2, inside the silence.
+    results(&s, 0, "udddd").await;
+    let r = rows(&s).await;
+    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    assert_eq!(
+        r[0].last_error.as_deref(),
+        Some("silenced by silence 1 (ana: database upgrade)")
+    );
+    // Still down when the silence ends at minute 10: the trigger goes out then.
+    results(&s, 5, "ddddd").await;
+    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    results(&s, 10, "d").await;
+    assert_eq!(
+        said(&s).await,
+        ["trigger ops suppressed", "trigger ops pending"]
+    );
+    let r = rows(&s).await;
+    assert_eq!(r[0].key, r[1].key, "one incident, one key");
+    results(&s, 11, "u").await;
+    assert_eq!(
+        said(&s).await,
+        [
+            "trigger ops suppressed",
+            "trigger ops pending",
+            "resolve ops pending"
+        ]
+    );
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn an_incident_over_within_its_silence_sends_nothing_and_other_tags_and_channels_are_not_held()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let mut pager = rule();
+    pager.channel = "pager".into();
+    pager.key = "pager".into();
+    s.follow_changes(vec![upsert(&[rule(), pager])], vec![], None)
+        .await
+        .unwrap();
+    s.add_silence(silence(&["tag=prod", "channel=ops"], 0, 30))
+        .await
+        .unwrap();
+    s.add_silence(silence(&["tag=web"], 0, 30)).await.unwrap();
+    results(&s, 0, "ddduu").await;
+    // ops held, pager not; the resolve goes to pager only (ops never heard of it).
+    assert_eq!(
+        said(&s).await,
+        [
+            "trigger ops suppressed",
+            "trigger pager pending",
+            "resolve pager pending"
+        ]
+    );
+    assert_every_trigger_resolved(&s).await;
+    // Expired, a silence holds nothing more.
+    let expired = s.expire_silence(1, minute(5)).await.unwrap().unwrap();
+    assert_eq!(expired.ends_at, minute(5));
+    assert!(s.expire_silence(99, minute(5)).await.unwrap().is_none());
+    results(&s, 6, "dd").await;
+    assert_eq!(said(&s).await.len(), 5, "{:?}", said(&s).await);
+    assert_eq!(s.silences(minute(6), false).await.unwrap().len(), 1);
+    assert_eq!(s.silences(minute(6), true).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_target_still_down_when_its_maintenance_window_ends_notifies_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let window = Window {
+        name: "nightly".into(),
+        schedule: Schedule::Once(jiff::Timestamp::from_microsecond(minute(0)).unwrap()),
+        duration: Duration::from_secs(20 * 60),
+        timezone: jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+        targets: Vec::new(),
+        tags: vec!["db".into()],
+        mode: Mode::Suppress,
+    };
+    s.alert_with(LiveAlerting::new(AlertingNow {
+        maintenance: Arc::from(vec![window]),
+        ..AlertingNow::default()
+    }))
+    .await
+    .unwrap();
+    s.follow_changes(vec![upsert(&[rule()])], vec![], None)
+        .await
+        .unwrap();
+    results(&s, 5, "ddddd").await;
+    let r = rows(&s).await;
+    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    assert_eq!(
+        r[0].last_error.as_deref(),
+        Some("in maintenance window nightly")
+    );
+    results(&s, 10, "dddddddddd").await;
+    assert_eq!(said(&s).await.len(), 1, "nothing more inside the window");
+    // The window ends at minute 20: the first result after it sends the trigger.
+    results(&s, 20, "dd").await;
+    assert_eq!(
+        said(&s).await,
+        ["trigger ops suppressed", "trigger ops pending"]
+    );
+    results(&s, 22, "u").await;
+    assert_every_trigger_resolved(&s).await;
+}
+
+fn escalating() -> Rule {
+    Rule {
+        escalate: vec![
+            Step {
+                after: Duration::from_secs(15 * 60),
+                channels: vec!["oncall".into()],
+            },
+            Step {
+                after: Duration::from_secs(60 * 60),
+                channels: vec!["managers".into()],
+            },
+        ],
+        ..rule()
+    }
+}
+
+#[tokio::test]
+async fn an_unacknowledged_incident_escalates_after_fifteen_minutes_and_all_its_channels_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    s.follow_changes(vec![upsert(&[escalating()])], vec![], None)
+        .await
+        .unwrap();
+    // Fires at minute 1; fourteen minutes later nobody else is paged.
+    results(&s, 0, &"d".repeat(15)).await;
+    assert_eq!(said(&s).await, ["trigger ops pending"]);
+    // At minute 16 (fifteen after it fired) oncall is.
+    results(&s, 15, "dd").await;
+    assert_eq!(
+        said(&s).await,
+        ["trigger ops pending", "trigger oncall pending"]
+    );
+    let r = rows(&s).await;
+    assert_eq!(r[0].key, r[1].key);
+    results(&s, 17, "u").await;
+    assert_eq!(
+        said(&s).await,
+        [
+            "trigger ops pending",
+            "trigger oncall pending",
+            "resolve ops pending",
+            "resolve oncall pending"
+        ]
+    );
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn an_acknowledged_incident_does_not_escalate_and_its_ack_reaches_escalated_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    s.follow_changes(vec![upsert(&[escalating()])], vec![], None)
+        .await
+        .unwrap();
+    results(&s, 0, &"d".repeat(20)).await;
+    assert_eq!(
+        said(&s).await,
+        ["trigger ops pending", "trigger oncall pending"]
+    );
+    let incident = rows(&s).await[0].incident_id.unwrap();
+    let acked = s
+        .ack_incident(incident, Some("ana".into()), "api")
+        .await
+        .unwrap();
+    assert!(matches!(acked, Acked::Now { .. }), "{acked:?}");
+    // Past the hour: managers are not paged, the incident being acknowledged.
+    results(&s, 20, &"d".repeat(60)).await;
+    results(&s, 80, "u").await;
+    assert_eq!(
+        said(&s).await,
+        [
+            "trigger ops pending",
+            "trigger oncall pending",
+            "acknowledge oncall pending",
+            "acknowledge ops pending",
+            "resolve ops pending",
+            "resolve oncall pending"
+        ]
+    );
+    assert_every_trigger_resolved(&s).await;
+}
