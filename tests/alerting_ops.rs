@@ -15,7 +15,7 @@ use uptimer::event::{ErrorKind, Event, ProbeEvent};
 use uptimer::state::maintenance::{Mode, Schedule, Window};
 use uptimer::state::rules::{Rule, Step, Threshold, Watch};
 use uptimer::store::SqliteStore;
-use uptimer::store::alerts::gate::Matcher;
+use uptimer::store::alerts::gate::{Kind, Matcher};
 use uptimer::store::alerts::{Acked, AlertStore, NotificationRow, Silence};
 use uptimer::store::sqlite::TargetInfo;
 use uptimer::store::sqlite::follow::Upsert;
@@ -143,6 +143,7 @@ async fn assert_every_trigger_resolved(s: &SqliteStore) {
 fn silence(matchers: &[&str], from: u64, to: u64) -> Silence {
     Silence {
         id: 0,
+        kind: Kind::Silence,
         matchers: matchers
             .iter()
             .map(|m| Matcher::parse(m).unwrap())

@@ -1,9 +1,11 @@
 -- migrate:up
 -- Silences (docs/alerting.md#silences): while one is under way, the notifications whose
 -- target, tag and channel match all its matchers are held back (written as 'suppressed',
--- sent once nothing holds them). Made through the API, `uptimer silence` and the dashboard.
+-- sent once nothing holds them). Made through the API, `uptimer silence` and the dashboard;
+-- kind 'maintenance' for one-off maintenance windows made through `uptimer maintenance add`.
 CREATE TABLE silences (
     id bigint GENERATED ALWAYS AS IDENTITY,
+    kind text NOT NULL DEFAULT 'silence',
     matchers jsonb NOT NULL,
     starts_at timestamptz NOT NULL,
     ends_at timestamptz NOT NULL,

@@ -123,6 +123,7 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
     state.acks = Some(crate::web::acks::Acks {
         store: Arc::new(alerts),
         links,
+        live: settings.alerting.live.clone(),
     });
     if let Err(code) = super::metrics_listener(&settings, &state.metrics, &ready()).await {
         return code;
@@ -234,6 +235,7 @@ async fn run(
         state.acks = Some(crate::web::acks::Acks {
             store: alerts.clone(),
             links: links.clone(),
+            live: settings.alerting.live.clone(),
         });
         crate::alerting::spawn(
             alerts,

@@ -24,6 +24,8 @@ use crate::store::rfc3339;
 pub struct Acks {
     pub store: std::sync::Arc<dyn AlertStore>,
     pub links: Option<Links>,
+    /// The alerting in use: its configured maintenance windows.
+    pub live: crate::config::alerting::LiveAlerting,
 }
 
 /// The answer to an acknowledgement, as JSON.

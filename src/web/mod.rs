@@ -17,6 +17,7 @@ pub mod health;
 mod pages;
 mod prom;
 mod push;
+mod silences;
 mod targets_api;
 mod window;
 
@@ -192,6 +193,22 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/targets/{id}/uptime", get(api::uptime))
         .route("/api/v1/incidents", get(api::incidents))
         .route("/api/v1/incidents/{id}/ack", post(acks::api_ack))
+        .route(
+            "/api/v1/silences",
+            get(silences::list_silences).post(silences::create_silence),
+        )
+        .route(
+            "/api/v1/silences/{id}",
+            axum::routing::delete(silences::expire_silence),
+        )
+        .route(
+            "/api/v1/maintenance",
+            get(silences::list_maintenance).post(silences::create_maintenance),
+        )
+        .route(
+            "/api/v1/maintenance/{id}",
+            axum::routing::delete(silences::end_maintenance),
+        )
         .route(
             "/assets/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

@@ -77,10 +77,38 @@ impl std::fmt::Display for Matcher {
     }
 }
 
+/// What a stored silence is to people: a silence, or a one-off maintenance window made
+/// through the API or `uptimer maintenance add` (shown as maintenance; it holds the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Silence,
+    Maintenance,
+}
+
+impl Kind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Silence => "silence",
+            Kind::Maintenance => "maintenance",
+        }
+    }
+
+    pub fn parse(s: &str) -> Kind {
+        if s == "maintenance" {
+            Kind::Maintenance
+        } else {
+            Kind::Silence
+        }
+    }
+}
+
 /// A silence: while under way, notifications matching all its matchers are held.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Silence {
     pub id: i64,
+    pub kind: Kind,
     pub matchers: Vec<Matcher>,
     pub starts_at: Micros,
     pub ends_at: Micros,
@@ -101,7 +129,10 @@ impl Silence {
 
     fn why(&self) -> String {
         let by = self.created_by.as_deref().unwrap_or("someone");
-        format!("silenced by silence {} ({by}: {})", self.id, self.reason)
+        match self.kind {
+            Kind::Silence => format!("silenced by silence {} ({by}: {})", self.id, self.reason),
+            Kind::Maintenance => format!("in maintenance {} ({by}: {})", self.id, self.reason),
+        }
     }
 }
 
@@ -179,6 +210,7 @@ mod tests {
     fn silence(matchers: &[&str]) -> Silence {
         Silence {
             id: 3,
+            kind: Kind::Silence,
             matchers: matchers
                 .iter()
                 .map(|m| Matcher::parse(m).unwrap())

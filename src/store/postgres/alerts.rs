@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::postgres::PgError;
 use crate::state::rules::{ResolveReason, Rule};
-use crate::store::alerts::gate::{Gate, Silence, read_matchers};
+use crate::store::alerts::gate::{Gate, Kind, Silence, read_matchers};
 use crate::store::alerts::plan::{self, Planned, States, read_state};
 use crate::store::alerts::{
     Ack, Acked, AlertStore, Delivery, IncidentAlerts, NoticeTarget, NotificationRow, Observed,
@@ -293,13 +293,14 @@ pub async fn end(
 }
 
 const SILENCE_COLUMNS: &str = "SELECT id, matchers::text, starts_at, ends_at, created_by, reason,
-       created_at FROM silences";
+       created_at, kind FROM silences";
 
 fn silence_of(r: &tokio_postgres::Row) -> Silence {
     let id: i64 = r.get(0);
     let t = |i: usize| to_micros(r.get::<_, OffsetDateTime>(i));
     Silence {
         id,
+        kind: Kind::parse(r.get(7)),
         matchers: read_matchers(id, r.get(1)),
         starts_at: t(2),
         ends_at: t(3),
@@ -580,8 +581,9 @@ impl AlertStore for PgAlerts {
         let matchers = serde_json::to_string(&s.matchers).map_err(|e| db(json_err(e)))?;
         let row = tx
             .query_one(
-                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, reason, created_at)
-                 VALUES ($1::text::jsonb, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, reason, created_at,
+                   kind)
+                 VALUES ($1::text::jsonb, $2, $3, $4, $5, $6, $7) RETURNING id",
                 &[
                     &matchers,
                     &from_micros(s.starts_at),
@@ -589,6 +591,7 @@ impl AlertStore for PgAlerts {
                     &s.created_by,
                     &s.reason,
                     &from_micros(s.created_at),
+                    &s.kind.as_str(),
                 ],
             )
             .await

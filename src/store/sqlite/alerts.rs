@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
 use crate::state::rules::{ResolveReason, Rule, RuleState};
-pub use crate::store::alerts::gate::{Gate, Matcher, Silence, read_matchers};
+pub use crate::store::alerts::gate::{Gate, Kind, Matcher, Silence, read_matchers};
 use crate::store::alerts::plan::{self, Planned, States, read_state};
 pub use crate::store::alerts::{
     Ack, Acked, AlertRules, AlertStore, Delivery, IncidentAlerts, Notice, NoticeTarget,
@@ -50,6 +50,7 @@ CREATE INDEX IF NOT EXISTS notifications_key ON notifications (key, channel, id)
 CREATE INDEX IF NOT EXISTS notifications_incident ON notifications (incident_id);
 CREATE TABLE IF NOT EXISTS silences (
     id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'silence',
     matchers TEXT NOT NULL,
     starts_at INTEGER NOT NULL,
     ends_at INTEGER NOT NULL,
@@ -266,6 +267,7 @@ fn silence_row(r: &rusqlite::Row) -> rusqlite::Result<(Silence, String)> {
     Ok((
         Silence {
             id: r.get(0)?,
+            kind: Kind::parse(&r.get::<_, String>(7)?),
             matchers: Vec::new(),
             starts_at: r.get(2)?,
             ends_at: r.get(3)?,
@@ -278,7 +280,7 @@ fn silence_row(r: &rusqlite::Row) -> rusqlite::Result<(Silence, String)> {
 }
 
 const SILENCE_COLUMNS: &str =
-    "SELECT id, matchers, starts_at, ends_at, created_by, reason, created_at FROM silences";
+    "SELECT id, matchers, starts_at, ends_at, created_by, reason, created_at, kind FROM silences";
 
 /// The silences not over at `now` (all of them with `all`), newest first.
 pub fn silences(
@@ -576,9 +578,18 @@ impl AlertStore for SqliteStore {
         self.write(move |w, _| {
             let matchers = serde_json::to_string(&s.matchers).map_err(json_err)?;
             w.conn.execute(
-                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, reason, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![matchers, s.starts_at, s.ends_at, s.created_by, s.reason, s.created_at],
+                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, reason, created_at,
+                   kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    matchers,
+                    s.starts_at,
+                    s.ends_at,
+                    s.created_by,
+                    s.reason,
+                    s.created_at,
+                    s.kind.as_str()
+                ],
             )?;
             Ok(Silence {
                 id: w.conn.last_insert_rowid(),
