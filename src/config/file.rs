@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::Expected;
 use super::alerting;
 use super::checks;
+use super::heartbeat::HeartbeatFile;
 
 /// A number of seconds, or for `interval` also -1; written as a number or a string.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -84,6 +85,9 @@ pub struct FileConfig {
     /// Alert rules for the targets with the tags of each entry's `match:`.
     #[serde(default)]
     pub alert_rules: Vec<alerting::TagRulesFile>,
+    /// The dead-man's switch: `{url, interval, method, timeout}`, a URL called every interval
+    /// while the pipeline is healthy (docs/alerting.md); off when unset.
+    pub heartbeat: Option<HeartbeatFile>,
 }
 
 /// `store:` — the embedded SQLite store.

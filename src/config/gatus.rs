@@ -34,6 +34,7 @@ const OUR_KEYS: &[&str] = &[
     "log_level",
     "metrics_listen",
     "store",
+    "heartbeat",
 ];
 
 /// Gatus's top-level keys besides `endpoints` (config/config.go), none honoured yet except
