@@ -7,8 +7,12 @@
 //! 2xx (or refused it for good); a crash or a stop in between sends it again after the restart,
 //! and providers deduplicate by the incident key (PagerDuty's `dedup_key`, Opsgenie's `alias`,
 //! our webhook's `Idempotency-Key`; email threads by a `Message-ID` made from it).
+//!
+//! `heartbeat` is the other direction: a dead-man's switch that tells a service outside that
+//! this process is alive and its pipeline healthy, so that its silence is noticed.
 
 pub mod email;
+pub mod heartbeat;
 pub mod links;
 pub mod message;
 pub mod request;

@@ -133,6 +133,7 @@ pub fn describe(s: &Settings) -> Value {
         "store": s.store.describe(),
         "web": s.web.describe(),
         "metrics_listen": s.metrics_listen.map(|a| a.to_string()),
+        "heartbeat": s.heartbeat.as_ref().map(|h| h.describe()),
         "shutdown_timeout": format!("{}s", s.shutdown_timeout.as_secs_f64()),
         "log_level": s.log_level,
     });

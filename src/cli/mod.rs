@@ -241,6 +241,7 @@ fn sections(settings: &Settings) -> crate::metrics::Sections {
         reading: true,
         consuming: settings.reader == ReaderPlugin::Kafka,
         writing: true,
+        heartbeat: settings.heartbeat.is_some(),
     }
 }
 
@@ -276,6 +277,30 @@ async fn metrics_listener(
         .map_err(|e| {
             eprintln!("uptimer: {e}");
             ExitCode::from(EXIT_CONFIG)
+        })
+}
+
+/// Starts the dead-man's switch when `heartbeat:` (or `HEARTBEAT_URL`) is set, until `stop`:
+/// called by `run` and `serve` once their writers are built, whatever the reader (the Kafka
+/// consumer included).
+fn start_heartbeat(
+    settings: &Settings,
+    writers: &[Box<dyn crate::writers::Writer>],
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(), ExitCode> {
+    let Some(heartbeat) = settings.heartbeat.clone() else {
+        return Ok(());
+    };
+    // The slowest writer may hold an event this long before it even writes it.
+    let batch_age = (writers.iter().map(|w| w.batching().max_age))
+        .max()
+        .unwrap_or_default();
+    crate::alerting::heartbeat::spawn(heartbeat, metrics.clone(), batch_age, stop.clone())
+        .map(drop)
+        .map_err(|e| {
+            eprintln!("uptimer: heartbeat: {e}");
+            ExitCode::FAILURE
         })
 }
 

@@ -235,6 +235,10 @@ fn need_restart(running: &Settings, new: &Settings) -> Vec<&'static str> {
             out.push(name);
         }
     }
+    // Compared whole: its Debug masks the URL's path, where a token differs.
+    if running.heartbeat != new.heartbeat {
+        out.push("the heartbeat (heartbeat:, HEARTBEAT_*)");
+    }
     out
 }
 

@@ -90,6 +90,9 @@ async fn run_pipeline(config: Option<&Path>, flags: Overrides, settings: Setting
         );
     }
     started.set(true);
+    if let Err(code) = super::start_heartbeat(&settings, &writers, &metrics, &stop) {
+        return code;
+    }
     let result = pipeline::run(
         &settings,
         pipeline::Targets::probed(&registry),

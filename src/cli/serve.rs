@@ -410,6 +410,9 @@ async fn probe(
     );
     let stats = super::scheduler_stats(settings, &metrics);
     started.set(true);
+    if let Err(code) = super::start_heartbeat(settings, &writers, &metrics, &stop) {
+        return code;
+    }
     super::exit_status(
         pipeline::run(settings, targets, writers, stop, give_up, stats, metrics).await,
         "probing stopped",

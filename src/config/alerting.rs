@@ -684,7 +684,7 @@ fn priority_of(kind: ChannelKind, v: &Scalar, field: &str) -> Result<String, Con
     }
 }
 
-fn http_url(s: &str, field: &str) -> Result<Url, ConfigError> {
+pub(super) fn http_url(s: &str, field: &str) -> Result<Url, ConfigError> {
     // Errors show no path or query: a chat webhook URL's are its credential.
     let shown = || match Url::parse(s.trim()) {
         Ok(u) if u.path().trim_matches('/').is_empty() && u.query().is_none() => {

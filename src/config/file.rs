@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::Expected;
 use super::alerting;
 use super::checks;
+use super::heartbeat::HeartbeatFile;
 
 /// A number of seconds, or for `interval` also -1; written as a number or a string.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -87,6 +88,9 @@ pub struct FileConfig {
     /// Maintenance windows: one (Gatus's form) or a list (docs/alerting.md).
     #[serde(default)]
     pub maintenance: super::maintenance::MaintenanceFile,
+    /// The dead-man's switch: `{url, interval, method, timeout}`, a URL called every interval
+    /// while the pipeline is healthy (docs/alerting.md); off when unset.
+    pub heartbeat: Option<HeartbeatFile>,
 }
 
 /// `store:` — the embedded SQLite store.

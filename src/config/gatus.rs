@@ -35,6 +35,7 @@ const OUR_KEYS: &[&str] = &[
     "metrics_listen",
     "store",
     "maintenance",
+    "heartbeat",
 ];
 
 /// Gatus's top-level keys besides `endpoints` (config/config.go), none honoured yet except

@@ -9,6 +9,7 @@ mod env;
 pub mod file;
 mod gatus;
 mod gatus_alerting;
+pub mod heartbeat;
 mod kafka;
 pub mod maintenance;
 pub mod parse;
@@ -30,6 +31,7 @@ pub use crate::postgres::{DatabaseUrl, PostgresSettings};
 pub use crate::secret::Secret;
 pub use checks::Check;
 pub use env::{Env, EnvFileError};
+pub use heartbeat::HeartbeatSettings;
 pub use parse::{Expected, Interval, TlsVerify, human_bytes};
 pub use plugins::{ReaderPlugin, WriterPlugin};
 pub use target::{Source, StatusRange, Target, TargetDefaults, TargetSpec};
@@ -136,6 +138,8 @@ pub struct Settings {
     /// `/metrics`, `/healthz` and `/readyz` on their own listener, in every mode
     /// (`METRICS_LISTEN` or the file's `metrics_listen`; off when unset).
     pub metrics_listen: Option<SocketAddr>,
+    /// The dead-man's switch (`heartbeat:`, `HEARTBEAT_*`): off when no URL is given.
+    pub heartbeat: Option<HeartbeatSettings>,
     /// `SHUTDOWN_TIMEOUT` (alias `POSTGRES_SHUTDOWN_TIMEOUT`): seconds a shutdown may take to
     /// make what was read durable; after it, retries stop and what is not durable is not
     /// acknowledged (a prober's batches in flight are spooled). Default 10.
@@ -457,6 +461,7 @@ impl Settings {
                 listen_addr,
             )?,
         };
+        let heartbeat = HeartbeatSettings::load(env, fc.heartbeat.as_ref())?;
         if reader == ReaderPlugin::Kafka {
             kafka.require(ReaderPlugin::Kafka.name())?;
         }
@@ -485,6 +490,7 @@ impl Settings {
             store,
             web,
             metrics_listen,
+            heartbeat,
             shutdown_timeout,
             alerting: {
                 let channels = Arc::new(channels);

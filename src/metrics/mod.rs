@@ -8,6 +8,8 @@
 
 pub mod alerting;
 pub mod config;
+pub mod flow;
+pub mod heartbeat;
 pub mod kinds;
 pub mod probe;
 pub mod reader;
@@ -19,6 +21,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 pub use config::ConfigMetrics;
+pub use flow::{Flow, FlowCounts};
+pub use heartbeat::HeartbeatMetrics;
 pub use kinds::{Count, DURATION_BUCKETS, Durations, Flag, Labelled, Level, Timestamp, Up};
 pub use probe::{PHASES, ProbeMetrics, SchedulerMetrics};
 pub use reader::{ConsumerLag, ReaderMetrics};
@@ -45,6 +49,8 @@ pub struct Sections {
     pub consuming: bool,
     /// It writes events.
     pub writing: bool,
+    /// It calls a heartbeat URL (the dead-man's switch).
+    pub heartbeat: bool,
 }
 
 impl Sections {
@@ -54,6 +60,7 @@ impl Sections {
         reading: true,
         consuming: true,
         writing: true,
+        heartbeat: true,
     };
 }
 
@@ -68,6 +75,10 @@ pub struct Metrics {
     pub readiness: Readiness,
     /// Alert notifications (registered by a process that writes, the store's outbox with it).
     pub alerting: alerting::AlertingMetrics,
+    /// The dead-man's switch's beats (registered when one is configured).
+    pub heartbeat: HeartbeatMetrics,
+    /// Events in and events made durable, summed for the dead-man's switch.
+    pub flow: Flow,
     writers: writer::WriterFamilies,
     readers: reader::ReaderFamilies,
 }
@@ -88,6 +99,8 @@ impl Metrics {
             consumer_lag: ConsumerLag::default(),
             readiness: Readiness::default(),
             alerting: alerting::AlertingMetrics::default(),
+            heartbeat: HeartbeatMetrics::default(),
+            flow: Flow::default(),
             writers: writer::WriterFamilies::default(),
             readers: reader::ReaderFamilies::default(),
         };
@@ -119,6 +132,9 @@ impl Metrics {
         if sections.consuming {
             m.consumer_lag.register(&mut registry);
         }
+        if sections.heartbeat {
+            m.heartbeat.register(&mut registry);
+        }
         m.registry = registry;
         m
     }
@@ -128,6 +144,7 @@ impl Metrics {
     pub fn writer(&self, name: &str) -> WriterMetrics {
         let w = self.writers.handle(name);
         self.readiness.add(name, w.up.flag.clone());
+        self.flow.add_writer(name, &w.acked);
         w
     }
 
@@ -139,7 +156,9 @@ impl Metrics {
     /// The handle of one reader's series. Its `ready` flag counts for `/readyz` only for a
     /// reader that says it can be unready ([`Metrics::reader_ready`]).
     pub fn reader(&self, name: &str) -> ReaderMetrics {
-        self.readers.handle(name)
+        let r = self.readers.handle(name);
+        self.flow.add_reader(name, &r.events, &r.dead_letters);
+        r
     }
 
     /// Adds a reader's `ready` flag to what `/readyz` waits for, under `what`.

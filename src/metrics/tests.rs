@@ -84,11 +84,13 @@ fn a_process_leaves_out_what_it_does_not_do() {
         consuming: true,
         writing: true,
         probing: false,
+        heartbeat: false,
     });
     let _ = consumer.writer("writers.postgres");
     consumer.consumer_lag.report(&[("events", 2, 9)]);
     let out = encoded(&consumer);
     assert!(!out.contains("uptimer_probes_total"), "{out}");
+    assert!(!out.contains("uptimer_heartbeat_sent_total"), "{out}");
     // Nothing waits in a writer's memory since batches are acknowledged when durable.
     assert!(!out.contains("uptimer_writer_buffered_events"), "{out}");
     assert!(
@@ -169,4 +171,20 @@ fn label_values_are_escaped() {
         out.contains("uptimer_reader_events_total{reader=\"a\\\"b\\\\c\\nd\"} 1\n"),
         "{out}"
     );
+}
+
+#[test]
+fn heartbeat_counters_are_exported_as_totals() {
+    let m = Metrics::new(Sections::ALL);
+    m.heartbeat.sent.add(3);
+    m.heartbeat.failed.inc();
+    m.heartbeat.withheld.add(2);
+    let out = encoded(&m);
+    for line in [
+        "uptimer_heartbeat_sent_total 3\n",
+        "uptimer_heartbeat_failed_total 1\n",
+        "uptimer_heartbeat_withheld_total 2\n",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
 }

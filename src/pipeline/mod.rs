@@ -170,6 +170,7 @@ async fn run_reader(
                 settings.defaults.interval,
                 settings.writers.first().map_or("", |w| w.name()).to_owned(),
                 tx,
+                metrics.reader(readers::dummy::NAME).events,
                 stop.clone(),
             ));
             drive(rx, task, writers, stop, give_up, metrics).await

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ const SETTING_PREFIXES: &[&str] = &[
     "STDOUT_",
     "METRICS_",
     "SHUTDOWN_",
+    "HEARTBEAT_",
 ];
 const SETTINGS: &[&str] = &[
     "LOG_LEVEL",
@@ -114,17 +115,23 @@ pub struct Running {
 
 impl Running {
     /// Starts `c` with stdout and stderr piped to the test.
-    pub fn spawn(mut c: Command) -> Running {
+    pub fn spawn(c: Command) -> Running {
+        Running::spawn_valved(c, &Valve::default())
+    }
+
+    /// Like [`Running::spawn`], reading stdout only while `stdout` is open: closed, the pipe's
+    /// buffer fills and the process's writes to stdout block (a consumer that stalled).
+    pub fn spawn_valved(mut c: Command, stdout: &Valve) -> Running {
         let mut child = c
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", c.get_program()));
-        let stdout = Pipe::read(child.stdout.take().expect("piped stdout"));
-        let stderr = Pipe::read(child.stderr.take().expect("piped stderr"));
+        let out = Pipe::read(child.stdout.take().expect("piped stdout"), stdout.clone());
+        let stderr = Pipe::read(child.stderr.take().expect("piped stderr"), Valve::default());
         Running {
             child,
-            stdout: Some(stdout),
+            stdout: Some(out),
             stderr: Some(stderr),
         }
     }
@@ -241,23 +248,51 @@ impl Drop for Running {
     }
 }
 
+/// Whether the test reads a process's stdout ([`Running::spawn_valved`]); open at first.
+/// Collecting the output of a process that ended opens it.
+#[derive(Clone, Default)]
+pub struct Valve(Arc<(Mutex<bool>, Condvar)>);
+
+impl Valve {
+    /// Stops reading (after the line being read).
+    pub fn close(&self) {
+        *self.0.0.lock().unwrap() = true;
+    }
+
+    /// Reads again.
+    pub fn open(&self) {
+        *self.0.0.lock().unwrap() = false;
+        self.0.1.notify_all();
+    }
+
+    fn wait_open(&self) {
+        let (closed, cv) = &*self.0;
+        let _open = cv.wait_while(closed.lock().unwrap(), |c| *c).unwrap();
+    }
+}
+
 /// One output stream of a process, read on a thread of its own: every byte is kept, and each
 /// line is also handed to the test as it arrives.
 struct Pipe {
     lines: Receiver<String>,
     all: Arc<Mutex<Vec<u8>>>,
     reader: JoinHandle<()>,
+    valve: Valve,
 }
 
 impl Pipe {
-    fn read(pipe: impl Read + Send + 'static) -> Pipe {
+    fn read(pipe: impl Read + Send + 'static, valve: Valve) -> Pipe {
         let (tx, lines) = channel();
         let all = Arc::new(Mutex::new(Vec::new()));
         let sink = all.clone();
+        let gate = valve.clone();
         let reader = std::thread::spawn(move || {
             let mut pipe = BufReader::new(pipe);
             let mut line = Vec::new();
-            while matches!(pipe.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            while {
+                gate.wait_open();
+                matches!(pipe.read_until(b'\n', &mut line), Ok(n) if n > 0)
+            } {
                 sink.lock().unwrap().extend_from_slice(&line);
                 let text = String::from_utf8_lossy(&line);
                 // The test may have stopped listening; the bytes are kept all the same.
@@ -265,7 +300,12 @@ impl Pipe {
                 line.clear();
             }
         });
-        Pipe { lines, all, reader }
+        Pipe {
+            lines,
+            all,
+            reader,
+            valve,
+        }
     }
 
     fn next_line(&self, within: Duration) -> Option<String> {
@@ -289,6 +329,7 @@ impl Pipe {
 
     /// Everything the stream carried, once it has ended.
     fn finish(self) -> Vec<u8> {
+        self.valve.open();
         let _ = self.reader.join();
         std::mem::take(&mut *self.all.lock().unwrap())
     }
