@@ -1127,3 +1127,74 @@ async fn degraded_if_marks_an_up_target_degraded_and_only_then() {
     .await;
     assert_eq!((e.up, e.degraded), (Some(false), Some(false)), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_pause_maintenance_window_skips_the_rounds_of_the_targets_it_covers() {
+    use uptimer::config::alerting::{AlertingNow, LiveAlerting};
+    use uptimer::state::maintenance::{Mode, Schedule, Window};
+    let server = http_server().await;
+    let every = |path: &str, name: &str, tags: &[&str]| {
+        target(TargetSpec {
+            name: Some(name.into()),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            interval: Some(Interval::Every(Duration::from_millis(100))),
+            ..spec(&server.url(path))
+        })
+    };
+    let window = |mode: Mode| Window {
+        name: "upgrade".into(),
+        schedule: Schedule::Once(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60)),
+        duration: Duration::from_secs(3600),
+        timezone: jiff::tz::TimeZone::UTC,
+        targets: Vec::new(),
+        tags: vec!["db".into()],
+        mode,
+    };
+    // A suppress window next to the pause one changes nothing for the probes.
+    let live = LiveAlerting::new(AlertingNow {
+        maintenance: Arc::from(vec![window(Mode::Pause), window(Mode::Suppress)]),
+        ..AlertingNow::default()
+    });
+    let metrics = uptimer::metrics::Metrics::default();
+    let stats = Arc::new(SchedulerStats::new(&metrics));
+    let prober = Arc::new(HttpProber::new(&settings()).unwrap());
+    let (tx, mut rx) = mpsc::channel(1024);
+    let stop = CancellationToken::new();
+    let targets = vec![
+        every("/ok?db", "db", &["db"]),
+        every("/ok?web", "web", &["web"]),
+    ];
+    let task = tokio::spawn(scheduler::run(
+        prober,
+        scheduler::Feed::fixed(targets).pausing_for(live.clone()),
+        16,
+        EventFormat::Current,
+        tx,
+        stop.clone(),
+        stats,
+    ));
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        match tokio::time::timeout(PATIENCE, rx.recv()).await {
+            Ok(Some(Event::Probe(e))) => seen.push(e.name.clone().unwrap_or_default()),
+            other => panic!("probes of web: {other:?}"),
+        }
+    }
+    assert!(seen.iter().all(|n| n == "web"), "{seen:?}");
+    assert!(metrics.scheduler.paused_rounds.get() >= 2);
+    // Once the window is gone (a reload), the covered target is probed again.
+    live.set(Arc::new(AlertingNow::default()));
+    let db = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Some(Event::Probe(e)) = rx.recv().await
+                && e.name.as_deref() == Some("db")
+            {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(db.is_ok(), "db probed after the window");
+    stop.cancel();
+    let _ = tokio::time::timeout(PATIENCE, task).await;
+}

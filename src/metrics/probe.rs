@@ -85,6 +85,8 @@ pub struct SchedulerMetrics {
     pub started: Count,
     /// Rounds not probed because the target's previous round was still running.
     pub skipped_rounds: Count,
+    /// Rounds not probed because a `pause` maintenance window covered the target.
+    pub paused_rounds: Count,
     /// How late each probe started after its scheduled time.
     pub start_lag: Durations,
 }
@@ -100,6 +102,11 @@ impl SchedulerMetrics {
             "uptimer_scheduler_skipped_rounds",
             help("Rounds not probed because the target's previous round was still running."),
             self.skipped_rounds.clone(),
+        );
+        r.register(
+            "uptimer_scheduler_maintenance_paused_rounds",
+            help("Rounds not probed because a pause maintenance window covered the target."),
+            self.paused_rounds.clone(),
         );
         r.register(
             "uptimer_scheduler_start_lag_seconds",

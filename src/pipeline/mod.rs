@@ -130,7 +130,8 @@ async fn run_reader(
                     registry,
                     settings.sharding,
                     settings.defaults.interval == crate::config::Interval::Once,
-                ),
+                )
+                .pausing_for(settings.alerting.live.clone()),
                 settings.probe.concurrency,
                 settings.event_format,
                 tx.clone(),

@@ -18,6 +18,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::verdicts::{self, Verdicts};
+use crate::config::alerting::LiveAlerting;
 use crate::config::target::masked_url;
 use crate::config::{EventFormat, Interval, Sharding, Source, Target};
 use crate::event::{Event, Kind};
@@ -26,6 +27,7 @@ use crate::readers::probes::Prober;
 use crate::registry::by_id::ById;
 use crate::registry::phase::Schedule;
 use crate::registry::{Applied, Entry, Registry, Update};
+use crate::state::maintenance::Mode;
 
 /// What the scheduler did: probes started, rounds skipped, and a start-lag histogram (how late
 /// each probe started after its scheduled time, in 1 ms buckets up to 10 s; later starts land
@@ -36,6 +38,8 @@ pub struct SchedulerStats {
     /// Rounds not probed because the target's previous round was still running when they were
     /// due (its probe, the wait for a concurrency slot, or the writers' back-pressure).
     pub skipped_rounds: Count,
+    /// Rounds not probed because a `pause` maintenance window covered the target.
+    pub paused_by_maintenance: Count,
     lag_ms: Vec<AtomicU64>,
     /// The exported start lag (coarser buckets than `lag_ms`).
     start_lag: Durations,
@@ -66,6 +70,7 @@ impl Default for SchedulerStats {
         SchedulerStats {
             probes: Count::default(),
             skipped_rounds: Count::default(),
+            paused_by_maintenance: Count::default(),
             lag_ms: (0..LAG_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             start_lag: Durations::default(),
             verdicts: ProbeMetrics::default(),
@@ -83,6 +88,7 @@ impl SchedulerStats {
         SchedulerStats {
             probes: metrics.scheduler.started.clone(),
             skipped_rounds: metrics.scheduler.skipped_rounds.clone(),
+            paused_by_maintenance: metrics.scheduler.paused_rounds.clone(),
             start_lag: metrics.scheduler.start_lag.clone(),
             verdicts: metrics.probes.clone(),
             reader_events: metrics.reader(PROBE_READER).events,
@@ -141,6 +147,9 @@ pub struct Feed {
     /// This worker's shard: targets made through the API outside it are left to the other
     /// workers (the configuration's are sharded when it is loaded).
     pub sharding: Option<Sharding>,
+    /// The alerting in use: its maintenance windows in `pause` mode skip the rounds of the
+    /// targets they cover while under way.
+    pub maintenance: Option<LiveAlerting>,
 }
 
 impl Feed {
@@ -159,6 +168,7 @@ impl Feed {
                 .collect(),
             updates: None,
             sharding: None,
+            maintenance: None,
         }
     }
 
@@ -170,8 +180,29 @@ impl Feed {
             entries,
             updates: (!once).then_some(updates),
             sharding,
+            maintenance: None,
         }
     }
+
+    /// Rounds of targets a `pause` maintenance window covers are skipped while it is under way.
+    pub fn pausing_for(mut self, live: LiveAlerting) -> Feed {
+        self.maintenance = Some(live);
+        self
+    }
+}
+
+/// Whether a `pause` maintenance window under way at `now` covers `target`.
+fn paused_by_maintenance(live: &LiveAlerting, target: &Target, now: OffsetDateTime) -> bool {
+    let windows = live.get().maintenance.clone();
+    if windows.is_empty() {
+        return false;
+    }
+    let at = (now.unix_timestamp_nanos() / 1000) as i64;
+    windows.iter().any(|w| {
+        w.mode == Mode::Pause
+            && w.covers(&target.id, &target.name, &target.tags)
+            && w.active_until(at).is_some()
+    })
 }
 
 /// Probes the feed's targets until `stop` is cancelled, sending every event to `tx`. A target
@@ -201,6 +232,7 @@ pub async fn run<P: Prober>(
         tx,
         stop: stop.clone(),
         stats,
+        maintenance: feed.maintenance,
     });
     let mut driver = Driver::new();
     driver.sharding = feed.sharding;
@@ -299,6 +331,7 @@ struct RoundContext<P> {
     tx: mpsc::Sender<Event>,
     stop: CancellationToken,
     stats: Arc<SchedulerStats>,
+    maintenance: Option<LiveAlerting>,
 }
 
 /// What a target carries from one round to the next: its verdicts, for the log.
@@ -587,7 +620,15 @@ async fn round<P: Prober>(start: Start, ctx: Arc<RoundContext<P>>) -> Done {
         tx,
         stop,
         stats,
+        maintenance,
     } = &*ctx;
+    // Under a `pause` maintenance window the round is not probed (nor counted as missed).
+    if let Some(live) = maintenance
+        && paused_by_maintenance(live, &target, OffsetDateTime::now_utc())
+    {
+        stats.paused_by_maintenance.fetch_add(1, Ordering::Relaxed);
+        return Done { slot, life, run };
+    }
     let verdicts = &mut run.verdicts;
     let probe = async {
         let permit = tokio::select! {
