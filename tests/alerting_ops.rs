@@ -11,6 +11,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uptimer::config::StoreSettings;
 use uptimer::config::alerting::{AlertingNow, LiveAlerting};
+use uptimer::config::storm::{Canaries, Storm};
 use uptimer::event::{ErrorKind, Event, ProbeEvent};
 use uptimer::state::maintenance::{Mode, Schedule, Window};
 use uptimer::state::rules::{Rule, Step, Threshold, Watch};
@@ -46,16 +47,24 @@ fn rule() -> Rule {
 }
 
 fn upsert(rules: &[Rule]) -> Upsert {
+    upsert_of("db", &["db", "prod"], rules)
+}
+
+fn upsert_of(id: &str, tags: &[&str], rules: &[Rule]) -> Upsert {
     Upsert {
         info: TargetInfo {
-            id: "db".into(),
-            name: "Primary DB".into(),
-            url: "https://db.example.org/".into(),
+            id: id.into(),
+            name: if id == "db" {
+                "Primary DB".into()
+            } else {
+                id.into()
+            },
+            url: format!("https://{id}.example.org/"),
             protocol: "https".into(),
-            hostname: "db.example.org".into(),
+            hostname: format!("{id}.example.org"),
             port: Some(443),
             path: "/".into(),
-            tags: vec!["db".into(), "prod".into()],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
             interval_s: Some(60.0),
         },
         paused: false,
@@ -64,9 +73,14 @@ fn upsert(rules: &[Rule]) -> Upsert {
 }
 
 fn event(t: OffsetDateTime, up: bool) -> Event {
-    let mut e = ProbeEvent::new(t, "https", "db.example.org", Some(443));
-    e.target = Some("db".into());
-    e.url = Some("https://db.example.org/".into());
+    event_of("db", t, up)
+}
+
+fn event_of(id: &str, t: OffsetDateTime, up: bool) -> Event {
+    let host = format!("{id}.example.org");
+    let mut e = ProbeEvent::new(t, "https", &host, Some(443));
+    e.target = Some(id.into());
+    e.url = Some(format!("https://{host}/"));
     e.up = Some(up);
     e.status_code = Some(if up { 200 } else { 503 });
     if !up {
@@ -352,4 +366,223 @@ async fn an_acknowledged_incident_does_not_escalate_and_its_ack_reaches_escalate
         ]
     );
     assert_every_trigger_resolved(&s).await;
+}
+
+/// Results of several targets in one batch: `(id, minute, up)`, `seconds` past the minute.
+async fn batch(s: &SqliteStore, results: &[(&str, u64, bool)], seconds: u64) {
+    let events = results
+        .iter()
+        .map(|(id, m, up)| event_of(id, t0() + Duration::from_secs(60 * m + seconds), *up))
+        .collect();
+    s.ingest(events).await.unwrap();
+}
+
+async fn with_storm(s: &SqliteStore, storm: Storm) {
+    s.alert_with(LiveAlerting::new(AlertingNow {
+        storm,
+        ..AlertingNow::default()
+    }))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn fifty_targets_behind_a_down_parent_give_one_notification_even_when_it_is_checked_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let children: Vec<String> = (0..50).map(|i| format!("app{i:02}")).collect();
+    let parents: std::collections::HashMap<String, Arc<[String]>> = children
+        .iter()
+        .map(|c| (c.clone(), Arc::from(vec!["router".to_owned()])))
+        .collect();
+    with_storm(
+        &s,
+        Storm {
+            parents: Arc::new(parents),
+            canaries: None,
+            group_wait: Duration::from_secs(30),
+        },
+    )
+    .await;
+    let mut upserts = vec![upsert_of("router", &["net"], &[rule()])];
+    upserts.extend(children.iter().map(|c| upsert_of(c, &["app"], &[rule()])));
+    s.follow_changes(upserts, vec![], None).await.unwrap();
+    // All up, then the children fail first: the router is checked 20 s after them.
+    let all = |m: u64, up: bool| -> Vec<(&str, u64, bool)> {
+        children.iter().map(|c| (c.as_str(), m, up)).collect()
+    };
+    batch(&s, &[all(0, true), vec![("router", 0, true)]].concat(), 0).await;
+    batch(&s, &all(1, false), 0).await;
+    batch(&s, &all(2, false), 0).await;
+    // Fired at minute 2, the router not checked since they failed: held, waiting for it.
+    let r = rows(&s).await;
+    assert_eq!(r.len(), 50);
+    assert!(r.iter().all(|r| r.state == "suppressed"), "{r:#?}");
+    assert_eq!(
+        r[0].last_error.as_deref(),
+        Some("waiting for its parent router's next result")
+    );
+    batch(&s, &[("router", 1, false), ("router", 2, false)], 20).await;
+    batch(&s, &[all(3, false), vec![("router", 3, false)]].concat(), 0).await;
+    batch(&s, &[all(4, false), vec![("router", 4, false)]].concat(), 0).await;
+    let sent: Vec<_> = rows(&s)
+        .await
+        .into_iter()
+        .filter(|r| r.state != "suppressed")
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(
+        (sent[0].target_id.as_str(), sent[0].kind.as_str()),
+        ("router", "trigger")
+    );
+    let held = rows(&s).await;
+    assert!(
+        held.iter()
+            .any(|r| r.last_error.as_deref()
+                == Some("suppressed by its parent router, which is down"))
+    );
+    // All recover: the router's resolve, nothing for the children.
+    batch(&s, &[all(5, true), vec![("router", 5, true)]].concat(), 0).await;
+    let sent: Vec<String> = rows(&s)
+        .await
+        .iter()
+        .filter(|r| r.state != "suppressed")
+        .map(|r| format!("{} {}", r.kind, r.target_id))
+        .collect();
+    assert_eq!(sent, ["trigger router", "resolve router"]);
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let parents = [("app".to_owned(), Arc::from(vec!["router".to_owned()]))];
+    with_storm(
+        &s,
+        Storm {
+            parents: Arc::new(parents.into_iter().collect()),
+            canaries: None,
+            group_wait: Duration::from_secs(30),
+        },
+    )
+    .await;
+    s.follow_changes(
+        vec![
+            upsert_of("router", &[], &[rule()]),
+            upsert_of("app", &[], &[rule()]),
+        ],
+        vec![],
+        None,
+    )
+    .await
+    .unwrap();
+    batch(&s, &[("router", 0, true), ("app", 0, true)], 0).await;
+    batch(&s, &[("app", 1, false), ("app", 2, false)], 0).await;
+    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    // The router passes after it: the app's next failure goes out.
+    batch(&s, &[("router", 2, true)], 10).await;
+    batch(&s, &[("app", 3, false)], 0).await;
+    assert_eq!(
+        said(&s).await,
+        ["trigger ops suppressed", "trigger ops pending"]
+    );
+    batch(&s, &[("app", 4, true)], 0).await;
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn two_of_three_failing_canaries_give_one_monitor_offline_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let canaries = ["c1", "c2", "c3"];
+    with_storm(
+        &s,
+        Storm {
+            parents: Arc::default(),
+            canaries: Some(Arc::new(Canaries {
+                targets: canaries.iter().map(|c| c.to_string()).collect(),
+                quorum: 2,
+                channels: vec!["ops".into()],
+            })),
+            group_wait: Duration::from_secs(30),
+        },
+    )
+    .await;
+    let targets: Vec<String> = (0..10).map(|i| format!("site{i}")).collect();
+    let mut upserts: Vec<Upsert> = canaries.iter().map(|c| upsert_of(c, &[], &[])).collect();
+    upserts.extend(targets.iter().map(|t| upsert_of(t, &[], &[rule()])));
+    s.follow_changes(upserts, vec![], None).await.unwrap();
+    let at = |m: u64, sites_up: bool, canaries_down: usize| {
+        let mut r: Vec<(&str, u64, bool)> =
+            targets.iter().map(|t| (t.as_str(), m, sites_up)).collect();
+        r.extend(
+            canaries
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (*c, m, i >= canaries_down)),
+        );
+        r
+    };
+    batch(&s, &at(0, true, 0), 0).await;
+    // The uplink goes: two canaries and every site fail, for five minutes.
+    for m in 1..6 {
+        batch(&s, &at(m, false, 2), 0).await;
+    }
+    let sent: Vec<String> = rows(&s)
+        .await
+        .iter()
+        .filter(|r| r.state != "suppressed")
+        .map(|r| format!("{} {} {}", r.kind, r.target_id, r.channel))
+        .collect();
+    assert_eq!(sent, ["trigger @monitor ops"]);
+    let monitor = &rows(&s)
+        .await
+        .into_iter()
+        .find(|r| r.target_id == "@monitor")
+        .unwrap();
+    let out = s
+        .due_notifications(
+            minute(10_000),
+            vec![("ops".into(), 100)],
+            vec!["ops".into()],
+            Default::default(),
+            false,
+        )
+        .await
+        .unwrap();
+    let offline = out.iter().find(|o| o.id == monitor.id).unwrap();
+    assert_eq!(
+        offline.notice.error.as_deref(),
+        Some("the monitor is offline: 2 of 3 connectivity canaries fail (c1, c2)")
+    );
+    // The uplink is back but two sites stay down: the monitor's resolve, then theirs go out.
+    batch(&s, &at(6, true, 0), 0).await;
+    let mut still: Vec<(&str, u64, bool)> = targets
+        .iter()
+        .map(|t| (t.as_str(), 7, !t.ends_with(['0', '1'])))
+        .collect();
+    still.extend(canaries.iter().map(|c| (*c, 7, true)));
+    batch(&s, &still, 0).await;
+    let mut still: Vec<(&str, u64, bool)> = targets
+        .iter()
+        .map(|t| (t.as_str(), 8, !t.ends_with(['0', '1'])))
+        .collect();
+    still.extend(canaries.iter().map(|c| (*c, 8, true)));
+    batch(&s, &still, 0).await;
+    let sent: Vec<String> = rows(&s)
+        .await
+        .iter()
+        .filter(|r| r.state != "suppressed")
+        .map(|r| format!("{} {}", r.kind, r.target_id))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "trigger @monitor",
+            "resolve @monitor",
+            "trigger site0",
+            "trigger site1"
+        ]
+    );
 }

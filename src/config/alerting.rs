@@ -436,6 +436,8 @@ pub struct AlertingNow {
     pub shared: SharedRules,
     /// `maintenance:`: when notifications are held back (and, in `pause` mode, probes).
     pub maintenance: Arc<[crate::state::maintenance::Window]>,
+    /// `depends_on:`, `canaries:` and `group_wait:`.
+    pub storm: super::storm::Storm,
 }
 
 impl AlertingNow {

@@ -88,6 +88,11 @@ pub struct FileConfig {
     /// Maintenance windows: one (Gatus's form) or a list (docs/alerting.md).
     #[serde(default)]
     pub maintenance: super::maintenance::MaintenanceFile,
+    /// Connectivity canaries: when a quorum of them fail, the monitor itself is offline.
+    pub canaries: Option<super::storm::CanariesFile>,
+    /// How long a failure waits for the result of a parent or canary checked later (default
+    /// 30s).
+    pub group_wait: Option<Scalar>,
     /// The dead-man's switch: `{url, interval, method, timeout}`, a URL called every interval
     /// while the pipeline is healthy (docs/alerting.md); off when unset.
     pub heartbeat: Option<HeartbeatFile>,
@@ -177,6 +182,10 @@ pub struct FileTarget {
     /// Alert rules: `[{type: CHANNEL, failure-threshold: 3, …}]` (docs/alerting.md).
     #[serde(default)]
     pub alerts: Vec<alerting::RuleFile>,
+    /// Targets (ids or names) this one depends on: while one is down, this target's
+    /// notifications are held (docs/alerting.md, "Storm control").
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 /// The two formats a config file may be written in.

@@ -36,6 +36,8 @@ const OUR_KEYS: &[&str] = &[
     "store",
     "maintenance",
     "heartbeat",
+    "canaries",
+    "group_wait",
 ];
 
 /// Gatus's top-level keys besides `endpoints` (config/config.go), none honoured yet except

@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod parse;
 pub mod plugins;
 mod postgres;
+pub mod storm;
 pub mod target;
 mod target_list;
 pub mod targets_file;
@@ -370,6 +371,12 @@ impl Settings {
         let shared = alerting::SharedRules::of(&fc.alert_rules, &fc.alerts)?;
         let maintenance = maintenance::windows_of(&fc.maintenance)?;
         alerting::apply(&mut targets, &shared, &channels)?;
+        let storm = storm::storm_of(
+            &targets,
+            fc.canaries.as_ref(),
+            fc.group_wait.as_ref(),
+            &channels,
+        )?;
 
         let sharding = sharding(env, &fc)?;
         if let Some(s) = sharding {
@@ -499,6 +506,7 @@ impl Settings {
                         channels: channels.clone(),
                         shared,
                         maintenance,
+                        storm,
                     }),
                     channels,
                     from_gatus,

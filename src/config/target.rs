@@ -137,6 +137,8 @@ pub struct Profile {
     /// Its alert rules, keyed and with the tag rules and defaults merged in (by
     /// [`crate::config::alerting::apply`]).
     pub alerts: Arc<[crate::state::rules::Rule]>,
+    /// The targets (ids) it depends on: while one is down, its own notifications are held.
+    pub depends_on: Arc<[String]>,
 }
 
 impl Target {
@@ -365,6 +367,8 @@ pub struct TargetSpec {
     pub check: CheckSections,
     /// Its own alert rules (validated, not yet keyed).
     pub alerts: Vec<crate::state::rules::Rule>,
+    /// The targets it depends on (ids or names; names become ids at load).
+    pub depends_on: Vec<String>,
 }
 
 /// Parses conditions at load: a condition that cannot be parsed is a configuration error
@@ -437,6 +441,7 @@ impl TargetSpec {
             conditions: self.conditions,
             degraded_if: self.degraded_if,
             alerts: self.alerts,
+            depends_on: self.depends_on,
         };
         let profile = if self.check.is_empty() {
             match profiles.by_key.get(&key) {
@@ -494,6 +499,7 @@ struct ProfileKey {
     conditions: Vec<String>,
     degraded_if: Vec<String>,
     alerts: Vec<crate::state::rules::Rule>,
+    depends_on: Vec<String>,
 }
 
 impl ProfileKey {
@@ -588,6 +594,7 @@ impl ProfileKey {
             degraded_if,
             check,
             alerts: self.alerts.clone().into(),
+            depends_on: self.depends_on.clone().into(),
         })
     }
 }

@@ -266,6 +266,11 @@ pub(super) fn spec_of(t: &mut file::FileTarget, prefix: &str) -> Result<TargetSp
             grace: from_file(t.grace.as_ref(), &n("grace"), parse::seconds)?,
         },
         alerts: super::alerting::rules_of(&t.alerts, &n("alerts"))?,
+        depends_on: std::mem::take(&mut t.depends_on)
+            .into_iter()
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+            .collect(),
     })
 }
 

@@ -4,11 +4,13 @@
 //! escalation wait too. A resolve is never held: a channel that was told of an incident is
 //! told of its end.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::NoticeTarget;
+use crate::config::storm::Storm;
 use crate::state::maintenance::{Window, wildcard};
 use crate::store::Micros;
 
@@ -136,6 +138,23 @@ impl Silence {
     }
 }
 
+/// Since when a target has been failing and its rule has been fired (what storm control
+/// waits from).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Failing {
+    pub since: Option<Micros>,
+    pub fired: Option<Micros>,
+}
+
+/// A parent's or a canary's state, as the store has it in the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TargetNow {
+    /// It has an open incident.
+    pub down: bool,
+    /// The time of its latest result.
+    pub last: Option<Micros>,
+}
+
 /// Everything that may hold a notification back, as a store's transaction sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Gate {
@@ -143,16 +162,103 @@ pub struct Gate {
     pub silences: Vec<Silence>,
     /// The configured maintenance windows.
     pub windows: Arc<[Window]>,
+    /// Dependencies, canaries and how long a failure waits for their results.
+    pub storm: Storm,
+    /// The states of the parents and canaries that matter (see [`Gate::watched`]).
+    pub now_of: HashMap<String, TargetNow>,
 }
 
 impl Gate {
     /// Whether it can hold anything (if not, the store need not read a target's tags).
     pub fn is_empty(&self) -> bool {
-        self.silences.is_empty() && self.windows.is_empty()
+        self.silences.is_empty()
+            && self.windows.is_empty()
+            && self.storm.parents.is_empty()
+            && self.storm.canaries.is_none()
     }
 
-    /// Why a notification about `t` to `channel` at `at` is held back, if it is.
-    pub fn hold(&self, t: &NoticeTarget, channel: &str, at: Micros) -> Option<String> {
+    /// The targets whose state the store loads into [`Gate::now_of`] for the notifications
+    /// of `ids`: their parents, and the canaries.
+    pub fn watched<'a>(&'a self, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let mut out: Vec<String> = ids
+            .filter_map(|id| self.storm.parents.get(id))
+            .flat_map(|ps| ps.iter().cloned())
+            .collect();
+        if let Some(c) = &self.storm.canaries {
+            out.extend(c.targets.iter().cloned());
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The canaries down now, when they make a quorum: the monitor is offline.
+    pub fn offline(&self) -> Option<Vec<&str>> {
+        let c = self.storm.canaries.as_ref()?;
+        let down: Vec<&str> = c
+            .targets
+            .iter()
+            .filter(|t| self.now_of.get(*t).is_some_and(|n| n.down))
+            .map(String::as_str)
+            .collect();
+        (down.len() >= c.quorum).then_some(down)
+    }
+
+    /// Whether `id` has no result since the target started failing while `at` is still
+    /// within `group_wait` of the rule's firing: its next result is worth waiting for.
+    fn unchecked(&self, id: &str, f: Failing, at: Micros) -> bool {
+        let Some(since) = f.since else { return false };
+        let wait = i64::try_from(self.storm.group_wait.as_micros()).unwrap_or(i64::MAX);
+        at < f.fired.unwrap_or(at).saturating_add(wait)
+            && self
+                .now_of
+                .get(id)
+                .is_none_or(|n| n.last.is_none_or(|l| l < since))
+    }
+
+    /// Why storm control holds a notification about `t` that has been failing since
+    /// `since`, at `at`.
+    fn storm_hold(&self, t: &NoticeTarget, at: Micros, since: Failing) -> Option<String> {
+        if let Some(c) = &self.storm.canaries
+            && !c.targets.contains(&t.id)
+        {
+            if let Some(down) = self.offline() {
+                return Some(format!(
+                    "the monitor is offline: {} of {} connectivity canaries fail ({})",
+                    down.len(),
+                    c.targets.len(),
+                    down.join(", ")
+                ));
+            }
+            if let Some(u) = c.targets.iter().find(|id| self.unchecked(id, since, at)) {
+                return Some(format!("waiting for connectivity canary {u}'s next result"));
+            }
+        }
+        let parents = self.storm.parents.get(&t.id)?;
+        if let Some(p) = parents
+            .iter()
+            .find(|p| self.now_of.get(*p).is_some_and(|n| n.down))
+        {
+            return Some(format!("suppressed by its parent {p}, which is down"));
+        }
+        parents
+            .iter()
+            .find(|p| self.unchecked(p, since, at))
+            .map(|p| format!("waiting for its parent {p}'s next result"))
+    }
+
+    /// Why a notification about `t` to `channel` at `at` is held back, if it is; `since` is
+    /// when the target started failing and the rule fired.
+    pub fn hold(
+        &self,
+        t: &NoticeTarget,
+        channel: &str,
+        at: Micros,
+        since: Failing,
+    ) -> Option<String> {
+        if let Some(why) = self.storm_hold(t, at, since) {
+            return Some(why);
+        }
         if let Some(w) = self
             .windows
             .iter()
@@ -231,18 +337,30 @@ mod tests {
         };
         let t = target(&["db", "eu"]);
         assert_eq!(
-            g.hold(&t, "pagerduty", 150).as_deref(),
+            g.hold(&t, "pagerduty", 150, Failing::default()).as_deref(),
             Some("silenced by silence 3 (ana: upgrade)")
         );
-        assert!(g.hold(&t, "slack", 150).is_none(), "another channel");
-        assert!(g.hold(&target(&["web"]), "pagerduty", 150).is_none());
-        assert!(g.hold(&t, "pagerduty", 99).is_none(), "not yet");
-        assert!(g.hold(&t, "pagerduty", 200).is_none(), "over");
+        assert!(
+            g.hold(&t, "slack", 150, Failing::default()).is_none(),
+            "another channel"
+        );
+        assert!(
+            g.hold(&target(&["web"]), "pagerduty", 150, Failing::default())
+                .is_none()
+        );
+        assert!(
+            g.hold(&t, "pagerduty", 99, Failing::default()).is_none(),
+            "not yet"
+        );
+        assert!(
+            g.hold(&t, "pagerduty", 200, Failing::default()).is_none(),
+            "over"
+        );
         let by_name = Gate {
             silences: vec![silence(&["target=Primary*"])],
             ..Gate::default()
         };
-        assert!(by_name.hold(&t, "x", 150).is_some());
+        assert!(by_name.hold(&t, "x", 150, Failing::default()).is_some());
     }
 
     #[test]

@@ -215,9 +215,12 @@ impl AlertRules {
     /// What holds notifications back at `now`: the configured maintenance windows and the
     /// given silences.
     pub fn gate(&self, silences: Vec<Silence>) -> Gate {
+        let live = self.live.get();
         Gate {
             silences,
-            windows: self.live.get().maintenance.clone(),
+            windows: live.maintenance.clone(),
+            storm: live.storm.clone(),
+            now_of: HashMap::new(),
         }
     }
 

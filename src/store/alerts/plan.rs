@@ -10,9 +10,10 @@ use std::collections::{HashMap, HashSet};
 
 use time::OffsetDateTime;
 
+use super::gate::Failing;
 use super::{Notice, NoticeTarget, Observed, channel_of_key};
 use crate::state::rules::{Action, Condition, ResolveReason, Rule, RuleState, Seen};
-use crate::store::{Micros, from_micros};
+use crate::store::{Micros, from_micros, to_micros};
 
 /// A notification to write: its channel and what it says.
 #[derive(Debug, Clone)]
@@ -83,15 +84,16 @@ fn certificate_text(not_after: OffsetDateTime, at: OffsetDateTime) -> String {
 
 /// Whether a notification to a channel at a time is held back, and why (a silence, a
 /// maintenance window): see [`super::gate::Gate::hold`].
-pub type Hold<'a> = dyn Fn(&str, Micros) -> Option<String> + 'a;
+/// Its arguments: the channel, the time, and since when the target has been failing and its
+/// rule has been fired ([`super::gate::Failing`]).
+pub type Hold<'a> = dyn Fn(&str, Micros, Failing) -> Option<String> + 'a;
 
 /// Runs target `id`'s applied results (in order; each with the target's open incident after
 /// it) through its rules. `states` holds the loaded counters and is moved forward; `acked`
 /// holds which of [`fired_incidents`] are acknowledged (they get no reminders and do not
 /// escalate); `hold` says which notifications are held back. A held trigger is written as
 /// held (shown, not sent) and goes out at the first failing result after nothing holds it;
-/// its incident, if it recovers first, needs no resolve. Returns the notifications and the
-/// keys of the rules whose counters changed.
+/// its incident, if it recovers first, needs no resolve.
 pub fn observe(
     id: &str,
     rules: &[Rule],
@@ -99,9 +101,10 @@ pub fn observe(
     results: &[(Observed, Option<i64>)],
     acked: &HashSet<i64>,
     hold: &Hold,
-) -> (Vec<Planned>, Vec<String>) {
+) -> Observation {
     let mut out = Vec::new();
     let mut changed = Vec::new();
+    let mut revised = Vec::new();
     for rule in rules {
         let state = states.entry(rule.key.clone()).or_default();
         let before = state.clone();
@@ -121,6 +124,10 @@ pub fn observe(
             let incident = &incident.filter(|_| condition == Condition::Down);
             let action = state.observe(rule, !failing, time, *incident, || new_key(*incident));
             let down_since = state.down_since;
+            let since = Failing {
+                since: down_since.map(to_micros),
+                fired: state.firing.as_ref().map(|f| to_micros(f.at)),
+            };
             let notice = |kind: &str, key: String, reminder: u32, reason: Option<String>| {
                 let failing = kind != "resolve";
                 let (severity, error) = match (failing, condition) {
@@ -157,7 +164,7 @@ pub fn observe(
             let mut planned: Vec<Planned> = Vec::new();
             match action {
                 Some(Action::Trigger { key }) => {
-                    let held = hold(&rule.channel, o.time);
+                    let held = hold(&rule.channel, o.time, since);
                     planned.push(Planned {
                         channel: rule.channel.clone(),
                         notice: notice("trigger", key, 0, None),
@@ -171,7 +178,7 @@ pub fn observe(
                     // An acknowledged incident is not reminded of, nor a held-back channel.
                     let fired_for = state.firing.as_ref().and_then(|f| f.incident);
                     if fired_for.is_none_or(|i| !acked.contains(&i))
-                        && hold(&rule.channel, o.time).is_none()
+                        && hold(&rule.channel, o.time, since).is_none()
                     {
                         planned.push(Planned::new(
                             &rule.channel,
@@ -191,16 +198,25 @@ pub fn observe(
                     }
                 }
                 None => {
-                    // A held trigger goes out at the first failing result nothing holds.
+                    // A held trigger goes out at the first failing result nothing holds (and
+                    // says so when what holds it changed: a parent checked, now down).
                     if failing
                         && let Some(f) = &mut state.firing
                         && f.held.is_some()
-                        && hold(&rule.channel, o.time).is_none()
                     {
-                        f.held = None;
-                        f.last_notified = time;
-                        let n = notice("trigger", f.key.clone(), 0, None);
-                        planned.push(Planned::new(&rule.channel, n));
+                        match hold(&rule.channel, o.time, since) {
+                            None => {
+                                f.held = None;
+                                f.last_notified = time;
+                                let n = notice("trigger", f.key.clone(), 0, None);
+                                planned.push(Planned::new(&rule.channel, n));
+                            }
+                            Some(why) if f.held.as_ref() != Some(&why) => {
+                                revised.push((f.key.clone(), rule.channel.clone(), why.clone()));
+                                f.held = Some(why);
+                            }
+                            Some(_) => {}
+                        }
                     }
                 }
             }
@@ -212,7 +228,7 @@ pub fn observe(
                         if *c == rule.channel || f.escalated.contains(c) {
                             continue;
                         }
-                        let held = hold(c, o.time);
+                        let held = hold(c, o.time, since);
                         if held.is_none() {
                             f.escalated.push(c.clone());
                         }
@@ -234,7 +250,22 @@ pub fn observe(
             changed.push(rule.key.clone());
         }
     }
-    (out, changed)
+    Observation {
+        planned: out,
+        changed,
+        revised,
+    }
+}
+
+/// What [`observe`] made of a target's results.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// The notifications to write.
+    pub planned: Vec<Planned>,
+    /// The keys of the rules whose counters changed.
+    pub changed: Vec<String>,
+    /// Held triggers whose reason changed, as (key, channel, why): their rows say it.
+    pub revised: Vec<(String, String, String)>,
 }
 
 /// A delay as escalation notices say it (`15m`, `1h30m`).
@@ -334,6 +365,76 @@ pub fn ack(
     // In one order whatever the map's.
     out.sort_by(|a, b| (&a.notice.rule, &a.channel).cmp(&(&b.notice.rule, &b.channel)));
     out
+}
+
+/// The target id the monitor's own state is kept under (no target has it), and its rule key.
+pub const MONITOR: &str = "@monitor";
+pub const MONITOR_RULE: &str = "canaries";
+
+/// What the canaries' state (`offline`: those down, when a quorum) does to the monitor's
+/// `state`: "monitor offline" to the canaries' channels when it goes offline, its resolve
+/// when it is back. Returns the notifications and the state to keep, when it changed.
+pub fn monitor(
+    mut state: RuleState,
+    offline: Option<Vec<&str>>,
+    canaries: &crate::config::storm::Canaries,
+    now: Micros,
+) -> (Vec<Planned>, Option<RuleState>) {
+    let target = NoticeTarget {
+        id: MONITOR.into(),
+        name: "uptimer (this monitor)".into(),
+        url: String::new(),
+        tags: Vec::new(),
+    };
+    let time = from_micros(now);
+    let notices = |kind: &str, key: &str, error: Option<String>, reason: Option<String>| {
+        canaries
+            .channels
+            .iter()
+            .map(|c| {
+                let n = Notice {
+                    description: Some(
+                        "the monitor's connectivity canaries: while a quorum of them fail, \
+                         targets' notifications are held"
+                            .into(),
+                    ),
+                    error: error.clone(),
+                    reason: reason.clone(),
+                    ..Notice::about(kind, key.into(), MONITOR_RULE.into(), target.clone(), time)
+                };
+                Planned::new(c, n)
+            })
+            .collect::<Vec<_>>()
+    };
+    match (offline, &state.firing) {
+        (Some(down), None) => {
+            let key = new_key(None).replace("uptimer-", "uptimer-monitor-offline-");
+            state.down_since = Some(time);
+            state.firing = Some(crate::state::rules::Firing {
+                key: key.clone(),
+                incident: None,
+                at: time,
+                last_notified: time,
+                reminders: 0,
+                held: None,
+                steps: 0,
+                escalated: Vec::new(),
+            });
+            let error = format!(
+                "the monitor is offline: {} of {} connectivity canaries fail ({})",
+                down.len(),
+                canaries.targets.len(),
+                down.join(", ")
+            );
+            (notices("trigger", &key, Some(error), None), Some(state))
+        }
+        (None, Some(f)) => {
+            let key = f.key.clone();
+            let out = notices("resolve", &key, None, Some("the canaries recovered".into()));
+            (out, Some(RuleState::default()))
+        }
+        _ => (Vec::new(), None),
+    }
 }
 
 /// Names the target of each of `planned` (all of target `t.id`).

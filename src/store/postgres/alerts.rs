@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::postgres::PgError;
 use crate::state::rules::{ResolveReason, Rule};
-use crate::store::alerts::gate::{Gate, Kind, Silence, read_matchers};
+use crate::store::alerts::gate::{Gate, Kind, Silence, TargetNow, read_matchers};
 use crate::store::alerts::plan::{self, Planned, States, read_state};
 use crate::store::alerts::{
     Ack, Acked, AlertStore, Delivery, IncidentAlerts, NoticeTarget, NotificationRow, Observed,
@@ -237,19 +237,99 @@ pub async fn observe(
     } else {
         notice_targets(c, &ids).await?
     };
-    let mut planned = Vec::new();
+    // Parents and canaries as this transaction has them (the batch's results applied).
+    let watched = gate.watched(ids.iter().copied());
+    if !watched.is_empty() {
+        gate.now_of = targets_now(c, &watched).await?;
+    }
+    let mut planned = monitor(c, &gate, now).await?;
     let mut changed = Vec::new();
+    let mut revised = Vec::new();
     for t in batch {
         let s = states.entry(t.id.clone()).or_default();
         let bare = NoticeTarget::bare(&t.id);
         let target = named.get(&t.id).unwrap_or(&bare);
-        let hold = |channel: &str, at: Micros| gate.hold(target, channel, at);
-        let (p, keys) = plan::observe(&t.id, &t.rules, s, &t.results, &acked, &hold);
-        planned.extend(p);
-        changed.extend(keys.into_iter().map(|k| (t.id.clone(), k)));
+        let hold = |channel: &str, at: Micros, since| gate.hold(target, channel, at, since);
+        let seen = plan::observe(&t.id, &t.rules, s, &t.results, &acked, &hold);
+        planned.extend(seen.planned);
+        changed.extend(seen.changed.into_iter().map(|k| (t.id.clone(), k)));
+        revised.extend(seen.revised);
     }
     enqueue(c, planned, now).await?;
+    if !revised.is_empty() {
+        let stmt = c
+            .prepare_cached(
+                "UPDATE notifications n SET last_error = u.why
+                 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(key, channel, why)
+                 WHERE n.key = u.key AND n.channel = u.channel AND n.kind = 'trigger'
+                   AND n.state = 'suppressed'",
+            )
+            .await?;
+        let col = |i: usize| -> Vec<&str> {
+            revised
+                .iter()
+                .map(|r: &(String, String, String)| match i {
+                    0 => r.0.as_str(),
+                    1 => r.1.as_str(),
+                    _ => r.2.as_str(),
+                })
+                .collect()
+        };
+        c.execute(&stmt, &[&col(0), &col(1), &col(2)]).await?;
+    }
     save_states(c, &states, &changed).await
+}
+
+/// The states of targets `ids` (parents and canaries) as storm control sees them.
+async fn targets_now(
+    c: &impl GenericClient,
+    ids: &[String],
+) -> Result<HashMap<String, TargetNow>, PgError> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT id, open_incident IS NOT NULL, last_event_time FROM targets
+             WHERE id = ANY($1::text[])",
+        )
+        .await?;
+    Ok(c.query(&stmt, &[&ids])
+        .await?
+        .iter()
+        .map(|r| {
+            let last: Option<OffsetDateTime> = r.get(2);
+            let now = TargetNow {
+                down: r.get(1),
+                last: last.map(to_micros),
+            };
+            (r.get(0), now)
+        })
+        .collect())
+}
+
+/// The monitor's "offline" notifications when the canaries' quorum changes (see
+/// [`plan::monitor`]); its state is saved here, the notifications are the caller's to write.
+async fn monitor(
+    c: &impl GenericClient,
+    gate: &Gate,
+    now: Micros,
+) -> Result<Vec<Planned>, PgError> {
+    let Some(canaries) = &gate.storm.canaries else {
+        return Ok(Vec::new());
+    };
+    let mut states = load_states(c, &[plan::MONITOR]).await?;
+    let state = states
+        .remove(plan::MONITOR)
+        .and_then(|mut s| s.remove(plan::MONITOR_RULE))
+        .unwrap_or_default();
+    let (planned, state) = plan::monitor(state, gate.offline(), canaries, now);
+    if let Some(state) = state {
+        let states = HashMap::from([(
+            plan::MONITOR.to_owned(),
+            HashMap::from([(plan::MONITOR_RULE.to_owned(), state)]),
+        )]);
+        let changed = [(plan::MONITOR.to_owned(), plan::MONITOR_RULE.to_owned())];
+        save_states(c, &states, &changed).await?;
+    }
+    Ok(planned)
 }
 
 /// Ends the rules of each target of `ends` that its rules (`None`: none) do not keep: a fired

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
 use crate::state::rules::{ResolveReason, Rule, RuleState};
-pub use crate::store::alerts::gate::{Gate, Kind, Matcher, Silence, read_matchers};
+pub use crate::store::alerts::gate::{Gate, Kind, Matcher, Silence, TargetNow, read_matchers};
 use crate::store::alerts::plan::{self, Planned, States, read_state};
 pub use crate::store::alerts::{
     Ack, Acked, AlertRules, AlertStore, Delivery, IncidentAlerts, Notice, NoticeTarget,
@@ -188,11 +188,18 @@ pub fn observe(
     } else {
         notice_target(tx, id)?
     };
-    let hold = |channel: &str, at: Micros| gate.hold(&target, channel, at);
-    let (planned, changed) = plan::observe(id, rules, &mut states, results, &acked, &hold);
-    enqueue(tx, id, planned, now)?;
-    for rule in changed {
+    let hold = |channel: &str, at: Micros, since| gate.hold(&target, channel, at, since);
+    let seen = plan::observe(id, rules, &mut states, results, &acked, &hold);
+    enqueue(tx, id, seen.planned, now)?;
+    for rule in seen.changed {
         save_state(tx, id, &rule, &states[&rule])?;
+    }
+    let mut revise = tx.prepare_cached(
+        "UPDATE notifications SET last_error = ?3
+         WHERE key = ?1 AND channel = ?2 AND kind = 'trigger' AND state = 'suppressed'",
+    )?;
+    for (key, channel, why) in seen.revised {
+        revise.execute(params![key, channel, why])?;
     }
     Ok(())
 }
@@ -214,6 +221,61 @@ pub fn end(
         tx.prepare_cached("DELETE FROM alert_rules WHERE target_id = ?1 AND rule = ?2")?;
     for rule in forget {
         stmt.execute(params![id, rule])?;
+    }
+    Ok(())
+}
+
+/// The states of targets `ids` (parents and canaries) as storm control sees them.
+pub fn targets_now(
+    tx: &Transaction,
+    ids: &[String],
+) -> Result<HashMap<String, TargetNow>, StoreError> {
+    let list = serde_json::to_string(ids).map_err(json_err)?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, open_incident IS NOT NULL, last_event_time FROM targets
+         WHERE id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([list], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            TargetNow {
+                down: r.get(1)?,
+                last: r.get(2)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether the monitor is offline (a quorum of the canaries down), and the notifications
+/// that says when it changes: "monitor offline" to the canaries' channels, and its resolve.
+pub fn monitor(tx: &Transaction, gate: &Gate, now: Micros) -> Result<(), StoreError> {
+    let Some(canaries) = &gate.storm.canaries else {
+        return Ok(());
+    };
+    let mut states = load_states(tx, plan::MONITOR)?;
+    let state = states.remove(plan::MONITOR_RULE).unwrap_or_default();
+    let (planned, state) = plan::monitor(state, gate.offline(), canaries, now);
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id, created_at,
+           due_at, payload)
+         VALUES (?1, ?2, ?3, 0, ?4, NULL, ?5, ?5, ?6)",
+    )?;
+    for Planned {
+        channel, notice, ..
+    } in &planned
+    {
+        stmt.execute(params![
+            notice.key,
+            channel,
+            notice.kind,
+            notice.target.id,
+            now,
+            serde_json::to_string(notice).map_err(json_err)?,
+        ])?;
+    }
+    if let Some(state) = state {
+        save_state(tx, plan::MONITOR, plan::MONITOR_RULE, &state)?;
     }
     Ok(())
 }
@@ -303,7 +365,10 @@ pub fn silences(
 
 /// The ids of the targets with rule counters stored.
 pub fn ids_with_states(tx: &Transaction) -> Result<Vec<String>, StoreError> {
-    let mut stmt = tx.prepare_cached("SELECT DISTINCT target_id FROM alert_rules")?;
+    // Not the monitor's own state (`@monitor`): no target has it.
+    let mut stmt = tx.prepare_cached(
+        "SELECT DISTINCT target_id FROM alert_rules WHERE target_id NOT LIKE '@%'",
+    )?;
     let ids = stmt
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;

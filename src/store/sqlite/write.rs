@@ -344,16 +344,35 @@ fn update_state(
         tx.prepare_cached("SELECT removed_at IS NOT NULL FROM targets WHERE id = ?1")?;
     let now_micros = now;
     let now = from_micros(now);
-    // What holds notifications back, read once for the batch (when any target alerts): the
-    // silences not over by its oldest result (a result is held by those under way at its
-    // time).
-    let gate = if by_target.keys().any(|id| rules.of(id).is_some()) {
+    // What holds notifications back, read once for the batch (when any target alerts or a
+    // canary is in it): the silences not over by its oldest result (a result is held by those
+    // under way at its time).
+    let storm = rules.live.get().storm.clone();
+    let canary_in = storm
+        .canaries
+        .as_ref()
+        .is_some_and(|c| c.targets.iter().any(|t| by_target.contains_key(t.as_str())));
+    let mut gate = if canary_in || by_target.keys().any(|id| rules.of(id).is_some()) {
         let oldest = rows.iter().map(|r| r.2).min().unwrap_or(now_micros);
         rules.gate(alerts::silences(tx, oldest, false)?)
     } else {
         alerts::Gate::default()
     };
-    for (id, events) in by_target {
+    // Parents and canaries go first, so that the others' notifications see their new state.
+    let watched: Vec<String> = gate.watched(by_target.keys().copied());
+    if !watched.is_empty() {
+        gate.now_of = alerts::targets_now(tx, &watched)?;
+    }
+    let (first, rest): (Vec<_>, Vec<_>) = by_target
+        .into_iter()
+        .partition(|(id, _)| watched.binary_search_by(|w| w.as_str().cmp(id)).is_ok());
+    let firsts = first.len();
+    let total = firsts + rest.len();
+    for (i, (id, events)) in first.into_iter().chain(rest).enumerate() {
+        if i == firsts && !watched.is_empty() {
+            gate.now_of = alerts::targets_now(tx, &watched)?;
+            alerts::monitor(tx, &gate, now_micros)?;
+        }
         let target_rules = rules.of(id);
         let mut observed = Vec::new();
         // A removed target's late results (a probe in flight at its removal) are history
@@ -421,6 +440,11 @@ fn update_state(
                 e.envelope.uuid.to_string(),
             ])?;
         }
+    }
+    // Only parents and canaries in the batch: their states decide the monitor's too.
+    if firsts == total && !watched.is_empty() {
+        gate.now_of = alerts::targets_now(tx, &watched)?;
+        alerts::monitor(tx, &gate, now_micros)?;
     }
     Ok(())
 }

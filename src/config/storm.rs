@@ -1,0 +1,239 @@
+//! Storm control's settings: a target's `depends_on:` (its notifications wait while a target
+//! it depends on is down), `canaries:` (targets that show whether the monitor itself can
+//! reach the world) and `group_wait:` (how long a failure waits for the result of a parent or
+//! canary checked after it). What they hold back is `crate::store::alerts::gate`'s.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::file::Scalar;
+use super::parse;
+use super::target::Target;
+
+/// How long a failure waits for a parent's or a canary's next result by default.
+pub const GROUP_WAIT: Duration = Duration::from_secs(30);
+
+/// `canaries:` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanariesFile {
+    /// Target ids or names.
+    pub targets: Vec<String>,
+    /// How many of them failing means the monitor is offline (default: a majority).
+    pub quorum: Option<usize>,
+    /// The channels told that the monitor is offline, and when it is back.
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+/// Connectivity canaries, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canaries {
+    /// Target ids.
+    pub targets: Vec<String>,
+    pub quorum: usize,
+    pub channels: Vec<String>,
+}
+
+/// Storm control, as the alerting in use holds it.
+#[derive(Debug, Clone, Default)]
+pub struct Storm {
+    /// Each target's parents (ids), for the targets that have any.
+    pub parents: Arc<HashMap<String, Arc<[String]>>>,
+    pub canaries: Option<Arc<Canaries>>,
+    pub group_wait: Duration,
+}
+
+impl Storm {
+    /// Whether `id` is a parent or a canary: its results are applied before the others' of
+    /// a batch, so that theirs see its state.
+    pub fn is_watched(&self, id: &str) -> bool {
+        self.canaries
+            .as_ref()
+            .is_some_and(|c| c.targets.iter().any(|t| t == id))
+            || self.parents.values().any(|ps| ps.iter().any(|p| p == id))
+    }
+}
+
+/// Finds a target by id, else by name (a unique one).
+fn resolve<'a>(targets: &'a [Target], name: &str) -> Result<&'a str, &'static str> {
+    if let Some(t) = targets.iter().find(|t| t.id == name) {
+        return Ok(&t.id);
+    }
+    let mut named = targets.iter().filter(|t| t.name == name);
+    match (named.next(), named.next()) {
+        (Some(t), None) => Ok(&t.id),
+        (Some(_), Some(_)) => Err("a target's id (several targets have this name)"),
+        (None, _) => Err("the id or name of a configured target"),
+    }
+}
+
+/// Validates the targets' `depends_on:`, `canaries:` and `group_wait:` against the targets
+/// configured and the channels.
+pub fn storm_of(
+    targets: &[Target],
+    canaries: Option<&CanariesFile>,
+    group_wait: Option<&Scalar>,
+    channels: &std::collections::BTreeMap<String, super::alerting::Channel>,
+) -> Result<Storm, ConfigError> {
+    let mut parents = HashMap::new();
+    for t in targets {
+        if t.profile.depends_on.is_empty() {
+            continue;
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for d in t.profile.depends_on.iter() {
+            let id = resolve(targets, d).map_err(|why| {
+                ConfigError::new(format!("target {}: depends_on", t.name), d, why)
+            })?;
+            if id == t.id {
+                return Err(ConfigError::new(
+                    format!("target {}: depends_on", t.name),
+                    d,
+                    "another target (a target cannot depend on itself)",
+                ));
+            }
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_owned());
+            }
+        }
+        parents.insert(t.id.clone(), Arc::from(ids));
+    }
+    let canaries = match canaries {
+        None => None,
+        Some(c) => {
+            let mut ids: Vec<String> = Vec::new();
+            for name in &c.targets {
+                let id = resolve(targets, name.trim())
+                    .map_err(|why| ConfigError::new("canaries.targets", name, why))?;
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_owned());
+                }
+            }
+            if ids.is_empty() {
+                return Err(ConfigError::new(
+                    "canaries.targets",
+                    "[]",
+                    "one or more targets (three on different networks is a good start)",
+                ));
+            }
+            let quorum = c.quorum.unwrap_or(ids.len() / 2 + 1);
+            if quorum == 0 || quorum > ids.len() {
+                return Err(ConfigError::new(
+                    "canaries.quorum",
+                    quorum.to_string(),
+                    format!("1 to {} (the number of canaries)", ids.len()),
+                ));
+            }
+            if let Some(ch) = c.channels.iter().find(|ch| !channels.contains_key(*ch)) {
+                return Err(ConfigError::new(
+                    "canaries.channels",
+                    ch,
+                    "the name of a channel in channels:",
+                ));
+            }
+            Some(Arc::new(Canaries {
+                targets: ids,
+                quorum,
+                channels: c.channels.clone(),
+            }))
+        }
+    };
+    let group_wait = match group_wait {
+        None => GROUP_WAIT,
+        Some(v) if matches!(v.to_string().trim(), "0" | "0s") => Duration::ZERO,
+        Some(v) => parse::seconds(&v.to_string())
+            .map_err(|e| ConfigError::new("group_wait", v.to_string(), e))?,
+    };
+    Ok(Storm {
+        parents: Arc::new(parents),
+        canaries,
+        group_wait,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::load_file;
+
+    const TARGETS: &str = "
+channels: {ops: {type: slack, webhook_url: 'https://hooks.slack.com/services/T/B/x'}}
+targets:
+  - {id: router, url: 'https://router.example/'}
+  - {name: app, url: 'https://app.example/', depends_on: [router]}
+  - {name: db, url: 'https://db.example/', depends_on: [app, router, app]}
+  - {id: c1, url: 'https://c1.example/'}
+  - {id: c2, url: 'https://c2.example/'}
+  - {id: c3, url: 'https://c3.example/'}
+";
+
+    #[test]
+    fn dependencies_and_canaries_resolve_names_to_ids() {
+        let s = load_file(
+            "yaml",
+            &format!(
+                "{TARGETS}canaries: {{targets: [c1, c2, c3], channels: [ops]}}\ngroup_wait: 10s\n"
+            ),
+        )
+        .unwrap();
+        let storm = s.alerting.live.get().storm.clone();
+        let app = s.targets.iter().find(|t| t.name == "app").unwrap();
+        let db = s.targets.iter().find(|t| t.name == "db").unwrap();
+        assert_eq!(&storm.parents[&app.id][..], ["router".to_owned()]);
+        assert_eq!(
+            &storm.parents[&db.id][..],
+            [app.id.clone(), "router".to_owned()]
+        );
+        let c = storm.canaries.as_ref().unwrap();
+        assert_eq!(c.quorum, 2, "a majority by default");
+        assert_eq!(storm.group_wait.as_secs(), 10);
+        assert!(storm.is_watched("router") && storm.is_watched("c2") && !storm.is_watched(&db.id));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        for (extra, setting, says) in [
+            (
+                "canaries: {targets: [c1, nope]}\n",
+                "canaries.targets",
+                "configured target",
+            ),
+            (
+                "canaries: {targets: [c1, c2], quorum: 3}\n",
+                "canaries.quorum",
+                "1 to 2",
+            ),
+            (
+                "canaries: {targets: [c1], channels: [pager]}\n",
+                "canaries.channels",
+                "channels:",
+            ),
+            (
+                "canaries: {targets: []}\n",
+                "canaries.targets",
+                "one or more",
+            ),
+            ("group_wait: soon\n", "group_wait", "duration"),
+        ] {
+            let e = load_file("yaml", &format!("{TARGETS}{extra}")).unwrap_err();
+            assert_eq!(e.setting, setting, "{extra}: {e}");
+            assert!(e.to_string().contains(says), "{extra}: {e}");
+        }
+        let e = load_file(
+            "yaml",
+            "targets: [{name: a, url: 'https://a.example/', depends_on: [ghost]}]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "target a: depends_on", "{e}");
+        let e = load_file(
+            "yaml",
+            "targets: [{id: a, url: 'https://a.example/', depends_on: [a]}]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("itself"), "{e}");
+    }
+}
