@@ -1,6 +1,7 @@
 //! The command line: `uptimer [run|probe|check-config|schema|validate]`.
 
 mod alert;
+mod api_client;
 mod bench_store;
 mod check_config;
 mod healthcheck;
