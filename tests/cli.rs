@@ -470,6 +470,8 @@ fn help_lists_every_command_and_each_has_its_own_help() {
         "validate",
         "migrate",
         "healthcheck",
+        "silence",
+        "maintenance",
     ] {
         assert!(listed.contains(&cmd), "{cmd} is not listed: {text}");
         let own = uptimer(dir.path()).args([cmd, "--help"]).output().unwrap();

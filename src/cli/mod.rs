@@ -1,6 +1,7 @@
 //! The command line: `uptimer [run|probe|check-config|schema|validate]`.
 
 mod alert;
+mod api_client;
 mod bench_store;
 mod check_config;
 mod healthcheck;
@@ -11,6 +12,7 @@ mod reload;
 mod run;
 mod schema;
 mod serve;
+mod silence;
 mod store;
 mod targets;
 
@@ -97,6 +99,15 @@ pub enum Command {
     /// The incidents of a running `uptimer serve`, through its API: `ack ID` acknowledges one
     /// (--server URL or UPTIMER_SERVER; the dashboard's credentials).
     Incident(targets::IncidentArgs),
+    /// Silences of a running `uptimer serve`, through its API: add (hold back the
+    /// notifications that match, for a while), list, expire (--server URL or UPTIMER_SERVER;
+    /// the dashboard's credentials). Exit 1 when the server refuses or cannot be reached, 2
+    /// on bad usage.
+    Silence(silence::SilenceArgs),
+    /// Maintenance windows of a running `uptimer serve`, through its API: add a one-off
+    /// window, list the configured and one-off ones, end one (--server URL or
+    /// UPTIMER_SERVER; the dashboard's credentials). Exit codes as `silence`.
+    Maintenance(silence::MaintenanceArgs),
     /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
     /// else print why and exit 1: a container health check without curl.
     Healthcheck(healthcheck::HealthcheckArgs),
@@ -128,6 +139,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Targets(args)) => targets::targets(args),
         Some(Command::Alert(args)) => alert::alert(args),
         Some(Command::Incident(args)) => targets::incident(args),
+        Some(Command::Silence(args)) => silence::silence(args),
+        Some(Command::Maintenance(args)) => silence::maintenance(args),
     }
 }
 

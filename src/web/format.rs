@@ -44,6 +44,17 @@ pub fn datetime(m: Micros) -> String {
     )
 }
 
+/// A time on the day of `now` as its hour (`14:00 UTC`), another with its date.
+pub fn clock(m: Micros, now: Micros) -> String {
+    let t = from_micros(m);
+    let hm = format!("{:02}:{:02} UTC", t.hour(), t.minute());
+    if from_micros(now).date() == t.date() {
+        hm
+    } else {
+        format!("{} {hm}", date(m))
+    }
+}
+
 pub fn date(m: Micros) -> String {
     let t = from_micros(m);
     format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
@@ -59,6 +70,27 @@ pub fn duration(d: Micros) -> String {
             .to_owned(),
         3600..86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
         _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A configured length as it was likely written: `2 h`, `1 d`, `1 h 30 min`.
+pub fn length(d: Micros) -> String {
+    let s = d.max(0) / SECOND;
+    let parts = [
+        (s / 86_400, "d"),
+        (s % 86_400 / 3600, "h"),
+        (s % 3600 / 60, "min"),
+        (s % 60, "s"),
+    ];
+    let out: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect();
+    if out.is_empty() {
+        "0 s".into()
+    } else {
+        out.join(" ")
     }
 }
 
@@ -112,6 +144,10 @@ mod tests {
         assert_eq!(duration(3 * HOUR + 5 * MINUTE), "3 h 5 min");
         assert_eq!(ago(0, 30 * SECOND), "30 s ago");
         assert_eq!(datetime(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(clock(14 * HOUR, HOUR), "14:00 UTC");
+        assert_eq!(length(2 * HOUR), "2 h");
+        assert_eq!(length(DAY + 90 * MINUTE), "1 d 1 h 30 min");
+        assert_eq!(clock(DAY + 2 * HOUR, 23 * HOUR), "1970-01-02 02:00 UTC");
     }
 
     #[test]

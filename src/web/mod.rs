@@ -165,6 +165,8 @@ pub fn app(state: AppState) -> Router {
             get(pages::confirm_delete).post(pages::delete_target),
         )
         .route("/incidents", get(pages::incidents))
+        .route("/silences", get(pages::silences).post(pages::add_silence))
+        .route("/silences/{id}/expire", post(pages::expire_silence))
         .route("/api", get(apidoc::page))
         .route("/api/", get(apidoc::page))
         .route("/api/v1", get(apidoc::page))

@@ -125,6 +125,16 @@ impl Silence {
         self.starts_at <= at && at < self.ends_at
     }
 
+    /// Whether it is under way at `at` for `t` on some channel: its `channel=` matchers count
+    /// as matching (what the dashboard shows by a target).
+    pub fn covers_target(&self, t: &NoticeTarget, at: Micros) -> bool {
+        self.active(at)
+            && self
+                .matchers
+                .iter()
+                .all(|m| m.field == Field::Channel || m.matches(t, ""))
+    }
+
     fn holds(&self, t: &NoticeTarget, channel: &str, at: Micros) -> bool {
         self.active(at) && self.matchers.iter().all(|m| m.matches(t, channel))
     }
@@ -285,6 +295,40 @@ impl Gate {
     }
 }
 
+/// What holds a target's notifications back now, as the dashboard marks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// A maintenance window (configured, or made through the API) covers it, until then.
+    Maintenance { until: Micros, why: String },
+    /// A silence matches it (on some channel at least), until then.
+    Silenced { until: Micros, why: String },
+}
+
+impl Gate {
+    /// What holds `t` back at `at`: maintenance over a silence, and of several the one that
+    /// ends last.
+    pub fn standing(&self, t: &NoticeTarget, at: Micros) -> Option<Standing> {
+        let configured = self
+            .maintenance_of(t, at)
+            .map(|(w, until)| (until, format!("maintenance window {}", w.name)));
+        let stored = |kind: Kind| {
+            self.silences
+                .iter()
+                .filter(move |s| s.kind == kind && s.covers_target(t, at))
+                .map(|s| (s.ends_at, s.why()))
+        };
+        if let Some((until, why)) = configured
+            .chain(stored(Kind::Maintenance))
+            .max_by_key(|(until, _)| *until)
+        {
+            return Some(Standing::Maintenance { until, why });
+        }
+        stored(Kind::Silence)
+            .max_by_key(|(until, _)| *until)
+            .map(|(until, why)| Standing::Silenced { until, why })
+    }
+}
+
 /// A silence's stored matchers; unreadable ones match nothing (the silence holds nothing)
 /// rather than everything.
 pub fn read_matchers(id: i64, json: &str) -> Vec<Matcher> {
@@ -361,6 +405,32 @@ mod tests {
             ..Gate::default()
         };
         assert!(by_name.hold(&t, "x", 150, Failing::default()).is_some());
+    }
+
+    #[test]
+    fn the_dashboard_marks_maintenance_over_silences_ignoring_channels() {
+        let t = target(&["db"]);
+        let mut g = Gate {
+            silences: vec![silence(&["tag=db", "channel=pager*"])],
+            ..Gate::default()
+        };
+        assert_eq!(
+            g.standing(&t, 150),
+            Some(Standing::Silenced {
+                until: 200,
+                why: "silenced by silence 3 (ana: upgrade)".into()
+            })
+        );
+        assert_eq!(g.standing(&t, 200), None, "over");
+        assert_eq!(g.standing(&target(&["web"]), 150), None);
+        let mut maintenance = silence(&["target=db-*"]);
+        maintenance.kind = Kind::Maintenance;
+        maintenance.ends_at = 180;
+        g.silences.push(maintenance);
+        assert!(matches!(
+            g.standing(&t, 150),
+            Some(Standing::Maintenance { until: 180, .. })
+        ));
     }
 
     #[test]

@@ -262,7 +262,7 @@ fn editor_for_page<'a>(s: &'a AppState, headers: &HeaderMap) -> Result<&'a Arc<E
     editor(s, headers, "GET, HEAD")
 }
 
-fn refused_message(r: Refused) -> &'static str {
+pub(super) fn refused_message(r: Refused) -> &'static str {
     match r {
         Refused::Invalid => {
             "This form did not come from this dashboard, or the server restarted since it was \

@@ -1,5 +1,5 @@
-//! The HTML pages: overview, target, incidents, and the forms that add, edit, pause and
-//! delete targets. Handlers turn store answers into small view
+//! The HTML pages: overview, target, incidents, silences, and the forms that add, edit, pause
+//! and delete targets. Handlers turn store answers into small view
 //! structs of display strings; the templates only lay them out (askama escapes every `{{ }}`
 //! except the SVG built and escaped in `charts`).
 
@@ -7,6 +7,7 @@ mod details;
 mod incidents;
 mod manage;
 mod overview;
+mod silences;
 mod target;
 mod target_form;
 
@@ -15,6 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{AppError, AppState, format};
+use crate::store::alerts::NoticeTarget;
+use crate::store::alerts::gate::{Gate, Standing};
 use crate::store::{Micros, now_micros};
 
 pub use incidents::incidents;
@@ -23,6 +26,7 @@ pub use manage::{
     resume_target, update_target,
 };
 pub use overview::{OverviewParams, overview};
+pub use silences::{add_silence, expire_silence, silences};
 pub use target::{shown_status, target};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -225,6 +229,53 @@ async fn incidents_alerts(
             Default::default()
         }
     }
+}
+
+/// What holds targets' notifications back now, read once for a page: `None` when the process
+/// keeps no alerting, nothing holds anything, or the store failed (logged: the page goes on).
+async fn gate(s: &AppState, now: Micros) -> Option<Gate> {
+    let acks = s.acks.as_ref()?;
+    let gate = match acks.store.silences(now, false).await {
+        Ok(silences) => Gate {
+            silences,
+            windows: acks.live.get().maintenance.clone(),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the silences failed");
+            return None;
+        }
+    };
+    (!gate.is_empty()).then_some(gate)
+}
+
+/// The mark by a target whose notifications are held back.
+struct Held {
+    /// `maintenance` or `silenced`.
+    class: &'static str,
+    text: String,
+    /// What holds it.
+    title: String,
+}
+
+fn held(gate: Option<&Gate>, id: &str, name: &str, tags: &[String], now: Micros) -> Option<Held> {
+    let t = NoticeTarget {
+        id: id.into(),
+        name: name.into(),
+        url: String::new(),
+        tags: tags.to_vec(),
+    };
+    Some(match gate?.standing(&t, now)? {
+        Standing::Maintenance { until, why } => Held {
+            class: "maintenance",
+            text: format!("maintenance until {}", format::clock(until, now)),
+            title: format!("{why}, until {}", format::datetime(until)),
+        },
+        Standing::Silenced { until, why } => Held {
+            class: "silenced",
+            text: "silenced".into(),
+            title: format!("{why}, until {}", format::datetime(until)),
+        },
+    })
 }
 
 fn incident_rows(

@@ -121,6 +121,8 @@ struct Row {
     response: String,
     checked_at: String,
     checked_ago: String,
+    /// A maintenance window or silence holds its notifications back.
+    held: Option<super::Held>,
 }
 
 #[derive(Template)]
@@ -178,6 +180,7 @@ async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppE
     if c.paused > 0 || p.status == "paused" {
         cards.push(card("paused", "Paused", c.paused, "paused"));
     }
+    let gate = super::gate(s, now).await;
     let rows = page
         .targets
         .iter()
@@ -207,6 +210,7 @@ async fn overview_page(s: &AppState, p: OverviewParams) -> Result<Response, AppE
                 .last_check
                 .map(|m| format::ago(m, now))
                 .unwrap_or_else(|| "never".into()),
+            held: super::held(gate.as_ref(), &t.id, &t.name, &t.tags, now),
         })
         .collect::<Vec<_>>();
     let shown = rows.len();

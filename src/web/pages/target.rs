@@ -97,6 +97,8 @@ struct TargetPage {
     /// Where the target comes from and the forms that change it (None: not in the live set,
     /// such as a removed target).
     actions: Option<super::manage::Actions>,
+    /// A maintenance window or silence holds its notifications back.
+    held: Option<super::Held>,
 }
 
 pub async fn target(
@@ -284,6 +286,13 @@ async fn target_page(
             "",
         ),
     ];
+    let held = super::held(
+        super::gate(s, now).await.as_ref(),
+        &t.id,
+        &t.name,
+        &t.tags,
+        now,
+    );
     let tpl = TargetPage {
         frame: Frame::new(s, "", now),
         name: t.name.clone(),
@@ -366,6 +375,7 @@ async fn target_page(
             .collect(),
         push_url,
         actions,
+        held,
     };
     render(&tpl)
 }

@@ -8,6 +8,7 @@ mod forms;
 mod health;
 mod pages;
 mod push;
+mod silences;
 mod targets_api;
 
 use std::time::Duration;
@@ -64,6 +65,14 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    let (dir, store) = fixture_store().await;
+    let state = AppState::new(Arc::new(store), &WebSettings::default());
+    Fixture { _dir: dir, state }
+}
+
+/// The fixture's store: targets `good`, `evil` (a hostile name, down) and `long` (a long
+/// name, down).
+async fn fixture_store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&crate::config::StoreSettings::with_path(
         dir.path().join("t.sqlite3"),
@@ -79,8 +88,7 @@ async fn fixture() -> Fixture {
         ])
         .await
         .unwrap();
-    let state = AppState::new(Arc::new(store), &WebSettings::default());
-    Fixture { _dir: dir, state }
+    (dir, store)
 }
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, HeaderMap, String) {
