@@ -1,6 +1,6 @@
 //! What holds notifications back: silences (made by people through the API, the CLI or the
 //! dashboard, kept in the store) and maintenance windows (in the configuration). A held
-//! trigger is written as `held`, with why, and goes out once nothing holds it; reminders and
+//! trigger is written as `suppressed`, with why, and goes out once nothing holds it; reminders and
 //! escalation wait too. A resolve is never held: a channel that was told of an incident is
 //! told of its end.
 

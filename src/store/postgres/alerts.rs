@@ -688,7 +688,8 @@ impl AlertStore for PgAlerts {
         let tx = write_tx(&mut c).await?;
         let now = from_micros(now);
         tx.execute(
-            "UPDATE silences SET ends_at = greatest($2, starts_at) WHERE id = $1 AND ends_at > $2",
+            "UPDATE silences SET starts_at = least(starts_at, $2), ends_at = $2
+             WHERE id = $1 AND ends_at > $2",
             &[&id, &now],
         )
         .await

@@ -667,7 +667,8 @@ impl AlertStore for SqliteStore {
     async fn expire_silence(&self, id: i64, now: Micros) -> Result<Option<Silence>, StoreError> {
         self.write(move |w, _| {
             w.conn.execute(
-                "UPDATE silences SET ends_at = max(?2, starts_at) WHERE id = ?1 AND ends_at > ?2",
+                "UPDATE silences SET starts_at = min(starts_at, ?2), ends_at = ?2
+                 WHERE id = ?1 AND ends_at > ?2",
                 params![id, now],
             )?;
             let row = w

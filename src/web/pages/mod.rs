@@ -239,6 +239,7 @@ async fn gate(s: &AppState, now: Micros) -> Option<Gate> {
         Ok(silences) => Gate {
             silences,
             windows: acks.live.get().maintenance.clone(),
+            ..Gate::default()
         },
         Err(e) => {
             tracing::warn!(error = %e, "reading the silences failed");
