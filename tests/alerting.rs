@@ -21,6 +21,7 @@ fn config(dir: &Path, target: &str, channel: &str, rule: &str) {
         "writers: [writers.sqlite]\n\
          data_dir: {data}\n\
          probe: {{interval: 0.2, timeout: 2}}\n\
+         group_wait: 0s\n\
          channels:\n  {channel}\n\
          targets:\n  - name: api\n    url: {target}\n    alerts:\n      - {rule}\n",
         data = dir.join("data").display(),
@@ -249,7 +250,7 @@ async fn a_refused_trigger_is_not_retried_and_its_resolve_is_not_sent() {
 #[test]
 fn alerts_without_a_store_and_unknown_channels_are_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = "channels:\n  ops: {type: ntfy, topic: alerts}\n\
+    let yaml = "group_wait: 0s\nchannels:\n  ops: {type: ntfy, topic: alerts}\n\
                 targets:\n  - url: http://127.0.0.1:9/\n    alerts: [{type: ops}]\n";
     std::fs::write(dir.path().join("a.yaml"), yaml).unwrap();
     let out = uptimer(dir.path())
@@ -259,7 +260,7 @@ fn alerts_without_a_store_and_unknown_channels_are_refused_at_startup() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("writers.sqlite"), "{}", stderr(&out));
 
-    let yaml = "writers: [writers.sqlite]\nchannels:\n  ops: {type: ntfy, topic: alerts}\n\
+    let yaml = "writers: [writers.sqlite]\ngroup_wait: 0s\nchannels:\n  ops: {type: ntfy, topic: alerts}\n\
                 targets:\n  - url: http://127.0.0.1:9/\n    alerts: [{type: pager}]\n";
     std::fs::write(dir.path().join("b.yaml"), yaml).unwrap();
     let out = uptimer(dir.path())
@@ -517,7 +518,7 @@ async fn alert_test_sends_through_a_channel_and_prints_the_answer() {
     std::fs::write(
         dir.path().join("a.yaml"),
         format!(
-            "channels:\n  pd: {{type: pagerduty, routing_key: SECRETKEY, base_url: '{}'}}\n",
+            "group_wait: 0s\nchannels:\n  pd: {{type: pagerduty, routing_key: SECRETKEY, base_url: '{}'}}\n",
             p.url("/pd")
         ),
     )
@@ -571,7 +572,7 @@ async fn an_ack_by_link_stops_reminders_and_is_sent_on_to_pagerduty() {
     let port = support::net::free_port();
     let yaml = format!(
         "probe: {{interval: 0.2, timeout: 2}}\n\
-         channels:\n  hook: {{type: webhook, url: '{hook}'}}\n  \
+         group_wait: 0s\nchannels:\n  hook: {{type: webhook, url: '{hook}'}}\n  \
          pd: {{type: pagerduty, routing_key: RK, base_url: '{pd}'}}\n\
          alerts:\n  - {{type: hook, failure-threshold: 1, minimum-reminder-interval: 1s}}\n  \
          - {{type: pd, failure-threshold: 1}}\n\
@@ -959,7 +960,7 @@ async fn targets_added_through_the_api_follow_the_rules_of_their_tags_across_rel
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "data_dir: {data}\n\
-         channels:\n  hook: {{type: webhook, url: \"{hook}\"}}\n\
+         group_wait: 0s\nchannels:\n  hook: {{type: webhook, url: \"{hook}\"}}\n\
          alert_rules:\n  - match: {{tags: [prod]}}\n    alerts: [{{type: hook, failure-threshold: 1}}]\n",
         data = dir.path().join("data").display(),
         hook = provider.url("/hook"),
@@ -996,4 +997,57 @@ async fn targets_added_through_the_api_follow_the_rules_of_their_tags_across_rel
     let out = run.terminate();
     assert_eq!(kinds(&got), ["trigger", "resolve"], "{}", stderr(&out));
     assert_eq!(got[1].json()["key"], got[0].json()["key"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_incidents_opening_within_group_wait_give_one_digest_per_chat_channel() {
+    let target = http_server().await;
+    let (ops, team) = (Provider::start().await, Provider::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let targets: String = (0..200)
+        .map(|i| {
+            format!(
+                "  - {{name: site{i:03}, url: '{}?{i}'}}\n",
+                target.url("/switch")
+            )
+        })
+        .collect();
+    let yaml = format!(
+        "writers: [writers.sqlite]\n\
+         data_dir: {data}\n\
+         probe: {{interval: 0.5, timeout: 2}}\n\
+         group_wait: 3s\n\
+         channels:\n  ops: {{type: ntfy, topic: alerts, base_url: '{ops}'}}\n  \
+         team: {{type: ntfy, topic: team, base_url: '{team}'}}\n\
+         alerts:\n  - {{type: ops, failure-threshold: 1, success-threshold: 1}}\n  \
+         - {{type: team, failure-threshold: 1, success-threshold: 1}}\n\
+         targets:\n{targets}",
+        data = dir.path().join("data").display(),
+        ops = ops.url("/ntfy"),
+        team = team.url("/ntfy"),
+    );
+    std::fs::write(dir.path().join("uptimer.yaml"), yaml).unwrap();
+    let run = start(dir.path());
+    target.set_switch(503);
+    let first = ops.wait_for(1, Duration::from_secs(30)).await;
+    let team_first = team.wait_for(1, Duration::from_secs(30)).await;
+    // Any other trigger would come within a few seconds: give them the time.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (ops_got, team_got) = (ops.received(), team.received());
+    let out = run.terminate();
+    for (got, first) in [(&ops_got, &first), (&team_got, &team_first)] {
+        assert_eq!(got.len(), 1, "one digest: {:#?}\n{}", got, stderr(&out));
+        let text = first[0].text();
+        assert!(text.contains("200 targets failing"), "{text}");
+        assert!(
+            text.contains("site000") && text.contains("and 150 more"),
+            "{text}"
+        );
+    }
+    // Every trigger it carries is recorded as sent.
+    let sent = query(
+        dir.path(),
+        "SELECT count(*) FROM notifications WHERE kind = 'trigger' AND state = 'sent'",
+    );
+    assert_eq!(sent, [vec!["400".to_owned()]]);
 }

@@ -135,13 +135,12 @@ async fn said(s: &SqliteStore) -> Vec<String> {
         .collect()
 }
 
-/// Every trigger that went out (not held) has a resolve of its key and channel after it.
+/// Every trigger that went out (not held, not cancelled) has a resolve of its key and channel after it.
 async fn assert_every_trigger_resolved(s: &SqliteStore) {
     let r = rows(s).await;
-    for t in r
-        .iter()
-        .filter(|r| r.kind == "trigger" && r.state != "suppressed")
-    {
+    // Held back, or over before it left its group: it never went out.
+    let went_out = |r: &&NotificationRow| !["suppressed", "skipped"].contains(&r.state.as_str());
+    for t in r.iter().filter(|r| r.kind == "trigger").filter(went_out) {
         assert!(
             r.iter().any(|x| x.kind == "resolve"
                 && x.key == t.key
@@ -585,4 +584,49 @@ async fn two_of_three_failing_canaries_give_one_monitor_offline_and_nothing_else
             "trigger site1"
         ]
     );
+}
+
+#[tokio::test]
+async fn an_incident_over_within_group_wait_sends_neither_its_trigger_nor_its_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    with_storm(
+        &s,
+        Storm {
+            group_wait: Duration::from_secs(30),
+            ..Storm::default()
+        },
+    )
+    .await;
+    s.follow_changes(vec![upsert(&[rule()])], vec![], None)
+        .await
+        .unwrap();
+    // Results as they happen: down, down (it fires), up a second later.
+    let now = OffsetDateTime::now_utc();
+    let live = |ago: u64, up: bool| event(now - Duration::from_secs(ago), up);
+    s.ingest(vec![live(10, false), live(9, false), live(8, true)])
+        .await
+        .unwrap();
+    let r = rows(&s).await;
+    assert_eq!(said(&s).await, ["trigger ops skipped"]);
+    assert_eq!(
+        r[0].last_error.as_deref(),
+        Some("resolved within group_wait, before it was sent")
+    );
+    assert_every_trigger_resolved(&s).await;
+    // A trigger waits for its group: nothing is due before group_wait has passed.
+    s.ingest(vec![live(5, false), live(4, false)])
+        .await
+        .unwrap();
+    let due = |at: i64| {
+        s.due_notifications(
+            at,
+            vec![("ops".into(), 10)],
+            vec!["ops".into()],
+            Default::default(),
+            false,
+        )
+    };
+    assert!(due(micros(now)).await.unwrap().is_empty());
+    assert_eq!(due(micros(now) + 27_000_000).await.unwrap().len(), 1);
 }

@@ -70,7 +70,7 @@ async fn writers_postgres_alone_alerts_survives_a_sigkill_and_takes_acks_from_th
         "writers: [writers.postgres]\n\
          data_dir: {data}\n\
          probe: {{interval: 0.2, timeout: 2}}\n\
-         channels:\n  hook: {{type: webhook, url: '{hook}'}}\n  \
+         group_wait: 0s\nchannels:\n  hook: {{type: webhook, url: '{hook}'}}\n  \
          pd: {{type: pagerduty, routing_key: RK, base_url: '{pd}'}}\n\
          alerts:\n  - {{type: hook, failure-threshold: 2, minimum-reminder-interval: 1s}}\n  \
          - {{type: pd, failure-threshold: 2}}\n\
@@ -349,7 +349,7 @@ async fn a_reload_that_removes_a_target_or_its_rule_resolves_what_fired() {
             "writers: [writers.postgres]\n\
              data_dir: {data}\n\
              probe: {{interval: 0.2, timeout: 2}}\n\
-             channels:\n  hook: {{type: webhook, url: '{hook}'}}\n\
+             group_wait: 0s\nchannels:\n  hook: {{type: webhook, url: '{hook}'}}\n\
              targets:\n{targets}",
             hook = provider.url("/hook"),
             data = dir.path().join("data").display(),

@@ -867,7 +867,7 @@ async fn a_consumer_writing_postgres_alerts_for_the_targets_of_its_config_file()
         std::fs::write(
             &config,
             format!(
-                "channels:\n  hook: {{type: webhook, url: '{hook}'}}\n\
+                "group_wait: 0s\nchannels:\n  hook: {{type: webhook, url: '{hook}'}}\n\
                  targets:\n  - url: '{url}'\n    alerts: [{{type: hook, failure-threshold: 2}}]\n"
             ),
         )

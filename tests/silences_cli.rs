@@ -90,7 +90,7 @@ async fn silences_and_maintenance_windows_through_the_cli_of_a_running_server() 
     // The configured window never covers the target under test, whenever the test runs.
     let yaml = format!(
         "probe: {{interval: 0.2, timeout: 2}}\n\
-         channels:\n  ops: {{type: webhook, url: '{hook}'}}\n\
+         group_wait: 0s\nchannels:\n  ops: {{type: webhook, url: '{hook}'}}\n\
          alerts:\n  - {{type: ops, failure-threshold: 1}}\n\
          maintenance:\n  - name: nightly-other\n    start: \"02:30\"\n    duration: 1h\n    \
          every: [Monday, Friday]\n    timezone: Europe/Berlin\n    targets: [\"other-*\"]\n\

@@ -55,6 +55,7 @@ fn default_template(style: Style) -> String {
          {{% elif kind == \"acknowledge\" %}}{b}{{{{ target.name{f} }}}}{e} is acknowledged\
          {{% if acknowledged_by %}} by {{{{ acknowledged_by{f} }}}}{{% endif %}}.\
          {{% elif kind == \"test\" %}}A test notification from uptimer to {b}{{{{ channel{f} }}}}{e}.\
+         {{% elif kind == \"digest\" %}}{b}{{{{ target.name{f} }}}}{e}: {{{{ error{f} }}}}.\
          {{% else %}}{b}{{{{ target.name{f} }}}}{e} {{{{ problem }}}}\
          {{% if error %}}: {{{{ error{f} }}}}{{% endif %}}.{{% endif %}}\
          {{% if description %}} {{{{ description{f} }}}}{{% endif %}}\
@@ -70,6 +71,7 @@ pub fn title(n: &Notice) -> String {
     match (n.kind.as_str(), n.condition) {
         ("resolve", _) => format!("Resolved: {name}"),
         ("test", _) => "Test notification from uptimer".to_owned(),
+        ("digest", _) => name.clone(),
         ("acknowledge", _) => format!("Acknowledged: {name}"),
         ("reminder", Condition::Down) => format!("Still down: {name}"),
         ("reminder", Condition::Degraded) => format!("Still degraded: {name}"),

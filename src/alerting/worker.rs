@@ -6,7 +6,7 @@
 //! stops when told, after recording what finished; what was still being sent stays in the
 //! outbox and goes out after the restart.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use super::links::Links;
 use super::{request, send};
 use crate::config::alerting::{Channel, LiveAlerting};
 use crate::metrics::Metrics;
-use crate::store::alerts::{AlertStore, Delivery, Outgoing};
+use crate::store::alerts::{AlertStore, Delivery, Notice, NoticeTarget, Outgoing};
 use crate::store::now_micros;
 
 /// How often the outbox is read when nothing finished in between.
@@ -33,6 +33,91 @@ const FLUSH_AT: usize = 64;
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// How often the outbox's gauges are read.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
+/// The most notifications one digest lists.
+const DIGEST_MAX: usize = 500;
+
+/// Whether a channel gets digests: chat and email channels, which tell people; those that
+/// track incidents (PagerDuty, Opsgenie, webhooks) get each notification, by its key.
+fn takes_digests(c: &Channel) -> bool {
+    !c.kind.tracks_incidents()
+}
+
+/// The sends that carry `list` (due for channel `c`, oldest first): for a channel that takes
+/// digests, its triggers as one and its resolves as one when there are several, each other
+/// notification on its own.
+fn sends(c: &Channel, list: Vec<Outgoing>) -> Vec<Vec<Outgoing>> {
+    if !takes_digests(c) {
+        return list.into_iter().map(|n| vec![n]).collect();
+    }
+    let (mut triggers, mut resolves, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for n in list {
+        match n.notice.kind.as_str() {
+            "trigger" => triggers.push(n),
+            "resolve" => resolves.push(n),
+            _ => out.push(vec![n]),
+        }
+    }
+    let mut all: Vec<Vec<Outgoing>> = [triggers, resolves]
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .collect();
+    all.extend(out);
+    all
+}
+
+/// One notice that lists several of one kind (triggers or resolves).
+fn digest(group: &[Outgoing]) -> Notice {
+    let first = &group[0].notice;
+    let resolve = first.kind == "resolve";
+    let n = group.len();
+    let name = if resolve {
+        format!("{n} targets recovered")
+    } else {
+        format!("{n} targets failing")
+    };
+    let mut listed: Vec<&Outgoing> = group.iter().collect();
+    listed.sort_by(|a, b| a.notice.target.name.cmp(&b.notice.target.name));
+    let mut lines: Vec<String> = listed
+        .into_iter()
+        .take(50)
+        .map(|o| match (&o.notice.error, resolve) {
+            (Some(e), false) => format!("{} ({e})", o.notice.target.name),
+            _ => o.notice.target.name.clone(),
+        })
+        .collect();
+    if n > 50 {
+        lines.push(format!("and {} more", n - 50));
+    }
+    let severity = group
+        .iter()
+        .map(|o| o.notice.severity)
+        .min_by_key(|s| *s as u8)
+        .unwrap_or_default();
+    let key = format!(
+        "uptimer-digest-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    Notice {
+        severity,
+        condition: first.condition,
+        error: Some(lines.join("; ")),
+        description: Some(format!(
+            "{n} notifications due together went out as one digest (group_wait, max_per_minute)"
+        )),
+        ..Notice::about(
+            "digest",
+            key,
+            first.rule.clone(),
+            NoticeTarget {
+                id: "digest".into(),
+                name,
+                url: String::new(),
+                tags: Vec::new(),
+            },
+            first.time,
+        )
+    }
+}
 
 /// Starts the worker for `store`'s outbox (SQLite's or PostgreSQL's); it runs until `stop`,
 /// sending through the channels `channels` holds at each read (a reload replaces them). With
@@ -76,9 +161,12 @@ struct Worker {
 struct Busy {
     /// Taken and not yet recorded (in flight, or in `done`).
     ids: HashSet<i64>,
-    /// In flight per channel, and which notification each send task carries.
+    /// In flight per channel, and which notifications each send task carries (several for
+    /// a digest).
     sending: HashMap<String, usize>,
-    tasks: HashMap<tokio::task::Id, (i64, String)>,
+    tasks: HashMap<tokio::task::Id, (Vec<i64>, String)>,
+    /// When each channel with a `max_per_minute` last sent, within the last minute.
+    sent_at: HashMap<String, VecDeque<Instant>>,
     /// Finished, waiting to be recorded, and since when the oldest waits.
     done: Vec<(i64, Delivery)>,
     done_since: Option<Instant>,
@@ -91,22 +179,39 @@ struct Busy {
 impl Busy {
     /// A send task ended: its notification waits to be recorded.
     fn finished(&mut self, task: tokio::task::Id, delivery: Option<Delivery>) {
-        let Some((id, channel)) = self.tasks.remove(&task) else {
+        let Some((ids, channel)) = self.tasks.remove(&task) else {
             return;
         };
         if let Some(n) = self.sending.get_mut(&channel) {
             *n = n.saturating_sub(1);
         }
-        match delivery {
-            Some(d) => {
-                self.done.push((id, d));
-                self.done_since.get_or_insert_with(Instant::now);
-            }
-            // The task failed: the notification stays pending and is taken again.
-            None => {
-                self.ids.remove(&id);
+        for id in ids {
+            match &delivery {
+                Some(d) => {
+                    self.done.push((id, d.clone()));
+                    self.done_since.get_or_insert_with(Instant::now);
+                }
+                // The task failed: the notification stays pending and is taken again.
+                None => {
+                    self.ids.remove(&id);
+                }
             }
         }
+    }
+
+    /// How many more requests `channel` may make now under its `max_per_minute`.
+    fn allowed(&mut self, channel: &Channel) -> usize {
+        let Some(max) = channel.max_per_minute else {
+            return usize::MAX;
+        };
+        let sent = self.sent_at.entry(channel.name.clone()).or_default();
+        while sent
+            .front()
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            sent.pop_front();
+        }
+        (max as usize).saturating_sub(sent.len())
     }
 
     /// Whether some channel has all its slots in use (more may be due for it).
@@ -144,17 +249,35 @@ impl Worker {
                 let channels = self.channels.channels();
                 let taken = self.take(&channels, &mut busy, polled).await;
                 more = !taken.is_empty();
-                // Taken for the channels asked for only, all of them configured.
-                for (c, n) in taken
-                    .into_iter()
-                    .filter_map(|n| Some((channels.get(&n.channel)?.clone(), n)))
-                {
-                    busy.ids.insert(n.id);
-                    *busy.sending.entry(n.channel.clone()).or_default() += 1;
-                    let (id, channel) = (n.id, n.channel.clone());
-                    let worker = self.clone();
-                    let task = in_flight.spawn(async move { worker.deliver(c, n).await });
-                    busy.tasks.insert(task.id(), (id, channel));
+                // Taken for the channels asked for only, all of them configured; several
+                // triggers (or resolves) due at once for a chat or email channel go as one
+                // digest.
+                let mut by_channel: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
+                for n in taken {
+                    by_channel.entry(n.channel.clone()).or_default().push(n);
+                }
+                for (name, list) in by_channel {
+                    let Some(c) = channels.get(&name).cloned() else {
+                        continue;
+                    };
+                    let sending = busy.sending.get(&name).copied().unwrap_or(0);
+                    let slots = PER_CHANNEL.saturating_sub(sending).min(busy.allowed(&c));
+                    for group in sends(&c, list).into_iter().take(slots) {
+                        let ids: Vec<i64> = group.iter().map(|n| n.id).collect();
+                        busy.ids.extend(ids.iter().copied());
+                        *busy.sending.entry(name.clone()).or_default() += 1;
+                        if c.max_per_minute.is_some() {
+                            busy.sent_at
+                                .entry(name.clone())
+                                .or_default()
+                                .push_back(Instant::now());
+                        }
+                        let worker = self.clone();
+                        let c = c.clone();
+                        let task =
+                            in_flight.spawn(async move { worker.deliver_all(c, group).await });
+                        busy.tasks.insert(task.id(), (ids, name.clone()));
+                    }
                 }
                 more |= busy.some_channel_full();
                 if polled {
@@ -196,12 +319,19 @@ impl Worker {
         polled: bool,
     ) -> Vec<Outgoing> {
         let wanted: Vec<(String, usize)> = channels
-            .keys()
-            .map(|c| {
-                let sending = busy.sending.get(c).copied().unwrap_or(0);
-                (c.clone(), PER_CHANNEL.saturating_sub(sending))
+            .iter()
+            .filter_map(|(name, c)| {
+                let sending = busy.sending.get(name).copied().unwrap_or(0);
+                let free = PER_CHANNEL.saturating_sub(sending).min(busy.allowed(c));
+                // A channel that takes digests takes all that is due: what is left over
+                // after its slots stays pending (it is not marked busy).
+                let ask = if free > 0 && takes_digests(c) {
+                    DIGEST_MAX
+                } else {
+                    free
+                };
+                (ask > 0).then(|| (name.clone(), ask))
             })
-            .filter(|(_, free)| *free > 0)
             .collect();
         if wanted.is_empty() {
             return Vec::new();
@@ -274,6 +404,21 @@ impl Worker {
         }
     }
 
+    /// Sends one notification, or a digest of several, through channel `c`.
+    async fn deliver_all(&self, c: Channel, mut group: Vec<Outgoing>) -> Delivery {
+        if group.len() == 1
+            && let Some(n) = group.pop()
+        {
+            return self.deliver(c, n).await;
+        }
+        let notice = digest(&group);
+        let delivery = send::notify(&self.client, &c, &notice, 0).await;
+        for n in &group {
+            self.report(n, &delivery);
+        }
+        delivery
+    }
+
     /// Sends one notification through its channel `c`.
     async fn deliver(&self, c: Channel, mut n: Outgoing) -> Delivery {
         if let (Some(links), Some(id)) = (&self.links, n.notice.incident) {
@@ -328,5 +473,97 @@ impl Worker {
                 tracing::debug!(channel, kind, key, "notification skipped: {why}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::alerting::channel_of;
+
+    fn channel(yaml: &str) -> Channel {
+        channel_of("ops", &serde_yaml_ng::from_str(yaml).unwrap()).unwrap()
+    }
+
+    fn outgoing(id: i64, kind: &str, name: &str) -> Outgoing {
+        let target = NoticeTarget {
+            id: name.into(),
+            name: name.into(),
+            url: String::new(),
+            tags: Vec::new(),
+        };
+        Outgoing {
+            id,
+            channel: "ops".into(),
+            attempts: 0,
+            notice: Notice {
+                error: Some("down".into()),
+                ..Notice::about(
+                    kind,
+                    format!("k{id}"),
+                    "ops".into(),
+                    target,
+                    time::OffsetDateTime::UNIX_EPOCH,
+                )
+            },
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn chat_channels_get_digests_and_incident_trackers_each_notification() {
+        let list = || {
+            vec![
+                outgoing(1, "trigger", "b"),
+                outgoing(2, "reminder", "c"),
+                outgoing(3, "trigger", "a"),
+                outgoing(4, "resolve", "d"),
+            ]
+        };
+        let chat = channel("{type: ntfy, topic: alerts}");
+        let groups: Vec<Vec<i64>> = sends(&chat, list())
+            .iter()
+            .map(|g| g.iter().map(|o| o.id).collect())
+            .collect();
+        assert_eq!(groups, [vec![1, 3], vec![4], vec![2]]);
+        let d = digest(&sends(&chat, list())[0]);
+        assert_eq!(
+            (d.kind.as_str(), d.target.name.as_str()),
+            ("digest", "2 targets failing")
+        );
+        assert_eq!(d.error.as_deref(), Some("a (down); b (down)"));
+        let pd = channel("{type: pagerduty, routing_key: k}");
+        assert_eq!(sends(&pd, list()).len(), 4);
+    }
+
+    #[test]
+    fn a_channel_s_rate_limit_counts_the_last_minute() {
+        let mut busy = Busy::default();
+        let limited = channel("{type: ntfy, topic: alerts, max_per_minute: 2}");
+        assert_eq!(busy.allowed(&limited), 2);
+        let sent = busy.sent_at.entry("ops".into()).or_default();
+        sent.push_back(Instant::now() - Duration::from_secs(61));
+        sent.push_back(Instant::now());
+        assert_eq!(
+            busy.allowed(&limited),
+            1,
+            "the one older than a minute no longer counts"
+        );
+        busy.sent_at
+            .get_mut("ops")
+            .unwrap()
+            .push_back(Instant::now());
+        assert_eq!(busy.allowed(&limited), 0);
+        assert_eq!(
+            busy.allowed(&channel("{type: ntfy, topic: alerts}")),
+            usize::MAX
+        );
+        assert!(
+            channel_of(
+                "ops",
+                &serde_yaml_ng::from_str("{type: ntfy, topic: a, max_per_minute: 0}").unwrap()
+            )
+            .is_err()
+        );
     }
 }

@@ -122,6 +122,9 @@ pub struct ChannelFile {
     pub password: Option<String>,
     pub from: Option<String>,
     pub to: Option<Recipients>,
+    /// At most this many requests a minute; a burst beyond it goes out as digests.
+    #[serde(alias = "max-per-minute")]
+    pub max_per_minute: Option<u32>,
 }
 
 /// Email's `to:`: a list, or one string of addresses separated by commas (as Gatus writes it).
@@ -371,6 +374,8 @@ pub struct Channel {
     pub template: Option<String>,
     /// Email's server and addresses.
     pub email: Option<Box<Email>>,
+    /// At most this many requests a minute (`max_per_minute`); none when unset.
+    pub max_per_minute: Option<u32>,
 }
 
 const MASK: &str = "****";
@@ -848,6 +853,16 @@ pub fn channel_of(name: &str, c: &ChannelFile) -> Result<Channel, ConfigError> {
         channel: c.channel.clone(),
         template: c.template.clone(),
         email,
+        max_per_minute: match c.max_per_minute {
+            Some(0) => {
+                return Err(ConfigError::new(
+                    f("max_per_minute"),
+                    "0",
+                    "a positive number of requests a minute",
+                ));
+            }
+            n => n,
+        },
     })
 }
 

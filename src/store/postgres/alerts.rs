@@ -108,15 +108,80 @@ async fn notice_targets(
         .collect())
 }
 
-/// Names the targets of `planned` and writes them into the outbox, due `now`.
+/// Names the targets of `planned` and writes them into the outbox, due `now` (triggers with
+/// their channel's open group, or `group_wait` from now); a resolve whose trigger still waits
+/// in its group cancels it and is not written.
 async fn enqueue(
     c: &impl GenericClient,
-    mut planned: Vec<Planned>,
+    planned: Vec<Planned>,
     now: Micros,
+    group_wait: Micros,
 ) -> Result<(), PgError> {
     if planned.is_empty() {
         return Ok(());
     }
+    let at = from_micros(now);
+    let mut kept = Vec::with_capacity(planned.len());
+    for p in planned {
+        // Over before its trigger left its group (and before it was taken): neither goes
+        // out. Grouped by the results' times (a replay groups as they happened).
+        if p.notice.kind == "resolve" {
+            let at = p.notice.time.max(at);
+            let cancelled = c
+                .execute(
+                    "UPDATE notifications SET state = 'skipped',
+                       last_error = 'resolved within group_wait, before it was sent'
+                     WHERE key = $1 AND channel = $2 AND kind = 'trigger' AND state = 'pending'
+                       AND attempts = 0 AND due_at > $3",
+                    &[&p.notice.key, &p.channel, &at],
+                )
+                .await?;
+            if cancelled > 0 {
+                continue;
+            }
+        }
+        kept.push(p);
+    }
+    let mut planned = kept;
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let mut groups: HashMap<String, OffsetDateTime> = HashMap::new();
+    let earliest = planned.iter().map(|p| p.notice.time).min().unwrap_or(at);
+    if group_wait > 0 {
+        let channels: Vec<&str> = planned
+            .iter()
+            .filter(|p| p.notice.kind == "trigger")
+            .map(|p| p.channel.as_str())
+            .collect();
+        for r in c
+            .query(
+                "SELECT channel, max(due_at) FROM notifications
+                 WHERE channel = ANY($1::text[]) AND kind = 'trigger' AND state = 'pending'
+                   AND due_at > $2 GROUP BY channel",
+                &[&channels, &earliest],
+            )
+            .await?
+        {
+            groups.insert(r.get(0), r.get(1));
+        }
+    }
+    let dues: Vec<OffsetDateTime> = planned
+        .iter()
+        .map(|p| {
+            if p.notice.kind != "trigger" || group_wait == 0 {
+                return at;
+            }
+            let own = p.notice.time + time::Duration::microseconds(group_wait);
+            match groups.get(&p.channel) {
+                Some(open) if *open > p.notice.time => *open,
+                _ => {
+                    groups.insert(p.channel.clone(), own);
+                    own
+                }
+            }
+        })
+        .collect();
     let mut ids: Vec<&str> = planned
         .iter()
         .map(|p| p.notice.target.id.as_str())
@@ -149,11 +214,11 @@ async fn enqueue(
         .prepare_cached(
             "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id,
                created_at, due_at, payload, state, last_error)
-             SELECT key, channel, kind, seq, target_id, incident_id, $7, $7, payload::jsonb,
+             SELECT key, channel, kind, seq, target_id, incident_id, $7, due, payload::jsonb,
                CASE WHEN held IS NULL THEN 'pending' ELSE 'suppressed' END, held
              FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[],
-               $6::int8[], $8::text[], $9::text[]) WITH ORDINALITY
-               AS u(key, channel, kind, seq, target_id, incident_id, payload, held, n)
+               $6::int8[], $8::text[], $9::text[], $10::timestamptz[]) WITH ORDINALITY
+               AS u(key, channel, kind, seq, target_id, incident_id, payload, held, due, n)
              ORDER BY n",
         )
         .await?;
@@ -169,6 +234,7 @@ async fn enqueue(
             &from_micros(now),
             &payloads,
             &held,
+            &dues,
         ],
     )
     .await?;
@@ -255,7 +321,8 @@ pub async fn observe(
         changed.extend(seen.changed.into_iter().map(|k| (t.id.clone(), k)));
         revised.extend(seen.revised);
     }
-    enqueue(c, planned, now).await?;
+    let group_wait = i64::try_from(gate.storm.group_wait.as_micros()).unwrap_or(0);
+    enqueue(c, planned, now, group_wait).await?;
     if !revised.is_empty() {
         let stmt = c
             .prepare_cached(
@@ -359,7 +426,7 @@ pub async fn end(
             forget_rules.push(rule);
         }
     }
-    enqueue(c, planned, now).await?;
+    enqueue(c, planned, now, 0).await?;
     if !forget_ids.is_empty() {
         let stmt = c
             .prepare_cached(
@@ -756,7 +823,7 @@ impl AlertStore for PgAlerts {
         let mut states = load_states(&tx, &[target_id.as_str()]).await.map_err(db)?;
         let s = states.remove(&target_id).unwrap_or_default();
         let planned = plan::ack(&target_id, &s, id, by.as_deref(), now);
-        enqueue(&tx, planned, now).await.map_err(db)?;
+        enqueue(&tx, planned, now, 0).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(Acked::Now { at: now, target_id })
     }

@@ -16,7 +16,7 @@ pub use crate::store::alerts::{
     NotificationRow, Observed, Outgoing,
 };
 use crate::store::alerts::{UNCONFIGURED_FOR, UNCONFIGURED_GRACE, UNCONFIGURED_RETRY};
-use crate::store::{Micros, StoreError};
+use crate::store::{Micros, StoreError, to_micros};
 
 /// The tables, made when missing each time the store opens (no schema version: an uptimer
 /// that does not know them leaves them alone, and `VACUUM INTO` copies them).
@@ -119,6 +119,7 @@ fn enqueue(
     id: &str,
     mut planned: Vec<Planned>,
     now: Micros,
+    group_wait: Micros,
 ) -> Result<(), StoreError> {
     if planned.is_empty() {
         return Ok(());
@@ -127,7 +128,17 @@ fn enqueue(
     let mut stmt = tx.prepare_cached(
         "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id, created_at,
            due_at, payload, state, last_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    let mut group = tx.prepare_cached(
+        "SELECT max(due_at) FROM notifications
+         WHERE channel = ?1 AND kind = 'trigger' AND state = 'pending' AND due_at > ?2",
+    )?;
+    let mut cancel = tx.prepare_cached(
+        "UPDATE notifications SET state = 'skipped',
+           last_error = 'resolved within group_wait, before it was sent'
+         WHERE key = ?1 AND channel = ?2 AND kind = 'trigger' AND state = 'pending'
+           AND attempts = 0 AND due_at > ?3",
     )?;
     for Planned {
         channel,
@@ -140,6 +151,19 @@ fn enqueue(
         } else {
             "pending"
         };
+        // Grouped by the results' times (a replay of old results groups as they happened).
+        let at = to_micros(notice.time);
+        // Over before its trigger left its group (and before it was taken): neither goes out.
+        if notice.kind == "resolve"
+            && cancel.execute(params![notice.key, channel, at.max(now)])? > 0
+        {
+            continue;
+        }
+        let due = if notice.kind == "trigger" && group_wait > 0 {
+            group_due(&mut group, &channel, at, group_wait)?
+        } else {
+            now
+        };
         stmt.execute(params![
             notice.key,
             channel,
@@ -148,12 +172,26 @@ fn enqueue(
             notice.target.id,
             notice.incident,
             now,
+            due,
             serde_json::to_string(&notice).map_err(json_err)?,
             state,
             held,
         ])?;
     }
     Ok(())
+}
+
+/// When a trigger to `channel` about a result at `at` goes out: with its channel's open group
+/// (the triggers waiting for their `group_wait`, sent together as a digest), else
+/// `group_wait` after it, opening one.
+fn group_due(
+    group: &mut rusqlite::CachedStatement,
+    channel: &str,
+    at: Micros,
+    group_wait: Micros,
+) -> Result<Micros, StoreError> {
+    let open: Option<Micros> = group.query_row(params![channel, at], |r| r.get(0))?;
+    Ok(open.unwrap_or(at + group_wait))
 }
 
 /// Which of the incidents the rules of `states` fired for are acknowledged.
@@ -190,7 +228,8 @@ pub fn observe(
     };
     let hold = |channel: &str, at: Micros, since| gate.hold(&target, channel, at, since);
     let seen = plan::observe(id, rules, &mut states, results, &acked, &hold);
-    enqueue(tx, id, seen.planned, now)?;
+    let group_wait = i64::try_from(gate.storm.group_wait.as_micros()).unwrap_or(0);
+    enqueue(tx, id, seen.planned, now, group_wait)?;
     for rule in seen.changed {
         save_state(tx, id, &rule, &states[&rule])?;
     }
@@ -216,7 +255,7 @@ pub fn end(
 ) -> Result<(), StoreError> {
     let states = load_states(tx, id)?;
     let (planned, forget) = plan::end(id, states, keep, reason, now);
-    enqueue(tx, id, planned, now)?;
+    enqueue(tx, id, planned, now, 0)?;
     let mut stmt =
         tx.prepare_cached("DELETE FROM alert_rules WHERE target_id = ?1 AND rule = ?2")?;
     for rule in forget {
@@ -321,6 +360,7 @@ pub fn ack(
         &target_id,
         plan::ack(&target_id, &states, id, by, now),
         now,
+        0,
     )?;
     Ok(Acked::Now { at: now, target_id })
 }
