@@ -394,3 +394,97 @@ async fn a_reload_that_removes_a_target_or_its_rule_resolves_what_fired() {
         .get(0);
     assert_eq!(states, 0, "the counters are forgotten");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_postgres_a_silence_and_a_down_parent_hold_notifications_and_the_parent_alone_pages() {
+    let db = TestDb::new().await;
+    let client = migrated(&db.url).await;
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg: tokio_postgres::Config = db.url.parse().unwrap();
+    let mgr = deadpool_postgres::Manager::new(cfg, tokio_postgres::NoTls);
+    let alerts = PgAlerts::new(deadpool_postgres::Pool::builder(mgr).build().unwrap());
+    let now = uptimer::store::now_micros();
+    let made = alerts
+        .add_silence(uptimer::store::alerts::Silence {
+            id: 0,
+            kind: uptimer::store::alerts::gate::Kind::Silence,
+            matchers: vec![uptimer::store::alerts::gate::Matcher::parse("tag=quiet").unwrap()],
+            starts_at: now - 1_000_000,
+            ends_at: now + 3_600_000_000,
+            created_by: Some("ana".into()),
+            reason: "migration".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let url = target.url("/switch");
+    let yaml = format!(
+        "writers: [writers.postgres]\n\
+         data_dir: {data}\n\
+         probe: {{interval: 0.3, timeout: 2}}\n\
+         group_wait: 1s\n\
+         channels:\n  hook: {{type: webhook, url: '{hook}'}}\n\
+         alerts:\n  - {{type: hook, failure-threshold: 2, success-threshold: 1}}\n\
+         targets:\n  - {{id: router, url: '{url}?router'}}\n  \
+         - {{id: app, url: '{url}?app', depends_on: [router]}}\n  \
+         - {{id: quiet, url: '{url}?quiet', tags: [quiet]}}\n",
+        hook = provider.url("/hook"),
+        data = dir.path().join("data").display(),
+    );
+    std::fs::write(dir.path().join("u.yaml"), yaml).unwrap();
+    let run = start_run(dir.path(), &db, "http://127.0.0.1:9/");
+    target.set_switch(503);
+    until(
+        "the router's trigger",
+        Duration::from_secs(30),
+        &run,
+        || count(&provider.received(), "/hook", "trigger") == 1,
+    )
+    .await;
+    // The others would have paged by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = provider.received();
+    assert_eq!(
+        count(&got, "/hook", "trigger"),
+        1,
+        "{}",
+        run.stderr_so_far()
+    );
+    let trigger = got.iter().find(|r| r.path == "/hook").unwrap().json();
+    assert_eq!(trigger["target"]["id"], "router");
+    let held: Vec<(String, String)> = client
+        .query(
+            "SELECT target_id, last_error FROM notifications WHERE state = 'suppressed'
+             ORDER BY target_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert_eq!(held[0].0, "app");
+    assert!(held[0].1.contains("parent router"), "{held:?}");
+    assert_eq!(
+        held[1],
+        (
+            "quiet".to_owned(),
+            format!("silenced by silence {} (ana: migration)", made.id)
+        )
+    );
+    // All recover: the router's resolve only.
+    target.set_switch(200);
+    until(
+        "the router's resolve",
+        Duration::from_secs(30),
+        &run,
+        || count(&provider.received(), "/hook", "resolve") == 1,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(provider.received().len(), 2, "{}", run.stderr_so_far());
+    run.terminate();
+}

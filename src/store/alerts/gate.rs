@@ -163,6 +163,15 @@ pub struct TargetNow {
     pub down: bool,
     /// The time of its latest result.
     pub last: Option<Micros>,
+    /// When its latest incident ended (it recovered).
+    pub recovered: Option<Micros>,
+}
+
+impl TargetNow {
+    /// Whether it was down at `at`: down now, or recovered since.
+    fn down_at(&self, at: Micros) -> bool {
+        self.down || self.recovered.is_some_and(|r| r > at)
+    }
 }
 
 /// Everything that may hold a notification back, as a store's transaction sees it.
@@ -229,10 +238,18 @@ impl Gate {
     /// Why storm control holds a notification about `t` that has been failing since
     /// `since`, at `at`.
     fn storm_hold(&self, t: &NoticeTarget, at: Micros, since: Failing) -> Option<String> {
+        let down_at = |id: &String| self.now_of.get(id).is_some_and(|n| n.down_at(at));
         if let Some(c) = &self.storm.canaries
             && !c.targets.contains(&t.id)
         {
-            if let Some(down) = self.offline() {
+            // Down at the result's time: a result measured before they recovered is held too.
+            let down: Vec<&str> = c
+                .targets
+                .iter()
+                .filter(|id| down_at(id))
+                .map(String::as_str)
+                .collect();
+            if down.len() >= c.quorum {
                 return Some(format!(
                     "the monitor is offline: {} of {} connectivity canaries fail ({})",
                     down.len(),
@@ -245,10 +262,7 @@ impl Gate {
             }
         }
         let parents = self.storm.parents.get(&t.id)?;
-        if let Some(p) = parents
-            .iter()
-            .find(|p| self.now_of.get(*p).is_some_and(|n| n.down))
-        {
+        if let Some(p) = parents.iter().find(|p| down_at(p)) {
             return Some(format!("suppressed by its parent {p}, which is down"));
         }
         parents

@@ -354,8 +354,9 @@ async fn targets_now(
 ) -> Result<HashMap<String, TargetNow>, PgError> {
     let stmt = c
         .prepare_cached(
-            "SELECT id, open_incident IS NOT NULL, last_event_time FROM targets
-             WHERE id = ANY($1::text[])",
+            "SELECT id, open_incident IS NOT NULL, last_event_time,
+               (SELECT max(ended_at) FROM incidents i WHERE i.target_id = t.id)
+             FROM targets t WHERE id = ANY($1::text[])",
         )
         .await?;
     Ok(c.query(&stmt, &[&ids])
@@ -363,9 +364,11 @@ async fn targets_now(
         .iter()
         .map(|r| {
             let last: Option<OffsetDateTime> = r.get(2);
+            let recovered: Option<OffsetDateTime> = r.get(3);
             let now = TargetNow {
                 down: r.get(1),
                 last: last.map(to_micros),
+                recovered: recovered.map(to_micros),
             };
             (r.get(0), now)
         })

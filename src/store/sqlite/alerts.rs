@@ -271,8 +271,9 @@ pub fn targets_now(
 ) -> Result<HashMap<String, TargetNow>, StoreError> {
     let list = serde_json::to_string(ids).map_err(json_err)?;
     let mut stmt = tx.prepare_cached(
-        "SELECT id, open_incident IS NOT NULL, last_event_time FROM targets
-         WHERE id IN (SELECT value FROM json_each(?1))",
+        "SELECT id, open_incident IS NOT NULL, last_event_time,
+           (SELECT max(ended_at) FROM incidents i WHERE i.target_id = t.id)
+         FROM targets t WHERE id IN (SELECT value FROM json_each(?1))",
     )?;
     let rows = stmt.query_map([list], |r| {
         Ok((
@@ -280,6 +281,7 @@ pub fn targets_now(
             TargetNow {
                 down: r.get(1)?,
                 last: r.get(2)?,
+                recovered: r.get(3)?,
             },
         ))
     })?;
