@@ -236,4 +236,18 @@ targets:
         .unwrap_err();
         assert!(e.to_string().contains("itself"), "{e}");
     }
+
+    #[test]
+    fn a_target_made_through_the_api_takes_no_depends_on() {
+        let defaults = crate::config::target::TargetDefaults {
+            interval: crate::config::Interval::Every(std::time::Duration::from_secs(60)),
+            timeout: std::time::Duration::from_secs(5),
+            tls_verify: crate::config::TlsVerify::Yes,
+        };
+        let body = serde_json::json!({"url": "https://a.example/", "depends_on": ["router"]});
+        let e = crate::config::target_list::api_target(&body, &defaults).unwrap_err();
+        assert_eq!(e.setting, "depends_on", "{e}");
+        let plain = serde_json::json!({"url": "https://a.example/"});
+        assert!(crate::config::target_list::api_target(&plain, &defaults).is_ok());
+    }
 }

@@ -292,6 +292,13 @@ pub fn api_target(
             "no alerts on a target made through the API (give them in the config file, or per tag in its alert_rules:)",
         ));
     }
+    if !t.depends_on.is_empty() {
+        return Err(ConfigError::new(
+            "depends_on",
+            "",
+            "no depends_on on a target made through the API (give it in the config file)",
+        ));
+    }
     let spec = spec_of(&mut t, "")?;
     let mut target = spec
         .build(defaults)
