@@ -7,11 +7,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::bin::{output, start_serve, stderr, stdout, uptimer};
+use support::bin::{failed_with, ok, output, start_serve, stderr, uptimer};
 use support::net::{closed_port, free_port, get_body};
 use support::provider::Provider;
 use support::server::http_server;
@@ -22,32 +22,6 @@ fn cli(dir: &Path, server: &str, args: &[&str]) -> Command {
     let mut c = uptimer(dir);
     c.args(args).args(["--server", server]);
     c
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{:?}: {}{}",
-        out.status,
-        stdout(out),
-        stderr(out)
-    );
-    stdout(out)
-}
-
-fn failed_with(out: &Output, code: i32, says: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{}{}",
-        stdout(out),
-        stderr(out)
-    );
-    assert!(
-        stderr(out).contains(says),
-        "expected {says:?} in: {}",
-        stderr(out)
-    );
 }
 
 /// The id in `silence 3 added: …` or `maintenance window 4 added: …`.

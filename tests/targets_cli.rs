@@ -7,7 +7,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -119,26 +119,6 @@ fn targets(dir: &Path, server: &str, token: Option<&str>, args: &[&str]) -> Comm
         c.env("WEB_AUTH_TOKEN", t);
     }
     c
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "{:?}: {}", out.status, stderr(out));
-    stdout(out)
-}
-
-fn failed_with(out: &Output, code: i32, says: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{}{}",
-        stdout(out),
-        stderr(out)
-    );
-    assert!(
-        stderr(out).contains(says),
-        "expected {says:?} in: {}",
-        stderr(out)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -199,6 +199,20 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Firing {
+    /// Fired at `time`, with incident key `key`, while the store's incident `incident` was open.
+    pub fn new(key: String, incident: Option<i64>, time: OffsetDateTime) -> Firing {
+        Firing {
+            key,
+            incident,
+            at: time,
+            last_notified: time,
+            reminders: 0,
+            held: None,
+            steps: 0,
+            escalated: Vec::new(),
+        }
+    }
+
     /// The channels told of this incident besides the rule's own: those escalation paged.
     pub fn also(&self) -> impl Iterator<Item = &str> {
         self.escalated.iter().map(String::as_str)
@@ -329,16 +343,7 @@ impl RuleState {
             return None;
         }
         let key = key();
-        self.firing = Some(Firing {
-            key: key.clone(),
-            incident,
-            at: time,
-            last_notified: time,
-            reminders: 0,
-            held: None,
-            steps: 0,
-            escalated: Vec::new(),
-        });
+        self.firing = Some(Firing::new(key.clone(), incident, time));
         Some(Action::Trigger { key })
     }
 

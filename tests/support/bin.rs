@@ -69,6 +69,34 @@ pub async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stat
 }
 
 /// What a process wrote on stdout.
+/// A command's standard output, after checking it succeeded (saying what it printed if not).
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{:?}: {}{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+/// Checks a command exited with `code` and said `says` on its standard error.
+pub fn failed_with(out: &Output, code: i32, says: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(out),
+        stderr(out)
+    );
+    assert!(
+        stderr(out).contains(says),
+        "expected {says:?} in: {}",
+        stderr(out)
+    );
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -410,16 +410,7 @@ pub fn monitor(
         (Some(down), None) => {
             let key = new_key(None).replace("uptimer-", "uptimer-monitor-offline-");
             state.down_since = Some(time);
-            state.firing = Some(crate::state::rules::Firing {
-                key: key.clone(),
-                incident: None,
-                at: time,
-                last_notified: time,
-                reminders: 0,
-                held: None,
-                steps: 0,
-                escalated: Vec::new(),
-            });
+            state.firing = Some(crate::state::rules::Firing::new(key.clone(), None, time));
             let error = format!(
                 "the monitor is offline: {} of {} connectivity canaries fail ({})",
                 down.len(),

@@ -61,7 +61,7 @@ fn page(uri: &str) -> Request<Body> {
         .unwrap()
 }
 
-fn form(uri: &str, pairs: &[(&str, &str)]) -> Request<Body> {
+pub(super) fn form(uri: &str, pairs: &[(&str, &str)]) -> Request<Body> {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         s.append_pair(k, v);
@@ -74,7 +74,7 @@ fn form(uri: &str, pairs: &[(&str, &str)]) -> Request<Body> {
 }
 
 /// The token of the form that posts to `action` on the page.
-fn token_for(body: &str, action: &str) -> String {
+pub(super) fn token_for(body: &str, action: &str) -> String {
     let at = body
         .find(&format!(r#"action="{action}""#))
         .unwrap_or_else(|| panic!("no form posting to {action}:\n{body}"));

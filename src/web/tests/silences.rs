@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::forms::{form, token_for};
 use super::*;
 use crate::config::alerting::{AlertingNow, LiveAlerting};
 use crate::state::maintenance::{Mode, Schedule, Window};
@@ -64,28 +65,6 @@ fn page(uri: &str, host: &str) -> Request<Body> {
         .header(header::HOST, host)
         .body(Body::empty())
         .unwrap()
-}
-
-fn form(uri: &str, pairs: &[(&str, &str)]) -> Request<Body> {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    Request::post(uri)
-        .header(header::HOST, HOST)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(s.finish()))
-        .unwrap()
-}
-
-/// The token of the form that posts to `action` on the page.
-fn token_for(body: &str, action: &str) -> String {
-    let at = body
-        .find(&format!(r#"action="{action}""#))
-        .unwrap_or_else(|| panic!("no form posting to {action}:\n{body}"));
-    let rest = &body[at..];
-    let v = rest.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-    rest[v..v + rest[v..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::test]
