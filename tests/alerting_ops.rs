@@ -509,7 +509,18 @@ async fn two_of_three_failing_canaries_give_one_monitor_offline_and_nothing_else
     )
     .await;
     let targets: Vec<String> = (0..10).map(|i| format!("site{i}")).collect();
-    let mut upserts: Vec<Upsert> = canaries.iter().map(|c| upsert_of(c, &[], &[])).collect();
+    // The canaries have rules of their own, firing at their first failure: held as well
+    // while the monitor is offline.
+    let mut upserts: Vec<Upsert> = canaries
+        .iter()
+        .map(|c| {
+            let at_once = Rule {
+                threshold: Threshold::Consecutive(1),
+                ..rule()
+            };
+            upsert_of(c, &[], &[at_once])
+        })
+        .collect();
     upserts.extend(targets.iter().map(|t| upsert_of(t, &[], &[rule()])));
     s.follow_changes(upserts, vec![], None).await.unwrap();
     let at = |m: u64, sites_up: bool, canaries_down: usize| {

@@ -239,9 +239,9 @@ impl Gate {
     /// `since`, at `at`.
     fn storm_hold(&self, t: &NoticeTarget, at: Micros, since: Failing) -> Option<String> {
         let down_at = |id: &String| self.now_of.get(id).is_some_and(|n| n.down_at(at));
-        if let Some(c) = &self.storm.canaries
-            && !c.targets.contains(&t.id)
-        {
+        // A canary's own notifications are held while the monitor is offline too (they are
+        // the same outage); it waits for no one.
+        if let Some(c) = &self.storm.canaries {
             // Down at the result's time: a result measured before they recovered is held too.
             let down: Vec<&str> = c
                 .targets
@@ -257,7 +257,14 @@ impl Gate {
                     down.join(", ")
                 ));
             }
-            if let Some(u) = c.targets.iter().find(|id| self.unchecked(id, since, at)) {
+            let other = |id: &&String| **id != t.id;
+            if !c.targets.contains(&t.id)
+                && let Some(u) = c
+                    .targets
+                    .iter()
+                    .filter(other)
+                    .find(|id| self.unchecked(id, since, at))
+            {
                 return Some(format!("waiting for connectivity canary {u}'s next result"));
             }
         }

@@ -312,6 +312,13 @@ fn stored_state(
         .optional()?)
 }
 
+/// Parents' and canaries' results waiting for their rules: (target, rules, results).
+type Deferred<'a> = Vec<(
+    &'a str,
+    std::sync::Arc<[Rule]>,
+    Vec<(Observed, Option<i64>)>,
+)>;
+
 /// Moves each target's live state and incidents forward through its new events with the
 /// target-state machine, in (time, uuid) order. An event the machine does not take (older
 /// than the target's last applied one) is history: it counts in the rollups only.
@@ -368,10 +375,20 @@ fn update_state(
         .partition(|(id, _)| watched.binary_search_by(|w| w.as_str().cmp(id)).is_ok());
     let firsts = first.len();
     let total = firsts + rest.len();
+    // The parents' and canaries' own results go through their rules once all of them are
+    // applied (a canary's notification sees whether the monitor is offline).
+    let mut deferred: Deferred = Vec::new();
+    let settle = |gate: &mut alerts::Gate, deferred: &mut Deferred| -> Result<(), StoreError> {
+        gate.now_of = alerts::targets_now(tx, &watched)?;
+        alerts::monitor(tx, gate, now_micros)?;
+        for (id, r, observed) in deferred.drain(..) {
+            alerts::observe(tx, id, &r, &observed, gate, now_micros)?;
+        }
+        Ok(())
+    };
     for (i, (id, events)) in first.into_iter().chain(rest).enumerate() {
         if i == firsts && !watched.is_empty() {
-            gate.now_of = alerts::targets_now(tx, &watched)?;
-            alerts::monitor(tx, &gate, now_micros)?;
+            settle(&mut gate, &mut deferred)?;
         }
         let target_rules = rules.of(id);
         let mut observed = Vec::new();
@@ -420,7 +437,11 @@ fn update_state(
             newest = Some((e, t));
         }
         if let Some(r) = target_rules {
-            alerts::observe(tx, id, r, &observed, &gate, now_micros)?;
+            if i < firsts {
+                deferred.push((id, r.clone(), observed));
+            } else {
+                alerts::observe(tx, id, r, &observed, &gate, now_micros)?;
+            }
         }
         if let Some((e, t)) = newest {
             save.execute(params![
@@ -443,8 +464,7 @@ fn update_state(
     }
     // Only parents and canaries in the batch: their states decide the monitor's too.
     if firsts == total && !watched.is_empty() {
-        gate.now_of = alerts::targets_now(tx, &watched)?;
-        alerts::monitor(tx, &gate, now_micros)?;
+        settle(&mut gate, &mut deferred)?;
     }
     Ok(())
 }
