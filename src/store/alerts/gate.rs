@@ -1,8 +1,9 @@
 //! What holds notifications back: silences (made by people through the API, the CLI or the
-//! dashboard, kept in the store) and maintenance windows (in the configuration). A held
-//! trigger is written as `suppressed`, with why, and goes out once nothing holds it; reminders and
-//! escalation wait too. A resolve is never held: a channel that was told of an incident is
-//! told of its end.
+//! dashboard, kept in the store), maintenance windows (in the configuration, or one-off ones
+//! kept as silences) and storm control (a parent down, the monitor offline, or a parent or
+//! canary not yet checked since the failure). A held trigger is written as `suppressed`,
+//! with why, and goes out once nothing holds it; reminders and escalation wait too. A resolve
+//! is never held: a channel that was told of an incident is told of its end.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -20,7 +20,7 @@ use crate::store::{Micros, from_micros, to_micros};
 pub struct Planned {
     pub channel: String,
     pub notice: Notice,
-    /// Why it is held back (written as `held`, shown and not sent).
+    /// Why it is held back (written as `suppressed`, shown and not sent).
     pub held: Option<String>,
 }
 
@@ -83,16 +83,15 @@ fn certificate_text(not_after: OffsetDateTime, at: OffsetDateTime) -> String {
 }
 
 /// Whether a notification to a channel at a time is held back, and why (a silence, a
-/// maintenance window): see [`super::gate::Gate::hold`].
-/// Its arguments: the channel, the time, and since when the target has been failing and its
-/// rule has been fired ([`super::gate::Failing`]).
+/// maintenance window, storm control): see [`super::gate::Gate::hold`]. Its arguments: the
+/// channel, the time, and since when the target has been failing and its rule has been fired.
 pub type Hold<'a> = dyn Fn(&str, Micros, Failing) -> Option<String> + 'a;
 
 /// Runs target `id`'s applied results (in order; each with the target's open incident after
 /// it) through its rules. `states` holds the loaded counters and is moved forward; `acked`
 /// holds which of [`fired_incidents`] are acknowledged (they get no reminders and do not
 /// escalate); `hold` says which notifications are held back. A held trigger is written as
-/// held (shown, not sent) and goes out at the first failing result after nothing holds it;
+/// suppressed (shown, not sent) and goes out at the first failing result after nothing holds it;
 /// its incident, if it recovers first, needs no resolve.
 pub fn observe(
     id: &str,
