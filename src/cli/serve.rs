@@ -120,6 +120,7 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
         }
     };
     let mut state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
+    state.status_pages = settings.status_pages.clone().into();
     state.acks = Some(crate::web::acks::Acks {
         store: Arc::new(alerts),
         links,
@@ -159,6 +160,7 @@ async fn run(
     };
     let stop = pipeline::shutdown_on_signals();
     let mut state = AppState::new(Arc::new(store.clone()) as Arc<dyn Store>, &settings.web);
+    state.status_pages = settings.status_pages.clone().into();
     if !read_only {
         state.metrics = Arc::new(Metrics::new(super::sections(&settings)));
     }

@@ -88,6 +88,9 @@ pub struct FileConfig {
     /// Maintenance windows: one (Gatus's form) or a list (docs/alerting.md).
     #[serde(default)]
     pub maintenance: super::maintenance::MaintenanceFile,
+    /// Public status pages (docs/status-pages.md).
+    #[serde(default)]
+    pub status_pages: Vec<super::status_pages::PageFile>,
     /// Connectivity canaries: when a quorum of them fail, the monitor itself is offline.
     pub canaries: Option<super::storm::CanariesFile>,
     /// How long a failure waits for the result of a parent or canary checked later (default

@@ -38,6 +38,7 @@ const OUR_KEYS: &[&str] = &[
     "heartbeat",
     "canaries",
     "group_wait",
+    "status_pages",
 ];
 
 /// Gatus's top-level keys besides `endpoints` (config/config.go), none honoured yet except

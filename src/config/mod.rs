@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod parse;
 pub mod plugins;
 mod postgres;
+pub mod status_pages;
 pub mod storm;
 pub mod target;
 mod target_list;
@@ -136,6 +137,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// The web server of `uptimer serve` (`WEB_*`).
     pub web: WebSettings,
+    /// `status_pages:`: the public status pages `serve` serves.
+    pub status_pages: Vec<status_pages::StatusPage>,
     /// `/metrics`, `/healthz` and `/readyz` on their own listener, in every mode
     /// (`METRICS_LISTEN` or the file's `metrics_listen`; off when unset).
     pub metrics_listen: Option<SocketAddr>,
@@ -371,6 +374,7 @@ impl Settings {
         let shared = alerting::SharedRules::of(&fc.alert_rules, &fc.alerts)?;
         let maintenance = maintenance::windows_of(&fc.maintenance)?;
         alerting::apply(&mut targets, &shared, &channels)?;
+        let status_pages = status_pages::pages_of(&fc.status_pages, &targets)?;
         let storm = storm::storm_of(
             &targets,
             fc.canaries.as_ref(),
@@ -496,6 +500,7 @@ impl Settings {
             postgres,
             store,
             web,
+            status_pages,
             metrics_listen,
             heartbeat,
             shutdown_timeout,

@@ -18,6 +18,7 @@ mod pages;
 mod prom;
 mod push;
 mod silences;
+pub mod status;
 mod targets_api;
 mod window;
 
@@ -58,6 +59,8 @@ pub struct AppState {
     pub listen_loopback: bool,
     /// Acknowledging incidents (`serve` writing its store).
     pub acks: Option<acks::Acks>,
+    /// The public status pages (`status_pages:`).
+    pub status_pages: Arc<[crate::config::status_pages::StatusPage]>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             editor: None,
             listen_loopback: web.listen.ip().is_loopback(),
             acks: None,
+            status_pages: Arc::default(),
         }
     }
 
@@ -140,6 +144,17 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub fn app(state: AppState) -> Router {
     // The push route is never behind the dashboard's credentials: its token is one.
     let pushes = Router::new().route("/api/v1/push/{token}", get(push::push).post(push::push));
+    // Nor are the public status pages.
+    let status = Router::new()
+        .route("/status/{slug}", get(status::page))
+        .route(
+            "/status/{slug}/api/v2/status.json",
+            get(status::status_json),
+        )
+        .route(
+            "/status/{slug}/api/v2/summary.json",
+            get(status::summary_json),
+        );
     // Nor are acknowledgement links: their signature is one.
     let links = Router::new().route(
         "/ack/{id}/{signature}",
@@ -231,6 +246,7 @@ pub fn app(state: AppState) -> Router {
     let protected =
         protected.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     pushes
+        .merge(status)
         .merge(links)
         .merge(open)
         .merge(protected)

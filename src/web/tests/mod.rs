@@ -9,6 +9,7 @@ mod health;
 mod pages;
 mod push;
 mod silences;
+mod status;
 mod targets_api;
 
 use std::time::Duration;

@@ -1,0 +1,257 @@
+//! `status_pages:`: public status pages, each a list of groups of components; a component is
+//! one target, or every target with a tag (`rule:` says how many of them down is a major
+//! outage). docs/status-pages.md is the user's page; what a page shows is `crate::web::status`.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::target::Target;
+
+/// One page as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageFile {
+    pub slug: String,
+    pub title: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<GroupFile>,
+}
+
+/// A group of components as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupFile {
+    pub name: String,
+    #[serde(default)]
+    pub components: Vec<ComponentFile>,
+}
+
+/// A component as written: `target:` (a name or id) or `tag:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentFile {
+    pub target: Option<String>,
+    pub tag: Option<String>,
+    pub name: Option<String>,
+    /// For a tag: `all` (default), `any` or a number of targets down that is a major outage.
+    pub rule: Option<super::file::Scalar>,
+}
+
+/// A status page, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusPage {
+    pub slug: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub components: Vec<Component>,
+}
+
+/// What a component watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watches {
+    /// One target, by id.
+    Target(String),
+    /// The targets with this tag: a major outage when `down` of them are down (`None`: all).
+    Tag { tag: String, down: Option<u32> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    /// As the page shows it (never a URL unless the user wrote one).
+    pub name: String,
+    pub watches: Watches,
+}
+
+/// Validates `status_pages:` against the configured targets.
+pub fn pages_of(files: &[PageFile], targets: &[Target]) -> Result<Vec<StatusPage>, ConfigError> {
+    let mut out: Vec<StatusPage> = Vec::new();
+    for (i, p) in files.iter().enumerate() {
+        let f = |k: &str| format!("status_pages[{i}].{k}");
+        let slug = p.slug.trim();
+        if slug.is_empty()
+            || slug.len() > 64
+            || !slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(ConfigError::new(
+                f("slug"),
+                slug,
+                "lower-case letters, digits and - (at most 64), as in /status/main",
+            ));
+        }
+        if out.iter().any(|o| o.slug == slug) {
+            return Err(ConfigError::new(
+                f("slug"),
+                slug,
+                "a slug no other page has",
+            ));
+        }
+        if p.title.trim().is_empty() {
+            return Err(ConfigError::new(f("title"), "", "the page's title"));
+        }
+        let mut groups = Vec::new();
+        for (g, group) in p.groups.iter().enumerate() {
+            let mut components = Vec::new();
+            for (c, comp) in group.components.iter().enumerate() {
+                let at = format!("status_pages[{i}].groups[{g}].components[{c}]");
+                components.push(component_of(comp, &at, targets)?);
+            }
+            groups.push(Group {
+                name: group.name.trim().to_owned(),
+                components,
+            });
+        }
+        out.push(StatusPage {
+            slug: slug.to_owned(),
+            title: p.title.trim().to_owned(),
+            description: p.description.clone().filter(|d| !d.trim().is_empty()),
+            groups,
+        });
+    }
+    Ok(out)
+}
+
+fn component_of(c: &ComponentFile, at: &str, targets: &[Target]) -> Result<Component, ConfigError> {
+    let name = c.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    match (&c.target, &c.tag) {
+        (Some(t), None) => {
+            if c.rule.is_some() {
+                return Err(ConfigError::new(
+                    format!("{at}.rule"),
+                    "(set)",
+                    "rule: on a tag component only",
+                ));
+            }
+            let t = t.trim();
+            let target = targets
+                .iter()
+                .find(|x| x.id == t)
+                .or_else(|| targets.iter().find(|x| x.name == t))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        format!("{at}.target"),
+                        t,
+                        "the id or name of a configured target",
+                    )
+                })?;
+            Ok(Component {
+                name: name.unwrap_or(&target.name).to_owned(),
+                watches: Watches::Target(target.id.clone()),
+            })
+        }
+        (None, Some(tag)) => {
+            let tag = tag.trim();
+            let down = match c.rule.as_ref().map(|r| r.to_string()) {
+                None => None,
+                Some(r) if r.trim() == "all" => None,
+                Some(r) if r.trim() == "any" => Some(1),
+                Some(r) => match r.trim().parse::<u32>() {
+                    Ok(k) if k > 0 => Some(k),
+                    _ => {
+                        return Err(ConfigError::new(
+                            format!("{at}.rule"),
+                            r,
+                            "all, any, or how many targets down make a major outage",
+                        ));
+                    }
+                },
+            };
+            Ok(Component {
+                name: name.unwrap_or(tag).to_owned(),
+                watches: Watches::Tag {
+                    tag: tag.to_owned(),
+                    down,
+                },
+            })
+        }
+        _ => Err(ConfigError::new(
+            at.to_owned(),
+            "",
+            "target: (a target's name or id) or tag:, one of them",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::load_file;
+
+    const TARGETS: &str = "
+targets:
+  - {id: api, name: API, url: 'https://api.example/'}
+  - {name: db1, url: 'https://db1.example/', tags: [db]}
+";
+
+    #[test]
+    fn pages_read_targets_by_name_or_id_and_tags_with_their_rule() {
+        let s = load_file(
+            "yaml",
+            &format!(
+                "{TARGETS}status_pages:\n  - slug: main\n    title: Example Inc.\n    groups:\n      \
+                 - name: Core\n        components:\n          - target: API\n          \
+                 - {{tag: db, name: Databases, rule: 2}}\n"
+            ),
+        )
+        .unwrap();
+        let p = &s.status_pages[0];
+        assert_eq!(
+            (p.slug.as_str(), p.title.as_str()),
+            ("main", "Example Inc.")
+        );
+        let c = &p.groups[0].components;
+        assert_eq!(c[0].name, "API");
+        assert_eq!(c[0].watches, super::Watches::Target("api".into()));
+        assert_eq!(
+            c[1].watches,
+            super::Watches::Tag {
+                tag: "db".into(),
+                down: Some(2)
+            }
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        for (page, setting, says) in [
+            (
+                "{slug: Main, title: t}",
+                "status_pages[0].slug",
+                "lower-case",
+            ),
+            ("{slug: m, title: ' '}", "status_pages[0].title", "title"),
+            (
+                "{slug: m, title: t, groups: [{name: g, components: [{target: nope}]}]}",
+                "status_pages[0].groups[0].components[0].target",
+                "configured target",
+            ),
+            (
+                "{slug: m, title: t, groups: [{name: g, components: [{tag: db, rule: most}]}]}",
+                "status_pages[0].groups[0].components[0].rule",
+                "any",
+            ),
+            (
+                "{slug: m, title: t, groups: [{name: g, components: [{name: x}]}]}",
+                "status_pages[0].groups[0].components[0]",
+                "one of them",
+            ),
+        ] {
+            let e = load_file("yaml", &format!("{TARGETS}status_pages: [{page}]\n")).unwrap_err();
+            assert_eq!(e.setting, setting, "{page}: {e}");
+            assert!(e.to_string().contains(says), "{page}: {e}");
+        }
+        let e = load_file(
+            "yaml",
+            &format!("{TARGETS}status_pages: [{{slug: m, title: a}}, {{slug: m, title: b}}]\n"),
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "status_pages[1].slug", "{e}");
+    }
+}
