@@ -154,6 +154,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/status/{slug}/api/v2/summary.json",
             get(status::summary_json),
+        )
+        .route(
+            "/status/{slug}/api/v2/components.json",
+            get(status::components_json),
         );
     // Nor are acknowledgement links: their signature is one.
     let links = Router::new().route(

@@ -289,14 +289,8 @@ pub async fn status_json(State(s): State<AppState>, Path(slug): Path<String>) ->
     }
 }
 
-/// `GET /status/<slug>/api/v2/summary.json`: the page, its components (groups first, each
-/// followed by its components, as Statuspage lists them) and the overall status.
-pub async fn summary_json(State(s): State<AppState>, Path(slug): Path<String>) -> Response {
-    let (page, summary) = match current(&s, &slug).await {
-        Ok(Some(x)) => x,
-        Ok(None) => return not_found(&slug),
-        Err(r) => return r,
-    };
+/// The page's components as Statuspage lists them: each group, then its components.
+fn components_doc(page: &StatusPage, summary: &Summary) -> Vec<Value> {
     let mut components = Vec::new();
     for (g, (name, shown)) in summary.groups.iter().enumerate() {
         let group_id = format!("{}-g{g}", page.slug);
@@ -319,14 +313,38 @@ pub async fn summary_json(State(s): State<AppState>, Path(slug): Path<String>) -
             }));
         }
     }
+    components
+}
+
+/// `GET /status/<slug>/api/v2/summary.json`: the page, its components and the overall
+/// status.
+pub async fn summary_json(State(s): State<AppState>, Path(slug): Path<String>) -> Response {
+    let (page, summary) = match current(&s, &slug).await {
+        Ok(Some(x)) => x,
+        Ok(None) => return not_found(&slug),
+        Err(r) => return r,
+    };
     Json(json!({
         "page": page_doc(&page),
         "status": status_doc(summary.worst),
-        "components": components,
+        "components": components_doc(&page, &summary),
         "incidents": [],
         "scheduled_maintenances": [],
     }))
     .into_response()
+}
+
+/// `GET /status/<slug>/api/v2/components.json`.
+pub async fn components_json(State(s): State<AppState>, Path(slug): Path<String>) -> Response {
+    match current(&s, &slug).await {
+        Ok(Some((page, summary))) => Json(json!({
+            "page": page_doc(&page),
+            "components": components_doc(&page, &summary),
+        }))
+        .into_response(),
+        Ok(None) => not_found(&slug),
+        Err(r) => r,
+    }
 }
 
 #[cfg(test)]

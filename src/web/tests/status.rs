@@ -100,6 +100,10 @@ async fn every_component_up_is_all_systems_operational_and_a_down_one_a_major_ou
             (HOSTILE, "major_outage")
         ]
     );
+    let (_, _, json) = get(&f.state, "/status/main/api/v2/components.json").await;
+    let listed: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed["components"], doc["components"]);
+    assert_eq!(listed["page"]["id"], "main");
     let (_, _, json) = get(&f.state, "/status/main/api/v2/status.json").await;
     let doc: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["page"]["name"], "Example <Inc>");
