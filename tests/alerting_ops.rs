@@ -235,9 +235,28 @@ async fn an_incident_over_within_its_silence_sends_nothing_and_other_tags_and_ch
     );
     assert_every_trigger_resolved(&s).await;
     // Expired, a silence holds nothing more.
-    let expired = s.expire_silence(1, minute(5)).await.unwrap().unwrap();
+    let expired = s.expire_silence(1, None, minute(5)).await.unwrap().unwrap();
     assert_eq!(expired.ends_at, minute(5));
-    assert!(s.expire_silence(99, minute(5)).await.unwrap().is_none());
+    assert!(
+        s.expire_silence(99, None, minute(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Not ended as another kind.
+    assert!(
+        s.expire_silence(2, Some(Kind::Maintenance), minute(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.silences(minute(6), false)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.id == 2)
+    );
     results(&s, 6, "dd").await;
     assert_eq!(said(&s).await.len(), 5, "{:?}", said(&s).await);
     assert_eq!(s.silences(minute(6), false).await.unwrap().len(), 1);

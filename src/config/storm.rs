@@ -48,17 +48,6 @@ pub struct Storm {
     pub group_wait: Duration,
 }
 
-impl Storm {
-    /// Whether `id` is a parent or a canary: its results are applied before the others' of
-    /// a batch, so that theirs see its state.
-    pub fn is_watched(&self, id: &str) -> bool {
-        self.canaries
-            .as_ref()
-            .is_some_and(|c| c.targets.iter().any(|t| t == id))
-            || self.parents.values().any(|ps| ps.iter().any(|p| p == id))
-    }
-}
-
 /// Finds a target by id, else by name (a unique one).
 fn resolve<'a>(targets: &'a [Target], name: &str) -> Result<&'a str, &'static str> {
     if let Some(t) = targets.iter().find(|t| t.id == name) {
@@ -191,7 +180,15 @@ targets:
         let c = storm.canaries.as_ref().unwrap();
         assert_eq!(c.quorum, 2, "a majority by default");
         assert_eq!(storm.group_wait.as_secs(), 10);
-        assert!(storm.is_watched("router") && storm.is_watched("c2") && !storm.is_watched(&db.id));
+        // What a batch of db's results loads: its parents, and the canaries.
+        let gate = crate::store::alerts::Gate {
+            storm,
+            ..Default::default()
+        };
+        assert_eq!(
+            gate.watched([db.id.as_str()].into_iter()),
+            [app.id.as_str(), "c1", "c2", "c3", "router"]
+        );
     }
 
     #[test]

@@ -278,12 +278,7 @@ async fn expire(s: &AppState, kind: Kind, id: i64) -> Response {
     };
     let now = now_micros();
     // Only one of its own kind: a silence is not ended as a maintenance window.
-    match acks.store.silences(now, true).await {
-        Ok(list) if list.iter().any(|x| x.id == id && x.kind == kind) => {}
-        Ok(_) => return error(StatusCode::NOT_FOUND, format!("no {} {id}", kind.as_str())),
-        Err(e) => return store_failed(e),
-    }
-    match acks.store.expire_silence(id, now).await {
+    match acks.store.expire_silence(id, Some(kind), now).await {
         Ok(Some(x)) => Json(represent(&x, now)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no {} {id}", kind.as_str())),
         Err(e) => store_failed(e),

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::config::status_pages::{StatusPage, Watches};
 use crate::store::alerts::NoticeTarget;
-use crate::store::alerts::gate::{Gate, Standing};
-use crate::store::{Micros, Status, TargetSummary, now_micros, rfc3339};
+use crate::store::alerts::gate::Standing;
+use crate::store::{Status, TargetSummary, now_micros, rfc3339};
 
 /// A component's status, as Statuspage names them, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,7 +168,7 @@ async fn current(s: &AppState, slug: &str) -> Result<Option<(StatusPage, Summary
             .into_response()
     })?;
     let now = now_micros();
-    let gate = maintenance_gate(s, now).await;
+    let gate = super::pages::gate(s, now).await;
     let in_maintenance = |t: &TargetSummary| {
         gate.as_ref().is_some_and(|g| {
             let nt = NoticeTarget {
@@ -182,17 +182,6 @@ async fn current(s: &AppState, slug: &str) -> Result<Option<(StatusPage, Summary
     };
     let summary = summarize(&page, &targets, &in_maintenance);
     Ok(Some((page, summary)))
-}
-
-/// The maintenance windows under way (configured, and one-off ones), when the process alerts.
-async fn maintenance_gate(s: &AppState, now: Micros) -> Option<Gate> {
-    let acks = s.acks.as_ref()?;
-    let silences = acks.store.silences(now, false).await.ok()?;
-    Some(Gate {
-        silences,
-        windows: acks.live.get().maintenance.clone(),
-        ..Gate::default()
-    })
 }
 
 fn not_found(slug: &str) -> Response {

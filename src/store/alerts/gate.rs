@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::NoticeTarget;
+use crate::config::alerting::AlertingNow;
 use crate::config::storm::Storm;
 use crate::state::maintenance::{Window, wildcard};
 use crate::store::Micros;
@@ -175,6 +176,15 @@ impl TargetNow {
     }
 }
 
+/// What the monitor offline says: which canaries fail, of how many.
+pub fn offline_text(down: &[&str], total: usize) -> String {
+    format!(
+        "the monitor is offline: {} of {total} connectivity canaries fail ({})",
+        down.len(),
+        down.join(", ")
+    )
+}
+
 /// Everything that may hold a notification back, as a store's transaction sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Gate {
@@ -189,6 +199,17 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// The silences given and what the alerting in use configures: its maintenance windows
+    /// and storm control (the parents' and canaries' states are the store's to load).
+    pub fn new(silences: Vec<Silence>, live: &AlertingNow) -> Gate {
+        Gate {
+            silences,
+            windows: live.maintenance.clone(),
+            storm: live.storm.clone(),
+            now_of: HashMap::new(),
+        }
+    }
+
     /// Whether it can hold anything (if not, the store need not read a target's tags).
     pub fn is_empty(&self) -> bool {
         self.silences.is_empty()
@@ -214,11 +235,16 @@ impl Gate {
 
     /// The canaries down now, when they make a quorum: the monitor is offline.
     pub fn offline(&self) -> Option<Vec<&str>> {
+        self.offline_at(Micros::MAX)
+    }
+
+    /// The canaries down at `at` (down now, or recovered since), when they make a quorum.
+    fn offline_at(&self, at: Micros) -> Option<Vec<&str>> {
         let c = self.storm.canaries.as_ref()?;
         let down: Vec<&str> = c
             .targets
             .iter()
-            .filter(|t| self.now_of.get(*t).is_some_and(|n| n.down))
+            .filter(|t| self.now_of.get(*t).is_some_and(|n| n.down_at(at)))
             .map(String::as_str)
             .collect();
         (down.len() >= c.quorum).then_some(down)
@@ -239,36 +265,20 @@ impl Gate {
     /// Why storm control holds a notification about `t` that has been failing since
     /// `since`, at `at`.
     fn storm_hold(&self, t: &NoticeTarget, at: Micros, since: Failing) -> Option<String> {
-        let down_at = |id: &String| self.now_of.get(id).is_some_and(|n| n.down_at(at));
         // A canary's own notifications are held while the monitor is offline too (they are
-        // the same outage); it waits for no one.
+        // the same outage); it waits for no one. Down at the result's time: a result
+        // measured before they recovered is held too.
         if let Some(c) = &self.storm.canaries {
-            // Down at the result's time: a result measured before they recovered is held too.
-            let down: Vec<&str> = c
-                .targets
-                .iter()
-                .filter(|id| down_at(id))
-                .map(String::as_str)
-                .collect();
-            if down.len() >= c.quorum {
-                return Some(format!(
-                    "the monitor is offline: {} of {} connectivity canaries fail ({})",
-                    down.len(),
-                    c.targets.len(),
-                    down.join(", ")
-                ));
+            if let Some(down) = self.offline_at(at) {
+                return Some(offline_text(&down, c.targets.len()));
             }
-            let other = |id: &&String| **id != t.id;
             if !c.targets.contains(&t.id)
-                && let Some(u) = c
-                    .targets
-                    .iter()
-                    .filter(other)
-                    .find(|id| self.unchecked(id, since, at))
+                && let Some(u) = c.targets.iter().find(|id| self.unchecked(id, since, at))
             {
                 return Some(format!("waiting for connectivity canary {u}'s next result"));
             }
         }
+        let down_at = |id: &String| self.now_of.get(id).is_some_and(|n| n.down_at(at));
         let parents = self.storm.parents.get(&t.id)?;
         if let Some(p) = parents.iter().find(|p| down_at(p)) {
             return Some(format!("suppressed by its parent {p}, which is down"));

@@ -215,13 +215,7 @@ impl AlertRules {
     /// What holds notifications back at `now`: the configured maintenance windows and the
     /// given silences.
     pub fn gate(&self, silences: Vec<Silence>) -> Gate {
-        let live = self.live.get();
-        Gate {
-            silences,
-            windows: live.maintenance.clone(),
-            storm: live.storm.clone(),
-            now_of: HashMap::new(),
-        }
+        Gate::new(silences, &self.live.get())
     }
 
     pub fn of(&self, id: &str) -> Option<&Arc<[Rule]>> {
@@ -293,6 +287,11 @@ pub trait AlertStore: Send + Sync {
     async fn add_silence(&self, s: Silence) -> Result<Silence, StoreError>;
 
     /// Ends silence `id` at `now` (one over already stays as it was); `None` when there is
-    /// no such silence.
-    async fn expire_silence(&self, id: i64, now: Micros) -> Result<Option<Silence>, StoreError>;
+    /// no such silence, or it is not of `kind` (when given).
+    async fn expire_silence(
+        &self,
+        id: i64,
+        kind: Option<gate::Kind>,
+        now: Micros,
+    ) -> Result<Option<Silence>, StoreError>;
 }

@@ -410,12 +410,7 @@ pub fn monitor(
             let key = new_key(None).replace("uptimer-", "uptimer-monitor-offline-");
             state.down_since = Some(time);
             state.firing = Some(crate::state::rules::Firing::new(key.clone(), None, time));
-            let error = format!(
-                "the monitor is offline: {} of {} connectivity canaries fail ({})",
-                down.len(),
-                canaries.targets.len(),
-                down.join(", ")
-            );
+            let error = super::gate::offline_text(&down, canaries.targets.len());
             (notices("trigger", &key, Some(error), None), Some(state))
         }
         (None, Some(f)) => {

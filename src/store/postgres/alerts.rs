@@ -753,19 +753,28 @@ impl AlertStore for PgAlerts {
         })
     }
 
-    async fn expire_silence(&self, id: i64, now: Micros) -> Result<Option<Silence>, StoreError> {
+    async fn expire_silence(
+        &self,
+        id: i64,
+        kind: Option<Kind>,
+        now: Micros,
+    ) -> Result<Option<Silence>, StoreError> {
         let mut c = self.client().await?;
         let tx = write_tx(&mut c).await?;
         let now = from_micros(now);
+        let kind = kind.map(Kind::as_str);
         tx.execute(
             "UPDATE silences SET starts_at = least(starts_at, $2), ends_at = $2
-             WHERE id = $1 AND ends_at > $2",
-            &[&id, &now],
+             WHERE id = $1 AND ends_at > $2 AND ($3::text IS NULL OR kind = $3)",
+            &[&id, &now, &kind],
         )
         .await
         .map_err(db)?;
         let row = tx
-            .query_opt(&format!("{SILENCE_COLUMNS} WHERE id = $1"), &[&id])
+            .query_opt(
+                &format!("{SILENCE_COLUMNS} WHERE id = $1 AND ($2::text IS NULL OR kind = $2)"),
+                &[&id, &kind],
+            )
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;

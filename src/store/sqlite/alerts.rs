@@ -113,7 +113,8 @@ fn save_state(tx: &Transaction, id: &str, rule: &str, s: &RuleState) -> Result<(
 }
 
 /// Names the target of `planned` (all of target `id`) and writes them into the outbox, due
-/// now.
+/// now (a trigger with its channel's `group_wait` group); a resolve whose trigger still waits
+/// in its group cancels it and is not written.
 fn enqueue(
     tx: &Transaction,
     id: &str,
@@ -125,6 +126,16 @@ fn enqueue(
         return Ok(());
     }
     plan::name_target(&mut planned, &notice_target(tx, id)?);
+    write_planned(tx, planned, now, group_wait)
+}
+
+/// Writes `planned`, whose targets are named, into the outbox (see [`enqueue`]).
+fn write_planned(
+    tx: &Transaction,
+    planned: Vec<Planned>,
+    now: Micros,
+    group_wait: Micros,
+) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id, created_at,
            due_at, payload, state, last_error)
@@ -297,24 +308,8 @@ pub fn monitor(tx: &Transaction, gate: &Gate, now: Micros) -> Result<(), StoreEr
     let mut states = load_states(tx, plan::MONITOR)?;
     let state = states.remove(plan::MONITOR_RULE).unwrap_or_default();
     let (planned, state) = plan::monitor(state, gate.offline(), canaries, now);
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO notifications (key, channel, kind, seq, target_id, incident_id, created_at,
-           due_at, payload)
-         VALUES (?1, ?2, ?3, 0, ?4, NULL, ?5, ?5, ?6)",
-    )?;
-    for Planned {
-        channel, notice, ..
-    } in &planned
-    {
-        stmt.execute(params![
-            notice.key,
-            channel,
-            notice.kind,
-            notice.target.id,
-            now,
-            serde_json::to_string(notice).map_err(json_err)?,
-        ])?;
-    }
+    // Named by the plan: the monitor is no target of the table.
+    write_planned(tx, planned, now, 0)?;
     if let Some(state) = state {
         save_state(tx, plan::MONITOR, plan::MONITOR_RULE, &state)?;
     }
@@ -706,17 +701,25 @@ impl AlertStore for SqliteStore {
         .await
     }
 
-    async fn expire_silence(&self, id: i64, now: Micros) -> Result<Option<Silence>, StoreError> {
+    async fn expire_silence(
+        &self,
+        id: i64,
+        kind: Option<Kind>,
+        now: Micros,
+    ) -> Result<Option<Silence>, StoreError> {
+        let kind = kind.map(Kind::as_str);
         self.write(move |w, _| {
             w.conn.execute(
                 "UPDATE silences SET starts_at = min(starts_at, ?2), ends_at = ?2
-                 WHERE id = ?1 AND ends_at > ?2",
-                params![id, now],
+                 WHERE id = ?1 AND ends_at > ?2 AND (?3 IS NULL OR kind = ?3)",
+                params![id, now, kind],
             )?;
             let row = w
                 .conn
-                .prepare_cached(&format!("{SILENCE_COLUMNS} WHERE id = ?1"))?
-                .query_row([id], silence_row)
+                .prepare_cached(&format!(
+                    "{SILENCE_COLUMNS} WHERE id = ?1 AND (?2 IS NULL OR kind = ?2)"
+                ))?
+                .query_row(params![id, kind], silence_row)
                 .optional()?;
             Ok(row.map(|(mut s, m)| {
                 s.matchers = read_matchers(s.id, &m);

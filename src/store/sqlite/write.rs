@@ -354,14 +354,15 @@ fn update_state(
     // What holds notifications back, read once for the batch (when any target alerts or a
     // canary is in it): the silences not over by its oldest result (a result is held by those
     // under way at its time).
-    let storm = rules.live.get().storm.clone();
-    let canary_in = storm
+    let live = rules.live.get();
+    let canary_in = live
+        .storm
         .canaries
         .as_ref()
         .is_some_and(|c| c.targets.iter().any(|t| by_target.contains_key(t.as_str())));
     let mut gate = if canary_in || by_target.keys().any(|id| rules.of(id).is_some()) {
         let oldest = rows.iter().map(|r| r.2).min().unwrap_or(now_micros);
-        rules.gate(alerts::silences(tx, oldest, false)?)
+        alerts::Gate::new(alerts::silences(tx, oldest, false)?, &live)
     } else {
         alerts::Gate::default()
     };

@@ -233,14 +233,10 @@ async fn incidents_alerts(
 
 /// What holds targets' notifications back now, read once for a page: `None` when the process
 /// keeps no alerting, nothing holds anything, or the store failed (logged: the page goes on).
-async fn gate(s: &AppState, now: Micros) -> Option<Gate> {
+pub(in crate::web) async fn gate(s: &AppState, now: Micros) -> Option<Gate> {
     let acks = s.acks.as_ref()?;
     let gate = match acks.store.silences(now, false).await {
-        Ok(silences) => Gate {
-            silences,
-            windows: acks.live.get().maintenance.clone(),
-            ..Gate::default()
-        },
+        Ok(silences) => Gate::new(silences, &acks.live.get()),
         Err(e) => {
             tracing::warn!(error = %e, "reading the silences failed");
             return None;

@@ -340,7 +340,7 @@ pub async fn expire_silence(
             super::manage::refused_message(r).into(),
         );
     }
-    match acks.store.expire_silence(id, now_micros()).await {
+    match acks.store.expire_silence(id, None, now_micros()).await {
         Ok(Some(x)) => {
             tracing::info!(id, kind = x.kind.as_str(), "ended on the dashboard");
             Redirect::to("/silences").into_response()
