@@ -230,6 +230,7 @@ fn start_reloads(
         std::sync::Arc::new(reloader),
         settings.watch,
         settings.targets_file.clone(),
+        reload::hangups(),
         stop.clone(),
     ));
 }

@@ -273,6 +273,7 @@ pub async fn run(
     reloader: Arc<Reloader>,
     watch: bool,
     mut targets_file: Option<PathBuf>,
+    mut hangup: Hangups,
     stop: CancellationToken,
 ) {
     let (tx, mut changed) = mpsc::unbounded_channel::<()>();
@@ -292,7 +293,6 @@ pub async fn run(
     };
     // Kept alive for as long as it watches.
     let mut _watcher = start_watching(targets_file.as_deref());
-    let mut hangup = hangups();
     loop {
         let why = tokio::select! {
             _ = stop.cancelled() => return,
@@ -324,11 +324,13 @@ pub async fn run(
 }
 
 #[cfg(unix)]
-type Hangups = Option<tokio::signal::unix::Signal>;
+pub type Hangups = Option<tokio::signal::unix::Signal>;
 #[cfg(not(unix))]
-type Hangups = Option<()>;
+pub type Hangups = Option<()>;
 
-fn hangups() -> Hangups {
+/// SIGHUP, listened for from now on (before the process says it started, so that a SIGHUP
+/// sent then reloads rather than ends it).
+pub fn hangups() -> Hangups {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

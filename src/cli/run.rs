@@ -78,7 +78,6 @@ async fn run_pipeline(config: Option<&Path>, flags: Overrides, settings: Setting
             tracing::info!(reader, writers, targets, %interval, "uptimer started");
         }
     };
-    let told = tokio::spawn(told);
     if settings.defaults.interval != crate::config::Interval::Once {
         let check = match super::target_check(&settings) {
             Ok(c) => c,
@@ -89,6 +88,8 @@ async fn run_pipeline(config: Option<&Path>, flags: Overrides, settings: Setting
             config, &flags, adjust, &settings, &registry, check, &metrics, &stop,
         );
     }
+    // Said once the reloads listen: a SIGHUP sent on seeing it reloads.
+    let told = tokio::spawn(told);
     started.set(true);
     if let Err(code) = super::start_heartbeat(&settings, &writers, &metrics, &stop) {
         return code;
