@@ -9,6 +9,7 @@ pub mod postgres;
 mod query;
 pub mod rollup;
 pub mod sqlite;
+pub mod status;
 
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
