@@ -129,6 +129,9 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
     if let Err(code) = super::metrics_listener(&settings, &state.metrics, &ready()).await {
         return code;
     }
+    if let Err(code) = status_listener(&settings, &state, &stop).await {
+        return code;
+    }
     if settings.web.auth.is_none() && !settings.web.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %settings.web.listen,
@@ -251,6 +254,9 @@ async fn run(
     // Read-only, there is nothing to start; else the writers say when they are built.
     let started = if read_only { ready() } else { Flag::default() };
     if let Err(code) = super::metrics_listener(&settings, &metrics, &started).await {
+        return code;
+    }
+    if let Err(code) = status_listener(&settings, &state, &stop).await {
         return code;
     }
     let server = tokio::spawn(web::serve(state, settings.web.listen, stop.clone()));
@@ -419,4 +425,32 @@ async fn probe(
         pipeline::run(settings, targets, writers, stop, give_up, stats, metrics).await,
         "probing stopped",
     )
+}
+
+/// Checks the files the status pages name and starts their own listener (`STATUS_LISTEN`)
+/// when one is set: a port already taken is an error at once.
+async fn status_listener(
+    settings: &Settings,
+    state: &AppState,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(), ExitCode> {
+    if let Err(e) = crate::web::status::check_files(&settings.status_pages) {
+        eprintln!("uptimer: {e}");
+        return Err(ExitCode::from(super::EXIT_CONFIG));
+    }
+    let Some(listen) = settings.web.status_listen else {
+        return Ok(());
+    };
+    if settings.status_pages.is_empty() {
+        tracing::warn!(%listen, "STATUS_LISTEN is set but no status_pages are configured");
+    }
+    let server = tokio::spawn(web::serve_status(state.clone(), listen, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    if server.is_finished()
+        && let Ok(Err(e)) = server.await
+    {
+        eprintln!("uptimer: {e}");
+        return Err(ExitCode::from(super::EXIT_CONFIG));
+    }
+    Ok(())
 }

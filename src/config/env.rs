@@ -45,6 +45,7 @@ pub const KNOWN: &[&str] = &[
     "WEB_AUTH_BASIC",
     "WEB_AUTH_OPEN_METRICS",
     "WEB_PUBLIC_URL",
+    "STATUS_LISTEN",
     "ALERT_LINK_SECRET",
     "ALLOW_PRIVATE_TARGETS",
     "METRICS_LISTEN",

@@ -2,6 +2,9 @@
 //! one target, or every target with a tag (`rule:` says how many of them down is a major
 //! outage). docs/status-pages.md is the user's page; what a page shows is `crate::web::status`.
 
+use std::path::PathBuf;
+
+use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use super::ConfigError;
@@ -16,6 +19,36 @@ pub struct PageFile {
     pub description: Option<String>,
     #[serde(default)]
     pub groups: Vec<GroupFile>,
+    /// An image file (PNG, SVG, JPEG, WebP, GIF) shown in the header, served by us.
+    pub logo: Option<PathBuf>,
+    /// An icon file for the browser's tab.
+    pub favicon: Option<PathBuf>,
+    /// Plain text under the page.
+    pub footer: Option<String>,
+    #[serde(default)]
+    pub links: Vec<LinkFile>,
+    /// `light`, `dark` or `auto` (default: the reader's preference).
+    pub theme: Option<String>,
+    /// An IANA time zone for the daily bars and times shown (default UTC).
+    pub timezone: Option<String>,
+    /// A CSS file served after ours.
+    pub custom_css: Option<PathBuf>,
+    /// `none` (default: public) or `dashboard` (the dashboard's credentials).
+    pub protect: Option<String>,
+    /// Origins allowed to embed the widget in a frame (`https://example.com`).
+    #[serde(default)]
+    pub embed_origins: Vec<String>,
+    /// Whether incidents the monitor detects itself are shown (default true); incidents
+    /// people write always are.
+    pub detected_incidents: Option<bool>,
+}
+
+/// A link in a page's header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFile {
+    pub title: String,
+    pub url: String,
 }
 
 /// A group of components as written.
@@ -39,12 +72,68 @@ pub struct ComponentFile {
 }
 
 /// A status page, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatusPage {
     pub slug: String,
     pub title: String,
     pub description: Option<String>,
     pub groups: Vec<Group>,
+    pub logo: Option<PathBuf>,
+    pub favicon: Option<PathBuf>,
+    pub footer: Option<String>,
+    pub links: Vec<Link>,
+    pub theme: Theme,
+    pub timezone: TimeZone,
+    pub custom_css: Option<PathBuf>,
+    /// Behind the dashboard's credentials.
+    pub protect: bool,
+    pub embed_origins: Vec<String>,
+    pub detected_incidents: bool,
+}
+
+impl StatusPage {
+    /// A page of these groups with every option at its default.
+    pub fn new(slug: &str, title: &str, groups: Vec<Group>) -> Self {
+        StatusPage {
+            slug: slug.to_owned(),
+            title: title.to_owned(),
+            description: None,
+            groups,
+            logo: None,
+            favicon: None,
+            footer: None,
+            links: Vec::new(),
+            theme: Theme::Auto,
+            timezone: TimeZone::UTC,
+            custom_css: None,
+            protect: false,
+            embed_origins: Vec::new(),
+            detected_incidents: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Theme {
+    Light,
+    Dark,
+    Auto,
+}
+
+impl Theme {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+            Theme::Auto => "auto",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +198,84 @@ pub fn pages_of(files: &[PageFile], targets: &[Target]) -> Result<Vec<StatusPage
                 components,
             });
         }
+        let theme = match p.theme.as_deref().map(str::trim) {
+            None | Some("auto") => Theme::Auto,
+            Some("light") => Theme::Light,
+            Some("dark") => Theme::Dark,
+            Some(t) => return Err(ConfigError::new(f("theme"), t, "light, dark or auto")),
+        };
+        let timezone = match p.timezone.as_deref().map(str::trim) {
+            None | Some("") => TimeZone::UTC,
+            Some(name) => TimeZone::get(name).map_err(|_| {
+                ConfigError::new(
+                    f("timezone"),
+                    name,
+                    "an IANA time zone such as Europe/Berlin or UTC",
+                )
+            })?,
+        };
+        let protect = match p.protect.as_deref().map(str::trim) {
+            None | Some("none") => false,
+            Some("dashboard") => true,
+            Some(x) => {
+                return Err(ConfigError::new(
+                    f("protect"),
+                    x,
+                    "none (public) or dashboard (the dashboard's credentials)",
+                ));
+            }
+        };
+        let mut links = Vec::new();
+        for (l, link) in p.links.iter().enumerate() {
+            let url = link.url.trim();
+            if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+            {
+                return Err(ConfigError::new(
+                    f(&format!("links[{l}].url")),
+                    url,
+                    "an http(s):// URL or a path starting with /",
+                ));
+            }
+            links.push(Link {
+                title: link.title.trim().to_owned(),
+                url: url.to_owned(),
+            });
+        }
+        let mut embed_origins = Vec::new();
+        for (o, origin) in p.embed_origins.iter().enumerate() {
+            let origin = origin.trim().trim_end_matches('/');
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let valid = host.is_some_and(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]*".contains(&b))
+            });
+            if !valid {
+                return Err(ConfigError::new(
+                    f(&format!("embed_origins[{o}]")),
+                    origin,
+                    "an origin such as https://example.com (scheme and host, no path)",
+                ));
+            }
+            embed_origins.push(origin.to_owned());
+        }
         out.push(StatusPage {
             slug: slug.to_owned(),
             title: p.title.trim().to_owned(),
             description: p.description.clone().filter(|d| !d.trim().is_empty()),
             groups,
+            logo: p.logo.clone(),
+            favicon: p.favicon.clone(),
+            footer: p.footer.clone().filter(|d| !d.trim().is_empty()),
+            links,
+            theme,
+            timezone,
+            custom_css: p.custom_css.clone(),
+            protect,
+            embed_origins,
+            detected_incidents: p.detected_incidents.unwrap_or(true),
         });
     }
     Ok(out)

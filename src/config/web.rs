@@ -135,6 +135,10 @@ pub struct WebSettings {
     /// `ALERT_LINK_SECRET`: the key that signs those links; by default one made once and kept
     /// under `DATA_DIR`.
     pub link_secret: Option<Secret>,
+    /// `STATUS_LISTEN`: a second listener serving only the status pages (the first at `/`),
+    /// their assets, feeds and API, so the dashboard is never on the public address; none by
+    /// default.
+    pub status_listen: Option<SocketAddr>,
 }
 
 impl Default for WebSettings {
@@ -145,6 +149,7 @@ impl Default for WebSettings {
             open_metrics: true,
             public_url: None,
             link_secret: None,
+            status_listen: None,
         }
     }
 }
@@ -207,6 +212,17 @@ impl WebSettings {
                     )
                 })?;
             w.public_url = Some(url);
+        }
+        if let Some(v) = env.get("STATUS_LISTEN").filter(|v| !v.trim().is_empty()) {
+            let addr = listen_addr(v).map_err(|e| ConfigError::new("STATUS_LISTEN", v, e))?;
+            if addr == w.listen {
+                return Err(ConfigError::new(
+                    "STATUS_LISTEN",
+                    v,
+                    "an address other than WEB_LISTEN's",
+                ));
+            }
+            w.status_listen = Some(addr);
         }
         if let Some(v) = env.get("ALERT_LINK_SECRET") {
             if v.trim().len() < 16 {

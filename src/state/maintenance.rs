@@ -79,6 +79,41 @@ impl Window {
         (start <= at && at < end).then_some(end)
     }
 
+    /// The first start after `at` (within the next eight days for a weekly window).
+    pub fn next_start(&self, at: Micros) -> Option<Micros> {
+        match &self.schedule {
+            Schedule::Once(t) => Some(t.as_microsecond()).filter(|s| *s > at),
+            Schedule::Weekly { days, start } => {
+                let mut date: Date = Timestamp::from_microsecond(at)
+                    .ok()?
+                    .to_zoned(self.timezone.clone())
+                    .date();
+                for _ in 0..=8 {
+                    if days.is_empty() || days.contains(&date.weekday()) {
+                        let s = date
+                            .to_datetime(*start)
+                            .to_zoned(self.timezone.clone())
+                            .ok()?
+                            .timestamp()
+                            .as_microsecond();
+                        if s > at {
+                            return Some(s);
+                        }
+                    }
+                    date = date.tomorrow().ok()?;
+                }
+                None
+            }
+            Schedule::Cron(cron) => {
+                let from = Timestamp::from_microsecond(at)
+                    .ok()?
+                    .to_zoned(self.timezone.clone());
+                let next: Zoned = cron.find_next_occurrence(&from, false).ok()?;
+                Some(next.timestamp().as_microsecond())
+            }
+        }
+    }
+
     /// The latest start at or before `at` that may still be under way (after `at - d`).
     fn last_start(&self, at: Micros, d: Micros) -> Option<Micros> {
         match &self.schedule {
@@ -177,6 +212,11 @@ mod tests {
         );
         // Summer (UTC+2): 01:00 local is 23:00 UTC the evening before.
         assert!(w.active_until(micros("2026-04-04T23:00:00Z")).is_some());
+        // Announced ahead: the next start after one, in summer time.
+        assert_eq!(
+            w.next_start(micros("2026-03-29T00:00:00Z")),
+            Some(micros("2026-04-04T23:00:00Z"))
+        );
         assert!(w.active_until(micros("2026-04-04T22:59:00Z")).is_none());
         assert!(w.active_until(micros("2026-04-05T01:00:00Z")).is_none());
         // Autumn: 01:00 is still summer time (23:00 UTC); two real hours end at 01:00 UTC.

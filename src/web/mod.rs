@@ -9,7 +9,7 @@
 pub mod acks;
 mod api;
 mod apidoc;
-mod badges;
+pub(crate) mod badges;
 mod charts;
 mod csrf;
 mod format;
@@ -61,6 +61,12 @@ pub struct AppState {
     pub acks: Option<acks::Acks>,
     /// The public status pages (`status_pages:`).
     pub status_pages: Arc<[crate::config::status_pages::StatusPage]>,
+    /// Their documents, rendered once per change.
+    pub status_cache: Arc<status::StatusCache>,
+    /// The incidents people write on them (`serve`).
+    pub status_book: Option<Arc<dyn crate::store::status::StatusBook>>,
+    /// `WEB_PUBLIC_URL` without its trailing `/` (empty when unset): the feeds' links.
+    pub public_url: String,
 }
 
 impl AppState {
@@ -75,6 +81,13 @@ impl AppState {
             listen_loopback: web.listen.ip().is_loopback(),
             acks: None,
             status_pages: Arc::default(),
+            status_cache: Arc::default(),
+            status_book: None,
+            public_url: web
+                .public_url
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .unwrap_or_default(),
         }
     }
 
@@ -145,20 +158,7 @@ pub fn app(state: AppState) -> Router {
     // The push route is never behind the dashboard's credentials: its token is one.
     let pushes = Router::new().route("/api/v1/push/{token}", get(push::push).post(push::push));
     // Nor are the public status pages.
-    let status = Router::new()
-        .route("/status/{slug}", get(status::page))
-        .route(
-            "/status/{slug}/api/v2/status.json",
-            get(status::status_json),
-        )
-        .route(
-            "/status/{slug}/api/v2/summary.json",
-            get(status::summary_json),
-        )
-        .route(
-            "/status/{slug}/api/v2/components.json",
-            get(status::components_json),
-        );
+    let status = status::routes();
     // Nor are acknowledgement links: their signature is one.
     let links = Router::new().route(
         "/ack/{id}/{signature}",
@@ -275,11 +275,16 @@ async fn readyz(State(s): State<AppState>) -> Response {
 
 /// Pages can show hostile strings from targets; they are escaped, and the policy below makes
 /// sure nothing but our own script and styles would run even if one slipped through.
+/// A response that set its own policy (a status page) keeps it, and may be framed where it
+/// says.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
+    let framed = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.contains("frame-ancestors 'none'"));
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(
         HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
@@ -288,7 +293,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !framed {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -340,17 +347,22 @@ pub fn authorized(auth: &WebAuth, headers: &HeaderMap) -> bool {
     }
 }
 
+/// The answer to a request without the credentials.
+fn challenge(_: &WebAuth) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"uptimer\", charset=\"UTF-8\"",
+        )],
+        "authentication required\n",
+    )
+        .into_response()
+}
+
 async fn require_auth(State(s): State<AppState>, req: Request, next: Next) -> Response {
     match &s.auth {
-        Some(auth) if !authorized(auth, req.headers()) => (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Basic realm=\"uptimer\", charset=\"UTF-8\"",
-            )],
-            "authentication required\n",
-        )
-            .into_response(),
+        Some(auth) if !authorized(auth, req.headers()) => challenge(auth),
         _ => next.run(req).await,
     }
 }
@@ -369,6 +381,27 @@ pub async fn serve(
         "dashboard listening"
     );
     axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+}
+
+/// Serves the status pages alone (`STATUS_LISTEN`) on `listen` until `stop` is cancelled.
+pub async fn serve_status(
+    state: AppState,
+    listen: SocketAddr,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {listen} (STATUS_LISTEN): {e}"),
+        )
+    })?;
+    tracing::info!(
+        url = %format!("http://{}/", listener.local_addr()?),
+        "status pages listening"
+    );
+    axum::serve(listener, status::public_app(state))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
 }

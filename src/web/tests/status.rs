@@ -11,13 +11,15 @@ use crate::store::TargetSummary;
 
 fn page(components: Vec<Component>) -> StatusPage {
     StatusPage {
-        slug: "main".into(),
-        title: "Example <Inc>".into(),
         description: Some("What we run".into()),
-        groups: vec![Group {
-            name: "Core".into(),
-            components,
-        }],
+        ..StatusPage::new(
+            "main",
+            "Example <Inc>",
+            vec![Group {
+                name: "Core".into(),
+                components,
+            }],
+        )
     }
 }
 
@@ -132,16 +134,16 @@ async fn a_tag_component_is_a_partial_outage_until_enough_of_its_targets_are_dow
         }])
     };
     let none = |_: &TargetSummary| false;
-    let s = crate::web::status::summarize(&tagged(None), &with_tag, &none);
+    let s = crate::web::status::model::summarize(&tagged(None), &with_tag, &none, &[]);
     assert_eq!(
         s.worst.as_str(),
         "partial_outage",
         "two of three down, rule all"
     );
-    let s = crate::web::status::summarize(&tagged(Some(2)), &with_tag, &none);
+    let s = crate::web::status::model::summarize(&tagged(Some(2)), &with_tag, &none, &[]);
     assert_eq!(s.worst.as_str(), "major_outage", "two down, rule 2");
     let long = |t: &TargetSummary| t.id == "long" || t.id == "evil";
-    let s = crate::web::status::summarize(&tagged(None), &with_tag, &long);
+    let s = crate::web::status::model::summarize(&tagged(None), &with_tag, &long, &[]);
     assert_eq!(
         s.worst.as_str(),
         "operational",
