@@ -9,104 +9,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use support::browser::{Browser, Driver, artifacts, chromium_or_skip};
 use support::*;
 
 /// The probe interval of both targets, seconds.
 const INTERVAL_S: u64 = 2;
-
-fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("UPTIMER_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in [
-            "chromium",
-            "chromium-browser",
-            "google-chrome",
-            "google-chrome-stable",
-        ] {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
-struct Browser {
-    bin: PathBuf,
-    profile: tempfile::TempDir,
-}
-
-impl Browser {
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", self.profile.path().display()))
-        .stdin(Stdio::null())
-        .stderr(Stdio::null());
-        c
-    }
-
-    /// The DOM after the page loaded and its scripts ran.
-    fn dom(&self, url: &str) -> String {
-        let out = self
-            .command()
-            .args(["--virtual-time-budget=1000", "--dump-dom", url])
-            .output()
-            .expect("chromium runs");
-        assert!(out.status.success(), "chromium --dump-dom {url} failed");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screenshot(&self, url: &str, file: &Path, height: u32) {
-        let _ = std::fs::remove_file(file);
-        let status = self
-            .command()
-            .arg(format!("--window-size=1280,{height}"))
-            .arg(format!("--screenshot={}", file.display()))
-            .arg(url)
-            .stdout(Stdio::null())
-            .status()
-            .expect("chromium runs");
-        assert!(status.success() && file.is_file(), "no screenshot of {url}");
-    }
-
-    /// Polls the page until `ok` holds for its DOM, or panics with the last DOM.
-    fn wait_for(
-        &self,
-        url: &str,
-        within: Duration,
-        what: &str,
-        ok: impl Fn(&str) -> bool,
-    ) -> String {
-        let mut last = String::new();
-        poll(within, || {
-            last = self.dom(url);
-            ok(&last).then(|| last.clone())
-        })
-        .unwrap_or_else(|| panic!("{what}: not seen within {within:?}:\n{last}"))
-    }
-}
 
 /// The `<tr>` of the overview row whose target is named `name`.
 fn row<'a>(dom: &'a str, name: &str) -> &'a str {
@@ -116,215 +26,6 @@ fn row<'a>(dom: &'a str, name: &str) -> &'a str {
     let start = dom[..at].rfind("<tr").unwrap();
     let end = at + dom[at..].find("</tr>").unwrap();
     &dom[start..end]
-}
-
-/// Just enough of the WebDriver protocol (through Debian's chromedriver) to ask a real layout
-/// engine where things are: `--dump-dom` shows markup, not what fits on a screen.
-struct Driver {
-    process: Child,
-    addr: String,
-    session: String,
-}
-
-fn webdriver(addr: &str, method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
-    let body = body.to_string();
-    let mut s = TcpStream::connect(addr).expect("chromedriver answers");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    // chromedriver keeps the connection open: read the headers, then Content-Length bytes.
-    let mut r = BufReader::new(s);
-    let mut len = 0;
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap();
-        }
-    }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).unwrap();
-    serde_json::from_slice(&body).unwrap_or_else(|e| {
-        panic!(
-            "chromedriver said {:?}: {e}",
-            String::from_utf8_lossy(&body)
-        )
-    })
-}
-
-impl Driver {
-    /// Starts chromedriver and a browser window `width` × `height` CSS pixels.
-    fn start(chromium: &Path, width: u32, height: u32) -> Driver {
-        let port = free_port();
-        let process = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (apt-get install chromium-driver; scripts/test does)");
-        let addr = format!("127.0.0.1:{port}");
-        wait_for("chromedriver listening", PATIENCE, || {
-            listening(port).then_some(())
-        });
-        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--hide-scrollbars", format!("--window-size={width},{height}")],
-            "mobileEmulation": {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0}}
-        }}}});
-        // Owned before the session is asked for, so a failure there still stops chromedriver.
-        let mut driver = Driver {
-            process,
-            addr,
-            session: String::new(),
-        };
-        let answer = webdriver(&driver.addr, "POST", "/session", &caps);
-        driver.session = answer["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {answer}"))
-            .to_owned();
-        driver
-    }
-
-    fn open(&self, url: &str) {
-        let path = format!("/session/{}/url", self.session);
-        webdriver(
-            &self.addr,
-            "POST",
-            &path,
-            &serde_json::json!({ "url": url }),
-        );
-    }
-
-    /// Runs `script` in the page (WebDriver's own channel: the page's CSP does not apply).
-    fn eval(&self, script: &str) -> serde_json::Value {
-        let path = format!("/session/{}/execute/sync", self.session);
-        let answer = webdriver(
-            &self.addr,
-            "POST",
-            &path,
-            &serde_json::json!({ "script": script, "args": [] }),
-        );
-        answer["value"].clone()
-    }
-}
-
-/// What WebDriver calls an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// Driving a page as a user does: typing into fields and clicking, no script of ours.
-impl Driver {
-    fn session_path(&self, rest: &str) -> String {
-        format!("/session/{}{rest}", self.session)
-    }
-
-    /// The element `css` selects, or a panic with the page.
-    fn find(&self, css: &str) -> String {
-        let answer = webdriver(
-            &self.addr,
-            "POST",
-            &self.session_path("/element"),
-            &serde_json::json!({ "using": "css selector", "value": css }),
-        );
-        answer["value"][ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {css}: {answer}\n{}", self.html()))
-            .to_owned()
-    }
-
-    /// Empties the field `css` and types `text` into it, key by key.
-    fn type_into(&self, css: &str, text: &str) {
-        let el = self.find(css);
-        let path = self.session_path(&format!("/element/{el}"));
-        webdriver(
-            &self.addr,
-            "POST",
-            &format!("{path}/clear"),
-            &serde_json::json!({}),
-        );
-        webdriver(
-            &self.addr,
-            "POST",
-            &format!("{path}/value"),
-            &serde_json::json!({ "text": text }),
-        );
-    }
-
-    /// Clicks `css`, a link or a submit button, and waits until the browser has loaded the
-    /// page it leads to (a mark left on the old document is gone).
-    fn click(&self, css: &str) {
-        let el = self.find(css);
-        self.eval("window.__before_click = true; return null;");
-        let path = self.session_path(&format!("/element/{el}/click"));
-        webdriver(&self.addr, "POST", &path, &serde_json::json!({}));
-        wait_for("the next page", PATIENCE, || {
-            let state = self.eval("return window.__before_click ? null : document.readyState;");
-            (state == "complete").then_some(())
-        });
-    }
-
-    fn html(&self) -> String {
-        self.eval("return document.documentElement.outerHTML;")
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn location(&self) -> String {
-        self.eval("return location.pathname;")
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    /// Saves what the window shows as a PNG.
-    fn screenshot(&self, file: &Path) {
-        use base64::Engine as _;
-        let answer = webdriver(
-            &self.addr,
-            "GET",
-            &self.session_path("/screenshot"),
-            &serde_json::json!({}),
-        );
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(answer["value"].as_str().expect("a screenshot"))
-            .expect("base64");
-        std::fs::write(file, png).unwrap();
-    }
-
-    /// Reloads `url` until `ok` holds for its DOM, or panics with the last one.
-    fn wait_until(&self, url: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let mut last = String::new();
-        poll(PATIENCE, || {
-            self.open(url);
-            last = self.html();
-            ok(&last).then(|| last.clone())
-        })
-        .unwrap_or_else(|| panic!("{what}: not seen within {PATIENCE:?}:\n{last}"))
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let path = format!("/session/{}", self.session);
-            let _ = std::panic::catch_unwind(|| {
-                webdriver(&self.addr, "DELETE", &path, &serde_json::json!({}))
-            });
-        }
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
 }
 
 /// On a phone held upright (320 CSS pixels, the narrowest common width) the overview keeps
@@ -360,21 +61,6 @@ fn assert_overview_fits_a_phone(chromium: &Path, base: &str) {
     }
 }
 
-/// Chromium, or None when it is missing and UPTIMER_SKIP_BROWSER_TESTS=1 says skipping is fine.
-fn chromium_or_skip() -> Option<PathBuf> {
-    let Some(bin) = chromium() else {
-        if std::env::var("UPTIMER_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
-            eprintln!("SKIPPED: chromium not found and UPTIMER_SKIP_BROWSER_TESTS=1");
-            return None;
-        }
-        panic!(
-            "chromium not found: install it (apt-get install chromium; scripts/test does), \
-             point UPTIMER_CHROMIUM at it, or set UPTIMER_SKIP_BROWSER_TESTS=1 to skip"
-        );
-    };
-    Some(bin)
-}
-
 /// `uptimer serve` with `targets` (the YAML list under `targets:`) probed every
 /// [`INTERVAL_S`], on a port of its choice: the process and its base URL once it is healthy.
 fn serve(dir: &Path, targets: &str) -> (Running, u16, String) {
@@ -383,40 +69,8 @@ fn serve(dir: &Path, targets: &str) -> (Running, u16, String) {
         format!("probe:\n  interval: {INTERVAL_S}\n  timeout: 1\ntargets:\n{targets}"),
     )
     .unwrap();
-    let mut cmd = uptimer(dir);
-    cmd.args([
-        "serve",
-        "--config",
-        "uptimer.yaml",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .env("DATA_DIR", dir.join("data"))
-    .env("LOG_LEVEL", "info");
-    let serve = Running::spawn(cmd);
-
-    // The address it bound, from its log line.
-    let line = serve.wait_for_stderr("serve logs its address", PATIENCE, |l| {
-        l.contains("http://127.0.0.1:")
-    });
-    let port: u16 = line[line.find("http://127.0.0.1:").unwrap() + 17..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap();
-    assert_eq!(get_body(port, "/healthz").as_deref(), Some("ok\n"));
+    let (serve, port) = serve_any_port(dir, "uptimer.yaml");
     (serve, port, format!("http://127.0.0.1:{port}"))
-}
-
-/// Where screenshots go: target/e2e/.
-fn artifacts() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -436,10 +90,7 @@ async fn dashboard_shows_a_target_going_down_and_its_incident() {
         ),
     );
 
-    let browser = Browser {
-        bin,
-        profile: tempfile::tempdir().unwrap(),
-    };
+    let browser = Browser::new(bin);
     let artifacts = artifacts();
 
     // Both up.
@@ -587,10 +238,7 @@ async fn dashboard_shows_a_degraded_target_in_amber() {
     wait_for("slow degraded in the store", PATIENCE, || {
         get_body(port, "/api/v1/targets?status=degraded").filter(|b| b.contains("Slow service"))
     });
-    let browser = Browser {
-        bin,
-        profile: tempfile::tempdir().unwrap(),
-    };
+    let browser = Browser::new(bin);
     let dom = browser.wait_for(
         &format!("{base}/"),
         Duration::from_secs(20),
@@ -784,10 +432,7 @@ async fn target_page_shows_the_last_checks_conditions() {
     assert!(lines("Plain site").is_empty());
     drop(driver);
 
-    let browser = Browser {
-        bin,
-        profile: tempfile::tempdir().unwrap(),
-    };
+    let browser = Browser::new(bin);
     let shot = artifacts().join("target-conditions.png");
     browser.screenshot(
         &format!("{base}/targets/{}?window=1h", ids["Payments API"]),

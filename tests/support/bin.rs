@@ -10,6 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::net::get_body;
 use super::wait::PATIENCE;
 
 /// How long a run of the binary to its end may take before the test fails (and kills it).
@@ -131,6 +132,29 @@ pub fn start_serve(c: Command) -> Running {
         l.contains("uptimer serve started") || l.contains("serving the")
     });
     p
+}
+
+/// `uptimer serve --config CONFIG` in `dir` (its store under `dir/data`) on a port of its
+/// choice, read from its log: the process and the port, once `/healthz` answers.
+pub fn serve_any_port(dir: &Path, config: &str) -> (Running, u16) {
+    let mut cmd = uptimer(dir);
+    cmd.args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        .env("DATA_DIR", dir.join("data"))
+        .env("LOG_LEVEL", "info");
+    let serve = Running::spawn(cmd);
+    // Its listener's line, not a target's URL in a warning.
+    let at = "url=http://127.0.0.1:";
+    let line = serve.wait_for_stderr("serve logs its address", PATIENCE, |l| {
+        l.contains("listening") && l.contains(at)
+    });
+    let port: u16 = line[line.find(at).unwrap() + at.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap();
+    assert_eq!(get_body(port, "/healthz").as_deref(), Some("ok\n"));
+    (serve, port)
 }
 
 /// A started process whose stdout and stderr are read as they come (a full pipe never blocks

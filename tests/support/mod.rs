@@ -6,6 +6,8 @@
 //!   break HTTP), a tiny DNS server; `/encoded/…` bodies under every `Content-Encoding`;
 //!   `/switch` goes down and comes back ([`TestServer::set_switch`]), `/gate` answers when the
 //!   test says so ([`TestServer::open_gate`])
+//! * [`browser`]: a real headless Chromium, run per page or driven through WebDriver, for
+//!   the dashboard's and the status pages' browser tests
 //! * [`bin`]: the `uptimer` binary with a clean environment, run to its end ([`output`]) or
 //!   kept [`Running`] while the test reads its output, then stopped with SIGTERM
 //! * [`net`]: free and closed ports, a plain HTTP GET
@@ -20,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod browser;
 pub mod dns;
 pub mod events;
 pub mod kafka;
