@@ -108,6 +108,49 @@ ensure_chromium() {
   services_log "Chromium: $("$bin" --version 2>/dev/null || echo "$bin")"
 }
 
+# axe-core, the accessibility engine the status pages' browser test injects into Chromium: the
+# package's tarball from the npm registry (or $NPM_CONFIG_REGISTRY), fetched with curl (no node
+# or npm needed), checked against the sha512 pinned here (the registry's dist.integrity, in
+# hex) and unpacked under target/tools/. Exports UPTIMER_AXE, the path of axe.min.js.
+AXE_VERSION=4.14.1
+AXE_SHA512=1477dafa598d8d065f273d6af302aa203c02e83131707b7fa648cd41bd3d6b734f8c22a0dab86ee6a6f64b8afbe804b214d36db85a2826965edfb3a0b9d546b5
+ensure_axe() {
+  local dir=$PWD/target/tools/axe-core-$AXE_VERSION
+  if [[ ! -f $dir/axe.min.js ]]; then
+    local registry=${NPM_CONFIG_REGISTRY:-https://registry.npmjs.org}
+    local tgz
+    tgz=$(mktemp)
+    services_log "axe-core: fetching $AXE_VERSION"
+    if ! curl -fsSL --retry 3 -o "$tgz" "${registry%/}/axe-core/-/axe-core-$AXE_VERSION.tgz"; then
+      rm -f "$tgz"
+      echo "axe-core $AXE_VERSION: the download failed" >&2
+      return 1
+    fi
+    if ! echo "$AXE_SHA512  $tgz" | sha512sum --check --status; then
+      rm -f "$tgz"
+      echo "axe-core $AXE_VERSION: the tarball's sha512 is not the pinned one" >&2
+      return 1
+    fi
+    mkdir -p "$dir"
+    tar -xzf "$tgz" -C "$dir" --strip-components=1 package/axe.min.js package/LICENSE
+    rm -f "$tgz"
+  fi
+  export UPTIMER_AXE=$dir/axe.min.js
+  services_log "axe-core: $UPTIMER_AXE"
+}
+
+# feedparser (PyPI), which the status pages' browser test reads their RSS and Atom feeds with,
+# in a virtualenv under target/tools/. Exports UPTIMER_FEEDPARSER_PYTHON, its python.
+ensure_feedparser() {
+  local venv=$PWD/target/tools/feedparser-venv
+  if ! "$venv/bin/python" -c 'import feedparser' >/dev/null 2>&1; then
+    services_log "feedparser: installing into $venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'feedparser>=6.0.11,<7'
+  fi
+  export UPTIMER_FEEDPARSER_PYTHON=$venv/bin/python
+  services_log "feedparser: $("$venv/bin/python" -c 'import feedparser; print(feedparser.__version__)')"
+}
+
 # tansu, the Kafka-compatible broker the Kafka tests and benchmark start (one per test, in a
 # temporary directory, on a random port), built with SQLite storage: installed once per machine
 # (cargo install, 10-15 minutes). Exports UPTIMER_TANSU.
