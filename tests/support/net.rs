@@ -39,3 +39,21 @@ pub fn get_body(port: u16, path: &str) -> Option<String> {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
 }
+
+/// `POST path` of the JSON `body` to `127.0.0.1:port` over HTTP/1.0: the answer's status and
+/// body, or `None` when nothing answers within 5 s.
+pub fn post_json(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
