@@ -78,3 +78,130 @@ async fn probing_our_status_page_for_all_systems_operational_follows_its_compone
     assert_eq!(dash.status().as_u16(), 401);
     drop(serve);
 }
+
+/// `STATUS_LISTEN`: the status pages alone on a second address (the first page at `/`, its
+/// logo, feeds and JSON), never the dashboard; a maintenance window of `maintenance:` under
+/// way makes the banner say so and another ahead is announced.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_listen_serves_the_pages_alone_with_their_maintenance_and_logo() {
+    let target = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, public) = (free_port(), free_port());
+    let at = |hours: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::hours(hours))
+            .replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    std::fs::write(
+        d.join("logo.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>"#,
+    )
+    .unwrap();
+    let yaml = format!(
+        "probe: {{interval: 0.3, timeout: 0.25}}\n\
+         targets:\n  - {{id: db, url: '{db}', tags: [db]}}\n  - {{id: web, url: '{web}'}}\n\
+         maintenance:\n  - {{name: Database upgrade, start: '{from}', end: '{to}', tags: [db]}}\n  \
+         - {{name: Network cutover, start: '{later}', duration: 30m, targets: [web]}}\n\
+         status_pages:\n  - slug: main\n    title: Example Inc.\n    logo: logo.svg\n    \
+         groups:\n      - name: Core\n        components:\n          - {{tag: db, name: Database}}\n          \
+         - {{target: web, name: Website}}\n",
+        db = target.url("/ok"),
+        web = target.url("/ok"),
+        from = at(-1),
+        to = at(1),
+        later = at(48),
+    );
+    std::fs::write(d.join("u.yaml"), yaml).unwrap();
+    let mut c = uptimer(d);
+    c.args([
+        "serve",
+        "--config",
+        "u.yaml",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env("DATA_DIR", "data")
+    .env("STATUS_LISTEN", format!("127.0.0.1:{public}"))
+    .env("WEB_AUTH_TOKEN", "dashboard-secret");
+    let serve = start_serve(c);
+    let client = uptimer::alerting::send::client().unwrap();
+    let fetch = async |path: &str| {
+        let r = client
+            .get(format!("http://127.0.0.1:{public}{path}"))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let page = wait_for_async("the page to show the maintenance", PATIENCE, async || {
+        let (status, body) = fetch("/").await;
+        (status == 200 && body.contains("Service Under Maintenance")).then_some(body)
+    })
+    .await;
+    assert!(
+        page.contains("Database upgrade") && page.contains("In progress"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Network cutover") && page.contains("Scheduled"),
+        "{page}"
+    );
+    assert!(page.contains(r#"src="/status/main/logo""#), "{page}");
+    let (status, logo) = fetch("/status/main/logo").await;
+    assert_eq!((status, logo.starts_with("<svg")), (200, true));
+    let (status, json) = fetch("/status/main/api/v2/scheduled-maintenances.json").await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let listed: Vec<(&str, &str)> = doc["scheduled_maintenances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("Database upgrade", "in_progress"),
+            ("Network cutover", "scheduled")
+        ]
+    );
+    for path in ["/status/main/feed.atom", "/status/assets/status.css"] {
+        assert_eq!(fetch(path).await.0, 200, "{path}");
+    }
+    // Nothing of the dashboard on the public address, with or without credentials.
+    for path in [
+        "/targets/new",
+        "/api/v1/targets",
+        "/incidents",
+        "/assets/style.css",
+    ] {
+        assert_eq!(fetch(path).await.0, 404, "{path}");
+    }
+    drop(serve);
+
+    // A logo that is not there: `serve` says which and does not start.
+    let broken = std::fs::read_to_string(d.join("u.yaml"))
+        .unwrap()
+        .replace("logo.svg", "missing.svg");
+    std::fs::write(d.join("u.yaml"), broken).unwrap();
+    let mut c = uptimer(d);
+    c.args([
+        "serve",
+        "--config",
+        "u.yaml",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env("DATA_DIR", "data");
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(2), "{}", support::bin::stderr(&out));
+    assert!(
+        support::bin::stderr(&out).contains("status_pages[main].logo: cannot read missing.svg"),
+        "{}",
+        support::bin::stderr(&out)
+    );
+}

@@ -21,6 +21,7 @@ const SETTING_PREFIXES: &[&str] = &[
     "PROBE_",
     "KAFKA_",
     "WEB_",
+    "STATUS_",
     "SQLITE_",
     "POSTGRES_",
     "DISTRIBUTED_",

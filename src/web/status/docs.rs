@@ -141,12 +141,13 @@ fn written_doc(f: &Facts, i: &StatusIncident) -> Value {
     })
 }
 
-/// A detected incident's title and first update's words (no banner text: "unavailable").
+/// A detected incident's title and first update's words (none of the banner's; a tag
+/// component may be only partly down, so neither says how much).
 pub fn detected_words(d: &Detected) -> (String, String) {
     let names = d.components.join(", ");
     (
-        format!("{names} unavailable"),
-        format!("Our monitoring found {names} not responding."),
+        format!("Issues with {names}"),
+        format!("Our monitoring detected that {names} is not responding as it should."),
     )
 }
 

@@ -170,3 +170,189 @@ async fn status_pages_are_public_behind_the_dashboard_s_credentials_and_unknown_
     let (status, _, _) = get(&f.state, "/status/other").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A document of the page checked against its definition in schemas/statuspage.json.
+fn assert_valid(doc: &Value, definition: &str) {
+    let mut schema: Value =
+        serde_json::from_str(include_str!("../../../schemas/statuspage.json")).unwrap();
+    schema["$ref"] = Value::from(format!("#/$defs/{definition}"));
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{definition}: {errors:?} in {doc}");
+}
+
+#[tokio::test]
+async fn every_statuspage_document_validates_against_its_schema() {
+    let f = with(page(vec![
+        target("good", "Website"),
+        target("evil", HOSTILE),
+    ]))
+    .await;
+    for (path, definition) in [
+        ("summary.json", "summary"),
+        ("status.json", "status"),
+        ("components.json", "components"),
+        ("incidents.json", "incidents"),
+        ("incidents/unresolved.json", "incidents"),
+        ("scheduled-maintenances.json", "scheduled_maintenances"),
+        (
+            "scheduled-maintenances/upcoming.json",
+            "scheduled_maintenances",
+        ),
+        (
+            "scheduled-maintenances/active.json",
+            "scheduled_maintenances",
+        ),
+    ] {
+        let (status, headers, body) = get(&f.state, &format!("/status/main/api/v2/{path}")).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        assert_valid(&doc, definition);
+    }
+    // `evil` is down: its detected incident is unresolved, by its component's name.
+    let (_, _, body) = get(&f.state, "/status/main/api/v2/incidents/unresolved.json").await;
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let incidents = doc["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{doc}");
+    assert_eq!(incidents[0]["status"], "investigating");
+    assert_eq!(incidents[0]["components"][0]["name"], HOSTILE);
+    assert!(!body.contains("HTTP 500"), "no error texts: {body}");
+    // A schema that cannot fail is no check: a wrong status is refused.
+    let mut wrong = doc.clone();
+    wrong["incidents"][0]["status"] = Value::from("down");
+    let schema_refuses = std::panic::catch_unwind(|| assert_valid(&wrong, "incidents"));
+    assert!(schema_refuses.is_err());
+    let (status, _, _) = get(&f.state, "/status/main/api/v2/nope.json").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn documents_carry_validators_and_a_current_copy_gets_304() {
+    let f = with(page(vec![target("good", "Website")])).await;
+    let (status, headers, body) = get(&f.state, "/status/main").await;
+    assert_eq!(status, StatusCode::OK);
+    let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+    let modified = headers[header::LAST_MODIFIED].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 2, "{etag}");
+    assert!(
+        headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .starts_with("public, max-age=30")
+    );
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+    // 90 daily bars, each with its tooltip, for the one component.
+    assert_eq!(body.matches("<rect").count(), 90, "{body}");
+    assert_eq!(body.matches("<title>").count(), 91);
+    let req = |name, value: &str| {
+        Request::get("/status/main")
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, h, body) = get_with(&f.state, req(header::IF_NONE_MATCH, &etag)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
+    assert_eq!(h[header::ETAG].to_str().unwrap(), etag);
+    let (status, _, _) = get_with(&f.state, req(header::IF_NONE_MATCH, "\"other\"")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = get_with(&f.state, req(header::IF_MODIFIED_SINCE, &modified)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    let (status, _, _) = get_with(
+        &f.state,
+        req(header::IF_MODIFIED_SINCE, "Mon, 01 Jan 2001 00:00:00 GMT"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The same bytes again while nothing changed: served from the cache, same tag.
+    let (_, again, _) = get(&f.state, "/status/main").await;
+    assert_eq!(again[header::ETAG].to_str().unwrap(), etag);
+}
+
+#[tokio::test]
+async fn the_widget_may_be_framed_by_the_embed_origins_only_and_badges_say_each_status() {
+    let mut p = page(vec![target("good", "Website"), target("evil", HOSTILE)]);
+    p.embed_origins = vec!["https://example.com".into()];
+    let f = with(p).await;
+    let (status, headers, body) = get(&f.state, "/status/main/widget").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Major System Outage"), "{body}");
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors https://example.com"), "{csp}");
+    assert!(headers.get(header::X_FRAME_OPTIONS).is_none());
+    // Without embed origins nobody frames it.
+    let f2 = with(page(vec![target("good", "Website")])).await;
+    let (_, headers, _) = get(&f2.state, "/status/main/widget").await;
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let (status, headers, svg) = get(&f.state, "/status/main/badges/main-g0-c1.svg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(
+        svg.contains("Major outage") && !svg.contains("<script>"),
+        "{svg}"
+    );
+    let (_, _, svg) = get(&f.state, "/status/main/badges/main-g0-c0.svg").await;
+    assert!(svg.contains("Operational"), "{svg}");
+    let (status, _, _) = get(&f.state, "/status/main/badges/main-g9-c9.svg").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_protected_page_needs_the_dashboard_s_credentials() {
+    let mut p = page(vec![target("good", "Website")]);
+    p.protect = true;
+    let mut f = with(p).await;
+    f.state.auth = Some(WebAuth::Token(Secret::new("s3cret")));
+    for path in [
+        "/status/main",
+        "/status/main/api/v2/summary.json",
+        "/status/main/feed.atom",
+    ] {
+        let (status, _, _) = get(&f.state, path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let req = Request::get("/status/main")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = get_with(&f.state, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CACHE_CONTROL], "private, no-cache");
+}
+
+#[tokio::test]
+async fn feeds_list_detected_incidents_with_absolute_links_from_the_public_url() {
+    let mut f = with(page(vec![target("evil", HOSTILE)])).await;
+    f.state.public_url = "https://status.example.com".into();
+    let (status, headers, atom) = get(&f.state, "/status/main/feed.atom").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/atom+xml")
+    );
+    assert!(
+        atom.contains("https://status.example.com/status/main#incident-t"),
+        "{atom}"
+    );
+    assert!(!atom.contains("<script>"), "escaped: {atom}");
+    assert_eq!(atom.matches("<entry>").count(), 1, "{atom}");
+    let (_, _, rss) = get(&f.state, "/status/main/feed.rss").await;
+    assert!(rss.starts_with("<?xml") && rss.contains("<rss"), "{rss}");
+    assert_eq!(rss.matches("<item>").count(), 1, "{rss}");
+}
