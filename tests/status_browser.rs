@@ -104,7 +104,7 @@ fn states() -> Vec<State> {
             banner: "Partial System Outage",
             indicator: "major",
             components: [OK, "partial_outage", OK, OK],
-            incidents: &["Website unavailable"],
+            incidents: &["Issues with Website"],
             maintenance: &[],
         },
         State {
@@ -116,7 +116,7 @@ fn states() -> Vec<State> {
             banner: "Major System Outage",
             indicator: "critical",
             components: ["major_outage", OK, OK, OK],
-            incidents: &["API unavailable"],
+            incidents: &["Issues with API"],
             maintenance: &[],
         },
         State {
