@@ -230,7 +230,9 @@ fn installed(prefix: &str, file: &str) -> PathBuf {
         .map(|e| e.path())
         .collect();
     dirs.sort();
-    dirs.pop().unwrap_or(tools.join(prefix)).join(file)
+    dirs.pop()
+        .unwrap_or(tools.join(format!("{prefix}*")))
+        .join(file)
 }
 
 fn tools() -> Option<Tools> {
@@ -633,6 +635,13 @@ async fn status_page_in_each_state_shows_its_banner_passes_axe_and_its_feeds_par
     check_scripts_are_refused(&driver, &pages[0]);
     for (state, page) in states.iter().zip(&pages) {
         check_state(&driver, &tools, page, state);
+    }
+    // The dark palette, for a reader whose system prefers it, passes too.
+    driver.prefer_dark(true);
+    for page in &pages {
+        check_accessibility(&driver, &tools.axe, &page.url(""));
+        let dark = driver.eval(r#"return matchMedia("(prefers-color-scheme: dark)").matches;"#);
+        assert_eq!(dark, true, "the page was checked in the dark palette");
     }
     drop(driver);
 

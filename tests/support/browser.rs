@@ -304,6 +304,22 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// Makes pages see `prefers-color-scheme: dark` (or light), as a reader's system says it.
+    pub fn prefer_dark(&self, dark: bool) {
+        let answer = webdriver(
+            &self.addr,
+            "POST",
+            &self.session_path("/goog/cdp/execute"),
+            &serde_json::json!({ "cmd": "Emulation.setEmulatedMedia", "params": {
+                "features": [{ "name": "prefers-color-scheme",
+                               "value": if dark { "dark" } else { "light" } }]
+            }}),
+        );
+        assert!(answer["value"]["error"].is_null(), "{answer}");
+    }
+}
+
 /// What WebDriver calls an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
