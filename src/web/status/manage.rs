@@ -30,7 +30,7 @@ fn targets(s: &AppState) -> Vec<Target> {
 
 /// Whether the request may change pages: a process that edits its targets (else 405), with
 /// credentials or on loopback (else 403).
-fn may_write(s: &AppState) -> Result<(), Response> {
+fn may_write(s: &AppState) -> Result<(), Box<Response>> {
     if s.editor.is_none() {
         let mut r = error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -38,14 +38,14 @@ fn may_write(s: &AppState) -> Result<(), Response> {
         );
         r.headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
-        return Err(r);
+        return Err(Box::new(r));
     }
     if s.writes_unguarded() {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "changing status pages needs authentication when the dashboard listens beyond this \
              machine: set WEB_AUTH_TOKEN or WEB_AUTH_BASIC (or listen on 127.0.0.1)",
-        ));
+        )));
     }
     Ok(())
 }
@@ -76,18 +76,18 @@ fn refused(e: PageError) -> Response {
 }
 
 /// A page as written, from a JSON body.
-fn body(headers: &HeaderMap, bytes: &[u8]) -> Result<PageFile, Response> {
+fn body(headers: &HeaderMap, bytes: &[u8]) -> Result<PageFile, Box<Response>> {
     if !crate::web::targets_api::declares_json(headers) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send Content-Type: application/json",
-        ));
+        )));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             format!("not a status page ({e}); see docs/status-pages.md"),
-        )
+        ))
     })
 }
 
@@ -132,11 +132,11 @@ pub async fn create(
     bytes: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = may_write(&s) {
-        return r;
+        return *r;
     }
     let file = match body(&headers, &bytes) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match s.status_pages.put(file, false, &targets(&s)) {
         Ok(p) => (
@@ -156,11 +156,11 @@ pub async fn replace(
     bytes: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = may_write(&s) {
-        return r;
+        return *r;
     }
     let file = match body(&headers, &bytes) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if file.slug.trim() != slug {
         return error(
@@ -177,7 +177,7 @@ pub async fn replace(
 /// `DELETE /api/v1/status-pages/{slug}`.
 pub async fn delete(State(s): State<AppState>, Path(slug): Path<String>) -> Response {
     if let Err(r) = may_write(&s) {
-        return r;
+        return *r;
     }
     match s.status_pages.delete(&slug, &|| targets(&s)) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
