@@ -125,27 +125,43 @@ pub async fn one(State(s): State<AppState>, Path(slug): Path<String>) -> Respons
     }
 }
 
+/// Makes (`slug`: None) or replaces a page from a request's body.
+fn put(s: &AppState, slug: Option<&str>, headers: &HeaderMap, bytes: &[u8]) -> Response {
+    if let Err(r) = may_write(s) {
+        return *r;
+    }
+    let file = match body(headers, bytes) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if let Some(slug) = slug
+        && file.slug.trim() != slug
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("the body's slug {} is not the address's {slug}", file.slug),
+        );
+    }
+    match s.status_pages.put(file, slug.is_some(), &targets(s)) {
+        Ok(p) => {
+            let status = if slug.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            (status, Json(json!({ "slug": p.slug, "title": p.title }))).into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
 /// `POST /api/v1/status-pages`.
 pub async fn create(
     State(s): State<AppState>,
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = may_write(&s) {
-        return *r;
-    }
-    let file = match body(&headers, &bytes) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    match s.status_pages.put(file, false, &targets(&s)) {
-        Ok(p) => (
-            StatusCode::CREATED,
-            Json(json!({ "slug": p.slug, "title": p.title })),
-        )
-            .into_response(),
-        Err(e) => refused(e),
-    }
+    put(&s, None, &headers, &bytes)
 }
 
 /// `PUT /api/v1/status-pages/{slug}`.
@@ -155,23 +171,7 @@ pub async fn replace(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = may_write(&s) {
-        return *r;
-    }
-    let file = match body(&headers, &bytes) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if file.slug.trim() != slug {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("the body's slug {} is not the address's {slug}", file.slug),
-        );
-    }
-    match s.status_pages.put(file, true, &targets(&s)) {
-        Ok(p) => Json(json!({ "slug": p.slug, "title": p.title })).into_response(),
-        Err(e) => refused(e),
-    }
+    put(&s, Some(&slug), &headers, &bytes)
 }
 
 /// `DELETE /api/v1/status-pages/{slug}`.
