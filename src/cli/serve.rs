@@ -120,7 +120,7 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
         }
     };
     let mut state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
-    state.status_pages = settings.status_pages.clone().into();
+    state.status_pages = crate::web::status::Pages::fixed(settings.status_pages.clone());
     state.acks = Some(crate::web::acks::Acks {
         store: Arc::new(alerts),
         links,
@@ -163,7 +163,7 @@ async fn run(
     };
     let stop = pipeline::shutdown_on_signals();
     let mut state = AppState::new(Arc::new(store.clone()) as Arc<dyn Store>, &settings.web);
-    state.status_pages = settings.status_pages.clone().into();
+    state.status_pages = crate::web::status::Pages::fixed(settings.status_pages.clone());
     if !read_only {
         state.metrics = Arc::new(Metrics::new(super::sections(&settings)));
     }
@@ -205,6 +205,18 @@ async fn run(
             Err(code) => return code,
         };
         state.editor = Some(Arc::new(editor));
+        // The status pages: the configuration's and those the API made (saved under DATA_DIR).
+        match crate::web::status::Pages::open(
+            settings.status_pages.clone(),
+            &settings.data_dir,
+            &|| live_targets(&registry, &[]),
+        ) {
+            Ok(p) => state.status_pages = p,
+            Err(e) => {
+                eprintln!("uptimer: {e}");
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        }
     }
     // The store follows the live set: rows for targets added, removed ones marked removed.
     let following = if read_only {
@@ -259,6 +271,7 @@ async fn run(
     if let Err(code) = status_listener(&settings, &state, &stop).await {
         return code;
     }
+    let state_pages = state.status_pages.clone();
     let server = tokio::spawn(web::serve(state, settings.web.listen, stop.clone()));
     // A port already taken shows up at once; report it before starting to probe.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -290,8 +303,11 @@ async fn run(
         {
             // A reload reads what `serve` read: its --listen and default writer apply to it.
             let (listen, plugins) = (settings.web.listen, settings.writers.clone());
+            let (pages, live) = (state_pages.clone(), registry.clone());
             let adjust: super::reload::Adjust = Box::new(move |new| {
                 new.web.listen = listen;
+                let targets = &new.targets;
+                pages.reconfigure(new.status_pages.clone(), &|| live_targets(&live, targets));
                 if !new.writers_chosen {
                     new.writers = plugins.clone();
                 }
@@ -453,4 +469,19 @@ async fn status_listener(
         return Err(ExitCode::from(super::EXIT_CONFIG));
     }
     Ok(())
+}
+
+/// The targets status pages are checked against: those of the live set and `more` (a reload's
+/// configuration, about to replace the configured ones).
+fn live_targets(
+    registry: &Registry,
+    more: &[crate::config::target::Target],
+) -> Vec<crate::config::target::Target> {
+    let mut out: Vec<crate::config::target::Target> = more.to_vec();
+    for e in registry.entries() {
+        if !out.iter().any(|t| t.id == e.target.id) {
+            out.push((*e.target).clone());
+        }
+    }
+    out
 }

@@ -12,7 +12,7 @@ use super::checks;
 use super::heartbeat::HeartbeatFile;
 
 /// A number of seconds, or for `interval` also -1; written as a number or a string.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Scalar {
     Bool(bool),

@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 
 use jiff::tz::TimeZone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use super::target::Target;
 
 /// One page as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageFile {
     pub slug: String,
@@ -44,7 +44,7 @@ pub struct PageFile {
 }
 
 /// A link in a page's header.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkFile {
     pub title: String,
@@ -52,7 +52,7 @@ pub struct LinkFile {
 }
 
 /// A group of components as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupFile {
     pub name: String,
@@ -61,7 +61,7 @@ pub struct GroupFile {
 }
 
 /// A component as written: `target:` (a name or id) or `tag:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentFile {
     pub target: Option<String>,
@@ -162,7 +162,23 @@ pub struct Component {
 pub fn pages_of(files: &[PageFile], targets: &[Target]) -> Result<Vec<StatusPage>, ConfigError> {
     let mut out: Vec<StatusPage> = Vec::new();
     for (i, p) in files.iter().enumerate() {
-        let f = |k: &str| format!("status_pages[{i}].{k}");
+        let page = page_of(p, &format!("status_pages[{i}]"), targets)?;
+        if out.iter().any(|o| o.slug == page.slug) {
+            return Err(ConfigError::new(
+                format!("status_pages[{i}].slug"),
+                page.slug,
+                "a slug no other page has",
+            ));
+        }
+        out.push(page);
+    }
+    Ok(out)
+}
+
+/// Validates one page (`at`: where it is written, for errors) against the targets.
+pub fn page_of(p: &PageFile, at: &str, targets: &[Target]) -> Result<StatusPage, ConfigError> {
+    {
+        let f = |k: &str| format!("{at}.{k}");
         let slug = p.slug.trim();
         if slug.is_empty()
             || slug.len() > 64
@@ -176,13 +192,6 @@ pub fn pages_of(files: &[PageFile], targets: &[Target]) -> Result<Vec<StatusPage
                 "lower-case letters, digits and - (at most 64), as in /status/main",
             ));
         }
-        if out.iter().any(|o| o.slug == slug) {
-            return Err(ConfigError::new(
-                f("slug"),
-                slug,
-                "a slug no other page has",
-            ));
-        }
         if p.title.trim().is_empty() {
             return Err(ConfigError::new(f("title"), "", "the page's title"));
         }
@@ -190,7 +199,7 @@ pub fn pages_of(files: &[PageFile], targets: &[Target]) -> Result<Vec<StatusPage
         for (g, group) in p.groups.iter().enumerate() {
             let mut components = Vec::new();
             for (c, comp) in group.components.iter().enumerate() {
-                let at = format!("status_pages[{i}].groups[{g}].components[{c}]");
+                let at = format!("{at}.groups[{g}].components[{c}]");
                 components.push(component_of(comp, &at, targets)?);
             }
             groups.push(Group {
@@ -261,7 +270,7 @@ pub fn pages_of(files: &[PageFile], targets: &[Target]) -> Result<Vec<StatusPage
             }
             embed_origins.push(origin.to_owned());
         }
-        out.push(StatusPage {
+        Ok(StatusPage {
             slug: slug.to_owned(),
             title: p.title.trim().to_owned(),
             description: p.description.clone().filter(|d| !d.trim().is_empty()),
@@ -276,9 +285,8 @@ pub fn pages_of(files: &[PageFile], targets: &[Target]) -> Result<Vec<StatusPage
             protect,
             embed_origins,
             detected_incidents: p.detected_incidents.unwrap_or(true),
-        });
+        })
     }
-    Ok(out)
 }
 
 fn component_of(c: &ComponentFile, at: &str, targets: &[Target]) -> Result<Component, ConfigError> {

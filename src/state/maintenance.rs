@@ -79,6 +79,16 @@ impl Window {
         (start <= at && at < end).then_some(end)
     }
 
+    /// The instant `start` on `date` is in the window's time zone (the next existing one when
+    /// a daylight-saving change skips it).
+    fn wall_clock(&self, date: Date, start: Time) -> Option<Micros> {
+        let z = date
+            .to_datetime(start)
+            .to_zoned(self.timezone.clone())
+            .ok()?;
+        Some(z.timestamp().as_microsecond())
+    }
+
     /// The first start after `at` (within the next eight days for a weekly window).
     pub fn next_start(&self, at: Micros) -> Option<Micros> {
         match &self.schedule {
@@ -90,12 +100,7 @@ impl Window {
                     .date();
                 for _ in 0..=8 {
                     if days.is_empty() || days.contains(&date.weekday()) {
-                        let s = date
-                            .to_datetime(*start)
-                            .to_zoned(self.timezone.clone())
-                            .ok()?
-                            .timestamp()
-                            .as_microsecond();
+                        let s = self.wall_clock(date, *start)?;
                         if s > at {
                             return Some(s);
                         }
@@ -127,12 +132,7 @@ impl Window {
                 let mut date: Date = now.date();
                 for _ in 0..=back {
                     if days.is_empty() || days.contains(&date.weekday()) {
-                        let s = date
-                            .to_datetime(*start)
-                            .to_zoned(self.timezone.clone())
-                            .ok()?
-                            .timestamp()
-                            .as_microsecond();
+                        let s = self.wall_clock(date, *start)?;
                         if s <= at {
                             return Some(s);
                         }

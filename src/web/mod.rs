@@ -19,7 +19,7 @@ mod prom;
 mod push;
 mod silences;
 pub mod status;
-mod targets_api;
+pub(crate) mod targets_api;
 mod window;
 
 use std::net::SocketAddr;
@@ -60,7 +60,7 @@ pub struct AppState {
     /// Acknowledging incidents (`serve` writing its store).
     pub acks: Option<acks::Acks>,
     /// The public status pages (`status_pages:`).
-    pub status_pages: Arc<[crate::config::status_pages::StatusPage]>,
+    pub status_pages: Arc<status::Pages>,
     /// Their documents, rendered once per change.
     pub status_cache: Arc<status::StatusCache>,
     /// The incidents people write on them (`serve`).
@@ -80,7 +80,7 @@ impl AppState {
             editor: None,
             listen_loopback: web.listen.ip().is_loopback(),
             acks: None,
-            status_pages: Arc::default(),
+            status_pages: status::Pages::fixed(Vec::new()),
             status_cache: Arc::default(),
             status_book: None,
             public_url: web
@@ -213,6 +213,16 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/targets/{id}/series", get(api::series))
         .route("/api/v1/targets/{id}/uptime", get(api::uptime))
         .route("/api/v1/incidents", get(api::incidents))
+        .route(
+            "/api/v1/status-pages",
+            get(status::manage::list).post(status::manage::create),
+        )
+        .route(
+            "/api/v1/status-pages/{slug}",
+            get(status::manage::one)
+                .put(status::manage::replace)
+                .delete(status::manage::delete),
+        )
         .route("/api/v1/incidents/{id}/ack", post(acks::api_ack))
         .route(
             "/api/v1/silences",

@@ -10,9 +10,11 @@ mod docs;
 mod facts;
 mod feeds;
 mod history;
+pub mod manage;
 mod markdown;
 pub mod model;
 mod notices;
+mod pages;
 mod view;
 
 use std::path::Path as FsPath;
@@ -26,6 +28,7 @@ use axum::routing::get;
 
 pub use cache::StatusCache;
 use cache::{Doc, Snapshot};
+pub use pages::{PageError, Pages};
 
 use super::AppState;
 use crate::config::status_pages::StatusPage;
@@ -69,7 +72,7 @@ pub fn public_app(state: AppState) -> Router {
 }
 
 async fn default_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    match s.status_pages.first() {
+    match s.status_pages.get().first() {
         Some(p) => page(State(s.clone()), Path(p.slug.clone()), headers).await,
         None => not_found("(none configured)"),
     }
@@ -86,7 +89,7 @@ fn not_found(slug: &str) -> Response {
 
 /// The page of `slug`, when there is one and the request may read it.
 fn page_of(s: &AppState, slug: &str, headers: &HeaderMap) -> Result<StatusPage, Box<Response>> {
-    let Some(page) = s.status_pages.iter().find(|p| p.slug == slug) else {
+    let Some(page) = s.status_pages.find(slug) else {
         return Err(Box::new(not_found(slug)));
     };
     if page.protect
@@ -95,7 +98,7 @@ fn page_of(s: &AppState, slug: &str, headers: &HeaderMap) -> Result<StatusPage, 
     {
         return Err(Box::new(super::challenge(auth)));
     }
-    Ok(page.clone())
+    Ok(page)
 }
 
 /// The page's documents now.

@@ -32,7 +32,7 @@ fn target(id: &str, name: &str) -> Component {
 
 async fn with(p: StatusPage) -> Fixture {
     let mut f = fixture().await;
-    f.state.status_pages = vec![p].into();
+    f.state.status_pages = crate::web::status::Pages::fixed(vec![p]);
     f
 }
 
@@ -355,4 +355,109 @@ async fn feeds_list_detected_incidents_with_absolute_links_from_the_public_url()
     let (_, _, rss) = get(&f.state, "/status/main/feed.rss").await;
     assert!(rss.starts_with("<?xml") && rss.contains("<rss"), "{rss}");
     assert_eq!(rss.matches("<item>").count(), 1, "{rss}");
+}
+
+async fn send(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let (status, _, text) = get_with(state, req.body(body).unwrap()).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn pages_made_through_the_api_are_served_kept_and_checked() {
+    let mut f = super::targets_api::writable(None).await;
+    let dir = f._dir.path().to_owned();
+    let configured = page(vec![target("good", "Website")]);
+    let registry = f.state.editor.as_ref().unwrap().registry().clone();
+    let targets = move || -> Vec<crate::config::target::Target> {
+        registry
+            .entries()
+            .iter()
+            .map(|e| (*e.target).clone())
+            .collect()
+    };
+    let open =
+        || crate::web::status::Pages::open(vec![configured.clone()], &dir, &targets).unwrap();
+    f.state.status_pages = open();
+    let made = serde_json::json!({
+        "slug": "api-made", "title": "Made <here>",
+        "groups": [{"name": "Core", "components": [{"target": "Good site", "name": "Site"}]}],
+    });
+    let (status, answer) = send(&f.state, "POST", "/api/v1/status-pages", Some(made.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, _, body) = get(&f.state, "/status/api-made").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Made &#60;here&#62;") && body.contains("Site"),
+        "{body}"
+    );
+    // Again: 409; the configured page's slug: 409; a target that is not there: 400 naming it.
+    let (status, _) = send(&f.state, "POST", "/api/v1/status-pages", Some(made.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let mut clash = made.clone();
+    clash["slug"] = "main".into();
+    let (status, answer) = send(&f.state, "POST", "/api/v1/status-pages", Some(clash)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let mut bad = made.clone();
+    bad["slug"] = "other".into();
+    bad["groups"][0]["components"][0]["target"] = "nope".into();
+    let (status, answer) = send(&f.state, "POST", "/api/v1/status-pages", Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("page.groups[0].components[0].target"),
+        "{answer}"
+    );
+    // Files on the server are the configuration's to name.
+    let mut logo = made.clone();
+    logo["slug"] = "logo".into();
+    logo["logo"] = "/etc/passwd".into();
+    let (status, _) = send(&f.state, "POST", "/api/v1/status-pages", Some(logo)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Listed with where each comes from; replaced; kept across a restart.
+    let (_, list) = send(&f.state, "GET", "/api/v1/status-pages", None).await;
+    let sources: Vec<(&str, &str)> = list["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["slug"].as_str().unwrap(), p["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(sources, [("main", "config"), ("api-made", "api")]);
+    let mut renamed = made.clone();
+    renamed["title"] = "Renamed".into();
+    let (status, _) = send(
+        &f.state,
+        "PUT",
+        "/api/v1/status-pages/api-made",
+        Some(renamed),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    f.state.status_pages = open();
+    let (status, _, body) = get(&f.state, "/status/api-made").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Renamed"), "{body}");
+    // The configured page cannot be deleted here; the made one can, for good.
+    let (status, _) = send(&f.state, "DELETE", "/api/v1/status-pages/main", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = send(&f.state, "DELETE", "/api/v1/status-pages/api-made", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    f.state.status_pages = open();
+    let (status, _, _) = get(&f.state, "/status/api-made").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Read-only (no editor): 405.
+    f.state.editor = None;
+    let (status, _) = send(&f.state, "POST", "/api/v1/status-pages", Some(made)).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -22,7 +22,7 @@ fn defaults() -> TargetDefaults {
 
 /// The fixture with a live set holding "good" from the config file, an editor saving under
 /// its directory, and `auth`.
-async fn writable(auth: Option<WebAuth>) -> Fixture {
+pub(super) async fn writable(auth: Option<WebAuth>) -> Fixture {
     let mut f = fixture().await;
     let mut good = TargetSpec {
         id: Some("good".into()),
