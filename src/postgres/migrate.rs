@@ -71,6 +71,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261205000000_create_silences.sql",
         include_str!("../../db/migrations/20261205000000_create_silences.sql"),
     ),
+    (
+        "20261210000000_create_status_incidents.sql",
+        include_str!("../../db/migrations/20261210000000_create_status_incidents.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

@@ -126,6 +126,93 @@ impl StatusIncident {
     }
 }
 
+/// An incident as both stores keep it, in one JSON document beside its page and times: its
+/// title, impact, components and updates. An update rewrites it whole, in the transaction
+/// that read it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Doc {
+    pub title: String,
+    pub impact: Impact,
+    #[serde(default)]
+    pub components: Vec<Affected>,
+    pub updates: Vec<IncidentUpdate>,
+}
+
+impl Doc {
+    /// The document of an incident opened with `new`, its first update posted `at`.
+    pub(crate) fn open(new: NewIncident, at: Micros) -> Doc {
+        Doc {
+            title: new.title,
+            impact: new.impact,
+            components: new.components,
+            updates: vec![IncidentUpdate {
+                status: new.status,
+                body: new.body,
+                at,
+                author: new.author,
+            }],
+        }
+    }
+
+    /// The document of `i`, taken out of it.
+    pub(crate) fn take(i: &mut StatusIncident) -> Doc {
+        Doc {
+            title: std::mem::take(&mut i.title),
+            impact: i.impact,
+            components: std::mem::take(&mut i.components),
+            updates: std::mem::take(&mut i.updates),
+        }
+    }
+
+    /// Appends `u`, posted `at`; its impact and components, when given, replace the
+    /// incident's. Returns the incident's `resolved_at` after it, from `resolved` before it:
+    /// an update that says `resolved` keeps the time it was first resolved (or sets `at`),
+    /// any other update (a reopening, which the API refuses) clears it, so `resolved_at` is
+    /// set exactly when the latest update says `resolved`.
+    pub(crate) fn append(
+        &mut self,
+        u: NewUpdate,
+        at: Micros,
+        resolved: Option<Micros>,
+    ) -> Option<Micros> {
+        if let Some(impact) = u.impact {
+            self.impact = impact;
+        }
+        if let Some(components) = u.components {
+            self.components = components;
+        }
+        self.updates.push(IncidentUpdate {
+            status: u.status,
+            body: u.body,
+            at,
+            author: u.author,
+        });
+        (u.status == UpdateStatus::Resolved).then(|| resolved.unwrap_or(at))
+    }
+
+    /// The incident of this document.
+    pub(crate) fn incident(
+        self,
+        id: i64,
+        page: String,
+        created_at: Micros,
+        updated_at: Micros,
+        resolved_at: Option<Micros>,
+    ) -> StatusIncident {
+        StatusIncident {
+            id,
+            page,
+            title: self.title,
+            impact: self.impact,
+            components: self.components,
+            updates: self.updates,
+            created_at,
+            updated_at,
+            resolved_at,
+        }
+    }
+}
+
 /// What opening an incident takes.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NewIncident {

@@ -495,7 +495,7 @@ pub async fn ids_with_states(
 }
 
 /// A transaction that writes, also on the dashboard's read-only sessions.
-async fn write_tx(
+pub(super) async fn write_tx(
     c: &mut deadpool_postgres::Object,
 ) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
     c.build_transaction()

@@ -1,11 +1,14 @@
-//! The dashboard over PostgreSQL, read-only but for acknowledgements ([`alerts`]): the tables `writers.postgres` keeps (targets with
-//! their live state, rollups per minute, hour and day, incidents; migration
+//! The dashboard over PostgreSQL: the tables `writers.postgres` keeps (targets with their live
+//! state, rollups per minute, hour and day, incidents; migration
 //! `20261126000000_create_rollups.sql`), read with the same queries as the SQLite store. Every
-//! session is `default_transaction_read_only`, so nothing here can write. [`targets`] answers
-//! the overview and a target's live state, [`history`] its series, events, incidents and uptime.
+//! session is `default_transaction_read_only`, so nothing here writes but acknowledgements and
+//! silences ([`alerts`]) and the incidents people write on status pages ([`status`]), whose
+//! transactions say `READ WRITE`. [`targets`] answers the overview and a target's live state,
+//! [`history`] its series, events, incidents and uptime.
 
 pub mod alerts;
 mod history;
+pub mod status;
 mod targets;
 
 use time::OffsetDateTime;
@@ -99,6 +102,11 @@ impl PostgresStore {
     /// Its outbox and acknowledgements (acknowledging writes, in `READ WRITE` transactions).
     pub fn alerts(&self) -> alerts::PgAlerts {
         alerts::PgAlerts::new(self.pool.clone())
+    }
+
+    /// The incidents people write on status pages (writes in `READ WRITE` transactions).
+    pub fn status_book(&self) -> status::PgStatusBook {
+        status::PgStatusBook::new(self.pool.clone())
     }
 }
 

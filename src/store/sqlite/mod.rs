@@ -15,6 +15,7 @@ mod read;
 pub mod rollups;
 pub mod schema;
 pub mod stats;
+pub mod status;
 pub mod strings;
 pub mod upgrade;
 pub mod write;
@@ -126,6 +127,8 @@ impl SqliteStore {
         }
         write::register_functions(&conn)?;
         conn.execute_batch(alerts::TABLES)
+            .map_err(|e| open_error(&path, e))?;
+        conn.execute_batch(status::TABLES)
             .map_err(|e| open_error(&path, e))?;
         Ok(SqliteStore(Arc::new(Inner {
             path,

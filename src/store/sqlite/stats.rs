@@ -46,9 +46,10 @@ pub fn level(table: &str) -> Level {
         // The strings are what raw events refer to (error texts, target descriptors).
         "events_open" | "event_blocks" | "strings" => Level::Raw,
         "rollup_hour" | "rollup_day" => Level::Rollups,
-        // Alerting's rule counters, outbox and silences go with the incidents they notify of.
+        // Alerting's rule counters, outbox and silences go with the incidents they notify of,
+        // and so do the incidents people write on status pages.
         "targets" | "incidents" | "alert_rules" | "notifications" | "incident_acks"
-        | "silences" => Level::Targets,
+        | "silences" | "status_incidents" => Level::Targets,
         _ => Level::Other,
     }
 }
