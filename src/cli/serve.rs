@@ -17,6 +17,7 @@ use crate::pipeline;
 use crate::readers::push::{Clock, PushBoard};
 use crate::registry::Registry;
 use crate::store::alerts::AlertStore;
+use crate::store::status::StatusBook;
 use crate::store::{SqliteStore, Store};
 use crate::web::{self, AppState};
 
@@ -119,8 +120,11 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // So are the incidents people write on status pages.
+    let book: Arc<dyn StatusBook> = Arc::new(store.status_book());
     let mut state = AppState::new(Arc::new(store) as Arc<dyn Store>, &settings.web);
     state.status_pages = crate::web::status::Pages::fixed(settings.status_pages.clone());
+    state.status_book = Some(book);
     state.acks = Some(crate::web::acks::Acks {
         store: Arc::new(alerts),
         links,
@@ -138,7 +142,7 @@ async fn run_postgres(settings: Settings, url: String) -> ExitCode {
             "the dashboard is reachable from other machines without authentication (set WEB_AUTH_TOKEN or WEB_AUTH_BASIC)"
         );
     }
-    tracing::info!(listen = %settings.web.listen, "serving the PostgreSQL store read-only (but for acknowledgements)");
+    tracing::info!(listen = %settings.web.listen, "serving the PostgreSQL store read-only (but for acknowledgements, silences and status incidents)");
     match web::serve(state, settings.web.listen, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -166,6 +170,8 @@ async fn run(
     state.status_pages = crate::web::status::Pages::fixed(settings.status_pages.clone());
     if !read_only {
         state.metrics = Arc::new(Metrics::new(super::sections(&settings)));
+        // The incidents people write on status pages, kept where the store is written.
+        state.status_book = Some(Arc::new(store.clone()) as Arc<dyn StatusBook>);
     }
     // The push targets' board: the web takes their pushes, the pipeline their events.
     let mut push = None;

@@ -19,6 +19,7 @@ mod prom;
 mod push;
 mod silences;
 pub mod status;
+mod status_incidents;
 pub(crate) mod targets_api;
 mod window;
 
@@ -239,6 +240,18 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/maintenance/{id}",
             axum::routing::delete(silences::end_maintenance),
+        )
+        .route(
+            "/api/v1/status-incidents",
+            get(status_incidents::list).post(status_incidents::create),
+        )
+        .route(
+            "/api/v1/status-incidents/{id}",
+            get(status_incidents::get_one),
+        )
+        .route(
+            "/api/v1/status-incidents/{id}/updates",
+            post(status_incidents::create_update),
         )
         .route(
             "/assets/style.css",

@@ -10,6 +10,7 @@ mod pages;
 mod push;
 mod silences;
 mod status;
+mod status_incidents;
 mod targets_api;
 
 use std::time::Duration;
