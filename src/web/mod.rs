@@ -187,6 +187,14 @@ pub fn app(state: AppState) -> Router {
         .route("/incidents", get(pages::incidents))
         .route("/silences", get(pages::silences).post(pages::add_silence))
         .route("/silences/{id}/expire", post(pages::expire_silence))
+        .route(
+            "/status-incidents",
+            get(pages::status_incidents).post(pages::open_status_incident),
+        )
+        .route(
+            "/status-incidents/{id}/updates",
+            post(pages::update_status_incident),
+        )
         .route("/api", get(apidoc::page))
         .route("/api/", get(apidoc::page))
         .route("/api/v1", get(apidoc::page))

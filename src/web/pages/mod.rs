@@ -8,6 +8,7 @@ mod incidents;
 mod manage;
 mod overview;
 mod silences;
+mod status_incidents;
 mod target;
 mod target_form;
 
@@ -27,6 +28,7 @@ pub use manage::{
 };
 pub use overview::{OverviewParams, overview};
 pub use silences::{add_silence, expire_silence, silences};
+pub use status_incidents::{open_status_incident, status_incidents, update_status_incident};
 pub use target::{shown_status, target};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,6 +11,7 @@ mod push;
 mod silences;
 mod status;
 mod status_incidents;
+mod status_incidents_page;
 mod targets_api;
 
 use std::time::Duration;
