@@ -13,6 +13,7 @@ mod run;
 mod schema;
 mod serve;
 mod silence;
+mod status;
 mod store;
 mod targets;
 
@@ -108,6 +109,11 @@ pub enum Command {
     /// window, list the configured and one-off ones, end one (--server URL or
     /// UPTIMER_SERVER; the dashboard's credentials). Exit codes as `silence`.
     Maintenance(silence::MaintenanceArgs),
+    /// Status pages of a running `uptimer serve`, through its API: `status incident
+    /// open|update|resolve|list` writes the incidents people read there (--server URL or
+    /// UPTIMER_SERVER; the dashboard's credentials). Exit 1 when the server refuses or cannot
+    /// be reached, 2 on bad usage.
+    Status(status::StatusArgs),
     /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
     /// else print why and exit 1: a container health check without curl.
     Healthcheck(healthcheck::HealthcheckArgs),
@@ -141,6 +147,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Incident(args)) => targets::incident(args),
         Some(Command::Silence(args)) => silence::silence(args),
         Some(Command::Maintenance(args)) => silence::maintenance(args),
+        Some(Command::Status(args)) => status::status(args),
     }
 }
 

@@ -318,7 +318,7 @@ fn add_body(what: What, matchers: &[String], span: &Span) -> Result<Value, Failu
 }
 
 /// An API time as people read it: `2026-12-05 22:00 UTC`.
-fn short(t: &str) -> String {
+pub(super) fn short(t: &str) -> String {
     match OffsetDateTime::parse(t, &Rfc3339) {
         Ok(t) => {
             let t = t.to_offset(time::UtcOffset::UTC);
