@@ -461,3 +461,83 @@ async fn pages_made_through_the_api_are_served_kept_and_checked() {
     let (status, _) = send(&f.state, "POST", "/api/v1/status-pages", Some(made)).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn written_incidents_show_their_updates_with_markdown_made_harmless_everywhere() {
+    use crate::store::status::{Affected, NewIncident, NewUpdate, UpdateStatus};
+    let (f, book) = super::status_incidents::writing().await;
+    let opened = book
+        .open_status_incident(
+            NewIncident {
+                page: "main".into(),
+                title: "<img src=x onerror=alert(1)> slow API".into(),
+                impact: crate::store::status::Impact::Major,
+                components: vec![Affected {
+                    component: "API".into(),
+                    status: "partial_outage".into(),
+                }],
+                status: UpdateStatus::Investigating,
+                body: "We **look** into it. <script>alert(1)</script> \
+                       [details](javascript:alert(1)) [ok](https://example.com/x)"
+                    .into(),
+                author: None,
+            },
+            crate::store::now_micros(),
+        )
+        .await
+        .unwrap();
+    book.update_status_incident(
+        opened.id,
+        NewUpdate {
+            status: UpdateStatus::Identified,
+            body: "Found it.".into(),
+            impact: None,
+            components: None,
+            author: None,
+        },
+        crate::store::now_micros(),
+    )
+    .await
+    .unwrap();
+    let (_, _, page) = get(&f.state, "/status/main").await;
+    // The written partial outage of API; `evil` (Web site) is down: the worst wins.
+    assert_eq!(banner(&page), "Major System Outage");
+    let i = page.find("Active incidents").unwrap();
+    let (found, looked) = (
+        page[i..].find("Found it").unwrap(),
+        page[i..].find("We <strong>look</strong>").unwrap(),
+    );
+    assert!(found < looked, "newest first: {page}");
+    assert!(page.contains(r#"href="https://example.com/x""#), "{page}");
+    for (doc, text) in [
+        ("page", page),
+        ("atom", get(&f.state, "/status/main/feed.atom").await.2),
+        ("rss", get(&f.state, "/status/main/feed.rss").await.2),
+        ("widget", get(&f.state, "/status/main/widget").await.2),
+    ] {
+        for bad in ["<script", "javascript:", "<img"] {
+            assert!(!text.contains(bad), "{bad} in the {doc}: {text}");
+        }
+    }
+    let (_, _, json) = get(&f.state, "/status/main/api/v2/incidents.json").await;
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_valid(&doc, "incidents");
+    let written = &doc["incidents"][0];
+    assert_eq!(written["id"], format!("p{}", opened.id));
+    assert_eq!(written["status"], "identified");
+    assert_eq!(written["impact"], "major");
+    assert_eq!(written["incident_updates"].as_array().unwrap().len(), 2);
+    assert_eq!(written["incident_updates"][0]["body"], "Found it.");
+    let (_, _, json) = get(&f.state, "/status/main/api/v2/components.json").await;
+    assert!(
+        json.contains(r#""name":"API","status":"partial_outage""#) || {
+            let d: Value = serde_json::from_str(&json).unwrap();
+            d["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == "API" && c["status"] == "partial_outage")
+        },
+        "{json}"
+    );
+}
