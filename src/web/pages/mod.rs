@@ -114,6 +114,33 @@ fn error_page(s: &AppState, e: AppError) -> Response {
     message_page(s, status, title, message)
 }
 
+/// Why a form's post is not taken: `missing` (the title and words of a page when what the
+/// form writes to is not kept here, 405), or this browser may not post (403, `needs_auth`).
+fn refused_post(
+    s: &AppState,
+    headers: &axum::http::HeaderMap,
+    missing: Option<(&'static str, &'static str)>,
+    needs_auth: &'static str,
+) -> Option<Response> {
+    if let Some((title, words)) = missing {
+        return Some(message_page(
+            s,
+            StatusCode::METHOD_NOT_ALLOWED,
+            title,
+            words.into(),
+        ));
+    }
+    if !super::csrf::may_post(s.auth.as_ref(), s.listen_loopback, headers) {
+        return Some(message_page(
+            s,
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            needs_auth.into(),
+        ));
+    }
+    None
+}
+
 /// A page of the dashboard that says one thing, with `status`.
 fn message_page(
     s: &AppState,

@@ -225,23 +225,8 @@ fn window_view(w: &Window, now: Micros) -> WindowView {
 
 /// Why a post is not taken: no alerting here, or this browser may not post.
 fn refused(s: &AppState, headers: &HeaderMap) -> Option<Response> {
-    if s.acks.is_none() {
-        return Some(message_page(
-            s,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "No alerting",
-            NO_ALERTING.into(),
-        ));
-    }
-    if !csrf::may_post(s.auth.as_ref(), s.listen_loopback, headers) {
-        return Some(message_page(
-            s,
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            NEEDS_AUTH.into(),
-        ));
-    }
-    None
+    let missing = s.acks.is_none().then_some(("No alerting", NO_ALERTING));
+    super::refused_post(s, headers, missing, NEEDS_AUTH)
 }
 
 /// `POST /silences`: adds a silence and shows the page again (303), or the form with its error.

@@ -313,23 +313,11 @@ fn update_action(id: i64) -> String {
 
 /// Why a post is not taken: nothing to write to here, or this browser may not post.
 fn refused(s: &AppState, headers: &HeaderMap) -> Option<Response> {
-    if s.status_book.is_none() {
-        return Some(message_page(
-            s,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "No status incidents",
-            NO_BOOK.into(),
-        ));
-    }
-    if !csrf::may_post(s.auth.as_ref(), s.listen_loopback, headers) {
-        return Some(message_page(
-            s,
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            NEEDS_AUTH.into(),
-        ));
-    }
-    None
+    let missing = s
+        .status_book
+        .is_none()
+        .then_some(("No status incidents", NO_BOOK));
+    super::refused_post(s, headers, missing, NEEDS_AUTH)
 }
 
 /// The fields of a posted form, in order.
