@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
 
+use super::Served;
 use super::facts::Facts;
 use super::history::{self, History};
 use super::model::{Summary, summarize};
@@ -33,10 +34,15 @@ pub const HISTORY: Micros = 5 * MINUTE;
 /// How long written incidents stay listed after they were resolved.
 const LISTED_FOR: Micros = history::DAYS as Micros * 24 * 60 * MINUTE;
 
-/// One rendered document and its entity tag.
+/// Bodies smaller than this are sent as they are.
+const GZIP_FROM: usize = 1024;
+
+/// One rendered document and its entity tag, and gzipped with its own when it is large
+/// enough to gain: compressed once per render, never per request.
 pub struct Doc {
     pub body: Bytes,
     pub etag: String,
+    pub gzip: Option<(Bytes, String)>,
 }
 
 impl Doc {
@@ -44,11 +50,27 @@ impl Doc {
         let body = body.into();
         let mut h = DefaultHasher::new();
         body.hash(&mut h);
+        let tag = h.finish();
+        let gzip = (body.len() >= GZIP_FROM)
+            .then(|| gzip(&body))
+            .flatten()
+            .map(|z| (z, format!("\"{tag:016x}-gz\"")));
         Doc {
-            etag: format!("\"{:016x}\"", h.finish()),
+            etag: format!("\"{tag:016x}\""),
             body,
+            gzip,
         }
     }
+}
+
+fn gzip(body: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 8),
+        flate2::Compression::default(),
+    );
+    z.write_all(body).ok()?;
+    z.finish().ok().map(Bytes::from)
 }
 
 /// A page's documents as of one change.
@@ -68,7 +90,7 @@ pub struct Snapshot {
 
 /// One page's cache.
 struct Slot {
-    page: StatusPage,
+    page: Served,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     checked: AtomicI64,
     refresh: tokio::sync::Mutex<()>,
@@ -113,28 +135,32 @@ impl StatusCache {
         Ok(bytes)
     }
 
-    fn slot(&self, page: &StatusPage) -> Arc<Slot> {
+    fn slot(&self, page: &Served) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        match slots.get(&page.slug) {
-            // A reload that changed the page starts it afresh.
-            Some(s) if s.page == *page => s.clone(),
-            _ => {
-                let s = Arc::new(Slot {
-                    page: page.clone(),
-                    snapshot: RwLock::new(None),
-                    checked: AtomicI64::new(0),
-                    refresh: tokio::sync::Mutex::new(()),
-                    history: RwLock::new(Arc::new(History::default())),
-                    reading_history: AtomicBool::new(false),
-                });
-                slots.insert(page.slug.clone(), s.clone());
-                s
-            }
-        }
+        let old = match slots.get(&page.slug) {
+            Some(s) if s.page.same(page) => return s.clone(),
+            old => old,
+        };
+        // A reload that left the page as it was keeps what was rendered and read; one that
+        // changed it starts it afresh.
+        let kept = old.filter(|o| *o.page == **page);
+        let s = Arc::new(Slot {
+            page: page.clone(),
+            snapshot: RwLock::new(kept.and_then(|o| o.current())),
+            checked: AtomicI64::new(kept.map_or(0, |o| o.checked.load(Ordering::Acquire))),
+            refresh: tokio::sync::Mutex::new(()),
+            history: RwLock::new(
+                kept.and_then(|o| o.history.read().ok().map(|h| h.clone()))
+                    .unwrap_or_default(),
+            ),
+            reading_history: AtomicBool::new(false),
+        });
+        slots.insert(page.slug.clone(), s.clone());
+        s
     }
 
     /// The page's documents, at most [`LIVE`] old (but while another request renders them).
-    pub async fn get(&self, s: &AppState, page: &StatusPage) -> Result<Arc<Snapshot>, StoreError> {
+    pub async fn get(&self, s: &AppState, page: &Served) -> Result<Arc<Snapshot>, StoreError> {
         let slot = self.slot(page);
         let now = now_micros();
         let fresh = |slot: &Slot| now - slot.checked.load(Ordering::Acquire) < LIVE;
@@ -266,7 +292,7 @@ async fn refresh(s: &AppState, slot: &Arc<Slot>, now: Micros) -> Result<Arc<Snap
         })
         .collect();
     let facts = Facts {
-        page: page.clone(),
+        page: StatusPage::clone(page),
         summary,
         posted,
         detected,
@@ -276,7 +302,10 @@ async fn refresh(s: &AppState, slot: &Arc<Slot>, now: Micros) -> Result<Arc<Snap
         now,
         base: s.public_url.clone(),
     };
-    let snap = Arc::new(render(&facts, fingerprint));
+    // Rendering and compressing a large page takes milliseconds: off the request threads.
+    let snap = tokio::task::spawn_blocking(move || Arc::new(render(&facts, fingerprint)))
+        .await
+        .map_err(|e| StoreError::Other(format!("rendering the status page failed: {e}")))?;
     if let Ok(mut w) = slot.snapshot.write() {
         *w = Some(snap.clone());
     }

@@ -28,7 +28,7 @@ use axum::routing::get;
 
 pub use cache::StatusCache;
 use cache::{Doc, Snapshot};
-pub use pages::{PageError, Pages};
+pub use pages::{PageError, Pages, Served};
 
 use super::AppState;
 use crate::config::status_pages::StatusPage;
@@ -72,7 +72,7 @@ pub fn public_app(state: AppState) -> Router {
 }
 
 async fn default_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    match s.status_pages.get().first() {
+    match s.status_pages.first() {
         Some(p) => page(State(s.clone()), Path(p.slug.clone()), headers).await,
         None => not_found("(none configured)"),
     }
@@ -88,8 +88,8 @@ fn not_found(slug: &str) -> Response {
 }
 
 /// The page of `slug`, when there is one and the request may read it.
-fn page_of(s: &AppState, slug: &str, headers: &HeaderMap) -> Result<StatusPage, Box<Response>> {
-    let Some(page) = s.status_pages.find(slug) else {
+fn page_of(s: &AppState, slug: &str, headers: &HeaderMap) -> Result<Served, Box<Response>> {
+    let Some(page) = s.status_pages.lookup(slug) else {
         return Err(Box::new(not_found(slug)));
     };
     if page.protect
@@ -102,7 +102,7 @@ fn page_of(s: &AppState, slug: &str, headers: &HeaderMap) -> Result<StatusPage, 
 }
 
 /// The page's documents now.
-async fn snapshot(s: &AppState, page: &StatusPage) -> Result<Arc<Snapshot>, Response> {
+async fn snapshot(s: &AppState, page: &Served) -> Result<Arc<Snapshot>, Response> {
     s.status_cache.get(s, page).await.map_err(|e| {
         tracing::error!(error = %e, page = %page.slug, "status page: the store failed");
         (
@@ -134,15 +134,14 @@ fn http_date(m: Micros) -> String {
     )
 }
 
-/// Whether the client's copy is current: its `If-None-Match`, else its `If-Modified-Since`.
-fn not_modified(headers: &HeaderMap, doc: &Doc, updated_at: Micros) -> bool {
+/// Whether the client's copy (`etag`) is current: its `If-None-Match`, else its
+/// `If-Modified-Since`.
+fn not_modified(headers: &HeaderMap, etag: &str, updated_at: Micros) -> bool {
     if let Some(tags) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
     {
-        return tags
-            .split(',')
-            .any(|t| t.trim() == doc.etag || t.trim() == "*");
+        return tags.split(',').any(|t| t.trim() == etag || t.trim() == "*");
     }
     headers
         .get(header::IF_MODIFIED_SINCE)
@@ -150,6 +149,24 @@ fn not_modified(headers: &HeaderMap, doc: &Doc, updated_at: Micros) -> bool {
         .and_then(|v| httpdate::parse_http_date(v).ok())
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .is_some_and(|since| since.as_secs() >= u64::try_from(updated_at / 1_000_000).unwrap_or(0))
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (`gzip` or `*`, with a q above 0).
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
+        })
 }
 
 /// A cached document with its validators and caching headers.
@@ -166,16 +183,25 @@ fn send(
     } else {
         "public, max-age=30, stale-while-revalidate=30"
     };
-    let mut res = if not_modified(headers, doc, snap.updated_at) {
+    // The gzipped copy has its own entity tag (a different representation).
+    let zipped = doc.gzip.as_ref().filter(|_| takes_gzip(headers));
+    let (body, etag) = zipped.map_or((&doc.body, &doc.etag), |(b, t)| (b, t));
+    let mut res = if not_modified(headers, etag, snap.updated_at) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = doc.body.clone().into_response();
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let mut r = body.clone().into_response();
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if zipped.is_some() {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         r
     };
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&doc.etag) {
+    if doc.gzip.is_some() {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     if let Ok(v) = HeaderValue::from_str(&http_date(snap.updated_at)) {

@@ -31,6 +31,27 @@ pub enum PageError {
     Save(JsonFileError),
 }
 
+/// One page of the served set.
+#[derive(Clone)]
+pub struct Served {
+    all: Arc<[StatusPage]>,
+    at: usize,
+}
+
+impl Served {
+    /// Whether both are the same page of the same served set (no reload between them).
+    pub fn same(&self, other: &Served) -> bool {
+        Arc::ptr_eq(&self.all, &other.all) && self.at == other.at
+    }
+}
+
+impl std::ops::Deref for Served {
+    type Target = StatusPage;
+    fn deref(&self) -> &StatusPage {
+        &self.all[self.at]
+    }
+}
+
 /// The live set of pages.
 pub struct Pages {
     served: RwLock<Arc<[StatusPage]>>,
@@ -85,6 +106,20 @@ impl Pages {
         self.get().iter().find(|p| p.slug == slug).cloned()
     }
 
+    /// The page of `slug` as served now, borrowed from the served set (a request's lookup
+    /// copies no page).
+    pub fn lookup(&self, slug: &str) -> Option<Served> {
+        let all = self.get();
+        let at = all.iter().position(|p| p.slug == slug)?;
+        Some(Served { all, at })
+    }
+
+    /// The first page (what `STATUS_LISTEN` serves at `/`).
+    pub fn first(&self) -> Option<Served> {
+        let all = self.get();
+        (!all.is_empty()).then_some(Served { all, at: 0 })
+    }
+
     /// Whether `slug` is a page of the configuration.
     pub fn configured(&self, slug: &str) -> bool {
         self.config
@@ -130,7 +165,10 @@ impl Pages {
                 _ => {}
             }
         }
-        if let Ok(mut s) = self.served.write() {
+        if let Ok(mut s) = self.served.write()
+            && **s != *served
+        {
+            // An unchanged set stays the same set, so the cache knows its pages at a glance.
             *s = served.into();
         }
     }
@@ -197,5 +235,25 @@ impl Pages {
             pages: pages.to_vec(),
         };
         crate::json_file::save(file, &saved).map_err(PageError::Save)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_that_changes_no_page_keeps_the_served_set_and_one_that_does_makes_a_new_one() {
+        let page = |title: &str| StatusPage::new("main", title, Vec::new());
+        let pages = Pages::fixed(vec![page("One")]);
+        let before = pages.lookup("main").unwrap();
+        pages.reconfigure(vec![page("One")], &Vec::new);
+        assert!(pages.lookup("main").unwrap().same(&before));
+        pages.reconfigure(vec![page("Two")], &Vec::new);
+        let after = pages.lookup("main").unwrap();
+        assert!(!after.same(&before));
+        assert_eq!(after.title, "Two");
+        assert!(pages.lookup("other").is_none());
+        assert_eq!(pages.first().unwrap().title, "Two");
     }
 }

@@ -279,6 +279,60 @@ async fn documents_carry_validators_and_a_current_copy_gets_304() {
 }
 
 #[tokio::test]
+async fn a_client_that_takes_gzip_gets_the_page_compressed_with_its_own_validator() {
+    use std::io::Read;
+    let f = with(page(vec![
+        target("good", "Website"),
+        target("evil", HOSTILE),
+    ]))
+    .await;
+    let (_, plain_h, plain) = get(&f.state, "/status/main").await;
+    assert!(plain_h.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(plain_h[header::VARY], "accept-encoding");
+    let send = |coding: &str, tag: Option<&str>| {
+        let mut r = Request::get("/status/main").header(header::ACCEPT_ENCODING, coding);
+        if let Some(t) = tag {
+            r = r.header(header::IF_NONE_MATCH, t);
+        }
+        let app = app(f.state.clone());
+        let req = r.body(Body::empty()).unwrap();
+        async move {
+            let res = app.oneshot(req).await.unwrap();
+            let (parts, body) = res.into_parts();
+            let bytes = axum::body::to_bytes(body, 16 << 20).await.unwrap();
+            (parts.status, parts.headers, bytes)
+        }
+    };
+    let (status, h, zipped) = send("br;q=1.0, gzip;q=0.8", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(h[header::VARY], "accept-encoding");
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain);
+    assert!(
+        zipped.len() < plain.len() / 2,
+        "{} of {}",
+        zipped.len(),
+        plain.len()
+    );
+    // Another representation, another tag: a cache never mixes the two up.
+    let tag = h[header::ETAG].to_str().unwrap().to_owned();
+    assert_ne!(tag, plain_h[header::ETAG].to_str().unwrap());
+    let (status, _, body) = send("gzip", Some(&tag)).await;
+    assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
+    let (status, _, _) = send("identity", Some(&tag)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Refused by q=0, it is not sent gzipped.
+    let (_, h, _) = send("gzip;q=0, identity", None).await;
+    assert!(h.get(header::CONTENT_ENCODING).is_none());
+    let (_, h, _) = send("*", None).await;
+    assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+}
+
+#[tokio::test]
 async fn the_widget_may_be_framed_by_the_embed_origins_only_and_badges_say_each_status() {
     let mut p = page(vec![target("good", "Website"), target("evil", HOSTILE)]);
     p.embed_origins = vec!["https://example.com".into()];
