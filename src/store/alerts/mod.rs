@@ -116,6 +116,18 @@ pub struct NoticeTarget {
     pub tags: Vec<String>,
 }
 
+impl From<&crate::store::TargetSummary> for NoticeTarget {
+    /// The target as the gate matches it (by id, name and tags; no URL).
+    fn from(t: &crate::store::TargetSummary) -> NoticeTarget {
+        NoticeTarget {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            url: String::new(),
+            tags: t.tags.clone(),
+        }
+    }
+}
+
 /// The result a rule observed, as its notice tells it.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {

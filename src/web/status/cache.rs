@@ -189,13 +189,10 @@ fn in_maintenance(
     now: Micros,
 ) -> bool {
     gate.is_some_and(|g| {
-        let nt = NoticeTarget {
-            id: t.id.clone(),
-            name: t.name.clone(),
-            url: String::new(),
-            tags: t.tags.clone(),
-        };
-        matches!(g.standing(&nt, now), Some(Standing::Maintenance { .. }))
+        matches!(
+            g.standing(&NoticeTarget::from(t), now),
+            Some(Standing::Maintenance { .. })
+        )
     })
 }
 

@@ -82,15 +82,6 @@ impl Announcement {
     }
 }
 
-fn notice_target(t: &TargetSummary) -> NoticeTarget {
-    NoticeTarget {
-        id: t.id.clone(),
-        name: t.name.clone(),
-        url: String::new(),
-        tags: t.tags.clone(),
-    }
-}
-
 /// The maintenance under way or starting within [`AHEAD`] that covers one of the page's
 /// components, soonest first: the configured windows' next occurrence and the one-off windows
 /// made through the API.
@@ -143,7 +134,7 @@ pub fn announcements(
         if s.ends_at <= now || s.starts_at - now > AHEAD {
             continue;
         }
-        let names = components(&|t| s.covers_target(&notice_target(t), s.starts_at.max(now)));
+        let names = components(&|t| s.covers_target(&NoticeTarget::from(t), s.starts_at.max(now)));
         if !names.is_empty() {
             out.push(Announcement {
                 id: format!("m{}", s.id),
