@@ -471,30 +471,41 @@ async fn fifty_targets_behind_a_down_parent_give_one_notification_even_when_it_i
     assert_every_trigger_resolved(&s).await;
 }
 
-#[tokio::test]
-async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir);
-    let parents = [("app".to_owned(), Arc::from(vec!["router".to_owned()]))];
+/// `children` depend on `router`; all have [`rule`]; a failure waits 30 s for the router.
+async fn behind_router(s: &SqliteStore, children: &[&str]) {
+    let parents = children
+        .iter()
+        .map(|c| (c.to_string(), Arc::from(vec!["router".to_owned()])))
+        .collect();
     with_storm(
-        &s,
+        s,
         Storm {
-            parents: Arc::new(parents.into_iter().collect()),
+            parents: Arc::new(parents),
             canaries: None,
             group_wait: Duration::from_secs(30),
         },
     )
     .await;
-    s.follow_changes(
-        vec![
-            upsert_of("router", &[], &[rule()]),
-            upsert_of("app", &[], &[rule()]),
-        ],
-        vec![],
-        None,
-    )
-    .await
-    .unwrap();
+    let mut upserts = vec![upsert_of("router", &[], &[rule()])];
+    upserts.extend(children.iter().map(|c| upsert_of(c, &[], &[rule()])));
+    s.follow_changes(upserts, vec![], None).await.unwrap();
+}
+
+/// Target `id`'s notifications as `kind state`.
+async fn said_of(s: &SqliteStore, id: &str) -> Vec<String> {
+    rows(s)
+        .await
+        .iter()
+        .filter(|r| r.target_id == id)
+        .map(|r| format!("{} {}", r.kind, r.state))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app"]).await;
     batch(&s, &[("router", 0, true), ("app", 0, true)], 0).await;
     batch(&s, &[("app", 1, false), ("app", 2, false)], 0).await;
     assert_eq!(said(&s).await, ["trigger ops suppressed"]);
@@ -507,6 +518,138 @@ async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() 
     );
     batch(&s, &[("app", 4, true)], 0).await;
     assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_child_that_recovers_before_its_next_result_still_notifies_when_its_parent_was_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app"]).await;
+    batch(&s, &[("router", 0, true), ("app", 0, true)], 0).await;
+    batch(&s, &[("app", 1, false), ("app", 2, false)], 0).await;
+    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    // The router passes after it, and the app is up again at its next result: its outage
+    // was its own, and people hear of it (late), then of its end.
+    batch(&s, &[("router", 2, true)], 10).await;
+    batch(&s, &[("app", 3, true)], 0).await;
+    assert_eq!(
+        said(&s).await,
+        [
+            "trigger ops suppressed",
+            "trigger ops pending",
+            "resolve ops pending"
+        ]
+    );
+    let r = rows(&s).await;
+    assert!(r.iter().all(|x| x.key == r[0].key), "one key: {r:#?}");
+    assert_eq!(
+        r[1].incident_id, r[0].incident_id,
+        "the incident it fired for"
+    );
+    let due = s
+        .due_notifications(
+            minute(10_000),
+            vec![("ops".into(), 10)],
+            vec!["ops".into()],
+            Default::default(),
+            false,
+        )
+        .await
+        .unwrap();
+    let late = &due.iter().find(|o| o.id == r[1].id).unwrap().notice;
+    assert_eq!(
+        late.reason.as_deref(),
+        Some("sent late, after waiting for its parent router's next result")
+    );
+    assert_eq!(late.time, t0() + Duration::from_secs(120), "when it fired");
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_child_whose_parent_is_not_checked_within_group_wait_notifies_even_if_it_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app", "api"]).await;
+    batch(
+        &s,
+        &[("router", 0, true), ("app", 0, true), ("api", 0, true)],
+        0,
+    )
+    .await;
+    // Both fire at minute 2 and wait for the router, which is not checked again.
+    batch(&s, &[("app", 1, false), ("api", 1, false)], 0).await;
+    batch(&s, &[("app", 2, false), ("api", 2, false)], 0).await;
+    // api is back 20 s later, within group_wait: over before its trigger could go out.
+    batch(&s, &[("api", 2, true)], 20).await;
+    assert_eq!(said_of(&s, "api").await, ["trigger suppressed"]);
+    // app is back a minute later, group_wait long past: its trigger was owed.
+    batch(&s, &[("app", 3, true)], 0).await;
+    assert_eq!(
+        said_of(&s, "app").await,
+        ["trigger suppressed", "trigger pending", "resolve pending"]
+    );
+    assert_eq!(said_of(&s, "router").await, Vec::<String>::new());
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_child_that_recovers_before_its_next_result_sends_nothing_when_its_parent_was_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app", "api"]).await;
+    batch(
+        &s,
+        &[("router", 0, true), ("app", 0, true), ("api", 0, true)],
+        0,
+    )
+    .await;
+    batch(&s, &[("app", 1, false), ("api", 1, false)], 0).await;
+    batch(&s, &[("app", 2, false), ("api", 2, false)], 0).await;
+    // The router is checked down after them: app is back while it is still down, api once
+    // it has recovered too. Their outages were the router's.
+    batch(&s, &[("router", 2, false)], 10).await;
+    batch(&s, &[("app", 3, true)], 0).await;
+    batch(&s, &[("router", 3, true)], 10).await;
+    batch(&s, &[("api", 4, true)], 0).await;
+    for child in ["app", "api"] {
+        assert_eq!(said_of(&s, child).await, ["trigger suppressed"], "{child}");
+    }
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_late_trigger_goes_out_at_once_so_no_group_holds_it_past_its_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app"]).await;
+    s.follow_changes(vec![upsert_of("web", &[], &[rule()])], vec![], None)
+        .await
+        .unwrap();
+    // Results as they happen: app fires 100 s ago and waits for the router, which is not
+    // checked again; web (no parent) fires 20 s ago and opens a group due in 10 s.
+    let now = OffsetDateTime::now_utc();
+    let at = |id: &str, ago: u64, up: bool| event_of(id, now - Duration::from_secs(ago), up);
+    s.ingest(vec![
+        at("router", 200, true),
+        at("app", 200, true),
+        at("web", 200, true),
+    ])
+    .await
+    .unwrap();
+    s.ingest(vec![at("app", 160, false), at("app", 100, false)])
+        .await
+        .unwrap();
+    s.ingest(vec![at("web", 50, false), at("web", 20, false)])
+        .await
+        .unwrap();
+    // app is back: its trigger, owed since group_wait passed 70 s ago, goes out at once with
+    // its resolve (in web's group, due after the resolve, the resolve would cancel it).
+    assert_eq!(said_of(&s, "web").await, ["trigger pending"]);
+    s.ingest(vec![at("app", 10, true)]).await.unwrap();
+    assert_eq!(
+        said_of(&s, "app").await,
+        ["trigger suppressed", "trigger pending", "resolve pending"]
+    );
 }
 
 #[tokio::test]
