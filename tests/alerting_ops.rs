@@ -728,35 +728,30 @@ async fn two_of_three_failing_canaries_give_one_monitor_offline_and_nothing_else
         offline.notice.error.as_deref(),
         Some("the monitor is offline: 2 of 3 connectivity canaries fail (c1, c2)")
     );
-    // The uplink is back but two sites stay down: the monitor's resolve, then theirs go out.
-    batch(&s, &at(6, true, 0), 0).await;
-    let mut still: Vec<(&str, u64, bool)> = targets
-        .iter()
-        .map(|t| (t.as_str(), 7, !t.ends_with(['0', '1'])))
-        .collect();
-    still.extend(canaries.iter().map(|c| (*c, 7, true)));
-    batch(&s, &still, 0).await;
-    let mut still: Vec<(&str, u64, bool)> = targets
-        .iter()
-        .map(|t| (t.as_str(), 8, !t.ends_with(['0', '1'])))
-        .collect();
-    still.extend(canaries.iter().map(|c| (*c, 8, true)));
-    batch(&s, &still, 0).await;
-    let sent: Vec<String> = rows(&s)
-        .await
-        .iter()
-        .filter(|r| r.state != "suppressed")
-        .map(|r| format!("{} {}", r.kind, r.target_id))
-        .collect();
-    assert_eq!(
-        sent,
-        [
-            "trigger @monitor",
-            "resolve @monitor",
-            "trigger site0",
-            "trigger site1"
-        ]
-    );
+    // The uplink is back but the sites stay down: the monitor's resolve, then their held
+    // triggers go out (the canaries' own, held as the same outage, do not).
+    batch(&s, &at(6, false, 0), 0).await;
+    let sent = |rows: Vec<NotificationRow>| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.state != "suppressed")
+            .map(|r| format!("{} {}", r.kind, r.target_id))
+            .collect()
+    };
+    let now = sent(rows(&s).await);
+    assert_eq!(now[..2], ["trigger @monitor", "resolve @monitor"]);
+    let mut released = now[2..].to_vec();
+    released.sort();
+    let each =
+        |kind: &str| -> Vec<String> { targets.iter().map(|t| format!("{kind} {t}")).collect() };
+    assert_eq!(released, each("trigger"), "{now:#?}");
+    // Then they recover: every trigger sent gets its resolve, and nothing more is sent.
+    batch(&s, &at(7, true, 0), 0).await;
+    let now = sent(rows(&s).await);
+    let mut resolved = now[12..].to_vec();
+    resolved.sort();
+    assert_eq!(resolved, each("resolve"), "{now:#?}");
+    assert_eq!(now.len(), 22, "nothing of the canaries' own: {now:#?}");
+    assert_every_trigger_resolved(&s).await;
 }
 
 #[tokio::test]
