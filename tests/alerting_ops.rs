@@ -1,18 +1,24 @@
 //! Alerting for operators in the SQLite store, on a real file, with the results' own times as
 //! the clock: silences and maintenance windows hold triggers back (written as `suppressed`,
 //! sent once nothing holds them), escalation pages more channels while an incident stays
-//! unacknowledged, and every trigger that went out gets its resolve.
+//! unacknowledged, storm control holds and releases, a channel's rate limit turns a burst into
+//! digests and later sends, and every trigger that went out gets its resolve.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::provider::{Provider, Received};
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use uptimer::alerting::worker::{Clock, spawn_with};
 use uptimer::config::StoreSettings;
-use uptimer::config::alerting::{AlertingNow, LiveAlerting};
+use uptimer::config::alerting::{AlertingNow, LiveAlerting, channel_of};
 use uptimer::config::storm::{Canaries, Storm};
 use uptimer::event::{ErrorKind, Event, ProbeEvent};
+use uptimer::metrics::Metrics;
 use uptimer::state::maintenance::{Mode, Schedule, Window};
 use uptimer::state::rules::{Rule, Step, Threshold, Watch};
 use uptimer::store::SqliteStore;
@@ -797,4 +803,132 @@ async fn an_incident_over_within_group_wait_sends_neither_its_trigger_nor_its_re
     };
     assert!(due(micros(now)).await.unwrap().is_empty());
     assert_eq!(due(micros(now) + 27_000_000).await.unwrap().len(), 1);
+}
+
+/// How many requests each provider has had once they stop coming: none for longer than two
+/// reads of the outbox.
+async fn settled(providers: [&Provider; 2]) -> [usize; 2] {
+    let count = || providers.map(|p| p.received().len());
+    let (mut last, mut since) = (count(), std::time::Instant::now());
+    while since.elapsed() < Duration::from_millis(1200) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if count() != last {
+            (last, since) = (count(), std::time::Instant::now());
+        }
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_beyond_max_per_minute_becomes_digests_and_later_sends_and_nothing_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let (chat, hook) = (Provider::start().await, Provider::start().await);
+    let channel = |name: &str, yaml: String| {
+        let c = channel_of(name, &serde_yaml_ng::from_str(&yaml).unwrap()).unwrap();
+        (name.to_owned(), c)
+    };
+    let channels = BTreeMap::from([
+        channel(
+            "chat",
+            format!(
+                "{{type: ntfy, topic: t, base_url: '{}', max_per_minute: 2}}",
+                chat.url("/ntfy")
+            ),
+        ),
+        channel(
+            "hook",
+            format!(
+                "{{type: webhook, url: '{}', max_per_minute: 4}}",
+                hook.url("/hook")
+            ),
+        ),
+    ]);
+    let live = LiveAlerting::new(AlertingNow {
+        channels: Arc::new(channels),
+        ..AlertingNow::default()
+    });
+    s.alert_with(live.clone()).await.unwrap();
+    let at_once = |c: &str| Rule {
+        channel: c.into(),
+        key: c.into(),
+        threshold: Threshold::Consecutive(1),
+        ..rule()
+    };
+    let sites: Vec<String> = (0..10).map(|i| format!("site{i}")).collect();
+    let upserts = sites
+        .iter()
+        .map(|t| upsert_of(t, &[], &[at_once("chat"), at_once("hook")]))
+        .collect();
+    s.follow_changes(upserts, vec![], None).await.unwrap();
+    let clock = Clock::default();
+    let stop = CancellationToken::new();
+    let worker = spawn_with(
+        Arc::new(s.clone()),
+        live,
+        None,
+        Arc::new(Metrics::default()),
+        clock.clone(),
+        stop.clone(),
+    )
+    .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let results = |ids: &[String], up: bool, ago: u64| -> Vec<Event> {
+        let t = now - Duration::from_secs(ago);
+        ids.iter().map(|id| event_of(id, t, up)).collect()
+    };
+    // Within one minute: two sites fail, then eight more, then all recover. chat may make
+    // two requests, hook four: the rest waits.
+    s.ingest(results(&sites[..2], false, 30)).await.unwrap();
+    settled([&chat, &hook]).await;
+    s.ingest(results(&sites[2..], false, 20)).await.unwrap();
+    settled([&chat, &hook]).await;
+    s.ingest(results(&sites, true, 10)).await.unwrap();
+    let mut totals = vec![settled([&chat, &hook]).await];
+    assert_eq!(totals[0], [2, 4], "the limits, reached");
+    // Each minute after, more goes out, until every notification is sent.
+    let all_sent = async || rows(&s).await.iter().all(|r| r.state == "sent");
+    while !all_sent().await {
+        assert!(
+            totals.len() < 8,
+            "not all sent: {totals:?} {:#?}",
+            rows(&s).await
+        );
+        clock.advance(Duration::from_secs(60));
+        totals.push(settled([&chat, &hook]).await);
+    }
+    stop.cancel();
+    worker.await.unwrap();
+    for pair in totals.windows(2) {
+        let ([c0, h0], [c1, h1]) = (pair[0], pair[1]);
+        assert!(c1 - c0 <= 2 && h1 - h0 <= 4, "over a limit: {totals:?}");
+    }
+    // None dropped: 10 triggers and 10 resolves to each channel, all sent; chat's in three
+    // digests, hook's one by one (it tracks incidents by key).
+    let r = rows(&s).await;
+    assert_eq!(r.len(), 40, "{r:#?}");
+    let titles: Vec<String> = chat
+        .received()
+        .iter()
+        .map(|x| x.header("title").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "2 targets failing",
+            "8 targets failing",
+            "10 targets recovered"
+        ]
+    );
+    let got: Vec<serde_json::Value> = hook.received().iter().map(Received::json).collect();
+    for kind in ["trigger", "resolve"] {
+        let mut named: Vec<&str> = got
+            .iter()
+            .filter(|d| d["kind"] == kind)
+            .map(|d| d["target"]["name"].as_str().unwrap())
+            .collect();
+        named.sort();
+        assert_eq!(named, sites, "{kind}");
+    }
+    assert_every_trigger_resolved(&s).await;
 }
