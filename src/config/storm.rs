@@ -25,7 +25,7 @@ pub struct CanariesFile {
     pub targets: Vec<String>,
     /// How many of them failing means the monitor is offline (default: a majority).
     pub quorum: Option<usize>,
-    /// The channels told that the monitor is offline, and when it is back.
+    /// The channels told that the monitor is offline, and when it is back (one or more).
     #[serde(default)]
     pub channels: Vec<String>,
 }
@@ -173,6 +173,16 @@ pub fn storm_of(
                     format!("1 to {} (the number of canaries)", ids.len()),
                 ));
             }
+            // While the monitor is offline every target's notifications are held: without
+            // a channel told so, nobody would hear of anything.
+            if c.channels.is_empty() {
+                return Err(ConfigError::new(
+                    "canaries.channels",
+                    "[]",
+                    "one or more channels told that the monitor is offline (while it is, \
+                     every target's notifications are held)",
+                ));
+            }
             if let Some(ch) = c.channels.iter().find(|ch| !channels.contains_key(*ch)) {
                 return Err(ConfigError::new(
                     "canaries.channels",
@@ -268,6 +278,11 @@ targets:
                 "canaries: {targets: []}\n",
                 "canaries.targets",
                 "one or more",
+            ),
+            (
+                "canaries: {targets: [c1, c2, c3]}\n",
+                "canaries.channels",
+                "one or more channels",
             ),
             ("group_wait: soon\n", "group_wait", "duration"),
         ] {
