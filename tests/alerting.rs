@@ -1034,9 +1034,14 @@ async fn two_hundred_incidents_opening_within_group_wait_give_one_digest_per_cha
     // Any other trigger would come within a few seconds: give them the time.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let (ops_got, team_got) = (ops.received(), team.received());
-    let out = run.terminate();
     for (got, first) in [(&ops_got, &first), (&team_got, &team_first)] {
-        assert_eq!(got.len(), 1, "one digest: {:#?}\n{}", got, stderr(&out));
+        assert_eq!(
+            got.len(),
+            1,
+            "one digest: {:#?}\n{}",
+            got,
+            run.stderr_so_far()
+        );
         let text = first[0].text();
         assert!(text.contains("200 targets failing"), "{text}");
         assert!(
@@ -1045,9 +1050,47 @@ async fn two_hundred_incidents_opening_within_group_wait_give_one_digest_per_cha
         );
     }
     // Every trigger it carries is recorded as sent.
-    let sent = query(
-        dir.path(),
-        "SELECT count(*) FROM notifications WHERE kind = 'trigger' AND state = 'sent'",
-    );
-    assert_eq!(sent, [vec!["400".to_owned()]]);
+    let sent = |kind: &str| {
+        query(
+            dir.path(),
+            &format!("SELECT count(*) FROM notifications WHERE kind = '{kind}' AND state = 'sent'"),
+        )
+    };
+    assert_eq!(sent("trigger"), [vec!["400".to_owned()]]);
+    // They recover: each channel hears of all 200 in recovery digests (the resolves due
+    // when the outbox is read go as one; they are written as the targets are probed, over
+    // half a second, so a read may find only some), and every trigger sent has its resolve.
+    target.set_switch(200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sent("resolve") != [vec!["400".to_owned()]] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}: {}",
+            sent("resolve"),
+            run.stderr_so_far()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let out = run.terminate();
+    for p in [&ops, &team] {
+        let got = p.received();
+        let recovered: Vec<String> = got[1..]
+            .iter()
+            .map(|r| r.header("title").unwrap_or_default().to_owned())
+            .collect();
+        let n: usize = recovered
+            .iter()
+            .map(|t| match t.strip_suffix(" targets recovered") {
+                Some(n) => n.parse().unwrap(),
+                None => usize::from(t.starts_with("Resolved: ")),
+            })
+            .sum();
+        assert_eq!(n, 200, "{recovered:?}\n{}", stderr(&out));
+        assert!(
+            recovered.len() < 20,
+            "digests, not a resolve a target: {recovered:?}"
+        );
+    }
+    assert_eq!(sent("resolve"), sent("trigger"));
 }

@@ -1,18 +1,24 @@
 //! Alerting for operators in the SQLite store, on a real file, with the results' own times as
 //! the clock: silences and maintenance windows hold triggers back (written as `suppressed`,
 //! sent once nothing holds them), escalation pages more channels while an incident stays
-//! unacknowledged, and every trigger that went out gets its resolve.
+//! unacknowledged, storm control holds and releases, a channel's rate limit turns a burst into
+//! digests and later sends, and every trigger that went out gets its resolve.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::provider::{Provider, Received};
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use uptimer::alerting::worker::{Clock, spawn_with};
 use uptimer::config::StoreSettings;
-use uptimer::config::alerting::{AlertingNow, LiveAlerting};
+use uptimer::config::alerting::{AlertingNow, LiveAlerting, channel_of};
 use uptimer::config::storm::{Canaries, Storm};
 use uptimer::event::{ErrorKind, Event, ProbeEvent};
+use uptimer::metrics::Metrics;
 use uptimer::state::maintenance::{Mode, Schedule, Window};
 use uptimer::state::rules::{Rule, Step, Threshold, Watch};
 use uptimer::store::SqliteStore;
@@ -471,30 +477,41 @@ async fn fifty_targets_behind_a_down_parent_give_one_notification_even_when_it_i
     assert_every_trigger_resolved(&s).await;
 }
 
-#[tokio::test]
-async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir);
-    let parents = [("app".to_owned(), Arc::from(vec!["router".to_owned()]))];
+/// `children` depend on `router`; all have [`rule`]; a failure waits 30 s for the router.
+async fn behind_router(s: &SqliteStore, children: &[&str]) {
+    let parents = children
+        .iter()
+        .map(|c| (c.to_string(), Arc::from(vec!["router".to_owned()])))
+        .collect();
     with_storm(
-        &s,
+        s,
         Storm {
-            parents: Arc::new(parents.into_iter().collect()),
+            parents: Arc::new(parents),
             canaries: None,
             group_wait: Duration::from_secs(30),
         },
     )
     .await;
-    s.follow_changes(
-        vec![
-            upsert_of("router", &[], &[rule()]),
-            upsert_of("app", &[], &[rule()]),
-        ],
-        vec![],
-        None,
-    )
-    .await
-    .unwrap();
+    let mut upserts = vec![upsert_of("router", &[], &[rule()])];
+    upserts.extend(children.iter().map(|c| upsert_of(c, &[], &[rule()])));
+    s.follow_changes(upserts, vec![], None).await.unwrap();
+}
+
+/// Target `id`'s notifications as `kind state`.
+async fn said_of(s: &SqliteStore, id: &str) -> Vec<String> {
+    rows(s)
+        .await
+        .iter()
+        .filter(|r| r.target_id == id)
+        .map(|r| format!("{} {}", r.kind, r.state))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app"]).await;
     batch(&s, &[("router", 0, true), ("app", 0, true)], 0).await;
     batch(&s, &[("app", 1, false), ("app", 2, false)], 0).await;
     assert_eq!(said(&s).await, ["trigger ops suppressed"]);
@@ -507,6 +524,138 @@ async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() 
     );
     batch(&s, &[("app", 4, true)], 0).await;
     assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_child_that_recovers_before_its_next_result_still_notifies_when_its_parent_was_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app"]).await;
+    batch(&s, &[("router", 0, true), ("app", 0, true)], 0).await;
+    batch(&s, &[("app", 1, false), ("app", 2, false)], 0).await;
+    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    // The router passes after it, and the app is up again at its next result: its outage
+    // was its own, and people hear of it (late), then of its end.
+    batch(&s, &[("router", 2, true)], 10).await;
+    batch(&s, &[("app", 3, true)], 0).await;
+    assert_eq!(
+        said(&s).await,
+        [
+            "trigger ops suppressed",
+            "trigger ops pending",
+            "resolve ops pending"
+        ]
+    );
+    let r = rows(&s).await;
+    assert!(r.iter().all(|x| x.key == r[0].key), "one key: {r:#?}");
+    assert_eq!(
+        r[1].incident_id, r[0].incident_id,
+        "the incident it fired for"
+    );
+    let due = s
+        .due_notifications(
+            minute(10_000),
+            vec![("ops".into(), 10)],
+            vec!["ops".into()],
+            Default::default(),
+            false,
+        )
+        .await
+        .unwrap();
+    let late = &due.iter().find(|o| o.id == r[1].id).unwrap().notice;
+    assert_eq!(
+        late.reason.as_deref(),
+        Some("sent late, after waiting for its parent router's next result")
+    );
+    assert_eq!(late.time, t0() + Duration::from_secs(120), "when it fired");
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_child_whose_parent_is_not_checked_within_group_wait_notifies_even_if_it_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app", "api"]).await;
+    batch(
+        &s,
+        &[("router", 0, true), ("app", 0, true), ("api", 0, true)],
+        0,
+    )
+    .await;
+    // Both fire at minute 2 and wait for the router, which is not checked again.
+    batch(&s, &[("app", 1, false), ("api", 1, false)], 0).await;
+    batch(&s, &[("app", 2, false), ("api", 2, false)], 0).await;
+    // api is back 20 s later, within group_wait: over before its trigger could go out.
+    batch(&s, &[("api", 2, true)], 20).await;
+    assert_eq!(said_of(&s, "api").await, ["trigger suppressed"]);
+    // app is back a minute later, group_wait long past: its trigger was owed.
+    batch(&s, &[("app", 3, true)], 0).await;
+    assert_eq!(
+        said_of(&s, "app").await,
+        ["trigger suppressed", "trigger pending", "resolve pending"]
+    );
+    assert_eq!(said_of(&s, "router").await, Vec::<String>::new());
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_child_that_recovers_before_its_next_result_sends_nothing_when_its_parent_was_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app", "api"]).await;
+    batch(
+        &s,
+        &[("router", 0, true), ("app", 0, true), ("api", 0, true)],
+        0,
+    )
+    .await;
+    batch(&s, &[("app", 1, false), ("api", 1, false)], 0).await;
+    batch(&s, &[("app", 2, false), ("api", 2, false)], 0).await;
+    // The router is checked down after them: app is back while it is still down, api once
+    // it has recovered too. Their outages were the router's.
+    batch(&s, &[("router", 2, false)], 10).await;
+    batch(&s, &[("app", 3, true)], 0).await;
+    batch(&s, &[("router", 3, true)], 10).await;
+    batch(&s, &[("api", 4, true)], 0).await;
+    for child in ["app", "api"] {
+        assert_eq!(said_of(&s, child).await, ["trigger suppressed"], "{child}");
+    }
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
+async fn a_late_trigger_goes_out_at_once_so_no_group_holds_it_past_its_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    behind_router(&s, &["app"]).await;
+    s.follow_changes(vec![upsert_of("web", &[], &[rule()])], vec![], None)
+        .await
+        .unwrap();
+    // Results as they happen: app fires 100 s ago and waits for the router, which is not
+    // checked again; web (no parent) fires 20 s ago and opens a group due in 10 s.
+    let now = OffsetDateTime::now_utc();
+    let at = |id: &str, ago: u64, up: bool| event_of(id, now - Duration::from_secs(ago), up);
+    s.ingest(vec![
+        at("router", 200, true),
+        at("app", 200, true),
+        at("web", 200, true),
+    ])
+    .await
+    .unwrap();
+    s.ingest(vec![at("app", 160, false), at("app", 100, false)])
+        .await
+        .unwrap();
+    s.ingest(vec![at("web", 50, false), at("web", 20, false)])
+        .await
+        .unwrap();
+    // app is back: its trigger, owed since group_wait passed 70 s ago, goes out at once with
+    // its resolve (in web's group, due after the resolve, the resolve would cancel it).
+    assert_eq!(said_of(&s, "web").await, ["trigger pending"]);
+    s.ingest(vec![at("app", 10, true)]).await.unwrap();
+    assert_eq!(
+        said_of(&s, "app").await,
+        ["trigger suppressed", "trigger pending", "resolve pending"]
+    );
 }
 
 #[tokio::test]
@@ -585,35 +734,30 @@ async fn two_of_three_failing_canaries_give_one_monitor_offline_and_nothing_else
         offline.notice.error.as_deref(),
         Some("the monitor is offline: 2 of 3 connectivity canaries fail (c1, c2)")
     );
-    // The uplink is back but two sites stay down: the monitor's resolve, then theirs go out.
-    batch(&s, &at(6, true, 0), 0).await;
-    let mut still: Vec<(&str, u64, bool)> = targets
-        .iter()
-        .map(|t| (t.as_str(), 7, !t.ends_with(['0', '1'])))
-        .collect();
-    still.extend(canaries.iter().map(|c| (*c, 7, true)));
-    batch(&s, &still, 0).await;
-    let mut still: Vec<(&str, u64, bool)> = targets
-        .iter()
-        .map(|t| (t.as_str(), 8, !t.ends_with(['0', '1'])))
-        .collect();
-    still.extend(canaries.iter().map(|c| (*c, 8, true)));
-    batch(&s, &still, 0).await;
-    let sent: Vec<String> = rows(&s)
-        .await
-        .iter()
-        .filter(|r| r.state != "suppressed")
-        .map(|r| format!("{} {}", r.kind, r.target_id))
-        .collect();
-    assert_eq!(
-        sent,
-        [
-            "trigger @monitor",
-            "resolve @monitor",
-            "trigger site0",
-            "trigger site1"
-        ]
-    );
+    // The uplink is back but the sites stay down: the monitor's resolve, then their held
+    // triggers go out (the canaries' own, held as the same outage, do not).
+    batch(&s, &at(6, false, 0), 0).await;
+    let sent = |rows: Vec<NotificationRow>| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.state != "suppressed")
+            .map(|r| format!("{} {}", r.kind, r.target_id))
+            .collect()
+    };
+    let now = sent(rows(&s).await);
+    assert_eq!(now[..2], ["trigger @monitor", "resolve @monitor"]);
+    let mut released = now[2..].to_vec();
+    released.sort();
+    let each =
+        |kind: &str| -> Vec<String> { targets.iter().map(|t| format!("{kind} {t}")).collect() };
+    assert_eq!(released, each("trigger"), "{now:#?}");
+    // Then they recover: every trigger sent gets its resolve, and nothing more is sent.
+    batch(&s, &at(7, true, 0), 0).await;
+    let now = sent(rows(&s).await);
+    let mut resolved = now[12..].to_vec();
+    resolved.sort();
+    assert_eq!(resolved, each("resolve"), "{now:#?}");
+    assert_eq!(now.len(), 22, "nothing of the canaries' own: {now:#?}");
+    assert_every_trigger_resolved(&s).await;
 }
 
 #[tokio::test]
@@ -659,4 +803,132 @@ async fn an_incident_over_within_group_wait_sends_neither_its_trigger_nor_its_re
     };
     assert!(due(micros(now)).await.unwrap().is_empty());
     assert_eq!(due(micros(now) + 27_000_000).await.unwrap().len(), 1);
+}
+
+/// How many requests each provider has had once they stop coming: none for longer than two
+/// reads of the outbox.
+async fn settled(providers: [&Provider; 2]) -> [usize; 2] {
+    let count = || providers.map(|p| p.received().len());
+    let (mut last, mut since) = (count(), std::time::Instant::now());
+    while since.elapsed() < Duration::from_millis(1200) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if count() != last {
+            (last, since) = (count(), std::time::Instant::now());
+        }
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_beyond_max_per_minute_becomes_digests_and_later_sends_and_nothing_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let (chat, hook) = (Provider::start().await, Provider::start().await);
+    let channel = |name: &str, yaml: String| {
+        let c = channel_of(name, &serde_yaml_ng::from_str(&yaml).unwrap()).unwrap();
+        (name.to_owned(), c)
+    };
+    let channels = BTreeMap::from([
+        channel(
+            "chat",
+            format!(
+                "{{type: ntfy, topic: t, base_url: '{}', max_per_minute: 2}}",
+                chat.url("/ntfy")
+            ),
+        ),
+        channel(
+            "hook",
+            format!(
+                "{{type: webhook, url: '{}', max_per_minute: 4}}",
+                hook.url("/hook")
+            ),
+        ),
+    ]);
+    let live = LiveAlerting::new(AlertingNow {
+        channels: Arc::new(channels),
+        ..AlertingNow::default()
+    });
+    s.alert_with(live.clone()).await.unwrap();
+    let at_once = |c: &str| Rule {
+        channel: c.into(),
+        key: c.into(),
+        threshold: Threshold::Consecutive(1),
+        ..rule()
+    };
+    let sites: Vec<String> = (0..10).map(|i| format!("site{i}")).collect();
+    let upserts = sites
+        .iter()
+        .map(|t| upsert_of(t, &[], &[at_once("chat"), at_once("hook")]))
+        .collect();
+    s.follow_changes(upserts, vec![], None).await.unwrap();
+    let clock = Clock::default();
+    let stop = CancellationToken::new();
+    let worker = spawn_with(
+        Arc::new(s.clone()),
+        live,
+        None,
+        Arc::new(Metrics::default()),
+        clock.clone(),
+        stop.clone(),
+    )
+    .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let results = |ids: &[String], up: bool, ago: u64| -> Vec<Event> {
+        let t = now - Duration::from_secs(ago);
+        ids.iter().map(|id| event_of(id, t, up)).collect()
+    };
+    // Within one minute: two sites fail, then eight more, then all recover. chat may make
+    // two requests, hook four: the rest waits.
+    s.ingest(results(&sites[..2], false, 30)).await.unwrap();
+    settled([&chat, &hook]).await;
+    s.ingest(results(&sites[2..], false, 20)).await.unwrap();
+    settled([&chat, &hook]).await;
+    s.ingest(results(&sites, true, 10)).await.unwrap();
+    let mut totals = vec![settled([&chat, &hook]).await];
+    assert_eq!(totals[0], [2, 4], "the limits, reached");
+    // Each minute after, more goes out, until every notification is sent.
+    let all_sent = async || rows(&s).await.iter().all(|r| r.state == "sent");
+    while !all_sent().await {
+        assert!(
+            totals.len() < 8,
+            "not all sent: {totals:?} {:#?}",
+            rows(&s).await
+        );
+        clock.advance(Duration::from_secs(60));
+        totals.push(settled([&chat, &hook]).await);
+    }
+    stop.cancel();
+    worker.await.unwrap();
+    for pair in totals.windows(2) {
+        let ([c0, h0], [c1, h1]) = (pair[0], pair[1]);
+        assert!(c1 - c0 <= 2 && h1 - h0 <= 4, "over a limit: {totals:?}");
+    }
+    // None dropped: 10 triggers and 10 resolves to each channel, all sent; chat's in three
+    // digests, hook's one by one (it tracks incidents by key).
+    let r = rows(&s).await;
+    assert_eq!(r.len(), 40, "{r:#?}");
+    let titles: Vec<String> = chat
+        .received()
+        .iter()
+        .map(|x| x.header("title").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "2 targets failing",
+            "8 targets failing",
+            "10 targets recovered"
+        ]
+    );
+    let got: Vec<serde_json::Value> = hook.received().iter().map(Received::json).collect();
+    for kind in ["trigger", "resolve"] {
+        let mut named: Vec<&str> = got
+            .iter()
+            .filter(|d| d["kind"] == kind)
+            .map(|d| d["target"]["name"].as_str().unwrap())
+            .collect();
+        named.sort();
+        assert_eq!(named, sites, "{kind}");
+    }
+    assert_every_trigger_resolved(&s).await;
 }

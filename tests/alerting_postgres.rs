@@ -488,3 +488,78 @@ async fn from_postgres_a_silence_and_a_down_parent_hold_notifications_and_the_pa
     assert_eq!(provider.received().len(), 2, "{}", run.stderr_so_far());
     run.terminate();
 }
+
+/// A probe result of target `id` at `t`.
+fn result(id: &str, t: time::OffsetDateTime, up: bool) -> uptimer::event::Event {
+    let host = format!("{id}.example.org");
+    let mut e = uptimer::event::ProbeEvent::new(t, "https", &host, Some(443));
+    e.target = Some(id.into());
+    e.url = Some(format!("https://{host}/"));
+    e.up = Some(up);
+    e.status_code = Some(if up { 200 } else { 503 });
+    e.into()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_postgres_a_child_that_recovers_before_its_next_result_notifies_when_its_parent_was_up()
+ {
+    use uptimer::config::{Env, Overrides, Settings};
+    use uptimer::writers::Writer;
+    use uptimer::writers::postgres::{Options, PostgresWriter, Source};
+    let db = TestDb::new().await;
+    let client = migrated(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("u.yaml");
+    std::fs::write(
+        &file,
+        "writers: [writers.postgres]\n\
+         group_wait: 30s\n\
+         channels:\n  hook: {type: webhook, url: 'http://127.0.0.1:9/hook'}\n\
+         alerts:\n  - {type: hook, failure-threshold: 2, success-threshold: 1}\n\
+         targets:\n  - {id: router, url: 'https://router.example.org/'}\n  \
+         - {id: app, url: 'https://app.example.org/', depends_on: [router]}\n",
+    )
+    .unwrap();
+    let env = Env::from_pairs([("DATABASE_URL", db.url.as_str())]);
+    let settings = Settings::load(Some(&file), &env, &Overrides::default()).unwrap();
+    let mut w = PostgresWriter::new(
+        &settings.postgres,
+        dir.path(),
+        Options {
+            source: Source::Replayable,
+            registry: Some(uptimer::registry::Registry::new(settings.targets.clone())),
+            alerting: true,
+            live: settings.alerting.live.clone(),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let t0 = time::OffsetDateTime::now_utc() - Duration::from_secs(600);
+    let at = |id: &str, s: u64, up: bool| result(id, t0 + Duration::from_secs(s), up);
+    for batch in [
+        vec![at("router", 0, true), at("app", 0, true)],
+        // app fires and waits for the router, checked up after it; app is back next.
+        vec![at("app", 60, false)],
+        vec![at("app", 120, false)],
+        vec![at("router", 130, true)],
+        vec![at("app", 180, true)],
+    ] {
+        w.write_and_wait(&batch).await.unwrap();
+    }
+    w.close().await.unwrap();
+    let said: Vec<String> = client
+        .query(
+            "SELECT kind || ' ' || state FROM notifications WHERE target_id = 'app' ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        said,
+        ["trigger suppressed", "trigger pending", "resolve pending"]
+    );
+}

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -119,6 +120,24 @@ fn digest(group: &[Outgoing]) -> Notice {
     }
 }
 
+/// The clock a channel's `max_per_minute` counts by: tokio's, moved on by what a test has
+/// moved it (so a test sees the next minute's sends without waiting a minute).
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    /// Now, by this clock.
+    pub fn now(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Moves it on by `by`.
+    pub fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.0.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
 /// Starts the worker for `store`'s outbox (SQLite's or PostgreSQL's); it runs until `stop`,
 /// sending through the channels `channels` holds at each read (a reload replaces them). With
 /// `links`, triggers and reminders carry their incident's acknowledgement link.
@@ -127,6 +146,18 @@ pub fn spawn(
     channels: LiveAlerting,
     links: Option<Links>,
     metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    spawn_with(store, channels, links, metrics, Clock::default(), stop)
+}
+
+/// As [`spawn`], with the rate limits counted by `clock`.
+pub fn spawn_with(
+    store: Arc<dyn AlertStore>,
+    channels: LiveAlerting,
+    links: Option<Links>,
+    metrics: Arc<Metrics>,
+    clock: Clock,
     stop: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let client = match send::client() {
@@ -142,6 +173,7 @@ pub fn spawn(
         client,
         links,
         metrics,
+        clock,
     };
     Some(tokio::spawn(
         async move { Arc::new(worker).run(stop).await },
@@ -154,6 +186,7 @@ struct Worker {
     client: reqwest::Client,
     links: Option<Links>,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 /// What the worker holds between reads of the outbox.
@@ -199,15 +232,15 @@ impl Busy {
         }
     }
 
-    /// How many more requests `channel` may make now under its `max_per_minute`.
-    fn allowed(&mut self, channel: &Channel) -> usize {
+    /// How many more requests `channel` may make at `now` under its `max_per_minute`.
+    fn allowed(&mut self, channel: &Channel, now: Instant) -> usize {
         let Some(max) = channel.max_per_minute else {
             return usize::MAX;
         };
         let sent = self.sent_at.entry(channel.name.clone()).or_default();
         while sent
             .front()
-            .is_some_and(|t| t.elapsed() >= Duration::from_secs(60))
+            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(60))
         {
             sent.pop_front();
         }
@@ -261,7 +294,8 @@ impl Worker {
                         continue;
                     };
                     let sending = busy.sending.get(&name).copied().unwrap_or(0);
-                    let slots = PER_CHANNEL.saturating_sub(sending).min(busy.allowed(&c));
+                    let allowed = busy.allowed(&c, self.clock.now());
+                    let slots = PER_CHANNEL.saturating_sub(sending).min(allowed);
                     for group in sends(&c, list).into_iter().take(slots) {
                         let ids: Vec<i64> = group.iter().map(|n| n.id).collect();
                         busy.ids.extend(ids.iter().copied());
@@ -270,7 +304,7 @@ impl Worker {
                             busy.sent_at
                                 .entry(name.clone())
                                 .or_default()
-                                .push_back(Instant::now());
+                                .push_back(self.clock.now());
                         }
                         let worker = self.clone();
                         let c = c.clone();
@@ -322,7 +356,9 @@ impl Worker {
             .iter()
             .filter_map(|(name, c)| {
                 let sending = busy.sending.get(name).copied().unwrap_or(0);
-                let free = PER_CHANNEL.saturating_sub(sending).min(busy.allowed(c));
+                let free = PER_CHANNEL
+                    .saturating_sub(sending)
+                    .min(busy.allowed(c, self.clock.now()));
                 // A channel that takes digests takes all that is due: what is left over
                 // after its slots stays pending (it is not marked busy).
                 let ask = if free > 0 && takes_digests(c) {
@@ -539,23 +575,26 @@ mod tests {
     #[test]
     fn a_channel_s_rate_limit_counts_the_last_minute() {
         let mut busy = Busy::default();
+        let now = Instant::now();
         let limited = channel("{type: ntfy, topic: alerts, max_per_minute: 2}");
-        assert_eq!(busy.allowed(&limited), 2);
+        assert_eq!(busy.allowed(&limited, now), 2);
         let sent = busy.sent_at.entry("ops".into()).or_default();
-        sent.push_back(Instant::now() - Duration::from_secs(61));
-        sent.push_back(Instant::now());
+        sent.push_back(now - Duration::from_secs(61));
+        sent.push_back(now);
         assert_eq!(
-            busy.allowed(&limited),
+            busy.allowed(&limited, now),
             1,
             "the one older than a minute no longer counts"
         );
-        busy.sent_at
-            .get_mut("ops")
-            .unwrap()
-            .push_back(Instant::now());
-        assert_eq!(busy.allowed(&limited), 0);
+        busy.sent_at.get_mut("ops").unwrap().push_back(now);
+        assert_eq!(busy.allowed(&limited, now), 0);
         assert_eq!(
-            busy.allowed(&channel("{type: ntfy, topic: alerts}")),
+            busy.allowed(&limited, now + Duration::from_secs(60)),
+            2,
+            "a minute on"
+        );
+        assert_eq!(
+            busy.allowed(&channel("{type: ntfy, topic: alerts}"), now),
             usize::MAX
         );
         assert!(

@@ -235,6 +235,24 @@ fn our_own_settings_are_honoured_in_a_gatus_file_and_concurrency_is_gatus_s() {
 }
 
 #[test]
+fn a_gatus_maintenance_section_is_one_window_and_no_warning() {
+    let (s, file) = load(
+        "maintenance:\n  start: '23:00'\n  duration: 1h\n  timezone: Europe/Amsterdam\n  \
+         every: [Monday, Thursday]\n\
+         endpoints:\n  - name: api\n    url: http://a.example/\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(warnings(&s, &file), Vec::<String>::new());
+    let windows = s.alerting.live.get().maintenance.clone();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    let w = &windows[0];
+    assert_eq!(w.duration, Duration::from_secs(3600));
+    assert_eq!(w.timezone.iana_name(), Some("Europe/Amsterdam"));
+    assert!(w.targets.is_empty() && w.tags.is_empty(), "every endpoint");
+    assert_eq!(w.mode, crate::state::maintenance::Mode::Suppress);
+}
+
+#[test]
 fn files_without_endpoints_keep_unknown_keys_as_errors() {
     let e = super::tests::load_file(
         "yaml",

@@ -25,7 +25,7 @@ pub struct CanariesFile {
     pub targets: Vec<String>,
     /// How many of them failing means the monitor is offline (default: a majority).
     pub quorum: Option<usize>,
-    /// The channels told that the monitor is offline, and when it is back.
+    /// The channels told that the monitor is offline, and when it is back (one or more).
     #[serde(default)]
     pub channels: Vec<String>,
 }
@@ -61,6 +61,43 @@ fn resolve<'a>(targets: &'a [Target], name: &str) -> Result<&'a str, &'static st
     }
 }
 
+/// The first cycle of `parents` found from the targets `ids` (in order), as ids from a
+/// target back to itself (`a → b → a`), if there is one: each of its targets would wait for
+/// the next, down, forever.
+fn cycle_of<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    parents: &'a HashMap<String, Arc<[String]>>,
+) -> Option<Vec<&'a str>> {
+    // Depth first; a target is on the current path, or done (no cycle through it).
+    let mut on_path: Vec<(&str, usize)> = Vec::new();
+    let mut done: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for start in ids {
+        if done.contains(start) {
+            continue;
+        }
+        on_path.push((start, 0));
+        while let Some(&(id, next)) = on_path.last() {
+            let Some(p) = parents.get(id).and_then(|ps| ps.get(next)) else {
+                done.insert(id);
+                on_path.pop();
+                continue;
+            };
+            if let Some(top) = on_path.last_mut() {
+                top.1 += 1;
+            }
+            if let Some(at) = on_path.iter().position(|(i, _)| *i == p) {
+                let mut cycle: Vec<&str> = on_path[at..].iter().map(|(i, _)| *i).collect();
+                cycle.push(p);
+                return Some(cycle);
+            }
+            if !done.contains(p.as_str()) {
+                on_path.push((p, 0));
+            }
+        }
+    }
+    None
+}
+
 /// Validates the targets' `depends_on:`, `canaries:` and `group_wait:` against the targets
 /// configured and the channels.
 pub fn storm_of(
@@ -92,6 +129,24 @@ pub fn storm_of(
         }
         parents.insert(t.id.clone(), Arc::from(ids));
     }
+    if let Some(cycle) = cycle_of(targets.iter().map(|t| t.id.as_str()), &parents) {
+        let name = |id: &str| {
+            targets
+                .iter()
+                .find(|t| t.id == id)
+                .map_or(id.to_owned(), |t| t.name.clone())
+        };
+        let names: Vec<String> = cycle.iter().map(|id| name(id)).collect();
+        return Err(ConfigError::new(
+            format!("target {}: depends_on", names[0]),
+            &names[1],
+            format!(
+                "no cycle of dependencies ({}: each would hold the others' notifications \
+                 forever)",
+                names.join(" → ")
+            ),
+        ));
+    }
     let canaries = match canaries {
         None => None,
         Some(c) => {
@@ -116,6 +171,16 @@ pub fn storm_of(
                     "canaries.quorum",
                     quorum.to_string(),
                     format!("1 to {} (the number of canaries)", ids.len()),
+                ));
+            }
+            // While the monitor is offline every target's notifications are held: without
+            // a channel told so, nobody would hear of anything.
+            if c.channels.is_empty() {
+                return Err(ConfigError::new(
+                    "canaries.channels",
+                    "[]",
+                    "one or more channels told that the monitor is offline (while it is, \
+                     every target's notifications are held)",
                 ));
             }
             if let Some(ch) = c.channels.iter().find(|ch| !channels.contains_key(*ch)) {
@@ -214,6 +279,11 @@ targets:
                 "canaries.targets",
                 "one or more",
             ),
+            (
+                "canaries: {targets: [c1, c2, c3]}\n",
+                "canaries.channels",
+                "one or more channels",
+            ),
             ("group_wait: soon\n", "group_wait", "duration"),
         ] {
             let e = load_file("yaml", &format!("{TARGETS}{extra}")).unwrap_err();
@@ -232,6 +302,29 @@ targets:
         )
         .unwrap_err();
         assert!(e.to_string().contains("itself"), "{e}");
+        // A cycle: each would hold the others' notifications forever.
+        let e = load_file(
+            "yaml",
+            "targets:\n  - {name: a, url: 'https://a.example/', depends_on: [b]}\n  \
+             - {name: b, url: 'https://b.example/', depends_on: [a]}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "target a: depends_on", "{e}");
+        assert!(e.to_string().contains("(a → b → a:"), "{e}");
+        let e = load_file(
+            "yaml",
+            &format!(
+                "{TARGETS}  - {{name: edge, url: 'https://e.example/', depends_on: [db]}}\n  \
+                 - {{name: hub, url: 'https://h.example/', depends_on: [edge, c1]}}\n  \
+                 - {{name: leaf, url: 'https://l.example/', depends_on: [hub]}}\n"
+            )
+            .replace("[app, router, app]", "[app, router, leaf]"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("(db → leaf → hub → edge → db:"),
+            "named from the first target on it: {e}"
+        );
     }
 
     #[test]

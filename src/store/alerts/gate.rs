@@ -156,6 +156,20 @@ impl Silence {
 pub struct Failing {
     pub since: Option<Micros>,
     pub fired: Option<Micros>,
+    /// When the wait for a parent's or canary's next result is judged, if not at the
+    /// notification's time: a trigger held for that wait and looked at again when its
+    /// target recovered is judged at its own time, its wait at the recovery's.
+    pub waited_to: Option<Micros>,
+}
+
+/// How a hold that waits for a parent's or canary's next result starts.
+const WAITING: &str = "waiting for ";
+
+/// Whether a hold only waits for a parent's or canary's next result (see
+/// [`Gate::unchecked`]): the trigger it holds is owed once the wait is over, even when its
+/// target recovered first.
+pub fn waits(why: &str) -> bool {
+    why.starts_with(WAITING)
 }
 
 /// A parent's or a canary's state, as the store has it in the transaction.
@@ -250,12 +264,13 @@ impl Gate {
         (down.len() >= c.quorum).then_some(down)
     }
 
-    /// Whether `id` has no result since the target started failing while `at` is still
-    /// within `group_wait` of the rule's firing: its next result is worth waiting for.
+    /// Whether `id` has no result since the target started failing while `at` (or
+    /// [`Failing::waited_to`]) is still within `group_wait` of the rule's firing: its next
+    /// result is worth waiting for.
     fn unchecked(&self, id: &str, f: Failing, at: Micros) -> bool {
         let Some(since) = f.since else { return false };
         let wait = i64::try_from(self.storm.group_wait.as_micros()).unwrap_or(i64::MAX);
-        at < f.fired.unwrap_or(at).saturating_add(wait)
+        f.waited_to.unwrap_or(at) < f.fired.unwrap_or(at).saturating_add(wait)
             && self
                 .now_of
                 .get(id)
@@ -275,7 +290,7 @@ impl Gate {
             if !c.targets.contains(&t.id)
                 && let Some(u) = c.targets.iter().find(|id| self.unchecked(id, since, at))
             {
-                return Some(format!("waiting for connectivity canary {u}'s next result"));
+                return Some(format!("{WAITING}connectivity canary {u}'s next result"));
             }
         }
         let down_at = |id: &String| self.now_of.get(id).is_some_and(|n| n.down_at(at));
@@ -286,7 +301,7 @@ impl Gate {
         parents
             .iter()
             .find(|p| self.unchecked(p, since, at))
-            .map(|p| format!("waiting for its parent {p}'s next result"))
+            .map(|p| format!("{WAITING}its parent {p}'s next result"))
     }
 
     /// Why a notification about `t` to `channel` at `at` is held back, if it is; `since` is

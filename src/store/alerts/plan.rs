@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::gate::Failing;
 use super::{Notice, NoticeTarget, Observed, channel_of_key};
-use crate::state::rules::{Action, Condition, ResolveReason, Rule, RuleState, Seen};
+use crate::state::rules::{Action, Condition, Firing, ResolveReason, Rule, RuleState, Seen};
 use crate::store::{Micros, from_micros, to_micros};
 
 /// A notification to write: its channel and what it says.
@@ -22,6 +22,9 @@ pub struct Planned {
     pub notice: Notice,
     /// Why it is held back (written as `suppressed`, shown and not sent).
     pub held: Option<String>,
+    /// Due at once, in no `group_wait` group: a late trigger, which waited already (a group
+    /// due after its resolve would have that resolve cancel it).
+    pub at_once: bool,
 }
 
 impl Planned {
@@ -30,6 +33,7 @@ impl Planned {
             channel: channel.to_owned(),
             notice,
             held: None,
+            at_once: false,
         }
     }
 }
@@ -92,7 +96,9 @@ pub type Hold<'a> = dyn Fn(&str, Micros, Failing) -> Option<String> + 'a;
 /// holds which of [`fired_incidents`] are acknowledged (they get no reminders and do not
 /// escalate); `hold` says which notifications are held back. A held trigger is written as
 /// suppressed (shown, not sent) and goes out at the first failing result after nothing holds it;
-/// its incident, if it recovers first, needs no resolve.
+/// its incident, if it recovers first, needs no resolve, unless the trigger only waited for a
+/// parent's or canary's next result and that wait is over ([`owed`]): then it goes out late,
+/// with its resolve.
 pub fn observe(
     id: &str,
     rules: &[Rule],
@@ -121,11 +127,14 @@ pub fn observe(
             // The store's incidents are outages: a degraded result or an expiring certificate
             // is not one (acknowledging an outage does not silence them).
             let incident = &incident.filter(|_| condition == Condition::Down);
+            // A recovery forgets when the failures began; a late trigger still says it.
+            let down_before = state.down_since;
             let action = state.observe(rule, !failing, time, *incident, || new_key(*incident));
             let down_since = state.down_since;
             let since = Failing {
                 since: down_since.map(to_micros),
                 fired: state.firing.as_ref().map(|f| to_micros(f.at)),
+                waited_to: None,
             };
             let notice = |kind: &str, key: String, reminder: u32, reason: Option<String>| {
                 let failing = kind != "resolve";
@@ -168,6 +177,7 @@ pub fn observe(
                         channel: rule.channel.clone(),
                         notice: notice("trigger", key, 0, None),
                         held: held.clone(),
+                        at_once: false,
                     });
                     if let Some(f) = &mut state.firing {
                         f.held = held;
@@ -186,8 +196,29 @@ pub fn observe(
                     }
                 }
                 Some(Action::Resolve { firing, reason }) => {
-                    // A trigger never sent needs no resolve; one sent always gets it.
-                    if firing.held.is_none() {
+                    // A trigger never sent needs no resolve; one sent always gets it. One
+                    // held only for a parent's or canary's next result that came (up), or
+                    // for group_wait that passed, is owed: it goes out now, then its resolve.
+                    let since = down_before.unwrap_or(firing.at);
+                    let late = owed(&rule.channel, &firing, since, o.time, hold);
+                    if late {
+                        let why = firing.held.as_deref().unwrap_or_default();
+                        let reason = Some(format!("sent late, after {why}"));
+                        let n = notice("trigger", firing.key.clone(), 0, reason);
+                        let n = Notice {
+                            time: firing.at,
+                            incident: firing.incident,
+                            down_since: Some(since),
+                            status_code: None,
+                            response_time_ms: None,
+                            ..n
+                        };
+                        planned.push(Planned {
+                            at_once: true,
+                            ..Planned::new(&rule.channel, n)
+                        });
+                    }
+                    if firing.held.is_none() || late {
                         let reason = Some(reason.as_str().to_owned());
                         let own = rule.send_on_resolved.then_some(rule.channel.as_str());
                         for c in own.into_iter().chain(firing.also()) {
@@ -239,6 +270,7 @@ pub fn observe(
                                 ..n
                             },
                             held,
+                            at_once: false,
                         });
                     }
                 }
@@ -254,6 +286,23 @@ pub fn observe(
         changed,
         revised,
     }
+}
+
+/// Whether `firing`'s trigger to `channel`, held only to wait for a parent's or canary's
+/// next result, is owed now that its target recovered (at `now`; failing since `since`):
+/// the wait is over (the result came, or `group_wait` passed) and, judged at the trigger's
+/// time, nothing holds it (the parent was not down, the monitor not offline).
+fn owed(channel: &str, firing: &Firing, since: OffsetDateTime, now: Micros, hold: &Hold) -> bool {
+    if !firing.held.as_deref().is_some_and(super::gate::waits) {
+        return false;
+    }
+    let fired = to_micros(firing.at);
+    let failing = Failing {
+        since: Some(to_micros(since)),
+        fired: Some(fired),
+        waited_to: Some(now),
+    };
+    hold(channel, fired, failing).is_none()
 }
 
 /// What [`observe`] made of a target's results.

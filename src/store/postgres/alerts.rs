@@ -109,7 +109,7 @@ async fn notice_targets(
 }
 
 /// Names the targets of `planned` and writes them into the outbox, due `now` (triggers with
-/// their channel's open group, or `group_wait` from now); a resolve whose trigger still waits
+/// their channel's open group, or `group_wait` from now, unless [`Planned::at_once`]); a resolve whose trigger still waits
 /// in its group cancels it and is not written.
 async fn enqueue(
     c: &impl GenericClient,
@@ -169,7 +169,7 @@ async fn enqueue(
     let dues: Vec<OffsetDateTime> = planned
         .iter()
         .map(|p| {
-            if p.notice.kind != "trigger" || group_wait == 0 {
+            if p.notice.kind != "trigger" || group_wait == 0 || p.at_once {
                 return at;
             }
             let own = p.notice.time + time::Duration::microseconds(group_wait);

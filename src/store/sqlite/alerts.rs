@@ -113,7 +113,7 @@ fn save_state(tx: &Transaction, id: &str, rule: &str, s: &RuleState) -> Result<(
 }
 
 /// Names the target of `planned` (all of target `id`) and writes them into the outbox, due
-/// now (a trigger with its channel's `group_wait` group); a resolve whose trigger still waits
+/// now (a trigger with its channel's `group_wait` group, unless [`Planned::at_once`]); a resolve whose trigger still waits
 /// in its group cancels it and is not written.
 fn enqueue(
     tx: &Transaction,
@@ -155,6 +155,7 @@ fn write_planned(
         channel,
         notice,
         held,
+        at_once,
     } in planned
     {
         let state = if held.is_some() {
@@ -170,7 +171,7 @@ fn write_planned(
         {
             continue;
         }
-        let due = if notice.kind == "trigger" && group_wait > 0 {
+        let due = if notice.kind == "trigger" && group_wait > 0 && !at_once {
             group_due(&mut group, &channel, at, group_wait)?
         } else {
             now
