@@ -1,5 +1,6 @@
 //! Silences and maintenance windows over a store that alerts, with a configured window: the
-//! JSON API, the `/silences` page and its forms, and the marks by the targets they hold back.
+//! JSON API, the `/silences` page and its forms, the marks by the targets they hold back, and
+//! a silenced notification as the incidents page and API show it.
 
 use std::time::Duration;
 
@@ -312,4 +313,89 @@ async fn targets_held_back_are_marked_on_the_overview_and_their_page() {
     assert!(long.contains("maintenance window nightly"), "{long}");
     let (_, _, evil) = get(s, "/targets/evil").await;
     assert!(!evil.contains(r#"class="held"#), "{evil}");
+}
+
+#[tokio::test]
+async fn a_silenced_notification_is_shown_as_silenced_on_the_incidents_page_and_in_the_api() {
+    use crate::state::rules::{Rule, Threshold, Watch};
+    use crate::store::sqlite::TargetInfo;
+    use crate::store::sqlite::follow::Upsert;
+    let (dir, store) = fixture_store().await;
+    let alerts: Arc<dyn AlertStore> = Arc::new(store.clone());
+    let now = now_micros();
+    alerts
+        .add_silence(crate::store::alerts::Silence {
+            id: 0,
+            kind: crate::store::alerts::gate::Kind::Silence,
+            matchers: vec![crate::store::alerts::gate::Matcher::parse("tag=db").unwrap()],
+            starts_at: now - 3600 * SECOND,
+            ends_at: now + 3600 * SECOND,
+            created_by: Some("ana".into()),
+            reason: "migration".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let rule = Rule {
+        channel: "ops".into(),
+        key: "ops".into(),
+        enabled: true,
+        threshold: Threshold::Consecutive(1),
+        success_threshold: 1,
+        send_on_resolved: true,
+        description: None,
+        for_at_least: None,
+        remind_every: None,
+        reminder_max: None,
+        watch: Watch::Down,
+        severity: None,
+        escalate: Vec::new(),
+    };
+    let info = TargetInfo {
+        id: "db".into(),
+        name: "Primary DB".into(),
+        url: "https://db.example.org/".into(),
+        protocol: "https".into(),
+        hostname: "db.example.org".into(),
+        port: Some(443),
+        path: "/".into(),
+        tags: vec!["db".into()],
+        interval_s: Some(60.0),
+    };
+    store
+        .follow_changes(
+            vec![Upsert {
+                info,
+                paused: false,
+                alerts: Arc::from(vec![rule]),
+            }],
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .ingest(vec![probe("db", "Primary DB", false, 120)])
+        .await
+        .unwrap();
+    let mut state = AppState::new(Arc::new(store), &WebSettings::default());
+    state.acks = Some(crate::web::acks::Acks {
+        store: alerts,
+        links: None,
+        live: LiveAlerting::new(AlertingNow::default()),
+    });
+    let f = Fixture { _dir: dir, state };
+    let (status, doc) = call(&f.state, "GET", "/api/v1/incidents?target=db", None).await;
+    assert_eq!(status, 200, "{doc}");
+    let n = &doc["incidents"][0]["notifications"][0];
+    assert_eq!(n["state"], "suppressed", "{doc}");
+    assert_eq!(
+        n["last_error"], "silenced by silence 1 (ana: migration)",
+        "{doc}"
+    );
+    let (_, _, body) = get(&f.state, "/incidents").await;
+    assert!(
+        body.contains("ops: trigger, suppressed: silenced by silence 1 (ana: migration)"),
+        "{body}"
+    );
 }
