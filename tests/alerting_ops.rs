@@ -358,6 +358,50 @@ async fn an_unacknowledged_incident_escalates_after_fifteen_minutes_and_all_its_
 }
 
 #[tokio::test]
+async fn a_trigger_a_window_held_escalates_fifteen_minutes_after_it_went_out_not_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let window = Window {
+        name: "upgrade".into(),
+        schedule: Schedule::Once(jiff::Timestamp::from_microsecond(minute(0)).unwrap()),
+        duration: Duration::from_secs(90 * 60),
+        timezone: jiff::tz::TimeZone::UTC,
+        targets: Vec::new(),
+        tags: vec!["db".into()],
+        mode: Mode::Suppress,
+    };
+    s.alert_with(LiveAlerting::new(AlertingNow {
+        maintenance: Arc::from(vec![window]),
+        ..AlertingNow::default()
+    }))
+    .await
+    .unwrap();
+    s.follow_changes(vec![upsert(&[escalating()])], vec![], None)
+        .await
+        .unwrap();
+    // Down through the 90-minute window: held. At minute 90 the trigger goes out, and only it.
+    results(&s, 0, &"d".repeat(91)).await;
+    assert_eq!(
+        said(&s).await,
+        ["trigger ops suppressed", "trigger ops pending"]
+    );
+    results(&s, 91, &"d".repeat(14)).await;
+    assert_eq!(said(&s).await.len(), 2, "{:?}", said(&s).await);
+    // Fifteen minutes after it went out, oncall is paged.
+    results(&s, 105, "d").await;
+    assert_eq!(
+        said(&s).await,
+        [
+            "trigger ops suppressed",
+            "trigger ops pending",
+            "trigger oncall pending"
+        ]
+    );
+    results(&s, 106, "u").await;
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
 async fn an_acknowledged_incident_does_not_escalate_and_its_ack_reaches_escalated_channels() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir);

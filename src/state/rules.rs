@@ -186,6 +186,14 @@ pub struct Firing {
     /// never went out needs no resolve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// When a held trigger went out at last: escalation counts from then, so a trigger a
+    /// maintenance window held for hours does not page every step at once on release.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub released: Option<OffsetDateTime>,
     /// How many escalation steps were taken, and the channels they paged (told of the
     /// acknowledgement and the resolve like the rule's own channel).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -208,6 +216,7 @@ impl Firing {
             last_notified: time,
             reminders: 0,
             held: None,
+            released: None,
             steps: 0,
             escalated: Vec::new(),
         }
@@ -348,12 +357,13 @@ impl RuleState {
     }
 
     /// The escalation step due at `time` for a fired rule whose trigger went out (the caller
-    /// asks only while its incident is unacknowledged): taken, so it is due once. The caller
-    /// adds the channels it paged to [`Firing::escalated`].
+    /// asks only while its incident is unacknowledged): taken, so it is due once. Delays
+    /// count from when the trigger went out. The caller adds the channels it paged to
+    /// [`Firing::escalated`].
     pub fn escalation_due<'r>(&mut self, rule: &'r Rule, time: OffsetDateTime) -> Option<&'r Step> {
         let f = self.firing.as_mut().filter(|f| f.held.is_none())?;
         let step = rule.escalate.get(f.steps as usize)?;
-        if time - f.at < step.after {
+        if time - f.released.unwrap_or(f.at) < step.after {
             return None;
         }
         f.steps += 1;
@@ -512,6 +522,13 @@ mod tests {
         held.observe(&r, false, at(0), Some(7), || "k".into());
         held.firing.as_mut().unwrap().held = Some("silenced".into());
         assert!(held.escalation_due(&r, at(5000)).is_none());
+        // Released after 2 hours: its steps count from then, not from the firing.
+        let f = held.firing.as_mut().unwrap();
+        (f.held, f.released) = (None, Some(at(7200)));
+        assert!(held.escalation_due(&r, at(7201)).is_none());
+        assert_eq!(held.escalation_due(&r, at(8100)), Some(&r.escalate[0]));
+        assert!(held.escalation_due(&r, at(9000)).is_none());
+        assert_eq!(held.escalation_due(&r, at(10_800)), Some(&r.escalate[1]));
     }
 
     #[test]

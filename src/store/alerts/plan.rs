@@ -237,6 +237,7 @@ pub fn observe(
                         match hold(&rule.channel, o.time, since) {
                             None => {
                                 f.held = None;
+                                f.released = Some(time);
                                 f.last_notified = time;
                                 let n = notice("trigger", f.key.clone(), 0, None);
                                 planned.push(Planned::new(&rule.channel, n));
