@@ -1,7 +1,9 @@
 //! The dead-man's switch end to end: the real binary probes loopback targets and calls a
 //! loopback heartbeat URL every second while its pipeline is healthy. The beats stop while the
 //! writer is stalled (writers.stdout into a pipe the test stops reading) and come back when it
-//! drains; a URL that fails is counted and tried again, never fatal, and never logged whole.
+//! drains; they stop too while no probe can start (the only concurrency slot held by a probe
+//! that does not end) and come back when it ends; a URL that fails is counted and tried again,
+//! never fatal, and never logged whole.
 
 mod support;
 
@@ -16,6 +18,13 @@ use support::wait::{PATIENCE, wait_for};
 
 /// The value of an unlabelled counter in a `/metrics` text.
 fn counter(metrics: &str, name: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The value of an unlabelled gauge in a `/metrics` text.
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
@@ -121,6 +130,83 @@ async fn heartbeats_stop_while_the_writer_is_stalled_and_resume_when_it_drains()
         (logged(&p, "heartbeat resumed") > told).then_some(())
     });
     more_beats_than(&provider, during, &p).await;
+    let out = p.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeats_stop_while_no_probe_can_start_and_resume_when_the_slot_frees() {
+    let target = http_server().await;
+    let provider = Provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    // One concurrency slot. `held` takes it at its first round and keeps it: `/gate` answers
+    // nothing until the test opens it, within a timeout of a minute. The other targets are due
+    // every second and cannot start; nothing comes in, so no writer owes anything.
+    let targets = format!(
+        "  - {{name: t0, url: \"{}\"}}\n  - {{name: t1, url: \"{}\"}}\n  \
+         - {{name: held, url: \"{}\", timeout: 60}}\n",
+        target.url("/ok?0"),
+        target.url("/ok?1"),
+        target.url("/gate"),
+    );
+    write_config(
+        dir.path(),
+        &format!(
+            "writers: [writers.stdout]\n\
+             probe: {{interval: 1, timeout: 0.5, concurrency: 1}}\n\
+             metrics_listen: 127.0.0.1:{metrics_port}\n\
+             heartbeat: {{url: \"{}\", interval: 1s}}\n\
+             targets:\n{targets}",
+            provider.url("/ping")
+        ),
+    );
+    let mut c = uptimer(dir.path());
+    c.args(["run", "--config", "uptimer.yaml"])
+        .env("LOG_LEVEL", "info");
+    let p = Running::spawn(c);
+
+    // The first beat is at startup; then `held` takes the slot.
+    more_beats_than(&provider, 0, &p).await;
+    wait_for("the held probe", PATIENCE, || {
+        (target.at_gate() > 0).then_some(())
+    });
+    let withheld = "heartbeat withheld: probes not flowing: a round due";
+    wait_for("the heartbeat withheld", PATIENCE, || {
+        (logged(&p, withheld) > 0).then_some(())
+    });
+    let before = provider.received().len();
+    // Three intervals without a beat (each would have been one).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = provider.received().len();
+    assert_eq!(
+        during,
+        before,
+        "beats while no probe could start; the log:\n{}",
+        p.stderr_so_far()
+    );
+    let metrics = get_body(metrics_port, "/metrics").expect("/metrics answers");
+    assert!(
+        gauge(&metrics, "uptimer_scheduler_overdue_seconds").is_some_and(|s| s > 3.0),
+        "{metrics}"
+    );
+    assert!(
+        counter(&metrics, "uptimer_heartbeat_withheld_total").is_some_and(|n| n >= 3),
+        "{metrics}"
+    );
+    assert_eq!(target.at_gate(), 1, "held is still the one probe in flight");
+
+    // The slot frees: the waiting rounds start and the beats come back.
+    target.open_gate();
+    wait_for("the heartbeat resumed", PATIENCE, || {
+        (logged(&p, "heartbeat resumed") > 0).then_some(())
+    });
+    more_beats_than(&provider, during, &p).await;
+    let metrics = get_body(metrics_port, "/metrics").expect("/metrics answers");
+    assert!(
+        gauge(&metrics, "uptimer_scheduler_overdue_seconds").is_some_and(|s| s < 1.0),
+        "{metrics}"
+    );
     let out = p.terminate();
     assert!(out.status.success(), "{}", stderr(&out));
 }

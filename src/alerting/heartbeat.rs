@@ -20,6 +20,10 @@ use crate::metrics::{FlowCounts, Metrics};
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// At most one line this often while the URL cannot be reached.
 const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
+/// How much later than one interval a round may start before the probes are late: a start a
+/// second or two late is no fault (the first rounds after a million targets are taken in, a
+/// burst of due rounds on a busy machine), and a 1 s heartbeat must not flap with it.
+pub const PROBES_LATE_SLACK: Duration = Duration::from_secs(2);
 
 /// What the process had done at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +33,9 @@ pub struct Snapshot {
     pub not_ready: Vec<String>,
     /// The pipeline stopped (a writer failed for good).
     pub stopped: bool,
+    /// How long the oldest round that is due has waited to start (zero when none waits, and in
+    /// a process without a scheduler).
+    pub probes_overdue: Duration,
 }
 
 impl Snapshot {
@@ -37,6 +44,7 @@ impl Snapshot {
             flow: metrics.flow.counts(),
             not_ready: metrics.readiness.not_ready(),
             stopped: metrics.readiness.is_stopped(),
+            probes_overdue: metrics.scheduler.overdue.get(),
         }
     }
 }
@@ -55,6 +63,9 @@ pub enum Cause {
         owed: u64,
         waited: Duration,
     },
+    /// A round due `overdue` ago has not started: the scheduler's loop hangs, or every
+    /// concurrency slot is held by probes that do not end.
+    ProbesLate { overdue: Duration },
 }
 
 impl Cause {
@@ -62,6 +73,7 @@ impl Cause {
     fn same(&self, other: &Cause) -> bool {
         match (self, other) {
             (Cause::Stalled { writer: a, .. }, Cause::Stalled { writer: b, .. }) => a == b,
+            (Cause::ProbesLate { .. }, Cause::ProbesLate { .. }) => true,
             (a, b) => a == b,
         }
     }
@@ -82,6 +94,11 @@ impl std::fmt::Display for Cause {
                  in {:.1}s ago or earlier",
                 waited.as_secs_f64()
             ),
+            Cause::ProbesLate { overdue } => write!(
+                f,
+                "probes not flowing: a round due {:.1}s ago has not started",
+                overdue.as_secs_f64()
+            ),
         }
     }
 }
@@ -93,16 +110,26 @@ pub enum Health {
     Withheld(Cause),
 }
 
-/// The rule. Healthy when the pipeline runs, every component `/readyz` waits for is ready, and
+/// The rule. Healthy when the pipeline runs, every component `/readyz` waits for is ready,
 /// every writer has made durable every event that had come in by `earlier` (a snapshot taken
 /// the given time ago, at least one interval plus the slowest writer's batch age): no event
-/// waits longer than that. A dead letter counts as durable for every writer (the message it
-/// stands for never reaches them). With `earlier` unknown (just started), only the first two.
+/// waits longer than that, and no round has been due longer than `late_after` (one interval
+/// plus [`PROBES_LATE_SLACK`]) without starting. A dead letter counts as durable for every
+/// writer (the message it stands for never reaches them). With `earlier` unknown (just
+/// started), the stall rule waits.
 ///
 /// Idle is healthy: when no probe is due (a target interval longer than the heartbeat's),
-/// nothing comes in and nothing is owed. A writer that stalls owes the events that came in
-/// before it stalled from the first beat whose `earlier` is past them, and keeps owing them.
-pub fn judge(now: &Snapshot, earlier: Option<(&Snapshot, Duration)>) -> Health {
+/// nothing comes in, nothing is owed and nothing is late. A writer that stalls owes the events
+/// that came in before it stalled from the first beat whose `earlier` is past them, and keeps
+/// owing them. A scheduler that stops starting rounds (its loop hangs, or probes that never
+/// end hold every concurrency slot) makes nothing that could be owed: the rounds it leaves
+/// waiting are what tells. Its stall is named after a writer's, which holds the rounds up too
+/// (they wait to hand their events over).
+pub fn judge(
+    now: &Snapshot,
+    earlier: Option<(&Snapshot, Duration)>,
+    late_after: Duration,
+) -> Health {
     if now.stopped {
         return Health::Withheld(Cause::Stopped);
     }
@@ -120,6 +147,11 @@ pub fn judge(now: &Snapshot, earlier: Option<(&Snapshot, Duration)>) -> Health {
                 });
             }
         }
+    }
+    if now.probes_overdue > late_after {
+        return Health::Withheld(Cause::ProbesLate {
+            overdue: now.probes_overdue,
+        });
     }
     Health::Healthy
 }
@@ -188,6 +220,7 @@ async fn run(
     stop: CancellationToken,
 ) {
     let look_back = s.interval + batch_age;
+    let late_after = s.interval + PROBES_LATE_SLACK;
     let mut history = History::new(look_back);
     let mut samples = tokio::time::interval(SAMPLE_EVERY);
     samples.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -215,7 +248,7 @@ async fn run(
         }
         let at = Instant::now();
         let now = Snapshot::of(&metrics);
-        let health = judge(&now, history.earlier(at));
+        let health = judge(&now, history.earlier(at), late_after);
         history.push(at, now);
         if let Health::Withheld(cause) = health {
             m.withheld.inc();
@@ -318,22 +351,24 @@ mod tests {
     }
 
     const AGO: Duration = Duration::from_secs(2);
+    /// A 1 s heartbeat's `late_after`.
+    const LATE: Duration = Duration::from_secs(3);
 
     #[test]
     fn a_writer_that_keeps_up_is_healthy_even_with_events_in_its_batch() {
         // 100 events had come in a while ago; 150 now, of which 120 are durable.
         let then = snapshot(100, &[("writers.stdout", 90)]);
         let now = snapshot(150, &[("writers.stdout", 120)]);
-        assert_eq!(judge(&now, Some((&then, AGO))), Health::Healthy);
+        assert_eq!(judge(&now, Some((&then, AGO)), LATE), Health::Healthy);
     }
 
     #[test]
     fn idle_is_healthy_when_nothing_is_owed() {
         // No probe due (a target interval longer than the heartbeat's): nothing moves.
         let s = snapshot(40, &[("writers.sqlite", 40)]);
-        assert_eq!(judge(&s, Some((&s, AGO))), Health::Healthy);
+        assert_eq!(judge(&s, Some((&s, AGO)), LATE), Health::Healthy);
         let start = snapshot(0, &[("writers.sqlite", 0)]);
-        assert_eq!(judge(&start, None), Health::Healthy);
+        assert_eq!(judge(&start, None, LATE), Health::Healthy);
     }
 
     #[test]
@@ -341,7 +376,7 @@ mod tests {
         let then = snapshot(100, &[("writers.sqlite", 100), ("writers.stdout", 95)]);
         // The channel fills and the probers wait: nothing more comes in, nothing goes out.
         let now = snapshot(100, &[("writers.sqlite", 100), ("writers.stdout", 95)]);
-        let h = judge(&now, Some((&then, AGO)));
+        let h = judge(&now, Some((&then, AGO)), LATE);
         let Health::Withheld(cause) = &h else {
             panic!("{h:?}")
         };
@@ -360,7 +395,56 @@ mod tests {
             "{cause}"
         );
         // Without an earlier snapshot (just started) nothing can be owed for long yet.
-        assert_eq!(judge(&now, None), Health::Healthy);
+        assert_eq!(judge(&now, None, LATE), Health::Healthy);
+    }
+
+    #[test]
+    fn rounds_due_longer_than_an_interval_and_the_slack_withhold_and_idle_does_not() {
+        let caught_up = snapshot(40, &[("writers.sqlite", 40)]);
+        let overdue = |d: Duration| Snapshot {
+            probes_overdue: d,
+            ..caught_up.clone()
+        };
+        // Idle (nothing due, or no scheduler): nothing is late.
+        assert_eq!(
+            judge(&overdue(Duration::ZERO), Some((&caught_up, AGO)), LATE),
+            Health::Healthy
+        );
+        // Just due, or late by less than the slack allows: a busy moment, not a fault.
+        for d in [Duration::from_millis(1), LATE] {
+            assert_eq!(
+                judge(&overdue(d), Some((&caught_up, AGO)), LATE),
+                Health::Healthy,
+                "{d:?}"
+            );
+        }
+        // Nothing owed, nothing coming in, but a round due 42 s ago has not started.
+        let late = Duration::from_secs(42);
+        let h = judge(&overdue(late), Some((&caught_up, AGO)), LATE);
+        assert_eq!(h, Health::Withheld(Cause::ProbesLate { overdue: late }));
+        let Health::Withheld(cause) = h else {
+            unreachable!()
+        };
+        assert_eq!(
+            cause.to_string(),
+            "probes not flowing: a round due 42.0s ago has not started"
+        );
+        assert!(cause.same(&Cause::ProbesLate { overdue: LATE * 9 }));
+        // Just started: late is late.
+        assert_eq!(
+            judge(&overdue(late), None, LATE),
+            Health::Withheld(Cause::ProbesLate { overdue: late })
+        );
+        // A writer that stalls holds the rounds up too: it is named, not them.
+        let stalled = Snapshot {
+            probes_overdue: late,
+            ..snapshot(40, &[("writers.sqlite", 30)])
+        };
+        let h = judge(&stalled, Some((&caught_up, AGO)), LATE);
+        assert!(
+            matches!(h, Health::Withheld(Cause::Stalled { .. })),
+            "{h:?}"
+        );
     }
 
     #[test]
@@ -368,7 +452,7 @@ mod tests {
         let then = snapshot(10, &[("writers.postgres", 7)]);
         let mut now = snapshot(10, &[("writers.postgres", 7)]);
         now.flow.dead_letters = 3;
-        assert_eq!(judge(&now, Some((&then, AGO))), Health::Healthy);
+        assert_eq!(judge(&now, Some((&then, AGO)), LATE), Health::Healthy);
     }
 
     #[test]
@@ -376,11 +460,11 @@ mod tests {
         let mut s = snapshot(5, &[("writers.postgres", 5)]);
         s.not_ready = vec!["writers.postgres".into()];
         assert_eq!(
-            judge(&s, None),
+            judge(&s, None, LATE),
             Health::Withheld(Cause::NotReady(vec!["writers.postgres".into()]))
         );
         s.stopped = true;
-        assert_eq!(judge(&s, None), Health::Withheld(Cause::Stopped));
+        assert_eq!(judge(&s, None, LATE), Health::Withheld(Cause::Stopped));
     }
 
     #[test]

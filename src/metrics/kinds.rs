@@ -149,6 +149,64 @@ impl EncodeMetric for Timestamp {
     }
 }
 
+/// When the oldest piece of work not yet started is (or was) due, on tokio's monotonic clock:
+/// how overdue the work is, for a check that it flows (the scheduler's next round, read by the
+/// dead-man's switch). The owner sets it once per turn of its loop (a store); the overdue time
+/// is computed when read, so a loop that hangs shows a time that grows. Exported as a gauge of
+/// seconds overdue (0 while nothing is due, or unset): monotonic, so a step of the wall clock
+/// neither makes work look late nor hides it.
+#[derive(Debug, Clone)]
+pub struct Overdue {
+    origin: tokio::time::Instant,
+    /// Milliseconds after `origin`; [`Overdue::UNSET`] when nothing is waiting.
+    due_ms: Arc<AtomicU64>,
+}
+
+impl Default for Overdue {
+    fn default() -> Self {
+        Overdue {
+            origin: tokio::time::Instant::now(),
+            due_ms: Arc::new(AtomicU64::new(Self::UNSET)),
+        }
+    }
+}
+
+impl Overdue {
+    const UNSET: u64 = u64::MAX;
+
+    /// The oldest work not started is due at `at` (it may be in the future); `None`: there is
+    /// none.
+    pub fn set(&self, at: Option<tokio::time::Instant>) {
+        let ms = at.map_or(Self::UNSET, |at| {
+            at.saturating_duration_since(self.origin).as_millis() as u64
+        });
+        self.due_ms.store(ms, Relaxed);
+    }
+
+    /// How long ago that work was due: zero when it is not due yet or there is none.
+    pub fn get(&self) -> std::time::Duration {
+        let ms = self.due_ms.load(Relaxed);
+        if ms == Self::UNSET {
+            return std::time::Duration::ZERO;
+        }
+        let due = self.origin + std::time::Duration::from_millis(ms);
+        tokio::time::Instant::now().saturating_duration_since(due)
+    }
+}
+
+impl TypedMetric for Overdue {
+    const TYPE: MetricType = MetricType::Gauge;
+}
+
+impl EncodeMetric for Overdue {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_gauge(&self.get().as_secs_f64())
+    }
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
 /// Whether a component reaches what it depends on (`uptimer_writer_up`), with the time it last
 /// failed to (`uptimer_writer_last_error_timestamp_seconds`). `store`/`load` take the
 /// `Ordering` an `AtomicBool` would, so a flag that was one becomes this by its type alone;
@@ -286,6 +344,21 @@ mod tests {
         up.clone().store(false, Relaxed);
         assert!(!up.load(Relaxed));
         assert!(up.last_error.seconds() > 1.7e9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overdue_grows_from_the_due_time_and_is_zero_before_it_or_unset() {
+        let o = Overdue::default();
+        let other = o.clone();
+        assert_eq!(o.get(), std::time::Duration::ZERO, "unset");
+        let now = tokio::time::Instant::now();
+        other.set(Some(now + std::time::Duration::from_secs(5)));
+        assert_eq!(o.get(), std::time::Duration::ZERO, "not due yet");
+        tokio::time::advance(std::time::Duration::from_secs(7)).await;
+        // Nobody set it again (a loop that hangs): it grows on its own.
+        assert_eq!(o.get(), std::time::Duration::from_secs(2));
+        other.set(None);
+        assert_eq!(o.get(), std::time::Duration::ZERO, "nothing waits");
     }
 
     #[test]

@@ -23,7 +23,9 @@ use prometheus_client::registry::Registry;
 pub use config::ConfigMetrics;
 pub use flow::{Flow, FlowCounts};
 pub use heartbeat::HeartbeatMetrics;
-pub use kinds::{Count, DURATION_BUCKETS, Durations, Flag, Labelled, Level, Timestamp, Up};
+pub use kinds::{
+    Count, DURATION_BUCKETS, Durations, Flag, Labelled, Level, Overdue, Timestamp, Up,
+};
 pub use probe::{PHASES, ProbeMetrics, SchedulerMetrics};
 pub use reader::{ConsumerLag, ReaderMetrics};
 pub use readiness::Readiness;

@@ -1,11 +1,12 @@
 //! What the prober and its scheduler record: verdicts, error kinds, phase durations, probes
-//! started, rounds skipped and how late probes start. Recorded once per probe, on arrays
-//! created up front: no lock, no allocation.
+//! started, rounds skipped, how late probes start and how overdue the next round is. Recorded
+//! once per probe (or per turn of the scheduler's loop), on values created up front: no lock,
+//! no allocation.
 
 use prometheus_client::registry::Registry;
 
 use super::help;
-use super::kinds::{Count, Durations, Labelled};
+use super::kinds::{Count, Durations, Labelled, Overdue};
 use crate::event::{ErrorKind, ProbeEvent};
 
 /// The phases timed per probe, and `total` for the whole probe.
@@ -89,6 +90,9 @@ pub struct SchedulerMetrics {
     pub paused_rounds: Count,
     /// How late each probe started after its scheduled time.
     pub start_lag: Durations,
+    /// How long the oldest round that is due has waited to start: grows while the scheduler's
+    /// loop hangs or every concurrency slot stays taken (the dead-man's switch reads it).
+    pub overdue: Overdue,
 }
 
 impl SchedulerMetrics {
@@ -112,6 +116,11 @@ impl SchedulerMetrics {
             "uptimer_scheduler_start_lag_seconds",
             help("How late probes started after their scheduled time."),
             self.start_lag.clone(),
+        );
+        r.register(
+            "uptimer_scheduler_overdue_seconds",
+            help("How long the oldest round that is due has waited to start (0 when none waits)."),
+            self.overdue.clone(),
         );
     }
 }

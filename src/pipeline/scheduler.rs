@@ -22,7 +22,7 @@ use crate::config::alerting::LiveAlerting;
 use crate::config::target::masked_url;
 use crate::config::{EventFormat, Interval, Sharding, Source, Target};
 use crate::event::{Event, Kind};
-use crate::metrics::{Count, Durations, Metrics, ProbeMetrics};
+use crate::metrics::{Count, Durations, Metrics, Overdue, ProbeMetrics};
 use crate::readers::probes::Prober;
 use crate::registry::by_id::ById;
 use crate::registry::phase::Schedule;
@@ -53,6 +53,10 @@ pub struct SchedulerStats {
     /// Rounds due at the stop whose probe had not started yet: the edge of the run's window,
     /// counted apart from the missed rounds.
     pub cut_by_stop: Count,
+    /// When the earliest round not started yet is due (set every turn of the loop): how long
+    /// due rounds have waited to start. It grows while every concurrency slot stays taken or
+    /// the loop hangs; the dead-man's switch withholds its beats then.
+    pub overdue: Overdue,
     /// Set once the scheduler has taken in its first targets and scheduled every one.
     loaded: tokio::sync::watch::Sender<bool>,
 }
@@ -77,6 +81,7 @@ impl Default for SchedulerStats {
             reader_events: Count::default(),
             unstarted_rounds: Count::default(),
             cut_by_stop: Count::default(),
+            overdue: Overdue::default(),
             loaded: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -92,6 +97,7 @@ impl SchedulerStats {
             start_lag: metrics.scheduler.start_lag.clone(),
             verdicts: metrics.probes.clone(),
             reader_events: metrics.reader(PROBE_READER).events,
+            overdue: metrics.scheduler.overdue.clone(),
             ..SchedulerStats::default()
         }
     }
@@ -249,7 +255,16 @@ pub async fn run<P: Prober>(
         // the queue (a few bytes each), not as tasks (a million targets could otherwise pile
         // up a million waiting tasks on a machine that cannot keep up).
         let free = concurrency.saturating_sub(rounds.len());
-        let next = if free > 0 { driver.next_start() } else { None };
+        let earliest = driver.earliest_round();
+        // How overdue the work is, once a turn: the queue's head is the earliest round not
+        // started (a store, whatever the number of targets). While it is due and every slot is
+        // taken, or while this loop hangs, the time since it was due grows.
+        ctx.stats.overdue.set(earliest.map(|(at, _)| at));
+        // A round that needs no slot (it is skipped) is taken when due even while every slot
+        // is taken, so that only rounds waiting for a slot are overdue.
+        let next = earliest
+            .filter(|&(_, needs_slot)| free > 0 || !needs_slot)
+            .map(|(at, _)| at);
         tokio::select! {
             biased;
             _ = stop.cancelled() => break,
@@ -286,6 +301,7 @@ pub async fn run<P: Prober>(
         }
     }
     // What is in flight finishes and is delivered; rounds still waiting for a slot see the stop.
+    ctx.stats.overdue.set(None);
     let overdue = driver.overdue();
     ctx.stats.cut_by_stop.fetch_add(overdue, Ordering::Relaxed);
     while rounds.join_next().await.is_some() {}
@@ -415,11 +431,29 @@ impl Driver {
         self.anchor.0 + Duration::from_millis(ms.saturating_sub(self.anchor.1))
     }
 
-    /// When the earliest queued start is due (stale entries included: they are skipped then).
-    fn next_start(&self) -> Option<Instant> {
-        self.queue
-            .peek()
-            .map(|Reverse((ms, _, _))| self.instant(*ms))
+    /// The earliest round not started yet: when it is due, and whether it needs a concurrency
+    /// slot (a round of a target whose previous round is still in flight is skipped, without
+    /// one). Drops the stale entries at the head of the queue first (each entry is dropped
+    /// once, so this is O(1) amortised per turn): they stand for rounds that will never start.
+    fn earliest_round(&mut self) -> Option<(Instant, bool)> {
+        while let Some(&Reverse((at, slot, life))) = self.queue.peek() {
+            if let Some(s) = self.slots[slot as usize].as_ref()
+                && self.is_current(at, slot, life)
+            {
+                return Some((self.instant(at), s.run.is_some()));
+            }
+            self.queue.pop();
+        }
+        None
+    }
+
+    /// Whether a queue entry is its target's next round (not one of a removed, paused or
+    /// rescheduled target).
+    fn is_current(&self, at: u64, slot: u32, life: u32) -> bool {
+        self.lives[slot as usize] == life
+            && self.slots[slot as usize]
+                .as_ref()
+                .is_some_and(|s| s.next == Some(at))
     }
 
     /// Takes the targets the scheduler starts with. Their first rounds are computed once all
@@ -520,26 +554,29 @@ impl Driver {
     }
 
     /// Takes at most `max` starts that are due from the queue: rounds to start, and rounds
-    /// skipped because the target's previous round is still in flight (counted and told). A
-    /// target whose queued round waited past its next one (every concurrency slot was busy)
-    /// starts its latest round; the ones before it are counted as missed.
+    /// skipped because the target's previous round is still in flight (counted and told; they
+    /// need no slot, so they are taken even with `max` reached, up to the first round that
+    /// would start). A target whose queued round waited past its next one (every concurrency
+    /// slot was busy) starts its latest round; the ones before it are counted as missed.
     fn due(&mut self, stats: &SchedulerStats, max: usize) -> Vec<Start> {
         let (now, anchor) = (self.now_ms(), self.anchor);
         let mut starts = Vec::new();
         while let Some(&Reverse((queued, slot, life))) = self.queue.peek() {
-            if queued > now || starts.len() >= max {
+            if queued > now {
                 break;
             }
-            self.queue.pop();
-            if self.lives[slot as usize] != life {
+            if !self.is_current(queued, slot, life) {
+                self.queue.pop();
                 continue;
             }
             let Some(s) = self.slots[slot as usize].as_mut() else {
+                self.queue.pop();
                 continue;
             };
-            if s.next != Some(queued) {
-                continue;
+            if s.run.is_some() && starts.len() >= max {
+                break;
             }
+            self.queue.pop();
             let at = match s.schedule {
                 Some(sc) => {
                     let behind = sc.round_at(now) - sc.round_at(queued);
@@ -584,8 +621,7 @@ impl Driver {
             .iter()
             .filter_map(|&Reverse((at, slot, life))| {
                 let s = self.slots[slot as usize].as_ref()?;
-                let current = at <= now && self.lives[slot as usize] == life && s.next == Some(at);
-                current.then(|| match s.schedule {
+                (at <= now && self.is_current(at, slot, life)).then(|| match s.schedule {
                     Some(sc) => (sc.round_at(now) - sc.round_at(at) + 1).max(1) as u64,
                     None => 1,
                 })

@@ -422,3 +422,112 @@ async fn api_targets_of_other_shards_are_left_to_their_workers() {
     let started = run_until(&mut d, T0 + 10_000).await;
     assert_eq!(started.len(), mine + 1);
 }
+
+/// Waits (the paused clock moving on) until `prober` has started `n` probes.
+async fn until_probed(prober: &Slow, n: usize) {
+    while prober.probed.lock().unwrap().len() < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_round_waiting_for_a_slot_is_overdue_and_the_time_grows_until_it_starts() {
+    let targets = [target("a", 10), target("b", 10)];
+    let registry = Registry::new(targets.clone());
+    let prober = Arc::new(Slow {
+        delay: Duration::from_secs(1000),
+        probed: Mutex::default(),
+    });
+    let (tx, _rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let stats = Arc::new(SchedulerStats::default());
+    // One slot, held by the first probe for 1000 s.
+    let task = tokio::spawn(run(
+        prober.clone(),
+        Feed::follow(&registry, None, false),
+        1,
+        EventFormat::Current,
+        tx,
+        stop.clone(),
+        stats.clone(),
+    ));
+    stats.loaded().await;
+    assert_eq!(stats.overdue.get(), Duration::ZERO, "nothing due yet");
+    until_probed(&prober, 1).await;
+    assert_eq!(
+        stats.overdue.get(),
+        Duration::ZERO,
+        "the other is not due yet"
+    );
+    // The other's first round comes due within 10 s and waits for the slot: 20 s later it has
+    // waited 20 s or more, with no turn of the loop between (it is asleep until a round ends).
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let overdue = stats.overdue.get();
+    assert!(
+        overdue > Duration::from_secs(20) && overdue <= Duration::from_secs(30),
+        "{overdue:?}"
+    );
+    assert_eq!(prober.probed.lock().unwrap().len(), 1);
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(
+        stats.overdue.get(),
+        Duration::ZERO,
+        "a stopped scheduler owes nothing"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rounds_skipped_while_every_slot_is_taken_are_skipped_on_time_and_not_overdue() {
+    let registry = Registry::new([target("a", 10)]);
+    let prober = Arc::new(Slow {
+        delay: Duration::from_secs(35),
+        probed: Mutex::default(),
+    });
+    let (tx, _rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let stats = Arc::new(SchedulerStats::default());
+    let task = tokio::spawn(run(
+        prober.clone(),
+        Feed::follow(&registry, None, false),
+        1,
+        EventFormat::Current,
+        tx,
+        stop.clone(),
+        stats.clone(),
+    ));
+    until_probed(&prober, 1).await;
+    // A slow target only delays itself: its rounds due while it is in flight need no slot.
+    tokio::time::sleep(Duration::from_millis(30_500)).await;
+    assert_eq!(stats.overdue.get(), Duration::ZERO);
+    assert_eq!(stats.skipped_rounds.load(Ordering::Relaxed), 3);
+    assert_eq!(stats.unstarted_rounds.load(Ordering::Relaxed), 0);
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_earliest_round_is_not_one_of_a_removed_or_paused_target() {
+    let mut d = driver();
+    let (a, b, c) = (target("a", 10), target("b", 10), target("c", 10));
+    d.load(vec![entry(&a, false), entry(&b, false), entry(&c, false)]);
+    let mut firsts: Vec<(u64, u32)> = d
+        .queue
+        .iter()
+        .map(|Reverse((at, s, _))| (*at, *s))
+        .collect();
+    firsts.sort();
+    let name = |slot: u32| d.slots[slot as usize].as_ref().unwrap().target.name.clone();
+    let (first, second) = (name(firsts[0].1), name(firsts[1].1));
+    d.remove(&target(&first, 10).id);
+    d.upsert(entry(&target(&second, 10), true));
+    tokio::time::advance(Duration::from_secs(20)).await;
+    let (at, needs_slot) = d.earliest_round().unwrap();
+    assert_eq!(
+        at,
+        d.instant(firsts[2].0),
+        "the third's: the others will not start"
+    );
+    assert!(needs_slot);
+    assert_eq!(d.queue.len(), 1, "the stale entries are dropped");
+}
