@@ -615,20 +615,26 @@ async fn a_child_that_recovers_before_its_next_result_still_notifies_when_its_pa
     assert_every_trigger_resolved(&s).await;
 }
 
-#[tokio::test]
-async fn a_child_whose_parent_is_not_checked_within_group_wait_notifies_even_if_it_recovered() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir);
-    behind_router(&s, &["app", "api"]).await;
+/// `app` and `api` behind the router, all three up at minute 0; the two fail at minutes 1 and
+/// 2, firing at 2 while they wait for the router's next result.
+async fn app_and_api_fire_behind_the_router(s: &SqliteStore) {
+    behind_router(s, &["app", "api"]).await;
     batch(
-        &s,
+        s,
         &[("router", 0, true), ("app", 0, true), ("api", 0, true)],
         0,
     )
     .await;
+    batch(s, &[("app", 1, false), ("api", 1, false)], 0).await;
+    batch(s, &[("app", 2, false), ("api", 2, false)], 0).await;
+}
+
+#[tokio::test]
+async fn a_child_whose_parent_is_not_checked_within_group_wait_notifies_even_if_it_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
     // Both fire at minute 2 and wait for the router, which is not checked again.
-    batch(&s, &[("app", 1, false), ("api", 1, false)], 0).await;
-    batch(&s, &[("app", 2, false), ("api", 2, false)], 0).await;
+    app_and_api_fire_behind_the_router(&s).await;
     // api is back 20 s later, within group_wait: over before its trigger could go out.
     batch(&s, &[("api", 2, true)], 20).await;
     assert_eq!(said_of(&s, "api").await, ["trigger suppressed"]);
@@ -646,15 +652,7 @@ async fn a_child_whose_parent_is_not_checked_within_group_wait_notifies_even_if_
 async fn a_child_that_recovers_before_its_next_result_sends_nothing_when_its_parent_was_down() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir);
-    behind_router(&s, &["app", "api"]).await;
-    batch(
-        &s,
-        &[("router", 0, true), ("app", 0, true), ("api", 0, true)],
-        0,
-    )
-    .await;
-    batch(&s, &[("app", 1, false), ("api", 1, false)], 0).await;
-    batch(&s, &[("app", 2, false), ("api", 2, false)], 0).await;
+    app_and_api_fire_behind_the_router(&s).await;
     // The router is checked down after them: app is back while it is still down, api once
     // it has recovered too. Their outages were the router's.
     batch(&s, &[("router", 2, false)], 10).await;
