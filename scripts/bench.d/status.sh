@@ -11,7 +11,8 @@
 #   the page paced to 500 requests/s, with Accept-Encoding: gzip (the goal's row), and without;
 #   the page flat out, with gzip; the page flat out without Accept-Encoding;
 #   /status/bench/api/v2/summary.json flat out, with gzip;
-#   the page revalidated: If-None-Match with the page's ETag (a 304 is a success).
+#   the page revalidated: If-None-Match with the page's ETag (a 304 is a success);
+#   and, for the machine's limit, nginx serving the page's bytes as a static file, flat out.
 # Pacing is wrk's delay() in status.lua (Debian has no wrk2; status.lua says how). Fails when
 # the page is not a 200 or lacks ETag or Last-Modified.
 #
@@ -235,6 +236,59 @@ wait "$INGEST_PID" || log "bench-store ingest exited with $?: $(tail -3 "$WORK/i
 forget "$INGEST_PID"
 INGEST=$(cat "$WORK/ingest.out")
 SERVE_WARN=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/serve.log" | grep -cE ' (WARN|ERROR) ' || true)
+
+# ---------------------------------------------------------------------------------------------
+# The machine's limit for the page's bytes: nginx serving the same bytes as a static file
+# (sendfile, a worker per core, no ingest beside it), with the plain flat-out run's wrk.
+# ---------------------------------------------------------------------------------------------
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [[ ! -x $NGINX ]]; then
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx; } >&2 ||
+    log "warning: nginx could not be installed: no baseline row"
+fi
+if [[ -x $NGINX ]]; then
+  mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp" "$WORK/nginx/root/status"
+  cp "$WORK/raw.b" "$WORK/nginx/root/status/bench"
+  # nginx's workers drop root: they must reach the file (the work directory is the owner's).
+  chmod o+x "$WORK" "$WORK/nginx" && chmod -R o+rX "$WORK/nginx/root"
+  NGINX_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log error;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  sendfile on;
+  open_file_cache max=10;
+  default_type text/html;
+  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/nginx/root; }
+}
+EOF
+  "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>"$WORK/nginx/logs/start.log" &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT$PAGE" && break; sleep 0.1; done
+  log "wrk: nginx, the same bytes as a static file"
+  timeout $((S + 60)) wrk -t"$THREADS" -c"$C" -d"${S}s" --timeout 5s -s "$HERE/status.lua" \
+    "http://127.0.0.1:$NGINX_PORT" -- path="$PAGE" threads="$THREADS" connections="$C" mode=plain \
+    >"$WORK/wrk-nginx.out" 2>&1 || log "warning: wrk against nginx failed"
+  NGINX_ROW=$(grep '^RESULT' "$WORK/wrk-nginx.out" || true)
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT$PAGE") == 200 ]] ||
+    log "warning: nginx did not serve the page: $(tail -3 "$WORK/nginx/logs/error.log")"
+  kill -TERM "$NGINX_PID" 2>/dev/null || true
+  wait "$NGINX_PID" 2>/dev/null || true
+  forget "$NGINX_PID"
+  [[ -z $NGINX_ROW ]] ||
+    ROWS+=("nginx $("$NGINX" -v 2>&1 | cut -d/ -f2), the same bytes as a static file, flat out|$PAGE|$NGINX_ROW")
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The report.
