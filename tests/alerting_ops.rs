@@ -649,6 +649,25 @@ async fn a_child_whose_parent_is_not_checked_within_group_wait_notifies_even_if_
 }
 
 #[tokio::test]
+async fn a_child_over_within_group_wait_sends_nothing_even_when_its_parent_was_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    app_and_api_fire_behind_the_router(&s).await;
+    // The router is checked up 10 s after they fired. api is back 20 s after it fired, within
+    // group_wait: an incident that short sends nothing, as it would without depends_on.
+    batch(&s, &[("router", 2, true)], 10).await;
+    batch(&s, &[("api", 2, true)], 20).await;
+    assert_eq!(said_of(&s, "api").await, ["trigger suppressed"]);
+    // app is back a minute after it fired: its trigger was owed.
+    batch(&s, &[("app", 3, true)], 0).await;
+    assert_eq!(
+        said_of(&s, "app").await,
+        ["trigger suppressed", "trigger pending", "resolve pending"]
+    );
+    assert_every_trigger_resolved(&s).await;
+}
+
+#[tokio::test]
 async fn a_child_that_recovers_before_its_next_result_sends_nothing_when_its_parent_was_down() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir);

@@ -313,6 +313,16 @@ impl Gate {
         at: Micros,
         since: Failing,
     ) -> Option<String> {
+        // Asked again when its target recovered (is a trigger that waited owed now?): an
+        // incident over within `group_wait` of its firing sends nothing, as any incident that
+        // short, whose trigger its resolve cancels in its group.
+        let wait = i64::try_from(self.storm.group_wait.as_micros()).unwrap_or(i64::MAX);
+        if let (Some(back), Some(fired)) = (since.waited_to, since.fired)
+            && wait > 0
+            && back < fired.saturating_add(wait)
+        {
+            return Some("over within group_wait".to_owned());
+        }
         if let Some(why) = self.storm_hold(t, at, since) {
             return Some(why);
         }
