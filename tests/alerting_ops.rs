@@ -551,14 +551,20 @@ async fn said_of(s: &SqliteStore, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// `app` behind the router, both up at minute 0; `app` fails at minutes 1 and 2 and fires,
+/// held while it waits for the router's next result.
+async fn app_fires_behind_the_router(s: &SqliteStore) {
+    behind_router(s, &["app"]).await;
+    batch(s, &[("router", 0, true), ("app", 0, true)], 0).await;
+    batch(s, &[("app", 1, false), ("app", 2, false)], 0).await;
+    assert_eq!(said(s).await, ["trigger ops suppressed"]);
+}
+
 #[tokio::test]
 async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir);
-    behind_router(&s, &["app"]).await;
-    batch(&s, &[("router", 0, true), ("app", 0, true)], 0).await;
-    batch(&s, &[("app", 1, false), ("app", 2, false)], 0).await;
-    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    app_fires_behind_the_router(&s).await;
     // The router passes after it: the app's next failure goes out.
     batch(&s, &[("router", 2, true)], 10).await;
     batch(&s, &[("app", 3, false)], 0).await;
@@ -574,10 +580,7 @@ async fn a_child_whose_parent_is_up_notifies_once_the_parent_has_been_checked() 
 async fn a_child_that_recovers_before_its_next_result_still_notifies_when_its_parent_was_up() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir);
-    behind_router(&s, &["app"]).await;
-    batch(&s, &[("router", 0, true), ("app", 0, true)], 0).await;
-    batch(&s, &[("app", 1, false), ("app", 2, false)], 0).await;
-    assert_eq!(said(&s).await, ["trigger ops suppressed"]);
+    app_fires_behind_the_router(&s).await;
     // The router passes after it, and the app is up again at its next result: its outage
     // was its own, and people hear of it (late), then of its end.
     batch(&s, &[("router", 2, true)], 10).await;

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::bin::{failed_with, ok, output, start_serve, stderr, uptimer};
+use support::bin::{failed_with, ok, output, serve_u_yaml, start_serve, stderr, uptimer};
 use support::net::{closed_port, free_port, get_body};
 use support::provider::Provider;
 use support::server::http_server;
@@ -73,16 +73,7 @@ async fn silences_and_maintenance_windows_through_the_cli_of_a_running_server() 
         url = target.url("/switch"),
     );
     std::fs::write(d.join("u.yaml"), yaml).unwrap();
-    let mut c = uptimer(d);
-    c.args([
-        "serve",
-        "--config",
-        "u.yaml",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .env("DATA_DIR", "data");
-    let serve = start_serve(c);
+    let serve = start_serve(serve_u_yaml(d, port));
 
     // Bad usage: nothing is sent, exit 2 with what is wrong.
     let add = ["silence", "add", "--match", "tag=db", "--for", "2h"];

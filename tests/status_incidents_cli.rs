@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::bin::{failed_with, ok, output, start_serve, uptimer};
+use support::bin::{failed_with, ok, output, serve_u_yaml, start_serve, uptimer};
 use support::net::{free_port, get_body};
 use support::server::http_server;
 use support::wait::{PATIENCE, wait_for_async};
@@ -28,16 +28,8 @@ fn incident(dir: &Path, server: &str, args: &[&str]) -> Command {
 }
 
 fn serve(dir: &Path, port: u16) -> Command {
-    let mut c = uptimer(dir);
-    c.args([
-        "serve",
-        "--config",
-        "u.yaml",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .env("DATA_DIR", "data")
-    .env("WEB_AUTH_TOKEN", TOKEN);
+    let mut c = serve_u_yaml(dir, port);
+    c.env("WEB_AUTH_TOKEN", TOKEN);
     c
 }
 

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::bin::{output, start_serve, stdout, uptimer};
+use support::bin::{output, serve_u_yaml, start_serve, stdout, uptimer};
 use support::net::free_port;
 use support::server::http_server;
 use support::wait::{PATIENCE, wait_for_async};
@@ -28,16 +28,8 @@ async fn probing_our_status_page_for_all_systems_operational_follows_its_compone
         web = target.url("/ok"),
     );
     std::fs::write(d.join("u.yaml"), yaml).unwrap();
-    let mut c = uptimer(d);
-    c.args([
-        "serve",
-        "--config",
-        "u.yaml",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .env("DATA_DIR", "data")
-    .env("WEB_AUTH_TOKEN", "dashboard-secret");
+    let mut c = serve_u_yaml(d, port);
+    c.env("WEB_AUTH_TOKEN", "dashboard-secret");
     let serve = start_serve(c);
     let page = format!("http://127.0.0.1:{port}/status/main");
     // `uptimer probe` of our page for the banner's words: its exit code.
@@ -115,17 +107,9 @@ async fn status_listen_serves_the_pages_alone_with_their_maintenance_and_logo() 
         later = at(48),
     );
     std::fs::write(d.join("u.yaml"), yaml).unwrap();
-    let mut c = uptimer(d);
-    c.args([
-        "serve",
-        "--config",
-        "u.yaml",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .env("DATA_DIR", "data")
-    .env("STATUS_LISTEN", format!("127.0.0.1:{public}"))
-    .env("WEB_AUTH_TOKEN", "dashboard-secret");
+    let mut c = serve_u_yaml(d, port);
+    c.env("STATUS_LISTEN", format!("127.0.0.1:{public}"))
+        .env("WEB_AUTH_TOKEN", "dashboard-secret");
     let serve = start_serve(c);
     let client = uptimer::alerting::send::client().unwrap();
     let fetch = async |path: &str| {
@@ -188,16 +172,7 @@ async fn status_listen_serves_the_pages_alone_with_their_maintenance_and_logo() 
         .unwrap()
         .replace("logo.svg", "missing.svg");
     std::fs::write(d.join("u.yaml"), broken).unwrap();
-    let mut c = uptimer(d);
-    c.args([
-        "serve",
-        "--config",
-        "u.yaml",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .env("DATA_DIR", "data");
-    let out = output(c).await;
+    let out = output(serve_u_yaml(d, port)).await;
     assert_eq!(out.status.code(), Some(2), "{}", support::bin::stderr(&out));
     assert!(
         support::bin::stderr(&out).contains("status_pages[main].logo: cannot read missing.svg"),

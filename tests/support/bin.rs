@@ -56,6 +56,21 @@ pub fn uptimer(dir: &Path) -> Command {
     c
 }
 
+/// `uptimer serve --config u.yaml --listen 127.0.0.1:PORT` in `dir`, keeping its data in
+/// `dir/data`: the server the CLI and status page tests talk to (each adds its settings).
+pub fn serve_u_yaml(dir: &Path, port: u16) -> Command {
+    let mut c = uptimer(dir);
+    c.args([
+        "serve",
+        "--config",
+        "u.yaml",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env("DATA_DIR", "data");
+    c
+}
+
 /// Runs `c` to its end off the async runtime, so that test servers on the runtime keep
 /// serving; fails the test if it takes longer than [`RUN_LIMIT`].
 pub async fn output(c: Command) -> Output {

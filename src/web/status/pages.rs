@@ -103,7 +103,7 @@ impl Pages {
     }
 
     pub fn find(&self, slug: &str) -> Option<StatusPage> {
-        self.get().iter().find(|p| p.slug == slug).cloned()
+        self.lookup(slug).map(|p| StatusPage::clone(&p))
     }
 
     /// The page of `slug` as served now, borrowed from the served set (a request's lookup
