@@ -7,6 +7,7 @@ pub mod cli;
 pub mod conditions;
 pub mod config;
 pub mod event;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod json_file;

@@ -1,0 +1,9 @@
+//! The fleet: probers in several locations sharing targets through Kafka, with no master. The
+//! targets live on a keyed (compacted) topic that `uptimer publish` and the API write and every
+//! prober reads as a table (`targets`); `publish` works out what a sync changes.
+//! docs/fleet.md describes the whole and what is built so far.
+
+#[cfg(feature = "kafka")]
+pub mod meta;
+pub mod publish;
+pub mod targets;
