@@ -611,7 +611,9 @@ async fn probe_checks_every_kind_and_its_events_carry_their_own_objects() {
     };
     for e in &events {
         uptimer::event::schema::validate_event(e).unwrap();
-        assert_eq!(e["schema_version"], "0.5.0");
+        assert_eq!(e["schema_version"], "0.6.0");
+        // A one-shot probe belongs to no round.
+        assert!(e.get("round").is_none(), "{e}");
         assert!(e["status_code"].is_null(), "{e}");
         assert_eq!(e["path"], "");
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uptimer::config::StoreSettings;
-use uptimer::event::{ErrorKind, Event, ProbeEvent};
+use uptimer::event::{ErrorKind, Event, ProbeEvent, Verdict, VerdictEvent};
 use uptimer::store::{
     DAY, HOUR, IncidentQuery, MINUTE, OverviewQuery, Sort, SqliteStore, Status, Store, to_micros,
 };
@@ -54,6 +54,24 @@ async fn the_file_is_in_wal_mode_and_survives_reopening() {
     let c = journal_mode_of(&dir.path().join("s/uptimer.sqlite3"));
     assert_eq!(c, "wal");
     let s = store(&dir);
+    assert_eq!(s.target("a").await.unwrap().unwrap().status, Status::Up);
+}
+
+/// A fleet's events: a probe of a round is stored as any probe (its round and recheck are not
+/// kept: this store serves one location); a verdict is not this store's, skipped and counted.
+#[tokio::test]
+async fn a_probe_with_a_round_is_stored_and_a_verdict_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let Event::Probe(mut p) = event("a", now(), true, 50) else {
+        unreachable!()
+    };
+    p.round = Some(29_955_600);
+    p.recheck = Some(true);
+    let mut v = VerdictEvent::new("a", 29_955_600, Verdict::Down, now());
+    v.down = vec!["eu-west".into(), "us-east".into()];
+    let done = s.ingest(vec![Event::Probe(p), v.into()]).await.unwrap();
+    assert_eq!((done.inserted, done.ignored, done.rejected), (1, 1, 0));
     assert_eq!(s.target("a").await.unwrap().unwrap().status, Status::Up);
 }
 

@@ -18,7 +18,7 @@ use serde::de::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::schema::{self, ValidationError};
-use super::{DummyEvent, Event, JobEvent, ProbeEvent};
+use super::{DummyEvent, Event, JobEvent, ProbeEvent, VerdictEvent};
 use crate::json::Json;
 
 /// Why a document is not an event we can write.
@@ -118,6 +118,7 @@ fn typed<'de, D: Deserializer<'de>>(title: &str, d: D) -> Result<Event, DecodeEr
         ProbeEvent::TITLE => Event::from(ProbeEvent::deserialize(d).map_err(bad)?),
         DummyEvent::TITLE => Event::from(DummyEvent::deserialize(d).map_err(bad)?),
         JobEvent::TITLE => Event::Job(JobEvent::deserialize(d).map_err(bad)?),
+        VerdictEvent::TITLE => Event::from(VerdictEvent::deserialize(d).map_err(bad)?),
         other => return Err(DecodeError::NoType(other.to_owned())),
     })
 }

@@ -29,12 +29,93 @@ fn valid_documents() -> Vec<Value> {
     p.tls_cert_not_after = Some(time::OffsetDateTime::now_utc());
     p.error = Some("caf\u{e9} \"quoted\"".into());
     docs.push(Event::from(p).to_json());
+    docs.extend(fleet_events().into_iter().map(|e| e.to_json()));
+    // Last: a probe event (`rejections_keep_their_reasons` takes it).
     docs.extend(
         kind_events()
             .iter()
             .map(|e| Event::from(e.clone()).to_json()),
     );
     docs
+}
+
+/// Events of a fleet: a probe of a round (0.6.0), a recheck's, and verdicts.
+fn fleet_events() -> Vec<Event> {
+    use crate::event::{Verdict, VerdictEvent};
+    let t = time::macros::datetime!(2026-12-15 12:00:07.25 UTC);
+    let mut probe = ProbeEvent::new(t, "https", "example.org", Some(443));
+    probe.target = Some("5f2b7c0e9a1d3b48".into());
+    probe.location = Some("eu-west".into());
+    probe.up = Some(true);
+    probe.round = Some(29_955_600);
+    let mut recheck = probe.clone();
+    recheck.envelope.uuid = uuid::Uuid::new_v4();
+    recheck.location = Some("us-east".into());
+    recheck.recheck = Some(true);
+    let mut verdict = VerdictEvent::new("5f2b7c0e9a1d3b48", 29_955_600, Verdict::Partial, t);
+    verdict.up = vec!["eu-west".into(), "us-east".into()];
+    verdict.down = vec!["ap-south".into()];
+    verdict.interval_ms = Some(60_000);
+    verdict.locations = Some(3);
+    verdict.impaired = vec!["sa-east".into()];
+    verdict.response_time_ms = Some(64);
+    vec![
+        Event::from(probe),
+        Event::from(recheck),
+        Event::from(verdict),
+        Event::from(VerdictEvent::new("t", -1, Verdict::None, t)),
+    ]
+}
+
+#[test]
+fn probe_event_0_6_round_trips() {
+    for e in fleet_events() {
+        let text = e.to_json().to_string();
+        let fast = decode_fast(text.as_bytes()).unwrap_or_else(|| panic!("not fast: {text}"));
+        assert_eq!(fast, (e.clone(), 0), "{text}");
+        assert_eq!(decode_exact(text.as_bytes()), Ok((e, 0)), "{text}");
+    }
+    let Event::Probe(p) = &fleet_events()[1] else {
+        unreachable!()
+    };
+    assert_eq!(p.envelope.schema_version, "0.6.0");
+    assert_eq!((p.round, p.recheck), (Some(29_955_600), Some(true)));
+}
+
+#[test]
+fn a_verdict_event_decodes_to_its_type() {
+    let example = &schema::by_title("VerdictEvent").unwrap().document["examples"][0];
+    let (event, dropped) = decode(example.to_string().as_bytes()).unwrap();
+    let Event::Verdict(v) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(dropped, 0);
+    assert_eq!(v.target, "5f2b7c0e9a1d3b48");
+    assert_eq!(v.round, 29_955_600);
+    assert_eq!(v.verdict, crate::event::Verdict::Partial);
+    assert_eq!((v.up.len(), v.down.len(), v.locations), (2, 1, Some(3)));
+}
+
+/// Documents of the previous minor version (no round) still decode, with no round.
+#[test]
+fn a_0_5_document_decodes_without_a_round() {
+    let docs = schema::by_title("ProbeEvent").unwrap().document["examples"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let older: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["schema_version"] == "0.5.0")
+        .collect();
+    assert!(!older.is_empty());
+    for doc in older {
+        let (event, dropped) = decode(doc.to_string().as_bytes()).unwrap();
+        let Event::Probe(p) = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!((p.round, p.recheck, dropped), (None, None, 0));
+        assert_eq!(p.envelope.schema_version, "0.5.0");
+    }
 }
 
 /// Events of schema 0.5.0 as the probers of other kinds emit them: no port or status, each
@@ -153,6 +234,10 @@ fn mutations(doc: &Value) -> Vec<String> {
         json!("DummyEvent"),
         json!("ProbeEvent"),
         json!("JobEvent"),
+        json!("VerdictEvent"),
+        json!("partial"),
+        json!(["eu-west"]),
+        json!([1]),
         json!("condition"),
         json!("http_status"),
     ];
@@ -181,7 +266,12 @@ fn mutations(doc: &Value) -> Vec<String> {
 
 #[test]
 fn every_event_schema_has_a_fast_way() {
-    for title in [ProbeEvent::TITLE, DummyEvent::TITLE, JobEvent::TITLE] {
+    for title in [
+        ProbeEvent::TITLE,
+        DummyEvent::TITLE,
+        JobEvent::TITLE,
+        VerdictEvent::TITLE,
+    ] {
         assert!(schema::by_title(title).unwrap().plan.is_some(), "{title}");
     }
 }

@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::kinds::{DnsDetails, GrpcDetails, IcmpDetails, PushDetails, TcpDetails, TlsDetails};
-use super::{ConditionResult, DummyEvent, Envelope, Event, JobEvent, ProbeEvent};
+use super::{ConditionResult, DummyEvent, Envelope, Event, JobEvent, ProbeEvent, VerdictEvent};
 
 /// One field of an event, as its JSON document has it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +36,9 @@ pub enum Field<'a> {
     /// serialised only by a writer that stores it (PostgreSQL's jsonb columns of those names),
     /// without the rest of the event's document. Its members are not fields of their own.
     Details(Details<'a>),
+    /// A list of strings (a verdict's `up`, `down` and `impaired` locations): an array of
+    /// strings in the document.
+    Strs(&'a [String]),
     /// A value of a JSON document (never null).
     Json(&'a Value),
 }
@@ -163,6 +166,14 @@ fn opt_bool(b: Option<bool>) -> Field<'static> {
     b.map_or(Field::Absent, Field::Bool)
 }
 
+fn opt_i64(i: Option<i64>) -> Field<'static> {
+    i.map_or(Field::Absent, Field::I64)
+}
+
+fn opt_u64(u: Option<u64>) -> Field<'static> {
+    u.map_or(Field::Absent, Field::U64)
+}
+
 fn float(f: Option<f64>) -> Field<'static> {
     f.filter(|f| f.is_finite())
         .map_or(Field::Absent, Field::F64)
@@ -215,7 +226,7 @@ impl ProbeEvent {
             "phases_ms" => self.phases_ms.map_or(Field::Absent, |_| Field::Object),
             "ip" => opt_text(&self.ip),
             "http_version" => opt_text(&self.http_version),
-            "body_bytes" => self.body_bytes.map_or(Field::Absent, Field::U64),
+            "body_bytes" => opt_u64(self.body_bytes),
             "redirects" => self
                 .redirects
                 .map_or(Field::Absent, |r| Field::I64(r.into())),
@@ -231,6 +242,8 @@ impl ProbeEvent {
             "tcp" => details(&self.tcp, Details::Tcp),
             "grpc" => details(&self.grpc, Details::Grpc),
             "push" => details(&self.push, Details::Push),
+            "round" => opt_i64(self.round),
+            "recheck" => opt_bool(self.recheck),
             _ => Field::Absent,
         }
     }
@@ -281,6 +294,29 @@ impl JobEvent {
     }
 }
 
+impl VerdictEvent {
+    fn field(&self, name: &str) -> Field<'_> {
+        if let Some(f) = self.envelope.field(name) {
+            return f;
+        }
+        match name {
+            "target" => text(&self.target),
+            "round" => Field::I64(self.round),
+            "verdict" => Field::Str(self.verdict.as_str()),
+            "up" => Field::Strs(&self.up),
+            "down" => Field::Strs(&self.down),
+            "interval_ms" => opt_u64(self.interval_ms),
+            "locations" => self
+                .locations
+                .map_or(Field::Absent, |n| Field::I64(n.into())),
+            // Written only when some location was impaired.
+            "impaired" if !self.impaired.is_empty() => Field::Strs(&self.impaired),
+            "response_time_ms" => opt_u64(self.response_time_ms),
+            _ => Field::Absent,
+        }
+    }
+}
+
 impl Event {
     /// The field at `path` (a top-level name, then members of an object), as `self.to_json()`
     /// holds it.
@@ -290,6 +326,7 @@ impl Event {
                 Event::Probe(e) => e.field(name.as_ref()),
                 Event::Dummy(e) => e.field(name.as_ref()),
                 Event::Job(e) => e.field(name.as_ref()),
+                Event::Verdict(e) => e.field(name.as_ref()),
             },
             [object, member] => match self {
                 Event::Probe(e) if object.as_ref() == "phases_ms" => e.phase(member.as_ref()),
@@ -313,7 +350,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ConditionResult, ErrorKind, Phases};
+    use crate::event::{ConditionResult, ErrorKind, Phases, Verdict};
     use time::macros::datetime;
 
     /// Every kind of event with every field set, with none of the optional ones, and oddities
@@ -351,6 +388,8 @@ mod tests {
             resolved: "[STATUS] (503) == 200".into(),
         }]);
         full.degraded = Some(false);
+        full.round = Some(-29_955_600);
+        full.recheck = Some(true);
         let mut empty_phases = ProbeEvent::new(t, "http", "h", Some(80));
         empty_phases.phases_ms = Some(Phases::default());
         let mut kinds = ProbeEvent::new(t, "dns", "127.0.0.1", None);
@@ -397,9 +436,19 @@ mod tests {
             tls_verify: None,
             ..job.clone()
         };
+        let mut verdict = VerdictEvent::new("0123456789abcdef", i64::MAX, Verdict::Partial, t);
+        verdict.up = vec!["eu-west".into(), "us-east".into()];
+        verdict.down = vec!["ap-south".into()];
+        verdict.interval_ms = Some(60_000);
+        verdict.locations = Some(3);
+        verdict.impaired = vec!["sa-east".into()];
+        verdict.response_time_ms = Some(u64::MAX);
+        let bare_verdict = VerdictEvent::new("t", -1, Verdict::None, t);
         vec![
             Event::from(full.clone()),
             Event::from(full.to_original()),
+            Event::from(verdict),
+            Event::from(bare_verdict),
             Event::from(ProbeEvent::new(t, "http", "h", Some(1))),
             Event::from(empty_phases),
             Event::from(kinds),
@@ -428,6 +477,9 @@ mod tests {
             (Field::Object, Some(Value::Object(_))) => true,
             (Field::Conditions(c), Some(j)) => serde_json::to_value(c).ok().as_ref() == Some(j),
             (Field::Details(d), Some(j)) => d.to_value().as_ref() == Some(j),
+            (Field::Strs(l), Some(Value::Array(j))) => {
+                l.len() == j.len() && l.iter().zip(j).all(|(s, j)| j.as_str() == Some(s.as_str()))
+            }
             _ => false,
         };
         assert!(ok, "{path:?}: field {f:?}, JSON {json:?} in {event:?}");
@@ -463,6 +515,10 @@ mod tests {
                 "target_id",
                 "integer_value",
                 "tls_verify",
+                "round",
+                "recheck",
+                "verdict",
+                "impaired",
             ] {
                 agrees(&event, &[k], obj.get(k));
             }

@@ -12,6 +12,7 @@ mod job;
 mod kinds;
 mod probe;
 pub mod schema;
+mod verdict;
 
 pub use decode::{DecodeError, decode, decode_exact, decode_fast};
 pub use dummy::DummyEvent;
@@ -23,13 +24,14 @@ pub use kinds::{
     TcpDetails, TlsDetails,
 };
 pub use probe::{ConditionResult, ErrorKind, Phases, ProbeEvent, counts_as_up};
+pub use verdict::{Verdict, VerdictEvent, uuid_for};
 
 use serde::Serialize;
 
 /// Which shape probe events take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventFormat {
-    /// The current schema (0.4.0) with every field.
+    /// The current schema (`ProbeEvent::VERSION`) with every field.
     Current,
     /// Exactly the original's fields (schema 0.2.0), for consumers that reject unknown ones.
     Original,
@@ -42,6 +44,7 @@ pub enum Event {
     Probe(Box<ProbeEvent>),
     Dummy(DummyEvent),
     Job(JobEvent),
+    Verdict(VerdictEvent),
 }
 
 impl Event {
@@ -51,6 +54,7 @@ impl Event {
             Event::Probe(e) => &e.envelope,
             Event::Dummy(e) => &e.envelope,
             Event::Job(e) => &e.envelope,
+            Event::Verdict(e) => &e.envelope,
         }
     }
 
@@ -70,5 +74,11 @@ impl From<ProbeEvent> for Event {
 impl From<DummyEvent> for Event {
     fn from(e: DummyEvent) -> Self {
         Event::Dummy(e)
+    }
+}
+
+impl From<VerdictEvent> for Event {
+    fn from(e: VerdictEvent) -> Self {
+        Event::Verdict(e)
     }
 }

@@ -128,7 +128,8 @@ pub struct ConditionResult {
 }
 
 /// One probe's result. The fields up to `matches_regex` are the original tool's, with the same
-/// names, types and meaning; the rest are optional additions of schemas 0.3.0 and 0.4.0 (`conditions`, `degraded`).
+/// names, types and meaning; the rest are optional additions of schemas 0.3.0, 0.4.0
+/// (`conditions`, `degraded`), 0.5.0 (the kind objects) and 0.6.0 (`round`, `recheck`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeEvent {
     #[serde(flatten)]
@@ -203,6 +204,15 @@ pub struct ProbeEvent {
     /// The push a push target's event reports (0.5.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<PushDetails>,
+    /// The target's round this probe was scheduled for (`registry::phase::Schedule::round_at`
+    /// of its due time): the same in every location, so a fleet's results of one round meet
+    /// (0.6.0). `None` for one-shot probes and pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<i64>,
+    /// A probe asked for by a recheck rather than by the schedule; it counts for its round
+    /// (0.6.0). `None` on scheduled probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<bool>,
 }
 
 /// Whether a result counts as up: its `up` field, or for an event without one (the original's
@@ -228,7 +238,7 @@ impl ProbeEvent {
     }
 
     pub const TITLE: &'static str = "ProbeEvent";
-    pub const VERSION: &'static str = "0.5.0";
+    pub const VERSION: &'static str = "0.6.0";
     /// The original tool's version, emitted by the compatibility mode.
     pub const ORIGINAL_VERSION: &'static str = "0.2.0";
 
@@ -270,6 +280,8 @@ impl ProbeEvent {
             tcp: None,
             grpc: None,
             push: None,
+            round: None,
+            recheck: None,
         }
     }
 
@@ -301,6 +313,7 @@ impl ProbeEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use time::macros::datetime;
 
     #[test]
@@ -341,6 +354,8 @@ mod tests {
             resolved: "[STATUS] == 200".into(),
         }]);
         e.degraded = Some(false);
+        e.round = Some(29_955_600);
+        e.recheck = Some(true);
         let o = e.to_original();
         assert_eq!(o.envelope.schema_version, "0.2.0");
         assert_eq!(o.envelope.uuid, e.envelope.uuid);
@@ -364,6 +379,22 @@ mod tests {
                 "uuid"
             ]
         );
+    }
+
+    #[test]
+    fn round_and_recheck_are_written_only_when_set() {
+        let mut e = ProbeEvent::new(datetime!(2026-12-15 12:00 UTC), "http", "h", Some(80));
+        let v = serde_json::to_value(&e).unwrap();
+        assert!(
+            v.get("round").is_none() && v.get("recheck").is_none(),
+            "{v}"
+        );
+        e.round = Some(-3);
+        e.recheck = Some(false);
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!((&v["round"], &v["recheck"]), (&json!(-3), &json!(false)));
+        let back: ProbeEvent = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub struct Schema {
 }
 
 const ENVELOPE: (&str, &str) = ("event.json", include_str!("../../schemas/event.json"));
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 5] = [
     ENVELOPE,
     (
         "probe-event.json",
@@ -37,6 +37,10 @@ const FILES: [(&str, &str); 4] = [
     (
         "job-event.json",
         include_str!("../../schemas/job-event.json"),
+    ),
+    (
+        "verdict-event.json",
+        include_str!("../../schemas/verdict-event.json"),
     ),
 ];
 
@@ -216,7 +220,7 @@ pub fn validate_event(doc: &Value) -> Result<&'static Schema, ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DummyEvent, Event, ProbeEvent};
+    use crate::event::{DummyEvent, Event, ProbeEvent, Verdict, VerdictEvent};
     use serde_json::json;
 
     #[test]
@@ -226,6 +230,7 @@ mod tests {
         assert_eq!(titles["ProbeEvent"], ProbeEvent::VERSION);
         assert_eq!(titles["DummyEvent"], DummyEvent::VERSION);
         assert_eq!(titles["JobEvent"], "0.1.0");
+        assert_eq!(titles["VerdictEvent"], VerdictEvent::VERSION);
     }
 
     #[test]
@@ -258,15 +263,109 @@ mod tests {
 
     #[test]
     fn emitted_events_validate() {
-        let mut probe = ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", Some(80));
+        let now = time::OffsetDateTime::now_utc();
+        let mut probe = ProbeEvent::new(now, "http", "h", Some(80));
         probe.error = Some("x".into());
+        let mut fleet = probe.clone();
+        fleet.location = Some("eu-west".into());
+        fleet.round = Some(29_955_600);
+        fleet.recheck = Some(true);
+        let mut verdict = VerdictEvent::new("5f2b7c0e9a1d3b48", 29_955_600, Verdict::Partial, now);
+        verdict.up = vec!["eu-west".into(), "us-east".into()];
+        verdict.down = vec!["ap-south".into()];
+        verdict.interval_ms = Some(60_000);
+        verdict.locations = Some(3);
+        verdict.impaired = vec!["sa-east".into()];
+        verdict.response_time_ms = Some(64);
         for event in [
             Event::from(probe.clone()),
             Event::from(probe.to_original()),
+            Event::from(fleet.clone()),
+            Event::from(fleet.to_original()),
             Event::from(DummyEvent::new("w", "readers.dummy", i64::MAX, -1.5)),
+            Event::from(verdict),
+            Event::from(VerdictEvent::new("t", -1, Verdict::None, now)),
         ] {
-            validate_event(&event.to_json()).unwrap_or_else(|e| panic!("{e}: {event:?}"));
+            let doc = event.to_json();
+            let schema = validate_event(&doc).unwrap_or_else(|e| panic!("{e}: {event:?}"));
+            // Every field we write is one the schema names.
+            for k in doc.as_object().unwrap().keys() {
+                assert!(schema.fields.contains(k), "{k} is not in {}", schema.file);
+            }
         }
+    }
+
+    #[test]
+    fn round_recheck_and_verdicts_are_checked_against_their_types() {
+        let now = time::OffsetDateTime::now_utc();
+        let mut probe = ProbeEvent::new(now, "http", "h", Some(80));
+        probe.round = Some(1);
+        probe.recheck = Some(false);
+        let probe = Event::from(probe).to_json();
+        for (k, v) in [
+            ("round", json!(1.5)),
+            ("round", json!("1")),
+            ("recheck", json!(1)),
+        ] {
+            let mut bad = probe.clone();
+            bad[k] = v;
+            assert!(
+                matches!(validate_event(&bad), Err(ValidationError::Invalid(m)) if m.contains(k)),
+                "{bad}"
+            );
+        }
+        let verdict = Event::from(VerdictEvent::new("t", 1, Verdict::Down, now)).to_json();
+        for (k, v) in [
+            ("verdict", json!("maybe")),
+            ("verdict", json!("Down")),
+            ("up", json!("eu")),
+            ("down", json!([1])),
+            ("round", json!(null)),
+            ("locations", json!(-1)),
+            ("interval_ms", json!(0)),
+        ] {
+            let mut bad = verdict.clone();
+            bad[k] = v;
+            assert!(validate_event(&bad).is_err(), "{bad}");
+        }
+        for k in ["target", "round", "verdict", "up", "down"] {
+            let mut bad = verdict.clone();
+            bad.as_object_mut().unwrap().remove(k);
+            assert!(validate_event(&bad).is_err(), "without {k}");
+        }
+    }
+
+    /// A consumer of ProbeEvent 0.5.0 (the schema as that release embedded it) accepts what we
+    /// emit now: a newer minor version, validated, `round` and `recheck` dropped as unknown.
+    #[test]
+    fn a_0_5_consumer_accepts_0_6_events_dropping_round_and_recheck() {
+        let envelope: Value = serde_json::from_str(ENVELOPE.1).unwrap();
+        let old = load(
+            "probe-event.json",
+            include_str!("../../tests/fixtures/schemas/probe-event-0.5.0.json"),
+            &envelope,
+        );
+        assert_eq!(old.version, "0.5.0");
+        let mut e = ProbeEvent::new(time::OffsetDateTime::now_utc(), "https", "h", Some(443));
+        e.target = Some("5f2b7c0e9a1d3b48".into());
+        e.location = Some("eu-west".into());
+        e.round = Some(29_955_600);
+        e.recheck = Some(true);
+        let doc = Event::from(e).to_json();
+        assert_eq!(
+            major(doc["schema_version"].as_str().unwrap()),
+            major(&old.version)
+        );
+        old.validate(&doc).unwrap();
+        let mut unknown: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !old.fields.contains(*k))
+            .collect();
+        unknown.sort();
+        assert_eq!(unknown, ["recheck", "round"]);
     }
 
     #[test]

@@ -364,6 +364,8 @@ struct Start {
     run: Box<RunState>,
     /// When it was due.
     due: Instant,
+    /// The target's round it was due for, stamped on its event (`None` for a one-shot target).
+    round: Option<i64>,
 }
 
 /// A round that ended, handing its target's state back.
@@ -590,6 +592,8 @@ impl Driver {
                 None => queued,
             };
             let due = anchor.0 + Duration::from_millis(at.saturating_sub(anchor.1));
+            // The round it is due for, whenever its probe gets a slot and ends.
+            let round = s.schedule.map(|sc| sc.round_at(at));
             s.next = s.schedule.map(|sc| sc.start(sc.round_at(at) + 1));
             if let Some(next) = s.next {
                 self.queue.push(Reverse((next, slot, life)));
@@ -601,6 +605,7 @@ impl Driver {
                     target: s.target.clone(),
                     run,
                     due,
+                    round,
                 }),
                 None => {
                     stats.skipped_rounds.fetch_add(1, Ordering::Relaxed);
@@ -648,6 +653,7 @@ async fn round<P: Prober>(start: Start, ctx: Arc<RoundContext<P>>) -> Done {
         target,
         mut run,
         due,
+        round: scheduled,
     } = start;
     let RoundContext {
         prober,
@@ -708,7 +714,9 @@ async fn round<P: Prober>(start: Start, ctx: Arc<RoundContext<P>>) -> Done {
             }
         }
     };
-    if let Some(event) = outcome {
+    if let Some(mut event) = outcome {
+        // Every kind's event gets its round here, where rounds are known (pushes have none).
+        event.round = scheduled;
         stats.verdicts.record(&event, event.up == Some(true));
         stats.reader_events.inc();
         if periodic.is_some()

@@ -75,6 +75,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261210000000_create_status_incidents.sql",
         include_str!("../../db/migrations/20261210000000_create_status_incidents.sql"),
     ),
+    (
+        "20261215000000_add_round_to_probe_events.sql",
+        include_str!("../../db/migrations/20261215000000_add_round_to_probe_events.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

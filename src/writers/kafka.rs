@@ -53,13 +53,15 @@ struct Shared {
     told: Mutex<HashSet<i32>>,
 }
 
-/// The message key: the target id for probe events (per-target order), else the uuid.
+/// The message key: the target id for probe and verdict events (per-target order), else the
+/// uuid.
 pub fn key(event: &Event) -> String {
     match event {
         Event::Probe(p) => p
             .target
             .clone()
             .unwrap_or_else(|| p.envelope.uuid.to_string()),
+        Event::Verdict(v) => v.target.clone(),
         other => other.envelope().uuid.to_string(),
     }
 }
@@ -387,11 +389,13 @@ mod tests {
     }
 
     #[test]
-    fn probe_events_are_keyed_by_target() {
-        let mut p =
-            crate::event::ProbeEvent::new(time::OffsetDateTime::now_utc(), "http", "h", Some(80));
+    fn probe_and_verdict_events_are_keyed_by_target() {
+        let now = time::OffsetDateTime::now_utc();
+        let mut p = crate::event::ProbeEvent::new(now, "http", "h", Some(80));
         p.target = Some("abc".into());
         assert_eq!(key(&Event::from(p)), "abc");
+        let v = crate::event::VerdictEvent::new("abc", 7, crate::event::Verdict::Down, now);
+        assert_eq!(key(&Event::from(v)), "abc");
         let d = crate::event::DummyEvent::new("t", "r", 1, 1.0);
         let uuid = d.envelope.uuid.to_string();
         assert_eq!(key(&Event::from(d)), uuid);

@@ -90,6 +90,13 @@ impl Writer for SqliteWriter {
             };
             match self.store.ingest(events).await {
                 Ok(done) => {
+                    if done.ignored > 0 {
+                        // Job and verdict events (a Kafka source's): the store keeps probes only.
+                        tracing::debug!(
+                            events = done.ignored,
+                            "writers.sqlite: events other than probe events skipped (this store keeps probe events only)"
+                        );
+                    }
                     self.metrics.events.add(done.inserted as u64);
                     self.metrics.duplicates.add(done.duplicates as u64);
                     self.metrics.too_old.add(done.too_old as u64);

@@ -86,4 +86,20 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn a_verdict_is_printed_as_its_document() {
+        let v = crate::event::VerdictEvent::new(
+            "t",
+            7,
+            crate::event::Verdict::Partial,
+            time::OffsetDateTime::now_utc(),
+        );
+        let mut buf = Vec::new();
+        encode(&Event::from(v.clone()), false, &mut buf);
+        let doc: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(doc["schema_title"], "VerdictEvent");
+        assert_eq!(doc["verdict"], "partial");
+        assert_eq!(doc["uuid"], v.envelope.uuid.to_string());
+    }
 }

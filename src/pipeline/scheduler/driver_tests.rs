@@ -40,8 +40,8 @@ fn driver() -> Driver {
 }
 
 /// Moves the clock from start to start until `until` (epoch ms), finishing every round at once;
-/// returns (name, start) of each round started.
-async fn run_until(d: &mut Driver, until: u64) -> Vec<(String, u64)> {
+/// returns (name, start, round) of each round started.
+async fn run_until(d: &mut Driver, until: u64) -> Vec<(String, u64, Option<i64>)> {
     let stats = SchedulerStats::default();
     let mut started = Vec::new();
     while let Some(&Reverse((at, _, _))) = d.queue.peek() {
@@ -50,7 +50,7 @@ async fn run_until(d: &mut Driver, until: u64) -> Vec<(String, u64)> {
         }
         tokio::time::advance(d.instant(at).saturating_duration_since(Instant::now())).await;
         for s in d.due(&stats, usize::MAX) {
-            started.push((s.target.name.clone(), d.now_ms()));
+            started.push((s.target.name.clone(), d.now_ms(), s.round));
             d.finished(Done {
                 slot: s.slot,
                 life: s.life,
@@ -62,10 +62,10 @@ async fn run_until(d: &mut Driver, until: u64) -> Vec<(String, u64)> {
     started
 }
 
-fn starts_of(all: &[(String, u64)], name: &str) -> Vec<u64> {
+fn starts_of(all: &[(String, u64, Option<i64>)], name: &str) -> Vec<u64> {
     all.iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, at)| *at)
+        .filter(|(n, ..)| n == name)
+        .map(|(_, at, _)| *at)
         .collect()
 }
 
@@ -357,6 +357,151 @@ async fn one_shot_targets_are_probed_at_once_and_the_run_ends() {
     }
     names.sort();
     assert_eq!(names, ["once", "twice"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_one_shot_targets_event_carries_no_round() {
+    let mut t = target("once", 10);
+    t.profile_mut().interval = Interval::Once;
+    let prober = Arc::new(Slow {
+        delay: Duration::from_millis(10),
+        probed: Mutex::default(),
+    });
+    let (tx, mut rx) = mpsc::channel(16);
+    run(
+        prober,
+        Feed::fixed([t]),
+        4,
+        EventFormat::Current,
+        tx,
+        CancellationToken::new(),
+        Arc::new(SchedulerStats::default()),
+    )
+    .await;
+    let Some(Event::Probe(e)) = rx.recv().await else {
+        panic!("no event")
+    };
+    assert_eq!((e.round, e.recheck), (None, None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_start_carries_the_round_it_was_due_for() {
+    let targets = [target("a", 10), target("b", 10), target("c", 7)];
+    let mut d = driver();
+    d.load(targets.iter().map(|t| entry(t, false)).collect());
+    let started = run_until(&mut d, T0 + 60_000).await;
+    for t in &targets {
+        let Interval::Every(p) = t.interval else {
+            unreachable!()
+        };
+        let sc = Schedule::new(&t.id, p);
+        let rounds: Vec<i64> = started
+            .iter()
+            .filter(|(n, ..)| *n == t.name)
+            .map(|&(_, at, round)| {
+                let round = round.expect("a periodic target's start has a round");
+                assert_eq!(sc.start(round), at, "{}: round {round} starts then", t.name);
+                round
+            })
+            .collect();
+        assert!(rounds.len() >= 5, "{}: {rounds:?}", t.name);
+        assert!(
+            rounds.windows(2).all(|w| w[1] == w[0] + 1),
+            "{}: consecutive rounds differ by one: {rounds:?}",
+            t.name
+        );
+        // The same rounds any other process computes from the target alone.
+        assert_eq!(rounds[0], sc.next_after(T0).0);
+    }
+
+    // Through the whole scheduler: each event carries its start's round, one after another.
+    let registry = Registry::new([target("a", 10)]);
+    let prober = Arc::new(Slow {
+        delay: Duration::from_secs(1),
+        probed: Mutex::default(),
+    });
+    let (tx, mut rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run(
+        prober,
+        Feed::follow(&registry, None, false),
+        4,
+        EventFormat::Current,
+        tx,
+        stop.clone(),
+        Arc::new(SchedulerStats::default()),
+    ));
+    let mut rounds = Vec::new();
+    while rounds.len() < 4 {
+        let Some(Event::Probe(e)) = rx.recv().await else {
+            panic!("no event")
+        };
+        rounds.push(e.round.expect("a round"));
+    }
+    assert!(rounds.windows(2).all(|w| w[1] == w[0] + 1), "{rounds:?}");
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_start_carries_the_round_it_was_due_for() {
+    let a = target("a", 10);
+    let sc = Schedule::new(&a.id, Duration::from_secs(10));
+    let mut d = driver();
+    d.upsert(entry(&a, false));
+    let stats = SchedulerStats::default();
+    let first = d.queue.peek().unwrap().0.0;
+    let due_for = sc.round_at(first);
+    // The loop comes to it 4 s late (it was busy): the round it was due for, not a later one.
+    tokio::time::advance(d.instant(first + 4_000) - Instant::now()).await;
+    let start = d.due(&stats, usize::MAX).pop().unwrap();
+    assert_eq!(start.round, Some(due_for));
+    // Its probe takes 15 s and ends in a later round: the event still says the round it was
+    // due for.
+    let (tx, mut rx) = mpsc::channel(1);
+    let ctx = Arc::new(RoundContext {
+        prober: Arc::new(Slow {
+            delay: Duration::from_secs(15),
+            probed: Mutex::default(),
+        }),
+        permits: Semaphore::new(1),
+        format: EventFormat::Current,
+        tx,
+        stop: CancellationToken::new(),
+        stats: Arc::new(SchedulerStats::default()),
+        maintenance: None,
+    });
+    round(start, ctx).await;
+    let Some(Event::Probe(e)) = rx.recv().await else {
+        panic!("no event")
+    };
+    assert!(
+        sc.round_at(d.now_ms()) > due_for,
+        "it ended in a later round"
+    );
+    assert_eq!(e.round, Some(due_for));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_given_out_after_its_next_round_began_carries_the_latest_round_not_the_queued_one()
+{
+    let a = target("a", 10);
+    let sc = Schedule::new(&a.id, Duration::from_secs(10));
+    let mut d = driver();
+    d.upsert(entry(&a, false));
+    let stats = SchedulerStats::default();
+    let queued = d.queue.peek().unwrap().0.0;
+    // Every slot was busy for 2.5 intervals: the round it starts is the one in progress.
+    let now = queued + 25_000;
+    tokio::time::advance(d.instant(now) - Instant::now()).await;
+    let start = d.due(&stats, usize::MAX).pop().unwrap();
+    assert_eq!(start.round, Some(sc.round_at(queued) + 2));
+    assert_eq!(start.round, Some(sc.round_at(now)));
+    assert_eq!(
+        d.queue.peek().unwrap().0.0,
+        sc.start(sc.round_at(now) + 1),
+        "the next start is the next round's"
+    );
 }
 
 #[tokio::test(start_paused = true)]

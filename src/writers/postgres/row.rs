@@ -95,13 +95,13 @@ mod tests {
     use super::*;
     use crate::event::{
         ConditionResult, DnsDetails, DnsRecord, DummyEvent, Envelope, ErrorKind, IcmpDetails,
-        JobEvent, Phases, ProbeEvent, TlsDetails,
+        JobEvent, Phases, ProbeEvent, TlsDetails, Verdict, VerdictEvent,
     };
     use crate::writers::postgres::table::{Column, Table};
     use time::macros::datetime;
 
     /// Probe events with every field, with the original's fields only (0.2.0), with none of
-    /// the optional ones, with numbers JSON cannot hold; dummy and job events.
+    /// the optional ones, with numbers JSON cannot hold; dummy, job and verdict events.
     fn events() -> Vec<Event> {
         let t = datetime!(2026-03-04 05:06:07.123456789 +02:00);
         let mut full = ProbeEvent::new(t, "https", "example.org", Some(8443));
@@ -142,12 +142,15 @@ mod tests {
             },
         ]);
         full.degraded = Some(false);
+        full.round = Some(29_955_600);
+        full.recheck = Some(true);
         let mut odd = full.clone();
         odd.envelope.uuid = uuid::Uuid::new_v4();
         odd.response_time_ms = u64::MAX;
         odd.body_bytes = Some(u64::MAX);
         odd.degraded = Some(true);
         odd.conditions = Some(Vec::new());
+        odd.round = Some(i64::MIN);
         odd.phases_ms = Some(Phases {
             dns: Some(f64::NAN),
             connect: None,
@@ -192,6 +195,11 @@ mod tests {
             path: None,
             tls_verify: Some(true),
         };
+        // A verdict: lists of locations (no table stores it yet; the oddities' columns do).
+        let mut verdict = VerdictEvent::new("0123456789abcdef", 7, Verdict::Partial, t);
+        verdict.up = vec!["eu-1".into(), "us-\u{0}1".into()];
+        verdict.down = vec!["ap-1".into()];
+        verdict.impaired = vec!["sa-1".into()];
         vec![
             Event::from(full.clone()),
             Event::from(full.to_original()),
@@ -202,6 +210,7 @@ mod tests {
             Event::from(DummyEvent::new("t", "r", -7, 0.1)),
             Event::from(DummyEvent::new("t", "r", 7, f64::NAN)),
             Event::Job(job),
+            Event::from(verdict),
         ]
     }
 
@@ -268,6 +277,8 @@ mod tests {
             ("tcp", "jsonb", "jsonb", false, ""),
             ("grpc", "jsonb", "jsonb", false, ""),
             ("push", "jsonb", "jsonb", false, ""),
+            ("round", "bigint", "bigint", false, ""),
+            ("recheck", "boolean", "boolean", false, ""),
         ])
     }
 
@@ -322,6 +333,10 @@ mod tests {
             ("dns_rcode", "text", "text", false, ""),
             ("icmp_sent", "bigint", "bigint", false, ""),
             ("no_such_field", "integer", "integer", false, ""),
+            ("round", "text", "text", false, ""),
+            ("recheck", "text", "text", false, ""),
+            ("down", "jsonb", "jsonb", false, ""),
+            ("impaired", "text", "text", false, ""),
         ])
     }
 
@@ -359,7 +374,7 @@ mod tests {
             kept_and_refused.push((from_typed.rows.len(), bad_typed.len()));
         }
         // Rows were kept and refused where expected: the comparison covered both.
-        assert_eq!(kept_and_refused, [(4, 5), (2, 7), (9, 0), (0, 9)]);
+        assert_eq!(kept_and_refused, [(4, 6), (2, 8), (10, 0), (0, 10)]);
     }
 
     #[test]

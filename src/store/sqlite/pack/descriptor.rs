@@ -93,12 +93,12 @@ mod tests {
         let json = DescriptorRef::of(&e).to_json();
         assert_eq!(
             json,
-            r#"["ProbeEvent","0.5.0","https","ex.org",8443,"/health","ok \"quoted\"","https://ex.org:8443/health","ab12",null,"eu-1"]"#
+            r#"["ProbeEvent","0.6.0","https","ex.org",8443,"/health","ok \"quoted\"","https://ex.org:8443/health","ab12",null,"eu-1"]"#
         );
         let back = Descriptor::parse(&json).unwrap();
         let expected = Descriptor(
             "ProbeEvent".into(),
-            "0.5.0".into(),
+            "0.6.0".into(),
             "https".into(),
             "ex.org".into(),
             8443,

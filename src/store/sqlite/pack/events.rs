@@ -629,6 +629,10 @@ pub fn decode_packed(bytes: &[u8], strings: &impl Resolve) -> Result<Vec<Packed>
             tcp: None,
             grpc: None,
             push: None,
+            // Not kept (ProbeEvent 0.6.0): this store serves one location; a fleet's rounds go
+            // through Kafka and PostgreSQL.
+            round: None,
+            recheck: None,
         };
         let mut packed = Packed {
             event,
