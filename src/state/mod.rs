@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub mod maintenance;
+pub mod phase;
 mod recent;
 pub mod rules;
 #[cfg(test)]
