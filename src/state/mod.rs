@@ -15,8 +15,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod locations;
 pub mod maintenance;
 pub mod phase;
+pub mod quorum;
 mod recent;
 pub mod rules;
 #[cfg(test)]
