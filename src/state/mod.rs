@@ -15,6 +15,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod impaired;
 pub mod locations;
 pub mod maintenance;
 pub mod phase;
