@@ -131,4 +131,13 @@ impl Env {
             .map(String::as_str)
             .filter(|v| !v.trim().is_empty())
     }
+
+    /// A variable a reference in the settings names (Gatus's `$VAR`, a target's `${NAME}`):
+    /// a settings variable (`configuration.env` included) when set, else the process
+    /// environment, where any name may be.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(str::to_owned)
+            .or_else(|| std::env::var(name).ok())
+    }
 }

@@ -6,6 +6,7 @@
 pub mod alerting;
 pub mod checks;
 mod env;
+pub mod env_refs;
 pub mod file;
 mod gatus;
 mod gatus_alerting;
