@@ -37,6 +37,7 @@ const OUR_KEYS: &[&str] = &[
     "store",
     "maintenance",
     "heartbeat",
+    "fleet",
     "canaries",
     "group_wait",
     "status_pages",
