@@ -494,3 +494,33 @@ fn a_verdict_carries_the_median_response_time_of_the_counted_up_results() {
     assert_eq!(c.response_ms, Some(200));
     assert_eq!(b.oldest_open_round_start("t"), Some(T + 10_000));
 }
+
+#[test]
+fn the_examples_in_the_docs_follow_the_rule() {
+    let doc = include_str!("../../../docs/fleet.md");
+    let mut rows = 0;
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let [n, k, up, down, missing, verdict] = cells[..] else {
+            continue;
+        };
+        let Ok(n) = n.parse::<usize>() else { continue };
+        let num = |s: &str| s.parse::<usize>().unwrap();
+        assert_eq!(Quorum::Majority.k(n), num(k), "{line}");
+        assert_eq!(num(up) + num(down) + num(missing), n, "{line}");
+        let expected = match verdict {
+            "UP" => Up,
+            "DOWN" => Down,
+            "PARTIAL" => Partial,
+            "no change" => NoChange,
+            other => panic!("{other}"),
+        };
+        assert_eq!(
+            decide(num(up), num(down), n, Quorum::Majority),
+            expected,
+            "{line}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 20);
+}
