@@ -134,6 +134,7 @@ pub fn describe(s: &Settings) -> Value {
         "web": s.web.describe(),
         "metrics_listen": s.metrics_listen.map(|a| a.to_string()),
         "heartbeat": s.heartbeat.as_ref().map(|h| h.describe()),
+        "fleet": s.fleet.as_ref().map(|f| f.describe()),
         "shutdown_timeout": format!("{}s", s.shutdown_timeout.as_secs_f64()),
         "log_level": s.log_level,
     });

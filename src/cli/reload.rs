@@ -239,6 +239,9 @@ fn need_restart(running: &Settings, new: &Settings) -> Vec<&'static str> {
     if running.heartbeat != new.heartbeat {
         out.push("the heartbeat (heartbeat:, HEARTBEAT_*)");
     }
+    if running.fleet != new.fleet {
+        out.push("the fleet (fleet:, FLEET_*)");
+    }
     out
 }
 

@@ -53,6 +53,15 @@ pub const KNOWN: &[&str] = &[
     "HEARTBEAT_INTERVAL",
     "HEARTBEAT_METHOD",
     "HEARTBEAT_TIMEOUT",
+    "FLEET_LOCATIONS",
+    "FLEET_QUORUM",
+    "FLEET_ROUND_GRACE",
+    "FLEET_TARGETS_TOPIC",
+    "FLEET_TARGETS_PARTITIONS",
+    "FLEET_VERDICTS_TOPIC",
+    "FLEET_RECHECKS_TOPIC",
+    "FLEET_META_TOPIC",
+    "FLEET_RECHECKS_PER_SECOND",
     "KAFKA_BOOTSTRAP_SERVER",
     "KAFKA_WRITER_TOPIC",
     "KAFKA_READER_TOPIC",
@@ -130,5 +139,14 @@ impl Env {
             .get(name)
             .map(String::as_str)
             .filter(|v| !v.trim().is_empty())
+    }
+
+    /// A variable a reference in the settings names (Gatus's `$VAR`, a target's `${NAME}`):
+    /// a settings variable (`configuration.env` included) when set, else the process
+    /// environment, where any name may be.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(str::to_owned)
+            .or_else(|| std::env::var(name).ok())
     }
 }

@@ -99,6 +99,9 @@ pub struct FileConfig {
     /// The dead-man's switch: `{url, interval, method, timeout}`, a URL called every interval
     /// while the pipeline is healthy (docs/alerting.md); off when unset.
     pub heartbeat: Option<HeartbeatFile>,
+    /// A multi-location fleet: `{locations: [eu, us, ap], quorum, quorum_by_tag, round_grace,
+    /// …}` (docs/fleet.md); off when unset.
+    pub fleet: Option<super::fleet::FleetFile>,
 }
 
 /// `store:` — the embedded SQLite store.

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::checks::{CheckSections, DnsSection, IcmpSection};
+use super::env_refs::{Piece, pieces};
 use super::file::FileConfig;
 use super::gatus_alerting::GatusAlerting;
 use super::parse::{self, Interval, TlsVerify};
@@ -36,6 +37,7 @@ const OUR_KEYS: &[&str] = &[
     "store",
     "maintenance",
     "heartbeat",
+    "fleet",
     "canaries",
     "group_wait",
     "status_pages",
@@ -86,12 +88,7 @@ pub(super) fn read(path: &Path, env: &Env) -> Result<Option<GatusFile>, ConfigEr
     if !is_gatus(&text) {
         return Ok(None);
     }
-    let lookup = |name: &str| {
-        env.get(name)
-            .map(str::to_owned)
-            .or_else(|| std::env::var(name).ok())
-    };
-    let (text, unset) = expand_env(&text, lookup);
+    let (text, unset) = expand_env(&text, |name| env.var(name));
     let root: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
         config_error(format!(
             "valid YAML after Gatus's $VAR expansion (which Gatus files get) ({e})"
@@ -188,24 +185,18 @@ pub fn is_gatus(text: &str) -> bool {
 }
 
 /// Gatus's expansion of environment variables in the whole file before it is parsed
-/// (config/config.go: `$$` is a literal `$`, then Go's `os.ExpandEnv`): `${NAME}` and `$NAME`
+/// (config/config.go: `$$` is a literal `$`, then Go's `os.Expand`): `${NAME}` and `$NAME`
 /// become the variable's value, or nothing when it is unset. Returns the text and the names
-/// that were unset, once each, in order.
+/// that were unset, once each, in order. The scanner is the one of `${NAME}` references
+/// (`super::env_refs`), which are strict where this is lenient.
 pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> (String, Vec<String>) {
     let mut out = String::with_capacity(text.len());
     let mut unset: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-            continue;
-        }
-        let (name, used) = shell_name(after);
-        match name {
-            Some(name) => match lookup(name) {
+    for piece in pieces(text) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Dollar => out.push('$'),
+            Piece::Ref { name, .. } => match lookup(name) {
                 Some(v) => out.push_str(&v),
                 None => {
                     if !unset.iter().any(|u| u == name) {
@@ -213,43 +204,11 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> (Strin
                     }
                 }
             },
-            // `$` before no name is kept; Go eats the bad syntax `${` and `${}`.
-            None if used == 0 => out.push('$'),
-            None => {}
+            // Go eats the bad syntax `${` and `${}`.
+            Piece::Bad(_) => {}
         }
-        rest = &after[used..];
     }
-    out.push_str(rest);
     (out, unset)
-}
-
-/// The variable name after a `$` as Go's `os.Expand` reads it, and how many bytes it used.
-fn shell_name(s: &str) -> (Option<&str>, usize) {
-    let special = |b: u8| b"*#$@!?-".contains(&b) || b.is_ascii_digit();
-    let name_byte = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
-    let bytes = s.as_bytes();
-    match bytes.first() {
-        None => (None, 0),
-        Some(b'{') => {
-            if bytes.len() > 2 && special(bytes[1]) && bytes[2] == b'}' {
-                return (Some(&s[1..2]), 3);
-            }
-            match s.find('}') {
-                Some(1) => (None, 2),
-                Some(end) => (Some(&s[1..end]), end + 1),
-                None => (None, 1),
-            }
-        }
-        Some(&b) if special(b) => (Some(&s[..1]), 1),
-        Some(_) => {
-            let end = bytes.iter().position(|&b| !name_byte(b)).unwrap_or(s.len());
-            if end == 0 {
-                (None, 0)
-            } else {
-                (Some(&s[..end]), end)
-            }
-        }
-    }
 }
 
 /// `false`, a Gatus boolean's default: setting it changes nothing, so ignoring it loses nothing.

@@ -6,7 +6,9 @@
 pub mod alerting;
 pub mod checks;
 mod env;
+pub mod env_refs;
 pub mod file;
+pub mod fleet;
 mod gatus;
 mod gatus_alerting;
 pub mod heartbeat;
@@ -33,6 +35,7 @@ pub use crate::postgres::{DatabaseUrl, PostgresSettings};
 pub use crate::secret::Secret;
 pub use checks::Check;
 pub use env::{Env, EnvFileError};
+pub use fleet::FleetSettings;
 pub use heartbeat::HeartbeatSettings;
 pub use parse::{Expected, Interval, TlsVerify, human_bytes};
 pub use plugins::{ReaderPlugin, WriterPlugin};
@@ -144,6 +147,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// The dead-man's switch (`heartbeat:`, `HEARTBEAT_*`): off when no URL is given.
     pub heartbeat: Option<HeartbeatSettings>,
+    /// A multi-location fleet (`fleet:`, `FLEET_*`): off when no locations are given.
+    pub fleet: Option<FleetSettings>,
     /// `SHUTDOWN_TIMEOUT` (alias `POSTGRES_SHUTDOWN_TIMEOUT`): seconds a shutdown may take to
     /// make what was read durable; after it, retries stop and what is not durable is not
     /// acknowledged (a prober's batches in flight are spooled). Default 10.
@@ -429,6 +434,24 @@ impl Settings {
                 ),
             ));
         }
+        let fleet = fleet::FleetSettings::load(
+            env,
+            fc.fleet.as_ref(),
+            probe.location.as_deref(),
+            if env.get("LOCATION").is_some() {
+                "LOCATION"
+            } else {
+                "probe.location"
+            },
+        )?;
+        if fleet.is_some() {
+            check_fleet(
+                env,
+                sharding,
+                (format_setting, format_name.as_str()),
+                event_format,
+            )?;
+        }
         let data_dir: PathBuf = env
             .get("DATA_DIR")
             .map(str::to_owned)
@@ -503,6 +526,7 @@ impl Settings {
             status_pages,
             metrics_listen,
             heartbeat,
+            fleet,
             shutdown_timeout,
             alerting: {
                 let channels = Arc::new(channels);
@@ -615,6 +639,46 @@ fn file_writers(list: &[String]) -> Result<Vec<WriterPlugin>, ConfigError> {
         ));
     }
     Ok(out)
+}
+
+/// What a fleet cannot run with: static sharding (its probers share the work through Kafka
+/// instead) and the original's events (which carry no round).
+fn check_fleet(
+    env: &Env,
+    sharding: Option<Sharding>,
+    (format_setting, format_name): (&str, &str),
+    event_format: EventFormat,
+) -> Result<(), ConfigError> {
+    let fleet_setting = if env.get("FLEET_LOCATIONS").is_some() {
+        "FLEET_LOCATIONS"
+    } else {
+        "fleet.locations"
+    };
+    if let Some(s) = sharding {
+        let (setting, value) = match env.get("DISTRIBUTED_WORKERS_ENABLED") {
+            Some(v) => ("DISTRIBUTED_WORKERS_ENABLED", v.to_owned()),
+            None => ("workers", format!("total {}, index {}", s.total, s.index)),
+        };
+        return Err(ConfigError::new(
+            setting,
+            value,
+            format!(
+                "no static sharding with a fleet ({fleet_setting} is set): a fleet's probers \
+                 share the targets through Kafka; unset one of the two"
+            ),
+        ));
+    }
+    if event_format == EventFormat::Original {
+        return Err(ConfigError::new(
+            format_setting,
+            format_name,
+            format!(
+                "current, because a fleet ({fleet_setting} is set) needs each event's round, \
+                 which the original's events (schema 0.2.0) do not carry"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn sharding(env: &Env, fc: &file::FileConfig) -> Result<Option<Sharding>, ConfigError> {

@@ -328,16 +328,9 @@ pub fn check_id(id: &str) -> Result<(), Expected> {
     }
 }
 
-/// FNV-1a, 64 bits, of `bytes`: stable across builds, versions and machines (std's hasher is
-/// not), so ids, phases and shards agree everywhere.
-pub fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
+/// The one hash of ids, phases and shards (it lives with the rounds it places, in the bottom
+/// layer, so that the round book in `state` can use it too).
+pub use crate::state::phase::fnv1a64;
 
 fn stable_id(name: &str, url: &Url) -> String {
     let mut u = url.clone();

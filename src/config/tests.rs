@@ -589,3 +589,211 @@ fn shutdown_timeout_defaults_to_ten_seconds_and_the_postgres_name_is_an_alias() 
     let e = load(&[("PROBE_URLS", "http://x"), ("SHUTDOWN_TIMEOUT", "soon")]).unwrap_err();
     assert!(e.to_string().contains("SHUTDOWN_TIMEOUT"), "{e}");
 }
+
+#[test]
+fn fleet_locations_from_the_file_or_the_environment() {
+    assert!(load(&[]).unwrap().fleet.is_none());
+    let f = load(&[("FLEET_LOCATIONS", "eu, us,ap")])
+        .unwrap()
+        .fleet
+        .unwrap();
+    assert_eq!(f.locations, vec!["eu", "us", "ap"]);
+    assert_eq!(f.quorum, crate::state::quorum::Quorum::Majority);
+    assert_eq!(f.round_grace, fleet::Grace::Percent(10.0));
+    assert_eq!(
+        (
+            f.targets_topic.as_str(),
+            f.verdicts_topic.as_str(),
+            f.rechecks_topic.as_str(),
+            f.meta_topic.as_str()
+        ),
+        (
+            "uptimer.targets",
+            "uptimer.verdicts",
+            "uptimer.rechecks",
+            "uptimer.meta"
+        )
+    );
+    assert_eq!((f.targets_partitions, f.rechecks_per_second), (24, 20));
+    assert_eq!(f.location, None);
+    assert_eq!(f.location_ids().len(), 3);
+    let f = load(&[("FLEET_LOCATIONS", "[eu, us]")])
+        .unwrap()
+        .fleet
+        .unwrap();
+    assert_eq!(f.locations, vec!["eu", "us"]);
+
+    let yaml = "fleet:\n  locations: [eu, us, ap]\n  quorum: 2\n  quorum_by_tag: {critical: all}\n  round_grace: 5s\n  targets_topic: t.targets\n  targets_partitions: 48\n  rechecks_per_second: 0\n  impaired: {rounds: 10, share: 0.3}\nprobe: {location: us}\n";
+    let f = load_file("yaml", yaml).unwrap().fleet.unwrap();
+    assert_eq!(f.locations, vec!["eu", "us", "ap"]);
+    assert_eq!(f.location.as_deref(), Some("us"));
+    assert_eq!(f.quorum, crate::state::quorum::Quorum::AtLeast(2));
+    assert_eq!(
+        f.quorum_by_tag,
+        vec![("critical".into(), crate::state::quorum::Quorum::All)]
+    );
+    assert_eq!(f.round_grace, fleet::Grace::Fixed(Duration::from_secs(5)));
+    assert_eq!(
+        (f.targets_topic.as_str(), f.targets_partitions),
+        ("t.targets", 48)
+    );
+    assert_eq!(f.rechecks_per_second, 0);
+    assert_eq!(
+        (f.impaired.rounds, f.impaired.share, f.impaired.factor),
+        (10, 0.3, 3.0)
+    );
+    // TOML says the same.
+    let toml = "[fleet]\nlocations = [\"eu\", \"us\"]\nquorum = \"any\"\n";
+    let f = load_file("toml", toml).unwrap().fleet.unwrap();
+    assert_eq!(f.quorum, crate::state::quorum::Quorum::Any);
+    // The environment wins over the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("uptimer.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let env = Env::from_pairs([
+        ("FLEET_LOCATIONS", "us,ap"),
+        ("FLEET_QUORUM", "any"),
+        ("FLEET_ROUND_GRACE", "20%"),
+        ("FLEET_TARGETS_TOPIC", "x.targets"),
+        ("LOCATION", "ap"),
+    ]);
+    let f = Settings::load(Some(&path), &env, &Overrides::default())
+        .unwrap()
+        .fleet
+        .unwrap();
+    assert_eq!(f.locations, vec!["us", "ap"]);
+    assert_eq!(f.location.as_deref(), Some("ap"));
+    assert_eq!(f.quorum, crate::state::quorum::Quorum::Any);
+    assert_eq!(f.round_grace, fleet::Grace::Percent(20.0));
+    assert_eq!(f.targets_topic, "x.targets");
+}
+
+#[test]
+fn fleet_locations_are_required_non_empty_and_unique() {
+    let e = load(&[("FLEET_QUORUM", "2")]).unwrap_err();
+    assert_eq!(e.setting, "FLEET_LOCATIONS");
+    assert!(e.expected.contains("set because FLEET_QUORUM is"), "{e}");
+    let e = load_file("yaml", "fleet: {quorum: 2}\n").unwrap_err();
+    assert_eq!(e.setting, "fleet.locations");
+    let e = load(&[("FLEET_LOCATIONS", "eu,us,eu")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "FLEET_LOCATIONS: expected each location once (\"eu\" is listed twice), got \"eu, us, eu\""
+    );
+    let e = load_file("yaml", "fleet: {locations: [eu, \"us east\"]}\n").unwrap_err();
+    assert_eq!(
+        (e.setting.as_str(), e.value.as_str()),
+        ("fleet.locations", "us east")
+    );
+    let e = load_file("yaml", "fleet: {locations: [eu], colour: red}\n").unwrap_err();
+    assert!(e.expected.contains("colour"), "{e}");
+}
+
+#[test]
+fn a_fleet_with_distributed_workers_is_an_error_naming_both() {
+    let e = load(&[
+        ("FLEET_LOCATIONS", "eu,us"),
+        ("DISTRIBUTED_WORKERS_ENABLED", "true"),
+        ("DISTRIBUTED_WORKERS_TOTAL", "2"),
+        ("DISTRIBUTED_WORKERS_INDEX", "0"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.setting, "DISTRIBUTED_WORKERS_ENABLED");
+    assert!(e.expected.contains("FLEET_LOCATIONS"), "{e}");
+    let e = load_file(
+        "yaml",
+        "fleet: {locations: [eu]}\nworkers: {total: 2, index: 1}\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "workers");
+    assert!(e.expected.contains("fleet.locations"), "{e}");
+    // Sharding switched off is no conflict.
+    assert!(
+        load(&[
+            ("FLEET_LOCATIONS", "eu,us"),
+            ("DISTRIBUTED_WORKERS_ENABLED", "false"),
+        ])
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_fleet_with_event_format_original_is_an_error() {
+    let e = load(&[("FLEET_LOCATIONS", "eu,us"), ("EVENT_FORMAT", "original")]).unwrap_err();
+    assert_eq!(
+        (e.setting.as_str(), e.value.as_str()),
+        ("EVENT_FORMAT", "original")
+    );
+    assert!(e.expected.starts_with("current, because a fleet"), "{e}");
+    let e = load_file("yaml", "fleet: {locations: [eu]}\nevent_format: original\n").unwrap_err();
+    assert_eq!(e.setting, "event_format");
+}
+
+#[test]
+fn a_location_outside_fleet_locations_is_an_error() {
+    let e = load(&[("FLEET_LOCATIONS", "eu,us"), ("LOCATION", "ap")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "LOCATION: expected one of the fleet's locations (eu, us, from FLEET_LOCATIONS), got \"ap\""
+    );
+    let e = load_file("yaml", "fleet: {locations: [eu]}\nprobe: {location: us}\n").unwrap_err();
+    assert_eq!(
+        (e.setting.as_str(), e.value.as_str()),
+        ("probe.location", "us")
+    );
+    // Without a fleet, LOCATION is any name, as before.
+    assert!(load(&[("LOCATION", "ap")]).unwrap().fleet.is_none());
+}
+
+#[test]
+fn round_grace_and_quorum_errors_name_the_setting() {
+    let e = load(&[("FLEET_LOCATIONS", "eu"), ("FLEET_ROUND_GRACE", "150%")]).unwrap_err();
+    assert_eq!(e.setting, "FLEET_ROUND_GRACE");
+    assert!(e.expected.contains("10%"), "{e}");
+    let e = load_file("yaml", "fleet: {locations: [eu], round_grace: soon}\n").unwrap_err();
+    assert_eq!(e.setting, "fleet.round_grace");
+    let e = load(&[("FLEET_LOCATIONS", "eu"), ("FLEET_QUORUM", "most")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "FLEET_QUORUM: expected majority, all, any or a number of locations (1 or more), got \"most\""
+    );
+    let e = load_file("yaml", "fleet: {locations: [eu], quorum: 0}\n").unwrap_err();
+    assert_eq!(
+        (e.setting.as_str(), e.value.as_str()),
+        ("fleet.quorum", "0")
+    );
+    let e = load_file(
+        "yaml",
+        "fleet: {locations: [eu], quorum_by_tag: {db: half}}\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "fleet.quorum_by_tag.db");
+    let e = load(&[("FLEET_LOCATIONS", "eu"), ("FLEET_TARGETS_TOPIC", "a b")]).unwrap_err();
+    assert_eq!(e.setting, "FLEET_TARGETS_TOPIC");
+    let e = load_file("yaml", "fleet: {locations: [eu], impaired: {share: 20}}\n").unwrap_err();
+    assert_eq!(e.setting, "fleet.impaired.share");
+}
+
+#[test]
+fn a_tags_quorum_applies_unless_the_target_has_one() {
+    use crate::state::quorum::Quorum;
+    let f = load_file(
+        "yaml",
+        "fleet: {locations: [eu, us, ap], quorum: any, quorum_by_tag: {db: all, api: 2}}\n",
+    )
+    .unwrap()
+    .fleet
+    .unwrap();
+    let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(f.quorum_for(None, &tags(&["web"])), Quorum::Any);
+    assert_eq!(f.quorum_for(None, &tags(&["db"])), Quorum::All);
+    assert_eq!(
+        f.quorum_for(Some(Quorum::Majority), &tags(&["db"])),
+        Quorum::Majority
+    );
+    // Two tags with a quorum: the first by tag name.
+    assert_eq!(
+        f.quorum_for(None, &tags(&["db", "api"])),
+        Quorum::AtLeast(2)
+    );
+}

@@ -11,7 +11,6 @@
 pub mod by_id;
 pub mod edit;
 pub mod follow;
-pub mod phase;
 pub mod saved;
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +23,9 @@ use self::by_id::ById;
 use crate::config::Target;
 
 pub use crate::config::target::Source;
+/// Where the scheduler finds a target's rounds (they live in `state`, where the fleet's round
+/// book uses them too).
+pub use crate::state::phase;
 
 /// One target of the live set.
 #[derive(Debug, Clone)]

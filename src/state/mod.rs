@@ -15,7 +15,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod impaired;
+pub mod locations;
 pub mod maintenance;
+pub mod phase;
+pub mod quorum;
 mod recent;
 pub mod rules;
 #[cfg(test)]

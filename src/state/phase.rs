@@ -4,10 +4,23 @@
 //! others, and a target whose interval did not change keeps its phase across a reload.
 //!
 //! Times are milliseconds since the Unix epoch; an interval is at least 1 ms.
+//!
+//! It sits in `state`, the bottom layer, because both the scheduler (`pipeline`, through
+//! `registry::phase`) and the fleet's round book ([`super::quorum`]) place rounds with it, and
+//! `state` may not import `config` or `registry` (they import `state`).
 
 use std::time::Duration;
 
-use crate::config::target::fnv1a64;
+/// FNV-1a, 64 bits, of `bytes`: stable across builds, versions and machines (std's hasher is
+/// not), so ids, phases and shards agree everywhere.
+pub fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
 
 /// A target's schedule: its interval and phase, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
