@@ -8,6 +8,7 @@ mod healthcheck;
 mod migrate;
 mod probe;
 mod probe_table;
+mod publish;
 mod reload;
 mod run;
 mod schema;
@@ -114,6 +115,10 @@ pub enum Command {
     /// UPTIMER_SERVER; the dashboard's credentials). Exit 1 when the server refuses or cannot
     /// be reached, 2 on bad usage.
     Status(status::StatusArgs),
+    /// Sync a config file's targets to the fleet's targets topic (Kafka): upsert the new and
+    /// changed, remove those this source published before and no longer lists. Exit 1 when
+    /// the brokers fail, 2 on a configuration error (docs/fleet.md).
+    Publish(publish::PublishArgs),
     /// Exit 0 when http://ADDR/healthz answers 200 (a running uptimer with METRICS_LISTEN),
     /// else print why and exit 1: a container health check without curl.
     Healthcheck(healthcheck::HealthcheckArgs),
@@ -148,6 +153,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Silence(args)) => silence::silence(args),
         Some(Command::Maintenance(args)) => silence::maintenance(args),
         Some(Command::Status(args)) => status::status(args),
+        Some(Command::Publish(args)) => publish::publish(args),
     }
 }
 

@@ -73,6 +73,7 @@ pub fn probe(args: ProbeArgs) -> ExitCode {
         conditions: args.conditions.clone(),
         degraded_if: args.degraded_if.clone(),
         targets_file: None,
+        url_placeholders: false,
     };
     // Only the URLs on the command line are probed.
     let mut settings = match super::load_settings(

@@ -173,6 +173,9 @@ pub struct Overrides {
     pub degraded_if: Vec<String>,
     /// `--targets-file`: a targets file read instead of the config file's `targets_file:`.
     pub targets_file: Option<PathBuf>,
+    /// `uptimer publish`: `${NAME}` references in target URLs stand for a placeholder while
+    /// the targets are checked (each prober resolves them from its own environment).
+    pub url_placeholders: bool,
 }
 
 fn from_env<T, E: Into<String>>(

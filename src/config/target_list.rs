@@ -98,6 +98,7 @@ pub(super) struct SpecOverrides {
     regex: Option<String>,
     conditions: Option<Vec<String>>,
     degraded_if: Option<Vec<String>>,
+    url_placeholders: bool,
 }
 
 impl SpecOverrides {
@@ -108,6 +109,7 @@ impl SpecOverrides {
         }
         let mut out = SpecOverrides {
             regex: flags.regex.clone(),
+            url_placeholders: flags.url_placeholders,
             ..Default::default()
         };
         for (flag, raw) in [
@@ -129,6 +131,12 @@ impl SpecOverrides {
     }
 
     fn apply(&self, spec: &mut TargetSpec) {
+        // A malformed reference is left as written: the URL's check then names it.
+        if self.url_placeholders
+            && let Ok(url) = super::env_refs::placeholder(&spec.url)
+        {
+            spec.url = url;
+        }
         if let Some(r) = &self.regex {
             spec.regex = Some(r.clone());
         }

@@ -132,6 +132,8 @@ pub enum Details<'a> {
     Tcp(&'a TcpDetails),
     Grpc(&'a GrpcDetails),
     Push(&'a PushDetails),
+    /// A JobEvent's target object (`definition`), as published.
+    Json(&'a Value),
 }
 
 impl Details<'_> {
@@ -145,6 +147,7 @@ impl Details<'_> {
             Details::Tcp(d) => serde_json::to_value(d),
             Details::Grpc(d) => serde_json::to_value(d),
             Details::Push(d) => serde_json::to_value(d),
+            Details::Json(v) => Ok((*v).clone()),
         }
         .ok()
     }
@@ -286,7 +289,13 @@ impl JobEvent {
         match name {
             "protocol" => text(&self.protocol),
             "hostname" => text(&self.hostname),
-            "port" => Field::I64(self.port.into()),
+            "port" => opt_i64(self.port.map(i64::from)),
+            "target" => opt_text(&self.target),
+            "source" => opt_text(&self.source),
+            "definition" => self
+                .definition
+                .as_ref()
+                .map_or(Field::Absent, |d| Field::Details(Details::Json(d))),
             "path" => opt_text(&self.path),
             "tls_verify" => opt_bool(self.tls_verify),
             _ => Field::Absent,
@@ -427,13 +436,22 @@ mod tests {
             envelope: Envelope::new(JobEvent::TITLE, JobEvent::VERSION, t),
             protocol: "https".into(),
             hostname: "example.org".into(),
-            port: 443,
+            port: Some(443),
             path: Some("/".into()),
             tls_verify: Some(true),
+            target: Some("0123456789abcdef".into()),
+            source: Some("file:u.yaml".into()),
+            definition: Some(
+                serde_json::json!({"id": "0123456789abcdef", "url": "https://example.org/"}),
+            ),
         };
         let bare_job = JobEvent {
+            port: None,
             path: None,
             tls_verify: None,
+            target: None,
+            source: None,
+            definition: None,
             ..job.clone()
         };
         let mut verdict = VerdictEvent::new("0123456789abcdef", i64::MAX, Verdict::Partial, t);

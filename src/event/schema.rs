@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(titles["Event"], "0.1.0");
         assert_eq!(titles["ProbeEvent"], ProbeEvent::VERSION);
         assert_eq!(titles["DummyEvent"], DummyEvent::VERSION);
-        assert_eq!(titles["JobEvent"], "0.1.0");
+        assert_eq!(titles["JobEvent"], "0.2.0");
         assert_eq!(titles["VerdictEvent"], VerdictEvent::VERSION);
     }
 

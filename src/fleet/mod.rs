@@ -5,5 +5,6 @@
 
 #[cfg(feature = "kafka")]
 pub mod meta;
+pub mod objects;
 pub mod publish;
 pub mod targets;

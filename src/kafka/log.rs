@@ -183,12 +183,17 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
-/// A consumer that only ever assigns partitions: no group, nothing committed.
+/// A consumer that only ever assigns partitions: it joins no group and commits nothing.
+/// librdkafka wants a `group.id` for any consumer; a throwaway one is never used as a group.
 fn log_consumer(k: &KafkaSettings) -> Result<BaseConsumer, LogError> {
     let mut c = client_config(k);
-    c.set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false");
+    c.set(
+        "group.id",
+        format!("uptimer.log.{}", uuid::Uuid::new_v4().simple()),
+    )
+    .set("enable.auto.commit", "false")
+    .set("enable.auto.offset.store", "false")
+    .set("enable.partition.eof", "false");
     for (key, value) in &k.consumer_config {
         if key != "group.id" && key != "group.instance.id" {
             c.set(key, value);

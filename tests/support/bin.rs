@@ -29,6 +29,7 @@ const SETTING_PREFIXES: &[&str] = &[
     "METRICS_",
     "SHUTDOWN_",
     "HEARTBEAT_",
+    "FLEET_",
 ];
 const SETTINGS: &[&str] = &[
     "LOG_LEVEL",
@@ -37,6 +38,7 @@ const SETTINGS: &[&str] = &[
     "DATA_DIR",
     "EVENT_FORMAT",
     "UPTIMER_SERVER",
+    "LOCATION",
 ];
 
 /// The binary, run in `dir`, with none of the test environment's settings (only what a test

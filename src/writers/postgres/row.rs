@@ -191,9 +191,12 @@ mod tests {
             envelope: Envelope::new(JobEvent::TITLE, JobEvent::VERSION, t),
             protocol: "https".into(),
             hostname: "example.org".into(),
-            port: 443,
+            port: Some(443),
             path: None,
             tls_verify: Some(true),
+            target: None,
+            source: None,
+            definition: None,
         };
         // A verdict: lists of locations (no table stores it yet; the oddities' columns do).
         let mut verdict = VerdictEvent::new("0123456789abcdef", 7, Verdict::Partial, t);
