@@ -186,6 +186,14 @@ async fn postgres_migrate_up_down_up_on_an_empty_database() {
             .any(|l| l.starts_with("column dummy_events.integer_value numeric")),
         "{first:#?}"
     );
+    for want in [
+        "table verdicts partitioned=f",
+        "constraint verdicts.pk_verdicts PRIMARY KEY (target_id, round)",
+        "column verdicts.impaired_locations text[] notnull=t default='{}'::text[] comment=uptimer: from impaired",
+        "index CREATE INDEX idx_verdicts_decided ON public.verdicts USING btree (decided_at)",
+    ] {
+        assert!(first.iter().any(|l| l == want), "{want}: {first:#?}");
+    }
     assert!(
         migrate::up(&mut c).await.unwrap().is_empty(),
         "up twice applies nothing"
@@ -790,6 +798,7 @@ async fn stored(c: &Client) -> Vec<(String, Vec<String>)> {
         "rollup_hour",
         "rollup_day",
         "incidents",
+        "verdicts",
     ] {
         let rows = c
             .query(
@@ -852,11 +861,15 @@ async fn postgres_typed_events_are_stored_exactly_as_their_json_documents_were()
     let mut unknown = DummyEvent::new("t", "r", 1, 0.0);
     unknown.envelope.schema_title = "NoSuchEvent".into();
     all.push(unknown.into());
-    // No table for verdicts yet: a reject, as any event without a table.
+    // Verdicts go to `verdicts`: lists as text[] (an empty `impaired` is left out of the
+    // document), a name an array literal must quote.
     let mut verdict = VerdictEvent::new("target0", 1, Verdict::Partial, OffsetDateTime::now_utc());
-    verdict.up = vec!["eu-1".into()];
+    verdict.up = vec!["eu-1".into(), "a \"b\", {c}".into()];
     verdict.down = vec!["us-1".into()];
+    verdict.impaired = vec!["sa-1".into()];
+    verdict.locations = Some(3);
     all.push(verdict.into());
+    all.push(VerdictEvent::new("target0", 2, Verdict::None, OffsetDateTime::now_utc()).into());
 
     let typed_db = TestDb::new().await;
     let typed_c = migrated(&typed_db.url).await;
@@ -883,6 +896,7 @@ async fn postgres_typed_events_are_stored_exactly_as_their_json_documents_were()
     let typed = stored(&typed_c).await;
     assert_eq!(typed[0].1.len(), 650, "probe events stored");
     assert_eq!(typed[1].1.len(), 3, "dummy events stored");
+    assert_eq!(typed[7].1.len(), 2, "verdicts stored");
     assert!(typed.iter().all(|(_, rows)| !rows.is_empty()), "{typed:?}");
     for ((table, t), (_, j)) in typed.iter().zip(stored(&json_c).await) {
         assert_eq!(t.len(), j.len(), "{table}");
@@ -909,14 +923,14 @@ async fn postgres_typed_events_are_stored_exactly_as_their_json_documents_were()
         (0..600).filter(|i: &usize| i.is_multiple_of(4)).count() as i64
     );
     let typed_rejects = rejects(typed_dir.path());
-    assert_eq!(typed_rejects.len(), 4, "{typed_rejects:?}");
+    // no_such_events, dummy_events (NaN) and probe_events (u64::MAX): no verdict.
+    assert_eq!(typed_rejects.len(), 3, "{typed_rejects:?}");
     assert_eq!(typed_rejects, rejects(json_dir.path()));
 }
 
 /// ProbeEvent 0.6.0's `round` and `recheck` land in the columns of their names (migration
 /// 20261215000000), by the generic mapping, from typed events and from spooled documents alike;
-/// events without them leave NULL. A verdict, which has no table yet, is kept as a reject
-/// naming the missing table, and the batch's other rows are stored.
+/// events without them leave NULL. A verdict in the same batch goes to `verdicts`.
 #[tokio::test]
 async fn postgres_round_and_recheck_are_stored_in_probe_events() {
     let db = TestDb::new().await;
@@ -967,8 +981,8 @@ async fn postgres_round_and_recheck_are_stored_in_probe_events() {
     let mut w = writer(&db.url, dir.path(), Source::Prober).await;
     w.write_and_wait(&batch).await.unwrap();
     w.close().await.unwrap();
-    assert_eq!(w.health().written.load(Ordering::Relaxed), 5);
-    assert_eq!(w.health().rejected.load(Ordering::Relaxed), 1);
+    assert_eq!(w.health().written.load(Ordering::Relaxed), 6);
+    assert_eq!(w.health().rejected.load(Ordering::Relaxed), 0);
     let stored: HashMap<uuid::Uuid, (Option<i64>, Option<bool>)> = c
         .query("SELECT uuid, round, recheck FROM probe_events", &[])
         .await
@@ -981,14 +995,9 @@ async fn postgres_round_and_recheck_are_stored_in_probe_events() {
         assert_eq!(stored[&e.envelope.uuid], (e.round, e.recheck));
     }
     assert_eq!(stored[&original.envelope.uuid], (None, None));
-    let rejected = rejects(dir.path());
-    let reasons: Vec<&str> = rejected
-        .iter()
-        .flat_map(|(_, rows)| rows.iter().filter_map(|r| r["reason"].as_str()))
-        .collect();
-    assert!(
-        reasons.len() == 1 && reasons[0].starts_with("no table verdict_events"),
-        "{rejected:?}"
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM verdicts WHERE target_id = 't1' AND round = 29955600 AND verdict = 'up'").await,
+        1
     );
 
     // The same documents from the spool (a writer restarted) store the same values.
@@ -1013,6 +1022,191 @@ async fn postgres_round_and_recheck_are_stored_in_probe_events() {
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
     assert_eq!(again, stored);
+}
+
+/// A `verdicts` row: (uuid, target_id, round, verdict, up, down, impaired, locations,
+/// interval_ms, response_time_ms, decided_at, schema_version).
+type VerdictRow = (
+    uuid::Uuid,
+    String,
+    i64,
+    String,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Option<i32>,
+    Option<i64>,
+    Option<i64>,
+    OffsetDateTime,
+    String,
+);
+
+async fn verdict_rows(c: &Client) -> Vec<VerdictRow> {
+    c.query(
+        "SELECT uuid, target_id, round, verdict, up_locations, down_locations,
+                impaired_locations, locations, interval_ms, response_time_ms, decided_at,
+                schema_version
+           FROM verdicts ORDER BY target_id, round",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            r.get(3),
+            r.get(4),
+            r.get(5),
+            r.get(6),
+            r.get(7),
+            r.get(8),
+            r.get(9),
+            r.get(10),
+            r.get(11),
+        )
+    })
+    .collect()
+}
+
+/// The row a verdict should be stored as.
+fn verdict_row(v: &VerdictEvent) -> VerdictRow {
+    (
+        v.envelope.uuid,
+        v.target.clone(),
+        v.round,
+        v.verdict.to_string(),
+        v.up.clone(),
+        v.down.clone(),
+        v.impaired.clone(),
+        v.locations.map(|n| n as i32),
+        v.interval_ms.map(|n| n as i64),
+        v.response_time_ms.map(|n| n as i64),
+        v.envelope.event_time,
+        v.envelope.schema_version.clone(),
+    )
+}
+
+/// VerdictEvents go into `verdicts` (migration 20261216000000), one row per target and round,
+/// each location list a text[] whatever its names hold; the same round written again (a
+/// replay, or decided a second time with another outcome) inserts nothing, keeps the first
+/// row, and is acknowledged, not rejected.
+#[tokio::test]
+async fn postgres_verdicts_are_stored_once_per_round_with_their_location_arrays_intact() {
+    let db = TestDb::new().await;
+    let c = migrated(&db.url).await;
+    let at = datetime!(2026-12-15 12:01:13.25 UTC);
+    let odd = [
+        "eu-west",
+        "it's \"quoted\"",
+        "a,b",
+        "{x}",
+        "NULL",
+        "back\\slash",
+        " spaced ",
+        "",
+        "é",
+    ];
+    let mut partial = VerdictEvent::new("t1", 29_955_600, Verdict::Partial, at);
+    partial.up = odd.iter().map(|s| s.to_string()).collect();
+    partial.down = vec!["ap-south".into()];
+    partial.impaired = vec!["sa,east".into(), "o'neil".into()];
+    partial.interval_ms = Some(60_000);
+    partial.locations = Some(10);
+    partial.response_time_ms = Some(64);
+    // Empty lists, `impaired` left out of the document, no optional field.
+    let none = VerdictEvent::new(
+        "t1",
+        29_955_601,
+        Verdict::None,
+        at + Duration::from_secs(60),
+    );
+    let mut down = VerdictEvent::new("t2", 29_955_600, Verdict::Down, at);
+    down.down = vec!["eu-west".into(), "us-east".into()];
+    let batch: Vec<Event> = [&partial, &none, &down]
+        .into_iter()
+        .map(|v| Event::from(v.clone()))
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(&db.url, dir.path(), Source::Prober).await;
+    w.write_and_wait(&batch).await.unwrap();
+    let want: Vec<VerdictRow> = [&partial, &none, &down].map(verdict_row).to_vec();
+    assert_eq!(verdict_rows(&c).await, want);
+
+    // The same batch again, and t1's round decided again as down by another consumer (the
+    // same derived uuid), alone and twice in one batch.
+    w.write_and_wait(&batch).await.unwrap();
+    let mut again = partial.clone();
+    again.verdict = Verdict::Down;
+    again.up.clear();
+    again.down = vec!["eu-west".into()];
+    let again = Event::from(again);
+    w.write_and_wait(std::slice::from_ref(&again))
+        .await
+        .unwrap();
+    w.write_and_wait(&[again.clone(), again]).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(verdict_rows(&c).await, want, "the first decision stays");
+    let h = w.health();
+    assert_eq!(h.written.load(Ordering::Relaxed), 3);
+    assert_eq!(h.duplicates.load(Ordering::Relaxed), 6);
+    assert_eq!(h.rejected.load(Ordering::Relaxed), 0);
+    assert!(!dir.path().join("rejects").exists() || rejects(dir.path()).is_empty());
+}
+
+/// A VerdictEvent 0.1.0 as a Kafka consumer receives it (JSON text, decoded and validated by
+/// `event::decode`) is stored as the same typed verdict is; the message delivered again is
+/// acknowledged and adds nothing.
+#[tokio::test]
+async fn postgres_a_verdict_decoded_from_kafka_json_is_stored_as_the_typed_one() {
+    let text = r#"{"schema_title":"VerdictEvent","schema_version":"0.1.0",
+        "uuid":"4c47a98c-b6bb-8834-817f-47c3d0b4ca62","event_time":"2026-12-15T12:01:13.250000+00:00",
+        "target":"5f2b7c0e9a1d3b48","round":29955600,"verdict":"partial",
+        "up":["eu-west","us \"east\", 1"],"down":["ap-south"],"interval_ms":60000,
+        "locations":3,"impaired":["sa-east"],"response_time_ms":64}"#;
+    let (decoded, dropped) = uptimer::event::decode(text.as_bytes()).unwrap();
+    assert_eq!(dropped, 0);
+    let mut typed = VerdictEvent::new(
+        "5f2b7c0e9a1d3b48",
+        29_955_600,
+        Verdict::Partial,
+        datetime!(2026-12-15 12:01:13.25 UTC),
+    );
+    typed.up = vec!["eu-west".into(), "us \"east\", 1".into()];
+    typed.down = vec!["ap-south".into()];
+    typed.interval_ms = Some(60_000);
+    typed.locations = Some(3);
+    typed.impaired = vec!["sa-east".into()];
+    typed.response_time_ms = Some(64);
+    assert_eq!(decoded, Event::from(typed.clone()));
+
+    let mut stored = Vec::new();
+    for event in [decoded, Event::from(typed.clone())] {
+        let db = TestDb::new().await;
+        let c = migrated(&db.url).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(&db.url, dir.path(), Source::Replayable).await;
+        let batch = [event];
+        w.write_and_wait(&batch).await.unwrap();
+        w.write_and_wait(&batch).await.unwrap();
+        w.close().await.unwrap();
+        assert_eq!(w.health().written.load(Ordering::Relaxed), 1);
+        assert_eq!(w.health().duplicates.load(Ordering::Relaxed), 1);
+        assert_eq!(w.health().rejected.load(Ordering::Relaxed), 0);
+        assert_eq!(verdict_rows(&c).await, [verdict_row(&typed)]);
+        let rows: Vec<String> = c
+            .query("SELECT to_jsonb(v)::text FROM verdicts v", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        stored.push(rows);
+    }
+    assert_eq!(stored[0], stored[1]);
 }
 
 #[tokio::test]

@@ -79,6 +79,10 @@ pub const FILES: &[(&str, &str)] = &[
         "20261215000000_add_round_to_probe_events.sql",
         include_str!("../../db/migrations/20261215000000_add_round_to_probe_events.sql"),
     ),
+    (
+        "20261216000000_create_verdicts.sql",
+        include_str!("../../db/migrations/20261216000000_create_verdicts.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating ("uptimer" in ASCII).

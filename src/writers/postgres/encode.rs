@@ -159,7 +159,10 @@ fn text(v: &Value) -> Cow<'_, str> {
 }
 
 fn missing<'a>(c: &Column) -> Result<Cell<'a>, String> {
-    if c.not_null {
+    if c.kind == Kind::TextArray && c.not_null {
+        // A list is left out of the document when it is empty (a verdict's `impaired`).
+        Ok(Cell::Text(Cow::Borrowed("{}")))
+    } else if c.not_null {
         Err("missing (the column is NOT NULL)".into())
     } else {
         Ok(Cell::Null)
@@ -182,6 +185,9 @@ fn convert_field<'a>(c: &Column, f: Field<'a>) -> Option<Result<Cell<'a>, String
         (Kind::F32, Field::F64(_) | Field::I64(_) | Field::U64(_)) => Cell::F32(f.as_f64()? as f32),
         (Kind::F64, Field::F64(_) | Field::I64(_) | Field::U64(_)) => Cell::F64(f.as_f64()?),
         (Kind::Bool, Field::Bool(b)) => Cell::Bool(b),
+        (Kind::TextArray, Field::Strs(list)) => {
+            Cell::Text(Cow::Owned(array_literal(list.iter().map(String::as_str))))
+        }
         // Serialised alone: no need for the event's whole document.
         (Kind::Jsonb, Field::Conditions(list)) => {
             let value = serde_json::to_value(list).ok()?;
@@ -230,7 +236,39 @@ fn convert<'a>(c: &Column, v: Option<&'a Value>) -> Result<Cell<'a>, String> {
             other => return Err(format!("{other} is not a boolean")),
         }),
         Kind::Jsonb => Cell::Json(json_without_nul(v)),
+        Kind::TextArray => {
+            let not_strings = || format!("{v} is not a list of strings");
+            let list = v.as_array().ok_or_else(not_strings)?;
+            let strs: Option<Vec<&str>> = list.iter().map(Value::as_str).collect();
+            Cell::Text(Cow::Owned(array_literal(strs.ok_or_else(not_strings)?)))
+        }
     })
+}
+
+/// A list of strings as a PostgreSQL array literal: every element double-quoted, `"` and `\`
+/// escaped with a backslash, so no name (`NULL`, `a,b`, `{x}`, spaces) is read as anything but
+/// itself; U+0000 becomes U+FFFD as in text.
+fn array_literal<'s>(items: impl IntoIterator<Item = &'s str>) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in item.chars() {
+            match ch {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(ch);
+                }
+                '\0' => out.push('\u{FFFD}'),
+                _ => out.push(ch),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 /// A string as PostgreSQL's text can hold it (for the writer's other statements: an error in
@@ -303,7 +341,7 @@ impl<'a> Array<'a> {
         match kind {
             Kind::Uuid => Array::Uuid(Vec::with_capacity(n)),
             Kind::Timestamptz => Array::Time(Vec::with_capacity(n)),
-            Kind::Text | Kind::Cast => Array::Text(Vec::with_capacity(n)),
+            Kind::Text | Kind::Cast | Kind::TextArray => Array::Text(Vec::with_capacity(n)),
             Kind::I16 => Array::I16(Vec::with_capacity(n)),
             Kind::I32 => Array::I32(Vec::with_capacity(n)),
             Kind::I64 => Array::I64(Vec::with_capacity(n)),
@@ -411,6 +449,53 @@ mod tests {
         assert!(
             matches!(&enc.arrays[1], Array::Json(a) if matches!(a[0], Some(Json(Cow::Borrowed(_)))))
         );
+    }
+
+    #[test]
+    fn lists_become_quoted_array_literals_and_an_absent_one_is_empty_when_not_null() {
+        assert_eq!(array_literal([]), "{}");
+        assert_eq!(
+            array_literal([
+                "eu",
+                "NULL",
+                "a,b",
+                "{x}",
+                " s ",
+                "q\"uote",
+                "back\\slash",
+                "n\0"
+            ]),
+            "{\"eu\",\"NULL\",\"a,b\",\"{x}\",\" s \",\"q\\\"uote\",\"back\\\\slash\",\"n\u{FFFD}\"}"
+        );
+        let t = Table::new(
+            "t",
+            vec![
+                col("up", Kind::TextArray, true),
+                col("impaired", Kind::TextArray, true),
+                col("maybe", Kind::TextArray, false),
+            ],
+        );
+        assert!(t.insert_sql.contains("c1::"), "cast: {}", t.insert_sql);
+        let row = json!({"up": ["eu", "us"]});
+        let (enc, bad) = t.encode(&[&row]);
+        assert!(bad.is_empty());
+        assert_eq!(
+            enc.arrays,
+            [
+                Array::Text(vec![Some(Cow::Borrowed(r#"{"eu","us"}"#))]),
+                Array::Text(vec![Some(Cow::Borrowed("{}"))]),
+                Array::Text(vec![None]),
+            ]
+        );
+        for (up, why) in [
+            (json!("eu"), r#"up: "eu" is not a list of strings"#),
+            (json!(["eu", 1]), r#"up: ["eu",1] is not a list of strings"#),
+        ] {
+            let row = json!({ "up": up });
+            let (_, bad) = t.encode(&[&row]);
+            assert_eq!(bad.len(), 1);
+            assert_eq!(bad[0].1, why);
+        }
     }
 
     #[test]

@@ -198,9 +198,10 @@ mod tests {
             source: None,
             definition: None,
         };
-        // A verdict: lists of locations (no table stores it yet; the oddities' columns do).
+        // A verdict: lists of locations, in `verdicts`' text[] columns (as JSON in the
+        // oddities' columns), one name with U+0000, one with what an array literal quotes.
         let mut verdict = VerdictEvent::new("0123456789abcdef", 7, Verdict::Partial, t);
-        verdict.up = vec!["eu-1".into(), "us-\u{0}1".into()];
+        verdict.up = vec!["eu-1".into(), "us-\u{0}1".into(), "a \"b\", {c}\\".into()];
         verdict.down = vec!["ap-1".into()];
         verdict.impaired = vec!["sa-1".into()];
         vec![
@@ -299,6 +300,31 @@ mod tests {
         ])
     }
 
+    /// `verdicts` as the migrations make it (20261216000000).
+    fn verdicts() -> Table {
+        let arr = "text[]";
+        table(&[
+            ("uuid", "uuid", "uuid", true, ""),
+            ("target_id", "text", "text", true, "uptimer: from target"),
+            ("round", "bigint", "bigint", true, ""),
+            ("verdict", "text", "text", true, ""),
+            ("up_locations", arr, arr, true, "uptimer: from up"),
+            ("down_locations", arr, arr, true, "uptimer: from down"),
+            (
+                "impaired_locations",
+                arr,
+                arr,
+                true,
+                "uptimer: from impaired",
+            ),
+            ("locations", "integer", "integer", false, ""),
+            ("interval_ms", "bigint", "bigint", false, ""),
+            ("response_time_ms", "bigint", "bigint", false, ""),
+            ("decided_at", TSTZ, TSTZ, true, "uptimer: from event_time"),
+            ("schema_version", VARCHAR, VARCHAR, true, ""),
+        ])
+    }
+
     /// Every field in a column of another type than its own, and the mapping rule's corners;
     /// every row fits.
     fn oddities() -> Table {
@@ -360,7 +386,13 @@ mod tests {
         let typed: Vec<&Event> = typed.iter().collect();
         let docs: Vec<&Value> = docs.iter().collect();
         let mut kept_and_refused = Vec::new();
-        for t in [probe_events(), dummy_events(), oddities(), refusals()] {
+        for t in [
+            probe_events(),
+            dummy_events(),
+            verdicts(),
+            oddities(),
+            refusals(),
+        ] {
             let (from_docs, bad_docs) = t.encode(&docs);
             let (from_typed, bad_typed) = t.encode(&typed);
             let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
@@ -377,7 +409,8 @@ mod tests {
             kept_and_refused.push((from_typed.rows.len(), bad_typed.len()));
         }
         // Rows were kept and refused where expected: the comparison covered both.
-        assert_eq!(kept_and_refused, [(4, 6), (2, 8), (10, 0), (0, 10)]);
+        // The verdict is refused by probe_events and dummy_events, and kept by verdicts.
+        assert_eq!(kept_and_refused, [(4, 6), (2, 8), (1, 9), (10, 0), (0, 10)]);
     }
 
     #[test]

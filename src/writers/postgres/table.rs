@@ -3,7 +3,8 @@
 //! else.
 //!
 //! Mapping rule: the table of an event is its `schema_title` in snake case, plural
-//! (`ProbeEvent` → `probe_events`). A column takes the JSON field of the same name; a nested
+//! (`ProbeEvent` → `probe_events`), unless [`TABLE_NAMES`] names another (`VerdictEvent` →
+//! `verdicts`). A column takes the JSON field of the same name; a nested
 //! object's fields are joined with `_` (`phases_ms.dns` → `phases_ms_dns`); a column comment
 //! `uptimer: from <path>` names another field (`target_id` ← `target`). A column whose field is
 //! absent gets NULL. Rows are typed events or JSON documents (`row`); they are converted to the
@@ -13,8 +14,15 @@ use tokio_postgres::Client;
 
 use crate::postgres::PgError;
 
-/// `ProbeEvent` → `probe_events`.
+/// Event types whose table is not named by the rule: a verdict is a row per target and round,
+/// not an event log, and the fleet's plan names its table `verdicts`.
+pub const TABLE_NAMES: &[(&str, &str)] = &[("VerdictEvent", "verdicts")];
+
+/// `ProbeEvent` → `probe_events`; `VerdictEvent` → `verdicts` ([`TABLE_NAMES`]).
 pub fn table_name(schema_title: &str) -> String {
+    if let Some((_, name)) = TABLE_NAMES.iter().find(|(t, _)| *t == schema_title) {
+        return (*name).to_owned();
+    }
     let mut out = String::with_capacity(schema_title.len() + 4);
     for (i, c) in schema_title.chars().enumerate() {
         if c.is_ascii_uppercase() {
@@ -49,6 +57,11 @@ pub(super) enum Kind {
     F64,
     Bool,
     Jsonb,
+    /// A one-dimensional `text[]` or `varchar[]`: each row's list is sent as one array literal
+    /// (`{"eu","us"}`) in a `text[]` parameter and cast by the database, so the batch's
+    /// `unnest` stays one-dimensional (a `text[][]` parameter would need every row's list to
+    /// have the same length).
+    TextArray,
     /// Anything else (numeric, inet, ...): sent as text and cast by the database.
     Cast,
 }
@@ -91,6 +104,7 @@ impl Column {
             "double precision" => Kind::F64,
             "boolean" => Kind::Bool,
             "jsonb" => Kind::Jsonb,
+            "text[]" | "character varying[]" => Kind::TextArray,
             _ => Kind::Cast,
         };
         // A varchar(n) or a domain is checked by the database on the cast.
@@ -179,7 +193,7 @@ impl Table {
             let array_type = match c.kind {
                 Kind::Uuid => "uuid[]",
                 Kind::Timestamptz => "timestamptz[]",
-                Kind::Text | Kind::Cast => "text[]",
+                Kind::Text | Kind::Cast | Kind::TextArray => "text[]",
                 Kind::I16 => "int2[]",
                 Kind::I32 => "int4[]",
                 Kind::I64 => "int8[]",
@@ -189,7 +203,7 @@ impl Table {
                 Kind::Jsonb => "jsonb[]",
             };
             arrays.push(format!("${n}::{array_type}"));
-            select.push(if c.kind == Kind::Cast {
+            select.push(if matches!(c.kind, Kind::Cast | Kind::TextArray) {
                 format!("c{n}::{}", c.sql_type)
             } else {
                 format!("c{n}")
@@ -229,5 +243,6 @@ mod tests {
         assert_eq!(table_name("ProbeEvent"), "probe_events");
         assert_eq!(table_name("DummyEvent"), "dummy_events");
         assert_eq!(table_name("TcpProbeEvent"), "tcp_probe_events");
+        assert_eq!(table_name("VerdictEvent"), "verdicts");
     }
 }
