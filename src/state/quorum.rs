@@ -13,11 +13,11 @@
 //!   result still to come could make it an outage;
 //! * otherwise **no change** (too few results to say).
 //!
-//! The issue's own words for PARTIAL ("at least k up and some down") contradict its example
-//! "with 2 locations, one failure is PARTIAL, not an outage": with n = 2, k = 2 and one up,
-//! one down, fewer than k are up. The rule above says PARTIAL there, and for odd n with a
-//! majority it is exactly the issue's formula (`partial_rule_equals_the_issue_formula_for_odd_n`
-//! checks every case up to n = 9); for even n it adds the ties the example asks for.
+//! The plain reading of PARTIAL, "at least k up and some down", would make one failure of two
+//! locations no change (n = 2, k = 2: fewer than k are up), where it is meant to be PARTIAL,
+//! not an outage. The rule above says PARTIAL there, and for odd n with a majority it is
+//! exactly the plain reading (`partial_rule_equals_the_plain_reading_for_odd_n` checks every
+//! case up to n = 9); for even n it adds such ties.
 //!
 //! **Rounds.** Round r of a target closes at `start(r + 1) + grace` (grace defaults to a tenth
 //! of the interval): results that come later are late and change nothing. The [`RoundBook`]

@@ -78,9 +78,9 @@ fn a_fixed_quorum_above_n_is_clamped_to_n() {
     }
 }
 
-/// The issue's rule as written: DOWN when ≥ k down, UP when ≥ k up and none down, PARTIAL
+/// The plain reading of the rule: DOWN when ≥ k down, UP when ≥ k up and none down, PARTIAL
 /// when ≥ k up and some down.
-fn issue_formula(up: usize, down: usize, n: usize) -> Decision {
+fn plain_reading(up: usize, down: usize, n: usize) -> Decision {
     let k = n / 2 + 1;
     if down >= k {
         Down
@@ -94,18 +94,18 @@ fn issue_formula(up: usize, down: usize, n: usize) -> Decision {
 }
 
 #[test]
-fn partial_rule_equals_the_issue_formula_for_odd_n() {
+fn partial_rule_equals_the_plain_reading_for_odd_n() {
     for n in 1..=9 {
         for up in 0..=n {
             for down in 0..=n - up {
                 let ours = decide(up, down, n, Quorum::Majority);
-                let issue = issue_formula(up, down, n);
+                let plain = plain_reading(up, down, n);
                 if n % 2 == 1 {
-                    assert_eq!(ours, issue, "n={n} up={up} down={down}");
-                } else if ours != issue {
-                    // Even n: only ties the issue leaves undecided become partial.
+                    assert_eq!(ours, plain, "n={n} up={up} down={down}");
+                } else if ours != plain {
+                    // Even n: only ties the plain reading leaves undecided become partial.
                     assert_eq!(
-                        (ours, issue),
+                        (ours, plain),
                         (Partial, NoChange),
                         "n={n} up={up} down={down}"
                     );
