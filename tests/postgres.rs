@@ -107,6 +107,19 @@ async fn count(c: &Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
 }
 
+/// `events` as one segment of the writer's spool under `data_dir`, as a writer that stopped
+/// with them unwritten leaves them: the next writer there drains them first.
+fn spool(data_dir: &Path, events: &[Event]) {
+    let spool = data_dir.join("spool/postgres");
+    std::fs::create_dir_all(&spool).unwrap();
+    let lines: String = events
+        .iter()
+        .map(|e| serde_json::to_string(&e.to_json()).unwrap() + "\n")
+        .collect();
+    let segment = format!("00000000000000000001-000000-{}.jsonl", events.len());
+    std::fs::write(spool.join(segment), lines).unwrap();
+}
+
 async fn writer(url: &str, data_dir: &Path, source: Source) -> PostgresWriter {
     let mut s = settings(url);
     s.shutdown_timeout = Duration::from_secs(20);
@@ -881,14 +894,7 @@ async fn postgres_typed_events_are_stored_exactly_as_their_json_documents_were()
     let json_db = TestDb::new().await;
     let json_c = migrated(&json_db.url).await;
     let json_dir = tempfile::tempdir().unwrap();
-    let spool = json_dir.path().join("spool/postgres");
-    std::fs::create_dir_all(&spool).unwrap();
-    let lines: String = all
-        .iter()
-        .map(|e| serde_json::to_string(&e.to_json()).unwrap() + "\n")
-        .collect();
-    let segment = format!("00000000000000000001-000000-{}.jsonl", all.len());
-    std::fs::write(spool.join(segment), lines).unwrap();
+    spool(json_dir.path(), &all);
     let mut w = writer(&json_db.url, json_dir.path(), Source::Prober).await;
     w.close().await.unwrap();
     assert_eq!(w.health().spilled.load(Ordering::Relaxed), 0, "drained");
@@ -1004,14 +1010,7 @@ async fn postgres_round_and_recheck_are_stored_in_probe_events() {
     let spooled = TestDb::new().await;
     let sc = migrated(&spooled.url).await;
     let sdir = tempfile::tempdir().unwrap();
-    let spool = sdir.path().join("spool/postgres");
-    std::fs::create_dir_all(&spool).unwrap();
-    let lines: String = batch
-        .iter()
-        .map(|e| serde_json::to_string(&e.to_json()).unwrap() + "\n")
-        .collect();
-    let segment = format!("00000000000000000001-000000-{}.jsonl", batch.len());
-    std::fs::write(spool.join(segment), lines).unwrap();
+    spool(sdir.path(), &batch);
     let mut w = writer(&spooled.url, sdir.path(), Source::Prober).await;
     w.close().await.unwrap();
     let again: HashMap<uuid::Uuid, (Option<i64>, Option<bool>)> = sc

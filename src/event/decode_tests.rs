@@ -52,13 +52,7 @@ fn fleet_events() -> Vec<Event> {
     recheck.envelope.uuid = uuid::Uuid::new_v4();
     recheck.location = Some("us-east".into());
     recheck.recheck = Some(true);
-    let mut verdict = VerdictEvent::new("5f2b7c0e9a1d3b48", 29_955_600, Verdict::Partial, t);
-    verdict.up = vec!["eu-west".into(), "us-east".into()];
-    verdict.down = vec!["ap-south".into()];
-    verdict.interval_ms = Some(60_000);
-    verdict.locations = Some(3);
-    verdict.impaired = vec!["sa-east".into()];
-    verdict.response_time_ms = Some(64);
+    let verdict = VerdictEvent::sample(t);
     vec![
         Event::from(probe),
         Event::from(recheck),

@@ -270,13 +270,7 @@ mod tests {
         fleet.location = Some("eu-west".into());
         fleet.round = Some(29_955_600);
         fleet.recheck = Some(true);
-        let mut verdict = VerdictEvent::new("5f2b7c0e9a1d3b48", 29_955_600, Verdict::Partial, now);
-        verdict.up = vec!["eu-west".into(), "us-east".into()];
-        verdict.down = vec!["ap-south".into()];
-        verdict.interval_ms = Some(60_000);
-        verdict.locations = Some(3);
-        verdict.impaired = vec!["sa-east".into()];
-        verdict.response_time_ms = Some(64);
+        let verdict = VerdictEvent::sample(now);
         for event in [
             Event::from(probe.clone()),
             Event::from(probe.to_original()),

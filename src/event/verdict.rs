@@ -97,6 +97,21 @@ impl VerdictEvent {
             response_time_ms: None,
         }
     }
+
+    /// A partial verdict with every field set (three locations, one impaired): the tests'
+    /// sample.
+    #[cfg(test)]
+    pub(crate) fn sample(closed_at: OffsetDateTime) -> Self {
+        VerdictEvent {
+            up: vec!["eu-west".into(), "us-east".into()],
+            down: vec!["ap-south".into()],
+            interval_ms: Some(60_000),
+            locations: Some(3),
+            impaired: vec!["sa-east".into()],
+            response_time_ms: Some(64),
+            ..VerdictEvent::new("5f2b7c0e9a1d3b48", 29_955_600, Verdict::Partial, closed_at)
+        }
+    }
 }
 
 /// The uuid of the verdict on `target`'s `round`: a version 8 uuid of the first 16 bytes of

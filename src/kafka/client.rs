@@ -58,8 +58,33 @@ pub enum TopicError {
     },
 }
 
-/// Creates the topics that do not exist yet (when `KAFKA_CREATE_TOPICS` allows it).
+/// Creates the topics that do not exist yet (when `KAFKA_CREATE_TOPICS` allows it), with
+/// `KAFKA_TOPIC_PARTITIONS` partitions and the brokers' default configuration.
 pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), TopicError> {
+    let specs: Vec<TopicSpec> = topics
+        .iter()
+        .map(|name| TopicSpec {
+            name,
+            partitions: k.topic_partitions,
+            config: &[],
+        })
+        .collect();
+    ensure_topics_with(k, &specs).await
+}
+
+/// A topic to create: its name, partitions and topic configuration.
+pub struct TopicSpec<'a> {
+    pub name: &'a str,
+    pub partitions: i32,
+    pub config: &'a [(&'a str, &'a str)],
+}
+
+/// Creates the topics that do not exist yet, each with its configuration (when
+/// `KAFKA_CREATE_TOPICS` allows it). An existing topic is left as it is.
+pub async fn ensure_topics_with(
+    k: &KafkaSettings,
+    topics: &[TopicSpec<'_>],
+) -> Result<(), TopicError> {
     if !k.create_topics {
         return Ok(());
     }
@@ -70,7 +95,13 @@ pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), Top
     let admin: AdminClient<DefaultClientContext> = c.create().map_err(TopicError::Admin)?;
     let new: Vec<NewTopic> = topics
         .iter()
-        .map(|t| NewTopic::new(t, k.topic_partitions, TopicReplication::Fixed(-1)))
+        .map(|t| {
+            let mut n = NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(-1));
+            for (key, value) in t.config {
+                n = n.set(key, value);
+            }
+            n
+        })
         .collect();
     let opts = AdminOptions::new()
         .operation_timeout(Some(Duration::from_secs(10)))
@@ -79,7 +110,7 @@ pub async fn ensure_topics(k: &KafkaSettings, topics: &[&str]) -> Result<(), Top
         .create_topics(&new, &opts)
         .await
         .map_err(|source| TopicError::Request {
-            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            topics: topics.iter().map(|t| t.name.to_owned()).collect(),
             source,
         })?;
     for r in results {

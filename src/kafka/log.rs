@@ -7,15 +7,15 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{KafkaSettings, Record, TopicError};
+use super::TopicError;
+pub use super::client::{TopicSpec, ensure_topics_with};
+use super::{KafkaSettings, Record};
 
 /// A keyed log could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +55,6 @@ pub enum LogError {
     Topic(#[from] TopicError),
 }
 
-/// A topic to create: its name, partitions and topic configuration.
-pub struct TopicSpec<'a> {
-    pub name: &'a str,
-    pub partitions: i32,
-    pub config: &'a [(&'a str, &'a str)],
-}
-
 /// The configuration of a compacted topic: the latest record per key is kept, and a tombstone
 /// for `delete_retention` (a reader that starts from the beginning must reach the head within
 /// it, or it may miss a delete).
@@ -82,47 +75,6 @@ fn client_config(k: &KafkaSettings) -> ClientConfig {
         c.set(key, value);
     }
     c
-}
-
-/// Creates the topics that do not exist yet, each with its configuration (when
-/// `KAFKA_CREATE_TOPICS` allows it). An existing topic is left as it is.
-pub async fn ensure_topics_with(
-    k: &KafkaSettings,
-    topics: &[TopicSpec<'_>],
-) -> Result<(), TopicError> {
-    if !k.create_topics {
-        return Ok(());
-    }
-    let admin: AdminClient<DefaultClientContext> =
-        client_config(k).create().map_err(TopicError::Admin)?;
-    let new: Vec<NewTopic> = topics
-        .iter()
-        .map(|t| {
-            let mut n = NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(-1));
-            for (key, value) in t.config {
-                n = n.set(key, value);
-            }
-            n
-        })
-        .collect();
-    let opts = AdminOptions::new()
-        .operation_timeout(Some(Duration::from_secs(10)))
-        .request_timeout(Some(Duration::from_secs(15)));
-    let results = admin
-        .create_topics(&new, &opts)
-        .await
-        .map_err(|source| TopicError::Request {
-            topics: topics.iter().map(|t| t.name.to_owned()).collect(),
-            source,
-        })?;
-    for r in results {
-        match r {
-            Ok(t) => tracing::info!(topic = %t, "created Kafka topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(TopicError::Refused { topic, code }),
-        }
-    }
-    Ok(())
 }
 
 /// How many partitions `topic` has.
