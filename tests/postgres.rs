@@ -107,6 +107,18 @@ async fn count(c: &Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
 }
 
+/// Each stored probe event's round and recheck, by uuid.
+async fn rounds_stored(
+    c: &tokio_postgres::Client,
+) -> HashMap<uuid::Uuid, (Option<i64>, Option<bool>)> {
+    c.query("SELECT uuid, round, recheck FROM probe_events", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect()
+}
+
 /// `events` as one segment of the writer's spool under `data_dir`, as a writer that stopped
 /// with them unwritten leaves them: the next writer there drains them first.
 fn spool(data_dir: &Path, events: &[Event]) {
@@ -989,13 +1001,7 @@ async fn postgres_round_and_recheck_are_stored_in_probe_events() {
     w.close().await.unwrap();
     assert_eq!(w.health().written.load(Ordering::Relaxed), 6);
     assert_eq!(w.health().rejected.load(Ordering::Relaxed), 0);
-    let stored: HashMap<uuid::Uuid, (Option<i64>, Option<bool>)> = c
-        .query("SELECT uuid, round, recheck FROM probe_events", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
-        .collect();
+    let stored = rounds_stored(&c).await;
     assert_eq!(stored.len(), 5, "{stored:?}");
     for e in [&scheduled, &recheck, &far, &older] {
         assert_eq!(stored[&e.envelope.uuid], (e.round, e.recheck));
@@ -1013,13 +1019,7 @@ async fn postgres_round_and_recheck_are_stored_in_probe_events() {
     spool(sdir.path(), &batch);
     let mut w = writer(&spooled.url, sdir.path(), Source::Prober).await;
     w.close().await.unwrap();
-    let again: HashMap<uuid::Uuid, (Option<i64>, Option<bool>)> = sc
-        .query("SELECT uuid, round, recheck FROM probe_events", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
-        .collect();
+    let again = rounds_stored(&sc).await;
     assert_eq!(again, stored);
 }
 
