@@ -18,7 +18,7 @@ RATE=${BENCH_ALERT_RATE:-500}
 LIMIT=180 # seconds any one wait may take
 if [[ -n ${UPTIMER_BIN:-} ]]; then BIN=$UPTIMER_BIN; else
   cargo build --release --locked -q
-  BIN=$PWD/target/release/uptimer
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/uptimer
 fi
 WORK=$(mktemp -d /tmp/uptimer-bench-alerting.XXXXXX)
 cleanup() {

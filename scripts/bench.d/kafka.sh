@@ -25,7 +25,7 @@ SERVICES_STOP+=("psql '$UPTIMER_TEST_DATABASE_URL' -qc 'DROP DATABASE IF EXISTS 
 url=${UPTIMER_TEST_DATABASE_URL%/*}/$db
 
 cargo build --release --quiet --features kafka --example kafka_bench --bin uptimer
-target/release/uptimer migrate up --database-url "$url" >/dev/null
+"${CARGO_TARGET_DIR:-target}"/release/uptimer migrate up --database-url "$url" >/dev/null
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "broker: tansu 0.6.0, SQLite storage, 127.0.0.1:$port; PostgreSQL $(psql "$url" -qAtc 'SHOW server_version')"
-timeout 900 target/release/examples/kafka_bench "127.0.0.1:$port" "$url" "$events"
+timeout 900 "${CARGO_TARGET_DIR:-target}"/release/examples/kafka_bench "127.0.0.1:$port" "$url" "$events"

@@ -42,5 +42,5 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /p
   "PostgreSQL $(psql "$UPTIMER_TEST_DATABASE_URL" -qAtc 'SHOW server_version'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "command: scripts/bench postgres$( ((quick)) && echo ' quick')" \
   "(BENCH_PG_EVENTS=$BENCH_PG_EVENTS BENCH_PG_PAGESIZE=$BENCH_PG_PAGESIZE BENCH_PG_ROUNDS=$BENCH_PG_ROUNDS)"
-timeout 900 target/release/examples/postgres_bench "$UPTIMER_TEST_DATABASE_URL" \
+timeout 900 "${CARGO_TARGET_DIR:-target}"/release/examples/postgres_bench "$UPTIMER_TEST_DATABASE_URL" \
   "$BENCH_PG_EVENTS" "$BENCH_PG_PAGESIZE" "$BENCH_PG_ROUNDS"

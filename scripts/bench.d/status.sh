@@ -84,7 +84,7 @@ if [[ -n ${UPTIMER_BIN:-} ]]; then
 else
   log "building target/release/uptimer"
   cargo build --release --locked -q
-  BIN=$PWD/target/release/uptimer
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/uptimer
 fi
 # A copy, so that a rebuild during the run cannot swap the binary under it.
 cp "$BIN" "$WORK/uptimer"

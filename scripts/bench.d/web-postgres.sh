@@ -56,7 +56,7 @@ if [[ -n ${UPTIMER_BIN:-} ]]; then
 else
   log "building target/release/uptimer"
   cargo build --release --locked -q
-  BIN=$PWD/target/release/uptimer
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/uptimer
 fi
 URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(path="/" + sys.argv[2]).geturl())' \
   "$UPTIMER_TEST_DATABASE_URL" "$DB")

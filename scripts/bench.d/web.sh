@@ -57,7 +57,7 @@ if [[ -n ${UPTIMER_BIN:-} ]]; then
 else
   log "building target/release/uptimer"
   cargo build --release --locked -q
-  BIN=$PWD/target/release/uptimer
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/uptimer
 fi
 
 STORE=${BENCH_WEB_STORE:-$WORK/store.sqlite3}
