@@ -73,6 +73,8 @@ pub enum Source {
     Env,
     /// `POST /api/v1/targets`, the dashboard's form or `uptimer targets add`.
     Api,
+    /// The fleet's targets topic (`uptimer publish`): changed by publishing again.
+    Fleet,
 }
 
 impl Source {
@@ -81,6 +83,7 @@ impl Source {
             Source::File => "file",
             Source::Env => "env",
             Source::Api => "api",
+            Source::Fleet => "fleet",
         }
     }
 

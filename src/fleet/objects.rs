@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::config::env_refs::{self, RefError};
-use crate::config::target::{Target, TargetDefaults};
+use crate::config::target::{Source, Target, TargetDefaults};
 use crate::config::{ConfigError, Interval, api_target};
 use crate::event::{Envelope, JobEvent};
 
@@ -172,6 +172,49 @@ pub fn complete(written: &Written, defaults: &TargetDefaults) -> Result<Complete
     })
 }
 
+/// The target a prober probes for a published `definition`: its `${NAME}` references
+/// resolved by `lookup` (the prober's own environment), checked as the config file's targets
+/// are, its id the published one. An unset variable is an error naming it and the target.
+pub fn probed(
+    definition: &Value,
+    lookup: impl Fn(&str) -> Option<String>,
+    defaults: &TargetDefaults,
+) -> Result<Target, ObjectError> {
+    let id = definition
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let fail = |error: String| ObjectError::Target {
+        label: format!("published target {id:?}"),
+        error,
+    };
+    let Value::Object(object) = definition else {
+        return Err(fail("expected a target object".into()));
+    };
+    let mut o = object.clone();
+    o.remove("alerts");
+    o.remove("depends_on");
+    let resolve = |s: &str| env_refs::resolve(s, &lookup).map_err(|e| fail(e.to_string()));
+    if let Some(Value::String(url)) = o.get_mut("url") {
+        *url = resolve(url)?;
+    }
+    if let Some(Value::Object(headers)) = o.get_mut("headers") {
+        for value in headers.values_mut() {
+            if let Value::String(v) = value {
+                *v = resolve(v)?;
+            }
+        }
+    }
+    if id.is_empty() {
+        return Err(fail("no id".into()));
+    }
+    let mut target = api_target(&Value::Object(o), defaults).map_err(|e| fail(e.to_string()))?;
+    target.id = id;
+    target.source = Source::Fleet;
+    Ok(target)
+}
+
 /// The JobEvent that publishes `c` for `source`: the address summarised (the host as written
 /// when it is a reference), the whole object in `definition`.
 pub fn job(c: &Completed, source: &str) -> JobEvent {
@@ -307,6 +350,47 @@ mod tests {
                 .starts_with("targets[0]: a target whose url has ${NAME} references needs an id"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_prober_resolves_a_published_target_from_its_own_environment() {
+        let c = complete(
+            &written(json!({
+                "id": "billing",
+                "url": "https://${BILLING_HOST}/health",
+                "headers": {"Authorization": "Bearer ${BILLING_TOKEN}"},
+                "alerts": [{"channel": "ops"}],
+            })),
+            &defaults(),
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "BILLING_HOST" => Some("billing.eu.example".to_owned()),
+            "BILLING_TOKEN" => Some("s3cret".to_owned()),
+            _ => None,
+        };
+        let t = probed(&c.definition, env, &defaults()).unwrap();
+        assert_eq!(t.id, "billing");
+        assert_eq!(t.source, Source::Fleet);
+        assert_eq!(t.url.as_str(), "https://billing.eu.example/health");
+        assert_eq!(t.headers[0].1, "Bearer s3cret");
+        // The published interval and timeout, not this prober's defaults.
+        assert_eq!(t.interval, Interval::Every(Duration::from_secs(30)));
+        let short = TargetDefaults {
+            interval: Interval::Every(Duration::from_secs(1)),
+            ..defaults()
+        };
+        assert_eq!(
+            probed(&c.definition, env, &short).unwrap().interval,
+            t.interval
+        );
+        // A location without the secret says which variable and which target.
+        let e = probed(&c.definition, |_| None, &defaults()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("published target \"billing\": "),
+            "{e}"
+        );
+        assert!(e.to_string().contains("BILLING_HOST"), "{e}");
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub(super) fn source_note(source: Source) -> &'static str {
         }
         Source::Env => "Defined by PROBE_URLS: change it there and reload (SIGHUP).",
         Source::Api => "Added through the dashboard or the API.",
+        Source::Fleet => {
+            "Published to the fleet's targets topic: change it where it was published (uptimer publish)."
+        }
     }
 }
 
