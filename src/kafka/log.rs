@@ -13,7 +13,6 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::TopicError;
 pub use super::client::{TopicSpec, ensure_topics_with};
 use super::{KafkaSettings, Record};
 
@@ -51,8 +50,6 @@ pub enum LogError {
         #[source]
         source: KafkaError,
     },
-    #[error(transparent)]
-    Topic(#[from] TopicError),
 }
 
 /// The configuration of a compacted topic: the latest record per key is kept, and a tombstone
