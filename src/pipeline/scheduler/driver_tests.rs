@@ -229,25 +229,53 @@ impl Prober for Slow {
     }
 }
 
+/// `run` in a task over the registry's targets (only those of now when `once`), with a `Slow`
+/// prober taking `delay` per probe and `concurrency` slots.
+struct Running {
+    prober: Arc<Slow>,
+    rx: mpsc::Receiver<Event>,
+    stop: CancellationToken,
+    stats: Arc<SchedulerStats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn spawn_run(registry: &Registry, delay: Duration, concurrency: usize, once: bool) -> Running {
+    let prober = Arc::new(Slow {
+        delay,
+        probed: Mutex::default(),
+    });
+    let (tx, rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let stats = Arc::new(SchedulerStats::default());
+    let task = tokio::spawn(run(
+        prober.clone(),
+        Feed::follow(registry, None, once),
+        concurrency,
+        EventFormat::Current,
+        tx,
+        stop.clone(),
+        stats.clone(),
+    ));
+    Running {
+        prober,
+        rx,
+        stop,
+        stats,
+        task,
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_removed_targets_probe_in_flight_is_delivered() {
     let a = target("a", 10);
     let registry = Registry::new([a.clone()]);
-    let prober = Arc::new(Slow {
-        delay: Duration::from_secs(3),
-        probed: Mutex::default(),
-    });
-    let (tx, mut rx) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(run(
-        prober.clone(),
-        Feed::follow(&registry, None, false),
-        4,
-        EventFormat::Current,
-        tx,
-        stop.clone(),
-        Arc::new(SchedulerStats::default()),
-    ));
+    let Running {
+        prober,
+        mut rx,
+        stop,
+        stats: _,
+        task,
+    } = spawn_run(&registry, Duration::from_secs(3), 4, false);
     // Until a's first round is in flight, then remove it.
     while prober.probed.lock().unwrap().is_empty() {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -416,21 +444,13 @@ async fn every_start_carries_the_round_it_was_due_for() {
 
     // Through the whole scheduler: each event carries its start's round, one after another.
     let registry = Registry::new([target("a", 10)]);
-    let prober = Arc::new(Slow {
-        delay: Duration::from_secs(1),
-        probed: Mutex::default(),
-    });
-    let (tx, mut rx) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(run(
-        prober,
-        Feed::follow(&registry, None, false),
-        4,
-        EventFormat::Current,
-        tx,
-        stop.clone(),
-        Arc::new(SchedulerStats::default()),
-    ));
+    let Running {
+        prober: _,
+        mut rx,
+        stop,
+        stats: _,
+        task,
+    } = spawn_run(&registry, Duration::from_secs(1), 4, false);
     let mut rounds = Vec::new();
     while rounds.len() < 4 {
         let Some(Event::Probe(e)) = rx.recv().await else {
@@ -511,23 +531,14 @@ async fn rounds_the_stop_cuts_off_are_counted_apart_from_the_missed_ones() {
     let mut b = target("b", 10);
     b.profile_mut().interval = Interval::Once;
     let registry = Registry::new([a, b]);
-    let prober = Arc::new(Slow {
-        delay: Duration::from_secs(100),
-        probed: Mutex::default(),
-    });
-    let (tx, _rx) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let stats = Arc::new(SchedulerStats::default());
     // One slot: the first round is in flight, the other waits in the queue.
-    let task = tokio::spawn(run(
-        prober.clone(),
-        Feed::follow(&registry, None, true),
-        1,
-        EventFormat::Current,
-        tx,
-        stop.clone(),
-        stats.clone(),
-    ));
+    let Running {
+        prober,
+        rx: _rx,
+        stop,
+        stats,
+        task,
+    } = spawn_run(&registry, Duration::from_secs(100), 1, true);
     while prober.probed.lock().unwrap().is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -579,23 +590,14 @@ async fn until_probed(prober: &Slow, n: usize) {
 async fn a_round_waiting_for_a_slot_is_overdue_and_the_time_grows_until_it_starts() {
     let targets = [target("a", 10), target("b", 10)];
     let registry = Registry::new(targets.clone());
-    let prober = Arc::new(Slow {
-        delay: Duration::from_secs(1000),
-        probed: Mutex::default(),
-    });
-    let (tx, _rx) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let stats = Arc::new(SchedulerStats::default());
     // One slot, held by the first probe for 1000 s.
-    let task = tokio::spawn(run(
-        prober.clone(),
-        Feed::follow(&registry, None, false),
-        1,
-        EventFormat::Current,
-        tx,
-        stop.clone(),
-        stats.clone(),
-    ));
+    let Running {
+        prober,
+        rx: _rx,
+        stop,
+        stats,
+        task,
+    } = spawn_run(&registry, Duration::from_secs(1000), 1, false);
     stats.loaded().await;
     assert_eq!(stats.overdue.get(), Duration::ZERO, "nothing due yet");
     until_probed(&prober, 1).await;
@@ -625,22 +627,13 @@ async fn a_round_waiting_for_a_slot_is_overdue_and_the_time_grows_until_it_start
 #[tokio::test(start_paused = true)]
 async fn rounds_skipped_while_every_slot_is_taken_are_skipped_on_time_and_not_overdue() {
     let registry = Registry::new([target("a", 10)]);
-    let prober = Arc::new(Slow {
-        delay: Duration::from_secs(35),
-        probed: Mutex::default(),
-    });
-    let (tx, _rx) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let stats = Arc::new(SchedulerStats::default());
-    let task = tokio::spawn(run(
-        prober.clone(),
-        Feed::follow(&registry, None, false),
-        1,
-        EventFormat::Current,
-        tx,
-        stop.clone(),
-        stats.clone(),
-    ));
+    let Running {
+        prober,
+        rx: _rx,
+        stop,
+        stats,
+        task,
+    } = spawn_run(&registry, Duration::from_secs(35), 1, false);
     until_probed(&prober, 1).await;
     // A slow target only delays itself: its rounds due while it is in flight need no slot.
     tokio::time::sleep(Duration::from_millis(30_500)).await;
