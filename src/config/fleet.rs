@@ -143,18 +143,6 @@ pub struct FleetSettings {
     pub impaired: ImpairedRule,
 }
 
-/// The environment's fleet settings; any of them without the locations is an error.
-const FLEET_VARS: &[&str] = &[
-    "FLEET_QUORUM",
-    "FLEET_ROUND_GRACE",
-    "FLEET_TARGETS_TOPIC",
-    "FLEET_TARGETS_PARTITIONS",
-    "FLEET_VERDICTS_TOPIC",
-    "FLEET_RECHECKS_TOPIC",
-    "FLEET_META_TOPIC",
-    "FLEET_RECHECKS_PER_SECOND",
-];
-
 const LOCATIONS_EXPECTED: &str = "the fleet's locations: a list of names of letters, digits, '.', \
                                   '_' and '-', each once";
 
@@ -224,7 +212,11 @@ impl FleetSettings {
             ),
             (None, None) => {
                 // A setting without the locations would silently do nothing.
-                return match FLEET_VARS.iter().find(|n| env.get(n).is_some()) {
+                // Every other FLEET_* variable this program reads.
+                let set = super::env::KNOWN.iter().find(|n| {
+                    n.starts_with("FLEET_") && **n != "FLEET_LOCATIONS" && env.get(n).is_some()
+                });
+                return match set {
                     Some(name) => Err(ConfigError::new(
                         "FLEET_LOCATIONS",
                         "",
